@@ -1,0 +1,2 @@
+//! The `imconnector-emulator` binary.
+fn main() {}

@@ -1,0 +1,294 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+use serde_json::{Map, Value};
+
+/// How deep brackets may nest before a key is refused (PHP's default `max_input_nesting_level`).
+pub const MAX_DEPTH: usize = 64;
+
+/// Why a form body could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormError {
+    /// A key nests deeper than [`MAX_DEPTH`].
+    #[error("form key `{key}` nests deeper than {MAX_DEPTH} levels")]
+    TooDeep {
+        /// The first characters of the offending key.
+        key: String,
+    },
+}
+
+/// One node of the tree while parsing: PHP arrays keep insertion order and mix int and string keys.
+#[derive(Debug)]
+enum Node {
+    Leaf(String),
+    Array(Vec<(String, Node)>),
+}
+
+impl Node {
+    fn child_mut(&mut self, key: Option<&str>) -> &mut Node {
+        if !matches!(self, Node::Array(_)) {
+            // PHP: a scalar that gets indexed is replaced by an array.
+            *self = Node::Array(Vec::new());
+        }
+        let Node::Array(entries) = self else {
+            unreachable!("converted to an array just above")
+        };
+        let key = match key {
+            Some(key) => key.to_owned(),
+            None => next_index(entries).to_string(),
+        };
+        let position = match entries.iter().position(|(existing, _)| *existing == key) {
+            Some(position) => position,
+            None => {
+                entries.push((key, Node::Leaf(String::new())));
+                entries.len() - 1
+            }
+        };
+        &mut entries[position].1
+    }
+
+    fn into_value(self) -> Value {
+        match self {
+            Node::Leaf(text) => Value::String(text),
+            Node::Array(entries) => {
+                let sequential = entries
+                    .iter()
+                    .enumerate()
+                    .all(|(index, (key, _))| key.parse::<usize>().ok() == Some(index));
+                if sequential && !entries.is_empty() {
+                    Value::Array(entries.into_iter().map(|(_, node)| node.into_value()).collect())
+                } else {
+                    Value::Object(
+                        entries
+                            .into_iter()
+                            .map(|(key, node)| (key, node.into_value()))
+                            .collect(),
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// PHP's `$a[] = x`: one more than the largest integer key so far, or 0.
+fn next_index(entries: &[(String, Node)]) -> i64 {
+    entries
+        .iter()
+        .filter_map(|(key, _)| key.parse::<i64>().ok())
+        .max()
+        .map_or(0, |max| max.saturating_add(1))
+}
+
+/// Splits `a[b][][c]` into `a` and the bracket segments (`Some("b")`, `None` for `[]`, `Some("c")`).
+/// A key whose brackets do not close is taken literally, as PHP does with the first segment.
+fn split_key(key: &str) -> (&str, Vec<Option<&str>>) {
+    let Some(open) = key.find('[') else {
+        return (key, Vec::new());
+    };
+    if open == 0 {
+        return (key, Vec::new());
+    }
+    let (base, mut rest) = key.split_at(open);
+    let mut segments = Vec::new();
+    while let Some(after_open) = rest.strip_prefix('[') {
+        let Some(close) = after_open.find(']') else {
+            break;
+        };
+        let segment = &after_open[..close];
+        segments.push(if segment.is_empty() {
+            None
+        } else {
+            Some(segment)
+        });
+        rest = &after_open[close + 1..];
+    }
+    (base, segments)
+}
+
+/// Parses `application/x-www-form-urlencoded` bytes with PHP's nesting rules into a JSON object.
+///
+/// Every value is a string; maps whose keys are exactly `0..n` in order become arrays; a later
+/// key replaces an earlier one. Percent-encoded and raw brackets both work.
+///
+/// # Errors
+/// [`FormError::TooDeep`] when a key nests deeper than [`MAX_DEPTH`].
+pub fn parse(body: &[u8]) -> Result<Value, FormError> {
+    parse_pairs(form_urlencoded::parse(body))
+}
+
+/// Like [`parse`], from already decoded `(key, value)` pairs (a query string, say).
+///
+/// # Errors
+/// [`FormError::TooDeep`] when a key nests deeper than [`MAX_DEPTH`].
+pub fn parse_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Result<Value, FormError>
+where
+    K: AsRef<str>,
+    V: Into<String>,
+{
+    let mut root = Node::Array(Vec::new());
+    for (key, value) in pairs {
+        let key = key.as_ref();
+        let (base, segments) = split_key(key);
+        if base.is_empty() {
+            continue;
+        }
+        if segments.len() > MAX_DEPTH {
+            return Err(FormError::TooDeep {
+                key: key.chars().take(64).collect(),
+            });
+        }
+        let mut node = root.child_mut(Some(base));
+        for segment in segments {
+            node = node.child_mut(segment);
+        }
+        *node = Node::Leaf(value.into());
+    }
+    Ok(match root.into_value() {
+        Value::Object(map) => Value::Object(map),
+        // Top-level keys "0", "1", ... came out as a list; keep the object shape callers expect.
+        Value::Array(items) => Value::Object(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(index, value)| (index.to_string(), value))
+                .collect(),
+        ),
+        Value::String(_) | Value::Null | Value::Bool(_) | Value::Number(_) => {
+            Value::Object(Map::new())
+        }
+    })
+}
+
+/// Encodes a JSON object as a PHP-style form string (`key[sub][0]=v`), percent-encoded.
+///
+/// Booleans become `1`/`0` because PHP reads the string `"false"` as true; `null`, empty arrays
+/// and empty objects have no form representation and are left out, as PHP's `http_build_query`
+/// does. A non-object value encodes to the empty string.
+pub fn encode(value: &Value) -> String {
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    if let Value::Object(map) = value {
+        for (key, value) in map {
+            append(&mut serializer, key, value);
+        }
+    }
+    serializer.finish()
+}
+
+/// Appends `value` under `key` to a form serializer, flattening nested maps and lists.
+pub fn append(serializer: &mut form_urlencoded::Serializer<'_, String>, key: &str, value: &Value) {
+    match value {
+        Value::Null => {}
+        Value::Bool(flag) => {
+            serializer.append_pair(key, if *flag { "1" } else { "0" });
+        }
+        Value::Number(number) => {
+            serializer.append_pair(key, &number.to_string());
+        }
+        Value::String(text) => {
+            serializer.append_pair(key, text);
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                append(serializer, &format!("{key}[{index}]"), item);
+            }
+        }
+        Value::Object(map) => {
+            for (sub_key, item) in map {
+                append(serializer, &format!("{key}[{sub_key}]"), item);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_the_documented_event_body() {
+        let body = "event=ONIMCONNECTORMESSAGEADD&event_handler_id=555\
+            &data[CONNECTOR]=acme_chat&data[LINE]=107\
+            &data[MESSAGES][0][im][chat_id]=1807&data[MESSAGES][0][im][message_id]=86497\
+            &data[MESSAGES][0][message][text]=%5Bb%5DKlaus%3A%5B%2Fb%5D+Hi\
+            &auth%5Bapplication_token%5D=831c";
+        let value = parse(body.as_bytes()).expect("parses");
+        assert_eq!(
+            value,
+            json!({
+                "event": "ONIMCONNECTORMESSAGEADD",
+                "event_handler_id": "555",
+                "data": {"CONNECTOR": "acme_chat", "LINE": "107", "MESSAGES": [
+                    {"im": {"chat_id": "1807", "message_id": "86497"},
+                     "message": {"text": "[b]Klaus:[/b] Hi"}}
+                ]},
+                "auth": {"application_token": "831c"}
+            })
+        );
+    }
+
+    #[test]
+    fn empty_brackets_append_and_sparse_keys_stay_objects() {
+        let value = parse(b"a[]=x&a[]=y&b[1]=p&b[3]=q&c[0]=k&c[x]=z").expect("parses");
+        assert_eq!(
+            value,
+            json!({"a": ["x", "y"], "b": {"1": "p", "3": "q"}, "c": {"0": "k", "x": "z"}})
+        );
+    }
+
+    #[test]
+    fn later_keys_replace_and_scalars_become_arrays() {
+        let value = parse(b"a=1&a=2&b=1&b[c]=2").expect("parses");
+        assert_eq!(value, json!({"a": "2", "b": {"c": "2"}}));
+    }
+
+    #[test]
+    fn unclosed_brackets_and_leading_brackets_are_literal() {
+        let value = parse(b"a[b=1&[x]=2&c[d]e=3").expect("parses");
+        assert_eq!(value, json!({"a[b": "1", "[x]": "2", "c": {"d": "3"}}));
+    }
+
+    #[test]
+    fn too_deep_is_an_error_not_a_stack_overflow() {
+        let key = format!("a{}", "[x]".repeat(MAX_DEPTH + 1));
+        let body = format!("{key}=1");
+        assert!(matches!(
+            parse(body.as_bytes()),
+            Err(FormError::TooDeep { .. })
+        ));
+    }
+
+    #[test]
+    fn encode_round_trips_through_parse() {
+        let value = json!({
+            "CONNECTOR": "acme", "LINE": 107, "ACTIVE": true, "OFF": false, "NONE": null,
+            "MESSAGES": [{"user": {"id": "u 1"}, "message": {"text": "a&b=c[d]"}}],
+            "EMPTY": []
+        });
+        let encoded = encode(&value);
+        assert!(encoded.contains("ACTIVE=1") && encoded.contains("OFF=0"));
+        assert!(!encoded.contains("NONE") && !encoded.contains("EMPTY"));
+        let back = parse(encoded.as_bytes()).expect("parses");
+        assert_eq!(
+            back,
+            json!({
+                "CONNECTOR": "acme", "LINE": "107", "ACTIVE": "1", "OFF": "0",
+                "MESSAGES": [{"user": {"id": "u 1"}, "message": {"text": "a&b=c[d]"}}]
+            })
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = parse(&bytes);
+        }
+
+        #[test]
+        fn arbitrary_bracket_keys_never_panic(key in "[a-z\\[\\]0-9]{0,40}", value in ".{0,10}") {
+            let body = form_urlencoded::Serializer::new(String::new()).append_pair(&key, &value).finish();
+            let _ = parse(body.as_bytes());
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! `cargo xtask`: maintainer tasks.
+fn main() {}
