@@ -1,2 +1,95 @@
-//! A fake Bitrix24 portal for testing Open Channels connectors.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
+
+mod builder;
+mod clock;
+mod config;
+mod control;
+mod envelope;
+mod events;
+mod faults;
+mod limits;
+mod oauth;
+mod params;
+mod php;
+mod rest;
+mod server;
+mod snapshot;
+mod state;
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use builder::{EmulatorBuilder, StartError};
+pub use config::{Faults, OperatingLimit, RateLimit, SoftErrorShape};
+pub use control::{ControlError, EmulatorHandle, OperatorMessage};
+pub use secrecy::{ExposeSecret, SecretString};
+pub use snapshot::{
+    AppCredentials, ChatInfo, ConnectorFlags, ConnectorInfo, Counters, DeliveryKind, DeliveryOutcome,
+    DeliveryRecord, Direction, EventDelivery, FaultCounters, LineInfo, LineStatus, MessageInfo, PortalUser,
+    SessionInfo, Tokens,
+};
+
+/// A running emulated portal. Dereferences to its [`EmulatorHandle`], which carries every
+/// control and inspection method; clone the handle to share it with other tasks.
+///
+/// Dropping the emulator stops accepting connections; [`Emulator::shutdown`] also waits for
+/// in-flight requests.
+#[derive(Debug)]
+pub struct Emulator {
+    handle: EmulatorHandle,
+    address: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Starts configuring an emulator.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// Starts an emulator with the defaults: one open line (id 1), no limits, no faults,
+    /// 127.0.0.1 on a free port.
+    ///
+    /// # Errors
+    /// See [`EmulatorBuilder::start`].
+    pub async fn start() -> Result<Self, StartError> {
+        Self::builder().start().await
+    }
+
+    /// A cloneable handle for other tasks.
+    pub fn handle(&self) -> EmulatorHandle {
+        self.handle.clone()
+    }
+
+    /// The bound socket address.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Stops accepting connections and waits (up to five seconds) for in-flight requests.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+impl Deref for Emulator {
+    type Target = EmulatorHandle;
+
+    fn deref(&self) -> &EmulatorHandle {
+        &self.handle
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}

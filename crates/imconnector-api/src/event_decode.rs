@@ -1,0 +1,97 @@
+//! Decoding the POST body of an event into [`Event`](crate::events::Event).
+
+use serde_json::Value;
+
+use crate::events::Event;
+
+/// Why an event body could not be decoded. Never contains a token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EventDecodeError {
+    /// The form body could not be parsed.
+    #[error("the event body is not a valid form: {0}")]
+    Form(#[from] imconnector_form::FormError),
+    /// The JSON body could not be parsed.
+    #[error("the event body is not JSON: {0}")]
+    Json(#[source] serde_json::Error),
+    /// The body is not an object.
+    #[error("the event body is not an object")]
+    NotAnObject,
+    /// The body has no string `event` field.
+    #[error("the event body has no `event` field")]
+    MissingEventName,
+    /// The event is known but its fields do not have the documented shape.
+    #[error("event `{event}` does not have the expected shape: {reason}")]
+    Shape {
+        /// The `event` field as sent.
+        event: String,
+        /// What did not fit.
+        reason: String,
+    },
+}
+
+impl Event {
+    /// Decodes the `application/x-www-form-urlencoded` body Bitrix24 POSTs to an event
+    /// handler (`event=...&data[...]=...&auth[...]=...`; every value a string).
+    ///
+    /// # Errors
+    /// [`EventDecodeError`] for a malformed body or an event that does not fit its type.
+    ///
+    /// ```
+    /// # use imconnector_api::events::Event;
+    /// let body = b"event=ONIMCONNECTORLINEDELETE&event_handler_id=563&data=107&ts=1773761165\
+    ///     &auth%5Bdomain%5D=some.bitrix24.com&auth%5Bmember_id%5D=bac1\
+    ///     &auth%5Bapplication_token%5D=831c76b0";
+    /// let event = Event::from_form(body)?;
+    /// assert!(matches!(event, Event::LineDelete(_)));
+    /// assert!(event.auth().application_token.matches("831c76b0"));
+    /// # Ok::<(), imconnector_api::events::EventDecodeError>(())
+    /// ```
+    pub fn from_form(body: &[u8]) -> Result<Self, EventDecodeError> {
+        Self::from_value(imconnector_form::parse(body)?)
+    }
+
+    /// Decodes an event given as JSON (as the documentation prints them).
+    ///
+    /// # Errors
+    /// [`EventDecodeError`] for malformed JSON or an event that does not fit its type.
+    pub fn from_json(body: &[u8]) -> Result<Self, EventDecodeError> {
+        Self::from_value(serde_json::from_slice(body).map_err(EventDecodeError::Json)?)
+    }
+
+    /// Decodes an event already parsed into a JSON value (from a form or JSON).
+    ///
+    /// The `event` field picks the variant, case-insensitively; an event this SDK does not
+    /// describe becomes [`Event::Unknown`].
+    ///
+    /// # Errors
+    /// [`EventDecodeError`] when `value` is not an object, has no `event`, or does not fit.
+    pub fn from_value(value: Value) -> Result<Self, EventDecodeError> {
+        let Value::Object(object) = &value else {
+            return Err(EventDecodeError::NotAnObject);
+        };
+        let name = object
+            .get("event")
+            .and_then(Value::as_str)
+            .ok_or(EventDecodeError::MissingEventName)?
+            .to_owned();
+        // A malformed `auth` would otherwise be echoed by the decoder's error, and it may be
+        // a bare token.
+        if !matches!(object.get("auth"), Some(Value::Object(_))) {
+            return Err(EventDecodeError::Shape {
+                event: name,
+                reason: "`auth` is missing or not an object".to_owned(),
+            });
+        }
+        Self::decode_named(&name, value).map_err(|error| EventDecodeError::Shape {
+            event: name,
+            reason: error.to_string(),
+        })
+    }
+
+    /// Whether the event carries the application token saved at install (the one
+    /// `OnAppInstall` and the placements deliver), compared in constant time.
+    pub fn has_application_token(&self, expected: &str) -> bool {
+        self.auth().application_token.matches(expected)
+    }
+}

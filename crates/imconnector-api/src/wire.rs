@@ -1,0 +1,26 @@
+//! Hand-written helpers for the shapes the real server produces.
+//!
+//! The spec (`spec/README.md`, "Wire helpers") names these types; the generated requests,
+//! responses and events use them, and the generator never invents a special case of its own.
+//!
+//! - Identifiers you build: [`ConnectorId`], [`LineId`] (checked when built).
+//! - Flags as PHP reads them: [`ActiveFlag`] (`1`/`0`), [`YesNo`] (`Y`/`N`).
+//! - Values the server sends loosely: [`Id`], [`LenientI64`], [`LenientBool`], [`SuccessFlag`],
+//!   [`EmptyObject`], [`ListOrMap`], [`MapOrEmptyList`], [`FalseOr`], [`NestedResult`].
+//! - [`DataImageUri`] for connector icons, [`Secret`] for tokens.
+//! - [`checks`]: the named request checks the spec's `validate` lists refer to.
+
+pub mod checks;
+mod decode;
+mod flags;
+mod ids;
+mod secret;
+mod shapes;
+mod validate;
+
+pub use decode::{decode, WireDecode};
+pub use flags::{ActiveFlag, LenientBool, LenientI64, SuccessFlag, YesNo};
+pub use ids::{ConnectorId, DataImageUri, Id, LineId};
+pub use secret::Secret;
+pub use shapes::{EmptyObject, FalseOr, ListOrMap, MapOrEmptyList, NestedResult};
+pub use validate::{join_path, SoftErrorSource, Validate};

@@ -1,0 +1,187 @@
+//! Booleans and integers as PHP sends and reads them.
+
+use std::fmt;
+
+use serde::{de::Error as _, Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+use super::decode::{lenient_bool, lenient_i64, wire_decode_via_serde};
+use super::SoftErrorSource;
+use crate::transport::SoftError;
+
+macro_rules! bool_newtype_common {
+    ($name:ident) => {
+        impl $name {
+            /// The flag.
+            pub fn get(self) -> bool {
+                self.0
+            }
+        }
+
+        impl From<bool> for $name {
+            fn from(flag: bool) -> Self {
+                Self(flag)
+            }
+        }
+
+        impl From<$name> for bool {
+            fn from(flag: $name) -> bool {
+                flag.0
+            }
+        }
+
+        impl PartialEq<bool> for $name {
+            fn eq(&self, other: &bool) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let value = Value::deserialize(deserializer)?;
+                lenient_bool(&value).map(Self).map_err(D::Error::custom)
+            }
+        }
+    };
+}
+
+/// A boolean sent as `"1"` or `"0"`.
+///
+/// The portal reads `ACTIVE` by PHP truthiness: the string `"N"` (and `"false"`) would turn a
+/// connector **on**, so the SDK never sends those.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ActiveFlag(bool);
+bool_newtype_common!(ActiveFlag);
+
+impl Serialize for ActiveFlag {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(if self.0 { "1" } else { "0" })
+    }
+}
+
+/// A boolean sent as `"Y"` or `"N"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct YesNo(bool);
+bool_newtype_common!(YesNo);
+
+impl Serialize for YesNo {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(if self.0 { "Y" } else { "N" })
+    }
+}
+
+/// A boolean that may arrive as `true`, `1`, `"1"`, `"Y"` or `"true"` (and their opposites);
+/// sent as a JSON boolean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(transparent)]
+pub struct LenientBool(bool);
+bool_newtype_common!(LenientBool);
+
+/// The `SUCCESS` flag of the message and status methods' result, decoded like
+/// [`LenientBool`].
+///
+/// Old servers answer HTTP 200 `{"SUCCESS": false, "DATA": []}` where new ones send an error
+/// (an inactive line, a wrong connector); `false` is therefore a soft error with the code
+/// `SUCCESS_FALSE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(transparent)]
+pub struct SuccessFlag(bool);
+bool_newtype_common!(SuccessFlag);
+
+impl SuccessFlag {
+    /// The code of the soft error a `false` flag stands for.
+    pub const SOFT_ERROR_CODE: &'static str = "SUCCESS_FALSE";
+}
+
+impl SoftErrorSource for SuccessFlag {
+    fn soft_error(&self) -> Option<SoftError> {
+        (!self.0).then(|| SoftError {
+            code: Self::SOFT_ERROR_CODE.to_owned(),
+            description: "the portal answered SUCCESS: false (older servers report an inactive line or an unknown connector this way)".to_owned(),
+        })
+    }
+}
+
+/// An integer that may arrive as a string (every value of a form-encoded event is one);
+/// sent as a JSON number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
+#[serde(transparent)]
+pub struct LenientI64(i64);
+
+impl LenientI64 {
+    /// The integer.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl From<i64> for LenientI64 {
+    fn from(value: i64) -> Self {
+        Self(value)
+    }
+}
+
+impl From<LenientI64> for i64 {
+    fn from(value: LenientI64) -> i64 {
+        value.0
+    }
+}
+
+impl PartialEq<i64> for LenientI64 {
+    fn eq(&self, other: &i64) -> bool {
+        self.0 == *other
+    }
+}
+
+impl fmt::Display for LenientI64 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for LenientI64 {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        lenient_i64(&value).map(Self).map_err(D::Error::custom)
+    }
+}
+
+wire_decode_via_serde!(ActiveFlag, YesNo, LenientBool, SuccessFlag, LenientI64);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn active_flag_is_sent_as_one_or_zero_never_as_n() {
+        assert_eq!(serde_json::to_value(ActiveFlag::from(true)).unwrap(), json!("1"));
+        assert_eq!(serde_json::to_value(ActiveFlag::from(false)).unwrap(), json!("0"));
+        let decoded: ActiveFlag = serde_json::from_value(json!("N")).unwrap();
+        assert!(!decoded.get());
+    }
+
+    #[test]
+    fn yes_no_is_sent_as_y_or_n() {
+        assert_eq!(serde_json::to_value(YesNo::from(true)).unwrap(), json!("Y"));
+        assert_eq!(serde_json::to_value(YesNo::from(false)).unwrap(), json!("N"));
+    }
+
+    #[test]
+    fn lenient_values_decode_from_strings_and_encode_as_json_types() {
+        let flag: LenientBool = serde_json::from_value(json!("Y")).unwrap();
+        assert_eq!(serde_json::to_value(flag).unwrap(), json!(true));
+        let number: LenientI64 = serde_json::from_value(json!("1773759161")).unwrap();
+        assert_eq!(number, 1_773_759_161);
+        assert_eq!(serde_json::to_value(number).unwrap(), json!(1_773_759_161));
+        assert!(serde_json::from_value::<LenientI64>(json!("soon")).is_err());
+    }
+
+    #[test]
+    fn success_false_is_a_soft_error() {
+        let ok: SuccessFlag = serde_json::from_value(json!(true)).unwrap();
+        assert_eq!(ok.soft_error(), None);
+        let failed: SuccessFlag = serde_json::from_value(json!("0")).unwrap();
+        assert_eq!(failed.soft_error().map(|error| error.code), Some("SUCCESS_FALSE".to_owned()));
+    }
+}

@@ -1,0 +1,70 @@
+//! The emulated wall clock: real time multiplied by the time scale, plus manual jumps.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Every time-based behaviour (token lifetime, bucket drain, operating windows, added latency,
+/// timestamps in responses and events) reads this clock, so one knob speeds them all up.
+#[derive(Debug)]
+pub(crate) struct Clock {
+    started: Instant,
+    started_unix: f64,
+    scale: f64,
+    /// Manual jumps in emulated nanoseconds (`advance`); an atomic so no lock is needed.
+    jumped_nanos: AtomicU64,
+}
+
+impl Clock {
+    /// A clock starting at the current system time, running `scale` times faster than real time.
+    pub(crate) fn new(scale: f64) -> Self {
+        let started_unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |elapsed| elapsed.as_secs_f64());
+        Self {
+            started: Instant::now(),
+            started_unix,
+            scale,
+            jumped_nanos: AtomicU64::new(0),
+        }
+    }
+
+    /// Emulated unix time in seconds.
+    pub(crate) fn now(&self) -> f64 {
+        let jumped = Duration::from_nanos(self.jumped_nanos.load(Ordering::Relaxed));
+        self.started_unix + self.started.elapsed().as_secs_f64() * self.scale + jumped.as_secs_f64()
+    }
+
+    /// Moves emulated time forward without waiting.
+    pub(crate) fn advance(&self, by: Duration) {
+        let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        self.jumped_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// How long to really wait for `emulated` to pass.
+    pub(crate) fn real_duration(&self, emulated: Duration) -> Duration {
+        Duration::from_secs_f64(emulated.as_secs_f64() / self.scale)
+    }
+
+    /// How much emulated time a real span represents.
+    pub(crate) fn emulated_secs(&self, real: Duration) -> f64 {
+        real.as_secs_f64() * self.scale
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advance_moves_now_and_scale_divides_waits() {
+        let clock = Clock::new(100.0);
+        let before = clock.now();
+        clock.advance(Duration::from_secs(3600));
+        assert!(clock.now() - before >= 3600.0);
+        assert_eq!(
+            clock.real_duration(Duration::from_secs(10)),
+            Duration::from_millis(100)
+        );
+        assert!((clock.emulated_secs(Duration::from_millis(10)) - 1.0).abs() < 1e-9);
+    }
+}

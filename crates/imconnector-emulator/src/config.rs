@@ -1,0 +1,180 @@
+//! The knobs of the emulated portal: rate limit, operating-time budget, faults, soft-error shape.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The portal's leaky bucket (reference §1.7): each REST request adds one, the bucket drains at a
+/// fixed rate, and a request that would overflow it is answered 503 `QUERY_LIMIT_EXCEEDED`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum RateLimit {
+    /// No limit (the default, so tests only meet the bucket when they ask for it).
+    #[default]
+    Off,
+    /// Ordinary plans: burst 50, drains 2 requests a second.
+    Standard,
+    /// Enterprise plans: burst 250, drains 5 requests a second.
+    Enterprise,
+    /// Your own numbers.
+    Custom {
+        /// Requests drained per (emulated) second.
+        per_second: f64,
+        /// How many requests fit in the bucket.
+        burst: u32,
+    },
+}
+
+impl RateLimit {
+    /// `(per_second, burst)`, or `None` when off.
+    pub(crate) fn parameters(self) -> Option<(f64, f64)> {
+        match self {
+            RateLimit::Off => None,
+            RateLimit::Standard => Some((2.0, 50.0)),
+            RateLimit::Enterprise => Some((5.0, 250.0)),
+            RateLimit::Custom { per_second, burst } => Some((per_second, f64::from(burst))),
+        }
+    }
+
+    pub(crate) fn check(self) -> Result<(), String> {
+        match self {
+            RateLimit::Custom { per_second, burst }
+                if !(per_second.is_finite() && per_second >= 0.0) || burst == 0 =>
+            {
+                Err(format!(
+                    "rate_limit: per_second must be finite and >= 0 and burst >= 1 (got {per_second}, {burst})"
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The per-method operating-time budget (reference §1.7): execution time of each (app, method)
+/// is summed over ten one-minute buckets; once the sum exceeds `budget`, the next call of that
+/// method is refused with 429 `OPERATION_TIME_LIMIT`. Responses then carry `time.operating` and
+/// `time.operating_reset_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OperatingLimit {
+    /// The allowed execution time per method within the ten-minute window (the cloud uses 480 s).
+    #[serde(with = "secs")]
+    pub budget: Duration,
+    /// Emulated execution time charged per call. `None` charges the real processing time
+    /// (microseconds here), which makes the limit practically unreachable; set a cost to test it.
+    #[serde(default, with = "opt_secs")]
+    pub cost_per_call: Option<Duration>,
+}
+
+impl OperatingLimit {
+    /// A budget charging each call its measured processing time.
+    pub fn new(budget: Duration) -> Self {
+        Self {
+            budget,
+            cost_per_call: None,
+        }
+    }
+
+    /// Charges every call `cost` of emulated execution time instead of the measured time.
+    #[must_use]
+    pub fn cost_per_call(mut self, cost: Duration) -> Self {
+        self.cost_per_call = Some(cost);
+        self
+    }
+}
+
+/// Fault injection, drawn from a random generator seeded with `seed`: the same seed and the same
+/// sequence of requests give the same faults. Applies to REST and OAuth requests, never to the
+/// control API. Shares are probabilities in `0.0..=1.0`; the three failure shares together must
+/// not exceed 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct Faults {
+    /// Seed of the generator.
+    pub seed: u64,
+    /// Share of requests answered HTTP 500 with an HTML body (nothing is applied).
+    pub error_500_share: f64,
+    /// Latency added to a delayed request, in emulated time (divided by the time scale).
+    #[serde(with = "secs")]
+    pub latency: Duration,
+    /// Share of requests delayed by `latency`.
+    pub latency_share: f64,
+    /// Share of connections reset before the request is processed (nothing is applied).
+    pub drop_before_share: f64,
+    /// Share of connections reset after the request was processed (it is applied; no answer).
+    pub drop_after_share: f64,
+}
+
+impl Faults {
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let shares = [
+            ("error_500_share", self.error_500_share),
+            ("latency_share", self.latency_share),
+            ("drop_before_share", self.drop_before_share),
+            ("drop_after_share", self.drop_after_share),
+        ];
+        for (name, share) in shares {
+            if !(0.0..=1.0).contains(&share) {
+                return Err(format!("faults.{name} must be within 0.0..=1.0 (got {share})"));
+            }
+        }
+        let failing = self.error_500_share + self.drop_before_share + self.drop_after_share;
+        if failing > 1.0 + 1e-9 {
+            return Err(format!(
+                "faults: error_500_share + drop_before_share + drop_after_share must not exceed 1 (got {failing})"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where `imconnector.register`/`unregister` put their HTTP-200 soft errors (reference §1.3, §4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SoftErrorShape {
+    /// `{"result": {"result": false, "error": .., "error_description": ..}, "time": {..}}`
+    /// (the docs and older server builds; the default).
+    #[default]
+    Wrapped,
+    /// `{"result": false, "error": .., "error_description": ..}` with no `time` (newer builds).
+    TopLevel,
+}
+
+/// Durations as (fractional) seconds in the HTTP control API.
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(value.as_secs_f64())
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let seconds = f64::deserialize(deserializer)?;
+        Duration::try_from_secs_f64(seconds).map_err(serde::de::Error::custom)
+    }
+}
+
+mod opt_secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => serializer.serialize_some(&value.as_secs_f64()),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Option::<f64>::deserialize(deserializer)?
+            .map(|seconds| Duration::try_from_secs_f64(seconds).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}

@@ -1,0 +1,418 @@
+//! Driving and inspecting the portal from Rust: [`EmulatorHandle`].
+
+pub(crate) mod http;
+mod operator;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::distr::{Alphanumeric, SampleString};
+use rand::Rng;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+
+use crate::config::{Faults, OperatingLimit, RateLimit, SoftErrorShape};
+use crate::faults::FaultEngine;
+use crate::snapshot::{
+    AppCredentials, ChatInfo, ConnectorInfo, Counters, DeliveryRecord, EventDelivery, LineInfo, LineStatus,
+    MessageInfo, PortalUser, Tokens,
+};
+use crate::state::tokens::{random_token, Grant};
+use crate::state::{AppRecord, Portal, Shared};
+
+/// Why a control action could not be done.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControlError {
+    /// No open line with this id.
+    #[error("no open line {0}")]
+    UnknownLine(i64),
+    /// No chat with this external id on the line (send a customer message first).
+    #[error("no chat with external id `{external_chat_id}` on line {line}")]
+    UnknownChat {
+        /// The line.
+        line: i64,
+        /// The external `chat.id`.
+        external_chat_id: String,
+    },
+    /// No message with this id.
+    #[error("no message {0}")]
+    UnknownMessage(u64),
+    /// The message was deleted.
+    #[error("message {0} was deleted")]
+    MessageDeleted(u64),
+    /// Only operator replies can be edited.
+    #[error("message {0} is a customer message; operators edit only their own replies")]
+    NotAnOperatorMessage(u64),
+    /// The chat has no open session (it was closed).
+    #[error("chat {0} has no open session")]
+    NoOpenSession(u64),
+    /// The connector's flags forbid it.
+    #[error("connector `{connector}` does not let operators {action}")]
+    NotAllowed {
+        /// The connector.
+        connector: String,
+        /// What was refused.
+        action: &'static str,
+    },
+    /// No app with this `client_id`.
+    #[error("no app with client_id `{0}`")]
+    UnknownApp(String),
+    /// No portal user with this id.
+    #[error("no portal user {0}")]
+    UnknownUser(u64),
+    /// A setting out of range.
+    #[error("invalid setting: {0}")]
+    InvalidSetting(String),
+    /// Not enough event deliveries finished in time.
+    #[error("timed out waiting for {expected} event deliveries ({finished} finished)")]
+    Timeout {
+        /// How many were awaited.
+        expected: u64,
+        /// How many had finished.
+        finished: u64,
+    },
+}
+
+/// An operator reply as the portal stored it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct OperatorMessage {
+    /// Bitrix chat id (`im.chat_id`).
+    pub chat_id: u64,
+    /// Bitrix message id (`im.message_id`).
+    pub message_id: u64,
+}
+
+/// A cheap, cloneable handle to a running emulator: the operator side, settings and state.
+#[derive(Clone)]
+pub struct EmulatorHandle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for EmulatorHandle {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("EmulatorHandle")
+            .field("base_url", &self.shared.urls.base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A new app with portal-like credentials.
+pub(crate) fn new_app() -> AppRecord {
+    let mut rng = rand::rng();
+    AppRecord {
+        client_id: format!("local.{:013x}.{:08}", rng.random::<u64>() >> 12, rng.random_range(0..100_000_000u32)),
+        client_secret: SecretString::from(Alphanumeric.sample_string(&mut rng, 50)),
+        application_token: SecretString::from(random_token()),
+    }
+}
+
+impl EmulatorHandle {
+    fn read<R>(&self, read: impl FnOnce(&Portal) -> R) -> R {
+        read(&self.shared.lock())
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        self.shared.urls.base.clone()
+    }
+
+    /// The REST endpoint for OAuth calls: `http://127.0.0.1:PORT/rest/`.
+    pub fn rest_url(&self) -> String {
+        self.shared.urls.rest.clone()
+    }
+
+    /// The OAuth server: `http://127.0.0.1:PORT/oauth/token/`.
+    pub fn oauth_url(&self) -> String {
+        format!("{}/oauth/token/", self.shared.urls.base)
+    }
+
+    /// The HTTP control API: `http://127.0.0.1:PORT/_emulator/`.
+    pub fn control_url(&self) -> String {
+        format!("{}/_emulator/", self.shared.urls.base)
+    }
+
+    /// The incoming webhook of user 1: `http://127.0.0.1:PORT/rest/1/<code>/` (the code is a
+    /// secret, hence the wrapper).
+    pub fn webhook_url(&self) -> SecretString {
+        self.read(|portal| {
+            SecretString::from(format!(
+                "{}{}/{}/",
+                portal.urls.rest,
+                portal.webhook.user_id,
+                portal.webhook.code.expose_secret()
+            ))
+        })
+    }
+
+    fn credentials(portal: &Portal, app: usize) -> AppCredentials {
+        let record = &portal.apps[app];
+        AppCredentials {
+            client_id: record.client_id.clone(),
+            client_secret: record.client_secret.clone(),
+            application_token: record.application_token.clone(),
+            member_id: portal.member_id.clone(),
+            domain: portal.urls.domain.clone(),
+        }
+    }
+
+    /// The app installed at start.
+    pub fn app(&self) -> AppCredentials {
+        self.read(|portal| Self::credentials(portal, 0))
+    }
+
+    /// Every installed app, the first one first.
+    pub fn apps(&self) -> Vec<AppCredentials> {
+        self.read(|portal| (0..portal.apps.len()).map(|app| Self::credentials(portal, app)).collect())
+    }
+
+    /// Installs another app (to test ownership: events go only to the app that registered
+    /// the connector).
+    pub fn install_app(&self) -> AppCredentials {
+        self.shared.run(|portal| {
+            portal.apps.push(new_app());
+            Self::credentials(portal, portal.apps.len() - 1)
+        })
+    }
+
+    /// A fresh token pair of the first app for the admin (user 1).
+    pub fn tokens(&self) -> Tokens {
+        self.shared.run(|portal| portal.issue_tokens(Grant { app: 0, user: 1 }))
+    }
+
+    fn grant(portal: &Portal, client_id: &str, user_id: u64) -> Result<Grant, ControlError> {
+        let app = portal
+            .app_index(client_id)
+            .ok_or_else(|| ControlError::UnknownApp(client_id.to_owned()))?;
+        if portal.user(user_id).is_none() {
+            return Err(ControlError::UnknownUser(user_id));
+        }
+        Ok(Grant { app, user: user_id })
+    }
+
+    /// A fresh token pair of app `client_id` for portal user `user_id` (1 is the admin, 2 an
+    /// employee without the right to list connectors).
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownApp`], [`ControlError::UnknownUser`].
+    pub fn tokens_for(&self, client_id: &str, user_id: u64) -> Result<Tokens, ControlError> {
+        self.shared.run(|portal| {
+            let grant = Self::grant(portal, client_id, user_id)?;
+            Ok(portal.issue_tokens(grant))
+        })
+    }
+
+    /// A single-use authorization code (valid 30 emulated seconds) for the
+    /// `authorization_code` grant, as the portal's redirect would deliver it.
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownApp`], [`ControlError::UnknownUser`].
+    pub fn authorization_code(&self, client_id: &str, user_id: u64) -> Result<SecretString, ControlError> {
+        self.shared.run(|portal| {
+            let grant = Self::grant(portal, client_id, user_id)?;
+            Ok(SecretString::from(portal.tokens.issue_code(grant, portal.now)))
+        })
+    }
+
+    /// Makes every access token issued so far expired (the next call answers 401
+    /// `expired_token`); refresh tokens stay valid.
+    pub fn expire_tokens(&self) {
+        self.shared.run(|portal| {
+            let now = portal.now;
+            portal.tokens.expire_all(now);
+        });
+    }
+
+    /// Moves the emulated clock forward (tokens expire, the bucket drains, budgets reset).
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.clock.advance(by);
+    }
+
+    /// A customer wrote in `external_chat_id` on `line`; the operator (user 1) replies. Fires
+    /// `OnImConnectorMessageAdd` when the connector's status on the line is OK.
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownLine`], [`ControlError::UnknownChat`] (no customer message yet),
+    /// [`ControlError::NoOpenSession`].
+    pub fn operator_reply(&self, line: i64, external_chat_id: &str, text: &str) -> Result<OperatorMessage, ControlError> {
+        self.shared.run(|portal| portal.operator_reply(line, external_chat_id, text))
+    }
+
+    /// The operator edits a reply: fires `OnImConnectorMessageUpdate` (if the connector allows
+    /// `EDIT_INTERNAL_MESSAGES`).
+    ///
+    /// # Errors
+    /// [`ControlError::NotAllowed`] when the flag is off, unknown/deleted/customer messages.
+    pub fn operator_edit(&self, message_id: u64, text: &str) -> Result<(), ControlError> {
+        self.shared.run(|portal| portal.operator_edit(message_id, text))
+    }
+
+    /// The operator deletes a message: a reply fires `OnImConnectorMessageDelete` (one item per
+    /// external id reported by `send.status.delivery`; needs `DEL_INTERNAL_MESSAGES`); a
+    /// customer message needs `DEL_EXTERNAL_MESSAGES` and fires nothing.
+    ///
+    /// # Errors
+    /// [`ControlError::NotAllowed`] when the flag is off, unknown/deleted messages.
+    pub fn operator_delete(&self, message_id: u64) -> Result<(), ControlError> {
+        self.shared.run(|portal| portal.operator_delete(message_id))
+    }
+
+    /// The operator closes the session of a chat: fires `OnImConnectorDialogFinish`. The next
+    /// customer message starts a new session (DialogStart).
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownChat`], [`ControlError::NoOpenSession`].
+    pub fn close_session(&self, line: i64, external_chat_id: &str) -> Result<u64, ControlError> {
+        self.shared.run(|portal| portal.operator_close_session(line, external_chat_id))
+    }
+
+    /// Creates an open line and returns it.
+    pub fn add_line(&self, name: &str) -> LineInfo {
+        self.shared.run(|portal| {
+            let id = portal.lines.keys().next_back().map_or(1, |last| last + 1);
+            let line = LineInfo {
+                id,
+                name: name.to_owned(),
+                active: true,
+            };
+            portal.lines.insert(id, line.clone());
+            line
+        })
+    }
+
+    /// Deletes an open line: `OnImConnectorStatusDelete` for each connector on it (to its
+    /// owner), then `OnImConnectorLineDelete` (to every app that bound it).
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownLine`].
+    pub fn delete_line(&self, line: i64) -> Result<(), ControlError> {
+        self.shared.run(|portal| portal.delete_line(line))
+    }
+
+    /// Switches the leaky bucket (and empties it).
+    ///
+    /// # Errors
+    /// [`ControlError::InvalidSetting`] for a negative rate or a zero burst.
+    pub fn set_rate_limit(&self, rate_limit: RateLimit) -> Result<(), ControlError> {
+        rate_limit.check().map_err(ControlError::InvalidSetting)?;
+        self.shared.run(|portal| {
+            portal.settings.rate_limit = rate_limit;
+            portal.bucket.reset();
+        });
+        Ok(())
+    }
+
+    /// Replaces the fault configuration (`None` turns faults off); the generator restarts
+    /// from the seed.
+    ///
+    /// # Errors
+    /// [`ControlError::InvalidSetting`] for shares out of range.
+    pub fn set_faults(&self, faults: Option<Faults>) -> Result<(), ControlError> {
+        if let Some(faults) = &faults {
+            faults.check().map_err(ControlError::InvalidSetting)?;
+        }
+        self.shared.run(|portal| {
+            portal.faults = FaultEngine::new(faults.clone());
+            portal.settings.faults = faults;
+        });
+        Ok(())
+    }
+
+    /// Chooses where register/unregister soft errors go.
+    pub fn set_soft_error_shape(&self, shape: SoftErrorShape) {
+        self.shared.run(|portal| portal.settings.soft_error_shape = shape);
+    }
+
+    /// Turns the operating-time budget on or off.
+    pub fn set_operating_limit(&self, limit: Option<OperatingLimit>) {
+        self.shared.run(|portal| portal.settings.operating = limit);
+    }
+
+    /// Portal employees.
+    pub fn users(&self) -> Vec<PortalUser> {
+        self.read(|portal| portal.users.clone())
+    }
+
+    /// Open lines.
+    pub fn lines(&self) -> Vec<LineInfo> {
+        self.read(|portal| portal.lines.values().cloned().collect())
+    }
+
+    /// The connector registry.
+    pub fn connectors(&self) -> Vec<ConnectorInfo> {
+        self.read(|portal| portal.registry.values().cloned().collect())
+    }
+
+    /// The status of a connector on a line (connector id normalised like the portal does).
+    pub fn line_status(&self, connector: &str, line: i64) -> LineStatus {
+        let connector = crate::php::connector_real_id(connector);
+        self.read(|portal| portal.status_of(&connector, line))
+    }
+
+    /// Every existing status row.
+    pub fn line_statuses(&self) -> Vec<LineStatus> {
+        self.read(|portal| portal.statuses.values().cloned().collect())
+    }
+
+    /// Every chat.
+    pub fn chats(&self) -> Vec<ChatInfo> {
+        self.read(|portal| portal.chats.values().cloned().collect())
+    }
+
+    /// The messages of the chats of `line` with this external chat id, oldest first
+    /// (customer messages and operator replies, deleted ones included and marked).
+    pub fn messages(&self, line: i64, external_chat_id: &str) -> Vec<MessageInfo> {
+        self.read(|portal| {
+            portal
+                .messages
+                .values()
+                .filter(|message| {
+                    portal
+                        .chats
+                        .get(&message.chat_id)
+                        .is_some_and(|chat| chat.line == line && chat.external_chat_id == external_chat_id)
+                })
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// Every message.
+    pub fn all_messages(&self) -> Vec<MessageInfo> {
+        self.read(|portal| portal.messages.values().cloned().collect())
+    }
+
+    /// Every item received by `send.status.delivery`/`send.status.reading`.
+    pub fn delivery_statuses(&self) -> Vec<DeliveryRecord> {
+        self.read(|portal| portal.deliveries.clone())
+    }
+
+    /// Every event POST so far (pending ones included).
+    pub fn event_deliveries(&self) -> Vec<EventDelivery> {
+        self.read(|portal| portal.event_log.clone())
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> Counters {
+        self.read(|portal| portal.counters.clone())
+    }
+
+    /// Waits until at least `count` event POSTs have finished (delivered or failed) and
+    /// returns the log.
+    ///
+    /// # Errors
+    /// [`ControlError::Timeout`] when `timeout` (real time) passes first.
+    pub async fn wait_for_event_deliveries(&self, count: u64, timeout: Duration) -> Result<Vec<EventDelivery>, ControlError> {
+        let mut finished = self.shared.finished_deliveries.subscribe();
+        let reached = tokio::time::timeout(timeout, finished.wait_for(|finished| *finished >= count)).await;
+        match reached {
+            Ok(Ok(_)) => Ok(self.event_deliveries()),
+            _ => Err(ControlError::Timeout {
+                expected: count,
+                finished: *self.shared.finished_deliveries.borrow(),
+            }),
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Outgoing events: built under the lock exactly like the portal's queue server sends them
+//! (reference §5.1), POSTed afterwards from spawned tasks, outcomes recorded, never retried.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::snapshot::{DeliveryOutcome, EventDelivery};
+use crate::state::tokens::Grant;
+use crate::state::{Portal, Shared};
+
+/// How long a handler may take before the POST counts as failed (real time).
+pub(crate) const HANDLER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The events the emulator can fire, by the name `event.bind` takes.
+pub(crate) const KNOWN_EVENTS: [&str; 7] = [
+    "OnImConnectorMessageAdd",
+    "OnImConnectorMessageUpdate",
+    "OnImConnectorMessageDelete",
+    "OnImConnectorDialogStart",
+    "OnImConnectorDialogFinish",
+    "OnImConnectorStatusDelete",
+    "OnImConnectorLineDelete",
+];
+
+/// Events of the `basic` scope every app may bind (not fired by the emulator).
+pub(crate) const BASIC_EVENTS: [&str; 2] = ["OnAppUninstall", "OnAppUpdate"];
+
+/// A POST waiting for the lock to be released.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    /// Index in the portal's event log.
+    index: usize,
+    handler: String,
+    body: String,
+}
+
+/// Which apps' handlers receive an event.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Audience<'a> {
+    /// Only the app that registered this connector (nobody if it is not registered).
+    OwnerOf(&'a str),
+    /// Every app that bound the event (only `OnImConnectorLineDelete`).
+    Everyone,
+}
+
+impl Portal {
+    /// Queues `event` with `data` for every matching online binding. `acting_user` is the portal
+    /// user whose action triggered it; the event's tokens are issued for them unless the binding
+    /// named another user in `auth_type`.
+    pub(crate) fn emit(&mut self, event: &str, data: &Value, audience: Audience<'_>, acting_user: u64) {
+        let wire_name = event.to_uppercase();
+        let owner = match audience {
+            Audience::OwnerOf(connector) => match self.owner_of(connector) {
+                Some(owner) => Some(owner),
+                None => return,
+            },
+            Audience::Everyone => None,
+        };
+        let targets: Vec<_> = self
+            .bindings
+            .iter()
+            .filter(|binding| binding.event == wire_name && !binding.offline)
+            .filter(|binding| owner.is_none_or(|owner| binding.app == owner))
+            .cloned()
+            .collect();
+        for binding in targets {
+            let user = if binding.auth_type == 0 {
+                acting_user
+            } else {
+                binding.auth_type
+            };
+            let body = self.event_body(&wire_name, binding.id, data, binding.app, user);
+            let index = self.event_log.len();
+            self.event_log.push(EventDelivery {
+                seq: index as u64,
+                event: wire_name.clone(),
+                handler: binding.handler.clone(),
+                handler_id: binding.id,
+                client_id: self.apps[binding.app].client_id.clone(),
+                body: body.clone(),
+                outcome: DeliveryOutcome::Pending,
+            });
+            self.outbox.push(Outgoing {
+                index,
+                handler: binding.handler,
+                body,
+            });
+        }
+    }
+
+    fn event_body(&mut self, wire_name: &str, handler_id: u64, data: &Value, app: usize, user: u64) -> String {
+        use secrecy::ExposeSecret;
+
+        let ttl = self.token_ttl_secs();
+        let (access_token, expires_at) = self.tokens.issue_access(Grant { app, user }, self.now, ttl);
+        let application_token = self.apps[app].application_token.expose_secret().to_owned();
+        #[allow(clippy::cast_possible_truncation)] // unix seconds
+        let (ts, expires) = (self.now.floor() as i64, expires_at.floor() as i64);
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let expires_in = ttl.round() as u64;
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("event", wire_name);
+        form.append_pair("event_handler_id", &handler_id.to_string());
+        imconnector_form::append(&mut form, "data", data);
+        form.append_pair("ts", &ts.to_string());
+        // In the portal's order (reference §5.1), not alphabetical.
+        let auth = [
+            ("access_token", access_token),
+            ("expires", expires.to_string()),
+            ("expires_in", expires_in.to_string()),
+            ("scope", "imopenlines,imconnector".to_owned()),
+            ("domain", self.urls.domain.clone()),
+            ("server_endpoint", self.urls.rest.clone()),
+            ("status", "L".to_owned()),
+            ("client_endpoint", self.urls.rest.clone()),
+            ("member_id", self.member_id.clone()),
+            ("user_id", user.to_string()),
+            ("application_token", application_token),
+        ];
+        for (key, value) in auth {
+            form.append_pair(&format!("auth[{key}]"), &value);
+        }
+        form.finish()
+    }
+}
+
+/// POSTs queued events from spawned tasks and records each outcome.
+pub(crate) fn deliver(shared: &Arc<Shared>, outgoing: Vec<Outgoing>) {
+    for event in outgoing {
+        let shared_for_task = Arc::clone(shared);
+        shared.runtime.spawn(async move {
+            let outcome = post(&shared_for_task.http, &event.handler, event.body).await;
+            {
+                let mut portal = shared_for_task.lock();
+                match &outcome {
+                    DeliveryOutcome::Delivered { .. } => portal.counters.events_delivered += 1,
+                    _ => portal.counters.events_failed += 1,
+                }
+                if let Some(entry) = portal.event_log.get_mut(event.index) {
+                    entry.outcome = outcome;
+                }
+            }
+            shared_for_task.finished_deliveries.send_modify(|finished| *finished += 1);
+        });
+    }
+}
+
+async fn post(http: &reqwest::Client, handler: &str, body: String) -> DeliveryOutcome {
+    let request = http
+        .post(handler)
+        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body)
+        .timeout(HANDLER_TIMEOUT);
+    match request.send().await {
+        Ok(response) if response.status().is_success() => DeliveryOutcome::Delivered {
+            status: response.status().as_u16(),
+        },
+        Ok(response) => DeliveryOutcome::Failed {
+            status: Some(response.status().as_u16()),
+            reason: format!("handler answered {}", response.status()),
+        },
+        Err(error) => DeliveryOutcome::Failed {
+            status: None,
+            // The URL is the handler's (no secret); reqwest errors never include the body.
+            reason: error.to_string(),
+        },
+    }
+}
+
+/// `data` of OnImConnectorStatusDelete: lowercase keys.
+pub(crate) fn status_delete_data(connector: &str, line: i64) -> Value {
+    json!({ "connector": connector, "line": line })
+}

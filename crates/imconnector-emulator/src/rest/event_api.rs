@@ -1,0 +1,161 @@
+//! `event.bind`, `event.unbind`, `event.get` (reference §5.3): per-app handler bindings.
+
+use serde_json::{json, Value};
+
+use super::auth::{Caller, WRONG_AUTH_TYPE_CORE};
+use crate::envelope::{ApiError, Outcome};
+use crate::events::{BASIC_EVENTS, KNOWN_EVENTS};
+use crate::php::{self, Params};
+use crate::state::{next_id, Binding, Portal};
+
+fn app_only(caller: Caller) -> Result<usize, ApiError> {
+    caller
+        .app()
+        .ok_or_else(|| ApiError::new(403, "WRONG_AUTH_TYPE", WRONG_AUTH_TYPE_CORE))
+}
+
+/// `event_type`: online (default) or offline.
+fn offline(params: &Params) -> Result<bool, ApiError> {
+    match php::to_text(params.get("EVENT_TYPE")).map(|text| text.to_lowercase()).as_deref() {
+        None | Some("" | "online") => Ok(false),
+        Some("offline") => Ok(true),
+        Some(_) => Err(ApiError::argument("event_type", "Value must be one of {online|offline}")),
+    }
+}
+
+fn required_text(params: &Params, wire: &str) -> Result<String, ApiError> {
+    let value = params.get(&wire.to_uppercase());
+    if php::is_empty(value) {
+        return Err(ApiError::missing(wire));
+    }
+    Ok(php::to_text(value).unwrap_or_default())
+}
+
+/// The uppercase name of a bindable event.
+fn event_name(raw: &str) -> Result<String, ApiError> {
+    let upper = raw.to_uppercase();
+    KNOWN_EVENTS
+        .iter()
+        .chain(BASIC_EVENTS.iter())
+        .any(|known| known.to_uppercase() == upper)
+        .then_some(upper)
+        .ok_or_else(|| ApiError::new(400, "ERROR_EVENT_NOT_FOUND", "Event not found"))
+}
+
+pub(crate) fn bind(portal: &mut Portal, caller: Caller, params: Params) -> Outcome {
+    match bind_checked(portal, caller, &php::upper_keys(&params)) {
+        Ok(()) => Outcome::Ok(Value::Bool(true)),
+        Err(error) => error.into(),
+    }
+}
+
+fn bind_checked(portal: &mut Portal, caller: Caller, params: &Params) -> Result<(), ApiError> {
+    let app = app_only(caller)?;
+    let event = event_name(&required_text(params, "event")?)?;
+    let offline = offline(params)?;
+    let admin = portal.user(caller.user()).is_some_and(|user| user.admin);
+    let auth_type = u64::try_from(php::to_int(params.get("AUTH_TYPE"))).unwrap_or(0);
+    if auth_type != 0 && auth_type != caller.user() && !admin {
+        return Err(ApiError::new(
+            403,
+            "ACCESS_DENIED",
+            "Access denied! Event binding with AUTH_TYPE requires administrator access rights",
+        ));
+    }
+    if offline && !admin {
+        return Err(ApiError::new(
+            403,
+            "ACCESS_DENIED",
+            "Access denied! Offline events binding requires administrator access rights",
+        ));
+    }
+    let handler = if offline {
+        String::new()
+    } else {
+        let handler = required_text(params, "handler")?;
+        let valid = url::Url::parse(&handler).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
+        if !valid {
+            return Err(ApiError::argument("handler", "Wrong handler URL"));
+        }
+        handler
+    };
+    let duplicate = portal.bindings.iter().any(|binding| {
+        binding.app == app
+            && binding.event == event
+            && binding.handler == handler
+            && binding.auth_type == auth_type
+            && binding.offline == offline
+    });
+    if duplicate {
+        return Err(ApiError::new(
+            400,
+            "ERROR_CORE",
+            "Unable to set event handler: Handler already binded",
+        ));
+    }
+    let id = next_id(&mut portal.ids.binding);
+    portal.bindings.push(Binding {
+        id,
+        app,
+        event,
+        handler,
+        auth_type,
+        offline,
+    });
+    Ok(())
+}
+
+pub(crate) fn unbind(portal: &mut Portal, caller: Caller, params: Params) -> Outcome {
+    let params = php::upper_keys(&params);
+    let run = |portal: &mut Portal| -> Result<usize, ApiError> {
+        let app = app_only(caller)?;
+        let event = required_text(&params, "event")?.to_uppercase();
+        let offline = offline(&params)?;
+        let handler = if offline {
+            None
+        } else {
+            Some(required_text(&params, "handler")?)
+        };
+        let auth_type = php::is_set(params.get("AUTH_TYPE"))
+            .then(|| u64::try_from(php::to_int(params.get("AUTH_TYPE"))).unwrap_or(0));
+        let before = portal.bindings.len();
+        portal.bindings.retain(|binding| {
+            let matches = binding.app == app
+                && binding.event == event
+                && binding.offline == offline
+                && handler.as_ref().is_none_or(|handler| *handler == binding.handler)
+                && auth_type.is_none_or(|auth_type| auth_type == binding.auth_type);
+            !matches
+        });
+        Ok(before - portal.bindings.len())
+    };
+    match run(portal) {
+        Ok(count) => Outcome::Ok(json!({ "count": count })),
+        Err(error) => error.into(),
+    }
+}
+
+pub(crate) fn get(portal: &mut Portal, caller: Caller, _params: Params) -> Outcome {
+    let app = match app_only(caller) {
+        Ok(app) => app,
+        Err(error) => return error.into(),
+    };
+    let list: Vec<Value> = portal
+        .bindings
+        .iter()
+        .filter(|binding| binding.app == app)
+        .map(|binding| {
+            if binding.offline {
+                json!({ "event": binding.event, "connector_id": "", "offline": 1 })
+            } else {
+                json!({
+                    "event": binding.event,
+                    "handler": binding.handler,
+                    "auth_type": binding.auth_type.to_string(),
+                    "offline": 0,
+                })
+            }
+        })
+        .collect();
+    Outcome::Ok(Value::Array(list))
+}

@@ -1,0 +1,242 @@
+//! The REST endpoint: `/rest/{method}[.json]` (OAuth) and `/rest/{user}/{code}/{method}`
+//! (webhook). Order per request: faults, rate limit, parameters, auth, method lookup,
+//! operating-time budget, the method itself.
+
+pub(crate) mod auth;
+mod batch;
+mod connectors;
+mod event_api;
+mod messages;
+mod openlines;
+mod outgoing;
+mod status;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use axum::Extension;
+use serde_json::{json, Value};
+
+use crate::config::SoftErrorShape;
+use crate::envelope::{error_response, html_500, json_response, ApiError, Outcome, Timing};
+use crate::faults::FaultAction;
+use crate::limits::OperatingReport;
+use crate::php::Params;
+use crate::server::{apply_faults, ConnectionKill};
+use crate::state::{Portal, Shared};
+use auth::Caller;
+
+/// A method implementation.
+type MethodFn = fn(&mut Portal, Caller, Params) -> Outcome;
+
+/// Every method the emulator knows, by lowercase wire name.
+fn method_fn(name: &str) -> Option<MethodFn> {
+    Some(match name {
+        "imconnector.register" => connectors::register,
+        "imconnector.unregister" => connectors::unregister,
+        "imconnector.list" => connectors::list,
+        "imconnector.activate" => status::activate,
+        "imconnector.status" => status::status,
+        "imconnector.connector.data.set" => status::data_set,
+        "imconnector.set.error" => status::set_error,
+        "imconnector.send.messages" => messages::send,
+        "imconnector.update.messages" => messages::update,
+        "imconnector.delete.messages" => messages::delete,
+        "imconnector.send.status.delivery" => outgoing::delivery,
+        "imconnector.send.status.reading" => outgoing::reading,
+        "imconnector.chat.name.set" => outgoing::chat_name_set,
+        "imopenlines.config.list.get" => openlines::list_get,
+        "imopenlines.config.get" => openlines::get,
+        "event.bind" => event_api::bind,
+        "event.unbind" => event_api::unbind,
+        "event.get" => event_api::get,
+        "batch" => batch::batch,
+        _ => return None,
+    })
+}
+
+/// The addressed method and, for webhook paths, `(user, code)`.
+struct Target {
+    method: String,
+    webhook: Option<(String, String)>,
+}
+
+fn parse_target(path: &str) -> Option<Target> {
+    let rest = path.strip_prefix("/rest/")?;
+    let segments: Vec<&str> = rest.split('/').filter(|segment| !segment.is_empty()).collect();
+    let (webhook, method) = match segments.as_slice() {
+        [method] => (None, *method),
+        [user, code, method] => (Some(((*user).to_owned(), (*code).to_owned())), *method),
+        _ => return None,
+    };
+    // Method names are case-insensitive; `.json` selects the (only) format.
+    let method = method.to_lowercase();
+    let method = method.strip_suffix(".json").unwrap_or(&method).to_owned();
+    Some(Target { method, webhook })
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
+}
+
+/// The axum handler for everything under `/rest/`.
+pub(crate) async fn handle(
+    State(shared): State<Arc<Shared>>,
+    kill: Option<Extension<ConnectionKill>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let kill = kill.map(|Extension(kill)| kill);
+    let start = shared.clock.now();
+    let action = match apply_faults(&shared, kill.as_ref()).await {
+        Ok(action) => action,
+        Err(response) => return response,
+    };
+    let response = process(&shared, &method, &uri, &headers, &body, start);
+    if action == FaultAction::DropAfter {
+        return crate::server::reset_connection(kill.as_ref()).await;
+    }
+    response
+}
+
+fn process(shared: &Arc<Shared>, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], start: f64) -> Response {
+    let Some(target) = parse_target(uri.path()) else {
+        return error_response(&not_found());
+    };
+    let mut params = crate::params::collect(method, headers, uri.query(), body);
+    let (outcome, report, processing, shape) = shared.run(|portal| {
+        *portal.counters.requests.entry(target.method.clone()).or_default() += 1;
+        let shape = portal.settings.soft_error_shape;
+        if let Some((per_second, burst)) = portal.settings.rate_limit.parameters() {
+            if !portal.bucket.try_admit(portal.now, per_second, burst) {
+                portal.counters.query_limit_rejections += 1;
+                let error = ApiError::new(503, "QUERY_LIMIT_EXCEEDED", "Too many requests");
+                return (Outcome::Err(error), None, 0.0, shape);
+            }
+        }
+        let webhook = target
+            .webhook
+            .as_ref()
+            .map(|(user, code)| (user.as_str(), code.as_str()));
+        let caller = match auth::resolve(portal, webhook, &mut params, headers) {
+            Ok(caller) => caller,
+            Err(error) => return (Outcome::Err(error), None, 0.0, shape),
+        };
+        let (outcome, report, processing) = invoke(portal, caller, &target.method, params);
+        (outcome, report, processing, shape)
+    });
+    let timing = Timing {
+        start,
+        finish: shared.clock.now(),
+        processing,
+        operating: report,
+    };
+    render(outcome, timing, shape)
+}
+
+fn render(outcome: Outcome, timing: Timing, shape: SoftErrorShape) -> Response {
+    match outcome {
+        Outcome::Ok(result) => json_response(StatusCode::OK, &json!({ "result": result, "time": timing.to_value() })),
+        Outcome::Soft(payload) => match shape {
+            SoftErrorShape::Wrapped => {
+                json_response(StatusCode::OK, &json!({ "result": payload, "time": timing.to_value() }))
+            }
+            SoftErrorShape::TopLevel => json_response(StatusCode::OK, &payload),
+        },
+        Outcome::Err(error) => error_response(&error),
+        Outcome::Fatal => html_500(),
+    }
+}
+
+/// Runs one method (top-level or batch sub-call) with the operating-time budget around it.
+/// Returns the outcome, the budget report (when the limiter is on) and the emulated processing
+/// time.
+pub(crate) fn invoke(
+    portal: &mut Portal,
+    caller: Caller,
+    method: &str,
+    params: Params,
+) -> (Outcome, Option<OperatingReport>, f64) {
+    let Some(run) = method_fn(method) else {
+        return (Outcome::Err(not_found()), None, 0.0);
+    };
+    // The outer batch is not charged; each sub-call is (reference §1.6).
+    let limit = portal.settings.operating.filter(|_| method != "batch");
+    let ledger_key = caller.ledger_key(portal);
+    if let Some(limit) = limit {
+        if portal
+            .operating
+            .is_blocked(&ledger_key, method, portal.now, limit.budget.as_secs_f64())
+        {
+            portal.counters.operating_limit_rejections += 1;
+            let error = ApiError::new(
+                429,
+                "OPERATION_TIME_LIMIT",
+                "Method is blocked due to operation time limit.",
+            );
+            return (Outcome::Err(error), None, 0.0);
+        }
+    }
+    let started = Instant::now();
+    let outcome = run(portal, caller, params);
+    let processing = portal.time_scale * started.elapsed().as_secs_f64();
+    let report = limit.map(|limit| {
+        let cost = limit
+            .cost_per_call
+            .map_or(processing, |cost| cost.as_secs_f64());
+        portal.operating.charge(&ledger_key, method, portal.now, cost)
+    });
+    (outcome, report, processing)
+}
+
+/// Reads a required connector id (`isset`) and normalises it.
+pub(crate) fn required_connector(params: &Params) -> Result<String, ApiError> {
+    let value = params.get("CONNECTOR");
+    if !crate::php::is_set(value) {
+        return Err(ApiError::missing("CONNECTOR"));
+    }
+    Ok(crate::php::connector_real_id(
+        &crate::php::to_text(value).unwrap_or_default(),
+    ))
+}
+
+/// Provider lookup shared by message and status methods: the connector must be a registered
+/// custom connector.
+pub(crate) fn require_provider(portal: &Portal, connector: &str) -> Result<(), ApiError> {
+    if portal.registry.contains_key(connector) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            400,
+            "IMCONNECTOR_NO_CORRECT_PROVIDER",
+            "Cannot find a matching connector provider",
+        ))
+    }
+}
+
+/// `{"SUCCESS": true, "DATA": []}`, the answer of the status methods.
+pub(crate) fn success_empty_data() -> Value {
+    json!({ "SUCCESS": true, "DATA": [] })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_case_insensitive_and_strip_json() {
+        let target = parse_target("/rest/IMConnector.Status.json").expect("parses");
+        assert_eq!(target.method, "imconnector.status");
+        assert!(target.webhook.is_none());
+        let target = parse_target("/rest/1/abc/imconnector.list").expect("parses");
+        assert_eq!(target.webhook, Some(("1".to_owned(), "abc".to_owned())));
+        assert!(parse_target("/rest/").is_none());
+        assert!(parse_target("/rest/a/b").is_none());
+    }
+}

@@ -1,0 +1,214 @@
+//! The portal's state: one struct behind one mutex. Every REST call, OAuth grant and control
+//! action runs synchronously under the lock (never across an `.await`), and the events it
+//! triggers are queued in the outbox and POSTed after the lock is released.
+
+pub(crate) mod chats;
+pub(crate) mod tokens;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use tokio::sync::watch;
+
+use crate::clock::Clock;
+use crate::config::{Faults, OperatingLimit, RateLimit, SoftErrorShape};
+use crate::events::{self, Outgoing};
+use crate::faults::FaultEngine;
+use crate::limits::{LeakyBucket, OperatingLedger};
+use crate::snapshot::{
+    ChatInfo, ConnectorInfo, Counters, DeliveryRecord, EventDelivery, LineInfo, LineStatus,
+    MessageInfo, PortalUser,
+};
+use tokens::TokenStore;
+
+/// The portal's addresses.
+#[derive(Debug, Clone)]
+pub(crate) struct Urls {
+    /// `http://127.0.0.1:PORT`
+    pub(crate) base: String,
+    /// `http://127.0.0.1:PORT/rest/`
+    pub(crate) rest: String,
+    /// `127.0.0.1:PORT`
+    pub(crate) domain: String,
+}
+
+/// Settings that can change at run time.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) rate_limit: RateLimit,
+    pub(crate) token_ttl: Duration,
+    pub(crate) operating: Option<OperatingLimit>,
+    pub(crate) soft_error_shape: SoftErrorShape,
+    pub(crate) faults: Option<Faults>,
+}
+
+/// An installed app.
+pub(crate) struct AppRecord {
+    pub(crate) client_id: String,
+    pub(crate) client_secret: SecretString,
+    pub(crate) application_token: SecretString,
+}
+
+/// The portal's incoming webhook (`/rest/{user}/{code}/`).
+pub(crate) struct Webhook {
+    pub(crate) user_id: u64,
+    pub(crate) code: SecretString,
+}
+
+/// An `event.bind` registration.
+#[derive(Debug, Clone)]
+pub(crate) struct Binding {
+    pub(crate) id: u64,
+    pub(crate) app: usize,
+    /// Uppercase event name.
+    pub(crate) event: String,
+    pub(crate) handler: String,
+    /// `auth_type`: the user whose tokens the event carries (0 = whoever triggered it).
+    pub(crate) auth_type: u64,
+    pub(crate) offline: bool,
+}
+
+/// Id sequences, starting at values that look like a used portal.
+#[derive(Debug)]
+pub(crate) struct Ids {
+    pub(crate) user: u64,
+    pub(crate) chat: u64,
+    pub(crate) message: u64,
+    pub(crate) session: u64,
+    pub(crate) file: u64,
+    pub(crate) binding: u64,
+}
+
+impl Default for Ids {
+    fn default() -> Self {
+        Self {
+            user: 500,
+            chat: 1800,
+            message: 86_000,
+            session: 3200,
+            file: 9000,
+            binding: 550,
+        }
+    }
+}
+
+/// Takes the next id of a sequence.
+pub(crate) fn next_id(counter: &mut u64) -> u64 {
+    *counter += 1;
+    *counter
+}
+
+/// Everything the portal knows.
+pub(crate) struct Portal {
+    /// Emulated unix time, refreshed each time the lock is taken.
+    pub(crate) now: f64,
+    /// Emulated seconds per real second.
+    pub(crate) time_scale: f64,
+    pub(crate) urls: Urls,
+    pub(crate) member_id: String,
+    pub(crate) settings: Settings,
+    pub(crate) apps: Vec<AppRecord>,
+    pub(crate) users: Vec<PortalUser>,
+    pub(crate) webhook: Webhook,
+    pub(crate) tokens: TokenStore,
+    pub(crate) lines: BTreeMap<i64, LineInfo>,
+    pub(crate) registry: BTreeMap<String, ConnectorInfo>,
+    pub(crate) statuses: BTreeMap<(String, i64), LineStatus>,
+    /// `(connector, external user id)` → Bitrix user id.
+    pub(crate) customers: BTreeMap<(String, String), u64>,
+    pub(crate) chats: BTreeMap<u64, ChatInfo>,
+    pub(crate) messages: BTreeMap<u64, MessageInfo>,
+    pub(crate) deliveries: Vec<DeliveryRecord>,
+    pub(crate) bindings: Vec<Binding>,
+    pub(crate) event_log: Vec<EventDelivery>,
+    /// Events queued under the lock, POSTed once it is released.
+    pub(crate) outbox: Vec<Outgoing>,
+    pub(crate) counters: Counters,
+    pub(crate) ids: Ids,
+    pub(crate) bucket: LeakyBucket,
+    pub(crate) operating: OperatingLedger,
+    pub(crate) faults: FaultEngine,
+}
+
+impl Portal {
+    /// The user with `id`, if it is a portal employee.
+    pub(crate) fn user(&self, id: u64) -> Option<&PortalUser> {
+        self.users.iter().find(|user| user.id == id)
+    }
+
+    /// The index of the app with `client_id`.
+    pub(crate) fn app_index(&self, client_id: &str) -> Option<usize> {
+        self.apps.iter().position(|app| app.client_id == client_id)
+    }
+
+    /// The app that registered `connector`, if it is registered.
+    pub(crate) fn owner_of(&self, connector: &str) -> Option<usize> {
+        let owner = &self.registry.get(connector)?.owner_client_id;
+        self.app_index(owner)
+    }
+
+    /// The status row of (connector, line), or an all-false one.
+    pub(crate) fn status_of(&self, connector: &str, line: i64) -> LineStatus {
+        self.statuses
+            .get(&(connector.to_owned(), line))
+            .cloned()
+            .unwrap_or_else(|| LineStatus::absent(connector, line))
+    }
+
+    /// Token lifetime in emulated seconds.
+    pub(crate) fn token_ttl_secs(&self) -> f64 {
+        self.settings.token_ttl.as_secs_f64()
+    }
+}
+
+/// The portal plus what lives outside the lock.
+pub(crate) struct Shared {
+    portal: Mutex<Portal>,
+    pub(crate) clock: Clock,
+    pub(crate) urls: Urls,
+    pub(crate) http: reqwest::Client,
+    /// Number of finished event POSTs; waiters watch it.
+    pub(crate) finished_deliveries: watch::Sender<u64>,
+    /// Where event POSTs are spawned (control calls may come from outside the runtime).
+    pub(crate) runtime: tokio::runtime::Handle,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        portal: Portal,
+        clock: Clock,
+        http: reqwest::Client,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
+        let urls = portal.urls.clone();
+        Self {
+            portal: Mutex::new(portal),
+            clock,
+            urls,
+            http,
+            finished_deliveries: watch::channel(0).0,
+            runtime,
+        }
+    }
+
+    /// Locks the portal with `now` refreshed. A panic under the lock cannot leave the state
+    /// half-written in a way later calls would trip over, so poisoning is ignored.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Portal> {
+        let mut portal = self.portal.lock().unwrap_or_else(PoisonError::into_inner);
+        portal.now = self.clock.now();
+        portal
+    }
+
+    /// Runs `action` under the lock, then POSTs the events it queued.
+    pub(crate) fn run<R>(self: &Arc<Self>, action: impl FnOnce(&mut Portal) -> R) -> R {
+        let (result, outgoing) = {
+            let mut portal = self.lock();
+            let result = action(&mut portal);
+            (result, std::mem::take(&mut portal.outbox))
+        };
+        events::deliver(self, outgoing);
+        result
+    }
+}

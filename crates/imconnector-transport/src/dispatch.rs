@@ -1,0 +1,372 @@
+//! The one non-generic body behind every call: auth, pacing, the HTTP attempt (with 302
+//! re-POST), classification of the answer, refresh-and-replay and retries.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use tracing::{field::Empty, Instrument};
+use url::Url;
+
+use crate::{
+    client::{Auth, Client},
+    code::ErrorCode,
+    envelope::{decode_answer, Answer, RawResponse},
+    error::Error,
+    method::{AuthKind, InvalidRequest},
+    oauth::Snapshot,
+};
+
+/// How many "portal moved" hops one attempt follows.
+const MAX_REDIRECTS: usize = 3;
+
+/// One logical call, as every public entry point reduces it.
+pub(crate) struct Call<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) auth: AuthKind,
+    pub(crate) idempotent: bool,
+    pub(crate) params: Map<String, Value>,
+}
+
+/// What one HTTP attempt produced.
+enum Attempt {
+    Answer {
+        status: u16,
+        body: Bytes,
+        retry_after: Option<Duration>,
+    },
+    /// Failed before the request could reach the server (connecting).
+    NotSent(reqwest::Error),
+    /// Failed after the request may have been received (reset, timeout while waiting).
+    MaybeSent(reqwest::Error),
+    /// Refused locally (a redirect we will not follow); nothing more was sent.
+    Refused(Error),
+}
+
+/// What to do after an attempt.
+enum Next {
+    Done(Result<(RawResponse, u16), Error>),
+    Retry { wait: Duration, error: Error },
+    RefreshAndReplay { seen: u64, error: Error },
+}
+
+#[derive(Serialize)]
+struct OAuthBody<'a> {
+    #[serde(flatten)]
+    params: &'a Map<String, Value>,
+    auth: &'a str,
+}
+
+impl Client {
+    /// Runs a call to completion: the single body every typed, raw and batch call goes through.
+    pub(crate) async fn execute(&self, call: Call<'_>) -> Result<(RawResponse, u16), Error> {
+        check_method_name(call.method)?;
+        if call.auth == AuthKind::OAuthOnly && matches!(self.inner.auth, Auth::Webhook { .. }) {
+            return Err(Error::WrongAuthKind {
+                method: call.method.to_owned(),
+            });
+        }
+        let request_id = self.next_request_id();
+        let span = tracing::info_span!(
+            "imconnector_call",
+            method = call.method,
+            request_id = %request_id,
+            attempts = Empty,
+            status = Empty,
+            duration_ms = Empty,
+        );
+        self.run(call, &request_id).instrument(span).await
+    }
+
+    async fn run(&self, mut call: Call<'_>, request_id: &str) -> Result<(RawResponse, u16), Error> {
+        // The credential travels apart from the parameters; a caller's own `auth` key must not
+        // replace or duplicate it.
+        call.params.remove("auth");
+        let policy = self.inner.retry;
+        let started = Instant::now();
+        let mut first_sent: Option<Instant> = None;
+        let mut attempt: u32 = 0;
+        let mut replayed = false;
+        loop {
+            let credentials = match &self.inner.auth {
+                Auth::OAuth { session, .. } => Some(session.usable(&self.inner.http).await?),
+                Auth::Webhook { .. } => None,
+            };
+            self.inner.pacer.before_send(call.method, policy.max_elapsed).await;
+            attempt += 1;
+            let sent_at = Instant::now();
+            let first_sent = *first_sent.get_or_insert(sent_at);
+            let outcome = self.attempt(&call, credentials.as_ref(), request_id).await;
+            let span = tracing::Span::current();
+            span.record("attempts", attempt);
+            span.record("duration_ms", started.elapsed().as_millis());
+            if let Attempt::Answer { status, .. } = &outcome {
+                span.record("status", status);
+                tracing::debug!(attempt, status, elapsed_ms = sent_at.elapsed().as_millis(), "answer received");
+            }
+            match self.judge(&call, outcome, credentials.as_ref(), attempt, request_id) {
+                Next::Done(result) => return result,
+                Next::RefreshAndReplay { seen, error } => {
+                    let Auth::OAuth { session, .. } = &self.inner.auth else {
+                        return Err(error);
+                    };
+                    if replayed {
+                        return Err(error);
+                    }
+                    replayed = true;
+                    // The replay after a refresh is not a retry: it does not use up the budget.
+                    attempt -= 1;
+                    tracing::info!("access token expired, refreshing and replaying once");
+                    session.refresh(&self.inner.http, seen).await?;
+                }
+                Next::Retry { wait, error } => {
+                    if attempt >= policy.max_attempts || first_sent.elapsed() + wait > policy.max_elapsed {
+                        tracing::warn!(attempt, %error, "giving up");
+                        return Err(error);
+                    }
+                    tracing::warn!(attempt, wait_ms = wait.as_millis(), %error, "retrying");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// Sends the call once, following "portal moved" redirects by re-posting the same body.
+    async fn attempt(&self, call: &Call<'_>, credentials: Option<&Snapshot>, request_id: &str) -> Attempt {
+        let (mut url, body) = match self.prepare(call, credentials) {
+            Ok(prepared) => prepared,
+            Err(error) => return Attempt::Refused(error),
+        };
+        for _ in 0..=MAX_REDIRECTS {
+            let sent = self
+                .inner
+                .http
+                .post(url.clone())
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(reqwest::header::ACCEPT, "application/json")
+                .header("X-Request-Id", request_id)
+                .body(body.clone())
+                .send()
+                .await;
+            let response = match sent {
+                Ok(response) => response,
+                Err(error) if error.is_connect() => return Attempt::NotSent(error),
+                Err(error) => return Attempt::MaybeSent(error),
+            };
+            if response.status().is_redirection() {
+                match redirect_target(&url, &response) {
+                    Ok(Some(target)) => {
+                        tracing::warn!(status = response.status().as_u16(), "the portal moved; re-posting to its new address");
+                        url = target;
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(reason) => {
+                        return Attempt::Refused(Error::Transport {
+                            method: call.method.to_owned(),
+                            reason,
+                            source: None,
+                        })
+                    }
+                }
+            }
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            return match response.bytes().await {
+                Ok(body) => Attempt::Answer {
+                    status,
+                    body,
+                    retry_after,
+                },
+                Err(error) => Attempt::MaybeSent(error),
+            };
+        }
+        Attempt::Refused(Error::Transport {
+            method: call.method.to_owned(),
+            reason: format!("more than {MAX_REDIRECTS} redirects"),
+            source: None,
+        })
+    }
+
+    /// The URL and JSON body of an attempt.
+    fn prepare(&self, call: &Call<'_>, credentials: Option<&Snapshot>) -> Result<(Url, Bytes), Error> {
+        let encode_failed =
+            |error: serde_json::Error| Error::from(InvalidRequest::new(call.method.to_owned(), format!("cannot encode: {error}")));
+        match (&self.inner.auth, credentials) {
+            (Auth::OAuth { portal, .. }, Some(snapshot)) => {
+                let base = match portal {
+                    Some(portal) => portal.clone(),
+                    None => {
+                        let endpoint = snapshot.tokens.client_endpoint.as_deref().unwrap_or_default();
+                        let mut base = Url::parse(endpoint)
+                            .map_err(|error| Error::config(format!("tokens' client_endpoint is not a URL: {error}")))?;
+                        if !base.path().ends_with('/') {
+                            let path = format!("{}/", base.path());
+                            base.set_path(&path);
+                        }
+                        base
+                    }
+                };
+                let url = join(&base, call.method)?;
+                let body = serde_json::to_vec(&OAuthBody {
+                    params: &call.params,
+                    auth: snapshot.tokens.access_token.expose_secret(),
+                })
+                .map_err(encode_failed)?;
+                Ok((url, Bytes::from(body)))
+            }
+            (Auth::Webhook { base, .. }, _) => {
+                let base = Url::parse(base.expose_secret())
+                    .map_err(|_| Error::config("the webhook URL is not a URL"))?;
+                let url = join(&base, call.method)?;
+                let body = serde_json::to_vec(&call.params).map_err(encode_failed)?;
+                Ok((url, Bytes::from(body)))
+            }
+            (Auth::OAuth { .. }, None) => Err(Error::config("OAuth call without tokens")),
+        }
+    }
+
+    /// Classifies an attempt's outcome. Codes decide, not HTTP statuses.
+    fn judge(
+        &self,
+        call: &Call<'_>,
+        outcome: Attempt,
+        credentials: Option<&Snapshot>,
+        attempt: u32,
+        request_id: &str,
+    ) -> Next {
+        let backoff = self.inner.retry.backoff(attempt);
+        let outcome_unknown = |source: Error| Error::OutcomeUnknown {
+            method: call.method.to_owned(),
+            request_id: request_id.to_owned(),
+            source: Box::new(source),
+        };
+        let network_error = |error: reqwest::Error| {
+            if error.is_timeout() {
+                Error::Timeout {
+                    method: call.method.to_owned(),
+                }
+            } else {
+                Error::transport(call.method, error)
+            }
+        };
+        let (status, body, retry_after) = match outcome {
+            Attempt::Refused(error) => return Next::Done(Err(error)),
+            Attempt::NotSent(error) => {
+                return Next::Retry {
+                    wait: backoff,
+                    error: network_error(error),
+                }
+            }
+            Attempt::MaybeSent(error) if call.idempotent => {
+                return Next::Retry {
+                    wait: backoff,
+                    error: network_error(error),
+                }
+            }
+            Attempt::MaybeSent(error) => return Next::Done(Err(outcome_unknown(network_error(error)))),
+            Attempt::Answer {
+                status,
+                body,
+                retry_after,
+            } => (status, body, retry_after),
+        };
+        let api = match decode_answer(call.method, status, &body) {
+            Ok(Answer::Success(response)) => {
+                self.inner.pacer.observe(call.method, response.time.as_ref());
+                return Next::Done(Ok((response, status)));
+            }
+            Ok(Answer::Failure(api)) => api,
+            Err(undecodable) => {
+                let error = Error::Decode {
+                    method: call.method.to_owned(),
+                    http_status: status,
+                    reason: undecodable.reason,
+                    snippet: self.snippet(&body),
+                };
+                // A 5xx page means the portal (or a proxy) got the request and then failed.
+                return match (status >= 500, call.idempotent) {
+                    (true, true) => Next::Retry { wait: backoff, error },
+                    (true, false) => Next::Done(Err(outcome_unknown(error))),
+                    (false, _) => Next::Done(Err(error)),
+                };
+            }
+        };
+        let hinted = backoff.max(retry_after.unwrap_or_default());
+        match (&api.code, credentials) {
+            (ErrorCode::ExpiredToken, Some(snapshot)) => Next::RefreshAndReplay {
+                seen: snapshot.generation,
+                error: Error::Api(api),
+            },
+            (ErrorCode::QueryLimitExceeded, _) => Next::Retry {
+                wait: hinted,
+                error: Error::Api(api),
+            },
+            (ErrorCode::OperationTimeLimit, _) => {
+                // Blocked until the oldest minute of the window expires, when the portal said when.
+                let wait = self
+                    .inner
+                    .pacer
+                    .until_reset(call.method)
+                    .map_or(hinted, |until_reset| until_reset + backoff / 2);
+                Next::Retry {
+                    wait,
+                    error: Error::Api(api),
+                }
+            }
+            _ if status >= 500 && call.idempotent => Next::Retry {
+                wait: backoff,
+                error: Error::Api(api),
+            },
+            _ => Next::Done(Err(Error::Api(api))),
+        }
+    }
+}
+
+/// Where a 3xx answer points, `None` when it has no usable `Location`; refuses a downgrade from
+/// https to http (the body carries the credential).
+fn redirect_target(current: &Url, response: &reqwest::Response) -> Result<Option<Url>, String> {
+    let Some(location) = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return Ok(None);
+    };
+    let target = current
+        .join(location)
+        .map_err(|error| format!("the portal redirected to an invalid address: {error}"))?;
+    if current.scheme() == "https" && target.scheme() != "https" {
+        return Err("refused a redirect from https to plain http".to_owned());
+    }
+    Ok(Some(target))
+}
+
+fn join(base: &Url, method: &str) -> Result<Url, Error> {
+    base.join(method)
+        .map_err(|error| Error::config(format!("cannot build the URL of `{method}`: {error}")))
+}
+
+/// Method names are dotted identifiers; anything else could escape the URL path.
+fn check_method_name(method: &str) -> Result<(), InvalidRequest> {
+    let valid = !method.is_empty()
+        && !method.starts_with('.')
+        && method
+            .chars()
+            .all(|character| character.is_ascii_alphanumeric() || matches!(character, '.' | '_' | '-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(InvalidRequest::new(
+            "method",
+            format!("`{method}` is not a REST method name (letters, digits, `.`, `_`, `-`)"),
+        ))
+    }
+}

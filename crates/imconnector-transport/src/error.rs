@@ -1,0 +1,247 @@
+//! The one error type of the transport.
+
+use crate::{batch::BatchResponse, code::ErrorCode, method::InvalidRequest, store::TokenStoreError};
+
+/// A boxed error cause, as kept in [`Error::Transport`] and friends.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error answer from the portal: the `error`/`error_description` envelope (any HTTP status),
+/// a batch command's `result_error` entry, or a soft error found inside a 200 `result`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{method}` failed with {code}: {description}")]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The REST method that failed.
+    pub method: String,
+    /// The portal's error code; classify by this, not by the HTTP status.
+    pub code: ErrorCode,
+    /// The portal's description (human text, possibly localised, not meant for end users).
+    pub description: String,
+    /// The HTTP status of the answer; `None` inside a batch, where commands have none.
+    pub http_status: Option<u16>,
+    /// The offending parameter, when the portal names it (`ERROR_ARGUMENT`).
+    pub argument: Option<String>,
+}
+
+impl ApiError {
+    /// Creates an API error; mostly useful to tests and to code that maps soft errors.
+    pub fn new(
+        method: impl Into<String>,
+        code: impl Into<ErrorCode>,
+        description: impl Into<String>,
+    ) -> Self {
+        Self {
+            method: method.into(),
+            code: code.into(),
+            description: description.into(),
+            http_status: None,
+            argument: None,
+        }
+    }
+}
+
+/// Everything that can go wrong when calling the portal.
+///
+/// The variants separate what a caller must handle differently: a request refused locally
+/// ([`Error::InvalidRequest`], [`Error::WrongAuthKind`]), one that never got an answer
+/// ([`Error::Transport`], [`Error::Timeout`]), one the portal refused ([`Error::Api`]), an answer
+/// that could not be read ([`Error::Decode`]), credentials that need a human
+/// ([`Error::ReauthorizationNeeded`]) and, most important, a request that **may have been
+/// applied** ([`Error::OutcomeUnknown`]), which the client never replays on its own.
+///
+/// No variant's `Debug` or `Display` contains a token, a client secret or a webhook code.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A parameter failed local validation; nothing was sent.
+    #[error(transparent)]
+    InvalidRequest(#[from] InvalidRequest),
+    /// The method accepts only an OAuth application token but the client uses an incoming
+    /// webhook; nothing was sent.
+    #[error("`{method}` accepts only an OAuth application token; this client uses an incoming webhook")]
+    WrongAuthKind {
+        /// The method that was refused.
+        method: String,
+    },
+    /// The client configuration is unusable (missing auth, malformed URL, ...).
+    #[error("invalid client configuration: {reason}")]
+    Config {
+        /// What is wrong.
+        reason: String,
+    },
+    /// No answer was received, and either nothing was sent or the method is safe to repeat
+    /// (so retrying later is safe).
+    #[error("transport failure calling `{method}`: {reason}")]
+    Transport {
+        /// The method being called.
+        method: String,
+        /// A short description of the failure.
+        reason: String,
+        /// The underlying failure (never carries the request URL).
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// No answer arrived in time, and either nothing was sent or the method is safe to repeat.
+    #[error("`{method}` timed out")]
+    Timeout {
+        /// The method being called.
+        method: String,
+    },
+    /// The portal refused the request with an error code.
+    #[error(transparent)]
+    Api(ApiError),
+    /// The portal answered something that is not the expected envelope (an HTML error page,
+    /// truncated JSON, an unexpected shape).
+    #[error("could not decode the answer to `{method}` (HTTP {http_status}): {reason}; body starts with: {snippet:?}")]
+    Decode {
+        /// The method being called.
+        method: String,
+        /// The HTTP status of the answer.
+        http_status: u16,
+        /// Why decoding failed.
+        reason: String,
+        /// The first characters of the body, with known secrets masked.
+        snippet: String,
+    },
+    /// The OAuth server refused the refresh token (`invalid_grant`): the user or administrator
+    /// must install or authorise the application again.
+    #[error("re-authorisation needed: the OAuth server answered {code} ({description})")]
+    ReauthorizationNeeded {
+        /// The OAuth server's code, normally [`ErrorCode::InvalidGrant`].
+        code: ErrorCode,
+        /// The OAuth server's description.
+        description: String,
+    },
+    /// Refreshing the access token failed for another reason (bad client secret, OAuth server
+    /// unreachable, malformed answer).
+    #[error("token refresh failed: {reason}")]
+    RefreshFailed {
+        /// The OAuth server's error code, if it sent one.
+        code: Option<ErrorCode>,
+        /// The HTTP status of the OAuth server's answer, if there was one.
+        http_status: Option<u16>,
+        /// What went wrong.
+        reason: String,
+        /// The underlying failure.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The token store failed to load or save tokens.
+    #[error(transparent)]
+    TokenStore(#[from] TokenStoreError),
+    /// The request may have reached the portal and been applied, but no answer was read. The
+    /// client does not replay non-idempotent methods; check the portal's state before retrying.
+    #[error("outcome of `{method}` (request {request_id}) is unknown, it may have been applied: {source}")]
+    OutcomeUnknown {
+        /// The method being called.
+        method: String,
+        /// The id of the logical call (also in the `X-Request-Id` header and the tracing span).
+        request_id: String,
+        /// What happened (a transport failure, a timeout, an unreadable 5xx answer).
+        #[source]
+        source: Box<Error>,
+    },
+    /// A batch command was not executed (an earlier command failed under `halt`).
+    #[error("batch command `{key}` (`{method}`) was not executed")]
+    NotExecuted {
+        /// The command's method.
+        method: String,
+        /// The command's key in the batch.
+        key: String,
+    },
+    /// A chunk of a batch longer than 50 commands failed after earlier chunks were applied; the
+    /// answers received so far are in `partial`.
+    #[error("batch stopped after a chunk failed: {source}")]
+    BatchIncomplete {
+        /// The commands answered before the failure (later ones are reported as not executed).
+        partial: Box<BatchResponse>,
+        /// Why the chunk failed.
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+impl From<ApiError> for Error {
+    fn from(error: ApiError) -> Self {
+        Error::Api(error)
+    }
+}
+
+impl Error {
+    /// The portal's or OAuth server's error code, when the error carries one.
+    pub fn code(&self) -> Option<&ErrorCode> {
+        match self {
+            Error::Api(api) => Some(&api.code),
+            Error::ReauthorizationNeeded { code, .. } => Some(code),
+            Error::RefreshFailed { code, .. } => code.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The API error, when the portal refused the request.
+    pub fn as_api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(api) => Some(api),
+            _ => None,
+        }
+    }
+
+    /// Whether calling again later may succeed **and** cannot apply anything twice: a request
+    /// rejected before any work (rate or operating-time limit), or a transport failure or timeout
+    /// the client already judged safe (nothing sent, or an idempotent method).
+    /// [`Error::OutcomeUnknown`] is never retryable.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Api(api) => {
+                api.code.is_rejected_before_work() || api.code == ErrorCode::ConnectionError
+            }
+            Error::Transport { .. } | Error::Timeout { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the request may have been applied although no answer was read.
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self, Error::OutcomeUnknown { .. })
+    }
+
+    pub(crate) fn config(reason: impl Into<String>) -> Self {
+        Error::Config {
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn transport(method: &str, source: reqwest::Error) -> Self {
+        // `without_url`: a webhook URL carries its secret code in the path.
+        let source = source.without_url();
+        Error::Transport {
+            method: method.to_owned(),
+            reason: describe_reqwest(&source),
+            source: Some(Box::new(source)),
+        }
+    }
+}
+
+/// A one-line description of a reqwest failure, including its innermost cause (reqwest's own
+/// `Display` only says "error sending request").
+fn describe_reqwest(error: &reqwest::Error) -> String {
+    let mut reason = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    let mut innermost = None;
+    while let Some(next) = cause {
+        innermost = Some(next.to_string());
+        cause = next.source();
+    }
+    if let Some(innermost) = innermost {
+        reason.push_str(": ");
+        reason.push_str(&innermost);
+    }
+    reason
+}
+
+// The client is shared across tasks, so its errors must cross threads.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Error>();
+    send_sync::<ApiError>();
+};

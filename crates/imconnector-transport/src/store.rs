@@ -1,0 +1,168 @@
+//! Where refreshed tokens are kept so they survive a restart.
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    sync::Mutex,
+};
+
+use futures::future::BoxFuture;
+
+use crate::tokens::{TokenRecord, Tokens};
+
+/// Why a [`TokenStore`] could not load or save.
+#[derive(Debug, thiserror::Error)]
+#[error("token store: {message}")]
+pub struct TokenStoreError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl TokenStoreError {
+    /// An error described by `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error described by `message`, caused by `source`.
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+}
+
+/// Persistence for the token pair of one portal.
+///
+/// The client saves every pair it obtains by refreshing, because the old refresh token dies at
+/// that moment. Before refreshing, it loads the stored pair: when another process already stored
+/// a newer pair (a later expiry), the client adopts it instead of refreshing again. Object-safe:
+/// use it as `Arc<dyn TokenStore>`.
+///
+/// Implementations must not log or print the tokens.
+pub trait TokenStore: Send + Sync + 'static {
+    /// Loads the stored pair, `None` when nothing is stored yet.
+    fn load(&self) -> BoxFuture<'_, Result<Option<Tokens>, TokenStoreError>>;
+
+    /// Stores `tokens`, replacing what was stored.
+    fn save<'a>(&'a self, tokens: &'a Tokens) -> BoxFuture<'a, Result<(), TokenStoreError>>;
+}
+
+/// Keeps the pair in memory only (the default): nothing survives a restart.
+#[derive(Debug, Default)]
+pub struct MemoryTokenStore {
+    tokens: Mutex<Option<Tokens>>,
+}
+
+impl MemoryTokenStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl TokenStore for MemoryTokenStore {
+    fn load(&self) -> BoxFuture<'_, Result<Option<Tokens>, TokenStoreError>> {
+        let tokens = self
+            .tokens
+            .lock()
+            .map_err(|_| TokenStoreError::new("memory store lock poisoned"))
+            .map(|guard| guard.clone());
+        Box::pin(async move { tokens })
+    }
+
+    fn save<'a>(&'a self, tokens: &'a Tokens) -> BoxFuture<'a, Result<(), TokenStoreError>> {
+        let result = self
+            .tokens
+            .lock()
+            .map_err(|_| TokenStoreError::new("memory store lock poisoned"))
+            .map(|mut guard| *guard = Some(tokens.clone()));
+        Box::pin(async move { result })
+    }
+}
+
+/// Keeps the pair in a JSON file, for a single-process application.
+///
+/// Saving writes a temporary file in the same directory and renames it over the target, so a
+/// crash never leaves a half-written file; the file is created readable by its owner only
+/// (on Unix). Not safe for several processes refreshing the same portal at once.
+#[derive(Debug, Clone)]
+pub struct FileTokenStore {
+    path: PathBuf,
+}
+
+impl FileTokenStore {
+    /// A store at `path` (the file need not exist yet; its directory must).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl TokenStore for FileTokenStore {
+    fn load(&self) -> BoxFuture<'_, Result<Option<Tokens>, TokenStoreError>> {
+        Box::pin(async move {
+            let bytes = match tokio::fs::read(&self.path).await {
+                Ok(bytes) => bytes,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(error) => {
+                    return Err(TokenStoreError::with_source(
+                        format!("cannot read {}", self.path.display()),
+                        error,
+                    ))
+                }
+            };
+            // The serde error is not attached: its message may quote the file's content.
+            let record: TokenRecord = serde_json::from_slice(&bytes).map_err(|error| {
+                TokenStoreError::new(format!(
+                    "{} is not a token file (line {}, column {})",
+                    self.path.display(),
+                    error.line(),
+                    error.column()
+                ))
+            })?;
+            Ok(Some(Tokens::from(record)))
+        })
+    }
+
+    fn save<'a>(&'a self, tokens: &'a Tokens) -> BoxFuture<'a, Result<(), TokenStoreError>> {
+        let path = self.path.clone();
+        let record = TokenRecord::from(tokens);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || write_atomically(&path, &record))
+                .await
+                .map_err(|error| TokenStoreError::with_source("token file writer panicked", error))?
+        })
+    }
+}
+
+fn write_atomically(path: &Path, record: &TokenRecord) -> Result<(), TokenStoreError> {
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let failed = |what: &str| format!("cannot {what} for {}", path.display());
+    let bytes = serde_json::to_vec_pretty(record)
+        .map_err(|error| TokenStoreError::with_source(failed("encode tokens"), error))?;
+    // tempfile creates the file with mode 0600 on Unix and removes it if we fail before persist.
+    let mut file = tempfile::NamedTempFile::new_in(directory)
+        .map_err(|error| TokenStoreError::with_source(failed("create a temporary file"), error))?;
+    file.write_all(&bytes)
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(|error| TokenStoreError::with_source(failed("write a temporary file"), error))?;
+    file.persist(path)
+        .map_err(|error| TokenStoreError::with_source(failed("rename the temporary file"), error.error))?;
+    Ok(())
+}

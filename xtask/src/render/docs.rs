@@ -1,0 +1,209 @@
+//! Doc comments, and the example code written into them (compiled as doctests).
+
+use std::collections::BTreeSet;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use serde_json::Value;
+
+use crate::helpers::{ArgStyle, ExampleStyle};
+use crate::model::{FieldSpec, Kind, Spec};
+use crate::ty::{resolve, Resolved, TypeExpr};
+
+/// The fence of generated doc examples: `no_run` once `transport::Client::call` exists (it
+/// does: the examples are compiled by `cargo test --doc`), `ignore` before that.
+pub const EXAMPLE_FENCE: &str = "```ignore";
+
+/// `#[doc = ...]` attributes, one per line of `text` (prettyplease prints them as `///`).
+pub fn doc_attrs(text: &str) -> TokenStream {
+    let lines = text.trim_end().lines().map(|line| {
+        let line = if line.is_empty() {
+            String::new()
+        } else {
+            format!(" {line}")
+        };
+        quote!(#[doc = #line])
+    });
+    quote!(#(#lines)*)
+}
+
+/// Markdown list of documented items: "- `rust` (`WIRE`, required): docs Constraints: ...".
+pub fn field_list(fields: &[FieldSpec]) -> String {
+    let mut text = String::new();
+    for field in fields {
+        let requirement = if field.required {
+            "required"
+        } else {
+            "optional"
+        };
+        text.push_str(&format!(
+            "- `{}` (`{}`, `{}`, {requirement}): {}",
+            field.rust,
+            field.wire,
+            field.ty,
+            one_line(&field.docs)
+        ));
+        if !field.constraints.is_empty() {
+            text.push_str(&format!(" Constraints: {}.", field.constraints.join("; ")));
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// Joins the lines of a Markdown paragraph so it fits in a list item.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Writes Rust expressions for values of spec types, remembering what the example must import.
+pub struct ExampleWriter<'a> {
+    spec: &'a Spec,
+    /// Names to import from `imconnector_api::wire`.
+    pub wire_imports: BTreeSet<String>,
+    /// Names to import from `imconnector_api::types`.
+    pub type_imports: BTreeSet<String>,
+}
+
+impl<'a> ExampleWriter<'a> {
+    /// A writer with nothing imported yet.
+    pub fn new(spec: &'a Spec) -> Self {
+        Self {
+            spec,
+            wire_imports: BTreeSet::new(),
+            type_imports: BTreeSet::new(),
+        }
+    }
+
+    /// The hidden `use` lines of the example.
+    pub fn import_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (module, names) in [("types", &self.type_imports), ("wire", &self.wire_imports)] {
+            match names.len() {
+                0 => {}
+                1 => lines.push(format!(
+                    "# use imconnector_api::{module}::{};",
+                    names.iter().next().map_or("", String::as_str)
+                )),
+                _ => lines.push(format!(
+                    "# use imconnector_api::{module}::{{{}}};",
+                    names.iter().cloned().collect::<Vec<_>>().join(", ")
+                )),
+            }
+        }
+        lines
+    }
+
+    /// The arguments of `new(..)` for these (required) fields, taking values from `example`.
+    pub fn constructor_args(&mut self, fields: &[FieldSpec], example: Option<&Value>) -> Vec<String> {
+        fields
+            .iter()
+            .filter(|field| field.required)
+            .map(|field| {
+                let expr = TypeExpr::parse(&field.ty).unwrap_or(TypeExpr::Json);
+                let value = example.and_then(|example| example.get(&field.wire));
+                self.value(&expr, value)
+            })
+            .collect()
+    }
+
+    /// A Rust expression of the argument type for `expr`, close to `example` when given.
+    pub fn value(&mut self, expr: &TypeExpr, example: Option<&Value>) -> String {
+        match expr {
+            TypeExpr::String => format!("{:?}", text_of(example).unwrap_or_else(|| "text".into())),
+            TypeExpr::Bool => truthy(example).unwrap_or(true).to_string(),
+            TypeExpr::I64 | TypeExpr::U64 => integer_of(example).unwrap_or(1).to_string(),
+            TypeExpr::F64 => "1.0".to_owned(),
+            TypeExpr::Json => format!(
+                "serde_json::json!({})",
+                example.map_or_else(|| "null".to_owned(), Value::to_string)
+            ),
+            TypeExpr::List(inner) => {
+                let first = example.and_then(|example| example.get(0));
+                format!("[{}]", self.value(inner, first))
+            }
+            TypeExpr::Map(_) => "std::collections::BTreeMap::new()".to_owned(),
+            TypeExpr::Named(name, _) => self.named(name, example),
+        }
+    }
+
+    fn named(&mut self, name: &str, example: Option<&Value>) -> String {
+        match resolve(self.spec, name) {
+            Some(Resolved::Helper(helper)) => match helper.example {
+                ExampleStyle::CheckedString => {
+                    self.wire_imports.insert(name.to_owned());
+                    let text = text_of(example).unwrap_or_else(|| "text".into());
+                    format!("{name}::new({text:?})?")
+                }
+                ExampleStyle::CheckedInteger => {
+                    self.wire_imports.insert(name.to_owned());
+                    format!("{name}::new({})?", integer_of(example).unwrap_or(1))
+                }
+                ExampleStyle::Literal => match helper.arg {
+                    ArgStyle::Bool => truthy(example).unwrap_or(true).to_string(),
+                    _ => format!("{:?}", text_of(example).unwrap_or_else(|| "text".into())),
+                },
+                ExampleStyle::Default => "Default::default()".to_owned(),
+            },
+            Some(Resolved::Type(ty)) => {
+                self.type_imports.insert(name.to_owned());
+                match ty.kind {
+                    Kind::Enum => {
+                        let wanted = text_of(example);
+                        let value = ty
+                            .values
+                            .iter()
+                            .find(|value| Some(&value.wire) == wanted.as_ref())
+                            .or_else(|| ty.values.first());
+                        value.map_or_else(
+                            || format!("{name}::Unknown(String::new())"),
+                            |value| format!("{name}::{}", value.rust),
+                        )
+                    }
+                    Kind::Struct => {
+                        let args = self.constructor_args(&ty.fields, example);
+                        format!("{name}::new({})", args.join(", "))
+                    }
+                }
+            }
+            None => "Default::default()".to_owned(),
+        }
+    }
+}
+
+fn text_of(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+fn integer_of(value: Option<&Value>) -> Option<i64> {
+    match value? {
+        Value::Number(number) => number.as_i64(),
+        Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn truthy(value: Option<&Value>) -> Option<bool> {
+    match value? {
+        Value::Bool(flag) => Some(*flag),
+        Value::Number(number) => Some(number.as_f64() != Some(0.0)),
+        Value::String(text) => Some(!matches!(text.as_str(), "" | "0" | "N" | "n" | "false")),
+        _ => None,
+    }
+}
+
+/// Lays out `let <binding> = <head>(<args>)<tail>;` on one line or with one argument per line.
+pub fn call_statement(binding: &str, head: &str, args: &[String], tail: &str) -> Vec<String> {
+    let single = format!("let {binding} = {head}({}){tail};", args.join(", "));
+    if single.len() <= 96 || args.is_empty() {
+        return vec![single];
+    }
+    let mut lines = vec![format!("let {binding} = {head}(")];
+    lines.extend(args.iter().map(|arg| format!("    {arg},")));
+    lines.push(format!("){tail};"));
+    lines
+}

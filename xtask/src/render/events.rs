@@ -1,0 +1,165 @@
+//! Events: one file per event (`<Name>Event`), and `events/mod.rs` with the `Event` enum.
+
+use heck::ToSnakeCase;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::docs;
+use super::examples;
+use super::rust_type::{ident, storage};
+use crate::model::{EventSpec, Loaded, Spec};
+use crate::ty::TypeExpr;
+
+/// The module (file) name of an event: `MessageAdd` -> `message_add`.
+pub fn module_name(event: &EventSpec) -> String {
+    event.rust_name.to_snake_case()
+}
+
+/// The struct name of an event: `<rust_name>Event`.
+pub fn struct_name(event: &EventSpec) -> String {
+    format!("{}Event", event.rust_name)
+}
+
+/// The envelope fields every event shares (`event`, handler id, `ts`, `auth`).
+fn envelope_fields() -> TokenStream {
+    quote! {
+        /// The `event` field as sent, e.g. `ONIMCONNECTORMESSAGEADD`.
+        #[serde(deserialize_with = "crate::wire::decode")]
+        pub event: String,
+        /// The id of the handler binding (`event_handler_id`; some doc pages call it `eventId`).
+        #[serde(rename = "event_handler_id", alias = "eventId", default, deserialize_with = "crate::wire::decode")]
+        pub handler_id: Option<crate::wire::Id>,
+        /// When the portal sent the event, in Unix seconds (`ts`).
+        #[serde(default, deserialize_with = "crate::wire::decode")]
+        pub ts: Option<crate::wire::LenientI64>,
+        /// The portal, the user's tokens and the application token to verify the sender (`auth`).
+        pub auth: crate::types::EventAuth,
+    }
+}
+
+/// Renders the file of one event.
+pub fn render(spec: &Spec, event: &EventSpec) -> TokenStream {
+    let name = ident(&struct_name(event));
+    let data_expr = TypeExpr::parse(&event.data).unwrap_or(TypeExpr::Json);
+    let data_type = storage(spec, &data_expr);
+    let mut doc_text = format!("{}\n\n", event.summary.trim());
+    if let Some(description) = &event.description {
+        doc_text.push_str(description.trim());
+        doc_text.push_str("\n\n");
+    }
+    doc_text.push_str(&format!(
+        "Bound as `{}`; the POST carries `event={}`. Decoded by [`Event::from_form`](crate::events::Event::from_form) into [`Event::{}`](crate::events::Event::{}).",
+        event.name, event.wire_name, event.rust_name, event.rust_name
+    ));
+    if let Some(url) = &event.docs_url {
+        doc_text.push_str(&format!(" [Official documentation]({url})."));
+    }
+    let doc = docs::doc_attrs(&doc_text);
+    let data_doc = docs::doc_attrs(&format!("The payload (`data`): `{}`.", event.data));
+    let envelope = envelope_fields();
+    let tests = examples::event_tests(event);
+    quote! {
+        #doc
+        #[derive(Debug, Clone, serde::Deserialize)]
+        #[non_exhaustive]
+        pub struct #name {
+            #envelope
+            #data_doc
+            #[serde(deserialize_with = "crate::wire::decode")]
+            pub data: #data_type,
+        }
+
+        #tests
+    }
+}
+
+/// Renders `events/mod.rs`: module declarations, `Event`, `UnknownEvent` and dispatch.
+pub fn render_mod(events: &[Loaded<EventSpec>]) -> TokenStream {
+    let modules = events.iter().map(|event| {
+        let module = ident(&module_name(&event.item));
+        let name = ident(&struct_name(&event.item));
+        quote! {
+            mod #module;
+            pub use #module::#name;
+        }
+    });
+    let variants = events.iter().map(|event| {
+        let variant = ident(&event.item.rust_name);
+        let name = ident(&struct_name(&event.item));
+        let doc = docs::doc_attrs(&format!("`{}`: {}", event.item.name, event.item.summary.trim()));
+        quote!(#doc #variant(#name),)
+    });
+    let names = events.iter().map(|event| event.item.name.as_str());
+    let name_arms = events.iter().map(|event| {
+        let variant = ident(&event.item.rust_name);
+        quote!(Self::#variant(event) => &event.event,)
+    });
+    let auth_arms = events.iter().map(|event| {
+        let variant = ident(&event.item.rust_name);
+        quote!(Self::#variant(event) => &event.auth,)
+    });
+    let dispatch_arms = events.iter().map(|event| {
+        let variant = ident(&event.item.rust_name);
+        let wire = event.item.wire_name.to_ascii_uppercase();
+        quote!(#wire => serde_json::from_value(value).map(Self::#variant),)
+    });
+    let envelope = envelope_fields();
+    quote! {
+        #![doc = " Events Bitrix24 POSTs to the app's handler, decoded from the form body or JSON."]
+        #![doc = ""]
+        #![doc = " Start at [`Event::from_form`]; check [`Event::auth`] against the application token saved at install."]
+
+        #(#modules)*
+
+        pub use crate::event_decode::EventDecodeError;
+
+        /// An event, told apart by its `event` field (case-insensitive).
+        #[derive(Debug, Clone)]
+        #[non_exhaustive]
+        pub enum Event {
+            #(#variants)*
+            /// An event this SDK does not describe: its name, decoded `auth`, and raw `data`.
+            Unknown(UnknownEvent),
+        }
+
+        /// An event this SDK does not describe, kept with its name and raw `data`.
+        #[derive(Debug, Clone, serde::Deserialize)]
+        #[non_exhaustive]
+        pub struct UnknownEvent {
+            #envelope
+            /// The payload as sent (`data`).
+            #[serde(default)]
+            pub data: serde_json::Value,
+        }
+
+        impl Event {
+            /// The events this SDK decodes, by the name given to `event.bind`.
+            pub const KNOWN: &'static [&'static str] = &[#(#names),*];
+
+            /// The `event` field as sent, e.g. `ONIMCONNECTORMESSAGEADD`.
+            pub fn name(&self) -> &str {
+                match self {
+                    #(#name_arms)*
+                    Self::Unknown(event) => &event.event,
+                }
+            }
+
+            /// The `auth` block: compare its application token with the one saved at install
+            /// before trusting the event.
+            pub fn auth(&self) -> &crate::types::EventAuth {
+                match self {
+                    #(#auth_arms)*
+                    Self::Unknown(event) => &event.auth,
+                }
+            }
+
+            /// Decodes an event object whose `event` field is `name`.
+            pub(crate) fn decode_named(name: &str, value: serde_json::Value) -> Result<Self, serde_json::Error> {
+                match name.to_ascii_uppercase().as_str() {
+                    #(#dispatch_arms)*
+                    _ => serde_json::from_value(value).map(Self::Unknown),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! The `#[cfg(test)]` modules built from the spec's examples. The examples are embedded as
+//! string literals (the api crate is published alone, so it cannot read `spec/` at test time);
+//! the checks themselves live in the hand-written `test_support` module of the api crate.
+
+use std::str::FromStr;
+
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+use serde_json::Value;
+
+use super::rust_type::ident;
+use crate::model::{EventSpec, MethodSpec, Source, Spec};
+use crate::ty::{holds_secret, TypeExpr};
+
+/// A raw string literal holding `text`, with enough `#`s to be unambiguous.
+pub fn raw_literal(text: &str) -> TokenStream {
+    let mut hashes = String::from("#");
+    while text.contains(&format!("\"{hashes}")) {
+        hashes.push('#');
+    }
+    let source = format!("r{hashes}\"{text}\"{hashes}");
+    match Literal::from_str(&source) {
+        Ok(literal) => quote!(#literal),
+        // Unreachable: a raw string with a fresh delimiter always lexes; keep a plain literal.
+        Err(_) => quote!(#text),
+    }
+}
+
+fn json_literal(value: &Value) -> TokenStream {
+    raw_literal(&value.to_string())
+}
+
+fn source_name(source: Source) -> &'static str {
+    match source {
+        Source::Docs => "docs",
+        Source::Server => "server",
+    }
+}
+
+/// The example tests of one method.
+pub fn method_tests(spec: &Spec, method: &MethodSpec) -> TokenStream {
+    let request = ident(&method.rust_name);
+    let response_serializable = TypeExpr::parse(&method.response.ty)
+        .map(|expr| !holds_secret(spec, &expr))
+        .unwrap_or(false);
+    let codes: Vec<&str> = method.errors.iter().map(|error| error.code.as_str()).collect();
+    let mut tests = Vec::new();
+    for (index, example) in method.examples.iter().enumerate() {
+        let prefix = format!("{}_example_{index}", source_name(example.source));
+        if let Some(body) = &example.request {
+            let test = ident(&format!("{prefix}_request_serializes_as_documented"));
+            let literal = json_literal(body);
+            tests.push(quote! {
+                #[test]
+                fn #test() {
+                    crate::test_support::check_request::<super::#request>(#literal);
+                }
+            });
+        }
+        if let Some(envelope) = &example.response {
+            let test = ident(&format!("{prefix}_response_decodes"));
+            let literal = json_literal(envelope);
+            let round_trip = if response_serializable {
+                quote!(crate::test_support::check_response_keeps_every_field::<super::#request>(#literal);)
+            } else {
+                quote!()
+            };
+            tests.push(quote! {
+                #[test]
+                fn #test() {
+                    crate::test_support::check_response::<super::#request>(#literal);
+                    #round_trip
+                }
+            });
+        }
+        if let Some(body) = &example.error {
+            let test = ident(&format!("{prefix}_error_decodes"));
+            let literal = json_literal(body);
+            tests.push(quote! {
+                #[test]
+                fn #test() {
+                    crate::test_support::check_error::<super::#request>(#literal, &[#(#codes),*]);
+                }
+            });
+        }
+    }
+    quote! {
+        #[cfg(test)]
+        mod examples {
+            #(#tests)*
+        }
+    }
+}
+
+/// The example tests of one event.
+pub fn event_tests(event: &EventSpec) -> TokenStream {
+    let variant = ident(&event.rust_name);
+    let mut tests = Vec::new();
+    for (index, example) in event.examples.iter().enumerate() {
+        let prefix = format!("{}_example_{index}", source_name(example.source));
+        if let Some(json) = &example.json {
+            let test = ident(&format!("{prefix}_json_decodes"));
+            let literal = json_literal(json);
+            tests.push(quote! {
+                #[test]
+                fn #test() {
+                    crate::test_support::check_event_json(#literal, |event| {
+                        matches!(event, crate::events::Event::#variant(_))
+                    });
+                }
+            });
+        }
+        if let Some(form) = &example.form {
+            let test = ident(&format!("{prefix}_form_decodes"));
+            let literal = raw_literal(form);
+            tests.push(quote! {
+                #[test]
+                fn #test() {
+                    crate::test_support::check_event_form(#literal, |event| {
+                        matches!(event, crate::events::Event::#variant(_))
+                    });
+                }
+            });
+        }
+    }
+    quote! {
+        #[cfg(test)]
+        mod examples {
+            #(#tests)*
+        }
+    }
+}

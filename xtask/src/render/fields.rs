@@ -1,0 +1,189 @@
+//! Struct fields, constructors, setters, validation and example construction, shared by method
+//! requests and the named struct types.
+
+use proc_macro2::{Ident, TokenStream};
+use quote::quote;
+
+use super::docs;
+use super::rust_type::{argument, example_type, ident, needs_validation, storage};
+use crate::model::{FieldSpec, Spec};
+use crate::ty::TypeExpr;
+
+/// How fields are exposed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// `pub(crate)`: built only through `new(..)` and setters (requests).
+    Crate,
+    /// `pub`, and decoded leniently from the server (responses).
+    PublicDecoded,
+}
+
+fn expr_of(field: &FieldSpec) -> TypeExpr {
+    // The lint has parsed every type before rendering starts; `json` is never reached.
+    TypeExpr::parse(&field.ty).unwrap_or(TypeExpr::Json)
+}
+
+fn field_doc(field: &FieldSpec) -> TokenStream {
+    let mut text = format!("{} (`{}`)", field.docs.trim(), field.wire);
+    if !field.constraints.is_empty() {
+        text.push_str(&format!("\n\nConstraints: {}.", field.constraints.join("; ")));
+    }
+    docs::doc_attrs(&text)
+}
+
+/// The field declarations of a struct.
+pub fn struct_fields(spec: &Spec, fields: &[FieldSpec], visibility: Visibility) -> TokenStream {
+    let declarations = fields.iter().map(|field| {
+        let name = ident(&field.rust);
+        let wire = &field.wire;
+        let stored = storage(spec, &expr_of(field));
+        let doc = field_doc(field);
+        let ty = if field.required {
+            stored
+        } else {
+            quote!(Option<#stored>)
+        };
+        let mut attrs = vec![quote!(rename = #wire)];
+        if visibility == Visibility::PublicDecoded && !field.required {
+            attrs.push(quote!(default));
+        }
+        if !field.required {
+            attrs.push(quote!(skip_serializing_if = "Option::is_none"));
+        }
+        let vis = match visibility {
+            Visibility::Crate => quote!(pub(crate)),
+            Visibility::PublicDecoded => {
+                attrs.push(quote!(deserialize_with = "crate::wire::decode"));
+                quote!(pub)
+            }
+        };
+        quote! {
+            #doc
+            #[serde(#(#attrs),*)]
+            #vis #name: #ty,
+        }
+    });
+    quote!(#(#declarations)*)
+}
+
+/// `new(..)` taking the required fields in order, and one setter per optional field.
+pub fn builder(spec: &Spec, fields: &[FieldSpec], new_doc: &str) -> TokenStream {
+    builder_with_extra(spec, fields, new_doc, &quote!())
+}
+
+/// Like [`builder`], with extra initialisers for fields the spec does not list (`extra`).
+pub fn builder_with_extra(
+    spec: &Spec,
+    fields: &[FieldSpec],
+    new_doc: &str,
+    extra_init: &TokenStream,
+) -> TokenStream {
+    let mut params = Vec::new();
+    let mut inits = Vec::new();
+    let mut setters = Vec::new();
+    let mut arg_docs = String::new();
+    for field in fields {
+        let name = ident(&field.rust);
+        let (arg_type, conversion) = argument(spec, &expr_of(field));
+        if field.required {
+            let value = conversion.apply(quote!(#name));
+            params.push(quote!(#name: #arg_type));
+            inits.push(quote!(#name: #value));
+            arg_docs.push_str(&format!(
+                "- `{}`: {} (`{}`)\n",
+                field.rust,
+                docs::one_line(&field.docs),
+                field.wire
+            ));
+        } else {
+            let value = conversion.apply(quote!(#name));
+            let doc = field_doc(field);
+            inits.push(quote!(#name: None));
+            setters.push(quote! {
+                #doc
+                pub fn #name(mut self, #name: #arg_type) -> Self {
+                    self.#name = Some(#value);
+                    self
+                }
+            });
+        }
+    }
+    let new_doc = if arg_docs.is_empty() {
+        docs::doc_attrs(new_doc)
+    } else {
+        docs::doc_attrs(&format!("{new_doc}\n\n{arg_docs}"))
+    };
+    let too_many = if params.len() > 7 {
+        quote!(#[allow(clippy::too_many_arguments)])
+    } else {
+        quote!()
+    };
+    quote! {
+        #new_doc
+        #too_many
+        pub fn new(#(#params),*) -> Self {
+            Self {
+                #(#inits,)*
+                #extra_init
+            }
+        }
+
+        #(#setters)*
+    }
+}
+
+/// `crate::wire::Validate::validate_at(..)?;` for every field that carries checks.
+///
+/// `path` is `None` for a method (parameters are named by their wire name) or the variable
+/// holding the path of the enclosing value (`ICON`, `MESSAGES[0]`).
+pub fn validations(spec: &Spec, fields: &[FieldSpec], path: Option<&Ident>) -> TokenStream {
+    let calls = fields
+        .iter()
+        .filter(|field| needs_validation(spec, &expr_of(field)))
+        .map(|field| {
+            let name = ident(&field.rust);
+            let wire = &field.wire;
+            let at = match path {
+                None => quote!(#wire),
+                Some(path) => quote!(&crate::wire::join_path(#path, #wire)),
+            };
+            quote!(crate::wire::Validate::validate_at(&self.#name, #at)?;)
+        });
+    quote!(#(#calls)*)
+}
+
+/// `#[cfg(test)] impl FromExample`: builds the value through `new(..)` and the setters from a
+/// documented JSON example, so the example tests exercise the public constructors.
+pub fn from_example(spec: &Spec, name: &Ident, fields: &[FieldSpec]) -> TokenStream {
+    let args = fields.iter().filter(|field| field.required).map(|field| {
+        let wire = &field.wire;
+        let ty = example_type(spec, &expr_of(field));
+        quote!(crate::test_support::required::<#ty>(example, #wire))
+    });
+    let setters = fields.iter().filter(|field| !field.required).map(|field| {
+        let wire = &field.wire;
+        let setter = ident(&field.rust);
+        let ty = example_type(spec, &expr_of(field));
+        quote! {
+            if let Some(value) = crate::test_support::optional::<#ty>(example, #wire) {
+                built = built.#setter(value);
+            }
+        }
+    });
+    let has_setters = fields.iter().any(|field| !field.required);
+    let binding = if has_setters {
+        quote!(let mut built)
+    } else {
+        quote!(let built)
+    };
+    quote! {
+        #[cfg(test)]
+        impl crate::test_support::FromExample for #name {
+            fn from_example(example: &serde_json::Value) -> Self {
+                #binding = Self::new(#(#args),*);
+                #(#setters)*
+                built
+            }
+        }
+    }
+}

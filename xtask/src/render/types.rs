@@ -1,0 +1,208 @@
+//! One file per `spec/types/<group>.json`: its structs and string enums.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::docs;
+use super::fields::{self, Visibility};
+use super::rust_type::ident;
+use crate::model::{Kind, Spec, TypeSpec, TypesFile, Usage};
+use crate::ty::{holds_secret, TypeExpr};
+
+/// Renders every type of one group file.
+pub fn render(spec: &Spec, file: &TypesFile) -> TokenStream {
+    let items = file.types.iter().map(|ty| match ty.kind {
+        Kind::Struct => render_struct(spec, ty),
+        Kind::Enum => render_enum(ty),
+    });
+    quote!(#(#items)*)
+}
+
+fn render_struct(spec: &Spec, ty: &TypeSpec) -> TokenStream {
+    let name = ident(&ty.name);
+    let secret = holds_secret(spec, &TypeExpr::Named(ty.name.clone(), Vec::new()));
+    let mut derives = vec![quote!(Debug), quote!(Clone)];
+    if !secret {
+        derives.push(quote!(PartialEq));
+        derives.push(quote!(serde::Serialize));
+    }
+    if ty.usage.is_response() {
+        derives.push(quote!(serde::Deserialize));
+    }
+    let mut doc_text = ty.docs.trim().to_owned();
+    if !ty.fields.is_empty() {
+        doc_text.push_str("\n\n# Fields\n\n");
+        doc_text.push_str(&docs::field_list(&ty.fields));
+    }
+    if ty.usage == Usage::Request {
+        doc_text.push_str("\nBuilt with `new(..)` and the setters; checked when the request is validated.");
+    }
+    let doc = docs::doc_attrs(&doc_text);
+    let must_use = if ty.usage.is_request() {
+        quote!(#[must_use])
+    } else {
+        quote!()
+    };
+    let visibility = if ty.usage == Usage::Request {
+        Visibility::Crate
+    } else {
+        Visibility::PublicDecoded
+    };
+    let struct_fields = fields::struct_fields(spec, &ty.fields, visibility);
+    let keep_unknown = ty.keep_unknown && ty.usage.is_response();
+    let extra_field = if keep_unknown {
+        quote! {
+            /// Keys this SDK does not model, kept as sent.
+            #[serde(flatten)]
+            pub extra: serde_json::Map<String, serde_json::Value>,
+        }
+    } else {
+        quote!()
+    };
+    let request_side = if ty.usage.is_request() {
+        let extra_init = if keep_unknown {
+            quote!(extra: serde_json::Map::new(),)
+        } else {
+            quote!()
+        };
+        let builder = fields::builder_with_extra(
+            spec,
+            &ty.fields,
+            &format!("Builds a `{}` from its required fields.", ty.name),
+            &extra_init,
+        );
+        let path = ident("path");
+        let validations = fields::validations(spec, &ty.fields, Some(&path));
+        let path_param = if validations.is_empty() {
+            quote!(_path)
+        } else {
+            quote!(path)
+        };
+        let from_example = fields::from_example(spec, &name, &ty.fields);
+        quote! {
+            impl #name {
+                #builder
+            }
+
+            impl crate::wire::Validate for #name {
+                fn validate_at(&self, #path_param: &str) -> Result<(), crate::transport::InvalidRequest> {
+                    #validations
+                    Ok(())
+                }
+            }
+
+            #from_example
+        }
+    } else {
+        quote!()
+    };
+    let decode = if ty.usage.is_response() {
+        wire_decode_impl(&name)
+    } else {
+        quote!()
+    };
+    quote! {
+        #doc
+        #[derive(#(#derives),*)]
+        #[non_exhaustive]
+        #must_use
+        pub struct #name {
+            #struct_fields
+            #extra_field
+        }
+
+        #request_side
+
+        #decode
+    }
+}
+
+fn wire_decode_impl(name: &proc_macro2::Ident) -> TokenStream {
+    quote! {
+        impl crate::wire::WireDecode for #name {
+            fn decode<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                <Self as serde::Deserialize>::deserialize(deserializer)
+            }
+        }
+    }
+}
+
+fn render_enum(ty: &TypeSpec) -> TokenStream {
+    let name = ident(&ty.name);
+    let mut doc_text = ty.docs.trim().to_owned();
+    doc_text.push_str("\n\nSent and received as a string; a value this SDK does not know decodes as `Unknown`.");
+    let doc = docs::doc_attrs(&doc_text);
+    let variants = ty.values.iter().map(|value| {
+        let variant = ident(&value.rust);
+        let doc = docs::doc_attrs(&format!("{} (`{}`)", value.docs.trim(), value.wire));
+        quote!(#doc #variant,)
+    });
+    let to_wire = ty.values.iter().map(|value| {
+        let variant = ident(&value.rust);
+        let wire = &value.wire;
+        quote!(Self::#variant => #wire,)
+    });
+    let from_wire = ty.values.iter().map(|value| {
+        let variant = ident(&value.rust);
+        let wire = &value.wire;
+        quote!(#wire => Self::#variant,)
+    });
+    let decode = wire_decode_impl(&name);
+    quote! {
+        #doc
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum #name {
+            #(#variants)*
+            /// A value this SDK does not know yet, kept as sent.
+            Unknown(String),
+        }
+
+        impl #name {
+            /// The value as it is sent on the wire.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    #(#to_wire)*
+                    Self::Unknown(value) => value,
+                }
+            }
+        }
+
+        impl From<&str> for #name {
+            fn from(value: &str) -> Self {
+                match value {
+                    #(#from_wire)*
+                    other => Self::Unknown(other.to_owned()),
+                }
+            }
+        }
+
+        impl std::fmt::Display for #name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for #name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for #name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let value: String = crate::wire::decode(deserializer)?;
+                Ok(Self::from(value.as_str()))
+            }
+        }
+
+        #decode
+
+        #[cfg(test)]
+        impl crate::test_support::FromExample for #name {
+            fn from_example(example: &serde_json::Value) -> Self {
+                Self::from(<String as crate::test_support::FromExample>::from_example(example).as_str())
+            }
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Type expressions (`string`, `list<MessageIn>`, `ListOrMap<Id>`...) and what they name.
+
+use std::fmt;
+
+use crate::helpers::{self, Helper};
+use crate::model::{Kind, Spec, TypeSpec};
+
+/// A parsed type expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TypeExpr {
+    /// `string`
+    String,
+    /// `bool`
+    Bool,
+    /// `i64`
+    I64,
+    /// `u64`
+    U64,
+    /// `f64`
+    F64,
+    /// `json`
+    Json,
+    /// `list<T>`
+    List(Box<TypeExpr>),
+    /// `map<T>` (string keys)
+    Map(Box<TypeExpr>),
+    /// A named type from `types/` or a wire helper, with generic arguments for helpers.
+    Named(String, Vec<TypeExpr>),
+}
+
+impl TypeExpr {
+    /// Parses an expression.
+    ///
+    /// # Errors
+    /// A message saying what is malformed.
+    pub fn parse(text: &str) -> Result<TypeExpr, String> {
+        let mut parser = Parser { text, pos: 0 };
+        let expr = parser.expr()?;
+        parser.skip_spaces();
+        if parser.pos != text.len() {
+            return Err(format!(
+                "unexpected `{}` in type `{text}`",
+                &text[parser.pos..]
+            ));
+        }
+        Ok(expr)
+    }
+
+    /// Every name this expression refers to (helpers and named types), outermost first.
+    pub fn names(&self) -> Vec<&str> {
+        let mut names = Vec::new();
+        self.collect_names(&mut names);
+        names
+    }
+
+    fn collect_names<'a>(&'a self, names: &mut Vec<&'a str>) {
+        match self {
+            TypeExpr::List(inner) | TypeExpr::Map(inner) => inner.collect_names(names),
+            TypeExpr::Named(name, args) => {
+                names.push(name);
+                for arg in args {
+                    arg.collect_names(names);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl fmt::Display for TypeExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TypeExpr::String => f.write_str("string"),
+            TypeExpr::Bool => f.write_str("bool"),
+            TypeExpr::I64 => f.write_str("i64"),
+            TypeExpr::U64 => f.write_str("u64"),
+            TypeExpr::F64 => f.write_str("f64"),
+            TypeExpr::Json => f.write_str("json"),
+            TypeExpr::List(inner) => write!(f, "list<{inner}>"),
+            TypeExpr::Map(inner) => write!(f, "map<{inner}>"),
+            TypeExpr::Named(name, args) if args.is_empty() => f.write_str(name),
+            TypeExpr::Named(name, args) => {
+                write!(f, "{name}<")?;
+                for (index, arg) in args.iter().enumerate() {
+                    if index > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{arg}")?;
+                }
+                f.write_str(">")
+            }
+        }
+    }
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl Parser<'_> {
+    fn skip_spaces(&mut self) {
+        while self.text[self.pos..].starts_with(' ') {
+            self.pos += 1;
+        }
+    }
+
+    fn eat(&mut self, symbol: char) -> bool {
+        self.skip_spaces();
+        if self.text[self.pos..].starts_with(symbol) {
+            self.pos += symbol.len_utf8();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn ident(&mut self) -> Result<&str, String> {
+        self.skip_spaces();
+        let rest = &self.text[self.pos..];
+        let len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        if len == 0 {
+            return Err(format!(
+                "expected a type name at `{rest}` in `{}`",
+                self.text
+            ));
+        }
+        self.pos += len;
+        Ok(&rest[..len])
+    }
+
+    fn expr(&mut self) -> Result<TypeExpr, String> {
+        let name = self.ident()?.to_owned();
+        let mut args = Vec::new();
+        if self.eat('<') {
+            loop {
+                args.push(self.expr()?);
+                if self.eat('>') {
+                    break;
+                }
+                if !self.eat(',') {
+                    return Err(format!("expected `,` or `>` in `{}`", self.text));
+                }
+            }
+        }
+        let one_arg = |args: Vec<TypeExpr>| -> Result<Box<TypeExpr>, String> {
+            let mut args = args;
+            match (args.pop(), args.is_empty()) {
+                (Some(arg), true) => Ok(Box::new(arg)),
+                _ => Err(format!("`{name}` takes exactly one type argument")),
+            }
+        };
+        let scalar = |expr: TypeExpr, args: &[TypeExpr]| -> Result<TypeExpr, String> {
+            if args.is_empty() {
+                Ok(expr)
+            } else {
+                Err(format!("`{name}` takes no type arguments"))
+            }
+        };
+        match name.as_str() {
+            "string" => scalar(TypeExpr::String, &args),
+            "bool" => scalar(TypeExpr::Bool, &args),
+            "i64" => scalar(TypeExpr::I64, &args),
+            "u64" => scalar(TypeExpr::U64, &args),
+            "f64" => scalar(TypeExpr::F64, &args),
+            "json" => scalar(TypeExpr::Json, &args),
+            "list" => Ok(TypeExpr::List(one_arg(args)?)),
+            "map" => Ok(TypeExpr::Map(one_arg(args)?)),
+            _ => Ok(TypeExpr::Named(name, args)),
+        }
+    }
+}
+
+/// What a name in a type expression refers to.
+#[derive(Debug, Clone, Copy)]
+pub enum Resolved<'a> {
+    /// A hand-written wire helper.
+    Helper(&'static Helper),
+    /// A type from `types/`.
+    Type(&'a TypeSpec),
+}
+
+/// Looks `name` up among the wire helpers, then the spec's named types.
+pub fn resolve<'a>(spec: &'a Spec, name: &str) -> Option<Resolved<'a>> {
+    if let Some(helper) = helpers::find(name) {
+        return Some(Resolved::Helper(helper));
+    }
+    spec.find_type(name).map(Resolved::Type)
+}
+
+/// Checks that every name exists, helpers get their arity, and named types take no arguments.
+///
+/// # Errors
+/// The first problem found.
+pub fn check(spec: &Spec, expr: &TypeExpr) -> Result<(), String> {
+    match expr {
+        TypeExpr::List(inner) | TypeExpr::Map(inner) => check(spec, inner),
+        TypeExpr::Named(name, args) => {
+            match resolve(spec, name) {
+                None => return Err(format!("unknown type `{name}`")),
+                Some(Resolved::Helper(helper)) if helper.arity != args.len() => {
+                    return Err(format!(
+                        "`{name}` takes {} type argument(s), got {}",
+                        helper.arity,
+                        args.len()
+                    ))
+                }
+                Some(Resolved::Type(_)) if !args.is_empty() => {
+                    return Err(format!("`{name}` takes no type arguments"))
+                }
+                _ => {}
+            }
+            args.iter().try_for_each(|arg| check(spec, arg))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Does a value of this type hold a secret (so it must not derive `Serialize` or `PartialEq`)?
+pub fn holds_secret(spec: &Spec, expr: &TypeExpr) -> bool {
+    holds_secret_inner(spec, expr, &mut Vec::new())
+}
+
+fn holds_secret_inner(spec: &Spec, expr: &TypeExpr, seen: &mut Vec<String>) -> bool {
+    match expr {
+        TypeExpr::List(inner) | TypeExpr::Map(inner) => holds_secret_inner(spec, inner, seen),
+        TypeExpr::Named(name, args) => {
+            if args.iter().any(|arg| holds_secret_inner(spec, arg, seen)) {
+                return true;
+            }
+            match resolve(spec, name) {
+                Some(Resolved::Helper(helper)) => helper.secret,
+                Some(Resolved::Type(ty)) => {
+                    // Types may refer to each other; each is looked into once.
+                    if seen.contains(&ty.name) {
+                        return false;
+                    }
+                    seen.push(ty.name.clone());
+                    ty.kind == Kind::Struct
+                        && ty.fields.iter().any(|field| {
+                            TypeExpr::parse(&field.ty)
+                                .is_ok_and(|expr| holds_secret_inner(spec, &expr, seen))
+                        })
+                }
+                None => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_nested_generics_and_prints_them_back() {
+        let expr = TypeExpr::parse("list< ListOrMap<map<string>> >").unwrap();
+        assert_eq!(
+            expr,
+            TypeExpr::List(Box::new(TypeExpr::Named(
+                "ListOrMap".into(),
+                vec![TypeExpr::Map(Box::new(TypeExpr::String))]
+            )))
+        );
+        assert_eq!(expr.to_string(), "list<ListOrMap<map<string>>>");
+        assert_eq!(expr.names(), vec!["ListOrMap"]);
+    }
+
+    #[test]
+    fn rejects_malformed_expressions() {
+        for bad in ["", "list", "list<>", "map<string", "string<i64>", "a b", "list<a,b>"] {
+            assert!(TypeExpr::parse(bad).is_err(), "{bad:?} should not parse");
+        }
+    }
+}
