@@ -19,6 +19,9 @@ enum Command {
         /// Writes nothing; fails listing stale, missing and orphan files.
         #[arg(long)]
         check: bool,
+        /// Reads the spec from this directory instead of the workspace's spec/.
+        #[arg(long, value_name = "DIR")]
+        spec: Option<std::path::PathBuf>,
     },
     /// Validates spec/ against spec/schema.json and the generator's model.
     SpecLint,
@@ -30,9 +33,9 @@ fn print_problems(problems: &[Problem]) {
     }
 }
 
-fn codegen(check_only: bool) -> ExitCode {
+fn codegen(check_only: bool, spec_dir: Option<std::path::PathBuf>) -> ExitCode {
     let root = workspace_root();
-    let rendered = match render_spec(&root.join("spec")) {
+    let rendered = match render_spec(&spec_dir.unwrap_or_else(|| root.join("spec"))) {
         Ok(rendered) => rendered,
         Err(problems) => {
             print_problems(&problems);
@@ -96,7 +99,7 @@ fn spec_lint() -> ExitCode {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Codegen { check } => codegen(check),
+        Command::Codegen { check, spec } => codegen(check, spec),
         Command::SpecLint => spec_lint(),
     }
 }

@@ -101,16 +101,26 @@ fn php_scalar(value: &Value) -> String {
 /// Whether the server would see `actual` and `expected` alike: `"107"` and `107`, `true` and
 /// `"1"`, `[]` and `{}`, `1` and `1.0`. Nothing else is ignored. Returns where they differ.
 pub(crate) fn php_equivalent(actual: &Value, expected: &Value) -> Result<(), String> {
-    compare(actual, expected, "")
+    compare(actual, expected, "", Booleans::AsPhp)
 }
 
-fn compare(actual: &Value, expected: &Value, path: &str) -> Result<(), String> {
+/// How a JSON boolean compares with a string.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Booleans {
+    /// As PHP reads a form: `true` is `"1"`, `false` is `"0"`.
+    AsPhp,
+    /// As the lenient decoder reads them: `true` also equals `"Y"` and `"true"`. Used to check
+    /// that decoding kept every value, where a `"Y"` comes back as `true`.
+    AsDecoded,
+}
+
+fn compare(actual: &Value, expected: &Value, path: &str, booleans: Booleans) -> Result<(), String> {
     match (php_entries(actual), php_entries(expected)) {
         (Some(actual), Some(expected)) => {
             for key in actual.keys().chain(expected.keys()) {
                 let at = format!("{path}/{key}");
                 match (actual.get(key), expected.get(key)) {
-                    (Some(left), Some(right)) => compare(left, right, &at)?,
+                    (Some(left), Some(right)) => compare(left, right, &at, booleans)?,
                     (Some(_), None) => return Err(format!("{at}: sent but not documented")),
                     (None, _) => return Err(format!("{at}: documented but not sent")),
                 }
@@ -123,7 +133,14 @@ fn compare(actual: &Value, expected: &Value, path: &str) -> Result<(), String> {
                 (left.parse::<f64>(), right.parse::<f64>()),
                 (Ok(left), Ok(right)) if left == right
             );
-            if left == right || numerically_equal {
+            let same_flag = booleans == Booleans::AsDecoded
+                && match (actual, expected) {
+                    (Value::Bool(flag), other) | (other, Value::Bool(flag)) => {
+                        crate::wire::WireDecode::from_wire(other.clone()) == Ok(*flag)
+                    }
+                    _ => false,
+                };
+            if left == right || numerically_equal || same_flag {
                 Ok(())
             } else {
                 Err(format!("{path}: {actual} vs {expected}"))
@@ -175,7 +192,7 @@ where
     let envelope = parse(json);
     let result = envelope.get("result").expect("a success envelope has `result`");
     let again = serde_json::to_value(decode_result::<M>(result)).expect("responses serialise");
-    if let Err(difference) = php_equivalent(&again, result) {
+    if let Err(difference) = compare(&again, result, "", Booleans::AsDecoded) {
         panic!("{}: decoding lost or changed {difference}\n  decoded: {again}\n  result:  {result}", M::NAME);
     }
 }
@@ -201,6 +218,7 @@ pub(crate) fn check_error<M: Method>(json: &str, documented_codes: &[&str]) {
         let error: ErrorBody = serde_json::from_value(body.clone())
             .unwrap_or_else(|error| panic!("{}: error body does not decode: {error}\n  body: {body}", M::NAME));
         assert!(documented_codes.contains(&error.error.as_str()), "{}: `{}` is not documented", M::NAME, error.error);
+        assert!(!error.error_description.is_empty(), "{}: an error without a description", M::NAME);
         assert!(error.argument.is_none_or(|argument| !argument.is_empty()));
         assert!(error.result != Some(true), "{}: an error with result: true", M::NAME);
         return;
@@ -271,6 +289,9 @@ mod tests {
         assert!(php_equivalent(&json!({"LINE": 107, "X": 1}), &json!({"LINE": 107})).is_err());
         assert!(php_equivalent(&json!({"A": "N"}), &json!({"A": false})).is_err());
         assert!(php_equivalent(&json!([1, 2]), &json!([2, 1])).is_err());
+        assert!(php_equivalent(&json!({"A": true}), &json!({"A": "Y"})).is_err());
+        assert!(compare(&json!({"A": true}), &json!({"A": "Y"}), "", Booleans::AsDecoded).is_ok());
+        assert!(compare(&json!({"A": false}), &json!({"A": "Y"}), "", Booleans::AsDecoded).is_err());
         assert!(php_equivalent(&json!({"a": [1]}), &json!({"a": 1})).is_err());
     }
 }

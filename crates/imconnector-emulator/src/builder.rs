@@ -147,9 +147,13 @@ impl EmulatorBuilder {
             )));
         }
         if self.token_ttl.is_zero() {
-            return Err(StartError::InvalidSetting("token_ttl must not be zero".to_owned()));
+            return Err(StartError::InvalidSetting(
+                "token_ttl must not be zero".to_owned(),
+            ));
         }
-        self.rate_limit.check().map_err(StartError::InvalidSetting)?;
+        self.rate_limit
+            .check()
+            .map_err(StartError::InvalidSetting)?;
         if let Some(faults) = &self.faults {
             faults.check().map_err(StartError::InvalidSetting)?;
         }
@@ -187,14 +191,23 @@ impl EmulatorBuilder {
             .build()
             .map_err(StartError::Client)?;
         let portal = self.portal(urls);
-        let shared = Arc::new(Shared::new(portal, Clock::new(self.time_scale), http, runtime));
+        let shared = Arc::new(Shared::new(
+            portal,
+            Clock::new(self.time_scale),
+            http,
+            runtime,
+        ));
         let router = Router::new()
             .route("/rest/{*path}", any(crate::rest::handle))
             .route("/oauth/token", any(crate::oauth::token))
             .route("/oauth/token/", any(crate::oauth::token))
             .nest("/_emulator", crate::control::http::router())
             .fallback(|| async {
-                error_response(&ApiError::new(404, "ERROR_METHOD_NOT_FOUND", "Method not found!"))
+                error_response(&ApiError::new(
+                    404,
+                    "ERROR_METHOD_NOT_FOUND",
+                    "Method not found!",
+                ))
             })
             .with_state(Arc::clone(&shared));
         let (shutdown, shutdown_signal) = watch::channel(false);
@@ -210,7 +223,8 @@ impl EmulatorBuilder {
     fn portal(&self, urls: Urls) -> Portal {
         let lines: BTreeMap<i64, LineInfo> = (0..self.lines)
             .map(|offset| {
-                let id = self.first_line_id + i64::try_from(offset).unwrap_or(i64::MAX - self.first_line_id);
+                let id = self.first_line_id
+                    + i64::try_from(offset).unwrap_or(i64::MAX - self.first_line_id);
                 (
                     id,
                     LineInfo {

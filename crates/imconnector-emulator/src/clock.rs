@@ -44,11 +44,6 @@ impl Clock {
     pub(crate) fn real_duration(&self, emulated: Duration) -> Duration {
         Duration::from_secs_f64(emulated.as_secs_f64() / self.scale)
     }
-
-    /// How much emulated time a real span represents.
-    pub(crate) fn emulated_secs(&self, real: Duration) -> f64 {
-        real.as_secs_f64() * self.scale
-    }
 }
 
 #[cfg(test)]
@@ -65,6 +60,5 @@ mod tests {
             clock.real_duration(Duration::from_secs(10)),
             Duration::from_millis(100)
         );
-        assert!((clock.emulated_secs(Duration::from_millis(10)) - 1.0).abs() < 1e-9);
     }
 }

@@ -49,7 +49,13 @@ impl Portal {
     /// Queues `event` with `data` for every matching online binding. `acting_user` is the portal
     /// user whose action triggered it; the event's tokens are issued for them unless the binding
     /// named another user in `auth_type`.
-    pub(crate) fn emit(&mut self, event: &str, data: &Value, audience: Audience<'_>, acting_user: u64) {
+    pub(crate) fn emit(
+        &mut self,
+        event: &str,
+        data: &Value,
+        audience: Audience<'_>,
+        acting_user: u64,
+    ) {
         let wire_name = event.to_uppercase();
         let owner = match audience {
             Audience::OwnerOf(connector) => match self.owner_of(connector) {
@@ -90,11 +96,19 @@ impl Portal {
         }
     }
 
-    fn event_body(&mut self, wire_name: &str, handler_id: u64, data: &Value, app: usize, user: u64) -> String {
+    fn event_body(
+        &mut self,
+        wire_name: &str,
+        handler_id: u64,
+        data: &Value,
+        app: usize,
+        user: u64,
+    ) -> String {
         use secrecy::ExposeSecret;
 
         let ttl = self.token_ttl_secs();
-        let (access_token, expires_at) = self.tokens.issue_access(Grant { app, user }, self.now, ttl);
+        let (access_token, expires_at) =
+            self.tokens.issue_access(Grant { app, user }, self.now, ttl);
         let application_token = self.apps[app].application_token.expose_secret().to_owned();
         #[allow(clippy::cast_possible_truncation)] // unix seconds
         let (ts, expires) = (self.now.floor() as i64, expires_at.floor() as i64);
@@ -142,7 +156,9 @@ pub(crate) fn deliver(shared: &Arc<Shared>, outgoing: Vec<Outgoing>) {
                     entry.outcome = outcome;
                 }
             }
-            shared_for_task.finished_deliveries.send_modify(|finished| *finished += 1);
+            shared_for_task
+                .finished_deliveries
+                .send_modify(|finished| *finished += 1);
         });
     }
 }
@@ -150,7 +166,10 @@ pub(crate) fn deliver(shared: &Arc<Shared>, outgoing: Vec<Outgoing>) {
 async fn post(http: &reqwest::Client, handler: &str, body: String) -> DeliveryOutcome {
     let request = http
         .post(handler)
-        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
         .body(body)
         .timeout(HANDLER_TIMEOUT);
     match request.send().await {

@@ -102,8 +102,16 @@ mod tests {
         let first = sequence(7);
         assert_eq!(first, sequence(7));
         assert_ne!(first, sequence(8));
-        for action in [FaultAction::None, FaultAction::Error500, FaultAction::DropBefore, FaultAction::DropAfter] {
-            assert!(first.iter().any(|decision| decision.action == action), "{action:?}");
+        for action in [
+            FaultAction::None,
+            FaultAction::Error500,
+            FaultAction::DropBefore,
+            FaultAction::DropAfter,
+        ] {
+            assert!(
+                first.iter().any(|decision| decision.action == action),
+                "{action:?}"
+            );
         }
         assert!(first.iter().any(|decision| decision.latency.is_some()));
     }

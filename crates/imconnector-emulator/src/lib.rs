@@ -28,9 +28,9 @@ pub use config::{Faults, OperatingLimit, RateLimit, SoftErrorShape};
 pub use control::{ControlError, EmulatorHandle, OperatorMessage};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use snapshot::{
-    AppCredentials, ChatInfo, ConnectorFlags, ConnectorInfo, Counters, DeliveryKind, DeliveryOutcome,
-    DeliveryRecord, Direction, EventDelivery, FaultCounters, LineInfo, LineStatus, MessageInfo, PortalUser,
-    SessionInfo, Tokens,
+    AppCredentials, ChatInfo, ConnectorFlags, ConnectorInfo, Counters, DeliveryKind,
+    DeliveryOutcome, DeliveryRecord, Direction, EventDelivery, FaultCounters, LineInfo, LineStatus,
+    MessageInfo, PortalUser, SessionInfo, Tokens,
 };
 
 /// A running emulated portal. Dereferences to its [`EmulatorHandle`], which carries every

@@ -75,7 +75,13 @@ impl OperatingLedger {
     }
 
     /// Adds `cost` seconds spent by a call at `now` and reports the window.
-    pub(crate) fn charge(&mut self, caller: &str, method: &str, now: f64, cost: f64) -> OperatingReport {
+    pub(crate) fn charge(
+        &mut self,
+        caller: &str,
+        method: &str,
+        now: f64,
+        cost: f64,
+    ) -> OperatingReport {
         let key = (caller.to_owned(), method.to_owned());
         let buckets = self.live(&key, now);
         #[allow(clippy::cast_possible_truncation)] // minutes since 1970 fit easily
@@ -92,7 +98,10 @@ impl OperatingLedger {
         let oldest = buckets.first().map_or(now, |bucket| bucket.first_call);
         #[allow(clippy::cast_possible_truncation)]
         let reset_at = (oldest + OPERATING_WINDOW_SECS).floor() as i64;
-        OperatingReport { operating, reset_at }
+        OperatingReport {
+            operating,
+            reset_at,
+        }
     }
 }
 

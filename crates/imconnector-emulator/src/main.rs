@@ -97,13 +97,22 @@ async fn main() -> ExitCode {
     println!("portal:            {}", emulator.rest_url());
     println!("oauth:             {}", emulator.oauth_url());
     println!("control:           {}", emulator.control_url());
-    println!("webhook:           {}", emulator.webhook_url().expose_secret());
+    println!(
+        "webhook:           {}",
+        emulator.webhook_url().expose_secret()
+    );
     println!("client_id:         {}", app.client_id);
     println!("client_secret:     {}", app.client_secret.expose_secret());
-    println!("application_token: {}", app.application_token.expose_secret());
+    println!(
+        "application_token: {}",
+        app.application_token.expose_secret()
+    );
     println!("member_id:         {}", app.member_id);
     println!("access_token:      {}", tokens.access_token.expose_secret());
-    println!("refresh_token:     {}", tokens.refresh_token.expose_secret());
+    println!(
+        "refresh_token:     {}",
+        tokens.refresh_token.expose_secret()
+    );
     println!("lines:             {}", args.lines);
     if let Err(error) = tokio::signal::ctrl_c().await {
         eprintln!("imconnector-emulator: cannot wait for Ctrl-C: {error}");

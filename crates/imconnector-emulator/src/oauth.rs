@@ -26,7 +26,10 @@ const OAUTH_DOMAIN: &str = "oauth.bitrix.info";
 pub(crate) const SCOPE: &str = "imopenlines,imconnector";
 
 fn oauth_error(status: StatusCode, code: &str, description: &str) -> (StatusCode, Value) {
-    (status, json!({ "error": code, "error_description": description }))
+    (
+        status,
+        json!({ "error": code, "error_description": description }),
+    )
 }
 
 impl Portal {
@@ -74,13 +77,21 @@ impl Portal {
         let grant_type = php::to_text(params.get("grant_type")).unwrap_or_default();
         let refreshing = grant_type == "refresh_token";
         if grant_type != "authorization_code" && !refreshing {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "Unsupported or missing grant_type");
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Unsupported or missing grant_type",
+            );
         }
         let Some(app) = self.authenticate_client(params) else {
             if refreshing {
                 self.counters.refresh_rejections += 1;
             }
-            return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Invalid client credentials");
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "Invalid client credentials",
+            );
         };
         let grant = if refreshing {
             let token = php::to_text(params.get("refresh_token")).unwrap_or_default();

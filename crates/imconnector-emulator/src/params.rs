@@ -9,7 +9,12 @@ use crate::php::Params;
 /// replace it at the top level. A POST body is read as JSON only when the content type is
 /// exactly `application/json`; a JSON body that does not parse counts as empty, silently, like
 /// the portal. Any other content type is parsed as a form (`parse_str`).
-pub(crate) fn collect(method: &Method, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Params {
+pub(crate) fn collect(
+    method: &Method,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: &[u8],
+) -> Params {
     let mut params = query.map(parse_form).unwrap_or_default();
     if method == Method::POST && !body.is_empty() {
         let body_params = if content_type(headers).as_deref() == Some("application/json") {
@@ -63,7 +68,10 @@ mod tests {
 
     fn headers(content_type: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(content_type).expect("valid"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_str(content_type).expect("valid"),
+        );
         headers
     }
 
@@ -83,14 +91,27 @@ mod tests {
 
     #[test]
     fn broken_json_is_silently_empty() {
-        let params = collect(&Method::POST, &headers("application/json"), Some("a=1"), b"{oops");
+        let params = collect(
+            &Method::POST,
+            &headers("application/json"),
+            Some("a=1"),
+            b"{oops",
+        );
         assert_eq!(Value::Object(params), json!({"a": "1"}));
     }
 
     #[test]
     fn other_content_types_parse_as_form() {
-        let params = collect(&Method::POST, &headers("text/plain"), None, b"MESSAGES[0][user][id]=u1");
-        assert_eq!(Value::Object(params), json!({"MESSAGES": [{"user": {"id": "u1"}}]}));
+        let params = collect(
+            &Method::POST,
+            &headers("text/plain"),
+            None,
+            b"MESSAGES[0][user][id]=u1",
+        );
+        assert_eq!(
+            Value::Object(params),
+            json!({"MESSAGES": [{"user": {"id": "u1"}}]})
+        );
         let params = collect(&Method::POST, &HeaderMap::new(), None, b"a%5Bb%5D=1");
         assert_eq!(Value::Object(params), json!({"a": {"b": "1"}}));
     }

@@ -140,7 +140,9 @@ fn map_keys_deep(value: &Value, fold: &dyn Fn(&str) -> String) -> Value {
                 .map(|(key, item)| (fold(key), map_keys_deep(item, fold)))
                 .collect(),
         ),
-        Value::Array(items) => Value::Array(items.iter().map(|item| map_keys_deep(item, fold)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|item| map_keys_deep(item, fold)).collect())
+        }
         other => other.clone(),
     }
 }
@@ -171,10 +173,26 @@ mod tests {
 
     #[test]
     fn empty_and_isset_follow_php() {
-        for value in [json!(null), json!(false), json!(0), json!(0.0), json!(""), json!("0"), json!([]), json!({})] {
+        for value in [
+            json!(null),
+            json!(false),
+            json!(0),
+            json!(0.0),
+            json!(""),
+            json!("0"),
+            json!([]),
+            json!({}),
+        ] {
             assert!(is_empty(Some(&value)), "{value} is empty");
         }
-        for value in [json!("N"), json!("false"), json!(" "), json!(1), json!([0]), json!("0.0")] {
+        for value in [
+            json!("N"),
+            json!("false"),
+            json!(" "),
+            json!(1),
+            json!([0]),
+            json!("0.0"),
+        ] {
             assert!(truthy(Some(&value)), "{value} is truthy");
         }
         assert!(is_set(Some(&json!(""))));
@@ -204,7 +222,10 @@ mod tests {
     #[test]
     fn php_arrays_become_lists_only_when_sequential() {
         assert_eq!(php_array(vec![]), json!([]));
-        assert_eq!(php_array(vec![("0".into(), json!(1)), ("1".into(), json!(2))]), json!([1, 2]));
+        assert_eq!(
+            php_array(vec![("0".into(), json!(1)), ("1".into(), json!(2))]),
+            json!([1, 2])
+        );
         assert_eq!(php_array(vec![("1".into(), json!(1))]), json!({"1": 1}));
     }
 }

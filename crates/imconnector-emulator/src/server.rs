@@ -54,7 +54,10 @@ pub(crate) async fn reset_connection(kill: Option<&ConnectionKill>) -> Response 
 
 /// Draws and applies the faults of one request: latency, then 500 or a reset before
 /// processing. `Ok` carries the action still to apply after processing.
-pub(crate) async fn apply_faults(shared: &Shared, kill: Option<&ConnectionKill>) -> Result<FaultAction, Response> {
+pub(crate) async fn apply_faults(
+    shared: &Shared,
+    kill: Option<&ConnectionKill>,
+) -> Result<FaultAction, Response> {
     let decision = {
         let mut portal = shared.lock();
         let decision = portal.faults.decide();
@@ -81,7 +84,11 @@ pub(crate) async fn apply_faults(shared: &Shared, kill: Option<&ConnectionKill>)
 }
 
 /// Accepts connections until `shutdown` flips to true, then drains in-flight requests.
-pub(crate) async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {

@@ -331,7 +331,10 @@ impl fmt::Debug for EventDelivery {
             .field("handler", &self.handler)
             .field("handler_id", &self.handler_id)
             .field("client_id", &self.client_id)
-            .field("body", &format_args!("<{} bytes, redacted>", self.body.len()))
+            .field(
+                "body",
+                &format_args!("<{} bytes, redacted>", self.body.len()),
+            )
             .field("outcome", &self.outcome)
             .finish()
     }

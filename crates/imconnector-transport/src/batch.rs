@@ -2,8 +2,8 @@
 
 use std::{collections::HashMap, fmt, marker::PhantomData};
 
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{ser::SerializeMap, Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::{
     client::{raw_auth_kind, to_params, Auth, Client},
@@ -286,19 +286,16 @@ impl Client {
                 }
                 continue;
             }
-            let commands: Map<String, Value> = chunk
-                .iter()
-                .map(|command| (command.key.clone(), Value::String(command.encoded.clone())))
-                .collect();
-            let params = json!({ "halt": u8::from(batch.halt), "cmd": commands });
+            let params = serde_json::to_string(&ChunkParams {
+                halt: u8::from(batch.halt),
+                cmd: OrderedCommands(chunk),
+            })
+            .map_err(|error| InvalidRequest::new("cmd", format!("cannot encode the batch: {error}")))?;
             let call = Call {
                 method: "batch",
                 auth: AuthKind::OAuthOrWebhook,
                 idempotent: chunk.iter().all(|command| command.idempotent),
-                params: match params {
-                    Value::Object(map) => map,
-                    _ => Map::new(),
-                },
+                params,
             };
             let answered = self.execute(call).await.and_then(|(answer, status)| {
                 self.read_chunk(chunk, &answer.result, status)
@@ -361,6 +358,27 @@ impl Client {
                 }
             })
             .collect())
+    }
+}
+
+/// The parameters of one `batch` call.
+#[derive(Serialize)]
+struct ChunkParams<'a> {
+    halt: u8,
+    cmd: OrderedCommands<'a>,
+}
+
+/// `cmd` as a JSON object whose keys keep the order the commands were added in: the portal runs
+/// them in that order, which `halt` and `$result[key]` references depend on.
+struct OrderedCommands<'a>(&'a [Command]);
+
+impl Serialize for OrderedCommands<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for command in self.0 {
+            map.serialize_entry(&command.key, &command.encoded)?;
+        }
+        map.end()
     }
 }
 

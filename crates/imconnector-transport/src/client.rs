@@ -168,7 +168,7 @@ impl Client {
     /// As [`call`](Self::call).
     pub async fn call_with_meta<M: Method>(&self, request: &M) -> Result<Response<M::Response>, Error> {
         request.validate()?;
-        let params = to_params(request)?;
+        let params = to_params_text(request)?;
         let call = Call {
             method: M::NAME,
             auth: M::AUTH,
@@ -212,7 +212,7 @@ impl Client {
             method,
             auth: raw_auth_kind(method),
             idempotent: false,
-            params,
+            params: Call::params_text(params),
         };
         self.execute(call).await.map(|(response, _)| response)
     }
@@ -307,6 +307,16 @@ pub(crate) fn to_params<M: Method>(request: &M) -> Result<Map<String, Value>, Er
     match serde_json::to_value(request) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(Value::Null) => Ok(Map::new()),
+        Ok(_) => Err(InvalidRequest::new(M::NAME, "the request must serialise to a JSON object").into()),
+        Err(error) => Err(InvalidRequest::new(M::NAME, format!("cannot serialise the request: {error}")).into()),
+    }
+}
+
+/// Serialises a typed request straight to JSON text, keeping its field order.
+fn to_params_text<M: Method>(request: &M) -> Result<String, Error> {
+    match serde_json::to_string(request) {
+        Ok(text) if text == "null" => Ok("{}".to_owned()),
+        Ok(text) if text.starts_with('{') => Ok(text),
         Ok(_) => Err(InvalidRequest::new(M::NAME, "the request must serialise to a JSON object").into()),
         Err(error) => Err(InvalidRequest::new(M::NAME, format!("cannot serialise the request: {error}")).into()),
     }

@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use secrecy::ExposeSecret;
-use serde::Serialize;
 use serde_json::{Map, Value};
 use tracing::{field::Empty, Instrument};
 use url::Url;
@@ -27,7 +26,17 @@ pub(crate) struct Call<'a> {
     pub(crate) method: &'a str,
     pub(crate) auth: AuthKind,
     pub(crate) idempotent: bool,
-    pub(crate) params: Map<String, Value>,
+    /// The parameters as the text of a JSON object, without `auth`. Text rather than a
+    /// `serde_json::Map` because that map sorts its keys, and the order of batch commands matters.
+    pub(crate) params: String,
+}
+
+impl Call<'_> {
+    /// Serialises untyped parameters, dropping any `auth` key: the credential travels apart.
+    pub(crate) fn params_text(mut params: Map<String, Value>) -> String {
+        params.remove("auth");
+        Value::Object(params).to_string()
+    }
 }
 
 /// What one HTTP attempt produced.
@@ -52,13 +61,6 @@ enum Next {
     RefreshAndReplay { seen: u64, error: Error },
 }
 
-#[derive(Serialize)]
-struct OAuthBody<'a> {
-    #[serde(flatten)]
-    params: &'a Map<String, Value>,
-    auth: &'a str,
-}
-
 impl Client {
     /// Runs a call to completion: the single body every typed, raw and batch call goes through.
     pub(crate) async fn execute(&self, call: Call<'_>) -> Result<(RawResponse, u16), Error> {
@@ -80,10 +82,7 @@ impl Client {
         self.run(call, &request_id).instrument(span).await
     }
 
-    async fn run(&self, mut call: Call<'_>, request_id: &str) -> Result<(RawResponse, u16), Error> {
-        // The credential travels apart from the parameters; a caller's own `auth` key must not
-        // replace or duplicate it.
-        call.params.remove("auth");
+    async fn run(&self, call: Call<'_>, request_id: &str) -> Result<(RawResponse, u16), Error> {
         let policy = self.inner.retry;
         let started = Instant::now();
         let mut first_sent: Option<Instant> = None;
@@ -215,19 +214,15 @@ impl Client {
                     }
                 };
                 let url = join(&base, call.method)?;
-                let body = serde_json::to_vec(&OAuthBody {
-                    params: &call.params,
-                    auth: snapshot.tokens.access_token.expose_secret(),
-                })
-                .map_err(encode_failed)?;
+                let body = with_auth(&call.params, snapshot.tokens.access_token.expose_secret())
+                    .map_err(encode_failed)?;
                 Ok((url, Bytes::from(body)))
             }
             (Auth::Webhook { base, .. }, _) => {
                 let base = Url::parse(base.expose_secret())
                     .map_err(|_| Error::config("the webhook URL is not a URL"))?;
                 let url = join(&base, call.method)?;
-                let body = serde_json::to_vec(&call.params).map_err(encode_failed)?;
-                Ok((url, Bytes::from(body)))
+                Ok((url, Bytes::from(call.params.clone())))
             }
             (Auth::OAuth { .. }, None) => Err(Error::config("OAuth call without tokens")),
         }
@@ -347,6 +342,22 @@ fn redirect_target(current: &Url, response: &reqwest::Response) -> Result<Option
         return Err("refused a redirect from https to plain http".to_owned());
     }
     Ok(Some(target))
+}
+
+/// Appends `"auth": token` to the parameters' JSON object text. Last, because PHP keeps the last
+/// of duplicate keys, so nothing in the parameters can replace the credential.
+fn with_auth(params: &str, token: &str) -> Result<String, serde_json::Error> {
+    let token = serde_json::to_string(token)?;
+    let inner = params
+        .trim()
+        .strip_prefix('{')
+        .and_then(|rest| rest.strip_suffix('}'))
+        .map_or("", str::trim);
+    Ok(if inner.is_empty() {
+        format!("{{\"auth\":{token}}}")
+    } else {
+        format!("{{{inner},\"auth\":{token}}}")
+    })
 }
 
 fn join(base: &Url, method: &str) -> Result<Url, Error> {

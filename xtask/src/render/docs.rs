@@ -12,7 +12,7 @@ use crate::ty::{resolve, Resolved, TypeExpr};
 
 /// The fence of generated doc examples: `no_run` once `transport::Client::call` exists (it
 /// does: the examples are compiled by `cargo test --doc`), `ignore` before that.
-pub const EXAMPLE_FENCE: &str = "```ignore";
+pub const EXAMPLE_FENCE: &str = "```no_run";
 
 /// `#[doc = ...]` attributes, one per line of `text` (prettyplease prints them as `///`).
 pub fn doc_attrs(text: &str) -> TokenStream {
@@ -162,12 +162,48 @@ impl<'a> ExampleWriter<'a> {
                     }
                     Kind::Struct => {
                         let args = self.constructor_args(&ty.fields, example);
-                        format!("{name}::new({})", args.join(", "))
+                        let mut text = format!("{name}::new({})", args.join(", "));
+                        // A value with no required fields says little as `new()`; show up to two
+                        // of the example's optional scalars, text first.
+                        if !ty.fields.iter().any(|field| field.required) {
+                            let mut present: Vec<(bool, &FieldSpec, TypeExpr, &Value)> = ty
+                                .fields
+                                .iter()
+                                .filter_map(|field| {
+                                    let value = example?.get(&field.wire)?;
+                                    let expr = TypeExpr::parse(&field.ty).ok()?;
+                                    let text_like = is_scalar(self.spec, &expr)?;
+                                    Some((text_like, field, expr, value))
+                                })
+                                .collect();
+                            // Stable sort: text-like fields first, spec order otherwise.
+                            present.sort_by_key(|(text_like, ..)| !text_like);
+                            for (_, field, expr, value) in present.into_iter().take(2) {
+                                let value = self.value(&expr, Some(value));
+                                text.push_str(&format!(".{}({value})", field.rust));
+                            }
+                        }
+                        text
                     }
                 }
             }
             None => "Default::default()".to_owned(),
         }
+    }
+}
+
+/// `Some(true)` for text-like scalars, `Some(false)` for other scalars, `None` otherwise.
+fn is_scalar(spec: &Spec, expr: &TypeExpr) -> Option<bool> {
+    match expr {
+        TypeExpr::String => Some(true),
+        TypeExpr::Bool | TypeExpr::I64 | TypeExpr::U64 => Some(false),
+        TypeExpr::Named(name, _) => match resolve(spec, name) {
+            Some(Resolved::Helper(helper)) if helper.example == ExampleStyle::Literal => {
+                Some(helper.arg == ArgStyle::IntoString)
+            }
+            _ => None,
+        },
+        _ => None,
     }
 }
 

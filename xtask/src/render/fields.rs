@@ -5,7 +5,7 @@ use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
 use super::docs;
-use super::rust_type::{argument, example_type, ident, needs_validation, storage};
+use super::rust_type::{argument, Conversion, example_type, ident, needs_validation, storage};
 use crate::model::{FieldSpec, Spec};
 use crate::ty::TypeExpr;
 
@@ -86,9 +86,13 @@ pub fn builder_with_extra(
         let name = ident(&field.rust);
         let (arg_type, conversion) = argument(spec, &expr_of(field));
         if field.required {
-            let value = conversion.apply(quote!(#name));
             params.push(quote!(#name: #arg_type));
-            inits.push(quote!(#name: #value));
+            if matches!(conversion, Conversion::Identity) {
+                inits.push(quote!(#name));
+            } else {
+                let value = conversion.apply(quote!(#name));
+                inits.push(quote!(#name: #value));
+            }
             arg_docs.push_str(&format!(
                 "- `{}`: {} (`{}`)\n",
                 field.rust,
@@ -171,18 +175,25 @@ pub fn from_example(spec: &Spec, name: &Ident, fields: &[FieldSpec]) -> TokenStr
         }
     });
     let has_setters = fields.iter().any(|field| !field.required);
-    let binding = if has_setters {
-        quote!(let mut built)
+    let body = if has_setters {
+        quote! {
+            let mut built = Self::new(#(#args),*);
+            #(#setters)*
+            built
+        }
     } else {
-        quote!(let built)
+        quote!(Self::new(#(#args),*))
+    };
+    let parameter = if fields.is_empty() {
+        quote!(_example)
+    } else {
+        quote!(example)
     };
     quote! {
         #[cfg(test)]
         impl crate::test_support::FromExample for #name {
-            fn from_example(example: &serde_json::Value) -> Self {
-                #binding = Self::new(#(#args),*);
-                #(#setters)*
-                built
+            fn from_example(#parameter: &serde_json::Value) -> Self {
+                #body
             }
         }
     }

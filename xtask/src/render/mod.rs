@@ -139,6 +139,27 @@ pub fn header(sources: &[&str]) -> String {
 }
 
 fn finish(sources: &[&str], tokens: TokenStream) -> Result<String, String> {
-    let file: syn::File = syn::parse2(tokens).map_err(|error| format!("generated code does not parse: {error}"))?;
-    Ok(format!("{}{}", header(sources), prettyplease::unparse(&file)))
+    let file: syn::File =
+        syn::parse2(tokens).map_err(|error| format!("generated code does not parse: {error}"))?;
+    // prettyplease prints items back to back; a blank line between top-level items keeps the
+    // generated files readable in review.
+    let mut text = header(sources);
+    let inner = syn::File {
+        shebang: None,
+        attrs: file.attrs,
+        items: Vec::new(),
+    };
+    let mut chunks = Vec::new();
+    if !inner.attrs.is_empty() {
+        chunks.push(prettyplease::unparse(&inner));
+    }
+    for item in file.items {
+        chunks.push(prettyplease::unparse(&syn::File {
+            shebang: None,
+            attrs: Vec::new(),
+            items: vec![item],
+        }));
+    }
+    text.push_str(&chunks.join("\n"));
+    Ok(text)
 }

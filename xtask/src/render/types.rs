@@ -68,7 +68,7 @@ fn render_struct(spec: &Spec, ty: &TypeSpec) -> TokenStream {
         let builder = fields::builder_with_extra(
             spec,
             &ty.fields,
-            &format!("Builds a `{}` from its required fields.", ty.name),
+            &format!("Builds the `{}` from its required fields.", ty.name),
             &extra_init,
         );
         let path = ident("path");
@@ -120,8 +120,8 @@ fn render_struct(spec: &Spec, ty: &TypeSpec) -> TokenStream {
 fn wire_decode_impl(name: &proc_macro2::Ident) -> TokenStream {
     quote! {
         impl crate::wire::WireDecode for #name {
-            fn decode<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                <Self as serde::Deserialize>::deserialize(deserializer)
+            fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+                serde_json::from_value(value).map_err(|error| error.to_string())
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::{de::Error as _, Deserialize, Deserializer, Serialize, Serializer};
+use serde::{de::Error as _, Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use super::decode::{describe, lenient_i64, wire_decode_via_serde};

@@ -7,7 +7,7 @@ use std::ops::Deref;
 use serde::{de::Error as _, Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use super::decode::{describe, lenient_bool, list_items, map_entries, WireDecode};
+use super::decode::{describe, lenient_bool, map_entries, WireDecode};
 use super::{SoftErrorSource, Validate};
 use crate::transport::{InvalidRequest, SoftError};
 

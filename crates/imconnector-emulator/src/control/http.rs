@@ -35,7 +35,11 @@ fn failure(error: &ControlError) -> Response {
         ControlError::Timeout { .. } => (StatusCode::REQUEST_TIMEOUT, "TIMEOUT"),
         _ => (StatusCode::CONFLICT, "REFUSED"),
     };
-    (status, Json(json!({ "error": code, "error_description": error.to_string() }))).into_response()
+    (
+        status,
+        Json(json!({ "error": code, "error_description": error.to_string() })),
+    )
+        .into_response()
 }
 
 fn reply<T: serde::Serialize>(result: Result<T, ControlError>) -> Response {
@@ -145,8 +149,15 @@ impl Who {
 
 async fn tokens(State(shared): SharedState, body: Option<Json<Who>>) -> Response {
     let handle = handle(shared);
-    let (client_id, user) = body.map(|Json(who)| who).unwrap_or_default().resolve(&handle);
-    reply(handle.tokens_for(&client_id, user).map(|tokens| tokens_json(&tokens)))
+    let (client_id, user) = body
+        .map(|Json(who)| who)
+        .unwrap_or_default()
+        .resolve(&handle);
+    reply(
+        handle
+            .tokens_for(&client_id, user)
+            .map(|tokens| tokens_json(&tokens)),
+    )
 }
 
 async fn expire_tokens(State(shared): SharedState) -> Response {
@@ -156,7 +167,10 @@ async fn expire_tokens(State(shared): SharedState) -> Response {
 
 async fn authorization_code(State(shared): SharedState, body: Option<Json<Who>>) -> Response {
     let handle = handle(shared);
-    let (client_id, user) = body.map(|Json(who)| who).unwrap_or_default().resolve(&handle);
+    let (client_id, user) = body
+        .map(|Json(who)| who)
+        .unwrap_or_default()
+        .resolve(&handle);
     reply(
         handle
             .authorization_code(&client_id, user)
@@ -190,12 +204,18 @@ struct NewLine {
 }
 
 async fn add_line(State(shared): SharedState, body: Option<Json<NewLine>>) -> Response {
-    let name = body.and_then(|Json(body)| body.name).unwrap_or_else(|| "Open line".to_owned());
+    let name = body
+        .and_then(|Json(body)| body.name)
+        .unwrap_or_else(|| "Open line".to_owned());
     Json(handle(shared).add_line(&name)).into_response()
 }
 
 async fn delete_line(State(shared): SharedState, Path(id): Path<i64>) -> Response {
-    reply(handle(shared).delete_line(id).map(|()| json!({ "ok": true })))
+    reply(
+        handle(shared)
+            .delete_line(id)
+            .map(|()| json!({ "ok": true })),
+    )
 }
 
 #[derive(Deserialize)]
@@ -216,7 +236,11 @@ struct Edit {
 }
 
 async fn operator_edit(State(shared): SharedState, Json(body): Json<Edit>) -> Response {
-    reply(handle(shared).operator_edit(body.message_id, &body.text).map(|()| json!({ "ok": true })))
+    reply(
+        handle(shared)
+            .operator_edit(body.message_id, &body.text)
+            .map(|()| json!({ "ok": true })),
+    )
 }
 
 #[derive(Deserialize)]
@@ -225,7 +249,11 @@ struct Remove {
 }
 
 async fn operator_delete(State(shared): SharedState, Json(body): Json<Remove>) -> Response {
-    reply(handle(shared).operator_delete(body.message_id).map(|()| json!({ "ok": true })))
+    reply(
+        handle(shared)
+            .operator_delete(body.message_id)
+            .map(|()| json!({ "ok": true })),
+    )
 }
 
 #[derive(Deserialize)]
@@ -243,19 +271,33 @@ async fn close_session(State(shared): SharedState, Json(body): Json<Close>) -> R
 }
 
 async fn set_rate_limit(State(shared): SharedState, Json(body): Json<RateLimit>) -> Response {
-    reply(handle(shared).set_rate_limit(body).map(|()| json!({ "ok": true })))
+    reply(
+        handle(shared)
+            .set_rate_limit(body)
+            .map(|()| json!({ "ok": true })),
+    )
 }
 
 async fn set_faults(State(shared): SharedState, Json(body): Json<Option<Faults>>) -> Response {
-    reply(handle(shared).set_faults(body).map(|()| json!({ "ok": true })))
+    reply(
+        handle(shared)
+            .set_faults(body)
+            .map(|()| json!({ "ok": true })),
+    )
 }
 
-async fn set_soft_error_shape(State(shared): SharedState, Json(body): Json<SoftErrorShape>) -> Response {
+async fn set_soft_error_shape(
+    State(shared): SharedState,
+    Json(body): Json<SoftErrorShape>,
+) -> Response {
     handle(shared).set_soft_error_shape(body);
     Json(json!({ "ok": true })).into_response()
 }
 
-async fn set_operating_limit(State(shared): SharedState, Json(body): Json<Option<OperatingLimit>>) -> Response {
+async fn set_operating_limit(
+    State(shared): SharedState,
+    Json(body): Json<Option<OperatingLimit>>,
+) -> Response {
     handle(shared).set_operating_limit(body);
     Json(json!({ "ok": true })).into_response()
 }
@@ -319,8 +361,13 @@ fn default_wait() -> f64 {
 }
 
 async fn wait_events(State(shared): SharedState, Json(body): Json<Wait>) -> Response {
-    let timeout = Duration::try_from_secs_f64(body.timeout_seconds).unwrap_or(Duration::from_secs(10));
-    reply(handle(shared).wait_for_event_deliveries(body.count, timeout).await)
+    let timeout =
+        Duration::try_from_secs_f64(body.timeout_seconds).unwrap_or(Duration::from_secs(10));
+    reply(
+        handle(shared)
+            .wait_for_event_deliveries(body.count, timeout)
+            .await,
+    )
 }
 
 async fn counters(State(shared): SharedState) -> Response {

@@ -14,8 +14,8 @@ use serde::Serialize;
 use crate::config::{Faults, OperatingLimit, RateLimit, SoftErrorShape};
 use crate::faults::FaultEngine;
 use crate::snapshot::{
-    AppCredentials, ChatInfo, ConnectorInfo, Counters, DeliveryRecord, EventDelivery, LineInfo, LineStatus,
-    MessageInfo, PortalUser, Tokens,
+    AppCredentials, ChatInfo, ConnectorInfo, Counters, DeliveryRecord, EventDelivery, LineInfo,
+    LineStatus, MessageInfo, PortalUser, Tokens,
 };
 use crate::state::tokens::{random_token, Grant};
 use crate::state::{AppRecord, Portal, Shared};
@@ -103,7 +103,11 @@ impl std::fmt::Debug for EmulatorHandle {
 pub(crate) fn new_app() -> AppRecord {
     let mut rng = rand::rng();
     AppRecord {
-        client_id: format!("local.{:013x}.{:08}", rng.random::<u64>() >> 12, rng.random_range(0..100_000_000u32)),
+        client_id: format!(
+            "local.{:013x}.{:08}",
+            rng.random::<u64>() >> 12,
+            rng.random_range(0..100_000_000u32)
+        ),
         client_secret: SecretString::from(Alphanumeric.sample_string(&mut rng, 50)),
         application_token: SecretString::from(random_token()),
     }
@@ -165,7 +169,11 @@ impl EmulatorHandle {
 
     /// Every installed app, the first one first.
     pub fn apps(&self) -> Vec<AppCredentials> {
-        self.read(|portal| (0..portal.apps.len()).map(|app| Self::credentials(portal, app)).collect())
+        self.read(|portal| {
+            (0..portal.apps.len())
+                .map(|app| Self::credentials(portal, app))
+                .collect()
+        })
     }
 
     /// Installs another app (to test ownership: events go only to the app that registered
@@ -179,7 +187,8 @@ impl EmulatorHandle {
 
     /// A fresh token pair of the first app for the admin (user 1).
     pub fn tokens(&self) -> Tokens {
-        self.shared.run(|portal| portal.issue_tokens(Grant { app: 0, user: 1 }))
+        self.shared
+            .run(|portal| portal.issue_tokens(Grant { app: 0, user: 1 }))
     }
 
     fn grant(portal: &Portal, client_id: &str, user_id: u64) -> Result<Grant, ControlError> {
@@ -209,10 +218,16 @@ impl EmulatorHandle {
     ///
     /// # Errors
     /// [`ControlError::UnknownApp`], [`ControlError::UnknownUser`].
-    pub fn authorization_code(&self, client_id: &str, user_id: u64) -> Result<SecretString, ControlError> {
+    pub fn authorization_code(
+        &self,
+        client_id: &str,
+        user_id: u64,
+    ) -> Result<SecretString, ControlError> {
         self.shared.run(|portal| {
             let grant = Self::grant(portal, client_id, user_id)?;
-            Ok(SecretString::from(portal.tokens.issue_code(grant, portal.now)))
+            Ok(SecretString::from(
+                portal.tokens.issue_code(grant, portal.now),
+            ))
         })
     }
 
@@ -236,8 +251,14 @@ impl EmulatorHandle {
     /// # Errors
     /// [`ControlError::UnknownLine`], [`ControlError::UnknownChat`] (no customer message yet),
     /// [`ControlError::NoOpenSession`].
-    pub fn operator_reply(&self, line: i64, external_chat_id: &str, text: &str) -> Result<OperatorMessage, ControlError> {
-        self.shared.run(|portal| portal.operator_reply(line, external_chat_id, text))
+    pub fn operator_reply(
+        &self,
+        line: i64,
+        external_chat_id: &str,
+        text: &str,
+    ) -> Result<OperatorMessage, ControlError> {
+        self.shared
+            .run(|portal| portal.operator_reply(line, external_chat_id, text))
     }
 
     /// The operator edits a reply: fires `OnImConnectorMessageUpdate` (if the connector allows
@@ -246,7 +267,8 @@ impl EmulatorHandle {
     /// # Errors
     /// [`ControlError::NotAllowed`] when the flag is off, unknown/deleted/customer messages.
     pub fn operator_edit(&self, message_id: u64, text: &str) -> Result<(), ControlError> {
-        self.shared.run(|portal| portal.operator_edit(message_id, text))
+        self.shared
+            .run(|portal| portal.operator_edit(message_id, text))
     }
 
     /// The operator deletes a message: a reply fires `OnImConnectorMessageDelete` (one item per
@@ -265,7 +287,8 @@ impl EmulatorHandle {
     /// # Errors
     /// [`ControlError::UnknownChat`], [`ControlError::NoOpenSession`].
     pub fn close_session(&self, line: i64, external_chat_id: &str) -> Result<u64, ControlError> {
-        self.shared.run(|portal| portal.operator_close_session(line, external_chat_id))
+        self.shared
+            .run(|portal| portal.operator_close_session(line, external_chat_id))
     }
 
     /// Creates an open line and returns it.
@@ -322,7 +345,8 @@ impl EmulatorHandle {
 
     /// Chooses where register/unregister soft errors go.
     pub fn set_soft_error_shape(&self, shape: SoftErrorShape) {
-        self.shared.run(|portal| portal.settings.soft_error_shape = shape);
+        self.shared
+            .run(|portal| portal.settings.soft_error_shape = shape);
     }
 
     /// Turns the operating-time budget on or off.
@@ -369,10 +393,9 @@ impl EmulatorHandle {
                 .messages
                 .values()
                 .filter(|message| {
-                    portal
-                        .chats
-                        .get(&message.chat_id)
-                        .is_some_and(|chat| chat.line == line && chat.external_chat_id == external_chat_id)
+                    portal.chats.get(&message.chat_id).is_some_and(|chat| {
+                        chat.line == line && chat.external_chat_id == external_chat_id
+                    })
                 })
                 .cloned()
                 .collect()
@@ -404,9 +427,14 @@ impl EmulatorHandle {
     ///
     /// # Errors
     /// [`ControlError::Timeout`] when `timeout` (real time) passes first.
-    pub async fn wait_for_event_deliveries(&self, count: u64, timeout: Duration) -> Result<Vec<EventDelivery>, ControlError> {
+    pub async fn wait_for_event_deliveries(
+        &self,
+        count: u64,
+        timeout: Duration,
+    ) -> Result<Vec<EventDelivery>, ControlError> {
         let mut finished = self.shared.finished_deliveries.subscribe();
-        let reached = tokio::time::timeout(timeout, finished.wait_for(|finished| *finished >= count)).await;
+        let reached =
+            tokio::time::timeout(timeout, finished.wait_for(|finished| *finished >= count)).await;
         match reached {
             Ok(Ok(_)) => Ok(self.event_deliveries()),
             _ => Err(ControlError::Timeout {

@@ -13,7 +13,8 @@ pub(crate) const OPERATOR_ID: u64 = 1;
 
 impl Portal {
     fn operator_name(&self, user: u64) -> String {
-        self.user(user).map_or_else(|| format!("User {user}"), |user| user.name.clone())
+        self.user(user)
+            .map_or_else(|| format!("User {user}"), |user| user.name.clone())
     }
 
     /// The text as the connector receives it: with the operator's name when NEED_SIGNATURE.
@@ -35,25 +36,35 @@ impl Portal {
     /// Operator messages reach the connector only while its status on the line is OK and the
     /// line is active.
     fn routable(&self, connector: &str, line: i64) -> bool {
-        self.status_of(connector, line).status() && self.lines.get(&line).is_some_and(|line| line.active)
+        self.status_of(connector, line).status()
+            && self.lines.get(&line).is_some_and(|line| line.active)
     }
 
     /// The chat, connector, line and external chat id of a message.
     fn context_of(&self, message: &MessageInfo) -> Option<(String, i64, String)> {
         let chat = self.chats.get(&message.chat_id)?;
-        Some((chat.connector.clone(), chat.line, chat.external_chat_id.clone()))
+        Some((
+            chat.connector.clone(),
+            chat.line,
+            chat.external_chat_id.clone(),
+        ))
     }
 
-    pub(crate) fn operator_reply(&mut self, line: i64, external_chat: &str, text: &str) -> Result<OperatorMessage, ControlError> {
+    pub(crate) fn operator_reply(
+        &mut self,
+        line: i64,
+        external_chat: &str,
+        text: &str,
+    ) -> Result<OperatorMessage, ControlError> {
         if !self.lines.contains_key(&line) {
             return Err(ControlError::UnknownLine(line));
         }
-        let chat_id = self
-            .chat_by_external(line, external_chat)
-            .ok_or_else(|| ControlError::UnknownChat {
+        let chat_id = self.chat_by_external(line, external_chat).ok_or_else(|| {
+            ControlError::UnknownChat {
                 line,
                 external_chat_id: external_chat.to_owned(),
-            })?;
+            }
+        })?;
         let open = self
             .chats
             .get(&chat_id)
@@ -78,7 +89,11 @@ impl Portal {
                 read: false,
             },
         );
-        let connector = self.chats.get(&chat_id).map(|chat| chat.connector.clone()).unwrap_or_default();
+        let connector = self
+            .chats
+            .get(&chat_id)
+            .map(|chat| chat.connector.clone())
+            .unwrap_or_default();
         if self.routable(&connector, line) {
             let signed = self.signed(self.flags_of(&connector), OPERATOR_ID, text);
             let data = json!({
@@ -90,9 +105,17 @@ impl Portal {
                     "chat": { "id": external_chat },
                 }],
             });
-            self.emit("OnImConnectorMessageAdd", &data, Audience::OwnerOf(&connector), OPERATOR_ID);
+            self.emit(
+                "OnImConnectorMessageAdd",
+                &data,
+                Audience::OwnerOf(&connector),
+                OPERATOR_ID,
+            );
         }
-        Ok(OperatorMessage { chat_id, message_id })
+        Ok(OperatorMessage {
+            chat_id,
+            message_id,
+        })
     }
 
     fn live_message(&self, message_id: u64) -> Result<MessageInfo, ControlError> {
@@ -106,7 +129,11 @@ impl Portal {
         Ok(message.clone())
     }
 
-    pub(crate) fn operator_edit(&mut self, message_id: u64, text: &str) -> Result<(), ControlError> {
+    pub(crate) fn operator_edit(
+        &mut self,
+        message_id: u64,
+        text: &str,
+    ) -> Result<(), ControlError> {
         let message = self.live_message(message_id)?;
         if message.direction != Direction::Outgoing {
             return Err(ControlError::NotAnOperatorMessage(message_id));
@@ -135,7 +162,12 @@ impl Portal {
                     "chat": { "id": external_chat },
                 }],
             });
-            self.emit("OnImConnectorMessageUpdate", &data, Audience::OwnerOf(&connector), OPERATOR_ID);
+            self.emit(
+                "OnImConnectorMessageUpdate",
+                &data,
+                Audience::OwnerOf(&connector),
+                OPERATOR_ID,
+            );
         }
         Ok(())
     }
@@ -147,8 +179,14 @@ impl Portal {
             .ok_or(ControlError::UnknownMessage(message_id))?;
         let flags = self.flags_of(&connector);
         let (allowed, action) = match message.direction {
-            Direction::Outgoing => (flags.del_internal_messages, "delete their messages (DEL_INTERNAL_MESSAGES is off)"),
-            Direction::Incoming => (flags.del_external_messages, "delete customer messages (DEL_EXTERNAL_MESSAGES is off)"),
+            Direction::Outgoing => (
+                flags.del_internal_messages,
+                "delete their messages (DEL_INTERNAL_MESSAGES is off)",
+            ),
+            Direction::Incoming => (
+                flags.del_external_messages,
+                "delete customer messages (DEL_EXTERNAL_MESSAGES is off)",
+            ),
         };
         if !allowed {
             return Err(ControlError::NotAllowed { connector, action });
@@ -157,7 +195,10 @@ impl Portal {
             stored.deleted = true;
         }
         // Only operator replies go back to the connector, one element per stored external id.
-        if message.direction == Direction::Outgoing && !message.external_ids.is_empty() && self.routable(&connector, line) {
+        if message.direction == Direction::Outgoing
+            && !message.external_ids.is_empty()
+            && self.routable(&connector, line)
+        {
             let items: Vec<Value> = message
                 .external_ids
                 .iter()
@@ -170,18 +211,27 @@ impl Portal {
                 })
                 .collect();
             let data = json!({ "CONNECTOR": connector, "LINE": line, "MESSAGES": items });
-            self.emit("OnImConnectorMessageDelete", &data, Audience::OwnerOf(&connector), OPERATOR_ID);
+            self.emit(
+                "OnImConnectorMessageDelete",
+                &data,
+                Audience::OwnerOf(&connector),
+                OPERATOR_ID,
+            );
         }
         Ok(())
     }
 
-    pub(crate) fn operator_close_session(&mut self, line: i64, external_chat: &str) -> Result<u64, ControlError> {
-        let chat_id = self
-            .chat_by_external(line, external_chat)
-            .ok_or_else(|| ControlError::UnknownChat {
+    pub(crate) fn operator_close_session(
+        &mut self,
+        line: i64,
+        external_chat: &str,
+    ) -> Result<u64, ControlError> {
+        let chat_id = self.chat_by_external(line, external_chat).ok_or_else(|| {
+            ControlError::UnknownChat {
                 line,
                 external_chat_id: external_chat.to_owned(),
-            })?;
+            }
+        })?;
         self.close_session(chat_id, OPERATOR_ID)
             .ok_or(ControlError::NoOpenSession(chat_id))
     }
@@ -205,7 +255,12 @@ impl Portal {
                 OPERATOR_ID,
             );
         }
-        self.emit("OnImConnectorLineDelete", &json!(line), Audience::Everyone, OPERATOR_ID);
+        self.emit(
+            "OnImConnectorLineDelete",
+            &json!(line),
+            Audience::Everyone,
+            OPERATOR_ID,
+        );
         Ok(())
     }
 }

@@ -15,7 +15,8 @@ use crate::state::Portal;
 pub(crate) const WRONG_AUTH_TYPE_APP: &str =
     "Current authorization type is denied for this method Application context required";
 /// The text of 403 `WRONG_AUTH_TYPE` from the REST core (`event.*`).
-pub(crate) const WRONG_AUTH_TYPE_CORE: &str = "Current authorization type is denied for this method";
+pub(crate) const WRONG_AUTH_TYPE_CORE: &str =
+    "Current authorization type is denied for this method";
 
 /// How the caller authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +80,11 @@ pub(crate) fn resolve(
                 user: portal.webhook.user_id,
             })
         } else {
-            Err(ApiError::new(401, "INVALID_CREDENTIALS", "Invalid request credentials"))
+            Err(ApiError::new(
+                401,
+                "INVALID_CREDENTIALS",
+                "Invalid request credentials",
+            ))
         };
     }
     let token = [auth_param, access_token_param]
@@ -91,7 +96,11 @@ pub(crate) fn resolve(
         })
         .or_else(|| bearer(headers));
     let Some(token) = token else {
-        return Err(ApiError::new(401, "NO_AUTH_FOUND", "Wrong authorization data"));
+        return Err(ApiError::new(
+            401,
+            "NO_AUTH_FOUND",
+            "Wrong authorization data",
+        ));
     };
     match portal.tokens.check_access(&token, portal.now) {
         Ok(grant) => Ok(Caller::OAuth {
@@ -100,7 +109,11 @@ pub(crate) fn resolve(
         }),
         Err(AccessError::Expired) => {
             portal.counters.expired_token_rejections += 1;
-            Err(ApiError::new(401, "expired_token", "The access token provided has expired"))
+            Err(ApiError::new(
+                401,
+                "expired_token",
+                "The access token provided has expired",
+            ))
         }
         Err(AccessError::Invalid) => Err(ApiError::new(
             401,
@@ -113,5 +126,6 @@ pub(crate) fn resolve(
 fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim().to_owned())
+    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+        .then(|| token.trim().to_owned())
 }

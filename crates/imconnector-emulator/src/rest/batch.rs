@@ -31,7 +31,11 @@ pub(crate) fn batch(portal: &mut Portal, caller: Caller, params: Params) -> Outc
     let mut collected = Collected::default();
     for (index, (key, command)) in commands.into_iter().enumerate() {
         let failed = if index >= MAX_COMMANDS {
-            let error = ApiError::new(400, "ERROR_BATCH_LENGTH_EXCEEDED", "Max batch length exceeded");
+            let error = ApiError::new(
+                400,
+                "ERROR_BATCH_LENGTH_EXCEEDED",
+                "Max batch length exceeded",
+            );
             collected.errors.push((key, error.body()));
             true
         } else {
@@ -56,13 +60,23 @@ pub(crate) fn batch(portal: &mut Portal, caller: Caller, params: Params) -> Outc
 }
 
 /// Runs one sub-call; `Ok(true)` when it failed, `Err` on a fatal error.
-fn run_command(portal: &mut Portal, caller: Caller, key: &str, command: &str, collected: &mut Collected) -> Result<bool, ()> {
+fn run_command(
+    portal: &mut Portal,
+    caller: Caller,
+    key: &str,
+    command: &str,
+    collected: &mut Collected,
+) -> Result<bool, ()> {
     let (method, query) = command.split_once('?').unwrap_or((command, ""));
     let method = method.trim_matches('/').to_lowercase();
     let method = method.strip_suffix(".json").unwrap_or(&method).to_owned();
     *portal.counters.requests.entry(method.clone()).or_default() += 1;
     if method == "batch" {
-        let error = ApiError::new(405, "ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage");
+        let error = ApiError::new(
+            405,
+            "ERROR_BATCH_METHOD_NOT_ALLOWED",
+            "Method is not allowed for batch usage",
+        );
         collected.errors.push((key.to_owned(), error.body()));
         return Ok(true);
     }
@@ -171,13 +185,26 @@ mod tests {
 
     #[test]
     fn references_resolve_inside_and_as_whole_values() {
-        let results: Map<String, Value> =
-            serde_json::from_value(json!({"st": {"LINE": 107, "CONNECTOR": "acme"}, "lines": [{"ID": "5"}]}))
-                .expect("map");
-        assert_eq!(resolve_text("$result[st][LINE]", &results), Some(json!(107)));
-        assert_eq!(resolve_text("line $result[lines][0][ID]!", &results), Some(json!("line 5!")));
-        assert_eq!(resolve_text("$result[st]", &results), Some(json!({"LINE": 107, "CONNECTOR": "acme"})));
-        assert_eq!(resolve_text("$result[nope][X]", &results), Some(json!("$result[nope][X]")));
+        let results: Map<String, Value> = serde_json::from_value(
+            json!({"st": {"LINE": 107, "CONNECTOR": "acme"}, "lines": [{"ID": "5"}]}),
+        )
+        .expect("map");
+        assert_eq!(
+            resolve_text("$result[st][LINE]", &results),
+            Some(json!(107))
+        );
+        assert_eq!(
+            resolve_text("line $result[lines][0][ID]!", &results),
+            Some(json!("line 5!"))
+        );
+        assert_eq!(
+            resolve_text("$result[st]", &results),
+            Some(json!({"LINE": 107, "CONNECTOR": "acme"}))
+        );
+        assert_eq!(
+            resolve_text("$result[nope][X]", &results),
+            Some(json!("$result[nope][X]"))
+        );
         assert_eq!(resolve_text("plain", &results), None);
     }
 }

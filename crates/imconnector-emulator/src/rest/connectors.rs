@@ -6,7 +6,7 @@ use super::auth::{Caller, WRONG_AUTH_TYPE_CORE};
 use crate::envelope::{ApiError, Outcome};
 use crate::events::{status_delete_data, Audience};
 use crate::php::{self, Params};
-use crate::snapshot::{ConnectorFlags, ConnectorInfo};
+use crate::snapshot::ConnectorInfo;
 use crate::state::Portal;
 
 /// Longest `ID`/`NAME` the registry table holds.
@@ -55,7 +55,10 @@ pub(crate) fn register(portal: &mut Portal, caller: Caller, params: Params) -> O
         return soft("ICON_REQUIRED", "Connector icon is not specified");
     }
     if php::is_empty(handler) {
-        return soft("NO_PLACEMENT_HANDLER", "Cannot get the embedding handler URL");
+        return soft(
+            "NO_PLACEMENT_HANDLER",
+            "Cannot get the embedding handler URL",
+        );
     }
     match save(portal, app, &params) {
         Ok(()) => Outcome::Ok(json!({ "result": true })),
@@ -102,7 +105,10 @@ fn save(portal: &mut Portal, app: usize, params: &Params) -> Result<(), ()> {
         owner_client_id: portal.apps[app].client_id.clone(),
         placement_handler: handler,
         icon,
-        icon_disabled: params.get("ICON_DISABLED").filter(|value| php::is_array(Some(value))).cloned(),
+        icon_disabled: params
+            .get("ICON_DISABLED")
+            .filter(|value| php::is_array(Some(value)))
+            .cloned(),
         comment: php::to_text(params.get("COMMENT")),
         flags,
     };
@@ -137,7 +143,10 @@ pub(crate) fn unregister(portal: &mut Portal, caller: Caller, params: Params) ->
     let params = php::upper_keys(&params);
     let id = params.get("ID");
     if php::is_empty(id) {
-        return soft("APPLICATION_UNREGISTRATION_ERROR", "Error unregistering app");
+        return soft(
+            "APPLICATION_UNREGISTRATION_ERROR",
+            "Error unregistering app",
+        );
     }
     let id = php::to_text(id).unwrap_or_default().to_lowercase();
     // Status rows of that id go on every line, whoever owns it; StatusDelete is sent while the

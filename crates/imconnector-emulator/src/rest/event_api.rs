@@ -16,10 +16,16 @@ fn app_only(caller: Caller) -> Result<usize, ApiError> {
 
 /// `event_type`: online (default) or offline.
 fn offline(params: &Params) -> Result<bool, ApiError> {
-    match php::to_text(params.get("EVENT_TYPE")).map(|text| text.to_lowercase()).as_deref() {
+    match php::to_text(params.get("EVENT_TYPE"))
+        .map(|text| text.to_lowercase())
+        .as_deref()
+    {
         None | Some("" | "online") => Ok(false),
         Some("offline") => Ok(true),
-        Some(_) => Err(ApiError::argument("event_type", "Value must be one of {online|offline}")),
+        Some(_) => Err(ApiError::argument(
+            "event_type",
+            "Value must be one of {online|offline}",
+        )),
     }
 }
 
@@ -73,7 +79,8 @@ fn bind_checked(portal: &mut Portal, caller: Caller, params: &Params) -> Result<
         String::new()
     } else {
         let handler = required_text(params, "handler")?;
-        let valid = url::Url::parse(&handler).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
+        let valid =
+            url::Url::parse(&handler).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
         if !valid {
             return Err(ApiError::argument("handler", "Wrong handler URL"));
         }
@@ -123,7 +130,9 @@ pub(crate) fn unbind(portal: &mut Portal, caller: Caller, params: Params) -> Out
             let matches = binding.app == app
                 && binding.event == event
                 && binding.offline == offline
-                && handler.as_ref().is_none_or(|handler| *handler == binding.handler)
+                && handler
+                    .as_ref()
+                    .is_none_or(|handler| *handler == binding.handler)
                 && auth_type.is_none_or(|auth_type| auth_type == binding.auth_type);
             !matches
         });

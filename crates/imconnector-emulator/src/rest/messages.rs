@@ -21,7 +21,12 @@ struct Batch {
     chat_group: bool,
 }
 
-fn gate(portal: &Portal, caller: Caller, params: Params, structural: bool) -> Result<Batch, ApiError> {
+fn gate(
+    portal: &Portal,
+    caller: Caller,
+    params: Params,
+    structural: bool,
+) -> Result<Batch, ApiError> {
     caller.require_app()?;
     let params = php::upper_keys(&params);
     let connector = required_connector(&params)?;
@@ -30,7 +35,10 @@ fn gate(portal: &Portal, caller: Caller, params: Params, structural: bool) -> Re
         return Err(ApiError::missing("LINE"));
     }
     let line = php::to_int(line_value);
-    let Some(messages) = params.get("MESSAGES").filter(|value| php::is_set(Some(value))) else {
+    let Some(messages) = params
+        .get("MESSAGES")
+        .filter(|value| php::is_set(Some(value)))
+    else {
         return Err(ApiError::missing("MESSAGES"));
     };
     // MESSAGES keys are case-insensitive at every level (lowercased).
@@ -73,7 +81,11 @@ fn check_structure(messages: &Value) -> Result<(), ApiError> {
             "The MESSAGES parameter must be an array of messages (arrays)",
         ));
     }
-    let complete = |item: &Value| ["user", "message", "chat"].iter().all(|key| php::is_set(php::get(item, key)));
+    let complete = |item: &Value| {
+        ["user", "message", "chat"]
+            .iter()
+            .all(|key| php::is_set(php::get(item, key)))
+    };
     if items.iter().any(|(_, item)| !complete(item)) {
         return Err(ApiError::argument(
             "MESSAGES",
@@ -142,12 +154,15 @@ fn send_one(portal: &mut Portal, batch: &Batch, acting_user: u64, item: &Value) 
         .map(|files| {
             php::entries(files)
                 .into_iter()
-                .filter(|(_, file)| php::to_text(php::get(file, "url")).is_some_and(|url| !url.is_empty()))
+                .filter(|(_, file)| {
+                    php::to_text(php::get(file, "url")).is_some_and(|url| !url.is_empty())
+                })
                 .map(|(_, file)| file.clone())
                 .collect()
         })
         .unwrap_or_default();
-    if external_user.is_empty() || external_chat.is_empty() || (text.is_empty() && files.is_empty()) {
+    if external_user.is_empty() || external_chat.is_empty() || (text.is_empty() && files.is_empty())
+    {
         return failed(INCOMPLETE);
     }
     let email = text_of(item, "user", "email");
@@ -171,7 +186,10 @@ fn send_one(portal: &mut Portal, batch: &Batch, acting_user: u64, item: &Value) 
     }
     let session_id = portal.ensure_session(chat_id, acting_user);
     let external_id = Some(text_of(item, "message", "id")).filter(|id| !id.is_empty());
-    let file_ids: Vec<Value> = files.iter().map(|_| json!(next_id(&mut portal.ids.file))).collect();
+    let file_ids: Vec<Value> = files
+        .iter()
+        .map(|_| json!(next_id(&mut portal.ids.file)))
+        .collect();
     portal.store_incoming(IncomingMessage {
         chat_id,
         author_id: customer,
@@ -180,7 +198,9 @@ fn send_one(portal: &mut Portal, batch: &Batch, acting_user: u64, item: &Value) 
         external_id,
     });
 
-    let mut message = php::get(item, "message").cloned().unwrap_or_else(|| json!({}));
+    let mut message = php::get(item, "message")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     if let Value::Object(map) = &mut message {
         map.remove("disable_crm");
         // The date becomes a server DateTime object, which serialises as {}.
@@ -252,7 +272,9 @@ fn update_one(portal: &mut Portal, batch: &Batch, item: &Value) -> Value {
             }
         }
     }
-    let mut message = php::get(item, "message").cloned().unwrap_or_else(|| json!({}));
+    let mut message = php::get(item, "message")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     if let Value::Object(map) = &mut message {
         if map.contains_key("date") {
             map.insert("date".to_owned(), json!({}));

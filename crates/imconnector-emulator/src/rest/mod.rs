@@ -67,7 +67,10 @@ struct Target {
 
 fn parse_target(path: &str) -> Option<Target> {
     let rest = path.strip_prefix("/rest/")?;
-    let segments: Vec<&str> = rest.split('/').filter(|segment| !segment.is_empty()).collect();
+    let segments: Vec<&str> = rest
+        .split('/')
+        .filter(|segment| !segment.is_empty())
+        .collect();
     let (webhook, method) = match segments.as_slice() {
         [method] => (None, *method),
         [user, code, method] => (Some(((*user).to_owned(), (*code).to_owned())), *method),
@@ -105,13 +108,24 @@ pub(crate) async fn handle(
     response
 }
 
-fn process(shared: &Arc<Shared>, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], start: f64) -> Response {
+fn process(
+    shared: &Arc<Shared>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    start: f64,
+) -> Response {
     let Some(target) = parse_target(uri.path()) else {
         return error_response(&not_found());
     };
     let mut params = crate::params::collect(method, headers, uri.query(), body);
     let (outcome, report, processing, shape) = shared.run(|portal| {
-        *portal.counters.requests.entry(target.method.clone()).or_default() += 1;
+        *portal
+            .counters
+            .requests
+            .entry(target.method.clone())
+            .or_default() += 1;
         let shape = portal.settings.soft_error_shape;
         if let Some((per_second, burst)) = portal.settings.rate_limit.parameters() {
             if !portal.bucket.try_admit(portal.now, per_second, burst) {
@@ -142,11 +156,15 @@ fn process(shared: &Arc<Shared>, method: &Method, uri: &Uri, headers: &HeaderMap
 
 fn render(outcome: Outcome, timing: Timing, shape: SoftErrorShape) -> Response {
     match outcome {
-        Outcome::Ok(result) => json_response(StatusCode::OK, &json!({ "result": result, "time": timing.to_value() })),
+        Outcome::Ok(result) => json_response(
+            StatusCode::OK,
+            &json!({ "result": result, "time": timing.to_value() }),
+        ),
         Outcome::Soft(payload) => match shape {
-            SoftErrorShape::Wrapped => {
-                json_response(StatusCode::OK, &json!({ "result": payload, "time": timing.to_value() }))
-            }
+            SoftErrorShape::Wrapped => json_response(
+                StatusCode::OK,
+                &json!({ "result": payload, "time": timing.to_value() }),
+            ),
             SoftErrorShape::TopLevel => json_response(StatusCode::OK, &payload),
         },
         Outcome::Err(error) => error_response(&error),
@@ -190,7 +208,9 @@ pub(crate) fn invoke(
         let cost = limit
             .cost_per_call
             .map_or(processing, |cost| cost.as_secs_f64());
-        portal.operating.charge(&ledger_key, method, portal.now, cost)
+        portal
+            .operating
+            .charge(&ledger_key, method, portal.now, cost)
     });
     (outcome, report, processing)
 }

@@ -19,17 +19,22 @@ const MAX_LIMIT: usize = 200;
 /// Every field of a line config with neutral values (types as the portal sends them).
 fn template() -> &'static Map<String, Value> {
     static TEMPLATE: OnceLock<Map<String, Value>> = OnceLock::new();
-    TEMPLATE.get_or_init(|| match serde_json::from_str(include_str!("line_template.json")) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
-    })
+    TEMPLATE.get_or_init(
+        || match serde_json::from_str(include_str!("line_template.json")) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        },
+    )
 }
 
 fn line_config(line: &LineInfo) -> Map<String, Value> {
     let mut config = template().clone();
     config.insert("ID".to_owned(), json!(line.id.to_string()));
     config.insert("LINE_NAME".to_owned(), json!(line.name));
-    config.insert("ACTIVE".to_owned(), json!(if line.active { "Y" } else { "N" }));
+    config.insert(
+        "ACTIVE".to_owned(),
+        json!(if line.active { "Y" } else { "N" }),
+    );
     config
 }
 
@@ -43,7 +48,12 @@ fn invalid(kind: &str, field: &str) -> ApiError {
 
 /// The operators in every line's queue: the portal's admins.
 fn queue(portal: &Portal) -> Vec<u64> {
-    portal.users.iter().filter(|user| user.admin).map(|user| user.id).collect()
+    portal
+        .users
+        .iter()
+        .filter(|user| user.admin)
+        .map(|user| user.id)
+        .collect()
 }
 
 fn queue_user_fields(portal: &Portal) -> Value {
@@ -84,7 +94,10 @@ fn parse_query(params: &Params) -> Result<Query, ApiError> {
         limit: DEFAULT_LIMIT,
         offset: 0,
     };
-    let Some(raw) = params.get("PARAMS").filter(|value| php::is_set(Some(value))) else {
+    let Some(raw) = params
+        .get("PARAMS")
+        .filter(|value| php::is_set(Some(value)))
+    else {
         return Ok(query);
     };
     if !php::is_array(Some(raw)) {
@@ -97,12 +110,16 @@ fn parse_query(params: &Params) -> Result<Query, ApiError> {
                 let fields: Option<Vec<String>> = match value {
                     Value::Array(_) | Value::Object(_) => php::entries(value)
                         .into_iter()
-                        .map(|(_, field)| php::to_text(Some(field)).map(|field| field.to_uppercase()))
+                        .map(|(_, field)| {
+                            php::to_text(Some(field)).map(|field| field.to_uppercase())
+                        })
                         .collect(),
                     _ => None,
                 };
                 match fields {
-                    Some(fields) if fields.iter().all(|field| known(field)) => query.select = Some(fields),
+                    Some(fields) if fields.iter().all(|field| known(field)) => {
+                        query.select = Some(fields)
+                    }
                     _ => return Err(invalid("PARAMS", "select")),
                 }
             }
@@ -112,7 +129,10 @@ fn parse_query(params: &Params) -> Result<Query, ApiError> {
                 };
                 query.order.clear();
                 for (field, direction) in map {
-                    let ascending = match php::to_text(Some(direction)).map(|text| text.to_uppercase()).as_deref() {
+                    let ascending = match php::to_text(Some(direction))
+                        .map(|text| text.to_uppercase())
+                        .as_deref()
+                    {
                         Some("ASC") => true,
                         Some("DESC") => false,
                         _ => return Err(invalid("PARAMS", "order")),
@@ -128,7 +148,8 @@ fn parse_query(params: &Params) -> Result<Query, ApiError> {
                     return Err(invalid("PARAMS", "filter"));
                 };
                 for (field, expected) in map {
-                    let expected = php::to_text(Some(expected)).ok_or_else(|| invalid("PARAMS", "filter"))?;
+                    let expected =
+                        php::to_text(Some(expected)).ok_or_else(|| invalid("PARAMS", "filter"))?;
                     if !known(&field.to_uppercase()) {
                         return Err(invalid("PARAMS", "filter"));
                     }
@@ -169,7 +190,10 @@ fn list_checked(portal: &Portal, params: &Params) -> Result<Vec<Value>, ApiError
     let query = parse_query(params)?;
     let mut with_queue = false;
     let mut with_config_queue = false;
-    if let Some(options) = params.get("OPTIONS").filter(|value| php::is_set(Some(value))) {
+    if let Some(options) = params
+        .get("OPTIONS")
+        .filter(|value| php::is_set(Some(value)))
+    {
         if !php::is_array(Some(options)) {
             return Err(invalid("OPTIONS", "OPTIONS"));
         }
@@ -199,7 +223,11 @@ fn list_checked(portal: &Portal, params: &Params) -> Result<Vec<Value>, ApiError
         .map(line_config)
         .filter(|config| {
             query.filter.iter().all(|(field, expected)| {
-                config.get(field).and_then(|value| php::to_text(Some(value))).as_deref() == Some(expected.as_str())
+                config
+                    .get(field)
+                    .and_then(|value| php::to_text(Some(value)))
+                    .as_deref()
+                    == Some(expected.as_str())
             })
         })
         .collect();
@@ -230,7 +258,11 @@ fn list_checked(portal: &Portal, params: &Params) -> Result<Vec<Value>, ApiError
             let mut line = match &query.select {
                 Some(fields) => fields
                     .iter()
-                    .filter_map(|field| config.get(field).map(|value| (field.clone(), value.clone())))
+                    .filter_map(|field| {
+                        config
+                            .get(field)
+                            .map(|value| (field.clone(), value.clone()))
+                    })
                     .collect(),
                 None => config,
             };

@@ -25,7 +25,12 @@ fn confirm(portal: &mut Portal, caller: Caller, params: Params, kind: DeliveryKi
     }
 }
 
-fn confirm_checked(portal: &mut Portal, caller: Caller, params: Params, kind: DeliveryKind) -> Result<(), ApiError> {
+fn confirm_checked(
+    portal: &mut Portal,
+    caller: Caller,
+    params: Params,
+    kind: DeliveryKind,
+) -> Result<(), ApiError> {
     caller.require_app()?;
     let params = php::upper_keys(&params);
     let connector = required_connector(&params)?;
@@ -41,7 +46,9 @@ fn confirm_checked(portal: &mut Portal, caller: Caller, params: Params, kind: De
     let messages = php::lower_keys_deep(params.get("MESSAGES").unwrap_or(&Value::Null));
     for (_, item) in php::entries(&messages) {
         let im = php::get(item, "im");
-        let chat_id = im.and_then(|im| php::get(im, "chat_id")).map(|id| php::to_int(Some(id)));
+        let chat_id = im
+            .and_then(|im| php::get(im, "chat_id"))
+            .map(|id| php::to_int(Some(id)));
         let message_id = im
             .and_then(|im| php::get(im, "message_id"))
             .map(|id| php::to_int(Some(id)));
@@ -55,7 +62,8 @@ fn confirm_checked(portal: &mut Portal, caller: Caller, params: Params, kind: De
                 single => php::to_text(Some(single)).into_iter().collect(),
             })
             .unwrap_or_default();
-        let external_chat_id = php::get(item, "chat").and_then(|chat| php::to_text(php::get(chat, "id")));
+        let external_chat_id =
+            php::get(item, "chat").and_then(|chat| php::to_text(php::get(chat, "id")));
         let matched = mark(portal, chat_id, message_id, &external_ids, kind);
         portal.deliveries.push(DeliveryRecord {
             kind,
@@ -72,7 +80,13 @@ fn confirm_checked(portal: &mut Portal, caller: Caller, params: Params, kind: De
 }
 
 /// Marks the operator reply named by `im.*`; returns whether there was one.
-fn mark(portal: &mut Portal, chat_id: Option<i64>, message_id: Option<i64>, external_ids: &[String], kind: DeliveryKind) -> bool {
+fn mark(
+    portal: &mut Portal,
+    chat_id: Option<i64>,
+    message_id: Option<i64>,
+    external_ids: &[String],
+    kind: DeliveryKind,
+) -> bool {
     let Some(message) = message_id
         .and_then(|id| u64::try_from(id).ok())
         .and_then(|id| portal.messages.get_mut(&id))
@@ -107,7 +121,11 @@ pub(crate) fn chat_name_set(portal: &mut Portal, caller: Caller, params: Params)
     }
 }
 
-fn chat_name_set_checked(portal: &mut Portal, caller: Caller, params: Params) -> Result<(), ApiError> {
+fn chat_name_set_checked(
+    portal: &mut Portal,
+    caller: Caller,
+    params: Params,
+) -> Result<(), ApiError> {
     caller.require_app()?;
     let params = php::upper_keys(&params);
     // This method checks with `empty`, so LINE 0 and "0" are refused too.
@@ -116,7 +134,8 @@ fn chat_name_set_checked(portal: &mut Portal, caller: Caller, params: Params) ->
             return Err(ApiError::missing(name));
         }
     }
-    let connector = php::connector_real_id(&php::to_text(params.get("CONNECTOR")).unwrap_or_default());
+    let connector =
+        php::connector_real_id(&php::to_text(params.get("CONNECTOR")).unwrap_or_default());
     let chat_group = portal
         .registry
         .get(&connector)
@@ -138,7 +157,11 @@ fn chat_name_set_checked(portal: &mut Portal, caller: Caller, params: Params) ->
         None
     } else {
         let external_user = php::to_text(params.get("USER_ID")).unwrap_or_default();
-        Some(portal.existing_customer(&connector, &external_user).ok_or_else(renaming_failed)?)
+        Some(
+            portal
+                .existing_customer(&connector, &external_user)
+                .ok_or_else(renaming_failed)?,
+        )
     };
     let chat = portal
         .find_chat(&connector, line, &external_chat, customer)

@@ -29,37 +29,41 @@ pub(crate) fn activate(portal: &mut Portal, caller: Caller, params: Params) -> O
     into_outcome(activate_checked(portal, caller, params))
 }
 
-fn activate_checked(portal: &mut Portal, caller: Caller, params: Params) -> Result<Value, ApiError> {
-        let params = gate(caller, params)?;
-        let connector = required_connector(&params)?;
-        let line = required_line(&params)?;
-        let active = params.get("ACTIVE");
-        if !php::is_set(active) {
-            return Err(ApiError::missing("ACTIVE"));
+fn activate_checked(
+    portal: &mut Portal,
+    caller: Caller,
+    params: Params,
+) -> Result<Value, ApiError> {
+    let params = gate(caller, params)?;
+    let connector = required_connector(&params)?;
+    let line = required_line(&params)?;
+    let active = params.get("ACTIVE");
+    if !php::is_set(active) {
+        return Err(ApiError::missing("ACTIVE"));
+    }
+    if php::truthy(active) {
+        let row = portal
+            .statuses
+            .entry((connector.clone(), line))
+            .or_insert_with(|| LineStatus::absent(&connector, line));
+        row.active = true;
+        row.connection = true;
+        row.register = true;
+        row.error = false;
+        if row.data.is_none() {
+            row.data = Some(Map::new());
         }
-        if php::truthy(active) {
-            let row = portal
-                .statuses
-                .entry((connector.clone(), line))
-                .or_insert_with(|| LineStatus::absent(&connector, line));
-            row.active = true;
-            row.connection = true;
-            row.register = true;
-            row.error = false;
-            if row.data.is_none() {
-                row.data = Some(Map::new());
-            }
-        } else {
-            // Deleting the row wipes DATA too; StatusDelete fires even if there was no row.
-            portal.statuses.remove(&(connector.clone(), line));
-            portal.emit(
-                "OnImConnectorStatusDelete",
-                &status_delete_data(&connector, line),
-                Audience::OwnerOf(&connector),
-                caller.user(),
-            );
-        }
-        Ok(Value::Bool(true))
+    } else {
+        // Deleting the row wipes DATA too; StatusDelete fires even if there was no row.
+        portal.statuses.remove(&(connector.clone(), line));
+        portal.emit(
+            "OnImConnectorStatusDelete",
+            &status_delete_data(&connector, line),
+            Audience::OwnerOf(&connector),
+            caller.user(),
+        );
+    }
+    Ok(Value::Bool(true))
 }
 
 pub(crate) fn status(portal: &mut Portal, caller: Caller, params: Params) -> Outcome {
@@ -67,17 +71,17 @@ pub(crate) fn status(portal: &mut Portal, caller: Caller, params: Params) -> Out
 }
 
 fn status_checked(portal: &mut Portal, caller: Caller, params: Params) -> Result<Value, ApiError> {
-        let params = gate(caller, params)?;
-        let connector = required_connector(&params)?;
-        let line = php::to_int(params.get("LINE"));
-        let row = portal.status_of(&connector, line);
-        Ok(json!({
-            "LINE": line,
-            "CONNECTOR": connector,
-            "ERROR": row.error,
-            "CONFIGURED": row.configured(),
-            "STATUS": row.status(),
-        }))
+    let params = gate(caller, params)?;
+    let connector = required_connector(&params)?;
+    let line = php::to_int(params.get("LINE"));
+    let row = portal.status_of(&connector, line);
+    Ok(json!({
+        "LINE": line,
+        "CONNECTOR": connector,
+        "ERROR": row.error,
+        "CONFIGURED": row.configured(),
+        "STATUS": row.status(),
+    }))
 }
 
 pub(crate) fn data_set(portal: &mut Portal, caller: Caller, params: Params) -> Outcome {
@@ -104,7 +108,12 @@ pub(crate) fn data_set(portal: &mut Portal, caller: Caller, params: Params) -> O
     let data = php::upper_keys_deep(data);
     let mut stored = Map::new();
     stored.insert("connector_id".to_owned(), Value::String(connector.clone()));
-    for (wire, key) in [("ID", "id"), ("URL", "url"), ("URL_IM", "url_im"), ("NAME", "name")] {
+    for (wire, key) in [
+        ("ID", "id"),
+        ("URL", "url"),
+        ("URL_IM", "url_im"),
+        ("NAME", "name"),
+    ] {
         let value = php::get(&data, wire);
         if !php::is_empty(value) {
             if let Some(value) = value {
@@ -125,17 +134,21 @@ pub(crate) fn set_error(portal: &mut Portal, caller: Caller, params: Params) -> 
     into_outcome(set_error_checked(portal, caller, params))
 }
 
-fn set_error_checked(portal: &mut Portal, caller: Caller, params: Params) -> Result<Value, ApiError> {
-        let params = gate(caller, params)?;
-        let connector = required_connector(&params)?;
-        let line = required_line(&params)?;
-        require_provider(portal, &connector)?;
-        let row = portal
-            .statuses
-            .entry((connector.clone(), line))
-            .or_insert_with(|| LineStatus::absent(&connector, line));
-        row.error = true;
-        Ok(success_empty_data())
+fn set_error_checked(
+    portal: &mut Portal,
+    caller: Caller,
+    params: Params,
+) -> Result<Value, ApiError> {
+    let params = gate(caller, params)?;
+    let connector = required_connector(&params)?;
+    let line = required_line(&params)?;
+    require_provider(portal, &connector)?;
+    let row = portal
+        .statuses
+        .entry((connector.clone(), line))
+        .or_insert_with(|| LineStatus::absent(&connector, line));
+    row.error = true;
+    Ok(success_empty_data())
 }
 
 fn into_outcome(result: Result<Value, ApiError>) -> Outcome {

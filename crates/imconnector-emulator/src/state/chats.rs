@@ -39,10 +39,20 @@ impl Portal {
     }
 
     /// The chat of USER_CODE `connector|line|chat|user` (`user` is `None` for group chats).
-    pub(crate) fn find_chat(&self, connector: &str, line: i64, external_chat: &str, customer: Option<u64>) -> Option<u64> {
+    pub(crate) fn find_chat(
+        &self,
+        connector: &str,
+        line: i64,
+        external_chat: &str,
+        customer: Option<u64>,
+    ) -> Option<u64> {
         self.chats
             .values()
-            .filter(|chat| chat.connector == connector && chat.line == line && chat.external_chat_id == external_chat)
+            .filter(|chat| {
+                chat.connector == connector
+                    && chat.line == line
+                    && chat.external_chat_id == external_chat
+            })
             .find(|chat| customer.is_none_or(|customer| chat.customer_user_id == customer))
             .map(|chat| chat.id)
     }

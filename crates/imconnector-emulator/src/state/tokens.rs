@@ -50,7 +50,9 @@ impl Table {
     fn insert(&mut self, grant: Grant, expires_at: f64) -> String {
         loop {
             let token = random_token();
-            let Some(key) = selector(&token) else { continue };
+            let Some(key) = selector(&token) else {
+                continue;
+            };
             if self.rows.contains_key(key) {
                 continue;
             }
@@ -79,7 +81,8 @@ impl Table {
     }
 
     fn prune(&mut self, now: f64) {
-        self.rows.retain(|_, stored| stored.expires_at > now && !stored.used);
+        self.rows
+            .retain(|_, stored| stored.expires_at > now && !stored.used);
     }
 }
 
@@ -198,21 +201,38 @@ mod tests {
         let mut store = TokenStore::default();
         let pair = store.issue(GRANT, 1000.0, 3600.0);
         assert_eq!(store.check_access(&pair.access, 1000.0), Ok(GRANT));
-        assert_eq!(store.check_access(&pair.access, 4600.0), Err(AccessError::Expired));
-        assert_eq!(store.check_access("nope", 1000.0), Err(AccessError::Invalid));
+        assert_eq!(
+            store.check_access(&pair.access, 4600.0),
+            Err(AccessError::Expired)
+        );
+        assert_eq!(
+            store.check_access("nope", 1000.0),
+            Err(AccessError::Invalid)
+        );
         let mut forged = pair.access.clone();
         forged.pop();
         forged.push('x');
-        assert_eq!(store.check_access(&forged, 1000.0), Err(AccessError::Invalid));
+        assert_eq!(
+            store.check_access(&forged, 1000.0),
+            Err(AccessError::Invalid)
+        );
     }
 
     #[test]
     fn refresh_tokens_rotate() {
         let mut store = TokenStore::default();
         let pair = store.issue(GRANT, 1000.0, 3600.0);
-        assert_eq!(store.consume_refresh(&pair.refresh, 1, 1000.0), None, "other app");
+        assert_eq!(
+            store.consume_refresh(&pair.refresh, 1, 1000.0),
+            None,
+            "other app"
+        );
         assert_eq!(store.consume_refresh(&pair.refresh, 0, 1000.0), Some(GRANT));
-        assert_eq!(store.consume_refresh(&pair.refresh, 0, 1000.0), None, "reused");
+        assert_eq!(
+            store.consume_refresh(&pair.refresh, 0, 1000.0),
+            None,
+            "reused"
+        );
     }
 
     #[test]
@@ -220,6 +240,9 @@ mod tests {
         let mut store = TokenStore::default();
         let pair = store.issue(GRANT, 1000.0, 3600.0);
         store.expire_all(1001.0);
-        assert_eq!(store.check_access(&pair.access, 1001.0), Err(AccessError::Expired));
+        assert_eq!(
+            store.check_access(&pair.access, 1001.0),
+            Err(AccessError::Expired)
+        );
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use imconnector_transport::{Batch, BatchOutcome, Client, Error, ErrorCode, MAX_BATCH_COMMANDS};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::{
@@ -10,18 +11,49 @@ use crate::{
     support::{serve, OAuthPortal, Reply, Status},
 };
 
+/// `cmd` read in the order it was sent (a `serde_json::Map` would sort the keys, hiding the very
+/// order the portal runs commands in).
+struct OrderedCommands(Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for OrderedCommands {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = OrderedCommands;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a map of commands")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut commands = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    commands.push(entry);
+                }
+                Ok(OrderedCommands(commands))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+#[derive(Deserialize)]
+struct BatchBody {
+    halt: u8,
+    cmd: OrderedCommands,
+}
+
 /// A portal that runs `imconnector.status` commands (failing on line `fail_line`) and records
 /// every chunk it received, as parsed commands.
 async fn batch_portal(fail_line: i64) -> (OAuthPortal, Arc<Mutex<Vec<Vec<(String, String, Value)>>>>) {
     let chunks: Arc<Mutex<Vec<Vec<(String, String, Value)>>>> = Arc::default();
     let recorded = chunks.clone();
-    let portal = OAuthPortal::start(move |method, body| {
-        assert_eq!(method, "batch");
-        let halt = body["halt"] == 1;
+    let portal = OAuthPortal::start_raw(move |incoming, _| {
+        assert_eq!(incoming.rest_method(), "batch");
+        let BatchBody { halt, cmd } = serde_json::from_slice(&incoming.body).unwrap();
+        let halt = halt == 1;
         let (mut results, mut errors, mut times) = (Map::new(), Map::new(), Map::new());
         let mut parsed = Vec::new();
-        for (key, command) in body["cmd"].as_object().unwrap() {
-            let (method, query) = command.as_str().unwrap().split_once('?').unwrap_or((command.as_str().unwrap(), ""));
+        for (key, command) in cmd.0 {
+            let (method, query) = command.split_once('?').unwrap_or((command.as_str(), ""));
             let params = imconnector_form::parse(query.as_bytes()).unwrap();
             parsed.push((key.clone(), method.to_owned(), params.clone()));
             let line: i64 = params["LINE"].as_str().unwrap_or("0").parse().unwrap();
@@ -64,6 +96,8 @@ async fn a_batch_of_120_takes_three_calls_keeps_order_and_reports_the_one_failur
     assert_eq!(portal.server.count("batch"), 3);
     assert_eq!(response.calls(), 3);
     assert_eq!(sizes, vec![MAX_BATCH_COMMANDS, MAX_BATCH_COMMANDS, 20]);
+    let sent_keys: Vec<String> = chunks.lock().unwrap().iter().flatten().map(|(key, _, _)| key.clone()).collect();
+    assert_eq!(sent_keys, (1..=120).map(|line| format!("st{line}")).collect::<Vec<_>>(), "sent in the order added");
     let entry_keys: Vec<&str> = response.entries().iter().map(|entry| entry.key.as_str()).collect();
     let expected_keys: Vec<String> = (1..=120).map(|line| format!("st{line}")).collect();
     assert_eq!(entry_keys, expected_keys);

@@ -26,6 +26,7 @@ pub fn fast_retries() -> RetryPolicy {
     }
 }
 
+/// The test application's credentials.
 pub fn app() -> OAuthApp {
     OAuthApp::new("local.test-app", "client-SECRET-value")
 }

@@ -20,10 +20,13 @@ fn status_ok(method: &str, body: &Value) -> Reply {
 }
 
 async fn hundred_calls(client: &imconnector_transport::Client) -> Vec<Result<i64, Error>> {
-    let calls = (0..100).map(|line| {
-        let client = client.clone();
-        tokio::spawn(async move { client.call(&Status::new("acme_chat", line)).await.map(|status| status.line) })
-    });
+    // Collected first, so all 100 are in flight before the first is awaited.
+    let calls: Vec<_> = (0..100)
+        .map(|line| {
+            let client = client.clone();
+            tokio::spawn(async move { client.call(&Status::new("acme_chat", line)).await.map(|status| status.line) })
+        })
+        .collect();
     let mut results = Vec::new();
     for call in calls {
         results.push(call.await.unwrap());
@@ -50,6 +53,8 @@ async fn hundred_concurrent_calls_on_an_expired_token_refresh_exactly_once() {
     );
     assert_eq!(portal.refreshes(), 1);
     assert_eq!(portal.server.count("token"), 1, "exactly one request reached the OAuth endpoint");
+    let rejected = portal.server.requests("imconnector.status").iter().filter(|seen| seen.json()["auth"] == "access-0").count();
+    assert!(rejected > 1, "the calls really were concurrent on the expired token ({rejected} rejections)");
     assert_eq!(client.tokens().unwrap().refresh_token.expose_secret(), "refresh-1");
 }
 

@@ -183,6 +183,11 @@ pub struct TokenState {
 
 impl OAuthPortal {
     pub async fn start(methods: impl Fn(&str, &Value) -> Reply + Send + Sync + 'static) -> Self {
+        Self::start_raw(move |incoming, body| methods(&incoming.rest_method(), body)).await
+    }
+
+    /// Like [`OAuthPortal::start`], with the whole request at hand.
+    pub async fn start_raw(methods: impl Fn(&Incoming, &Value) -> Reply + Send + Sync + 'static) -> Self {
         let tokens = Arc::new(TokenState { valid_refresh: Mutex::new("refresh-0".into()), ..TokenState::default() });
         let state = tokens.clone();
         let server = serve(move |incoming| {
@@ -194,7 +199,7 @@ impl OAuthPortal {
             if state.valid_access.lock().expect("lock").as_deref() != Some(token.as_str()) {
                 return Reply::error(401, "expired_token", "The access token provided has expired.");
             }
-            methods(&incoming.rest_method(), &body)
+            methods(&incoming, &body)
         })
         .await;
         Self { server, tokens }

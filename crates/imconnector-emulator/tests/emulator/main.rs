@@ -1,0 +1,15 @@
+//! The emulator's conformance suite: plain HTTP against a running emulator, checked against the
+//! reference (shared/reference/imconnector-api.md) and the spec's examples.
+
+mod batch;
+mod common;
+mod conformance;
+mod control_http;
+mod events;
+mod faults;
+mod limits;
+mod messages;
+mod oauth;
+mod quirks;
+mod spec_examples;
+mod transport;
