@@ -4,6 +4,8 @@
 //! crate reads it ([`model`]), checks it ([`lint`]), renders Rust ([`render`]) and writes or
 //! compares the result ([`check`]).
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod check;
 pub mod helpers;
 pub mod lint;
@@ -38,10 +40,18 @@ pub fn render_spec(spec_dir: &Path) -> Result<render::Rendered, Vec<Problem>> {
 /// When the spec cannot be loaded at all or the schema does not compile.
 pub fn lint_spec(spec_dir: &Path) -> Result<(Vec<Problem>, Vec<Problem>), Vec<Problem>> {
     let schema_path = spec_dir.join("schema.json");
-    let schema_text = std::fs::read_to_string(&schema_path)
-        .map_err(|error| vec![Problem::new("spec/schema.json", format!("cannot read: {error}"))])?;
-    let schema: serde_json::Value = serde_json::from_str(&schema_text)
-        .map_err(|error| vec![Problem::new("spec/schema.json", format!("not JSON: {error}"))])?;
+    let schema_text = std::fs::read_to_string(&schema_path).map_err(|error| {
+        vec![Problem::new(
+            "spec/schema.json",
+            format!("cannot read: {error}"),
+        )]
+    })?;
+    let schema: serde_json::Value = serde_json::from_str(&schema_text).map_err(|error| {
+        vec![Problem::new(
+            "spec/schema.json",
+            format!("not JSON: {error}"),
+        )]
+    })?;
     let spec = Spec::load(spec_dir)?;
     let mut errors = lint::schema_problems(&spec, &schema).map_err(|problem| vec![problem])?;
     errors.extend(lint::cross_check(&spec));

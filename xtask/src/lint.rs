@@ -19,7 +19,10 @@ pub fn schema_problems(spec: &Spec, schema: &Value) -> Result<Vec<Problem>, Prob
         let mut root = schema.clone();
         if let Value::Object(map) = &mut root {
             map.remove("oneOf");
-            map.insert("$ref".into(), Value::String(format!("#/$defs/{definition}")));
+            map.insert(
+                "$ref".into(),
+                Value::String(format!("#/$defs/{definition}")),
+            );
         }
         jsonschema::validator_for(&root)
             .map_err(|error| Problem::new("spec/schema.json", format!("does not compile: {error}")))
@@ -112,7 +115,10 @@ impl Checker<'_> {
                     };
                     self.report(
                         file,
-                        format!("{context}: `{name}` (usage {:?}) cannot be used in {side}", named.usage),
+                        format!(
+                            "{context}: `{name}` (usage {:?}) cannot be used in {side}",
+                            named.usage
+                        ),
                     );
                 }
             }
@@ -129,7 +135,10 @@ impl Checker<'_> {
                 self.report(file, format!("{context}: wire name used twice"));
             }
             if !rusts.insert(field.rust.as_str()) {
-                self.report(file, format!("{context}: rust name `{}` used twice", field.rust));
+                self.report(
+                    file,
+                    format!("{context}: rust name `{}` used twice", field.rust),
+                );
             }
             if !is_field_name(&field.rust) {
                 self.report(
@@ -141,7 +150,10 @@ impl Checker<'_> {
                 self.report(file, format!("{context}: empty docs"));
             }
             if ordered && field.required && seen_optional {
-                self.report(file, format!("{context}: required parameters must come before optional ones"));
+                self.report(
+                    file,
+                    format!("{context}: required parameters must come before optional ones"),
+                );
             }
             seen_optional |= !field.required;
             self.type_expr(file, &context, &field.ty, side);
@@ -153,7 +165,10 @@ impl Checker<'_> {
             self.report(file, format!("file name must be `{}.json`", method.name));
         }
         if !is_type_name(&method.rust_name) {
-            self.report(file, format!("rust_name `{}` must be UpperCamelCase", method.rust_name));
+            self.report(
+                file,
+                format!("rust_name `{}` must be UpperCamelCase", method.rust_name),
+            );
         }
         match (&method.docs_url, method.documented) {
             (None, true) => self.report(file, "a documented method needs `docs_url`"),
@@ -167,7 +182,10 @@ impl Checker<'_> {
             if !helpers::CHECKS.contains(&check.as_str()) {
                 self.report(
                     file,
-                    format!("validate: unknown check `{check}` (known: {})", helpers::CHECKS.join(", ")),
+                    format!(
+                        "validate: unknown check `{check}` (known: {})",
+                        helpers::CHECKS.join(", ")
+                    ),
                 );
             }
         }
@@ -182,7 +200,10 @@ impl Checker<'_> {
                         );
                     }
                 }
-                _ => self.report(file, format!("response.soft_error: `{soft}` is not a soft-error wire helper")),
+                _ => self.report(
+                    file,
+                    format!("response.soft_error: `{soft}` is not a soft-error wire helper"),
+                ),
             }
         }
         let mut codes = BTreeSet::new();
@@ -196,17 +217,34 @@ impl Checker<'_> {
     }
 
     fn examples(&mut self, file: &str, method: &MethodSpec, codes: &BTreeSet<&str>) {
-        if !method.examples.iter().any(|example| example.request.is_some() && example.response.is_some()) {
-            self.report(file, "needs at least one example with both `request` and `response`");
+        if !method
+            .examples
+            .iter()
+            .any(|example| example.request.is_some() && example.response.is_some())
+        {
+            self.report(
+                file,
+                "needs at least one example with both `request` and `response`",
+            );
         }
-        let wires: BTreeSet<&str> = method.params.iter().map(|param| param.wire.as_str()).collect();
+        let wires: BTreeSet<&str> = method
+            .params
+            .iter()
+            .map(|param| param.wire.as_str())
+            .collect();
         for (index, example) in method.examples.iter().enumerate() {
             let context = format!("examples[{index}]");
             if example.request.is_none() && example.response.is_none() && example.error.is_none() {
-                self.report(file, format!("{context}: needs `request`, `response` or `error`"));
+                self.report(
+                    file,
+                    format!("{context}: needs `request`, `response` or `error`"),
+                );
             }
             if example.response.is_some() && example.error.is_some() {
-                self.report(file, format!("{context}: `response` and `error` are exclusive"));
+                self.report(
+                    file,
+                    format!("{context}: `response` and `error` are exclusive"),
+                );
             }
             if let Some(request) = &example.request {
                 match request.as_object() {
@@ -214,14 +252,20 @@ impl Checker<'_> {
                     Some(object) => {
                         for key in object.keys() {
                             if !wires.contains(key.as_str()) {
-                                self.report(file, format!("{context}.request: `{key}` is not a parameter"));
+                                self.report(
+                                    file,
+                                    format!("{context}.request: `{key}` is not a parameter"),
+                                );
                             }
                         }
                         for param in method.params.iter().filter(|param| param.required) {
                             if !object.contains_key(&param.wire) {
                                 self.report(
                                     file,
-                                    format!("{context}.request: required `{}` is missing", param.wire),
+                                    format!(
+                                        "{context}.request: required `{}` is missing",
+                                        param.wire
+                                    ),
                                 );
                             }
                         }
@@ -230,7 +274,10 @@ impl Checker<'_> {
             }
             if let Some(response) = &example.response {
                 if response.get("result").is_none() {
-                    self.report(file, format!("{context}.response: the envelope needs `result`"));
+                    self.report(
+                        file,
+                        format!("{context}.response: the envelope needs `result`"),
+                    );
                 }
             }
             if let Some(error) = &example.error {
@@ -286,47 +333,73 @@ pub fn cross_check(spec: &Spec) -> Vec<Problem> {
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     let mut claim = |checker: &mut Checker<'_>, name: String, file: &str| {
         if helpers::find(&name).is_some() || helpers::RESERVED_TYPE_NAMES.contains(&name.as_str()) {
-            checker.report(file, format!("`{name}` is a wire helper or a reserved name"));
+            checker.report(
+                file,
+                format!("`{name}` is a wire helper or a reserved name"),
+            );
         }
         if let Some(other) = names.insert(name.clone(), file.to_owned()) {
-            checker.report(file, format!("type name `{name}` is also defined by {other}"));
+            checker.report(
+                file,
+                format!("type name `{name}` is also defined by {other}"),
+            );
         }
     };
     let mut all_codes = Vec::new();
     for loaded in &spec.methods {
         let method = &loaded.item;
         claim(&mut checker, method.rust_name.clone(), &loaded.display_path);
-        claim(&mut checker, format!("{}Response", method.rust_name), &loaded.display_path);
+        claim(
+            &mut checker,
+            format!("{}Response", method.rust_name),
+            &loaded.display_path,
+        );
         checker.method(&loaded.display_path, &loaded.stem, method, &mut all_codes);
     }
     for (file, ty) in spec.named_types() {
         let path = file.display_path.as_str();
         // A method's response may be a named type called `<Method>Response`: not a clash.
-        let is_method_response = spec
-            .methods
-            .iter()
-            .any(|method| format!("{}Response", method.item.rust_name) == ty.name && method.item.response.ty == ty.name);
+        let is_method_response = spec.methods.iter().any(|method| {
+            format!("{}Response", method.item.rust_name) == ty.name
+                && method.item.response.ty == ty.name
+        });
         if !is_method_response {
             claim(&mut checker, ty.name.clone(), path);
         }
         if !is_type_name(&ty.name) {
-            checker.report(path, format!("type name `{}` must be UpperCamelCase", ty.name));
+            checker.report(
+                path,
+                format!("type name `{}` must be UpperCamelCase", ty.name),
+            );
         }
         match ty.kind {
             Kind::Struct => {
                 if !ty.values.is_empty() {
-                    checker.report(path, format!("{}: a struct has `fields`, not `values`", ty.name));
+                    checker.report(
+                        path,
+                        format!("{}: a struct has `fields`, not `values`", ty.name),
+                    );
                 }
-                let side = if ty.usage == Usage::Request { Side::Request } else { Side::Response };
+                let side = if ty.usage == Usage::Request {
+                    Side::Request
+                } else {
+                    Side::Response
+                };
                 checker.fields(path, &ty.name, &ty.fields, side, ty.usage.is_request());
                 if ty.usage == Usage::Both {
                     checker.fields(path, &ty.name, &ty.fields, Side::Request, true);
                 }
                 if ty.keep_unknown && !ty.usage.is_response() {
-                    checker.report(path, format!("{}: keep_unknown only applies to response types", ty.name));
+                    checker.report(
+                        path,
+                        format!("{}: keep_unknown only applies to response types", ty.name),
+                    );
                 }
                 if ty.keep_unknown && ty.fields.iter().any(|field| field.rust == "extra") {
-                    checker.report(path, format!("{}: `extra` is taken by keep_unknown", ty.name));
+                    checker.report(
+                        path,
+                        format!("{}: `extra` is taken by keep_unknown", ty.name),
+                    );
                 }
             }
             Kind::Enum => {
@@ -339,12 +412,18 @@ pub fn cross_check(spec: &Spec) -> Vec<Problem> {
                 let mut seen = (BTreeSet::new(), BTreeSet::new());
                 for value in &ty.values {
                     if !seen.0.insert(value.wire.as_str()) || !seen.1.insert(value.rust.as_str()) {
-                        checker.report(path, format!("{}: value `{}` listed twice", ty.name, value.wire));
+                        checker.report(
+                            path,
+                            format!("{}: value `{}` listed twice", ty.name, value.wire),
+                        );
                     }
                     if !is_type_name(&value.rust) || value.rust == "Unknown" {
                         checker.report(
                             path,
-                            format!("{}: variant `{}` must be UpperCamelCase and not `Unknown`", ty.name, value.rust),
+                            format!(
+                                "{}: variant `{}` must be UpperCamelCase and not `Unknown`",
+                                ty.name, value.rust
+                            ),
                         );
                     }
                 }
@@ -358,7 +437,10 @@ pub fn cross_check(spec: &Spec) -> Vec<Problem> {
             checker.report(path, format!("file name must be `{}.json`", event.name));
         }
         if event.wire_name != event.name.to_ascii_uppercase() {
-            checker.report(path, format!("wire_name must be `{}`", event.name.to_ascii_uppercase()));
+            checker.report(
+                path,
+                format!("wire_name must be `{}`", event.name.to_ascii_uppercase()),
+            );
         }
         if !is_type_name(&event.rust_name) || event.rust_name == "Unknown" {
             checker.report(path, "rust_name must be UpperCamelCase and not `Unknown`");
@@ -376,19 +458,31 @@ pub fn cross_check(spec: &Spec) -> Vec<Problem> {
                     .find_map(|pair| pair.strip_prefix("event="))
                     .map(str::to_owned),
                 _ => {
-                    checker.report(path, format!("examples[{index}]: exactly one of `json` and `form`"));
+                    checker.report(
+                        path,
+                        format!("examples[{index}]: exactly one of `json` and `form`"),
+                    );
                     continue;
                 }
             };
             if !sent_name.is_some_and(|name| name.eq_ignore_ascii_case(&event.wire_name)) {
-                checker.report(path, format!("examples[{index}]: its `event` is not `{}`", event.wire_name));
+                checker.report(
+                    path,
+                    format!(
+                        "examples[{index}]: its `event` is not `{}`",
+                        event.wire_name
+                    ),
+                );
             }
         }
     }
     if !spec.events.is_empty() {
         match spec.find_type("EventAuth") {
             Some(auth) if auth.kind == Kind::Struct && auth.usage.is_response() => {}
-            _ => checker.report("spec/types", "events need a response struct `EventAuth` (the `auth` block)"),
+            _ => checker.report(
+                "spec/types",
+                "events need a response struct `EventAuth` (the `auth` block)",
+            ),
         }
     }
     checker.problems.sort();
@@ -416,6 +510,11 @@ pub fn unused_types(spec: &Spec) -> Vec<Problem> {
     }
     spec.named_types()
         .filter(|(_, ty)| !used.contains(&ty.name))
-        .map(|(file, ty)| Problem::new(&file.display_path, format!("type `{}` is not used", ty.name)))
+        .map(|(file, ty)| {
+            Problem::new(
+                &file.display_path,
+                format!("type `{}` is not used", ty.name),
+            )
+        })
         .collect()
 }

@@ -39,7 +39,10 @@ fn codegen(check_only: bool, spec_dir: Option<std::path::PathBuf>) -> ExitCode {
         Ok(rendered) => rendered,
         Err(problems) => {
             print_problems(&problems);
-            eprintln!("codegen: the spec has {} problem(s); run `cargo xtask spec-lint`", problems.len());
+            eprintln!(
+                "codegen: the spec has {} problem(s); run `cargo xtask spec-lint`",
+                problems.len()
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -47,12 +50,17 @@ fn codegen(check_only: bool, spec_dir: Option<std::path::PathBuf>) -> ExitCode {
     if check_only {
         match check::compare(&rendered, &dir) {
             Ok(drift) if drift.is_empty() => {
-                println!("codegen --check: {} generated files are up to date", rendered.len());
+                println!(
+                    "codegen --check: {} generated files are up to date",
+                    rendered.len()
+                );
                 ExitCode::SUCCESS
             }
             Ok(drift) => {
                 eprint!("{drift}");
-                eprintln!("codegen --check: generated code differs from spec/; run `cargo xtask codegen`");
+                eprintln!(
+                    "codegen --check: generated code differs from spec/; run `cargo xtask codegen`"
+                );
                 ExitCode::FAILURE
             }
             Err(error) => {
@@ -64,7 +72,11 @@ fn codegen(check_only: bool, spec_dir: Option<std::path::PathBuf>) -> ExitCode {
         match check::write(&rendered, &dir) {
             Ok(drift) => {
                 print!("{drift}");
-                println!("codegen: {} files, {} changed", rendered.len(), drift.stale.len() + drift.missing.len() + drift.orphan.len());
+                println!(
+                    "codegen: {} files, {} changed",
+                    rendered.len(),
+                    drift.stale.len() + drift.missing.len() + drift.orphan.len()
+                );
                 ExitCode::SUCCESS
             }
             Err(error) => {

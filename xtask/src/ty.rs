@@ -271,7 +271,15 @@ mod tests {
 
     #[test]
     fn rejects_malformed_expressions() {
-        for bad in ["", "list", "list<>", "map<string", "string<i64>", "a b", "list<a,b>"] {
+        for bad in [
+            "",
+            "list",
+            "list<>",
+            "map<string",
+            "string<i64>",
+            "a b",
+            "list<a,b>",
+        ] {
             assert!(TypeExpr::parse(bad).is_err(), "{bad:?} should not parse");
         }
     }

@@ -8,6 +8,7 @@
 //!   then send it with [`transport::Client::call`]; it is validated before anything is sent.
 //! - Decode what the portal POSTs to your handler with [`events::Event::from_form`].
 #![deny(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub use imconnector_transport as transport;
 

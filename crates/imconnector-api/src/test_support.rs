@@ -80,11 +80,20 @@ pub(crate) fn optional<T: FromExample>(example: &Value, key: &str) -> Option<T> 
 /// A PHP array's entries: lists are maps keyed by index; `null` entries are as good as absent.
 fn php_entries(value: &Value) -> Option<BTreeMap<String, &Value>> {
     let entries: BTreeMap<String, &Value> = match value {
-        Value::Array(items) => items.iter().enumerate().map(|(index, item)| (index.to_string(), item)).collect(),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| (index.to_string(), item))
+            .collect(),
         Value::Object(map) => map.iter().map(|(key, item)| (key.clone(), item)).collect(),
         _ => return None,
     };
-    Some(entries.into_iter().filter(|(_, item)| !item.is_null()).collect())
+    Some(
+        entries
+            .into_iter()
+            .filter(|(_, item)| !item.is_null())
+            .collect(),
+    )
 }
 
 /// A scalar as the PHP server reads it from a form: `true` is `"1"`, `false` is `"0"`.
@@ -161,27 +170,44 @@ pub(crate) fn check_request<M: Method + FromExample>(json: &str) {
     let request = M::from_example(&documented);
     let sent = serde_json::to_value(&request).expect("requests serialise");
     if let Err(difference) = php_equivalent(&sent, &documented) {
-        panic!("{}: {difference}\n  sent:       {sent}\n  documented: {documented}", M::NAME);
+        panic!(
+            "{}: {difference}\n  sent:       {sent}\n  documented: {documented}",
+            M::NAME
+        );
     }
     if let Err(error) = request.validate() {
-        panic!("{}: the documented request fails validation: {error}", M::NAME);
+        panic!(
+            "{}: the documented request fails validation: {error}",
+            M::NAME
+        );
     }
 }
 
 fn decode_result<M: Method>(result: &Value) -> M::Response {
-    serde_json::from_value(result.clone())
-        .unwrap_or_else(|error| panic!("{}: result does not decode: {error}\n  result: {result}", M::NAME))
+    serde_json::from_value(result.clone()).unwrap_or_else(|error| {
+        panic!(
+            "{}: result does not decode: {error}\n  result: {result}",
+            M::NAME
+        )
+    })
 }
 
 /// The documented envelope's `result` decodes into the response type, and it reports a soft
 /// error exactly when the result names one.
 pub(crate) fn check_response<M: Method>(json: &str) {
     let envelope = parse(json);
-    let result = envelope.get("result").expect("a success envelope has `result`");
+    let result = envelope
+        .get("result")
+        .expect("a success envelope has `result`");
     let response = decode_result::<M>(result);
     let expected = result.get("error").and_then(Value::as_str);
     let found = M::soft_error(&response).map(|error| error.code);
-    assert_eq!(found.as_deref(), expected, "{}: soft error of {result}", M::NAME);
+    assert_eq!(
+        found.as_deref(),
+        expected,
+        "{}: soft error of {result}",
+        M::NAME
+    );
 }
 
 /// Decoding and serialising the documented `result` again loses nothing the server sent.
@@ -190,10 +216,15 @@ where
     M::Response: Serialize,
 {
     let envelope = parse(json);
-    let result = envelope.get("result").expect("a success envelope has `result`");
+    let result = envelope
+        .get("result")
+        .expect("a success envelope has `result`");
     let again = serde_json::to_value(decode_result::<M>(result)).expect("responses serialise");
     if let Err(difference) = compare(&again, result, "", Booleans::AsDecoded) {
-        panic!("{}: decoding lost or changed {difference}\n  decoded: {again}\n  result:  {result}", M::NAME);
+        panic!(
+            "{}: decoding lost or changed {difference}\n  decoded: {again}\n  result:  {result}",
+            M::NAME
+        );
     }
 }
 
@@ -215,20 +246,47 @@ struct ErrorBody {
 pub(crate) fn check_error<M: Method>(json: &str, documented_codes: &[&str]) {
     let body = parse(json);
     if body.get("error").is_some() {
-        let error: ErrorBody = serde_json::from_value(body.clone())
-            .unwrap_or_else(|error| panic!("{}: error body does not decode: {error}\n  body: {body}", M::NAME));
-        assert!(documented_codes.contains(&error.error.as_str()), "{}: `{}` is not documented", M::NAME, error.error);
-        assert!(!error.error_description.is_empty(), "{}: an error without a description", M::NAME);
+        let error: ErrorBody = serde_json::from_value(body.clone()).unwrap_or_else(|error| {
+            panic!(
+                "{}: error body does not decode: {error}\n  body: {body}",
+                M::NAME
+            )
+        });
+        assert!(
+            documented_codes.contains(&error.error.as_str()),
+            "{}: `{}` is not documented",
+            M::NAME,
+            error.error
+        );
+        assert!(
+            !error.error_description.is_empty(),
+            "{}: an error without a description",
+            M::NAME
+        );
         assert!(error.argument.is_none_or(|argument| !argument.is_empty()));
-        assert!(error.result != Some(true), "{}: an error with result: true", M::NAME);
+        assert!(
+            error.result != Some(true),
+            "{}: an error with result: true",
+            M::NAME
+        );
         return;
     }
-    let result = body.get("result").expect("an error example is an error body or an envelope");
-    let soft = M::soft_error(&decode_result::<M>(result))
-        .unwrap_or_else(|| panic!("{}: the documented failure {result} is not reported as a soft error", M::NAME));
+    let result = body
+        .get("result")
+        .expect("an error example is an error body or an envelope");
+    let soft = M::soft_error(&decode_result::<M>(result)).unwrap_or_else(|| {
+        panic!(
+            "{}: the documented failure {result} is not reported as a soft error",
+            M::NAME
+        )
+    });
     if let Some(code) = result.get("error").and_then(Value::as_str) {
         assert_eq!(soft.code, code);
-        assert!(documented_codes.contains(&code), "{}: `{code}` is not documented", M::NAME);
+        assert!(
+            documented_codes.contains(&code),
+            "{}: `{code}` is not documented",
+            M::NAME
+        );
     }
 }
 
@@ -236,19 +294,29 @@ pub(crate) fn check_error<M: Method>(json: &str, documented_codes: &[&str]) {
 fn tokens(value: &Value) -> Vec<String> {
     ["application_token", "access_token", "refresh_token"]
         .iter()
-        .filter_map(|key| value.pointer(&format!("/auth/{key}")).and_then(Value::as_str))
+        .filter_map(|key| {
+            value
+                .pointer(&format!("/auth/{key}"))
+                .and_then(Value::as_str)
+        })
         .filter(|token| !token.is_empty())
         .map(str::to_owned)
         .collect()
 }
 
 fn check_event(event: &Event, source: &Value, is_expected: fn(&Event) -> bool) {
-    assert!(is_expected(event), "decoded into the wrong variant: {event:?}");
+    assert!(
+        is_expected(event),
+        "decoded into the wrong variant: {event:?}"
+    );
     let shown = format!("{event:?}");
     for token in tokens(source) {
         assert!(!shown.contains(&token), "Debug shows a token: {shown}");
     }
-    if let Some(token) = source.pointer("/auth/application_token").and_then(Value::as_str) {
+    if let Some(token) = source
+        .pointer("/auth/application_token")
+        .and_then(Value::as_str)
+    {
         assert!(event.has_application_token(token));
         assert!(!event.has_application_token(&format!("{token}x")));
     }
@@ -258,18 +326,25 @@ fn check_event(event: &Event, source: &Value, is_expected: fn(&Event) -> bool) {
 /// same when sent as a form (every value a string), as the portal really sends it.
 pub(crate) fn check_event_json(json: &str, is_expected: fn(&Event) -> bool) {
     let source = parse(json);
-    let event = Event::from_json(json.as_bytes()).unwrap_or_else(|error| panic!("{error}\n  event: {json}"));
+    let event = Event::from_json(json.as_bytes())
+        .unwrap_or_else(|error| panic!("{error}\n  event: {json}"));
     check_event(&event, &source, is_expected);
     let form = imconnector_form::encode(&source);
-    let from_form = Event::from_form(form.as_bytes()).unwrap_or_else(|error| panic!("{error}\n  form: {form}"));
+    let from_form =
+        Event::from_form(form.as_bytes()).unwrap_or_else(|error| panic!("{error}\n  form: {form}"));
     check_event(&from_form, &source, is_expected);
-    assert_eq!(format!("{from_form:?}"), format!("{event:?}"), "form and JSON decode differently");
+    assert_eq!(
+        format!("{from_form:?}"),
+        format!("{event:?}"),
+        "form and JSON decode differently"
+    );
 }
 
 /// A form-encoded event decodes into the right variant and hides its tokens.
 pub(crate) fn check_event_form(form: &str, is_expected: fn(&Event) -> bool) {
     let source = imconnector_form::parse(form.as_bytes()).expect("a valid form");
-    let event = Event::from_form(form.as_bytes()).unwrap_or_else(|error| panic!("{error}\n  form: {form}"));
+    let event =
+        Event::from_form(form.as_bytes()).unwrap_or_else(|error| panic!("{error}\n  form: {form}"));
     check_event(&event, &source, is_expected);
 }
 
@@ -280,7 +355,11 @@ mod tests {
 
     #[test]
     fn php_equivalence_ignores_only_representation() {
-        assert!(php_equivalent(&json!({"LINE": 107, "ACTIVE": "1"}), &json!({"LINE": "107", "ACTIVE": true})).is_ok());
+        assert!(php_equivalent(
+            &json!({"LINE": 107, "ACTIVE": "1"}),
+            &json!({"LINE": "107", "ACTIVE": true})
+        )
+        .is_ok());
         assert!(php_equivalent(&json!({"DATA": []}), &json!({"DATA": {}})).is_ok());
         assert!(php_equivalent(&json!({"a": 1.0}), &json!({"a": 1})).is_ok());
         assert!(php_equivalent(&json!({"a": null}), &json!({})).is_ok());
@@ -290,8 +369,20 @@ mod tests {
         assert!(php_equivalent(&json!({"A": "N"}), &json!({"A": false})).is_err());
         assert!(php_equivalent(&json!([1, 2]), &json!([2, 1])).is_err());
         assert!(php_equivalent(&json!({"A": true}), &json!({"A": "Y"})).is_err());
-        assert!(compare(&json!({"A": true}), &json!({"A": "Y"}), "", Booleans::AsDecoded).is_ok());
-        assert!(compare(&json!({"A": false}), &json!({"A": "Y"}), "", Booleans::AsDecoded).is_err());
+        assert!(compare(
+            &json!({"A": true}),
+            &json!({"A": "Y"}),
+            "",
+            Booleans::AsDecoded
+        )
+        .is_ok());
+        assert!(compare(
+            &json!({"A": false}),
+            &json!({"A": "Y"}),
+            "",
+            Booleans::AsDecoded
+        )
+        .is_err());
         assert!(php_equivalent(&json!({"a": [1]}), &json!({"a": 1})).is_err());
     }
 }

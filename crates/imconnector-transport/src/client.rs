@@ -84,50 +84,58 @@ impl Client {
     }
 
     pub(crate) fn from_builder(builder: ClientBuilder) -> Result<Client, Error> {
-        let auth = match builder.auth {
-            None => return Err(Error::config("no credentials: call `oauth(..)` or `webhook(..)`")),
-            Some(AuthConfig::OAuth { app, tokens }) => {
-                let portal = builder
-                    .portal
-                    .as_deref()
-                    .map(|portal| parse_base("portal", portal))
-                    .transpose()?;
-                match (&portal, &tokens.client_endpoint) {
-                    (Some(_), _) => {}
-                    (None, Some(endpoint)) => {
-                        parse_base("tokens.client_endpoint", endpoint)?;
-                    }
-                    (None, None) => {
-                        return Err(Error::config(
+        let auth =
+            match builder.auth {
+                None => {
+                    return Err(Error::config(
+                        "no credentials: call `oauth(..)` or `webhook(..)`",
+                    ))
+                }
+                Some(AuthConfig::OAuth { app, tokens }) => {
+                    let portal = builder
+                        .portal
+                        .as_deref()
+                        .map(|portal| parse_base("portal", portal))
+                        .transpose()?;
+                    match (&portal, &tokens.client_endpoint) {
+                        (Some(_), _) => {}
+                        (None, Some(endpoint)) => {
+                            parse_base("tokens.client_endpoint", endpoint)?;
+                        }
+                        (None, None) => return Err(Error::config(
                             "no REST base: call `portal(..)` or give tokens a `client_endpoint`",
-                        ))
+                        )),
+                    }
+                    let server = parse_url("oauth_server", &builder.oauth_server)?;
+                    let store = builder
+                        .token_store
+                        .unwrap_or_else(|| Arc::new(MemoryTokenStore::new()));
+                    let session =
+                        OAuthSession::new(app, *tokens, server, store, builder.refresh_margin);
+                    Auth::OAuth {
+                        session: Box::new(session),
+                        portal,
                     }
                 }
-                let server = parse_url("oauth_server", &builder.oauth_server)?;
-                let store = builder
-                    .token_store
-                    .unwrap_or_else(|| Arc::new(MemoryTokenStore::new()));
-                let session = OAuthSession::new(app, *tokens, server, store, builder.refresh_margin);
-                Auth::OAuth {
-                    session: Box::new(session),
-                    portal,
+                Some(AuthConfig::Webhook(url)) => {
+                    let base = parse_base("webhook", url.expose_secret())?;
+                    let code = base
+                        .path_segments()
+                        .and_then(|mut segments| segments.rfind(|segment| !segment.is_empty()))
+                        .unwrap_or_default()
+                        .to_owned();
+                    let origin = format!(
+                        "{}://{}/",
+                        base.scheme(),
+                        base.host_str().unwrap_or_default()
+                    );
+                    Auth::Webhook {
+                        base: SecretString::from(base.to_string()),
+                        code: SecretString::from(code),
+                        origin,
+                    }
                 }
-            }
-            Some(AuthConfig::Webhook(url)) => {
-                let base = parse_base("webhook", url.expose_secret())?;
-                let code = base
-                    .path_segments()
-                    .and_then(|mut segments| segments.rfind(|segment| !segment.is_empty()))
-                    .unwrap_or_default()
-                    .to_owned();
-                let origin = format!("{}://{}/", base.scheme(), base.host_str().unwrap_or_default());
-                Auth::Webhook {
-                    base: SecretString::from(base.to_string()),
-                    code: SecretString::from(code),
-                    origin,
-                }
-            }
-        };
+            };
         let http = reqwest::Client::builder()
             // 302 "portal moved" must be re-POSTed, not turned into a GET: done by hand.
             .redirect(reqwest::redirect::Policy::none())
@@ -159,14 +167,19 @@ impl Client {
     /// See [`Error`]; notably [`Error::OutcomeUnknown`] when a non-idempotent request may have
     /// been applied without an answer.
     pub async fn call<M: Method>(&self, request: &M) -> Result<M::Response, Error> {
-        self.call_with_meta(request).await.map(|response| response.result)
+        self.call_with_meta(request)
+            .await
+            .map(|response| response.result)
     }
 
     /// Like [`call`](Self::call), keeping the envelope's `time`, `total` and `next`.
     ///
     /// # Errors
     /// As [`call`](Self::call).
-    pub async fn call_with_meta<M: Method>(&self, request: &M) -> Result<Response<M::Response>, Error> {
+    pub async fn call_with_meta<M: Method>(
+        &self,
+        request: &M,
+    ) -> Result<Response<M::Response>, Error> {
         request.validate()?;
         let params = to_params_text(request)?;
         let call = Call {
@@ -235,7 +248,9 @@ impl Client {
                 session.replace(tokens);
                 Ok(())
             }
-            Auth::Webhook { .. } => Err(Error::config("this client uses a webhook, not OAuth tokens")),
+            Auth::Webhook { .. } => Err(Error::config(
+                "this client uses a webhook, not OAuth tokens",
+            )),
         }
     }
 
@@ -251,7 +266,9 @@ impl Client {
                 let fresh = session.refresh(&self.inner.http, seen).await?;
                 Ok(Tokens::clone(&fresh.tokens))
             }
-            Auth::Webhook { .. } => Err(Error::config("this client uses a webhook, not OAuth tokens")),
+            Auth::Webhook { .. } => Err(Error::config(
+                "this client uses a webhook, not OAuth tokens",
+            )),
         }
     }
 
@@ -267,7 +284,11 @@ impl Client {
                 let tokens = session.snapshot().tokens;
                 snippet(
                     body,
-                    &[&tokens.access_token, &tokens.refresh_token, &session.app.client_secret],
+                    &[
+                        &tokens.access_token,
+                        &tokens.refresh_token,
+                        &session.app.client_secret,
+                    ],
                 )
             }
             Auth::Webhook { code, .. } => snippet(body, &[code]),
@@ -292,7 +313,9 @@ impl fmt::Debug for Client {
                     .field("tokens", &snapshot.tokens);
             }
             Auth::Webhook { origin, .. } => {
-                debug.field("auth", &"webhook").field("portal", &format!("{origin}rest/[redacted]/"));
+                debug
+                    .field("auth", &"webhook")
+                    .field("portal", &format!("{origin}rest/[redacted]/"));
             }
         }
         debug
@@ -307,8 +330,14 @@ pub(crate) fn to_params<M: Method>(request: &M) -> Result<Map<String, Value>, Er
     match serde_json::to_value(request) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(Value::Null) => Ok(Map::new()),
-        Ok(_) => Err(InvalidRequest::new(M::NAME, "the request must serialise to a JSON object").into()),
-        Err(error) => Err(InvalidRequest::new(M::NAME, format!("cannot serialise the request: {error}")).into()),
+        Ok(_) => {
+            Err(InvalidRequest::new(M::NAME, "the request must serialise to a JSON object").into())
+        }
+        Err(error) => Err(InvalidRequest::new(
+            M::NAME,
+            format!("cannot serialise the request: {error}"),
+        )
+        .into()),
     }
 }
 
@@ -317,8 +346,14 @@ fn to_params_text<M: Method>(request: &M) -> Result<String, Error> {
     match serde_json::to_string(request) {
         Ok(text) if text == "null" => Ok("{}".to_owned()),
         Ok(text) if text.starts_with('{') => Ok(text),
-        Ok(_) => Err(InvalidRequest::new(M::NAME, "the request must serialise to a JSON object").into()),
-        Err(error) => Err(InvalidRequest::new(M::NAME, format!("cannot serialise the request: {error}")).into()),
+        Ok(_) => {
+            Err(InvalidRequest::new(M::NAME, "the request must serialise to a JSON object").into())
+        }
+        Err(error) => Err(InvalidRequest::new(
+            M::NAME,
+            format!("cannot serialise the request: {error}"),
+        )
+        .into()),
     }
 }
 
@@ -333,9 +368,12 @@ pub(crate) fn raw_auth_kind(method: &str) -> AuthKind {
 }
 
 fn parse_url(what: &str, text: &str) -> Result<Url, Error> {
-    let url = Url::parse(text).map_err(|error| Error::config(format!("`{what}` is not a URL: {error}")))?;
+    let url = Url::parse(text)
+        .map_err(|error| Error::config(format!("`{what}` is not a URL: {error}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(Error::config(format!("`{what}` must be an http(s) URL with a host")));
+        return Err(Error::config(format!(
+            "`{what}` must be an http(s) URL with a host"
+        )));
     }
     Ok(url)
 }
@@ -344,7 +382,9 @@ fn parse_url(what: &str, text: &str) -> Result<Url, Error> {
 fn parse_base(what: &str, text: &str) -> Result<Url, Error> {
     let mut url = parse_url(what, text)?;
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::config(format!("`{what}` must not have a query or fragment")));
+        return Err(Error::config(format!(
+            "`{what}` must not have a query or fragment"
+        )));
     }
     if !url.path().ends_with('/') {
         let path = format!("{}/", url.path());
@@ -352,3 +392,9 @@ fn parse_base(what: &str, text: &str) -> Result<Url, Error> {
     }
     Ok(url)
 }
+
+// Shared across tasks and threads: a clone per task is the intended use.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync + Clone>() {}
+    send_sync::<Client>();
+};

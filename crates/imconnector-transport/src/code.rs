@@ -169,7 +169,9 @@ impl ErrorCode {
     pub fn is_rejected_before_work(&self) -> bool {
         matches!(
             self,
-            ErrorCode::QueryLimitExceeded | ErrorCode::OperationTimeLimit | ErrorCode::OverloadLimit
+            ErrorCode::QueryLimitExceeded
+                | ErrorCode::OperationTimeLimit
+                | ErrorCode::OverloadLimit
         )
     }
 }
@@ -232,8 +234,14 @@ mod tests {
             ErrorCode::from("SOMETHING_NEW"),
             ErrorCode::Other("SOMETHING_NEW".into())
         );
-        assert_eq!(ErrorCode::from("invalid_request"), ErrorCode::OAuthInvalidRequest);
-        assert_eq!(ErrorCode::from("INVALID_REQUEST"), ErrorCode::InvalidRequest);
+        assert_eq!(
+            ErrorCode::from("invalid_request"),
+            ErrorCode::OAuthInvalidRequest
+        );
+        assert_eq!(
+            ErrorCode::from("INVALID_REQUEST"),
+            ErrorCode::InvalidRequest
+        );
         assert_eq!(ErrorCode::Other("x_y".into()).as_str(), "x_y");
     }
 }

@@ -281,7 +281,12 @@ mod tests {
         let (interval, burst) = RateLimit::Standard.paced().expect("paced");
         assert_eq!(burst, 45);
         assert!(interval > Duration::from_millis(500));
-        let (_, burst) = RateLimit::Custom { per_second: 1, burst: 1 }.paced().expect("paced");
+        let (_, burst) = RateLimit::Custom {
+            per_second: 1,
+            burst: 1,
+        }
+        .paced()
+        .expect("paced");
         assert_eq!(burst, 1);
         assert_eq!(RateLimit::Off.paced(), None);
     }

@@ -1,15 +1,13 @@
-//! The one non-generic body behind every call: auth, pacing, the HTTP attempt (with 302
-//! re-POST), classification of the answer, refresh-and-replay and retries.
+//! The one non-generic body behind every call: auth, pacing, the attempt, classification of
+//! the answer, refresh-and-replay and retries.
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use secrecy::ExposeSecret;
 use serde_json::{Map, Value};
 use tracing::{field::Empty, Instrument};
-use url::Url;
 
 use crate::{
+    attempt::Attempt,
     client::{Auth, Client},
     code::ErrorCode,
     envelope::{decode_answer, Answer, RawResponse},
@@ -17,9 +15,6 @@ use crate::{
     method::{AuthKind, InvalidRequest},
     oauth::Snapshot,
 };
-
-/// How many "portal moved" hops one attempt follows.
-const MAX_REDIRECTS: usize = 3;
 
 /// One logical call, as every public entry point reduces it.
 pub(crate) struct Call<'a> {
@@ -37,21 +32,6 @@ impl Call<'_> {
         params.remove("auth");
         Value::Object(params).to_string()
     }
-}
-
-/// What one HTTP attempt produced.
-enum Attempt {
-    Answer {
-        status: u16,
-        body: Bytes,
-        retry_after: Option<Duration>,
-    },
-    /// Failed before the request could reach the server (connecting).
-    NotSent(reqwest::Error),
-    /// Failed after the request may have been received (reset, timeout while waiting).
-    MaybeSent(reqwest::Error),
-    /// Refused locally (a redirect we will not follow); nothing more was sent.
-    Refused(Error),
 }
 
 /// What to do after an attempt.
@@ -93,7 +73,10 @@ impl Client {
                 Auth::OAuth { session, .. } => Some(session.usable(&self.inner.http).await?),
                 Auth::Webhook { .. } => None,
             };
-            self.inner.pacer.before_send(call.method, policy.max_elapsed).await;
+            self.inner
+                .pacer
+                .before_send(call.method, policy.max_elapsed)
+                .await;
             attempt += 1;
             let sent_at = Instant::now();
             let first_sent = *first_sent.get_or_insert(sent_at);
@@ -103,7 +86,12 @@ impl Client {
             span.record("duration_ms", started.elapsed().as_millis());
             if let Attempt::Answer { status, .. } = &outcome {
                 span.record("status", status);
-                tracing::debug!(attempt, status, elapsed_ms = sent_at.elapsed().as_millis(), "answer received");
+                tracing::debug!(
+                    attempt,
+                    status,
+                    elapsed_ms = sent_at.elapsed().as_millis(),
+                    "answer received"
+                );
             }
             match self.judge(&call, outcome, credentials.as_ref(), attempt, request_id) {
                 Next::Done(result) => return result,
@@ -121,7 +109,9 @@ impl Client {
                     session.refresh(&self.inner.http, seen).await?;
                 }
                 Next::Retry { wait, error } => {
-                    if attempt >= policy.max_attempts || first_sent.elapsed() + wait > policy.max_elapsed {
+                    if attempt >= policy.max_attempts
+                        || first_sent.elapsed() + wait > policy.max_elapsed
+                    {
                         tracing::warn!(attempt, %error, "giving up");
                         return Err(error);
                     }
@@ -129,102 +119,6 @@ impl Client {
                     tokio::time::sleep(wait).await;
                 }
             }
-        }
-    }
-
-    /// Sends the call once, following "portal moved" redirects by re-posting the same body.
-    async fn attempt(&self, call: &Call<'_>, credentials: Option<&Snapshot>, request_id: &str) -> Attempt {
-        let (mut url, body) = match self.prepare(call, credentials) {
-            Ok(prepared) => prepared,
-            Err(error) => return Attempt::Refused(error),
-        };
-        for _ in 0..=MAX_REDIRECTS {
-            let sent = self
-                .inner
-                .http
-                .post(url.clone())
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .header(reqwest::header::ACCEPT, "application/json")
-                .header("X-Request-Id", request_id)
-                .body(body.clone())
-                .send()
-                .await;
-            let response = match sent {
-                Ok(response) => response,
-                Err(error) if error.is_connect() => return Attempt::NotSent(error),
-                Err(error) => return Attempt::MaybeSent(error),
-            };
-            if response.status().is_redirection() {
-                match redirect_target(&url, &response) {
-                    Ok(Some(target)) => {
-                        tracing::warn!(status = response.status().as_u16(), "the portal moved; re-posting to its new address");
-                        url = target;
-                        continue;
-                    }
-                    Ok(None) => {}
-                    Err(reason) => {
-                        return Attempt::Refused(Error::Transport {
-                            method: call.method.to_owned(),
-                            reason,
-                            source: None,
-                        })
-                    }
-                }
-            }
-            let status = response.status().as_u16();
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
-            return match response.bytes().await {
-                Ok(body) => Attempt::Answer {
-                    status,
-                    body,
-                    retry_after,
-                },
-                Err(error) => Attempt::MaybeSent(error),
-            };
-        }
-        Attempt::Refused(Error::Transport {
-            method: call.method.to_owned(),
-            reason: format!("more than {MAX_REDIRECTS} redirects"),
-            source: None,
-        })
-    }
-
-    /// The URL and JSON body of an attempt.
-    fn prepare(&self, call: &Call<'_>, credentials: Option<&Snapshot>) -> Result<(Url, Bytes), Error> {
-        let encode_failed =
-            |error: serde_json::Error| Error::from(InvalidRequest::new(call.method.to_owned(), format!("cannot encode: {error}")));
-        match (&self.inner.auth, credentials) {
-            (Auth::OAuth { portal, .. }, Some(snapshot)) => {
-                let base = match portal {
-                    Some(portal) => portal.clone(),
-                    None => {
-                        let endpoint = snapshot.tokens.client_endpoint.as_deref().unwrap_or_default();
-                        let mut base = Url::parse(endpoint)
-                            .map_err(|error| Error::config(format!("tokens' client_endpoint is not a URL: {error}")))?;
-                        if !base.path().ends_with('/') {
-                            let path = format!("{}/", base.path());
-                            base.set_path(&path);
-                        }
-                        base
-                    }
-                };
-                let url = join(&base, call.method)?;
-                let body = with_auth(&call.params, snapshot.tokens.access_token.expose_secret())
-                    .map_err(encode_failed)?;
-                Ok((url, Bytes::from(body)))
-            }
-            (Auth::Webhook { base, .. }, _) => {
-                let base = Url::parse(base.expose_secret())
-                    .map_err(|_| Error::config("the webhook URL is not a URL"))?;
-                let url = join(&base, call.method)?;
-                Ok((url, Bytes::from(call.params.clone())))
-            }
-            (Auth::OAuth { .. }, None) => Err(Error::config("OAuth call without tokens")),
         }
     }
 
@@ -266,7 +160,9 @@ impl Client {
                     error: network_error(error),
                 }
             }
-            Attempt::MaybeSent(error) => return Next::Done(Err(outcome_unknown(network_error(error)))),
+            Attempt::MaybeSent(error) => {
+                return Next::Done(Err(outcome_unknown(network_error(error))))
+            }
             Attempt::Answer {
                 status,
                 body,
@@ -275,7 +171,9 @@ impl Client {
         };
         let api = match decode_answer(call.method, status, &body) {
             Ok(Answer::Success(response)) => {
-                self.inner.pacer.observe(call.method, response.time.as_ref());
+                self.inner
+                    .pacer
+                    .observe(call.method, response.time.as_ref());
                 return Next::Done(Ok((response, status)));
             }
             Ok(Answer::Failure(api)) => api,
@@ -288,7 +186,10 @@ impl Client {
                 };
                 // A 5xx page means the portal (or a proxy) got the request and then failed.
                 return match (status >= 500, call.idempotent) {
-                    (true, true) => Next::Retry { wait: backoff, error },
+                    (true, true) => Next::Retry {
+                        wait: backoff,
+                        error,
+                    },
                     (true, false) => Next::Done(Err(outcome_unknown(error))),
                     (false, _) => Next::Done(Err(error)),
                 };
@@ -325,53 +226,13 @@ impl Client {
     }
 }
 
-/// Where a 3xx answer points, `None` when it has no usable `Location`; refuses a downgrade from
-/// https to http (the body carries the credential).
-fn redirect_target(current: &Url, response: &reqwest::Response) -> Result<Option<Url>, String> {
-    let Some(location) = response
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|value| value.to_str().ok())
-    else {
-        return Ok(None);
-    };
-    let target = current
-        .join(location)
-        .map_err(|error| format!("the portal redirected to an invalid address: {error}"))?;
-    if current.scheme() == "https" && target.scheme() != "https" {
-        return Err("refused a redirect from https to plain http".to_owned());
-    }
-    Ok(Some(target))
-}
-
-/// Appends `"auth": token` to the parameters' JSON object text. Last, because PHP keeps the last
-/// of duplicate keys, so nothing in the parameters can replace the credential.
-fn with_auth(params: &str, token: &str) -> Result<String, serde_json::Error> {
-    let token = serde_json::to_string(token)?;
-    let inner = params
-        .trim()
-        .strip_prefix('{')
-        .and_then(|rest| rest.strip_suffix('}'))
-        .map_or("", str::trim);
-    Ok(if inner.is_empty() {
-        format!("{{\"auth\":{token}}}")
-    } else {
-        format!("{{{inner},\"auth\":{token}}}")
-    })
-}
-
-fn join(base: &Url, method: &str) -> Result<Url, Error> {
-    base.join(method)
-        .map_err(|error| Error::config(format!("cannot build the URL of `{method}`: {error}")))
-}
-
 /// Method names are dotted identifiers; anything else could escape the URL path.
 fn check_method_name(method: &str) -> Result<(), InvalidRequest> {
     let valid = !method.is_empty()
         && !method.starts_with('.')
-        && method
-            .chars()
-            .all(|character| character.is_ascii_alphanumeric() || matches!(character, '.' | '_' | '-'));
+        && method.chars().all(|character| {
+            character.is_ascii_alphanumeric() || matches!(character, '.' | '_' | '-')
+        });
     if valid {
         Ok(())
     } else {

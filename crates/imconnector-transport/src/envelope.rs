@@ -119,7 +119,11 @@ pub(crate) struct Undecodable {
 
 /// Reads a REST answer. An `error` code wins over the HTTP status (the portal is classified by
 /// code) and over `result` (newer servers send soft errors as `{"result": false, "error": ..}`).
-pub(crate) fn decode_answer(method: &str, http_status: u16, body: &[u8]) -> Result<Answer, Undecodable> {
+pub(crate) fn decode_answer(
+    method: &str,
+    http_status: u16,
+    body: &[u8],
+) -> Result<Answer, Undecodable> {
     let value: Value = serde_json::from_slice(body).map_err(|error| Undecodable {
         reason: format!("not JSON ({error})"),
     })?;
@@ -150,7 +154,10 @@ pub(crate) fn error_from_object(
     object: &Map<String, Value>,
     http_status: Option<u16>,
 ) -> Option<ApiError> {
-    let code = object.get("error").and_then(Value::as_str).filter(|code| !code.is_empty())?;
+    let code = object
+        .get("error")
+        .and_then(Value::as_str)
+        .filter(|code| !code.is_empty())?;
     let text = |key: &str| match object.get(key) {
         Some(Value::String(text)) => Some(text.clone()),
         Some(Value::Number(number)) => Some(number.to_string()),
@@ -175,7 +182,10 @@ const OPAQUE_RUN: usize = 32;
 pub(crate) fn snippet(body: &[u8], secrets: &[&SecretString]) -> String {
     // Masking happens before cutting, so a secret straddling the cut cannot leak a prefix.
     let head = &body[..body.len().min(8 * 1024)];
-    let mut text = String::from_utf8_lossy(head).split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut text = String::from_utf8_lossy(head)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     for secret in secrets {
         let secret = secret.expose_secret();
         if !secret.is_empty() {
@@ -233,7 +243,8 @@ mod tests {
 
     #[test]
     fn error_code_wins_over_result() {
-        let body = br#"{"result": false, "error": "NAME_REQUIRED", "error_description": "No name"}"#;
+        let body =
+            br#"{"result": false, "error": "NAME_REQUIRED", "error_description": "No name"}"#;
         let Ok(Answer::Failure(error)) = decode_answer("imconnector.register", 200, body) else {
             panic!("expected an API error");
         };
@@ -248,6 +259,9 @@ mod tests {
         let text = snippet(body.as_bytes(), &[&secret]);
         assert_eq!(text, "<html> token [redacted] and [redacted] </html>");
         let long = "x ".repeat(500);
-        assert_eq!(snippet(long.as_bytes(), &[]).chars().count(), SNIPPET_CHARS + 1);
+        assert_eq!(
+            snippet(long.as_bytes(), &[]).chars().count(),
+            SNIPPET_CHARS + 1
+        );
     }
 }

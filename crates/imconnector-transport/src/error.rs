@@ -1,6 +1,8 @@
 //! The one error type of the transport.
 
-use crate::{batch::BatchResponse, code::ErrorCode, method::InvalidRequest, store::TokenStoreError};
+use crate::{
+    batch::BatchResponse, code::ErrorCode, method::InvalidRequest, store::TokenStoreError,
+};
 
 /// A boxed error cause, as kept in [`Error::Transport`] and friends.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -58,7 +60,9 @@ pub enum Error {
     InvalidRequest(#[from] InvalidRequest),
     /// The method accepts only an OAuth application token but the client uses an incoming
     /// webhook; nothing was sent.
-    #[error("`{method}` accepts only an OAuth application token; this client uses an incoming webhook")]
+    #[error(
+        "`{method}` accepts only an OAuth application token; this client uses an incoming webhook"
+    )]
     WrongAuthKind {
         /// The method that was refused.
         method: String,

@@ -1,25 +1,7 @@
-//! HTTP transport for the Bitrix24 REST API, built for `imconnector.*` connectors.
-//!
-//! The only crate of the SDK that talks HTTP. A [`Client`] authenticates (OAuth application
-//! tokens with a single-flight refresh, or an incoming webhook), encodes requests as JSON,
-//! decodes the `result`/`error` envelope and its `time` block, maps every documented error code
-//! to [`ErrorCode`], paces requests under the portal's leaky bucket and per-method operating-time
-//! budget, retries only what is safe, and runs [`Batch`]es.
-//!
-//! Typed requests implement [`Method`] (generated in `imconnector-api`); [`Client::call_raw`]
-//! covers methods the spec does not.
-//!
-//! # Safety of retries
-//! Requests the portal rejected before doing any work (`QUERY_LIMIT_EXCEEDED`,
-//! `OPERATION_TIME_LIMIT`) and failures before anything was sent are retried with backoff and
-//! jitter. Once a request may have been received, only idempotent methods are replayed; any
-//! other gets [`Error::OutcomeUnknown`], never a silent duplicate.
-//!
-//! # Secrets
-//! Tokens, the client secret and the webhook code are kept in [`secrecy::SecretString`]; no
-//! `Debug`, `Display`, error or tracing output of this crate contains them.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod attempt;
 mod batch;
 mod client;
 mod code;

@@ -101,7 +101,10 @@ impl OAuthSession {
     }
 
     pub(crate) fn snapshot(&self) -> Snapshot {
-        self.current.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Replaces the pair (after a re-authorisation); a new generation.
@@ -117,21 +120,36 @@ impl OAuthSession {
     /// The pair to send, refreshed first when it is known to expire within the margin.
     pub(crate) async fn usable(&self, http: &reqwest::Client) -> Result<Snapshot, Error> {
         let snapshot = self.snapshot();
-        if snapshot.tokens.expires_within(self.margin) {
-            return self.refresh(http, snapshot.generation).await;
+        if !snapshot.tokens.expires_within(self.margin) {
+            return Ok(snapshot);
         }
-        Ok(snapshot)
+        match self.refresh(http, snapshot.generation).await {
+            // An early refresh that failed for a passing reason does not stop a token that still
+            // works; the portal will say `expired_token` when it really is.
+            Err(Error::RefreshFailed { .. }) if !snapshot.tokens.expires_within(Duration::ZERO) => {
+                Ok(snapshot)
+            }
+            refreshed => refreshed,
+        }
     }
 
     /// Refreshes the pair of generation `seen`, unless someone already did.
-    pub(crate) async fn refresh(&self, http: &reqwest::Client, seen: u64) -> Result<Snapshot, Error> {
+    pub(crate) async fn refresh(
+        &self,
+        http: &reqwest::Client,
+        seen: u64,
+    ) -> Result<Snapshot, Error> {
         let failures_before = self.failures.load(Ordering::Acquire);
         let mut gate = self.gate.lock().await;
         let current = self.snapshot();
         if current.generation != seen {
             return Ok(current);
         }
-        if let Some(failure) = gate.last_failure.as_ref().filter(|failure| failure.generation == seen) {
+        if let Some(failure) = gate
+            .last_failure
+            .as_ref()
+            .filter(|failure| failure.generation == seen)
+        {
             // Final failures stay final; a transient one is shared with those who queued behind it.
             if failure.reauthorize || self.failures.load(Ordering::Acquire) != failures_before {
                 return Err(failure.to_error());
@@ -215,13 +233,24 @@ impl OAuthSession {
             .form(&form)
             .send()
             .await
-            .map_err(|error| failed("the OAuth server could not be reached".to_owned(), Some(error)))?;
+            .map_err(|error| {
+                failed(
+                    "the OAuth server could not be reached".to_owned(),
+                    Some(error),
+                )
+            })?;
         let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| failed("the OAuth server's answer could not be read".to_owned(), Some(error)))?;
-        let secrets: [&SecretString; 3] = [&self.app.client_secret, &tokens.refresh_token, &tokens.access_token];
+        let body = response.bytes().await.map_err(|error| {
+            failed(
+                "the OAuth server's answer could not be read".to_owned(),
+                Some(error),
+            )
+        })?;
+        let secrets: [&SecretString; 3] = [
+            &self.app.client_secret,
+            &tokens.refresh_token,
+            &tokens.access_token,
+        ];
         let Ok(Value::Object(answer)) = serde_json::from_slice::<Value>(&body) else {
             return Err(Error::RefreshFailed {
                 code: None,
@@ -240,15 +269,20 @@ impl OAuthSession {
             return Err(Error::RefreshFailed {
                 code: Some(refused.code.clone()),
                 http_status: Some(status),
-                reason: format!("the OAuth server refused: {} ({})", refused.code, refused.description),
+                reason: format!(
+                    "the OAuth server refused: {} ({})",
+                    refused.code, refused.description
+                ),
                 source: None,
             });
         }
-        Tokens::from_token_answer(&Value::Object(answer), tokens).map_err(|missing| Error::RefreshFailed {
-            code: None,
-            http_status: Some(status),
-            reason: format!("the OAuth server's answer has no `{missing}`"),
-            source: None,
+        Tokens::from_token_answer(&Value::Object(answer), tokens).map_err(|missing| {
+            Error::RefreshFailed {
+                code: None,
+                http_status: Some(status),
+                reason: format!("the OAuth server's answer has no `{missing}`"),
+                source: None,
+            }
         })
     }
 }

@@ -51,7 +51,11 @@ impl Pacer {
     pub(crate) async fn before_send(&self, method: &str, max_wait: Duration) {
         if let Some(wait) = self.operating_wait(method) {
             if wait <= max_wait {
-                tracing::debug!(method, wait_ms = wait.as_millis(), "operating-time budget nearly spent, waiting for its reset");
+                tracing::debug!(
+                    method,
+                    wait_ms = wait.as_millis(),
+                    "operating-time budget nearly spent, waiting for its reset"
+                );
                 tokio::time::sleep(wait).await;
                 self.forget(method);
             }
@@ -72,8 +76,13 @@ impl Pacer {
         else {
             return;
         };
-        self.lock()
-            .insert(method.to_ascii_lowercase(), Operating { seconds: *seconds, reset_at: *reset_at });
+        self.lock().insert(
+            method.to_ascii_lowercase(),
+            Operating {
+                seconds: *seconds,
+                reset_at: *reset_at,
+            },
+        );
     }
 
     /// How long until the method's operating-time window resets, if the portal told us.
@@ -97,14 +106,19 @@ impl Pacer {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Operating>> {
         // The map holds plain numbers; a panic elsewhere cannot leave it inconsistent.
-        self.operating.lock().unwrap_or_else(PoisonError::into_inner)
+        self.operating
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 /// Time from now until the unix time `reset_at` (the portal's clock; ours may differ, so the
 /// result is capped at the 10-minute window the portal uses).
 fn seconds_until(reset_at: i64) -> Option<Duration> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs_f64();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_secs_f64();
     // Precision loss is irrelevant for unix seconds.
     #[allow(clippy::cast_precision_loss)]
     let remaining = reset_at as f64 - now;
@@ -116,7 +130,9 @@ mod tests {
     use super::*;
 
     fn unix_now() -> i64 {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970");
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970");
         i64::try_from(now.as_secs()).expect("fits")
     }
 

@@ -143,7 +143,9 @@ impl TokenStore for FileTokenStore {
         Box::pin(async move {
             tokio::task::spawn_blocking(move || write_atomically(&path, &record))
                 .await
-                .map_err(|error| TokenStoreError::with_source("token file writer panicked", error))?
+                .map_err(|error| {
+                    TokenStoreError::with_source("token file writer panicked", error)
+                })?
         })
     }
 }
@@ -162,7 +164,8 @@ fn write_atomically(path: &Path, record: &TokenRecord) -> Result<(), TokenStoreE
     file.write_all(&bytes)
         .and_then(|()| file.as_file().sync_all())
         .map_err(|error| TokenStoreError::with_source(failed("write a temporary file"), error))?;
-    file.persist(path)
-        .map_err(|error| TokenStoreError::with_source(failed("rename the temporary file"), error.error))?;
+    file.persist(path).map_err(|error| {
+        TokenStoreError::with_source(failed("rename the temporary file"), error.error)
+    })?;
     Ok(())
 }

@@ -152,7 +152,9 @@ impl Tokens {
         let refresh_token = text("refresh_token").ok_or("refresh_token")?;
         let expires_at = number("expires")
             .map(|unix| UNIX_EPOCH + Duration::from_secs(unix))
-            .or_else(|| number("expires_in").map(|secs| SystemTime::now() + Duration::from_secs(secs)));
+            .or_else(|| {
+                number("expires_in").map(|secs| SystemTime::now() + Duration::from_secs(secs))
+            });
         Ok(Tokens {
             access_token: SecretString::from(access_token),
             refresh_token: SecretString::from(refresh_token),
@@ -193,7 +195,8 @@ pub(crate) fn secrets_equal(left: &SecretString, right: &SecretString) -> bool {
 }
 
 fn unix_seconds(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs())
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
 }
 
 /// The persisted form of [`Tokens`] (the file store's JSON). Secrets are exposed only here,

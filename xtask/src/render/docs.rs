@@ -95,7 +95,11 @@ impl<'a> ExampleWriter<'a> {
     }
 
     /// The arguments of `new(..)` for these (required) fields, taking values from `example`.
-    pub fn constructor_args(&mut self, fields: &[FieldSpec], example: Option<&Value>) -> Vec<String> {
+    pub fn constructor_args(
+        &mut self,
+        fields: &[FieldSpec],
+        example: Option<&Value>,
+    ) -> Vec<String> {
         fields
             .iter()
             .filter(|field| field.required)

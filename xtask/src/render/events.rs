@@ -86,7 +86,11 @@ pub fn render_mod(events: &[Loaded<EventSpec>]) -> TokenStream {
     let variants = events.iter().map(|event| {
         let variant = ident(&event.item.rust_name);
         let name = ident(&struct_name(&event.item));
-        let doc = docs::doc_attrs(&format!("`{}`: {}", event.item.name, event.item.summary.trim()));
+        let doc = docs::doc_attrs(&format!(
+            "`{}`: {}",
+            event.item.name,
+            event.item.summary.trim()
+        ));
         quote!(#doc #variant(#name),)
     });
     let names = events.iter().map(|event| event.item.name.as_str());

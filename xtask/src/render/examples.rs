@@ -43,7 +43,11 @@ pub fn method_tests(spec: &Spec, method: &MethodSpec) -> TokenStream {
     let response_serializable = TypeExpr::parse(&method.response.ty)
         .map(|expr| !holds_secret(spec, &expr))
         .unwrap_or(false);
-    let codes: Vec<&str> = method.errors.iter().map(|error| error.code.as_str()).collect();
+    let codes: Vec<&str> = method
+        .errors
+        .iter()
+        .map(|error| error.code.as_str())
+        .collect();
     let mut tests = Vec::new();
     for (index, example) in method.examples.iter().enumerate() {
         let prefix = format!("{}_example_{index}", source_name(example.source));

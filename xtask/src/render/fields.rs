@@ -5,7 +5,7 @@ use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
 use super::docs;
-use super::rust_type::{argument, Conversion, example_type, ident, needs_validation, storage};
+use super::rust_type::{argument, example_type, ident, needs_validation, storage, Conversion};
 use crate::model::{FieldSpec, Spec};
 use crate::ty::TypeExpr;
 
@@ -26,7 +26,10 @@ fn expr_of(field: &FieldSpec) -> TypeExpr {
 fn field_doc(field: &FieldSpec) -> TokenStream {
     let mut text = format!("{} (`{}`)", field.docs.trim(), field.wire);
     if !field.constraints.is_empty() {
-        text.push_str(&format!("\n\nConstraints: {}.", field.constraints.join("; ")));
+        text.push_str(&format!(
+            "\n\nConstraints: {}.",
+            field.constraints.join("; ")
+        ));
     }
     docs::doc_attrs(&text)
 }

@@ -28,7 +28,11 @@ pub fn render(spec: &Spec, method: &MethodSpec) -> TokenStream {
     let wire_name = &method.name;
     let doc = docs::doc_attrs(&request_doc(spec, method));
     let struct_fields = fields::struct_fields(spec, &method.params, fields::Visibility::Crate);
-    let builder = fields::builder(spec, &method.params, "Builds the request from its required parameters.");
+    let builder = fields::builder(
+        spec,
+        &method.params,
+        "Builds the request from its required parameters.",
+    );
     let from_example = fields::from_example(spec, &name, &method.params);
     let validations = fields::validations(spec, &method.params, None);
     let checks = method.validate.iter().map(|check| {
@@ -132,7 +136,9 @@ fn request_doc(spec: &Spec, method: &MethodSpec) -> String {
     ));
     match &method.docs_url {
         Some(url) => text.push_str(&format!(" [Official documentation]({url}).\n\n")),
-        None => text.push_str(" Not in the official documentation (known from the server source).\n\n"),
+        None => {
+            text.push_str(" Not in the official documentation (known from the server source).\n\n")
+        }
     }
     if !method.params.is_empty() {
         text.push_str("# Parameters\n\n");
@@ -185,11 +191,17 @@ fn example_code(spec: &Spec, method: &MethodSpec) -> String {
     });
     if let Some(param) = first_optional {
         let expr = TypeExpr::parse(&param.ty).unwrap_or(TypeExpr::Json);
-        let value = writer.value(&expr, request_example.and_then(|example| example.get(&param.wire)));
+        let value = writer.value(
+            &expr,
+            request_example.and_then(|example| example.get(&param.wire)),
+        );
         tail = format!(".{}({value})", param.rust);
     }
     let mut lines = vec![docs::EXAMPLE_FENCE.to_owned()];
-    lines.push(format!("# use imconnector_api::methods::{};", method.rust_name));
+    lines.push(format!(
+        "# use imconnector_api::methods::{};",
+        method.rust_name
+    ));
     lines.extend(writer.import_lines());
     lines.push(
         "# async fn run(client: &imconnector_api::transport::Client) -> Result<(), imconnector_api::transport::Error> {"

@@ -40,13 +40,13 @@ pub fn render(spec: &Spec) -> Result<Rendered, Vec<Problem>> {
     }
     let mut files = Rendered::new();
     let mut problems = Vec::new();
-    let mut add = |path: String, sources: &[&str], tokens: TokenStream| match finish(sources, tokens)
-    {
-        Ok(text) => {
-            files.insert(path, text);
-        }
-        Err(message) => problems.push(Problem::new(path, message)),
-    };
+    let mut add =
+        |path: String, sources: &[&str], tokens: TokenStream| match finish(sources, tokens) {
+            Ok(text) => {
+                files.insert(path, text);
+            }
+            Err(message) => problems.push(Problem::new(path, message)),
+        };
 
     add(
         "mod.rs".to_owned(),

@@ -93,9 +93,10 @@ pub fn argument(spec: &Spec, expr: &TypeExpr) -> (TokenStream, Conversion) {
                 let path = storage(spec, expr);
                 match helper.arg {
                     ArgStyle::AsIs => (path, Conversion::Identity),
-                    ArgStyle::IntoString => {
-                        (quote!(impl Into<String>), Conversion::Call(quote!(#path::new)))
-                    }
+                    ArgStyle::IntoString => (
+                        quote!(impl Into<String>),
+                        Conversion::Call(quote!(#path::new)),
+                    ),
                     ArgStyle::Bool => (quote!(bool), Conversion::Call(quote!(#path::from))),
                 }
             }

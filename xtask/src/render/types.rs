@@ -29,13 +29,19 @@ fn render_struct(spec: &Spec, ty: &TypeSpec) -> TokenStream {
     if ty.usage.is_response() {
         derives.push(quote!(serde::Deserialize));
     }
+    if ty.usage.is_request() && !ty.fields.iter().any(|field| field.required) {
+        // `new()` takes nothing; `Default` says the same.
+        derives.push(quote!(Default));
+    }
     let mut doc_text = ty.docs.trim().to_owned();
     if !ty.fields.is_empty() {
         doc_text.push_str("\n\n# Fields\n\n");
         doc_text.push_str(&docs::field_list(&ty.fields));
     }
     if ty.usage == Usage::Request {
-        doc_text.push_str("\nBuilt with `new(..)` and the setters; checked when the request is validated.");
+        doc_text.push_str(
+            "\nBuilt with `new(..)` and the setters; checked when the request is validated.",
+        );
     }
     let doc = docs::doc_attrs(&doc_text);
     let must_use = if ty.usage.is_request() {
@@ -130,7 +136,9 @@ fn wire_decode_impl(name: &proc_macro2::Ident) -> TokenStream {
 fn render_enum(ty: &TypeSpec) -> TokenStream {
     let name = ident(&ty.name);
     let mut doc_text = ty.docs.trim().to_owned();
-    doc_text.push_str("\n\nSent and received as a string; a value this SDK does not know decodes as `Unknown`.");
+    doc_text.push_str(
+        "\n\nSent and received as a string; a value this SDK does not know decodes as `Unknown`.",
+    );
     let doc = docs::doc_attrs(&doc_text);
     let variants = ty.values.iter().map(|value| {
         let variant = ident(&value.rust);

@@ -37,7 +37,10 @@ fn messages(request: &Value) -> &[Value] {
 fn require(item: &Value, index: usize, pointer: &str, what: &str) -> Result<(), InvalidRequest> {
     if php_empty(item.pointer(pointer)) {
         let path = format!("MESSAGES[{index}]{}", pointer.replace('/', "."));
-        return Err(InvalidRequest::new(path, format!("{what} is missing or empty")));
+        return Err(InvalidRequest::new(
+            path,
+            format!("{what} is missing or empty"),
+        ));
     }
     Ok(())
 }
@@ -48,7 +51,10 @@ fn require(item: &Value, index: usize, pointer: &str, what: &str) -> Result<(), 
 /// [`InvalidRequest`] for `MESSAGES`.
 pub fn messages_not_empty<T: Serialize>(request: &T) -> Result<(), InvalidRequest> {
     if messages(&wire_form(request)?).is_empty() {
-        return Err(InvalidRequest::new("MESSAGES", "at least one message is required"));
+        return Err(InvalidRequest::new(
+            "MESSAGES",
+            "at least one message is required",
+        ));
     }
     Ok(())
 }
@@ -71,7 +77,9 @@ pub fn messages_complete<T: Serialize>(request: &T) -> Result<(), InvalidRequest
                 "a message needs text or files",
             ));
         }
-        let files = files.and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+        let files = files
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
         for (file_index, file) in files.iter().enumerate() {
             if php_empty(file.get("url")) {
                 return Err(InvalidRequest::new(
@@ -108,9 +116,24 @@ pub fn messages_identified<T: Serialize>(request: &T) -> Result<(), InvalidReque
 pub fn delivery_items_complete<T: Serialize>(request: &T) -> Result<(), InvalidRequest> {
     let request = wire_form(request)?;
     for (index, item) in messages(&request).iter().enumerate() {
-        require(item, index, "/im/chat_id", "the Bitrix24 chat id from the event")?;
-        require(item, index, "/im/message_id", "the Bitrix24 message id from the event")?;
-        require(item, index, "/message/id", "the list of external message ids")?;
+        require(
+            item,
+            index,
+            "/im/chat_id",
+            "the Bitrix24 chat id from the event",
+        )?;
+        require(
+            item,
+            index,
+            "/im/message_id",
+            "the Bitrix24 message id from the event",
+        )?;
+        require(
+            item,
+            index,
+            "/message/id",
+            "the list of external message ids",
+        )?;
         let ids = item.pointer("/message/id").and_then(Value::as_array);
         if let Some(position) = ids.and_then(|ids| ids.iter().position(|id| php_empty(Some(id)))) {
             return Err(InvalidRequest::new(
@@ -134,7 +157,10 @@ mod tests {
 
     #[test]
     fn empty_message_lists_are_refused() {
-        assert_eq!(parameter(messages_not_empty(&json!({"MESSAGES": []}))), "MESSAGES");
+        assert_eq!(
+            parameter(messages_not_empty(&json!({"MESSAGES": []}))),
+            "MESSAGES"
+        );
         assert_eq!(parameter(messages_not_empty(&json!({}))), "MESSAGES");
         assert!(messages_not_empty(&json!({"MESSAGES": [{}]})).is_ok());
     }
@@ -146,15 +172,34 @@ mod tests {
         let with_file = json!({"user": {"id": "u1"}, "chat": {"id": "c1"}, "message": {"files": [{"url": "https://x/a.pdf"}]}});
         assert!(messages_complete(&json!({"MESSAGES": [with_file]})).is_ok());
         let no_user = json!({"user": {"id": ""}, "chat": {"id": "c1"}, "message": {"text": "hi"}});
-        assert_eq!(parameter(messages_complete(&json!({"MESSAGES": [good.clone(), no_user]}))), "MESSAGES[1].user.id");
-        let php_zero = json!({"user": {"id": "0"}, "chat": {"id": "c1"}, "message": {"text": "hi"}});
-        assert_eq!(parameter(messages_complete(&json!({"MESSAGES": [php_zero]}))), "MESSAGES[0].user.id");
+        assert_eq!(
+            parameter(messages_complete(
+                &json!({"MESSAGES": [good.clone(), no_user]})
+            )),
+            "MESSAGES[1].user.id"
+        );
+        let php_zero =
+            json!({"user": {"id": "0"}, "chat": {"id": "c1"}, "message": {"text": "hi"}});
+        assert_eq!(
+            parameter(messages_complete(&json!({"MESSAGES": [php_zero]}))),
+            "MESSAGES[0].user.id"
+        );
         let no_chat = json!({"user": {"id": "u1"}, "chat": {}, "message": {"text": "hi"}});
-        assert_eq!(parameter(messages_complete(&json!({"MESSAGES": [no_chat]}))), "MESSAGES[0].chat.id");
-        let no_content = json!({"user": {"id": "u1"}, "chat": {"id": "c1"}, "message": {"id": "m1"}});
-        assert_eq!(parameter(messages_complete(&json!({"MESSAGES": [no_content]}))), "MESSAGES[0].message.text");
+        assert_eq!(
+            parameter(messages_complete(&json!({"MESSAGES": [no_chat]}))),
+            "MESSAGES[0].chat.id"
+        );
+        let no_content =
+            json!({"user": {"id": "u1"}, "chat": {"id": "c1"}, "message": {"id": "m1"}});
+        assert_eq!(
+            parameter(messages_complete(&json!({"MESSAGES": [no_content]}))),
+            "MESSAGES[0].message.text"
+        );
         let bad_file = json!({"user": {"id": "u1"}, "chat": {"id": "c1"}, "message": {"files": [{"url": ""}]}});
-        assert_eq!(parameter(messages_complete(&json!({"MESSAGES": [bad_file]}))), "MESSAGES[0].message.files[0].url");
+        assert_eq!(
+            parameter(messages_complete(&json!({"MESSAGES": [bad_file]}))),
+            "MESSAGES[0].message.files[0].url"
+        );
     }
 
     #[test]
@@ -162,7 +207,10 @@ mod tests {
         let good = json!({"user": {"id": "u1"}, "chat": {"id": "c1"}, "message": {"id": "m1"}});
         assert!(messages_identified(&json!({"MESSAGES": [good]})).is_ok());
         let no_id = json!({"user": {"id": "u1"}, "chat": {"id": "c1"}, "message": {"text": "hi"}});
-        assert_eq!(parameter(messages_identified(&json!({"MESSAGES": [no_id]}))), "MESSAGES[0].message.id");
+        assert_eq!(
+            parameter(messages_identified(&json!({"MESSAGES": [no_id]}))),
+            "MESSAGES[0].message.id"
+        );
     }
 
     #[test]
@@ -170,10 +218,19 @@ mod tests {
         let good = json!({"im": {"chat_id": 1807, "message_id": 86497}, "message": {"id": ["e1"]}, "chat": {"id": "c1"}});
         assert!(delivery_items_complete(&json!({"MESSAGES": [good]})).is_ok());
         let zero = json!({"im": {"chat_id": 1807, "message_id": 0}, "message": {"id": ["e1"]}, "chat": {"id": "c1"}});
-        assert_eq!(parameter(delivery_items_complete(&json!({"MESSAGES": [zero]}))), "MESSAGES[0].im.message_id");
+        assert_eq!(
+            parameter(delivery_items_complete(&json!({"MESSAGES": [zero]}))),
+            "MESSAGES[0].im.message_id"
+        );
         let no_ids = json!({"im": {"chat_id": 1, "message_id": 2}, "message": {"id": []}, "chat": {"id": "c1"}});
-        assert_eq!(parameter(delivery_items_complete(&json!({"MESSAGES": [no_ids]}))), "MESSAGES[0].message.id");
+        assert_eq!(
+            parameter(delivery_items_complete(&json!({"MESSAGES": [no_ids]}))),
+            "MESSAGES[0].message.id"
+        );
         let blank = json!({"im": {"chat_id": 1, "message_id": 2}, "message": {"id": ["e1", ""]}, "chat": {"id": "c1"}});
-        assert_eq!(parameter(delivery_items_complete(&json!({"MESSAGES": [blank]}))), "MESSAGES[0].message.id[1]");
+        assert_eq!(
+            parameter(delivery_items_complete(&json!({"MESSAGES": [blank]}))),
+            "MESSAGES[0].message.id[1]"
+        );
     }
 }

@@ -127,9 +127,7 @@ impl<T: WireDecode> WireDecode for Option<T> {
     fn from_wire(value: Value) -> Result<Self, String> {
         match value {
             Value::Null => Ok(None),
-            Value::String(text) if text.is_empty() => {
-                Ok(T::from_wire(Value::String(text)).ok())
-            }
+            Value::String(text) if text.is_empty() => Ok(T::from_wire(Value::String(text)).ok()),
             other => T::from_wire(other).map(Some),
         }
     }
@@ -245,7 +243,10 @@ mod tests {
     fn options_read_null_and_empty_form_values_as_none() {
         assert_eq!(Option::<i64>::from_wire(Value::Null).unwrap(), None);
         assert_eq!(Option::<i64>::from_wire(json!("")).unwrap(), None);
-        assert_eq!(Option::<String>::from_wire(json!("")).unwrap(), Some(String::new()));
+        assert_eq!(
+            Option::<String>::from_wire(json!("")).unwrap(),
+            Some(String::new())
+        );
         assert!(Option::<i64>::from_wire(json!("x")).is_err());
     }
 

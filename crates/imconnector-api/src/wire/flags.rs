@@ -155,8 +155,14 @@ mod tests {
 
     #[test]
     fn active_flag_is_sent_as_one_or_zero_never_as_n() {
-        assert_eq!(serde_json::to_value(ActiveFlag::from(true)).unwrap(), json!("1"));
-        assert_eq!(serde_json::to_value(ActiveFlag::from(false)).unwrap(), json!("0"));
+        assert_eq!(
+            serde_json::to_value(ActiveFlag::from(true)).unwrap(),
+            json!("1")
+        );
+        assert_eq!(
+            serde_json::to_value(ActiveFlag::from(false)).unwrap(),
+            json!("0")
+        );
         let decoded: ActiveFlag = serde_json::from_value(json!("N")).unwrap();
         assert!(!decoded.get());
     }
@@ -164,7 +170,10 @@ mod tests {
     #[test]
     fn yes_no_is_sent_as_y_or_n() {
         assert_eq!(serde_json::to_value(YesNo::from(true)).unwrap(), json!("Y"));
-        assert_eq!(serde_json::to_value(YesNo::from(false)).unwrap(), json!("N"));
+        assert_eq!(
+            serde_json::to_value(YesNo::from(false)).unwrap(),
+            json!("N")
+        );
     }
 
     #[test]
@@ -182,6 +191,9 @@ mod tests {
         let ok: SuccessFlag = serde_json::from_value(json!(true)).unwrap();
         assert_eq!(ok.soft_error(), None);
         let failed: SuccessFlag = serde_json::from_value(json!("0")).unwrap();
-        assert_eq!(failed.soft_error().map(|error| error.code), Some("SUCCESS_FALSE".to_owned()));
+        assert_eq!(
+            failed.soft_error().map(|error| error.code),
+            Some("SUCCESS_FALSE".to_owned())
+        );
     }
 }

@@ -330,9 +330,15 @@ mod tests {
     fn line_id_must_be_positive_and_decodes_from_numbers_or_strings() {
         assert_eq!(LineId::new(1).unwrap().get(), 1);
         let error = LineId::new(0).unwrap_err();
-        assert_eq!((error.parameter.as_ref(), error.reason.as_str()), ("LINE", "the line id must be positive, got 0"));
+        assert_eq!(
+            (error.parameter.as_ref(), error.reason.as_str()),
+            ("LINE", "the line id must be positive, got 0")
+        );
         assert!(LineId::new(-5).is_err());
-        assert_eq!(serde_json::to_value(LineId::new(107).unwrap()).unwrap(), json!(107));
+        assert_eq!(
+            serde_json::to_value(LineId::new(107).unwrap()).unwrap(),
+            json!(107)
+        );
         let decoded: LineId = serde_json::from_value(json!("105")).unwrap();
         assert_eq!(decoded.get(), 105);
         let zero: LineId = serde_json::from_value(json!(0)).unwrap();
@@ -350,12 +356,22 @@ mod tests {
 
     #[test]
     fn icon_must_be_a_data_image_uri_without_quotes() {
-        assert!(DataImageUri::new("data:image/svg+xml,%3Csvg%2F%3E").validate_at("ICON.DATA_IMAGE").is_ok());
-        assert!(DataImageUri::new("DATA:IMAGE/png;base64,AAAA").validate_at("ICON.DATA_IMAGE").is_ok());
-        let error = DataImageUri::new("https://example.com/icon.svg").validate_at("ICON.DATA_IMAGE").unwrap_err();
+        assert!(DataImageUri::new("data:image/svg+xml,%3Csvg%2F%3E")
+            .validate_at("ICON.DATA_IMAGE")
+            .is_ok());
+        assert!(DataImageUri::new("DATA:IMAGE/png;base64,AAAA")
+            .validate_at("ICON.DATA_IMAGE")
+            .is_ok());
+        let error = DataImageUri::new("https://example.com/icon.svg")
+            .validate_at("ICON.DATA_IMAGE")
+            .unwrap_err();
         assert_eq!(error.parameter, "ICON.DATA_IMAGE");
         assert!(error.reason.contains("data:image/"));
-        assert!(DataImageUri::new("data:image/svg+xml,<svg a='b'/>").validate_at("ICON.DATA_IMAGE").is_err());
-        assert!(DataImageUri::new("").validate_at("ICON.DATA_IMAGE").is_err());
+        assert!(DataImageUri::new("data:image/svg+xml,<svg a='b'/>")
+            .validate_at("ICON.DATA_IMAGE")
+            .is_err());
+        assert!(DataImageUri::new("")
+            .validate_at("ICON.DATA_IMAGE")
+            .is_err());
     }
 }

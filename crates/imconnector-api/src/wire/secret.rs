@@ -80,7 +80,8 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_token_and_comparison_is_exact() {
-        let token: Secret = serde_json::from_value(json!("831c76b092f9f135d9b6b36c3a720757")).unwrap();
+        let token: Secret =
+            serde_json::from_value(json!("831c76b092f9f135d9b6b36c3a720757")).unwrap();
         let shown = format!("{token:?} {:?}", Some(token.clone()));
         assert!(!shown.contains("831c"), "{shown}");
         assert!(token.matches("831c76b092f9f135d9b6b36c3a720757"));

@@ -263,7 +263,10 @@ impl SoftErrorSource for NestedResult {
 impl WireDecode for NestedResult {
     fn from_wire(value: Value) -> Result<Self, String> {
         let Value::Object(map) = value else {
-            return Err(format!("expected an object with `result`, got {}", describe(&value)));
+            return Err(format!(
+                "expected an object with `result`, got {}",
+                describe(&value)
+            ));
         };
         let result = match map.get("result") {
             Some(flag) => lenient_bool(flag).map_err(|error| format!("result: {error}"))?,
@@ -339,10 +342,16 @@ mod tests {
         .unwrap();
         assert_eq!(
             failed.soft_error(),
-            Some(SoftError { code: "NAME_REQUIRED".into(), description: "Connector name is not specified".into() })
+            Some(SoftError {
+                code: "NAME_REQUIRED".into(),
+                description: "Connector name is not specified".into()
+            })
         );
         let bare: NestedResult = serde_json::from_value(json!({"result": "0"})).unwrap();
-        assert_eq!(bare.soft_error().map(|error| error.code), Some("RESULT_FALSE".to_owned()));
+        assert_eq!(
+            bare.soft_error().map(|error| error.code),
+            Some("RESULT_FALSE".to_owned())
+        );
         assert!(serde_json::from_value::<NestedResult>(json!(true)).is_err());
     }
 }

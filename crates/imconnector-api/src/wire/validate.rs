@@ -27,7 +27,8 @@ pub fn join_path(parent: &str, child: &str) -> String {
 
 impl<T: Validate> Validate for Option<T> {
     fn validate_at(&self, path: &str) -> Result<(), InvalidRequest> {
-        self.as_ref().map_or(Ok(()), |value| value.validate_at(path))
+        self.as_ref()
+            .map_or(Ok(()), |value| value.validate_at(path))
     }
 }
 

@@ -205,7 +205,10 @@ fn send_one(portal: &mut Portal, batch: &Batch, acting_user: u64, item: &Value) 
         map.remove("disable_crm");
         // The date becomes a server DateTime object, which serialises as {}.
         map.insert("date".to_owned(), json!({}));
-        map.insert("files".to_owned(), Value::Array(file_ids));
+        // `files` becomes the saved file ids, and is only there when files were sent.
+        if map.contains_key("files") {
+            map.insert("files".to_owned(), Value::Array(file_ids));
+        }
     }
     let mut result = Map::new();
     result.insert("user".to_owned(), user_value(customer, created));

@@ -16,7 +16,10 @@ use tokio::sync::Notify;
 pub const WAIT: Duration = Duration::from_secs(20);
 
 pub fn http() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().build().expect("client")
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
 }
 
 /// An emulator plus a client holding the first app's admin token.
@@ -60,7 +63,13 @@ impl Portal {
     }
 
     pub async fn post_json(&self, url: &str, body: &Value) -> (u16, Value) {
-        let response = self.http.post(url).json(body).send().await.expect("request");
+        let response = self
+            .http
+            .post(url)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
         read(response).await
     }
 
@@ -88,14 +97,21 @@ impl Portal {
     pub async fn ok(&self, method: &str, params: Value) -> Value {
         let (status, body) = self.call(method, params).await;
         assert_eq!(status, 200, "{method}: {body}");
-        assert!(body.get("time").is_some(), "{method}: no time block in {body}");
+        assert!(
+            body.get("time").is_some(),
+            "{method}: no time block in {body}"
+        );
         body["result"].clone()
     }
 
     /// Asserts an error envelope with this status and code; returns the body.
     pub async fn err(&self, method: &str, params: Value, status: u16, code: &str) -> Value {
         let (got, body) = self.call(method, params).await;
-        assert_eq!((got, body["error"].as_str()), (status, Some(code)), "{method}: {body}");
+        assert_eq!(
+            (got, body["error"].as_str()),
+            (status, Some(code)),
+            "{method}: {body}"
+        );
         assert!(body["error_description"].is_string(), "{body}");
         body
     }
@@ -120,7 +136,10 @@ impl Portal {
 
     pub async fn activate(&self, connector: &str, line: i64) {
         let result = self
-            .ok("imconnector.activate", json!({"CONNECTOR": connector, "LINE": line, "ACTIVE": 1}))
+            .ok(
+                "imconnector.activate",
+                json!({"CONNECTOR": connector, "LINE": line, "ACTIVE": 1}),
+            )
             .await;
         assert_eq!(result, json!(true));
     }
@@ -132,7 +151,15 @@ impl Portal {
     }
 
     /// Sends one customer message; returns the RESULT item.
-    pub async fn customer_says(&self, connector: &str, line: i64, chat: &str, user: &str, id: &str, text: &str) -> Value {
+    pub async fn customer_says(
+        &self,
+        connector: &str,
+        line: i64,
+        chat: &str,
+        user: &str,
+        id: &str,
+        text: &str,
+    ) -> Value {
         let result = self
             .ok(
                 "imconnector.send.messages",
@@ -149,7 +176,9 @@ impl Portal {
     /// Binds `events` of the first app to `handler`.
     pub async fn bind(&self, handler: &str, events: &[&str]) {
         for event in events {
-            let result = self.ok("event.bind", json!({"event": event, "handler": handler})).await;
+            let result = self
+                .ok("event.bind", json!({"event": event, "handler": handler}))
+                .await;
             assert_eq!(result, json!(true));
         }
     }
@@ -193,12 +222,18 @@ impl Sink {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self { url, bodies, arrived }
+        Self {
+            url,
+            bodies,
+            arrived,
+        }
     }
 
     /// Waits until at least `count` POSTs arrived; returns them (headers, raw body).

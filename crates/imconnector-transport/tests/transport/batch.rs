@@ -23,7 +23,10 @@ impl<'de> Deserialize<'de> for OrderedCommands {
             fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("a map of commands")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
                 let mut commands = Vec::new();
                 while let Some(entry) = map.next_entry()? {
                     commands.push(entry);
@@ -41,10 +44,15 @@ struct BatchBody {
     cmd: OrderedCommands,
 }
 
+/// Every chunk received: its commands as (key, method, parsed query).
+type Chunks = Arc<Mutex<Vec<Vec<(String, String, Value)>>>>;
+
 /// A portal that runs `imconnector.status` commands (failing on line `fail_line`) and records
 /// every chunk it received, as parsed commands.
-async fn batch_portal(fail_line: i64) -> (OAuthPortal, Arc<Mutex<Vec<Vec<(String, String, Value)>>>>) {
-    let chunks: Arc<Mutex<Vec<Vec<(String, String, Value)>>>> = Arc::default();
+async fn batch_portal(
+    fail_line: i64,
+) -> (OAuthPortal, Arc<Mutex<Vec<Vec<(String, String, Value)>>>>) {
+    let chunks: Chunks = Arc::default();
     let recorded = chunks.clone();
     let portal = OAuthPortal::start_raw(move |incoming, _| {
         assert_eq!(incoming.rest_method(), "batch");
@@ -83,7 +91,13 @@ async fn a_batch_of_120_takes_three_calls_keeps_order_and_reports_the_one_failur
     let (portal, chunks) = batch_portal(57).await;
     let client = oauth_builder(&portal).build().unwrap();
     let mut batch = Batch::new();
-    let keys: Vec<_> = (1..=120).map(|line| batch.add(format!("st{line}"), &Status::new("acme_chat", line)).unwrap()).collect();
+    let keys: Vec<_> = (1..=120)
+        .map(|line| {
+            batch
+                .add(format!("st{line}"), &Status::new("acme_chat", line))
+                .unwrap()
+        })
+        .collect();
 
     let response = client.batch(&batch).await.unwrap();
 
@@ -96,9 +110,25 @@ async fn a_batch_of_120_takes_three_calls_keeps_order_and_reports_the_one_failur
     assert_eq!(portal.server.count("batch"), 3);
     assert_eq!(response.calls(), 3);
     assert_eq!(sizes, vec![MAX_BATCH_COMMANDS, MAX_BATCH_COMMANDS, 20]);
-    let sent_keys: Vec<String> = chunks.lock().unwrap().iter().flatten().map(|(key, _, _)| key.clone()).collect();
-    assert_eq!(sent_keys, (1..=120).map(|line| format!("st{line}")).collect::<Vec<_>>(), "sent in the order added");
-    let entry_keys: Vec<&str> = response.entries().iter().map(|entry| entry.key.as_str()).collect();
+    let sent_keys: Vec<String> = chunks
+        .lock()
+        .unwrap()
+        .iter()
+        .flatten()
+        .map(|(key, _, _)| key.clone())
+        .collect();
+    assert_eq!(
+        sent_keys,
+        (1..=120)
+            .map(|line| format!("st{line}"))
+            .collect::<Vec<_>>(),
+        "sent in the order added"
+    );
+    let entry_keys: Vec<&str> = response
+        .entries()
+        .iter()
+        .map(|entry| entry.key.as_str())
+        .collect();
     let expected_keys: Vec<String> = (1..=120).map(|line| format!("st{line}")).collect();
     assert_eq!(entry_keys, expected_keys);
     for (line, key) in (1..=120).zip(&keys) {
@@ -107,16 +137,38 @@ async fn a_batch_of_120_takes_three_calls_keeps_order_and_reports_the_one_failur
             let error = result.unwrap_err();
             assert_eq!(error.code(), Some(&ErrorCode::ErrorArgument));
             let api = error.as_api().unwrap();
-            assert_eq!((api.method.as_str(), api.argument.as_deref(), api.http_status), ("imconnector.status", Some("LINE"), None));
+            assert_eq!(
+                (
+                    api.method.as_str(),
+                    api.argument.as_deref(),
+                    api.http_status
+                ),
+                ("imconnector.status", Some("LINE"), None)
+            );
         } else {
             assert_eq!(result.unwrap().line, line);
         }
     }
-    assert_eq!(response.failures().map(|entry| entry.key.as_str()).collect::<Vec<_>>(), vec!["st57"]);
-    let BatchOutcome::Success(first) = &response.entry("st1").unwrap().outcome else { panic!("st1 failed") };
+    assert_eq!(
+        response
+            .failures()
+            .map(|entry| entry.key.as_str())
+            .collect::<Vec<_>>(),
+        vec!["st57"]
+    );
+    let BatchOutcome::Success(first) = &response.entry("st1").unwrap().outcome else {
+        panic!("st1 failed")
+    };
     assert_eq!(first.time.as_ref().unwrap().operating, Some(0.002));
     // Commands travel as `method?query`, parsed by the portal like a form.
-    assert_eq!(chunks.lock().unwrap()[0][0], ("st1".into(), "imconnector.status".into(), json!({"CONNECTOR": "acme_chat", "LINE": "1"})));
+    assert_eq!(
+        chunks.lock().unwrap()[0][0],
+        (
+            "st1".into(),
+            "imconnector.status".into(),
+            json!({"CONNECTOR": "acme_chat", "LINE": "1"})
+        )
+    );
 }
 
 #[tokio::test]
@@ -126,12 +178,23 @@ async fn commands_are_encoded_with_php_style_nested_keys() {
     let mut batch = Batch::new();
     let params = json!({"CONNECTOR": "acme_chat", "LINE": 107, "ACTIVE": true, "auth": "must-not-travel",
         "MESSAGES": [{"user": {"id": "u 1"}, "message": {"text": "a&b=c [x]"}, "chat": {"id": "c1"}}]});
-    batch.add_raw("send", "imconnector.send.messages", params).unwrap();
+    batch
+        .add_raw("send", "imconnector.send.messages", params)
+        .unwrap();
 
     let (_, encoded) = batch.encoded().next().unwrap();
-    assert!(encoded.starts_with("imconnector.send.messages?"), "{encoded}");
-    assert!(encoded.contains("MESSAGES%5B0%5D%5Buser%5D%5Bid%5D=u+1"), "{encoded}");
-    assert!(encoded.contains("ACTIVE=1"), "booleans travel as 1/0: {encoded}");
+    assert!(
+        encoded.starts_with("imconnector.send.messages?"),
+        "{encoded}"
+    );
+    assert!(
+        encoded.contains("MESSAGES%5B0%5D%5Buser%5D%5Bid%5D=u+1"),
+        "{encoded}"
+    );
+    assert!(
+        encoded.contains("ACTIVE=1"),
+        "booleans travel as 1/0: {encoded}"
+    );
     assert!(!encoded.contains("must-not-travel"));
 
     client.batch(&batch).await.unwrap();
@@ -149,27 +212,48 @@ async fn halt_stops_at_the_first_failure_and_skips_later_chunks() {
     let (portal, _) = batch_portal(10).await;
     let client = oauth_builder(&portal).build().unwrap();
     let mut batch = Batch::new().halt(true);
-    let keys: Vec<_> = (1..=60).map(|line| batch.add(format!("st{line}"), &Status::new("acme_chat", line)).unwrap()).collect();
+    let keys: Vec<_> = (1..=60)
+        .map(|line| {
+            batch
+                .add(format!("st{line}"), &Status::new("acme_chat", line))
+                .unwrap()
+        })
+        .collect();
 
     let response = client.batch(&batch).await.unwrap();
 
-    assert_eq!(portal.server.count("batch"), 1, "the second chunk is not sent");
+    assert_eq!(
+        portal.server.count("batch"),
+        1,
+        "the second chunk is not sent"
+    );
     assert_eq!(response.entries().len(), 60);
     assert!(response.get(&keys[8]).is_ok());
-    assert_eq!(response.get(&keys[9]).unwrap_err().code(), Some(&ErrorCode::ErrorArgument));
+    assert_eq!(
+        response.get(&keys[9]).unwrap_err().code(),
+        Some(&ErrorCode::ErrorArgument)
+    );
     for key in &keys[10..] {
-        assert!(matches!(response.get(key), Err(Error::NotExecuted { .. })), "{key:?}");
+        assert!(
+            matches!(response.get(key), Err(Error::NotExecuted { .. })),
+            "{key:?}"
+        );
     }
 }
 
 #[tokio::test]
 async fn maps_serialised_as_php_lists_are_read_by_position() {
     let server = serve(|_| {
-        Reply::ok(json!({"result": [{"n": 0}, {"n": 1}, {"n": 2}], "result_error": [], "result_total": [],
-                         "result_next": [], "result_time": []}))
+        Reply::ok(
+            json!({"result": [{"n": 0}, {"n": 1}, {"n": 2}], "result_error": [], "result_total": [],
+                         "result_next": [], "result_time": []}),
+        )
     })
     .await;
-    let client = Client::builder().webhook(server.url("/rest/1/code/")).build().unwrap();
+    let client = Client::builder()
+        .webhook(server.url("/rest/1/code/"))
+        .build()
+        .unwrap();
     let mut batch = Batch::new();
     for key in ["0", "1", "2"] {
         batch.add_raw(key, "profile", Value::Null).unwrap();
@@ -178,23 +262,52 @@ async fn maps_serialised_as_php_lists_are_read_by_position() {
     let response = client.batch(&batch).await.unwrap();
 
     for (index, entry) in response.entries().iter().enumerate() {
-        let BatchOutcome::Success(success) = &entry.outcome else { panic!("{entry:?}") };
+        let BatchOutcome::Success(success) = &entry.outcome else {
+            panic!("{entry:?}")
+        };
         assert_eq!(success.result, json!({"n": index}));
         assert_eq!(success.time, None);
     }
-    assert_eq!(server.requests("batch")[0].json()["cmd"], json!({"0": "profile", "1": "profile", "2": "profile"}));
+    assert_eq!(
+        server.requests("batch")[0].json()["cmd"],
+        json!({"0": "profile", "1": "profile", "2": "profile"})
+    );
 }
 
 #[tokio::test]
 async fn a_batch_is_checked_before_any_request() {
     let server = serve(|_| Reply::ok(json!([]))).await;
-    let webhook = Client::builder().webhook(server.url("/rest/1/code/")).build().unwrap();
+    let webhook = Client::builder()
+        .webhook(server.url("/rest/1/code/"))
+        .build()
+        .unwrap();
     let mut batch = Batch::new();
     batch.add("st", &Status::new("acme_chat", 1)).unwrap();
-    assert!(matches!(webhook.batch(&batch).await, Err(Error::WrongAuthKind { .. })));
+    assert!(matches!(
+        webhook.batch(&batch).await,
+        Err(Error::WrongAuthKind { .. })
+    ));
 
-    assert!(matches!(batch.add("st", &Status::new("acme_chat", 2)), Err(Error::InvalidRequest(_))), "duplicate key");
-    assert!(matches!(batch.add("other", &Status::new("", 2)), Err(Error::InvalidRequest(_))), "invalid command");
-    assert!(matches!(batch.add_raw("", "profile", Value::Null), Err(Error::InvalidRequest(_))), "empty key");
+    assert!(
+        matches!(
+            batch.add("st", &Status::new("acme_chat", 2)),
+            Err(Error::InvalidRequest(_))
+        ),
+        "duplicate key"
+    );
+    assert!(
+        matches!(
+            batch.add("other", &Status::new("", 2)),
+            Err(Error::InvalidRequest(_))
+        ),
+        "invalid command"
+    );
+    assert!(
+        matches!(
+            batch.add_raw("", "profile", Value::Null),
+            Err(Error::InvalidRequest(_))
+        ),
+        "empty key"
+    );
     assert!(server.seen.lock().unwrap().is_empty());
 }

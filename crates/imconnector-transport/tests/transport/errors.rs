@@ -73,7 +73,8 @@ async fn every_error_code_in_the_reference_maps_to_its_error_code() {
         let body = incoming.json();
         let code = body["CODE"].as_str().unwrap().to_owned();
         let status = u16::try_from(body["STATUS"].as_u64().unwrap()).unwrap();
-        let mut answer = json!({"error": code, "error_description": format!("description of {code}")});
+        let mut answer =
+            json!({"error": code, "error_description": format!("description of {code}")});
         if code == "ERROR_ARGUMENT" {
             answer["argument"] = json!("LINE");
         }
@@ -93,21 +94,38 @@ async fn every_error_code_in_the_reference_maps_to_its_error_code() {
         .unwrap();
 
     for &(wire, status) in REFERENCE_CODES {
-        let error = client.call_raw("test.fail", json!({"CODE": wire, "STATUS": status})).await.unwrap_err();
-        let api = error.as_api().unwrap_or_else(|| panic!("{wire}: expected an API error, got {error:?}"));
-        assert!(!matches!(api.code, ErrorCode::Other(_)), "{wire} is not a known ErrorCode");
+        let error = client
+            .call_raw("test.fail", json!({"CODE": wire, "STATUS": status}))
+            .await
+            .unwrap_err();
+        let api = error
+            .as_api()
+            .unwrap_or_else(|| panic!("{wire}: expected an API error, got {error:?}"));
+        assert!(
+            !matches!(api.code, ErrorCode::Other(_)),
+            "{wire} is not a known ErrorCode"
+        );
         assert_eq!(api.code.as_str(), wire);
         assert_eq!(ErrorCode::from_str(wire).unwrap(), api.code);
         assert_eq!(api.http_status, Some(status), "{wire}");
         assert_eq!(api.description, format!("description of {wire}"));
         assert_eq!(api.method, "test.fail");
-        assert_eq!(api.argument.as_deref(), (wire == "ERROR_ARGUMENT").then_some("LINE"));
+        assert_eq!(
+            api.argument.as_deref(),
+            (wire == "ERROR_ARGUMENT").then_some("LINE")
+        );
     }
     let documented: HashSet<&str> = REFERENCE_CODES.iter().map(|(wire, _)| *wire).collect();
     for known in ErrorCode::KNOWN {
-        assert!(documented.contains(known.as_str()), "{known} is not in the reference table");
+        assert!(
+            documented.contains(known.as_str()),
+            "{known} is not in the reference table"
+        );
     }
-    assert_eq!(ErrorCode::from("BRAND_NEW_CODE"), ErrorCode::Other("BRAND_NEW_CODE".into()));
+    assert_eq!(
+        ErrorCode::from("BRAND_NEW_CODE"),
+        ErrorCode::Other("BRAND_NEW_CODE".into())
+    );
 }
 
 const PHP_FATAL: &str = "<html><body><b>Fatal error</b>: Uncaught TypeError: array_merge(): Argument #2 must be of type array</body></html>";
@@ -119,13 +137,22 @@ async fn a_non_json_500_is_a_decode_error_with_a_snippet_after_safe_retries() {
 
     let error = client.call(&Status::new("acme_chat", 1)).await.unwrap_err();
 
-    let Error::Decode { method, http_status, snippet, .. } = &error else {
+    let Error::Decode {
+        method,
+        http_status,
+        snippet,
+        ..
+    } = &error
+    else {
         panic!("expected a decode error, got {error:?}");
     };
     assert_eq!(method, "imconnector.status");
     assert_eq!(*http_status, 500);
     assert!(snippet.contains("Fatal error"), "{snippet}");
-    assert_eq!(portal.server.count("imconnector.status"), 1 + fast_retries().max_attempts as usize);
+    assert_eq!(
+        portal.server.count("imconnector.status"),
+        1 + fast_retries().max_attempts as usize
+    );
 }
 
 #[tokio::test]
@@ -146,15 +173,25 @@ async fn a_non_json_500_on_send_messages_is_outcome_unknown_with_the_snippet() {
 
 #[tokio::test]
 async fn truncated_json_is_a_decode_error_not_a_panic() {
-    let portal = OAuthPortal::start(|_, _| Reply::raw(200, r#"{"result": {"LINE": 107, "CONNECT"#)).await;
+    let portal =
+        OAuthPortal::start(|_, _| Reply::raw(200, r#"{"result": {"LINE": 107, "CONNECT"#)).await;
     let client = oauth_builder(&portal).build().unwrap();
 
     let error = client.call(&Status::new("acme_chat", 1)).await.unwrap_err();
 
-    let Error::Decode { http_status: 200, snippet, reason, .. } = &error else {
+    let Error::Decode {
+        http_status: 200,
+        snippet,
+        reason,
+        ..
+    } = &error
+    else {
         panic!("expected a decode error, got {error:?}");
     };
-    assert!(snippet.starts_with(r#"{"result": {"LINE": 107"#), "{snippet}");
+    assert!(
+        snippet.starts_with(r#"{"result": {"LINE": 107"#),
+        "{snippet}"
+    );
     assert!(reason.contains("not JSON"), "{reason}");
 }
 
@@ -165,7 +202,10 @@ async fn an_unexpected_result_shape_is_a_decode_error() {
 
     let error = client.call(&Status::new("acme_chat", 1)).await.unwrap_err();
 
-    assert!(matches!(&error, Error::Decode { snippet, .. } if snippet.contains("not")), "{error:?}");
+    assert!(
+        matches!(&error, Error::Decode { snippet, .. } if snippet.contains("not")),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
@@ -176,7 +216,12 @@ async fn soft_errors_in_both_server_shapes_become_api_errors() {
         let portal = OAuthPortal::start(move |_, _| Reply::json(200, body.clone())).await;
         let client = oauth_builder(&portal).build().unwrap();
 
-        let error = client.call(&Register { id: "acme_chat".into() }).await.unwrap_err();
+        let error = client
+            .call(&Register {
+                id: "acme_chat".into(),
+            })
+            .await
+            .unwrap_err();
 
         let api = error.as_api().expect("an API error");
         assert_eq!(api.code, ErrorCode::NameRequired);
@@ -188,19 +233,43 @@ async fn soft_errors_in_both_server_shapes_become_api_errors() {
 #[tokio::test]
 async fn invalid_requests_and_wrong_auth_kinds_fail_before_any_request() {
     let server = serve(|_| Reply::ok(json!(true))).await;
-    let webhook = Client::builder().webhook(server.url("/rest/1/webhook-code")).build().unwrap();
+    let webhook = Client::builder()
+        .webhook(server.url("/rest/1/webhook-code"))
+        .build()
+        .unwrap();
 
     let error = webhook.call(&Status::new("", 1)).await.unwrap_err();
-    assert!(matches!(&error, Error::InvalidRequest(invalid) if invalid.parameter == "CONNECTOR"), "{error:?}");
+    assert!(
+        matches!(&error, Error::InvalidRequest(invalid) if invalid.parameter == "CONNECTOR"),
+        "{error:?}"
+    );
 
-    let error = webhook.call(&Status::new("acme_chat", 1)).await.unwrap_err();
-    assert!(matches!(&error, Error::WrongAuthKind { method } if method == "imconnector.status"), "{error:?}");
-    let error = webhook.call_raw("imconnector.activate", json!({"LINE": 1})).await.unwrap_err();
+    let error = webhook
+        .call(&Status::new("acme_chat", 1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::WrongAuthKind { method } if method == "imconnector.status"),
+        "{error:?}"
+    );
+    let error = webhook
+        .call_raw("imconnector.activate", json!({"LINE": 1}))
+        .await
+        .unwrap_err();
     assert!(matches!(error, Error::WrongAuthKind { .. }), "{error:?}");
-    let error = webhook.call_raw("profile", json!(["not", "an", "object"])).await.unwrap_err();
-    assert!(matches!(&error, Error::InvalidRequest(invalid) if invalid.parameter == "params"), "{error:?}");
+    let error = webhook
+        .call_raw("profile", json!(["not", "an", "object"]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::InvalidRequest(invalid) if invalid.parameter == "params"),
+        "{error:?}"
+    );
     let error = webhook.call_raw("../admin", Value::Null).await.unwrap_err();
-    assert!(matches!(&error, Error::InvalidRequest(invalid) if invalid.parameter == "method"), "{error:?}");
+    assert!(
+        matches!(&error, Error::InvalidRequest(invalid) if invalid.parameter == "method"),
+        "{error:?}"
+    );
     assert!(server.seen.lock().unwrap().is_empty(), "nothing was sent");
 
     // What a webhook may call goes to `{webhook}{method}` without an `auth` parameter.
@@ -219,13 +288,30 @@ async fn the_envelope_metadata_is_decoded() {
     .await;
     let client = oauth_builder(&portal).build().unwrap();
 
-    let answer = client.call_raw("imopenlines.config.list.get", json!({"auth": "caller-supplied"})).await.unwrap();
+    let answer = client
+        .call_raw(
+            "imopenlines.config.list.get",
+            json!({"auth": "caller-supplied"}),
+        )
+        .await
+        .unwrap();
 
     assert_eq!(answer.result, json!([{"ID": "1"}]));
     assert_eq!((answer.total, answer.next), (Some(120), Some(50)));
     let time = answer.time.unwrap();
-    assert_eq!((time.start, time.operating, time.operating_reset_at), (Some(1.5), Some(0.25), Some(1_738_066_200)));
+    assert_eq!(
+        (time.start, time.operating, time.operating_reset_at),
+        (Some(1.5), Some(0.25), Some(1_738_066_200))
+    );
     assert_eq!(time.finish, None);
-    let sent = portal.server.requests("imopenlines.config.list.get").pop().unwrap();
-    assert_eq!(sent.json()["auth"], "access-1", "the client's credential, not the caller's `auth`");
+    let sent = portal
+        .server
+        .requests("imopenlines.config.list.get")
+        .pop()
+        .unwrap();
+    assert_eq!(
+        sent.json()["auth"],
+        "access-1",
+        "the client's credential, not the caller's `auth`"
+    );
 }

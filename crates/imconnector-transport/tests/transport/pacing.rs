@@ -24,7 +24,8 @@ struct LeakyBucket {
 impl LeakyBucket {
     fn admit(&mut self) -> bool {
         let now = Instant::now();
-        self.level = (self.level - now.duration_since(self.last).as_secs_f64() * self.per_second).max(0.0);
+        self.level =
+            (self.level - now.duration_since(self.last).as_secs_f64() * self.per_second).max(0.0);
         self.last = now;
         if self.level + 1.0 > self.burst {
             return false;
@@ -37,7 +38,12 @@ impl LeakyBucket {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_500_calls_never_shows_the_caller_query_limit_exceeded() {
     // The standard 2/s with a burst of 50, time-scaled 100x on the rate.
-    let bucket = Arc::new(Mutex::new(LeakyBucket { level: 0.0, last: Instant::now(), per_second: 200.0, burst: 50.0 }));
+    let bucket = Arc::new(Mutex::new(LeakyBucket {
+        level: 0.0,
+        last: Instant::now(),
+        per_second: 200.0,
+        burst: 50.0,
+    }));
     let rejected = Arc::new(AtomicUsize::new(0));
     let server = {
         let rejected = rejected.clone();
@@ -53,8 +59,14 @@ async fn a_burst_of_500_calls_never_shows_the_caller_query_limit_exceeded() {
     };
     let client = Client::builder()
         .portal(server.rest_base())
-        .oauth(OAuthApp::new("local.app", "secret"), Tokens::new("access", "refresh"))
-        .rate_limit(RateLimit::Custom { per_second: 200, burst: 50 })
+        .oauth(
+            OAuthApp::new("local.app", "secret"),
+            Tokens::new("access", "refresh"),
+        )
+        .rate_limit(RateLimit::Custom {
+            per_second: 200,
+            burst: 50,
+        })
         .retry_policy(RetryPolicy {
             max_attempts: 10,
             initial_backoff: Duration::from_millis(20),
@@ -75,7 +87,9 @@ async fn a_burst_of_500_calls_never_shows_the_caller_query_limit_exceeded() {
     for call in calls {
         match call.await.unwrap() {
             Ok(_) => {}
-            Err(error) if error.code() == Some(&ErrorCode::QueryLimitExceeded) => limit_errors_seen_by_caller += 1,
+            Err(error) if error.code() == Some(&ErrorCode::QueryLimitExceeded) => {
+                limit_errors_seen_by_caller += 1
+            }
             Err(error) => other_errors.push(error),
         }
     }
@@ -88,19 +102,28 @@ async fn a_burst_of_500_calls_never_shows_the_caller_query_limit_exceeded() {
     );
     assert_eq!(limit_errors_seen_by_caller, 0);
     assert!(other_errors.is_empty(), "{other_errors:?}");
-    assert_eq!(server.count("profile"), 500 + rejected.load(Ordering::SeqCst));
+    assert_eq!(
+        server.count("profile"),
+        500 + rejected.load(Ordering::SeqCst)
+    );
 }
 
 #[tokio::test]
 async fn an_almost_spent_operating_budget_waits_for_its_reset() {
     let reset_at = unix_now() + 2;
     let server = serve(move |_| {
-        Reply::json(200, json!({"result": true, "time": {"operating": 475.5, "operating_reset_at": reset_at}}))
+        Reply::json(
+            200,
+            json!({"result": true, "time": {"operating": 475.5, "operating_reset_at": reset_at}}),
+        )
     })
     .await;
     let client = Client::builder()
         .portal(server.rest_base())
-        .oauth(OAuthApp::new("local.app", "secret"), Tokens::new("access", "refresh"))
+        .oauth(
+            OAuthApp::new("local.app", "secret"),
+            Tokens::new("access", "refresh"),
+        )
         .rate_limit(RateLimit::Off)
         .operating_time_limit(Some(Duration::from_secs(480)))
         .build()
@@ -114,5 +137,8 @@ async fn an_almost_spent_operating_budget_waits_for_its_reset() {
     assert_eq!(seen.len(), 2);
     #[allow(clippy::cast_precision_loss)]
     let reset = reset_at as f64;
-    assert!(seen[1].unix() >= reset - 0.05, "the second call was sent before the budget reset");
+    assert!(
+        seen[1].unix() >= reset - 0.05,
+        "the second call was sent before the budget reset"
+    );
 }

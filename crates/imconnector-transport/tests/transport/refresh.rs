@@ -6,8 +6,8 @@ use std::{
 };
 
 use imconnector_transport::{Error, ErrorCode, FileTokenStore, TokenStore, Tokens};
-use serde_json::{json, Value};
 use secrecy::ExposeSecret;
+use serde_json::{json, Value};
 
 use crate::{
     oauth_builder,
@@ -24,7 +24,12 @@ async fn hundred_calls(client: &imconnector_transport::Client) -> Vec<Result<i64
     let calls: Vec<_> = (0..100)
         .map(|line| {
             let client = client.clone();
-            tokio::spawn(async move { client.call(&Status::new("acme_chat", line)).await.map(|status| status.line) })
+            tokio::spawn(async move {
+                client
+                    .call(&Status::new("acme_chat", line))
+                    .await
+                    .map(|status| status.line)
+            })
         })
         .collect();
     let mut results = Vec::new();
@@ -52,24 +57,48 @@ async fn hundred_concurrent_calls_on_an_expired_token_refresh_exactly_once() {
         portal.server.requests("imconnector.status").iter().filter(|seen| seen.json()["auth"] == "access-0").count()
     );
     assert_eq!(portal.refreshes(), 1);
-    assert_eq!(portal.server.count("token"), 1, "exactly one request reached the OAuth endpoint");
-    let rejected = portal.server.requests("imconnector.status").iter().filter(|seen| seen.json()["auth"] == "access-0").count();
-    assert!(rejected > 1, "the calls really were concurrent on the expired token ({rejected} rejections)");
-    assert_eq!(client.tokens().unwrap().refresh_token.expose_secret(), "refresh-1");
+    assert_eq!(
+        portal.server.count("token"),
+        1,
+        "exactly one request reached the OAuth endpoint"
+    );
+    let rejected = portal
+        .server
+        .requests("imconnector.status")
+        .iter()
+        .filter(|seen| seen.json()["auth"] == "access-0")
+        .count();
+    assert!(
+        rejected > 1,
+        "the calls really were concurrent on the expired token ({rejected} rejections)"
+    );
+    assert_eq!(
+        client.tokens().unwrap().refresh_token.expose_secret(),
+        "refresh-1"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_known_to_be_expired_is_refreshed_once_before_sending() {
     let portal = OAuthPortal::start(status_ok).await;
     *portal.tokens.oauth_delay.lock().unwrap() = Duration::from_millis(100);
-    let expired = Tokens::new("access-0", "refresh-0").with_expires_at(SystemTime::now() - Duration::from_secs(5));
-    let client = oauth_builder(&portal).oauth(crate::app(), expired).build().unwrap();
+    let expired = Tokens::new("access-0", "refresh-0")
+        .with_expires_at(SystemTime::now() - Duration::from_secs(5));
+    let client = oauth_builder(&portal)
+        .oauth(crate::app(), expired)
+        .build()
+        .unwrap();
 
     let results = hundred_calls(&client).await;
 
     assert!(results.iter().all(Result::is_ok));
     assert_eq!(portal.refreshes(), 1);
-    let stale = portal.server.requests("imconnector.status").iter().filter(|seen| seen.json()["auth"] == "access-0").count();
+    let stale = portal
+        .server
+        .requests("imconnector.status")
+        .iter()
+        .filter(|seen| seen.json()["auth"] == "access-0")
+        .count();
     assert_eq!(stale, 0, "the known-expired token is never sent");
 }
 
@@ -84,7 +113,10 @@ async fn refresh_sends_secrets_in_a_post_form_body_never_in_the_url() {
     let refresh = &refreshes[0];
     assert_eq!(refresh.http_method, "POST");
     assert_eq!(refresh.query, "", "no parameter in the URL");
-    assert!(refresh.headers["content-type"].to_str().unwrap().starts_with("application/x-www-form-urlencoded"));
+    assert!(refresh.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/x-www-form-urlencoded"));
     assert_eq!(
         refresh.form(),
         json!({"grant_type": "refresh_token", "client_id": "local.test-app",
@@ -99,8 +131,11 @@ async fn refresh_sends_secrets_in_a_post_form_body_never_in_the_url() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_grant_is_a_terminal_reauthorisation_error_asked_once() {
     let portal = OAuthPortal::start(status_ok).await;
-    *portal.tokens.oauth_override.lock().unwrap() =
-        Some(Reply::error(400, "invalid_grant", "The refresh token is invalid"));
+    *portal.tokens.oauth_override.lock().unwrap() = Some(Reply::error(
+        400,
+        "invalid_grant",
+        "The refresh token is invalid",
+    ));
     *portal.tokens.oauth_delay.lock().unwrap() = Duration::from_millis(100);
     let client = oauth_builder(&portal).build().unwrap();
 
@@ -112,28 +147,47 @@ async fn invalid_grant_is_a_terminal_reauthorisation_error_asked_once() {
         .collect();
     for call in calls {
         match call.await.unwrap() {
-            Err(Error::ReauthorizationNeeded { code, .. }) => assert_eq!(code, ErrorCode::InvalidGrant),
+            Err(Error::ReauthorizationNeeded { code, .. }) => {
+                assert_eq!(code, ErrorCode::InvalidGrant)
+            }
             other => panic!("expected ReauthorizationNeeded, got {other:?}"),
         }
     }
-    assert_eq!(portal.server.count("token"), 1, "a dead refresh token is not tried again");
+    assert_eq!(
+        portal.server.count("token"),
+        1,
+        "a dead refresh token is not tried again"
+    );
 
     // After the user re-authorises, new tokens make the client work again.
     *portal.tokens.valid_access.lock().unwrap() = Some("access-new".into());
-    client.set_tokens(Tokens::new("access-new", "refresh-new")).unwrap();
+    client
+        .set_tokens(Tokens::new("access-new", "refresh-new"))
+        .unwrap();
     client.call(&Status::new("acme_chat", 5)).await.unwrap();
 }
 
 #[tokio::test]
 async fn expired_token_is_refreshed_and_replayed_only_once() {
-    let portal = OAuthPortal::start(|_, _| Reply::error(401, "expired_token", "The access token provided has expired.")).await;
+    let portal = OAuthPortal::start(|_, _| {
+        Reply::error(
+            401,
+            "expired_token",
+            "The access token provided has expired.",
+        )
+    })
+    .await;
     let client = oauth_builder(&portal).build().unwrap();
 
     let error = client.call(&Status::new("acme_chat", 1)).await.unwrap_err();
 
     assert_eq!(error.code(), Some(&ErrorCode::ExpiredToken));
     assert_eq!(portal.refreshes(), 1);
-    assert_eq!(portal.server.count("imconnector.status"), 2, "the first try and one replay");
+    assert_eq!(
+        portal.server.count("imconnector.status"),
+        2,
+        "the first try and one replay"
+    );
 }
 
 #[tokio::test]
@@ -142,7 +196,10 @@ async fn refreshed_tokens_are_saved_to_the_file_store() {
     let path = directory.path().join("tokens.json");
     let store = Arc::new(FileTokenStore::new(&path));
     let portal = OAuthPortal::start(status_ok).await;
-    let client = oauth_builder(&portal).token_store(store.clone()).build().unwrap();
+    let client = oauth_builder(&portal)
+        .token_store(store.clone())
+        .build()
+        .unwrap();
 
     client.call(&Status::new("acme_chat", 1)).await.unwrap();
 
@@ -163,11 +220,18 @@ async fn newer_tokens_in_the_store_are_adopted_instead_of_refreshing() {
     let portal = OAuthPortal::start(status_ok).await;
     *portal.tokens.valid_access.lock().unwrap() = Some("access-77".into());
     let ours = Tokens::new("access-0", "refresh-0").with_expires_in(Duration::from_secs(1800));
-    let client = oauth_builder(&portal).oauth(crate::app(), ours).token_store(store).build().unwrap();
+    let client = oauth_builder(&portal)
+        .oauth(crate::app(), ours)
+        .token_store(store)
+        .build()
+        .unwrap();
 
     client.call(&Status::new("acme_chat", 1)).await.unwrap();
 
     assert_eq!(portal.refreshes(), 0);
     assert_eq!(portal.server.count("token"), 0);
-    assert_eq!(client.tokens().unwrap().access_token.expose_secret(), "access-77");
+    assert_eq!(
+        client.tokens().unwrap().access_token.expose_secret(),
+        "access-77"
+    );
 }

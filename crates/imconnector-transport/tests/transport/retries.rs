@@ -8,7 +8,9 @@ use std::{
     time::Duration,
 };
 
-use imconnector_transport::{Client, ClientBuilder, Error, ErrorCode, OAuthApp, RateLimit, RetryPolicy, Tokens};
+use imconnector_transport::{
+    Client, ClientBuilder, Error, ErrorCode, OAuthApp, RateLimit, RetryPolicy, Tokens,
+};
 use serde_json::json;
 
 use crate::{
@@ -19,7 +21,10 @@ use crate::{
 fn client_for(rest_base: String) -> ClientBuilder {
     Client::builder()
         .portal(rest_base)
-        .oauth(OAuthApp::new("local.app", "secret"), Tokens::new("access", "refresh"))
+        .oauth(
+            OAuthApp::new("local.app", "secret"),
+            Tokens::new("access", "refresh"),
+        )
         .rate_limit(RateLimit::Off)
         .retry_policy(fast_retries())
 }
@@ -31,14 +36,20 @@ fn failing_first(failures: usize, first: Reply) -> impl Fn(crate::support::Incom
         if count.fetch_add(1, Ordering::SeqCst) < failures {
             first.clone()
         } else {
-            Reply::ok(json!({"SUCCESS": true, "LINE": 107, "CONNECTOR": "acme_chat", "STATUS": true}))
+            Reply::ok(
+                json!({"SUCCESS": true, "LINE": 107, "CONNECTOR": "acme_chat", "STATUS": true}),
+            )
         }
     }
 }
 
 #[tokio::test]
 async fn query_limit_exceeded_is_retried_even_for_non_idempotent_methods() {
-    let server = serve(failing_first(2, Reply::error(503, "QUERY_LIMIT_EXCEEDED", "Too many requests"))).await;
+    let server = serve(failing_first(
+        2,
+        Reply::error(503, "QUERY_LIMIT_EXCEEDED", "Too many requests"),
+    ))
+    .await;
     let client = client_for(server.rest_base()).build().unwrap();
 
     client.call(&SendMessages::one("hello")).await.unwrap();
@@ -50,7 +61,11 @@ async fn query_limit_exceeded_is_retried_even_for_non_idempotent_methods() {
 async fn operation_time_limit_is_retried() {
     let server = serve(failing_first(
         1,
-        Reply::error(429, "OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit."),
+        Reply::error(
+            429,
+            "OPERATION_TIME_LIMIT",
+            "Method is blocked due to operation time limit.",
+        ),
     ))
     .await;
     let client = client_for(server.rest_base()).build().unwrap();
@@ -67,14 +82,23 @@ async fn a_reset_after_send_messages_was_received_is_outcome_unknown_and_not_rep
 
     let error = client.call(&SendMessages::one("hello")).await.unwrap_err();
 
-    let Error::OutcomeUnknown { method, request_id, source } = &error else {
+    let Error::OutcomeUnknown {
+        method,
+        request_id,
+        source,
+    } = &error
+    else {
         panic!("expected OutcomeUnknown, got {error:?}");
     };
     assert_eq!(method, "imconnector.send.messages");
     assert!(!request_id.is_empty());
     assert!(matches!(**source, Error::Transport { .. }), "{source:?}");
     assert!(!error.is_retryable());
-    assert_eq!(counts.lock().unwrap()["/rest/imconnector.send.messages"], 1, "the server saw it exactly once");
+    assert_eq!(
+        counts.lock().unwrap()["/rest/imconnector.send.messages"],
+        1,
+        "the server saw it exactly once"
+    );
 }
 
 #[tokio::test]
@@ -83,7 +107,10 @@ async fn a_reset_on_status_is_retried() {
         if count == 1 {
             RawAction::Reset
         } else {
-            RawAction::Respond(json!({"result": {"LINE": 107, "CONNECTOR": "acme_chat", "STATUS": true}}).to_string())
+            RawAction::Respond(
+                json!({"result": {"LINE": 107, "CONNECTOR": "acme_chat", "STATUS": true}})
+                    .to_string(),
+            )
         }
     })
     .await;
@@ -98,12 +125,19 @@ async fn a_reset_on_status_is_retried() {
 #[tokio::test]
 async fn a_refused_connection_sent_nothing_so_even_send_messages_is_retried() {
     // A port nobody listens on: bind, note it, close.
-    let addr = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let addr = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let client = client_for(format!("http://{addr}/rest/")).build().unwrap();
 
     let error = client.call(&SendMessages::one("hello")).await.unwrap_err();
 
-    assert!(matches!(error, Error::Transport { .. }), "nothing was sent, so not OutcomeUnknown: {error:?}");
+    assert!(
+        matches!(error, Error::Transport { .. }),
+        "nothing was sent, so not OutcomeUnknown: {error:?}"
+    );
     assert!(error.is_retryable());
 }
 
@@ -121,7 +155,10 @@ async fn a_timeout_after_sending_is_outcome_unknown_for_send_messages_and_retrie
         }
     })
     .await;
-    let client = client_for(server.rest_base()).request_timeout(Duration::from_millis(300)).build().unwrap();
+    let client = client_for(server.rest_base())
+        .request_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
 
     let error = client.call(&SendMessages::one("hello")).await.unwrap_err();
     let Error::OutcomeUnknown { source, .. } = &error else {
@@ -137,8 +174,14 @@ async fn a_timeout_after_sending_is_outcome_unknown_for_send_messages_and_retrie
 #[tokio::test]
 async fn retries_stop_after_max_attempts() {
     let server = serve(|_| Reply::error(503, "QUERY_LIMIT_EXCEEDED", "Too many requests")).await;
-    let policy = RetryPolicy { max_attempts: 4, ..fast_retries() };
-    let client = client_for(server.rest_base()).retry_policy(policy).build().unwrap();
+    let policy = RetryPolicy {
+        max_attempts: 4,
+        ..fast_retries()
+    };
+    let client = client_for(server.rest_base())
+        .retry_policy(policy)
+        .build()
+        .unwrap();
 
     let error = client.call(&Status::new("acme_chat", 1)).await.unwrap_err();
 
@@ -156,7 +199,10 @@ async fn retries_stop_within_the_total_retry_time() {
         max_backoff: Duration::from_millis(20),
         max_elapsed: Duration::from_millis(300),
     };
-    let client = client_for(server.rest_base()).retry_policy(policy).build().unwrap();
+    let client = client_for(server.rest_base())
+        .retry_policy(policy)
+        .build()
+        .unwrap();
 
     let error = client.call(&Status::new("acme_chat", 1)).await.unwrap_err();
 
@@ -167,12 +213,20 @@ async fn retries_stop_within_the_total_retry_time() {
 
 #[tokio::test]
 async fn a_server_error_is_retried_for_idempotent_methods_only() {
-    let server = serve(failing_first(1, Reply::error(500, "INTERNAL_SERVER_ERROR", "Internal error"))).await;
+    let server = serve(failing_first(
+        1,
+        Reply::error(500, "INTERNAL_SERVER_ERROR", "Internal error"),
+    ))
+    .await;
     let client = client_for(server.rest_base()).build().unwrap();
     client.call(&Status::new("acme_chat", 1)).await.unwrap();
     assert_eq!(server.count("imconnector.status"), 2);
 
-    let server = serve(failing_first(1, Reply::error(500, "INTERNAL_SERVER_ERROR", "Internal error"))).await;
+    let server = serve(failing_first(
+        1,
+        Reply::error(500, "INTERNAL_SERVER_ERROR", "Internal error"),
+    ))
+    .await;
     let client = client_for(server.rest_base()).build().unwrap();
     let error = client.call(&SendMessages::one("hello")).await.unwrap_err();
     assert_eq!(error.code(), Some(&ErrorCode::InternalServerError));
@@ -198,6 +252,10 @@ async fn a_moved_portal_is_re_posted_not_turned_into_a_get() {
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[1].path, "/new/rest/imconnector.status");
     assert_eq!(seen[1].http_method, "POST");
-    assert_eq!(seen[1].json(), seen[0].json(), "the same body, auth included");
+    assert_eq!(
+        seen[1].json(),
+        seen[0].json(),
+        "the same body, auth included"
+    );
     assert_eq!(seen[1].json()["LINE"], 9);
 }

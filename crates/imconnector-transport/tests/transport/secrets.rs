@@ -24,7 +24,15 @@ const NEW_ACCESS: &str = "tok-ACCESS-NEW-s3cr3t";
 const NEW_REFRESH: &str = "tok-REFRESH-NEW-s3cr3t";
 const CLIENT_SECRET: &str = "app-SECRET-s3cr3t";
 const WEBHOOK_CODE: &str = "wh-CODE-s3cr3t";
-const SECRETS: &[&str] = &[ACCESS, REFRESH, NEW_ACCESS, NEW_REFRESH, CLIENT_SECRET, WEBHOOK_CODE, "s3cr3t"];
+const SECRETS: &[&str] = &[
+    ACCESS,
+    REFRESH,
+    NEW_ACCESS,
+    NEW_REFRESH,
+    CLIENT_SECRET,
+    WEBHOOK_CODE,
+    "s3cr3t",
+];
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -52,16 +60,26 @@ impl<'a> MakeWriter<'a> for Captured {
 fn echoing_portal() -> impl Fn(Incoming) -> Reply {
     let refreshes = AtomicUsize::new(0);
     move |incoming| {
-        let echo = format!("<html>failed: {} {} {}</html>", incoming.path, incoming.query, String::from_utf8_lossy(&incoming.body));
+        let echo = format!(
+            "<html>failed: {} {} {}</html>",
+            incoming.path,
+            incoming.query,
+            String::from_utf8_lossy(&incoming.body)
+        );
         if incoming.path == "/oauth/token/" {
             if refreshes.fetch_add(1, Ordering::SeqCst) == 0 {
-                return Reply::json(200, json!({"access_token": NEW_ACCESS, "refresh_token": NEW_REFRESH, "expires_in": 3600}));
+                return Reply::json(
+                    200,
+                    json!({"access_token": NEW_ACCESS, "refresh_token": NEW_REFRESH, "expires_in": 3600}),
+                );
             }
             return Reply::raw(500, echo);
         }
         let body = incoming.json();
         match incoming.rest_method().as_str() {
-            "imconnector.status" if body["auth"] == ACCESS => Reply::error(401, "expired_token", "expired"),
+            "imconnector.status" if body["auth"] == ACCESS => {
+                Reply::error(401, "expired_token", "expired")
+            }
             "imconnector.send.messages" => Reply::raw(200, format!("{{\"result\": \"{echo}")),
             _ => Reply::raw(500, echo),
         }
@@ -100,7 +118,10 @@ async fn no_secret_in_debug_display_errors_or_tracing_output() {
     let builder = Client::builder()
         .portal(server.rest_base())
         .oauth_server(server.oauth_url())
-        .oauth(OAuthApp::new("local.app", CLIENT_SECRET), Tokens::new(ACCESS, REFRESH).with_member_id("member-1"))
+        .oauth(
+            OAuthApp::new("local.app", CLIENT_SECRET),
+            Tokens::new(ACCESS, REFRESH).with_member_id("member-1"),
+        )
         .token_store(store.clone())
         .rate_limit(RateLimit::Off)
         .retry_policy(fast_retries());
@@ -110,7 +131,11 @@ async fn no_secret_in_debug_display_errors_or_tracing_output() {
         .rate_limit(RateLimit::Off)
         .retry_policy(fast_retries());
     let webhook = webhook_builder.clone().build().unwrap();
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let unreachable = Client::builder()
         .webhook(format!("http://{closed}/rest/1/{WEBHOOK_CODE}/"))
         .retry_policy(fast_retries())
@@ -127,36 +152,78 @@ async fn no_secret_in_debug_display_errors_or_tracing_output() {
     // A webhook whose failure page quotes the URL path, and one that cannot connect at all.
     errors.push(webhook.call(&Profile).await.unwrap_err());
     errors.push(unreachable.call(&Profile).await.unwrap_err());
-    errors.push(webhook.call(&Status::new("acme_chat", 1)).await.unwrap_err());
+    errors.push(
+        webhook
+            .call(&Status::new("acme_chat", 1))
+            .await
+            .unwrap_err(),
+    );
 
     assert!(matches!(errors[0], Error::Decode { .. }), "{:?}", errors[0]);
     assert!(matches!(errors[1], Error::Decode { .. }), "{:?}", errors[1]);
-    assert!(matches!(errors[2], Error::RefreshFailed { .. }), "{:?}", errors[2]);
+    assert!(
+        matches!(errors[2], Error::RefreshFailed { .. }),
+        "{:?}",
+        errors[2]
+    );
     assert!(matches!(errors[3], Error::Decode { .. }), "{:?}", errors[3]);
-    assert!(matches!(errors[4], Error::Transport { .. }), "{:?}", errors[4]);
+    assert!(
+        matches!(errors[4], Error::Transport { .. }),
+        "{:?}",
+        errors[4]
+    );
     for error in &errors {
         assert_clean("an error", &render(error));
     }
     // The snippets still show what the page said, with the credentials masked.
     assert!(render(&errors[0]).contains("[redacted]"));
-    assert!(render(&errors[3]).contains("/rest/1/[redacted]/profile"), "{}", render(&errors[3]));
+    assert!(
+        render(&errors[3]).contains("/rest/1/[redacted]/profile"),
+        "{}",
+        render(&errors[3])
+    );
 
     assert_clean("Debug of the OAuth client", &format!("{client:?}"));
     assert_clean("Debug of the webhook client", &format!("{webhook:?}"));
-    assert_clean("Debug of the unreachable client", &format!("{unreachable:?}"));
+    assert_clean(
+        "Debug of the unreachable client",
+        &format!("{unreachable:?}"),
+    );
     assert_clean("Debug of the builder", &format!("{builder:?}"));
-    assert_clean("Debug of the webhook builder", &format!("{webhook_builder:?}"));
-    assert_clean("Debug of the tokens", &format!("{:?}", client.tokens().unwrap()));
+    assert_clean(
+        "Debug of the webhook builder",
+        &format!("{webhook_builder:?}"),
+    );
+    assert_clean(
+        "Debug of the tokens",
+        &format!("{:?}", client.tokens().unwrap()),
+    );
     assert_clean("Debug of the token store", &format!("{store:?}"));
-    assert_clean("Debug of the app", &format!("{:?}", OAuthApp::new("local.app", CLIENT_SECRET)));
-    assert!(format!("{client:?}").contains("member-1"), "Debug still shows what is not secret");
+    assert_clean(
+        "Debug of the app",
+        &format!("{:?}", OAuthApp::new("local.app", CLIENT_SECRET)),
+    );
+    assert!(
+        format!("{client:?}").contains("member-1"),
+        "Debug still shows what is not secret"
+    );
 
     // The new pair really is in use and stored, so the checks above covered it.
-    assert!(client.tokens().unwrap().same_access_token(&Tokens::new(NEW_ACCESS, "")));
+    assert!(client
+        .tokens()
+        .unwrap()
+        .same_access_token(&Tokens::new(NEW_ACCESS, "")));
 
     drop(_guard);
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("imconnector_call"), "tracing output was captured: {logs}");
-    assert!(logs.contains("imconnector.status") && logs.contains("oauth_refresh") && logs.contains("retrying"));
+    assert!(
+        logs.contains("imconnector_call"),
+        "tracing output was captured: {logs}"
+    );
+    assert!(
+        logs.contains("imconnector.status")
+            && logs.contains("oauth_refresh")
+            && logs.contains("retrying")
+    );
     assert_clean("tracing output", &logs);
 }

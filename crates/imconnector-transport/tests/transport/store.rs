@@ -19,7 +19,10 @@ async fn the_file_store_round_trips_and_replaces_atomically() {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("tokens.json");
     let store = FileTokenStore::new(&path);
-    assert!(store.load().await.unwrap().is_none(), "no file yet means no tokens");
+    assert!(
+        store.load().await.unwrap().is_none(),
+        "no file yet means no tokens"
+    );
 
     store.save(&sample(1)).await.unwrap();
     store.save(&sample(2)).await.unwrap();
@@ -27,12 +30,31 @@ async fn the_file_store_round_trips_and_replaces_atomically() {
     let loaded = store.load().await.unwrap().unwrap();
     assert_eq!(loaded.access_token.expose_secret(), "access-2");
     assert_eq!(loaded.refresh_token.expose_secret(), "refresh-2");
-    assert_eq!(loaded.expires_at, Some(UNIX_EPOCH + Duration::from_secs(1_900_000_002)));
-    assert_eq!(loaded.client_endpoint.as_deref(), Some("https://example.bitrix24.com/rest/"));
-    assert_eq!((loaded.member_id.as_deref(), loaded.scope.as_deref(), loaded.user_id.as_deref()),
-        (Some("member-1"), Some("imopenlines,imconnector"), Some("7")));
-    let files: Vec<_> = std::fs::read_dir(directory.path()).unwrap().map(|entry| entry.unwrap().file_name()).collect();
-    assert_eq!(files, vec![std::ffi::OsString::from("tokens.json")], "no temporary file is left behind");
+    assert_eq!(
+        loaded.expires_at,
+        Some(UNIX_EPOCH + Duration::from_secs(1_900_000_002))
+    );
+    assert_eq!(
+        loaded.client_endpoint.as_deref(),
+        Some("https://example.bitrix24.com/rest/")
+    );
+    assert_eq!(
+        (
+            loaded.member_id.as_deref(),
+            loaded.scope.as_deref(),
+            loaded.user_id.as_deref()
+        ),
+        (Some("member-1"), Some("imopenlines,imconnector"), Some("7"))
+    );
+    let files: Vec<_> = std::fs::read_dir(directory.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        files,
+        vec![std::ffi::OsString::from("tokens.json")],
+        "no temporary file is left behind"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -45,7 +67,11 @@ async fn the_file_store_round_trips_and_replaces_atomically() {
 async fn a_corrupt_token_file_is_an_error_that_does_not_quote_it() {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("tokens.json");
-    std::fs::write(&path, r#"{"access_token": "leaked-s3cr3t", "refresh_token": 5"#).unwrap();
+    std::fs::write(
+        &path,
+        r#"{"access_token": "leaked-s3cr3t", "refresh_token": 5"#,
+    )
+    .unwrap();
 
     let error = FileTokenStore::new(&path).load().await.unwrap_err();
 
@@ -63,5 +89,10 @@ async fn the_memory_store_keeps_the_last_pair() {
     assert!(loaded.same_access_token(&sample(3)));
     assert!(!loaded.same_access_token(&sample(4)));
     store.save(&sample(4)).await.unwrap();
-    assert!(store.load().await.unwrap().unwrap().same_access_token(&sample(4)));
+    assert!(store
+        .load()
+        .await
+        .unwrap()
+        .unwrap()
+        .same_access_token(&sample(4)));
 }

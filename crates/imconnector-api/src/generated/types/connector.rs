@@ -99,7 +99,7 @@ impl crate::test_support::FromExample for Icon {
 /// - `position` (`POSITION`, `string`, optional): CSS `background-position` of the image, e.g. `center`.
 ///
 /// Built with `new(..)` and the setters; checked when the request is validated.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Default)]
 #[non_exhaustive]
 #[must_use]
 pub struct DisabledIcon {
@@ -193,7 +193,7 @@ impl crate::test_support::FromExample for DisabledIcon {
 /// - `name` (`NAME`, `string`, optional): The channel's display name.
 ///
 /// Built with `new(..)` and the setters; checked when the request is validated.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Default)]
 #[non_exhaustive]
 #[must_use]
 pub struct ConnectorData {

@@ -57,7 +57,7 @@ impl crate::wire::WireDecode for Line {
 /// - `offset` (`offset`, `u64`, optional): How many lines to skip; server default 0.
 ///
 /// Built with `new(..)` and the setters; checked when the request is validated.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Default)]
 #[non_exhaustive]
 #[must_use]
 pub struct LineListParams {
@@ -242,7 +242,7 @@ impl crate::test_support::FromExample for SortDirection {
 /// - `check_permission` (`CHECK_PERMISSION`, `string`, optional): Return only lines the current user may perform this action on, e.g. `view`.
 ///
 /// Built with `new(..)` and the setters; checked when the request is validated.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Default)]
 #[non_exhaustive]
 #[must_use]
 pub struct LineListOptions {

@@ -365,7 +365,7 @@ impl crate::test_support::FromExample for MessagePicture {
 /// - `attachments` (`attachments`, `json`, optional): Undocumented (server source): forwarded/replied messages, locations, contacts; rendered into the text.
 ///
 /// Built with `new(..)` and the setters; checked when the request is validated.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Default)]
 #[non_exhaustive]
 #[must_use]
 pub struct MessageBody {

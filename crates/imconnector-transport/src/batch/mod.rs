@@ -2,16 +2,17 @@
 
 use std::{collections::HashMap, fmt, marker::PhantomData};
 
-use serde::{ser::SerializeMap, Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::{
-    client::{raw_auth_kind, to_params, Auth, Client},
-    dispatch::Call,
-    envelope::{error_from_object, lenient_u64, snippet, RawResponse, Response, Time},
+    client::{raw_auth_kind, to_params},
+    envelope::{snippet, RawResponse},
     error::{ApiError, Error},
     method::{AuthKind, InvalidRequest, Method},
 };
+
+mod send;
 
 /// The portal's limit of commands in one `batch` call.
 pub const MAX_BATCH_COMMANDS: usize = 50;
@@ -90,11 +91,21 @@ impl Batch {
     ///
     /// # Errors
     /// [`Error::InvalidRequest`] when the request is invalid or the key is empty or taken.
-    pub fn add<M: Method>(&mut self, key: impl Into<String>, request: &M) -> Result<BatchKey<M>, Error> {
+    pub fn add<M: Method>(
+        &mut self,
+        key: impl Into<String>,
+        request: &M,
+    ) -> Result<BatchKey<M>, Error> {
         request.validate()?;
         let key = key.into();
         let params = to_params(request)?;
-        self.push(key.clone(), M::NAME.to_owned(), params, M::AUTH, M::IDEMPOTENT)?;
+        self.push(
+            key.clone(),
+            M::NAME.to_owned(),
+            params,
+            M::AUTH,
+            M::IDEMPOTENT,
+        )?;
         Ok(BatchKey {
             key,
             method: PhantomData,
@@ -106,7 +117,12 @@ impl Batch {
     ///
     /// # Errors
     /// [`Error::InvalidRequest`] when `params` is not an object or the key is empty or taken.
-    pub fn add_raw(&mut self, key: impl Into<String>, method: impl Into<String>, params: Value) -> Result<(), Error> {
+    pub fn add_raw(
+        &mut self,
+        key: impl Into<String>,
+        method: impl Into<String>,
+        params: Value,
+    ) -> Result<(), Error> {
         let params = match params {
             Value::Object(map) => map,
             Value::Null => Map::new(),
@@ -132,7 +148,9 @@ impl Batch {
             return Err(InvalidRequest::new("cmd", format!("duplicate batch key `{key}`")).into());
         }
         if method.is_empty() || method.contains(['?', '&', '/']) {
-            return Err(InvalidRequest::new("cmd", format!("`{method}` is not a method name")).into());
+            return Err(
+                InvalidRequest::new("cmd", format!("`{method}` is not a method name")).into(),
+            );
         }
         // The outer call's auth reaches every command; a command's own would override it.
         params.remove("auth");
@@ -238,12 +256,19 @@ impl BatchResponse {
         let entry = self.entry(&key.key).ok_or_else(not_executed)?;
         match &entry.outcome {
             BatchOutcome::Success(response) => {
-                let result = M::Response::deserialize(&response.result).map_err(|error| Error::Decode {
-                    method: M::NAME.to_owned(),
-                    http_status: 200,
-                    reason: format!("unexpected `result` of batch command `{}` ({error})", key.key),
-                    snippet: snippet(&serde_json::to_vec(&response.result).unwrap_or_default(), &[]),
-                })?;
+                let result =
+                    M::Response::deserialize(&response.result).map_err(|error| Error::Decode {
+                        method: M::NAME.to_owned(),
+                        http_status: 200,
+                        reason: format!(
+                            "unexpected `result` of batch command `{}` ({error})",
+                            key.key
+                        ),
+                        snippet: snippet(
+                            &serde_json::to_vec(&response.result).unwrap_or_default(),
+                            &[],
+                        ),
+                    })?;
                 match M::soft_error(&result) {
                     Some(soft) => Err(ApiError::new(M::NAME, soft.code, soft.description).into()),
                     None => Ok(result),
@@ -257,144 +282,5 @@ impl BatchResponse {
     fn push(&mut self, entry: BatchEntry) {
         self.index.insert(entry.key.clone(), self.entries.len());
         self.entries.push(entry);
-    }
-}
-
-impl Client {
-    /// Sends a batch: one `batch` call per 50 commands, in order.
-    ///
-    /// A chunk is retried as a whole only when every command in it is idempotent.
-    ///
-    /// # Errors
-    /// [`Error::WrongAuthKind`] before any I/O when a command needs OAuth and the client uses a
-    /// webhook; the first chunk's error when it fails; [`Error::BatchIncomplete`] (with the
-    /// answers so far) when a later chunk fails.
-    pub async fn batch(&self, batch: &Batch) -> Result<BatchResponse, Error> {
-        if matches!(self.inner.auth, Auth::Webhook { .. }) {
-            if let Some(command) = batch.commands.iter().find(|command| command.auth == AuthKind::OAuthOnly) {
-                return Err(Error::WrongAuthKind {
-                    method: command.method.clone(),
-                });
-            }
-        }
-        let mut response = BatchResponse::default();
-        let mut halted = false;
-        for chunk in batch.commands.chunks(MAX_BATCH_COMMANDS) {
-            if halted {
-                for command in chunk {
-                    response.push(entry(command, BatchOutcome::NotExecuted));
-                }
-                continue;
-            }
-            let params = serde_json::to_string(&ChunkParams {
-                halt: u8::from(batch.halt),
-                cmd: OrderedCommands(chunk),
-            })
-            .map_err(|error| InvalidRequest::new("cmd", format!("cannot encode the batch: {error}")))?;
-            let call = Call {
-                method: "batch",
-                auth: AuthKind::OAuthOrWebhook,
-                idempotent: chunk.iter().all(|command| command.idempotent),
-                params,
-            };
-            let answered = self.execute(call).await.and_then(|(answer, status)| {
-                self.read_chunk(chunk, &answer.result, status)
-            });
-            match answered {
-                Ok(outcomes) => {
-                    response.calls += 1;
-                    for (command, outcome) in chunk.iter().zip(outcomes) {
-                        if let BatchOutcome::Success(success) = &outcome {
-                            self.inner.pacer.observe(&command.method, success.time.as_ref());
-                        }
-                        halted |= batch.halt && !matches!(outcome, BatchOutcome::Success(_));
-                        response.push(entry(command, outcome));
-                    }
-                }
-                Err(error) if response.entries.is_empty() => return Err(error),
-                Err(error) => {
-                    return Err(Error::BatchIncomplete {
-                        partial: Box::new(response),
-                        source: Box::new(error),
-                    })
-                }
-            }
-        }
-        Ok(response)
-    }
-
-    /// Splits one chunk's `result` into per-command outcomes (maps may arrive as `[]` or as
-    /// lists when the keys were `0..n`).
-    fn read_chunk(&self, chunk: &[Command], result: &Value, status: u16) -> Result<Vec<BatchOutcome>, Error> {
-        let Some(parts) = result.as_object() else {
-            return Err(Error::Decode {
-                method: "batch".to_owned(),
-                http_status: status,
-                reason: "the batch `result` is not an object".to_owned(),
-                snippet: self.snippet(&serde_json::to_vec(result).unwrap_or_default()),
-            });
-        };
-        let part = |name: &str, key: &str| member(parts.get(name), key);
-        Ok(chunk
-            .iter()
-            .map(|command| {
-                let key = command.key.as_str();
-                if let Some(failure) = part("result_error", key) {
-                    let error = failure
-                        .as_object()
-                        .and_then(|object| error_from_object(&command.method, object, None))
-                        .unwrap_or_else(|| ApiError::new(&command.method, "ERROR_UNEXPECTED_ANSWER", failure.to_string()));
-                    return BatchOutcome::Failed(error);
-                }
-                match part("result", key) {
-                    Some(payload) => {
-                        let mut success = Response::new(payload.clone());
-                        success.time = part("result_time", key).and_then(Time::from_value);
-                        success.total = part("result_total", key).and_then(lenient_u64);
-                        success.next = part("result_next", key).and_then(lenient_u64);
-                        BatchOutcome::Success(success)
-                    }
-                    None => BatchOutcome::NotExecuted,
-                }
-            })
-            .collect())
-    }
-}
-
-/// The parameters of one `batch` call.
-#[derive(Serialize)]
-struct ChunkParams<'a> {
-    halt: u8,
-    cmd: OrderedCommands<'a>,
-}
-
-/// `cmd` as a JSON object whose keys keep the order the commands were added in: the portal runs
-/// them in that order, which `halt` and `$result[key]` references depend on.
-struct OrderedCommands<'a>(&'a [Command]);
-
-impl Serialize for OrderedCommands<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for command in self.0 {
-            map.serialize_entry(&command.key, &command.encoded)?;
-        }
-        map.end()
-    }
-}
-
-fn entry(command: &Command, outcome: BatchOutcome) -> BatchEntry {
-    BatchEntry {
-        key: command.key.clone(),
-        method: command.method.clone(),
-        outcome,
-    }
-}
-
-/// `container[key]` for a PHP array serialised either as an object or, with keys `0..n`, a list.
-fn member<'a>(container: Option<&'a Value>, key: &str) -> Option<&'a Value> {
-    match container? {
-        Value::Object(map) => map.get(key),
-        Value::Array(items) => items.get(key.parse::<usize>().ok()?),
-        _ => None,
     }
 }

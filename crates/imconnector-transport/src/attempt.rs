@@ -1,0 +1,193 @@
+//! One HTTP attempt: the URL and body for the client's credentials, the POST, and the 302
+//! "portal moved" answer followed by re-posting the same body.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use secrecy::ExposeSecret;
+use url::Url;
+
+use crate::{
+    client::{Auth, Client},
+    dispatch::Call,
+    error::Error,
+    method::InvalidRequest,
+    oauth::Snapshot,
+};
+
+/// How many "portal moved" hops one attempt follows.
+const MAX_REDIRECTS: usize = 3;
+
+/// What one HTTP attempt produced.
+pub(crate) enum Attempt {
+    Answer {
+        status: u16,
+        body: Bytes,
+        retry_after: Option<Duration>,
+    },
+    /// Failed before the request could reach the server (connecting).
+    NotSent(reqwest::Error),
+    /// Failed after the request may have been received (reset, timeout while waiting).
+    MaybeSent(reqwest::Error),
+    /// Refused locally (a redirect we will not follow); nothing more was sent.
+    Refused(Error),
+}
+
+impl Client {
+    /// Sends the call once, following "portal moved" redirects by re-posting the same body.
+    pub(crate) async fn attempt(
+        &self,
+        call: &Call<'_>,
+        credentials: Option<&Snapshot>,
+        request_id: &str,
+    ) -> Attempt {
+        let (mut url, body) = match self.prepare(call, credentials) {
+            Ok(prepared) => prepared,
+            Err(error) => return Attempt::Refused(error),
+        };
+        for _ in 0..=MAX_REDIRECTS {
+            let sent = self
+                .inner
+                .http
+                .post(url.clone())
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(reqwest::header::ACCEPT, "application/json")
+                .header("X-Request-Id", request_id)
+                .body(body.clone())
+                .send()
+                .await;
+            let response = match sent {
+                Ok(response) => response,
+                Err(error) if error.is_connect() => return Attempt::NotSent(error),
+                Err(error) => return Attempt::MaybeSent(error),
+            };
+            if response.status().is_redirection() {
+                match redirect_target(&url, &response) {
+                    Ok(Some(target)) => {
+                        tracing::warn!(
+                            status = response.status().as_u16(),
+                            "the portal moved; re-posting to its new address"
+                        );
+                        url = target;
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(reason) => {
+                        return Attempt::Refused(Error::Transport {
+                            method: call.method.to_owned(),
+                            reason,
+                            source: None,
+                        })
+                    }
+                }
+            }
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            return match response.bytes().await {
+                Ok(body) => Attempt::Answer {
+                    status,
+                    body,
+                    retry_after,
+                },
+                Err(error) => Attempt::MaybeSent(error),
+            };
+        }
+        Attempt::Refused(Error::Transport {
+            method: call.method.to_owned(),
+            reason: format!("more than {MAX_REDIRECTS} redirects"),
+            source: None,
+        })
+    }
+
+    /// The URL and JSON body of an attempt.
+    fn prepare(
+        &self,
+        call: &Call<'_>,
+        credentials: Option<&Snapshot>,
+    ) -> Result<(Url, Bytes), Error> {
+        let encode_failed = |error: serde_json::Error| {
+            Error::from(InvalidRequest::new(
+                call.method.to_owned(),
+                format!("cannot encode: {error}"),
+            ))
+        };
+        match (&self.inner.auth, credentials) {
+            (Auth::OAuth { portal, .. }, Some(snapshot)) => {
+                let base = match portal {
+                    Some(portal) => portal.clone(),
+                    None => {
+                        let endpoint = snapshot
+                            .tokens
+                            .client_endpoint
+                            .as_deref()
+                            .unwrap_or_default();
+                        let mut base = Url::parse(endpoint).map_err(|error| {
+                            Error::config(format!("tokens' client_endpoint is not a URL: {error}"))
+                        })?;
+                        if !base.path().ends_with('/') {
+                            let path = format!("{}/", base.path());
+                            base.set_path(&path);
+                        }
+                        base
+                    }
+                };
+                let url = join(&base, call.method)?;
+                let body = with_auth(&call.params, snapshot.tokens.access_token.expose_secret())
+                    .map_err(encode_failed)?;
+                Ok((url, Bytes::from(body)))
+            }
+            (Auth::Webhook { base, .. }, _) => {
+                let base = Url::parse(base.expose_secret())
+                    .map_err(|_| Error::config("the webhook URL is not a URL"))?;
+                let url = join(&base, call.method)?;
+                Ok((url, Bytes::from(call.params.clone())))
+            }
+            (Auth::OAuth { .. }, None) => Err(Error::config("OAuth call without tokens")),
+        }
+    }
+}
+
+/// Where a 3xx answer points, `None` when it has no usable `Location`; refuses a downgrade from
+/// https to http (the body carries the credential).
+fn redirect_target(current: &Url, response: &reqwest::Response) -> Result<Option<Url>, String> {
+    let Some(location) = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return Ok(None);
+    };
+    let target = current
+        .join(location)
+        .map_err(|error| format!("the portal redirected to an invalid address: {error}"))?;
+    if current.scheme() == "https" && target.scheme() != "https" {
+        return Err("refused a redirect from https to plain http".to_owned());
+    }
+    Ok(Some(target))
+}
+
+/// Appends `"auth": token` to the parameters' JSON object text. Last, because PHP keeps the last
+/// of duplicate keys, so nothing in the parameters can replace the credential.
+fn with_auth(params: &str, token: &str) -> Result<String, serde_json::Error> {
+    let token = serde_json::to_string(token)?;
+    let inner = params
+        .trim()
+        .strip_prefix('{')
+        .and_then(|rest| rest.strip_suffix('}'))
+        .map_or("", str::trim);
+    Ok(if inner.is_empty() {
+        format!("{{\"auth\":{token}}}")
+    } else {
+        format!("{{{inner},\"auth\":{token}}}")
+    })
+}
+
+fn join(base: &Url, method: &str) -> Result<Url, Error> {
+    base.join(method)
+        .map_err(|error| Error::config(format!("cannot build the URL of `{method}`: {error}")))
+}

@@ -1,0 +1,333 @@
+//! Bringing a connector to a working state on an open line, and taking it away again.
+
+use imconnector_api::events::Event;
+use imconnector_api::methods::{
+    Activate, ConnectorDataSet, EventBind, EventGet, EventUnbind, Register, Status, Unregister,
+};
+use imconnector_api::types::{ConnectorData, ConnectorStatus, EventHandler as Binding, Icon};
+use imconnector_api::wire::{ConnectorId, LineId};
+use imconnector_transport::{Client, ErrorCode, InvalidRequest};
+
+use crate::error::{Step, WorkflowError};
+
+/// Everything [`provision`] needs to know about a connector: its registration, its channel
+/// data and where Bitrix24 should POST its events.
+///
+/// ```
+/// use imconnector::prelude::*;
+///
+/// let setup = ConnectorSetup::new(
+///     ConnectorId::new("acme_chat")?,
+///     "Acme Chat",
+///     Icon::new("data:image/svg+xml,%3Csvg%20xmlns%3D%22http://www.w3.org/2000/svg%22/%3E"),
+///     "https://connector.example.com/settings",
+///     "https://connector.example.com/events",
+/// )
+/// .registration(|register| register.chat_group(false).need_signature(true))
+/// .data(ConnectorData::new().name("Acme support").url("https://acme.example/support"));
+/// assert_eq!(setup.id().as_str(), "acme_chat");
+/// # Ok::<(), imconnector::transport::InvalidRequest>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ConnectorSetup {
+    id: ConnectorId,
+    name: String,
+    register: Register,
+    data: Option<ConnectorData>,
+    event_handler: String,
+    events: Vec<String>,
+}
+
+impl ConnectorSetup {
+    /// A connector with the registration's required fields and the URL of your event
+    /// handler (where the [`receiver`](crate::receiver) is mounted). Every event in
+    /// [`Event::KNOWN`] is bound unless [`events`](Self::events) says otherwise.
+    pub fn new(
+        id: ConnectorId,
+        name: impl Into<String>,
+        icon: Icon,
+        placement_handler: impl Into<String>,
+        event_handler: impl Into<String>,
+    ) -> Self {
+        let name = name.into();
+        let register = Register::new(id.clone(), name.clone(), icon, placement_handler);
+        Self {
+            id,
+            name,
+            register,
+            data: None,
+            event_handler: event_handler.into(),
+            events: Event::KNOWN.iter().map(|&event| event.to_owned()).collect(),
+        }
+    }
+
+    /// Sets the registration's optional fields (flags, disabled icon, comment).
+    pub fn registration(mut self, customize: impl FnOnce(Register) -> Register) -> Self {
+        self.register = customize(self.register);
+        self
+    }
+
+    /// The channel data shown in the Contact Center (`imconnector.connector.data.set`).
+    /// Without it, [`provision`] sends the connector's name and `<connector>_line<LINE>` as id,
+    /// as the documentation suggests for channels without an id of their own.
+    pub fn data(mut self, data: ConnectorData) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    /// The events to bind to the handler URL, by the name `event.bind` takes
+    /// (`OnImConnectorMessageAdd`, ...). Replaces the default of every known event.
+    pub fn events(mut self, events: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.events = events.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The connector id.
+    pub fn id(&self) -> &ConnectorId {
+        &self.id
+    }
+
+    /// The URL events are bound to.
+    pub fn event_handler(&self) -> &str {
+        &self.event_handler
+    }
+
+    /// The events bound to [`event_handler`](Self::event_handler).
+    pub fn bound_events(&self) -> &[String] {
+        &self.events
+    }
+
+    fn data_for(&self, line: LineId) -> ConnectorData {
+        self.data.clone().unwrap_or_else(|| {
+            ConnectorData::new()
+                .id(format!("{}_line{line}", self.id))
+                .name(self.name.clone())
+        })
+    }
+
+    /// The checks the portal would make too late (after earlier steps changed its state).
+    fn check(&self) -> Result<(), WorkflowError> {
+        let invalid = |parameter: &'static str, reason: String| {
+            WorkflowError::InvalidSetup(InvalidRequest::new(parameter, reason))
+        };
+        match url::Url::parse(&self.event_handler) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {}
+            Ok(_) => {
+                return Err(invalid(
+                    "handler",
+                    format!("the event handler `{}` must be an http(s) URL with a host", self.event_handler),
+                ))
+            }
+            Err(error) => {
+                return Err(invalid(
+                    "handler",
+                    format!("the event handler `{}` is not a URL: {error}", self.event_handler),
+                ))
+            }
+        }
+        if let Some(blank) = self.events.iter().position(|event| event.trim().is_empty()) {
+            return Err(invalid("event", format!("event name #{blank} is empty")));
+        }
+        Ok(())
+    }
+}
+
+/// What [`provision`] found and did.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Provisioned {
+    /// The connector.
+    pub connector: ConnectorId,
+    /// The line.
+    pub line: LineId,
+    /// `imconnector.status` after provisioning (its `STATUS` is true).
+    pub status: ConnectorStatus,
+    /// Events this run bound.
+    pub newly_bound: Vec<String>,
+    /// Events that were already bound to the handler URL and were left alone.
+    pub already_bound: Vec<String>,
+}
+
+/// What [`teardown`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TornDown {
+    /// The connector.
+    pub connector: ConnectorId,
+    /// Bindings `event.unbind` removed.
+    pub unbound: i64,
+}
+
+/// Brings a connector to a working state on `line`, idempotently.
+///
+/// In order: `imconnector.register` (registers, or updates a connector with the same id),
+/// `imconnector.activate`, `imconnector.connector.data.set`, `event.get` then `event.bind` for
+/// each event not yet bound to the handler URL (the portal refuses a duplicate binding), and
+/// finally `imconnector.status`. Running it again changes nothing: registration, activation
+/// and channel data are rewritten with the same values and no binding is added. After an error
+/// (including [`Error::OutcomeUnknown`](imconnector_transport::Error::OutcomeUnknown) of a
+/// bind), run it again.
+///
+/// # Errors
+/// [`WorkflowError::InvalidSetup`] before any call for a malformed handler URL or event name;
+/// [`WorkflowError::Call`] naming the failed step; [`WorkflowError::NotReady`] when every step
+/// worked but the portal does not report `STATUS` true.
+pub async fn provision(
+    client: &Client,
+    setup: &ConnectorSetup,
+    line: LineId,
+) -> Result<Provisioned, WorkflowError> {
+    setup.check()?;
+    let id = &setup.id;
+    client
+        .call(&setup.register)
+        .await
+        .map_err(WorkflowError::call(Step::Register))?;
+    client
+        .call(&Activate::new(id.clone(), line, true))
+        .await
+        .map_err(WorkflowError::call(Step::Activate))?;
+    client
+        .call(&ConnectorDataSet::new(id.clone(), line, setup.data_for(line)))
+        .await
+        .map_err(WorkflowError::call(Step::SetData))?;
+    let bindings = client
+        .call(&EventGet::new())
+        .await
+        .map_err(WorkflowError::call(Step::ListBindings))?;
+    let mut newly_bound = Vec::new();
+    let mut already_bound = Vec::new();
+    for event in &setup.events {
+        if is_bound(&bindings, event, &setup.event_handler) {
+            already_bound.push(event.clone());
+            continue;
+        }
+        match client.call(&EventBind::new(event.clone(), setup.event_handler.clone())).await {
+            Ok(_) => newly_bound.push(event.clone()),
+            // Bound by a parallel run between `event.get` and here: the goal is reached.
+            Err(error) if is_duplicate_binding(&error) => already_bound.push(event.clone()),
+            Err(source) => return Err(WorkflowError::Call { step: Step::Bind, source }),
+        }
+    }
+    let status = client
+        .call(&Status::new(id.clone(), line))
+        .await
+        .map_err(WorkflowError::call(Step::Status))?;
+    if !status.status.get() {
+        return Err(WorkflowError::not_ready(&status, line.get()));
+    }
+    Ok(Provisioned {
+        connector: id.clone(),
+        line,
+        status,
+        newly_bound,
+        already_bound,
+    })
+}
+
+/// Takes a connector away: deactivates it on `line`, unbinds its events from the handler URL
+/// and unregisters it (which also disconnects it from every other line). Safe to run again.
+///
+/// # Errors
+/// [`WorkflowError::Call`] naming the failed step.
+pub async fn teardown(
+    client: &Client,
+    setup: &ConnectorSetup,
+    line: LineId,
+) -> Result<TornDown, WorkflowError> {
+    let id = &setup.id;
+    client
+        .call(&Activate::new(id.clone(), line, false))
+        .await
+        .map_err(WorkflowError::call(Step::Deactivate))?;
+    let mut unbound = 0;
+    for event in &setup.events {
+        let answer = client
+            .call(&EventUnbind::new(event.clone(), setup.event_handler.clone()))
+            .await
+            .map_err(WorkflowError::call(Step::Unbind))?;
+        unbound += answer.count.get();
+    }
+    client
+        .call(&Unregister::new(id.clone()))
+        .await
+        .map_err(WorkflowError::call(Step::Unregister))?;
+    Ok(TornDown {
+        connector: id.clone(),
+        unbound,
+    })
+}
+
+/// Whether an online binding of `event` to `handler` exists. The portal lists event names
+/// upper-cased; bindings for another user (`auth_type`) count too, since they deliver the
+/// event to the same handler.
+fn is_bound(bindings: &[Binding], event: &str, handler: &str) -> bool {
+    bindings.iter().any(|binding| {
+        binding.event.eq_ignore_ascii_case(event)
+            && binding.handler.as_deref() == Some(handler)
+            && !binding.offline.is_some_and(|offline| offline.get())
+    })
+}
+
+/// The portal's answers to a duplicate `event.bind`: `ERROR_CORE` "Handler already binded"
+/// (the server) or `ERROR_HANDLER_ALREADY_EXIST` (the documentation).
+fn is_duplicate_binding(error: &imconnector_transport::Error) -> bool {
+    error.as_api().is_some_and(|api| match &api.code {
+        ErrorCode::ErrorHandlerAlreadyExist => true,
+        ErrorCode::ErrorCore => api.description.to_ascii_lowercase().contains("already binded"),
+        _ => false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn bindings(value: serde_json::Value) -> Vec<Binding> {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn a_binding_is_matched_by_event_case_insensitively_and_by_exact_handler() {
+        let list = bindings(json!([
+            {"event": "ONIMCONNECTORMESSAGEADD", "handler": "https://a.example/events", "auth_type": "0", "offline": 0},
+            {"event": "ONIMCONNECTORLINEDELETE", "connector_id": "", "offline": 1},
+        ]));
+        assert!(is_bound(&list, "OnImConnectorMessageAdd", "https://a.example/events"));
+        assert!(!is_bound(&list, "OnImConnectorMessageAdd", "https://a.example/events/"));
+        assert!(!is_bound(&list, "OnImConnectorMessageUpdate", "https://a.example/events"));
+        assert!(!is_bound(&list, "OnImConnectorLineDelete", "https://a.example/events"));
+    }
+
+    #[test]
+    fn both_duplicate_binding_answers_are_recognised() {
+        let core = imconnector_transport::ApiError::new(
+            "event.bind",
+            "ERROR_CORE",
+            "Unable to set event handler: Handler already binded",
+        );
+        assert!(is_duplicate_binding(&core.into()));
+        let documented =
+            imconnector_transport::ApiError::new("event.bind", "ERROR_HANDLER_ALREADY_EXIST", "");
+        assert!(is_duplicate_binding(&documented.into()));
+        let other = imconnector_transport::ApiError::new("event.bind", "ERROR_CORE", "SQL error");
+        assert!(!is_duplicate_binding(&other.into()));
+    }
+
+    #[test]
+    fn a_malformed_handler_url_is_refused_before_any_call() {
+        let setup = ConnectorSetup::new(
+            ConnectorId::new("acme").unwrap(),
+            "Acme",
+            Icon::new("data:image/svg+xml,x"),
+            "https://a.example/settings",
+            "/events",
+        );
+        let error = setup.check().unwrap_err();
+        assert!(matches!(&error, WorkflowError::InvalidSetup(invalid) if invalid.parameter == "handler"), "{error}");
+        let setup = setup.events([" "]);
+        assert!(setup.check().is_err());
+    }
+}

@@ -1,0 +1,91 @@
+//! Calling the handler for a verified event, and the automatic delivery confirmation.
+
+use std::sync::Arc;
+
+use imconnector_api::events::Event;
+use imconnector_api::methods::SendStatusDelivery;
+use imconnector_api::types::{DeliveryChat, DeliveryIm, DeliveryItem, DeliveryMessage};
+use imconnector_api::wire::{ConnectorId, LineId};
+use imconnector_transport::Client;
+
+use super::handler::{DeliveryReport, EventHandler, HandlerError, SentMessages};
+use super::{ApplicationTokens, Shared};
+
+pub(crate) async fn dispatch<H: EventHandler, T: ApplicationTokens>(shared: Arc<Shared<H, T>>, event: Event) {
+    let name = event.name().to_owned();
+    let handler = &shared.handler;
+    let outcome: Result<(), HandlerError> = match event {
+        Event::MessageAdd(event) => {
+            let origin = Origin {
+                connector: event.data.connector.clone(),
+                line: event.data.line.get(),
+            };
+            match handler.message_add(event).await {
+                Ok(sent) => {
+                    confirm(&shared, origin, sent).await;
+                    Ok(())
+                }
+                Err(error) => Err(error),
+            }
+        }
+        Event::MessageUpdate(event) => handler.message_update(event).await,
+        Event::MessageDelete(event) => handler.message_delete(event).await,
+        Event::DialogStart(event) => handler.dialog_start(event).await,
+        Event::DialogFinish(event) => handler.dialog_finish(event).await,
+        Event::StatusDelete(event) => handler.status_delete(event).await,
+        Event::LineDelete(event) => handler.line_delete(event).await,
+        Event::Unknown(event) => handler.unknown(event).await,
+        // A variant added to the api crate after this one was written.
+        _ => {
+            tracing::debug!(event = %name, "no handler method for this event");
+            Ok(())
+        }
+    };
+    if let Err(error) = outcome {
+        tracing::warn!(event = %name, %error, "the event handler failed");
+    }
+}
+
+/// Where the messages of an `OnImConnectorMessageAdd` came from.
+struct Origin {
+    connector: String,
+    line: i64,
+}
+
+async fn confirm<H: EventHandler, T>(shared: &Shared<H, T>, origin: Origin, sent: SentMessages) {
+    let Some(client) = &shared.confirm_with else {
+        return;
+    };
+    if sent.is_empty() {
+        return;
+    }
+    let result = send_confirmation(client, &origin, &sent).await;
+    if let Err(error) = &result {
+        tracing::warn!(%error, "confirming delivered messages failed");
+    }
+    let report = DeliveryReport {
+        connector: origin.connector,
+        line: origin.line,
+        messages: sent.messages().to_vec(),
+        result,
+    };
+    shared.handler.delivery_confirmed(report).await;
+}
+
+async fn send_confirmation(
+    client: &Client,
+    origin: &Origin,
+    sent: &SentMessages,
+) -> Result<(), imconnector_transport::Error> {
+    let connector = ConnectorId::new(origin.connector.as_str())?;
+    let line = LineId::new(origin.line)?;
+    let items = sent.messages().iter().map(|message| {
+        DeliveryItem::new(
+            DeliveryIm::new(message.chat_id, message.message_id),
+            DeliveryMessage::new(message.external_ids.iter().cloned()),
+            DeliveryChat::new(message.external_chat_id.clone()),
+        )
+    });
+    client.call(&SendStatusDelivery::new(connector, line, items)).await?;
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! The trait your connector implements to receive events, and what it reports back.
+
+use std::future::Future;
+
+use imconnector_api::events::{
+    DialogFinishEvent, DialogStartEvent, LineDeleteEvent, MessageAddEvent, MessageDeleteEvent,
+    MessageUpdateEvent, StatusDeleteEvent, UnknownEvent,
+};
+use imconnector_api::types::MessageAddItem;
+
+/// The error a handler method may return; it is logged (the portal already got its 200).
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Your connector's reaction to each event Bitrix24 POSTs. Every method has a no-op default:
+/// implement the ones you need, with `async fn`.
+///
+/// The receiver calls these after answering the portal, on a task of its own, one task per
+/// event; an event is never dispatched unless its application token checked out.
+///
+/// ```
+/// use imconnector::receiver::{EventHandler, HandlerError, SentMessages};
+/// use imconnector::events::MessageAddEvent;
+///
+/// struct Bridge;
+///
+/// impl EventHandler for Bridge {
+///     async fn message_add(&self, event: MessageAddEvent) -> Result<SentMessages, HandlerError> {
+///         let mut sent = SentMessages::new();
+///         for item in &event.data.messages {
+///             // Deliver `item.message.text` to the customer in `item.chat.id` here, then
+///             // report the id your messenger gave it.
+///             sent.push(item, [format!("out-{}", item.im.message_id)]);
+///         }
+///         Ok(sent)
+///     }
+/// }
+/// ```
+pub trait EventHandler: Send + Sync + 'static {
+    /// `OnImConnectorMessageAdd`: operators wrote; send each message to the customer and return
+    /// the ones that went out with their external ids. With
+    /// [`confirm_deliveries`](super::EventReceiver::confirm_deliveries) the receiver then
+    /// confirms them with `imconnector.send.status.delivery`.
+    fn message_add(
+        &self,
+        event: MessageAddEvent,
+    ) -> impl Future<Output = Result<SentMessages, HandlerError>> + Send {
+        let _ = event;
+        async { Ok(SentMessages::new()) }
+    }
+
+    /// `OnImConnectorMessageUpdate`: an operator edited a delivered message.
+    fn message_update(
+        &self,
+        event: MessageUpdateEvent,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        let _ = event;
+        async { Ok(()) }
+    }
+
+    /// `OnImConnectorMessageDelete`: an operator deleted a delivered message.
+    fn message_delete(
+        &self,
+        event: MessageDeleteEvent,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        let _ = event;
+        async { Ok(()) }
+    }
+
+    /// `OnImConnectorDialogStart`: an open-line session started.
+    fn dialog_start(
+        &self,
+        event: DialogStartEvent,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        let _ = event;
+        async { Ok(()) }
+    }
+
+    /// `OnImConnectorDialogFinish`: an open-line session was closed.
+    fn dialog_finish(
+        &self,
+        event: DialogFinishEvent,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        let _ = event;
+        async { Ok(()) }
+    }
+
+    /// `OnImConnectorStatusDelete`: the connector was disconnected from a line.
+    fn status_delete(
+        &self,
+        event: StatusDeleteEvent,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        let _ = event;
+        async { Ok(()) }
+    }
+
+    /// `OnImConnectorLineDelete`: an open line was deleted.
+    fn line_delete(
+        &self,
+        event: LineDeleteEvent,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        let _ = event;
+        async { Ok(()) }
+    }
+
+    /// An event this SDK does not describe (bound by you for another purpose).
+    fn unknown(&self, event: UnknownEvent) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        let _ = event;
+        async { Ok(()) }
+    }
+
+    /// Called after an automatic `imconnector.send.status.delivery` (see
+    /// [`confirm_deliveries`](super::EventReceiver::confirm_deliveries)) with its outcome.
+    fn delivery_confirmed(&self, report: DeliveryReport) -> impl Future<Output = ()> + Send {
+        let _ = report;
+        async {}
+    }
+}
+
+/// One operator message your connector delivered to the customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SentMessage {
+    /// `im.chat_id` of the event.
+    pub chat_id: i64,
+    /// `im.message_id` of the event.
+    pub message_id: i64,
+    /// `chat.id` of the event: the external chat.
+    pub external_chat_id: String,
+    /// The id(s) your messenger gave the delivered message; they come back in later
+    /// `OnImConnectorMessageUpdate`/`Delete` events.
+    pub external_ids: Vec<String>,
+}
+
+/// The messages of an `OnImConnectorMessageAdd` that went out, returned by
+/// [`EventHandler::message_add`]. Leave out the ones that failed: they stay undelivered in
+/// Bitrix24.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[must_use]
+pub struct SentMessages {
+    messages: Vec<SentMessage>,
+}
+
+impl SentMessages {
+    /// None went out (yet).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records that `item` was delivered under `external_ids`.
+    pub fn push(&mut self, item: &MessageAddItem, external_ids: impl IntoIterator<Item = impl Into<String>>) {
+        self.messages.push(SentMessage {
+            chat_id: item.im.chat_id.get(),
+            message_id: item.im.message_id.get(),
+            external_chat_id: item.chat.id.as_str().to_owned(),
+            external_ids: external_ids.into_iter().map(Into::into).collect(),
+        });
+    }
+
+    /// [`push`](Self::push) for chaining.
+    pub fn sent(mut self, item: &MessageAddItem, external_ids: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.push(item, external_ids);
+        self
+    }
+
+    /// The delivered messages.
+    pub fn messages(&self) -> &[SentMessage] {
+        &self.messages
+    }
+
+    /// Whether none went out.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    /// How many went out.
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+}
+
+/// The outcome of an automatic delivery confirmation.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct DeliveryReport {
+    /// `CONNECTOR` of the event.
+    pub connector: String,
+    /// `LINE` of the event.
+    pub line: i64,
+    /// The messages confirmed.
+    pub messages: Vec<SentMessage>,
+    /// What `imconnector.send.status.delivery` answered.
+    pub result: Result<(), imconnector_transport::Error>,
+}

@@ -1,0 +1,207 @@
+//! The event receiver (feature `server`): an axum [`Router`] for the URL your events are bound
+//! to.
+//!
+//! Bitrix24 POSTs each event as a PHP-style form. The receiver
+//! 1. refuses bodies over the size limit (413) and bodies it cannot parse (400);
+//! 2. checks `auth[application_token]` in constant time against the token
+//!    [`ApplicationTokens`] gives for `auth[member_id]`: missing or wrong is 401, and the event
+//!    is never dispatched;
+//! 3. decodes the typed [`Event`] (400 if it does not have its documented shape);
+//! 4. answers 200 at once (the portal throttles slow handlers and never retries) and calls your
+//!    [`EventHandler`] on a task of its own;
+//! 5. optionally confirms delivered operator messages with `imconnector.send.status.delivery`.
+//!
+//! ```no_run
+//! use imconnector::receiver::{EventHandler, EventReceiver, SingleToken};
+//!
+//! struct Connector;
+//! impl EventHandler for Connector {}
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let events = EventReceiver::new(SingleToken::new("application token from OnAppInstall"), Connector);
+//! let app = axum::Router::new().nest("/bitrix/events", events.router());
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+//! axum::serve(listener, app).await
+//! # }
+//! ```
+
+mod dispatch;
+mod handler;
+mod tokens;
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use imconnector_api::events::Event;
+use imconnector_transport::Client;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+
+pub use handler::{DeliveryReport, EventHandler, HandlerError, SentMessage, SentMessages};
+pub use tokens::{ApplicationTokens, SingleToken, TokenMap};
+
+/// The default limit on an event body: far above any event the portal sends (a message
+/// event with a long text and several file links is a few KiB).
+pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+
+/// Verifies and dispatches the events Bitrix24 POSTs; see the [module docs](self).
+pub struct EventReceiver<H, T> {
+    handler: H,
+    tokens: T,
+    confirm_with: Option<Client>,
+    body_limit: usize,
+}
+
+/// What the request handler and the dispatch tasks share.
+pub(crate) struct Shared<H, T> {
+    pub(crate) handler: H,
+    tokens: T,
+    pub(crate) confirm_with: Option<Client>,
+}
+
+impl<H: EventHandler, T: ApplicationTokens> EventReceiver<H, T> {
+    /// A receiver checking tokens with `tokens` and dispatching to `handler`.
+    pub fn new(tokens: T, handler: H) -> Self {
+        Self {
+            handler,
+            tokens,
+            confirm_with: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// Bodies larger than `bytes` are refused with 413 (default [`DEFAULT_BODY_LIMIT`]).
+    #[must_use]
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// Confirms the messages [`EventHandler::message_add`] reports as sent with
+    /// `imconnector.send.status.delivery` through `client`, then reports the outcome to
+    /// [`EventHandler::delivery_confirmed`]. Without it, confirm them yourself (or Bitrix24
+    /// shows them as undelivered).
+    ///
+    /// `client` must be the client of the portal the events come from: with several portals,
+    /// confirm from your handler instead.
+    #[must_use]
+    pub fn confirm_deliveries(mut self, client: Client) -> Self {
+        self.confirm_with = Some(client);
+        self
+    }
+
+    /// The router: `POST /` receives events. Mount it where your handler URL points, e.g.
+    /// `Router::new().nest("/bitrix/events", receiver.router())`, or serve it as it is.
+    pub fn router(self) -> Router {
+        let shared = Arc::new(Shared {
+            handler: self.handler,
+            tokens: self.tokens,
+            confirm_with: self.confirm_with,
+        });
+        Router::new()
+            .route("/", post(receive::<H, T>))
+            .layer(DefaultBodyLimit::max(self.body_limit))
+            .with_state(shared)
+    }
+}
+
+impl<H, T: fmt::Debug> fmt::Debug for EventReceiver<H, T> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("EventReceiver")
+            .field("tokens", &self.tokens)
+            .field("body_limit", &self.body_limit)
+            .field("confirms_deliveries", &self.confirm_with.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an event POST was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The body could not be parsed, or the event does not have its documented shape (400).
+    #[error("malformed event: {0}")]
+    Malformed(String),
+    /// No application token, or not the one expected for the portal (401).
+    #[error("unauthenticated event: {0}")]
+    Unauthorized(&'static str),
+}
+
+impl Rejection {
+    /// The HTTP status to answer.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Rejection::Malformed(_) => StatusCode::BAD_REQUEST,
+            Rejection::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+        }
+    }
+}
+
+async fn receive<H: EventHandler, T: ApplicationTokens>(
+    State(shared): State<Arc<Shared<H, T>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, &'static str) {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+    match verify_event(&shared.tokens, content_type, &body).await {
+        Ok(event) => {
+            tokio::spawn(dispatch::dispatch(shared, event));
+            (StatusCode::OK, "OK")
+        }
+        Err(rejection) => {
+            tracing::warn!(%rejection, "refused an event POST");
+            let text = match rejection {
+                Rejection::Malformed(_) => "malformed event",
+                Rejection::Unauthorized(_) => "unauthorized",
+            };
+            (rejection.status(), text)
+        }
+    }
+}
+
+/// Checks and decodes an event body as the router does, for use outside axum: parses it
+/// (JSON when `content_type` is `application/json`, the portal's form encoding otherwise),
+/// checks `auth[application_token]` in constant time against `tokens`, then decodes the event.
+///
+/// # Errors
+/// [`Rejection`], which says the status to answer.
+pub async fn verify_event<T: ApplicationTokens>(
+    tokens: &T,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Event, Rejection> {
+    let value = parse_body(content_type, body)?;
+    let auth = value.get("auth").and_then(Value::as_object);
+    let field = |key: &str| auth.and_then(|auth| auth.get(key)).and_then(Value::as_str);
+    let presented = field("application_token")
+        .filter(|token| !token.is_empty())
+        .ok_or(Rejection::Unauthorized("no auth[application_token]"))?;
+    let member_id = field("member_id").unwrap_or_default();
+    let expected = tokens
+        .application_token(member_id)
+        .await
+        .ok_or(Rejection::Unauthorized("no application token is known for this member_id"))?;
+    // Constant time, so the answer's timing does not reveal how much of a guess was right.
+    let equal: bool = expected.expose_secret().as_bytes().ct_eq(presented.as_bytes()).into();
+    if !equal {
+        return Err(Rejection::Unauthorized("wrong auth[application_token]"));
+    }
+    Event::from_value(value).map_err(|error| Rejection::Malformed(error.to_string()))
+}
+
+fn parse_body(content_type: Option<&str>, body: &[u8]) -> Result<Value, Rejection> {
+    let essence = content_type
+        .and_then(|value| value.split(';').next())
+        .map(|essence| essence.trim().to_ascii_lowercase());
+    if essence.as_deref() == Some("application/json") {
+        return serde_json::from_slice(body).map_err(|error| Rejection::Malformed(format!("not JSON: {error}")));
+    }
+    imconnector_form::parse(body).map_err(|error| Rejection::Malformed(error.to_string()))
+}

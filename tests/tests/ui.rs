@@ -1,0 +1,7 @@
+//! Compile-fail tests: the guarantees the generated request types give at compile time.
+
+#[test]
+fn requests_cannot_be_built_wrong() {
+    let cases = trybuild::TestCases::new();
+    cases.compile_fail("ui/*.rs");
+}
