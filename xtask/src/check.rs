@@ -25,18 +25,26 @@ impl Drift {
     }
 }
 
-impl fmt::Display for Drift {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Drift {
+    /// One line per file, `stale: <prefix>/<path>`, and so on.
+    pub fn report(&self, prefix: &str) -> String {
+        let mut text = String::new();
         for (label, files) in [
             ("stale", &self.stale),
             ("missing", &self.missing),
             ("orphan", &self.orphan),
         ] {
             for file in files {
-                writeln!(f, "{label}: {file}")?;
+                text.push_str(&format!("{label}: {prefix}{file}\n"));
             }
         }
-        Ok(())
+        text
+    }
+}
+
+impl fmt::Display for Drift {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.report(""))
     }
 }
 

@@ -57,7 +57,7 @@ fn codegen(check_only: bool, spec_dir: Option<std::path::PathBuf>) -> ExitCode {
                 ExitCode::SUCCESS
             }
             Ok(drift) => {
-                eprint!("{drift}");
+                eprint!("{}", drift.report(&format!("{}/", render::GENERATED_DIR)));
                 eprintln!(
                     "codegen --check: generated code differs from spec/; run `cargo xtask codegen`"
                 );
@@ -71,7 +71,7 @@ fn codegen(check_only: bool, spec_dir: Option<std::path::PathBuf>) -> ExitCode {
     } else {
         match check::write(&rendered, &dir) {
             Ok(drift) => {
-                print!("{drift}");
+                print!("{}", drift.report(&format!("{}/", render::GENERATED_DIR)));
                 println!(
                     "codegen: {} files, {} changed",
                     rendered.len(),

@@ -11,7 +11,7 @@ use imconnector_emulator::{Emulator, ExposeSecret, RateLimit, SoftErrorShape};
 /// A fake Bitrix24 portal serving the imconnector.* REST API, OAuth and events.
 ///
 /// Prints the portal URL, the OAuth URL, the control API URL, the installed app's credentials
-/// and a fresh token pair, then serves until Ctrl-C.
+/// and a fresh token pair, then serves until Ctrl-C or SIGTERM.
 #[derive(Debug, Parser)]
 #[command(name = "imconnector-emulator", version)]
 struct Args {
@@ -114,9 +114,25 @@ async fn main() -> ExitCode {
         tokens.refresh_token.expose_secret()
     );
     println!("lines:             {}", args.lines);
+    wait_for_stop_signal().await;
+    emulator.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+/// Ctrl-C, or SIGTERM (what container runtimes send) on Unix.
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
     if let Err(error) = tokio::signal::ctrl_c().await {
         eprintln!("imconnector-emulator: cannot wait for Ctrl-C: {error}");
     }
-    emulator.shutdown().await;
-    ExitCode::SUCCESS
 }

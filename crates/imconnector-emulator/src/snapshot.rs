@@ -224,6 +224,8 @@ pub struct MessageInfo {
     pub direction: Direction,
     /// Bitrix id of the author (customer user or operator).
     pub author_id: u64,
+    /// The external `user.id` of a customer message (`None` for operator replies).
+    pub external_user_id: Option<String>,
     /// Text (BB-code), after edits.
     pub text: String,
     /// Files as sent (`{url, name}` objects) for customer messages.

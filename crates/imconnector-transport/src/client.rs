@@ -110,8 +110,14 @@ impl Client {
                     let store = builder
                         .token_store
                         .unwrap_or_else(|| Arc::new(MemoryTokenStore::new()));
-                    let session =
-                        OAuthSession::new(app, *tokens, server, store, builder.refresh_margin);
+                    let session = OAuthSession::new(
+                        app,
+                        *tokens,
+                        server,
+                        store,
+                        builder.refresh_coordinator,
+                        builder.refresh_margin,
+                    );
                     Auth::OAuth {
                         session: Box::new(session),
                         portal,
@@ -148,7 +154,11 @@ impl Client {
             inner: Arc::new(Inner {
                 http,
                 auth,
-                pacer: Pacer::new(builder.rate_limit, builder.operating_time_limit),
+                pacer: Pacer::new(
+                    builder.rate_limit,
+                    builder.request_limiter,
+                    builder.operating_time_limit,
+                ),
                 retry: builder.retry_policy,
                 rate_limit: builder.rate_limit,
                 request_prefix: rand::random(),

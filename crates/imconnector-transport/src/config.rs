@@ -7,6 +7,7 @@ use secrecy::SecretString;
 
 use crate::{
     client::Client,
+    coordination::{RefreshCoordinator, RequestLimiter},
     error::Error,
     store::TokenStore,
     tokens::{OAuthApp, Tokens},
@@ -133,6 +134,8 @@ pub struct ClientBuilder {
     pub(crate) auth: Option<AuthConfig>,
     pub(crate) oauth_server: String,
     pub(crate) token_store: Option<Arc<dyn TokenStore>>,
+    pub(crate) refresh_coordinator: Option<Arc<dyn RefreshCoordinator>>,
+    pub(crate) request_limiter: Option<Arc<dyn RequestLimiter>>,
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) rate_limit: RateLimit,
@@ -149,6 +152,8 @@ impl Default for ClientBuilder {
             auth: None,
             oauth_server: DEFAULT_OAUTH_SERVER.to_owned(),
             token_store: None,
+            refresh_coordinator: None,
+            request_limiter: None,
             connect_timeout: Duration::from_secs(10),
             // The cloud cuts requests at 60 s; give up a little earlier to see our own timeout.
             request_timeout: Duration::from_secs(55),
@@ -194,6 +199,20 @@ impl ClientBuilder {
     /// Where refreshed tokens are saved (default: [`MemoryTokenStore`](crate::MemoryTokenStore)).
     pub fn token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
         self.token_store = Some(store);
+        self
+    }
+
+    /// Coordinates refreshes with other processes (default: none, refreshes are single-flight
+    /// within this client only). See [`RefreshCoordinator`].
+    pub fn refresh_coordinator(mut self, coordinator: Arc<dyn RefreshCoordinator>) -> Self {
+        self.refresh_coordinator = Some(coordinator);
+        self
+    }
+
+    /// Paces requests with `limiter` instead of the in-process bucket of
+    /// [`rate_limit`](Self::rate_limit) (default: none). See [`RequestLimiter`].
+    pub fn request_limiter(mut self, limiter: Arc<dyn RequestLimiter>) -> Self {
+        self.request_limiter = Some(limiter);
         self
     }
 
@@ -266,6 +285,8 @@ impl fmt::Debug for ClientBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("rate_limit", &self.rate_limit)
+            .field("shared_limiter", &self.request_limiter.is_some())
+            .field("refresh_coordinator", &self.refresh_coordinator.is_some())
             .field("retry_policy", &self.retry_policy)
             .field("user_agent", &self.user_agent)
             .finish_non_exhaustive()

@@ -6,6 +6,7 @@ mod batch;
 mod client;
 mod code;
 mod config;
+mod coordination;
 mod dispatch;
 mod envelope;
 mod error;
@@ -19,6 +20,7 @@ pub use batch::{Batch, BatchEntry, BatchKey, BatchOutcome, BatchResponse, MAX_BA
 pub use client::Client;
 pub use code::ErrorCode;
 pub use config::{ClientBuilder, RateLimit, RetryPolicy, DEFAULT_OAUTH_SERVER};
+pub use coordination::{RefreshCoordinator, RequestLimiter, TokenExchange};
 pub use envelope::{RawResponse, Response, Time};
 pub use error::{ApiError, BoxError, Error};
 pub use method::{AuthKind, InvalidRequest, Method, SoftError};

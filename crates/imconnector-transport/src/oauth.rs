@@ -12,6 +12,7 @@ use std::{
     time::Duration,
 };
 
+use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tracing::Instrument;
@@ -19,6 +20,7 @@ use url::Url;
 
 use crate::{
     code::ErrorCode,
+    coordination::{RefreshCoordinator, TokenExchange},
     envelope::{error_from_object, snippet},
     error::Error,
     store::TokenStore,
@@ -71,6 +73,8 @@ pub(crate) struct OAuthSession {
     pub(crate) app: OAuthApp,
     server: Url,
     store: Arc<dyn TokenStore>,
+    /// When set, refreshes go through it (other processes) instead of the store.
+    coordinator: Option<Arc<dyn RefreshCoordinator>>,
     margin: Duration,
     current: RwLock<Snapshot>,
     gate: tokio::sync::Mutex<Gate>,
@@ -84,12 +88,14 @@ impl OAuthSession {
         tokens: Tokens,
         server: Url,
         store: Arc<dyn TokenStore>,
+        coordinator: Option<Arc<dyn RefreshCoordinator>>,
         margin: Duration,
     ) -> Self {
         Self {
             app,
             server,
             store,
+            coordinator,
             margin,
             current: RwLock::new(Snapshot {
                 tokens: Arc::new(tokens),
@@ -155,20 +161,38 @@ impl OAuthSession {
                 return Err(failure.to_error());
             }
         }
-        if let Some(adopted) = self.adopt_stored(&current.tokens).await {
-            gate.last_failure = None;
-            return Ok(adopted);
-        }
         let span = tracing::info_span!("oauth_refresh", client_id = %self.app.client_id, generation = seen);
-        match self.exchange(http, &current.tokens).instrument(span).await {
-            Ok(fresh) => {
+        let refreshed = if let Some(coordinator) = &self.coordinator {
+            let exchange = Exchange {
+                session: self,
+                http,
+            };
+            coordinator
+                .refresh(&current.tokens, &exchange)
+                .instrument(span)
+                .await
+                .map(|fresh| self.replace(fresh))
+        } else {
+            if let Some(adopted) = self.adopt_stored(&current.tokens).await {
                 gate.last_failure = None;
-                let snapshot = self.replace(fresh);
-                tracing::info!("access token refreshed");
-                if let Err(error) = self.store.save(&snapshot.tokens).await {
-                    // The pair is valid and in use; failing the call would not bring it back.
-                    tracing::error!(%error, "refreshed tokens could not be saved; they will be lost on restart");
+                return Ok(adopted);
+            }
+            match self.exchange(http, &current.tokens).instrument(span).await {
+                Ok(fresh) => {
+                    let snapshot = self.replace(fresh);
+                    if let Err(error) = self.store.save(&snapshot.tokens).await {
+                        // The pair is valid and in use; failing the call would not bring it back.
+                        tracing::error!(%error, "refreshed tokens could not be saved; they will be lost on restart");
+                    }
+                    Ok(snapshot)
                 }
+                Err(error) => Err(error),
+            }
+        };
+        match refreshed {
+            Ok(snapshot) => {
+                gate.last_failure = None;
+                tracing::info!("access token refreshed");
                 Ok(snapshot)
             }
             Err(error) => {
@@ -284,5 +308,17 @@ impl OAuthSession {
                 source: None,
             }
         })
+    }
+}
+
+/// The session's OAuth grant, lent to a [`RefreshCoordinator`].
+struct Exchange<'a> {
+    session: &'a OAuthSession,
+    http: &'a reqwest::Client,
+}
+
+impl TokenExchange for Exchange<'_> {
+    fn exchange<'b>(&'b self, tokens: &'b Tokens) -> BoxFuture<'b, Result<Tokens, Error>> {
+        Box::pin(self.session.exchange(self.http, tokens))
     }
 }

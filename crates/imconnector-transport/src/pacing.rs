@@ -5,13 +5,13 @@
 use std::{
     collections::HashMap,
     num::NonZeroU32,
-    sync::{Mutex, PoisonError},
+    sync::{Arc, Mutex, PoisonError},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use crate::{config::RateLimit, envelope::Time};
+use crate::{config::RateLimit, coordination::RequestLimiter, envelope::Time};
 
 /// Past this share of the operating-time limit, calls to the method wait for its reset.
 const OPERATING_SLOWDOWN_SHARE: f64 = 0.9;
@@ -25,6 +25,8 @@ struct Operating {
 
 pub(crate) struct Pacer {
     bucket: Option<DefaultDirectRateLimiter>,
+    /// Replaces `bucket` when configured (a bucket shared with other processes).
+    shared: Option<Arc<dyn RequestLimiter>>,
     /// Waiters take turns (tokio's mutex is FIFO), so a burst of callers queues in order instead
     /// of all polling the limiter at every tick.
     turn: tokio::sync::Mutex<()>,
@@ -33,13 +35,23 @@ pub(crate) struct Pacer {
 }
 
 impl Pacer {
-    pub(crate) fn new(rate_limit: RateLimit, operating_limit: Option<Duration>) -> Self {
-        let bucket = rate_limit.paced().and_then(|(interval, burst)| {
+    pub(crate) fn new(
+        rate_limit: RateLimit,
+        shared: Option<Arc<dyn RequestLimiter>>,
+        operating_limit: Option<Duration>,
+    ) -> Self {
+        let local = if shared.is_some() {
+            RateLimit::Off
+        } else {
+            rate_limit
+        };
+        let bucket = local.paced().and_then(|(interval, burst)| {
             let quota = Quota::with_period(interval)?.allow_burst(NonZeroU32::new(burst)?);
             Some(RateLimiter::direct(quota))
         });
         Self {
             bucket,
+            shared,
             turn: tokio::sync::Mutex::new(()),
             operating: Mutex::new(HashMap::new()),
             operating_limit: operating_limit.map(|limit| limit.as_secs_f64()),
@@ -60,7 +72,10 @@ impl Pacer {
                 self.forget(method);
             }
         }
-        if let Some(bucket) = &self.bucket {
+        if let Some(shared) = &self.shared {
+            let _turn = self.turn.lock().await;
+            shared.until_ready().await;
+        } else if let Some(bucket) = &self.bucket {
             let _turn = self.turn.lock().await;
             bucket.until_ready().await;
         }
@@ -138,7 +153,7 @@ mod tests {
 
     #[test]
     fn slows_down_only_near_the_limit() {
-        let pacer = Pacer::new(RateLimit::Off, Some(Duration::from_secs(100)));
+        let pacer = Pacer::new(RateLimit::Off, None, Some(Duration::from_secs(100)));
         let mut time = Time {
             operating: Some(50.0),
             operating_reset_at: Some(unix_now() + 30),

@@ -10,13 +10,13 @@ pub mod receiver;
 
 pub use imconnector_api as api;
 pub use imconnector_api::{events, methods, types, wire};
+/// The fake Bitrix24 portal (feature `emulator`): test your connector against it.
+#[cfg(feature = "emulator")]
+pub use imconnector_emulator as emulator;
 pub use imconnector_transport as transport;
 pub use imconnector_transport::{
     ApiError, Client, ClientBuilder, Error, ErrorCode, OAuthApp, RateLimit, RetryPolicy, Tokens,
 };
-/// The fake Bitrix24 portal (feature `emulator`): test your connector against it.
-#[cfg(feature = "emulator")]
-pub use imconnector_emulator as emulator;
 
 pub use error::{Step, WorkflowError};
 pub use provision::{provision, teardown, ConnectorSetup, Provisioned, TornDown};

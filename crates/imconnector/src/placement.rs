@@ -157,16 +157,24 @@ impl SettingsPlacement {
                 return Err(PlacementError::OtherPlacement(placement));
             }
         }
-        let raw_options = text("PLACEMENT_OPTIONS").ok_or(PlacementError::Missing("PLACEMENT_OPTIONS"))?;
+        let raw_options =
+            text("PLACEMENT_OPTIONS").ok_or(PlacementError::Missing("PLACEMENT_OPTIONS"))?;
         let options = parse_options(&raw_options)?;
         let access_token = text("AUTH_ID").ok_or(PlacementError::Missing("AUTH_ID"))?;
         let member_id = text("member_id").ok_or(PlacementError::Missing("member_id"))?;
         let expires_in = match text("AUTH_EXPIRES") {
             None => None,
-            Some(seconds) => Some(seconds.trim().parse::<i64>().map_err(|_| PlacementError::Invalid {
-                field: "AUTH_EXPIRES",
-                reason: format!("expected a number of seconds, got {seconds:?}"),
-            })?),
+            Some(seconds) => {
+                Some(
+                    seconds
+                        .trim()
+                        .parse::<i64>()
+                        .map_err(|_| PlacementError::Invalid {
+                            field: "AUTH_EXPIRES",
+                            reason: format!("expected a number of seconds, got {seconds:?}"),
+                        })?,
+                )
+            }
         };
         Ok(Self {
             options,
@@ -197,7 +205,11 @@ impl SettingsPlacement {
     /// (`https://example.bitrix24.com/rest/`), when the POST names the domain.
     pub fn portal_rest_url(&self) -> Option<String> {
         let domain = self.domain.as_deref()?.trim_end_matches('/');
-        let scheme = if self.protocol.as_deref() == Some("0") { "http" } else { "https" };
+        let scheme = if self.protocol.as_deref() == Some("0") {
+            "http"
+        } else {
+            "https"
+        };
         Some(format!("{scheme}://{domain}/rest/"))
     }
 
@@ -205,8 +217,12 @@ impl SettingsPlacement {
     /// `REFRESH_ID`.
     pub fn tokens(&self) -> Option<Tokens> {
         let refresh = self.refresh_token.as_ref()?;
-        let mut tokens = Tokens::new(self.access_token.expose(), refresh.expose()).with_member_id(&self.member_id);
-        if let Some(seconds) = self.expires_in.and_then(|seconds| u64::try_from(seconds).ok()) {
+        let mut tokens = Tokens::new(self.access_token.expose(), refresh.expose())
+            .with_member_id(&self.member_id);
+        if let Some(seconds) = self
+            .expires_in
+            .and_then(|seconds| u64::try_from(seconds).ok())
+        {
             tokens = tokens.with_expires_in(std::time::Duration::from_secs(seconds));
         }
         if let Some(endpoint) = self.portal_rest_url() {
@@ -231,12 +247,19 @@ fn parse_options(raw: &str) -> Result<PlacementOptions, PlacementError> {
         field: "PLACEMENT_OPTIONS",
         reason,
     };
-    let value: Value = serde_json::from_str(raw).map_err(|error| invalid(format!("not JSON ({error})")))?;
+    let value: Value =
+        serde_json::from_str(raw).map_err(|error| invalid(format!("not JSON ({error})")))?;
     let Value::Object(map) = &value else {
         return Err(invalid("not a JSON object".to_owned()));
     };
-    for (key, field) in [("CONNECTOR", "PLACEMENT_OPTIONS.CONNECTOR"), ("LINE", "PLACEMENT_OPTIONS.LINE")] {
-        if map.get(key).is_none_or(|value| value.is_null() || value == "") {
+    for (key, field) in [
+        ("CONNECTOR", "PLACEMENT_OPTIONS.CONNECTOR"),
+        ("LINE", "PLACEMENT_OPTIONS.LINE"),
+    ] {
+        if map
+            .get(key)
+            .is_none_or(|value| value.is_null() || value == "")
+        {
             return Err(PlacementError::Missing(field));
         }
     }
@@ -269,9 +292,18 @@ pub async fn apply_settings(
     placement: &SettingsPlacement,
     data: ConnectorData,
 ) -> Result<AppliedSettings, WorkflowError> {
-    let PlacementOptions { connector, line, active_status, .. } = &placement.options;
+    let PlacementOptions {
+        connector,
+        line,
+        active_status,
+        ..
+    } = &placement.options;
     let active = active_status.get();
-    let step = if active { Step::Activate } else { Step::Deactivate };
+    let step = if active {
+        Step::Activate
+    } else {
+        Step::Deactivate
+    };
     client
         .call(&Activate::new(connector.clone(), *line, active))
         .await

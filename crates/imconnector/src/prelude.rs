@@ -19,12 +19,12 @@ pub use crate::types::{
 };
 pub use crate::wire::{ConnectorId, LineId, Secret};
 pub use crate::{
-    provision, teardown, ApiError, Client, ConnectorSetup, Error, ErrorCode, OAuthApp,
-    Provisioned, RateLimit, RetryPolicy, Tokens, WorkflowError,
+    provision, teardown, ApiError, Client, ConnectorSetup, Error, ErrorCode, OAuthApp, Provisioned,
+    RateLimit, RetryPolicy, Tokens, WorkflowError,
 };
 
 #[cfg(feature = "server")]
 pub use crate::receiver::{
-    ApplicationTokens, DeliveryReport, EventHandler, EventReceiver, HandlerError, SentMessages,
-    SingleToken, TokenMap,
+    ApplicationTokens, DeliveryReport, EventHandler, EventReceiver, HandlerError, PortalClients,
+    SentMessages, SingleToken, TokenMap,
 };

@@ -116,13 +116,19 @@ impl ConnectorSetup {
             Ok(_) => {
                 return Err(invalid(
                     "handler",
-                    format!("the event handler `{}` must be an http(s) URL with a host", self.event_handler),
+                    format!(
+                        "the event handler `{}` must be an http(s) URL with a host",
+                        self.event_handler
+                    ),
                 ))
             }
             Err(error) => {
                 return Err(invalid(
                     "handler",
-                    format!("the event handler `{}` is not a URL: {error}", self.event_handler),
+                    format!(
+                        "the event handler `{}` is not a URL: {error}",
+                        self.event_handler
+                    ),
                 ))
             }
         }
@@ -189,7 +195,11 @@ pub async fn provision(
         .await
         .map_err(WorkflowError::call(Step::Activate))?;
     client
-        .call(&ConnectorDataSet::new(id.clone(), line, setup.data_for(line)))
+        .call(&ConnectorDataSet::new(
+            id.clone(),
+            line,
+            setup.data_for(line),
+        ))
         .await
         .map_err(WorkflowError::call(Step::SetData))?;
     let bindings = client
@@ -203,11 +213,19 @@ pub async fn provision(
             already_bound.push(event.clone());
             continue;
         }
-        match client.call(&EventBind::new(event.clone(), setup.event_handler.clone())).await {
+        match client
+            .call(&EventBind::new(event.clone(), setup.event_handler.clone()))
+            .await
+        {
             Ok(_) => newly_bound.push(event.clone()),
             // Bound by a parallel run between `event.get` and here: the goal is reached.
             Err(error) if is_duplicate_binding(&error) => already_bound.push(event.clone()),
-            Err(source) => return Err(WorkflowError::Call { step: Step::Bind, source }),
+            Err(source) => {
+                return Err(WorkflowError::Call {
+                    step: Step::Bind,
+                    source,
+                })
+            }
         }
     }
     let status = client
@@ -244,7 +262,10 @@ pub async fn teardown(
     let mut unbound = 0;
     for event in &setup.events {
         let answer = client
-            .call(&EventUnbind::new(event.clone(), setup.event_handler.clone()))
+            .call(&EventUnbind::new(
+                event.clone(),
+                setup.event_handler.clone(),
+            ))
             .await
             .map_err(WorkflowError::call(Step::Unbind))?;
         unbound += answer.count.get();
@@ -275,7 +296,10 @@ fn is_bound(bindings: &[Binding], event: &str, handler: &str) -> bool {
 fn is_duplicate_binding(error: &imconnector_transport::Error) -> bool {
     error.as_api().is_some_and(|api| match &api.code {
         ErrorCode::ErrorHandlerAlreadyExist => true,
-        ErrorCode::ErrorCore => api.description.to_ascii_lowercase().contains("already binded"),
+        ErrorCode::ErrorCore => api
+            .description
+            .to_ascii_lowercase()
+            .contains("already binded"),
         _ => false,
     })
 }
@@ -295,10 +319,26 @@ mod tests {
             {"event": "ONIMCONNECTORMESSAGEADD", "handler": "https://a.example/events", "auth_type": "0", "offline": 0},
             {"event": "ONIMCONNECTORLINEDELETE", "connector_id": "", "offline": 1},
         ]));
-        assert!(is_bound(&list, "OnImConnectorMessageAdd", "https://a.example/events"));
-        assert!(!is_bound(&list, "OnImConnectorMessageAdd", "https://a.example/events/"));
-        assert!(!is_bound(&list, "OnImConnectorMessageUpdate", "https://a.example/events"));
-        assert!(!is_bound(&list, "OnImConnectorLineDelete", "https://a.example/events"));
+        assert!(is_bound(
+            &list,
+            "OnImConnectorMessageAdd",
+            "https://a.example/events"
+        ));
+        assert!(!is_bound(
+            &list,
+            "OnImConnectorMessageAdd",
+            "https://a.example/events/"
+        ));
+        assert!(!is_bound(
+            &list,
+            "OnImConnectorMessageUpdate",
+            "https://a.example/events"
+        ));
+        assert!(!is_bound(
+            &list,
+            "OnImConnectorLineDelete",
+            "https://a.example/events"
+        ));
     }
 
     #[test]
@@ -326,7 +366,10 @@ mod tests {
             "/events",
         );
         let error = setup.check().unwrap_err();
-        assert!(matches!(&error, WorkflowError::InvalidSetup(invalid) if invalid.parameter == "handler"), "{error}");
+        assert!(
+            matches!(&error, WorkflowError::InvalidSetup(invalid) if invalid.parameter == "handler"),
+            "{error}"
+        );
         let setup = setup.events([" "]);
         assert!(setup.check().is_err());
     }

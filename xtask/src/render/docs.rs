@@ -15,8 +15,20 @@ use crate::ty::{resolve, Resolved, TypeExpr};
 pub const EXAMPLE_FENCE: &str = "```no_run";
 
 /// `#[doc = ...]` attributes, one per line of `text` (prettyplease prints them as `///`).
+///
+/// Spec prose may say `<url>`; outside code, a `<` that does not open an autolink is escaped so
+/// rustdoc does not read an HTML tag.
 pub fn doc_attrs(text: &str) -> TokenStream {
+    let mut in_fence = false;
     let lines = text.trim_end().lines().map(|line| {
+        let line = if line.trim_start().starts_with("```") {
+            in_fence = !in_fence;
+            line.to_owned()
+        } else if in_fence {
+            line.to_owned()
+        } else {
+            escape_angle_brackets(line)
+        };
         let line = if line.is_empty() {
             String::new()
         } else {
@@ -25,6 +37,22 @@ pub fn doc_attrs(text: &str) -> TokenStream {
         quote!(#[doc = #line])
     });
     quote!(#(#lines)*)
+}
+
+fn escape_angle_brackets(line: &str) -> String {
+    let mut escaped = String::with_capacity(line.len());
+    let mut in_code = false;
+    for (index, c) in line.char_indices() {
+        match c {
+            '`' => in_code = !in_code,
+            '<' if !in_code && !line[index..].starts_with("<http") => {
+                escaped.push('\\');
+            }
+            _ => {}
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 /// Markdown list of documented items: "- `rust` (`WIRE`, required): docs Constraints: ...".
@@ -246,4 +274,20 @@ pub fn call_statement(binding: &str, head: &str, args: &[String], tail: &str) ->
     lines.extend(args.iter().map(|arg| format!("    {arg},")));
     lines.push(format!("){tail};"));
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn angle_brackets_are_escaped_outside_code_and_autolinks() {
+        assert_eq!(
+            escape_angle_brackets("post: <url> `Vec<T>` <https://x.example>"),
+            "post: \\<url> `Vec<T>` <https://x.example>"
+        );
+        let attrs = doc_attrs("a <b>\n```\nlet x: Vec<u8>;\n```").to_string();
+        assert!(attrs.contains(r#"" a \\<b>""#), "{attrs}");
+        assert!(attrs.contains("Vec<u8>"), "{attrs}");
+    }
 }

@@ -111,7 +111,7 @@ pub fn render_mod(events: &[Loaded<EventSpec>]) -> TokenStream {
     quote! {
         #![doc = " Events Bitrix24 POSTs to the app's handler, decoded from the form body or JSON."]
         #![doc = ""]
-        #![doc = " Start at [`Event::from_form`]; check [`Event::auth`] against the application token saved at install."]
+        #![doc = " Start at [`Event::from_form`](crate::events::Event::from_form); check the application token with [`Event::has_application_token`](crate::events::Event::has_application_token)."]
 
         #(#modules)*
 

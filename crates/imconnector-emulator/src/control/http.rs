@@ -88,6 +88,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/operator/edit", post(operator_edit))
         .route("/operator/delete", post(operator_delete))
         .route("/sessions/close", post(close_session))
+        .route("/settings", get(settings))
         .route("/settings/rate-limit", put(set_rate_limit))
         .route("/settings/faults", put(set_faults))
         .route("/settings/soft-error-shape", put(set_soft_error_shape))
@@ -268,6 +269,18 @@ async fn close_session(State(shared): SharedState, Json(body): Json<Close>) -> R
             .close_session(body.line, &body.chat_id)
             .map(|session_id| json!({ "session_id": session_id })),
     )
+}
+
+async fn settings(State(shared): SharedState) -> Response {
+    let handle = handle(shared);
+    Json(json!({
+        "rate_limit": handle.rate_limit(),
+        "faults": handle.faults(),
+        "operating_limit": handle.operating_limit(),
+        "soft_error_shape": handle.soft_error_shape(),
+        "token_ttl": handle.token_ttl().as_secs_f64(),
+    }))
+    .into_response()
 }
 
 async fn set_rate_limit(State(shared): SharedState, Json(body): Json<RateLimit>) -> Response {

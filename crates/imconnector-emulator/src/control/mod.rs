@@ -1,7 +1,9 @@
 //! Driving and inspecting the portal from Rust: [`EmulatorHandle`].
 
 pub(crate) mod http;
+mod inspect;
 mod operator;
+mod settings;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,12 +13,7 @@ use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
-use crate::config::{Faults, OperatingLimit, RateLimit, SoftErrorShape};
-use crate::faults::FaultEngine;
-use crate::snapshot::{
-    AppCredentials, ChatInfo, ConnectorInfo, Counters, DeliveryRecord, EventDelivery, LineInfo,
-    LineStatus, MessageInfo, PortalUser, Tokens,
-};
+use crate::snapshot::{AppCredentials, LineInfo, Tokens};
 use crate::state::tokens::{random_token, Grant};
 use crate::state::{AppRecord, Portal, Shared};
 
@@ -114,7 +111,7 @@ pub(crate) fn new_app() -> AppRecord {
 }
 
 impl EmulatorHandle {
-    fn read<R>(&self, read: impl FnOnce(&Portal) -> R) -> R {
+    pub(crate) fn read<R>(&self, read: impl FnOnce(&Portal) -> R) -> R {
         read(&self.shared.lock())
     }
 
@@ -262,7 +259,8 @@ impl EmulatorHandle {
     }
 
     /// The operator edits a reply: fires `OnImConnectorMessageUpdate` (if the connector allows
-    /// `EDIT_INTERNAL_MESSAGES`).
+    /// `EDIT_INTERNAL_MESSAGES`) once the reply was confirmed with `send.status.delivery`
+    /// (the event names it by the external ids reported there).
     ///
     /// # Errors
     /// [`ControlError::NotAllowed`] when the flag is off, unknown/deleted/customer messages.
@@ -312,135 +310,5 @@ impl EmulatorHandle {
     /// [`ControlError::UnknownLine`].
     pub fn delete_line(&self, line: i64) -> Result<(), ControlError> {
         self.shared.run(|portal| portal.delete_line(line))
-    }
-
-    /// Switches the leaky bucket (and empties it).
-    ///
-    /// # Errors
-    /// [`ControlError::InvalidSetting`] for a negative rate or a zero burst.
-    pub fn set_rate_limit(&self, rate_limit: RateLimit) -> Result<(), ControlError> {
-        rate_limit.check().map_err(ControlError::InvalidSetting)?;
-        self.shared.run(|portal| {
-            portal.settings.rate_limit = rate_limit;
-            portal.bucket.reset();
-        });
-        Ok(())
-    }
-
-    /// Replaces the fault configuration (`None` turns faults off); the generator restarts
-    /// from the seed.
-    ///
-    /// # Errors
-    /// [`ControlError::InvalidSetting`] for shares out of range.
-    pub fn set_faults(&self, faults: Option<Faults>) -> Result<(), ControlError> {
-        if let Some(faults) = &faults {
-            faults.check().map_err(ControlError::InvalidSetting)?;
-        }
-        self.shared.run(|portal| {
-            portal.faults = FaultEngine::new(faults.clone());
-            portal.settings.faults = faults;
-        });
-        Ok(())
-    }
-
-    /// Chooses where register/unregister soft errors go.
-    pub fn set_soft_error_shape(&self, shape: SoftErrorShape) {
-        self.shared
-            .run(|portal| portal.settings.soft_error_shape = shape);
-    }
-
-    /// Turns the operating-time budget on or off.
-    pub fn set_operating_limit(&self, limit: Option<OperatingLimit>) {
-        self.shared.run(|portal| portal.settings.operating = limit);
-    }
-
-    /// Portal employees.
-    pub fn users(&self) -> Vec<PortalUser> {
-        self.read(|portal| portal.users.clone())
-    }
-
-    /// Open lines.
-    pub fn lines(&self) -> Vec<LineInfo> {
-        self.read(|portal| portal.lines.values().cloned().collect())
-    }
-
-    /// The connector registry.
-    pub fn connectors(&self) -> Vec<ConnectorInfo> {
-        self.read(|portal| portal.registry.values().cloned().collect())
-    }
-
-    /// The status of a connector on a line (connector id normalised like the portal does).
-    pub fn line_status(&self, connector: &str, line: i64) -> LineStatus {
-        let connector = crate::php::connector_real_id(connector);
-        self.read(|portal| portal.status_of(&connector, line))
-    }
-
-    /// Every existing status row.
-    pub fn line_statuses(&self) -> Vec<LineStatus> {
-        self.read(|portal| portal.statuses.values().cloned().collect())
-    }
-
-    /// Every chat.
-    pub fn chats(&self) -> Vec<ChatInfo> {
-        self.read(|portal| portal.chats.values().cloned().collect())
-    }
-
-    /// The messages of the chats of `line` with this external chat id, oldest first
-    /// (customer messages and operator replies, deleted ones included and marked).
-    pub fn messages(&self, line: i64, external_chat_id: &str) -> Vec<MessageInfo> {
-        self.read(|portal| {
-            portal
-                .messages
-                .values()
-                .filter(|message| {
-                    portal.chats.get(&message.chat_id).is_some_and(|chat| {
-                        chat.line == line && chat.external_chat_id == external_chat_id
-                    })
-                })
-                .cloned()
-                .collect()
-        })
-    }
-
-    /// Every message.
-    pub fn all_messages(&self) -> Vec<MessageInfo> {
-        self.read(|portal| portal.messages.values().cloned().collect())
-    }
-
-    /// Every item received by `send.status.delivery`/`send.status.reading`.
-    pub fn delivery_statuses(&self) -> Vec<DeliveryRecord> {
-        self.read(|portal| portal.deliveries.clone())
-    }
-
-    /// Every event POST so far (pending ones included).
-    pub fn event_deliveries(&self) -> Vec<EventDelivery> {
-        self.read(|portal| portal.event_log.clone())
-    }
-
-    /// The counters.
-    pub fn counters(&self) -> Counters {
-        self.read(|portal| portal.counters.clone())
-    }
-
-    /// Waits until at least `count` event POSTs have finished (delivered or failed) and
-    /// returns the log.
-    ///
-    /// # Errors
-    /// [`ControlError::Timeout`] when `timeout` (real time) passes first.
-    pub async fn wait_for_event_deliveries(
-        &self,
-        count: u64,
-        timeout: Duration,
-    ) -> Result<Vec<EventDelivery>, ControlError> {
-        let mut finished = self.shared.finished_deliveries.subscribe();
-        let reached =
-            tokio::time::timeout(timeout, finished.wait_for(|finished| *finished >= count)).await;
-        match reached {
-            Ok(Ok(_)) => Ok(self.event_deliveries()),
-            _ => Err(ControlError::Timeout {
-                expected: count,
-                finished: *self.shared.finished_deliveries.borrow(),
-            }),
-        }
     }
 }

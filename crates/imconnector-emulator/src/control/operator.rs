@@ -80,6 +80,7 @@ impl Portal {
                 chat_id,
                 direction: Direction::Outgoing,
                 author_id: OPERATOR_ID,
+                external_user_id: None,
                 text: text.to_owned(),
                 files: Vec::new(),
                 external_ids: Vec::new(),
@@ -152,7 +153,8 @@ impl Portal {
             stored.text = text.to_owned();
             stored.edited = true;
         }
-        if self.routable(&connector, line) {
+        // Only a delivered reply (one with external ids) is updated on the connector's side.
+        if !message.external_ids.is_empty() && self.routable(&connector, line) {
             let data = json!({
                 "CONNECTOR": connector,
                 "LINE": line,

@@ -193,6 +193,7 @@ fn send_one(portal: &mut Portal, batch: &Batch, acting_user: u64, item: &Value) 
     portal.store_incoming(IncomingMessage {
         chat_id,
         author_id: customer,
+        external_user_id: external_user.clone(),
         text: text.clone(),
         files,
         external_id,

@@ -186,7 +186,7 @@ pub(crate) fn invoke(
     };
     // The outer batch is not charged; each sub-call is (reference §1.6).
     let limit = portal.settings.operating.filter(|_| method != "batch");
-    let ledger_key = caller.ledger_key(portal);
+    let ledger_key = limit.map(|_| caller.ledger_key(portal)).unwrap_or_default();
     if let Some(limit) = limit {
         if portal
             .operating

@@ -13,6 +13,7 @@ const CLOSE_TERM_MINUTES: u64 = 10;
 pub(crate) struct IncomingMessage {
     pub(crate) chat_id: u64,
     pub(crate) author_id: u64,
+    pub(crate) external_user_id: String,
     pub(crate) text: String,
     pub(crate) files: Vec<Value>,
     pub(crate) external_id: Option<String>,
@@ -167,6 +168,7 @@ impl Portal {
                 chat_id: message.chat_id,
                 direction: Direction::Incoming,
                 author_id: message.author_id,
+                external_user_id: Some(message.external_user_id),
                 text: message.text,
                 files: message.files,
                 external_ids: message.external_id.into_iter().collect(),

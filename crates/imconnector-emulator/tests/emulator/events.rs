@@ -286,6 +286,11 @@ async fn edits_and_deletes_respect_the_connector_flags() {
         .emulator
         .operator_reply(2, "d", "first")
         .expect("reply");
+    // Not delivered yet: the edit is stored but the connector has no ids to update.
+    portal
+        .emulator
+        .operator_edit(open.message_id, "early")
+        .expect("edit");
     portal
         .ok(
             "imconnector.send.status.delivery",
@@ -322,6 +327,17 @@ async fn edits_and_deletes_respect_the_connector_flags() {
         .expect("one item per external id");
     assert_eq!(items.len(), 2);
     assert_eq!(items[1]["message"], json!({"id": "x2"}));
+    portal
+        .emulator
+        .wait_for_event_deliveries(4, crate::common::WAIT)
+        .await
+        .expect("delivered");
+    let updates = sink
+        .received()
+        .iter()
+        .filter(|(_, body)| body.starts_with("event=ONIMCONNECTORMESSAGEUPDATE"))
+        .count();
+    assert_eq!(updates, 1, "only the edit after delivery is sent");
     let adds = forms
         .iter()
         .filter(|form| form["event"] == json!("ONIMCONNECTORMESSAGEADD"))

@@ -57,26 +57,25 @@ async fn bucket_refuses_after_the_burst_and_recovers_as_it_drains() {
 }
 
 #[tokio::test]
-async fn standard_profile_allows_fifty_then_refuses() {
-    let portal = Portal::start().await;
-    portal
-        .emulator
-        .set_rate_limit(RateLimit::Standard)
-        .expect("valid");
-    let mut refused_at = None;
-    for call in 0..60 {
-        if portal
-            .call("imconnector.status", json!({"CONNECTOR": "a"}))
-            .await
-            .0
-            == 503
-        {
-            refused_at = Some(call);
-            break;
+async fn standard_and_enterprise_profiles_allow_their_burst_exactly() {
+    // Time almost stands still (scale 1e-6), so the drain cannot let an extra request in.
+    let frozen = Emulator::builder().time_scale(1e-6);
+    let portal = Portal::with(frozen.rate_limit(RateLimit::Standard)).await;
+    for (profile, burst) in [(RateLimit::Standard, 50), (RateLimit::Enterprise, 250)] {
+        // Setting a profile also empties the bucket.
+        portal.emulator.set_rate_limit(profile).expect("valid");
+        let mut refused_at = None;
+        for call in 0..burst + 10 {
+            let (status, _) = portal
+                .call("imconnector.status", json!({"CONNECTOR": "a"}))
+                .await;
+            if status == 503 {
+                refused_at = Some(call);
+                break;
+            }
         }
+        assert_eq!(refused_at, Some(burst), "{profile:?}");
     }
-    // At least the burst passes; the drain (2/s) can only add a few on a slow machine.
-    assert!(refused_at.is_some_and(|call| call >= 50), "{refused_at:?}");
     assert!(portal
         .emulator
         .set_rate_limit(RateLimit::Custom {

@@ -4,6 +4,7 @@
 mod batch;
 mod common;
 mod conformance;
+mod conformance_lines;
 mod control_http;
 mod events;
 mod faults;

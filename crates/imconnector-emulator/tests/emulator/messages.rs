@@ -146,6 +146,8 @@ async fn send_messages_answers_per_item_and_creates_users_chats_sessions() {
     let stored = portal.emulator.messages(1, "channel-123");
     assert_eq!(stored.len(), 2);
     assert_eq!(stored[0].external_ids, ["ext-msg-1001"]);
+    assert_eq!(stored[0].external_user_id.as_deref(), Some("ext-user-42"));
+    assert_eq!(stored[0].text, "Good afternoon");
     assert_eq!(stored[0].direction, Direction::Incoming);
     let chats = portal.emulator.chats();
     assert_eq!(chats.len(), 1);

@@ -9,14 +9,18 @@ use imconnector_api::wire::{ConnectorId, LineId};
 use imconnector_transport::Client;
 
 use super::handler::{DeliveryReport, EventHandler, HandlerError, SentMessages};
-use super::{ApplicationTokens, Shared};
+use super::{ApplicationTokens, PortalClients, Shared};
 
-pub(crate) async fn dispatch<H: EventHandler, T: ApplicationTokens>(shared: Arc<Shared<H, T>>, event: Event) {
+pub(crate) async fn dispatch<H: EventHandler, T: ApplicationTokens>(
+    shared: Arc<Shared<H, T>>,
+    event: Event,
+) {
     let name = event.name().to_owned();
     let handler = &shared.handler;
     let outcome: Result<(), HandlerError> = match event {
         Event::MessageAdd(event) => {
             let origin = Origin {
+                member_id: event.auth.member_id.clone(),
                 connector: event.data.connector.clone(),
                 line: event.data.line.get(),
             };
@@ -48,22 +52,32 @@ pub(crate) async fn dispatch<H: EventHandler, T: ApplicationTokens>(shared: Arc<
 
 /// Where the messages of an `OnImConnectorMessageAdd` came from.
 struct Origin {
+    member_id: String,
     connector: String,
     line: i64,
 }
 
-async fn confirm<H: EventHandler, T>(shared: &Shared<H, T>, origin: Origin, sent: SentMessages) {
-    let Some(client) = &shared.confirm_with else {
+async fn confirm<H: EventHandler, T, C: PortalClients>(
+    shared: &Shared<H, T, C>,
+    origin: Origin,
+    sent: SentMessages,
+) {
+    let Some(clients) = &shared.confirm_with else {
         return;
     };
     if sent.is_empty() {
         return;
     }
-    let result = send_confirmation(client, &origin, &sent).await;
+    let Some(client) = clients.client(&origin.member_id).await else {
+        tracing::warn!(member_id = %origin.member_id, "no client for this portal: delivery not confirmed");
+        return;
+    };
+    let result = send_confirmation(&client, &origin, &sent).await;
     if let Err(error) = &result {
         tracing::warn!(%error, "confirming delivered messages failed");
     }
     let report = DeliveryReport {
+        member_id: origin.member_id,
         connector: origin.connector,
         line: origin.line,
         messages: sent.messages().to_vec(),
@@ -86,6 +100,8 @@ async fn send_confirmation(
             DeliveryChat::new(message.external_chat_id.clone()),
         )
     });
-    client.call(&SendStatusDelivery::new(connector, line, items)).await?;
+    client
+        .call(&SendStatusDelivery::new(connector, line, items))
+        .await?;
     Ok(())
 }

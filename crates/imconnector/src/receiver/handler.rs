@@ -103,7 +103,10 @@ pub trait EventHandler: Send + Sync + 'static {
     }
 
     /// An event this SDK does not describe (bound by you for another purpose).
-    fn unknown(&self, event: UnknownEvent) -> impl Future<Output = Result<(), HandlerError>> + Send {
+    fn unknown(
+        &self,
+        event: UnknownEvent,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
         let _ = event;
         async { Ok(()) }
     }
@@ -147,7 +150,11 @@ impl SentMessages {
     }
 
     /// Records that `item` was delivered under `external_ids`.
-    pub fn push(&mut self, item: &MessageAddItem, external_ids: impl IntoIterator<Item = impl Into<String>>) {
+    pub fn push(
+        &mut self,
+        item: &MessageAddItem,
+        external_ids: impl IntoIterator<Item = impl Into<String>>,
+    ) {
         self.messages.push(SentMessage {
             chat_id: item.im.chat_id.get(),
             message_id: item.im.message_id.get(),
@@ -157,7 +164,11 @@ impl SentMessages {
     }
 
     /// [`push`](Self::push) for chaining.
-    pub fn sent(mut self, item: &MessageAddItem, external_ids: impl IntoIterator<Item = impl Into<String>>) -> Self {
+    pub fn sent(
+        mut self,
+        item: &MessageAddItem,
+        external_ids: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
         self.push(item, external_ids);
         self
     }
@@ -182,6 +193,8 @@ impl SentMessages {
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct DeliveryReport {
+    /// `auth[member_id]` of the event: the portal.
+    pub member_id: String,
     /// `CONNECTOR` of the event.
     pub connector: String,
     /// `LINE` of the event.

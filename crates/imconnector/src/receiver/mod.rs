@@ -25,6 +25,7 @@
 //! # }
 //! ```
 
+mod clients;
 mod dispatch;
 mod handler;
 mod tokens;
@@ -43,6 +44,7 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
+pub use clients::PortalClients;
 pub use handler::{DeliveryReport, EventHandler, HandlerError, SentMessage, SentMessages};
 pub use tokens::{ApplicationTokens, SingleToken, TokenMap};
 
@@ -51,18 +53,21 @@ pub use tokens::{ApplicationTokens, SingleToken, TokenMap};
 pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
 
 /// Verifies and dispatches the events Bitrix24 POSTs; see the [module docs](self).
-pub struct EventReceiver<H, T> {
+///
+/// `C` is where delivery confirmations get their client (see
+/// [`confirm_deliveries`](Self::confirm_deliveries)); it is unused until that is called.
+pub struct EventReceiver<H, T, C = Client> {
     handler: H,
     tokens: T,
-    confirm_with: Option<Client>,
+    confirm_with: Option<C>,
     body_limit: usize,
 }
 
 /// What the request handler and the dispatch tasks share.
-pub(crate) struct Shared<H, T> {
+pub(crate) struct Shared<H, T, C> {
     pub(crate) handler: H,
     tokens: T,
-    pub(crate) confirm_with: Option<Client>,
+    pub(crate) confirm_with: Option<C>,
 }
 
 impl<H: EventHandler, T: ApplicationTokens> EventReceiver<H, T> {
@@ -75,7 +80,9 @@ impl<H: EventHandler, T: ApplicationTokens> EventReceiver<H, T> {
             body_limit: DEFAULT_BODY_LIMIT,
         }
     }
+}
 
+impl<H: EventHandler, T: ApplicationTokens, C: PortalClients> EventReceiver<H, T, C> {
     /// Bodies larger than `bytes` are refused with 413 (default [`DEFAULT_BODY_LIMIT`]).
     #[must_use]
     pub fn body_limit(mut self, bytes: usize) -> Self {
@@ -84,16 +91,23 @@ impl<H: EventHandler, T: ApplicationTokens> EventReceiver<H, T> {
     }
 
     /// Confirms the messages [`EventHandler::message_add`] reports as sent with
-    /// `imconnector.send.status.delivery` through `client`, then reports the outcome to
+    /// `imconnector.send.status.delivery`, then reports the outcome to
     /// [`EventHandler::delivery_confirmed`]. Without it, confirm them yourself (or Bitrix24
     /// shows them as undelivered).
     ///
-    /// `client` must be the client of the portal the events come from: with several portals,
-    /// confirm from your handler instead.
+    /// `clients` gives the client of the portal an event came from (by its `member_id`): a
+    /// [`Client`] for an application on one portal, a [`PortalClients`] registry for many.
     #[must_use]
-    pub fn confirm_deliveries(mut self, client: Client) -> Self {
-        self.confirm_with = Some(client);
-        self
+    pub fn confirm_deliveries<Clients: PortalClients>(
+        self,
+        clients: Clients,
+    ) -> EventReceiver<H, T, Clients> {
+        EventReceiver {
+            handler: self.handler,
+            tokens: self.tokens,
+            confirm_with: Some(clients),
+            body_limit: self.body_limit,
+        }
     }
 
     /// The router: `POST /` receives events. Mount it where your handler URL points, e.g.
@@ -105,13 +119,13 @@ impl<H: EventHandler, T: ApplicationTokens> EventReceiver<H, T> {
             confirm_with: self.confirm_with,
         });
         Router::new()
-            .route("/", post(receive::<H, T>))
+            .route("/", post(receive::<H, T, C>))
             .layer(DefaultBodyLimit::max(self.body_limit))
             .with_state(shared)
     }
 }
 
-impl<H, T: fmt::Debug> fmt::Debug for EventReceiver<H, T> {
+impl<H, T: fmt::Debug, C> fmt::Debug for EventReceiver<H, T, C> {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter
             .debug_struct("EventReceiver")
@@ -144,12 +158,14 @@ impl Rejection {
     }
 }
 
-async fn receive<H: EventHandler, T: ApplicationTokens>(
-    State(shared): State<Arc<Shared<H, T>>>,
+async fn receive<H: EventHandler, T: ApplicationTokens, C: PortalClients>(
+    State(shared): State<Arc<Shared<H, T, C>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, &'static str) {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok());
     match verify_event(&shared.tokens, content_type, &body).await {
         Ok(event) => {
             tokio::spawn(dispatch::dispatch(shared, event));
@@ -187,9 +203,15 @@ pub async fn verify_event<T: ApplicationTokens>(
     let expected = tokens
         .application_token(member_id)
         .await
-        .ok_or(Rejection::Unauthorized("no application token is known for this member_id"))?;
+        .ok_or(Rejection::Unauthorized(
+            "no application token is known for this member_id",
+        ))?;
     // Constant time, so the answer's timing does not reveal how much of a guess was right.
-    let equal: bool = expected.expose_secret().as_bytes().ct_eq(presented.as_bytes()).into();
+    let equal: bool = expected
+        .expose_secret()
+        .as_bytes()
+        .ct_eq(presented.as_bytes())
+        .into();
     if !equal {
         return Err(Rejection::Unauthorized("wrong auth[application_token]"));
     }
@@ -201,7 +223,8 @@ fn parse_body(content_type: Option<&str>, body: &[u8]) -> Result<Value, Rejectio
         .and_then(|value| value.split(';').next())
         .map(|essence| essence.trim().to_ascii_lowercase());
     if essence.as_deref() == Some("application/json") {
-        return serde_json::from_slice(body).map_err(|error| Rejection::Malformed(format!("not JSON: {error}")));
+        return serde_json::from_slice(body)
+            .map_err(|error| Rejection::Malformed(format!("not JSON: {error}")));
     }
     imconnector_form::parse(body).map_err(|error| Rejection::Malformed(error.to_string()))
 }

@@ -15,7 +15,10 @@ use secrecy::SecretString;
 /// a fixed set; implement the trait over your own store for more.
 pub trait ApplicationTokens: Send + Sync + 'static {
     /// The token expected from portal `member_id`; `None` refuses its events (401).
-    fn application_token(&self, member_id: &str) -> impl Future<Output = Option<SecretString>> + Send;
+    fn application_token(
+        &self,
+        member_id: &str,
+    ) -> impl Future<Output = Option<SecretString>> + Send;
 }
 
 /// One application token, for an application installed on one portal (any `member_id`, or
@@ -45,7 +48,10 @@ impl SingleToken {
 
 impl From<SecretString> for SingleToken {
     fn from(token: SecretString) -> Self {
-        Self { token, member_id: None }
+        Self {
+            token,
+            member_id: None,
+        }
     }
 }
 
@@ -60,8 +66,14 @@ impl fmt::Debug for SingleToken {
 }
 
 impl ApplicationTokens for SingleToken {
-    fn application_token(&self, member_id: &str) -> impl Future<Output = Option<SecretString>> + Send {
-        let accepted = self.member_id.as_deref().is_none_or(|only| only == member_id);
+    fn application_token(
+        &self,
+        member_id: &str,
+    ) -> impl Future<Output = Option<SecretString>> + Send {
+        let accepted = self
+            .member_id
+            .as_deref()
+            .is_none_or(|only| only == member_id);
         let token = accepted.then(|| self.token.clone());
         async move { token }
     }
@@ -88,7 +100,8 @@ impl TokenMap {
 
     /// Adds (or replaces) the token of portal `member_id`.
     pub fn insert(&mut self, member_id: impl Into<String>, token: impl Into<String>) {
-        self.tokens.insert(member_id.into(), SecretString::from(token.into()));
+        self.tokens
+            .insert(member_id.into(), SecretString::from(token.into()));
     }
 
     /// How many portals are known.
@@ -106,19 +119,28 @@ impl fmt::Debug for TokenMap {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut portals: Vec<&str> = self.tokens.keys().map(String::as_str).collect();
         portals.sort_unstable();
-        formatter.debug_struct("TokenMap").field("portals", &portals).finish_non_exhaustive()
+        formatter
+            .debug_struct("TokenMap")
+            .field("portals", &portals)
+            .finish_non_exhaustive()
     }
 }
 
 impl ApplicationTokens for TokenMap {
-    fn application_token(&self, member_id: &str) -> impl Future<Output = Option<SecretString>> + Send {
+    fn application_token(
+        &self,
+        member_id: &str,
+    ) -> impl Future<Output = Option<SecretString>> + Send {
         let token = self.tokens.get(member_id).cloned();
         async move { token }
     }
 }
 
 impl<T: ApplicationTokens> ApplicationTokens for Arc<T> {
-    fn application_token(&self, member_id: &str) -> impl Future<Output = Option<SecretString>> + Send {
+    fn application_token(
+        &self,
+        member_id: &str,
+    ) -> impl Future<Output = Option<SecretString>> + Send {
         T::application_token(self, member_id)
     }
 }

@@ -3,7 +3,7 @@
 
 //! Events Bitrix24 POSTs to the app's handler, decoded from the form body or JSON.
 //!
-//! Start at [`Event::from_form`]; check [`Event::auth`] against the application token saved at install.
+//! Start at [`Event::from_form`](crate::events::Event::from_form); check the application token with [`Event::has_application_token`](crate::events::Event::has_application_token).
 
 mod dialog_finish;
 

@@ -989,7 +989,7 @@ impl crate::wire::WireDecode for MessageResultBody {
 ///
 /// - `id` (`id`, `Id`, optional): Your external chat id.
 /// - `name` (`name`, `string`, optional): The chat name you sent.
-/// - `description` (`description`, `string`, optional): "Link to the original post: <url>" (in the portal's language) when you sent `chat.url`.
+/// - `description` (`description`, `string`, optional): "Link to the original post: \<url>" (in the portal's language) when you sent `chat.url`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct MessageResultChat {
@@ -1009,7 +1009,7 @@ pub struct MessageResultChat {
         deserialize_with = "crate::wire::decode"
     )]
     pub name: Option<String>,
-    /// "Link to the original post: <url>" (in the portal's language) when you sent `chat.url`. (`description`)
+    /// "Link to the original post: \<url>" (in the portal's language) when you sent `chat.url`. (`description`)
     #[serde(
         rename = "description",
         default,

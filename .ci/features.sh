@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Every feature combination of the `imconnector` facade compiles (cargo-hack is not installed,
+# so the powerset of its four features is listed by hand). Examples and tests are left out on
+# purpose: they enable `server` and `emulator` through the crate's dev-dependency on itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+combinations=(
+  ""
+  "rustls-webpki-roots"
+  "rustls-native-roots"
+  "server"
+  "emulator"
+  "rustls-webpki-roots,rustls-native-roots"
+  "rustls-webpki-roots,server"
+  "rustls-webpki-roots,emulator"
+  "rustls-native-roots,server"
+  "rustls-native-roots,emulator"
+  "server,emulator"
+  "rustls-webpki-roots,rustls-native-roots,server"
+  "rustls-webpki-roots,rustls-native-roots,emulator"
+  "rustls-webpki-roots,server,emulator"
+  "rustls-native-roots,server,emulator"
+  "rustls-webpki-roots,rustls-native-roots,server,emulator"
+)
+
+for features in "${combinations[@]}"; do
+  printf '== imconnector --no-default-features --features "%s"\n' "$features"
+  cargo check --locked --quiet -p imconnector --no-default-features --features "$features"
+done
+echo "all ${#combinations[@]} feature combinations of imconnector compile"

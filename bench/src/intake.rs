@@ -1,0 +1,150 @@
+//! Event intake: `OnImConnectorMessageAdd` POST bodies (the form the portal sends, taken from
+//! the spec's server example) read four ways, one thread, no sockets:
+//!
+//! 1. the raw PHP-style form parse alone (`imconnector_form::parse`);
+//! 2. the typed decode (`Event::from_form`);
+//! 3. the receiver's check and decode (`receiver::verify_event`: parse, constant-time
+//!    application-token check, typed decode);
+//! 4. the receiver's axum `Router` driven with `tower::ServiceExt::oneshot`, including the
+//!    dispatch to an `EventHandler` that counts the events.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use imconnector::events::{Event, MessageAddEvent};
+use imconnector::receiver::{verify_event, EventHandler, EventReceiver, HandlerError, SentMessages, SingleToken};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::measure::{micros_each, per_second, Spent, Stopwatch};
+use crate::portal::SetupError;
+
+const SPEC_EVENT: &str = include_str!("../../spec/events/OnImConnectorMessageAdd.json");
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// One way of reading events, measured.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// What was measured.
+    pub label: &'static str,
+    /// Events read.
+    pub events: u64,
+    /// Time spent.
+    pub spent: Spent,
+}
+
+impl Row {
+    /// Events per second.
+    pub fn rate(&self) -> f64 {
+        per_second(self.events, self.spent.wall)
+    }
+
+    /// CPU microseconds per event.
+    pub fn cpu_micros(&self) -> f64 {
+        micros_each(self.spent.cpu, self.events)
+    }
+}
+
+/// The server-shaped form body of the spec's example, and its application token.
+///
+/// # Errors
+/// When the spec file no longer has the example.
+pub fn sample() -> Result<(Vec<u8>, String), SetupError> {
+    let spec: Value = serde_json::from_str(SPEC_EVENT)?;
+    let examples = spec["examples"].as_array().ok_or("no examples in the spec")?;
+    let form = examples
+        .iter()
+        .find_map(|example| example["form"].as_str())
+        .ok_or("no form example in the spec")?;
+    let parsed = imconnector_form::parse(form.as_bytes())?;
+    let token = parsed["auth"]["application_token"]
+        .as_str()
+        .ok_or("the example has no application token")?
+        .to_owned();
+    Ok((form.as_bytes().to_vec(), token))
+}
+
+/// Counts the MessageAdd events dispatched to it.
+#[derive(Clone, Default)]
+struct Counting(Arc<AtomicU64>);
+
+impl EventHandler for Counting {
+    async fn message_add(&self, event: MessageAddEvent) -> Result<SentMessages, HandlerError> {
+        std::hint::black_box(&event);
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(SentMessages::new())
+    }
+}
+
+fn measure(label: &'static str, events: u64, work: impl FnOnce() -> Result<(), SetupError>) -> Result<Row, SetupError> {
+    let watch = Stopwatch::start()?;
+    work()?;
+    Ok(Row {
+        label,
+        events,
+        spent: watch.stop()?,
+    })
+}
+
+/// Reads `events` events each way; call it outside any runtime.
+///
+/// # Errors
+/// When an event is not read as expected.
+pub fn run(events: u64) -> Result<Vec<Row>, SetupError> {
+    let (body, token) = sample()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut rows = Vec::new();
+    rows.push(measure("raw form parse (`imconnector_form::parse`)", events, || {
+        for _ in 0..events {
+            let parsed = imconnector_form::parse(std::hint::black_box(&body))?;
+            std::hint::black_box(parsed);
+        }
+        Ok(())
+    })?);
+    rows.push(measure("typed decode (`Event::from_form`)", events, || {
+        for _ in 0..events {
+            let event = Event::from_form(std::hint::black_box(&body))?;
+            if !matches!(event, Event::MessageAdd(_)) {
+                return Err("not decoded as MessageAdd".into());
+            }
+        }
+        Ok(())
+    })?);
+    let tokens = SingleToken::new(token.clone());
+    rows.push(measure("verified + decoded (`receiver::verify_event`)", events, || {
+        runtime.block_on(async {
+            for _ in 0..events {
+                let event = verify_event(&tokens, Some(FORM), std::hint::black_box(&body)).await;
+                if !matches!(event, Ok(Event::MessageAdd(_))) {
+                    return Err::<(), SetupError>(format!("unexpected {event:?}").into());
+                }
+            }
+            Ok(())
+        })
+    })?);
+    let counted = Counting::default();
+    let router = EventReceiver::new(SingleToken::new(token), counted.clone()).router();
+    rows.push(measure("through the receiver's Router (oneshot, dispatched)", events, || {
+        runtime.block_on(async {
+            for _ in 0..events {
+                let request = Request::post("/")
+                    .header(header::CONTENT_TYPE, FORM)
+                    .body(Body::from(body.clone()))?;
+                let response = router.clone().oneshot(request).await?;
+                if response.status() != StatusCode::OK {
+                    return Err::<(), SetupError>(format!("answered {}", response.status()).into());
+                }
+            }
+            // The handler runs on tasks of its own: wait until each one ran.
+            while counted.0.load(Ordering::Relaxed) < events {
+                tokio::task::yield_now().await;
+            }
+            Ok(())
+        })
+    })?);
+    Ok(rows)
+}

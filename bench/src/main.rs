@@ -1,0 +1,3 @@
+//! `cargo run --release -p imconnector-bench -- [--quick]`.
+
+fn main() {}

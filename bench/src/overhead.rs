@@ -1,0 +1,147 @@
+//! SDK overhead: `imconnector.status` through the SDK next to a hand-written reqwest +
+//! serde_json loop making the same HTTP calls (the floor), against the emulator with limits off.
+//!
+//! Both loops run one call at a time on the measuring thread (a current-thread runtime), while
+//! the emulator serves from its own threads, so `getrusage(RUSAGE_THREAD)` is the client's CPU
+//! alone. The two alternate in rounds, so a noisy neighbour hurts both alike.
+
+use imconnector_api::methods::Status;
+use imconnector_api::wire::LineId;
+use imconnector_emulator::Emulator;
+use imconnector_transport::{Client, RateLimit};
+use serde_json::{json, Value};
+
+use crate::measure::{micros_each, per_second, Spent, Stopwatch};
+use crate::portal::{connector, Access, Portal, SetupError, CONNECTOR};
+
+/// How much to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// Calls per round and variant.
+    pub calls_per_round: u64,
+    /// Rounds (each runs both variants).
+    pub rounds: u32,
+    /// Calls before measuring (each variant).
+    pub warmup: u64,
+}
+
+/// The measured figures.
+#[derive(Debug, Clone, Copy)]
+pub struct Figures {
+    /// Calls made per variant.
+    pub calls: u64,
+    /// The SDK's time.
+    pub sdk: Spent,
+    /// The floor's time.
+    pub floor: Spent,
+}
+
+impl Figures {
+    /// SDK calls per second.
+    pub fn sdk_rate(&self) -> f64 {
+        per_second(self.calls, self.sdk.wall)
+    }
+
+    /// Floor calls per second.
+    pub fn floor_rate(&self) -> f64 {
+        per_second(self.calls, self.floor.wall)
+    }
+
+    /// SDK CPU microseconds per call.
+    pub fn sdk_cpu_micros(&self) -> f64 {
+        micros_each(self.sdk.cpu, self.calls)
+    }
+
+    /// Floor CPU microseconds per call.
+    pub fn floor_cpu_micros(&self) -> f64 {
+        micros_each(self.floor.cpu, self.calls)
+    }
+}
+
+/// The floor: what a hand-written client does for the same call.
+struct Floor {
+    http: reqwest::Client,
+    url: String,
+    body: Vec<u8>,
+}
+
+impl Floor {
+    fn new(access: &Access) -> Result<Self, SetupError> {
+        let body = serde_json::to_vec(
+            &json!({"CONNECTOR": CONNECTOR, "LINE": 1, "auth": access.access_token}),
+        )?;
+        Ok(Self {
+            http: reqwest::Client::builder().no_proxy().build()?,
+            url: format!("{}imconnector.status", access.rest_url),
+            body,
+        })
+    }
+
+    async fn call(&self) -> Result<(), SetupError> {
+        let response = self
+            .http
+            .post(&self.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(self.body.clone())
+            .send()
+            .await?;
+        let bytes = response.bytes().await?;
+        let answer: Value = serde_json::from_slice(&bytes)?;
+        if answer["result"]["STATUS"] != Value::Bool(true) {
+            return Err(format!("unexpected answer: {answer}").into());
+        }
+        Ok(())
+    }
+}
+
+async fn sdk_call(client: &Client, request: &Status) -> Result<(), SetupError> {
+    let status = client.call(request).await?;
+    if !status.status.get() {
+        return Err("the connector's STATUS is not true".into());
+    }
+    Ok(())
+}
+
+/// Runs the comparison; call it on the thread to measure, outside any runtime.
+///
+/// # Errors
+/// When setup or a call fails.
+pub fn run(plan: Plan) -> Result<Figures, SetupError> {
+    let portal = Portal::start(Emulator::builder().lines(1), 1)?;
+    let access = portal.access();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let figures = runtime.block_on(async {
+        let client = access.client(RateLimit::Off)?;
+        Portal::connect(&client, 1).await?;
+        let floor = Floor::new(&access)?;
+        let request = Status::new(connector(), LineId::new(1)?);
+        for _ in 0..plan.warmup {
+            sdk_call(&client, &request).await?;
+            floor.call().await?;
+        }
+        let mut figures = Figures {
+            calls: 0,
+            sdk: Spent::default(),
+            floor: Spent::default(),
+        };
+        for _ in 0..plan.rounds {
+            let watch = Stopwatch::start()?;
+            for _ in 0..plan.calls_per_round {
+                sdk_call(&client, &request).await?;
+            }
+            figures.sdk += watch.stop()?;
+            let watch = Stopwatch::start()?;
+            for _ in 0..plan.calls_per_round {
+                floor.call().await?;
+            }
+            figures.floor += watch.stop()?;
+            figures.calls += plan.calls_per_round;
+        }
+        Ok::<_, SetupError>(figures)
+    })?;
+    drop(runtime);
+    drop(portal);
+    Ok(figures)
+}

@@ -1,0 +1,74 @@
+//! Reading and changing the portal's settings at run time.
+
+use std::time::Duration;
+
+use super::{ControlError, EmulatorHandle};
+use crate::config::{Faults, OperatingLimit, RateLimit, SoftErrorShape};
+use crate::faults::FaultEngine;
+
+impl EmulatorHandle {
+    /// Switches the leaky bucket (and empties it).
+    ///
+    /// # Errors
+    /// [`ControlError::InvalidSetting`] for a negative rate or a zero burst.
+    pub fn set_rate_limit(&self, rate_limit: RateLimit) -> Result<(), ControlError> {
+        rate_limit.check().map_err(ControlError::InvalidSetting)?;
+        self.shared.run(|portal| {
+            portal.settings.rate_limit = rate_limit;
+            portal.bucket.reset();
+        });
+        Ok(())
+    }
+
+    /// Replaces the fault configuration (`None` turns faults off); the generator restarts
+    /// from the seed.
+    ///
+    /// # Errors
+    /// [`ControlError::InvalidSetting`] for shares out of range.
+    pub fn set_faults(&self, faults: Option<Faults>) -> Result<(), ControlError> {
+        if let Some(faults) = &faults {
+            faults.check().map_err(ControlError::InvalidSetting)?;
+        }
+        self.shared.run(|portal| {
+            portal.faults = FaultEngine::new(faults.clone());
+            portal.settings.faults = faults;
+        });
+        Ok(())
+    }
+
+    /// Chooses where register/unregister soft errors go.
+    pub fn set_soft_error_shape(&self, shape: SoftErrorShape) {
+        self.shared
+            .run(|portal| portal.settings.soft_error_shape = shape);
+    }
+
+    /// Turns the operating-time budget on or off.
+    pub fn set_operating_limit(&self, limit: Option<OperatingLimit>) {
+        self.shared.run(|portal| portal.settings.operating = limit);
+    }
+
+    /// The current leaky-bucket setting.
+    pub fn rate_limit(&self) -> RateLimit {
+        self.read(|portal| portal.settings.rate_limit)
+    }
+
+    /// The current fault configuration.
+    pub fn faults(&self) -> Option<Faults> {
+        self.read(|portal| portal.settings.faults.clone())
+    }
+
+    /// The current operating-time budget.
+    pub fn operating_limit(&self) -> Option<OperatingLimit> {
+        self.read(|portal| portal.settings.operating)
+    }
+
+    /// Where register/unregister soft errors currently go.
+    pub fn soft_error_shape(&self) -> SoftErrorShape {
+        self.read(|portal| portal.settings.soft_error_shape)
+    }
+
+    /// Access-token lifetime (emulated time).
+    pub fn token_ttl(&self) -> Duration {
+        self.read(|portal| portal.settings.token_ttl)
+    }
+}

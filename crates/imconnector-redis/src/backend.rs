@@ -1,0 +1,281 @@
+//! [`RedisBackend`]: the connection, the key prefix and the timings, and the per-portal pieces
+//! made from them.
+
+use std::{sync::Arc, time::Duration};
+
+use imconnector_transport::{ClientBuilder, RateLimit};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::{
+    bucket::{SharedBucket, DEFAULT_BURST_SHARE, DEFAULT_RATE_SHARE},
+    error::RedisBackendError,
+    keys::{check_prefix, PortalKeys},
+    lock::{LockTiming, RedisRefreshLock},
+    scripts::Scripts,
+    store::RedisTokenStore,
+};
+
+/// The default key prefix.
+pub const DEFAULT_PREFIX: &str = "imconnector";
+
+/// Configures a [`RedisBackend`]; start with [`RedisBackend::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct RedisBackendBuilder {
+    prefix: String,
+    timing: LockTiming,
+    rate_share: f64,
+    burst_share: f64,
+    response_timeout: Duration,
+}
+
+impl Default for RedisBackendBuilder {
+    fn default() -> Self {
+        Self {
+            prefix: DEFAULT_PREFIX.to_owned(),
+            timing: LockTiming {
+                lease: Duration::from_secs(5),
+                max_wait: Duration::from_secs(60),
+                poll: Duration::from_millis(25),
+            },
+            rate_share: DEFAULT_RATE_SHARE,
+            burst_share: DEFAULT_BURST_SHARE,
+            response_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RedisBackendBuilder {
+    /// The prefix of every key (default [`DEFAULT_PREFIX`]); give each application its own.
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long the refresh lock outlives its holder's last renewal (default 5 s; renewed every
+    /// third of it). A holder that dies blocks the portal's refreshes this long at most.
+    pub fn refresh_lease(mut self, lease: Duration) -> Self {
+        self.timing.lease = lease;
+        self
+    }
+
+    /// How long a process waits for another's refresh before failing its call, and how long a
+    /// holder keeps renewing its lease (default 60 s).
+    pub fn max_refresh_wait(mut self, wait: Duration) -> Self {
+        self.timing.max_wait = wait;
+        self
+    }
+
+    /// The pause between two looks at a lock held by another process (default 25 ms, jittered).
+    pub fn refresh_poll_interval(mut self, interval: Duration) -> Self {
+        self.timing.poll = interval;
+        self
+    }
+
+    /// The shares of the portal's drain rate and burst the replicas use together (defaults
+    /// [`DEFAULT_RATE_SHARE`] and [`DEFAULT_BURST_SHARE`]), each within `0.0 < share <= 1.0`.
+    pub fn bucket_margins(mut self, rate_share: f64, burst_share: f64) -> Self {
+        self.rate_share = rate_share;
+        self.burst_share = burst_share;
+        self
+    }
+
+    /// How long to wait for one Redis answer (default 5 s).
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    fn check(&self) -> Result<(), RedisBackendError> {
+        check_prefix(&self.prefix)?;
+        let invalid = |name: &'static str, reason: &str| {
+            Err(RedisBackendError::InvalidSetting {
+                name,
+                reason: reason.to_owned(),
+            })
+        };
+        if self.timing.lease < Duration::from_millis(100) {
+            return invalid("refresh_lease", "must be at least 100 ms");
+        }
+        if self.timing.poll.is_zero() || self.timing.poll > self.timing.lease {
+            return invalid(
+                "refresh_poll_interval",
+                "must be above zero and at most the lease",
+            );
+        }
+        if self.timing.max_wait < self.timing.lease {
+            return invalid("max_refresh_wait", "must be at least the lease");
+        }
+        for (name, share) in [
+            ("bucket_margins.rate_share", self.rate_share),
+            ("bucket_margins.burst_share", self.burst_share),
+        ] {
+            if !(share > 0.0 && share <= 1.0) {
+                return invalid(name, "must be within 0.0 < share <= 1.0");
+            }
+        }
+        Ok(())
+    }
+
+    /// Connects to the Redis at `url` (`redis://[user:password@]host:port[/db]`). The
+    /// connection reconnects on its own after a failure.
+    ///
+    /// # Errors
+    /// [`RedisBackendError::InvalidSetting`], [`RedisBackendError::InvalidPrefix`],
+    /// [`RedisBackendError::InvalidUrl`], or [`RedisBackendError::Redis`] when Redis cannot be
+    /// reached.
+    pub async fn connect(self, url: &str) -> Result<RedisBackend, RedisBackendError> {
+        self.check()?;
+        let client = redis::Client::open(url).map_err(|error| RedisBackendError::InvalidUrl {
+            kind: format!("{:?}", error.kind()),
+        })?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(self.response_timeout))
+            .set_connection_timeout(Some(self.response_timeout));
+        let connection = client
+            .get_connection_manager_with_config(config)
+            .await
+            .map_err(RedisBackendError::redis("connect"))?;
+        Ok(self.with_connection(connection))
+    }
+
+    /// Uses an existing connection.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect), without the connection errors.
+    pub fn build(self, connection: ConnectionManager) -> Result<RedisBackend, RedisBackendError> {
+        self.check()?;
+        Ok(self.with_connection(connection))
+    }
+
+    fn with_connection(self, connection: ConnectionManager) -> RedisBackend {
+        RedisBackend {
+            connection,
+            settings: Arc::new(self),
+            scripts: Arc::new(Scripts::new()),
+        }
+    }
+}
+
+/// Redis as the shared state of a connector's replicas: per portal, the token pair
+/// ([`RedisTokenStore`]), the refresh lock ([`RedisRefreshLock`]) and the leaky bucket
+/// ([`SharedBucket`]). Cheap to clone; clones share one multiplexed connection.
+#[derive(Clone)]
+pub struct RedisBackend {
+    connection: ConnectionManager,
+    settings: Arc<RedisBackendBuilder>,
+    scripts: Arc<Scripts>,
+}
+
+impl RedisBackend {
+    /// Starts configuring a backend.
+    pub fn builder() -> RedisBackendBuilder {
+        RedisBackendBuilder::default()
+    }
+
+    /// Connects with the default settings; see [`RedisBackendBuilder::connect`].
+    ///
+    /// # Errors
+    /// As [`RedisBackendBuilder::connect`].
+    pub async fn connect(url: &str) -> Result<Self, RedisBackendError> {
+        Self::builder().connect(url).await
+    }
+
+    /// The connection, e.g. to inspect or clean up keys.
+    pub fn connection(&self) -> ConnectionManager {
+        self.connection.clone()
+    }
+
+    /// The key prefix.
+    pub fn key_prefix(&self) -> &str {
+        &self.settings.prefix
+    }
+
+    fn keys(&self, member_id: &str) -> Result<Arc<PortalKeys>, RedisBackendError> {
+        PortalKeys::new(&self.settings.prefix, member_id).map(Arc::new)
+    }
+
+    /// The token store of portal `member_id`.
+    ///
+    /// # Errors
+    /// [`RedisBackendError::InvalidMemberId`].
+    pub fn token_store(&self, member_id: &str) -> Result<RedisTokenStore, RedisBackendError> {
+        Ok(RedisTokenStore::new(
+            self.connection.clone(),
+            self.keys(member_id)?,
+            Arc::from(member_id),
+            Arc::clone(&self.scripts),
+        ))
+    }
+
+    /// The refresh lock of portal `member_id`.
+    ///
+    /// # Errors
+    /// [`RedisBackendError::InvalidMemberId`].
+    pub fn refresh_lock(&self, member_id: &str) -> Result<RedisRefreshLock, RedisBackendError> {
+        Ok(RedisRefreshLock {
+            connection: self.connection.clone(),
+            keys: self.keys(member_id)?,
+            member_id: Arc::from(member_id),
+            scripts: Arc::clone(&self.scripts),
+            timing: self.settings.timing,
+        })
+    }
+
+    /// The shared bucket of portal `member_id` for its plan, `None` for [`RateLimit::Off`] (or a
+    /// zero rate or burst).
+    ///
+    /// # Errors
+    /// [`RedisBackendError::InvalidMemberId`].
+    pub fn shared_bucket(
+        &self,
+        member_id: &str,
+        rate_limit: RateLimit,
+    ) -> Result<Option<SharedBucket>, RedisBackendError> {
+        let keys = self.keys(member_id)?;
+        let Some((per_second, burst)) = rate_limit.portal_numbers() else {
+            return Ok(None);
+        };
+        if per_second == 0 || burst == 0 {
+            return Ok(None);
+        }
+        Ok(Some(SharedBucket {
+            connection: self.connection.clone(),
+            keys,
+            scripts: Arc::clone(&self.scripts),
+            per_second: f64::from(per_second) * self.settings.rate_share,
+            capacity: (f64::from(burst) * self.settings.burst_share).floor().max(1.0),
+        }))
+    }
+
+    /// Adds portal `member_id`'s token store, refresh lock and shared bucket (for `rate_limit`)
+    /// to `builder`. Give the builder the pair [`RedisTokenStore::load_versioned`] returns, so
+    /// every replica starts from the stored pair.
+    ///
+    /// # Errors
+    /// [`RedisBackendError::InvalidMemberId`].
+    pub fn configure(
+        &self,
+        member_id: &str,
+        rate_limit: RateLimit,
+        builder: ClientBuilder,
+    ) -> Result<ClientBuilder, RedisBackendError> {
+        let builder = builder
+            .token_store(Arc::new(self.token_store(member_id)?))
+            .refresh_coordinator(Arc::new(self.refresh_lock(member_id)?))
+            .rate_limit(rate_limit);
+        Ok(match self.shared_bucket(member_id, rate_limit)? {
+            Some(bucket) => builder.request_limiter(Arc::new(bucket)),
+            None => builder,
+        })
+    }
+}
+
+impl std::fmt::Debug for RedisBackend {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("RedisBackend")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}

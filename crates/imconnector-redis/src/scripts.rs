@@ -1,0 +1,29 @@
+//! The server-side scripts. Each runs atomically in Redis; `redis::Script` sends the SHA1 first
+//! and the source only when the server does not have it yet.
+
+use redis::Script;
+
+/// Every script of the crate, loaded once per backend.
+pub(crate) struct Scripts {
+    pub(crate) acquire: Script,
+    pub(crate) renew: Script,
+    pub(crate) release: Script,
+    pub(crate) save_fenced: Script,
+    pub(crate) save_if_version: Script,
+    pub(crate) replace: Script,
+    pub(crate) bucket: Script,
+}
+
+impl Scripts {
+    pub(crate) fn new() -> Self {
+        Self {
+            acquire: Script::new(include_str!("scripts/acquire.lua")),
+            renew: Script::new(include_str!("scripts/renew.lua")),
+            release: Script::new(include_str!("scripts/release.lua")),
+            save_fenced: Script::new(include_str!("scripts/save_fenced.lua")),
+            save_if_version: Script::new(include_str!("scripts/save_if_version.lua")),
+            replace: Script::new(include_str!("scripts/replace.lua")),
+            bucket: Script::new(include_str!("scripts/bucket.lua")),
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! Seams for running several replicas against one portal: a refresh coordinator that replaces
+//! the in-process refresh, and a request limiter that replaces the in-process leaky bucket.
+//! Neither is used unless configured; `imconnector-redis` implements both on Redis.
+
+use futures::future::BoxFuture;
+
+use crate::{error::Error, tokens::Tokens};
+
+/// The OAuth `refresh_token` grant of a client, handed to a [`RefreshCoordinator`].
+pub trait TokenExchange: Send + Sync {
+    /// Exchanges the refresh token of `tokens` for a new pair at the OAuth server.
+    ///
+    /// # Errors
+    /// [`Error::ReauthorizationNeeded`] on `invalid_grant`, [`Error::RefreshFailed`] otherwise.
+    fn exchange<'a>(&'a self, tokens: &'a Tokens) -> BoxFuture<'a, Result<Tokens, Error>>;
+}
+
+/// Makes one process refresh a portal's tokens while the others wait and take its new pair.
+///
+/// When configured ([`ClientBuilder::refresh_coordinator`](crate::ClientBuilder::refresh_coordinator)),
+/// the client calls [`refresh`](Self::refresh) instead of loading, exchanging and saving on its
+/// own; concurrent calls inside one client are still merged into one `refresh` first. The
+/// coordinator owns persistence: the client does not call its
+/// [`TokenStore`](crate::TokenStore) on this path.
+pub trait RefreshCoordinator: Send + Sync + 'static {
+    /// Returns the pair to use instead of `current`: a newer one another process stored, or one
+    /// obtained with `exchange` (and stored) while holding the coordinator's lock.
+    ///
+    /// # Errors
+    /// As [`TokenExchange::exchange`], or [`Error::TokenStore`] when the coordination itself
+    /// failed (the client then keeps `current`).
+    fn refresh<'a>(
+        &'a self,
+        current: &'a Tokens,
+        exchange: &'a dyn TokenExchange,
+    ) -> BoxFuture<'a, Result<Tokens, Error>>;
+}
+
+/// Paces requests to a portal in place of the client's in-process leaky bucket, e.g. one bucket
+/// shared by every replica.
+///
+/// Configured with [`ClientBuilder::request_limiter`](crate::ClientBuilder::request_limiter);
+/// the client's [`RateLimit`](crate::RateLimit) then no longer paces. Waiters of one client
+/// take turns, so at most one of them waits inside [`until_ready`](Self::until_ready) at a time.
+pub trait RequestLimiter: Send + Sync + 'static {
+    /// Resolves when one more request may be sent. Infallible on purpose: a limiter that cannot
+    /// reach its backend should degrade to pacing locally, since the portal still answers
+    /// `QUERY_LIMIT_EXCEEDED`, which the client retries.
+    fn until_ready(&self) -> BoxFuture<'_, ()>;
+}

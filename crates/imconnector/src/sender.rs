@@ -1,0 +1,391 @@
+//! [`Sender`]: customer messages sent in packs, with a bounded queue and one outcome per message.
+//!
+//! Under the portal's rate limit (2 requests a second after a burst of 50 on most plans) one
+//! `imconnector.send.messages` per message is the bottleneck. A [`Sender`] queues messages and a
+//! background task sends them in packs:
+//!
+//! - messages of the same open line go into one `imconnector.send.messages` call (up to
+//!   [`SenderBuilder::messages_per_call`]), and several calls, of one line or of several, into
+//!   one `batch` request (up to [`SenderBuilder::calls_per_request`]);
+//! - packs grow by themselves under load: a request starts as soon as a slot is free
+//!   ([`SenderBuilder::requests_in_flight`]), with whatever is queued by then, so a lone message
+//!   goes out at once and a flood goes out in full packs;
+//! - messages of one line reach the portal in the order they were queued: a line has at most one
+//!   request in flight;
+//! - the queue is bounded ([`SenderBuilder::capacity`]): [`Sender::send`] waits for room,
+//!   [`Sender::try_send`] gives the message back when it is full.
+//!
+//! Every message gets its own [`Outcome`], under the [`SendId`] it was given when queued:
+//! delivered (with the portal's result item), rejected by the portal, failed (certainly not in
+//! the portal), or unknown (it may be in the portal). The sender never sends a message twice: it
+//! does not retry at all, and the client retries only what cannot have been applied (see
+//! [`Error::OutcomeUnknown`]).
+//!
+//! ```no_run
+//! use imconnector::prelude::*;
+//! use imconnector::sender::{Outcome, Sender};
+//!
+//! # async fn run(client: Client) -> Result<(), Box<dyn std::error::Error>> {
+//! let sender = Sender::builder(client, ConnectorId::new("acme_chat")?).start();
+//! let line = LineId::new(1)?;
+//! let message = MessageIn::new(
+//!     MessageUser::new("customer-42"),
+//!     MessageBody::new().id("ext-1001").text("Hello"),
+//!     MessageChat::new("chat-42"),
+//! );
+//! let submitted = sender.send(line, message).await?;
+//! let delivery = submitted.await;
+//! match delivery.outcome {
+//!     Outcome::Delivered(result) => println!("{} stored, session {:?}", delivery.id, result.session),
+//!     Outcome::Unknown(_) => println!("{} may be in the portal: check before sending again", delivery.id),
+//!     other => println!("{} not delivered: {other:?}", delivery.id),
+//! }
+//! # Ok(()) }
+//! ```
+
+mod flush;
+mod pending;
+mod stats;
+#[cfg(test)]
+mod tests;
+mod worker;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use imconnector_api::methods::SendMessages;
+use imconnector_api::types::{MessageIn, MessageResult};
+use imconnector_api::wire::{ConnectorId, LineId};
+use imconnector_transport::{Client, Error, InvalidRequest, Method, MAX_BATCH_COMMANDS};
+use tokio::sync::{mpsc, oneshot};
+
+pub use stats::SenderStats;
+
+/// The id a message gets when it is queued; its [`Delivery`] carries the same id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SendId(u64);
+
+impl SendId {
+    /// The id as a number (ids count up from 0 per [`Sender`]).
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for SendId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "message #{}", self.0)
+    }
+}
+
+/// What became of one queued message.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The portal stored the message: its result item (customer user id, session, ...).
+    Delivered(Box<MessageResult>),
+    /// The portal processed the call but refused this message (`SUCCESS: false`), e.g.
+    /// "Incomplete data" or an invalid e-mail address. It is not in the portal.
+    Rejected(Vec<String>),
+    /// The message is certainly not in the portal: refused locally, never sent, or refused by
+    /// the portal before any work (an inactive line, the rate limit after every retry, ...).
+    /// Sending it again is safe.
+    Failed(Arc<Error>),
+    /// The message may or may not be in the portal (a connection lost after sending, a 5xx
+    /// answer, an unreadable answer). Check the chat before sending it again. `None` when the
+    /// sender stopped (its runtime shut down) before it could tell.
+    Unknown(Option<Arc<Error>>),
+}
+
+impl Outcome {
+    /// Whether the portal stored the message.
+    pub fn is_delivered(&self) -> bool {
+        matches!(self, Outcome::Delivered(_))
+    }
+
+    /// Whether the message may be in the portal: delivered, or unknown.
+    pub fn may_be_in_portal(&self) -> bool {
+        matches!(self, Outcome::Delivered(_) | Outcome::Unknown(_))
+    }
+}
+
+/// A message's outcome, under its id and line.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Delivery {
+    /// The id given when the message was queued.
+    pub id: SendId,
+    /// The open line it was sent to.
+    pub line: LineId,
+    /// What became of it.
+    pub outcome: Outcome,
+}
+
+/// A queued message; await it for its [`Delivery`].
+///
+/// Dropping it does not cancel the message: it is sent anyway, and its outcome is dropped.
+#[derive(Debug)]
+#[must_use = "await it to learn whether the message reached the portal"]
+pub struct Submitted {
+    id: SendId,
+    line: LineId,
+    reply: oneshot::Receiver<Delivery>,
+}
+
+impl Submitted {
+    /// The id of the message.
+    pub fn id(&self) -> SendId {
+        self.id
+    }
+}
+
+impl Future for Submitted {
+    type Output = Delivery;
+
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Delivery> {
+        let (id, line) = (self.id, self.line);
+        Pin::new(&mut self.reply).poll(context).map(|answer| {
+            // The reply is dropped unsent only when the background task was cancelled, which
+            // may have happened after the request left.
+            answer.unwrap_or(Delivery {
+                id,
+                line,
+                outcome: Outcome::Unknown(None),
+            })
+        })
+    }
+}
+
+/// Why [`Sender::send`] did not queue a message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The message would be refused by the portal (or by the client); nothing was queued.
+    #[error(transparent)]
+    Invalid(#[from] InvalidRequest),
+    /// The sender's background task has stopped (its runtime shut down); nothing was queued.
+    #[error("the sender has stopped")]
+    Closed(Box<MessageIn>),
+}
+
+/// Why [`Sender::try_send`] did not queue a message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrySendError {
+    /// The message would be refused by the portal (or by the client); nothing was queued.
+    #[error(transparent)]
+    Invalid(#[from] InvalidRequest),
+    /// The queue is full: here is the message back, try again later.
+    #[error("the sender's queue is full")]
+    Full(Box<MessageIn>),
+    /// The sender's background task has stopped; here is the message back.
+    #[error("the sender has stopped")]
+    Closed(Box<MessageIn>),
+}
+
+/// The numbers a [`Sender`] works with; see the [`SenderBuilder`] setters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    pub(crate) capacity: usize,
+    pub(crate) messages_per_call: usize,
+    pub(crate) calls_per_request: usize,
+    pub(crate) requests_in_flight: usize,
+}
+
+impl Limits {
+    /// The most messages one request carries.
+    pub(crate) fn messages_per_request(&self) -> usize {
+        self.messages_per_call * self.calls_per_request
+    }
+}
+
+/// Configures a [`Sender`]; start with [`Sender::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SenderBuilder {
+    client: Client,
+    connector: ConnectorId,
+    limits: Limits,
+}
+
+impl SenderBuilder {
+    /// How many messages may wait in the queue (default 1024); [`Sender::send`] waits when it
+    /// is full. At least 1.
+    pub fn capacity(mut self, messages: usize) -> Self {
+        self.limits.capacity = messages.max(1);
+        self
+    }
+
+    /// The most messages in one `imconnector.send.messages` call (default 10). The portal
+    /// documents no limit, but a bigger call takes longer, counts more against the method's
+    /// operating-time budget, and more messages share its fate when its answer is lost. At
+    /// least 1.
+    pub fn messages_per_call(mut self, messages: usize) -> Self {
+        self.limits.messages_per_call = messages.max(1);
+        self
+    }
+
+    /// The most `send.messages` calls in one request (default 10); more than one are sent as
+    /// a `batch`. Between 1 and 50 (the portal's batch limit).
+    pub fn calls_per_request(mut self, calls: usize) -> Self {
+        self.limits.calls_per_request = calls.clamp(1, MAX_BATCH_COMMANDS);
+        self
+    }
+
+    /// How many requests may be under way at once (default 4). The client's pacing still
+    /// holds them under the portal's rate limit. At least 1.
+    pub fn requests_in_flight(mut self, requests: usize) -> Self {
+        self.limits.requests_in_flight = requests.max(1);
+        self
+    }
+
+    /// Starts the background task on the current tokio runtime and returns the sender.
+    ///
+    /// # Panics
+    /// When called outside a tokio runtime.
+    pub fn start(self) -> Sender {
+        let (queue, receiver) = mpsc::channel(self.limits.capacity);
+        let stats = Arc::new(stats::Counters::default());
+        tokio::spawn(worker::run(
+            worker::Setup {
+                client: self.client,
+                connector: self.connector.clone(),
+                limits: self.limits,
+                stats: Arc::clone(&stats),
+            },
+            receiver,
+        ));
+        Sender {
+            queue,
+            connector: self.connector,
+            next_id: Arc::new(AtomicU64::new(0)),
+            stats,
+        }
+    }
+}
+
+/// Queues customer messages for one connector and sends them in packs; see the
+/// [module docs](self).
+///
+/// Cheap to clone: clones share the queue. When every clone is dropped, the background task
+/// sends what is still queued, reports it, and stops.
+#[derive(Clone)]
+pub struct Sender {
+    queue: mpsc::Sender<worker::Queued>,
+    connector: ConnectorId,
+    next_id: Arc<AtomicU64>,
+    stats: Arc<stats::Counters>,
+}
+
+impl fmt::Debug for Sender {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("Sender")
+            .field("connector", &self.connector)
+            .field("queue_capacity", &self.queue.max_capacity())
+            .field("queue_room", &self.queue.capacity())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sender {
+    /// Configures a sender of `connector`'s messages through `client`.
+    pub fn builder(client: Client, connector: ConnectorId) -> SenderBuilder {
+        SenderBuilder {
+            client,
+            connector,
+            limits: Limits {
+                capacity: 1024,
+                messages_per_call: 10,
+                calls_per_request: 10,
+                requests_in_flight: 4,
+            },
+        }
+    }
+
+    /// Checks `message` and queues it for `line`, waiting for room in the queue.
+    ///
+    /// # Errors
+    /// [`SendError::Invalid`] (naming the field) when the portal would refuse the message;
+    /// [`SendError::Closed`] when the background task has stopped.
+    pub async fn send(&self, line: LineId, message: MessageIn) -> Result<Submitted, SendError> {
+        self.check(line, &message)?;
+        let permit = match self.queue.reserve().await {
+            Ok(permit) => permit,
+            Err(_) => return Err(SendError::Closed(Box::new(message))),
+        };
+        let (queued, submitted) = self.wrap(line, message);
+        permit.send(queued);
+        Ok(submitted)
+    }
+
+    /// Checks `message` and queues it for `line` if the queue has room.
+    ///
+    /// # Errors
+    /// [`TrySendError::Invalid`] when the portal would refuse the message;
+    /// [`TrySendError::Full`] and [`TrySendError::Closed`] give the message back.
+    pub fn try_send(&self, line: LineId, message: MessageIn) -> Result<Submitted, TrySendError> {
+        self.check(line, &message)?;
+        let permit = match self.queue.try_reserve() {
+            Ok(permit) => permit,
+            Err(mpsc::error::TrySendError::Full(())) => {
+                return Err(TrySendError::Full(Box::new(message)))
+            }
+            Err(mpsc::error::TrySendError::Closed(())) => {
+                return Err(TrySendError::Closed(Box::new(message)))
+            }
+        };
+        let (queued, submitted) = self.wrap(line, message);
+        permit.send(queued);
+        Ok(submitted)
+    }
+
+    /// How many more messages the queue takes right now.
+    pub fn room(&self) -> usize {
+        self.queue.capacity()
+    }
+
+    /// What the sender has done so far (requests, calls, messages by outcome).
+    pub fn stats(&self) -> SenderStats {
+        self.stats.snapshot()
+    }
+
+    /// The connector whose messages this sender sends.
+    pub fn connector(&self) -> &ConnectorId {
+        &self.connector
+    }
+
+    /// The checks `imconnector.send.messages` makes, on this message alone, so one bad
+    /// message never fails the pack it would have joined.
+    fn check(&self, line: LineId, message: &MessageIn) -> Result<(), InvalidRequest> {
+        let alone = SendMessages::new(self.connector.clone(), line, [message.clone()]);
+        alone.validate().map_err(|mut error| {
+            // The caller knows this message, not its position in a request.
+            if let Some(rest) = error.parameter.strip_prefix("MESSAGES[0]") {
+                error.parameter = format!("message{rest}").into();
+            }
+            error
+        })
+    }
+
+    fn wrap(&self, line: LineId, message: MessageIn) -> (worker::Queued, Submitted) {
+        let id = SendId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let (reply, receiver) = oneshot::channel();
+        let queued = worker::Queued {
+            id,
+            line,
+            message,
+            reply,
+        };
+        let submitted = Submitted {
+            id,
+            line,
+            reply: receiver,
+        };
+        (queued, submitted)
+    }
+}

@@ -1,0 +1,70 @@
+//! Counters of what a sender did, for dashboards and benchmarks.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::Outcome;
+
+/// What a [`Sender`](super::Sender) has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SenderStats {
+    /// HTTP requests made (a `batch` counts once).
+    pub requests: u64,
+    /// `imconnector.send.messages` calls made (inside batches or not).
+    pub calls: u64,
+    /// Messages reported delivered.
+    pub delivered: u64,
+    /// Messages the portal refused one by one.
+    pub rejected: u64,
+    /// Messages certainly not in the portal.
+    pub failed: u64,
+    /// Messages whose outcome is unknown.
+    pub unknown: u64,
+}
+
+impl SenderStats {
+    /// Messages with an outcome.
+    pub fn reported(&self) -> u64 {
+        self.delivered + self.rejected + self.failed + self.unknown
+    }
+}
+
+/// The live counters, shared by the sender and its background task.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    requests: AtomicU64,
+    calls: AtomicU64,
+    delivered: AtomicU64,
+    rejected: AtomicU64,
+    failed: AtomicU64,
+    unknown: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn request(&self, calls: usize) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.calls
+            .fetch_add(u64::try_from(calls).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    pub(crate) fn outcome(&self, outcome: &Outcome) {
+        let counter = match outcome {
+            Outcome::Delivered(_) => &self.delivered,
+            Outcome::Rejected(_) => &self.rejected,
+            Outcome::Failed(_) => &self.failed,
+            Outcome::Unknown(_) => &self.unknown,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> SenderStats {
+        SenderStats {
+            requests: self.requests.load(Ordering::Relaxed),
+            calls: self.calls.load(Ordering::Relaxed),
+            delivered: self.delivered.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            unknown: self.unknown.load(Ordering::Relaxed),
+        }
+    }
+}

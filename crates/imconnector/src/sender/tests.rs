@@ -1,0 +1,389 @@
+//! The sender against the emulated portal: packing, per-message outcomes, order, back-pressure,
+//! and never a second copy of a message whose answer was lost.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use imconnector_api::methods::{Activate, Register};
+use imconnector_api::types::{Icon, MessageBody, MessageChat, MessageIn, MessageUser};
+use imconnector_api::wire::{ConnectorId, LineId};
+use imconnector_emulator::{Direction, Emulator, ExposeSecret, Faults};
+use imconnector_transport::{ApiError, Client, Error, ErrorCode, OAuthApp, RateLimit, Tokens};
+use tokio::sync::oneshot;
+
+use super::flush::may_have_been_applied;
+use super::pending::Pending;
+use super::worker::Queued;
+use super::{Limits, Outcome, SendError, SendId, Sender, Submitted, TrySendError};
+
+const CONNECTOR: &str = "sender_test";
+
+async fn portal(lines: usize) -> Emulator {
+    Emulator::builder()
+        .lines(lines)
+        .start()
+        .await
+        .expect("emulator")
+}
+
+fn client(portal: &Emulator) -> Client {
+    let app = portal.app();
+    let tokens = portal.tokens();
+    Client::builder()
+        .oauth(
+            OAuthApp::new(app.client_id, app.client_secret.expose_secret()),
+            Tokens::new(
+                tokens.access_token.expose_secret(),
+                tokens.refresh_token.expose_secret(),
+            )
+            .with_client_endpoint(portal.rest_url()),
+        )
+        .oauth_server(portal.oauth_url())
+        .rate_limit(RateLimit::Off)
+        .build()
+        .expect("client")
+}
+
+fn connector() -> ConnectorId {
+    ConnectorId::new(CONNECTOR).unwrap()
+}
+
+fn line(id: i64) -> LineId {
+    LineId::new(id).unwrap()
+}
+
+/// Registers the connector and activates it on `lines`.
+async fn connect(client: &Client, lines: &[i64]) {
+    let register = Register::new(
+        connector(),
+        "Sender test",
+        Icon::new("data:image/svg+xml,%3Csvg%2F%3E"),
+        "https://connector.example/settings",
+    );
+    client.call(&register).await.expect("register");
+    for &id in lines {
+        client
+            .call(&Activate::new(connector(), line(id), true))
+            .await
+            .expect("activate");
+    }
+}
+
+fn message(chat: &str, external_id: &str) -> MessageIn {
+    MessageIn::new(
+        MessageUser::new(format!("user-{chat}")),
+        MessageBody::new()
+            .id(external_id)
+            .text(format!("text of {external_id}")),
+        MessageChat::new(chat),
+    )
+}
+
+/// External ids of the customer messages the portal stored, in the order it stored them.
+fn stored(portal: &Emulator) -> Vec<String> {
+    portal
+        .all_messages()
+        .into_iter()
+        .filter(|message| message.direction == Direction::Incoming)
+        .flat_map(|message| message.external_ids)
+        .collect()
+}
+
+fn requests(portal: &Emulator, method: &str) -> u64 {
+    portal
+        .counters()
+        .requests
+        .get(method)
+        .copied()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn packs_a_lines_messages_into_calls_and_calls_into_one_batch() {
+    let portal = portal(2).await;
+    let client = client(&portal);
+    connect(&client, &[1, 2]).await;
+    let sender = Sender::builder(client, connector())
+        .messages_per_call(3)
+        .calls_per_request(4)
+        .requests_in_flight(1)
+        .start();
+    // `try_send` never yields, so the background task finds all ten waiting at once.
+    let mut submitted: Vec<Submitted> = Vec::new();
+    for index in 0..10 {
+        let line_id = if index % 5 < 3 { 1 } else { 2 };
+        let sent = sender.try_send(line(line_id), message(&format!("chat-{line_id}"), &format!("m{index}")));
+        submitted.push(sent.expect("room"));
+    }
+    for (index, submitted) in submitted.into_iter().enumerate() {
+        let delivery = submitted.await;
+        assert_eq!(delivery.id.get(), index as u64);
+        let Outcome::Delivered(result) = &delivery.outcome else {
+            panic!("m{index}: {:?}", delivery.outcome)
+        };
+        let echoed = result.message.as_ref().and_then(|body| body.id.as_ref());
+        assert_eq!(echoed.map(|id| id.as_str().to_owned()), Some(format!("m{index}")));
+    }
+    // Line 1 has six messages (two calls of three), line 2 four (three and one): four calls,
+    // one batch request.
+    assert_eq!(requests(&portal, "batch"), 1);
+    assert_eq!(requests(&portal, "imconnector.send.messages"), 4);
+    let mut stored = stored(&portal);
+    stored.sort();
+    let mut expected: Vec<String> = (0..10).map(|index| format!("m{index}")).collect();
+    expected.sort();
+    assert_eq!(stored, expected);
+}
+
+#[tokio::test]
+async fn one_call_goes_out_without_a_batch() {
+    let portal = portal(1).await;
+    let client = client(&portal);
+    connect(&client, &[1]).await;
+    let sender = Sender::builder(client, connector()).start();
+    let delivery = sender
+        .send(line(1), message("chat", "only"))
+        .await
+        .expect("queued")
+        .await;
+    assert!(delivery.outcome.is_delivered(), "{:?}", delivery.outcome);
+    assert_eq!(requests(&portal, "batch"), 0);
+    assert_eq!(requests(&portal, "imconnector.send.messages"), 1);
+}
+
+#[tokio::test]
+async fn each_message_gets_its_own_outcome_in_a_mixed_pack() {
+    let portal = portal(2).await;
+    let client = client(&portal);
+    // Line 2 is never activated: the portal refuses its call with NOT_ACTIVE_LINE.
+    connect(&client, &[1]).await;
+    let sender = Sender::builder(client, connector())
+        .requests_in_flight(1)
+        .start();
+    let good = sender.try_send(line(1), message("a", "good")).unwrap();
+    let bad_email = MessageIn::new(
+        MessageUser::new("user-b").email("not an address"),
+        MessageBody::new().id("bad-email").text("hi"),
+        MessageChat::new("b"),
+    );
+    let rejected = sender.try_send(line(1), bad_email).unwrap();
+    let inactive = sender.try_send(line(2), message("c", "inactive")).unwrap();
+
+    assert!(good.await.outcome.is_delivered());
+    match rejected.await.outcome {
+        Outcome::Rejected(errors) => {
+            assert_eq!(errors, ["Cannot create or get user mapped to external messenger user."]);
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    match inactive.await.outcome {
+        Outcome::Failed(error) => {
+            assert_eq!(error.code(), Some(&ErrorCode::NotActiveLine), "{error}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    assert_eq!(stored(&portal), ["good"]);
+}
+
+#[tokio::test]
+async fn a_lost_answer_is_reported_unknown_and_never_sent_again() {
+    let portal = portal(1).await;
+    let client = client(&portal);
+    connect(&client, &[1]).await;
+    // Every connection is reset after the portal processed the request.
+    portal
+        .set_faults(Some(Faults {
+            drop_after_share: 1.0,
+            ..Faults::default()
+        }))
+        .unwrap();
+    let sender = Sender::builder(client, connector()).start();
+    let first = sender.try_send(line(1), message("chat", "lost-1")).unwrap();
+    let second = sender.try_send(line(1), message("chat", "lost-2")).unwrap();
+    for submitted in [first, second] {
+        let delivery = submitted.await;
+        match &delivery.outcome {
+            Outcome::Unknown(Some(error)) => assert!(error.is_outcome_unknown(), "{error}"),
+            other => panic!("{}: expected unknown, got {other:?}", delivery.id),
+        }
+        assert!(delivery.outcome.may_be_in_portal());
+    }
+    // Applied once each, sent once: no retry of a request that reached the portal.
+    assert_eq!(stored(&portal), ["lost-1", "lost-2"]);
+    assert_eq!(requests(&portal, "imconnector.send.messages"), 1);
+}
+
+#[tokio::test]
+async fn an_invalid_message_is_refused_when_queued_naming_its_field() {
+    let portal = portal(1).await;
+    let client = client(&portal);
+    let sender = Sender::builder(client, connector()).start();
+    let no_chat = MessageIn::new(
+        MessageUser::new("user"),
+        MessageBody::new().text("hi"),
+        MessageChat::new(""),
+    );
+    match sender.send(line(1), no_chat).await {
+        Err(SendError::Invalid(error)) => assert_eq!(error.parameter, "message.chat.id"),
+        other => panic!("expected a local refusal, got {other:?}"),
+    }
+    let empty = MessageIn::new(MessageUser::new("user"), MessageBody::new(), MessageChat::new("c"));
+    match sender.try_send(line(1), empty) {
+        Err(TrySendError::Invalid(error)) => assert_eq!(error.parameter, "message.message.text"),
+        other => panic!("expected a local refusal, got {other:?}"),
+    }
+    assert_eq!(portal.counters().requests.values().sum::<u64>(), 0);
+}
+
+#[tokio::test]
+async fn a_full_queue_gives_the_message_back() {
+    let portal = portal(1).await;
+    let client = client(&portal);
+    connect(&client, &[1]).await;
+    let sender = Sender::builder(client, connector()).capacity(2).start();
+    let first = sender.try_send(line(1), message("chat", "q1")).unwrap();
+    let second = sender.try_send(line(1), message("chat", "q2")).unwrap();
+    assert_eq!(sender.room(), 0);
+    let refused = sender.try_send(line(1), message("chat", "q3"));
+    let Err(TrySendError::Full(back)) = refused else {
+        panic!("expected a full queue, got {refused:?}")
+    };
+    assert!(first.await.outcome.is_delivered());
+    assert!(second.await.outcome.is_delivered());
+    // Room again once the background task took them.
+    let third = sender.send(line(1), *back).await.unwrap();
+    assert!(third.await.outcome.is_delivered());
+    assert_eq!(stored(&portal), ["q1", "q2", "q3"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lines_messages_arrive_in_the_order_they_were_queued() {
+    let portal = portal(2).await;
+    let client = client(&portal);
+    connect(&client, &[1, 2]).await;
+    // One message per request and four requests at once: only the line's turn keeps order.
+    let sender = Sender::builder(client, connector())
+        .messages_per_call(1)
+        .calls_per_request(1)
+        .requests_in_flight(4)
+        .start();
+    let mut submitted = Vec::new();
+    for index in 0..40 {
+        let line_id = 1 + index % 2;
+        let queued = sender
+            .send(line(line_id), message(&format!("chat-{line_id}"), &format!("{line_id}-{index:02}")))
+            .await
+            .unwrap();
+        submitted.push(queued);
+    }
+    for queued in submitted {
+        assert!(queued.await.outcome.is_delivered());
+    }
+    let stored = stored(&portal);
+    for line_id in [1, 2] {
+        let prefix = format!("{line_id}-");
+        let of_line: Vec<&String> = stored.iter().filter(|id| id.starts_with(&prefix)).collect();
+        let mut sorted = of_line.clone();
+        sorted.sort();
+        assert_eq!(of_line.len(), 20);
+        assert_eq!(of_line, sorted, "line {line_id} out of order");
+    }
+}
+
+#[tokio::test]
+async fn dropping_every_sender_still_reports_what_was_queued() {
+    let portal = portal(1).await;
+    let client = client(&portal);
+    connect(&client, &[1]).await;
+    let sender = Sender::builder(client, connector()).start();
+    let queued = sender.try_send(line(1), message("chat", "last")).unwrap();
+    drop(sender);
+    assert!(queued.await.outcome.is_delivered());
+    assert_eq!(stored(&portal), ["last"]);
+}
+
+fn queued(id: u64, line_id: i64) -> Queued {
+    let (reply, _) = oneshot::channel();
+    Queued {
+        id: SendId(id),
+        line: line(line_id),
+        message: message("c", &id.to_string()),
+        reply,
+    }
+}
+
+fn limits(messages_per_call: usize, calls_per_request: usize) -> Limits {
+    Limits {
+        capacity: 100,
+        messages_per_call,
+        calls_per_request,
+        requests_in_flight: 4,
+    }
+}
+
+fn shape(calls: &[super::pending::Call]) -> Vec<(i64, Vec<u64>)> {
+    calls
+        .iter()
+        .map(|call| {
+            let ids = call.messages.iter().map(|queued| queued.id.get()).collect();
+            (call.line.get(), ids)
+        })
+        .collect()
+}
+
+#[test]
+fn lines_take_turns_and_a_busy_line_waits() {
+    let mut pending = Pending::default();
+    for (id, line_id) in [(0, 1), (1, 1), (2, 2), (3, 1), (4, 3), (5, 2)] {
+        pending.push(queued(id, line_id));
+    }
+    let limits = limits(2, 2);
+    // Line 1 fills both calls; lines 2 and 3 wait for the next request.
+    let first = pending.next_request(&limits).unwrap();
+    assert_eq!(shape(&first), [(1, vec![0, 1]), (1, vec![3])]);
+    let second = pending.next_request(&limits).unwrap();
+    assert_eq!(shape(&second), [(2, vec![2, 5]), (3, vec![4])]);
+    assert!(pending.is_empty());
+    // A new message of busy line 1 waits until its request is done.
+    pending.push(queued(6, 1));
+    assert!(pending.next_request(&limits).is_none());
+    pending.release(&[line(1)]);
+    assert_eq!(shape(&pending.next_request(&limits).unwrap()), [(1, vec![6])]);
+}
+
+#[test]
+fn only_errors_that_prove_nothing_was_applied_count_as_failed() {
+    let api = |code: &str, status: Option<u16>| {
+        let mut error = ApiError::new("imconnector.send.messages", code, "");
+        error.http_status = status;
+        Error::Api(error)
+    };
+    assert!(!may_have_been_applied(&api("NOT_ACTIVE_LINE", Some(400))));
+    assert!(!may_have_been_applied(&api("QUERY_LIMIT_EXCEEDED", Some(503))));
+    assert!(!may_have_been_applied(&api("expired_token", Some(401))));
+    assert!(may_have_been_applied(&api("ERROR_CORE", Some(500))));
+    assert!(may_have_been_applied(&api("ERROR_CORE", None)));
+    assert!(may_have_been_applied(&api("SOMETHING_NEW", Some(400))));
+    assert!(may_have_been_applied(&api("ACCESS_DENIED", Some(502))));
+    let unknown = Error::OutcomeUnknown {
+        method: "imconnector.send.messages".to_owned(),
+        request_id: "r-1".to_owned(),
+        source: Box::new(Error::Timeout {
+            method: "imconnector.send.messages".to_owned(),
+        }),
+    };
+    assert!(may_have_been_applied(&unknown));
+    let decode = Error::Decode {
+        method: "imconnector.send.messages".to_owned(),
+        http_status: 200,
+        reason: "truncated".to_owned(),
+        snippet: String::new(),
+    };
+    assert!(may_have_been_applied(&decode));
+    let never_sent = Error::Timeout {
+        method: "imconnector.send.messages".to_owned(),
+    };
+    assert!(!may_have_been_applied(&never_sent));
+    let _: Arc<Error> = Arc::new(never_sent);
+}

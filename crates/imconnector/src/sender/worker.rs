@@ -1,0 +1,115 @@
+//! The background task: takes messages off the queue, starts requests while there is room, and
+//! frees each request's lines when it finishes.
+
+use std::collections::HashMap;
+use std::future::poll_fn;
+use std::task::Poll;
+
+use imconnector_api::types::MessageIn;
+use imconnector_api::wire::{ConnectorId, LineId};
+use imconnector_transport::Client;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{Id, JoinError, JoinSet};
+
+use std::sync::Arc;
+
+use super::pending::Pending;
+use super::stats::Counters;
+use super::{flush, Delivery, Limits, SendId};
+
+/// A message on its way, with where to report its outcome.
+#[derive(Debug)]
+pub(crate) struct Queued {
+    pub(crate) id: SendId,
+    pub(crate) line: LineId,
+    pub(crate) message: MessageIn,
+    pub(crate) reply: oneshot::Sender<Delivery>,
+}
+
+/// What woke the task up.
+enum Wake {
+    /// A message was taken off the queue (and is pending).
+    Queued,
+    QueueClosed,
+    Finished(Result<(Id, ()), JoinError>),
+}
+
+/// What the background task works with.
+pub(crate) struct Setup {
+    pub(crate) client: Client,
+    pub(crate) connector: ConnectorId,
+    pub(crate) limits: Limits,
+    pub(crate) stats: Arc<Counters>,
+}
+
+pub(crate) async fn run(setup: Setup, mut queue: mpsc::Receiver<Queued>) {
+    let Setup {
+        client,
+        connector,
+        limits,
+        stats,
+    } = setup;
+    let mut pending = Pending::default();
+    let mut in_flight: JoinSet<()> = JoinSet::new();
+    let mut lines_of: HashMap<Id, Vec<LineId>> = HashMap::new();
+    // Taking more off the queue than one full request would only move the wait from the
+    // (bounded) queue into this task; leaving them queued is what makes `send` wait.
+    let holding_limit = limits.messages_per_request();
+    let mut queue_open = true;
+    loop {
+        while queue_open && pending.len() < holding_limit {
+            match queue.try_recv() {
+                Ok(queued) => pending.push(queued),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => queue_open = false,
+            }
+        }
+        while in_flight.len() < limits.requests_in_flight {
+            let Some(calls) = pending.next_request(&limits) else {
+                break;
+            };
+            let lines = calls.iter().map(|call| call.line).collect();
+            let request = flush::send(client.clone(), connector.clone(), Arc::clone(&stats), calls);
+            let handle = in_flight.spawn(request);
+            lines_of.insert(handle.id(), lines);
+        }
+        if !queue_open && pending.is_empty() && in_flight.is_empty() {
+            return;
+        }
+        let wake = poll_fn(|context| {
+            if !in_flight.is_empty() {
+                if let Poll::Ready(Some(finished)) = in_flight.poll_join_next_with_id(context) {
+                    return Poll::Ready(Wake::Finished(finished));
+                }
+            }
+            if queue_open && pending.len() < holding_limit {
+                if let Poll::Ready(received) = queue.poll_recv(context) {
+                    return Poll::Ready(match received {
+                        Some(queued) => {
+                            pending.push(queued);
+                            Wake::Queued
+                        }
+                        None => Wake::QueueClosed,
+                    });
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+        match wake {
+            Wake::Queued => {}
+            Wake::QueueClosed => queue_open = false,
+            Wake::Finished(finished) => {
+                // A request that panicked has dropped its replies, which its messages' callers
+                // see as an unknown outcome; its lines are freed all the same.
+                let id = match finished {
+                    Ok((id, ())) => id,
+                    Err(error) => error.id(),
+                };
+                if let Some(lines) = lines_of.remove(&id) {
+                    pending.release(&lines);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! `provision` is idempotent and `teardown` undoes it, as the emulated portal sees it.
+
+use imconnector::emulator::{ConnectorInfo, LineStatus};
+use imconnector::prelude::*;
+use imconnector::types::EventHandler as Binding;
+
+use crate::support::{line, portal, setup, sink, Portal};
+
+/// Everything provisioning can touch on the portal.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    connectors: Vec<ConnectorInfo>,
+    statuses: Vec<LineStatus>,
+    bindings: Vec<Binding>,
+    events_fired: usize,
+}
+
+async fn snapshot(portal: &Portal) -> Snapshot {
+    Snapshot {
+        connectors: portal.emulator.connectors(),
+        statuses: portal.emulator.line_statuses(),
+        bindings: portal
+            .client
+            .call(&EventGet::new())
+            .await
+            .expect("event.get"),
+        events_fired: portal.emulator.event_deliveries().len(),
+    }
+}
+
+fn bind_calls(portal: &Portal) -> u64 {
+    portal
+        .emulator
+        .counters()
+        .requests
+        .get("event.bind")
+        .copied()
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn provisioning_twice_changes_nothing_the_second_time() {
+    let portal = portal().await;
+    let handler = sink().await;
+    let setup = setup(&handler).data(ConnectorData::new().id("acme-channel").name("Acme support"));
+
+    let first = provision(&portal.client, &setup, line(1))
+        .await
+        .expect("first run");
+    assert!(first.status.status.get());
+    assert_eq!(first.newly_bound.len(), Event::KNOWN.len());
+    assert!(first.already_bound.is_empty());
+    let after_first = snapshot(&portal).await;
+    assert_eq!(after_first.connectors.len(), 1);
+    assert_eq!(after_first.connectors[0].id, "acme_chat");
+    assert_eq!(
+        after_first.connectors[0].placement_handler,
+        "https://connector.example.com/settings"
+    );
+    let status = portal.emulator.line_status("acme_chat", 1);
+    assert!(status.status(), "{status:?}");
+    let data = status.data.expect("channel data stored");
+    assert_eq!(data["name"], "Acme support");
+    assert_eq!(data["id"], "acme-channel");
+    assert_eq!(after_first.bindings.len(), Event::KNOWN.len());
+    assert!(after_first
+        .bindings
+        .iter()
+        .all(|binding| binding.handler.as_deref() == Some(handler.as_str())));
+    let binds_after_first = bind_calls(&portal);
+
+    let second = provision(&portal.client, &setup, line(1))
+        .await
+        .expect("second run");
+    assert!(second.status.status.get());
+    assert!(second.newly_bound.is_empty(), "{:?}", second.newly_bound);
+    assert_eq!(second.already_bound.len(), Event::KNOWN.len());
+    assert_eq!(snapshot(&portal).await, after_first);
+    assert_eq!(
+        bind_calls(&portal),
+        binds_after_first,
+        "no event.bind on the second run"
+    );
+}
+
+#[tokio::test]
+async fn provisioning_binds_only_the_missing_events() {
+    let portal = portal().await;
+    let handler = sink().await;
+    let setup = setup(&handler);
+    portal
+        .client
+        .call(&EventBind::new("OnImConnectorMessageAdd", handler.as_str()))
+        .await
+        .expect("bind one by hand");
+
+    let provisioned = provision(&portal.client, &setup, line(2))
+        .await
+        .expect("provision");
+    assert_eq!(provisioned.already_bound, ["OnImConnectorMessageAdd"]);
+    assert_eq!(provisioned.newly_bound.len(), Event::KNOWN.len() - 1);
+    assert_eq!(snapshot(&portal).await.bindings.len(), Event::KNOWN.len());
+    // The default channel data: the connector's name and the id the docs suggest.
+    let data = portal
+        .emulator
+        .line_status("acme_chat", 2)
+        .data
+        .expect("data");
+    assert_eq!(data["id"], "acme_chat_line2");
+    assert_eq!(data["name"], "Acme Chat");
+}
+
+#[tokio::test]
+async fn teardown_undoes_provisioning_and_can_run_again() {
+    let portal = portal().await;
+    let handler = sink().await;
+    let setup = setup(&handler);
+    provision(&portal.client, &setup, line(1))
+        .await
+        .expect("provision");
+
+    let torn_down = teardown(&portal.client, &setup, line(1))
+        .await
+        .expect("teardown");
+    assert_eq!(
+        torn_down.unbound,
+        i64::try_from(Event::KNOWN.len()).unwrap()
+    );
+    let after = snapshot(&portal).await;
+    assert!(after.connectors.is_empty(), "{:?}", after.connectors);
+    assert!(after.statuses.is_empty(), "{:?}", after.statuses);
+    assert!(after.bindings.is_empty(), "{:?}", after.bindings);
+
+    let again = teardown(&portal.client, &setup, line(1))
+        .await
+        .expect("teardown again");
+    assert_eq!(again.unbound, 0);
+}
+
+#[tokio::test]
+async fn a_malformed_handler_url_is_refused_before_any_request() {
+    let portal = portal().await;
+    let error = provision(
+        &portal.client,
+        &setup("connector.example.com/events"),
+        line(1),
+    )
+    .await
+    .expect_err("refused");
+    match &error {
+        WorkflowError::InvalidSetup(invalid) => assert_eq!(invalid.parameter, "handler"),
+        other => panic!("unexpected error: {other}"),
+    }
+    assert!(
+        portal.emulator.counters().requests.is_empty(),
+        "nothing was sent"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_step_is_named_in_the_error() {
+    let portal = portal().await;
+    let handler = sink().await;
+    let setup = setup(&handler).events(["OnSomethingThatDoesNotExist"]);
+    let error = provision(&portal.client, &setup, line(1))
+        .await
+        .expect_err("refused");
+    assert_eq!(error.step(), Some(imconnector::Step::Bind), "{error}");
+    assert_eq!(
+        error.transport_error().and_then(Error::code),
+        Some(&ErrorCode::ErrorEventNotFound)
+    );
+    assert!(
+        error.to_string().starts_with("event.bind failed"),
+        "{error}"
+    );
+}

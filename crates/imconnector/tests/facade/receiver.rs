@@ -1,0 +1,242 @@
+//! The event receiver: refuses what it must, and turns a real operator reply from the portal
+//! into a handler call and a delivery confirmation.
+
+use imconnector::emulator::{Direction, ExposeSecret};
+use imconnector::prelude::*;
+use imconnector::receiver::{Rejection, SingleToken, TokenMap};
+use serde_json::{json, Value};
+
+use crate::support::{http, line, next, portal, recorder, serve, setup, Seen};
+
+const APP_TOKEN: &str = "831c76b092f9f135d9b6b36c3a720757";
+const MEMBER: &str = "bac1c1a0b1d2e3f4";
+
+fn line_delete(auth: Value) -> String {
+    imconnector_form::encode(&json!({
+        "event": "ONIMCONNECTORLINEDELETE",
+        "event_handler_id": "563",
+        "data": "107",
+        "ts": "1773761165",
+        "auth": auth,
+    }))
+}
+
+fn auth(token: &str) -> Value {
+    json!({ "domain": "some.bitrix24.com", "member_id": MEMBER, "application_token": token })
+}
+
+async fn post(url: &str, content_type: &str, body: impl Into<reqwest::Body>) -> u16 {
+    http()
+        .post(url)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("the receiver answers")
+        .status()
+        .as_u16()
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+#[tokio::test]
+async fn a_forged_token_gets_401_and_is_never_dispatched() {
+    let (handler, mut seen) = recorder();
+    let url = serve(EventReceiver::new(SingleToken::new(APP_TOKEN), handler).router()).await;
+
+    let forged = line_delete(auth("831c76b092f9f135d9b6b36c3a720758"));
+    assert_eq!(post(&url, FORM, forged).await, 401);
+    let prefix = line_delete(auth(&APP_TOKEN[..8]));
+    assert_eq!(post(&url, FORM, prefix).await, 401);
+
+    // A genuine event afterwards is the first and only one the handler sees.
+    assert_eq!(post(&url, FORM, line_delete(auth(APP_TOKEN))).await, 200);
+    match next(&mut seen).await {
+        Seen::LineDelete(event) => assert_eq!(event.data.get(), 107),
+        other => panic!("unexpected dispatch: {other:?}"),
+    }
+    assert!(seen.try_recv().is_err(), "nothing else was dispatched");
+}
+
+#[tokio::test]
+async fn a_missing_token_gets_401() {
+    let (handler, mut seen) = recorder();
+    let url = serve(EventReceiver::new(SingleToken::new(APP_TOKEN), handler).router()).await;
+
+    let no_token = line_delete(json!({ "domain": "some.bitrix24.com", "member_id": MEMBER }));
+    assert_eq!(post(&url, FORM, no_token).await, 401);
+    assert_eq!(post(&url, FORM, line_delete(auth(""))).await, 401);
+    let no_auth = "event=ONIMCONNECTORLINEDELETE&data=107";
+    assert_eq!(post(&url, FORM, no_auth).await, 401);
+    assert!(seen.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn tokens_are_looked_up_per_portal() {
+    let tokens = TokenMap::new()
+        .with(MEMBER, APP_TOKEN)
+        .with("other-portal", "another-token");
+    let (handler, mut seen) = recorder();
+    let url = serve(EventReceiver::new(tokens, handler).router()).await;
+
+    // The other portal's token is not valid for this portal.
+    assert_eq!(
+        post(&url, FORM, line_delete(auth("another-token"))).await,
+        401
+    );
+    let unknown_portal = line_delete(
+        json!({ "member_id": "stranger", "domain": "x", "application_token": APP_TOKEN }),
+    );
+    assert_eq!(post(&url, FORM, unknown_portal).await, 401);
+    assert_eq!(post(&url, FORM, line_delete(auth(APP_TOKEN))).await, 200);
+    assert!(matches!(next(&mut seen).await, Seen::LineDelete(_)));
+
+    let only_one = SingleToken::new(APP_TOKEN).for_member("other-portal");
+    let rejection = imconnector::receiver::verify_event(
+        &only_one,
+        Some(FORM),
+        line_delete(auth(APP_TOKEN)).as_bytes(),
+    )
+    .await
+    .expect_err("wrong portal");
+    assert!(matches!(rejection, Rejection::Unauthorized(_)));
+}
+
+#[tokio::test]
+async fn malformed_bodies_get_400() {
+    let (handler, mut seen) = recorder();
+    let url = serve(EventReceiver::new(SingleToken::new(APP_TOKEN), handler).router()).await;
+
+    // Authenticated, but the payload does not have the event's documented shape.
+    let no_messages = imconnector_form::encode(&json!({
+        "event": "ONIMCONNECTORMESSAGEADD",
+        "data": { "CONNECTOR": "acme_chat", "LINE": "abc" },
+        "auth": auth(APP_TOKEN),
+    }));
+    assert_eq!(post(&url, FORM, no_messages).await, 400);
+    let no_event_name =
+        imconnector_form::encode(&json!({ "data": "107", "auth": auth(APP_TOKEN) }));
+    assert_eq!(post(&url, FORM, no_event_name).await, 400);
+    assert_eq!(post(&url, "application/json", "{\"event\": ").await, 400);
+    assert!(seen.try_recv().is_err());
+
+    // The same event as JSON (the way the documentation prints events) is accepted.
+    let json_event =
+        json!({ "event": "ONIMCONNECTORLINEDELETE", "data": 5, "auth": auth(APP_TOKEN) });
+    assert_eq!(
+        post(
+            &url,
+            "application/json; charset=utf-8",
+            json_event.to_string()
+        )
+        .await,
+        200
+    );
+    assert!(matches!(next(&mut seen).await, Seen::LineDelete(event) if event.data.get() == 5));
+}
+
+#[tokio::test]
+async fn an_oversize_body_gets_413() {
+    let (handler, mut seen) = recorder();
+    let receiver = EventReceiver::new(SingleToken::new(APP_TOKEN), handler).body_limit(1024);
+    let url = serve(receiver.router()).await;
+
+    let padded = format!(
+        "{}&padding={}",
+        line_delete(auth(APP_TOKEN)),
+        "x".repeat(2048)
+    );
+    assert_eq!(post(&url, FORM, padded).await, 413);
+    assert!(seen.try_recv().is_err());
+    assert_eq!(post(&url, FORM, line_delete(auth(APP_TOKEN))).await, 200);
+}
+
+#[tokio::test]
+async fn an_operator_reply_reaches_the_handler_and_is_confirmed() {
+    let portal = portal().await;
+    let (handler, mut seen) = recorder();
+    let tokens = SingleToken::new(portal.app.application_token.expose_secret())
+        .for_member(&portal.app.member_id);
+    let receiver = EventReceiver::new(tokens, handler).confirm_deliveries(portal.client.clone());
+    let url = serve(receiver.router()).await;
+    let setup = setup(&url);
+    provision(&portal.client, &setup, line(1))
+        .await
+        .expect("provision");
+
+    let customer = MessageIn::new(
+        MessageUser::new("ext-user-42").name("Ivan"),
+        MessageBody::new()
+            .id("ext-msg-1")
+            .text("Hello, I need help"),
+        MessageChat::new("channel-123"),
+    );
+    let sent = portal
+        .client
+        .call(&SendMessages::new(setup.id().clone(), line(1), [customer]))
+        .await
+        .expect("send.messages");
+    assert!(sent.success.get());
+    // The customer's first message opened a session: the only event so far.
+    match next(&mut seen).await {
+        Seen::DialogStart(event) => assert_eq!(event.data.data[0].chat.id.as_str(), "channel-123"),
+        other => panic!("expected DialogStart, got {other:?}"),
+    }
+
+    let reply = portal
+        .emulator
+        .operator_reply(1, "channel-123", "Good afternoon, how can I help?")
+        .expect("operator replies");
+
+    let (mut added, mut confirmed) = (None, None);
+    while added.is_none() || confirmed.is_none() {
+        match next(&mut seen).await {
+            Seen::MessageAdd(event) => added = Some(event),
+            Seen::Confirmed(report) => confirmed = Some(report),
+            other => panic!("unexpected dispatch: {other:?}"),
+        }
+    }
+    let added = added.expect("message add");
+    assert_eq!(added.data.connector, "acme_chat");
+    assert_eq!(added.data.messages.len(), 1);
+    let item = &added.data.messages[0];
+    assert_eq!(
+        item.im.message_id.get(),
+        i64::try_from(reply.message_id).unwrap()
+    );
+    assert_eq!(item.chat.id.as_str(), "channel-123");
+    assert!(item
+        .message
+        .text
+        .as_deref()
+        .is_some_and(|text| text.ends_with("Good afternoon, how can I help?")));
+
+    let confirmed = confirmed.expect("confirmation");
+    assert!(confirmed.result.is_ok(), "{:?}", confirmed.result);
+    let expected_id = format!("out-{}", reply.message_id);
+    assert_eq!(confirmed.messages[0].external_ids, [expected_id.clone()]);
+
+    let deliveries = portal.emulator.delivery_statuses();
+    assert_eq!(deliveries.len(), 1);
+    assert!(deliveries[0].matched, "{:?}", deliveries[0]);
+    assert_eq!(deliveries[0].external_ids, [expected_id]);
+    let stored = portal
+        .emulator
+        .messages(1, "channel-123")
+        .into_iter()
+        .find(|message| message.direction == Direction::Outgoing)
+        .expect("the reply is stored");
+    assert!(stored.delivered, "{stored:?}");
+
+    // Disconnecting the line is reported to the handler too.
+    teardown(&portal.client, &setup, line(1))
+        .await
+        .expect("teardown");
+    match next(&mut seen).await {
+        Seen::StatusDelete(event) => assert_eq!(
+            (event.data.connector.as_str(), event.data.line.get()),
+            ("acme_chat", 1)
+        ),
+        other => panic!("expected StatusDelete, got {other:?}"),
+    }
+}
