@@ -62,7 +62,8 @@ pub fn run(plan: Plan) -> Result<Figures, SetupError> {
         let started = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..plan.concurrency.max(1) {
-            let (http, url, body, next) = (http.clone(), url.clone(), body.clone(), Arc::clone(&next));
+            let (http, url, body, next) =
+                (http.clone(), url.clone(), body.clone(), Arc::clone(&next));
             tasks.spawn(async move {
                 let mut answered = 0u64;
                 while next.fetch_add(1, Ordering::Relaxed) < plan.requests {
@@ -74,7 +75,9 @@ pub fn run(plan: Plan) -> Result<Figures, SetupError> {
                         .await?;
                     let answer: Value = serde_json::from_slice(&response.bytes().await?)?;
                     if answer["result"]["STATUS"] != Value::Bool(true) {
-                        return Err::<u64, SetupError>(format!("unexpected answer {answer}").into());
+                        return Err::<u64, SetupError>(
+                            format!("unexpected answer {answer}").into(),
+                        );
                     }
                     answered += 1;
                 }

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use imconnector::events::{Event, MessageAddEvent};
-use imconnector::receiver::{verify_event, EventHandler, EventReceiver, HandlerError, SentMessages, SingleToken};
+use imconnector::receiver::{
+    verify_event, EventHandler, EventReceiver, HandlerError, SentMessages, SingleToken,
+};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -53,7 +55,9 @@ impl Row {
 /// When the spec file no longer has the example.
 pub fn sample() -> Result<(Vec<u8>, String), SetupError> {
     let spec: Value = serde_json::from_str(SPEC_EVENT)?;
-    let examples = spec["examples"].as_array().ok_or("no examples in the spec")?;
+    let examples = spec["examples"]
+        .as_array()
+        .ok_or("no examples in the spec")?;
     let form = examples
         .iter()
         .find_map(|example| example["form"].as_str())
@@ -78,7 +82,11 @@ impl EventHandler for Counting {
     }
 }
 
-fn measure(label: &'static str, events: u64, work: impl FnOnce() -> Result<(), SetupError>) -> Result<Row, SetupError> {
+fn measure(
+    label: &'static str,
+    events: u64,
+    work: impl FnOnce() -> Result<(), SetupError>,
+) -> Result<Row, SetupError> {
     let watch = Stopwatch::start()?;
     work()?;
     Ok(Row {
@@ -98,53 +106,72 @@ pub fn run(events: u64) -> Result<Vec<Row>, SetupError> {
         .enable_all()
         .build()?;
     let mut rows = Vec::new();
-    rows.push(measure("raw form parse (`imconnector_form::parse`)", events, || {
-        for _ in 0..events {
-            let parsed = imconnector_form::parse(std::hint::black_box(&body))?;
-            std::hint::black_box(parsed);
-        }
-        Ok(())
-    })?);
-    rows.push(measure("typed decode (`Event::from_form`)", events, || {
-        for _ in 0..events {
-            let event = Event::from_form(std::hint::black_box(&body))?;
-            if !matches!(event, Event::MessageAdd(_)) {
-                return Err("not decoded as MessageAdd".into());
-            }
-        }
-        Ok(())
-    })?);
-    let tokens = SingleToken::new(token.clone());
-    rows.push(measure("verified + decoded (`receiver::verify_event`)", events, || {
-        runtime.block_on(async {
+    rows.push(measure(
+        "raw form parse (`imconnector_form::parse`)",
+        events,
+        || {
             for _ in 0..events {
-                let event = verify_event(&tokens, Some(FORM), std::hint::black_box(&body)).await;
-                if !matches!(event, Ok(Event::MessageAdd(_))) {
-                    return Err::<(), SetupError>(format!("unexpected {event:?}").into());
+                let parsed = imconnector_form::parse(std::hint::black_box(&body))?;
+                std::hint::black_box(parsed);
+            }
+            Ok(())
+        },
+    )?);
+    rows.push(measure(
+        "typed decode (`Event::from_form`)",
+        events,
+        || {
+            for _ in 0..events {
+                let event = Event::from_form(std::hint::black_box(&body))?;
+                if !matches!(event, Event::MessageAdd(_)) {
+                    return Err("not decoded as MessageAdd".into());
                 }
             }
             Ok(())
-        })
-    })?);
+        },
+    )?);
+    let tokens = SingleToken::new(token.clone());
+    rows.push(measure(
+        "verified + decoded (`receiver::verify_event`)",
+        events,
+        || {
+            runtime.block_on(async {
+                for _ in 0..events {
+                    let event =
+                        verify_event(&tokens, Some(FORM), std::hint::black_box(&body)).await;
+                    if !matches!(event, Ok(Event::MessageAdd(_))) {
+                        return Err::<(), SetupError>(format!("unexpected {event:?}").into());
+                    }
+                }
+                Ok(())
+            })
+        },
+    )?);
     let counted = Counting::default();
     let router = EventReceiver::new(SingleToken::new(token), counted.clone()).router();
-    rows.push(measure("through the receiver's Router (oneshot, dispatched)", events, || {
-        runtime.block_on(async {
-            for _ in 0..events {
-                let request = Request::post("/")
-                    .header(header::CONTENT_TYPE, FORM)
-                    .body(Body::from(body.clone()))?;
-                let response = router.clone().oneshot(request).await?;
-                if response.status() != StatusCode::OK {
-                    return Err::<(), SetupError>(format!("answered {}", response.status()).into());
+    rows.push(measure(
+        "through the receiver's Router (oneshot, dispatched)",
+        events,
+        || {
+            runtime.block_on(async {
+                for _ in 0..events {
+                    let request = Request::post("/")
+                        .header(header::CONTENT_TYPE, FORM)
+                        .body(Body::from(body.clone()))?;
+                    let response = router.clone().oneshot(request).await?;
+                    if response.status() != StatusCode::OK {
+                        return Err::<(), SetupError>(
+                            format!("answered {}", response.status()).into(),
+                        );
+                    }
                 }
-            }
-            // The handler runs on tasks of its own: wait until each one ran.
-            while counted.0.load(Ordering::Relaxed) < events {
-                tokio::task::yield_now().await;
-            }
-            Ok(())
-        })
-    })?);
+                // The handler runs on tasks of its own: wait until each one ran.
+                while counted.0.load(Ordering::Relaxed) < events {
+                    tokio::task::yield_now().await;
+                }
+                Ok(())
+            })
+        },
+    )?);
     Ok(rows)
 }

@@ -2,9 +2,14 @@
 //! `cargo run --release -p imconnector-bench -- [--quick]` (see BENCHMARKS.md).
 #![deny(missing_docs)]
 
+pub mod emulator_rps;
+pub mod intake;
 pub mod measure;
+pub mod memory;
 pub mod overhead;
 pub mod portal;
+pub mod report;
+pub mod throughput;
 
 /// The facade's `Sender`, compiled from its source until `imconnector` exports it
 /// (`pub mod sender;` in crates/imconnector/src/lib.rs); then this becomes

@@ -1,3 +1,293 @@
-//! `cargo run --release -p imconnector-bench -- [--quick]`.
+//! `cargo run --release -p imconnector-bench -- [--quick]`: every benchmark of BENCHMARKS.md,
+//! printed as markdown tables.
 
-fn main() {}
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use imconnector_bench::portal::SetupError;
+use imconnector_bench::report::{machine, number, Table};
+use imconnector_bench::{emulator_rps, intake, memory, overhead, throughput};
+
+/// Benchmarks of imconnector-rs against its emulator.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Small sizes, about a minute in all (CI smoke); the figures are noisier.
+    #[arg(long)]
+    quick: bool,
+    /// Run only these sections (overhead, throughput, intake, emulator, memory).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Internal: the child process of the memory benchmark.
+    #[arg(long = "memory-probe", hide = true)]
+    memory_probe: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = if cli.memory_probe {
+        memory::probe()
+    } else {
+        run(&cli)
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("benchmark failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn wanted(cli: &Cli, section: &str) -> bool {
+    cli.only.is_empty() || cli.only.iter().any(|only| only == section)
+}
+
+fn run(cli: &Cli) -> Result<(), SetupError> {
+    let started = Instant::now();
+    println!(
+        "# imconnector-rs benchmarks{}\n",
+        if cli.quick { " (--quick)" } else { "" }
+    );
+    println!("Machine: {}.\n", machine());
+    if wanted(cli, "overhead") {
+        overhead_section(cli.quick)?;
+    }
+    if wanted(cli, "throughput") {
+        throughput_section(cli.quick)?;
+    }
+    if wanted(cli, "intake") {
+        intake_section(cli.quick)?;
+    }
+    if wanted(cli, "emulator") {
+        emulator_section(cli.quick)?;
+    }
+    if wanted(cli, "memory") {
+        memory_section()?;
+    }
+    println!("Total time: {:.1} s.", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn overhead_section(quick: bool) -> Result<(), SetupError> {
+    let plan = if quick {
+        overhead::Plan {
+            calls_per_round: 200,
+            rounds: 5,
+            warmup: 100,
+        }
+    } else {
+        overhead::Plan {
+            calls_per_round: 1_000,
+            rounds: 10,
+            warmup: 500,
+        }
+    };
+    let figures = overhead::run(plan)?;
+    println!("## Overhead: `imconnector.status`, one call at a time, limits off\n");
+    let mut table = Table::new(&["client", "calls", "calls/s", "CPU µs/call (client thread)"]);
+    table.row(vec![
+        "SDK (`Client::call(&Status)`)".to_owned(),
+        number(figures.calls as f64, 0),
+        number(figures.sdk_rate(), 0),
+        number(figures.sdk_cpu_micros(), 1),
+    ]);
+    table.row(vec![
+        "floor (reqwest + serde_json)".to_owned(),
+        number(figures.calls as f64, 0),
+        number(figures.floor_rate(), 0),
+        number(figures.floor_cpu_micros(), 1),
+    ]);
+    table.row(vec![
+        "**SDK / floor**".to_owned(),
+        String::new(),
+        format!("{:.2}", figures.sdk_rate() / figures.floor_rate()),
+        format!(
+            "{:.2}",
+            figures.sdk_cpu_micros() / figures.floor_cpu_micros()
+        ),
+    ]);
+    println!("{}", table.render());
+    Ok(())
+}
+
+fn throughput_section(quick: bool) -> Result<(), SetupError> {
+    let time_scale = 10.0;
+    let (naive, packed) = if quick {
+        (
+            throughput::Workload {
+                messages: 150,
+                chats: 150,
+                lines: 5,
+                time_scale,
+            },
+            throughput::Workload {
+                messages: 10_000,
+                chats: 1_000,
+                lines: 5,
+                time_scale,
+            },
+        )
+    } else {
+        (
+            throughput::Workload {
+                messages: 400,
+                chats: 400,
+                lines: 5,
+                time_scale,
+            },
+            throughput::Workload {
+                messages: 50_000,
+                chats: 10_000,
+                lines: 10,
+                time_scale,
+            },
+        )
+    };
+    let runs = [
+        (naive, throughput::Strategy::OnePerCall { concurrency: 4 }),
+        (
+            packed,
+            throughput::Strategy::Sender {
+                messages_per_call: 10,
+                calls_per_request: 10,
+            },
+        ),
+    ];
+    println!(
+        "## Throughput under the standard bucket (burst 50, 2 requests/s), time scale {time_scale}\n"
+    );
+    println!(
+        "The emulator drains {} requests per real second; the client paces itself for the same \
+         numbers (with its 10% safety margin).\n",
+        number(2.0 * time_scale, 0)
+    );
+    let mut table = Table::new(&[
+        "strategy",
+        "messages / chats / lines",
+        "requests",
+        "seconds",
+        "messages/s",
+        "theoretical max messages/s",
+        "achieved / max",
+        "QUERY_LIMIT_EXCEEDED sent / reaching caller",
+        "stored / delivered / not delivered",
+    ]);
+    for (workload, strategy) in runs {
+        let figures = throughput::run(workload, strategy)?;
+        let label = match strategy {
+            throughput::Strategy::OnePerCall { concurrency } => {
+                format!("one `send.messages` per message ({concurrency} at once)")
+            }
+            throughput::Strategy::Sender {
+                messages_per_call,
+                calls_per_request,
+            } => format!(
+                "`Sender` ({messages_per_call} messages/call x {calls_per_request} calls/batch)"
+            ),
+        };
+        table.row(vec![
+            label,
+            format!(
+                "{} / {} / {}",
+                number(workload.messages as f64, 0),
+                number(workload.chats as f64, 0),
+                workload.lines
+            ),
+            number(figures.requests as f64, 0),
+            format!("{:.2}", figures.elapsed.as_secs_f64()),
+            number(figures.rate(), 0),
+            format!(
+                "{} (ceiling after the burst: {})",
+                number(figures.theoretical_rate(), 0),
+                number(figures.steady_ceiling(), 0)
+            ),
+            format!("{:.2}", figures.rate() / figures.theoretical_rate()),
+            format!(
+                "{} / {}",
+                figures.limit_refusals_sent, figures.limit_refusals_seen
+            ),
+            format!(
+                "{} / {} / {}",
+                number(figures.stored as f64, 0),
+                number(figures.delivered as f64, 0),
+                figures.not_delivered
+            ),
+        ]);
+    }
+    println!("{}", table.render());
+    Ok(())
+}
+
+fn intake_section(quick: bool) -> Result<(), SetupError> {
+    let events = if quick { 20_000 } else { 200_000 };
+    let rows = intake::run(events)?;
+    println!("## Event intake: `OnImConnectorMessageAdd` form bodies, one thread\n");
+    let mut table = Table::new(&["path", "events", "events/s", "CPU µs/event", "vs raw parse"]);
+    let raw = rows.first().map_or(1.0, intake::Row::rate);
+    for row in &rows {
+        table.row(vec![
+            row.label.to_owned(),
+            number(row.events as f64, 0),
+            number(row.rate(), 0),
+            number(row.cpu_micros(), 2),
+            format!("{:.2}", row.rate() / raw),
+        ]);
+    }
+    println!("{}", table.render());
+    Ok(())
+}
+
+fn emulator_section(quick: bool) -> Result<(), SetupError> {
+    let plan = emulator_rps::Plan {
+        requests: if quick { 20_000 } else { 100_000 },
+        concurrency: 16,
+        emulator_threads: 1,
+    };
+    let figures = emulator_rps::run(plan)?;
+    println!("## Emulator capacity: `imconnector.status`, limits off\n");
+    let mut table = Table::new(&["emulator threads", "connections", "requests", "requests/s"]);
+    table.row(vec![
+        plan.emulator_threads.to_string(),
+        plan.concurrency.to_string(),
+        number(figures.answered as f64, 0),
+        number(figures.rate(), 0),
+    ]);
+    println!("{}", table.render());
+    Ok(())
+}
+
+fn memory_section() -> Result<(), SetupError> {
+    let chats = 10_000;
+    let lines = 10;
+    let latency = Duration::from_millis(250);
+    let report = memory::run(chats, lines, latency)?;
+    println!(
+        "## Memory: one message for each of {} chats in flight through one `Sender`\n",
+        number(chats as f64, 0)
+    );
+    println!(
+        "Every request is held {} ms by the emulator, so all messages are queued or on the wire \
+         together; the connector runs in a child process (its own `VmHWM`).\n",
+        latency.as_millis()
+    );
+    let mut table = Table::new(&[
+        "baseline VmHWM",
+        "VmRSS with all queued",
+        "peak VmHWM",
+        "peak above baseline, per chat",
+        "delivered",
+        "seconds",
+    ]);
+    table.row(vec![
+        format!("{} MiB", number(report.baseline_kib as f64 / 1024.0, 1)),
+        format!("{} MiB", number(report.queued_kib as f64 / 1024.0, 1)),
+        format!("{} MiB", number(report.peak_kib as f64 / 1024.0, 1)),
+        format!("{} bytes", number(report.bytes_per_chat(), 0)),
+        number(report.delivered as f64, 0),
+        format!("{:.1}", report.elapsed_ms as f64 / 1000.0),
+    ]);
+    println!("{}", table.render());
+    Ok(())
+}

@@ -13,7 +13,9 @@ use nix::sys::time::TimeValLike;
 pub fn thread_cpu() -> Result<Duration, nix::Error> {
     let usage = getrusage(UsageWho::RUSAGE_THREAD)?;
     let micros = usage.user_time().num_microseconds() + usage.system_time().num_microseconds();
-    Ok(Duration::from_micros(u64::try_from(micros).unwrap_or_default()))
+    Ok(Duration::from_micros(
+        u64::try_from(micros).unwrap_or_default(),
+    ))
 }
 
 /// Wall-clock and thread CPU time of a stretch of work.

@@ -54,7 +54,9 @@ impl Workload {
             MessageUser::new(format!("customer-{chat}")),
             MessageBody::new()
                 .id(format!("bench-{index}"))
-                .text(format!("Customer message {index} in chat {chat}: where is my order?")),
+                .text(format!(
+                    "Customer message {index} in chat {chat}: where is my order?"
+                )),
             MessageChat::new(format!("chat-{chat}")),
         );
         Ok((LineId::new(line)?, message))

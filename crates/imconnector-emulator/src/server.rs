@@ -11,7 +11,7 @@ use axum::response::Response;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
@@ -131,7 +131,11 @@ fn serve_connection(stream: TcpStream, router: Router, graceful: &GracefulShutdo
         request.extensions_mut().insert(kill_for_requests.clone());
         router.clone().call(request)
     });
-    let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    // With a timer hyper enforces its 30 s header-read timeout, so a stalled client cannot
+    // hold a connection task forever.
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .serve_connection(TokioIo::new(stream), service);
     let connection = graceful.watch(connection);
     tokio::spawn(async move {
         tokio::select! {

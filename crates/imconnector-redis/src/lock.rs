@@ -73,6 +73,19 @@ impl RedisRefreshLock {
         &self.member_id
     }
 
+    /// Whether a process holds the lock now (it is refreshing, or died less than a lease ago).
+    ///
+    /// # Errors
+    /// [`RedisBackendError::Redis`].
+    pub async fn is_held(&self) -> Result<bool, RedisBackendError> {
+        let exists: u8 = redis::cmd("EXISTS")
+            .arg(&self.keys.lock)
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(RedisBackendError::redis("look at the refresh lock"))?;
+        Ok(exists == 1)
+    }
+
     async fn coordinate(
         &self,
         current: &Tokens,

@@ -192,8 +192,12 @@ async fn main() -> Result<(), BoxError> {
             .chats()
             .into_iter()
             .find(|found| found.external_chat_id == chat)
-            .and_then(|found| found.name);
-        println!("\nThe emulated portal saw {} messages in the chat ({delivered} delivered), chat name {name:?}.", stored.len());
+            .and_then(|found| found.name)
+            .unwrap_or_default();
+        println!(
+            "\nThe emulated portal stored {} messages in chat {name:?} ({delivered} confirmed as delivered).",
+            stored.len()
+        );
         emulator.shutdown().await;
     }
     Ok(())

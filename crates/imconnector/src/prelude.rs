@@ -4,7 +4,7 @@
 //! Left out because their names are too general to glob-import: the shared types of
 //! [`types`](crate::types) other than the ones requests are built from (use them by path), and
 //! `types::EventHandler` (an `event.get` row), which the receiver's
-//! [`EventHandler`](crate::receiver::EventHandler) trait would shadow.
+//! `receiver::EventHandler` trait would shadow.
 
 pub use crate::events::{
     DialogFinishEvent, DialogStartEvent, Event, LineDeleteEvent, MessageAddEvent,

@@ -41,7 +41,7 @@ pub struct ConnectorSetup {
 
 impl ConnectorSetup {
     /// A connector with the registration's required fields and the URL of your event
-    /// handler (where the [`receiver`](crate::receiver) is mounted). Every event in
+    /// handler (where the `receiver` is mounted, feature `server`). Every event in
     /// [`Event::KNOWN`] is bound unless [`events`](Self::events) says otherwise.
     pub fn new(
         id: ConnectorId,
@@ -310,7 +310,7 @@ mod tests {
     use serde_json::json;
 
     fn bindings(value: serde_json::Value) -> Vec<Binding> {
-        serde_json::from_value(value).unwrap()
+        serde_json::from_value(value).expect("bindings decode")
     }
 
     #[test]
@@ -359,13 +359,13 @@ mod tests {
     #[test]
     fn a_malformed_handler_url_is_refused_before_any_call() {
         let setup = ConnectorSetup::new(
-            ConnectorId::new("acme").unwrap(),
+            ConnectorId::new("acme").expect("valid id"),
             "Acme",
             Icon::new("data:image/svg+xml,x"),
             "https://a.example/settings",
             "/events",
         );
-        let error = setup.check().unwrap_err();
+        let error = setup.check().expect_err("refused");
         assert!(
             matches!(&error, WorkflowError::InvalidSetup(invalid) if invalid.parameter == "handler"),
             "{error}"

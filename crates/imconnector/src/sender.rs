@@ -10,8 +10,8 @@
 //! - packs grow by themselves under load: a request starts as soon as a slot is free
 //!   ([`SenderBuilder::requests_in_flight`]), with whatever is queued by then, so a lone message
 //!   goes out at once and a flood goes out in full packs;
-//! - messages of one line reach the portal in the order they were queued: a line has at most one
-//!   request in flight;
+//! - messages of one chat (`chat.id` on a line) reach the portal in the order they were queued:
+//!   a chat has at most one request in flight, while other chats' messages go out beside it;
 //! - the queue is bounded ([`SenderBuilder::capacity`]): [`Sender::send`] waits for room,
 //!   [`Sender::try_send`] gives the message back when it is full.
 //!
@@ -214,7 +214,8 @@ pub struct SenderBuilder {
 
 impl SenderBuilder {
     /// How many messages may wait in the queue (default 1024); [`Sender::send`] waits when it
-    /// is full. At least 1.
+    /// is full. At least 1. The background task holds up to one full request per slot on top
+    /// (`messages_per_call x calls_per_request x requests_in_flight`).
     pub fn capacity(mut self, messages: usize) -> Self {
         self.limits.capacity = messages.max(1);
         self
@@ -236,8 +237,8 @@ impl SenderBuilder {
         self
     }
 
-    /// How many requests may be under way at once (default 4). The client's pacing still
-    /// holds them under the portal's rate limit. At least 1.
+    /// How many requests may be under way at once (default 4); a chat never has two. The
+    /// client's pacing still holds them under the portal's rate limit. At least 1.
     pub fn requests_in_flight(mut self, requests: usize) -> Self {
         self.limits.requests_in_flight = requests.max(1);
         self
@@ -313,12 +314,12 @@ impl Sender {
     /// [`SendError::Invalid`] (naming the field) when the portal would refuse the message;
     /// [`SendError::Closed`] when the background task has stopped.
     pub async fn send(&self, line: LineId, message: MessageIn) -> Result<Submitted, SendError> {
-        self.check(line, &message)?;
+        let chat = self.check(line, &message)?;
         let permit = match self.queue.reserve().await {
             Ok(permit) => permit,
             Err(_) => return Err(SendError::Closed(Box::new(message))),
         };
-        let (queued, submitted) = self.wrap(line, message);
+        let (queued, submitted) = self.wrap(line, chat, message);
         permit.send(queued);
         Ok(submitted)
     }
@@ -329,7 +330,7 @@ impl Sender {
     /// [`TrySendError::Invalid`] when the portal would refuse the message;
     /// [`TrySendError::Full`] and [`TrySendError::Closed`] give the message back.
     pub fn try_send(&self, line: LineId, message: MessageIn) -> Result<Submitted, TrySendError> {
-        self.check(line, &message)?;
+        let chat = self.check(line, &message)?;
         let permit = match self.queue.try_reserve() {
             Ok(permit) => permit,
             Err(mpsc::error::TrySendError::Full(())) => {
@@ -339,7 +340,7 @@ impl Sender {
                 return Err(TrySendError::Closed(Box::new(message)))
             }
         };
-        let (queued, submitted) = self.wrap(line, message);
+        let (queued, submitted) = self.wrap(line, chat, message);
         permit.send(queued);
         Ok(submitted)
     }
@@ -360,8 +361,8 @@ impl Sender {
     }
 
     /// The checks `imconnector.send.messages` makes, on this message alone, so one bad
-    /// message never fails the pack it would have joined.
-    fn check(&self, line: LineId, message: &MessageIn) -> Result<(), InvalidRequest> {
+    /// message never fails the pack it would have joined; returns its chat id.
+    fn check(&self, line: LineId, message: &MessageIn) -> Result<Arc<str>, InvalidRequest> {
         let alone = SendMessages::new(self.connector.clone(), line, [message.clone()]);
         alone.validate().map_err(|mut error| {
             // The caller knows this message, not its position in a request.
@@ -369,15 +370,32 @@ impl Sender {
                 error.parameter = format!("message{rest}").into();
             }
             error
-        })
+        })?;
+        // The generated type keeps its fields to itself; its wire form names the chat.
+        let wire = serde_json::to_value(message)
+            .map_err(|error| InvalidRequest::new("message", error.to_string()))?;
+        match wire.pointer("/chat/id") {
+            Some(serde_json::Value::String(chat)) => Ok(Arc::from(chat.as_str())),
+            Some(other) => Ok(Arc::from(other.to_string())),
+            None => Err(InvalidRequest::new(
+                "message.chat.id",
+                "the chat id is missing",
+            )),
+        }
     }
 
-    fn wrap(&self, line: LineId, message: MessageIn) -> (worker::Queued, Submitted) {
+    fn wrap(
+        &self,
+        line: LineId,
+        chat: Arc<str>,
+        message: MessageIn,
+    ) -> (worker::Queued, Submitted) {
         let id = SendId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let (reply, receiver) = oneshot::channel();
         let queued = worker::Queued {
             id,
             line,
+            chat,
             message,
             reply,
         };

@@ -211,3 +211,40 @@ async fn unknown_paths_answer_json_404() {
     );
     let _: Value = body;
 }
+
+#[tokio::test]
+async fn shutdown_finishes_in_flight_requests_then_refuses_connections() {
+    let portal = Portal::start().await;
+    portal
+        .emulator
+        .set_faults(Some(imconnector_emulator::Faults {
+            latency: std::time::Duration::from_millis(300),
+            latency_share: 1.0,
+            ..imconnector_emulator::Faults::default()
+        }))
+        .expect("valid");
+    let url = portal.url("imconnector.status");
+    let body = json!({"CONNECTOR": "a", "auth": portal.token});
+    let http = portal.http.clone();
+    let in_flight = tokio::spawn({
+        let (url, body) = (url.clone(), body.clone());
+        async move {
+            http.post(url)
+                .json(&body)
+                .send()
+                .await
+                .map(|response| response.status().as_u16())
+        }
+    });
+    // Wait until the server holds the request (its fault decision is counted on arrival).
+    while portal.emulator.counters().faults.delayed == 0 {
+        tokio::task::yield_now().await;
+    }
+    let Portal { emulator, http, .. } = portal;
+    emulator.shutdown().await;
+    assert_eq!(in_flight.await.expect("task").expect("answered"), 200);
+    assert!(
+        http.post(url).json(&body).send().await.is_err(),
+        "no longer listening"
+    );
+}

@@ -11,8 +11,8 @@ use imconnector_transport::Client;
 use super::handler::{DeliveryReport, EventHandler, HandlerError, SentMessages};
 use super::{ApplicationTokens, PortalClients, Shared};
 
-pub(crate) async fn dispatch<H: EventHandler, T: ApplicationTokens>(
-    shared: Arc<Shared<H, T>>,
+pub(crate) async fn dispatch<H: EventHandler, T: ApplicationTokens, C: PortalClients>(
+    shared: Arc<Shared<H, T, C>>,
     event: Event,
 ) {
     let name = event.name().to_owned();

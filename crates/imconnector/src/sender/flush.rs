@@ -145,8 +145,8 @@ fn fail_all(stats: &Counters, replies: Vec<Reply>, error: &Arc<Error>) {
         reply.report(
             stats,
             if unknown {
-            Outcome::Unknown(Some(error))
-        } else {
+                Outcome::Unknown(Some(error))
+            } else {
                 Outcome::Failed(error)
             },
         );

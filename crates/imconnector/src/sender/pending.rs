@@ -1,27 +1,43 @@
-//! Messages taken off the queue and not yet sent, by line, and how they are cut into packs.
+//! Messages taken off the queue and not yet sent, by chat, and how they are cut into requests.
+//!
+//! A chat (an external chat id on a line) has at most one request in flight, and its messages
+//! keep their order inside a request (a call's messages, and a batch's calls, run in order), so
+//! a chat's messages reach the portal in the order they were queued. Different chats of the
+//! same line share calls and may be in different requests at once.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use imconnector_api::wire::LineId;
 
 use super::worker::Queued;
 use super::Limits;
 
-/// One `imconnector.send.messages` call: messages of one line, in queue order.
+/// What keeps order: an external chat on a line.
+pub(crate) type ChatKey = (LineId, Arc<str>);
+
+/// One `imconnector.send.messages` call: messages of one line.
 #[derive(Debug)]
 pub(crate) struct Call {
     pub(crate) line: LineId,
     pub(crate) messages: Vec<Queued>,
 }
 
-/// Unsent messages by line, lines taking turns.
+/// A request about to be sent: its calls, and the chats it holds until it is done.
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub(crate) calls: Vec<Call>,
+    pub(crate) chats: Vec<ChatKey>,
+}
+
+/// Unsent messages by chat, chats taking turns.
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
-    by_line: HashMap<LineId, VecDeque<Queued>>,
-    /// Lines with unsent messages, oldest turn first.
-    turns: VecDeque<LineId>,
-    /// Lines with a request in flight: their next messages wait, to keep the line's order.
-    busy: HashSet<LineId>,
+    by_chat: HashMap<ChatKey, VecDeque<Queued>>,
+    /// Chats with unsent messages, oldest turn first.
+    turns: VecDeque<ChatKey>,
+    /// Chats with a request in flight: their next messages wait, to keep the chat's order.
+    busy: HashSet<ChatKey>,
     count: usize,
 }
 
@@ -36,54 +52,88 @@ impl Pending {
     }
 
     pub(crate) fn push(&mut self, queued: Queued) {
-        let line = queued.line;
-        let waiting = self.by_line.entry(line).or_default();
+        let key = (queued.line, Arc::clone(&queued.chat));
+        let waiting = self.by_chat.entry(key.clone()).or_default();
         if waiting.is_empty() {
-            self.turns.push_back(line);
+            self.turns.push_back(key);
         }
         waiting.push_back(queued);
         self.count += 1;
     }
 
-    /// Lines whose request finished may send again.
-    pub(crate) fn release(&mut self, lines: &[LineId]) {
-        for line in lines {
-            self.busy.remove(line);
+    /// Chats whose request finished may send again.
+    pub(crate) fn release(&mut self, chats: &[ChatKey]) {
+        for chat in chats {
+            self.busy.remove(chat);
         }
     }
 
-    /// The next request: the waiting messages of lines with nothing in flight, taken in turn,
-    /// cut into calls of at most `messages_per_call`, at most `calls_per_request` calls. The
-    /// lines taken become busy. `None` when no line can send.
-    pub(crate) fn next_request(&mut self, limits: &Limits) -> Option<Vec<Call>> {
+    /// The next request: waiting messages of chats with nothing in flight, chats taking turns,
+    /// put into one call per line (a new call when one is full, at most `messages_per_call`
+    /// messages each), at most `calls_per_request` calls. The chats taken become busy. `None`
+    /// when no chat can send.
+    pub(crate) fn next_request(&mut self, limits: &Limits) -> Option<Request> {
         let mut calls: Vec<Call> = Vec::new();
+        let mut chats: Vec<ChatKey> = Vec::new();
         let mut position = 0;
-        while calls.len() < limits.calls_per_request && position < self.turns.len() {
-            let line = self.turns[position];
-            if self.busy.contains(&line) {
+        while position < self.turns.len() {
+            let key = self.turns[position].clone();
+            if self.busy.contains(&key) {
                 position += 1;
                 continue;
             }
-            let Some(waiting) = self.by_line.get_mut(&line) else {
-                position += 1;
+            let Some(waiting) = self.by_chat.get_mut(&key) else {
+                let _ = self.turns.remove(position);
                 continue;
             };
-            while calls.len() < limits.calls_per_request && !waiting.is_empty() {
-                let size = waiting.len().min(limits.messages_per_call);
-                let messages: Vec<Queued> = waiting.drain(..size).collect();
-                self.count -= messages.len();
-                calls.push(Call { line, messages });
+            let mut took = false;
+            while let Some(queued) = waiting.pop_front() {
+                let open = calls
+                    .iter()
+                    .rposition(|call| call.line == key.0)
+                    .filter(|&index| calls[index].messages.len() < limits.messages_per_call);
+                let index = match open {
+                    Some(index) => index,
+                    None if calls.len() < limits.calls_per_request => {
+                        calls.push(Call {
+                            line: key.0,
+                            messages: Vec::new(),
+                        });
+                        calls.len() - 1
+                    }
+                    None => {
+                        waiting.push_front(queued);
+                        break;
+                    }
+                };
+                calls[index].messages.push(queued);
+                self.count -= 1;
+                took = true;
             }
-            self.busy.insert(line);
-            if waiting.is_empty() {
-                self.by_line.remove(&line);
+            let emptied = waiting.is_empty();
+            if took {
+                self.busy.insert(key.clone());
+                chats.push(key.clone());
+            }
+            if emptied {
+                self.by_chat.remove(&key);
                 let _ = self.turns.remove(position);
+            } else if took {
+                // Its turn is over: the rest waits at the back.
+                let _ = self.turns.remove(position);
+                self.turns.push_back(key);
             } else {
-                // Its turn is over: the rest goes to the back of the line.
-                let _ = self.turns.remove(position);
-                self.turns.push_back(line);
+                // The request is full for this chat's line; others may still fit.
+                position += 1;
+            }
+            if calls.len() == limits.calls_per_request
+                && calls
+                    .iter()
+                    .all(|call| call.messages.len() >= limits.messages_per_call)
+            {
+                break;
             }
         }
-        (!calls.is_empty()).then_some(calls)
+        (!calls.is_empty()).then_some(Request { calls, chats })
     }
 }

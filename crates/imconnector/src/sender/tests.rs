@@ -13,7 +13,7 @@ use imconnector_transport::{ApiError, Client, Error, ErrorCode, OAuthApp, RateLi
 use tokio::sync::oneshot;
 
 use super::flush::may_have_been_applied;
-use super::pending::Pending;
+use super::pending::{Pending, Request};
 use super::worker::Queued;
 use super::{Limits, Outcome, SendError, SendId, Sender, Submitted, TrySendError};
 
@@ -113,7 +113,10 @@ async fn packs_a_lines_messages_into_calls_and_calls_into_one_batch() {
     let mut submitted: Vec<Submitted> = Vec::new();
     for index in 0..10 {
         let line_id = if index % 5 < 3 { 1 } else { 2 };
-        let sent = sender.try_send(line(line_id), message(&format!("chat-{line_id}"), &format!("m{index}")));
+        let sent = sender.try_send(
+            line(line_id),
+            message(&format!("chat-{line_id}"), &format!("m{index}")),
+        );
         submitted.push(sent.expect("room"));
     }
     for (index, submitted) in submitted.into_iter().enumerate() {
@@ -123,7 +126,10 @@ async fn packs_a_lines_messages_into_calls_and_calls_into_one_batch() {
             panic!("m{index}: {:?}", delivery.outcome)
         };
         let echoed = result.message.as_ref().and_then(|body| body.id.as_ref());
-        assert_eq!(echoed.map(|id| id.as_str().to_owned()), Some(format!("m{index}")));
+        assert_eq!(
+            echoed.map(|id| id.as_str().to_owned()),
+            Some(format!("m{index}"))
+        );
     }
     // Line 1 has six messages (two calls of three), line 2 four (three and one): four calls,
     // one batch request.
@@ -173,7 +179,10 @@ async fn each_message_gets_its_own_outcome_in_a_mixed_pack() {
     assert!(good.await.outcome.is_delivered());
     match rejected.await.outcome {
         Outcome::Rejected(errors) => {
-            assert_eq!(errors, ["Cannot create or get user mapped to external messenger user."]);
+            assert_eq!(
+                errors,
+                ["Cannot create or get user mapped to external messenger user."]
+            );
         }
         other => panic!("expected a rejection, got {other:?}"),
     }
@@ -228,7 +237,11 @@ async fn an_invalid_message_is_refused_when_queued_naming_its_field() {
         Err(SendError::Invalid(error)) => assert_eq!(error.parameter, "message.chat.id"),
         other => panic!("expected a local refusal, got {other:?}"),
     }
-    let empty = MessageIn::new(MessageUser::new("user"), MessageBody::new(), MessageChat::new("c"));
+    let empty = MessageIn::new(
+        MessageUser::new("user"),
+        MessageBody::new(),
+        MessageChat::new("c"),
+    );
     match sender.try_send(line(1), empty) {
         Err(TrySendError::Invalid(error)) => assert_eq!(error.parameter, "message.message.text"),
         other => panic!("expected a local refusal, got {other:?}"),
@@ -258,11 +271,11 @@ async fn a_full_queue_gives_the_message_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lines_messages_arrive_in_the_order_they_were_queued() {
+async fn a_chats_messages_arrive_in_the_order_they_were_queued() {
     let portal = portal(2).await;
     let client = client(&portal);
     connect(&client, &[1, 2]).await;
-    // One message per request and four requests at once: only the line's turn keeps order.
+    // One message per request and four requests at once: only the chat's turn keeps order.
     let sender = Sender::builder(client, connector())
         .messages_per_call(1)
         .calls_per_request(1)
@@ -272,7 +285,10 @@ async fn a_lines_messages_arrive_in_the_order_they_were_queued() {
     for index in 0..40 {
         let line_id = 1 + index % 2;
         let queued = sender
-            .send(line(line_id), message(&format!("chat-{line_id}"), &format!("{line_id}-{index:02}")))
+            .send(
+                line(line_id),
+                message(&format!("chat-{line_id}"), &format!("{line_id}-{index:02}")),
+            )
             .await
             .unwrap();
         submitted.push(queued);
@@ -287,7 +303,7 @@ async fn a_lines_messages_arrive_in_the_order_they_were_queued() {
         let mut sorted = of_line.clone();
         sorted.sort();
         assert_eq!(of_line.len(), 20);
-        assert_eq!(of_line, sorted, "line {line_id} out of order");
+        assert_eq!(of_line, sorted, "chat of line {line_id} out of order");
     }
 }
 
@@ -303,12 +319,13 @@ async fn dropping_every_sender_still_reports_what_was_queued() {
     assert_eq!(stored(&portal), ["last"]);
 }
 
-fn queued(id: u64, line_id: i64) -> Queued {
+fn queued(id: u64, line_id: i64, chat: &str) -> Queued {
     let (reply, _) = oneshot::channel();
     Queued {
         id: SendId(id),
         line: line(line_id),
-        message: message("c", &id.to_string()),
+        chat: Arc::from(chat),
+        message: message(chat, &id.to_string()),
         reply,
     }
 }
@@ -322,8 +339,10 @@ fn limits(messages_per_call: usize, calls_per_request: usize) -> Limits {
     }
 }
 
-fn shape(calls: &[super::pending::Call]) -> Vec<(i64, Vec<u64>)> {
-    calls
+/// `(line, message ids)` of each call of a request.
+fn shape(request: &Request) -> Vec<(i64, Vec<u64>)> {
+    request
+        .calls
         .iter()
         .map(|call| {
             let ids = call.messages.iter().map(|queued| queued.id.get()).collect();
@@ -333,23 +352,61 @@ fn shape(calls: &[super::pending::Call]) -> Vec<(i64, Vec<u64>)> {
 }
 
 #[test]
-fn lines_take_turns_and_a_busy_line_waits() {
+fn chats_of_a_line_share_calls_and_take_turns() {
     let mut pending = Pending::default();
-    for (id, line_id) in [(0, 1), (1, 1), (2, 2), (3, 1), (4, 3), (5, 2)] {
-        pending.push(queued(id, line_id));
+    for (id, line_id, chat) in [
+        (0, 1, "a"),
+        (1, 1, "b"),
+        (2, 2, "c"),
+        (3, 1, "a"),
+        (4, 1, "a"),
+    ] {
+        pending.push(queued(id, line_id, chat));
     }
-    let limits = limits(2, 2);
-    // Line 1 fills both calls; lines 2 and 3 wait for the next request.
-    let first = pending.next_request(&limits).unwrap();
-    assert_eq!(shape(&first), [(1, vec![0, 1]), (1, vec![3])]);
-    let second = pending.next_request(&limits).unwrap();
-    assert_eq!(shape(&second), [(2, vec![2, 5]), (3, vec![4])]);
+    // Calls of two messages, two calls a request: chat a fills line 1's first call and opens
+    // a second; chat b joins it; chat c (line 2) no longer fits.
+    let first = pending.next_request(&limits(2, 2)).unwrap();
+    assert_eq!(shape(&first), [(1, vec![0, 3]), (1, vec![4, 1])]);
+    assert_eq!(first.chats.len(), 2);
+    let second = pending.next_request(&limits(2, 2)).unwrap();
+    assert_eq!(shape(&second), [(2, vec![2])]);
     assert!(pending.is_empty());
-    // A new message of busy line 1 waits until its request is done.
-    pending.push(queued(6, 1));
-    assert!(pending.next_request(&limits).is_none());
-    pending.release(&[line(1)]);
-    assert_eq!(shape(&pending.next_request(&limits).unwrap()), [(1, vec![6])]);
+    assert!(pending.next_request(&limits(2, 2)).is_none());
+}
+
+#[test]
+fn a_busy_chat_waits_while_other_chats_of_its_line_go() {
+    let mut pending = Pending::default();
+    pending.push(queued(0, 1, "a"));
+    let first = pending.next_request(&limits(10, 10)).unwrap();
+    pending.push(queued(1, 1, "a"));
+    pending.push(queued(2, 1, "b"));
+    // Chat a has a request in flight: only chat b may go.
+    let second = pending.next_request(&limits(10, 10)).unwrap();
+    assert_eq!(shape(&second), [(1, vec![2])]);
+    assert!(pending.next_request(&limits(10, 10)).is_none());
+    pending.release(&first.chats);
+    assert_eq!(
+        shape(&pending.next_request(&limits(10, 10)).unwrap()),
+        [(1, vec![1])]
+    );
+    assert!(pending.is_empty());
+}
+
+#[test]
+fn a_long_backlog_is_cut_into_full_calls_and_requests() {
+    let mut pending = Pending::default();
+    for id in 0..7 {
+        pending.push(queued(id, 1, "busy"));
+    }
+    let first = pending.next_request(&limits(3, 2)).unwrap();
+    assert_eq!(shape(&first), [(1, vec![0, 1, 2]), (1, vec![3, 4, 5])]);
+    assert_eq!(pending.len(), 1);
+    pending.release(&first.chats);
+    assert_eq!(
+        shape(&pending.next_request(&limits(3, 2)).unwrap()),
+        [(1, vec![6])]
+    );
 }
 
 #[test]
@@ -360,7 +417,10 @@ fn only_errors_that_prove_nothing_was_applied_count_as_failed() {
         Error::Api(error)
     };
     assert!(!may_have_been_applied(&api("NOT_ACTIVE_LINE", Some(400))));
-    assert!(!may_have_been_applied(&api("QUERY_LIMIT_EXCEEDED", Some(503))));
+    assert!(!may_have_been_applied(&api(
+        "QUERY_LIMIT_EXCEEDED",
+        Some(503)
+    )));
     assert!(!may_have_been_applied(&api("expired_token", Some(401))));
     assert!(may_have_been_applied(&api("ERROR_CORE", Some(500))));
     assert!(may_have_been_applied(&api("ERROR_CORE", None)));
@@ -385,5 +445,4 @@ fn only_errors_that_prove_nothing_was_applied_count_as_failed() {
         method: "imconnector.send.messages".to_owned(),
     };
     assert!(!may_have_been_applied(&never_sent));
-    let _: Arc<Error> = Arc::new(never_sent);
 }

@@ -13,7 +13,7 @@ use tokio::task::{Id, JoinError, JoinSet};
 
 use std::sync::Arc;
 
-use super::pending::Pending;
+use super::pending::{ChatKey, Pending};
 use super::stats::Counters;
 use super::{flush, Delivery, Limits, SendId};
 
@@ -22,6 +22,8 @@ use super::{flush, Delivery, Limits, SendId};
 pub(crate) struct Queued {
     pub(crate) id: SendId,
     pub(crate) line: LineId,
+    /// The external chat id (`chat.id`), which keeps the order.
+    pub(crate) chat: Arc<str>,
     pub(crate) message: MessageIn,
     pub(crate) reply: oneshot::Sender<Delivery>,
 }
@@ -51,10 +53,11 @@ pub(crate) async fn run(setup: Setup, mut queue: mpsc::Receiver<Queued>) {
     } = setup;
     let mut pending = Pending::default();
     let mut in_flight: JoinSet<()> = JoinSet::new();
-    let mut lines_of: HashMap<Id, Vec<LineId>> = HashMap::new();
-    // Taking more off the queue than one full request would only move the wait from the
-    // (bounded) queue into this task; leaving them queued is what makes `send` wait.
-    let holding_limit = limits.messages_per_request();
+    let mut chats_of: HashMap<Id, Vec<ChatKey>> = HashMap::new();
+    // Enough to fill every request slot; taking more off the queue would only move the wait
+    // from the (bounded) queue into this task, and leaving them queued is what makes `send`
+    // wait.
+    let holding_limit = limits.messages_per_request() * limits.requests_in_flight;
     let mut queue_open = true;
     loop {
         while queue_open && pending.len() < holding_limit {
@@ -65,13 +68,17 @@ pub(crate) async fn run(setup: Setup, mut queue: mpsc::Receiver<Queued>) {
             }
         }
         while in_flight.len() < limits.requests_in_flight {
-            let Some(calls) = pending.next_request(&limits) else {
+            let Some(request) = pending.next_request(&limits) else {
                 break;
             };
-            let lines = calls.iter().map(|call| call.line).collect();
-            let request = flush::send(client.clone(), connector.clone(), Arc::clone(&stats), calls);
-            let handle = in_flight.spawn(request);
-            lines_of.insert(handle.id(), lines);
+            let sending = flush::send(
+                client.clone(),
+                connector.clone(),
+                Arc::clone(&stats),
+                request.calls,
+            );
+            let handle = in_flight.spawn(sending);
+            chats_of.insert(handle.id(), request.chats);
         }
         if !queue_open && pending.is_empty() && in_flight.is_empty() {
             return;
@@ -101,13 +108,13 @@ pub(crate) async fn run(setup: Setup, mut queue: mpsc::Receiver<Queued>) {
             Wake::QueueClosed => queue_open = false,
             Wake::Finished(finished) => {
                 // A request that panicked has dropped its replies, which its messages' callers
-                // see as an unknown outcome; its lines are freed all the same.
+                // see as an unknown outcome; its chats are freed all the same.
                 let id = match finished {
                     Ok((id, ())) => id,
                     Err(error) => error.id(),
                 };
-                if let Some(lines) = lines_of.remove(&id) {
-                    pending.release(&lines);
+                if let Some(chats) = chats_of.remove(&id) {
+                    pending.release(&chats);
                 }
             }
         }

@@ -124,7 +124,7 @@ async fn teardown_undoes_provisioning_and_can_run_again() {
         .expect("teardown");
     assert_eq!(
         torn_down.unbound,
-        i64::try_from(Event::KNOWN.len()).unwrap()
+        i64::try_from(Event::KNOWN.len()).expect("a few events")
     );
     let after = snapshot(&portal).await;
     assert!(after.connectors.is_empty(), "{:?}", after.connectors);
@@ -173,5 +173,63 @@ async fn a_failed_step_is_named_in_the_error() {
     assert!(
         error.to_string().starts_with("event.bind failed"),
         "{error}"
+    );
+}
+
+/// A portal where every call works but the connector reports an error on the line, as after
+/// `imconnector.set.error` by another process (the emulator cannot race like that).
+async fn portal_with_a_broken_line() -> Client {
+    use axum::extract::Path;
+    use serde_json::{json, Value};
+
+    async fn answer(Path(method): Path<String>) -> axum::Json<Value> {
+        let result = match method.as_str() {
+            "imconnector.register" => json!({ "result": true }),
+            "event.get" => json!([]),
+            "imconnector.status" => {
+                json!({ "LINE": 1, "CONNECTOR": "acme_chat", "ERROR": true, "CONFIGURED": true, "STATUS": false })
+            }
+            _ => json!(true),
+        };
+        axum::Json(json!({ "result": result }))
+    }
+    let url = crate::support::serve(
+        axum::Router::new().route("/rest/{method}", axum::routing::post(answer)),
+    )
+    .await;
+    Client::builder()
+        .oauth(
+            OAuthApp::new("local.app", "secret"),
+            Tokens::new("access", "refresh"),
+        )
+        .portal(format!("{url}rest/"))
+        .rate_limit(RateLimit::Off)
+        .build()
+        .expect("client builds")
+}
+
+#[tokio::test]
+async fn a_connector_that_does_not_come_up_is_a_clear_error() {
+    let client = portal_with_a_broken_line().await;
+    let error = provision(&client, &setup("http://127.0.0.1:9/events"), line(1))
+        .await
+        .expect_err("STATUS is false");
+    match &error {
+        WorkflowError::NotReady {
+            connector,
+            line,
+            configured,
+            error,
+        } => {
+            assert_eq!(
+                (connector.as_str(), *line, *configured, *error),
+                ("acme_chat", 1, true, true)
+            );
+        }
+        other => panic!("unexpected error: {other}"),
+    }
+    assert_eq!(
+        error.to_string(),
+        "connector `acme_chat` is not working on line 1 after provisioning: STATUS=false (CONFIGURED=true, ERROR=true)"
     );
 }

@@ -202,7 +202,7 @@ async fn an_operator_reply_reaches_the_handler_and_is_confirmed() {
     let item = &added.data.messages[0];
     assert_eq!(
         item.im.message_id.get(),
-        i64::try_from(reply.message_id).unwrap()
+        i64::try_from(reply.message_id).expect("small id")
     );
     assert_eq!(item.chat.id.as_str(), "channel-123");
     assert!(item
@@ -214,7 +214,10 @@ async fn an_operator_reply_reaches_the_handler_and_is_confirmed() {
     let confirmed = confirmed.expect("confirmation");
     assert!(confirmed.result.is_ok(), "{:?}", confirmed.result);
     let expected_id = format!("out-{}", reply.message_id);
-    assert_eq!(confirmed.messages[0].external_ids, [expected_id.clone()]);
+    assert_eq!(
+        confirmed.messages[0].external_ids,
+        std::slice::from_ref(&expected_id)
+    );
 
     let deliveries = portal.emulator.delivery_statuses();
     assert_eq!(deliveries.len(), 1);
@@ -238,5 +241,80 @@ async fn an_operator_reply_reaches_the_handler_and_is_confirmed() {
             ("acme_chat", 1)
         ),
         other => panic!("expected StatusDelete, got {other:?}"),
+    }
+}
+
+/// A registry of portals, the way a multi-portal application keeps them.
+struct Clients(std::collections::HashMap<String, Client>);
+
+impl imconnector::receiver::PortalClients for Clients {
+    async fn client(&self, member_id: &str) -> Option<Client> {
+        self.0.get(member_id).cloned()
+    }
+}
+
+#[tokio::test]
+async fn each_portal_is_verified_and_confirmed_with_its_own_token_and_client() {
+    let (first, second) = (portal().await, portal().await);
+    assert_ne!(first.app.member_id, second.app.member_id);
+    let tokens = [&first, &second]
+        .iter()
+        .fold(TokenMap::new(), |tokens, portal| {
+            tokens.with(
+                &portal.app.member_id,
+                portal.app.application_token.expose_secret(),
+            )
+        });
+    let clients = Clients(
+        [&first, &second]
+            .iter()
+            .map(|portal| (portal.app.member_id.clone(), portal.client.clone()))
+            .collect(),
+    );
+    let (handler, mut seen) = recorder();
+    let url = serve(
+        EventReceiver::new(tokens, handler)
+            .confirm_deliveries(clients)
+            .router(),
+    )
+    .await;
+    let setup = setup(&url).events(["OnImConnectorMessageAdd"]);
+
+    for (portal, chat) in [(&first, "chat-a"), (&second, "chat-b")] {
+        provision(&portal.client, &setup, line(1))
+            .await
+            .expect("provision");
+        let customer = MessageIn::new(
+            MessageUser::new("u"),
+            MessageBody::new().text("hi"),
+            MessageChat::new(chat),
+        );
+        portal
+            .client
+            .call(&SendMessages::new(setup.id().clone(), line(1), [customer]))
+            .await
+            .expect("send.messages");
+        portal
+            .emulator
+            .operator_reply(1, chat, "hello")
+            .expect("reply");
+    }
+
+    let mut confirmed_for = Vec::new();
+    while confirmed_for.len() < 2 {
+        if let Seen::Confirmed(report) = next(&mut seen).await {
+            assert!(report.result.is_ok(), "{:?}", report.result);
+            confirmed_for.push(report.member_id);
+        }
+    }
+    confirmed_for.sort();
+    let mut members = vec![first.app.member_id.clone(), second.app.member_id.clone()];
+    members.sort();
+    assert_eq!(confirmed_for, members);
+    for (portal, chat) in [(&first, "chat-a"), (&second, "chat-b")] {
+        let deliveries = portal.emulator.delivery_statuses();
+        assert_eq!(deliveries.len(), 1, "each portal got its own confirmation");
+        assert!(deliveries[0].matched);
+        assert_eq!(deliveries[0].external_chat_id.as_deref(), Some(chat));
     }
 }

@@ -1,0 +1,163 @@
+//! [`RedisPortals`]: the facade's portal registry kept in Redis (feature `portals`).
+
+use std::future::Future;
+
+use imconnector::portals::{PortalRecord, PortalStore, PortalStoreError};
+use imconnector_transport::{
+    secrecy::{ExposeSecret, SecretString},
+    ClientBuilder, OAuthApp, RateLimit,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{backend::RedisBackend, error::RedisBackendError, keys::PortalKeys};
+
+/// A [`PortalStore`] in Redis: every replica sees every installed portal, and each portal's
+/// client gets the portal's [`RedisTokenStore`](crate::RedisTokenStore),
+/// [`RedisRefreshLock`](crate::RedisRefreshLock) and [`SharedBucket`](crate::SharedBucket).
+///
+/// A record is a JSON string next to the portal's token hash; the token pair itself lives in the
+/// token hash, so [`load`](PortalStore::load) always returns the newest pair. Saving a record
+/// stores its pair with [`RedisTokenStore::replace`](crate::RedisTokenStore::replace): an
+/// installation outranks every pair before it.
+#[derive(Debug, Clone)]
+pub struct RedisPortals {
+    backend: RedisBackend,
+    rate_limit: RateLimit,
+}
+
+impl RedisBackend {
+    /// A portal store on this backend; every portal's requests share one bucket for
+    /// `rate_limit` (its plan).
+    pub fn portals(&self, rate_limit: RateLimit) -> RedisPortals {
+        RedisPortals {
+            backend: self.clone(),
+            rate_limit,
+        }
+    }
+}
+
+/// The stored form of a record without its token pair. Secrets are exposed only here.
+#[derive(Serialize, Deserialize)]
+struct StoredPortal {
+    member_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    domain: Option<String>,
+    application_token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    oauth_server: Option<String>,
+}
+
+fn store_error(error: RedisBackendError) -> PortalStoreError {
+    PortalStoreError::new(error.to_string(), Some(Box::new(error)))
+}
+
+impl RedisPortals {
+    async fn load_record(&self, member_id: &str) -> Result<Option<PortalRecord>, RedisBackendError> {
+        let keys = PortalKeys::new(self.backend.key_prefix(), member_id)?;
+        let text: Option<String> = redis::cmd("GET")
+            .arg(&keys.portal)
+            .query_async(&mut self.backend.connection())
+            .await
+            .map_err(RedisBackendError::redis("read a portal record"))?;
+        let Some(text) = text.map(SecretString::from) else {
+            return Ok(None);
+        };
+        let malformed = |reason: String| RedisBackendError::Malformed {
+            key: keys.portal.clone(),
+            reason,
+        };
+        let stored: StoredPortal = serde_json::from_str(text.expose_secret()).map_err(|error| {
+            malformed(format!(
+                "not a portal record (line {}, column {})",
+                error.line(),
+                error.column()
+            ))
+        })?;
+        let tokens = self
+            .backend
+            .token_store(member_id)?
+            .load_versioned()
+            .await?
+            .ok_or_else(|| malformed("the portal has no token pair".to_owned()))?;
+        let mut record = PortalRecord::new(stored.member_id, stored.application_token, tokens.tokens);
+        record.domain = stored.domain;
+        record.oauth_server = stored.oauth_server;
+        if let (Some(client_id), Some(secret)) = (stored.client_id, stored.client_secret) {
+            record.app = Some(OAuthApp::new(client_id, secret));
+        }
+        Ok(Some(record))
+    }
+
+    async fn save_record(&self, record: &PortalRecord) -> Result<(), RedisBackendError> {
+        let keys = PortalKeys::new(self.backend.key_prefix(), &record.member_id)?;
+        self.backend
+            .token_store(&record.member_id)?
+            .replace(&record.tokens)
+            .await?;
+        let stored = StoredPortal {
+            member_id: record.member_id.clone(),
+            domain: record.domain.clone(),
+            application_token: record.application_token.expose_secret().to_owned(),
+            client_id: record.app.as_ref().map(|app| app.client_id.clone()),
+            client_secret: record
+                .app
+                .as_ref()
+                .map(|app| app.client_secret.expose_secret().to_owned()),
+            oauth_server: record.oauth_server.clone(),
+        };
+        // Serialising strings cannot fail.
+        let text = SecretString::from(serde_json::to_string(&stored).unwrap_or_default());
+        redis::cmd("SET")
+            .arg(&keys.portal)
+            .arg(text.expose_secret())
+            .query_async::<()>(&mut self.backend.connection())
+            .await
+            .map_err(RedisBackendError::redis("store a portal record"))
+    }
+
+    async fn remove_record(&self, member_id: &str) -> Result<(), RedisBackendError> {
+        let keys = PortalKeys::new(self.backend.key_prefix(), member_id)?;
+        redis::cmd("DEL")
+            .arg(&keys.portal)
+            .arg(&keys.tokens)
+            .arg(&keys.lock)
+            .arg(&keys.bucket)
+            .query_async::<()>(&mut self.backend.connection())
+            .await
+            .map_err(RedisBackendError::redis("remove a portal"))
+    }
+}
+
+impl PortalStore for RedisPortals {
+    fn load(
+        &self,
+        member_id: &str,
+    ) -> impl Future<Output = Result<Option<PortalRecord>, PortalStoreError>> + Send {
+        async move { self.load_record(member_id).await.map_err(store_error) }
+    }
+
+    fn save(
+        &self,
+        record: &PortalRecord,
+    ) -> impl Future<Output = Result<(), PortalStoreError>> + Send {
+        async move { self.save_record(record).await.map_err(store_error) }
+    }
+
+    fn remove(&self, member_id: &str) -> impl Future<Output = Result<(), PortalStoreError>> + Send {
+        async move { self.remove_record(member_id).await.map_err(store_error) }
+    }
+
+    fn configure(
+        &self,
+        record: &PortalRecord,
+        builder: ClientBuilder,
+    ) -> Result<ClientBuilder, PortalStoreError> {
+        self.backend
+            .configure(&record.member_id, self.rate_limit, builder)
+            .map_err(store_error)
+    }
+}

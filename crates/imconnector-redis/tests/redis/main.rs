@@ -1,0 +1,11 @@
+//! Tests against a real redis-server (`IMCONNECTOR_REDIS_URL`) with the emulator as the portal.
+//! Without the variable they print "skipped: no Redis" (and fail when `CI` is set).
+#![allow(clippy::unwrap_used)]
+
+mod pacing;
+mod refresh;
+#[cfg(feature = "portals")]
+mod registry;
+mod store;
+mod support;
+mod takeover;
