@@ -178,7 +178,8 @@ pub async fn replica_report<T: DeserializeOwned>(child: tokio::process::Child) -
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line = stdout
         .lines()
-        .find_map(|line| line.strip_prefix(REPORT_PREFIX))
+        // libtest may have printed the test's name on the same line first.
+        .find_map(|line| line.split_once(REPORT_PREFIX).map(|(_, report)| report))
         .unwrap_or_else(|| {
             panic!(
                 "replica ({}) printed no report.\nstdout:\n{stdout}\nstderr:\n{}",
