@@ -1,0 +1,243 @@
+//! The whole connector lifecycle over real HTTP: the SDK's typed requests against the emulator,
+//! and the portal's form-encoded event POSTs decoded with the SDK's event types.
+//!
+//! Each step is a plain typed call (no workflow helper), so a failure names the method at fault.
+
+use std::time::Duration;
+
+use axum::{body::Bytes, extract::State, routing::post, Router};
+use imconnector::emulator::{Emulator, ExposeSecret};
+use imconnector::events::Event;
+use imconnector::methods::{
+    Activate, ChatNameSet, ConnectorDataSet, EventBind, Register, SendMessages, SendStatusDelivery,
+    Status,
+};
+use imconnector::types::{
+    ConnectorData, DeliveryChat, DeliveryIm, DeliveryItem, DeliveryMessage, Icon, MessageBody,
+    MessageChat, MessageIn, MessageUser,
+};
+use imconnector::wire::{ConnectorId, LineId};
+use imconnector::{Client, OAuthApp, RateLimit, Tokens};
+use tokio::sync::mpsc;
+
+/// Only reached when something is broken; generous for a loaded 2-core machine.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A loopback event handler that hands every raw POST body to the test.
+async fn event_sink() -> (String, mpsc::UnboundedReceiver<Bytes>) {
+    let (sender, receiver) = mpsc::unbounded_channel::<Bytes>();
+    let router = Router::new()
+        .route(
+            "/events",
+            post(
+                |State(sender): State<mpsc::UnboundedSender<Bytes>>, body: Bytes| async move {
+                    let _ = sender.send(body);
+                    "OK"
+                },
+            ),
+        )
+        .with_state(sender);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the handler");
+    let address = listener.local_addr().expect("handler address");
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.expect("serve events");
+    });
+    (format!("http://{address}/events"), receiver)
+}
+
+/// Waits for the next POST whose decoded event has the given name, skipping others.
+async fn next_event(bodies: &mut mpsc::UnboundedReceiver<Bytes>, name: &str) -> Event {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let body = bodies.recv().await.expect("handler still running");
+            let event = Event::from_form(&body).expect("the portal's form POST decodes");
+            if event.name().eq_ignore_ascii_case(name) {
+                return event;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {name} event arrived"))
+}
+
+#[tokio::test]
+async fn a_connector_lives_its_whole_life_against_the_emulated_portal() {
+    let portal = Emulator::builder()
+        .lines(1)
+        .start()
+        .await
+        .expect("emulator starts");
+    let app = portal.app();
+    let tokens = portal.tokens();
+    let client = Client::builder()
+        .portal(portal.rest_url())
+        .oauth_server(portal.oauth_url())
+        .oauth(
+            OAuthApp::new(app.client_id.clone(), app.client_secret.expose_secret()),
+            Tokens::new(
+                tokens.access_token.expose_secret(),
+                tokens.refresh_token.expose_secret(),
+            ),
+        )
+        .rate_limit(RateLimit::Off)
+        .build()
+        .expect("client builds");
+    let (handler_url, mut bodies) = event_sink().await;
+    let connector = ConnectorId::new("Acme_Chat").expect("valid id");
+    let line = LineId::new(portal.lines()[0].id).expect("positive line");
+
+    // Register, activate, describe the channel, subscribe to the operator's side.
+    let registered = client
+        .call(&Register::new(
+            connector.clone(),
+            "Acme Chat",
+            Icon::new("data:image/svg+xml,%3Csvg%2F%3E").color("#69acc0"),
+            "https://connector.example.com/settings",
+        ))
+        .await
+        .expect("imconnector.register");
+    assert!(registered.result, "register answers result.result = true");
+    assert_eq!(portal.connectors()[0].id, "acme_chat", "ids are lowercased");
+
+    assert!(client
+        .call(&Activate::new(connector.clone(), line, true))
+        .await
+        .expect("imconnector.activate"));
+    assert!(client
+        .call(&ConnectorDataSet::new(
+            connector.clone(),
+            line,
+            ConnectorData::new().id("acme-line").name("Acme support"),
+        ))
+        .await
+        .expect("imconnector.connector.data.set"));
+    for event in ["OnImConnectorMessageAdd", "OnImConnectorStatusDelete"] {
+        assert!(client
+            .call(&EventBind::new(event, handler_url.clone()))
+            .await
+            .expect("event.bind"));
+    }
+
+    let status = client
+        .call(&Status::new(connector.clone(), line))
+        .await
+        .expect("imconnector.status");
+    assert!(status.status.get() && status.configured.get() && !status.error.get());
+    assert_eq!(status.connector, "acme_chat");
+
+    // A customer writes twice in one chat.
+    let customer = || {
+        MessageUser::new("customer-1")
+            .name("Ivan")
+            .last_name("Petrov")
+    };
+    let sent = client
+        .call(&SendMessages::new(
+            connector.clone(),
+            line,
+            [
+                MessageIn::new(
+                    customer(),
+                    MessageBody::new().id("in-1").text("Hello!"),
+                    MessageChat::new("chat-1"),
+                ),
+                MessageIn::new(
+                    customer(),
+                    MessageBody::new().id("in-2").text("Where is my order?"),
+                    MessageChat::new("chat-1"),
+                ),
+            ],
+        ))
+        .await
+        .expect("imconnector.send.messages");
+    let results = sent.data.get("RESULT").expect("DATA.RESULT");
+    assert_eq!(results.len(), 2);
+    assert!(results.values().all(|item| item.success.get()));
+    let stored = portal.messages(line.get(), "chat-1");
+    assert_eq!(
+        stored.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+        ["Hello!", "Where is my order?"],
+        "the portal holds each message once, in order"
+    );
+
+    // The operator answers; the portal POSTs a form the SDK decodes.
+    let reply = portal
+        .operator_reply(line.get(), "chat-1", "Good afternoon! It ships today.")
+        .expect("operator replies");
+    let Event::MessageAdd(added) = next_event(&mut bodies, "ONIMCONNECTORMESSAGEADD").await else {
+        unreachable!("next_event filters by name")
+    };
+    assert!(
+        added
+            .auth
+            .application_token
+            .matches(app.application_token.expose_secret()),
+        "the event carries the app's application_token"
+    );
+    let item = &added.data.messages[0];
+    assert_eq!(item.chat.id, "chat-1");
+    assert_eq!(item.im.chat_id.get(), reply.chat_id as i64);
+    assert_eq!(item.im.message_id.get(), reply.message_id as i64);
+    assert!(item
+        .message
+        .text
+        .as_deref()
+        .is_some_and(|text| text.contains("It ships today.")));
+
+    // The connector delivered it to the customer and says so.
+    let delivered = client
+        .call(&SendStatusDelivery::new(
+            connector.clone(),
+            line,
+            [DeliveryItem::new(
+                DeliveryIm::new(item.im.chat_id.get(), item.im.message_id.get()),
+                DeliveryMessage::new(["out-1"]),
+                DeliveryChat::new("chat-1"),
+            )],
+        ))
+        .await
+        .expect("imconnector.send.status.delivery");
+    assert!(delivered.success.get());
+    let deliveries = portal.delivery_statuses();
+    assert_eq!(deliveries.len(), 1);
+    assert!(
+        deliveries[0].matched,
+        "the portal matched the confirmation to the reply"
+    );
+    assert_eq!(deliveries[0].external_ids, ["out-1"]);
+
+    // Rename the chat.
+    let renamed = client
+        .call(
+            &ChatNameSet::new(connector.clone(), line, "chat-1", "Order #5512")
+                .user_id("customer-1"),
+        )
+        .await
+        .expect("imconnector.chat.name.set");
+    assert!(renamed.success.get());
+    let chat = portal
+        .chats()
+        .into_iter()
+        .find(|chat| chat.external_chat_id == "chat-1")
+        .expect("the chat exists");
+    assert_eq!(chat.name.as_deref(), Some("Order #5512"));
+
+    // Deactivating fires StatusDelete with its lowercase keys.
+    assert!(client
+        .call(&Activate::new(connector.clone(), line, false))
+        .await
+        .expect("imconnector.activate (off)"));
+    let Event::StatusDelete(removed) = next_event(&mut bodies, "ONIMCONNECTORSTATUSDELETE").await
+    else {
+        unreachable!("next_event filters by name")
+    };
+    assert_eq!(removed.data.connector, "acme_chat");
+    assert_eq!(removed.data.line.get(), line.get());
+    let status = client
+        .call(&Status::new(connector, line))
+        .await
+        .expect("imconnector.status after deactivation");
+    assert!(!status.status.get());
+}
