@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-crates=(imconnector-form imconnector-transport imconnector-api imconnector-emulator imconnector)
+crates=(imconnector-form imconnector-transport imconnector-api imconnector-emulator imconnector imconnector-redis)
 
 args=()
 for crate in "${crates[@]}"; do args+=(-p "$crate"); done

@@ -244,7 +244,9 @@ impl RedisBackend {
             keys,
             scripts: Arc::clone(&self.scripts),
             per_second: f64::from(per_second) * self.settings.rate_share,
-            capacity: (f64::from(burst) * self.settings.burst_share).floor().max(1.0),
+            capacity: (f64::from(burst) * self.settings.burst_share)
+                .floor()
+                .max(1.0),
         }))
     }
 

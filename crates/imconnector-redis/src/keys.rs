@@ -79,6 +79,7 @@ pub(crate) fn check_prefix(prefix: &str) -> Result<(), RedisBackendError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -86,7 +87,10 @@ mod tests {
     fn keys_share_the_member_id_hash_tag() {
         let keys = PortalKeys::new("app", "bac1cd5c8940947a75e0d71b1a84e348").unwrap();
         assert_eq!(keys.tokens, "app:{bac1cd5c8940947a75e0d71b1a84e348}:tokens");
-        assert_eq!(keys.lock, "app:{bac1cd5c8940947a75e0d71b1a84e348}:refresh-lock");
+        assert_eq!(
+            keys.lock,
+            "app:{bac1cd5c8940947a75e0d71b1a84e348}:refresh-lock"
+        );
         assert!(keys.bucket.contains("{bac1cd5c8940947a75e0d71b1a84e348}"));
         assert!(keys.portal.contains("{bac1cd5c8940947a75e0d71b1a84e348}"));
     }

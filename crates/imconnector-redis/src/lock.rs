@@ -97,7 +97,9 @@ impl RedisRefreshLock {
         loop {
             match self.try_acquire(&lease_id).await? {
                 Attempt::Taken { fence } => {
-                    return self.refresh_holding(current, exchange, &lease_id, fence).await
+                    return self
+                        .refresh_holding(current, exchange, &lease_id, fence)
+                        .await
                 }
                 Attempt::Busy { remaining, version } => {
                     if checked_version != Some(version) {
@@ -213,11 +215,7 @@ impl RedisRefreshLock {
 
     /// Runs `work`, renewing the lease meanwhile (for at most `max_wait`). Dropping the returned
     /// future stops the renewal, so the lease of a holder that dies or is cancelled lapses.
-    async fn renewing<T>(
-        &self,
-        work: impl std::future::Future<Output = T>,
-        lease_id: &str,
-    ) -> T {
+    async fn renewing<T>(&self, work: impl std::future::Future<Output = T>, lease_id: &str) -> T {
         let started = Instant::now();
         let mut ticker = tokio::time::interval(self.timing.lease / 3);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -240,7 +238,9 @@ impl RedisRefreshLock {
             match self.load().await {
                 Ok(Some(stored)) if !stored.tokens.same_access_token(base) => return Some(stored),
                 Ok(_) => {}
-                Err(error) => tracing::warn!(member_id = %self.member_id, %error, "cannot re-read the token pair"),
+                Err(error) => {
+                    tracing::warn!(member_id = %self.member_id, %error, "cannot re-read the token pair")
+                }
             }
             if Instant::now() >= deadline {
                 return None;
@@ -283,8 +283,12 @@ impl RedisRefreshLock {
         match renewed {
             Ok(1) => {}
             // Fencing keeps a late save from overwriting the new holder's pair.
-            Ok(_) => tracing::warn!(member_id = %self.member_id, "the refresh lease lapsed while refreshing"),
-            Err(error) => tracing::warn!(member_id = %self.member_id, %error, "cannot renew the refresh lease"),
+            Ok(_) => {
+                tracing::warn!(member_id = %self.member_id, "the refresh lease lapsed while refreshing")
+            }
+            Err(error) => {
+                tracing::warn!(member_id = %self.member_id, %error, "cannot renew the refresh lease")
+            }
         }
     }
 
@@ -340,5 +344,7 @@ impl std::fmt::Debug for RedisRefreshLock {
 }
 
 fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX).max(1)
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }

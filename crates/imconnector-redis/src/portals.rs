@@ -1,7 +1,5 @@
 //! [`RedisPortals`]: the facade's portal registry kept in Redis (feature `portals`).
 
-use std::future::Future;
-
 use imconnector::portals::{PortalRecord, PortalStore, PortalStoreError};
 use imconnector_transport::{
     secrecy::{ExposeSecret, SecretString},
@@ -56,7 +54,10 @@ fn store_error(error: RedisBackendError) -> PortalStoreError {
 }
 
 impl RedisPortals {
-    async fn load_record(&self, member_id: &str) -> Result<Option<PortalRecord>, RedisBackendError> {
+    async fn load_record(
+        &self,
+        member_id: &str,
+    ) -> Result<Option<PortalRecord>, RedisBackendError> {
         let keys = PortalKeys::new(self.backend.key_prefix(), member_id)?;
         let text: Option<String> = redis::cmd("GET")
             .arg(&keys.portal)
@@ -83,7 +84,8 @@ impl RedisPortals {
             .load_versioned()
             .await?
             .ok_or_else(|| malformed("the portal has no token pair".to_owned()))?;
-        let mut record = PortalRecord::new(stored.member_id, stored.application_token, tokens.tokens);
+        let mut record =
+            PortalRecord::new(stored.member_id, stored.application_token, tokens.tokens);
         record.domain = stored.domain;
         record.oauth_server = stored.oauth_server;
         if let (Some(client_id), Some(secret)) = (stored.client_id, stored.client_secret) {
@@ -133,22 +135,16 @@ impl RedisPortals {
 }
 
 impl PortalStore for RedisPortals {
-    fn load(
-        &self,
-        member_id: &str,
-    ) -> impl Future<Output = Result<Option<PortalRecord>, PortalStoreError>> + Send {
-        async move { self.load_record(member_id).await.map_err(store_error) }
+    async fn load(&self, member_id: &str) -> Result<Option<PortalRecord>, PortalStoreError> {
+        self.load_record(member_id).await.map_err(store_error)
     }
 
-    fn save(
-        &self,
-        record: &PortalRecord,
-    ) -> impl Future<Output = Result<(), PortalStoreError>> + Send {
-        async move { self.save_record(record).await.map_err(store_error) }
+    async fn save(&self, record: &PortalRecord) -> Result<(), PortalStoreError> {
+        self.save_record(record).await.map_err(store_error)
     }
 
-    fn remove(&self, member_id: &str) -> impl Future<Output = Result<(), PortalStoreError>> + Send {
-        async move { self.remove_record(member_id).await.map_err(store_error) }
+    async fn remove(&self, member_id: &str) -> Result<(), PortalStoreError> {
+        self.remove_record(member_id).await.map_err(store_error)
     }
 
     fn configure(

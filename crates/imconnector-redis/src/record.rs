@@ -3,8 +3,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use imconnector_transport::Tokens;
 use imconnector_transport::secrecy::{ExposeSecret, SecretString};
+use imconnector_transport::Tokens;
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize)]
@@ -94,6 +94,7 @@ pub(crate) fn is_expired(tokens: &Tokens) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -3,6 +3,7 @@
 
 mod error;
 pub mod placement;
+pub mod portals;
 pub mod prelude;
 mod provision;
 #[cfg(feature = "server")]

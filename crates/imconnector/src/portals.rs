@@ -41,243 +41,20 @@
 //! # let _ = router; }
 //! ```
 
+mod record;
+mod store;
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
-use std::sync::{Mutex, PoisonError, RwLock};
-use std::time::{Duration, UNIX_EPOCH};
+use std::sync::{PoisonError, RwLock};
 
-use imconnector_transport::{Client, ClientBuilder, OAuthApp, Tokens};
+use imconnector_transport::{Client, ClientBuilder, OAuthApp};
 use secrecy::SecretString;
-use serde_json::Value;
 
-/// What the registry knows about one portal.
-#[derive(Clone)]
-#[non_exhaustive]
-pub struct PortalRecord {
-    /// The portal's id, the registry's key.
-    pub member_id: String,
-    /// The portal's domain, when known (`example.bitrix24.com`).
-    pub domain: Option<String>,
-    /// The token every event of this portal must carry (`auth[application_token]`).
-    pub application_token: SecretString,
-    /// The OAuth pair; its `client_endpoint` is the portal's REST base.
-    pub tokens: Tokens,
-    /// The application's credentials on this portal, when they differ from the registry's (a
-    /// local application of an on-premise portal has its own).
-    pub app: Option<OAuthApp>,
-    /// The portal's OAuth server, when not the registry template's (on-premise portals).
-    pub oauth_server: Option<String>,
-}
-
-/// Why an installation could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum InstallError {
-    /// The body is not a form or JSON object.
-    #[error("malformed installation: {0}")]
-    Malformed(String),
-    /// A required field is missing or empty.
-    #[error("the installation has no `{0}`")]
-    Missing(&'static str),
-}
-
-impl PortalRecord {
-    /// A record for portal `member_id`; `tokens` must carry the portal's `client_endpoint`.
-    pub fn new(
-        member_id: impl Into<String>,
-        application_token: impl Into<String>,
-        tokens: Tokens,
-    ) -> Self {
-        Self {
-            member_id: member_id.into(),
-            domain: None,
-            application_token: SecretString::from(application_token.into()),
-            tokens,
-            app: None,
-            oauth_server: None,
-        }
-    }
-
-    /// Sets the portal's domain.
-    #[must_use]
-    pub fn with_domain(mut self, domain: impl Into<String>) -> Self {
-        self.domain = Some(domain.into());
-        self
-    }
-
-    /// Uses these application credentials for this portal instead of the registry's.
-    #[must_use]
-    pub fn with_app(mut self, app: OAuthApp) -> Self {
-        self.app = Some(app);
-        self
-    }
-
-    /// Uses this OAuth token endpoint for this portal instead of the template's.
-    #[must_use]
-    pub fn with_oauth_server(mut self, url: impl Into<String>) -> Self {
-        self.oauth_server = Some(url.into());
-        self
-    }
-
-    /// Reads the `auth[...]` block of an `OnAppInstall` event (parsed with
-    /// [`imconnector_form::parse`] or from JSON): `member_id`, `application_token`,
-    /// `access_token`, `refresh_token` and `client_endpoint` are required; `expires` (or
-    /// `expires_in`), `domain`, `server_endpoint`, `scope`, `status` and `user_id` are kept.
-    ///
-    /// # Errors
-    /// [`InstallError::Missing`] naming the first missing field.
-    pub fn from_install_event(event: &Value) -> Result<Self, InstallError> {
-        let auth = event
-            .get("auth")
-            .and_then(Value::as_object)
-            .ok_or(InstallError::Missing("auth"))?;
-        let text = |key: &str| -> Option<String> {
-            match auth.get(key)? {
-                Value::String(text) if !text.trim().is_empty() => Some(text.trim().to_owned()),
-                Value::Number(number) => Some(number.to_string()),
-                _ => None,
-            }
-        };
-        let required = |key: &'static str| text(key).ok_or(InstallError::Missing(key));
-        let member_id = required("member_id")?;
-        let application_token = required("application_token")?;
-        let mut tokens = Tokens::new(required("access_token")?, required("refresh_token")?)
-            .with_client_endpoint(required("client_endpoint")?)
-            .with_member_id(member_id.clone());
-        let number = |key: &str| text(key).and_then(|value| value.parse::<u64>().ok());
-        if let Some(unix) = number("expires") {
-            tokens = tokens.with_expires_at(UNIX_EPOCH + Duration::from_secs(unix));
-        } else if let Some(seconds) = number("expires_in") {
-            tokens = tokens.with_expires_in(Duration::from_secs(seconds));
-        }
-        if let Some(scope) = text("scope") {
-            tokens = tokens.with_scope(scope);
-        }
-        if let Some(user_id) = text("user_id") {
-            tokens = tokens.with_user_id(user_id);
-        }
-        tokens.server_endpoint = text("server_endpoint");
-        tokens.status = text("status");
-        let mut record = Self::new(member_id, application_token, tokens);
-        record.domain = text("domain");
-        Ok(record)
-    }
-}
-
-impl fmt::Debug for PortalRecord {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter
-            .debug_struct("PortalRecord")
-            .field("member_id", &self.member_id)
-            .field("domain", &self.domain)
-            .field("application_token", &"[redacted]")
-            .field("tokens", &self.tokens)
-            .field("app", &self.app)
-            .field("oauth_server", &self.oauth_server)
-            .finish()
-    }
-}
-
-/// Why a [`PortalStore`] failed.
-#[derive(Debug, thiserror::Error)]
-#[error("portal store: {message}")]
-pub struct PortalStoreError {
-    message: String,
-    #[source]
-    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
-}
-
-impl PortalStoreError {
-    /// An error described by `message` (never put a token in it), caused by `source`, if any.
-    pub fn new(
-        message: impl Into<String>,
-        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
-    ) -> Self {
-        Self {
-            message: message.into(),
-            source,
-        }
-    }
-}
-
-/// Where the registry keeps its [`PortalRecord`]s, and what it adds to each portal's client.
-pub trait PortalStore: Send + Sync + 'static {
-    /// The record of portal `member_id` with its current token pair, `None` if not installed.
-    fn load(
-        &self,
-        member_id: &str,
-    ) -> impl Future<Output = Result<Option<PortalRecord>, PortalStoreError>> + Send;
-
-    /// Stores `record`, replacing the portal's record and token pair (an installation wins
-    /// over everything stored before).
-    fn save(&self, record: &PortalRecord)
-        -> impl Future<Output = Result<(), PortalStoreError>> + Send;
-
-    /// Forgets portal `member_id` (the application was uninstalled).
-    fn remove(&self, member_id: &str) -> impl Future<Output = Result<(), PortalStoreError>> + Send;
-
-    /// Adds what the store shares between replicas (token store, refresh coordination, a
-    /// shared limiter) to a portal's client. The default adds nothing.
-    ///
-    /// # Errors
-    /// When the store cannot serve this portal.
-    fn configure(
-        &self,
-        record: &PortalRecord,
-        builder: ClientBuilder,
-    ) -> Result<ClientBuilder, PortalStoreError> {
-        let _ = record;
-        Ok(builder)
-    }
-}
-
-/// Keeps records in this process only: for one replica, or tests.
-#[derive(Debug, Default)]
-pub struct MemoryPortalStore {
-    records: Mutex<HashMap<String, PortalRecord>>,
-}
-
-impl MemoryPortalStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-}
-
-impl PortalStore for MemoryPortalStore {
-    fn load(
-        &self,
-        member_id: &str,
-    ) -> impl Future<Output = Result<Option<PortalRecord>, PortalStoreError>> + Send {
-        let found = self
-            .records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(member_id)
-            .cloned();
-        async move { Ok(found) }
-    }
-
-    fn save(
-        &self,
-        record: &PortalRecord,
-    ) -> impl Future<Output = Result<(), PortalStoreError>> + Send {
-        self.records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(record.member_id.clone(), record.clone());
-        async { Ok(()) }
-    }
-
-    fn remove(&self, member_id: &str) -> impl Future<Output = Result<(), PortalStoreError>> + Send {
-        self.records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(member_id);
-        async { Ok(()) }
-    }
-}
+pub use record::{InstallError, PortalRecord};
+pub use store::{MemoryPortalStore, PortalStore, PortalStoreError};
 
 /// Why the registry could not serve a portal.
 #[derive(Debug, thiserror::Error)]
@@ -346,7 +123,8 @@ impl<S: PortalStore> PortalRegistry<S> {
         }
         let client = self.build(&record)?;
         self.store.save(&record).await?;
-        self.write().insert(record.member_id.clone(), client.clone());
+        self.write()
+            .insert(record.member_id.clone(), client.clone());
         Ok(client)
     }
 
@@ -371,7 +149,8 @@ impl<S: PortalStore> PortalRegistry<S> {
             imconnector_form::parse(body)
                 .map_err(|error| InstallError::Malformed(error.to_string()))?
         };
-        self.install(PortalRecord::from_install_event(&event)?).await
+        self.install(PortalRecord::from_install_event(&event)?)
+            .await
     }
 
     /// The client of portal `member_id`, with that portal's endpoint, tokens and limiter.

@@ -71,7 +71,10 @@ struct Report {
 
 async fn replica(plan: Plan) {
     let backend = plan.access.backend().await;
-    let client = plan.access.client(&backend, scaled_standard(plan.scale)).await;
+    let client = plan
+        .access
+        .client(&backend, scaled_standard(plan.scale))
+        .await;
     barrier(&backend, &plan.access.prefix).await;
     let first_sent_at = unix_now();
     let outcomes: Vec<_> = futures::stream::iter(0..MESSAGES_PER_REPLICA)
@@ -113,7 +116,9 @@ async fn replica(plan: Plan) {
 
 /// Accepts the events provisioning binds (the portal POSTs a few), on loopback.
 async fn event_sink() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let address = listener.local_addr().expect("address");
     let router = axum::Router::new().fallback(|| async { "OK" });
     tokio::spawn(async move { axum::serve(listener, router).await });
@@ -153,7 +158,9 @@ async fn four_replicas_share_the_portal_bucket_without_query_limit_exceeded() {
         "https://connector.example.com/settings",
         event_sink().await,
     );
-    provision(&setup_client, &setup, line()).await.expect("provisioned");
+    provision(&setup_client, &setup, line())
+        .await
+        .expect("provisioned");
 
     let children: Vec<_> = (0..REPLICAS)
         .map(|replica| {
@@ -175,8 +182,14 @@ async fn four_replicas_share_the_portal_bucket_without_query_limit_exceeded() {
 
     let counters = portal.counters();
     let sent = REPLICAS * MESSAGES_PER_REPLICA;
-    let started = reports.iter().map(|report| report.first_sent_at).fold(f64::MAX, f64::min);
-    let finished = reports.iter().map(|report| report.last_answered_at).fold(0.0, f64::max);
+    let started = reports
+        .iter()
+        .map(|report| report.first_sent_at)
+        .fold(f64::MAX, f64::min);
+    let finished = reports
+        .iter()
+        .map(|report| report.last_answered_at)
+        .fold(0.0, f64::max);
     let emulated_seconds = (finished - started) * f64::from(scale);
     // What an empty bucket lets through in that time: the burst, plus the drain.
     let allowance = PORTAL_BURST + PORTAL_RATE * emulated_seconds;
@@ -197,7 +210,10 @@ async fn four_replicas_share_the_portal_bucket_without_query_limit_exceeded() {
         assert_eq!(report.errors, Vec::<String>::new());
         assert_eq!(report.succeeded, MESSAGES_PER_REPLICA);
     }
-    assert_eq!(counters.query_limit_rejections, 0, "the portal never refused");
+    assert_eq!(
+        counters.query_limit_rejections, 0,
+        "the portal never refused"
+    );
     assert_eq!(
         counters.requests.get("imconnector.send.messages").copied(),
         Some(u64::try_from(sent).expect("small")),

@@ -94,7 +94,9 @@ async fn four_processes_on_an_expired_token_refresh_exactly_once() {
     let lease = Duration::from_secs(5);
     let parent = backend(&url, &prefix, lease).await;
     let access = PortalAccess::of(&portal, &url, &prefix, lease);
-    let store = parent.token_store(&access.member_id).expect("valid member_id");
+    let store = parent
+        .token_store(&access.member_id)
+        .expect("valid member_id");
     let initial = portal_tokens(&portal);
     assert_eq!(store.replace(&initial).await.expect("stored"), 1);
     // Expired at the portal, though the clients' copy does not say so: each finds out by a
@@ -131,7 +133,10 @@ async fn four_processes_on_an_expired_token_refresh_exactly_once() {
         assert_eq!(report.succeeded, CALLS_PER_REPLICA);
         assert!(report.holds_the_stored_pair, "{report:?}");
     }
-    assert_eq!(counters.refreshes, 1, "exactly one refresh reached the OAuth endpoint");
+    assert_eq!(
+        counters.refreshes, 1,
+        "exactly one refresh reached the OAuth endpoint"
+    );
     assert_eq!(counters.refresh_rejections, 0, "no refresh was refused");
     assert!(
         counters.expired_token_rejections >= u64::try_from(REPLICAS).expect("small"),
@@ -156,7 +161,10 @@ async fn four_processes_on_an_expired_token_refresh_exactly_once() {
         .build()
         .expect("client builds");
     plain
-        .call_raw("imconnector.status", json!({"CONNECTOR": "acme_chat", "LINE": 1}))
+        .call_raw(
+            "imconnector.status",
+            json!({"CONNECTOR": "acme_chat", "LINE": 1}),
+        )
         .await
         .expect("the stored access token works");
     plain

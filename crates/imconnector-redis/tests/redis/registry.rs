@@ -11,7 +11,9 @@ use imconnector::receiver::DeliveryReport;
 use imconnector_redis::RedisPortals;
 use tokio::sync::mpsc;
 
-use crate::support::{backend, clean, fast_retries, portal_tokens, redis_url, unique_prefix, PATIENCE};
+use crate::support::{
+    backend, clean, fast_retries, portal_tokens, redis_url, unique_prefix, PATIENCE,
+};
 
 type Registry = Arc<PortalRegistry<RedisPortals>>;
 
@@ -25,7 +27,9 @@ impl EventHandler for Bridge {
     async fn message_add(&self, event: MessageAddEvent) -> Result<SentMessages, HandlerError> {
         let mut sent = SentMessages::new();
         for item in &event.data.messages {
-            let _ = self.seen.send((event.auth.member_id.clone(), item.im.message_id.get()));
+            let _ = self
+                .seen
+                .send((event.auth.member_id.clone(), item.im.message_id.get()));
             sent.push(item, [format!("out-{}", item.im.message_id.get())]);
         }
         Ok(sent)
@@ -59,12 +63,17 @@ fn install_form(portal: &Emulator) -> String {
         .append_pair("auth[client_endpoint]", &portal.rest_url())
         .append_pair("auth[member_id]", &app.member_id)
         .append_pair("auth[domain]", &app.domain)
-        .append_pair("auth[application_token]", app.application_token.expose_secret())
+        .append_pair(
+            "auth[application_token]",
+            app.application_token.expose_secret(),
+        )
         .finish()
 }
 
 async fn serve(router: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let address = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, router).await });
     format!("http://{address}/")
@@ -105,10 +114,17 @@ async fn operator_answers(portal: &Emulator, client: &Client, chat: &str) -> u64
         MessageChat::new(chat),
     );
     client
-        .call(&SendMessages::new(ConnectorId::new("acme_chat").expect("valid"), line, [customer]))
+        .call(&SendMessages::new(
+            ConnectorId::new("acme_chat").expect("valid"),
+            line,
+            [customer],
+        ))
         .await
         .expect("send.messages");
-    portal.operator_reply(1, chat, "Hi, how can I help?").expect("operator replies").message_id
+    portal
+        .operator_reply(1, chat, "Hi, how can I help?")
+        .expect("operator replies")
+        .message_id
 }
 
 async fn next<T>(channel: &mut mpsc::UnboundedReceiver<T>) -> T {
@@ -128,41 +144,91 @@ async fn two_portals_in_one_registry_events_are_verified_and_answered_per_portal
     assert_ne!(app_a.member_id, app_b.member_id);
 
     // Replica 1 installs both portals: A from its OnAppInstall POST, B from a record.
-    let installer = registry(backend(&url, &prefix, Duration::from_secs(5)).await.portals(RateLimit::Off));
-    let record_a = PortalRecord::from_install_event(&imconnector_form::parse(install_form(&portal_a).as_bytes()).expect("form"))
-        .expect("an install event")
-        .with_app(OAuthApp::new(app_a.client_id.clone(), app_a.client_secret.expose_secret()))
-        .with_oauth_server(portal_a.oauth_url());
+    let installer = registry(
+        backend(&url, &prefix, Duration::from_secs(5))
+            .await
+            .portals(RateLimit::Off),
+    );
+    let record_a = PortalRecord::from_install_event(
+        &imconnector_form::parse(install_form(&portal_a).as_bytes()).expect("form"),
+    )
+    .expect("an install event")
+    .with_app(OAuthApp::new(
+        app_a.client_id.clone(),
+        app_a.client_secret.expose_secret(),
+    ))
+    .with_oauth_server(portal_a.oauth_url());
     let client_a = installer.install(record_a).await.expect("A installed");
-    let record_b = PortalRecord::new(&app_b.member_id, app_b.application_token.expose_secret(), portal_tokens(&portal_b))
-        .with_app(OAuthApp::new(app_b.client_id.clone(), app_b.client_secret.expose_secret()))
-        .with_oauth_server(portal_b.oauth_url());
+    let record_b = PortalRecord::new(
+        &app_b.member_id,
+        app_b.application_token.expose_secret(),
+        portal_tokens(&portal_b),
+    )
+    .with_app(OAuthApp::new(
+        app_b.client_id.clone(),
+        app_b.client_secret.expose_secret(),
+    ))
+    .with_oauth_server(portal_b.oauth_url());
     let client_b = installer.install(record_b).await.expect("B installed");
 
     // Replica 2 never saw the installations: it finds both portals in Redis.
-    let receiver_registry = registry(backend(&url, &prefix, Duration::from_secs(5)).await.portals(RateLimit::Off));
+    let receiver_registry = registry(
+        backend(&url, &prefix, Duration::from_secs(5))
+            .await
+            .portals(RateLimit::Off),
+    );
     let (seen_sender, mut seen) = mpsc::unbounded_channel();
     let (confirmed_sender, mut confirmed) = mpsc::unbounded_channel();
-    let bridge = Bridge { seen: seen_sender, confirmed: confirmed_sender };
+    let bridge = Bridge {
+        seen: seen_sender,
+        confirmed: confirmed_sender,
+    };
     let receiver = EventReceiver::new(Arc::clone(&receiver_registry), bridge)
         .confirm_deliveries(Arc::clone(&receiver_registry));
     let handler_url = serve(receiver.router()).await;
-    provision(&client_a, &setup(&handler_url), LineId::new(1).expect("positive")).await.expect("A provisioned");
-    provision(&client_b, &setup(&handler_url), LineId::new(1).expect("positive")).await.expect("B provisioned");
+    provision(
+        &client_a,
+        &setup(&handler_url),
+        LineId::new(1).expect("positive"),
+    )
+    .await
+    .expect("A provisioned");
+    provision(
+        &client_b,
+        &setup(&handler_url),
+        LineId::new(1).expect("positive"),
+    )
+    .await
+    .expect("B provisioned");
 
     // An operator answers on A: the event is checked against A's token and confirmed by A's client.
     let reply_a = operator_answers(&portal_a, &client_a, "chat-a").await;
-    assert_eq!(next(&mut seen).await, (app_a.member_id.clone(), i64::try_from(reply_a).expect("small")));
+    assert_eq!(
+        next(&mut seen).await,
+        (
+            app_a.member_id.clone(),
+            i64::try_from(reply_a).expect("small")
+        )
+    );
     let report = next(&mut confirmed).await;
     assert!(report.result.is_ok(), "{:?}", report.result);
     let deliveries_a = portal_a.delivery_statuses();
     assert_eq!(deliveries_a.len(), 1);
     assert!(deliveries_a[0].matched, "{:?}", deliveries_a[0]);
-    assert!(portal_b.delivery_statuses().is_empty(), "B's portal was not called for A's event");
+    assert!(
+        portal_b.delivery_statuses().is_empty(),
+        "B's portal was not called for A's event"
+    );
 
     // The same on B, with B's token and B's client.
     let reply_b = operator_answers(&portal_b, &client_b, "chat-b").await;
-    assert_eq!(next(&mut seen).await, (app_b.member_id.clone(), i64::try_from(reply_b).expect("small")));
+    assert_eq!(
+        next(&mut seen).await,
+        (
+            app_b.member_id.clone(),
+            i64::try_from(reply_b).expect("small")
+        )
+    );
     assert!(next(&mut confirmed).await.result.is_ok());
     assert_eq!(portal_b.delivery_statuses().len(), 1);
     assert_eq!(portal_a.delivery_statuses().len(), 1);
@@ -175,22 +241,50 @@ async fn two_portals_in_one_registry_events_are_verified_and_answered_per_portal
         .expect("A's event was delivered")
         .body;
     let forged_member = format!("auth%5Bmember_id%5D={}", app_b.member_id);
-    let forged = genuine.replace(&format!("auth%5Bmember_id%5D={}", app_a.member_id), &forged_member);
+    let forged = genuine.replace(
+        &format!("auth%5Bmember_id%5D={}", app_a.member_id),
+        &forged_member,
+    );
     assert_ne!(forged, genuine, "the form carries auth[member_id]");
     assert_eq!(post_form(&handler_url, forged).await, 401);
     // A portal nobody installed: refused too. A's genuine event replayed: accepted.
-    let unknown = genuine.replace(&format!("auth%5Bmember_id%5D={}", app_a.member_id), "auth%5Bmember_id%5D=not-installed");
+    let unknown = genuine.replace(
+        &format!("auth%5Bmember_id%5D={}", app_a.member_id),
+        "auth%5Bmember_id%5D=not-installed",
+    );
     assert_eq!(post_form(&handler_url, unknown).await, 401);
     assert_eq!(post_form(&handler_url, genuine).await, 200);
-    assert_eq!(next(&mut seen).await.0, app_a.member_id, "only the genuine replay was dispatched");
+    assert_eq!(
+        next(&mut seen).await.0,
+        app_a.member_id,
+        "only the genuine replay was dispatched"
+    );
     assert!(seen.try_recv().is_err());
 
     // Uninstalling forgets the portal everywhere.
-    installer.uninstall(&app_b.member_id).await.expect("uninstalled");
-    assert!(receiver_registry.store().load(&app_b.member_id).await.expect("Redis answers").is_none());
+    installer
+        .uninstall(&app_b.member_id)
+        .await
+        .expect("uninstalled");
+    assert!(receiver_registry
+        .store()
+        .load(&app_b.member_id)
+        .await
+        .expect("Redis answers")
+        .is_none());
     assert!(matches!(
-        registry(backend(&url, &prefix, Duration::from_secs(5)).await.portals(RateLimit::Off)).client_for(&app_b.member_id).await,
+        registry(
+            backend(&url, &prefix, Duration::from_secs(5))
+                .await
+                .portals(RateLimit::Off)
+        )
+        .client_for(&app_b.member_id)
+        .await,
         Err(RegistryError::NotInstalled(_))
     ));
-    clean(&backend(&url, &prefix, Duration::from_secs(5)).await, &prefix).await;
+    clean(
+        &backend(&url, &prefix, Duration::from_secs(5)).await,
+        &prefix,
+    )
+    .await;
 }

@@ -25,16 +25,25 @@ async fn a_stale_writer_cannot_overwrite_a_newer_pair() {
     // Both saw "nothing stored"; the first save wins, the second is refused by name.
     replica_a.save(&pair(1)).await.unwrap();
     let refused = replica_b.save(&pair(2)).await.unwrap_err();
-    assert!(refused.to_string().contains("newer token pair"), "{refused}");
+    assert!(
+        refused.to_string().contains("newer token pair"),
+        "{refused}"
+    );
     assert!(!refused.to_string().contains("access-2"), "{refused}");
     let stored = replica_b.load_versioned().await.unwrap().unwrap();
-    assert_eq!((stored.version, stored.tokens.access_token.expose_secret()), (1, "access-1"));
+    assert_eq!(
+        (stored.version, stored.tokens.access_token.expose_secret()),
+        (1, "access-1")
+    );
 
     // Having loaded version 1, B may save over it; now A is the stale one.
     replica_b.save(&pair(3)).await.unwrap();
     assert!(replica_a.save(&pair(4)).await.is_err());
     let stored = replica_a.load_versioned().await.unwrap().unwrap();
-    assert_eq!((stored.version, stored.tokens.refresh_token.expose_secret()), (2, "refresh-3"));
+    assert_eq!(
+        (stored.version, stored.tokens.refresh_token.expose_secret()),
+        (2, "refresh-3")
+    );
 
     // `replace` (a new installation) wins regardless and takes the next version.
     assert_eq!(replica_b.replace(&pair(5)).await.unwrap(), 3);
@@ -49,11 +58,25 @@ async fn portals_do_not_share_keys_and_bad_member_ids_are_refused_before_any_req
     let Some(url) = redis_url() else { return };
     let prefix = unique_prefix("keys");
     let backend = backend(&url, &prefix, Duration::from_secs(1)).await;
-    backend.token_store("portal-a").unwrap().replace(&pair(1)).await.unwrap();
-    assert!(backend.token_store("portal-b").unwrap().load().await.unwrap().is_none());
+    backend
+        .token_store("portal-a")
+        .unwrap()
+        .replace(&pair(1))
+        .await
+        .unwrap();
+    assert!(backend
+        .token_store("portal-b")
+        .unwrap()
+        .load()
+        .await
+        .unwrap()
+        .is_none());
     for bad in ["", "a}b", "x{y}", "with space"] {
         let error = backend.token_store(bad).unwrap_err();
-        assert!(matches!(error, RedisBackendError::InvalidMemberId { .. }), "{error}");
+        assert!(
+            matches!(error, RedisBackendError::InvalidMemberId { .. }),
+            "{error}"
+        );
         assert!(error.to_string().contains("member_id"), "{error}");
     }
     clean(&backend, &prefix).await;

@@ -28,7 +28,8 @@ pub fn redis_url() -> Option<String> {
             return Some(url);
         }
     }
-    let in_ci = std::env::var("CI").is_ok_and(|value| !matches!(value.as_str(), "" | "0" | "false"));
+    let in_ci =
+        std::env::var("CI").is_ok_and(|value| !matches!(value.as_str(), "" | "0" | "false"));
     assert!(
         !in_ci,
         "{URL_VAR} is not set but CI is: start Redis with `eval \"$(bash .ci/redis.sh start)\"` before the tests"
@@ -110,7 +111,10 @@ impl PortalAccess {
     /// A client like every replica builds: the stored pair, and Redis for the portal's token
     /// store, refresh lock and (unless `Off`) bucket.
     pub async fn client(&self, backend: &RedisBackend, rate_limit: RateLimit) -> Client {
-        self.builder(backend, rate_limit).await.build().expect("client builds")
+        self.builder(backend, rate_limit)
+            .await
+            .build()
+            .expect("client builds")
     }
 
     pub async fn builder(&self, backend: &RedisBackend, rate_limit: RateLimit) -> ClientBuilder {
@@ -151,7 +155,10 @@ pub fn replica_plan<T: DeserializeOwned>() -> Option<T> {
 
 /// Prints the replica's report for the parent.
 pub fn report<T: Serialize>(report: &T) {
-    println!("{REPORT_PREFIX}{}", serde_json::to_string(report).expect("serialisable"));
+    println!(
+        "{REPORT_PREFIX}{}",
+        serde_json::to_string(report).expect("serialisable")
+    );
 }
 
 /// Runs test `test` (its path within this binary) of this same binary as a replica with `plan`.

@@ -35,7 +35,10 @@ struct BlackHole {
 
 async fn black_hole() -> BlackHole {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}/oauth/token/", listener.local_addr().expect("address"));
+    let url = format!(
+        "http://{}/oauth/token/",
+        listener.local_addr().expect("address")
+    );
     let accepted = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&accepted);
     tokio::spawn(async move {
@@ -52,8 +55,13 @@ async fn black_hole() -> BlackHole {
 async fn wait_for_stuck_holder(backend: &RedisBackend, member_id: &str, hole: &BlackHole) {
     let lock = backend.refresh_lock(member_id).expect("valid member_id");
     let started = Instant::now();
-    while !(lock.is_held().await.expect("Redis answers") && hole.accepted.load(Ordering::SeqCst) > 0) {
-        assert!(started.elapsed() < PATIENCE, "the holder never took the lock");
+    while !(lock.is_held().await.expect("Redis answers")
+        && hole.accepted.load(Ordering::SeqCst) > 0)
+    {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the holder never took the lock"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -75,9 +83,16 @@ async fn expired_portal(url: &str, test: &str) -> (Emulator, RedisBackend, Porta
     (portal, parent, access)
 }
 
-async fn assert_one_refresh_by_the_second_holder(portal: &Emulator, parent: &RedisBackend, member_id: &str) {
+async fn assert_one_refresh_by_the_second_holder(
+    portal: &Emulator,
+    parent: &RedisBackend,
+    member_id: &str,
+) {
     let counters = portal.counters();
-    assert_eq!(counters.refreshes, 1, "one refresh reached the OAuth server");
+    assert_eq!(
+        counters.refreshes, 1,
+        "one refresh reached the OAuth server"
+    );
     assert_eq!(counters.refresh_rejections, 0, "no invalid_grant");
     let stored = parent
         .token_store(member_id)
@@ -109,7 +124,10 @@ async fn replica(plan: Plan) {
     if plan.holder {
         // Refreshes into the black hole and hangs there until the parent kills the process.
         let outcome = client
-            .call_raw("imconnector.status", json!({"CONNECTOR": "acme_chat", "LINE": 1}))
+            .call_raw(
+                "imconnector.status",
+                json!({"CONNECTOR": "acme_chat", "LINE": 1}),
+            )
             .await;
         panic!("the holder was meant to hang, got {outcome:?}");
     }
@@ -119,7 +137,10 @@ async fn replica(plan: Plan) {
             let client = client.clone();
             tokio::spawn(async move {
                 client
-                    .call_raw("imconnector.status", json!({"CONNECTOR": "acme_chat", "LINE": line + 1}))
+                    .call_raw(
+                        "imconnector.status",
+                        json!({"CONNECTOR": "acme_chat", "LINE": line + 1}),
+                    )
                     .await
             })
         })
@@ -144,13 +165,32 @@ async fn a_killed_holder_process_is_taken_over_after_its_lease() {
     let hole = black_hole().await;
     let mut holder_access = access.clone();
     holder_access.oauth_url = hole.url.clone();
-    let mut holder = spawn_replica(TEST, &Plan { access: holder_access, holder: true });
+    let mut holder = spawn_replica(
+        TEST,
+        &Plan {
+            access: holder_access,
+            holder: true,
+        },
+    );
     wait_for_stuck_holder(&parent, &access.member_id, &hole).await;
 
     let survivors: Vec<_> = (0..SURVIVORS)
-        .map(|_| spawn_replica(TEST, &Plan { access: access.clone(), holder: false }))
+        .map(|_| {
+            spawn_replica(
+                TEST,
+                &Plan {
+                    access: access.clone(),
+                    holder: false,
+                },
+            )
+        })
         .collect();
-    release_barrier(&parent, &access.prefix, i64::try_from(SURVIVORS).expect("small")).await;
+    release_barrier(
+        &parent,
+        &access.prefix,
+        i64::try_from(SURVIVORS).expect("small"),
+    )
+    .await;
     // SIGKILL: the holder dies before it saves, without releasing the lock.
     holder.start_kill().expect("kill the holder");
     let status = holder.wait().await.expect("the holder exits");
@@ -171,7 +211,11 @@ async fn a_killed_holder_process_is_taken_over_after_its_lease() {
         assert_eq!(report.errors, Vec::<String>::new());
         assert_eq!(report.succeeded, CALLS_PER_SURVIVOR);
     }
-    assert_eq!(hole.accepted.load(Ordering::SeqCst), 1, "the holder really was mid-refresh");
+    assert_eq!(
+        hole.accepted.load(Ordering::SeqCst),
+        1,
+        "the holder really was mid-refresh"
+    );
     assert_one_refresh_by_the_second_holder(&portal, &parent, &access.member_id).await;
     clean(&parent, &access.prefix).await;
 }
@@ -188,7 +232,10 @@ async fn a_holder_task_dropped_before_it_saves_is_taken_over_after_its_lease() {
     let doomed = doomed_access.client(&doomed_backend, RateLimit::Off).await;
     let task = tokio::spawn(async move {
         doomed
-            .call_raw("imconnector.status", json!({"CONNECTOR": "acme_chat", "LINE": 1}))
+            .call_raw(
+                "imconnector.status",
+                json!({"CONNECTOR": "acme_chat", "LINE": 1}),
+            )
             .await
     });
     wait_for_stuck_holder(&parent, &access.member_id, &hole).await;
@@ -202,13 +249,18 @@ async fn a_holder_task_dropped_before_it_saves_is_taken_over_after_its_lease() {
             let client = survivor.clone();
             tokio::spawn(async move {
                 client
-                    .call_raw("imconnector.status", json!({"CONNECTOR": "acme_chat", "LINE": line + 1}))
+                    .call_raw(
+                        "imconnector.status",
+                        json!({"CONNECTOR": "acme_chat", "LINE": line + 1}),
+                    )
                     .await
             })
         })
         .collect();
     for call in calls {
-        call.await.expect("the call task").expect("the call succeeds after the lease");
+        call.await
+            .expect("the call task")
+            .expect("the call succeeds after the lease");
     }
     assert_one_refresh_by_the_second_holder(&portal, &parent, &access.member_id).await;
     clean(&parent, &access.prefix).await;

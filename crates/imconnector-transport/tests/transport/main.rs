@@ -6,25 +6,13 @@ mod errors;
 mod pacing;
 mod refresh;
 mod retries;
-mod secrets;
 mod store;
 mod support;
 
-use std::time::Duration;
+use imconnector_transport::{Client, ClientBuilder, OAuthApp, RateLimit, Tokens};
 
-use imconnector_transport::{Client, ClientBuilder, OAuthApp, RateLimit, RetryPolicy, Tokens};
-
+pub use support::fast_retries;
 use support::OAuthPortal;
-
-/// Retries with short waits, so the tests spend their time on behaviour, not sleeping.
-pub fn fast_retries() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 5,
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(50),
-        max_elapsed: Duration::from_secs(20),
-    }
-}
 
 /// The test application's credentials.
 pub fn app() -> OAuthApp {

@@ -13,10 +13,7 @@ use imconnector_transport::{Client, Error, MemoryTokenStore, OAuthApp, RateLimit
 use serde_json::json;
 use tracing_subscriber::fmt::{format::FmtSpan, MakeWriter};
 
-use crate::{
-    fast_retries,
-    support::{serve, Incoming, Profile, Reply, SendMessages, Status},
-};
+use crate::support::{fast_retries, serve, Incoming, Profile, Reply, SendMessages, Status};
 
 const ACCESS: &str = "tok-ACCESS-s3cr3t";
 const REFRESH: &str = "tok-REFRESH-s3cr3t";
@@ -111,7 +108,9 @@ async fn no_secret_in_debug_display_errors_or_tracing_output() {
         .with_max_level(tracing::Level::TRACE)
         .with_span_events(FmtSpan::CLOSE)
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // Process-wide on purpose (this test has its own binary): a thread-scoped subscriber races
+    // with other tests' threads over tracing's per-callsite interest cache and misses spans.
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber here");
 
     let server = serve(echoing_portal()).await;
     let store = Arc::new(MemoryTokenStore::new());
@@ -214,7 +213,6 @@ async fn no_secret_in_debug_display_errors_or_tracing_output() {
         .unwrap()
         .same_access_token(&Tokens::new(NEW_ACCESS, "")));
 
-    drop(_guard);
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
         logs.contains("imconnector_call"),
