@@ -10,6 +10,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
@@ -166,7 +167,11 @@ pub fn run(events: u64) -> Result<Vec<Row>, SetupError> {
                     }
                 }
                 // The handler runs on tasks of its own: wait until each one ran.
+                let deadline = Instant::now() + Duration::from_secs(60);
                 while counted.0.load(Ordering::Relaxed) < events {
+                    if Instant::now() > deadline {
+                        return Err("the handler did not see every event".into());
+                    }
                     tokio::task::yield_now().await;
                 }
                 Ok(())
@@ -174,4 +179,47 @@ pub fn run(events: u64) -> Result<Vec<Row>, SetupError> {
         },
     )?);
     Ok(rows)
+}
+
+/// What one crafted, unauthenticated POST costs the receiver.
+#[derive(Debug, Clone)]
+pub struct Crafted {
+    /// The body's size.
+    pub bytes: usize,
+    /// `key[]=` pairs in it.
+    pub pairs: usize,
+    /// What the receiver answered.
+    pub status: StatusCode,
+    /// Time until it answered (parsing comes before the token check).
+    pub spent: Spent,
+}
+
+/// POSTs one body of about `bytes` bytes made of `a[]=1&` pairs (each `[]` appends to the
+/// same array) without any token, through the receiver's router.
+///
+/// # Errors
+/// When the request cannot be built or answered.
+pub fn crafted(bytes: usize) -> Result<Crafted, SetupError> {
+    const PAIR: &str = "a[]=1&";
+    let pairs = bytes / PAIR.len();
+    let body = PAIR.repeat(pairs);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let router = EventReceiver::new(SingleToken::new("expected-token"), Counting::default())
+        .body_limit(bytes + 1)
+        .router();
+    let watch = Stopwatch::start()?;
+    let status = runtime.block_on(async {
+        let request = Request::post("/")
+            .header(header::CONTENT_TYPE, FORM)
+            .body(Body::from(body))?;
+        Ok::<_, SetupError>(router.oneshot(request).await?.status())
+    })?;
+    Ok(Crafted {
+        bytes: pairs * PAIR.len(),
+        pairs,
+        status,
+        spent: watch.stop()?,
+    })
 }

@@ -11,11 +11,4 @@ pub mod portal;
 pub mod report;
 pub mod throughput;
 
-/// The facade's `Sender`, compiled from its source until `imconnector` exports it
-/// (`pub mod sender;` in crates/imconnector/src/lib.rs); then this becomes
-/// `pub use imconnector::sender;`.
-#[path = "../../crates/imconnector/src"]
-mod facade {
-    pub mod sender;
-}
-pub use facade::sender;
+pub use imconnector::sender;

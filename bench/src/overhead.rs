@@ -1,9 +1,15 @@
 //! SDK overhead: `imconnector.status` through the SDK next to a hand-written reqwest +
 //! serde_json loop making the same HTTP calls (the floor), against the emulator with limits off.
 //!
-//! Both loops run one call at a time on the measuring thread (a current-thread runtime), while
+//! A third loop is the floor with the SDK's HTTP settings (request and connect timeouts, no
+//! redirects, its `User-Agent`, `Accept` and `X-Request-Id` headers), which splits the overhead
+//! into what those settings cost in reqwest and what the SDK's own code costs.
+//!
+//! All loops run one call at a time on the measuring thread (a current-thread runtime), while
 //! the emulator serves from its own threads, so `getrusage(RUSAGE_THREAD)` is the client's CPU
 //! alone. The two alternate in rounds, so a noisy neighbour hurts both alike.
+
+use std::time::Duration;
 
 use imconnector_api::methods::Status;
 use imconnector_api::wire::LineId;
@@ -34,6 +40,8 @@ pub struct Figures {
     pub sdk: Spent,
     /// The floor's time.
     pub floor: Spent,
+    /// The floor's time with the SDK's HTTP settings.
+    pub floor_like_sdk: Spent,
 }
 
 impl Figures {
@@ -45,6 +53,16 @@ impl Figures {
     /// Floor calls per second.
     pub fn floor_rate(&self) -> f64 {
         per_second(self.calls, self.floor.wall)
+    }
+
+    /// Floor calls per second with the SDK's HTTP settings.
+    pub fn floor_like_sdk_rate(&self) -> f64 {
+        per_second(self.calls, self.floor_like_sdk.wall)
+    }
+
+    /// Floor CPU microseconds per call with the SDK's HTTP settings.
+    pub fn floor_like_sdk_cpu_micros(&self) -> f64 {
+        micros_each(self.floor_like_sdk.cpu, self.calls)
     }
 
     /// SDK CPU microseconds per call.
@@ -63,28 +81,42 @@ struct Floor {
     http: reqwest::Client,
     url: String,
     body: Vec<u8>,
+    sdk_headers: bool,
 }
 
 impl Floor {
-    fn new(access: &Access) -> Result<Self, SetupError> {
+    /// The plain floor, or (`like_sdk`) one with the HTTP settings the SDK's client uses.
+    fn new(access: &Access, like_sdk: bool) -> Result<Self, SetupError> {
         let body = serde_json::to_vec(
             &json!({"CONNECTOR": CONNECTOR, "LINE": 1, "auth": access.access_token}),
         )?;
+        let mut http = reqwest::Client::builder().no_proxy();
+        if like_sdk {
+            http = http
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(Duration::from_secs(55))
+                .user_agent("imconnector-rs/0.1.0");
+        }
         Ok(Self {
-            http: reqwest::Client::builder().no_proxy().build()?,
+            http: http.build()?,
             url: format!("{}imconnector.status", access.rest_url),
             body,
+            sdk_headers: like_sdk,
         })
     }
 
     async fn call(&self) -> Result<(), SetupError> {
-        let response = self
+        let mut request = self
             .http
             .post(&self.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(self.body.clone())
-            .send()
-            .await?;
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        if self.sdk_headers {
+            request = request
+                .header(reqwest::header::ACCEPT, "application/json")
+                .header("X-Request-Id", "5f2a9c1e-1234");
+        }
+        let response = request.body(self.body.clone()).send().await?;
         let bytes = response.bytes().await?;
         let answer: Value = serde_json::from_slice(&bytes)?;
         if answer["result"]["STATUS"] != Value::Bool(true) {
@@ -115,16 +147,19 @@ pub fn run(plan: Plan) -> Result<Figures, SetupError> {
     let figures = runtime.block_on(async {
         let client = access.client(RateLimit::Off)?;
         Portal::connect(&client, 1).await?;
-        let floor = Floor::new(&access)?;
+        let floor = Floor::new(&access, false)?;
+        let floor_like_sdk = Floor::new(&access, true)?;
         let request = Status::new(connector(), LineId::new(1)?);
         for _ in 0..plan.warmup {
             sdk_call(&client, &request).await?;
             floor.call().await?;
+            floor_like_sdk.call().await?;
         }
         let mut figures = Figures {
             calls: 0,
             sdk: Spent::default(),
             floor: Spent::default(),
+            floor_like_sdk: Spent::default(),
         };
         for _ in 0..plan.rounds {
             let watch = Stopwatch::start()?;
@@ -137,6 +172,11 @@ pub fn run(plan: Plan) -> Result<Figures, SetupError> {
                 floor.call().await?;
             }
             figures.floor += watch.stop()?;
+            let watch = Stopwatch::start()?;
+            for _ in 0..plan.calls_per_round {
+                floor_like_sdk.call().await?;
+            }
+            figures.floor_like_sdk += watch.stop()?;
             figures.calls += plan.calls_per_round;
         }
         Ok::<_, SetupError>(figures)

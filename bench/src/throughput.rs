@@ -1,6 +1,6 @@
 //! Customer messages delivered under the portal's standard bucket (burst 50, 2 requests a
 //! second, sped up by the emulator's time scale): one `send.messages` per message (what a
-//! connector does without the SDK's help) next to the [`Sender`](crate::sender::Sender).
+//! connector does without the SDK's help) next to the facade's [`Sender`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 /// How deep brackets may nest before a key is refused (PHP's default `max_input_nesting_level`).
@@ -22,42 +24,67 @@ pub enum FormError {
 #[derive(Debug)]
 enum Node {
     Leaf(String),
-    Array(Vec<(String, Node)>),
+    Array(PhpArray),
+}
+
+/// An ordered map with O(1) lookup and PHP's "next integer key", so parsing stays linear in the
+/// body size (a crafted body of many `a[]=1` pairs must not cost quadratic time).
+#[derive(Debug, Default)]
+struct PhpArray {
+    entries: Vec<(String, Node)>,
+    positions: HashMap<String, usize>,
+    next_index: i64,
+}
+
+impl PhpArray {
+    fn entry(&mut self, key: Option<&str>) -> &mut Node {
+        let key = match key {
+            Some(key) => key.to_owned(),
+            None => self.next_index.to_string(),
+        };
+        if let Ok(number) = key.parse::<i64>() {
+            // PHP's `$a[] = x` takes one more than the largest integer key so far.
+            self.next_index = self.next_index.max(number.saturating_add(1));
+        }
+        let position = match self.positions.get(&key) {
+            Some(&position) => position,
+            None => {
+                self.entries.push((key.clone(), Node::Leaf(String::new())));
+                self.positions.insert(key, self.entries.len() - 1);
+                self.entries.len() - 1
+            }
+        };
+        &mut self.entries[position].1
+    }
 }
 
 impl Node {
     fn child_mut(&mut self, key: Option<&str>) -> &mut Node {
         if !matches!(self, Node::Array(_)) {
             // PHP: a scalar that gets indexed is replaced by an array.
-            *self = Node::Array(Vec::new());
+            *self = Node::Array(PhpArray::default());
         }
-        let Node::Array(entries) = self else {
+        let Node::Array(array) = self else {
             unreachable!("converted to an array just above")
         };
-        let key = match key {
-            Some(key) => key.to_owned(),
-            None => next_index(entries).to_string(),
-        };
-        let position = match entries.iter().position(|(existing, _)| *existing == key) {
-            Some(position) => position,
-            None => {
-                entries.push((key, Node::Leaf(String::new())));
-                entries.len() - 1
-            }
-        };
-        &mut entries[position].1
+        array.entry(key)
     }
 
     fn into_value(self) -> Value {
         match self {
             Node::Leaf(text) => Value::String(text),
-            Node::Array(entries) => {
+            Node::Array(PhpArray { entries, .. }) => {
                 let sequential = entries
                     .iter()
                     .enumerate()
                     .all(|(index, (key, _))| key.parse::<usize>().ok() == Some(index));
                 if sequential && !entries.is_empty() {
-                    Value::Array(entries.into_iter().map(|(_, node)| node.into_value()).collect())
+                    Value::Array(
+                        entries
+                            .into_iter()
+                            .map(|(_, node)| node.into_value())
+                            .collect(),
+                    )
                 } else {
                     Value::Object(
                         entries
@@ -69,15 +96,6 @@ impl Node {
             }
         }
     }
-}
-
-/// PHP's `$a[] = x`: one more than the largest integer key so far, or 0.
-fn next_index(entries: &[(String, Node)]) -> i64 {
-    entries
-        .iter()
-        .filter_map(|(key, _)| key.parse::<i64>().ok())
-        .max()
-        .map_or(0, |max| max.saturating_add(1))
 }
 
 /// Splits `a[b][][c]` into `a` and the bracket segments (`Some("b")`, `None` for `[]`, `Some("c")`).
@@ -93,6 +111,10 @@ fn split_key(key: &str) -> (&str, Vec<Option<&str>>) {
     let mut segments = Vec::new();
     while let Some(after_open) = rest.strip_prefix('[') {
         let Some(close) = after_open.find(']') else {
+            if segments.is_empty() {
+                // PHP keeps a key whose first bracket never closes as a plain name.
+                return (key, Vec::new());
+            }
             break;
         };
         let segment = &after_open[..close];
@@ -126,7 +148,7 @@ where
     K: AsRef<str>,
     V: Into<String>,
 {
-    let mut root = Node::Array(Vec::new());
+    let mut root = Node::Array(PhpArray::default());
     for (key, value) in pairs {
         let key = key.as_ref();
         let (base, segments) = split_key(key);
@@ -247,6 +269,15 @@ mod tests {
     fn unclosed_brackets_and_leading_brackets_are_literal() {
         let value = parse(b"a[b=1&[x]=2&c[d]e=3").expect("parses");
         assert_eq!(value, json!({"a[b": "1", "[x]": "2", "c": {"d": "3"}}));
+    }
+
+    #[test]
+    fn many_appended_keys_keep_their_order() {
+        let body = "a[]=x&".repeat(20_000);
+        let value = parse(body.as_bytes()).expect("parses");
+        let items = value["a"].as_array().expect("a list");
+        assert_eq!(items.len(), 20_000);
+        assert!(items.iter().all(|item| item == "x"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod prelude;
 mod provision;
 #[cfg(feature = "server")]
 pub mod receiver;
+pub mod sender;
 
 pub use imconnector_api as api;
 pub use imconnector_api::{events, methods, types, wire};

@@ -12,6 +12,8 @@ pub use crate::events::{
 };
 pub use crate::methods::*;
 pub use crate::placement::{apply_settings, AppliedSettings, PlacementOptions, SettingsPlacement};
+pub use crate::portals::{PortalRecord, PortalRegistry};
+pub use crate::sender::{Delivery, Outcome, Sender};
 pub use crate::types::{
     ConnectorData, DeliveryChat, DeliveryIm, DeliveryItem, DeliveryMessage, DisabledIcon, Icon,
     LineListOptions, LineListParams, MessageBody, MessageChat, MessageFile, MessageIn,

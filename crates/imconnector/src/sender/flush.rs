@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use imconnector_api::methods::SendMessages;
 use imconnector_api::types::MessagesResult;
-use imconnector_api::wire::{ConnectorId, LineId};
+use imconnector_api::wire::{ConnectorId, LineId, SuccessFlag};
 use imconnector_transport::{ApiError, Batch, BatchKey, Client, Error, ErrorCode, Method};
 use tokio::sync::oneshot;
 
@@ -176,7 +176,9 @@ pub(crate) fn may_have_been_applied(error: &Error) -> bool {
 /// An error answer means the portal refused the call, except for the server failures a call
 /// can end with half done, and codes this SDK does not know.
 fn api_error_may_have_been_applied(api: &ApiError) -> bool {
-    if api.code.is_rejected_before_work() {
+    // An old server's `{"SUCCESS": false, "DATA": []}`: the call was refused as a whole (an
+    // inactive line, an unknown connector) before any message was processed.
+    if api.code.is_rejected_before_work() || api.code.as_str() == SuccessFlag::SOFT_ERROR_CODE {
         return false;
     }
     match api.code {

@@ -137,3 +137,112 @@ impl Pending {
         (!calls.is_empty()).then_some(Request { calls, chats })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use imconnector_api::types::{MessageBody, MessageChat, MessageIn, MessageUser};
+    use tokio::sync::oneshot;
+
+    use super::super::SendId;
+    use super::*;
+
+    fn line(id: i64) -> LineId {
+        LineId::new(id).unwrap()
+    }
+
+    fn queued(id: u64, line_id: i64, chat: &str) -> Queued {
+        let (reply, _) = oneshot::channel();
+        Queued {
+            id: SendId(id),
+            line: line(line_id),
+            chat: Arc::from(chat),
+            message: MessageIn::new(
+                MessageUser::new("user"),
+                MessageBody::new().text(id.to_string()),
+                MessageChat::new(chat),
+            ),
+            reply,
+        }
+    }
+
+    fn limits(messages_per_call: usize, calls_per_request: usize) -> Limits {
+        Limits {
+            capacity: 100,
+            messages_per_call,
+            calls_per_request,
+            requests_in_flight: 4,
+        }
+    }
+
+    /// `(line, message ids)` of each call of a request.
+    fn shape(request: &Request) -> Vec<(i64, Vec<u64>)> {
+        request
+            .calls
+            .iter()
+            .map(|call| {
+                let ids = call.messages.iter().map(|queued| queued.id.get()).collect();
+                (call.line.get(), ids)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chats_of_a_line_share_calls_and_take_turns() {
+        let mut pending = Pending::default();
+        for (id, line_id, chat) in [
+            (0, 1, "a"),
+            (1, 1, "b"),
+            (2, 2, "c"),
+            (3, 1, "a"),
+            (4, 1, "a"),
+        ] {
+            pending.push(queued(id, line_id, chat));
+        }
+        // Calls of two messages, two calls a request: chat a fills line 1's first call and opens
+        // a second; chat b joins it; chat c (line 2) no longer fits.
+        let first = pending.next_request(&limits(2, 2)).unwrap();
+        assert_eq!(shape(&first), [(1, vec![0, 3]), (1, vec![4, 1])]);
+        assert_eq!(first.chats.len(), 2);
+        let second = pending.next_request(&limits(2, 2)).unwrap();
+        assert_eq!(shape(&second), [(2, vec![2])]);
+        assert!(pending.is_empty());
+        assert!(pending.next_request(&limits(2, 2)).is_none());
+    }
+
+    #[test]
+    fn a_busy_chat_waits_while_other_chats_of_its_line_go() {
+        let mut pending = Pending::default();
+        pending.push(queued(0, 1, "a"));
+        let first = pending.next_request(&limits(10, 10)).unwrap();
+        pending.push(queued(1, 1, "a"));
+        pending.push(queued(2, 1, "b"));
+        // Chat a has a request in flight: only chat b may go.
+        let second = pending.next_request(&limits(10, 10)).unwrap();
+        assert_eq!(shape(&second), [(1, vec![2])]);
+        assert!(pending.next_request(&limits(10, 10)).is_none());
+        pending.release(&first.chats);
+        assert_eq!(
+            shape(&pending.next_request(&limits(10, 10)).unwrap()),
+            [(1, vec![1])]
+        );
+        assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn a_long_backlog_is_cut_into_full_calls_and_requests() {
+        let mut pending = Pending::default();
+        for id in 0..7 {
+            pending.push(queued(id, 1, "busy"));
+        }
+        let first = pending.next_request(&limits(3, 2)).unwrap();
+        assert_eq!(shape(&first), [(1, vec![0, 1, 2]), (1, vec![3, 4, 5])]);
+        assert_eq!(pending.len(), 1);
+        pending.release(&first.chats);
+        assert_eq!(
+            shape(&pending.next_request(&limits(3, 2)).unwrap()),
+            [(1, vec![6])]
+        );
+    }
+}

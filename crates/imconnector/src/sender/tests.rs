@@ -3,19 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
 use imconnector_api::methods::{Activate, Register};
 use imconnector_api::types::{Icon, MessageBody, MessageChat, MessageIn, MessageUser};
 use imconnector_api::wire::{ConnectorId, LineId};
 use imconnector_emulator::{Direction, Emulator, ExposeSecret, Faults};
 use imconnector_transport::{ApiError, Client, Error, ErrorCode, OAuthApp, RateLimit, Tokens};
-use tokio::sync::oneshot;
 
 use super::flush::may_have_been_applied;
-use super::pending::{Pending, Request};
-use super::worker::Queued;
-use super::{Limits, Outcome, SendError, SendId, Sender, Submitted, TrySendError};
+use super::{Outcome, SendError, Sender, Submitted, TrySendError};
 
 const CONNECTOR: &str = "sender_test";
 
@@ -319,96 +314,6 @@ async fn dropping_every_sender_still_reports_what_was_queued() {
     assert_eq!(stored(&portal), ["last"]);
 }
 
-fn queued(id: u64, line_id: i64, chat: &str) -> Queued {
-    let (reply, _) = oneshot::channel();
-    Queued {
-        id: SendId(id),
-        line: line(line_id),
-        chat: Arc::from(chat),
-        message: message(chat, &id.to_string()),
-        reply,
-    }
-}
-
-fn limits(messages_per_call: usize, calls_per_request: usize) -> Limits {
-    Limits {
-        capacity: 100,
-        messages_per_call,
-        calls_per_request,
-        requests_in_flight: 4,
-    }
-}
-
-/// `(line, message ids)` of each call of a request.
-fn shape(request: &Request) -> Vec<(i64, Vec<u64>)> {
-    request
-        .calls
-        .iter()
-        .map(|call| {
-            let ids = call.messages.iter().map(|queued| queued.id.get()).collect();
-            (call.line.get(), ids)
-        })
-        .collect()
-}
-
-#[test]
-fn chats_of_a_line_share_calls_and_take_turns() {
-    let mut pending = Pending::default();
-    for (id, line_id, chat) in [
-        (0, 1, "a"),
-        (1, 1, "b"),
-        (2, 2, "c"),
-        (3, 1, "a"),
-        (4, 1, "a"),
-    ] {
-        pending.push(queued(id, line_id, chat));
-    }
-    // Calls of two messages, two calls a request: chat a fills line 1's first call and opens
-    // a second; chat b joins it; chat c (line 2) no longer fits.
-    let first = pending.next_request(&limits(2, 2)).unwrap();
-    assert_eq!(shape(&first), [(1, vec![0, 3]), (1, vec![4, 1])]);
-    assert_eq!(first.chats.len(), 2);
-    let second = pending.next_request(&limits(2, 2)).unwrap();
-    assert_eq!(shape(&second), [(2, vec![2])]);
-    assert!(pending.is_empty());
-    assert!(pending.next_request(&limits(2, 2)).is_none());
-}
-
-#[test]
-fn a_busy_chat_waits_while_other_chats_of_its_line_go() {
-    let mut pending = Pending::default();
-    pending.push(queued(0, 1, "a"));
-    let first = pending.next_request(&limits(10, 10)).unwrap();
-    pending.push(queued(1, 1, "a"));
-    pending.push(queued(2, 1, "b"));
-    // Chat a has a request in flight: only chat b may go.
-    let second = pending.next_request(&limits(10, 10)).unwrap();
-    assert_eq!(shape(&second), [(1, vec![2])]);
-    assert!(pending.next_request(&limits(10, 10)).is_none());
-    pending.release(&first.chats);
-    assert_eq!(
-        shape(&pending.next_request(&limits(10, 10)).unwrap()),
-        [(1, vec![1])]
-    );
-    assert!(pending.is_empty());
-}
-
-#[test]
-fn a_long_backlog_is_cut_into_full_calls_and_requests() {
-    let mut pending = Pending::default();
-    for id in 0..7 {
-        pending.push(queued(id, 1, "busy"));
-    }
-    let first = pending.next_request(&limits(3, 2)).unwrap();
-    assert_eq!(shape(&first), [(1, vec![0, 1, 2]), (1, vec![3, 4, 5])]);
-    assert_eq!(pending.len(), 1);
-    pending.release(&first.chats);
-    assert_eq!(
-        shape(&pending.next_request(&limits(3, 2)).unwrap()),
-        [(1, vec![6])]
-    );
-}
-
 #[test]
 fn only_errors_that_prove_nothing_was_applied_count_as_failed() {
     let api = |code: &str, status: Option<u16>| {
@@ -422,6 +327,7 @@ fn only_errors_that_prove_nothing_was_applied_count_as_failed() {
         Some(503)
     )));
     assert!(!may_have_been_applied(&api("expired_token", Some(401))));
+    assert!(!may_have_been_applied(&api("SUCCESS_FALSE", Some(200))));
     assert!(may_have_been_applied(&api("ERROR_CORE", Some(500))));
     assert!(may_have_been_applied(&api("ERROR_CORE", None)));
     assert!(may_have_been_applied(&api("SOMETHING_NEW", Some(400))));

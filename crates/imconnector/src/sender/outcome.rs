@@ -1,0 +1,134 @@
+//! What a caller gets back: a message's id, its outcome, and why it was not queued.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use imconnector_api::types::{MessageIn, MessageResult};
+use imconnector_api::wire::LineId;
+use imconnector_transport::{Error, InvalidRequest};
+use tokio::sync::oneshot;
+
+/// The id a message gets when it is queued; its [`Delivery`] carries the same id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SendId(pub(crate) u64);
+
+impl SendId {
+    /// The id as a number (ids count up from 0 per [`Sender`](super::Sender)).
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for SendId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "message #{}", self.0)
+    }
+}
+
+/// What became of one queued message.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The portal stored the message: its result item (customer user id, session, ...).
+    Delivered(Box<MessageResult>),
+    /// The portal processed the call but refused this message (`SUCCESS: false`), e.g.
+    /// "Incomplete data" or an invalid e-mail address. It is not in the portal.
+    Rejected(Vec<String>),
+    /// The message is certainly not in the portal: refused locally, never sent, or refused by
+    /// the portal before any work (an inactive line, the rate limit after every retry, ...).
+    /// Sending it again is safe.
+    Failed(Arc<Error>),
+    /// The message may or may not be in the portal (a connection lost after sending, a 5xx
+    /// answer, an unreadable answer). Check the chat before sending it again. `None` when the
+    /// sender stopped (its runtime shut down) before it could tell.
+    Unknown(Option<Arc<Error>>),
+}
+
+impl Outcome {
+    /// Whether the portal stored the message.
+    pub fn is_delivered(&self) -> bool {
+        matches!(self, Outcome::Delivered(_))
+    }
+
+    /// Whether the message may be in the portal: delivered, or unknown.
+    pub fn may_be_in_portal(&self) -> bool {
+        matches!(self, Outcome::Delivered(_) | Outcome::Unknown(_))
+    }
+}
+
+/// A message's outcome, under its id and line.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Delivery {
+    /// The id given when the message was queued.
+    pub id: SendId,
+    /// The open line it was sent to.
+    pub line: LineId,
+    /// What became of it.
+    pub outcome: Outcome,
+}
+
+/// A queued message; await it for its [`Delivery`].
+///
+/// Dropping it does not cancel the message: it is sent anyway, and its outcome is dropped.
+#[derive(Debug)]
+#[must_use = "await it to learn whether the message reached the portal"]
+pub struct Submitted {
+    pub(crate) id: SendId,
+    pub(crate) line: LineId,
+    pub(crate) reply: oneshot::Receiver<Delivery>,
+}
+
+impl Submitted {
+    /// The id of the message.
+    pub fn id(&self) -> SendId {
+        self.id
+    }
+}
+
+impl Future for Submitted {
+    type Output = Delivery;
+
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Delivery> {
+        let (id, line) = (self.id, self.line);
+        Pin::new(&mut self.reply).poll(context).map(|answer| {
+            // The reply is dropped unsent only when the background task was cancelled, which
+            // may have happened after the request left.
+            answer.unwrap_or(Delivery {
+                id,
+                line,
+                outcome: Outcome::Unknown(None),
+            })
+        })
+    }
+}
+
+/// Why [`Sender::send`](super::Sender::send) did not queue a message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The message would be refused by the portal (or by the client); nothing was queued.
+    #[error(transparent)]
+    Invalid(#[from] InvalidRequest),
+    /// The sender's background task has stopped (its runtime shut down); nothing was queued.
+    #[error("the sender has stopped")]
+    Closed(Box<MessageIn>),
+}
+
+/// Why [`Sender::try_send`](super::Sender::try_send) did not queue a message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrySendError {
+    /// The message would be refused by the portal (or by the client); nothing was queued.
+    #[error(transparent)]
+    Invalid(#[from] InvalidRequest),
+    /// The queue is full: here is the message back, try again later.
+    #[error("the sender's queue is full")]
+    Full(Box<MessageIn>),
+    /// The sender's background task has stopped; here is the message back.
+    #[error("the sender has stopped")]
+    Closed(Box<MessageIn>),
+}
