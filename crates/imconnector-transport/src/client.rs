@@ -130,11 +130,8 @@ impl Client {
                         .and_then(|mut segments| segments.rfind(|segment| !segment.is_empty()))
                         .unwrap_or_default()
                         .to_owned();
-                    let origin = format!(
-                        "{}://{}/",
-                        base.scheme(),
-                        base.host_str().unwrap_or_default()
-                    );
+                    // Scheme, host and port: everything of the URL but the secret path.
+                    let origin = format!("{}/", base.origin().ascii_serialization());
                     Auth::Webhook {
                         base: SecretString::from(base.to_string()),
                         code: SecretString::from(code),

@@ -184,6 +184,10 @@ async fn no_secret_in_debug_display_errors_or_tracing_output() {
 
     assert_clean("Debug of the OAuth client", &format!("{client:?}"));
     assert_clean("Debug of the webhook client", &format!("{webhook:?}"));
+    assert!(
+        format!("{webhook:?}").contains(&server.url("/rest/[redacted]/")),
+        "Debug of a webhook client still names its portal, port included: {webhook:?}"
+    );
     assert_clean(
         "Debug of the unreachable client",
         &format!("{unreachable:?}"),
