@@ -1,89 +1,19 @@
-//! The JSON form of a token pair in Redis. Secrets are exposed only here, on their way in and
-//! out of Redis; the record has no `Debug`.
+//! The JSON form of a token pair in Redis: the transport's own persisted form
+//! ([`Tokens::to_json`]), so a pair moves between a file store and Redis unchanged.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use imconnector_transport::secrecy::{ExposeSecret, SecretString};
+use imconnector_transport::secrecy::SecretString;
 use imconnector_transport::Tokens;
-use serde::{Deserialize, Serialize};
 
-#[derive(Serialize, Deserialize)]
-pub(crate) struct TokenRecord {
-    access_token: String,
-    refresh_token: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    expires_at: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    client_endpoint: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    server_endpoint: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    domain: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    member_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    scope: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    user_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    status: Option<String>,
-}
-
-impl From<&Tokens> for TokenRecord {
-    fn from(tokens: &Tokens) -> Self {
-        Self {
-            access_token: tokens.access_token.expose_secret().to_owned(),
-            refresh_token: tokens.refresh_token.expose_secret().to_owned(),
-            expires_at: tokens
-                .expires_at
-                .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
-                .map(|since| since.as_secs()),
-            client_endpoint: tokens.client_endpoint.clone(),
-            server_endpoint: tokens.server_endpoint.clone(),
-            domain: tokens.domain.clone(),
-            member_id: tokens.member_id.clone(),
-            scope: tokens.scope.clone(),
-            user_id: tokens.user_id.clone(),
-            status: tokens.status.clone(),
-        }
-    }
-}
-
-impl From<TokenRecord> for Tokens {
-    fn from(record: TokenRecord) -> Self {
-        // `Tokens` is non-exhaustive: built through its constructor, then its public fields.
-        let mut tokens = Tokens::new(record.access_token, record.refresh_token);
-        tokens.expires_at = record
-            .expires_at
-            .map(|unix| UNIX_EPOCH + Duration::from_secs(unix));
-        tokens.client_endpoint = record.client_endpoint;
-        tokens.server_endpoint = record.server_endpoint;
-        tokens.domain = record.domain;
-        tokens.member_id = record.member_id;
-        tokens.scope = record.scope;
-        tokens.user_id = record.user_id;
-        tokens.status = record.status;
-        tokens
-    }
-}
-
-/// The pair as the JSON text stored in Redis.
+/// The pair as the JSON text stored in Redis (the transport's persisted form).
 pub(crate) fn encode(tokens: &Tokens) -> SecretString {
-    // Serialising strings and numbers cannot fail.
-    SecretString::from(serde_json::to_string(&TokenRecord::from(tokens)).unwrap_or_default())
+    tokens.to_json()
 }
 
 /// The pair from its stored JSON text; the error names the position, never the content.
 pub(crate) fn decode(text: &str) -> Result<Tokens, String> {
-    serde_json::from_str::<TokenRecord>(text)
-        .map(Tokens::from)
-        .map_err(|error| {
-            format!(
-                "not a token record (line {}, column {})",
-                error.line(),
-                error.column()
-            )
-        })
+    Tokens::from_json(text).map_err(|error| error.to_string())
 }
 
 /// Whether `expires_at` is in the past.
@@ -96,6 +26,10 @@ pub(crate) fn is_expired(tokens: &Tokens) -> bool {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use imconnector_transport::secrecy::ExposeSecret;
+
     use super::*;
 
     #[test]

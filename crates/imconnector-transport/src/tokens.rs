@@ -259,4 +259,31 @@ impl From<TokenRecord> for Tokens {
     }
 }
 
+impl Tokens {
+    /// The pair as JSON: the form [`FileTokenStore`](crate::FileTokenStore) writes and shared
+    /// stores (such as `imconnector-redis`) keep. The text holds both tokens in the clear, so it
+    /// comes back as a secret.
+    pub fn to_json(&self) -> SecretString {
+        // Serialising strings and numbers cannot fail.
+        SecretString::from(serde_json::to_string(&TokenRecord::from(self)).unwrap_or_default())
+    }
+
+    /// Reads a pair written by [`Tokens::to_json`].
+    ///
+    /// # Errors
+    /// [`TokenStoreError`](crate::TokenStoreError) naming the position of the fault, never the
+    /// text (it may hold a token).
+    pub fn from_json(text: &str) -> Result<Tokens, crate::TokenStoreError> {
+        serde_json::from_str::<TokenRecord>(text)
+            .map(Tokens::from)
+            .map_err(|error| {
+                crate::TokenStoreError::new(format!(
+                    "not a token record (line {}, column {})",
+                    error.line(),
+                    error.column()
+                ))
+            })
+    }
+}
+
 // No Debug on the record: it holds exposed secrets.
