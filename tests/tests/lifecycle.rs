@@ -152,9 +152,8 @@ async fn a_connector_lives_its_whole_life_against_the_emulated_portal() {
         ))
         .await
         .expect("imconnector.send.messages");
-    let results = sent.data.get("RESULT").expect("DATA.RESULT");
-    assert_eq!(results.len(), 2);
-    assert!(results.values().all(|item| item.success.get()));
+    assert_eq!(sent.items().count(), 2, "one result per message");
+    assert_eq!(sent.failures().count(), 0);
     let stored = portal.messages(line.get(), "chat-1");
     assert_eq!(
         stored.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),

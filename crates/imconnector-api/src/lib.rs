@@ -8,6 +8,7 @@ mod event_decode;
 // Written by `cargo xtask codegen` and formatted by prettyplease; rustfmt must not touch it.
 #[rustfmt::skip]
 mod generated;
+mod results;
 #[cfg(test)]
 mod test_support;
 pub mod wire;

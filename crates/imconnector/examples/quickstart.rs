@@ -99,12 +99,7 @@ async fn main() -> Result<(), BoxError> {
         .client
         .call(&SendMessages::new(connector.clone(), line, messages))
         .await?;
-    for (text, result) in texts.iter().zip(
-        sent.data
-            .get("RESULT")
-            .into_iter()
-            .flat_map(|items| items.values()),
-    ) {
+    for (text, result) in texts.iter().zip(sent.items()) {
         let session = result
             .session
             .as_ref()

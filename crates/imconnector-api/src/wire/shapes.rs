@@ -65,11 +65,26 @@ impl<T> ListOrMap<T> {
         self.len() == 0
     }
 
-    /// The items: in list order, or by key.
+    /// The items: in list order, or by key with integer keys in numeric order (`"2"` before
+    /// `"10"`, as PHP kept them) and any other keys after them.
     pub fn values(&self) -> Box<dyn Iterator<Item = &T> + '_> {
         match self {
             Self::List(items) => Box::new(items.iter()),
-            Self::Map(items) => Box::new(items.values()),
+            Self::Map(items) => {
+                let mut entries: Vec<(Option<u64>, &String, &T)> = items
+                    .iter()
+                    .map(|(key, item)| (key.parse::<u64>().ok(), key, item))
+                    .collect();
+                entries.sort_by(|(a_index, a_key, _), (b_index, b_key, _)| {
+                    match (a_index, b_index) {
+                        (Some(a), Some(b)) => a.cmp(b),
+                        (Some(_), None) => std::cmp::Ordering::Less,
+                        (None, Some(_)) => std::cmp::Ordering::Greater,
+                        (None, None) => a_key.cmp(b_key),
+                    }
+                });
+                Box::new(entries.into_iter().map(|(_, _, item)| item))
+            }
         }
     }
 
@@ -309,6 +324,9 @@ mod tests {
     fn list_or_map_keeps_the_shape_it_got() {
         let list: ListOrMap<String> = serde_json::from_value(json!([1, "2"])).unwrap();
         assert_eq!(list, ListOrMap::List(vec!["1".into(), "2".into()]));
+        let ordered: ListOrMap<String> =
+            serde_json::from_value(json!({"10": "c", "x": "d", "2": "b", "0": "a"})).unwrap();
+        assert_eq!(ordered.values().collect::<Vec<_>>(), ["a", "b", "c", "d"]);
         let sparse: ListOrMap<String> = serde_json::from_value(json!({"1": 7})).unwrap();
         assert_eq!(sparse.len(), 1);
         assert_eq!(sparse.get(1).map(String::as_str), Some("7"));
