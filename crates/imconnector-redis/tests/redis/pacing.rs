@@ -2,7 +2,7 @@
 //! never answers `QUERY_LIMIT_EXCEEDED`, and together they use at least 95% of its allowance.
 //!
 //! The portal is the emulator with the standard bucket (2 requests a second, burst 50) on a
-//! clock running `IMCONNECTOR_PACING_TIME_SCALE` times faster than real time (default 50), so the
+//! clock running `IMCONNECTOR_PACING_TIME_SCALE` times faster than real time (default 25), so the
 //! test takes seconds instead of 16 minutes; the replicas' bucket is the same one, sped up alike.
 
 use std::time::Duration;
@@ -35,7 +35,7 @@ fn time_scale() -> u32 {
         .ok()
         .and_then(|scale| scale.parse().ok())
         .filter(|scale| *scale > 0)
-        .unwrap_or(50)
+        .unwrap_or(25)
 }
 
 /// The standard bucket on the sped-up clock, as the replicas' limiter sees it.
