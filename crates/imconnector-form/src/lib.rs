@@ -18,6 +18,9 @@ pub enum FormError {
         /// The first characters of the offending key.
         key: String,
     },
+    /// A body declared as `application/json` is not JSON.
+    #[error("the body is not JSON: {0}")]
+    NotJson(String),
 }
 
 /// One node of the tree while parsing: PHP arrays keep insertion order and mix int and string keys.
@@ -139,6 +142,24 @@ pub fn parse(body: &[u8]) -> Result<Value, FormError> {
     parse_pairs(form_urlencoded::parse(body))
 }
 
+/// Parses a POST body the way Bitrix24 sends it: JSON when `content_type` is
+/// `application/json` (parameters allowed), the PHP form encoding otherwise (the portal's
+/// default for events and install POSTs).
+///
+/// # Errors
+/// [`FormError::NotJson`] for a JSON body that does not parse, [`FormError::TooDeep`] as
+/// [`parse`].
+pub fn parse_body(content_type: Option<&str>, body: &[u8]) -> Result<Value, FormError> {
+    let json = content_type
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
+    if json {
+        serde_json::from_slice(body).map_err(|error| FormError::NotJson(error.to_string()))
+    } else {
+        parse(body)
+    }
+}
+
 /// Like [`parse`], from already decoded `(key, value)` pairs (a query string, say).
 ///
 /// # Errors
@@ -227,6 +248,17 @@ pub fn append(serializer: &mut form_urlencoded::Serializer<'_, String>, key: &st
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_body_is_read_as_json_only_when_declared_so() {
+        let json = parse_body(Some("Application/JSON; charset=utf-8"), br#"{"a":{"b":1}}"#);
+        assert_eq!(json, Ok(json!({"a": {"b": 1}})));
+        let form = parse_body(Some("application/x-www-form-urlencoded"), b"a[b]=1");
+        assert_eq!(form, Ok(json!({"a": {"b": "1"}})));
+        assert_eq!(parse_body(None, b"a[b]=1"), Ok(json!({"a": {"b": "1"}})));
+        let broken = parse_body(Some("application/json"), b"a[b]=1");
+        assert!(matches!(broken, Err(FormError::NotJson(_))), "{broken:?}");
+    }
 
     #[test]
     fn parses_the_documented_event_body() {

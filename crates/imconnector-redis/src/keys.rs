@@ -16,7 +16,6 @@ pub(crate) struct PortalKeys {
     /// Hash: `level`, `last` of the shared leaky bucket.
     pub(crate) bucket: String,
     /// String: the registry's portal record (JSON).
-    #[cfg_attr(not(feature = "portals"), allow(dead_code))]
     pub(crate) portal: String,
 }
 

@@ -6,7 +6,6 @@ mod bucket;
 mod error;
 mod keys;
 mod lock;
-#[cfg(feature = "portals")]
 mod portals;
 mod record;
 mod scripts;
@@ -16,7 +15,6 @@ pub use backend::{RedisBackend, RedisBackendBuilder, DEFAULT_PREFIX};
 pub use bucket::{SharedBucket, DEFAULT_BURST_SHARE, DEFAULT_RATE_SHARE};
 pub use error::RedisBackendError;
 pub use lock::RedisRefreshLock;
-#[cfg(feature = "portals")]
 pub use portals::RedisPortals;
 pub use redis;
 pub use store::{RedisTokenStore, VersionedTokens};

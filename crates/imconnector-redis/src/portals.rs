@@ -1,6 +1,6 @@
 //! [`RedisPortals`]: the facade's portal registry kept in Redis (feature `portals`).
 
-use imconnector::portals::{PortalRecord, PortalStore, PortalStoreError};
+use imconnector_transport::portals::{PortalRecord, PortalStore, PortalStoreError};
 use imconnector_transport::{
     secrecy::{ExposeSecret, SecretString},
     ClientBuilder, OAuthApp, RateLimit,

@@ -13,6 +13,7 @@ mod error;
 mod method;
 mod oauth;
 mod pacing;
+pub mod portals;
 mod store;
 mod tokens;
 

@@ -3,7 +3,6 @@
 
 mod error;
 pub mod placement;
-pub mod portals;
 pub mod prelude;
 mod provision;
 #[cfg(feature = "server")]
@@ -15,6 +14,11 @@ pub use imconnector_api::{events, methods, types, wire};
 /// The fake Bitrix24 portal (feature `emulator`): test your connector against it.
 #[cfg(feature = "emulator")]
 pub use imconnector_emulator as emulator;
+/// Many portals per application: one client per portal, records in a store (re-exported from
+/// the transport, where every storage hook lives). With feature `server` a registry is also the
+/// receiver's [`ApplicationTokens`](crate::receiver::ApplicationTokens) and
+/// [`PortalClients`](crate::receiver::PortalClients).
+pub use imconnector_transport::portals;
 pub use imconnector_transport as transport;
 pub use imconnector_transport::{
     ApiError, Client, ClientBuilder, Error, ErrorCode, OAuthApp, RateLimit, RetryPolicy, Tokens,

@@ -4,7 +4,6 @@
 
 mod pacing;
 mod refresh;
-#[cfg(feature = "portals")]
 mod registry;
 mod store;
 mod support;

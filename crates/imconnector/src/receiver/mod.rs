@@ -28,6 +28,7 @@
 mod clients;
 mod dispatch;
 mod handler;
+mod registry;
 mod tokens;
 
 use std::fmt;

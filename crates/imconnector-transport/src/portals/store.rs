@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Mutex, PoisonError};
 
-use imconnector_transport::ClientBuilder;
+use crate::ClientBuilder;
 
 use super::PortalRecord;
 

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::{Duration, UNIX_EPOCH};
 
-use imconnector_transport::{OAuthApp, Tokens};
+use crate::{OAuthApp, Tokens};
 use secrecy::SecretString;
 use serde_json::Value;
 

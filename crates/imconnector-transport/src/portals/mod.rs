@@ -6,39 +6,23 @@
 //! or a [`PortalRecord`] you build ([`PortalRegistry::install`]). Records live in a
 //! [`PortalStore`]: [`MemoryPortalStore`] here, `imconnector_redis::RedisPortals` to share them
 //! (and each portal's tokens, refresh lock and leaky bucket) between replicas, so a replica that
-//! never saw the installation still finds the portal. With feature `server` the registry is the
-//! event receiver's `ApplicationTokens` (an event is accepted only with the application token
-//! stored for the `member_id` it claims, so a forged `member_id` is refused) and its
-//! `PortalClients` (deliveries are confirmed with the client of the portal the event came from).
+//! never saw the installation still finds the portal. The facade `imconnector` makes the
+//! registry its event receiver's source of application tokens and portal clients.
 //!
 //! ```no_run
-//! # #[cfg(feature = "server")]
-//! # fn run() {
-//! use std::sync::Arc;
-//!
-//! use imconnector::events::DialogStartEvent;
-//! use imconnector::portals::{MemoryPortalStore, PortalRegistry};
-//! use imconnector::receiver::{EventHandler, EventReceiver, HandlerError};
-//! use imconnector::OAuthApp;
-//!
-//! struct Bridge {
-//!     portals: Arc<PortalRegistry<MemoryPortalStore>>,
-//! }
-//!
-//! impl EventHandler for Bridge {
-//!     async fn dialog_start(&self, event: DialogStartEvent) -> Result<(), HandlerError> {
-//!         // The client of the portal the event came from, with that portal's tokens.
-//!         let client = self.portals.client_for(&event.auth.member_id).await?;
-//!         client.call_raw("imopenlines.config.list.get", serde_json::json!({})).await?;
-//!         Ok(())
-//!     }
-//! }
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use imconnector_transport::portals::{MemoryPortalStore, PortalRecord, PortalRegistry};
+//! use imconnector_transport::{OAuthApp, Tokens};
 //!
 //! let app = OAuthApp::new("app.0123456789abcd.12345678", "client secret");
-//! let portals = Arc::new(PortalRegistry::new(app, MemoryPortalStore::new()));
-//! let events = EventReceiver::new(Arc::clone(&portals), Bridge { portals });
-//! let router = axum::Router::new().nest("/bitrix/events", events.router());
-//! # let _ = router; }
+//! let portals = PortalRegistry::new(app, MemoryPortalStore::new());
+//! let tokens = Tokens::new("access", "refresh")
+//!     .with_client_endpoint("https://example.bitrix24.com/rest/");
+//! portals.install(PortalRecord::new("member-id", "application token", tokens)).await?;
+//! // The client of the portal an event came from, with that portal's tokens.
+//! let client = portals.client_for("member-id").await?;
+//! client.call_raw("imopenlines.config.list.get", serde_json::json!({})).await?;
+//! # Ok(()) }
 //! ```
 
 mod record;
@@ -50,7 +34,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{PoisonError, RwLock};
 
-use imconnector_transport::{Client, ClientBuilder, OAuthApp};
+use crate::{Client, ClientBuilder, OAuthApp};
 use secrecy::SecretString;
 
 pub use record::{InstallError, PortalRecord};
@@ -76,7 +60,7 @@ pub enum RegistryError {
         member_id: String,
         /// The builder's error.
         #[source]
-        source: Box<imconnector_transport::Error>,
+        source: Box<crate::Error>,
     },
 }
 
@@ -139,16 +123,8 @@ impl<S: PortalStore> PortalRegistry<S> {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<Client, RegistryError> {
-        let json = content_type
-            .and_then(|value| value.split(';').next())
-            .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
-        let event = if json {
-            serde_json::from_slice(body)
-                .map_err(|error| InstallError::Malformed(format!("not JSON: {error}")))?
-        } else {
-            imconnector_form::parse(body)
-                .map_err(|error| InstallError::Malformed(error.to_string()))?
-        };
+        let event = imconnector_form::parse_body(content_type, body)
+            .map_err(|error| InstallError::Malformed(error.to_string()))?;
         self.install(PortalRecord::from_install_event(&event)?)
             .await
     }
@@ -239,32 +215,5 @@ impl<S> fmt::Debug for PortalRegistry<S> {
             .field("app", &self.app)
             .field("clients", &portals)
             .finish_non_exhaustive()
-    }
-}
-
-#[cfg(feature = "server")]
-impl<S: PortalStore> crate::receiver::ApplicationTokens for PortalRegistry<S> {
-    async fn application_token(&self, member_id: &str) -> Option<SecretString> {
-        match PortalRegistry::application_token(self, member_id).await {
-            Ok(token) => token,
-            Err(error) => {
-                // Refusing is the safe answer; the portal does not retry, so say why.
-                tracing::error!(%error, member_id, "cannot look up the application token; refusing the event");
-                None
-            }
-        }
-    }
-}
-
-#[cfg(feature = "server")]
-impl<S: PortalStore> crate::receiver::PortalClients for PortalRegistry<S> {
-    async fn client(&self, member_id: &str) -> Option<Client> {
-        match PortalRegistry::client_for(self, member_id).await {
-            Ok(client) => Some(client),
-            Err(error) => {
-                tracing::warn!(%error, member_id, "no client for this portal");
-                None
-            }
-        }
     }
 }
