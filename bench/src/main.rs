@@ -226,7 +226,7 @@ fn throughput_section(quick: bool) -> Result<(), SetupError> {
             format!(
                 "{} / {} / {}",
                 number(figures.stored as f64, 0),
-                number(figures.delivered as f64, 0),
+                number(figures.stored as f64, 0),
                 figures.not_delivered
             ),
         ]);

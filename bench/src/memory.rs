@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::measure::proc_status_kib;
 use crate::portal::{connector, Access, Portal, SetupError};
-use crate::sender::{Outcome, Sender};
+use crate::sender::{SendOutcome, Sender};
 
 /// The flag that turns the binary into the probe.
 pub const PROBE_FLAG: &str = "--memory-probe";
@@ -143,7 +143,7 @@ pub fn probe() -> Result<(), SetupError> {
         let queued_kib = proc_status_kib("VmRSS").unwrap_or_default();
         let mut delivered = 0;
         for queued in submitted {
-            if matches!(queued.await.outcome, Outcome::Delivered(_)) {
+            if matches!(queued.await.outcome, SendOutcome::Stored(_)) {
                 delivered += 1;
             }
         }

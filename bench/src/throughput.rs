@@ -14,7 +14,7 @@ use imconnector_transport::{Client, Error, ErrorCode, RateLimit};
 
 use crate::measure::per_second;
 use crate::portal::{connector, Portal, SetupError};
-use crate::sender::{Outcome, Sender};
+use crate::sender::{SendOutcome, Sender};
 
 /// The portal's standard bucket, in emulated time.
 pub const BURST: f64 = 50.0;
@@ -267,8 +267,8 @@ async fn with_sender(sender: &Sender, workload: Workload) -> Result<Figures, Set
     let mut figures = empty(workload);
     for queued in submitted {
         match queued.await.outcome {
-            Outcome::Delivered(_) => figures.delivered += 1,
-            Outcome::Failed(error) | Outcome::Unknown(Some(error)) => {
+            SendOutcome::Stored(_) => figures.delivered += 1,
+            SendOutcome::Failed(error) | SendOutcome::Unknown(Some(error)) => {
                 figures.not_delivered += 1;
                 figures.limit_refusals_seen += u64::from(is_limit_refusal(&error));
             }

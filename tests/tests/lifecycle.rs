@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use axum::{body::Bytes, extract::State, routing::post, Router};
-use imconnector::emulator::{Emulator, ExposeSecret};
+use imconnector::emulator::{client_builder, Emulator, ExposeSecret};
 use imconnector::events::Event;
 use imconnector::methods::{
     Activate, ChatNameSet, ConnectorDataSet, EventBind, Register, SendMessages, SendStatusDelivery,
@@ -17,7 +17,7 @@ use imconnector::types::{
     MessageChat, MessageIn, MessageUser,
 };
 use imconnector::wire::{ConnectorId, LineId};
-use imconnector::{Client, OAuthApp, RateLimit, Tokens};
+use imconnector::RateLimit;
 use tokio::sync::mpsc;
 
 /// Only reached when something is broken; generous for a loaded 2-core machine.
@@ -70,17 +70,7 @@ async fn a_connector_lives_its_whole_life_against_the_emulated_portal() {
         .await
         .expect("emulator starts");
     let app = portal.app();
-    let tokens = portal.tokens();
-    let client = Client::builder()
-        .portal(portal.rest_url())
-        .oauth_server(portal.oauth_url())
-        .oauth(
-            OAuthApp::new(app.client_id.clone(), app.client_secret.expose_secret()),
-            Tokens::new(
-                tokens.access_token.expose_secret(),
-                tokens.refresh_token.expose_secret(),
-            ),
-        )
+    let client = client_builder(&portal)
         .rate_limit(RateLimit::Off)
         .build()
         .expect("client builds");

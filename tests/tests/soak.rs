@@ -23,7 +23,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use imconnector::emulator::{Direction, Emulator, EmulatorHandle, ExposeSecret, Faults};
 use imconnector::methods::{Activate, Register, Status};
-use imconnector::sender::{Outcome, Sender};
+use imconnector::sender::{SendOutcome, Sender};
 use imconnector::types::{Icon, MessageBody, MessageChat, MessageIn, MessageUser};
 use imconnector::wire::{ConnectorId, LineId};
 use imconnector::{Client, OAuthApp, RateLimit, RetryPolicy, Tokens};
@@ -268,19 +268,19 @@ async fn soak_with_faults_loses_and_duplicates_nothing() {
         let copies = stored.remove(&format!("soak-{index}")).unwrap_or_default();
         tally.duplicated += copies.saturating_sub(1);
         let fits = match &delivery.outcome {
-            Outcome::Delivered(_) => {
+            SendOutcome::Stored(_) => {
                 tally.delivered += 1;
                 copies == 1
             }
-            Outcome::Rejected(_) => {
+            SendOutcome::Rejected(_) => {
                 tally.rejected += 1;
                 copies == 0
             }
-            Outcome::Failed(_) => {
+            SendOutcome::Failed(_) => {
                 tally.failed += 1;
                 copies == 0
             }
-            Outcome::Unknown(_) => {
+            SendOutcome::Unknown(_) => {
                 tally.unknown += 1;
                 tally.unknown_stored += copies;
                 copies <= 1

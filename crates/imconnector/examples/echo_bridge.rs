@@ -19,7 +19,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::Html;
 use axum::routing::post;
 use axum::Router;
-use imconnector::emulator::{Emulator, ExposeSecret};
+use imconnector::emulator::{client_builder, Emulator, ExposeSecret};
 use imconnector::placement::{apply_settings, AppliedSettings, SettingsPlacement};
 use imconnector::prelude::*;
 use imconnector::receiver::{DeliveryReport, HandlerError};
@@ -90,18 +90,7 @@ async fn settings_page(
 async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     let emulator = Emulator::builder().start().await?;
     let app = emulator.app();
-    let tokens = emulator.tokens();
-    let client = Client::builder()
-        .oauth(
-            OAuthApp::new(app.client_id.clone(), app.client_secret.expose_secret()),
-            Tokens::new(
-                tokens.access_token.expose_secret(),
-                tokens.refresh_token.expose_secret(),
-            ),
-        )
-        .portal(emulator.rest_url())
-        .oauth_server(emulator.oauth_url())
-        .build()?;
+    let client = client_builder(&emulator).build()?;
     let application_token = app.application_token.expose_secret().to_owned();
 
     let (confirmed, mut confirmations) = mpsc::unbounded_channel();
@@ -126,8 +115,8 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
         Icon::new(
             "data:image/svg+xml,%3Csvg%20xmlns%3D%22http%3A%2F%2Fwww.w3.org%2F2000%2Fsvg%22%2F%3E",
         ),
-        format!("{base}/settings"),
-        format!("{base}/events"),
+        SettingsUrl::parse(&format!("{base}/settings"))?,
+        EventsUrl::parse(&format!("{base}/events"))?,
     )
     .events(["OnImConnectorMessageAdd"]);
     provision(&client, &setup, line).await?;

@@ -12,7 +12,8 @@
 
 use imconnector::emulator::{Emulator, ExposeSecret};
 use imconnector::prelude::*;
-use imconnector::types::SortDirection;
+use imconnector::types::{LineListParams, SortDirection};
+use imconnector::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -30,7 +31,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `{:?}` of a webhook client hides the secret part of its URL.
     println!("{client:?}\n");
 
-    let request = ConfigListGet::new().params(
+    let request = methods::ConfigListGet::new().params(
         LineListParams::new()
             .select(["ID", "LINE_NAME", "ACTIVE"])
             .order([("ID".to_owned(), SortDirection::Asc)].into())
@@ -49,7 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("  line {id:>3}  {name}  ({active})");
     }
 
-    let connector_call = Status::new(ConnectorId::new("any_connector")?, LineId::new(1)?);
+    let connector_call = methods::Status::new(ConnectorId::new("any_connector")?, LineId::new(1)?);
     match client.call(&connector_call).await {
         Err(Error::WrongAuthKind { method }) => {
             println!(

@@ -13,7 +13,7 @@
 use std::error::Error;
 use std::time::Duration;
 
-use imconnector::emulator::{Emulator, ExposeSecret};
+use imconnector::emulator::{client_builder, Emulator, ExposeSecret};
 use imconnector::prelude::*;
 use imconnector::receiver::{DeliveryReport, HandlerError};
 use tokio::sync::mpsc;
@@ -59,8 +59,8 @@ async fn main() -> Result<(), BoxError> {
         connector.clone(),
         "Quickstart connector",
         Icon::new(ICON).color("#2fc6f6"),
-        format!("{handler_url}settings"),
-        &handler_url,
+        SettingsUrl::parse(&format!("{handler_url}settings"))?,
+        EventsUrl::parse(&handler_url)?,
     )
     .data(
         ConnectorData::new()
@@ -253,18 +253,7 @@ struct Connection {
 impl Connection {
     fn emulated(emulator: &Emulator) -> Result<Self, BoxError> {
         let app = emulator.app();
-        let tokens = emulator.tokens();
-        let client = Client::builder()
-            .oauth(
-                OAuthApp::new(app.client_id, app.client_secret.expose_secret()),
-                Tokens::new(
-                    tokens.access_token.expose_secret(),
-                    tokens.refresh_token.expose_secret(),
-                ),
-            )
-            .portal(emulator.rest_url())
-            .oauth_server(emulator.oauth_url())
-            .build()?;
+        let client = client_builder(emulator).build()?;
         Ok(Self {
             client,
             application_token: app.application_token.expose_secret().to_owned(),

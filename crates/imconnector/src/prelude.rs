@@ -1,31 +1,36 @@
-//! `use imconnector::prelude::*;`: the client, every request, the types they take, the events,
-//! the errors and the workflows.
+//! `use imconnector::prelude::*;`: what a connector needs, under names that cannot clash with
+//! your own.
 //!
-//! Left out because their names are too general to glob-import: the shared types of
-//! [`types`](crate::types) other than the ones requests are built from (use them by path), and
-//! `types::EventHandler` (an `event.get` row), which the receiver's
-//! `receiver::EventHandler` trait would shadow.
+//! The requests a connector sends itself (relaying messages, confirming deliveries, renaming
+//! chats) are here by name; every other request is under [`methods`](crate::methods)
+//! (`methods::Status`, `methods::List`, ...), since such short names would shadow yours. The
+//! client's error is [`imconnector::Error`](crate::Error), by path for the same reason. Shared
+//! types beyond the ones requests are built from are under [`types`](crate::types).
 
 pub use crate::events::{
     DialogFinishEvent, DialogStartEvent, Event, LineDeleteEvent, MessageAddEvent,
     MessageDeleteEvent, MessageUpdateEvent, StatusDeleteEvent, UnknownEvent,
 };
-pub use crate::methods::*;
+pub use crate::methods;
+pub use crate::methods::{
+    ChatNameSet, DeleteMessages, SendMessages, SendStatusDelivery, SendStatusReading,
+    UpdateMessages,
+};
 pub use crate::placement::{apply_settings, AppliedSettings, PlacementOptions, SettingsPlacement};
 pub use crate::portals::{PortalRecord, PortalRegistry};
-pub use crate::sender::{Delivery, Outcome, Sender};
+pub use crate::sender::{SendOutcome, SendReport, Sender};
 pub use crate::types::{
     ConnectorData, DeliveryChat, DeliveryIm, DeliveryItem, DeliveryMessage, DisabledIcon, Icon,
-    LineListOptions, LineListParams, MessageBody, MessageChat, MessageFile, MessageIn,
-    MessagePicture, MessageUser,
+    MessageBody, MessageChat, MessageFile, MessageIn, MessagePicture, MessageUser,
 };
 pub use crate::wire::{ConnectorId, LineId, Secret};
 pub use crate::{
-    provision, teardown, ApiError, Client, ConnectorSetup, Error, ErrorCode, OAuthApp, Provisioned,
-    RateLimit, RetryPolicy, Tokens, WorkflowError,
+    provision, teardown, ApiError, Client, ConnectorSetup, ErrorCode, EventsUrl, OAuthApp,
+    Provisioned, RateLimit, RetryPolicy, SettingsUrl, Tokens, WorkflowError,
 };
 
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use crate::receiver::{
     ApplicationTokens, DeliveryReport, EventHandler, EventReceiver, HandlerError, PortalClients,
     SentMessages, SingleToken, TokenMap,

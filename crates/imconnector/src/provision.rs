@@ -9,6 +9,7 @@ use imconnector_api::wire::{ConnectorId, LineId};
 use imconnector_transport::{Client, ErrorCode, InvalidRequest};
 
 use crate::error::{Step, WorkflowError};
+use crate::urls::{EventsUrl, SettingsUrl};
 
 /// Everything [`provision`] needs to know about a connector: its registration, its channel
 /// data and where Bitrix24 should POST its events.
@@ -20,8 +21,8 @@ use crate::error::{Step, WorkflowError};
 ///     ConnectorId::new("acme_chat")?,
 ///     "Acme Chat",
 ///     Icon::new("data:image/svg+xml,%3Csvg%20xmlns%3D%22http://www.w3.org/2000/svg%22/%3E"),
-///     "https://connector.example.com/settings",
-///     "https://connector.example.com/events",
+///     SettingsUrl::parse("https://connector.example.com/settings")?,
+///     EventsUrl::parse("https://connector.example.com/events")?,
 /// )
 /// .registration(|register| register.chat_group(false).need_signature(true))
 /// .data(ConnectorData::new().name("Acme support").url("https://acme.example/support"));
@@ -35,29 +36,29 @@ pub struct ConnectorSetup {
     name: String,
     register: Register,
     data: Option<ConnectorData>,
-    event_handler: String,
+    event_handler: EventsUrl,
     events: Vec<String>,
 }
 
 impl ConnectorSetup {
-    /// A connector with the registration's required fields and the URL of your event
-    /// handler (where the `receiver` is mounted, feature `server`). Every event in
-    /// [`Event::KNOWN`] is bound unless [`events`](Self::events) says otherwise.
+    /// A connector with the registration's required fields, the URL of its settings page
+    /// and the URL of your event handler (where the `receiver` is mounted, feature `server`).
+    /// Every event in [`Event::KNOWN`] is bound unless [`events`](Self::events) says otherwise.
     pub fn new(
         id: ConnectorId,
         name: impl Into<String>,
         icon: Icon,
-        placement_handler: impl Into<String>,
-        event_handler: impl Into<String>,
+        settings: SettingsUrl,
+        events: EventsUrl,
     ) -> Self {
         let name = name.into();
-        let register = Register::new(id.clone(), name.clone(), icon, placement_handler);
+        let register = Register::new(id.clone(), name.clone(), icon, settings.as_str());
         Self {
             id,
             name,
             register,
             data: None,
-            event_handler: event_handler.into(),
+            event_handler: events,
             events: Event::KNOWN.iter().map(|&event| event.to_owned()).collect(),
         }
     }
@@ -89,7 +90,7 @@ impl ConnectorSetup {
     }
 
     /// The URL events are bound to.
-    pub fn event_handler(&self) -> &str {
+    pub fn event_handler(&self) -> &EventsUrl {
         &self.event_handler
     }
 
@@ -111,27 +112,6 @@ impl ConnectorSetup {
         let invalid = |parameter: &'static str, reason: String| {
             WorkflowError::InvalidSetup(InvalidRequest::new(parameter, reason))
         };
-        match url::Url::parse(&self.event_handler) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {}
-            Ok(_) => {
-                return Err(invalid(
-                    "handler",
-                    format!(
-                        "the event handler `{}` must be an http(s) URL with a host",
-                        self.event_handler
-                    ),
-                ))
-            }
-            Err(error) => {
-                return Err(invalid(
-                    "handler",
-                    format!(
-                        "the event handler `{}` is not a URL: {error}",
-                        self.event_handler
-                    ),
-                ))
-            }
-        }
         if let Some(blank) = self.events.iter().position(|event| event.trim().is_empty()) {
             return Err(invalid("event", format!("event name #{blank} is empty")));
         }
@@ -209,12 +189,12 @@ pub async fn provision(
     let mut newly_bound = Vec::new();
     let mut already_bound = Vec::new();
     for event in &setup.events {
-        if is_bound(&bindings, event, &setup.event_handler) {
+        if is_bound(&bindings, event, setup.event_handler.as_str()) {
             already_bound.push(event.clone());
             continue;
         }
         match client
-            .call(&EventBind::new(event.clone(), setup.event_handler.clone()))
+            .call(&EventBind::new(event.clone(), setup.event_handler.as_str()))
             .await
         {
             Ok(_) => newly_bound.push(event.clone()),
@@ -264,7 +244,7 @@ pub async fn teardown(
         let answer = client
             .call(&EventUnbind::new(
                 event.clone(),
-                setup.event_handler.clone(),
+                setup.event_handler.as_str(),
             ))
             .await
             .map_err(WorkflowError::call(Step::Unbind))?;
@@ -357,20 +337,19 @@ mod tests {
     }
 
     #[test]
-    fn a_malformed_handler_url_is_refused_before_any_call() {
+    fn a_blank_event_name_is_refused_before_any_call() {
         let setup = ConnectorSetup::new(
             ConnectorId::new("acme").expect("valid id"),
             "Acme",
             Icon::new("data:image/svg+xml,x"),
-            "https://a.example/settings",
-            "/events",
+            SettingsUrl::parse("https://a.example/settings").expect("valid"),
+            EventsUrl::parse("https://a.example/events").expect("valid"),
         );
-        let error = setup.check().expect_err("refused");
+        assert!(setup.check().is_ok());
+        let error = setup.events(["OnImConnectorMessageAdd", " "]).check();
         assert!(
-            matches!(&error, WorkflowError::InvalidSetup(invalid) if invalid.parameter == "handler"),
-            "{error}"
+            matches!(&error, Err(WorkflowError::InvalidSetup(invalid)) if invalid.parameter == "event"),
+            "{error:?}"
         );
-        let setup = setup.events([" "]);
-        assert!(setup.check().is_err());
     }
 }

@@ -15,15 +15,15 @@
 //! - the queue is bounded ([`SenderBuilder::capacity`]): [`Sender::send`] waits for room,
 //!   [`Sender::try_send`] gives the message back when it is full.
 //!
-//! Every message gets its own [`Outcome`], under the [`SendId`] it was given when queued:
-//! delivered (with the portal's result item), rejected by the portal, failed (certainly not in
+//! Every message gets its own [`SendOutcome`], under the [`SendId`] it was given when queued:
+//! stored (with the portal's result item), rejected by the portal, failed (certainly not in
 //! the portal), or unknown (it may be in the portal). The sender never sends a message twice: it
 //! does not retry at all, and the client retries only what cannot have been applied (see
 //! [`Error::OutcomeUnknown`](imconnector_transport::Error::OutcomeUnknown)).
 //!
 //! ```no_run
 //! use imconnector::prelude::*;
-//! use imconnector::sender::{Outcome, Sender};
+//! use imconnector::sender::{SendOutcome, Sender};
 //!
 //! # async fn run(client: Client) -> Result<(), Box<dyn std::error::Error>> {
 //! let sender = Sender::builder(client, ConnectorId::new("acme_chat")?).start();
@@ -34,11 +34,11 @@
 //!     MessageChat::new("chat-42"),
 //! );
 //! let submitted = sender.send(line, message).await?;
-//! let delivery = submitted.await;
-//! match delivery.outcome {
-//!     Outcome::Delivered(result) => println!("{} stored, session {:?}", delivery.id, result.session),
-//!     Outcome::Unknown(_) => println!("{} may be in the portal: check before sending again", delivery.id),
-//!     other => println!("{} not delivered: {other:?}", delivery.id),
+//! let report = submitted.await;
+//! match report.outcome {
+//!     SendOutcome::Stored(result) => println!("{} stored, session {:?}", report.id, result.session),
+//!     SendOutcome::Unknown(_) => println!("{} may be in the portal: check before sending again", report.id),
+//!     other => println!("{} not stored: {other:?}", report.id),
 //! }
 //! # Ok(()) }
 //! ```
@@ -61,7 +61,7 @@ use imconnector_api::wire::{ConnectorId, LineId};
 use imconnector_transport::{Client, InvalidRequest, Method, MAX_BATCH_COMMANDS};
 use tokio::sync::{mpsc, oneshot};
 
-pub use outcome::{Delivery, Outcome, SendError, SendId, Submitted, TrySendError};
+pub use outcome::{SendError, SendId, SendOutcome, SendReport, Submitted, TrySendError};
 pub use stats::SenderStats;
 
 /// The numbers a [`Sender`] works with; see the [`SenderBuilder`] setters.

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use imconnector::prelude::{
-    provision, ConnectorId, ConnectorSetup, Icon, LineId, MessageBody, MessageChat, MessageIn,
-    MessageUser, SendMessages,
+    provision, ConnectorId, ConnectorSetup, EventsUrl, Icon, LineId, MessageBody, MessageChat,
+    MessageIn, MessageUser, SendMessages, SettingsUrl,
 };
 use imconnector_emulator::{Direction, Emulator};
 use imconnector_transport::RateLimit;
@@ -155,8 +155,8 @@ async fn four_replicas_share_the_portal_bucket_without_query_limit_exceeded() {
         connector(),
         "Acme Chat",
         Icon::new("data:image/svg+xml,%3Csvg%20xmlns%3D%22http://www.w3.org/2000/svg%22/%3E"),
-        "https://connector.example.com/settings",
-        event_sink().await,
+        SettingsUrl::parse("https://connector.example.com/settings").expect("valid URL"),
+        EventsUrl::parse(&event_sink().await).expect("valid URL"),
     );
     provision(&setup_client, &setup, line())
         .await

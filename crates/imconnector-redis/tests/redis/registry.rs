@@ -99,8 +99,8 @@ fn setup(handler: &str) -> ConnectorSetup {
         ConnectorId::new("acme_chat").expect("valid id"),
         "Acme Chat",
         Icon::new("data:image/svg+xml,%3Csvg%20xmlns%3D%22http://www.w3.org/2000/svg%22/%3E"),
-        "https://connector.example.com/settings",
-        handler,
+        SettingsUrl::parse("https://connector.example.com/settings").expect("valid URL"),
+        EventsUrl::parse(handler).expect("valid URL"),
     )
     .events(["OnImConnectorMessageAdd"])
 }

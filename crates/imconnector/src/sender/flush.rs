@@ -11,20 +11,20 @@ use tokio::sync::oneshot;
 
 use super::pending::Call;
 use super::stats::Counters;
-use super::{Delivery, Outcome, SendId};
+use super::{SendId, SendOutcome, SendReport};
 
 /// Where one message's outcome goes, once its message has moved into a request.
 struct Reply {
     id: SendId,
     line: LineId,
-    to: oneshot::Sender<Delivery>,
+    to: oneshot::Sender<SendReport>,
 }
 
 impl Reply {
-    fn report(self, stats: &Counters, outcome: Outcome) {
+    fn report(self, stats: &Counters, outcome: SendOutcome) {
         stats.outcome(&outcome);
         // The caller may have dropped its `Submitted`; the message was sent regardless.
-        let _ = self.to.send(Delivery {
+        let _ = self.to.send(SendReport {
             id: self.id,
             line: self.line,
             outcome,
@@ -123,10 +123,10 @@ fn report_call(stats: &Counters, replies: Vec<Reply>, answer: Result<MessagesRes
     let items = result.data.get("RESULT");
     for (index, reply) in replies.into_iter().enumerate() {
         let outcome = match items.and_then(|items| items.get(index)) {
-            Some(item) if item.success.get() => Outcome::Delivered(Box::new(item.clone())),
-            Some(item) => Outcome::Rejected(item.errors.clone().unwrap_or_default()),
+            Some(item) if item.success.get() => SendOutcome::Stored(Box::new(item.clone())),
+            Some(item) => SendOutcome::Rejected(item.errors.clone().unwrap_or_default()),
             // The call was applied, but says nothing of this message.
-            None => Outcome::Unknown(Some(Arc::new(Error::Decode {
+            None => SendOutcome::Unknown(Some(Arc::new(Error::Decode {
                 method: SendMessages::NAME.to_owned(),
                 http_status: 200,
                 reason: format!("no `DATA.RESULT` item {index} in the answer"),
@@ -145,9 +145,9 @@ fn fail_all(stats: &Counters, replies: Vec<Reply>, error: &Arc<Error>) {
         reply.report(
             stats,
             if unknown {
-                Outcome::Unknown(Some(error))
+                SendOutcome::Unknown(Some(error))
             } else {
-                Outcome::Failed(error)
+                SendOutcome::Failed(error)
             },
         );
     }

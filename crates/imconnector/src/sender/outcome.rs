@@ -11,7 +11,7 @@ use imconnector_api::wire::LineId;
 use imconnector_transport::{Error, InvalidRequest};
 use tokio::sync::oneshot;
 
-/// The id a message gets when it is queued; its [`Delivery`] carries the same id.
+/// The id a message gets when it is queued; its [`SendReport`] carries the same id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SendId(pub(crate) u64);
 
@@ -31,9 +31,9 @@ impl fmt::Display for SendId {
 /// What became of one queued message.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub enum Outcome {
+pub enum SendOutcome {
     /// The portal stored the message: its result item (customer user id, session, ...).
-    Delivered(Box<MessageResult>),
+    Stored(Box<MessageResult>),
     /// The portal processed the call but refused this message (`SUCCESS: false`), e.g.
     /// "Incomplete data" or an invalid e-mail address. It is not in the portal.
     Rejected(Vec<String>),
@@ -47,31 +47,31 @@ pub enum Outcome {
     Unknown(Option<Arc<Error>>),
 }
 
-impl Outcome {
+impl SendOutcome {
     /// Whether the portal stored the message.
-    pub fn is_delivered(&self) -> bool {
-        matches!(self, Outcome::Delivered(_))
+    pub fn is_stored(&self) -> bool {
+        matches!(self, SendOutcome::Stored(_))
     }
 
-    /// Whether the message may be in the portal: delivered, or unknown.
+    /// Whether the message may be in the portal: stored, or unknown.
     pub fn may_be_in_portal(&self) -> bool {
-        matches!(self, Outcome::Delivered(_) | Outcome::Unknown(_))
+        matches!(self, SendOutcome::Stored(_) | SendOutcome::Unknown(_))
     }
 }
 
 /// A message's outcome, under its id and line.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct Delivery {
+pub struct SendReport {
     /// The id given when the message was queued.
     pub id: SendId,
     /// The open line it was sent to.
     pub line: LineId,
     /// What became of it.
-    pub outcome: Outcome,
+    pub outcome: SendOutcome,
 }
 
-/// A queued message; await it for its [`Delivery`].
+/// A queued message; await it for its [`SendReport`].
 ///
 /// Dropping it does not cancel the message: it is sent anyway, and its outcome is dropped.
 #[derive(Debug)]
@@ -79,7 +79,7 @@ pub struct Delivery {
 pub struct Submitted {
     pub(crate) id: SendId,
     pub(crate) line: LineId,
-    pub(crate) reply: oneshot::Receiver<Delivery>,
+    pub(crate) reply: oneshot::Receiver<SendReport>,
 }
 
 impl Submitted {
@@ -90,17 +90,17 @@ impl Submitted {
 }
 
 impl Future for Submitted {
-    type Output = Delivery;
+    type Output = SendReport;
 
-    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Delivery> {
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<SendReport> {
         let (id, line) = (self.id, self.line);
         Pin::new(&mut self.reply).poll(context).map(|answer| {
             // The reply is dropped unsent only when the background task was cancelled, which
             // may have happened after the request left.
-            answer.unwrap_or(Delivery {
+            answer.unwrap_or(SendReport {
                 id,
                 line,
-                outcome: Outcome::Unknown(None),
+                outcome: SendOutcome::Unknown(None),
             })
         })
     }

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::Outcome;
+use super::SendOutcome;
 
 /// What a [`Sender`](super::Sender) has done so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -12,8 +12,8 @@ pub struct SenderStats {
     pub requests: u64,
     /// `imconnector.send.messages` calls made (inside batches or not).
     pub calls: u64,
-    /// Messages reported delivered.
-    pub delivered: u64,
+    /// Messages reported stored.
+    pub stored: u64,
     /// Messages the portal refused one by one.
     pub rejected: u64,
     /// Messages certainly not in the portal.
@@ -25,7 +25,7 @@ pub struct SenderStats {
 impl SenderStats {
     /// Messages with an outcome.
     pub fn reported(&self) -> u64 {
-        self.delivered + self.rejected + self.failed + self.unknown
+        self.stored + self.rejected + self.failed + self.unknown
     }
 }
 
@@ -34,7 +34,7 @@ impl SenderStats {
 pub(crate) struct Counters {
     requests: AtomicU64,
     calls: AtomicU64,
-    delivered: AtomicU64,
+    stored: AtomicU64,
     rejected: AtomicU64,
     failed: AtomicU64,
     unknown: AtomicU64,
@@ -47,12 +47,12 @@ impl Counters {
             .fetch_add(u64::try_from(calls).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
-    pub(crate) fn outcome(&self, outcome: &Outcome) {
+    pub(crate) fn outcome(&self, outcome: &SendOutcome) {
         let counter = match outcome {
-            Outcome::Delivered(_) => &self.delivered,
-            Outcome::Rejected(_) => &self.rejected,
-            Outcome::Failed(_) => &self.failed,
-            Outcome::Unknown(_) => &self.unknown,
+            SendOutcome::Stored(_) => &self.stored,
+            SendOutcome::Rejected(_) => &self.rejected,
+            SendOutcome::Failed(_) => &self.failed,
+            SendOutcome::Unknown(_) => &self.unknown,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -61,7 +61,7 @@ impl Counters {
         SenderStats {
             requests: self.requests.load(Ordering::Relaxed),
             calls: self.calls.load(Ordering::Relaxed),
-            delivered: self.delivered.load(Ordering::Relaxed),
+            stored: self.stored.load(Ordering::Relaxed),
             rejected: self.rejected.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             unknown: self.unknown.load(Ordering::Relaxed),

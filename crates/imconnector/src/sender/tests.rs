@@ -10,7 +10,7 @@ use imconnector_emulator::{Direction, Emulator, ExposeSecret, Faults};
 use imconnector_transport::{ApiError, Client, Error, ErrorCode, OAuthApp, RateLimit, Tokens};
 
 use super::flush::may_have_been_applied;
-use super::{Outcome, SendError, Sender, Submitted, TrySendError};
+use super::{SendError, SendOutcome, Sender, Submitted, TrySendError};
 
 const CONNECTOR: &str = "sender_test";
 
@@ -115,10 +115,10 @@ async fn packs_a_lines_messages_into_calls_and_calls_into_one_batch() {
         submitted.push(sent.expect("room"));
     }
     for (index, submitted) in submitted.into_iter().enumerate() {
-        let delivery = submitted.await;
-        assert_eq!(delivery.id.get(), index as u64);
-        let Outcome::Delivered(result) = &delivery.outcome else {
-            panic!("m{index}: {:?}", delivery.outcome)
+        let report = submitted.await;
+        assert_eq!(report.id.get(), index as u64);
+        let SendOutcome::Stored(result) = &report.outcome else {
+            panic!("m{index}: {:?}", report.outcome)
         };
         let echoed = result.message.as_ref().and_then(|body| body.id.as_ref());
         assert_eq!(
@@ -143,12 +143,12 @@ async fn one_call_goes_out_without_a_batch() {
     let client = client(&portal);
     connect(&client, &[1]).await;
     let sender = Sender::builder(client, connector()).start();
-    let delivery = sender
+    let report = sender
         .send(line(1), message("chat", "only"))
         .await
         .expect("queued")
         .await;
-    assert!(delivery.outcome.is_delivered(), "{:?}", delivery.outcome);
+    assert!(report.outcome.is_stored(), "{:?}", report.outcome);
     assert_eq!(requests(&portal, "batch"), 0);
     assert_eq!(requests(&portal, "imconnector.send.messages"), 1);
 }
@@ -171,9 +171,9 @@ async fn each_message_gets_its_own_outcome_in_a_mixed_pack() {
     let rejected = sender.try_send(line(1), bad_email).unwrap();
     let inactive = sender.try_send(line(2), message("c", "inactive")).unwrap();
 
-    assert!(good.await.outcome.is_delivered());
+    assert!(good.await.outcome.is_stored());
     match rejected.await.outcome {
-        Outcome::Rejected(errors) => {
+        SendOutcome::Rejected(errors) => {
             assert_eq!(
                 errors,
                 ["Cannot create or get user mapped to external messenger user."]
@@ -182,7 +182,7 @@ async fn each_message_gets_its_own_outcome_in_a_mixed_pack() {
         other => panic!("expected a rejection, got {other:?}"),
     }
     match inactive.await.outcome {
-        Outcome::Failed(error) => {
+        SendOutcome::Failed(error) => {
             assert_eq!(error.code(), Some(&ErrorCode::NotActiveLine), "{error}");
         }
         other => panic!("expected a failure, got {other:?}"),
@@ -206,12 +206,12 @@ async fn a_lost_answer_is_reported_unknown_and_never_sent_again() {
     let first = sender.try_send(line(1), message("chat", "lost-1")).unwrap();
     let second = sender.try_send(line(1), message("chat", "lost-2")).unwrap();
     for submitted in [first, second] {
-        let delivery = submitted.await;
-        match &delivery.outcome {
-            Outcome::Unknown(Some(error)) => assert!(error.is_outcome_unknown(), "{error}"),
-            other => panic!("{}: expected unknown, got {other:?}", delivery.id),
+        let report = submitted.await;
+        match &report.outcome {
+            SendOutcome::Unknown(Some(error)) => assert!(error.is_outcome_unknown(), "{error}"),
+            other => panic!("{}: expected unknown, got {other:?}", report.id),
         }
-        assert!(delivery.outcome.may_be_in_portal());
+        assert!(report.outcome.may_be_in_portal());
     }
     // Applied once each, sent once: no retry of a request that reached the portal.
     assert_eq!(stored(&portal), ["lost-1", "lost-2"]);
@@ -257,11 +257,11 @@ async fn a_full_queue_gives_the_message_back() {
     let Err(TrySendError::Full(back)) = refused else {
         panic!("expected a full queue, got {refused:?}")
     };
-    assert!(first.await.outcome.is_delivered());
-    assert!(second.await.outcome.is_delivered());
+    assert!(first.await.outcome.is_stored());
+    assert!(second.await.outcome.is_stored());
     // Room again once the background task took them.
     let third = sender.send(line(1), *back).await.unwrap();
-    assert!(third.await.outcome.is_delivered());
+    assert!(third.await.outcome.is_stored());
     assert_eq!(stored(&portal), ["q1", "q2", "q3"]);
 }
 
@@ -289,7 +289,7 @@ async fn a_chats_messages_arrive_in_the_order_they_were_queued() {
         submitted.push(queued);
     }
     for queued in submitted {
-        assert!(queued.await.outcome.is_delivered());
+        assert!(queued.await.outcome.is_stored());
     }
     let stored = stored(&portal);
     for line_id in [1, 2] {
@@ -310,7 +310,7 @@ async fn dropping_every_sender_still_reports_what_was_queued() {
     let sender = Sender::builder(client, connector()).start();
     let queued = sender.try_send(line(1), message("chat", "last")).unwrap();
     drop(sender);
-    assert!(queued.await.outcome.is_delivered());
+    assert!(queued.await.outcome.is_stored());
     assert_eq!(stored(&portal), ["last"]);
 }
 

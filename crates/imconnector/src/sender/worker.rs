@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use super::pending::{ChatKey, Pending};
 use super::stats::Counters;
-use super::{flush, Delivery, Limits, SendId};
+use super::{flush, Limits, SendId, SendReport};
 
 /// A message on its way, with where to report its outcome.
 #[derive(Debug)]
@@ -25,7 +25,7 @@ pub(crate) struct Queued {
     /// The external chat id (`chat.id`), which keeps the order.
     pub(crate) chat: Arc<str>,
     pub(crate) message: MessageIn,
-    pub(crate) reply: oneshot::Sender<Delivery>,
+    pub(crate) reply: oneshot::Sender<SendReport>,
 }
 
 /// What woke the task up.

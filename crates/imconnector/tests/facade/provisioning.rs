@@ -3,6 +3,7 @@
 use imconnector::emulator::{ConnectorInfo, LineStatus};
 use imconnector::prelude::*;
 use imconnector::types::EventHandler as Binding;
+use imconnector::Error;
 
 use crate::support::{line, portal, setup, sink, Portal};
 
@@ -21,7 +22,7 @@ async fn snapshot(portal: &Portal) -> Snapshot {
         statuses: portal.emulator.line_statuses(),
         bindings: portal
             .client
-            .call(&EventGet::new())
+            .call(&methods::EventGet::new())
             .await
             .expect("event.get"),
         events_fired: portal.emulator.event_deliveries().len(),
@@ -90,7 +91,10 @@ async fn provisioning_binds_only_the_missing_events() {
     let setup = setup(&handler);
     portal
         .client
-        .call(&EventBind::new("OnImConnectorMessageAdd", handler.as_str()))
+        .call(&methods::EventBind::new(
+            "OnImConnectorMessageAdd",
+            handler.as_str(),
+        ))
         .await
         .expect("bind one by hand");
 
@@ -137,24 +141,12 @@ async fn teardown_undoes_provisioning_and_can_run_again() {
     assert_eq!(again.unbound, 0);
 }
 
-#[tokio::test]
-async fn a_malformed_handler_url_is_refused_before_any_request() {
-    let portal = portal().await;
-    let error = provision(
-        &portal.client,
-        &setup("connector.example.com/events"),
-        line(1),
-    )
-    .await
-    .expect_err("refused");
-    match &error {
-        WorkflowError::InvalidSetup(invalid) => assert_eq!(invalid.parameter, "handler"),
-        other => panic!("unexpected error: {other}"),
-    }
-    assert!(
-        portal.emulator.counters().requests.is_empty(),
-        "nothing was sent"
-    );
+#[test]
+fn a_malformed_handler_url_is_refused_before_a_setup_exists() {
+    let invalid = EventsUrl::parse("connector.example.com/events").expect_err("refused");
+    assert_eq!(invalid.parameter, "handler");
+    let invalid = SettingsUrl::parse("settings").expect_err("refused");
+    assert_eq!(invalid.parameter, "PLACEMENT_HANDLER");
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use imconnector::emulator::{AppCredentials, Emulator, ExposeSecret};
+use imconnector::emulator::{client_builder, AppCredentials, Emulator};
 use imconnector::prelude::*;
 use imconnector::receiver::{DeliveryReport, HandlerError};
 use tokio::sync::mpsc;
@@ -23,17 +23,7 @@ pub async fn portal() -> Portal {
         .await
         .expect("emulator starts");
     let app = emulator.app();
-    let tokens = emulator.tokens();
-    let client = Client::builder()
-        .oauth(
-            OAuthApp::new(app.client_id.clone(), app.client_secret.expose_secret()),
-            Tokens::new(
-                tokens.access_token.expose_secret(),
-                tokens.refresh_token.expose_secret(),
-            ),
-        )
-        .portal(emulator.rest_url())
-        .oauth_server(emulator.oauth_url())
+    let client = client_builder(&emulator)
         .rate_limit(RateLimit::Off)
         .build()
         .expect("client builds");
@@ -54,8 +44,8 @@ pub fn setup(event_handler: &str) -> ConnectorSetup {
         "Acme Chat",
         Icon::new("data:image/svg+xml,%3Csvg%20xmlns%3D%22http://www.w3.org/2000/svg%22/%3E")
             .color("#69acc0"),
-        "https://connector.example.com/settings",
-        event_handler,
+        SettingsUrl::parse("https://connector.example.com/settings").expect("valid URL"),
+        EventsUrl::parse(event_handler).expect("valid URL"),
     )
 }
 
