@@ -54,15 +54,15 @@ pub struct MethodSpec {
 }
 
 /// A deliberate difference from the docs page: `docs-sync` does not report the finding
-/// `finding` about `name`, because the spec follows the server there.
+/// `finding` about any of `names`, because the spec follows the server there.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DocsDifference {
     /// What `docs-sync` would report.
     pub finding: DriftKind,
-    /// What it is about: a parameter path (`MESSAGES[].user.id`), an error code, a field name,
-    /// or the example kind (`request`, `response`, `error`, `event`).
-    pub name: String,
+    /// What it is about: parameter paths (`MESSAGES[].user.id`), error codes, field names, or
+    /// example kinds (`request`, `response`, `error`, `event`). One reason may cover several.
+    pub names: Vec<String>,
     /// Why the spec differs (the server's behaviour, a docs mistake).
     pub reason: String,
 }

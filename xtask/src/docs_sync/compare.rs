@@ -295,7 +295,8 @@ fn kinds(spec: &Spec, expr: &TypeExpr) -> Vec<&'static str> {
             "LineId" | "LenientI64" => vec!["integer"],
             "Id" => vec!["string", "integer"],
             "ActiveFlag" => vec!["boolean", "integer"],
-            "YesNo" | "LenientBool" => vec!["boolean", "char"],
+            // A `Y`/`N` flag has no docs type of its own: pages call it char, string or boolean.
+            "YesNo" | "LenientBool" => vec!["boolean", "char", "string"],
             "SuccessFlag" => vec!["boolean"],
             "EmptyObject" => vec!["object"],
             "NestedResult" => vec!["object", "boolean"],
@@ -325,7 +326,14 @@ fn errors(method: &MethodSpec, doc: &DocPage, findings: &mut Vec<Finding>) {
     for (code, statuses) in &documented {
         match method.errors.iter().find(|error| error.code == *code) {
             None => {
-                let first = doc.errors.iter().find(|error| error.code == *code);
+                // One description for the spec entry: every row of the code, in table order.
+                let description = doc
+                    .errors
+                    .iter()
+                    .filter(|error| error.code == *code)
+                    .map(|error| error.description.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 let status = statuses.iter().next().copied();
                 findings.push(Finding {
                     kind: DriftKind::ErrorAdded,
@@ -334,10 +342,10 @@ fn errors(method: &MethodSpec, doc: &DocPage, findings: &mut Vec<Finding>) {
                         "in the page's error table (HTTP {}), not in the spec",
                         status.map_or_else(|| "?".to_owned(), |status| status.to_string())
                     ),
-                    fix: status.zip(first).map(|(http_status, error)| Fix::AddError {
+                    fix: status.map(|http_status| Fix::AddError {
                         code: (*code).to_owned(),
                         http_status,
-                        description: error.description.clone(),
+                        description,
                     }),
                 });
             }

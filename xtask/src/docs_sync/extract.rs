@@ -266,14 +266,16 @@ fn fence_example(fence: &Fence, errors: &[DocError]) -> Option<Result<DocExample
         Err(error) => return Some(Err(format!("not JSON: {error}"))),
     };
     // The spec keeps requests without credentials (see spec/README.md).
-    let text = if kind == ExampleKind::Request {
+    let skip = if kind == ExampleKind::Request {
         if let Some(object) = value.as_object_mut() {
             object.remove("auth");
         }
-        json_text::print(&text, &node, 0, Some("auth"))
+        Some("auth")
     } else {
-        text
+        None
     };
+    // Reprinted with the spec's two-space indent, in the docs' key order.
+    let text = json_text::print(&text, &node, 0, skip);
     let http_status = match kind {
         ExampleKind::Response => fence.http_statuses.first().copied(),
         ExampleKind::Error => error_status(&value, fence, errors),

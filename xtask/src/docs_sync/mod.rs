@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::model::{DocsDifference, Spec};
+use crate::model::{DocsDifference, DriftKind, Spec};
 use compare::{Finding, Fix};
 use report::{ItemReport, Report};
 
@@ -178,17 +178,19 @@ fn compare_page(
     Ok(item)
 }
 
-/// Drops the findings the spec records as deliberate; keeps the records that matched nothing
-/// (the page agrees with the spec now, so the record is obsolete).
+/// Drops the findings the spec records as deliberate; keeps the recorded names that matched
+/// nothing (the page agrees with the spec now, so that part of the record is obsolete).
 fn apply_deliberate(mut item: ItemReport, records: &[DocsDifference]) -> ItemReport {
-    let mut matched = vec![false; records.len()];
+    let mut matched: BTreeSet<(DriftKind, &str)> = BTreeSet::new();
     let before = item.findings.len();
     item.findings.retain(|finding| {
         let record = records
             .iter()
-            .position(|record| finding.kind == record.finding && finding.name == record.name);
-        if let Some(at) = record {
-            matched[at] = true;
+            .find(|record| finding.kind == record.finding && record.names.contains(&finding.name));
+        if let Some(record) = record {
+            if let Some(name) = record.names.iter().find(|name| **name == finding.name) {
+                matched.insert((record.finding, name.as_str()));
+            }
         }
         record.is_none()
     });
@@ -196,9 +198,9 @@ fn apply_deliberate(mut item: ItemReport, records: &[DocsDifference]) -> ItemRep
     if !item.page_missing {
         item.stale = records
             .iter()
-            .zip(&matched)
-            .filter(|(_, matched)| !**matched)
-            .map(|(record, _)| record.clone())
+            .flat_map(|record| record.names.iter().map(move |name| (record.finding, name)))
+            .filter(|(kind, name)| !matched.contains(&(*kind, name.as_str())))
+            .map(|(kind, name)| (kind, name.clone()))
             .collect();
     }
     item

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::compare::Finding;
-use crate::model::DocsDifference;
+use crate::model::DriftKind;
 
 /// What was found for one method or event.
 #[derive(Debug, Clone, Default)]
@@ -20,8 +20,8 @@ pub struct ItemReport {
     pub findings: Vec<Finding>,
     /// How many differences the spec records as deliberate.
     pub deliberate: usize,
-    /// Deliberate differences that no longer occur (the docs now agree with the spec).
-    pub stale: Vec<DocsDifference>,
+    /// Recorded deliberate differences that no longer occur (the docs now agree with the spec).
+    pub stale: Vec<(DriftKind, String)>,
 }
 
 impl ItemReport {
@@ -99,13 +99,12 @@ impl Report {
                     finding.detail
                 );
             }
-            for record in &item.stale {
+            for (kind, name) in &item.stale {
                 todo += 1;
                 let _ = writeln!(
                     out,
-                    "  deliberate difference {} {} no longer occurs: the page agrees now; remove the record  [to-do]",
-                    record.finding.as_str(),
-                    record.name
+                    "  {} {name}: recorded as deliberate, but the page agrees now; remove it from docs_differences  [to-do]",
+                    kind.as_str()
                 );
             }
         }
