@@ -300,7 +300,7 @@ fn error_status(value: &Value, fence: &Fence, errors: &[DocError]) -> Option<u16
         .iter()
         .find(|error| error.code == code && error.http_status.is_some())
         .and_then(|error| error.http_status)
-        .or_else(|| match fence.http_statuses.as_slice() {
+        .or(match fence.http_statuses.as_slice() {
             [only] => Some(*only),
             _ => None,
         })

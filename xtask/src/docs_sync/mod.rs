@@ -256,14 +256,21 @@ fn synced_commit(text: &str) -> Result<String, String> {
 /// The commit of the docs: `git rev-parse HEAD` in a checkout, else a `COMMIT` file (the partial
 /// copy in shared/reference carries one).
 fn docs_commit(docs: &Path) -> Option<String> {
-    let from_git = Command::new("git")
-        .arg("-C")
-        .arg(docs)
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()
-        .filter(|output| output.status.success())
-        .and_then(|output| String::from_utf8(output.stdout).ok());
+    // Only the checkout's own `.git` (a directory, or a file for a worktree): a copy of the pages
+    // inside some other repository must not report that repository's commit.
+    let is_checkout = docs.join(".git").exists();
+    let from_git = is_checkout
+        .then(|| {
+            Command::new("git")
+                .arg("-C")
+                .arg(docs)
+                .args(["rev-parse", "HEAD"])
+                .output()
+                .ok()
+                .filter(|output| output.status.success())
+                .and_then(|output| String::from_utf8(output.stdout).ok())
+        })
+        .flatten();
     from_git
         .or_else(|| std::fs::read_to_string(docs.join("COMMIT")).ok())
         .map(|text| text.trim().to_owned())
@@ -275,7 +282,8 @@ fn changed_pages(docs: &Path, since: &str) -> Result<BTreeSet<String>, String> {
     let output = Command::new("git")
         .arg("-C")
         .arg(docs)
-        .args(["diff", "--name-only", since, "--"])
+        // `--relative`: paths from the docs directory, even if it is not the repository root.
+        .args(["diff", "--name-only", "--relative", since, "--"])
         .output()
         .map_err(|error| format!("cannot run git: {error}"))?;
     if !output.status.success() {
