@@ -89,7 +89,8 @@ fn write_applies_the_mechanical_changes_only() {
     let report = again.report.render();
     assert!(!report.contains("[--write]"), "{report}");
     assert!(report.contains("param_required TEXT"), "{report}");
-    assert!(report.contains("6 difference(s): 0 mechanical"), "{report}");
+    assert!(report.contains("7 difference(s): 0 mechanical"), "{report}");
+    assert!(source.contains("[not_covered]"), "{source}");
 }
 
 fn git(dir: &Path, args: &[&str]) {
@@ -159,4 +160,29 @@ fn a_spec_that_does_not_load_is_an_error_naming_the_file() {
         errors[0].starts_with("spec/methods/fixture.echo.json: not JSON"),
         "{errors:?}"
     );
+}
+
+#[test]
+fn pages_left_out_in_source_toml_are_not_listed() {
+    let temp = tempfile::tempdir().unwrap();
+    let spec_dir = temp.path().join("spec");
+    copy_dir(&fixtures().join("spec"), &spec_dir);
+    let source = spec_dir.join("SOURCE.toml");
+    let text = std::fs::read_to_string(&source).unwrap();
+    let left_out = text.replace("events/on-fixture-echo.md", "events/on-fixture-forget.md");
+    std::fs::write(&source, &left_out).unwrap();
+    let outcome = run(&options(spec_dir.clone(), fixtures().join("docs"))).unwrap();
+    assert!(outcome.report.uncovered.is_empty());
+    assert!(outcome.report.stale_not_covered.is_empty());
+    assert_eq!(outcome.report.not_covered, 1);
+
+    // An entry needs its reason.
+    let reasonless = left_out.replace(
+        "= \"Left out once; the spec covers it now, so this entry is obsolete.\"",
+        "= \"\"",
+    );
+    assert_ne!(reasonless, left_out);
+    std::fs::write(&source, reasonless).unwrap();
+    let errors = run(&options(spec_dir, fixtures().join("docs"))).unwrap_err();
+    assert!(errors[0].contains("needs a reason"), "{errors:?}");
 }

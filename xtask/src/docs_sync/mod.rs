@@ -131,9 +131,30 @@ pub fn run(options: &Options) -> Result<Outcome, Vec<String>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    report.uncovered = uncovered(&options.docs, &covered)
-        .into_iter()
+    let not_covered = not_covered(&source_text)
+        .map_err(|error| vec![format!("{}: {error}", source_path.display())])?;
+    for page in uncovered(&options.docs, &covered) {
+        if !wanted(&page) {
+            continue;
+        }
+        if not_covered.contains_key(&page) {
+            report.not_covered += 1;
+        } else {
+            report.uncovered.push(page);
+        }
+    }
+    // An acknowledged page that a spec file covers now, or that is gone from a folder the
+    // checkout has, makes the entry obsolete.
+    report.stale_not_covered = not_covered
+        .keys()
         .filter(|page| wanted(page))
+        .filter(|page| {
+            let folder_present = Path::new(page.as_str())
+                .parent()
+                .is_some_and(|folder| options.docs.join(folder).is_dir());
+            covered.contains(*page) || (folder_present && !options.docs.join(page).is_file())
+        })
+        .cloned()
         .collect();
 
     let mut written = Vec::new();
@@ -251,6 +272,29 @@ fn synced_commit(text: &str) -> Result<String, String> {
         .and_then(toml_edit::Item::as_str)
         .map(str::to_owned)
         .ok_or_else(|| "no `commit` string in [docs]".to_owned())
+}
+
+/// `[not_covered]` of `SOURCE.toml`: pages of the watched folders the spec leaves out on
+/// purpose, each with its reason.
+fn not_covered(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let document: toml_edit::DocumentMut =
+        text.parse().map_err(|error| format!("not TOML: {error}"))?;
+    let Some(table) = document.get("not_covered") else {
+        return Ok(BTreeMap::new());
+    };
+    let table = table
+        .as_table_like()
+        .ok_or("[not_covered] is not a table")?;
+    table
+        .iter()
+        .map(|(page, reason)| {
+            reason
+                .as_str()
+                .filter(|reason| !reason.trim().is_empty())
+                .map(|reason| (page.to_owned(), reason.to_owned()))
+                .ok_or_else(|| format!("[not_covered] \"{page}\" needs a reason (a string)"))
+        })
+        .collect()
 }
 
 /// The commit of the docs: `git rev-parse HEAD` in a checkout, else a `COMMIT` file (the partial

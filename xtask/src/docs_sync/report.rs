@@ -44,12 +44,18 @@ pub struct Report {
     pub items: Vec<ItemReport>,
     /// Pages in the watched folders that no spec file names.
     pub uncovered: Vec<String>,
+    /// Uncovered pages `SOURCE.toml` lists under `[not_covered]` (not reported).
+    pub not_covered: usize,
+    /// `[not_covered]` entries that no longer apply (the page is covered now, or gone).
+    pub stale_not_covered: Vec<String>,
 }
 
 impl Report {
     /// Anything differs: the run should exit 1.
     pub fn differs(&self) -> bool {
-        !self.uncovered.is_empty() || self.items.iter().any(ItemReport::differs)
+        !self.uncovered.is_empty()
+            || !self.stale_not_covered.is_empty()
+            || self.items.iter().any(ItemReport::differs)
     }
 
     /// Renders the report.
@@ -115,18 +121,30 @@ impl Report {
                 let _ = writeln!(out, "  {page}  [to-do]");
             }
         }
+        if !self.stale_not_covered.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n[not_covered] entries of SOURCE.toml that no longer apply (covered now, or gone):"
+            );
+            for page in &self.stale_not_covered {
+                todo += 1;
+                let _ = writeln!(out, "  {page}  [to-do]");
+            }
+        }
         let _ = writeln!(out);
         if mechanical + todo == 0 {
             let _ = writeln!(
                 out,
-                "no drift: {} page(s) agree with the spec ({deliberate} deliberate difference(s) recorded in the spec)",
-                self.items.len()
+                "no drift: {} page(s) agree with the spec ({deliberate} deliberate difference(s) recorded in the spec, {} page(s) left out in SOURCE.toml)",
+                self.items.len(),
+                self.not_covered
             );
         } else {
             let _ = writeln!(
                 out,
-                "{} difference(s): {mechanical} mechanical (--write applies them), {todo} to-do for a person; {deliberate} deliberate difference(s) recorded in the spec not reported",
-                mechanical + todo
+                "{} difference(s): {mechanical} mechanical (--write applies them), {todo} to-do for a person; not reported: {deliberate} deliberate difference(s) recorded in the spec, {} page(s) left out in SOURCE.toml",
+                mechanical + todo,
+                self.not_covered
             );
         }
         out
