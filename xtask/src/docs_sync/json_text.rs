@@ -273,6 +273,31 @@ fn print_into(text: &str, node: &Node, indent: usize, skip_key: Option<&str>, ou
     }
 }
 
+/// Prints `node` on one line (`{"a": 1, "b": [2]}`), keys in order, scalars as written: for a
+/// value that was written on one line in the spec file.
+pub fn print_compact(text: &str, node: &Node) -> String {
+    match node {
+        Node::Scalar { span } => text[span.clone()].to_owned(),
+        Node::Object { members, .. } => {
+            let members: Vec<String> = members
+                .iter()
+                .map(|(key, value)| {
+                    format!(
+                        "{}: {}",
+                        serde_json::Value::String(key.clone()),
+                        print_compact(text, value)
+                    )
+                })
+                .collect();
+            format!("{{{}}}", members.join(", "))
+        }
+        Node::Array { items, .. } => {
+            let items: Vec<String> = items.iter().map(|item| print_compact(text, item)).collect();
+            format!("[{}]", items.join(", "))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,6 +316,13 @@ mod tests {
             print(text, &node, 0, None),
             "{\n  \"b\": [\n    1,\n    \"x\\\"y\"\n  ],\n  \"a\": {\n    \"auth\": 2,\n    \"c\": null\n  }\n}"
         );
+    }
+
+    #[test]
+    fn compact_keeps_order_on_one_line() {
+        let text = "{\n  \"b\": [1, 2],\n  \"a\": {}\n}";
+        let node = parse(text).unwrap();
+        assert_eq!(print_compact(text, &node), r#"{"b": [1, 2], "a": {}}"#);
     }
 
     #[test]

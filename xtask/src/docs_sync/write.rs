@@ -59,7 +59,14 @@ fn edit(text: &str, root: &Node, fix: &Fix) -> Result<(Range<usize>, String), St
                 .get(key)
                 .ok_or_else(|| format!("examples[{index}] has no `{key}`"))?;
             let span = value.span();
-            Ok((span.clone(), indent(new, line_indent(text, span.start))))
+            // Keep the file's choice: a value written on one line stays on one line.
+            let replacement = if text[span.clone()].contains('\n') {
+                indent(new, line_indent(text, span.start))
+            } else {
+                let node = json_text::parse(new).map_err(|why| format!("not JSON: {why}"))?;
+                json_text::print_compact(new, &node)
+            };
+            Ok((span, replacement))
         }
         Fix::AddExample { text: new } => append(text, root, "examples", new),
         Fix::AddError {
@@ -144,7 +151,7 @@ mod tests {
         let out = apply(FILE, &[&replace, &add]).unwrap();
         assert_eq!(
             out,
-            "{\n  \"errors\": [\n    {\"code\": \"A\", \"http_status\": 400, \"description\": \"a\"},\n    {\n      \"code\": \"B\",\n      \"http_status\": 403,\n      \"description\": \"b\"\n    }\n  ],\n  \"examples\": [\n    {\"source\": \"docs\", \"request\": {\n      \"X\": 2\n    }, \"response\": {\"result\": true}}\n  ]\n}\n"
+            "{\n  \"errors\": [\n    {\"code\": \"A\", \"http_status\": 400, \"description\": \"a\"},\n    {\n      \"code\": \"B\",\n      \"http_status\": 403,\n      \"description\": \"b\"\n    }\n  ],\n  \"examples\": [\n    {\"source\": \"docs\", \"request\": {\"X\": 2}, \"response\": {\"result\": true}}\n  ]\n}\n"
         );
     }
 
