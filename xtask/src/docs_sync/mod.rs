@@ -2,11 +2,12 @@
 //! spec was synced.
 //!
 //! For every method and event with a `docs_url`, the page is read ([`page`], [`extract`]) and
-//! compared with the spec file ([`compare`]); differences the spec records under
+//! compared with the spec file ([`compare`], [`examples`]); differences the spec records under
 //! `docs_differences` are not reported. [`report`] prints the rest, [`write`] applies the
 //! mechanical ones.
 
 pub mod compare;
+pub mod examples;
 pub mod extract;
 pub mod json_text;
 pub mod page;
