@@ -1,4 +1,4 @@
-//! Maintainer tasks of imconnector-rs: `codegen [--check]` and `spec-lint`.
+//! Maintainer tasks of imconnector-rs: `codegen [--check]`, `spec-lint` and `docs-sync`.
 //!
 //! The spec (`spec/`) is the source of truth for `crates/imconnector-api/src/generated/`; this
 //! crate reads it ([`model`]), checks it ([`lint`]), renders Rust ([`render`]) and writes or
@@ -7,6 +7,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod check;
+pub mod docs_sync;
 pub mod helpers;
 pub mod lint;
 pub mod model;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use xtask::{check, lint_spec, model::Problem, render, render_spec, workspace_root};
+use xtask::{check, docs_sync, lint_spec, model::Problem, render, render_spec, workspace_root};
 
 #[derive(Parser)]
 #[command(about = "Maintainer tasks of imconnector-rs")]
@@ -25,6 +25,22 @@ enum Command {
     },
     /// Validates spec/ against spec/schema.json and the generator's model.
     SpecLint,
+    /// Compares spec/ with a checkout of bitrix24/b24restdocs; exits 1 when anything differs.
+    DocsSync {
+        /// The docs checkout (or a copy of its pages).
+        #[arg(long, value_name = "DIR")]
+        docs: std::path::PathBuf,
+        /// Applies the mechanical changes: documented examples, new error codes, the commit in
+        /// spec/SOURCE.toml. The rest is printed as a to-do.
+        #[arg(long)]
+        write: bool,
+        /// Only pages changed since this commit (`git diff --name-only`; needs a git checkout).
+        #[arg(long, value_name = "COMMIT")]
+        since: Option<String>,
+        /// Reads the spec from this directory instead of the workspace's spec/.
+        #[arg(long, value_name = "DIR")]
+        spec: Option<std::path::PathBuf>,
+    },
 }
 
 fn print_problems(problems: &[Problem]) {
@@ -109,9 +125,43 @@ fn spec_lint() -> ExitCode {
     }
 }
 
+fn docs_sync(options: &docs_sync::Options) -> ExitCode {
+    match docs_sync::run(options) {
+        Ok(outcome) => {
+            print!("{}", outcome.report.render());
+            for line in &outcome.written {
+                println!("wrote {line}");
+            }
+            if outcome.report.differs() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(errors) => {
+            for error in &errors {
+                eprintln!("error: {error}");
+            }
+            // 2, so a scheduled job can tell "cannot compare" from "differs".
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Codegen { check, spec } => codegen(check, spec),
         Command::SpecLint => spec_lint(),
+        Command::DocsSync {
+            docs,
+            write,
+            since,
+            spec,
+        } => docs_sync(&docs_sync::Options {
+            spec_dir: spec.unwrap_or_else(|| workspace_root().join("spec")),
+            docs,
+            since,
+            write,
+        }),
     }
 }

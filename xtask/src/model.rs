@@ -48,6 +48,76 @@ pub struct MethodSpec {
     pub errors: Vec<ErrorSpec>,
     /// Request/response/error examples.
     pub examples: Vec<MethodExample>,
+    /// Where the spec deliberately differs from the docs page (`cargo xtask docs-sync`).
+    #[serde(default)]
+    pub docs_differences: Vec<DocsDifference>,
+}
+
+/// A deliberate difference from the docs page: `docs-sync` does not report the finding
+/// `finding` about any of `names`, because the spec follows the server there.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocsDifference {
+    /// What `docs-sync` would report.
+    pub finding: DriftKind,
+    /// What it is about: parameter paths (`MESSAGES[].user.id`), error codes, field names, or
+    /// example kinds (`request`, `response`, `error`, `event`). One reason may cover several.
+    pub names: Vec<String>,
+    /// Why the spec differs (the server's behaviour, a docs mistake).
+    pub reason: String,
+}
+
+/// The kinds of difference between a docs page and its spec file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftKind {
+    /// The page documents a parameter the spec lacks.
+    ParamAdded,
+    /// The spec has a parameter the page does not document.
+    ParamRemoved,
+    /// The page's type of a parameter does not fit the spec's.
+    ParamType,
+    /// The page and the spec disagree on whether a parameter is required.
+    ParamRequired,
+    /// The page's error table lists a code the spec lacks.
+    ErrorAdded,
+    /// The spec lists an error code the page's table does not.
+    ErrorRemoved,
+    /// The page gives a code another HTTP status than the spec.
+    ErrorStatus,
+    /// A documented example differs from the spec's `source: docs` example of that kind.
+    ExampleChanged,
+    /// The page prints an example the spec does not have.
+    ExampleNew,
+    /// The spec has a `source: docs` example the page no longer prints.
+    ExampleGone,
+    /// An example on the page is not JSON.
+    ExampleUnreadable,
+    /// The page documents a `result` field the response type lacks.
+    ResponseFieldAdded,
+    /// The page documents a `data` field the event's data type lacks.
+    DataFieldAdded,
+}
+
+impl DriftKind {
+    /// The name used in spec files and reports (`param_required`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftKind::ParamAdded => "param_added",
+            DriftKind::ParamRemoved => "param_removed",
+            DriftKind::ParamType => "param_type",
+            DriftKind::ParamRequired => "param_required",
+            DriftKind::ErrorAdded => "error_added",
+            DriftKind::ErrorRemoved => "error_removed",
+            DriftKind::ErrorStatus => "error_status",
+            DriftKind::ExampleChanged => "example_changed",
+            DriftKind::ExampleNew => "example_new",
+            DriftKind::ExampleGone => "example_gone",
+            DriftKind::ExampleUnreadable => "example_unreadable",
+            DriftKind::ResponseFieldAdded => "response_field_added",
+            DriftKind::DataFieldAdded => "data_field_added",
+        }
+    }
 }
 
 /// Which credentials a method accepts.
@@ -245,6 +315,9 @@ pub struct EventSpec {
     pub data: String,
     /// JSON or form examples.
     pub examples: Vec<EventExample>,
+    /// Where the spec deliberately differs from the docs page (`cargo xtask docs-sync`).
+    #[serde(default)]
+    pub docs_differences: Vec<DocsDifference>,
 }
 
 /// One event example: exactly one of `json` and `form`.

@@ -18,6 +18,7 @@
 ///
 /// - `WRONG_AUTH_TYPE` (HTTP 403): Called without an OAuth application token (e.g. through a webhook): "Current authorization type is denied for this method".
 /// - `ERROR_ARGUMENT` (HTTP 400): `event` or `handler` is missing, or `event_type` is not `online`/`offline`.
+/// - `ACCESS_DENIED` (HTTP 403): A non-administrator unbinds an offline handler or gives another user's `auth_type` ("Access denied! ... requires administrator access rights").
 ///
 /// # Example
 ///
@@ -133,6 +134,15 @@ mod examples {
             super::EventUnbind,
         >(
             r#"{"result":{"count":1},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#,
+        );
+    }
+    #[test]
+    fn docs_example_1_error_decodes() {
+        crate::test_support::check_error::<
+            super::EventUnbind,
+        >(
+            r#"{"error":"ACCESS_DENIED","error_description":"Access denied! Offline events unbinding requires administrator access rights"}"#,
+            &["WRONG_AUTH_TYPE", "ERROR_ARGUMENT", "ACCESS_DENIED"],
         );
     }
 }
