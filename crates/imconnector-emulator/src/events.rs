@@ -24,7 +24,8 @@ pub(crate) const KNOWN_EVENTS: [&str; 7] = [
     "OnImConnectorLineDelete",
 ];
 
-/// Events of the `basic` scope every app may bind (not fired by the emulator).
+/// Events of the `basic` scope every app may bind (the install module fires ONAPPINSTALL and
+/// ONAPPUNINSTALL; ONAPPUPDATE is never fired).
 pub(crate) const BASIC_EVENTS: [&str; 3] = ["OnAppInstall", "OnAppUninstall", "OnAppUpdate"];
 
 /// A POST waiting for the lock to be released.
