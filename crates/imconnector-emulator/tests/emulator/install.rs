@@ -503,3 +503,33 @@ async fn the_control_api_drives_an_install_over_http() {
         .await;
     assert_eq!(status, 409);
 }
+
+#[tokio::test]
+async fn an_unanswered_install_post_is_recorded_as_failed() {
+    let portal = Portal::start().await;
+    // A port that was free a moment ago: nothing listens there now.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr")
+    };
+    let setup = AppSetup::ui(
+        format!("http://{closed}/app"),
+        format!("http://{closed}/install"),
+    );
+    let app = portal.emulator.add_app(setup).expect("add");
+    let status = portal
+        .emulator
+        .install(&app.client_id)
+        .await
+        .expect("install");
+    assert_eq!(status.state, InstallState::AwaitingFinish);
+    let post = status.last_install_post.expect("recorded");
+    assert!(
+        matches!(post.outcome, DeliveryOutcome::Failed { status: None, .. }),
+        "{:?}",
+        post.outcome
+    );
+    assert!(post
+        .url
+        .starts_with(&format!("http://{closed}/install?DOMAIN=")));
+}
