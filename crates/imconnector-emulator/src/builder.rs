@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::any;
+use axum::routing::{any, get};
 use axum::Router;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
@@ -201,6 +201,14 @@ impl EmulatorBuilder {
             .route("/rest/{*path}", any(crate::rest::handle))
             .route("/oauth/token", any(crate::oauth::token))
             .route("/oauth/token/", any(crate::oauth::token))
+            .route(
+                "/oauth/authorize",
+                get(crate::install::authorize::authorize),
+            )
+            .route(
+                "/oauth/authorize/",
+                get(crate::install::authorize::authorize),
+            )
             .nest("/_emulator", crate::control::http::router())
             .fallback(|| async {
                 error_response(&ApiError::new(
@@ -280,6 +288,7 @@ impl EmulatorBuilder {
             bucket: crate::limits::LeakyBucket::default(),
             operating: crate::limits::OperatingLedger::default(),
             faults: FaultEngine::new(self.faults.clone()),
+            installs: crate::install::Installs::default(),
         }
     }
 }

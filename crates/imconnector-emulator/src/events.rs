@@ -24,8 +24,9 @@ pub(crate) const KNOWN_EVENTS: [&str; 7] = [
     "OnImConnectorLineDelete",
 ];
 
-/// Events of the `basic` scope every app may bind (not fired by the emulator).
-pub(crate) const BASIC_EVENTS: [&str; 2] = ["OnAppUninstall", "OnAppUpdate"];
+/// Events of the `basic` scope every app may bind (the install module fires ONAPPINSTALL and
+/// ONAPPUNINSTALL; ONAPPUPDATE is never fired).
+pub(crate) const BASIC_EVENTS: [&str; 3] = ["OnAppInstall", "OnAppUninstall", "OnAppUpdate"];
 
 /// A POST waiting for the lock to be released.
 #[derive(Debug)]
@@ -69,6 +70,7 @@ impl Portal {
             .iter()
             .filter(|binding| binding.event == wire_name && !binding.offline)
             .filter(|binding| owner.is_none_or(|owner| binding.app == owner))
+            .filter(|binding| self.receives_events(binding.app))
             .cloned()
             .collect();
         for binding in targets {
@@ -94,6 +96,33 @@ impl Portal {
                 body,
             });
         }
+    }
+
+    /// Logs and queues a ready-made event body for one handler (the app-lifecycle events,
+    /// built by the install module).
+    pub(crate) fn queue_event(
+        &mut self,
+        wire_name: &str,
+        handler: &str,
+        handler_id: u64,
+        app: usize,
+        body: String,
+    ) {
+        let index = self.event_log.len();
+        self.event_log.push(EventDelivery {
+            seq: index as u64,
+            event: wire_name.to_owned(),
+            handler: handler.to_owned(),
+            handler_id,
+            client_id: self.apps[app].client_id.clone(),
+            body: body.clone(),
+            outcome: DeliveryOutcome::Pending,
+        });
+        self.outbox.push(Outgoing {
+            index,
+            handler: handler.to_owned(),
+            body,
+        });
     }
 
     fn event_body(
@@ -163,7 +192,7 @@ pub(crate) fn deliver(shared: &Arc<Shared>, outgoing: Vec<Outgoing>) {
     }
 }
 
-async fn post(http: &reqwest::Client, handler: &str, body: String) -> DeliveryOutcome {
+pub(crate) async fn post(http: &reqwest::Client, handler: &str, body: String) -> DeliveryOutcome {
     let request = http
         .post(handler)
         .header(

@@ -8,6 +8,7 @@ mod control;
 mod envelope;
 mod events;
 mod faults;
+mod install;
 mod limits;
 mod oauth;
 mod params;
@@ -26,6 +27,7 @@ use tokio::task::JoinHandle;
 pub use builder::{EmulatorBuilder, StartError};
 pub use config::{Faults, OperatingLimit, RateLimit, SoftErrorShape};
 pub use control::{ControlError, EmulatorHandle, OperatorMessage};
+pub use install::{AppSetup, InstallPost, InstallState, InstallStatus};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use snapshot::{
     AppCredentials, ChatInfo, ConnectorFlags, ConnectorInfo, Counters, DeliveryKind,

@@ -21,7 +21,7 @@ use crate::state::tokens::Grant;
 use crate::state::{Portal, Shared};
 
 /// The `domain` the real OAuth server reports: its own, not the portal's.
-const OAUTH_DOMAIN: &str = "oauth.bitrix.info";
+pub(crate) const OAUTH_DOMAIN: &str = "oauth.bitrix.info";
 /// Scopes granted to emulated apps.
 pub(crate) const SCOPE: &str = "imopenlines,imconnector";
 

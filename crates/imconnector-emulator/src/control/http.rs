@@ -25,7 +25,7 @@ fn handle(shared: Arc<Shared>) -> EmulatorHandle {
     EmulatorHandle { shared }
 }
 
-fn failure(error: &ControlError) -> Response {
+pub(super) fn failure(error: &ControlError) -> Response {
     let (status, code) = match error {
         ControlError::UnknownLine(_)
         | ControlError::UnknownChat { .. }
@@ -49,7 +49,7 @@ fn reply<T: serde::Serialize>(result: Result<T, ControlError>) -> Response {
     }
 }
 
-fn app_json(app: &AppCredentials) -> Value {
+pub(super) fn app_json(app: &AppCredentials) -> Value {
     json!({
         "client_id": app.client_id,
         "client_secret": app.client_secret.expose_secret(),
@@ -101,6 +101,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/events", get(events))
         .route("/events/wait", post(wait_events))
         .route("/counters", get(counters))
+        .merge(super::install::router())
 }
 
 async fn index(State(shared): SharedState) -> Response {

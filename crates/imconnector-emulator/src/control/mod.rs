@@ -2,6 +2,7 @@
 
 pub(crate) mod http;
 mod inspect;
+mod install;
 mod operator;
 mod settings;
 
@@ -58,6 +59,14 @@ pub enum ControlError {
     /// No portal user with this id.
     #[error("no portal user {0}")]
     UnknownUser(u64),
+    /// An install action that does not fit the app's install state.
+    #[error("app `{client_id}`: {reason}")]
+    InstallRefused {
+        /// The app.
+        client_id: String,
+        /// Why.
+        reason: String,
+    },
     /// A setting out of range.
     #[error("invalid setting: {0}")]
     InvalidSetting(String),

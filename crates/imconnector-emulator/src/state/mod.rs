@@ -130,6 +130,8 @@ pub(crate) struct Portal {
     pub(crate) bucket: LeakyBucket,
     pub(crate) operating: OperatingLedger,
     pub(crate) faults: FaultEngine,
+    /// Install state of the apps added with a setup (`add_app`).
+    pub(crate) installs: crate::install::Installs,
 }
 
 impl Portal {

@@ -167,6 +167,13 @@ impl TokenStore {
         Some(stored.grant)
     }
 
+    /// Revokes every token and code of `app` (uninstall).
+    pub(crate) fn revoke_app(&mut self, app: usize) {
+        for table in [&mut self.access, &mut self.refresh, &mut self.codes] {
+            table.rows.retain(|_, stored| stored.grant.app != app);
+        }
+    }
+
     /// Makes every access token expired now.
     pub(crate) fn expire_all(&mut self, now: f64) {
         for stored in self.access.rows.values_mut() {

@@ -8,6 +8,7 @@ mod conformance_lines;
 mod control_http;
 mod events;
 mod faults;
+mod install;
 mod limits;
 mod messages;
 mod oauth;

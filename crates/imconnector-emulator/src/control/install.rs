@@ -1,0 +1,211 @@
+//! Installing apps from the handle and over HTTP (`/_emulator/local-apps`,
+//! `/_emulator/apps/{client_id}/...`).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::http::{app_json, failure};
+use super::{new_app, ControlError, EmulatorHandle};
+use crate::events::post as post_form;
+use crate::install::{status_json, AppSetup, InstallStatus};
+use crate::snapshot::AppCredentials;
+use crate::state::{Portal, Shared};
+
+fn app_index(portal: &Portal, client_id: &str) -> Result<usize, ControlError> {
+    portal
+        .app_index(client_id)
+        .ok_or_else(|| ControlError::UnknownApp(client_id.to_owned()))
+}
+
+fn refused(client_id: &str, reason: &str) -> ControlError {
+    ControlError::InstallRefused {
+        client_id: client_id.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+impl EmulatorHandle {
+    /// Adds a local app with the form values of `setup` (new `client_id`, `client_secret`,
+    /// `application_token`), not installed yet: see [`EmulatorHandle::install`].
+    ///
+    /// # Errors
+    /// [`ControlError::InvalidSetting`] when a URL is not an absolute http(s) URL.
+    pub fn add_app(&self, setup: AppSetup) -> Result<AppCredentials, ControlError> {
+        setup.check().map_err(ControlError::InvalidSetting)?;
+        Ok(self.shared.run(|portal| {
+            portal.apps.push(new_app());
+            let app = portal.apps.len() - 1;
+            portal.add_installable(app, setup);
+            Self::credentials(portal, app)
+        }))
+    }
+
+    /// Installs an app added with [`EmulatorHandle::add_app`], as the admin (user 1).
+    ///
+    /// - UI app: the admin opens it: the install POST (fresh token pair, new `APP_SID`) goes to
+    ///   the install URL and this call returns once the app answered (the outcome is in
+    ///   [`InstallStatus::last_install_post`]). The app stays
+    ///   [`AwaitingFinish`](crate::InstallState::AwaitingFinish), receiving no events, until
+    ///   [`EmulatorHandle::install_finish`]. Calling this again re-opens the wizard.
+    /// - API-only app: installed at once; ONAPPINSTALL is queued to the install URL (await it
+    ///   with [`EmulatorHandle::wait_for_event_deliveries`]).
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownApp`]; [`ControlError::InstallRefused`] when the app is installed
+    /// already or was not added with a setup.
+    pub async fn install(&self, client_id: &str) -> Result<InstallStatus, ControlError> {
+        let (app, post) = self.shared.run(|portal| {
+            let app = app_index(portal, client_id)?;
+            let post = portal
+                .begin_install(app)
+                .map_err(|reason| refused(client_id, reason))?;
+            Ok::<_, ControlError>((app, post))
+        })?;
+        if let Some(post) = post {
+            let record = post.record;
+            let outcome = post_form(&self.shared.http, &record.url, record.body).await;
+            self.shared
+                .lock()
+                .record_install_post(app, &record.app_sid, outcome);
+        }
+        self.install_status(client_id)
+    }
+
+    /// What the page's `BX24.installFinish()` does: the UI app becomes installed and
+    /// ONAPPINSTALL (with a new token pair) is queued to every handler it bound for it.
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownApp`]; [`ControlError::InstallRefused`] when no install POST is
+    /// waiting for it (never opened, already finished, or an API-only app).
+    pub fn install_finish(&self, client_id: &str) -> Result<InstallStatus, ControlError> {
+        self.shared.run(|portal| {
+            let app = app_index(portal, client_id)?;
+            portal
+                .finish_install(app)
+                .map_err(|reason| refused(client_id, reason))?;
+            Self::status_of(portal, client_id, app)
+        })
+    }
+
+    /// Uninstalls an app: ONAPPUNINSTALL (`data[CLEAN]` = `clean`) is queued to the handlers it
+    /// bound for it, then its tokens are revoked, its event handlers, connectors and their
+    /// placements and line statuses removed, and it gets a new application token for the next
+    /// installation. The `client_id` and `client_secret` stay.
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownApp`]; [`ControlError::InstallRefused`] when it is not installed
+    /// or was not added with a setup.
+    pub fn uninstall(&self, client_id: &str, clean: bool) -> Result<InstallStatus, ControlError> {
+        self.shared.run(|portal| {
+            let app = app_index(portal, client_id)?;
+            portal
+                .uninstall(app, clean)
+                .map_err(|reason| refused(client_id, reason))?;
+            Self::status_of(portal, client_id, app)
+        })
+    }
+
+    /// The installation state of an app added with [`EmulatorHandle::add_app`].
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownApp`]; [`ControlError::InstallRefused`] for apps without a setup.
+    pub fn install_status(&self, client_id: &str) -> Result<InstallStatus, ControlError> {
+        self.read(|portal| {
+            let app = app_index(portal, client_id)?;
+            Self::status_of(portal, client_id, app)
+        })
+    }
+
+    /// `http://127.0.0.1:PORT/oauth/authorize/?client_id=…&state=…`, the page a browser opens
+    /// to start the code flow.
+    pub fn authorize_url(&self, client_id: &str, state: &str) -> String {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("client_id", client_id)
+            .append_pair("state", state)
+            .finish();
+        format!("{}/oauth/authorize/?{query}", self.shared.urls.base)
+    }
+
+    fn status_of(
+        portal: &Portal,
+        client_id: &str,
+        app: usize,
+    ) -> Result<InstallStatus, ControlError> {
+        portal
+            .install_status(app)
+            .ok_or_else(|| refused(client_id, "the app was not added with an install setup"))
+    }
+}
+
+type SharedState = State<Arc<Shared>>;
+
+/// The install routes, merged into the control router.
+pub(crate) fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/local-apps", post(add_app))
+        .route("/apps/{client_id}/install", get(status).post(install))
+        .route("/apps/{client_id}/install-finish", post(install_finish))
+        .route("/apps/{client_id}/uninstall", post(uninstall))
+}
+
+fn handle(shared: Arc<Shared>) -> EmulatorHandle {
+    EmulatorHandle { shared }
+}
+
+/// The status with the install POST's query and form parsed, secrets in clear.
+fn status_reply(result: Result<InstallStatus, ControlError>) -> Response {
+    match result {
+        Ok(status) => {
+            let mut value = status_json(&status);
+            if let (Some(post), Some(Value::Object(map))) = (
+                &status.last_install_post,
+                value.get_mut("last_install_post"),
+            ) {
+                map.insert("query".to_owned(), json!(post.query()));
+                map.insert("form".to_owned(), json!(post.form()));
+            }
+            Json(value).into_response()
+        }
+        Err(error) => failure(&error),
+    }
+}
+
+async fn add_app(State(shared): SharedState, Json(setup): Json<AppSetup>) -> Response {
+    match handle(shared).add_app(setup) {
+        Ok(app) => Json(app_json(&app)).into_response(),
+        Err(error) => failure(&error),
+    }
+}
+
+async fn status(State(shared): SharedState, Path(client_id): Path<String>) -> Response {
+    status_reply(handle(shared).install_status(&client_id))
+}
+
+async fn install(State(shared): SharedState, Path(client_id): Path<String>) -> Response {
+    status_reply(handle(shared).install(&client_id).await)
+}
+
+async fn install_finish(State(shared): SharedState, Path(client_id): Path<String>) -> Response {
+    status_reply(handle(shared).install_finish(&client_id))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Uninstall {
+    clean: bool,
+}
+
+async fn uninstall(
+    State(shared): SharedState,
+    Path(client_id): Path<String>,
+    body: Option<Json<Uninstall>>,
+) -> Response {
+    let clean = body.is_some_and(|Json(body)| body.clean);
+    status_reply(handle(shared).uninstall(&client_id, clean))
+}

@@ -1,0 +1,137 @@
+//! The bodies the portal sends while installing: the UI install POST (reference app-install.md
+//! §2), ONAPPINSTALL (§3) and ONAPPUNINSTALL (§4), in the portal's field order.
+
+use secrecy::ExposeSecret;
+
+use super::{AppSetup, InstallPost};
+use crate::oauth::SCOPE;
+use crate::snapshot::{DeliveryOutcome, Tokens};
+use crate::state::tokens::{random_token, Grant};
+use crate::state::Portal;
+
+/// `status` of a local app.
+const STATUS: &str = "L";
+
+/// A UI install POST ready to send.
+pub(crate) struct FramePost {
+    /// What is recorded (outcome `Pending` until the app answers).
+    pub(crate) record: InstallPost,
+}
+
+impl FramePost {
+    /// The POST of the admin opening a not yet installed UI app: query `DOMAIN`, `PROTOCOL`,
+    /// `LANG`, `APP_SID` on the install URL; the viewing user's tokens in the body.
+    pub(crate) fn build(portal: &Portal, app: usize, setup: &AppSetup, tokens: &Tokens) -> Self {
+        let app_sid = random_token();
+        let protocol = if portal.urls.base.starts_with("https://") {
+            "1"
+        } else {
+            "0"
+        };
+        let url = match url::Url::parse(&setup.install_url) {
+            Ok(mut url) => {
+                url.query_pairs_mut()
+                    .append_pair("DOMAIN", &portal.urls.domain)
+                    .append_pair("PROTOCOL", protocol)
+                    .append_pair("LANG", &setup.lang)
+                    .append_pair("APP_SID", &app_sid);
+                url.to_string()
+            }
+            // Checked when the app was added; kept as is if it somehow is not a URL.
+            Err(_) => setup.install_url.clone(),
+        };
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("AUTH_ID", tokens.access_token.expose_secret())
+            .append_pair("AUTH_EXPIRES", &tokens.expires_in.to_string())
+            .append_pair("REFRESH_ID", tokens.refresh_token.expose_secret())
+            .append_pair("member_id", &portal.member_id)
+            .append_pair("status", STATUS)
+            .append_pair("PLACEMENT", "DEFAULT");
+        if let Some(options) = &setup.placement_options {
+            form.append_pair("PLACEMENT_OPTIONS", options);
+        }
+        if !setup.legacy_install_post {
+            form.append_pair("SERVER_ENDPOINT", &portal.urls.rest)
+                .append_pair("APPLICATION_TOKEN", &portal.application_token(app))
+                .append_pair("APPLICATION_SCOPE", SCOPE);
+        }
+        Self {
+            record: InstallPost {
+                url,
+                app_sid,
+                body: form.finish(),
+                outcome: DeliveryOutcome::Pending,
+            },
+        }
+    }
+}
+
+#[allow(clippy::cast_possible_truncation)] // unix seconds
+fn unix(seconds: f64) -> String {
+    (seconds.floor() as i64).to_string()
+}
+
+/// ONAPPINSTALL with the full `auth[...]` block, refresh token included.
+pub(crate) fn install_body(
+    portal: &mut Portal,
+    app: usize,
+    handler_id: u64,
+    user: u64,
+    lang: &str,
+) -> String {
+    let tokens = portal.issue_tokens(Grant { app, user });
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("event", "ONAPPINSTALL")
+        .append_pair("event_handler_id", &handler_id.to_string())
+        .append_pair("data[VERSION]", "1")
+        .append_pair("data[ACTIVE]", "Y")
+        .append_pair("data[INSTALLED]", "Y")
+        .append_pair("data[LANGUAGE_ID]", lang)
+        .append_pair("ts", &unix(portal.now));
+    let auth = [
+        (
+            "access_token",
+            tokens.access_token.expose_secret().to_owned(),
+        ),
+        ("expires", tokens.expires.to_string()),
+        ("expires_in", tokens.expires_in.to_string()),
+        ("scope", SCOPE.to_owned()),
+        ("domain", portal.urls.domain.clone()),
+        ("server_endpoint", portal.urls.rest.clone()),
+        ("status", STATUS.to_owned()),
+        ("client_endpoint", portal.urls.rest.clone()),
+        ("member_id", portal.member_id.clone()),
+        ("user_id", user.to_string()),
+        (
+            "refresh_token",
+            tokens.refresh_token.expose_secret().to_owned(),
+        ),
+        ("application_token", portal.application_token(app)),
+    ];
+    for (key, value) in auth {
+        form.append_pair(&format!("auth[{key}]"), &value);
+    }
+    form.finish()
+}
+
+/// ONAPPUNINSTALL: no tokens; `auth` has exactly five keys.
+pub(crate) fn uninstall_body(
+    portal: &Portal,
+    app: usize,
+    handler_id: u64,
+    lang: &str,
+    clean: bool,
+) -> String {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("event", "ONAPPUNINSTALL")
+        .append_pair("event_handler_id", &handler_id.to_string())
+        .append_pair("data[LANGUAGE_ID]", lang)
+        .append_pair("data[CLEAN]", if clean { "1" } else { "0" })
+        .append_pair("ts", &unix(portal.now))
+        .append_pair("auth[domain]", &portal.urls.domain)
+        .append_pair("auth[client_endpoint]", &portal.urls.rest)
+        .append_pair("auth[server_endpoint]", &portal.urls.rest)
+        .append_pair("auth[member_id]", &portal.member_id)
+        .append_pair("auth[application_token]", &portal.application_token(app));
+    form.finish()
+}
