@@ -25,6 +25,13 @@ for crate in "${crates[@]}"; do
     grep -q "^$field = " <<<"$manifest" || fail "$crate: no \`$field\` in the packaged manifest"
   done
   grep -qx "$crate-$version/README.md" <<<"$files" || fail "$crate: README.md is not in the package"
+  # Both licence texts, with their content (a dangling symlink would package as nothing).
+  for licence in LICENSE-MIT LICENSE-APACHE; do
+    grep -qx "$crate-$version/$licence" <<<"$files" || fail "$crate: $licence is not in the package"
+    text=$(tar -xzOf "$archive" "$crate-$version/$licence")
+    grep -q "Permission is hereby granted\|Apache License" <<<"$text" \
+      || fail "$crate: $licence in the package is empty or not a licence"
+  done
   # Every dependency on a sibling crate must carry a version (crates.io has no paths).
   if grep -A3 '^\[dependencies\.imconnector' <<<"$manifest" | grep -q '^path = '; then
     fail "$crate: a path dependency without a version survived packaging"
@@ -35,8 +42,13 @@ for crate in "${crates[@]}"; do
   if grep -Eq "^$crate-$version/tests/" <<<"$files"; then
     echo "note: $crate ships its tests/ (allowed, but not needed by users)"
   fi
-  echo "$crate $version: $(wc -l <<<"$files") files, metadata complete"
+  echo "$crate $version: $(wc -l <<<"$files") files, metadata and licences complete"
 done
+# The storage hooks sit on the transport alone: Redis users do not compile the generated API.
+redis_manifest=$(tar -xzOf "$packages/imconnector-redis-$version.crate" "imconnector-redis-$version/Cargo.toml")
+if grep -Eq '^\[dependencies\.imconnector(-api)?\]' <<<"$redis_manifest"; then
+  fail "imconnector-redis depends on the facade or the generated API"
+fi
 api_files=$(tar -tzf "$packages/imconnector-api-$version.crate")
 grep -q "/src/generated/mod.rs$" <<<"$api_files" \
   || fail "imconnector-api: the generated code is not in the package"
