@@ -166,6 +166,7 @@ pub async fn provision(
 ) -> Result<Provisioned, WorkflowError> {
     setup.check()?;
     let id = &setup.id;
+    tracing::info!(connector = %id, %line, handler = %setup.event_handler, "provisioning the connector");
     client
         .call(&setup.register)
         .await
@@ -197,7 +198,10 @@ pub async fn provision(
             .call(&EventBind::new(event.clone(), setup.event_handler.as_str()))
             .await
         {
-            Ok(_) => newly_bound.push(event.clone()),
+            Ok(_) => {
+                tracing::debug!(connector = %id, event = %event, "event bound");
+                newly_bound.push(event.clone());
+            }
             // Bound by a parallel run between `event.get` and here: the goal is reached.
             Err(error) if is_duplicate_binding(&error) => already_bound.push(event.clone()),
             Err(source) => {
@@ -213,8 +217,16 @@ pub async fn provision(
         .await
         .map_err(WorkflowError::call(Step::Status))?;
     if !status.status.get() {
+        tracing::warn!(connector = %id, %line, "provisioned, but the portal does not report STATUS");
         return Err(WorkflowError::not_ready(&status, line.get()));
     }
+    tracing::info!(
+        connector = %id,
+        %line,
+        newly_bound = newly_bound.len(),
+        already_bound = already_bound.len(),
+        "the connector is ready on the line"
+    );
     Ok(Provisioned {
         connector: id.clone(),
         line,
@@ -235,6 +247,7 @@ pub async fn teardown(
     line: LineId,
 ) -> Result<TornDown, WorkflowError> {
     let id = &setup.id;
+    tracing::info!(connector = %id, %line, "tearing the connector down");
     client
         .call(&Activate::new(id.clone(), line, false))
         .await

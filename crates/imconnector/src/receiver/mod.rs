@@ -169,7 +169,17 @@ async fn receive<H: EventHandler, T: ApplicationTokens, C: PortalClients>(
         .and_then(|value| value.to_str().ok());
     match verify_event(&shared.tokens, content_type, &body).await {
         Ok(event) => {
-            tokio::spawn(dispatch::dispatch(shared, event));
+            // The handler runs after the answer, in its own task: its logs carry which event of
+            // which portal they belong to.
+            let span = tracing::info_span!(
+                "imconnector_event",
+                event = %event.name(),
+                member_id = %event.auth().member_id,
+            );
+            tokio::spawn(tracing::Instrument::instrument(
+                dispatch::dispatch(shared, event),
+                span,
+            ));
             (StatusCode::OK, "OK")
         }
         Err(rejection) => {

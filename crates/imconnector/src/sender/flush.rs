@@ -67,6 +67,8 @@ pub(crate) async fn send(
         .into_iter()
         .map(|call| prepare(&connector, call))
         .collect();
+    let messages: usize = prepared.iter().map(|call| call.replies.len()).sum();
+    tracing::debug!(connector = %connector, calls = prepared.len(), messages, "sending messages");
     if prepared.len() == 1 {
         if let Some(only) = prepared.pop() {
             stats.request(1);
@@ -140,6 +142,11 @@ fn report_call(stats: &Counters, replies: Vec<Reply>, answer: Result<MessagesRes
 /// Reports a failed call to each of its messages, as failed or unknown.
 fn fail_all(stats: &Counters, replies: Vec<Reply>, error: &Arc<Error>) {
     let unknown = may_have_been_applied(error);
+    if unknown {
+        tracing::warn!(%error, messages = replies.len(), "messages may or may not be in the portal");
+    } else {
+        tracing::warn!(%error, messages = replies.len(), "messages were not sent");
+    }
     for reply in replies {
         let error = Arc::clone(error);
         reply.report(

@@ -318,3 +318,67 @@ async fn each_portal_is_verified_and_confirmed_with_its_own_token_and_client() {
         assert_eq!(deliveries[0].external_chat_id.as_deref(), Some(chat));
     }
 }
+
+/// Collects what the `fmt` subscriber writes, to read the spans a handler's logs carry.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+struct LoggingHandler(tokio::sync::mpsc::UnboundedSender<()>);
+
+impl EventHandler for LoggingHandler {
+    async fn line_delete(&self, _event: LineDeleteEvent) -> Result<(), HandlerError> {
+        tracing::info!("forgetting the line");
+        let _ = self.0.send(());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_handler_logs_inside_a_span_naming_the_event_and_the_portal() {
+    // `#[tokio::test]` runs everything on this thread, so a thread-local subscriber sees the
+    // handler's task.
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (handled, mut done) = tokio::sync::mpsc::unbounded_channel();
+    let receiver = EventReceiver::new(SingleToken::new(APP_TOKEN), LoggingHandler(handled));
+    let url = serve(receiver.router()).await;
+    assert_eq!(post(&url, FORM, line_delete(auth(APP_TOKEN))).await, 200);
+    tokio::time::timeout(crate::support::PATIENCE, done.recv())
+        .await
+        .expect("the handler ran");
+
+    let logs = String::from_utf8_lossy(&captured.0.lock().expect("not poisoned")).into_owned();
+    let line = logs
+        .lines()
+        .find(|line| line.contains("forgetting the line"))
+        .unwrap_or_else(|| panic!("the handler's log is missing: {logs}"));
+    assert!(
+        line.contains("imconnector_event{event=ONIMCONNECTORLINEDELETE member_id=")
+            && line.contains(MEMBER),
+        "{line}"
+    );
+    assert!(
+        !logs.contains(APP_TOKEN),
+        "the application token leaked: {logs}"
+    );
+}
