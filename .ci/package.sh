@@ -32,6 +32,11 @@ for crate in "${crates[@]}"; do
     grep -q "Permission is hereby granted\|Apache License" <<<"$text" \
       || fail "$crate: $licence in the package is empty or not a licence"
   done
+  # A published README speaks to users: no paths or words of this repository's workflow.
+  readme=$(tar -xzOf "$archive" "$crate-$version/README.md")
+  if grep -nE '\.ci/|shared/|reference/|the issue|tests/[a-z]+/' <<<"$readme"; then
+    fail "$crate: README.md mentions repository-internal paths (above); move them to CONTRIBUTING.md"
+  fi
   # Every dependency on a sibling crate must carry a version (crates.io has no paths).
   if grep -A3 '^\[dependencies\.imconnector' <<<"$manifest" | grep -q '^path = '; then
     fail "$crate: a path dependency without a version survived packaging"
