@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use crate::clock::Clock;
 use crate::config::{Faults, OperatingLimit, RateLimit, SoftErrorShape};
 use crate::control::{new_app, EmulatorHandle};
+use crate::delivery::Courier;
 use crate::envelope::{error_response, ApiError};
 use crate::faults::FaultEngine;
 use crate::snapshot::{Counters, LineInfo, PortalUser};
@@ -194,8 +195,7 @@ impl EmulatorBuilder {
         let shared = Arc::new(Shared::new(
             portal,
             Clock::new(self.time_scale),
-            http,
-            runtime,
+            Courier::new(http, runtime),
         ));
         let router = Router::new()
             .route("/rest/{*path}", any(crate::rest::handle))

@@ -5,6 +5,7 @@ mod builder;
 mod clock;
 mod config;
 mod control;
+mod delivery;
 mod envelope;
 mod events;
 mod faults;

@@ -14,12 +14,12 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::config::{Faults, OperatingLimit, RateLimit, SoftErrorShape};
-use crate::events::{self, Outgoing};
+use crate::delivery::{Courier, Outgoing};
 use crate::faults::FaultEngine;
 use crate::limits::{LeakyBucket, OperatingLedger};
 use crate::snapshot::{
-    ChatInfo, ConnectorInfo, Counters, DeliveryRecord, EventDelivery, LineInfo, LineStatus,
-    MessageInfo, PortalUser,
+    ChatInfo, ConnectorInfo, Counters, DeliveryOutcome, DeliveryRecord, EventDelivery, LineInfo,
+    LineStatus, MessageInfo, PortalUser,
 };
 use tokens::TokenStore;
 
@@ -168,28 +168,20 @@ pub(crate) struct Shared {
     portal: Mutex<Portal>,
     pub(crate) clock: Clock,
     pub(crate) urls: Urls,
-    pub(crate) http: reqwest::Client,
+    courier: Courier,
     /// Number of finished event POSTs; waiters watch it.
     pub(crate) finished_deliveries: watch::Sender<u64>,
-    /// Where event POSTs are spawned (control calls may come from outside the runtime).
-    pub(crate) runtime: tokio::runtime::Handle,
 }
 
 impl Shared {
-    pub(crate) fn new(
-        portal: Portal,
-        clock: Clock,
-        http: reqwest::Client,
-        runtime: tokio::runtime::Handle,
-    ) -> Self {
+    pub(crate) fn new(portal: Portal, clock: Clock, courier: Courier) -> Self {
         let urls = portal.urls.clone();
         Self {
             portal: Mutex::new(portal),
             clock,
             urls,
-            http,
+            courier,
             finished_deliveries: watch::channel(0).0,
-            runtime,
         }
     }
 
@@ -208,7 +200,29 @@ impl Shared {
             let result = action(&mut portal);
             (result, std::mem::take(&mut portal.outbox))
         };
-        events::deliver(self, outgoing);
+        for event in outgoing {
+            let shared = Arc::clone(self);
+            self.courier.send(event, move |seq, outcome| {
+                shared.record_delivery(seq, outcome)
+            });
+        }
         result
+    }
+
+    /// Stores the outcome of the event POST `seq` and wakes those waiting for deliveries.
+    fn record_delivery(&self, seq: u64, outcome: DeliveryOutcome) {
+        {
+            let mut portal = self.lock();
+            match &outcome {
+                DeliveryOutcome::Delivered { .. } => portal.counters.events_delivered += 1,
+                _ => portal.counters.events_failed += 1,
+            }
+            let index = usize::try_from(seq).unwrap_or(usize::MAX);
+            if let Some(entry) = portal.event_log.get_mut(index) {
+                entry.outcome = outcome;
+            }
+        }
+        self.finished_deliveries
+            .send_modify(|finished| *finished += 1);
     }
 }

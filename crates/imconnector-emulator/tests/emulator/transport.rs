@@ -217,11 +217,10 @@ async fn shutdown_finishes_in_flight_requests_then_refuses_connections() {
     let portal = Portal::start().await;
     portal
         .emulator
-        .set_faults(Some(imconnector_emulator::Faults {
-            latency: std::time::Duration::from_millis(300),
-            latency_share: 1.0,
-            ..imconnector_emulator::Faults::default()
-        }))
+        .set_faults(Some(
+            imconnector_emulator::Faults::default()
+                .latency(std::time::Duration::from_millis(300), 1.0),
+        ))
         .expect("valid");
     let url = portal.url("imconnector.status");
     let body = json!({"CONNECTOR": "a", "auth": portal.token});
