@@ -65,8 +65,10 @@ impl Portal {
                 binding.auth_type
             };
             let body = self.event_body(&wire_name, binding.id, data, binding.app, user);
-            let seq = self.event_log.len() as u64;
-            self.event_log.push(EventDelivery {
+            let seq = self.events_emitted;
+            self.events_emitted += 1;
+            let cap = self.settings.caps.event_log;
+            crate::state::push_capped(&mut self.event_log, cap, EventDelivery {
                 seq,
                 event: wire_name.clone(),
                 handler: binding.handler.clone(),
@@ -74,7 +76,8 @@ impl Portal {
                 client_id: self.apps[binding.app].client_id.clone(),
                 body: body.clone(),
                 outcome: DeliveryOutcome::Pending,
-            });
+            },
+            );
             self.outbox.push(Outgoing {
                 seq,
                 handler: binding.handler,

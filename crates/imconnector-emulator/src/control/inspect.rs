@@ -64,12 +64,12 @@ impl EmulatorHandle {
 
     /// Every item received by `send.status.delivery`/`send.status.reading`.
     pub fn delivery_statuses(&self) -> Vec<DeliveryRecord> {
-        self.read(|portal| portal.deliveries.clone())
+        self.read(|portal| portal.deliveries.iter().cloned().collect())
     }
 
     /// Every event POST so far (pending ones included).
     pub fn event_deliveries(&self) -> Vec<EventDelivery> {
-        self.read(|portal| portal.event_log.clone())
+        self.read(|portal| portal.event_log.iter().cloned().collect())
     }
 
     /// The counters.

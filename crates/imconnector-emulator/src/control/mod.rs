@@ -1,5 +1,6 @@
 //! Driving and inspecting the portal from Rust: [`EmulatorHandle`].
 
+mod access;
 pub(crate) mod http;
 mod inspect;
 mod operator;
@@ -97,16 +98,15 @@ impl std::fmt::Debug for EmulatorHandle {
 }
 
 /// A new app with portal-like credentials.
-pub(crate) fn new_app() -> AppRecord {
-    let mut rng = rand::rng();
+pub(crate) fn new_app(rng: &mut impl Rng) -> AppRecord {
     AppRecord {
         client_id: format!(
             "local.{:013x}.{:08}",
             rng.random::<u64>() >> 12,
             rng.random_range(0..100_000_000u32)
         ),
-        client_secret: SecretString::from(Alphanumeric.sample_string(&mut rng, 50)),
-        application_token: SecretString::from(random_token()),
+        client_secret: SecretString::from(Alphanumeric.sample_string(rng, 50)),
+        application_token: SecretString::from(random_token(rng)),
     }
 }
 
@@ -177,7 +177,8 @@ impl EmulatorHandle {
     /// the connector).
     pub fn install_app(&self) -> AppCredentials {
         self.shared.run(|portal| {
-            portal.apps.push(new_app());
+            let app = new_app(&mut portal.rng);
+            portal.apps.push(app);
             Self::credentials(portal, portal.apps.len() - 1)
         })
     }

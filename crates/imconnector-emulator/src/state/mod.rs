@@ -5,11 +5,13 @@
 pub(crate) mod chats;
 pub(crate) mod tokens;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use rand::rngs::StdRng;
 use secrecy::SecretString;
+use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
@@ -34,9 +36,47 @@ pub(crate) struct Urls {
     pub(crate) domain: String,
 }
 
+/// How much of its history the portal keeps, so a long run stays within bounded memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) struct Caps {
+    /// Event POSTs kept in the log (a ring: the oldest go first).
+    pub(crate) event_log: usize,
+    /// Items of `send.status.delivery`/`.reading` kept (a ring).
+    pub(crate) deliveries: usize,
+    /// Distinct method names counted in `counters.requests`; calls of further unknown names
+    /// are counted under [`OTHER_METHODS`].
+    pub(crate) method_names: usize,
+}
+
+/// The `counters.requests` key of unknown method names once the cap is reached.
+pub(crate) const OTHER_METHODS: &str = "(other)";
+
+impl Default for Caps {
+    fn default() -> Self {
+        Self {
+            event_log: 10_000,
+            deliveries: 10_000,
+            method_names: 256,
+        }
+    }
+}
+
+/// Pushes onto a ring of at most `cap` items, dropping the oldest.
+pub(crate) fn push_capped<T>(ring: &mut VecDeque<T>, cap: usize, item: T) {
+    while ring.len() >= cap.max(1) {
+        ring.pop_front();
+    }
+    ring.push_back(item);
+}
+
 /// Settings that can change at run time.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
+    pub(crate) caps: Caps,
+    /// Whether the port serves HTTPS (fixed at start).
+    pub(crate) tls: bool,
+    /// Whether the incoming webhook answers over plain HTTP while HTTPS is on.
+    pub(crate) allow_http_webhooks: bool,
     pub(crate) rate_limit: RateLimit,
     pub(crate) token_ttl: Duration,
     pub(crate) operating: Option<OperatingLimit>,
@@ -120,9 +160,12 @@ pub(crate) struct Portal {
     pub(crate) customers: BTreeMap<(String, String), u64>,
     pub(crate) chats: BTreeMap<u64, ChatInfo>,
     pub(crate) messages: BTreeMap<u64, MessageInfo>,
-    pub(crate) deliveries: Vec<DeliveryRecord>,
+    pub(crate) deliveries: VecDeque<DeliveryRecord>,
     pub(crate) bindings: Vec<Binding>,
-    pub(crate) event_log: Vec<EventDelivery>,
+    /// The latest event POSTs; the front one has `seq == events_emitted - len`.
+    pub(crate) event_log: VecDeque<EventDelivery>,
+    /// Events emitted so far (the next event's `seq`).
+    pub(crate) events_emitted: u64,
     /// Events queued under the lock, POSTed once it is released.
     pub(crate) outbox: Vec<Outgoing>,
     pub(crate) counters: Counters,
@@ -130,6 +173,8 @@ pub(crate) struct Portal {
     pub(crate) bucket: LeakyBucket,
     pub(crate) operating: OperatingLedger,
     pub(crate) faults: FaultEngine,
+    /// Draws credentials of apps installed later (seeded for reproducible runs).
+    pub(crate) rng: StdRng,
 }
 
 impl Portal {
@@ -157,6 +202,26 @@ impl Portal {
             .unwrap_or_else(|| LineStatus::absent(connector, line))
     }
 
+    /// Counts one call of `method` (lowercase), keeping the number of distinct names bounded.
+    pub(crate) fn count_request(&mut self, method: &str) {
+        let requests = &mut self.counters.requests;
+        let key = if requests.contains_key(method)
+            || requests.len() < self.settings.caps.method_names
+        {
+            method
+        } else {
+            OTHER_METHODS
+        };
+        *requests.entry(key.to_owned()).or_default() += 1;
+    }
+
+    /// The log entry of event `seq`, while it is still in the ring.
+    pub(crate) fn event_entry(&mut self, seq: u64) -> Option<&mut EventDelivery> {
+        let first = self.events_emitted - self.event_log.len() as u64;
+        let index = usize::try_from(seq.checked_sub(first)?).ok()?;
+        self.event_log.get_mut(index)
+    }
+
     /// Token lifetime in emulated seconds.
     pub(crate) fn token_ttl_secs(&self) -> f64 {
         self.settings.token_ttl.as_secs_f64()
@@ -169,18 +234,26 @@ pub(crate) struct Shared {
     pub(crate) clock: Clock,
     pub(crate) urls: Urls,
     courier: Courier,
+    /// The bearer token the control API requires, if any.
+    pub(crate) control_token: Option<SecretString>,
     /// Number of finished event POSTs; waiters watch it.
     pub(crate) finished_deliveries: watch::Sender<u64>,
 }
 
 impl Shared {
-    pub(crate) fn new(portal: Portal, clock: Clock, courier: Courier) -> Self {
+    pub(crate) fn new(
+        portal: Portal,
+        clock: Clock,
+        courier: Courier,
+        control_token: Option<SecretString>,
+    ) -> Self {
         let urls = portal.urls.clone();
         Self {
             portal: Mutex::new(portal),
             clock,
             urls,
             courier,
+            control_token,
             finished_deliveries: watch::channel(0).0,
         }
     }
@@ -217,8 +290,7 @@ impl Shared {
                 DeliveryOutcome::Delivered { .. } => portal.counters.events_delivered += 1,
                 _ => portal.counters.events_failed += 1,
             }
-            let index = usize::try_from(seq).unwrap_or(usize::MAX);
-            if let Some(entry) = portal.event_log.get_mut(index) {
+            if let Some(entry) = portal.event_entry(seq) {
                 entry.outcome = outcome;
             }
         }
