@@ -236,7 +236,9 @@ impl EmulatorBuilder {
     }
 
     pub(crate) fn check(&self) -> Result<(), StartError> {
-        if !(self.time_scale.is_finite() && self.time_scale > 0.0 && self.time_scale <= MAX_TIME_SCALE)
+        if !(self.time_scale.is_finite()
+            && self.time_scale > 0.0
+            && self.time_scale <= MAX_TIME_SCALE)
         {
             return Err(StartError::InvalidSetting(format!(
                 "time_scale must be above 0 and at most {MAX_TIME_SCALE} (got {})",

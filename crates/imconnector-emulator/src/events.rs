@@ -68,15 +68,18 @@ impl Portal {
             let seq = self.events_emitted;
             self.events_emitted += 1;
             let cap = self.settings.caps.event_log;
-            crate::state::push_capped(&mut self.event_log, cap, EventDelivery {
-                seq,
-                event: wire_name.clone(),
-                handler: binding.handler.clone(),
-                handler_id: binding.id,
-                client_id: self.apps[binding.app].client_id.clone(),
-                body: body.clone(),
-                outcome: DeliveryOutcome::Pending,
-            },
+            crate::state::push_capped(
+                &mut self.event_log,
+                cap,
+                EventDelivery {
+                    seq,
+                    event: wire_name.clone(),
+                    handler: binding.handler.clone(),
+                    handler_id: binding.id,
+                    client_id: self.apps[binding.app].client_id.clone(),
+                    body: body.clone(),
+                    outcome: DeliveryOutcome::Pending,
+                },
             );
             self.outbox.push(Outgoing {
                 seq,

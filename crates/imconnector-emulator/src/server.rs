@@ -170,7 +170,12 @@ fn serve_connection(
             }
             #[cfg(not(feature = "tls"))]
             let _: Option<Acceptor> = tls;
-            drive(stream, service(router, kill.clone(), Secure(false)), watcher).await;
+            drive(
+                stream,
+                service(router, kill.clone(), Secure(false)),
+                watcher,
+            )
+            .await;
         };
         tokio::select! {
             () = served => {}

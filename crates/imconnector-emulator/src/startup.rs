@@ -119,7 +119,11 @@ impl EmulatorBuilder {
         let Some(source) = &self.tls else {
             return Ok(None);
         };
-        let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+        let mut names = vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ];
         if !bound.ip().is_unspecified() {
             names.push(bound.ip().to_string());
         }
@@ -132,7 +136,9 @@ impl EmulatorBuilder {
         names.dedup();
         let tls = build(source, &names).map_err(StartError::InvalidSetting)?;
         let (path, owned) = match source {
-            TlsSource::Generated { ca_file: Some(path) } => (path.clone(), false),
+            TlsSource::Generated {
+                ca_file: Some(path),
+            } => (path.clone(), false),
             TlsSource::Generated { ca_file: None } => (default_ca_file(bound.port()), true),
             TlsSource::Files { cert, .. } => (cert.clone(), false),
         };
@@ -263,7 +269,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/rest/{*path}", any(crate::rest::handle))
         .route("/oauth/token", any(crate::oauth::token))
         .route("/oauth/token/", any(crate::oauth::token))
-        .nest("/_emulator", crate::control::http::router(Arc::clone(&shared)))
+        .nest(
+            "/_emulator",
+            crate::control::http::router(Arc::clone(&shared)),
+        )
         .fallback(|| async {
             error_response(&ApiError::new(
                 404,
@@ -283,7 +292,10 @@ mod tests {
     #[test]
     fn public_urls_keep_only_the_origin() {
         let (scheme, domain) = public_origin("https://emulator.test:8443/").expect("valid");
-        assert_eq!((scheme.as_str(), domain.as_str()), ("https", "emulator.test:8443"));
+        assert_eq!(
+            (scheme.as_str(), domain.as_str()),
+            ("https", "emulator.test:8443")
+        );
         let (_, domain) = public_origin("http://emulator.test").expect("valid");
         assert_eq!(domain, "emulator.test");
         assert!(public_origin("ftp://x").is_err());

@@ -79,9 +79,8 @@ fn bind_checked(portal: &mut Portal, caller: Caller, params: &Params) -> Result<
         String::new()
     } else {
         let handler = required_text(params, "handler")?;
-        let valid = url::Url::parse(&handler).is_ok_and(|url| {
-            matches!(url.scheme(), "http" | "https") && !names_control_api(&url)
-        });
+        let valid = url::Url::parse(&handler)
+            .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && !names_control_api(&url));
         if !valid {
             return Err(ApiError::argument("handler", "Wrong handler URL"));
         }

@@ -66,16 +66,20 @@ fn confirm_checked(
             php::get(item, "chat").and_then(|chat| php::to_text(php::get(chat, "id")));
         let matched = mark(portal, chat_id, message_id, &external_ids, kind);
         let cap = portal.settings.caps.deliveries;
-        crate::state::push_capped(&mut portal.deliveries, cap, DeliveryRecord {
-            kind,
-            connector: connector.clone(),
-            line,
-            chat_id,
-            message_id,
-            external_ids,
-            external_chat_id,
-            matched,
-        });
+        crate::state::push_capped(
+            &mut portal.deliveries,
+            cap,
+            DeliveryRecord {
+                kind,
+                connector: connector.clone(),
+                line,
+                chat_id,
+                message_id,
+                external_ids,
+                external_chat_id,
+                matched,
+            },
+        );
     }
     Ok(())
 }

@@ -205,13 +205,12 @@ impl Portal {
     /// Counts one call of `method` (lowercase), keeping the number of distinct names bounded.
     pub(crate) fn count_request(&mut self, method: &str) {
         let requests = &mut self.counters.requests;
-        let key = if requests.contains_key(method)
-            || requests.len() < self.settings.caps.method_names
-        {
-            method
-        } else {
-            OTHER_METHODS
-        };
+        let key =
+            if requests.contains_key(method) || requests.len() < self.settings.caps.method_names {
+                method
+            } else {
+                OTHER_METHODS
+            };
         *requests.entry(key.to_owned()).or_default() += 1;
     }
 

@@ -145,7 +145,9 @@ impl TokenStore {
         self.maybe_prune(now, ttl_secs);
         let expires_at = now + ttl_secs;
         let access = self.access.insert(&mut self.rng, grant, expires_at);
-        let refresh = self.refresh.insert(&mut self.rng, grant, now + REFRESH_TTL_SECS);
+        let refresh = self
+            .refresh
+            .insert(&mut self.rng, grant, now + REFRESH_TTL_SECS);
         IssuedPair {
             access,
             refresh,
@@ -157,7 +159,10 @@ impl TokenStore {
     pub(crate) fn issue_access(&mut self, grant: Grant, now: f64, ttl_secs: f64) -> (String, f64) {
         self.maybe_prune(now, ttl_secs);
         let expires_at = now + ttl_secs;
-        (self.access.insert(&mut self.rng, grant, expires_at), expires_at)
+        (
+            self.access.insert(&mut self.rng, grant, expires_at),
+            expires_at,
+        )
     }
 
     /// Checks an access token.

@@ -1,69 +1,60 @@
 //! The `imconnector-emulator` binary: a fake Bitrix24 portal for testing connectors in any
 //! language.
 
-use std::net::IpAddr;
+mod args;
+mod summary;
+
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
-use imconnector_emulator::{Emulator, ExposeSecret, RateLimit, SoftErrorShape};
+use clap::Parser;
+use imconnector_emulator::{Emulator, EmulatorBuilder, RateLimit, SoftErrorShape};
 
-/// A fake Bitrix24 portal serving the imconnector.* REST API, OAuth and events.
-///
-/// Prints the portal URL, the OAuth URL, the control API URL, the installed app's credentials
-/// and a fresh token pair, then serves until Ctrl-C or SIGTERM.
-#[derive(Debug, Parser)]
-#[command(name = "imconnector-emulator", version)]
-struct Args {
-    /// Port to listen on (0 picks a free one and prints it).
-    #[arg(long, default_value_t = 0)]
-    port: u16,
-
-    /// Interface to bind; use 0.0.0.0 to serve other containers.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: IpAddr,
-
-    /// How many open lines exist at start (ids 1..=N).
-    #[arg(long, default_value_t = 1)]
-    lines: usize,
-
-    /// The portal's leaky bucket: off, standard (burst 50, 2 req/s) or enterprise (burst 250,
-    /// 5 req/s). Over the limit the portal answers 503 QUERY_LIMIT_EXCEEDED.
-    #[arg(long, value_enum, default_value_t = RateLimitArg::Off)]
-    rate_limit: RateLimitArg,
-
-    /// Access-token lifetime in seconds; after it the portal answers 401 expired_token.
-    #[arg(long, default_value_t = 3600)]
-    token_ttl: u64,
-
-    /// Emulated seconds per real second (speeds up token expiry and the bucket's drain).
-    #[arg(long, default_value_t = 1.0)]
-    time_scale: f64,
-
-    /// Put imconnector.register/unregister soft errors at the top level of the body, as newer
-    /// server builds do, instead of inside `result`.
-    #[arg(long)]
-    top_level_soft_errors: bool,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum RateLimitArg {
-    /// No limit.
-    Off,
-    /// Ordinary plans: burst 50, drains 2 requests per second.
-    Standard,
-    /// Enterprise plans: burst 250, drains 5 requests per second.
-    Enterprise,
-}
+use args::{Args, RateLimitArg};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Logs go to stderr, so `--json` leaves stdout to the one JSON object.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
     let args = Args::parse();
+    let emulator = match builder(&args).start().await {
+        Ok(emulator) => emulator,
+        Err(error) => {
+            eprintln!("imconnector-emulator: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let summary = summary::summary(&emulator);
+    let json = summary.to_string();
+    if let Some(path) = &args.ready_file {
+        // Written whole under a temporary name, then renamed: a watcher never reads half of it.
+        let partial = path.with_extension("partial");
+        let written = std::fs::write(&partial, format!("{json}\n"))
+            .and_then(|()| std::fs::rename(&partial, path));
+        if let Err(error) = written {
+            eprintln!(
+                "imconnector-emulator: cannot write {}: {error}",
+                path.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    }
+    if args.json {
+        println!("{json}");
+    } else {
+        print!("{}", summary::text(&summary));
+    }
+    wait_for_stop_signal().await;
+    shutdown(emulator, args.ready_file.as_deref()).await;
+    ExitCode::SUCCESS
+}
+
+fn builder(args: &Args) -> EmulatorBuilder {
     let rate_limit = match args.rate_limit {
         RateLimitArg::Off => RateLimit::Off,
         RateLimitArg::Standard => RateLimit::Standard,
@@ -74,7 +65,7 @@ async fn main() -> ExitCode {
     } else {
         SoftErrorShape::Wrapped
     };
-    let started = Emulator::builder()
+    let mut builder = Emulator::builder()
         .host(args.host)
         .port(args.port)
         .lines(args.lines)
@@ -82,41 +73,40 @@ async fn main() -> ExitCode {
         .token_ttl(Duration::from_secs(args.token_ttl))
         .time_scale(args.time_scale)
         .soft_error_shape(shape)
-        .start()
-        .await;
-    let emulator = match started {
-        Ok(emulator) => emulator,
-        Err(error) => {
-            eprintln!("imconnector-emulator: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let app = emulator.app();
-    let tokens = emulator.tokens();
-    // Printing credentials is the point of this binary: a test harness reads them from here.
-    println!("portal:            {}", emulator.rest_url());
-    println!("oauth:             {}", emulator.oauth_url());
-    println!("control:           {}", emulator.control_url());
-    println!(
-        "webhook:           {}",
-        emulator.webhook_url().expose_secret()
-    );
-    println!("client_id:         {}", app.client_id);
-    println!("client_secret:     {}", app.client_secret.expose_secret());
-    println!(
-        "application_token: {}",
-        app.application_token.expose_secret()
-    );
-    println!("member_id:         {}", app.member_id);
-    println!("access_token:      {}", tokens.access_token.expose_secret());
-    println!(
-        "refresh_token:     {}",
-        tokens.refresh_token.expose_secret()
-    );
-    println!("lines:             {}", args.lines);
-    wait_for_stop_signal().await;
+        .allow_http_webhooks(args.allow_http_webhooks);
+    if let Some(url) = &args.public_url {
+        builder = builder.public_url(url);
+    }
+    if let Some(token) = &args.control_token {
+        builder = builder.control_token(token);
+    }
+    if let Some(client_id) = &args.client_id {
+        builder = builder.client_id(client_id);
+    }
+    if let Some(secret) = &args.client_secret {
+        builder = builder.client_secret(secret);
+    }
+    if let Some(code) = &args.webhook_code {
+        builder = builder.webhook_code(code);
+    }
+    if let Some(seed) = args.seed {
+        builder = builder.seed(seed);
+    }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        builder = builder.tls_files(cert, key);
+    } else if let Some(path) = &args.tls_ca_file {
+        builder = builder.tls_ca_file(path);
+    } else if args.tls {
+        builder = builder.tls();
+    }
+    builder
+}
+
+async fn shutdown(emulator: Emulator, ready_file: Option<&std::path::Path>) {
     emulator.shutdown().await;
-    ExitCode::SUCCESS
+    if let Some(path) = ready_file {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// Ctrl-C, or SIGTERM (what container runtimes send) on Unix.
