@@ -7,8 +7,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{Faults, OperatingLimit, RateLimit, SoftErrorShape};
 
-/// The largest time scale: a million emulated seconds (eleven days) per real second.
-const MAX_TIME_SCALE: f64 = 1e6;
+/// The largest time scale: a billion emulated seconds (32 years) per real second.
+const MAX_TIME_SCALE: f64 = 1e9;
 
 /// Why the emulator did not start.
 #[derive(Debug, thiserror::Error)]

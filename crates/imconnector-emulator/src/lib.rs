@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+#[cfg(test)]
+mod bounded_tests;
 mod builder;
 mod clock;
 mod config;

@@ -2,15 +2,20 @@
 //! reference (shared/reference/imconnector-api.md) and the spec's examples.
 
 mod batch;
+#[cfg(feature = "cli")]
+mod binary;
 mod common;
 mod conformance;
 mod conformance_lines;
 mod control_http;
 mod events;
+mod exposure;
 mod faults;
 mod limits;
 mod messages;
 mod oauth;
 mod quirks;
 mod spec_examples;
+#[cfg(feature = "tls")]
+mod tls;
 mod transport;
