@@ -33,7 +33,7 @@ pub enum StartError {
     NoRuntime,
 }
 
-/// Configures an [`Emulator`]. Limits and faults are off unless asked for.
+/// Configures an [`Emulator`](crate::Emulator). Limits and faults are off unless asked for.
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct EmulatorBuilder {
@@ -199,7 +199,7 @@ impl EmulatorBuilder {
     /// Serves HTTPS (and plain HTTP, told apart by the first byte) on the port, with a
     /// certificate authority and a server certificate made at start for `127.0.0.1`,
     /// `localhost` and the public URL's host. The CA's PEM is written to a file (see
-    /// [`tls_ca_file`](Self::tls_ca_file)) and returned by [`Emulator::tls_ca_pem`].
+    /// [`tls_ca_file`](Self::tls_ca_file)) and returned by [`Emulator::tls_ca_pem`](crate::Emulator::tls_ca_pem).
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(mut self) -> Self {

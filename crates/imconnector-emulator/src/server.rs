@@ -92,7 +92,8 @@ pub(crate) struct Secure(pub(crate) bool);
 pub(crate) type Acceptor = tokio_rustls::TlsAcceptor;
 /// Without the `tls` feature there is never one.
 #[cfg(not(feature = "tls"))]
-pub(crate) type Acceptor = std::convert::Infallible;
+#[derive(Clone)]
+pub(crate) enum Acceptor {}
 
 /// The first byte of a TLS handshake record: how a connection on the shared port says it
 /// speaks TLS rather than plain HTTP.
