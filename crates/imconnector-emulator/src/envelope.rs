@@ -147,6 +147,10 @@ pub(crate) fn error_response(error: &ApiError) -> Response {
     json_response(error.status, &error.body())
 }
 
+/// Bodies above this are dropped before parsing, as PHP drops a POST over its default
+/// `post_max_size` (8 MiB): the method then sees only the query string.
+pub(crate) const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
 /// Turns axum's plain-text 413 (a body over the limit, control API) into an error envelope.
 pub(crate) async fn json_413(response: Response) -> Response {
     let plain = response

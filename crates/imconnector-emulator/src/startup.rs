@@ -16,16 +16,12 @@ use crate::builder::{EmulatorBuilder, StartError};
 use crate::clock::Clock;
 use crate::control::{new_app, EmulatorHandle};
 use crate::delivery::Courier;
-use crate::envelope::{error_response, ApiError};
+use crate::envelope::{error_response, ApiError, MAX_BODY_BYTES};
 use crate::faults::FaultEngine;
 use crate::snapshot::{Counters, LineInfo, PortalUser};
 use crate::state::tokens::{new_rng, random_token, TokenStore};
 use crate::state::{Caps, Ids, Portal, Settings, Shared, Urls, Webhook};
 use crate::Emulator;
-
-/// Bodies above this are dropped before parsing, as PHP drops a POST over its default
-/// `post_max_size` (8 MiB): the method then sees only the query string.
-pub(crate) const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 impl EmulatorBuilder {
     /// Binds, starts serving in the background and returns the running emulator.

@@ -293,7 +293,7 @@ async fn settings(State(shared): SharedState) -> Response {
                 "deliveries": caps.deliveries,
                 "method_names": caps.method_names,
                 "concurrent_event_posts": crate::delivery::MAX_CONCURRENT_POSTS,
-                "max_body_bytes": crate::startup::MAX_BODY_BYTES,
+                "max_body_bytes": crate::envelope::MAX_BODY_BYTES,
             })
         }),
         "tls": handle.read(|portal| portal.settings.tls),
