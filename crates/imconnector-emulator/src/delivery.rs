@@ -86,3 +86,73 @@ async fn post(http: &reqwest::Client, handler: &str, body: String) -> DeliveryOu
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::routing::post;
+    use axum::Router;
+    use tokio::sync::{mpsc, watch};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn at_most_the_limit_of_posts_is_in_flight() {
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let (release, released) = watch::channel(false);
+        let (arrived, mut arrivals) = mpsc::unbounded_channel::<()>();
+        let handler = {
+            let (in_flight, most) = (Arc::clone(&in_flight), Arc::clone(&most));
+            move || {
+                let (in_flight, most) = (Arc::clone(&in_flight), Arc::clone(&most));
+                let (mut released, arrived) = (released.clone(), arrived.clone());
+                async move {
+                    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    let _ = arrived.send(());
+                    let _ = released.wait_for(|released| *released).await;
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    "ok"
+                }
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/events", listener.local_addr().expect("address"));
+        let app = Router::new().route("/events", post(handler));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        let courier = Courier::new(http, tokio::runtime::Handle::current());
+        let total = MAX_CONCURRENT_POSTS + 20;
+        let (done, mut finished) = mpsc::unbounded_channel::<DeliveryOutcome>();
+        for seq in 0..total as u64 {
+            let event = Outgoing {
+                seq,
+                handler: url.clone(),
+                body: String::new(),
+            };
+            let done = done.clone();
+            courier.send(event, move |_, outcome| {
+                let _ = done.send(outcome);
+            });
+        }
+        for _ in 0..MAX_CONCURRENT_POSTS {
+            arrivals.recv().await.expect("a POST arrives");
+        }
+        // Every slot is taken and the handler holds them all: the rest wait for a slot.
+        assert_eq!(courier.slots.available_permits(), 0);
+        release.send_replace(true);
+        for _ in 0..total {
+            let outcome = finished.recv().await.expect("each POST finishes");
+            assert_eq!(outcome, DeliveryOutcome::Delivered { status: 200 });
+        }
+        assert!(most.load(Ordering::SeqCst) <= MAX_CONCURRENT_POSTS);
+    }
+}

@@ -115,7 +115,7 @@ impl EmulatorHandle {
         read(&self.shared.lock())
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS; the public URL when one is set).
     pub fn base_url(&self) -> String {
         self.shared.urls.base.clone()
     }
