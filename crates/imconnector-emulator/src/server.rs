@@ -100,6 +100,11 @@ pub(crate) enum Acceptor {}
 #[cfg(feature = "tls")]
 const TLS_HANDSHAKE: u8 = 0x16;
 
+/// How long a connection may take to send its first byte and finish a TLS handshake (hyper's
+/// own header-read timeout only starts after that).
+#[cfg(feature = "tls")]
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Accepts connections until `shutdown` flips to true, then drains in-flight requests. With
 /// an acceptor, each connection is TLS or plain HTTP as its first byte says.
 pub(crate) async fn serve(
@@ -158,16 +163,24 @@ fn serve_connection(
             #[cfg(feature = "tls")]
             if let Some(acceptor) = tls {
                 let mut first = [0_u8; 1];
-                if matches!(stream.peek(&mut first).await, Ok(1) if first[0] == TLS_HANDSHAKE) {
-                    match acceptor.accept(stream).await {
-                        Ok(stream) => {
-                            let service = service(router, kill.clone(), Secure(true));
-                            drive(stream, service, watcher).await;
-                        }
-                        Err(error) => tracing::debug!(%error, "TLS handshake failed"),
+                let peeked = tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await;
+                match peeked {
+                    Ok(Ok(1)) if first[0] == TLS_HANDSHAKE => {}
+                    Ok(Ok(1)) => {
+                        let service = service(router, kill.clone(), Secure(false));
+                        return drive(stream, service, watcher).await;
                     }
-                    return;
+                    _ => return,
                 }
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => {
+                        let service = service(router, kill.clone(), Secure(true));
+                        drive(stream, service, watcher).await;
+                    }
+                    Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
+                    Err(_) => tracing::debug!("TLS handshake timed out"),
+                }
+                return;
             }
             #[cfg(not(feature = "tls"))]
             let _: Option<Acceptor> = tls;
