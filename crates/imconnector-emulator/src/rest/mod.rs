@@ -60,6 +60,11 @@ fn method_fn(name: &str) -> Option<MethodFn> {
     })
 }
 
+/// Whether the emulator serves `name` (lowercase).
+pub(crate) fn is_known(name: &str) -> bool {
+    method_fn(name).is_some()
+}
+
 /// The addressed method and, for webhook paths, `(user, code)`.
 struct Target {
     method: String,
@@ -138,7 +143,7 @@ fn process(shared: &Arc<Shared>, request: &Incoming<'_>, start: f64) -> Response
     let mut params =
         crate::params::collect(request.method, headers, request.uri.query(), request.body);
     let (outcome, report, processing, shape) = shared.run(|portal| {
-        portal.count_request(&target.method);
+        portal.count_request(&target.method, is_known(&target.method));
         let shape = portal.settings.soft_error_shape;
         if let Some((per_second, burst)) = portal.settings.rate_limit.parameters() {
             if !portal.bucket.try_admit(portal.now, per_second, burst) {

@@ -43,8 +43,8 @@ pub(crate) struct Caps {
     pub(crate) event_log: usize,
     /// Items of `send.status.delivery`/`.reading` kept (a ring).
     pub(crate) deliveries: usize,
-    /// Distinct method names counted in `counters.requests`; calls of further unknown names
-    /// are counted under [`OTHER_METHODS`].
+    /// Distinct unknown method names counted in `counters.requests` (known methods always
+    /// count); calls of further unknown names are counted under [`OTHER_METHODS`].
     pub(crate) method_names: usize,
 }
 
@@ -202,15 +202,19 @@ impl Portal {
             .unwrap_or_else(|| LineStatus::absent(connector, line))
     }
 
-    /// Counts one call of `method` (lowercase), keeping the number of distinct names bounded.
-    pub(crate) fn count_request(&mut self, method: &str) {
+    /// Counts one call of `method` (lowercase). Methods the portal knows always get their own
+    /// entry; unknown names only while fewer than the cap are counted, so junk cannot grow
+    /// the map without bound.
+    pub(crate) fn count_request(&mut self, method: &str, known: bool) {
         let requests = &mut self.counters.requests;
-        let key =
-            if requests.contains_key(method) || requests.len() < self.settings.caps.method_names {
-                method
-            } else {
-                OTHER_METHODS
-            };
+        let key = if known
+            || requests.contains_key(method)
+            || requests.len() < self.settings.caps.method_names
+        {
+            method
+        } else {
+            OTHER_METHODS
+        };
         *requests.entry(key.to_owned()).or_default() += 1;
     }
 
