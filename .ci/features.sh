@@ -29,3 +29,10 @@ for features in "${combinations[@]}"; do
   cargo check --locked --quiet -p imconnector --no-default-features --features "$features"
 done
 echo "all ${#combinations[@]} feature combinations of imconnector compile"
+
+# The emulator's features: the library alone (what other crates' tests use), with HTTPS, and
+# the binary (the default).
+for features in "" "tls" "cli"; do
+  printf '== imconnector-emulator --no-default-features --features "%s"\n' "$features"
+  cargo check --locked --quiet -p imconnector-emulator --no-default-features --features "$features"
+done

@@ -69,11 +69,9 @@ pub fn run(chats: u64, lines: i64, latency: Duration) -> Result<ProbeReport, Set
         .enable_all()
         .build()?;
     runtime.block_on(Portal::connect(&access.client(RateLimit::Off)?, lines))?;
-    portal.handle().set_faults(Some(Faults {
-        latency,
-        latency_share: 1.0,
-        ..Faults::default()
-    }))?;
+    portal
+        .handle()
+        .set_faults(Some(Faults::default().latency(latency, 1.0)))?;
     let mut child = Command::new(std::env::current_exe()?)
         .arg(PROBE_FLAG)
         .stdin(Stdio::piped())

@@ -192,14 +192,13 @@ async fn soak_with_faults_loses_and_duplicates_nothing() {
             .unwrap();
     }
     handle
-        .set_faults(Some(Faults {
-            seed: 6,
-            error_500_share: 0.05,
-            drop_before_share: 0.01,
-            drop_after_share: 0.01,
-            latency_share: 0.01,
-            latency: Duration::from_secs(30),
-        }))
+        .set_faults(Some(
+            Faults::new(6)
+                .error_500_share(0.05)
+                .drop_before_share(0.01)
+                .drop_after_share(0.01)
+                .latency(Duration::from_secs(30), 0.01),
+        ))
         .unwrap();
 
     // Expire every token now and then every few seconds, once the last expiry was noticed.

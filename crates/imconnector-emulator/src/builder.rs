@@ -1,25 +1,14 @@
-//! [`EmulatorBuilder`]: configure, bind, start.
+//! [`EmulatorBuilder`]: configure and check; `start` lives in `startup`.
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::{any, get};
-use axum::Router;
-use secrecy::SecretString;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use secrecy::{ExposeSecret, SecretString};
 
-use crate::clock::Clock;
 use crate::config::{Faults, OperatingLimit, RateLimit, SoftErrorShape};
-use crate::control::{new_app, EmulatorHandle};
-use crate::envelope::{error_response, ApiError};
-use crate::faults::FaultEngine;
-use crate::snapshot::{Counters, LineInfo, PortalUser};
-use crate::state::tokens::{random_token, TokenStore};
-use crate::state::{Ids, Portal, Settings, Shared, Urls, Webhook};
-use crate::Emulator;
+
+/// The largest time scale: a billion emulated seconds (32 years) per real second.
+const MAX_TIME_SCALE: f64 = 1e9;
 
 /// Why the emulator did not start.
 #[derive(Debug, thiserror::Error)]
@@ -44,20 +33,29 @@ pub enum StartError {
     NoRuntime,
 }
 
-/// Configures an [`Emulator`]. Limits and faults are off unless asked for.
+/// Configures an [`Emulator`](crate::Emulator). Limits and faults are off unless asked for.
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct EmulatorBuilder {
-    lines: usize,
-    first_line_id: i64,
-    rate_limit: RateLimit,
-    time_scale: f64,
-    token_ttl: Duration,
-    operating_limit: Option<OperatingLimit>,
-    faults: Option<Faults>,
-    soft_error_shape: SoftErrorShape,
-    host: IpAddr,
-    port: u16,
+    pub(crate) lines: usize,
+    pub(crate) first_line_id: i64,
+    pub(crate) rate_limit: RateLimit,
+    pub(crate) time_scale: f64,
+    pub(crate) token_ttl: Duration,
+    pub(crate) operating_limit: Option<OperatingLimit>,
+    pub(crate) faults: Option<Faults>,
+    pub(crate) soft_error_shape: SoftErrorShape,
+    pub(crate) host: IpAddr,
+    pub(crate) port: u16,
+    pub(crate) public_url: Option<String>,
+    pub(crate) control_token: Option<SecretString>,
+    pub(crate) allow_http_webhooks: bool,
+    pub(crate) client_id: Option<String>,
+    pub(crate) client_secret: Option<SecretString>,
+    pub(crate) webhook_code: Option<SecretString>,
+    pub(crate) seed: Option<u64>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::TlsSource>,
 }
 
 impl Default for EmulatorBuilder {
@@ -73,6 +71,15 @@ impl Default for EmulatorBuilder {
             soft_error_shape: SoftErrorShape::Wrapped,
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
+            public_url: None,
+            control_token: None,
+            allow_http_webhooks: false,
+            client_id: None,
+            client_secret: None,
+            webhook_code: None,
+            seed: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -139,10 +146,102 @@ impl EmulatorBuilder {
         self
     }
 
-    fn check(&self) -> Result<(), StartError> {
-        if !(self.time_scale.is_finite() && self.time_scale > 0.0) {
+    /// The address the portal advertises instead of the bound one (`client_endpoint`,
+    /// `server_endpoint`, event `auth[...]`, the webhook and every URL the handle returns),
+    /// e.g. `https://emulator.test:8443` behind a proxy or in a container. Scheme, host and
+    /// port only; checked at start.
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
+    }
+
+    /// Requires `Authorization: Bearer <token>` on the control API (`/_emulator/`), which
+    /// otherwise hands out every secret. Mandatory when binding anything but loopback.
+    pub fn control_token(mut self, token: impl Into<String>) -> Self {
+        self.control_token = Some(SecretString::from(token.into()));
+        self
+    }
+
+    /// With HTTPS on, lets the incoming webhook answer over plain HTTP too (the portal's
+    /// `REST_APAUTH_ALLOW_HTTP`); by default it answers 401 `INVALID_REQUEST` "Https required.".
+    /// Without HTTPS the webhook always works over plain HTTP.
+    pub fn allow_http_webhooks(mut self, allow: bool) -> Self {
+        self.allow_http_webhooks = allow;
+        self
+    }
+
+    /// The first app's `client_id` (default: random, portal-like `local.…`).
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// The first app's `client_secret` (default: random).
+    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
+        self.client_secret = Some(SecretString::from(secret.into()));
+        self
+    }
+
+    /// The code of the incoming webhook, `/rest/1/<code>/` (default: random).
+    pub fn webhook_code(mut self, code: impl Into<String>) -> Self {
+        self.webhook_code = Some(SecretString::from(code.into()));
+        self
+    }
+
+    /// Seeds every generated credential and token (member id, application token, access and
+    /// refresh tokens), so a run can be repeated exactly. Seeded tokens are predictable: for
+    /// tests only.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Serves HTTPS (and plain HTTP, told apart by the first byte) on the port, with a
+    /// certificate authority and a server certificate made at start for `127.0.0.1`,
+    /// `localhost` and the public URL's host. The CA's PEM is written to a file (see
+    /// [`tls_ca_file`](Self::tls_ca_file)) and returned by [`Emulator::tls_ca_pem`](crate::Emulator::tls_ca_pem).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(mut self) -> Self {
+        if !matches!(self.tls, Some(crate::tls::TlsSource::Generated { .. })) {
+            self.tls = Some(crate::tls::TlsSource::Generated { ca_file: None });
+        }
+        self
+    }
+
+    /// Like [`tls`](Self::tls), writing the CA's PEM to `path` (default: a file named after
+    /// the process and port in the temporary directory, removed when the emulator is dropped).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.tls = Some(crate::tls::TlsSource::Generated {
+            ca_file: Some(path.into()),
+        });
+        self
+    }
+
+    /// Serves HTTPS with a PEM certificate chain and PEM private key from files.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_files(
+        mut self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.tls = Some(crate::tls::TlsSource::Files {
+            cert: cert.into(),
+            key: key.into(),
+        });
+        self
+    }
+
+    pub(crate) fn check(&self) -> Result<(), StartError> {
+        if !(self.time_scale.is_finite()
+            && self.time_scale > 0.0
+            && self.time_scale <= MAX_TIME_SCALE)
+        {
             return Err(StartError::InvalidSetting(format!(
-                "time_scale must be a finite number above 0 (got {})",
+                "time_scale must be above 0 and at most {MAX_TIME_SCALE} (got {})",
                 self.time_scale
             )));
         }
@@ -157,138 +256,21 @@ impl EmulatorBuilder {
         if let Some(faults) = &self.faults {
             faults.check().map_err(StartError::InvalidSetting)?;
         }
-        Ok(())
-    }
-
-    /// Binds, starts serving in the background and returns the running emulator.
-    ///
-    /// # Errors
-    /// [`StartError`] for bad settings, a busy port, or no tokio runtime.
-    pub async fn start(self) -> Result<Emulator, StartError> {
-        self.check()?;
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
-        let address = SocketAddr::new(self.host, self.port);
-        let listener = TcpListener::bind(address)
-            .await
-            .map_err(|source| StartError::Bind { address, source })?;
-        let bound = listener
-            .local_addr()
-            .map_err(|source| StartError::Bind { address, source })?;
-        let advertised = if bound.ip().is_unspecified() {
-            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), bound.port())
-        } else {
-            bound
-        };
-        let base = format!("http://{advertised}");
-        let urls = Urls {
-            rest: format!("{base}/rest/"),
-            domain: advertised.to_string(),
-            base,
-        };
-        // Handlers live on loopback in tests: never route event POSTs through a proxy.
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .map_err(StartError::Client)?;
-        let portal = self.portal(urls);
-        let shared = Arc::new(Shared::new(
-            portal,
-            Clock::new(self.time_scale),
-            http,
-            runtime,
-        ));
-        let router = Router::new()
-            .route("/rest/{*path}", any(crate::rest::handle))
-            .route("/oauth/token", any(crate::oauth::token))
-            .route("/oauth/token/", any(crate::oauth::token))
-            .route(
-                "/oauth/authorize",
-                get(crate::install::authorize::authorize),
-            )
-            .route(
-                "/oauth/authorize/",
-                get(crate::install::authorize::authorize),
-            )
-            .nest("/_emulator", crate::control::http::router())
-            .fallback(|| async {
-                error_response(&ApiError::new(
-                    404,
-                    "ERROR_METHOD_NOT_FOUND",
-                    "Method not found!",
-                ))
-            })
-            .with_state(Arc::clone(&shared));
-        let (shutdown, shutdown_signal) = watch::channel(false);
-        let server = tokio::spawn(crate::server::serve(listener, router, shutdown_signal));
-        Ok(Emulator {
-            handle: EmulatorHandle { shared },
-            address: bound,
-            shutdown,
-            server: Some(server),
-        })
-    }
-
-    fn portal(&self, urls: Urls) -> Portal {
-        let lines: BTreeMap<i64, LineInfo> = (0..self.lines)
-            .map(|offset| {
-                let id = self.first_line_id
-                    + i64::try_from(offset).unwrap_or(i64::MAX - self.first_line_id);
-                (
-                    id,
-                    LineInfo {
-                        id,
-                        name: format!("Open line {id}"),
-                        active: true,
-                    },
-                )
-            })
-            .collect();
-        Portal {
-            now: 0.0,
-            time_scale: self.time_scale,
-            urls,
-            member_id: random_token(),
-            settings: Settings {
-                rate_limit: self.rate_limit,
-                token_ttl: self.token_ttl,
-                operating: self.operating_limit,
-                soft_error_shape: self.soft_error_shape,
-                faults: self.faults.clone(),
-            },
-            apps: vec![new_app()],
-            users: vec![
-                PortalUser {
-                    id: 1,
-                    name: "Emulator Admin".to_owned(),
-                    admin: true,
-                },
-                PortalUser {
-                    id: 2,
-                    name: "Emulator Employee".to_owned(),
-                    admin: false,
-                },
-            ],
-            webhook: Webhook {
-                user_id: 1,
-                code: SecretString::from(random_token()[..16].to_owned()),
-            },
-            tokens: TokenStore::default(),
-            lines,
-            registry: BTreeMap::new(),
-            statuses: BTreeMap::new(),
-            customers: BTreeMap::new(),
-            chats: BTreeMap::new(),
-            messages: BTreeMap::new(),
-            deliveries: Vec::new(),
-            bindings: Vec::new(),
-            event_log: Vec::new(),
-            outbox: Vec::new(),
-            counters: Counters::default(),
-            ids: Ids::default(),
-            bucket: crate::limits::LeakyBucket::default(),
-            operating: crate::limits::OperatingLedger::default(),
-            faults: FaultEngine::new(self.faults.clone()),
-            installs: crate::install::Installs::default(),
+        if !self.host.is_loopback() && self.control_token.is_none() {
+            return Err(StartError::InvalidSetting(format!(
+                "binding {} (not loopback) requires a control token: the control API hands out every secret",
+                self.host
+            )));
         }
+        if self
+            .control_token
+            .as_ref()
+            .is_some_and(|token| token.expose_secret().trim().is_empty())
+        {
+            return Err(StartError::InvalidSetting(
+                "the control token must not be empty".to_owned(),
+            ));
+        }
+        Ok(())
     }
 }

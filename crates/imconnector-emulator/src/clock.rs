@@ -3,6 +3,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// The longest real wait an emulated delay turns into (an hour), whatever the latency and
+/// time scale.
+pub(crate) const MAX_REAL_WAIT: Duration = Duration::from_secs(3600);
+
 /// Every time-based behaviour (token lifetime, bucket drain, operating windows, added latency,
 /// timestamps in responses and events) reads this clock, so one knob speeds them all up.
 #[derive(Debug)]
@@ -34,15 +38,21 @@ impl Clock {
         self.started_unix + self.started.elapsed().as_secs_f64() * self.scale + jumped.as_secs_f64()
     }
 
-    /// Moves emulated time forward without waiting.
+    /// Moves emulated time forward without waiting. Jumps saturate (at about 584 years in
+    /// total) rather than wrap, so the clock never runs backwards.
     pub(crate) fn advance(&self, by: Duration) {
         let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        self.jumped_nanos.fetch_add(nanos, Ordering::Relaxed);
+        let _ = self
+            .jumped_nanos
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |jumped| {
+                Some(jumped.saturating_add(nanos))
+            });
     }
 
-    /// How long to really wait for `emulated` to pass.
+    /// How long to really wait for `emulated` to pass, at most [`MAX_REAL_WAIT`].
     pub(crate) fn real_duration(&self, emulated: Duration) -> Duration {
-        Duration::from_secs_f64(emulated.as_secs_f64() / self.scale)
+        Duration::try_from_secs_f64(emulated.as_secs_f64() / self.scale)
+            .map_or(MAX_REAL_WAIT, |wait| wait.min(MAX_REAL_WAIT))
     }
 }
 
@@ -60,5 +70,17 @@ mod tests {
             clock.real_duration(Duration::from_secs(10)),
             Duration::from_millis(100)
         );
+    }
+
+    #[test]
+    fn extreme_jumps_and_delays_neither_wrap_nor_panic() {
+        let clock = Clock::new(1e-9);
+        let before = clock.now();
+        clock.advance(Duration::MAX);
+        let jumped = clock.now();
+        clock.advance(Duration::MAX);
+        assert!(jumped > before && clock.now() >= jumped);
+        assert_eq!(clock.real_duration(Duration::MAX), MAX_REAL_WAIT);
+        assert_eq!(clock.real_duration(Duration::from_secs(1)), MAX_REAL_WAIT);
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// fixed rate, and a request that would overflow it is answered 503 `QUERY_LIMIT_EXCEEDED`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case", tag = "kind")]
+#[non_exhaustive]
 pub enum RateLimit {
     /// No limit (the default, so tests only meet the bucket when they ask for it).
     #[default]
@@ -16,7 +17,8 @@ pub enum RateLimit {
     Standard,
     /// Enterprise plans: burst 250, drains 5 requests a second.
     Enterprise,
-    /// Your own numbers.
+    /// Your own numbers; build it with [`RateLimit::custom`].
+    #[non_exhaustive]
     Custom {
         /// Requests drained per (emulated) second.
         per_second: f64,
@@ -26,6 +28,11 @@ pub enum RateLimit {
 }
 
 impl RateLimit {
+    /// Your own bucket: drains `per_second` requests per (emulated) second, holds `burst`.
+    pub fn custom(per_second: f64, burst: u32) -> Self {
+        RateLimit::Custom { per_second, burst }
+    }
+
     /// `(per_second, burst)`, or `None` when off.
     pub(crate) fn parameters(self) -> Option<(f64, f64)> {
         match self {
@@ -55,6 +62,7 @@ impl RateLimit {
 /// method is refused with 429 `OPERATION_TIME_LIMIT`. Responses then carry `time.operating` and
 /// `time.operating_reset_at`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct OperatingLimit {
     /// The allowed execution time per method within the ten-minute window (the cloud uses 480 s).
     #[serde(with = "secs")]
@@ -86,8 +94,19 @@ impl OperatingLimit {
 /// sequence of requests give the same faults. Applies to REST and OAuth requests, never to the
 /// control API. Shares are probabilities in `0.0..=1.0`; the three failure shares together must
 /// not exceed 1.
+///
+/// ```
+/// use std::time::Duration;
+/// use imconnector_emulator::Faults;
+///
+/// let faults = Faults::new(7)
+///     .error_500_share(0.05)
+///     .latency(Duration::from_millis(200), 0.1);
+/// assert_eq!(faults.seed, 7);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct Faults {
     /// Seed of the generator.
     pub seed: u64,
@@ -105,6 +124,43 @@ pub struct Faults {
 }
 
 impl Faults {
+    /// No faults yet, drawn from a generator seeded with `seed`; add them with the setters.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            ..Self::default()
+        }
+    }
+
+    /// Share of requests answered HTTP 500 with an HTML body.
+    #[must_use]
+    pub fn error_500_share(mut self, share: f64) -> Self {
+        self.error_500_share = share;
+        self
+    }
+
+    /// Delays a `share` of requests by `latency` (emulated time).
+    #[must_use]
+    pub fn latency(mut self, latency: Duration, share: f64) -> Self {
+        self.latency = latency;
+        self.latency_share = share;
+        self
+    }
+
+    /// Share of connections reset before the request is processed.
+    #[must_use]
+    pub fn drop_before_share(mut self, share: f64) -> Self {
+        self.drop_before_share = share;
+        self
+    }
+
+    /// Share of connections reset after the request was processed.
+    #[must_use]
+    pub fn drop_after_share(mut self, share: f64) -> Self {
+        self.drop_after_share = share;
+        self
+    }
+
     pub(crate) fn check(&self) -> Result<(), String> {
         let shares = [
             ("error_500_share", self.error_500_share),
@@ -132,6 +188,7 @@ impl Faults {
 /// Where `imconnector.register`/`unregister` put their HTTP-200 soft errors (reference §1.3, §4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SoftErrorShape {
     /// `{"result": {"result": false, "error": .., "error_description": ..}, "time": {..}}`
     /// (the docs and older server builds; the default).

@@ -104,10 +104,14 @@ impl Timing {
     }
 }
 
-/// `2025-01-28T12:00:00+00:00`, as the portal writes dates.
+/// The last second of year 9999: dates beyond (after huge clock jumps) are shown as this.
+const LAST_ISO_SECOND: i64 = 253_402_300_799;
+
+/// `2025-01-28T12:00:00+00:00`, as the portal writes dates; never empty (times outside years
+/// 1970..=9999 are clamped).
 pub(crate) fn iso_date(unix: f64) -> String {
-    #[allow(clippy::cast_possible_truncation)] // seconds since 1970 fit
-    let seconds = unix.floor() as i64;
+    #[allow(clippy::cast_possible_truncation)] // saturating; clamped right after
+    let seconds = (unix.floor() as i64).clamp(0, LAST_ISO_SECOND);
     OffsetDateTime::from_unix_timestamp(seconds)
         .ok()
         .and_then(|date| {
@@ -116,7 +120,7 @@ pub(crate) fn iso_date(unix: f64) -> String {
             ))
             .ok()
         })
-        .unwrap_or_default()
+        .unwrap_or_else(|| "1970-01-01T00:00:00+00:00".to_owned())
 }
 
 /// A JSON response with the portal's headers.
@@ -143,6 +147,26 @@ pub(crate) fn error_response(error: &ApiError) -> Response {
     json_response(error.status, &error.body())
 }
 
+/// Bodies above this are dropped before parsing, as PHP drops a POST over its default
+/// `post_max_size` (8 MiB): the method then sees only the query string.
+pub(crate) const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// Turns axum's plain-text 413 (a body over the limit, control API) into an error envelope.
+pub(crate) async fn json_413(response: Response) -> Response {
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|value| value.as_bytes().starts_with(b"text/plain"));
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && plain {
+        return error_response(&ApiError::new(
+            413,
+            "REQUEST_TOO_LARGE",
+            "The request body is too large",
+        ));
+    }
+    response
+}
+
 /// What a PHP fatal error (or an injected 500) looks like: not JSON.
 pub(crate) fn html_500() -> Response {
     let mut response = (
@@ -165,6 +189,9 @@ mod tests {
     #[test]
     fn dates_are_iso_with_offset() {
         assert_eq!(iso_date(1_738_065_600.11), "2025-01-28T12:00:00+00:00");
+        assert_eq!(iso_date(f64::INFINITY), "9999-12-31T23:59:59+00:00");
+        assert_eq!(iso_date(f64::NAN), "1970-01-01T00:00:00+00:00");
+        assert_eq!(iso_date(-5.0), "1970-01-01T00:00:00+00:00");
     }
 
     #[test]

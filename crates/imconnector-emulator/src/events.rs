@@ -1,17 +1,13 @@
 //! Outgoing events: built under the lock exactly like the portal's queue server sends them
-//! (reference §5.1), POSTed afterwards from spawned tasks, outcomes recorded, never retried.
-
-use std::sync::Arc;
-use std::time::Duration;
+//! (reference §5.1) and queued in the outbox; [`crate::delivery`] POSTs them once the lock is
+//! released. Outcomes are recorded, never retried.
 
 use serde_json::{json, Value};
 
+use crate::delivery::Outgoing;
 use crate::snapshot::{DeliveryOutcome, EventDelivery};
 use crate::state::tokens::Grant;
-use crate::state::{Portal, Shared};
-
-/// How long a handler may take before the POST counts as failed (real time).
-pub(crate) const HANDLER_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::state::Portal;
 
 /// The events the emulator can fire, by the name `event.bind` takes.
 pub(crate) const KNOWN_EVENTS: [&str; 7] = [
@@ -27,15 +23,6 @@ pub(crate) const KNOWN_EVENTS: [&str; 7] = [
 /// Events of the `basic` scope every app may bind (the install module fires ONAPPINSTALL and
 /// ONAPPUNINSTALL; ONAPPUPDATE is never fired).
 pub(crate) const BASIC_EVENTS: [&str; 3] = ["OnAppInstall", "OnAppUninstall", "OnAppUpdate"];
-
-/// A POST waiting for the lock to be released.
-#[derive(Debug)]
-pub(crate) struct Outgoing {
-    /// Index in the portal's event log.
-    index: usize,
-    handler: String,
-    body: String,
-}
 
 /// Which apps' handlers receive an event.
 #[derive(Debug, Clone, Copy)]
@@ -80,26 +67,12 @@ impl Portal {
                 binding.auth_type
             };
             let body = self.event_body(&wire_name, binding.id, data, binding.app, user);
-            let index = self.event_log.len();
-            self.event_log.push(EventDelivery {
-                seq: index as u64,
-                event: wire_name.clone(),
-                handler: binding.handler.clone(),
-                handler_id: binding.id,
-                client_id: self.apps[binding.app].client_id.clone(),
-                body: body.clone(),
-                outcome: DeliveryOutcome::Pending,
-            });
-            self.outbox.push(Outgoing {
-                index,
-                handler: binding.handler,
-                body,
-            });
+            self.queue_event(&wire_name, &binding.handler, binding.id, binding.app, body);
         }
     }
 
-    /// Logs and queues a ready-made event body for one handler (the app-lifecycle events,
-    /// built by the install module).
+    /// Logs (in the capped event log) and queues one event body for one handler; the
+    /// app-lifecycle events of the install module come here ready-made.
     pub(crate) fn queue_event(
         &mut self,
         wire_name: &str,
@@ -108,18 +81,24 @@ impl Portal {
         app: usize,
         body: String,
     ) {
-        let index = self.event_log.len();
-        self.event_log.push(EventDelivery {
-            seq: index as u64,
-            event: wire_name.to_owned(),
-            handler: handler.to_owned(),
-            handler_id,
-            client_id: self.apps[app].client_id.clone(),
-            body: body.clone(),
-            outcome: DeliveryOutcome::Pending,
-        });
+        let seq = self.events_emitted;
+        self.events_emitted += 1;
+        let cap = self.settings.caps.event_log;
+        crate::state::push_capped(
+            &mut self.event_log,
+            cap,
+            EventDelivery {
+                seq,
+                event: wire_name.to_owned(),
+                handler: handler.to_owned(),
+                handler_id,
+                client_id: self.apps[app].client_id.clone(),
+                body: body.clone(),
+                outcome: DeliveryOutcome::Pending,
+            },
+        );
         self.outbox.push(Outgoing {
-            index,
+            seq,
             handler: handler.to_owned(),
             body,
         });
@@ -166,54 +145,6 @@ impl Portal {
             form.append_pair(&format!("auth[{key}]"), &value);
         }
         form.finish()
-    }
-}
-
-/// POSTs queued events from spawned tasks and records each outcome.
-pub(crate) fn deliver(shared: &Arc<Shared>, outgoing: Vec<Outgoing>) {
-    for event in outgoing {
-        let shared_for_task = Arc::clone(shared);
-        shared.runtime.spawn(async move {
-            let outcome = post(&shared_for_task.http, &event.handler, event.body).await;
-            {
-                let mut portal = shared_for_task.lock();
-                match &outcome {
-                    DeliveryOutcome::Delivered { .. } => portal.counters.events_delivered += 1,
-                    _ => portal.counters.events_failed += 1,
-                }
-                if let Some(entry) = portal.event_log.get_mut(event.index) {
-                    entry.outcome = outcome;
-                }
-            }
-            shared_for_task
-                .finished_deliveries
-                .send_modify(|finished| *finished += 1);
-        });
-    }
-}
-
-pub(crate) async fn post(http: &reqwest::Client, handler: &str, body: String) -> DeliveryOutcome {
-    let request = http
-        .post(handler)
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .body(body)
-        .timeout(HANDLER_TIMEOUT);
-    match request.send().await {
-        Ok(response) if response.status().is_success() => DeliveryOutcome::Delivered {
-            status: response.status().as_u16(),
-        },
-        Ok(response) => DeliveryOutcome::Failed {
-            status: Some(response.status().as_u16()),
-            reason: format!("handler answered {}", response.status()),
-        },
-        Err(error) => DeliveryOutcome::Failed {
-            status: None,
-            // The URL is the handler's (no secret); reqwest errors never include the body.
-            reason: error.to_string(),
-        },
     }
 }
 

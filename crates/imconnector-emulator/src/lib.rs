@@ -1,10 +1,14 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(test)]
+mod bounded_tests;
 mod builder;
 mod clock;
 mod config;
 mod control;
+mod delivery;
 mod envelope;
 mod events;
 mod faults;
@@ -16,10 +20,14 @@ mod php;
 mod rest;
 mod server;
 mod snapshot;
+mod startup;
 mod state;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::net::SocketAddr;
 use std::ops::Deref;
+use std::path::{Path, PathBuf};
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -46,6 +54,16 @@ pub struct Emulator {
     address: SocketAddr,
     shutdown: watch::Sender<bool>,
     server: Option<JoinHandle<()>>,
+    tls_ca: Option<TlsCa>,
+}
+
+/// What HTTPS clients should trust, and where it was written.
+#[derive(Debug)]
+struct TlsCa {
+    pem: String,
+    path: PathBuf,
+    /// The file was made in the temporary directory by the emulator (removed on drop).
+    remove_on_drop: bool,
 }
 
 impl Emulator {
@@ -73,6 +91,18 @@ impl Emulator {
         self.address
     }
 
+    /// With HTTPS on: the PEM a client should trust (the generated CA, or the certificate
+    /// file given to [`EmulatorBuilder::tls_files`]). `None` over plain HTTP.
+    pub fn tls_ca_pem(&self) -> Option<&str> {
+        self.tls_ca.as_ref().map(|ca| ca.pem.as_str())
+    }
+
+    /// With HTTPS on: the file holding [`tls_ca_pem`](Self::tls_ca_pem), for
+    /// `REQUESTS_CA_BUNDLE`, `NODE_EXTRA_CA_CERTS` or `SSL_CERT_FILE`.
+    pub fn tls_ca_file(&self) -> Option<&Path> {
+        self.tls_ca.as_ref().map(|ca| ca.path.as_path())
+    }
+
     /// Stops accepting connections and waits (up to five seconds) for in-flight requests.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
@@ -93,5 +123,8 @@ impl Deref for Emulator {
 impl Drop for Emulator {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
+        if let Some(ca) = self.tls_ca.as_ref().filter(|ca| ca.remove_on_drop) {
+            let _ = std::fs::remove_file(&ca.path);
+        }
     }
 }

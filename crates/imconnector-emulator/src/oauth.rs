@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
@@ -121,13 +122,15 @@ pub(crate) async fn token(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let kill = kill.map(|Extension(kill)| kill);
     let action = match apply_faults(&shared, kill.as_ref()).await {
         Ok(action) => action,
         Err(response) => return response,
     };
+    // Over the size limit the body is dropped, as PHP drops a POST over `post_max_size`.
+    let body = body.unwrap_or_default();
     let params = crate::params::collect(&method, &headers, uri.query(), &body);
     let (status, body) = shared.run(|portal| portal.grant(&params));
     if action == FaultAction::DropAfter {

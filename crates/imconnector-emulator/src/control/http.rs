@@ -70,8 +70,15 @@ fn tokens_json(tokens: &Tokens) -> Value {
     })
 }
 
-/// The routes, to be nested under `/_emulator`.
-pub(crate) fn router() -> Router<Arc<Shared>> {
+/// The routes, to be nested under `/_emulator`; with a control token, each requires it.
+pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
+    routes().route_layer(axum::middleware::from_fn_with_state(
+        shared,
+        super::access::require_token,
+    ))
+}
+
+fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/", get(index))
         .route("/app", get(app))
@@ -280,6 +287,18 @@ async fn settings(State(shared): SharedState) -> Response {
         "operating_limit": handle.operating_limit(),
         "soft_error_shape": handle.soft_error_shape(),
         "token_ttl": handle.token_ttl().as_secs_f64(),
+        "bounds": handle.read(|portal| {
+            let caps = portal.settings.caps;
+            json!({
+                "event_log": caps.event_log,
+                "deliveries": caps.deliveries,
+                "method_names": caps.method_names,
+                "concurrent_event_posts": crate::delivery::MAX_CONCURRENT_POSTS,
+                "max_body_bytes": crate::envelope::MAX_BODY_BYTES,
+            })
+        }),
+        "tls": handle.read(|portal| portal.settings.tls),
+        "allow_http_webhooks": handle.read(|portal| portal.settings.allow_http_webhooks),
     }))
     .into_response()
 }

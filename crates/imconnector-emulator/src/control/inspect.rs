@@ -62,14 +62,16 @@ impl EmulatorHandle {
         self.read(|portal| portal.messages.values().cloned().collect())
     }
 
-    /// Every item received by `send.status.delivery`/`send.status.reading`.
+    /// The items received by `send.status.delivery`/`send.status.reading`, the latest 10,000
+    /// (older ones leave the ring).
     pub fn delivery_statuses(&self) -> Vec<DeliveryRecord> {
-        self.read(|portal| portal.deliveries.clone())
+        self.read(|portal| portal.deliveries.iter().cloned().collect())
     }
 
-    /// Every event POST so far (pending ones included).
+    /// The event POSTs so far, pending ones included: the latest 10,000 (older ones leave the
+    /// ring; `seq` keeps counting).
     pub fn event_deliveries(&self) -> Vec<EventDelivery> {
-        self.read(|portal| portal.event_log.clone())
+        self.read(|portal| portal.event_log.iter().cloned().collect())
     }
 
     /// The counters.

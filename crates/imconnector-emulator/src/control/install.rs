@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::http::{app_json, failure};
 use super::{new_app, ControlError, EmulatorHandle};
-use crate::events::post as post_form;
+use crate::delivery::post as post_form;
 use crate::install::{status_json, AppSetup, InstallStatus};
 use crate::snapshot::AppCredentials;
 use crate::state::{Portal, Shared};
@@ -39,7 +39,8 @@ impl EmulatorHandle {
     pub fn add_app(&self, setup: AppSetup) -> Result<AppCredentials, ControlError> {
         setup.check().map_err(ControlError::InvalidSetting)?;
         Ok(self.shared.run(|portal| {
-            portal.apps.push(new_app());
+            let app = new_app(&mut portal.rng);
+            portal.apps.push(app);
             let app = portal.apps.len() - 1;
             portal.add_installable(app, setup);
             Self::credentials(portal, app)
@@ -69,7 +70,7 @@ impl EmulatorHandle {
         })?;
         if let Some(post) = post {
             let record = post.record;
-            let outcome = post_form(&self.shared.http, &record.url, record.body).await;
+            let outcome = post_form(self.shared.http(), &record.url, record.body).await;
             self.shared
                 .lock()
                 .record_install_post(app, &record.app_sid, outcome);

@@ -1,5 +1,6 @@
 //! Driving and inspecting the portal from Rust: [`EmulatorHandle`].
 
+mod access;
 pub(crate) mod http;
 mod inspect;
 mod install;
@@ -106,16 +107,15 @@ impl std::fmt::Debug for EmulatorHandle {
 }
 
 /// A new app with portal-like credentials.
-pub(crate) fn new_app() -> AppRecord {
-    let mut rng = rand::rng();
+pub(crate) fn new_app(rng: &mut impl Rng) -> AppRecord {
     AppRecord {
         client_id: format!(
             "local.{:013x}.{:08}",
             rng.random::<u64>() >> 12,
             rng.random_range(0..100_000_000u32)
         ),
-        client_secret: SecretString::from(Alphanumeric.sample_string(&mut rng, 50)),
-        application_token: SecretString::from(random_token()),
+        client_secret: SecretString::from(Alphanumeric.sample_string(rng, 50)),
+        application_token: SecretString::from(random_token(rng)),
     }
 }
 
@@ -124,7 +124,7 @@ impl EmulatorHandle {
         read(&self.shared.lock())
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS; the public URL when one is set).
     pub fn base_url(&self) -> String {
         self.shared.urls.base.clone()
     }
@@ -186,7 +186,8 @@ impl EmulatorHandle {
     /// the connector).
     pub fn install_app(&self) -> AppCredentials {
         self.shared.run(|portal| {
-            portal.apps.push(new_app());
+            let app = new_app(&mut portal.rng);
+            portal.apps.push(app);
             Self::credentials(portal, portal.apps.len() - 1)
         })
     }

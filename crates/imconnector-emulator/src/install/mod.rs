@@ -104,7 +104,8 @@ impl Portal {
             app,
             user: INSTALLING_USER,
         });
-        let post = FramePost::build(self, app, &setup, &tokens);
+        let app_sid = random_token(&mut self.rng);
+        let post = FramePost::build(self, app, &setup, &tokens, app_sid);
         if let Some(install) = self.installs.apps.get_mut(&app) {
             install.last_post = Some(post.record.clone());
         }
@@ -185,7 +186,7 @@ impl Portal {
         }
         self.statuses
             .retain(|(connector, _), _| !removed.contains(connector));
-        self.apps[app].application_token = SecretString::from(random_token());
+        self.apps[app].application_token = SecretString::from(random_token(&mut self.rng));
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use secrecy::ExposeSecret;
 use super::{AppSetup, InstallPost};
 use crate::oauth::SCOPE;
 use crate::snapshot::{DeliveryOutcome, Tokens};
-use crate::state::tokens::{random_token, Grant};
+use crate::state::tokens::Grant;
 use crate::state::Portal;
 
 /// `status` of a local app.
@@ -21,8 +21,13 @@ pub(crate) struct FramePost {
 impl FramePost {
     /// The POST of the admin opening a not yet installed UI app: query `DOMAIN`, `PROTOCOL`,
     /// `LANG`, `APP_SID` on the install URL; the viewing user's tokens in the body.
-    pub(crate) fn build(portal: &Portal, app: usize, setup: &AppSetup, tokens: &Tokens) -> Self {
-        let app_sid = random_token();
+    pub(crate) fn build(
+        portal: &Portal,
+        app: usize,
+        setup: &AppSetup,
+        tokens: &Tokens,
+        app_sid: String,
+    ) -> Self {
         let protocol = if portal.urls.base.starts_with("https://") {
             "1"
         } else {

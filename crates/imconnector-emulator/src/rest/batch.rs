@@ -70,7 +70,7 @@ fn run_command(
     let (method, query) = command.split_once('?').unwrap_or((command, ""));
     let method = method.trim_matches('/').to_lowercase();
     let method = method.strip_suffix(".json").unwrap_or(&method).to_owned();
-    *portal.counters.requests.entry(method.clone()).or_default() += 1;
+    portal.count_request(&method, super::is_known(&method));
     if method == "batch" {
         let error = ApiError::new(
             405,

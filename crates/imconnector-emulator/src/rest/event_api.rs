@@ -79,8 +79,8 @@ fn bind_checked(portal: &mut Portal, caller: Caller, params: &Params) -> Result<
         String::new()
     } else {
         let handler = required_text(params, "handler")?;
-        let valid =
-            url::Url::parse(&handler).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
+        let valid = url::Url::parse(&handler)
+            .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && !names_control_api(&url));
         if !valid {
             return Err(ApiError::argument("handler", "Wrong handler URL"));
         }
@@ -167,4 +167,11 @@ pub(crate) fn get(portal: &mut Portal, caller: Caller, _params: Params) -> Outco
         })
         .collect();
     Outcome::Ok(Value::Array(list))
+}
+
+/// Whether a handler URL reaches into a control API (`/_emulator/`): event POSTs there could
+/// install apps or expire tokens, so such handlers are refused whatever their host.
+fn names_control_api(url: &url::Url) -> bool {
+    let path = percent_encoding::percent_decode_str(url.path()).decode_utf8_lossy();
+    path.to_ascii_lowercase().contains("/_emulator")
 }

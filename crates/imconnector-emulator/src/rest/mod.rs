@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
@@ -26,7 +27,7 @@ use crate::envelope::{error_response, html_500, json_response, ApiError, Outcome
 use crate::faults::FaultAction;
 use crate::limits::OperatingReport;
 use crate::php::Params;
-use crate::server::{apply_faults, ConnectionKill};
+use crate::server::{apply_faults, ConnectionKill, Secure};
 use crate::state::{Portal, Shared};
 use auth::Caller;
 
@@ -57,6 +58,11 @@ fn method_fn(name: &str) -> Option<MethodFn> {
         "batch" => batch::batch,
         _ => return None,
     })
+}
+
+/// Whether the emulator serves `name` (lowercase).
+pub(crate) fn is_known(name: &str) -> bool {
+    method_fn(name).is_some()
 }
 
 /// The addressed method and, for webhook paths, `(user, code)`.
@@ -90,42 +96,54 @@ fn not_found() -> ApiError {
 pub(crate) async fn handle(
     State(shared): State<Arc<Shared>>,
     kill: Option<Extension<ConnectionKill>>,
+    secure: Option<Extension<Secure>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let kill = kill.map(|Extension(kill)| kill);
+    let secure = secure.is_some_and(|Extension(Secure(secure))| secure);
     let start = shared.clock.now();
     let action = match apply_faults(&shared, kill.as_ref()).await {
         Ok(action) => action,
         Err(response) => return response,
     };
-    let response = process(&shared, &method, &uri, &headers, &body, start);
+    // Over the size limit the body is dropped, as PHP drops a POST over `post_max_size`.
+    let body = body.unwrap_or_default();
+    let request = Incoming {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+        secure,
+    };
+    let response = process(&shared, &request, start);
     if action == FaultAction::DropAfter {
         return crate::server::reset_connection(kill.as_ref()).await;
     }
     response
 }
 
-fn process(
-    shared: &Arc<Shared>,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-    start: f64,
-) -> Response {
-    let Some(target) = parse_target(uri.path()) else {
+/// One REST request as it arrived.
+struct Incoming<'a> {
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+    /// Over TLS.
+    secure: bool,
+}
+
+fn process(shared: &Arc<Shared>, request: &Incoming<'_>, start: f64) -> Response {
+    let Some(target) = parse_target(request.uri.path()) else {
         return error_response(&not_found());
     };
-    let mut params = crate::params::collect(method, headers, uri.query(), body);
+    let headers = request.headers;
+    let mut params =
+        crate::params::collect(request.method, headers, request.uri.query(), request.body);
     let (outcome, report, processing, shape) = shared.run(|portal| {
-        *portal
-            .counters
-            .requests
-            .entry(target.method.clone())
-            .or_default() += 1;
+        portal.count_request(&target.method, is_known(&target.method));
         let shape = portal.settings.soft_error_shape;
         if let Some((per_second, burst)) = portal.settings.rate_limit.parameters() {
             if !portal.bucket.try_admit(portal.now, per_second, burst) {
@@ -138,6 +156,12 @@ fn process(
             .webhook
             .as_ref()
             .map(|(user, code)| (user.as_str(), code.as_str()));
+        let settings = &portal.settings;
+        if webhook.is_some() && settings.tls && !request.secure && !settings.allow_http_webhooks {
+            // The portal's REST_APAUTH check (reference §1.1); OAuthException makes it a 401.
+            let error = ApiError::new(401, "INVALID_REQUEST", "Https required.");
+            return (Outcome::Err(error), None, 0.0, shape);
+        }
         let caller = match auth::resolve(portal, webhook, &mut params, headers) {
             Ok(caller) => caller,
             Err(error) => return (Outcome::Err(error), None, 0.0, shape),
@@ -184,9 +208,11 @@ pub(crate) fn invoke(
     let Some(run) = method_fn(method) else {
         return (Outcome::Err(not_found()), None, 0.0);
     };
-    // The outer batch is not charged; each sub-call is (reference §1.6).
-    let limit = portal.settings.operating.filter(|_| method != "batch");
-    let ledger_key = limit.map(|_| caller.ledger_key(portal)).unwrap_or_default();
+    // The outer batch is not charged; each sub-call is (reference §1.6). The ledger runs even
+    // without a limit, so every `time` block carries `operating` as the cloud's do.
+    let charged = method != "batch";
+    let limit = portal.settings.operating.filter(|_| charged);
+    let ledger_key = caller.ledger_key(portal);
     if let Some(limit) = limit {
         if portal
             .operating
@@ -204,14 +230,18 @@ pub(crate) fn invoke(
     let started = Instant::now();
     let outcome = run(portal, caller, params);
     let processing = portal.time_scale * started.elapsed().as_secs_f64();
-    let report = limit.map(|limit| {
-        let cost = limit
-            .cost_per_call
-            .map_or(processing, |cost| cost.as_secs_f64());
+    let cost = if charged {
+        limit
+            .and_then(|limit| limit.cost_per_call)
+            .map_or(processing, |cost| cost.as_secs_f64())
+    } else {
+        0.0
+    };
+    let report = Some(
         portal
             .operating
-            .charge(&ledger_key, method, portal.now, cost)
-    });
+            .charge(&ledger_key, method, portal.now, cost),
+    );
     (outcome, report, processing)
 }
 

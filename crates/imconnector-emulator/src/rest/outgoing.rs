@@ -65,16 +65,21 @@ fn confirm_checked(
         let external_chat_id =
             php::get(item, "chat").and_then(|chat| php::to_text(php::get(chat, "id")));
         let matched = mark(portal, chat_id, message_id, &external_ids, kind);
-        portal.deliveries.push(DeliveryRecord {
-            kind,
-            connector: connector.clone(),
-            line,
-            chat_id,
-            message_id,
-            external_ids,
-            external_chat_id,
-            matched,
-        });
+        let cap = portal.settings.caps.deliveries;
+        crate::state::push_capped(
+            &mut portal.deliveries,
+            cap,
+            DeliveryRecord {
+                kind,
+                connector: connector.clone(),
+                line,
+                chat_id,
+                message_id,
+                external_ids,
+                external_chat_id,
+                matched,
+            },
+        );
     }
     Ok(())
 }

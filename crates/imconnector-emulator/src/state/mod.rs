@@ -5,21 +5,23 @@
 pub(crate) mod chats;
 pub(crate) mod tokens;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use rand::rngs::StdRng;
 use secrecy::SecretString;
+use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::config::{Faults, OperatingLimit, RateLimit, SoftErrorShape};
-use crate::events::{self, Outgoing};
+use crate::delivery::{Courier, Outgoing};
 use crate::faults::FaultEngine;
 use crate::limits::{LeakyBucket, OperatingLedger};
 use crate::snapshot::{
-    ChatInfo, ConnectorInfo, Counters, DeliveryRecord, EventDelivery, LineInfo, LineStatus,
-    MessageInfo, PortalUser,
+    ChatInfo, ConnectorInfo, Counters, DeliveryOutcome, DeliveryRecord, EventDelivery, LineInfo,
+    LineStatus, MessageInfo, PortalUser,
 };
 use tokens::TokenStore;
 
@@ -34,9 +36,47 @@ pub(crate) struct Urls {
     pub(crate) domain: String,
 }
 
+/// How much of its history the portal keeps, so a long run stays within bounded memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) struct Caps {
+    /// Event POSTs kept in the log (a ring: the oldest go first).
+    pub(crate) event_log: usize,
+    /// Items of `send.status.delivery`/`.reading` kept (a ring).
+    pub(crate) deliveries: usize,
+    /// Distinct unknown method names counted in `counters.requests` (known methods always
+    /// count); calls of further unknown names are counted under [`OTHER_METHODS`].
+    pub(crate) method_names: usize,
+}
+
+/// The `counters.requests` key of unknown method names once the cap is reached.
+pub(crate) const OTHER_METHODS: &str = "(other)";
+
+impl Default for Caps {
+    fn default() -> Self {
+        Self {
+            event_log: 10_000,
+            deliveries: 10_000,
+            method_names: 256,
+        }
+    }
+}
+
+/// Pushes onto a ring of at most `cap` items, dropping the oldest.
+pub(crate) fn push_capped<T>(ring: &mut VecDeque<T>, cap: usize, item: T) {
+    while ring.len() >= cap.max(1) {
+        ring.pop_front();
+    }
+    ring.push_back(item);
+}
+
 /// Settings that can change at run time.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
+    pub(crate) caps: Caps,
+    /// Whether the port serves HTTPS (fixed at start).
+    pub(crate) tls: bool,
+    /// Whether the incoming webhook answers over plain HTTP while HTTPS is on.
+    pub(crate) allow_http_webhooks: bool,
     pub(crate) rate_limit: RateLimit,
     pub(crate) token_ttl: Duration,
     pub(crate) operating: Option<OperatingLimit>,
@@ -120,9 +160,12 @@ pub(crate) struct Portal {
     pub(crate) customers: BTreeMap<(String, String), u64>,
     pub(crate) chats: BTreeMap<u64, ChatInfo>,
     pub(crate) messages: BTreeMap<u64, MessageInfo>,
-    pub(crate) deliveries: Vec<DeliveryRecord>,
+    pub(crate) deliveries: VecDeque<DeliveryRecord>,
     pub(crate) bindings: Vec<Binding>,
-    pub(crate) event_log: Vec<EventDelivery>,
+    /// The latest event POSTs; the front one has `seq == events_emitted - len`.
+    pub(crate) event_log: VecDeque<EventDelivery>,
+    /// Events emitted so far (the next event's `seq`).
+    pub(crate) events_emitted: u64,
     /// Events queued under the lock, POSTed once it is released.
     pub(crate) outbox: Vec<Outgoing>,
     pub(crate) counters: Counters,
@@ -132,6 +175,8 @@ pub(crate) struct Portal {
     pub(crate) faults: FaultEngine,
     /// Install state of the apps added with a setup (`add_app`).
     pub(crate) installs: crate::install::Installs,
+    /// Draws credentials of apps installed later (seeded for reproducible runs).
+    pub(crate) rng: StdRng,
 }
 
 impl Portal {
@@ -159,6 +204,29 @@ impl Portal {
             .unwrap_or_else(|| LineStatus::absent(connector, line))
     }
 
+    /// Counts one call of `method` (lowercase). Methods the portal knows always get their own
+    /// entry; unknown names only while fewer than the cap are counted, so junk cannot grow
+    /// the map without bound.
+    pub(crate) fn count_request(&mut self, method: &str, known: bool) {
+        let requests = &mut self.counters.requests;
+        let key = if known
+            || requests.contains_key(method)
+            || requests.len() < self.settings.caps.method_names
+        {
+            method
+        } else {
+            OTHER_METHODS
+        };
+        *requests.entry(key.to_owned()).or_default() += 1;
+    }
+
+    /// The log entry of event `seq`, while it is still in the ring.
+    pub(crate) fn event_entry(&mut self, seq: u64) -> Option<&mut EventDelivery> {
+        let first = self.events_emitted - self.event_log.len() as u64;
+        let index = usize::try_from(seq.checked_sub(first)?).ok()?;
+        self.event_log.get_mut(index)
+    }
+
     /// Token lifetime in emulated seconds.
     pub(crate) fn token_ttl_secs(&self) -> f64 {
         self.settings.token_ttl.as_secs_f64()
@@ -170,28 +238,33 @@ pub(crate) struct Shared {
     portal: Mutex<Portal>,
     pub(crate) clock: Clock,
     pub(crate) urls: Urls,
-    pub(crate) http: reqwest::Client,
+    courier: Courier,
+    /// The bearer token the control API requires, if any.
+    pub(crate) control_token: Option<SecretString>,
     /// Number of finished event POSTs; waiters watch it.
     pub(crate) finished_deliveries: watch::Sender<u64>,
-    /// Where event POSTs are spawned (control calls may come from outside the runtime).
-    pub(crate) runtime: tokio::runtime::Handle,
 }
 
 impl Shared {
+    /// The HTTP client events and install POSTs go out with.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        self.courier.http()
+    }
+
     pub(crate) fn new(
         portal: Portal,
         clock: Clock,
-        http: reqwest::Client,
-        runtime: tokio::runtime::Handle,
+        courier: Courier,
+        control_token: Option<SecretString>,
     ) -> Self {
         let urls = portal.urls.clone();
         Self {
             portal: Mutex::new(portal),
             clock,
             urls,
-            http,
+            courier,
+            control_token,
             finished_deliveries: watch::channel(0).0,
-            runtime,
         }
     }
 
@@ -210,7 +283,28 @@ impl Shared {
             let result = action(&mut portal);
             (result, std::mem::take(&mut portal.outbox))
         };
-        events::deliver(self, outgoing);
+        for event in outgoing {
+            let shared = Arc::clone(self);
+            self.courier.send(event, move |seq, outcome| {
+                shared.record_delivery(seq, outcome)
+            });
+        }
         result
+    }
+
+    /// Stores the outcome of the event POST `seq` and wakes those waiting for deliveries.
+    fn record_delivery(&self, seq: u64, outcome: DeliveryOutcome) {
+        {
+            let mut portal = self.lock();
+            match &outcome {
+                DeliveryOutcome::Delivered { .. } => portal.counters.events_delivered += 1,
+                _ => portal.counters.events_failed += 1,
+            }
+            if let Some(entry) = portal.event_entry(seq) {
+                entry.outcome = outcome;
+            }
+        }
+        self.finished_deliveries
+            .send_modify(|finished| *finished += 1);
     }
 }

@@ -5,7 +5,8 @@
 
 use std::collections::HashMap;
 
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
@@ -17,8 +18,16 @@ const REFRESH_TTL_SECS: f64 = 180.0 * 24.0 * 3600.0;
 const CODE_TTL_SECS: f64 = 30.0;
 
 /// A 32-character lowercase hex token, like the portal's.
-pub(crate) fn random_token() -> String {
-    format!("{:032x}", rand::rng().random::<u128>())
+pub(crate) fn random_token(rng: &mut impl Rng) -> String {
+    format!("{:032x}", rng.random::<u128>())
+}
+
+/// A generator seeded with `seed`, or from the thread's generator when there is none.
+pub(crate) fn new_rng(seed: Option<u64>) -> StdRng {
+    match seed {
+        Some(seed) => StdRng::seed_from_u64(seed),
+        None => StdRng::from_rng(&mut rand::rng()),
+    }
 }
 
 fn selector(token: &str) -> Option<&str> {
@@ -47,9 +56,9 @@ struct Table {
 }
 
 impl Table {
-    fn insert(&mut self, grant: Grant, expires_at: f64) -> String {
+    fn insert(&mut self, rng: &mut StdRng, grant: Grant, expires_at: f64) -> String {
         loop {
-            let token = random_token();
+            let token = random_token(rng);
             let Some(key) = selector(&token) else {
                 continue;
             };
@@ -103,8 +112,9 @@ pub(crate) struct IssuedPair {
 }
 
 /// All tokens of the portal.
-#[derive(Default)]
 pub(crate) struct TokenStore {
+    /// Draws every token (seeded for reproducible runs).
+    rng: StdRng,
     access: Table,
     refresh: Table,
     codes: Table,
@@ -112,13 +122,32 @@ pub(crate) struct TokenStore {
     issued_since_prune: u32,
 }
 
+impl Default for TokenStore {
+    fn default() -> Self {
+        Self::new(None)
+    }
+}
+
 impl TokenStore {
+    /// An empty store drawing tokens from a generator seeded with `seed` (if any).
+    pub(crate) fn new(seed: Option<u64>) -> Self {
+        Self {
+            rng: new_rng(seed),
+            access: Table::default(),
+            refresh: Table::default(),
+            codes: Table::default(),
+            issued_since_prune: 0,
+        }
+    }
+
     /// Issues an access/refresh pair.
     pub(crate) fn issue(&mut self, grant: Grant, now: f64, ttl_secs: f64) -> IssuedPair {
         self.maybe_prune(now, ttl_secs);
         let expires_at = now + ttl_secs;
-        let access = self.access.insert(grant, expires_at);
-        let refresh = self.refresh.insert(grant, now + REFRESH_TTL_SECS);
+        let access = self.access.insert(&mut self.rng, grant, expires_at);
+        let refresh = self
+            .refresh
+            .insert(&mut self.rng, grant, now + REFRESH_TTL_SECS);
         IssuedPair {
             access,
             refresh,
@@ -130,7 +159,10 @@ impl TokenStore {
     pub(crate) fn issue_access(&mut self, grant: Grant, now: f64, ttl_secs: f64) -> (String, f64) {
         self.maybe_prune(now, ttl_secs);
         let expires_at = now + ttl_secs;
-        (self.access.insert(grant, expires_at), expires_at)
+        (
+            self.access.insert(&mut self.rng, grant, expires_at),
+            expires_at,
+        )
     }
 
     /// Checks an access token.
@@ -154,7 +186,7 @@ impl TokenStore {
 
     /// Issues a single-use authorization code.
     pub(crate) fn issue_code(&mut self, grant: Grant, now: f64) -> String {
-        self.codes.insert(grant, now + CODE_TTL_SECS)
+        self.codes.insert(&mut self.rng, grant, now + CODE_TTL_SECS)
     }
 
     /// Consumes an authorization code of `app`.

@@ -47,13 +47,9 @@ async fn observe(portal: &Portal, line: i64) -> Seen {
 }
 
 fn faults(seed: u64) -> Faults {
-    Faults {
-        seed,
-        error_500_share: 0.25,
-        drop_before_share: 0.25,
-        drop_after_share: 0.0,
-        ..Faults::default()
-    }
+    Faults::new(seed)
+        .error_500_share(0.25)
+        .drop_before_share(0.25)
 }
 
 async fn run(seed: u64) -> Vec<Seen> {
@@ -123,11 +119,7 @@ async fn dropped_after_applies_the_request_but_never_answers() {
     let portal = Portal::start().await;
     portal
         .emulator
-        .set_faults(Some(Faults {
-            seed: 1,
-            drop_after_share: 1.0,
-            ..Faults::default()
-        }))
+        .set_faults(Some(Faults::new(1).drop_after_share(1.0)))
         .expect("valid");
     let error = http()
         .post(portal.url("imconnector.activate"))
@@ -161,12 +153,7 @@ async fn latency_is_added_in_emulated_time() {
     let portal = Portal::with(builder).await;
     portal
         .emulator
-        .set_faults(Some(Faults {
-            seed: 3,
-            latency: Duration::from_secs(1000),
-            latency_share: 1.0,
-            ..Faults::default()
-        }))
+        .set_faults(Some(Faults::new(3).latency(Duration::from_secs(1000), 1.0)))
         .expect("valid");
     assert_eq!(observe(&portal, 1).await, Seen::Ok);
     assert_eq!(portal.emulator.counters().faults.delayed, 1);
@@ -175,11 +162,9 @@ async fn latency_is_added_in_emulated_time() {
 #[tokio::test]
 async fn invalid_fault_settings_are_refused() {
     let portal = Portal::start().await;
-    let too_much = Faults {
-        error_500_share: 0.7,
-        drop_before_share: 0.7,
-        ..Faults::default()
-    };
+    let too_much = Faults::default()
+        .error_500_share(0.7)
+        .drop_before_share(0.7);
     assert!(portal.emulator.set_faults(Some(too_much.clone())).is_err());
     assert!(Emulator::builder().faults(too_much).start().await.is_err());
 }

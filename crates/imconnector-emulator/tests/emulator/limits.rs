@@ -11,10 +11,7 @@ use crate::common::Portal;
 async fn bucket_refuses_after_the_burst_and_recovers_as_it_drains() {
     // A drain so slow that real time cannot refill it during the test; the clock is advanced
     // explicitly instead, so nothing depends on the machine's speed.
-    let limit = RateLimit::Custom {
-        per_second: 0.001,
-        burst: 5,
-    };
+    let limit = RateLimit::custom(0.001, 5);
     let portal = Portal::with(Emulator::builder().rate_limit(limit)).await;
     for call in 0..5 {
         let (status, body) = portal
@@ -78,10 +75,7 @@ async fn standard_and_enterprise_profiles_allow_their_burst_exactly() {
     }
     assert!(portal
         .emulator
-        .set_rate_limit(RateLimit::Custom {
-            per_second: -1.0,
-            burst: 1
-        })
+        .set_rate_limit(RateLimit::custom(-1.0, 1))
         .is_err());
 }
 

@@ -2,11 +2,14 @@
 //! reference (shared/reference/imconnector-api.md) and the spec's examples.
 
 mod batch;
+#[cfg(feature = "cli")]
+mod binary;
 mod common;
 mod conformance;
 mod conformance_lines;
 mod control_http;
 mod events;
+mod exposure;
 mod faults;
 mod install;
 mod limits;
@@ -14,4 +17,6 @@ mod messages;
 mod oauth;
 mod quirks;
 mod spec_examples;
+#[cfg(feature = "tls")]
+mod tls;
 mod transport;

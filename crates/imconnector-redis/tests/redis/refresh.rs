@@ -81,12 +81,7 @@ async fn four_processes_on_an_expired_token_refresh_exactly_once() {
     // Every request (the OAuth grant included) takes 300 ms, so the 200 calls are all in
     // flight on the expired token while the one refresh is.
     let portal = Emulator::builder()
-        .faults(Faults {
-            seed: 7,
-            latency: Duration::from_millis(300),
-            latency_share: 1.0,
-            ..Faults::default()
-        })
+        .faults(Faults::new(7).latency(Duration::from_millis(300), 1.0))
         .start()
         .await
         .expect("emulator starts");

@@ -197,10 +197,7 @@ async fn a_lost_answer_is_reported_unknown_and_never_sent_again() {
     connect(&client, &[1]).await;
     // Every connection is reset after the portal processed the request.
     portal
-        .set_faults(Some(Faults {
-            drop_after_share: 1.0,
-            ..Faults::default()
-        }))
+        .set_faults(Some(Faults::default().drop_after_share(1.0)))
         .unwrap();
     let sender = Sender::builder(client, connector()).start();
     let first = sender.try_send(line(1), message("chat", "lost-1")).unwrap();
