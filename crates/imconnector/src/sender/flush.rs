@@ -123,7 +123,7 @@ fn report_call(stats: &Counters, replies: Vec<Reply>, answer: Result<MessagesRes
     let items = result.data.get("RESULT");
     for (index, reply) in replies.into_iter().enumerate() {
         let outcome = match items.and_then(|items| items.get(index)) {
-            Some(item) if item.success.get() => Outcome::Delivered(Box::new(item.clone())),
+            Some(item) if item.success => Outcome::Delivered(Box::new(item.clone())),
             Some(item) => Outcome::Rejected(item.errors.clone().unwrap_or_default()),
             // The call was applied, but says nothing of this message.
             None => Outcome::Unknown(Some(Arc::new(Error::Decode {

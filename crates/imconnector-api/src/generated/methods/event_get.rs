@@ -33,8 +33,8 @@ impl EventGet {
     }
 }
 
-/// The `result` of [`EventGet`] (`event.get`): `list<EventHandler>`.
-pub type EventGetResponse = Vec<crate::types::EventHandler>;
+/// The `result` of [`EventGet`] (`event.get`): `list<EventBinding>`.
+pub type EventGetResponse = Vec<crate::types::EventBinding>;
 
 impl crate::transport::Method for EventGet {
     const NAME: &'static str = "event.get";

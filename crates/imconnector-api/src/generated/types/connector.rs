@@ -273,29 +273,29 @@ impl crate::test_support::FromExample for ConnectorData {
 ///
 /// # Fields
 ///
-/// - `line` (`LINE`, `LenientI64`, required): The line id asked about (0 when `LINE` was missing).
-/// - `connector` (`CONNECTOR`, `string`, required): The connector id, normalised: lowercase, cut at the first dot.
-/// - `error` (`ERROR`, `LenientBool`, required): The connector was marked broken (`imconnector.set.error`); cleared by activating it again.
-/// - `configured` (`CONFIGURED`, `LenientBool`, required): Activated, connected and registered on the line.
-/// - `status` (`STATUS`, `LenientBool`, required): `CONFIGURED` and not `ERROR`: messages flow both ways only while this is true.
+/// - `line` (`LINE`, `LineId`, required): The line id asked about (0 when `LINE` was missing).
+/// - `connector` (`CONNECTOR`, `ConnectorId`, required): The connector id, normalised: lowercase, cut at the first dot.
+/// - `error` (`ERROR`, `bool`, required): The connector was marked broken (`imconnector.set.error`); cleared by activating it again.
+/// - `configured` (`CONFIGURED`, `bool`, required): Activated, connected and registered on the line.
+/// - `status` (`STATUS`, `bool`, required): `CONFIGURED` and not `ERROR`: messages flow both ways only while this is true.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ConnectorStatus {
     /// The line id asked about (0 when `LINE` was missing). (`LINE`)
     #[serde(rename = "LINE", deserialize_with = "crate::wire::decode")]
-    pub line: crate::wire::LenientI64,
+    pub line: crate::wire::LineId,
     /// The connector id, normalised: lowercase, cut at the first dot. (`CONNECTOR`)
     #[serde(rename = "CONNECTOR", deserialize_with = "crate::wire::decode")]
-    pub connector: String,
+    pub connector: crate::wire::ConnectorId,
     /// The connector was marked broken (`imconnector.set.error`); cleared by activating it again. (`ERROR`)
     #[serde(rename = "ERROR", deserialize_with = "crate::wire::decode")]
-    pub error: crate::wire::LenientBool,
+    pub error: bool,
     /// Activated, connected and registered on the line. (`CONFIGURED`)
     #[serde(rename = "CONFIGURED", deserialize_with = "crate::wire::decode")]
-    pub configured: crate::wire::LenientBool,
+    pub configured: bool,
     /// `CONFIGURED` and not `ERROR`: messages flow both ways only while this is true. (`STATUS`)
     #[serde(rename = "STATUS", deserialize_with = "crate::wire::decode")]
-    pub status: crate::wire::LenientBool,
+    pub status: bool,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

@@ -7,7 +7,7 @@
 ///
 /// - `id` (`ID`, `Id`, optional): The line id to pass as `LINE`. Absent only if `PARAMS.select` leaves it out.
 /// - `line_name` (`LINE_NAME`, `string`, optional): The line's name as shown to operators.
-/// - `active` (`ACTIVE`, `LenientBool`, optional): Whether the line is switched on (`"Y"`/`"N"`); an inactive line routes no messages.
+/// - `active` (`ACTIVE`, `bool`, optional): Whether the line is switched on (`"Y"`/`"N"`); an inactive line routes no messages.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Line {
@@ -34,7 +34,7 @@ pub struct Line {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::wire::decode"
     )]
-    pub active: Option<crate::wire::LenientBool>,
+    pub active: Option<bool>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

@@ -857,7 +857,7 @@ impl crate::wire::WireDecode for MessagesResult {
 ///
 /// # Fields
 ///
-/// - `success` (`SUCCESS`, `LenientBool`, required): Whether this message was processed.
+/// - `success` (`SUCCESS`, `bool`, required): Whether this message was processed.
 /// - `errors` (`ERRORS`, `list<string>`, optional): Why it failed (only when `SUCCESS` is false), e.g. "Incomplete data". A failed item may carry nothing else.
 /// - `user` (`user`, `Id`, optional): The Bitrix24 id of the customer's user: a string, or a number when the user was just created.
 /// - `message` (`message`, `MessageResultBody`, optional): The message as stored.
@@ -869,7 +869,7 @@ impl crate::wire::WireDecode for MessagesResult {
 pub struct MessageResult {
     /// Whether this message was processed. (`SUCCESS`)
     #[serde(rename = "SUCCESS", deserialize_with = "crate::wire::decode")]
-    pub success: crate::wire::LenientBool,
+    pub success: bool,
     /// Why it failed (only when `SUCCESS` is false), e.g. "Incomplete data". A failed item may carry nothing else. (`ERRORS`)
     #[serde(
         rename = "ERRORS",
@@ -1032,8 +1032,8 @@ impl crate::wire::WireDecode for MessageResultChat {
 ///
 /// # Fields
 ///
-/// - `skip_phone_validate` (`skip_phone_validate`, `LenientBool`, optional): `user.skip_phone_validate` was `Y`.
-/// - `disable_tracker` (`disable_tracker`, `LenientBool`, optional): `message.disable_crm` was `Y`: the CRM tracker was skipped.
+/// - `skip_phone_validate` (`skip_phone_validate`, `bool`, optional): `user.skip_phone_validate` was `Y`.
+/// - `disable_tracker` (`disable_tracker`, `bool`, optional): `message.disable_crm` was `Y`: the CRM tracker was skipped.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct MessageResultExtra {
@@ -1044,7 +1044,7 @@ pub struct MessageResultExtra {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::wire::decode"
     )]
-    pub skip_phone_validate: Option<crate::wire::LenientBool>,
+    pub skip_phone_validate: Option<bool>,
     /// `message.disable_crm` was `Y`: the CRM tracker was skipped. (`disable_tracker`)
     #[serde(
         rename = "disable_tracker",
@@ -1052,7 +1052,7 @@ pub struct MessageResultExtra {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::wire::decode"
     )]
-    pub disable_tracker: Option<crate::wire::LenientBool>,
+    pub disable_tracker: Option<bool>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

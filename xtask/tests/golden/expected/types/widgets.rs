@@ -205,14 +205,14 @@ impl crate::wire::WireDecode for EventAuth {
 ///
 /// # Fields
 ///
-/// - `line` (`LINE`, `LenientI64`, required): Line id.
+/// - `line` (`LINE`, `i64`, required): Line id.
 /// - `widgets` (`WIDGETS`, `ListOrMap<Id>`, optional): Widget ids.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct WidgetEventData {
     /// Line id. (`LINE`)
     #[serde(rename = "LINE", deserialize_with = "crate::wire::decode")]
-    pub line: crate::wire::LenientI64,
+    pub line: i64,
     /// Widget ids. (`WIDGETS`)
     #[serde(
         rename = "WIDGETS",
