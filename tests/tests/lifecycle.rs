@@ -52,7 +52,7 @@ async fn next_event(bodies: &mut mpsc::UnboundedReceiver<Bytes>, name: &str) -> 
     tokio::time::timeout(PATIENCE, async {
         loop {
             let body = bodies.recv().await.expect("handler still running");
-            let event = Event::from_form(&body).expect("the portal's form POST decodes");
+            let event = Event::from_body(None, &body).expect("the portal's form POST decodes");
             if event.name().eq_ignore_ascii_case(name) {
                 return event;
             }

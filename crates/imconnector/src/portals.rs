@@ -50,6 +50,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{PoisonError, RwLock};
 
+use imconnector_api::events::Event;
 use imconnector_transport::{Client, ClientBuilder, OAuthApp};
 use secrecy::SecretString;
 
@@ -139,16 +140,10 @@ impl<S: PortalStore> PortalRegistry<S> {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<Client, RegistryError> {
-        let json = content_type
-            .and_then(|value| value.split(';').next())
-            .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
-        let event = if json {
-            serde_json::from_slice(body)
-                .map_err(|error| InstallError::Malformed(format!("not JSON: {error}")))?
-        } else {
-            imconnector_form::parse(body)
-                .map_err(|error| InstallError::Malformed(error.to_string()))?
-        };
+        // `OnAppInstall` is not an event the api crate types; read its body the one way all
+        // event bodies are read, then its fields.
+        let event = Event::body_value(content_type, body)
+            .map_err(|error| InstallError::Malformed(error.to_string()))?;
         self.install(PortalRecord::from_install_event(&event)?)
             .await
     }
