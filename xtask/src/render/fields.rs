@@ -5,7 +5,9 @@ use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
 use super::docs;
-use super::rust_type::{argument, example_type, ident, needs_validation, storage, Conversion};
+use super::rust_type::{
+    argument, example_type, getter, ident, needs_validation, storage, Conversion,
+};
 use crate::model::{FieldSpec, Spec};
 use crate::ty::TypeExpr;
 
@@ -137,6 +139,36 @@ pub fn builder_with_extra(
 
         #(#setters)*
     }
+}
+
+/// One read-only getter per field of a type users build (whose fields are private):
+/// `get_<field>()`, named like `std::process::Command::get_program` since the plain names are
+/// the builder's setters. Strings and lists are lent as `&str` / `&[T]`, flags (`ActiveFlag`,
+/// `YesNo`) read as `bool`, numbers are copied, anything else is lent; optional fields wrap
+/// that in `Option`.
+pub fn getters(spec: &Spec, fields: &[FieldSpec]) -> TokenStream {
+    let getters = fields.iter().map(|field| {
+        let name = ident(&field.rust);
+        let getter_name = ident(&format!("get_{}", field.rust));
+        let (ty, read) = getter(spec, &expr_of(field), field.required, &name);
+        let doc = docs::doc_attrs(&format!(
+            "Reads `{}`{}: {}",
+            field.wire,
+            if field.required {
+                ""
+            } else {
+                " (`None` when not set)"
+            },
+            docs::one_line(&field.docs)
+        ));
+        quote! {
+            #doc
+            pub fn #getter_name(&self) -> #ty {
+                #read
+            }
+        }
+    });
+    quote!(#(#getters)*)
 }
 
 /// `crate::wire::Validate::validate_at(..)?;` for every field that carries checks.

@@ -33,6 +33,7 @@ pub fn render(spec: &Spec, method: &MethodSpec) -> TokenStream {
         &method.params,
         "Builds the request from its required parameters.",
     );
+    let getters = fields::getters(spec, &method.params);
     let from_example = fields::from_example(spec, &name, &method.params);
     let validations = fields::validations(spec, &method.params, None);
     let checks = method.validate.iter().map(|check| {
@@ -89,6 +90,8 @@ pub fn render(spec: &Spec, method: &MethodSpec) -> TokenStream {
 
         impl #name {
             #builder
+
+            #getters
         }
 
         #response_doc

@@ -85,9 +85,17 @@ fn render_struct(spec: &Spec, ty: &TypeSpec) -> TokenStream {
             quote!(path)
         };
         let from_example = fields::from_example(spec, &name, &ty.fields);
+        // Fields of `both` types are public already.
+        let getters = if visibility == Visibility::Crate {
+            fields::getters(spec, &ty.fields)
+        } else {
+            quote!()
+        };
         quote! {
             impl #name {
                 #builder
+
+                #getters
             }
 
             impl crate::wire::Validate for #name {

@@ -67,6 +67,18 @@ impl Activate {
             active: crate::wire::ActiveFlag::from(active),
         }
     }
+    /// Reads `CONNECTOR`: Connector id as given to `imconnector.register`.
+    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+        &self.connector
+    }
+    /// Reads `LINE`: Open line id (see `imopenlines.config.list.get`).
+    pub fn get_line(&self) -> &crate::wire::LineId {
+        &self.line
+    }
+    /// Reads `ACTIVE`: `true` activates the connector on the line, `false` deactivates it. Sent as `1`/`0`.
+    pub fn get_active(&self) -> bool {
+        self.active.get()
+    }
 }
 
 /// The `result` of [`Activate`] (`imconnector.activate`): `bool`.

@@ -98,6 +98,26 @@ impl ChatNameSet {
         self.user_id = Some(user_id.into());
         self
     }
+    /// Reads `CONNECTOR`: Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot.
+    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+        &self.connector
+    }
+    /// Reads `LINE`: Open line id (see `imopenlines.config.list.get`).
+    pub fn get_line(&self) -> &crate::wire::LineId {
+        &self.line
+    }
+    /// Reads `CHAT_ID`: External chat id: the `chat.id` used in `imconnector.send.messages`.
+    pub fn get_chat_id(&self) -> &str {
+        &self.chat_id
+    }
+    /// Reads `NAME`: New chat title.
+    pub fn get_name(&self) -> &str {
+        &self.name
+    }
+    /// Reads `USER_ID` (`None` when not set): External user id (the `user.id` used in `imconnector.send.messages`). Required unless the connector was registered with `CHAT_GROUP: true`.
+    pub fn get_user_id(&self) -> Option<&str> {
+        self.user_id.as_deref()
+    }
 }
 
 /// The `result` of [`ChatNameSet`] (`imconnector.chat.name.set`): `SuccessResult`.

@@ -66,6 +66,18 @@ impl ConfigGet {
         self.show_offline = Some(crate::wire::YesNo::from(show_offline));
         self
     }
+    /// Reads `CONFIG_ID`: Open line id.
+    pub fn get_config_id(&self) -> &crate::wire::LineId {
+        &self.config_id
+    }
+    /// Reads `WITH_QUEUE` (`None` when not set): Include the operator queue. Sent as `Y`/`N`; server default `Y`.
+    pub fn get_with_queue(&self) -> Option<bool> {
+        self.with_queue.map(|flag| flag.get())
+    }
+    /// Reads `SHOW_OFFLINE` (`None` when not set): Include offline operators in the queue. Sent as `Y`/`N`; server default `Y`.
+    pub fn get_show_offline(&self) -> Option<bool> {
+        self.show_offline.map(|flag| flag.get())
+    }
 }
 
 /// The `result` of [`ConfigGet`] (`imopenlines.config.get`): `FalseOr<Line>`.

@@ -57,6 +57,14 @@ impl ConfigListGet {
         self.options = Some(options);
         self
     }
+    /// Reads `PARAMS` (`None` when not set): Selection, order, filter and paging of the lines.
+    pub fn get_params(&self) -> Option<&crate::types::LineListParams> {
+        self.params.as_ref()
+    }
+    /// Reads `OPTIONS` (`None` when not set): Extra blocks to include (operator queue) and a permission check.
+    pub fn get_options(&self) -> Option<&crate::types::LineListOptions> {
+        self.options.as_ref()
+    }
 }
 
 /// The `result` of [`ConfigListGet`] (`imopenlines.config.list.get`): `list<Line>`.

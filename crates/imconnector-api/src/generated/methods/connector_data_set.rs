@@ -66,6 +66,18 @@ impl ConnectorDataSet {
     ) -> Self {
         Self { connector, line, data }
     }
+    /// Reads `CONNECTOR`: Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot.
+    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+        &self.connector
+    }
+    /// Reads `LINE`: Open line id (see `imopenlines.config.list.get`).
+    pub fn get_line(&self) -> &crate::wire::LineId {
+        &self.line
+    }
+    /// Reads `DATA`: The channel's details; every key optional, an empty object is accepted.
+    pub fn get_data(&self) -> &crate::types::ConnectorData {
+        &self.data
+    }
 }
 
 /// The `result` of [`ConnectorDataSet`] (`imconnector.connector.data.set`): `bool`.

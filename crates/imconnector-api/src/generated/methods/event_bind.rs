@@ -102,6 +102,30 @@ impl EventBind {
         self.options = Some(options);
         self
     }
+    /// Reads `event`: Event name, case-insensitive, e.g. `OnImConnectorMessageAdd`. The event must belong to a scope granted to the app.
+    pub fn get_event(&self) -> &str {
+        &self.event
+    }
+    /// Reads `handler`: Handler URL the portal POSTs the event to; it must be reachable from the internet.
+    pub fn get_handler(&self) -> &str {
+        &self.handler
+    }
+    /// Reads `auth_type` (`None` when not set): Id of the user whose tokens the handler receives. Default: the user whose action fired the event. Non-administrators may only give their own id.
+    pub fn get_auth_type(&self) -> Option<i64> {
+        self.auth_type
+    }
+    /// Reads `event_type` (`None` when not set): `online` (default): POSTed to `handler`; `offline`: queued on the portal (administrators only).
+    pub fn get_event_type(&self) -> Option<&crate::types::EventType> {
+        self.event_type.as_ref()
+    }
+    /// Reads `auth_connector` (`None` when not set): Offline events only: a source key; changes made with this key in the request are not queued back to you.
+    pub fn get_auth_connector(&self) -> Option<&str> {
+        self.auth_connector.as_deref()
+    }
+    /// Reads `options` (`None` when not set): Event-specific options, e.g. `{"minTimeout": 1}` for `onOfflineEvent`.
+    pub fn get_options(&self) -> Option<&serde_json::Value> {
+        self.options.as_ref()
+    }
 }
 
 /// The `result` of [`EventBind`] (`event.bind`): `bool`.

@@ -78,6 +78,22 @@ impl EventUnbind {
         self.event_type = Some(event_type);
         self
     }
+    /// Reads `event`: Event name, case-insensitive, e.g. `OnImConnectorMessageAdd`. The event must belong to a scope granted to the app.
+    pub fn get_event(&self) -> &str {
+        &self.event
+    }
+    /// Reads `handler`: Handler URL the portal POSTs the event to; it must be reachable from the internet. Required for online bindings.
+    pub fn get_handler(&self) -> &str {
+        &self.handler
+    }
+    /// Reads `auth_type` (`None` when not set): Id of the user whose tokens the handler receives. Default: the user whose action fired the event. Non-administrators may only give their own id.
+    pub fn get_auth_type(&self) -> Option<i64> {
+        self.auth_type
+    }
+    /// Reads `event_type` (`None` when not set): `online` (default): POSTed to `handler`; `offline`: queued on the portal (administrators only).
+    pub fn get_event_type(&self) -> Option<&crate::types::EventType> {
+        self.event_type.as_ref()
+    }
 }
 
 /// The `result` of [`EventUnbind`] (`event.unbind`): `EventUnbindResult`.

@@ -177,6 +177,58 @@ impl Register {
         self.comment = Some(comment.into());
         self
     }
+    /// Reads `ID`: Connector id, unique on the portal: prefix it with something of yours. Stored lowercased; a dot is refused because the server cuts ids at the first dot everywhere else.
+    pub fn get_id(&self) -> &crate::wire::ConnectorId {
+        &self.id
+    }
+    /// Reads `NAME`: Title of the connector's tile and settings slider.
+    pub fn get_name(&self) -> &str {
+        &self.name
+    }
+    /// Reads `ICON`: Tile icon shown while the connector is connected to the line.
+    pub fn get_icon(&self) -> &crate::types::Icon {
+        &self.icon
+    }
+    /// Reads `PLACEMENT_HANDLER`: URL of your settings page, opened in the connector's slider (`SETTING_CONNECTOR` placement) after the user picks an open line. Do not also bind it with `placement.bind`.
+    pub fn get_placement_handler(&self) -> &str {
+        &self.placement_handler
+    }
+    /// Reads `ICON_DISABLED` (`None` when not set): Tile icon shown while the connector is not connected; every key optional.
+    pub fn get_icon_disabled(&self) -> Option<&crate::types::DisabledIcon> {
+        self.icon_disabled.as_ref()
+    }
+    /// Reads `DEL_EXTERNAL_MESSAGES` (`None` when not set): Operators may delete the customer's (incoming) messages. Server default `true`.
+    pub fn get_del_external_messages(&self) -> Option<bool> {
+        self.del_external_messages
+    }
+    /// Reads `EDIT_INTERNAL_MESSAGES` (`None` when not set): Operators may edit their own messages; each edit fires `OnImConnectorMessageUpdate`. Server default `true`.
+    pub fn get_edit_internal_messages(&self) -> Option<bool> {
+        self.edit_internal_messages
+    }
+    /// Reads `DEL_INTERNAL_MESSAGES` (`None` when not set): Operators may delete their own messages; each deletion fires `OnImConnectorMessageDelete`. Server default `true`.
+    pub fn get_del_internal_messages(&self) -> Option<bool> {
+        self.del_internal_messages
+    }
+    /// Reads `NEWSLETTER` (`None` when not set): The channel can be used for CRM mass messaging. Server default `true`.
+    pub fn get_newsletter(&self) -> Option<bool> {
+        self.newsletter
+    }
+    /// Reads `NEED_SYSTEM_MESSAGES` (`None` when not set): System and bot messages of the line are forwarded to the channel too. Server default `true`.
+    pub fn get_need_system_messages(&self) -> Option<bool> {
+        self.need_system_messages
+    }
+    /// Reads `NEED_SIGNATURE` (`None` when not set): Outgoing text is prefixed with the operator's name (`[b]Name:[/b][br]`). Server default `true`.
+    pub fn get_need_signature(&self) -> Option<bool> {
+        self.need_signature
+    }
+    /// Reads `CHAT_GROUP` (`None` when not set): `true`: one open-line dialog per external `chat.id` (group chats; the CRM tracker is not run). `false`: one dialog per external `user.id`. Server default `false`.
+    pub fn get_chat_group(&self) -> Option<bool> {
+        self.chat_group
+    }
+    /// Reads `COMMENT` (`None` when not set): Undocumented (server source): stored as the comment of the settings placement.
+    pub fn get_comment(&self) -> Option<&str> {
+        self.comment.as_deref()
+    }
 }
 
 /// The `result` of [`Register`] (`imconnector.register`): `NestedResult`.

@@ -78,6 +78,18 @@ impl SendMessages {
             messages: messages.into_iter().collect(),
         }
     }
+    /// Reads `CONNECTOR`: Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot.
+    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+        &self.connector
+    }
+    /// Reads `LINE`: Open line id (see `imopenlines.config.list.get`).
+    pub fn get_line(&self) -> &crate::wire::LineId {
+        &self.line
+    }
+    /// Reads `MESSAGES`: The customer's messages, each with its `user`, `message` and `chat` block.
+    pub fn get_messages(&self) -> &[crate::types::MessageIn] {
+        &self.messages
+    }
 }
 
 /// The `result` of [`SendMessages`] (`imconnector.send.messages`): `MessagesResult`.

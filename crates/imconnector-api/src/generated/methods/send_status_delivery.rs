@@ -75,6 +75,18 @@ impl SendStatusDelivery {
             messages: messages.into_iter().collect(),
         }
     }
+    /// Reads `CONNECTOR`: Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot.
+    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+        &self.connector
+    }
+    /// Reads `LINE`: Open line id (see `imopenlines.config.list.get`).
+    pub fn get_line(&self) -> &crate::wire::LineId {
+        &self.line
+    }
+    /// Reads `MESSAGES`: One item per delivered operator message.
+    pub fn get_messages(&self) -> &[crate::types::DeliveryItem] {
+        &self.messages
+    }
 }
 
 /// The `result` of [`SendStatusDelivery`] (`imconnector.send.status.delivery`): `SuccessResult`.

@@ -52,6 +52,14 @@ impl Status {
     pub fn new(connector: crate::wire::ConnectorId, line: crate::wire::LineId) -> Self {
         Self { connector, line }
     }
+    /// Reads `CONNECTOR`: Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot.
+    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+        &self.connector
+    }
+    /// Reads `LINE`: Open line id (see `imopenlines.config.list.get`).
+    pub fn get_line(&self) -> &crate::wire::LineId {
+        &self.line
+    }
 }
 
 /// The `result` of [`Status`] (`imconnector.status`): `ConnectorStatus`.

@@ -46,6 +46,10 @@ impl Unregister {
     pub fn new(id: crate::wire::ConnectorId) -> Self {
         Self { id }
     }
+    /// Reads `ID`: Connector id as given to `imconnector.register`.
+    pub fn get_id(&self) -> &crate::wire::ConnectorId {
+        &self.id
+    }
 }
 
 /// The `result` of [`Unregister`] (`imconnector.unregister`): `NestedResult`.

@@ -76,6 +76,18 @@ impl UpdateMessages {
             messages: messages.into_iter().collect(),
         }
     }
+    /// Reads `CONNECTOR`: Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot.
+    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+        &self.connector
+    }
+    /// Reads `LINE`: Open line id (see `imopenlines.config.list.get`).
+    pub fn get_line(&self) -> &crate::wire::LineId {
+        &self.line
+    }
+    /// Reads `MESSAGES`: The edited messages: same `user.id`, `chat.id` and `message.id` as when sent, with the new `text` or `files`.
+    pub fn get_messages(&self) -> &[crate::types::MessageIn] {
+        &self.messages
+    }
 }
 
 /// The `result` of [`UpdateMessages`] (`imconnector.update.messages`): `MessagesResult`.

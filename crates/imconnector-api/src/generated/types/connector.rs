@@ -56,6 +56,22 @@ impl Icon {
         self.position = Some(position.into());
         self
     }
+    /// Reads `DATA_IMAGE`: The image as a data URI, usually `data:image/svg+xml,<url-encoded SVG>`. It is inlined into CSS `url('...')`, so keep `'` out of it.
+    pub fn get_data_image(&self) -> &crate::wire::DataImageUri {
+        &self.data_image
+    }
+    /// Reads `COLOR` (`None` when not set): CSS background colour of the tile, e.g. `#69acc0`.
+    pub fn get_color(&self) -> Option<&str> {
+        self.color.as_deref()
+    }
+    /// Reads `SIZE` (`None` when not set): CSS `background-size` of the image, e.g. `90%`.
+    pub fn get_size(&self) -> Option<&str> {
+        self.size.as_deref()
+    }
+    /// Reads `POSITION` (`None` when not set): CSS `background-position` of the image, e.g. `center`.
+    pub fn get_position(&self) -> Option<&str> {
+        self.position.as_deref()
+    }
 }
 
 impl crate::wire::Validate for Icon {
@@ -146,6 +162,22 @@ impl DisabledIcon {
     pub fn position(mut self, position: impl Into<String>) -> Self {
         self.position = Some(position.into());
         self
+    }
+    /// Reads `DATA_IMAGE` (`None` when not set): The image as a data URI, usually `data:image/svg+xml,<url-encoded SVG>`. It is inlined into CSS `url('...')`, so keep `'` out of it.
+    pub fn get_data_image(&self) -> Option<&crate::wire::DataImageUri> {
+        self.data_image.as_ref()
+    }
+    /// Reads `COLOR` (`None` when not set): CSS background colour of the tile, e.g. `#69acc0`.
+    pub fn get_color(&self) -> Option<&str> {
+        self.color.as_deref()
+    }
+    /// Reads `SIZE` (`None` when not set): CSS `background-size` of the image, e.g. `90%`.
+    pub fn get_size(&self) -> Option<&str> {
+        self.size.as_deref()
+    }
+    /// Reads `POSITION` (`None` when not set): CSS `background-position` of the image, e.g. `center`.
+    pub fn get_position(&self) -> Option<&str> {
+        self.position.as_deref()
     }
 }
 
@@ -240,6 +272,22 @@ impl ConnectorData {
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
+    }
+    /// Reads `ID` (`None` when not set): The channel's id in the external system; if it has none, make one up such as `<connector>_line<LINE>`.
+    pub fn get_id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+    /// Reads `URL` (`None` when not set): Public link to the channel or chat.
+    pub fn get_url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+    /// Reads `URL_IM` (`None` when not set): Link for operators to open the conversation; give `URL` again if there is no separate one.
+    pub fn get_url_im(&self) -> Option<&str> {
+        self.url_im.as_deref()
+    }
+    /// Reads `NAME` (`None` when not set): The channel's display name.
+    pub fn get_name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 }
 

@@ -125,6 +125,30 @@ impl LineListParams {
         self.offset = Some(offset);
         self
     }
+    /// Reads `select` (`None` when not set): Fields to return, e.g. `["ID", "LINE_NAME", "ACTIVE"]`; all when omitted.
+    pub fn get_select(&self) -> Option<&[String]> {
+        self.select.as_deref()
+    }
+    /// Reads `order` (`None` when not set): Sort order by field, e.g. `{"ID": "ASC"}`.
+    pub fn get_order(
+        &self,
+    ) -> Option<&std::collections::BTreeMap<String, crate::types::SortDirection>> {
+        self.order.as_ref()
+    }
+    /// Reads `filter` (`None` when not set): Field filter, e.g. `{"ACTIVE": "Y"}`.
+    pub fn get_filter(
+        &self,
+    ) -> Option<&std::collections::BTreeMap<String, serde_json::Value>> {
+        self.filter.as_ref()
+    }
+    /// Reads `limit` (`None` when not set): Page size: at most 200, server default 50.
+    pub fn get_limit(&self) -> Option<u64> {
+        self.limit
+    }
+    /// Reads `offset` (`None` when not set): How many lines to skip; server default 0.
+    pub fn get_offset(&self) -> Option<u64> {
+        self.offset
+    }
 }
 
 impl crate::wire::Validate for LineListParams {
@@ -280,6 +304,18 @@ impl LineListOptions {
     pub fn check_permission(mut self, check_permission: impl Into<String>) -> Self {
         self.check_permission = Some(check_permission.into());
         self
+    }
+    /// Reads `QUEUE` (`None` when not set): Add each line's operator queue (`QUEUE`, `QUEUE_USERS_FIELDS`).
+    pub fn get_queue(&self) -> Option<bool> {
+        self.queue.map(|flag| flag.get())
+    }
+    /// Reads `CONFIG_QUEUE` (`None` when not set): Add each line's queue configuration (`CONFIG_QUEUE`: users and departments).
+    pub fn get_config_queue(&self) -> Option<bool> {
+        self.config_queue.map(|flag| flag.get())
+    }
+    /// Reads `CHECK_PERMISSION` (`None` when not set): Return only lines the current user may perform this action on, e.g. `view`.
+    pub fn get_check_permission(&self) -> Option<&str> {
+        self.check_permission.as_deref()
     }
 }
 

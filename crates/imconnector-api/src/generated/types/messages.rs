@@ -38,6 +38,18 @@ impl MessageIn {
     ) -> Self {
         Self { user, message, chat }
     }
+    /// Reads `user`: The customer in the external channel.
+    pub fn get_user(&self) -> &crate::types::MessageUser {
+        &self.user
+    }
+    /// Reads `message`: The message itself.
+    pub fn get_message(&self) -> &crate::types::MessageBody {
+        &self.message
+    }
+    /// Reads `chat`: The external chat it was written in.
+    pub fn get_chat(&self) -> &crate::types::MessageChat {
+        &self.chat
+    }
 }
 
 impl crate::wire::Validate for MessageIn {
@@ -185,6 +197,46 @@ impl MessageUser {
     pub fn title(mut self, title: impl Into<String>) -> Self {
         self.title = Some(title.into());
         self
+    }
+    /// Reads `id`: The customer's id in the external channel. Keep it stable: it keys the Bitrix24 user and, for non-group connectors, the dialog.
+    pub fn get_id(&self) -> &str {
+        &self.id
+    }
+    /// Reads `name` (`None` when not set): First name: letters, spaces, `-` and `'` only, at most 25 characters. With no `last_name`, a two-word name is split into first and last name; with neither, the user is called "Guest".
+    pub fn get_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    /// Reads `last_name` (`None` when not set): Last name; same rules as `name`.
+    pub fn get_last_name(&self) -> Option<&str> {
+        self.last_name.as_deref()
+    }
+    /// Reads `picture` (`None` when not set): Avatar, downloaded by the portal.
+    pub fn get_picture(&self) -> Option<&crate::types::MessagePicture> {
+        self.picture.as_ref()
+    }
+    /// Reads `url` (`None` when not set): Link to the customer's profile in the external channel.
+    pub fn get_url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+    /// Reads `gender` (`None` when not set): `male` or `female`.
+    pub fn get_gender(&self) -> Option<&crate::types::Gender> {
+        self.gender.as_ref()
+    }
+    /// Reads `email` (`None` when not set): E-mail address; an invalid one makes the message fail ("Cannot create or get user ...").
+    pub fn get_email(&self) -> Option<&str> {
+        self.email.as_deref()
+    }
+    /// Reads `phone` (`None` when not set): Phone number.
+    pub fn get_phone(&self) -> Option<&str> {
+        self.phone.as_deref()
+    }
+    /// Reads `skip_phone_validate` (`None` when not set): `Y` stores `phone` without validating it (only `Y` has an effect).
+    pub fn get_skip_phone_validate(&self) -> Option<bool> {
+        self.skip_phone_validate.map(|flag| flag.get())
+    }
+    /// Reads `title` (`None` when not set): Undocumented (server source): used as the name when `name` and `last_name` are empty.
+    pub fn get_title(&self) -> Option<&str> {
+        self.title.as_deref()
     }
 }
 
@@ -337,6 +389,10 @@ impl MessagePicture {
     pub fn new(url: impl Into<String>) -> Self {
         Self { url: url.into() }
     }
+    /// Reads `url`: Public URL of the image; the portal downloads it.
+    pub fn get_url(&self) -> &str {
+        &self.url
+    }
 }
 
 impl crate::wire::Validate for MessagePicture {
@@ -443,6 +499,34 @@ impl MessageBody {
         self.attachments = Some(attachments);
         self
     }
+    /// Reads `id` (`None` when not set): The message's id in the external channel. Optional for sending, but needed to edit or delete it later.
+    pub fn get_id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+    /// Reads `date` (`None` when not set): When it was written, in Unix seconds.
+    pub fn get_date(&self) -> Option<i64> {
+        self.date
+    }
+    /// Reads `text` (`None` when not set): The text, with BB-code formatting (`[b]`, `[i]`, `[url=...]`, `[br]`).
+    pub fn get_text(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+    /// Reads `files` (`None` when not set): Attachments, downloaded by the portal; images (jpg, jpeg, png, webp, gif, bmp) are shown inline.
+    pub fn get_files(&self) -> Option<&[crate::types::MessageFile]> {
+        self.files.as_deref()
+    }
+    /// Reads `disable_crm` (`None` when not set): `Y` keeps the CRM tracker from creating leads or deals for this message.
+    pub fn get_disable_crm(&self) -> Option<bool> {
+        self.disable_crm.map(|flag| flag.get())
+    }
+    /// Reads `user_id` (`None` when not set): Post on behalf of this Bitrix24 employee instead of the customer.
+    pub fn get_user_id(&self) -> Option<i64> {
+        self.user_id
+    }
+    /// Reads `attachments` (`None` when not set): Undocumented (server source): forwarded/replied messages, locations, contacts; rendered into the text.
+    pub fn get_attachments(&self) -> Option<&serde_json::Value> {
+        self.attachments.as_ref()
+    }
 }
 
 impl crate::wire::Validate for MessageBody {
@@ -525,6 +609,14 @@ impl MessageFile {
         self.name = Some(name.into());
         self
     }
+    /// Reads `url`: Public URL the portal downloads the file from.
+    pub fn get_url(&self) -> &str {
+        &self.url
+    }
+    /// Reads `name` (`None` when not set): File name shown in the chat, e.g. `spec.pdf`.
+    pub fn get_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
 }
 
 impl crate::wire::Validate for MessageFile {
@@ -591,6 +683,18 @@ impl MessageChat {
         self.url = Some(url.into());
         self
     }
+    /// Reads `id`: The chat's id in the external channel (the channel id stored with `imconnector.connector.data.set` if it has no chats). Keep it stable: it keys the open-line dialog.
+    pub fn get_id(&self) -> &str {
+        &self.id
+    }
+    /// Reads `name` (`None` when not set): The chat's name.
+    pub fn get_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    /// Reads `url` (`None` when not set): Link to the original conversation; shown to operators as "Link to the original post".
+    pub fn get_url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
 }
 
 impl crate::wire::Validate for MessageChat {
@@ -651,6 +755,18 @@ impl DeliveryItem {
         chat: crate::types::DeliveryChat,
     ) -> Self {
         Self { im, message, chat }
+    }
+    /// Reads `im`: The Bitrix24 ids from the `OnImConnectorMessageAdd` event.
+    pub fn get_im(&self) -> &crate::types::DeliveryIm {
+        &self.im
+    }
+    /// Reads `message`: Your external id(s) of the delivered message.
+    pub fn get_message(&self) -> &crate::types::DeliveryMessage {
+        &self.message
+    }
+    /// Reads `chat`: The external chat it was delivered to.
+    pub fn get_chat(&self) -> &crate::types::DeliveryChat {
+        &self.chat
     }
 }
 
@@ -713,6 +829,14 @@ impl DeliveryIm {
     pub fn new(chat_id: i64, message_id: i64) -> Self {
         Self { chat_id, message_id }
     }
+    /// Reads `chat_id`: `im.chat_id` of the `OnImConnectorMessageAdd` event.
+    pub fn get_chat_id(&self) -> i64 {
+        self.chat_id
+    }
+    /// Reads `message_id`: `im.message_id` of the `OnImConnectorMessageAdd` event.
+    pub fn get_message_id(&self) -> i64 {
+        self.message_id
+    }
 }
 
 impl crate::wire::Validate for DeliveryIm {
@@ -766,6 +890,14 @@ impl DeliveryMessage {
         self.date = Some(date);
         self
     }
+    /// Reads `id`: The external id(s) the message got in your channel; always a list, even for one id. They come back in later update and delete events.
+    pub fn get_id(&self) -> &[String] {
+        &self.id
+    }
+    /// Reads `date` (`None` when not set): Delivery time in Unix seconds (not used for reading).
+    pub fn get_date(&self) -> Option<i64> {
+        self.date
+    }
 }
 
 impl crate::wire::Validate for DeliveryMessage {
@@ -809,6 +941,10 @@ impl DeliveryChat {
     /// - `id`: The external chat id, as in the event's `chat.id`. (`id`)
     pub fn new(id: impl Into<String>) -> Self {
         Self { id: id.into() }
+    }
+    /// Reads `id`: The external chat id, as in the event's `chat.id`.
+    pub fn get_id(&self) -> &str {
+        &self.id
     }
 }
 

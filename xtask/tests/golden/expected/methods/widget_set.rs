@@ -95,6 +95,30 @@ impl WidgetSet {
         self.tags = Some(tags.into_iter().map(|item| item.into()).collect());
         self
     }
+    /// Reads `CONNECTOR`: Connector id.
+    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+        &self.connector
+    }
+    /// Reads `LINE`: Open line id.
+    pub fn get_line(&self) -> &crate::wire::LineId {
+        &self.line
+    }
+    /// Reads `ACTIVE`: On or off.
+    pub fn get_active(&self) -> bool {
+        self.active.get()
+    }
+    /// Reads `MESSAGES`: The widgets.
+    pub fn get_messages(&self) -> &[crate::types::Widget] {
+        &self.messages
+    }
+    /// Reads `NAME` (`None` when not set): Display name.
+    pub fn get_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    /// Reads `TAGS` (`None` when not set): Free tags.
+    pub fn get_tags(&self) -> Option<&[String]> {
+        self.tags.as_deref()
+    }
 }
 
 /// The `result` of [`WidgetSet`] (`demo.widget.set`): `WidgetResult`.

@@ -46,6 +46,18 @@ impl Widget {
         self.icon = Some(crate::wire::DataImageUri::new(icon));
         self
     }
+    /// Reads `id`: Widget id.
+    pub fn get_id(&self) -> &str {
+        &self.id
+    }
+    /// Reads `color` (`None` when not set): Its colour.
+    pub fn get_color(&self) -> Option<&crate::types::Color> {
+        self.color.as_ref()
+    }
+    /// Reads `icon` (`None` when not set): Its icon.
+    pub fn get_icon(&self) -> Option<&crate::wire::DataImageUri> {
+        self.icon.as_ref()
+    }
 }
 
 impl crate::wire::Validate for Widget {
