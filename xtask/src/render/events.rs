@@ -5,7 +5,6 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::docs;
-use super::examples;
 use super::rust_type::{ident, storage};
 use crate::model::{EventSpec, Loaded, Spec};
 use crate::ty::TypeExpr;
@@ -57,7 +56,6 @@ pub fn render(spec: &Spec, event: &EventSpec) -> TokenStream {
     let doc = docs::doc_attrs(&doc_text);
     let data_doc = docs::doc_attrs(&format!("The payload (`data`): `{}`.", event.data));
     let envelope = envelope_fields();
-    let tests = examples::event_tests(event);
     quote! {
         #doc
         #[derive(Debug, Clone, serde::Deserialize)]
@@ -68,8 +66,6 @@ pub fn render(spec: &Spec, event: &EventSpec) -> TokenStream {
             #[serde(deserialize_with = "crate::wire::decode")]
             pub data: #data_type,
         }
-
-        #tests
     }
 }
 

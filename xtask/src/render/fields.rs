@@ -191,9 +191,10 @@ pub fn validations(spec: &Spec, fields: &[FieldSpec], path: Option<&Ident>) -> T
     quote!(#(#calls)*)
 }
 
-/// `#[cfg(test)] impl FromExample`: builds the value through `new(..)` and the setters from a
-/// documented JSON example, so the example tests exercise the public constructors.
-pub fn from_example(spec: &Spec, name: &Ident, fields: &[FieldSpec]) -> TokenStream {
+/// `impl FromExample` (in the generated `examples` test module): builds the value through
+/// `new(..)` and the setters from a documented JSON example, so the example tests exercise the
+/// public constructors. `path` is the type's path, e.g. `crate::methods::Activate`.
+pub fn from_example(spec: &Spec, path: &TokenStream, fields: &[FieldSpec]) -> TokenStream {
     let args = fields.iter().filter(|field| field.required).map(|field| {
         let wire = &field.wire;
         let ty = example_type(spec, &expr_of(field));
@@ -225,8 +226,7 @@ pub fn from_example(spec: &Spec, name: &Ident, fields: &[FieldSpec]) -> TokenStr
         quote!(example)
     };
     quote! {
-        #[cfg(test)]
-        impl crate::test_support::FromExample for #name {
+        impl crate::test_support::FromExample for #path {
             fn from_example(#parameter: &serde_json::Value) -> Self {
                 #body
             }

@@ -6,7 +6,6 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::docs::{self, ExampleWriter};
-use super::examples;
 use super::fields;
 use super::rust_type::{ident, storage};
 use crate::model::{Auth, MethodSpec, Spec};
@@ -34,7 +33,6 @@ pub fn render(spec: &Spec, method: &MethodSpec) -> TokenStream {
         "Builds the request from its required parameters.",
     );
     let getters = fields::getters(spec, &method.params);
-    let from_example = fields::from_example(spec, &name, &method.params);
     let validations = fields::validations(spec, &method.params, None);
     let checks = method.validate.iter().map(|check| {
         let check = ident(check);
@@ -73,7 +71,6 @@ pub fn render(spec: &Spec, method: &MethodSpec) -> TokenStream {
             }
         }
     });
-    let tests = examples::method_tests(spec, method);
     let derive_default = if method.params.iter().any(|param| param.required) {
         quote!()
     } else {
@@ -111,10 +108,6 @@ pub fn render(spec: &Spec, method: &MethodSpec) -> TokenStream {
 
             #soft_error
         }
-
-        #from_example
-
-        #tests
     }
 }
 

@@ -58,6 +58,9 @@ pub fn render(spec: &Spec) -> Result<Rendered, Vec<Problem>> {
             pub mod types;
             /// Events Bitrix24 POSTs to the app, and their decoder.
             pub mod events;
+            /// Tests built from the spec's examples.
+            #[cfg(test)]
+            mod examples;
         },
     );
 
@@ -121,6 +124,12 @@ pub fn render(spec: &Spec) -> Result<Rendered, Vec<Problem>> {
         "events/mod.rs".to_owned(),
         &["spec/events/*.json"],
         events::render_mod(&spec.events),
+    );
+
+    add(
+        "examples.rs".to_owned(),
+        &["spec/"],
+        examples::render_module(spec),
     );
 
     if problems.is_empty() {

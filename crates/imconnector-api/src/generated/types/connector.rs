@@ -84,27 +84,6 @@ impl crate::wire::Validate for Icon {
     }
 }
 
-#[cfg(test)]
-impl crate::test_support::FromExample for Icon {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new(
-            crate::test_support::required::<String>(example, "DATA_IMAGE"),
-        );
-        if let Some(value) = crate::test_support::optional::<String>(example, "COLOR") {
-            built = built.color(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "SIZE") {
-            built = built.size(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            String,
-        >(example, "POSITION") {
-            built = built.position(value);
-        }
-        built
-    }
-}
-
 /// The connector tile's icon while it is not connected (`ICON_DISABLED` of `imconnector.register`); every key optional, background colour `#ebeff2` when `COLOR` is not given.
 ///
 /// # Fields
@@ -191,30 +170,6 @@ impl crate::wire::Validate for DisabledIcon {
     }
 }
 
-#[cfg(test)]
-impl crate::test_support::FromExample for DisabledIcon {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new();
-        if let Some(value) = crate::test_support::optional::<
-            String,
-        >(example, "DATA_IMAGE") {
-            built = built.data_image(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "COLOR") {
-            built = built.color(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "SIZE") {
-            built = built.size(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            String,
-        >(example, "POSITION") {
-            built = built.position(value);
-        }
-        built
-    }
-}
-
 /// The external channel's details stored by `imconnector.connector.data.set` and shown in the Contact Center. Keys you leave out keep their stored value.
 ///
 /// # Fields
@@ -294,26 +249,6 @@ impl ConnectorData {
 impl crate::wire::Validate for ConnectorData {
     fn validate_at(&self, _path: &str) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for ConnectorData {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new();
-        if let Some(value) = crate::test_support::optional::<String>(example, "ID") {
-            built = built.id(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "URL") {
-            built = built.url(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "URL_IM") {
-            built = built.url_im(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "NAME") {
-            built = built.name(value);
-        }
-        built
     }
 }
 

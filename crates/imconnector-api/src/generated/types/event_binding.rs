@@ -63,15 +63,6 @@ impl crate::wire::WireDecode for EventType {
     }
 }
 
-#[cfg(test)]
-impl crate::test_support::FromExample for EventType {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::from(
-            <String as crate::test_support::FromExample>::from_example(example).as_str(),
-        )
-    }
-}
-
 /// One event binding of the app (`event.get`).
 ///
 /// # Fields

@@ -183,15 +183,6 @@ impl crate::wire::WireDecode for AppStatus {
     }
 }
 
-#[cfg(test)]
-impl crate::test_support::FromExample for AppStatus {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::from(
-            <String as crate::test_support::FromExample>::from_example(example).as_str(),
-        )
-    }
-}
-
 /// The Bitrix24 ids of an operator message; pass them back in `imconnector.send.status.delivery`.
 ///
 /// # Fields

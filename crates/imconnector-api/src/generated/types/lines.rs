@@ -157,35 +157,6 @@ impl crate::wire::Validate for LineListParams {
     }
 }
 
-#[cfg(test)]
-impl crate::test_support::FromExample for LineListParams {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new();
-        if let Some(value) = crate::test_support::optional::<
-            Vec<String>,
-        >(example, "select") {
-            built = built.select(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            std::collections::BTreeMap<String, crate::types::SortDirection>,
-        >(example, "order") {
-            built = built.order(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            std::collections::BTreeMap<String, serde_json::Value>,
-        >(example, "filter") {
-            built = built.filter(value);
-        }
-        if let Some(value) = crate::test_support::optional::<u64>(example, "limit") {
-            built = built.limit(value);
-        }
-        if let Some(value) = crate::test_support::optional::<u64>(example, "offset") {
-            built = built.offset(value);
-        }
-        built
-    }
-}
-
 /// A sort direction.
 ///
 /// Sent and received as a string; a value this SDK does not know decodes as `Unknown`.
@@ -245,15 +216,6 @@ impl<'de> serde::Deserialize<'de> for SortDirection {
 impl crate::wire::WireDecode for SortDirection {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
         serde_json::from_value(value).map_err(|error| error.to_string())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for SortDirection {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::from(
-            <String as crate::test_support::FromExample>::from_example(example).as_str(),
-        )
     }
 }
 
@@ -322,26 +284,5 @@ impl LineListOptions {
 impl crate::wire::Validate for LineListOptions {
     fn validate_at(&self, _path: &str) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for LineListOptions {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new();
-        if let Some(value) = crate::test_support::optional::<bool>(example, "QUEUE") {
-            built = built.queue(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            bool,
-        >(example, "CONFIG_QUEUE") {
-            built = built.config_queue(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            String,
-        >(example, "CHECK_PERMISSION") {
-            built = built.check_permission(value);
-        }
-        built
     }
 }

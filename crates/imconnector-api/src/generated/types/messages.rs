@@ -70,19 +70,6 @@ impl crate::wire::Validate for MessageIn {
     }
 }
 
-#[cfg(test)]
-impl crate::test_support::FromExample for MessageIn {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::new(
-            crate::test_support::required::<crate::types::MessageUser>(example, "user"),
-            crate::test_support::required::<
-                crate::types::MessageBody,
-            >(example, "message"),
-            crate::test_support::required::<crate::types::MessageChat>(example, "chat"),
-        )
-    }
-}
-
 /// The customer who wrote a message. Their Bitrix24 user is found or created by `id`; the other fields fill in a new user's profile.
 ///
 /// # Fields
@@ -250,51 +237,6 @@ impl crate::wire::Validate for MessageUser {
     }
 }
 
-#[cfg(test)]
-impl crate::test_support::FromExample for MessageUser {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new(
-            crate::test_support::required::<String>(example, "id"),
-        );
-        if let Some(value) = crate::test_support::optional::<String>(example, "name") {
-            built = built.name(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            String,
-        >(example, "last_name") {
-            built = built.last_name(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            crate::types::MessagePicture,
-        >(example, "picture") {
-            built = built.picture(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "url") {
-            built = built.url(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            crate::types::Gender,
-        >(example, "gender") {
-            built = built.gender(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "email") {
-            built = built.email(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "phone") {
-            built = built.phone(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            bool,
-        >(example, "skip_phone_validate") {
-            built = built.skip_phone_validate(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "title") {
-            built = built.title(value);
-        }
-        built
-    }
-}
-
 /// A customer's gender as `imconnector.send.messages` accepts it.
 ///
 /// Sent and received as a string; a value this SDK does not know decodes as `Unknown`.
@@ -357,15 +299,6 @@ impl crate::wire::WireDecode for Gender {
     }
 }
 
-#[cfg(test)]
-impl crate::test_support::FromExample for Gender {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::from(
-            <String as crate::test_support::FromExample>::from_example(example).as_str(),
-        )
-    }
-}
-
 /// A customer's avatar.
 ///
 /// # Fields
@@ -398,13 +331,6 @@ impl MessagePicture {
 impl crate::wire::Validate for MessagePicture {
     fn validate_at(&self, _path: &str) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for MessagePicture {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::new(crate::test_support::required::<String>(example, "url"))
     }
 }
 
@@ -539,41 +465,6 @@ impl crate::wire::Validate for MessageBody {
     }
 }
 
-#[cfg(test)]
-impl crate::test_support::FromExample for MessageBody {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new();
-        if let Some(value) = crate::test_support::optional::<String>(example, "id") {
-            built = built.id(value);
-        }
-        if let Some(value) = crate::test_support::optional::<i64>(example, "date") {
-            built = built.date(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "text") {
-            built = built.text(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            Vec<crate::types::MessageFile>,
-        >(example, "files") {
-            built = built.files(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            bool,
-        >(example, "disable_crm") {
-            built = built.disable_crm(value);
-        }
-        if let Some(value) = crate::test_support::optional::<i64>(example, "user_id") {
-            built = built.user_id(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            serde_json::Value,
-        >(example, "attachments") {
-            built = built.attachments(value);
-        }
-        built
-    }
-}
-
 /// A file attached to a customer message.
 ///
 /// # Fields
@@ -622,19 +513,6 @@ impl MessageFile {
 impl crate::wire::Validate for MessageFile {
     fn validate_at(&self, _path: &str) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for MessageFile {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new(
-            crate::test_support::required::<String>(example, "url"),
-        );
-        if let Some(value) = crate::test_support::optional::<String>(example, "name") {
-            built = built.name(value);
-        }
-        built
     }
 }
 
@@ -700,22 +578,6 @@ impl MessageChat {
 impl crate::wire::Validate for MessageChat {
     fn validate_at(&self, _path: &str) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for MessageChat {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new(
-            crate::test_support::required::<String>(example, "id"),
-        );
-        if let Some(value) = crate::test_support::optional::<String>(example, "name") {
-            built = built.name(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "url") {
-            built = built.url(value);
-        }
-        built
     }
 }
 
@@ -788,19 +650,6 @@ impl crate::wire::Validate for DeliveryItem {
     }
 }
 
-#[cfg(test)]
-impl crate::test_support::FromExample for DeliveryItem {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::new(
-            crate::test_support::required::<crate::types::DeliveryIm>(example, "im"),
-            crate::test_support::required::<
-                crate::types::DeliveryMessage,
-            >(example, "message"),
-            crate::test_support::required::<crate::types::DeliveryChat>(example, "chat"),
-        )
-    }
-}
-
 /// The Bitrix24 side of a delivered message; external ids cannot replace these.
 ///
 /// # Fields
@@ -842,16 +691,6 @@ impl DeliveryIm {
 impl crate::wire::Validate for DeliveryIm {
     fn validate_at(&self, _path: &str) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for DeliveryIm {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::new(
-            crate::test_support::required::<i64>(example, "chat_id"),
-            crate::test_support::required::<i64>(example, "message_id"),
-        )
     }
 }
 
@@ -906,19 +745,6 @@ impl crate::wire::Validate for DeliveryMessage {
     }
 }
 
-#[cfg(test)]
-impl crate::test_support::FromExample for DeliveryMessage {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new(
-            crate::test_support::required::<Vec<String>>(example, "id"),
-        );
-        if let Some(value) = crate::test_support::optional::<i64>(example, "date") {
-            built = built.date(value);
-        }
-        built
-    }
-}
-
 /// The external chat of a delivered message.
 ///
 /// # Fields
@@ -951,13 +777,6 @@ impl DeliveryChat {
 impl crate::wire::Validate for DeliveryChat {
     fn validate_at(&self, _path: &str) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for DeliveryChat {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::new(crate::test_support::required::<String>(example, "id"))
     }
 }
 

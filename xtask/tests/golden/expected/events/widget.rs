@@ -27,21 +27,3 @@ pub struct WidgetEvent {
     #[serde(deserialize_with = "crate::wire::decode")]
     pub data: crate::types::WidgetEventData,
 }
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn docs_example_0_json_decodes() {
-        crate::test_support::check_event_json(
-            r#"{"auth":{"application_token":"golden-token-0123","domain":"d"},"data":{"LINE":7},"event":"ONDEMOWIDGET","event_handler_id":1,"ts":1}"#,
-            |event| { matches!(event, crate ::events::Event::Widget(_)) },
-        );
-    }
-    #[test]
-    fn server_example_1_form_decodes() {
-        crate::test_support::check_event_form(
-            r#"event=ONDEMOWIDGET&data%5BLINE%5D=7&auth%5Bapplication_token%5D=golden-token-0123&auth%5Bdomain%5D=d"#,
-            |event| { matches!(event, crate ::events::Event::Widget(_)) },
-        );
-    }
-}

@@ -70,24 +70,6 @@ impl crate::wire::Validate for Widget {
     }
 }
 
-#[cfg(test)]
-impl crate::test_support::FromExample for Widget {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new(
-            crate::test_support::required::<String>(example, "id"),
-        );
-        if let Some(value) = crate::test_support::optional::<
-            crate::types::Color,
-        >(example, "color") {
-            built = built.color(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "icon") {
-            built = built.icon(value);
-        }
-        built
-    }
-}
-
 /// A colour.
 ///
 /// Sent and received as a string; a value this SDK does not know decodes as `Unknown`.
@@ -147,15 +129,6 @@ impl<'de> serde::Deserialize<'de> for Color {
 impl crate::wire::WireDecode for Color {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
         serde_json::from_value(value).map_err(|error| error.to_string())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for Color {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::from(
-            <String as crate::test_support::FromExample>::from_example(example).as_str(),
-        )
     }
 }
 
