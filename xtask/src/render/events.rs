@@ -7,7 +7,6 @@ use quote::quote;
 use super::docs;
 use super::rust_type::{ident, storage};
 use crate::model::{EventSpec, Loaded, Spec};
-use crate::ty::TypeExpr;
 
 /// The module (file) name of an event: `MessageAdd` -> `message_add`.
 pub fn module_name(event: &EventSpec) -> String {
@@ -39,8 +38,7 @@ fn envelope_fields() -> TokenStream {
 /// Renders the file of one event.
 pub fn render(spec: &Spec, event: &EventSpec) -> TokenStream {
     let name = ident(&struct_name(event));
-    let data_expr = TypeExpr::parse(&event.data).unwrap_or(TypeExpr::Json);
-    let data_type = storage(spec, &data_expr);
+    let data_type = storage(spec, event.data.expr());
     let mut doc_text = format!("{}\n\n", event.summary.trim());
     if let Some(description) = &event.description {
         doc_text.push_str(description.trim());

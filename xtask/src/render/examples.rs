@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::rust_type::ident;
 use crate::model::{EventSpec, MethodSpec, Source, Spec};
-use crate::ty::{holds_secret, TypeExpr};
+use crate::ty::holds_secret;
 
 /// A raw string literal holding `text`, with enough `#`s to be unambiguous.
 pub fn raw_literal(text: &str) -> TokenStream {
@@ -43,9 +43,7 @@ fn source_name(source: Source) -> &'static str {
 pub fn method_tests(spec: &Spec, method: &MethodSpec) -> TokenStream {
     let module = ident(&super::method::module_name(method));
     let request = ident(&method.rust_name);
-    let response_serializable = TypeExpr::parse(&method.response.ty)
-        .map(|expr| !holds_secret(spec, &expr))
-        .unwrap_or(false);
+    let response_serializable = !holds_secret(spec, method.response.ty.expr());
     let codes: Vec<&str> = method
         .errors
         .iter()

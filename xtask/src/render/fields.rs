@@ -20,9 +20,8 @@ pub enum Visibility {
     PublicDecoded,
 }
 
-fn expr_of(field: &FieldSpec) -> TypeExpr {
-    // The lint has parsed every type before rendering starts; `json` is never reached.
-    TypeExpr::parse(&field.ty).unwrap_or(TypeExpr::Json)
+fn expr_of(field: &FieldSpec) -> &TypeExpr {
+    field.ty.expr()
 }
 
 fn field_doc(field: &FieldSpec) -> TokenStream {

@@ -9,7 +9,6 @@ use super::docs::{self, ExampleWriter};
 use super::fields;
 use super::rust_type::{ident, storage};
 use crate::model::{Auth, MethodSpec, Spec};
-use crate::ty::TypeExpr;
 
 /// The module (file) name of a method: `Activate` -> `activate`.
 pub fn module_name(method: &MethodSpec) -> String {
@@ -44,8 +43,7 @@ pub fn render(spec: &Spec, method: &MethodSpec) -> TokenStream {
     };
     let idempotent = method.idempotent;
     let response_name = ident(&response_name(method));
-    let response_expr = TypeExpr::parse(&method.response.ty).unwrap_or(TypeExpr::Json);
-    let response_type = storage(spec, &response_expr);
+    let response_type = storage(spec, method.response.ty.expr());
     let response_doc = docs::doc_attrs(&format!(
         "The `result` of [`{}`] (`{wire_name}`): `{}`.{}",
         method.rust_name,
@@ -58,7 +56,7 @@ pub fn render(spec: &Spec, method: &MethodSpec) -> TokenStream {
             .unwrap_or_default()
     ));
     let soft_error = method.response.soft_error.as_ref().map(|helper| {
-        let value = match crate::lint::soft_error_access(spec, &method.response.ty, helper) {
+        let value = match crate::lint::soft_error_access(spec, method.response.ty.expr(), helper) {
             Some(Some(field)) => {
                 let field = ident(&field);
                 quote!(&response.#field)
@@ -186,9 +184,8 @@ fn example_code(spec: &Spec, method: &MethodSpec) -> String {
         !param.required && request_example.is_some_and(|example| example.get(&param.wire).is_some())
     });
     if let Some(param) = first_optional {
-        let expr = TypeExpr::parse(&param.ty).unwrap_or(TypeExpr::Json);
         let value = writer.value(
-            &expr,
+            param.ty.expr(),
             request_example.and_then(|example| example.get(&param.wire)),
         );
         tail = format!(".{}({value})", param.rust);
