@@ -125,10 +125,10 @@ impl Event {
         let Some(Value::Object(auth)) = object.get("auth") else {
             return Err(EventDecodeError::MissingApplicationToken);
         };
-        if !auth
+        if auth
             .get("application_token")
             .and_then(Value::as_str)
-            .is_some_and(|token| !token.is_empty())
+            .is_none_or(str::is_empty)
         {
             return Err(EventDecodeError::MissingApplicationToken);
         }

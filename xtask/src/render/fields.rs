@@ -40,7 +40,7 @@ pub fn struct_fields(spec: &Spec, fields: &[FieldSpec], visibility: Visibility) 
     let declarations = fields.iter().map(|field| {
         let name = ident(&field.rust);
         let wire = &field.wire;
-        let stored = storage(spec, &expr_of(field));
+        let stored = storage(spec, expr_of(field));
         let doc = field_doc(field);
         let ty = if field.required {
             stored
@@ -88,7 +88,7 @@ pub fn builder_with_extra(
     let mut arg_docs = String::new();
     for field in fields {
         let name = ident(&field.rust);
-        let (arg_type, conversion) = argument(spec, &expr_of(field));
+        let (arg_type, conversion) = argument(spec, expr_of(field));
         if field.required {
             params.push(quote!(#name: #arg_type));
             if matches!(conversion, Conversion::Identity) {
@@ -149,7 +149,7 @@ pub fn getters(spec: &Spec, fields: &[FieldSpec]) -> TokenStream {
     let getters = fields.iter().map(|field| {
         let name = ident(&field.rust);
         let getter_name = ident(&format!("get_{}", field.rust));
-        let (ty, read) = getter(spec, &expr_of(field), field.required, &name);
+        let (ty, read) = getter(spec, expr_of(field), field.required, &name);
         let doc = docs::doc_attrs(&format!(
             "Reads `{}`{}: {}",
             field.wire,
@@ -177,7 +177,7 @@ pub fn getters(spec: &Spec, fields: &[FieldSpec]) -> TokenStream {
 pub fn validations(spec: &Spec, fields: &[FieldSpec], path: Option<&Ident>) -> TokenStream {
     let calls = fields
         .iter()
-        .filter(|field| needs_validation(spec, &expr_of(field)))
+        .filter(|field| needs_validation(spec, expr_of(field)))
         .map(|field| {
             let name = ident(&field.rust);
             let wire = &field.wire;
@@ -196,13 +196,13 @@ pub fn validations(spec: &Spec, fields: &[FieldSpec], path: Option<&Ident>) -> T
 pub fn from_example(spec: &Spec, path: &TokenStream, fields: &[FieldSpec]) -> TokenStream {
     let args = fields.iter().filter(|field| field.required).map(|field| {
         let wire = &field.wire;
-        let ty = example_type(spec, &expr_of(field));
+        let ty = example_type(spec, expr_of(field));
         quote!(crate::test_support::required::<#ty>(example, #wire))
     });
     let setters = fields.iter().filter(|field| !field.required).map(|field| {
         let wire = &field.wire;
         let setter = ident(&field.rust);
-        let ty = example_type(spec, &expr_of(field));
+        let ty = example_type(spec, expr_of(field));
         quote! {
             if let Some(value) = crate::test_support::optional::<#ty>(example, #wire) {
                 built = built.#setter(value);
