@@ -128,7 +128,7 @@ impl Floor {
 
 async fn sdk_call(client: &Client, request: &Status) -> Result<(), SetupError> {
     let status = client.call(request).await?;
-    if !status.status.get() {
+    if !status.status {
         return Err("the connector's STATUS is not true".into());
     }
     Ok(())

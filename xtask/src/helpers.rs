@@ -74,8 +74,6 @@ pub const HELPERS: &[Helper] = &[
         ..helper("FalseOr", ArgStyle::AsIs, ExampleStyle::Default)
     },
     helper("Id", ArgStyle::IntoString, ExampleStyle::Literal),
-    helper("LenientBool", ArgStyle::AsIs, ExampleStyle::Default),
-    helper("LenientI64", ArgStyle::AsIs, ExampleStyle::Default),
     Helper {
         validates: true,
         ..helper("LineId", ArgStyle::AsIs, ExampleStyle::CheckedInteger)

@@ -1,8 +1,9 @@
 //! Maintainer tasks of imconnector-rs: `codegen [--check]`, `spec-lint` and `docs-sync`.
 //!
 //! The spec (`spec/`) is the source of truth for `crates/imconnector-api/src/generated/`; this
-//! crate reads it ([`model`]), checks it ([`lint`]), renders Rust ([`render`]) and writes or
-//! compares the result ([`check`]).
+//! crate loads it ([`model`]), resolves and checks it once into a [`resolve::Model`] (with
+//! [`lint`]), renders Rust from that model ([`render`]) and writes or compares the result
+//! ([`check`]). `spec-lint` builds the same model.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -12,11 +13,13 @@ pub mod helpers;
 pub mod lint;
 pub mod model;
 pub mod render;
+pub mod resolve;
 pub mod ty;
 
 use std::path::{Path, PathBuf};
 
 use model::{Problem, Spec};
+use resolve::Model;
 
 /// The workspace root (the parent of this crate's directory).
 pub fn workspace_root() -> PathBuf {
@@ -31,8 +34,8 @@ pub fn workspace_root() -> PathBuf {
 /// # Errors
 /// Every problem that stops rendering.
 pub fn render_spec(spec_dir: &Path) -> Result<render::Rendered, Vec<Problem>> {
-    let spec = Spec::load(spec_dir)?;
-    render::render(&spec)
+    let model = Model::resolve(Spec::load(spec_dir)?)?;
+    render::render(&model)
 }
 
 /// The full lint: schema, the generator's model, cross-checks. Returns (errors, warnings).
@@ -40,6 +43,27 @@ pub fn render_spec(spec_dir: &Path) -> Result<render::Rendered, Vec<Problem>> {
 /// # Errors
 /// When the spec cannot be loaded at all or the schema does not compile.
 pub fn lint_spec(spec_dir: &Path) -> Result<(Vec<Problem>, Vec<Problem>), Vec<Problem>> {
+    lint_with(spec_dir, |_| (Vec::new(), Vec::new()))
+}
+
+/// [`lint_spec`] of the workspace's `spec/`, plus the error codes of the spec, the transport's
+/// `ErrorCode::KNOWN` and the transport tests' reference table checked against one another
+/// ([`lint::codes`]). Returns (errors, warnings).
+///
+/// # Errors
+/// As [`lint_spec`].
+pub fn lint_workspace(root: &Path) -> Result<(Vec<Problem>, Vec<Problem>), Vec<Problem>> {
+    lint_with(&root.join("spec"), |spec| {
+        lint::codes::check_workspace(spec, root)
+    })
+}
+
+/// Loads the spec once, validates it against the schema, runs `extra` on it, then resolves it
+/// into the [`Model`] codegen renders from.
+fn lint_with(
+    spec_dir: &Path,
+    extra: impl FnOnce(&Spec) -> (Vec<Problem>, Vec<Problem>),
+) -> Result<(Vec<Problem>, Vec<Problem>), Vec<Problem>> {
     let schema_path = spec_dir.join("schema.json");
     let schema_text = std::fs::read_to_string(&schema_path).map_err(|error| {
         vec![Problem::new(
@@ -55,6 +79,12 @@ pub fn lint_spec(spec_dir: &Path) -> Result<(Vec<Problem>, Vec<Problem>), Vec<Pr
     })?;
     let spec = Spec::load(spec_dir)?;
     let mut errors = lint::schema_problems(&spec, &schema).map_err(|problem| vec![problem])?;
-    errors.extend(lint::cross_check(&spec));
-    Ok((errors, lint::unused_types(&spec)))
+    let mut warnings = lint::unused_types(&spec);
+    let (extra_errors, extra_warnings) = extra(&spec);
+    errors.extend(extra_errors);
+    warnings.extend(extra_warnings);
+    if let Err(problems) = Model::resolve(spec) {
+        errors.extend(problems);
+    }
+    Ok((errors, warnings))
 }

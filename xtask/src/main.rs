@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use xtask::{check, docs_sync, lint_spec, model::Problem, render, render_spec, workspace_root};
+use xtask::{
+    check, docs_sync, lint_workspace, model::Problem, render, render_spec, workspace_root,
+};
 
 #[derive(Parser)]
 #[command(about = "Maintainer tasks of imconnector-rs")]
@@ -23,7 +25,8 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         spec: Option<std::path::PathBuf>,
     },
-    /// Validates spec/ against spec/schema.json and the generator's model.
+    /// Validates spec/ against spec/schema.json and the generator's model, and the spec's error
+    /// codes against the transport's ErrorCode::KNOWN and its tests' reference table.
     SpecLint,
     /// Compares spec/ with a checkout of bitrix24/b24restdocs; exits 1 when anything differs.
     DocsSync {
@@ -104,7 +107,7 @@ fn codegen(check_only: bool, spec_dir: Option<std::path::PathBuf>) -> ExitCode {
 }
 
 fn spec_lint() -> ExitCode {
-    match lint_spec(&workspace_root().join("spec")) {
+    match lint_workspace(&workspace_root()) {
         Ok((errors, warnings)) => {
             for warning in &warnings {
                 eprintln!("warning: {warning}");

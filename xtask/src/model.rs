@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::ty::TypeRef;
+
 /// A REST method file: `spec/methods/<wire name>.json`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -140,7 +142,7 @@ pub struct FieldSpec {
     pub rust: String,
     /// Type expression (see `ty`).
     #[serde(rename = "type")]
-    pub ty: String,
+    pub ty: TypeRef,
     /// Required fields are constructor arguments (requests) or non-`Option` (responses).
     #[serde(default)]
     pub required: bool,
@@ -157,7 +159,7 @@ pub struct FieldSpec {
 pub struct ResponseSpec {
     /// Type expression of `result`.
     #[serde(rename = "type")]
-    pub ty: String,
+    pub ty: TypeRef,
     /// Wire helper whose value can carry a soft error inside a 200 result.
     #[serde(default)]
     pub soft_error: Option<String>,
@@ -312,7 +314,7 @@ pub struct EventSpec {
     #[serde(default)]
     pub docs_url: Option<String>,
     /// Type expression of `data`.
-    pub data: String,
+    pub data: TypeRef,
     /// JSON or form examples.
     pub examples: Vec<EventExample>,
     /// Where the spec deliberately differs from the docs page (`cargo xtask docs-sync`).
@@ -464,14 +466,17 @@ fn load_dir<T: serde::de::DeserializeOwned>(
                 continue;
             }
         };
-        match serde_json::from_value::<T>(raw.clone()) {
+        match serde_path_to_error::deserialize::<_, T>(raw.clone()) {
             Ok(item) => loaded.push(Loaded {
                 display_path,
                 stem: stem.to_owned(),
                 raw,
                 item,
             }),
-            Err(error) => problems.push(Problem::new(display_path, error.to_string())),
+            Err(error) => problems.push(Problem::new(
+                display_path,
+                format!("at `{}`: {}", error.path(), error.inner()),
+            )),
         }
     }
     loaded

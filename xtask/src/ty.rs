@@ -93,6 +93,51 @@ impl fmt::Display for TypeExpr {
     }
 }
 
+/// A type expression as written in a spec file, parsed when the file is loaded, so everything
+/// after loading works on the parsed [`TypeExpr`] and a malformed one is a load error naming
+/// the file and the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeRef {
+    text: String,
+    expr: TypeExpr,
+}
+
+impl TypeRef {
+    /// Parses `text`.
+    ///
+    /// # Errors
+    /// As [`TypeExpr::parse`].
+    pub fn parse(text: &str) -> Result<TypeRef, String> {
+        Ok(TypeRef {
+            text: text.to_owned(),
+            expr: TypeExpr::parse(text)?,
+        })
+    }
+
+    /// The parsed expression.
+    pub fn expr(&self) -> &TypeExpr {
+        &self.expr
+    }
+
+    /// The expression as written in the spec.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for TypeRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TypeRef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+        TypeRef::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 struct Parser<'a> {
     text: &'a str,
     pos: usize,
@@ -239,10 +284,10 @@ fn holds_secret_inner(spec: &Spec, expr: &TypeExpr, seen: &mut Vec<String>) -> b
                     }
                     seen.push(ty.name.clone());
                     ty.kind == Kind::Struct
-                        && ty.fields.iter().any(|field| {
-                            TypeExpr::parse(&field.ty)
-                                .is_ok_and(|expr| holds_secret_inner(spec, &expr, seen))
-                        })
+                        && ty
+                            .fields
+                            .iter()
+                            .any(|field| holds_secret_inner(spec, field.ty.expr(), seen))
                 }
                 None => false,
             }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
-use xtask::{check, lint_spec, render, render_spec, workspace_root};
+use xtask::{check, lint_spec, lint_workspace, render, render_spec, workspace_root};
 
 fn golden_spec() -> PathBuf {
     workspace_root().join("xtask/tests/golden/spec")
@@ -54,17 +54,18 @@ fn generated_code_matches_the_spec() {
 
 #[test]
 fn the_spec_passes_lint() {
-    let (errors, _warnings) =
-        lint_spec(&workspace_root().join("spec")).unwrap_or_else(|problems| {
-            panic!(
-                "{}",
-                problems
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )
-        });
+    // Also checks the spec's error codes against the transport's ErrorCode::KNOWN and its tests'
+    // reference table.
+    let (errors, _warnings) = lint_workspace(&workspace_root()).unwrap_or_else(|problems| {
+        panic!(
+            "{}",
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    });
     assert!(
         errors.is_empty(),
         "{}",
@@ -276,4 +277,13 @@ fn lint_reports_response_types_used_in_requests() {
         errors.contains("`WidgetResult` (usage Response) cannot be used in a request"),
         "{errors}"
     );
+}
+
+#[test]
+fn a_malformed_type_expression_names_the_file_and_the_key() {
+    let message = lint_after("malformed-type", "types/widgets.json", |spec| {
+        spec["types"][0]["fields"][0]["type"] = Value::String("list<".to_owned());
+    });
+    assert!(message.contains("spec/types/widgets.json"), "{message}");
+    assert!(message.contains("types[0].fields[0].type"), "{message}");
 }

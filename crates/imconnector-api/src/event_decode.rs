@@ -20,6 +20,9 @@ pub enum EventDecodeError {
     /// The body has no string `event` field.
     #[error("the event body has no `event` field")]
     MissingEventName,
+    /// The body has no non-empty `auth[application_token]`, so its sender cannot be verified.
+    #[error("the event body has no `auth[application_token]`")]
+    MissingApplicationToken,
     /// The event is known but its fields do not have the documented shape.
     #[error("event `{event}` does not have the expected shape: {reason}")]
     Shape {
@@ -30,7 +33,49 @@ pub enum EventDecodeError {
     },
 }
 
+/// Whether a `Content-Type` header value names JSON (`application/json`, any parameters).
+fn is_json(content_type: Option<&str>) -> bool {
+    content_type
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
 impl Event {
+    /// Decodes an event POST body as its `Content-Type` says: JSON for `application/json`
+    /// (with any parameters, e.g. `; charset=utf-8`), the portal's form encoding otherwise
+    /// (what Bitrix24 sends). This is the one way the receiver, the portal registry and the
+    /// tests read an event body.
+    ///
+    /// # Errors
+    /// [`EventDecodeError`] for a malformed body, a body without an application token, or an
+    /// event that does not fit its type.
+    ///
+    /// ```
+    /// # use imconnector_api::events::Event;
+    /// let body = br#"{"event": "ONIMCONNECTORLINEDELETE", "data": 107,
+    ///     "auth": {"domain": "some.bitrix24.com", "member_id": "bac1", "application_token": "831c"}}"#;
+    /// let event = Event::from_body(Some("application/json; charset=utf-8"), body)?;
+    /// assert!(matches!(event, Event::LineDelete(ref deleted) if deleted.data == 107));
+    /// # Ok::<(), imconnector_api::events::EventDecodeError>(())
+    /// ```
+    pub fn from_body(content_type: Option<&str>, body: &[u8]) -> Result<Self, EventDecodeError> {
+        Self::from_value(Self::body_value(content_type, body)?)
+    }
+
+    /// Parses an event POST body into a JSON value as [`from_body`](Self::from_body) does,
+    /// without decoding the event: for events this SDK does not describe whose fields you read
+    /// yourself (e.g. `OnAppInstall`).
+    ///
+    /// # Errors
+    /// [`EventDecodeError::Json`] or [`EventDecodeError::Form`].
+    pub fn body_value(content_type: Option<&str>, body: &[u8]) -> Result<Value, EventDecodeError> {
+        if is_json(content_type) {
+            serde_json::from_slice(body).map_err(EventDecodeError::Json)
+        } else {
+            Ok(imconnector_form::parse(body)?)
+        }
+    }
+
     /// Decodes the `application/x-www-form-urlencoded` body Bitrix24 POSTs to an event
     /// handler (`event=...&data[...]=...&auth[...]=...`; every value a string).
     ///
@@ -77,11 +122,15 @@ impl Event {
             .to_owned();
         // A malformed `auth` would otherwise be echoed by the decoder's error, and it may be
         // a bare token.
-        if !matches!(object.get("auth"), Some(Value::Object(_))) {
-            return Err(EventDecodeError::Shape {
-                event: name,
-                reason: "`auth` is missing or not an object".to_owned(),
-            });
+        let Some(Value::Object(auth)) = object.get("auth") else {
+            return Err(EventDecodeError::MissingApplicationToken);
+        };
+        if auth
+            .get("application_token")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err(EventDecodeError::MissingApplicationToken);
         }
         Self::decode_named(&name, value).map_err(|error| EventDecodeError::Shape {
             event: name,

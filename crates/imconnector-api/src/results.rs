@@ -16,7 +16,7 @@ impl MessagesResult {
     /// The results of messages the portal did not take (`SUCCESS: false`), each with its
     /// `ERRORS`.
     pub fn failures(&self) -> impl Iterator<Item = &MessageResult> + '_ {
-        self.items().filter(|item| !item.success.get())
+        self.items().filter(|item| !item.success)
     }
 }
 

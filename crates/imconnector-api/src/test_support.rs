@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::events::Event;
 use crate::transport::Method;
-use crate::wire::{ConnectorId, LenientBool, LenientI64, LineId, WireDecode};
+use crate::wire::{ConnectorId, LineId, WireDecode};
 
 /// Builds a value through its public constructor and setters from a documented example.
 pub(crate) trait FromExample {
@@ -28,7 +28,7 @@ macro_rules! from_example_via_wire {
         })*
     };
 }
-from_example_via_wire!(String, bool, i64, u64, f64, Value, LenientI64, LenientBool);
+from_example_via_wire!(String, bool, i64, u64, f64, Value);
 
 impl FromExample for ConnectorId {
     fn from_example(example: &Value) -> Self {

@@ -5,8 +5,7 @@
 //!
 //! - Identifiers you build: [`ConnectorId`], [`LineId`] (checked when built).
 //! - Flags as PHP reads them: [`ActiveFlag`] (`1`/`0`), [`YesNo`] (`Y`/`N`).
-//! - Values the server sends loosely: [`Id`], [`LenientI64`], [`LenientBool`], [`SuccessFlag`],
-//!   [`EmptyObject`], [`ListOrMap`], [`MapOrEmptyList`], [`FalseOr`], [`NestedResult`].
+//! - Values the server sends loosely: [`Id`], [`SuccessFlag`], [`EmptyObject`], [`ListOrMap`], [`MapOrEmptyList`], [`FalseOr`], [`NestedResult`].
 //! - [`DataImageUri`] for connector icons, [`Secret`] for tokens.
 //! - [`checks`]: the named request checks the spec's `validate` lists refer to.
 
@@ -19,7 +18,7 @@ mod shapes;
 mod validate;
 
 pub use decode::{decode, WireDecode};
-pub use flags::{ActiveFlag, LenientBool, LenientI64, SuccessFlag, YesNo};
+pub use flags::{ActiveFlag, SuccessFlag, YesNo};
 pub use ids::{ConnectorId, DataImageUri, Id, LineId};
 pub use secret::Secret;
 pub use shapes::{EmptyObject, FalseOr, ListOrMap, MapOrEmptyList, NestedResult};

@@ -306,7 +306,7 @@ fn dialog_events_accept_the_docs_event_id() {
         Some("1")
     );
     assert_eq!(event.data.data[0].session.id, "3282");
-    assert!(!event.data.data[0].session.closed.get());
+    assert!(!event.data.data[0].session.closed);
 }
 
 #[test]

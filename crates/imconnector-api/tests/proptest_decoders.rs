@@ -128,8 +128,8 @@ proptest! {
         prop_assert_eq!(decoded.data.line.get(), line);
         prop_assert_eq!(decoded.data.messages.len(), items.len());
         for (item, (chat_id, message_id, text, external_chat)) in decoded.data.messages.iter().zip(&items) {
-            prop_assert_eq!(item.im.chat_id.get(), *chat_id);
-            prop_assert_eq!(item.im.message_id.get(), *message_id);
+            prop_assert_eq!(item.im.chat_id, *chat_id);
+            prop_assert_eq!(item.im.message_id, *message_id);
             prop_assert_eq!(item.message.text.as_deref(), Some(text.as_str()));
             prop_assert_eq!(item.chat.id.as_str(), external_chat.as_str());
         }

@@ -42,7 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for line in &lines {
         let id = line.id.as_ref().map_or("?", |id| id.as_str());
         let name = line.line_name.as_deref().unwrap_or("(no name)");
-        let active = if line.active.is_some_and(|active| active.get()) {
+        let active = if line.active == Some(true) {
             "active"
         } else {
             "inactive"

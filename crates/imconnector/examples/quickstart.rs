@@ -72,7 +72,7 @@ async fn main() -> Result<(), BoxError> {
         "provision",
         format!(
             "`{connector}` on line {line}: STATUS={} ({} events bound, {} already bound)",
-            provisioned.status.status.get(),
+            provisioned.status.status,
             provisioned.newly_bound.len(),
             provisioned.already_bound.len()
         ),

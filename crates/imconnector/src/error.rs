@@ -96,10 +96,10 @@ impl WorkflowError {
 
     pub(crate) fn not_ready(status: &ConnectorStatus, line: i64) -> WorkflowError {
         WorkflowError::NotReady {
-            connector: status.connector.clone(),
+            connector: status.connector.to_string(),
             line,
-            configured: status.configured.get(),
-            error: status.error.get(),
+            configured: status.configured,
+            error: status.error,
         }
     }
 

@@ -8,7 +8,7 @@
 
 use imconnector_api::methods::{Activate, ConnectorDataSet, Status};
 use imconnector_api::types::{ConnectorData, ConnectorStatus};
-use imconnector_api::wire::{ConnectorId, LenientBool, LineId, Secret};
+use imconnector_api::wire::{ConnectorId, LineId, Secret};
 use imconnector_transport::{Client, Tokens};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -53,20 +53,40 @@ pub struct PlacementOptions {
     #[serde(rename = "LINE")]
     pub line: LineId,
     /// `ACTIVE_STATUS`: the user switched the connector on for the line.
-    #[serde(rename = "ACTIVE_STATUS", default)]
-    pub active_status: LenientBool,
+    #[serde(
+        rename = "ACTIVE_STATUS",
+        default,
+        deserialize_with = "imconnector_api::wire::decode"
+    )]
+    pub active_status: bool,
     /// `CONNECTION_STATUS`.
-    #[serde(rename = "CONNECTION_STATUS", default)]
-    pub connection_status: LenientBool,
+    #[serde(
+        rename = "CONNECTION_STATUS",
+        default,
+        deserialize_with = "imconnector_api::wire::decode"
+    )]
+    pub connection_status: bool,
     /// `REGISTER_STATUS`.
-    #[serde(rename = "REGISTER_STATUS", default)]
-    pub register_status: LenientBool,
+    #[serde(
+        rename = "REGISTER_STATUS",
+        default,
+        deserialize_with = "imconnector_api::wire::decode"
+    )]
+    pub register_status: bool,
     /// `ERROR_STATUS`: set by `imconnector.set.error`.
-    #[serde(rename = "ERROR_STATUS", default)]
-    pub error_status: LenientBool,
+    #[serde(
+        rename = "ERROR_STATUS",
+        default,
+        deserialize_with = "imconnector_api::wire::decode"
+    )]
+    pub error_status: bool,
     /// `STATUS`: active, connected, registered and no error; messages flow.
-    #[serde(rename = "STATUS", default)]
-    pub status: LenientBool,
+    #[serde(
+        rename = "STATUS",
+        default,
+        deserialize_with = "imconnector_api::wire::decode"
+    )]
+    pub status: bool,
     /// `URI`: the page the slider was opened from, when the portal knows it.
     #[serde(rename = "URI", default)]
     pub uri: Option<String>,
@@ -88,7 +108,7 @@ pub struct PlacementOptions {
 /// let page = SettingsPlacement::parse(Some("DOMAIN=example.bitrix24.com&PROTOCOL=1"), body.as_bytes())?;
 /// assert_eq!(page.options.connector.as_str(), "acme_chat");
 /// assert_eq!(page.options.line.get(), 3);
-/// assert!(page.options.active_status.get());
+/// assert!(page.options.active_status);
 /// assert!(page.has_application_token("831c"));
 /// assert_eq!(page.portal_rest_url().as_deref(), Some("https://example.bitrix24.com/rest/"));
 /// # Ok::<(), imconnector::placement::PlacementError>(())
@@ -298,7 +318,7 @@ pub async fn apply_settings(
         active_status,
         ..
     } = &placement.options;
-    let active = active_status.get();
+    let active = *active_status;
     let step = if active {
         Step::Activate
     } else {

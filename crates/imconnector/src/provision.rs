@@ -4,7 +4,7 @@ use imconnector_api::events::Event;
 use imconnector_api::methods::{
     Activate, ConnectorDataSet, EventBind, EventGet, EventUnbind, Register, Status, Unregister,
 };
-use imconnector_api::types::{ConnectorData, ConnectorStatus, EventHandler as Binding, Icon};
+use imconnector_api::types::{ConnectorData, ConnectorStatus, EventBinding, Icon};
 use imconnector_api::wire::{ConnectorId, LineId};
 use imconnector_transport::{Client, ErrorCode, InvalidRequest};
 
@@ -216,7 +216,7 @@ pub async fn provision(
         .call(&Status::new(id.clone(), line))
         .await
         .map_err(WorkflowError::call(Step::Status))?;
-    if !status.status.get() {
+    if !status.status {
         tracing::warn!(connector = %id, %line, "provisioned, but the portal does not report STATUS");
         return Err(WorkflowError::not_ready(&status, line.get()));
     }
@@ -261,7 +261,7 @@ pub async fn teardown(
             ))
             .await
             .map_err(WorkflowError::call(Step::Unbind))?;
-        unbound += answer.count.get();
+        unbound += answer.count;
     }
     client
         .call(&Unregister::new(id.clone()))
@@ -276,11 +276,11 @@ pub async fn teardown(
 /// Whether an online binding of `event` to `handler` exists. The portal lists event names
 /// upper-cased; bindings for another user (`auth_type`) count too, since they deliver the
 /// event to the same handler.
-fn is_bound(bindings: &[Binding], event: &str, handler: &str) -> bool {
+fn is_bound(bindings: &[EventBinding], event: &str, handler: &str) -> bool {
     bindings.iter().any(|binding| {
         binding.event.eq_ignore_ascii_case(event)
             && binding.handler.as_deref() == Some(handler)
-            && !binding.offline.is_some_and(|offline| offline.get())
+            && binding.offline != Some(true)
     })
 }
 
@@ -302,7 +302,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn bindings(value: serde_json::Value) -> Vec<Binding> {
+    fn bindings(value: serde_json::Value) -> Vec<EventBinding> {
         serde_json::from_value(value).expect("bindings decode")
     }
 

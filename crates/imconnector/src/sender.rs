@@ -248,17 +248,7 @@ impl Sender {
             }
             error
         })?;
-        // The generated type keeps its fields to itself; its wire form names the chat.
-        let wire = serde_json::to_value(message)
-            .map_err(|error| InvalidRequest::new("message", error.to_string()))?;
-        match wire.pointer("/chat/id") {
-            Some(serde_json::Value::String(chat)) => Ok(Arc::from(chat.as_str())),
-            Some(other) => Ok(Arc::from(other.to_string())),
-            None => Err(InvalidRequest::new(
-                "message.chat.id",
-                "the chat id is missing",
-            )),
-        }
+        Ok(Arc::from(message.get_chat().get_id()))
     }
 
     fn wrap(

@@ -70,7 +70,7 @@ pub fn method(spec: &Spec, method: &MethodSpec, doc: &DocPage) -> Vec<Finding> {
     errors(method, doc, &mut findings);
     added_fields(
         spec,
-        &method.response.ty,
+        method.response.ty.as_str(),
         &doc.result_fields,
         DriftKind::ResponseFieldAdded,
         &mut findings,
@@ -105,7 +105,7 @@ pub fn event(spec: &Spec, event: &EventSpec, doc: &DocPage) -> Vec<Finding> {
     let mut findings = Vec::new();
     added_fields(
         spec,
-        &event.data,
+        event.data.as_str(),
         &doc.data_fields,
         DriftKind::DataFieldAdded,
         &mut findings,
@@ -172,22 +172,19 @@ fn params(
                 fix: None,
             });
         }
-        let expr = TypeExpr::parse(&field.ty).ok();
-        if let Some(expr) = &expr {
-            if !fits(spec, &doc.ty, expr) {
-                findings.push(Finding {
-                    kind: DriftKind::ParamType,
-                    name: path.clone(),
-                    detail: format!("docs: `{}`, spec: `{}`", doc.ty, field.ty),
-                    fix: None,
-                });
-            }
+        if !fits(spec, &doc.ty, field.ty.expr()) {
+            findings.push(Finding {
+                kind: DriftKind::ParamType,
+                name: path.clone(),
+                detail: format!("docs: `{}`, spec: `{}`", doc.ty, field.ty),
+                fix: None,
+            });
         }
         let sub_table = doc
             .anchors
             .iter()
             .find_map(|anchor| page.table_by_anchor(anchor));
-        let target = expr.as_ref().and_then(|expr| struct_fields(spec, expr));
+        let target = struct_fields(spec, field.ty.expr());
         if let (Some(table), Some((is_list, fields)), true) = (sub_table, target, depth < MAX_DEPTH)
         {
             let marker = if is_list { "[]" } else { "" };

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::soft_error_access;
 use crate::helpers;
 use crate::model::{FieldSpec, Kind, MethodSpec, Problem, Spec};
-use crate::ty::{self, resolve, Resolved, TypeExpr};
+use crate::ty::{self, resolve, Resolved, TypeRef};
 
 const KEYWORDS: &[&str] = &[
     "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
@@ -54,13 +54,10 @@ impl Checker<'_> {
         self.problems.push(Problem::new(file, message));
     }
 
-    /// Parses and resolves a type expression and checks every named type fits `side`.
-    pub(super) fn type_expr(&mut self, file: &str, context: &str, text: &str, side: Side) {
-        let expr = match TypeExpr::parse(text) {
-            Ok(expr) => expr,
-            Err(message) => return self.report(file, format!("{context}: {message}")),
-        };
-        if let Err(message) = ty::check(self.spec, &expr) {
+    /// Resolves a (parsed) type expression and checks every named type fits `side`.
+    pub(super) fn type_expr(&mut self, file: &str, context: &str, ty: &TypeRef, side: Side) {
+        let expr = ty.expr();
+        if let Err(message) = ty::check(self.spec, expr) {
             return self.report(file, format!("{context}: {message}"));
         }
         for name in expr.names() {
@@ -167,7 +164,7 @@ impl Checker<'_> {
         if let Some(soft) = &method.response.soft_error {
             match helpers::find(soft) {
                 Some(helper) if helper.soft_error => {
-                    if soft_error_access(self.spec, &method.response.ty, soft).is_none() {
+                    if soft_error_access(self.spec, method.response.ty.expr(), soft).is_none() {
                         self.report(
                             file,
                             format!("response.soft_error `{soft}` must be response.type or the type of one of its fields"),

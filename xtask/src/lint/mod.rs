@@ -2,6 +2,7 @@
 //! Schema cannot express (references resolve, names are unique, examples fit the parameters).
 
 mod checker;
+pub mod codes;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,7 +10,7 @@ use serde_json::Value;
 
 use crate::helpers;
 use crate::model::{Kind, Problem, Spec, Usage};
-use crate::ty::{resolve, Resolved, TypeExpr};
+use crate::ty::{resolve, Resolved, TypeExpr, TypeRef};
 use checker::{is_type_name, Checker, Side};
 
 /// Validates every loaded file against the `$defs` of `schema` for its kind.
@@ -55,13 +56,12 @@ pub fn schema_problems(spec: &Spec, schema: &Value) -> Result<Vec<Problem>, Prob
 
 /// Where a method's soft-error helper sits in its response: `Some(None)` when the response is
 /// the helper itself, `Some(Some(field))` when it is a field of the response struct.
-pub fn soft_error_access(spec: &Spec, response_ty: &str, helper: &str) -> Option<Option<String>> {
+pub fn soft_error_access(spec: &Spec, response: &TypeExpr, helper: &str) -> Option<Option<String>> {
     let helper_expr = TypeExpr::Named(helper.to_owned(), Vec::new());
-    let response = TypeExpr::parse(response_ty).ok()?;
-    if response == helper_expr {
+    if *response == helper_expr {
         return Some(None);
     }
-    let TypeExpr::Named(name, _) = &response else {
+    let TypeExpr::Named(name, _) = response else {
         return None;
     };
     let Some(Resolved::Type(ty)) = resolve(spec, name) else {
@@ -69,7 +69,7 @@ pub fn soft_error_access(spec: &Spec, response_ty: &str, helper: &str) -> Option
     };
     ty.fields
         .iter()
-        .find(|field| TypeExpr::parse(&field.ty).ok().as_ref() == Some(&helper_expr))
+        .find(|field| *field.ty.expr() == helper_expr)
         .map(|field| Some(field.rust.clone()))
 }
 
@@ -111,7 +111,7 @@ pub fn cross_check(spec: &Spec) -> Vec<Problem> {
         // A method's response may be a named type called `<Method>Response`: not a clash.
         let is_method_response = spec.methods.iter().any(|method| {
             format!("{}Response", method.item.rust_name) == ty.name
-                && method.item.response.ty == ty.name
+                && method.item.response.ty.as_str() == ty.name
         });
         if !is_method_response {
             claim(&mut checker, ty.name.clone(), path);
@@ -243,10 +243,8 @@ pub fn cross_check(spec: &Spec) -> Vec<Problem> {
 /// Types no method, event or other type refers to (warnings: a spec may be mid-edit).
 pub fn unused_types(spec: &Spec) -> Vec<Problem> {
     let mut used: BTreeSet<String> = BTreeSet::from(["EventAuth".to_owned()]);
-    let mut note = |text: &str| {
-        if let Ok(expr) = TypeExpr::parse(text) {
-            used.extend(expr.names().into_iter().map(str::to_owned));
-        }
+    let mut note = |ty: &TypeRef| {
+        used.extend(ty.expr().names().into_iter().map(str::to_owned));
     };
     for method in &spec.methods {
         method.item.params.iter().for_each(|param| note(&param.ty));

@@ -132,9 +132,8 @@ impl<'a> ExampleWriter<'a> {
             .iter()
             .filter(|field| field.required)
             .map(|field| {
-                let expr = TypeExpr::parse(&field.ty).unwrap_or(TypeExpr::Json);
                 let value = example.and_then(|example| example.get(&field.wire));
-                self.value(&expr, value)
+                self.value(field.ty.expr(), value)
             })
             .collect()
     }
@@ -203,7 +202,7 @@ impl<'a> ExampleWriter<'a> {
                                 .iter()
                                 .filter_map(|field| {
                                     let value = example?.get(&field.wire)?;
-                                    let expr = TypeExpr::parse(&field.ty).ok()?;
+                                    let expr = field.ty.expr().clone();
                                     let text_like = is_scalar(self.spec, &expr)?;
                                     Some((text_like, field, expr, value))
                                 })

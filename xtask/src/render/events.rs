@@ -5,10 +5,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::docs;
-use super::examples;
 use super::rust_type::{ident, storage};
 use crate::model::{EventSpec, Loaded, Spec};
-use crate::ty::TypeExpr;
 
 /// The module (file) name of an event: `MessageAdd` -> `message_add`.
 pub fn module_name(event: &EventSpec) -> String {
@@ -31,7 +29,7 @@ fn envelope_fields() -> TokenStream {
         pub handler_id: Option<crate::wire::Id>,
         /// When the portal sent the event, in Unix seconds (`ts`).
         #[serde(default, deserialize_with = "crate::wire::decode")]
-        pub ts: Option<crate::wire::LenientI64>,
+        pub ts: Option<i64>,
         /// The portal, the user's tokens and the application token to verify the sender (`auth`).
         pub auth: crate::types::EventAuth,
     }
@@ -40,8 +38,7 @@ fn envelope_fields() -> TokenStream {
 /// Renders the file of one event.
 pub fn render(spec: &Spec, event: &EventSpec) -> TokenStream {
     let name = ident(&struct_name(event));
-    let data_expr = TypeExpr::parse(&event.data).unwrap_or(TypeExpr::Json);
-    let data_type = storage(spec, &data_expr);
+    let data_type = storage(spec, event.data.expr());
     let mut doc_text = format!("{}\n\n", event.summary.trim());
     if let Some(description) = &event.description {
         doc_text.push_str(description.trim());
@@ -57,7 +54,6 @@ pub fn render(spec: &Spec, event: &EventSpec) -> TokenStream {
     let doc = docs::doc_attrs(&doc_text);
     let data_doc = docs::doc_attrs(&format!("The payload (`data`): `{}`.", event.data));
     let envelope = envelope_fields();
-    let tests = examples::event_tests(event);
     quote! {
         #doc
         #[derive(Debug, Clone, serde::Deserialize)]
@@ -68,8 +64,6 @@ pub fn render(spec: &Spec, event: &EventSpec) -> TokenStream {
             #[serde(deserialize_with = "crate::wire::decode")]
             pub data: #data_type,
         }
-
-        #tests
     }
 }
 

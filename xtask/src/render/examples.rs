@@ -1,6 +1,7 @@
-//! The `#[cfg(test)]` modules built from the spec's examples. The examples are embedded as
-//! string literals (the api crate is published alone, so it cannot read `spec/` at test time);
-//! the checks themselves live in the hand-written `test_support` module of the api crate.
+//! `generated/examples.rs`, the one `#[cfg(test)]` module built from the spec's examples. The
+//! examples are embedded as string literals (the api crate is published alone, so it cannot
+//! read `spec/` at test time); the checks themselves live in the hand-written `test_support`
+//! module of the api crate.
 
 use std::str::FromStr;
 
@@ -10,7 +11,7 @@ use serde_json::Value;
 
 use super::rust_type::ident;
 use crate::model::{EventSpec, MethodSpec, Source, Spec};
-use crate::ty::{holds_secret, TypeExpr};
+use crate::ty::holds_secret;
 
 /// A raw string literal holding `text`, with enough `#`s to be unambiguous.
 pub fn raw_literal(text: &str) -> TokenStream {
@@ -37,12 +38,12 @@ fn source_name(source: Source) -> &'static str {
     }
 }
 
-/// The example tests of one method.
+/// The example tests of one method: a module named after its file, with its documented error
+/// codes once (`ERRORS`) and one test per example, each example written once.
 pub fn method_tests(spec: &Spec, method: &MethodSpec) -> TokenStream {
+    let module = ident(&super::method::module_name(method));
     let request = ident(&method.rust_name);
-    let response_serializable = TypeExpr::parse(&method.response.ty)
-        .map(|expr| !holds_secret(spec, &expr))
-        .unwrap_or(false);
+    let response_serializable = !holds_secret(spec, method.response.ty.expr());
     let codes: Vec<&str> = method
         .errors
         .iter()
@@ -57,7 +58,7 @@ pub fn method_tests(spec: &Spec, method: &MethodSpec) -> TokenStream {
             tests.push(quote! {
                 #[test]
                 fn #test() {
-                    crate::test_support::check_request::<super::#request>(#literal);
+                    crate::test_support::check_request::<#request>(#literal);
                 }
             });
         }
@@ -65,14 +66,15 @@ pub fn method_tests(spec: &Spec, method: &MethodSpec) -> TokenStream {
             let test = ident(&format!("{prefix}_response_decodes"));
             let literal = json_literal(envelope);
             let round_trip = if response_serializable {
-                quote!(crate::test_support::check_response_keeps_every_field::<super::#request>(#literal);)
+                quote!(crate::test_support::check_response_keeps_every_field::<#request>(example);)
             } else {
                 quote!()
             };
             tests.push(quote! {
                 #[test]
                 fn #test() {
-                    crate::test_support::check_response::<super::#request>(#literal);
+                    let example = #literal;
+                    crate::test_support::check_response::<#request>(example);
                     #round_trip
                 }
             });
@@ -83,21 +85,39 @@ pub fn method_tests(spec: &Spec, method: &MethodSpec) -> TokenStream {
             tests.push(quote! {
                 #[test]
                 fn #test() {
-                    crate::test_support::check_error::<super::#request>(#literal, &[#(#codes),*]);
+                    crate::test_support::check_error::<#request>(#literal, ERRORS);
                 }
             });
         }
     }
+    let errors = if method
+        .examples
+        .iter()
+        .any(|example| example.error.is_some())
+    {
+        let doc = format!(" The documented error codes of `{}`.", method.name);
+        quote! {
+            #[doc = #doc]
+            const ERRORS: &[&str] = &[#(#codes),*];
+        }
+    } else {
+        quote!()
+    };
+    let doc = format!(" `{}`: {}", method.name, method.rust_name);
     quote! {
-        #[cfg(test)]
-        mod examples {
+        #[doc = #doc]
+        mod #module {
+            use crate::methods::#request;
+
+            #errors
             #(#tests)*
         }
     }
 }
 
-/// The example tests of one event.
+/// The example tests of one event, in a module named after its file.
 pub fn event_tests(event: &EventSpec) -> TokenStream {
+    let module = ident(&super::events::module_name(event));
     let variant = ident(&event.rust_name);
     let mut tests = Vec::new();
     for (index, example) in event.examples.iter().enumerate() {
@@ -127,10 +147,46 @@ pub fn event_tests(event: &EventSpec) -> TokenStream {
             });
         }
     }
+    let doc = format!(" `{}`", event.name);
     quote! {
-        #[cfg(test)]
-        mod examples {
+        #[doc = #doc]
+        mod #module {
             #(#tests)*
+        }
+    }
+}
+
+/// `examples.rs`: every `FromExample` impl and every example test, in one `#[cfg(test)]`
+/// module, so the method, type and event files read like declarations.
+pub fn render_module(spec: &Spec) -> TokenStream {
+    let method_impls = spec.methods.iter().map(|loaded| {
+        let name = ident(&loaded.item.rust_name);
+        super::fields::from_example(spec, &quote!(crate::methods::#name), &loaded.item.params)
+    });
+    let type_impls = spec
+        .types
+        .iter()
+        .map(|loaded| super::types::from_example_impls(spec, &loaded.item));
+    let method_tests = spec
+        .methods
+        .iter()
+        .map(|loaded| method_tests(spec, &loaded.item));
+    let event_tests = spec.events.iter().map(|loaded| event_tests(&loaded.item));
+    quote! {
+        #![doc = " Tests built from the spec's examples: every documented request is built through `new(..)` and the setters (the `FromExample` impls below) and serialised, every response and error decoded, every event decoded."]
+
+        #(#method_impls)*
+
+        #(#type_impls)*
+
+        /// One module per method.
+        mod methods {
+            #(#method_tests)*
+        }
+
+        /// One module per event.
+        mod events {
+            #(#event_tests)*
         }
     }
 }

@@ -5,7 +5,9 @@ use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
 use super::docs;
-use super::rust_type::{argument, example_type, ident, needs_validation, storage, Conversion};
+use super::rust_type::{
+    argument, example_type, getter, ident, needs_validation, storage, Conversion,
+};
 use crate::model::{FieldSpec, Spec};
 use crate::ty::TypeExpr;
 
@@ -18,9 +20,8 @@ pub enum Visibility {
     PublicDecoded,
 }
 
-fn expr_of(field: &FieldSpec) -> TypeExpr {
-    // The lint has parsed every type before rendering starts; `json` is never reached.
-    TypeExpr::parse(&field.ty).unwrap_or(TypeExpr::Json)
+fn expr_of(field: &FieldSpec) -> &TypeExpr {
+    field.ty.expr()
 }
 
 fn field_doc(field: &FieldSpec) -> TokenStream {
@@ -39,7 +40,7 @@ pub fn struct_fields(spec: &Spec, fields: &[FieldSpec], visibility: Visibility) 
     let declarations = fields.iter().map(|field| {
         let name = ident(&field.rust);
         let wire = &field.wire;
-        let stored = storage(spec, &expr_of(field));
+        let stored = storage(spec, expr_of(field));
         let doc = field_doc(field);
         let ty = if field.required {
             stored
@@ -87,7 +88,7 @@ pub fn builder_with_extra(
     let mut arg_docs = String::new();
     for field in fields {
         let name = ident(&field.rust);
-        let (arg_type, conversion) = argument(spec, &expr_of(field));
+        let (arg_type, conversion) = argument(spec, expr_of(field));
         if field.required {
             params.push(quote!(#name: #arg_type));
             if matches!(conversion, Conversion::Identity) {
@@ -139,6 +140,36 @@ pub fn builder_with_extra(
     }
 }
 
+/// One read-only getter per field of a type users build (whose fields are private):
+/// `get_<field>()`, named like `std::process::Command::get_program` since the plain names are
+/// the builder's setters. Strings and lists are lent as `&str` / `&[T]`, flags (`ActiveFlag`,
+/// `YesNo`) read as `bool`, numbers are copied, anything else is lent; optional fields wrap
+/// that in `Option`.
+pub fn getters(spec: &Spec, fields: &[FieldSpec]) -> TokenStream {
+    let getters = fields.iter().map(|field| {
+        let name = ident(&field.rust);
+        let getter_name = ident(&format!("get_{}", field.rust));
+        let (ty, read) = getter(spec, expr_of(field), field.required, &name);
+        let doc = docs::doc_attrs(&format!(
+            "Reads `{}`{}: {}",
+            field.wire,
+            if field.required {
+                ""
+            } else {
+                " (`None` when not set)"
+            },
+            docs::one_line(&field.docs)
+        ));
+        quote! {
+            #doc
+            pub fn #getter_name(&self) -> #ty {
+                #read
+            }
+        }
+    });
+    quote!(#(#getters)*)
+}
+
 /// `crate::wire::Validate::validate_at(..)?;` for every field that carries checks.
 ///
 /// `path` is `None` for a method (parameters are named by their wire name) or the variable
@@ -146,7 +177,7 @@ pub fn builder_with_extra(
 pub fn validations(spec: &Spec, fields: &[FieldSpec], path: Option<&Ident>) -> TokenStream {
     let calls = fields
         .iter()
-        .filter(|field| needs_validation(spec, &expr_of(field)))
+        .filter(|field| needs_validation(spec, expr_of(field)))
         .map(|field| {
             let name = ident(&field.rust);
             let wire = &field.wire;
@@ -159,18 +190,19 @@ pub fn validations(spec: &Spec, fields: &[FieldSpec], path: Option<&Ident>) -> T
     quote!(#(#calls)*)
 }
 
-/// `#[cfg(test)] impl FromExample`: builds the value through `new(..)` and the setters from a
-/// documented JSON example, so the example tests exercise the public constructors.
-pub fn from_example(spec: &Spec, name: &Ident, fields: &[FieldSpec]) -> TokenStream {
+/// `impl FromExample` (in the generated `examples` test module): builds the value through
+/// `new(..)` and the setters from a documented JSON example, so the example tests exercise the
+/// public constructors. `path` is the type's path, e.g. `crate::methods::Activate`.
+pub fn from_example(spec: &Spec, path: &TokenStream, fields: &[FieldSpec]) -> TokenStream {
     let args = fields.iter().filter(|field| field.required).map(|field| {
         let wire = &field.wire;
-        let ty = example_type(spec, &expr_of(field));
+        let ty = example_type(spec, expr_of(field));
         quote!(crate::test_support::required::<#ty>(example, #wire))
     });
     let setters = fields.iter().filter(|field| !field.required).map(|field| {
         let wire = &field.wire;
         let setter = ident(&field.rust);
-        let ty = example_type(spec, &expr_of(field));
+        let ty = example_type(spec, expr_of(field));
         quote! {
             if let Some(value) = crate::test_support::optional::<#ty>(example, #wire) {
                 built = built.#setter(value);
@@ -193,8 +225,7 @@ pub fn from_example(spec: &Spec, name: &Ident, fields: &[FieldSpec]) -> TokenStr
         quote!(example)
     };
     quote! {
-        #[cfg(test)]
-        impl crate::test_support::FromExample for #name {
+        impl crate::test_support::FromExample for #path {
             fn from_example(#parameter: &serde_json::Value) -> Self {
                 #body
             }

@@ -6,11 +6,9 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::docs::{self, ExampleWriter};
-use super::examples;
 use super::fields;
 use super::rust_type::{ident, storage};
 use crate::model::{Auth, MethodSpec, Spec};
-use crate::ty::TypeExpr;
 
 /// The module (file) name of a method: `Activate` -> `activate`.
 pub fn module_name(method: &MethodSpec) -> String {
@@ -33,7 +31,7 @@ pub fn render(spec: &Spec, method: &MethodSpec) -> TokenStream {
         &method.params,
         "Builds the request from its required parameters.",
     );
-    let from_example = fields::from_example(spec, &name, &method.params);
+    let getters = fields::getters(spec, &method.params);
     let validations = fields::validations(spec, &method.params, None);
     let checks = method.validate.iter().map(|check| {
         let check = ident(check);
@@ -45,8 +43,7 @@ pub fn render(spec: &Spec, method: &MethodSpec) -> TokenStream {
     };
     let idempotent = method.idempotent;
     let response_name = ident(&response_name(method));
-    let response_expr = TypeExpr::parse(&method.response.ty).unwrap_or(TypeExpr::Json);
-    let response_type = storage(spec, &response_expr);
+    let response_type = storage(spec, method.response.ty.expr());
     let response_doc = docs::doc_attrs(&format!(
         "The `result` of [`{}`] (`{wire_name}`): `{}`.{}",
         method.rust_name,
@@ -59,7 +56,7 @@ pub fn render(spec: &Spec, method: &MethodSpec) -> TokenStream {
             .unwrap_or_default()
     ));
     let soft_error = method.response.soft_error.as_ref().map(|helper| {
-        let value = match crate::lint::soft_error_access(spec, &method.response.ty, helper) {
+        let value = match crate::lint::soft_error_access(spec, method.response.ty.expr(), helper) {
             Some(Some(field)) => {
                 let field = ident(&field);
                 quote!(&response.#field)
@@ -72,7 +69,6 @@ pub fn render(spec: &Spec, method: &MethodSpec) -> TokenStream {
             }
         }
     });
-    let tests = examples::method_tests(spec, method);
     let derive_default = if method.params.iter().any(|param| param.required) {
         quote!()
     } else {
@@ -89,6 +85,8 @@ pub fn render(spec: &Spec, method: &MethodSpec) -> TokenStream {
 
         impl #name {
             #builder
+
+            #getters
         }
 
         #response_doc
@@ -108,10 +106,6 @@ pub fn render(spec: &Spec, method: &MethodSpec) -> TokenStream {
 
             #soft_error
         }
-
-        #from_example
-
-        #tests
     }
 }
 
@@ -190,9 +184,8 @@ fn example_code(spec: &Spec, method: &MethodSpec) -> String {
         !param.required && request_example.is_some_and(|example| example.get(&param.wire).is_some())
     });
     if let Some(param) = first_optional {
-        let expr = TypeExpr::parse(&param.ty).unwrap_or(TypeExpr::Json);
         let value = writer.value(
-            &expr,
+            param.ty.expr(),
             request_example.and_then(|example| example.get(&param.wire)),
         );
         tail = format!(".{}({value})", param.rust);

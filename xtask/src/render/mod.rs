@@ -15,8 +15,8 @@ use heck::ToSnakeCase;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::lint;
-use crate::model::{Problem, Spec};
+use crate::model::Problem;
+use crate::resolve::Model;
 use rust_type::ident;
 
 /// Where the generated files go, relative to the workspace root.
@@ -31,13 +31,9 @@ pub type Rendered = BTreeMap<String, String>;
 /// Renders every file from `spec`.
 ///
 /// # Errors
-/// The spec's cross-check problems (a spec that fails them is not rendered), or a rendering
-/// failure.
-pub fn render(spec: &Spec) -> Result<Rendered, Vec<Problem>> {
-    let problems = lint::cross_check(spec);
-    if !problems.is_empty() {
-        return Err(problems);
-    }
+/// A rendering failure (generated code that does not parse), naming the file.
+pub fn render(model: &Model) -> Result<Rendered, Vec<Problem>> {
+    let spec = model.spec();
     let mut files = Rendered::new();
     let mut problems = Vec::new();
     let mut add =
@@ -58,6 +54,9 @@ pub fn render(spec: &Spec) -> Result<Rendered, Vec<Problem>> {
             pub mod types;
             /// Events Bitrix24 POSTs to the app, and their decoder.
             pub mod events;
+            /// Tests built from the spec's examples.
+            #[cfg(test)]
+            mod examples;
         },
     );
 
@@ -121,6 +120,12 @@ pub fn render(spec: &Spec) -> Result<Rendered, Vec<Problem>> {
         "events/mod.rs".to_owned(),
         &["spec/events/*.json"],
         events::render_mod(&spec.events),
+    );
+
+    add(
+        "examples.rs".to_owned(),
+        &["spec/"],
+        examples::render_module(spec),
     );
 
     if problems.is_empty() {

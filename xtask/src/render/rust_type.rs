@@ -139,3 +139,53 @@ pub fn needs_validation(spec: &Spec, expr: &TypeExpr) -> bool {
         _ => false,
     }
 }
+
+/// How a getter hands out a stored value: its return type and the expression reading
+/// `self.<field>`.
+pub fn getter(
+    spec: &Spec,
+    expr: &TypeExpr,
+    required: bool,
+    field: &Ident,
+) -> (TokenStream, TokenStream) {
+    enum Shape {
+        /// Returned by value (`Copy` primitives).
+        Copy,
+        /// A flag helper read with `.get()`.
+        Flag,
+        /// Borrowed as the given type (`&str`, `&[T]`, `&T`).
+        Borrowed(TokenStream),
+    }
+    let shape = match expr {
+        TypeExpr::Bool | TypeExpr::I64 | TypeExpr::U64 | TypeExpr::F64 => Shape::Copy,
+        TypeExpr::String => Shape::Borrowed(quote!(str)),
+        TypeExpr::List(inner) => {
+            let inner = storage(spec, inner);
+            Shape::Borrowed(quote!([#inner]))
+        }
+        TypeExpr::Named(name, _) => match resolve(spec, name) {
+            Some(Resolved::Helper(helper)) if helper.arg == ArgStyle::Bool => Shape::Flag,
+            _ => Shape::Borrowed(storage(spec, expr)),
+        },
+        TypeExpr::Json | TypeExpr::Map(_) => Shape::Borrowed(storage(spec, expr)),
+    };
+    let stored = storage(spec, expr);
+    match (shape, required) {
+        (Shape::Copy, true) => (stored, quote!(self.#field)),
+        (Shape::Copy, false) => (quote!(Option<#stored>), quote!(self.#field)),
+        (Shape::Flag, true) => (quote!(bool), quote!(self.#field.get())),
+        (Shape::Flag, false) => (
+            quote!(Option<bool>),
+            quote!(self.#field.map(|flag| flag.get())),
+        ),
+        (Shape::Borrowed(target), true) => (quote!(&#target), quote!(&self.#field)),
+        (Shape::Borrowed(target), false) => {
+            let read = if matches!(expr, TypeExpr::String | TypeExpr::List(_)) {
+                quote!(self.#field.as_deref())
+            } else {
+                quote!(self.#field.as_ref())
+            };
+            (quote!(Option<&#target>), read)
+        }
+    }
+}

@@ -84,10 +84,17 @@ fn render_struct(spec: &Spec, ty: &TypeSpec) -> TokenStream {
         } else {
             quote!(path)
         };
-        let from_example = fields::from_example(spec, &name, &ty.fields);
+        // Fields of `both` types are public already.
+        let getters = if visibility == Visibility::Crate {
+            fields::getters(spec, &ty.fields)
+        } else {
+            quote!()
+        };
         quote! {
             impl #name {
                 #builder
+
+                #getters
             }
 
             impl crate::wire::Validate for #name {
@@ -96,8 +103,6 @@ fn render_struct(spec: &Spec, ty: &TypeSpec) -> TokenStream {
                     Ok(())
                 }
             }
-
-            #from_example
         }
     } else {
         quote!()
@@ -205,12 +210,28 @@ fn render_enum(ty: &TypeSpec) -> TokenStream {
         }
 
         #decode
-
-        #[cfg(test)]
-        impl crate::test_support::FromExample for #name {
-            fn from_example(example: &serde_json::Value) -> Self {
-                Self::from(<String as crate::test_support::FromExample>::from_example(example).as_str())
-            }
-        }
     }
+}
+
+/// The `FromExample` impls of one group's request structs and enums, for the generated
+/// `examples` test module.
+pub fn from_example_impls(spec: &Spec, file: &TypesFile) -> TokenStream {
+    let impls = file.types.iter().map(|ty| {
+        let name = ident(&ty.name);
+        let path = quote!(crate::types::#name);
+        match ty.kind {
+            Kind::Struct if ty.usage.is_request() => {
+                fields::from_example(spec, &path, &ty.fields)
+            }
+            Kind::Struct => quote!(),
+            Kind::Enum => quote! {
+                impl crate::test_support::FromExample for #path {
+                    fn from_example(example: &serde_json::Value) -> Self {
+                        Self::from(<String as crate::test_support::FromExample>::from_example(example).as_str())
+                    }
+                }
+            },
+        }
+    });
+    quote!(#(#impls)*)
 }

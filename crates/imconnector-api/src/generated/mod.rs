@@ -9,3 +9,7 @@ pub mod types;
 
 /// Events Bitrix24 POSTs to the app, and their decoder.
 pub mod events;
+
+/// Tests built from the spec's examples.
+#[cfg(test)]
+mod examples;

@@ -1,44 +1,52 @@
 //! The named checks a method's `validate` list in the spec refers to.
 //!
-//! Each takes the request and looks at its wire form (what the portal will receive), so the
-//! checks read like the portal's own rules. "Empty" is PHP's `empty()`, which the portal uses:
-//! `""`, `"0"`, `0`, `false`, `null`, `[]` and `{}` are all empty.
+//! Each reads the typed request through its generated getters and applies the portal's own
+//! rules. "Empty" is PHP's `empty()`, which the portal uses: `""`, `"0"`, `0`, a missing value
+//! and an empty list are all empty.
 
-use serde::Serialize;
-use serde_json::Value;
-
+use crate::methods::{
+    DeleteMessages, SendMessages, SendStatusDelivery, SendStatusReading, UpdateMessages,
+};
 use crate::transport::InvalidRequest;
+use crate::types::{DeliveryItem, MessageIn};
 
-fn wire_form<T: Serialize>(request: &T) -> Result<Value, InvalidRequest> {
-    serde_json::to_value(request)
-        .map_err(|error| InvalidRequest::new("MESSAGES", format!("cannot be encoded: {error}")))
+/// A request whose `MESSAGES` list the checks read.
+pub trait MessageList {
+    /// What `MESSAGES` holds.
+    type Item;
+    /// The `MESSAGES` list, in order.
+    fn message_list(&self) -> &[Self::Item];
 }
 
-/// PHP's `empty()`.
-fn php_empty(value: Option<&Value>) -> bool {
-    match value {
-        None | Some(Value::Null) => true,
-        Some(Value::Bool(flag)) => !flag,
-        Some(Value::Number(number)) => number.as_f64() == Some(0.0),
-        Some(Value::String(text)) => text.is_empty() || text == "0",
-        Some(Value::Array(items)) => items.is_empty(),
-        Some(Value::Object(map)) => map.is_empty(),
-    }
+macro_rules! message_list {
+    ($($request:ty => $item:ty),* $(,)?) => {
+        $(impl MessageList for $request {
+            type Item = $item;
+            fn message_list(&self) -> &[$item] {
+                self.get_messages()
+            }
+        })*
+    };
 }
 
-fn messages(request: &Value) -> &[Value] {
-    request
-        .get("MESSAGES")
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
+message_list!(
+    SendMessages => MessageIn,
+    UpdateMessages => MessageIn,
+    DeleteMessages => MessageIn,
+    SendStatusDelivery => DeliveryItem,
+    SendStatusReading => DeliveryItem,
+);
+
+/// PHP's `empty()` of a string.
+fn empty_text(text: Option<&str>) -> bool {
+    text.is_none_or(|text| text.is_empty() || text == "0")
 }
 
-/// Requires `item[pointer]` (a `/`-separated path) to be non-empty.
-fn require(item: &Value, index: usize, pointer: &str, what: &str) -> Result<(), InvalidRequest> {
-    if php_empty(item.pointer(pointer)) {
-        let path = format!("MESSAGES[{index}]{}", pointer.replace('/', "."));
+/// Fails with `MESSAGES[index].<field>` when `missing`.
+fn require(missing: bool, index: usize, field: &str, what: &str) -> Result<(), InvalidRequest> {
+    if missing {
         return Err(InvalidRequest::new(
-            path,
+            format!("MESSAGES[{index}].{field}"),
             format!("{what} is missing or empty"),
         ));
     }
@@ -49,8 +57,8 @@ fn require(item: &Value, index: usize, pointer: &str, what: &str) -> Result<(), 
 ///
 /// # Errors
 /// [`InvalidRequest`] for `MESSAGES`.
-pub fn messages_not_empty<T: Serialize>(request: &T) -> Result<(), InvalidRequest> {
-    if messages(&wire_form(request)?).is_empty() {
+pub fn messages_not_empty<T: MessageList>(request: &T) -> Result<(), InvalidRequest> {
+    if request.message_list().is_empty() {
         return Err(InvalidRequest::new(
             "MESSAGES",
             "at least one message is required",
@@ -65,28 +73,38 @@ pub fn messages_not_empty<T: Serialize>(request: &T) -> Result<(), InvalidReques
 ///
 /// # Errors
 /// [`InvalidRequest`] naming the first offending field, e.g. `MESSAGES[1].chat.id`.
-pub fn messages_complete<T: Serialize>(request: &T) -> Result<(), InvalidRequest> {
-    let request = wire_form(request)?;
-    for (index, item) in messages(&request).iter().enumerate() {
-        require(item, index, "/user/id", "the customer's id")?;
-        require(item, index, "/chat/id", "the chat id")?;
-        let files = item.pointer("/message/files");
-        if php_empty(item.pointer("/message/text")) && php_empty(files) {
+pub fn messages_complete<T: MessageList<Item = MessageIn>>(
+    request: &T,
+) -> Result<(), InvalidRequest> {
+    for (index, item) in request.message_list().iter().enumerate() {
+        require(
+            empty_text(Some(item.get_user().get_id())),
+            index,
+            "user.id",
+            "the customer's id",
+        )?;
+        require(
+            empty_text(Some(item.get_chat().get_id())),
+            index,
+            "chat.id",
+            "the chat id",
+        )?;
+        let body = item.get_message();
+        let files = body.get_files().unwrap_or_default();
+        if empty_text(body.get_text()) && files.is_empty() {
             return Err(InvalidRequest::new(
                 format!("MESSAGES[{index}].message.text"),
                 "a message needs text or files",
             ));
         }
-        let files = files
-            .and_then(Value::as_array)
-            .map_or(&[][..], Vec::as_slice);
-        for (file_index, file) in files.iter().enumerate() {
-            if php_empty(file.get("url")) {
-                return Err(InvalidRequest::new(
-                    format!("MESSAGES[{index}].message.files[{file_index}].url"),
-                    "every file needs a url the portal can download",
-                ));
-            }
+        if let Some(file_index) = files
+            .iter()
+            .position(|file| empty_text(Some(file.get_url())))
+        {
+            return Err(InvalidRequest::new(
+                format!("MESSAGES[{index}].message.files[{file_index}].url"),
+                "every file needs a url the portal can download",
+            ));
         }
     }
     Ok(())
@@ -97,12 +115,28 @@ pub fn messages_complete<T: Serialize>(request: &T) -> Result<(), InvalidRequest
 ///
 /// # Errors
 /// [`InvalidRequest`] naming the first missing field, e.g. `MESSAGES[0].message.id`.
-pub fn messages_identified<T: Serialize>(request: &T) -> Result<(), InvalidRequest> {
-    let request = wire_form(request)?;
-    for (index, item) in messages(&request).iter().enumerate() {
-        require(item, index, "/user/id", "the customer's id")?;
-        require(item, index, "/message/id", "the message's external id")?;
-        require(item, index, "/chat/id", "the chat id")?;
+pub fn messages_identified<T: MessageList<Item = MessageIn>>(
+    request: &T,
+) -> Result<(), InvalidRequest> {
+    for (index, item) in request.message_list().iter().enumerate() {
+        require(
+            empty_text(Some(item.get_user().get_id())),
+            index,
+            "user.id",
+            "the customer's id",
+        )?;
+        require(
+            empty_text(item.get_message().get_id()),
+            index,
+            "message.id",
+            "the message's external id",
+        )?;
+        require(
+            empty_text(Some(item.get_chat().get_id())),
+            index,
+            "chat.id",
+            "the chat id",
+        )?;
     }
     Ok(())
 }
@@ -113,35 +147,41 @@ pub fn messages_identified<T: Serialize>(request: &T) -> Result<(), InvalidReque
 ///
 /// # Errors
 /// [`InvalidRequest`] naming the first offending field, e.g. `MESSAGES[0].im.message_id`.
-pub fn delivery_items_complete<T: Serialize>(request: &T) -> Result<(), InvalidRequest> {
-    let request = wire_form(request)?;
-    for (index, item) in messages(&request).iter().enumerate() {
+pub fn delivery_items_complete<T: MessageList<Item = DeliveryItem>>(
+    request: &T,
+) -> Result<(), InvalidRequest> {
+    for (index, item) in request.message_list().iter().enumerate() {
         require(
-            item,
+            item.get_im().get_chat_id() == 0,
             index,
-            "/im/chat_id",
+            "im.chat_id",
             "the Bitrix24 chat id from the event",
         )?;
         require(
-            item,
+            item.get_im().get_message_id() == 0,
             index,
-            "/im/message_id",
+            "im.message_id",
             "the Bitrix24 message id from the event",
         )?;
+        let ids = item.get_message().get_id();
         require(
-            item,
+            ids.is_empty(),
             index,
-            "/message/id",
+            "message.id",
             "the list of external message ids",
         )?;
-        let ids = item.pointer("/message/id").and_then(Value::as_array);
-        if let Some(position) = ids.and_then(|ids| ids.iter().position(|id| php_empty(Some(id)))) {
+        if let Some(position) = ids.iter().position(|id| empty_text(Some(id))) {
             return Err(InvalidRequest::new(
                 format!("MESSAGES[{index}].message.id[{position}]"),
                 "external message ids must not be empty",
             ));
         }
-        require(item, index, "/chat/id", "the chat id")?;
+        require(
+            empty_text(Some(item.get_chat().get_id())),
+            index,
+            "chat.id",
+            "the chat id",
+        )?;
     }
     Ok(())
 }
@@ -149,87 +189,113 @@ pub fn delivery_items_complete<T: Serialize>(request: &T) -> Result<(), InvalidR
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::types::{
+        DeliveryChat, DeliveryIm, DeliveryMessage, MessageBody, MessageChat, MessageFile,
+        MessageUser,
+    };
+    use crate::wire::{ConnectorId, LineId};
 
     fn parameter(result: Result<(), InvalidRequest>) -> String {
         result.unwrap_err().parameter.into_owned()
     }
 
+    fn send(messages: impl IntoIterator<Item = MessageIn>) -> SendMessages {
+        SendMessages::new(
+            ConnectorId::new("acme").unwrap(),
+            LineId::new(1).unwrap(),
+            messages,
+        )
+    }
+
+    fn message(user: &str, body: MessageBody, chat: &str) -> MessageIn {
+        MessageIn::new(MessageUser::new(user), body, MessageChat::new(chat))
+    }
+
+    fn delivery(chat_id: i64, message_id: i64, ids: &[&str]) -> SendStatusDelivery {
+        SendStatusDelivery::new(
+            ConnectorId::new("acme").unwrap(),
+            LineId::new(1).unwrap(),
+            [DeliveryItem::new(
+                DeliveryIm::new(chat_id, message_id),
+                DeliveryMessage::new(ids.iter().copied()),
+                DeliveryChat::new("c1"),
+            )],
+        )
+    }
+
     #[test]
     fn empty_message_lists_are_refused() {
-        assert_eq!(
-            parameter(messages_not_empty(&json!({"MESSAGES": []}))),
-            "MESSAGES"
-        );
-        assert_eq!(parameter(messages_not_empty(&json!({}))), "MESSAGES");
-        assert!(messages_not_empty(&json!({"MESSAGES": [{}]})).is_ok());
+        assert_eq!(parameter(messages_not_empty(&send([]))), "MESSAGES");
+        let one = message("u1", MessageBody::new().text("hi"), "c1");
+        assert!(messages_not_empty(&send([one])).is_ok());
     }
 
     #[test]
     fn messages_to_send_need_user_chat_and_content() {
-        let good = json!({"user": {"id": "u1"}, "chat": {"id": "c1"}, "message": {"text": "hi"}});
-        assert!(messages_complete(&json!({"MESSAGES": [good.clone()]})).is_ok());
-        let with_file = json!({"user": {"id": "u1"}, "chat": {"id": "c1"}, "message": {"files": [{"url": "https://x/a.pdf"}]}});
-        assert!(messages_complete(&json!({"MESSAGES": [with_file]})).is_ok());
-        let no_user = json!({"user": {"id": ""}, "chat": {"id": "c1"}, "message": {"text": "hi"}});
+        let good = message("u1", MessageBody::new().text("hi"), "c1");
+        assert!(messages_complete(&send([good.clone()])).is_ok());
+        let with_file = message(
+            "u1",
+            MessageBody::new().files([MessageFile::new("https://x/a.pdf")]),
+            "c1",
+        );
+        assert!(messages_complete(&send([with_file])).is_ok());
+        let no_user = message("", MessageBody::new().text("hi"), "c1");
         assert_eq!(
-            parameter(messages_complete(
-                &json!({"MESSAGES": [good.clone(), no_user]})
-            )),
+            parameter(messages_complete(&send([good, no_user]))),
             "MESSAGES[1].user.id"
         );
-        let php_zero =
-            json!({"user": {"id": "0"}, "chat": {"id": "c1"}, "message": {"text": "hi"}});
+        let php_zero = message("0", MessageBody::new().text("hi"), "c1");
         assert_eq!(
-            parameter(messages_complete(&json!({"MESSAGES": [php_zero]}))),
+            parameter(messages_complete(&send([php_zero]))),
             "MESSAGES[0].user.id"
         );
-        let no_chat = json!({"user": {"id": "u1"}, "chat": {}, "message": {"text": "hi"}});
+        let no_chat = message("u1", MessageBody::new().text("hi"), "");
         assert_eq!(
-            parameter(messages_complete(&json!({"MESSAGES": [no_chat]}))),
+            parameter(messages_complete(&send([no_chat]))),
             "MESSAGES[0].chat.id"
         );
-        let no_content =
-            json!({"user": {"id": "u1"}, "chat": {"id": "c1"}, "message": {"id": "m1"}});
+        let no_content = message("u1", MessageBody::new().id("m1"), "c1");
         assert_eq!(
-            parameter(messages_complete(&json!({"MESSAGES": [no_content]}))),
+            parameter(messages_complete(&send([no_content]))),
             "MESSAGES[0].message.text"
         );
-        let bad_file = json!({"user": {"id": "u1"}, "chat": {"id": "c1"}, "message": {"files": [{"url": ""}]}});
+        let bad_file = message("u1", MessageBody::new().files([MessageFile::new("")]), "c1");
         assert_eq!(
-            parameter(messages_complete(&json!({"MESSAGES": [bad_file]}))),
+            parameter(messages_complete(&send([bad_file]))),
             "MESSAGES[0].message.files[0].url"
         );
     }
 
     #[test]
     fn messages_to_delete_need_their_external_id() {
-        let good = json!({"user": {"id": "u1"}, "chat": {"id": "c1"}, "message": {"id": "m1"}});
-        assert!(messages_identified(&json!({"MESSAGES": [good]})).is_ok());
-        let no_id = json!({"user": {"id": "u1"}, "chat": {"id": "c1"}, "message": {"text": "hi"}});
+        let delete = |body| {
+            DeleteMessages::new(
+                ConnectorId::new("acme").unwrap(),
+                LineId::new(1).unwrap(),
+                [message("u1", body, "c1")],
+            )
+        };
+        assert!(messages_identified(&delete(MessageBody::new().id("m1"))).is_ok());
         assert_eq!(
-            parameter(messages_identified(&json!({"MESSAGES": [no_id]}))),
+            parameter(messages_identified(&delete(MessageBody::new().text("hi")))),
             "MESSAGES[0].message.id"
         );
     }
 
     #[test]
     fn delivery_confirmations_need_event_ids_and_external_ids() {
-        let good = json!({"im": {"chat_id": 1807, "message_id": 86497}, "message": {"id": ["e1"]}, "chat": {"id": "c1"}});
-        assert!(delivery_items_complete(&json!({"MESSAGES": [good]})).is_ok());
-        let zero = json!({"im": {"chat_id": 1807, "message_id": 0}, "message": {"id": ["e1"]}, "chat": {"id": "c1"}});
+        assert!(delivery_items_complete(&delivery(1807, 86497, &["e1"])).is_ok());
         assert_eq!(
-            parameter(delivery_items_complete(&json!({"MESSAGES": [zero]}))),
+            parameter(delivery_items_complete(&delivery(1807, 0, &["e1"]))),
             "MESSAGES[0].im.message_id"
         );
-        let no_ids = json!({"im": {"chat_id": 1, "message_id": 2}, "message": {"id": []}, "chat": {"id": "c1"}});
         assert_eq!(
-            parameter(delivery_items_complete(&json!({"MESSAGES": [no_ids]}))),
+            parameter(delivery_items_complete(&delivery(1, 2, &[]))),
             "MESSAGES[0].message.id"
         );
-        let blank = json!({"im": {"chat_id": 1, "message_id": 2}, "message": {"id": ["e1", ""]}, "chat": {"id": "c1"}});
         assert_eq!(
-            parameter(delivery_items_complete(&json!({"MESSAGES": [blank]}))),
+            parameter(delivery_items_complete(&delivery(1, 2, &["e1", ""]))),
             "MESSAGES[0].message.id[1]"
         );
     }

@@ -1,11 +1,9 @@
 //! Booleans and integers as PHP sends and reads them.
 
-use std::fmt;
-
 use serde::{de::Error as _, Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use super::decode::{lenient_bool, lenient_i64, wire_decode_via_serde};
+use super::decode::{lenient_bool, wire_decode_via_serde};
 use super::SoftErrorSource;
 use crate::transport::SoftError;
 
@@ -70,15 +68,8 @@ impl Serialize for YesNo {
     }
 }
 
-/// A boolean that may arrive as `true`, `1`, `"1"`, `"Y"` or `"true"` (and their opposites);
-/// sent as a JSON boolean.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
-#[serde(transparent)]
-pub struct LenientBool(bool);
-bool_newtype_common!(LenientBool);
-
-/// The `SUCCESS` flag of the message and status methods' result, decoded like
-/// [`LenientBool`].
+/// The `SUCCESS` flag of the message and status methods' result, decoded like a `bool`
+/// response field (`true`, `1`, `"1"`, `"Y"`, `"true"` and their opposites).
 ///
 /// Old servers answer HTTP 200 `{"SUCCESS": false, "DATA": []}` where new ones send an error
 /// (an inactive line, a wrong connector); `false` is therefore a soft error with the code
@@ -102,51 +93,7 @@ impl SoftErrorSource for SuccessFlag {
     }
 }
 
-/// An integer that may arrive as a string (every value of a form-encoded event is one);
-/// sent as a JSON number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
-#[serde(transparent)]
-pub struct LenientI64(i64);
-
-impl LenientI64 {
-    /// The integer.
-    pub fn get(self) -> i64 {
-        self.0
-    }
-}
-
-impl From<i64> for LenientI64 {
-    fn from(value: i64) -> Self {
-        Self(value)
-    }
-}
-
-impl From<LenientI64> for i64 {
-    fn from(value: LenientI64) -> i64 {
-        value.0
-    }
-}
-
-impl PartialEq<i64> for LenientI64 {
-    fn eq(&self, other: &i64) -> bool {
-        self.0 == *other
-    }
-}
-
-impl fmt::Display for LenientI64 {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for LenientI64 {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(deserializer)?;
-        lenient_i64(&value).map(Self).map_err(D::Error::custom)
-    }
-}
-
-wire_decode_via_serde!(ActiveFlag, YesNo, LenientBool, SuccessFlag, LenientI64);
+wire_decode_via_serde!(ActiveFlag, YesNo, SuccessFlag);
 
 #[cfg(test)]
 mod tests {
@@ -174,16 +121,6 @@ mod tests {
             serde_json::to_value(YesNo::from(false)).unwrap(),
             json!("N")
         );
-    }
-
-    #[test]
-    fn lenient_values_decode_from_strings_and_encode_as_json_types() {
-        let flag: LenientBool = serde_json::from_value(json!("Y")).unwrap();
-        assert_eq!(serde_json::to_value(flag).unwrap(), json!(true));
-        let number: LenientI64 = serde_json::from_value(json!("1773759161")).unwrap();
-        assert_eq!(number, 1_773_759_161);
-        assert_eq!(serde_json::to_value(number).unwrap(), json!(1_773_759_161));
-        assert!(serde_json::from_value::<LenientI64>(json!("soon")).is_err());
     }
 
     #[test]

@@ -162,6 +162,12 @@ impl fmt::Display for LineId {
     }
 }
 
+impl PartialEq<i64> for LineId {
+    fn eq(&self, other: &i64) -> bool {
+        self.0 == *other
+    }
+}
+
 impl<'de> Deserialize<'de> for LineId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(deserializer)?;

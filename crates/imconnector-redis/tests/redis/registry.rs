@@ -29,8 +29,8 @@ impl EventHandler for Bridge {
         for item in &event.data.messages {
             let _ = self
                 .seen
-                .send((event.auth.member_id.clone(), item.im.message_id.get()));
-            sent.push(item, [format!("out-{}", item.im.message_id.get())]);
+                .send((event.auth.member_id.clone(), item.im.message_id));
+            sent.push(item, [format!("out-{}", item.im.message_id)]);
         }
         Ok(sent)
     }

@@ -22,7 +22,7 @@ pub(crate) async fn dispatch<H: EventHandler, T: ApplicationTokens, C: PortalCli
             let origin = Origin {
                 member_id: event.auth.member_id.clone(),
                 connector: event.data.connector.clone(),
-                line: event.data.line.get(),
+                line: event.data.line,
             };
             match handler.message_add(event).await {
                 Ok(sent) => {
@@ -53,8 +53,8 @@ pub(crate) async fn dispatch<H: EventHandler, T: ApplicationTokens, C: PortalCli
 /// Where the messages of an `OnImConnectorMessageAdd` came from.
 struct Origin {
     member_id: String,
-    connector: String,
-    line: i64,
+    connector: ConnectorId,
+    line: LineId,
 }
 
 async fn confirm<H: EventHandler, T, C: PortalClients>(
@@ -78,8 +78,8 @@ async fn confirm<H: EventHandler, T, C: PortalClients>(
     }
     let report = DeliveryReport {
         member_id: origin.member_id,
-        connector: origin.connector,
-        line: origin.line,
+        connector: origin.connector.to_string(),
+        line: origin.line.get(),
         messages: sent.messages().to_vec(),
         result,
     };
@@ -91,8 +91,6 @@ async fn send_confirmation(
     origin: &Origin,
     sent: &SentMessages,
 ) -> Result<(), imconnector_transport::Error> {
-    let connector = ConnectorId::new(origin.connector.as_str())?;
-    let line = LineId::new(origin.line)?;
     let items = sent.messages().iter().map(|message| {
         DeliveryItem::new(
             DeliveryIm::new(message.chat_id, message.message_id),
@@ -101,7 +99,11 @@ async fn send_confirmation(
         )
     });
     client
-        .call(&SendStatusDelivery::new(connector, line, items))
+        .call(&SendStatusDelivery::new(
+            origin.connector.clone(),
+            origin.line,
+            items,
+        ))
         .await?;
     Ok(())
 }

@@ -156,8 +156,8 @@ impl SentMessages {
         external_ids: impl IntoIterator<Item = impl Into<String>>,
     ) {
         self.messages.push(SentMessage {
-            chat_id: item.im.chat_id.get(),
-            message_id: item.im.message_id.get(),
+            chat_id: item.im.chat_id,
+            message_id: item.im.message_id,
             external_chat_id: item.chat.id.as_str().to_owned(),
             external_ids: external_ids.into_iter().map(Into::into).collect(),
         });

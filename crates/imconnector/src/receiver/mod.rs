@@ -2,11 +2,13 @@
 //! to.
 //!
 //! Bitrix24 POSTs each event as a PHP-style form. The receiver
-//! 1. refuses bodies over the size limit (413) and bodies it cannot parse (400);
-//! 2. checks `auth[application_token]` in constant time against the token
-//!    [`ApplicationTokens`] gives for `auth[member_id]`: missing or wrong is 401, and the event
-//!    is never dispatched;
-//! 3. decodes the typed [`Event`] (400 if it does not have its documented shape);
+//! 1. refuses bodies over the size limit (413);
+//! 2. decodes the typed [`Event`] with [`Event::from_body`]: 401 if it has no
+//!    `auth[application_token]`, 400 if it cannot be parsed or does not have its documented
+//!    shape;
+//! 3. checks `auth[application_token]` in constant time ([`Secret::matches`]) against the token
+//!    [`ApplicationTokens`] gives for `auth[member_id]`: a wrong or unknown one is 401, and the
+//!    event is never dispatched;
 //! 4. answers 200 at once (the portal throttles slow handlers and never retries) and calls your
 //!    [`EventHandler`] on a task of its own;
 //! 5. optionally confirms delivered operator messages with `imconnector.send.status.delivery`.
@@ -39,11 +41,11 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use imconnector_api::events::Event;
+use imconnector_api::events::{Event, EventDecodeError};
+#[cfg(doc)]
+use imconnector_api::wire::Secret;
 use imconnector_transport::Client;
 use secrecy::ExposeSecret;
-use serde_json::Value;
-use subtle::ConstantTimeEq;
 
 pub use clients::PortalClients;
 pub use handler::{DeliveryReport, EventHandler, HandlerError, SentMessage, SentMessages};
@@ -193,9 +195,10 @@ async fn receive<H: EventHandler, T: ApplicationTokens, C: PortalClients>(
     }
 }
 
-/// Checks and decodes an event body as the router does, for use outside axum: parses it
-/// (JSON when `content_type` is `application/json`, the portal's form encoding otherwise),
-/// checks `auth[application_token]` in constant time against `tokens`, then decodes the event.
+/// Decodes and checks an event body as the router does, for use outside axum: decodes it with
+/// [`Event::from_body`] (JSON when `content_type` is `application/json`, the portal's form
+/// encoding otherwise), then checks `auth[application_token]` in constant time
+/// ([`Secret::matches`]) against the token `tokens` gives for `auth[member_id]`.
 ///
 /// # Errors
 /// [`Rejection`], which says the status to answer.
@@ -204,38 +207,23 @@ pub async fn verify_event<T: ApplicationTokens>(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Event, Rejection> {
-    let value = parse_body(content_type, body)?;
-    let auth = value.get("auth").and_then(Value::as_object);
-    let field = |key: &str| auth.and_then(|auth| auth.get(key)).and_then(Value::as_str);
-    let presented = field("application_token")
-        .filter(|token| !token.is_empty())
-        .ok_or(Rejection::Unauthorized("no auth[application_token]"))?;
-    let member_id = field("member_id").unwrap_or_default();
-    let expected = tokens
-        .application_token(member_id)
-        .await
-        .ok_or(Rejection::Unauthorized(
-            "no application token is known for this member_id",
-        ))?;
+    let event = Event::from_body(content_type, body).map_err(|error| match error {
+        EventDecodeError::MissingApplicationToken => {
+            Rejection::Unauthorized("no auth[application_token]")
+        }
+        other => Rejection::Malformed(other.to_string()),
+    })?;
+    let auth = event.auth();
+    let expected =
+        tokens
+            .application_token(&auth.member_id)
+            .await
+            .ok_or(Rejection::Unauthorized(
+                "no application token is known for this member_id",
+            ))?;
     // Constant time, so the answer's timing does not reveal how much of a guess was right.
-    let equal: bool = expected
-        .expose_secret()
-        .as_bytes()
-        .ct_eq(presented.as_bytes())
-        .into();
-    if !equal {
+    if !auth.application_token.matches(expected.expose_secret()) {
         return Err(Rejection::Unauthorized("wrong auth[application_token]"));
     }
-    Event::from_value(value).map_err(|error| Rejection::Malformed(error.to_string()))
-}
-
-fn parse_body(content_type: Option<&str>, body: &[u8]) -> Result<Value, Rejection> {
-    let essence = content_type
-        .and_then(|value| value.split(';').next())
-        .map(|essence| essence.trim().to_ascii_lowercase());
-    if essence.as_deref() == Some("application/json") {
-        return serde_json::from_slice(body)
-            .map_err(|error| Rejection::Malformed(format!("not JSON: {error}")));
-    }
-    imconnector_form::parse(body).map_err(|error| Rejection::Malformed(error.to_string()))
+    Ok(event)
 }

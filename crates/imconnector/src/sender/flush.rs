@@ -125,7 +125,7 @@ fn report_call(stats: &Counters, replies: Vec<Reply>, answer: Result<MessagesRes
     let items = result.data.get("RESULT");
     for (index, reply) in replies.into_iter().enumerate() {
         let outcome = match items.and_then(|items| items.get(index)) {
-            Some(item) if item.success.get() => SendOutcome::Stored(Box::new(item.clone())),
+            Some(item) if item.success => SendOutcome::Stored(Box::new(item.clone())),
             Some(item) => SendOutcome::Rejected(item.errors.clone().unwrap_or_default()),
             // The call was applied, but says nothing of this message.
             None => SendOutcome::Unknown(Some(Arc::new(Error::Decode {

@@ -42,9 +42,9 @@ fn a_documented_settings_post_parses_into_typed_fields() {
     let options = &page.options;
     assert_eq!(options.connector.as_str(), "acme_chat");
     assert_eq!(options.line.get(), 3);
-    assert!(options.active_status.get());
-    assert!(!options.connection_status.get() && !options.register_status.get());
-    assert!(!options.error_status.get() && !options.status.get());
+    assert!(options.active_status);
+    assert!(!options.connection_status && !options.register_status);
+    assert!(!options.error_status && !options.status);
     assert_eq!(
         options.uri.as_deref(),
         Some("/contact_center/connector/?ID=acme_chat&LINE=3")
@@ -91,8 +91,8 @@ fn flags_sent_as_strings_are_read_like_booleans() {
     let page = SettingsPlacement::from_form(body(options).as_bytes()).expect("parses");
     assert_eq!(page.options.connector.as_str(), "acme_chat");
     assert_eq!(page.options.line.get(), 7);
-    assert!(page.options.active_status.get());
-    assert!(!page.options.status.get());
+    assert!(page.options.active_status);
+    assert!(!page.options.status);
     assert_eq!(
         page.portal_rest_url(),
         None,
@@ -152,7 +152,7 @@ async fn applying_the_settings_page_activates_then_sets_data_or_deactivates() {
     .await
     .expect("applied");
     match applied {
-        AppliedSettings::Activated(status) => assert!(status.status.get()),
+        AppliedSettings::Activated(status) => assert!(status.status),
         other => panic!("unexpected: {other:?}"),
     }
     let status = portal.emulator.line_status("acme_chat", 1);

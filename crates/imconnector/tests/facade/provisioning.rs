@@ -2,7 +2,7 @@
 
 use imconnector::emulator::{ConnectorInfo, LineStatus};
 use imconnector::prelude::*;
-use imconnector::types::EventHandler as Binding;
+use imconnector::types::EventBinding;
 use imconnector::Error;
 
 use crate::support::{line, portal, setup, sink, Portal};
@@ -12,7 +12,7 @@ use crate::support::{line, portal, setup, sink, Portal};
 struct Snapshot {
     connectors: Vec<ConnectorInfo>,
     statuses: Vec<LineStatus>,
-    bindings: Vec<Binding>,
+    bindings: Vec<EventBinding>,
     events_fired: usize,
 }
 
@@ -48,7 +48,7 @@ async fn provisioning_twice_changes_nothing_the_second_time() {
     let first = provision(&portal.client, &setup, line(1))
         .await
         .expect("first run");
-    assert!(first.status.status.get());
+    assert!(first.status.status);
     assert_eq!(first.newly_bound.len(), Event::KNOWN.len());
     assert!(first.already_bound.is_empty());
     let after_first = snapshot(&portal).await;
@@ -73,7 +73,7 @@ async fn provisioning_twice_changes_nothing_the_second_time() {
     let second = provision(&portal.client, &setup, line(1))
         .await
         .expect("second run");
-    assert!(second.status.status.get());
+    assert!(second.status.status);
     assert!(second.newly_bound.is_empty(), "{:?}", second.newly_bound);
     assert_eq!(second.already_bound.len(), Event::KNOWN.len());
     assert_eq!(snapshot(&portal).await, after_first);

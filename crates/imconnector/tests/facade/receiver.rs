@@ -201,7 +201,7 @@ async fn an_operator_reply_reaches_the_handler_and_is_confirmed() {
     assert_eq!(added.data.messages.len(), 1);
     let item = &added.data.messages[0];
     assert_eq!(
-        item.im.message_id.get(),
+        item.im.message_id,
         i64::try_from(reply.message_id).expect("small id")
     );
     assert_eq!(item.chat.id.as_str(), "channel-123");

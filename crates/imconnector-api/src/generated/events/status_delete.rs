@@ -22,28 +22,10 @@ pub struct StatusDeleteEvent {
     pub handler_id: Option<crate::wire::Id>,
     /// When the portal sent the event, in Unix seconds (`ts`).
     #[serde(default, deserialize_with = "crate::wire::decode")]
-    pub ts: Option<crate::wire::LenientI64>,
+    pub ts: Option<i64>,
     /// The portal, the user's tokens and the application token to verify the sender (`auth`).
     pub auth: crate::types::EventAuth,
     /// The payload (`data`): `StatusDeleteData`.
     #[serde(deserialize_with = "crate::wire::decode")]
     pub data: crate::types::StatusDeleteData,
-}
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn docs_example_0_json_decodes() {
-        crate::test_support::check_event_json(
-            r#"{"auth":{"access_token":"5680b91b0000844000785e072978228d24bd2f","application_token":"831c76b092f9f135d9b6b36c3a720757","client_endpoint":"https://some-domain.bitrix24.com/rest/","domain":"some-domain.bitrix24.com","expires":1773764694,"expires_in":3600,"member_id":"bac1cd5c8940947a75e0d71b1a84e348","scope":"imconnector, imopenlines","server_endpoint":"https://oauth.bitrix.info/rest/","status":"F","user_id":27},"data":{"connector":"myconnector","line":107},"event":"ONIMCONNECTORSTATUSDELETE","event_handler_id":561,"ts":1773761094}"#,
-            |event| { matches!(event, crate ::events::Event::StatusDelete(_)) },
-        );
-    }
-    #[test]
-    fn server_example_1_form_decodes() {
-        crate::test_support::check_event_form(
-            r#"event=ONIMCONNECTORSTATUSDELETE&event_handler_id=561&data%5Bconnector%5D=myconnector&data%5Bline%5D=107&ts=1773761094&auth%5Baccess_token%5D=5680b91b0000844000785e072978228d24bd2f&auth%5Bexpires%5D=1773764694&auth%5Bexpires_in%5D=3600&auth%5Bscope%5D=imconnector%2C+imopenlines&auth%5Bdomain%5D=some-domain.bitrix24.com&auth%5Bserver_endpoint%5D=https%3A%2F%2Foauth.bitrix.info%2Frest%2F&auth%5Bstatus%5D=F&auth%5Bclient_endpoint%5D=https%3A%2F%2Fsome-domain.bitrix24.com%2Frest%2F&auth%5Bmember_id%5D=bac1cd5c8940947a75e0d71b1a84e348&auth%5Buser_id%5D=27&auth%5Bapplication_token%5D=831c76b092f9f135d9b6b36c3a720757"#,
-            |event| { matches!(event, crate ::events::Event::StatusDelete(_)) },
-        );
-    }
 }

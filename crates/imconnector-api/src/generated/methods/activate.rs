@@ -67,6 +67,18 @@ impl Activate {
             active: crate::wire::ActiveFlag::from(active),
         }
     }
+    /// Reads `CONNECTOR`: Connector id as given to `imconnector.register`.
+    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+        &self.connector
+    }
+    /// Reads `LINE`: Open line id (see `imopenlines.config.list.get`).
+    pub fn get_line(&self) -> &crate::wire::LineId {
+        &self.line
+    }
+    /// Reads `ACTIVE`: `true` activates the connector on the line, `false` deactivates it. Sent as `1`/`0`.
+    pub fn get_active(&self) -> bool {
+        self.active.get()
+    }
 }
 
 /// The `result` of [`Activate`] (`imconnector.activate`): `bool`.
@@ -81,50 +93,5 @@ impl crate::transport::Method for Activate {
         crate::wire::Validate::validate_at(&self.connector, "CONNECTOR")?;
         crate::wire::Validate::validate_at(&self.line, "LINE")?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for Activate {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::new(
-            crate::test_support::required::<
-                crate::wire::ConnectorId,
-            >(example, "CONNECTOR"),
-            crate::test_support::required::<crate::wire::LineId>(example, "LINE"),
-            crate::test_support::required::<bool>(example, "ACTIVE"),
-        )
-    }
-}
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn docs_example_0_request_serializes_as_documented() {
-        crate::test_support::check_request::<
-            super::Activate,
-        >(r#"{"ACTIVE":"1","CONNECTOR":"myconnector","LINE":107}"#);
-    }
-    #[test]
-    fn docs_example_0_response_decodes() {
-        crate::test_support::check_response::<
-            super::Activate,
-        >(
-            r#"{"result":true,"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#,
-        );
-        crate::test_support::check_response_keeps_every_field::<
-            super::Activate,
-        >(
-            r#"{"result":true,"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#,
-        );
-    }
-    #[test]
-    fn docs_example_1_error_decodes() {
-        crate::test_support::check_error::<
-            super::Activate,
-        >(
-            r#"{"error":"ERROR_ARGUMENT","error_description":"Argument 'ACTIVE' is null or empty"}"#,
-            &["WRONG_AUTH_TYPE", "ERROR_ARGUMENT"],
-        );
     }
 }

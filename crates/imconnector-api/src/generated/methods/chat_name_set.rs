@@ -98,6 +98,26 @@ impl ChatNameSet {
         self.user_id = Some(user_id.into());
         self
     }
+    /// Reads `CONNECTOR`: Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot.
+    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+        &self.connector
+    }
+    /// Reads `LINE`: Open line id (see `imopenlines.config.list.get`).
+    pub fn get_line(&self) -> &crate::wire::LineId {
+        &self.line
+    }
+    /// Reads `CHAT_ID`: External chat id: the `chat.id` used in `imconnector.send.messages`.
+    pub fn get_chat_id(&self) -> &str {
+        &self.chat_id
+    }
+    /// Reads `NAME`: New chat title.
+    pub fn get_name(&self) -> &str {
+        &self.name
+    }
+    /// Reads `USER_ID` (`None` when not set): External user id (the `user.id` used in `imconnector.send.messages`). Required unless the connector was registered with `CHAT_GROUP: true`.
+    pub fn get_user_id(&self) -> Option<&str> {
+        self.user_id.as_deref()
+    }
 }
 
 /// The `result` of [`ChatNameSet`] (`imconnector.chat.name.set`): `SuccessResult`.
@@ -115,65 +135,5 @@ impl crate::transport::Method for ChatNameSet {
     }
     fn soft_error(response: &Self::Response) -> Option<crate::transport::SoftError> {
         crate::wire::SoftErrorSource::soft_error(&response.success)
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for ChatNameSet {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new(
-            crate::test_support::required::<
-                crate::wire::ConnectorId,
-            >(example, "CONNECTOR"),
-            crate::test_support::required::<crate::wire::LineId>(example, "LINE"),
-            crate::test_support::required::<String>(example, "CHAT_ID"),
-            crate::test_support::required::<String>(example, "NAME"),
-        );
-        if let Some(value) = crate::test_support::optional::<
-            String,
-        >(example, "USER_ID") {
-            built = built.user_id(value);
-        }
-        built
-    }
-}
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn docs_example_0_request_serializes_as_documented() {
-        crate::test_support::check_request::<
-            super::ChatNameSet,
-        >(
-            r#"{"CHAT_ID":"47e007b1-ee15-43db-bcba-1c26e5884d3f","CONNECTOR":"connector","LINE":105,"NAME":"New Dialog Name"}"#,
-        );
-    }
-    #[test]
-    fn docs_example_0_response_decodes() {
-        crate::test_support::check_response::<
-            super::ChatNameSet,
-        >(
-            r#"{"result":{"DATA":{"RESULT":{}},"SUCCESS":true},"time":{"date_finish":"2024-11-20T15:55:08+02:00","date_start":"2024-11-20T15:55:08+02:00","duration":0.3531508445739746,"finish":1732110908.879113,"processing":0.07694888114929199,"start":1732110908.525962}}"#,
-        );
-        crate::test_support::check_response_keeps_every_field::<
-            super::ChatNameSet,
-        >(
-            r#"{"result":{"DATA":{"RESULT":{}},"SUCCESS":true},"time":{"date_finish":"2024-11-20T15:55:08+02:00","date_start":"2024-11-20T15:55:08+02:00","duration":0.3531508445739746,"finish":1732110908.879113,"processing":0.07694888114929199,"start":1732110908.525962}}"#,
-        );
-    }
-    #[test]
-    fn docs_example_1_error_decodes() {
-        crate::test_support::check_error::<
-            super::ChatNameSet,
-        >(
-            r#"{"error":"NOT_ACTIVE_LINE","error_description":"The line with this ID is inactive or does not exist"}"#,
-            &[
-                "WRONG_AUTH_TYPE",
-                "ERROR_ARGUMENT",
-                "NOT_ACTIVE_LINE",
-                "IMCONNECTOR_NO_CORRECT_PROVIDER",
-                "CHAT_RENAMING_FAILED",
-            ],
-        );
     }
 }

@@ -66,6 +66,18 @@ impl ConfigGet {
         self.show_offline = Some(crate::wire::YesNo::from(show_offline));
         self
     }
+    /// Reads `CONFIG_ID`: Open line id.
+    pub fn get_config_id(&self) -> &crate::wire::LineId {
+        &self.config_id
+    }
+    /// Reads `WITH_QUEUE` (`None` when not set): Include the operator queue. Sent as `Y`/`N`; server default `Y`.
+    pub fn get_with_queue(&self) -> Option<bool> {
+        self.with_queue.map(|flag| flag.get())
+    }
+    /// Reads `SHOW_OFFLINE` (`None` when not set): Include offline operators in the queue. Sent as `Y`/`N`; server default `Y`.
+    pub fn get_show_offline(&self) -> Option<bool> {
+        self.show_offline.map(|flag| flag.get())
+    }
 }
 
 /// The `result` of [`ConfigGet`] (`imopenlines.config.get`): `FalseOr<Line>`.
@@ -79,80 +91,5 @@ impl crate::transport::Method for ConfigGet {
     fn validate(&self) -> Result<(), crate::transport::InvalidRequest> {
         crate::wire::Validate::validate_at(&self.config_id, "CONFIG_ID")?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for ConfigGet {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new(
-            crate::test_support::required::<crate::wire::LineId>(example, "CONFIG_ID"),
-        );
-        if let Some(value) = crate::test_support::optional::<
-            bool,
-        >(example, "WITH_QUEUE") {
-            built = built.with_queue(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            bool,
-        >(example, "SHOW_OFFLINE") {
-            built = built.show_offline(value);
-        }
-        built
-    }
-}
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn docs_example_0_request_serializes_as_documented() {
-        crate::test_support::check_request::<
-            super::ConfigGet,
-        >(r#"{"CONFIG_ID":15,"SHOW_OFFLINE":"Y","WITH_QUEUE":"Y"}"#);
-    }
-    #[test]
-    fn docs_example_0_response_decodes() {
-        crate::test_support::check_response::<
-            super::ConfigGet,
-        >(
-            r#"{"result":{"ACTIVE":"Y","AGREEMENT_ID":"0","AGREEMENT_MESSAGE":"N","AUTO_CLOSE_BOT_ID":"0","AUTO_CLOSE_FORM_ID":"0","AUTO_CLOSE_RULE":"none","AUTO_CLOSE_TEXT":"","AUTO_CLOSE_TIME":"3600","AUTO_EXPIRE_TIME":"86400","CATEGORY_ENABLE":"N","CATEGORY_ID":"0","CHECK_AVAILABLE":"Y","CLOSE_BOT_ID":"0","CLOSE_FORM_ID":"0","CLOSE_RULE":"text","CLOSE_TEXT":"Thank you for reaching out to us, please rate the quality of service.","CONFIRM_CLOSE":"Y","CRM":"N","CRM_CHAT_TRACKER":"N","CRM_CREATE":"lead","CRM_CREATE_SECOND":"0","CRM_CREATE_THIRD":"Y","CRM_FORWARD":"Y","CRM_SOURCE":"create","CRM_TRANSFER_CHANGE":"Y","DATE_CREATE":{},"DATE_MODIFY":{},"DEFAULT_OPERATOR_DATA":[],"FULL_CLOSE_TIME":"0","ID":"22","IGNORE_WELCOME_FORM_RESPONSIBLE":"N","KPI_CHECK_OPERATOR_ACTIVITY":"N","KPI_FIRST_ANSWER_ALERT":"N","KPI_FIRST_ANSWER_LIST":null,"KPI_FIRST_ANSWER_TEXT":"Employee #OPERATOR# exceeded the allowable response time to the client for the first message. Dialog №#DIALOG#.","KPI_FIRST_ANSWER_TIME":"0","KPI_FURTHER_ANSWER_ALERT":"N","KPI_FURTHER_ANSWER_LIST":null,"KPI_FURTHER_ANSWER_TEXT":"Employee #OPERATOR# exceeded the allowable response time to the client for the message. Dialog №#DIALOG#.","KPI_FURTHER_ANSWER_TIME":"0","LANGUAGE_ID":"de","LINE_NAME":"Bitrix24 Documentation","MAX_CHAT":"0","MODIFY_USER_ID":"27","NO_ANSWER_BOT_ID":"0","NO_ANSWER_FORM_ID":"0","NO_ANSWER_RULE":"text","NO_ANSWER_TEXT":"Unfortunately, we cannot respond to you at this moment, we will definitely get back to you.","NO_ANSWER_TIME":"60","OPERATOR_DATA":"profile","QUEUE":["27","103"],"QUEUE_FULL":{"103":{"DEPARTMENT_ID":"0","ID":"251","SORT":"1","USER_AVATAR":null,"USER_AVATAR_ID":"0","USER_ID":"103","USER_NAME":null,"USER_WORK_POSITION":null},"27":{"DEPARTMENT_ID":"0","ID":"245","SORT":"0","USER_AVATAR":null,"USER_AVATAR_ID":"0","USER_ID":"27","USER_NAME":null,"USER_WORK_POSITION":null}},"QUEUE_ONLINE":"Y","QUEUE_TIME":"60","QUEUE_TYPE":"evenly","QUEUE_USERS_FIELDS":{"103":{"USER_AVATAR":null,"USER_AVATAR_ID":"0","USER_NAME":null,"USER_WORK_POSITION":null},"27":{"USER_AVATAR":null,"USER_AVATAR_ID":"0","USER_NAME":null,"USER_WORK_POSITION":null}},"QUICK_ANSWERS_IBLOCK_ID":"181","SEND_NOTIFICATION_EMPTY_QUEUE":"N","SEND_WELCOME_EACH_SESSION":"Y","SESSION_PRIORITY":"0","TEMPORARY":"N","TYPE_MAX_CHAT":"answered_new","USE_WELCOME_FORM":"N","VOTE_BEFORE_FINISH":"Y","VOTE_CLOSING_DELAY":"Y","VOTE_MESSAGE":"Y","VOTE_MESSAGE_1_DISLIKE":"We are sorry we couldn't assist you, we will strive to improve.","VOTE_MESSAGE_1_LIKE":"Thank you for your feedback!","VOTE_MESSAGE_1_TEXT":"Please rate the quality of service.","VOTE_MESSAGE_2_DISLIKE":"We are sorry we couldn't assist you, we will strive to improve.","VOTE_MESSAGE_2_LIKE":"Thank you for your feedback!","VOTE_MESSAGE_2_TEXT":"Please rate the quality of service.\r\n\r\nSend: 1 - good, 0 - bad","VOTE_TIME_LIMIT":"0","WATCH_TYPING":"N","WELCOME_BOT_ENABLE":"Y","WELCOME_BOT_ID":"597","WELCOME_BOT_JOIN":"always","WELCOME_BOT_LEFT":"close","WELCOME_BOT_TIME":"180","WELCOME_FORM_DELAY":"Y","WELCOME_FORM_ID":"111","WELCOME_MESSAGE":"N","WELCOME_MESSAGE_TEXT":"Welcome to the open line [b]«Bitrix24 Documentation»[/b][br]The first available operator will respond to you.","WORKTIME_DAYOFF":[""],"WORKTIME_DAYOFF_BOT_ID":"0","WORKTIME_DAYOFF_FORM_ID":"0","WORKTIME_DAYOFF_RULE":"text","WORKTIME_DAYOFF_TEXT":"Unfortunately, we cannot respond to you at this moment.[br][br]Please write your question and we will definitely get back to you during working hours.","WORKTIME_ENABLE":"Y","WORKTIME_FROM":"0","WORKTIME_HOLIDAYS":[""],"WORKTIME_TIMEZONE":"Europe/Berlin","WORKTIME_TO":"23.59","XML_ID":null},"time":{"date_finish":"2026-03-16T15:25:05+01:00","date_start":"2026-03-16T15:25:05+01:00","duration":0.7427840232849121,"finish":1773663905.742784,"operating":0,"operating_reset_at":1773664505,"processing":0,"start":1773663905}}"#,
-        );
-        crate::test_support::check_response_keeps_every_field::<
-            super::ConfigGet,
-        >(
-            r#"{"result":{"ACTIVE":"Y","AGREEMENT_ID":"0","AGREEMENT_MESSAGE":"N","AUTO_CLOSE_BOT_ID":"0","AUTO_CLOSE_FORM_ID":"0","AUTO_CLOSE_RULE":"none","AUTO_CLOSE_TEXT":"","AUTO_CLOSE_TIME":"3600","AUTO_EXPIRE_TIME":"86400","CATEGORY_ENABLE":"N","CATEGORY_ID":"0","CHECK_AVAILABLE":"Y","CLOSE_BOT_ID":"0","CLOSE_FORM_ID":"0","CLOSE_RULE":"text","CLOSE_TEXT":"Thank you for reaching out to us, please rate the quality of service.","CONFIRM_CLOSE":"Y","CRM":"N","CRM_CHAT_TRACKER":"N","CRM_CREATE":"lead","CRM_CREATE_SECOND":"0","CRM_CREATE_THIRD":"Y","CRM_FORWARD":"Y","CRM_SOURCE":"create","CRM_TRANSFER_CHANGE":"Y","DATE_CREATE":{},"DATE_MODIFY":{},"DEFAULT_OPERATOR_DATA":[],"FULL_CLOSE_TIME":"0","ID":"22","IGNORE_WELCOME_FORM_RESPONSIBLE":"N","KPI_CHECK_OPERATOR_ACTIVITY":"N","KPI_FIRST_ANSWER_ALERT":"N","KPI_FIRST_ANSWER_LIST":null,"KPI_FIRST_ANSWER_TEXT":"Employee #OPERATOR# exceeded the allowable response time to the client for the first message. Dialog №#DIALOG#.","KPI_FIRST_ANSWER_TIME":"0","KPI_FURTHER_ANSWER_ALERT":"N","KPI_FURTHER_ANSWER_LIST":null,"KPI_FURTHER_ANSWER_TEXT":"Employee #OPERATOR# exceeded the allowable response time to the client for the message. Dialog №#DIALOG#.","KPI_FURTHER_ANSWER_TIME":"0","LANGUAGE_ID":"de","LINE_NAME":"Bitrix24 Documentation","MAX_CHAT":"0","MODIFY_USER_ID":"27","NO_ANSWER_BOT_ID":"0","NO_ANSWER_FORM_ID":"0","NO_ANSWER_RULE":"text","NO_ANSWER_TEXT":"Unfortunately, we cannot respond to you at this moment, we will definitely get back to you.","NO_ANSWER_TIME":"60","OPERATOR_DATA":"profile","QUEUE":["27","103"],"QUEUE_FULL":{"103":{"DEPARTMENT_ID":"0","ID":"251","SORT":"1","USER_AVATAR":null,"USER_AVATAR_ID":"0","USER_ID":"103","USER_NAME":null,"USER_WORK_POSITION":null},"27":{"DEPARTMENT_ID":"0","ID":"245","SORT":"0","USER_AVATAR":null,"USER_AVATAR_ID":"0","USER_ID":"27","USER_NAME":null,"USER_WORK_POSITION":null}},"QUEUE_ONLINE":"Y","QUEUE_TIME":"60","QUEUE_TYPE":"evenly","QUEUE_USERS_FIELDS":{"103":{"USER_AVATAR":null,"USER_AVATAR_ID":"0","USER_NAME":null,"USER_WORK_POSITION":null},"27":{"USER_AVATAR":null,"USER_AVATAR_ID":"0","USER_NAME":null,"USER_WORK_POSITION":null}},"QUICK_ANSWERS_IBLOCK_ID":"181","SEND_NOTIFICATION_EMPTY_QUEUE":"N","SEND_WELCOME_EACH_SESSION":"Y","SESSION_PRIORITY":"0","TEMPORARY":"N","TYPE_MAX_CHAT":"answered_new","USE_WELCOME_FORM":"N","VOTE_BEFORE_FINISH":"Y","VOTE_CLOSING_DELAY":"Y","VOTE_MESSAGE":"Y","VOTE_MESSAGE_1_DISLIKE":"We are sorry we couldn't assist you, we will strive to improve.","VOTE_MESSAGE_1_LIKE":"Thank you for your feedback!","VOTE_MESSAGE_1_TEXT":"Please rate the quality of service.","VOTE_MESSAGE_2_DISLIKE":"We are sorry we couldn't assist you, we will strive to improve.","VOTE_MESSAGE_2_LIKE":"Thank you for your feedback!","VOTE_MESSAGE_2_TEXT":"Please rate the quality of service.\r\n\r\nSend: 1 - good, 0 - bad","VOTE_TIME_LIMIT":"0","WATCH_TYPING":"N","WELCOME_BOT_ENABLE":"Y","WELCOME_BOT_ID":"597","WELCOME_BOT_JOIN":"always","WELCOME_BOT_LEFT":"close","WELCOME_BOT_TIME":"180","WELCOME_FORM_DELAY":"Y","WELCOME_FORM_ID":"111","WELCOME_MESSAGE":"N","WELCOME_MESSAGE_TEXT":"Welcome to the open line [b]«Bitrix24 Documentation»[/b][br]The first available operator will respond to you.","WORKTIME_DAYOFF":[""],"WORKTIME_DAYOFF_BOT_ID":"0","WORKTIME_DAYOFF_FORM_ID":"0","WORKTIME_DAYOFF_RULE":"text","WORKTIME_DAYOFF_TEXT":"Unfortunately, we cannot respond to you at this moment.[br][br]Please write your question and we will definitely get back to you during working hours.","WORKTIME_ENABLE":"Y","WORKTIME_FROM":"0","WORKTIME_HOLIDAYS":[""],"WORKTIME_TIMEZONE":"Europe/Berlin","WORKTIME_TO":"23.59","XML_ID":null},"time":{"date_finish":"2026-03-16T15:25:05+01:00","date_start":"2026-03-16T15:25:05+01:00","duration":0.7427840232849121,"finish":1773663905.742784,"operating":0,"operating_reset_at":1773664505,"processing":0,"start":1773663905}}"#,
-        );
-    }
-    #[test]
-    fn docs_example_1_request_serializes_as_documented() {
-        crate::test_support::check_request::<
-            super::ConfigGet,
-        >(r#"{"CONFIG_ID":15,"SHOW_OFFLINE":"Y","WITH_QUEUE":"Y"}"#);
-    }
-    #[test]
-    fn docs_example_2_error_decodes() {
-        crate::test_support::check_error::<
-            super::ConfigGet,
-        >(
-            r#"{"error":"CONFIG_ID_EMPTY","error_description":"Config ID can't be empty"}"#,
-            &["CONFIG_ID_EMPTY"],
-        );
-    }
-    #[test]
-    fn server_example_3_request_serializes_as_documented() {
-        crate::test_support::check_request::<super::ConfigGet>(r#"{"CONFIG_ID":999}"#);
-    }
-    #[test]
-    fn server_example_3_response_decodes() {
-        crate::test_support::check_response::<
-            super::ConfigGet,
-        >(
-            r#"{"result":false,"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#,
-        );
-        crate::test_support::check_response_keeps_every_field::<
-            super::ConfigGet,
-        >(
-            r#"{"result":false,"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#,
-        );
     }
 }

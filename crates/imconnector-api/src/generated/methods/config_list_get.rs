@@ -57,6 +57,14 @@ impl ConfigListGet {
         self.options = Some(options);
         self
     }
+    /// Reads `PARAMS` (`None` when not set): Selection, order, filter and paging of the lines.
+    pub fn get_params(&self) -> Option<&crate::types::LineListParams> {
+        self.params.as_ref()
+    }
+    /// Reads `OPTIONS` (`None` when not set): Extra blocks to include (operator queue) and a permission check.
+    pub fn get_options(&self) -> Option<&crate::types::LineListOptions> {
+        self.options.as_ref()
+    }
 }
 
 /// The `result` of [`ConfigListGet`] (`imopenlines.config.list.get`): `list<Line>`.
@@ -71,65 +79,5 @@ impl crate::transport::Method for ConfigListGet {
         crate::wire::Validate::validate_at(&self.params, "PARAMS")?;
         crate::wire::Validate::validate_at(&self.options, "OPTIONS")?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for ConfigListGet {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new();
-        if let Some(value) = crate::test_support::optional::<
-            crate::types::LineListParams,
-        >(example, "PARAMS") {
-            built = built.params(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            crate::types::LineListOptions,
-        >(example, "OPTIONS") {
-            built = built.options(value);
-        }
-        built
-    }
-}
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn docs_example_0_request_serializes_as_documented() {
-        crate::test_support::check_request::<
-            super::ConfigListGet,
-        >(
-            r#"{"OPTIONS":{"CONFIG_QUEUE":"Y","QUEUE":"Y"},"PARAMS":{"filter":{"ACTIVE":"Y"},"limit":50,"offset":0,"order":{"ID":"ASC"},"select":["ID","LINE_NAME","ACTIVE"]}}"#,
-        );
-    }
-    #[test]
-    fn docs_example_0_response_decodes() {
-        crate::test_support::check_response::<
-            super::ConfigListGet,
-        >(
-            r#"{"result":[{"ACTIVE":"Y","CONFIG_QUEUE":[{"ENTITY_ID":"10","ENTITY_TYPE":"department"}],"ID":"15","LINE_NAME":"VIP Support Line","QUEUE":[101,205],"QUEUE_USERS_FIELDS":{"101":{"USER_AVATAR":"https://example.bitrix24.com/upload/main/a1b/avatar.jpg","USER_AVATAR_ID":312,"USER_NAME":"John Smith","USER_WORK_POSITION":"Operator"},"205":{"USER_AVATAR":"","USER_AVATAR_ID":null,"USER_NAME":"Anna Johnson","USER_WORK_POSITION":null}}},{"ACTIVE":"Y","CONFIG_QUEUE":[],"ID":"16","LINE_NAME":"Sales Line","QUEUE":[101],"QUEUE_USERS_FIELDS":{"101":{"USER_AVATAR":"https://example.bitrix24.com/upload/main/a1b/avatar.jpg","USER_AVATAR_ID":312,"USER_NAME":"John Smith","USER_WORK_POSITION":"Operator"}}}],"time":{"date_finish":"2025-03-11T10:29:34+01:00","date_start":"2025-03-11T10:29:34+01:00","duration":0.19562101364135745,"finish":1741688574.701981,"operating":0,"operating_reset_at":1741689174,"processing":0.09473705291748048,"start":1741688574.50636}}"#,
-        );
-        crate::test_support::check_response_keeps_every_field::<
-            super::ConfigListGet,
-        >(
-            r#"{"result":[{"ACTIVE":"Y","CONFIG_QUEUE":[{"ENTITY_ID":"10","ENTITY_TYPE":"department"}],"ID":"15","LINE_NAME":"VIP Support Line","QUEUE":[101,205],"QUEUE_USERS_FIELDS":{"101":{"USER_AVATAR":"https://example.bitrix24.com/upload/main/a1b/avatar.jpg","USER_AVATAR_ID":312,"USER_NAME":"John Smith","USER_WORK_POSITION":"Operator"},"205":{"USER_AVATAR":"","USER_AVATAR_ID":null,"USER_NAME":"Anna Johnson","USER_WORK_POSITION":null}}},{"ACTIVE":"Y","CONFIG_QUEUE":[],"ID":"16","LINE_NAME":"Sales Line","QUEUE":[101],"QUEUE_USERS_FIELDS":{"101":{"USER_AVATAR":"https://example.bitrix24.com/upload/main/a1b/avatar.jpg","USER_AVATAR_ID":312,"USER_NAME":"John Smith","USER_WORK_POSITION":"Operator"}}}],"time":{"date_finish":"2025-03-11T10:29:34+01:00","date_start":"2025-03-11T10:29:34+01:00","duration":0.19562101364135745,"finish":1741688574.701981,"operating":0,"operating_reset_at":1741689174,"processing":0.09473705291748048,"start":1741688574.50636}}"#,
-        );
-    }
-    #[test]
-    fn docs_example_1_request_serializes_as_documented() {
-        crate::test_support::check_request::<
-            super::ConfigListGet,
-        >(
-            r#"{"OPTIONS":{"CONFIG_QUEUE":"Y","QUEUE":"Y"},"PARAMS":{"filter":{"ACTIVE":"Y"},"limit":50,"offset":0,"order":{"ID":"ASC"},"select":["ID","LINE_NAME","ACTIVE"]}}"#,
-        );
-    }
-    #[test]
-    fn docs_example_2_error_decodes() {
-        crate::test_support::check_error::<
-            super::ConfigListGet,
-        >(
-            r#"{"error":"INVALID_FORMAT","error_description":"A wrong format for the PARAMS field 'filter' is passed"}"#,
-            &["INVALID_FORMAT"],
-        );
     }
 }

@@ -66,6 +66,18 @@ impl ConnectorDataSet {
     ) -> Self {
         Self { connector, line, data }
     }
+    /// Reads `CONNECTOR`: Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot.
+    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+        &self.connector
+    }
+    /// Reads `LINE`: Open line id (see `imopenlines.config.list.get`).
+    pub fn get_line(&self) -> &crate::wire::LineId {
+        &self.line
+    }
+    /// Reads `DATA`: The channel's details; every key optional, an empty object is accepted.
+    pub fn get_data(&self) -> &crate::types::ConnectorData {
+        &self.data
+    }
 }
 
 /// The `result` of [`ConnectorDataSet`] (`imconnector.connector.data.set`): `bool`.
@@ -81,52 +93,5 @@ impl crate::transport::Method for ConnectorDataSet {
         crate::wire::Validate::validate_at(&self.line, "LINE")?;
         crate::wire::Validate::validate_at(&self.data, "DATA")?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for ConnectorDataSet {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::new(
-            crate::test_support::required::<
-                crate::wire::ConnectorId,
-            >(example, "CONNECTOR"),
-            crate::test_support::required::<crate::wire::LineId>(example, "LINE"),
-            crate::test_support::required::<crate::types::ConnectorData>(example, "DATA"),
-        )
-    }
-}
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn docs_example_0_request_serializes_as_documented() {
-        crate::test_support::check_request::<
-            super::ConnectorDataSet,
-        >(
-            r#"{"CONNECTOR":"myconnector","DATA":{"ID":"channel-123","NAME":"Support Channel","URL":"https://example.com/chats/123"},"LINE":107}"#,
-        );
-    }
-    #[test]
-    fn docs_example_0_response_decodes() {
-        crate::test_support::check_response::<
-            super::ConnectorDataSet,
-        >(
-            r#"{"result":true,"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.09,"finish":1738065600.2,"processing":0.04,"start":1738065600.11}}"#,
-        );
-        crate::test_support::check_response_keeps_every_field::<
-            super::ConnectorDataSet,
-        >(
-            r#"{"result":true,"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.09,"finish":1738065600.2,"processing":0.04,"start":1738065600.11}}"#,
-        );
-    }
-    #[test]
-    fn docs_example_1_error_decodes() {
-        crate::test_support::check_error::<
-            super::ConnectorDataSet,
-        >(
-            r#"{"error":"ERROR_ARGUMENT","error_description":"Argument 'DATA' is null or empty"}"#,
-            &["WRONG_AUTH_TYPE", "ERROR_ARGUMENT"],
-        );
     }
 }

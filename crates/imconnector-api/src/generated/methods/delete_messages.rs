@@ -76,6 +76,18 @@ impl DeleteMessages {
             messages: messages.into_iter().collect(),
         }
     }
+    /// Reads `CONNECTOR`: Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot.
+    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+        &self.connector
+    }
+    /// Reads `LINE`: Open line id (see `imopenlines.config.list.get`).
+    pub fn get_line(&self) -> &crate::wire::LineId {
+        &self.line
+    }
+    /// Reads `MESSAGES`: The messages to delete, each identified by `user.id`, `message.id` and `chat.id`.
+    pub fn get_messages(&self) -> &[crate::types::MessageIn] {
+        &self.messages
+    }
 }
 
 /// The `result` of [`DeleteMessages`] (`imconnector.delete.messages`): `MessagesResult`.
@@ -96,87 +108,5 @@ impl crate::transport::Method for DeleteMessages {
     }
     fn soft_error(response: &Self::Response) -> Option<crate::transport::SoftError> {
         crate::wire::SoftErrorSource::soft_error(&response.success)
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for DeleteMessages {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::new(
-            crate::test_support::required::<
-                crate::wire::ConnectorId,
-            >(example, "CONNECTOR"),
-            crate::test_support::required::<crate::wire::LineId>(example, "LINE"),
-            crate::test_support::required::<
-                Vec<crate::types::MessageIn>,
-            >(example, "MESSAGES"),
-        )
-    }
-}
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn docs_example_0_request_serializes_as_documented() {
-        crate::test_support::check_request::<
-            super::DeleteMessages,
-        >(
-            r#"{"CONNECTOR":"myconnector","LINE":107,"MESSAGES":[{"chat":{"id":"channel-123"},"message":{"id":"ext-msg-1001"},"user":{"id":"ext-user-42"}}]}"#,
-        );
-    }
-    #[test]
-    fn docs_example_0_response_decodes() {
-        crate::test_support::check_response::<
-            super::DeleteMessages,
-        >(
-            r#"{"result":{"DATA":{"RESULT":[{"SUCCESS":true,"chat":{"id":"channel-123"},"message":{"id":"ext-msg-1001"},"user":"585"}]},"SUCCESS":true},"time":{"date_finish":"2026-03-11T14:19:25+01:00","date_start":"2026-03-11T14:19:24+01:00","duration":1.0707240104675293,"finish":1773267565.070724,"operating":0.113616943359375,"operating_reset_at":1773268164,"processing":1,"start":1773267564}}"#,
-        );
-        crate::test_support::check_response_keeps_every_field::<
-            super::DeleteMessages,
-        >(
-            r#"{"result":{"DATA":{"RESULT":[{"SUCCESS":true,"chat":{"id":"channel-123"},"message":{"id":"ext-msg-1001"},"user":"585"}]},"SUCCESS":true},"time":{"date_finish":"2026-03-11T14:19:25+01:00","date_start":"2026-03-11T14:19:24+01:00","duration":1.0707240104675293,"finish":1773267565.070724,"operating":0.113616943359375,"operating_reset_at":1773268164,"processing":1,"start":1773267564}}"#,
-        );
-    }
-    #[test]
-    fn docs_example_1_error_decodes() {
-        crate::test_support::check_error::<
-            super::DeleteMessages,
-        >(
-            r#"{"error":"ERROR_ARGUMENT","error_description":"Argument 'CONNECTOR' is null or empty"}"#,
-            &[
-                "WRONG_AUTH_TYPE",
-                "ERROR_ARGUMENT",
-                "NOT_ACTIVE_LINE",
-                "IMCONNECTOR_NO_CORRECT_PROVIDER",
-            ],
-        );
-    }
-    #[test]
-    fn server_example_2_error_decodes() {
-        crate::test_support::check_error::<
-            super::DeleteMessages,
-        >(
-            r#"{"error":"NOT_ACTIVE_LINE","error_description":"Open Channel with this ID is inactive or does not exist."}"#,
-            &[
-                "WRONG_AUTH_TYPE",
-                "ERROR_ARGUMENT",
-                "NOT_ACTIVE_LINE",
-                "IMCONNECTOR_NO_CORRECT_PROVIDER",
-            ],
-        );
-    }
-    #[test]
-    fn server_example_3_error_decodes() {
-        crate::test_support::check_error::<
-            super::DeleteMessages,
-        >(
-            r#"{"result":{"DATA":[],"SUCCESS":false},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#,
-            &[
-                "WRONG_AUTH_TYPE",
-                "ERROR_ARGUMENT",
-                "NOT_ACTIVE_LINE",
-                "IMCONNECTOR_NO_CORRECT_PROVIDER",
-            ],
-        );
     }
 }

@@ -102,6 +102,30 @@ impl EventBind {
         self.options = Some(options);
         self
     }
+    /// Reads `event`: Event name, case-insensitive, e.g. `OnImConnectorMessageAdd`. The event must belong to a scope granted to the app.
+    pub fn get_event(&self) -> &str {
+        &self.event
+    }
+    /// Reads `handler`: Handler URL the portal POSTs the event to; it must be reachable from the internet.
+    pub fn get_handler(&self) -> &str {
+        &self.handler
+    }
+    /// Reads `auth_type` (`None` when not set): Id of the user whose tokens the handler receives. Default: the user whose action fired the event. Non-administrators may only give their own id.
+    pub fn get_auth_type(&self) -> Option<i64> {
+        self.auth_type
+    }
+    /// Reads `event_type` (`None` when not set): `online` (default): POSTed to `handler`; `offline`: queued on the portal (administrators only).
+    pub fn get_event_type(&self) -> Option<&crate::types::EventType> {
+        self.event_type.as_ref()
+    }
+    /// Reads `auth_connector` (`None` when not set): Offline events only: a source key; changes made with this key in the request are not queued back to you.
+    pub fn get_auth_connector(&self) -> Option<&str> {
+        self.auth_connector.as_deref()
+    }
+    /// Reads `options` (`None` when not set): Event-specific options, e.g. `{"minTimeout": 1}` for `onOfflineEvent`.
+    pub fn get_options(&self) -> Option<&serde_json::Value> {
+        self.options.as_ref()
+    }
 }
 
 /// The `result` of [`EventBind`] (`event.bind`): `bool`.
@@ -114,89 +138,5 @@ impl crate::transport::Method for EventBind {
     type Response = EventBindResponse;
     fn validate(&self) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for EventBind {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new(
-            crate::test_support::required::<String>(example, "event"),
-            crate::test_support::required::<String>(example, "handler"),
-        );
-        if let Some(value) = crate::test_support::optional::<i64>(example, "auth_type") {
-            built = built.auth_type(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            crate::types::EventType,
-        >(example, "event_type") {
-            built = built.event_type(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            String,
-        >(example, "auth_connector") {
-            built = built.auth_connector(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            serde_json::Value,
-        >(example, "options") {
-            built = built.options(value);
-        }
-        built
-    }
-}
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn docs_example_0_request_serializes_as_documented() {
-        crate::test_support::check_request::<
-            super::EventBind,
-        >(r#"{"event":"ONCRMLEADADD","handler":"https://www.my-domain.com/handler/"}"#);
-    }
-    #[test]
-    fn docs_example_0_response_decodes() {
-        crate::test_support::check_response::<
-            super::EventBind,
-        >(
-            r#"{"result":true,"time":{"date_finish":"2024-07-18T11:55:37+02:00","date_start":"2024-07-18T11:55:36+02:00","duration":0.09885907173156738,"finish":1721296537.007365,"operating":0,"processing":0.03251290321350098,"start":1721296536.908506}}"#,
-        );
-        crate::test_support::check_response_keeps_every_field::<
-            super::EventBind,
-        >(
-            r#"{"result":true,"time":{"date_finish":"2024-07-18T11:55:37+02:00","date_start":"2024-07-18T11:55:36+02:00","duration":0.09885907173156738,"finish":1721296537.007365,"operating":0,"processing":0.03251290321350098,"start":1721296536.908506}}"#,
-        );
-    }
-    #[test]
-    fn docs_example_1_error_decodes() {
-        crate::test_support::check_error::<
-            super::EventBind,
-        >(
-            r#"{"error":"ERROR_EVENT_NOT_FOUND","error_description":"Event not found"}"#,
-            &[
-                "WRONG_AUTH_TYPE",
-                "ERROR_ARGUMENT",
-                "ERROR_EVENT_NOT_FOUND",
-                "ACCESS_DENIED",
-                "ERROR_CORE",
-                "ERROR_HANDLER_ALREADY_EXIST",
-            ],
-        );
-    }
-    #[test]
-    fn server_example_2_error_decodes() {
-        crate::test_support::check_error::<
-            super::EventBind,
-        >(
-            r#"{"error":"ERROR_CORE","error_description":"Unable to set event handler: Handler already binded"}"#,
-            &[
-                "WRONG_AUTH_TYPE",
-                "ERROR_ARGUMENT",
-                "ERROR_EVENT_NOT_FOUND",
-                "ACCESS_DENIED",
-                "ERROR_CORE",
-                "ERROR_HANDLER_ALREADY_EXIST",
-            ],
-        );
     }
 }

@@ -33,8 +33,8 @@ impl EventGet {
     }
 }
 
-/// The `result` of [`EventGet`] (`event.get`): `list<EventHandler>`.
-pub type EventGetResponse = Vec<crate::types::EventHandler>;
+/// The `result` of [`EventGet`] (`event.get`): `list<EventBinding>`.
+pub type EventGetResponse = Vec<crate::types::EventBinding>;
 
 impl crate::transport::Method for EventGet {
     const NAME: &'static str = "event.get";
@@ -43,33 +43,5 @@ impl crate::transport::Method for EventGet {
     type Response = EventGetResponse;
     fn validate(&self) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for EventGet {
-    fn from_example(_example: &serde_json::Value) -> Self {
-        Self::new()
-    }
-}
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn server_example_0_request_serializes_as_documented() {
-        crate::test_support::check_request::<super::EventGet>(r#"{}"#);
-    }
-    #[test]
-    fn server_example_0_response_decodes() {
-        crate::test_support::check_response::<
-            super::EventGet,
-        >(
-            r#"{"result":[{"auth_type":"0","event":"ONIMCONNECTORMESSAGEADD","handler":"https://example.com/b24/events","offline":0},{"auth_type":"0","event":"ONIMCONNECTORSTATUSDELETE","handler":"https://example.com/b24/events","offline":0}],"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#,
-        );
-        crate::test_support::check_response_keeps_every_field::<
-            super::EventGet,
-        >(
-            r#"{"result":[{"auth_type":"0","event":"ONIMCONNECTORMESSAGEADD","handler":"https://example.com/b24/events","offline":0},{"auth_type":"0","event":"ONIMCONNECTORSTATUSDELETE","handler":"https://example.com/b24/events","offline":0}],"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#,
-        );
     }
 }

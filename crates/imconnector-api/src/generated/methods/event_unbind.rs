@@ -79,6 +79,22 @@ impl EventUnbind {
         self.event_type = Some(event_type);
         self
     }
+    /// Reads `event`: Event name, case-insensitive, e.g. `OnImConnectorMessageAdd`. The event must belong to a scope granted to the app.
+    pub fn get_event(&self) -> &str {
+        &self.event
+    }
+    /// Reads `handler`: Handler URL the portal POSTs the event to; it must be reachable from the internet. Required for online bindings.
+    pub fn get_handler(&self) -> &str {
+        &self.handler
+    }
+    /// Reads `auth_type` (`None` when not set): Id of the user whose tokens the handler receives. Default: the user whose action fired the event. Non-administrators may only give their own id.
+    pub fn get_auth_type(&self) -> Option<i64> {
+        self.auth_type
+    }
+    /// Reads `event_type` (`None` when not set): `online` (default): POSTed to `handler`; `offline`: queued on the portal (administrators only).
+    pub fn get_event_type(&self) -> Option<&crate::types::EventType> {
+        self.event_type.as_ref()
+    }
 }
 
 /// The `result` of [`EventUnbind`] (`event.unbind`): `EventUnbindResult`.
@@ -91,58 +107,5 @@ impl crate::transport::Method for EventUnbind {
     type Response = EventUnbindResponse;
     fn validate(&self) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for EventUnbind {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new(
-            crate::test_support::required::<String>(example, "event"),
-            crate::test_support::required::<String>(example, "handler"),
-        );
-        if let Some(value) = crate::test_support::optional::<i64>(example, "auth_type") {
-            built = built.auth_type(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            crate::types::EventType,
-        >(example, "event_type") {
-            built = built.event_type(value);
-        }
-        built
-    }
-}
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn server_example_0_request_serializes_as_documented() {
-        crate::test_support::check_request::<
-            super::EventUnbind,
-        >(
-            r#"{"event":"OnImConnectorMessageAdd","handler":"https://example.com/b24/events"}"#,
-        );
-    }
-    #[test]
-    fn server_example_0_response_decodes() {
-        crate::test_support::check_response::<
-            super::EventUnbind,
-        >(
-            r#"{"result":{"count":1},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#,
-        );
-        crate::test_support::check_response_keeps_every_field::<
-            super::EventUnbind,
-        >(
-            r#"{"result":{"count":1},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#,
-        );
-    }
-    #[test]
-    fn docs_example_1_error_decodes() {
-        crate::test_support::check_error::<
-            super::EventUnbind,
-        >(
-            r#"{"error":"ACCESS_DENIED","error_description":"Access denied! Offline events unbinding requires administrator access rights"}"#,
-            &["WRONG_AUTH_TYPE", "ERROR_ARGUMENT", "ACCESS_DENIED"],
-        );
     }
 }

@@ -177,6 +177,58 @@ impl Register {
         self.comment = Some(comment.into());
         self
     }
+    /// Reads `ID`: Connector id, unique on the portal: prefix it with something of yours. Stored lowercased; a dot is refused because the server cuts ids at the first dot everywhere else.
+    pub fn get_id(&self) -> &crate::wire::ConnectorId {
+        &self.id
+    }
+    /// Reads `NAME`: Title of the connector's tile and settings slider.
+    pub fn get_name(&self) -> &str {
+        &self.name
+    }
+    /// Reads `ICON`: Tile icon shown while the connector is connected to the line.
+    pub fn get_icon(&self) -> &crate::types::Icon {
+        &self.icon
+    }
+    /// Reads `PLACEMENT_HANDLER`: URL of your settings page, opened in the connector's slider (`SETTING_CONNECTOR` placement) after the user picks an open line. Do not also bind it with `placement.bind`.
+    pub fn get_placement_handler(&self) -> &str {
+        &self.placement_handler
+    }
+    /// Reads `ICON_DISABLED` (`None` when not set): Tile icon shown while the connector is not connected; every key optional.
+    pub fn get_icon_disabled(&self) -> Option<&crate::types::DisabledIcon> {
+        self.icon_disabled.as_ref()
+    }
+    /// Reads `DEL_EXTERNAL_MESSAGES` (`None` when not set): Operators may delete the customer's (incoming) messages. Server default `true`.
+    pub fn get_del_external_messages(&self) -> Option<bool> {
+        self.del_external_messages
+    }
+    /// Reads `EDIT_INTERNAL_MESSAGES` (`None` when not set): Operators may edit their own messages; each edit fires `OnImConnectorMessageUpdate`. Server default `true`.
+    pub fn get_edit_internal_messages(&self) -> Option<bool> {
+        self.edit_internal_messages
+    }
+    /// Reads `DEL_INTERNAL_MESSAGES` (`None` when not set): Operators may delete their own messages; each deletion fires `OnImConnectorMessageDelete`. Server default `true`.
+    pub fn get_del_internal_messages(&self) -> Option<bool> {
+        self.del_internal_messages
+    }
+    /// Reads `NEWSLETTER` (`None` when not set): The channel can be used for CRM mass messaging. Server default `true`.
+    pub fn get_newsletter(&self) -> Option<bool> {
+        self.newsletter
+    }
+    /// Reads `NEED_SYSTEM_MESSAGES` (`None` when not set): System and bot messages of the line are forwarded to the channel too. Server default `true`.
+    pub fn get_need_system_messages(&self) -> Option<bool> {
+        self.need_system_messages
+    }
+    /// Reads `NEED_SIGNATURE` (`None` when not set): Outgoing text is prefixed with the operator's name (`[b]Name:[/b][br]`). Server default `true`.
+    pub fn get_need_signature(&self) -> Option<bool> {
+        self.need_signature
+    }
+    /// Reads `CHAT_GROUP` (`None` when not set): `true`: one open-line dialog per external `chat.id` (group chats; the CRM tracker is not run). `false`: one dialog per external `user.id`. Server default `false`.
+    pub fn get_chat_group(&self) -> Option<bool> {
+        self.chat_group
+    }
+    /// Reads `COMMENT` (`None` when not set): Undocumented (server source): stored as the comment of the settings placement.
+    pub fn get_comment(&self) -> Option<&str> {
+        self.comment.as_deref()
+    }
 }
 
 /// The `result` of [`Register`] (`imconnector.register`): `NestedResult`.
@@ -195,145 +247,5 @@ impl crate::transport::Method for Register {
     }
     fn soft_error(response: &Self::Response) -> Option<crate::transport::SoftError> {
         crate::wire::SoftErrorSource::soft_error(response)
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for Register {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new(
-            crate::test_support::required::<crate::wire::ConnectorId>(example, "ID"),
-            crate::test_support::required::<String>(example, "NAME"),
-            crate::test_support::required::<crate::types::Icon>(example, "ICON"),
-            crate::test_support::required::<String>(example, "PLACEMENT_HANDLER"),
-        );
-        if let Some(value) = crate::test_support::optional::<
-            crate::types::DisabledIcon,
-        >(example, "ICON_DISABLED") {
-            built = built.icon_disabled(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            bool,
-        >(example, "DEL_EXTERNAL_MESSAGES") {
-            built = built.del_external_messages(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            bool,
-        >(example, "EDIT_INTERNAL_MESSAGES") {
-            built = built.edit_internal_messages(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            bool,
-        >(example, "DEL_INTERNAL_MESSAGES") {
-            built = built.del_internal_messages(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            bool,
-        >(example, "NEWSLETTER") {
-            built = built.newsletter(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            bool,
-        >(example, "NEED_SYSTEM_MESSAGES") {
-            built = built.need_system_messages(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            bool,
-        >(example, "NEED_SIGNATURE") {
-            built = built.need_signature(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            bool,
-        >(example, "CHAT_GROUP") {
-            built = built.chat_group(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            String,
-        >(example, "COMMENT") {
-            built = built.comment(value);
-        }
-        built
-    }
-}
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn docs_example_0_request_serializes_as_documented() {
-        crate::test_support::check_request::<
-            super::Register,
-        >(
-            r##"{"CHAT_GROUP":false,"DEL_EXTERNAL_MESSAGES":true,"DEL_INTERNAL_MESSAGES":true,"EDIT_INTERNAL_MESSAGES":true,"ICON":{"COLOR":"#69acc0","DATA_IMAGE":"data:image/svg+xml,%3Csvg%20xmlns%3D%22http://www.w3.org/2000/svg%22/%3E","POSITION":"center","SIZE":"90%"},"ICON_DISABLED":{"COLOR":"#99adb3","DATA_IMAGE":"data:image/svg+xml,%3Csvg%20xmlns%3D%22http://www.w3.org/2000/svg%22/%3E"},"ID":"myconnector","NAME":"Mein Connector","NEED_SIGNATURE":true,"NEED_SYSTEM_MESSAGES":true,"NEWSLETTER":true,"PLACEMENT_HANDLER":"https://example.com/connector/settings"}"##,
-        );
-    }
-    #[test]
-    fn docs_example_0_response_decodes() {
-        crate::test_support::check_response::<
-            super::Register,
-        >(
-            r#"{"result":{"result":true},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.27,"finish":1738065600.38,"processing":0.1,"start":1738065600.11}}"#,
-        );
-        crate::test_support::check_response_keeps_every_field::<
-            super::Register,
-        >(
-            r#"{"result":{"result":true},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.27,"finish":1738065600.38,"processing":0.1,"start":1738065600.11}}"#,
-        );
-    }
-    #[test]
-    fn docs_example_1_error_decodes() {
-        crate::test_support::check_error::<
-            super::Register,
-        >(
-            r#"{"result":{"error":"CONNECTOR_ID_REQUIRED","error_description":"Connector-ID nicht angegeben","result":false}}"#,
-            &[
-                "WRONG_AUTH_TYPE",
-                "APPLICATION_REGISTRATION_ERROR_POINT",
-                "CONNECTOR_ID_REQUIRED",
-                "NAME_REQUIRED",
-                "ICON_REQUIRED",
-                "NO_APPLICATION_ID",
-                "NO_PLACEMENT_HANDLER",
-                "APPLICATION_REGISTRATION_ERROR",
-                "GENERAL_CONNECTOR_REGISTRATION_ERROR",
-            ],
-        );
-    }
-    #[test]
-    fn docs_example_2_error_decodes() {
-        crate::test_support::check_error::<
-            super::Register,
-        >(
-            r#"{"error":"WRONG_AUTH_TYPE","error_description":"Current authorization type is denied for this method Application context required"}"#,
-            &[
-                "WRONG_AUTH_TYPE",
-                "APPLICATION_REGISTRATION_ERROR_POINT",
-                "CONNECTOR_ID_REQUIRED",
-                "NAME_REQUIRED",
-                "ICON_REQUIRED",
-                "NO_APPLICATION_ID",
-                "NO_PLACEMENT_HANDLER",
-                "APPLICATION_REGISTRATION_ERROR",
-                "GENERAL_CONNECTOR_REGISTRATION_ERROR",
-            ],
-        );
-    }
-    #[test]
-    fn server_example_3_error_decodes() {
-        crate::test_support::check_error::<
-            super::Register,
-        >(
-            r#"{"error":"NAME_REQUIRED","error_description":"Connector name is not specified","result":false}"#,
-            &[
-                "WRONG_AUTH_TYPE",
-                "APPLICATION_REGISTRATION_ERROR_POINT",
-                "CONNECTOR_ID_REQUIRED",
-                "NAME_REQUIRED",
-                "ICON_REQUIRED",
-                "NO_APPLICATION_ID",
-                "NO_PLACEMENT_HANDLER",
-                "APPLICATION_REGISTRATION_ERROR",
-                "GENERAL_CONNECTOR_REGISTRATION_ERROR",
-            ],
-        );
     }
 }

@@ -78,6 +78,18 @@ impl SendMessages {
             messages: messages.into_iter().collect(),
         }
     }
+    /// Reads `CONNECTOR`: Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot.
+    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+        &self.connector
+    }
+    /// Reads `LINE`: Open line id (see `imopenlines.config.list.get`).
+    pub fn get_line(&self) -> &crate::wire::LineId {
+        &self.line
+    }
+    /// Reads `MESSAGES`: The customer's messages, each with its `user`, `message` and `chat` block.
+    pub fn get_messages(&self) -> &[crate::types::MessageIn] {
+        &self.messages
+    }
 }
 
 /// The `result` of [`SendMessages`] (`imconnector.send.messages`): `MessagesResult`.
@@ -98,135 +110,5 @@ impl crate::transport::Method for SendMessages {
     }
     fn soft_error(response: &Self::Response) -> Option<crate::transport::SoftError> {
         crate::wire::SoftErrorSource::soft_error(&response.success)
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for SendMessages {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::new(
-            crate::test_support::required::<
-                crate::wire::ConnectorId,
-            >(example, "CONNECTOR"),
-            crate::test_support::required::<crate::wire::LineId>(example, "LINE"),
-            crate::test_support::required::<
-                Vec<crate::types::MessageIn>,
-            >(example, "MESSAGES"),
-        )
-    }
-}
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn docs_example_0_request_serializes_as_documented() {
-        crate::test_support::check_request::<
-            super::SendMessages,
-        >(
-            r#"{"CONNECTOR":"myconnector","LINE":107,"MESSAGES":[{"chat":{"id":"channel-123","name":"Support Channel","url":"https://example.com/chats/123"},"message":{"date":1773265993,"disable_crm":"Y","files":[{"name":"spec.pdf","url":"https://example.com/files/spec.pdf"}],"id":"ext-msg-1001","text":"Good afternoon"},"user":{"email":"ivan@example.com","gender":"male","id":"ext-user-42","last_name":"Ivanov","name":"Ivan","phone":"+19990000000","picture":{"url":"https://example.com/u42.png"},"skip_phone_validate":"Y","url":"https://example.com/users/42"}}]}"#,
-        );
-    }
-    #[test]
-    fn docs_example_0_response_decodes() {
-        crate::test_support::check_response::<
-            super::SendMessages,
-        >(
-            r#"{"result":{"DATA":{"RESULT":[{"SUCCESS":true,"chat":{"description":"Link to the original post: https://example.com/chats/123","id":"channel-123","name":"Support Channel"},"extra":{"disable_tracker":"Y","skip_phone_validate":"Y"},"message":{"date":{},"files":[],"id":"ext-msg-1001","text":"Good afternoon"},"session":{"CHAT_ID":"1767","ID":"323"},"user":"585"}]},"SUCCESS":true},"time":{"date_finish":"2026-03-11T13:53:14+02:00","date_start":"2026-03-11T13:53:13+02:00","duration":1.487149000167847,"finish":1773265994.487149,"operating":1.1916680335998535,"operating_reset_at":1773266593,"processing":1,"start":1773265993}}"#,
-        );
-        crate::test_support::check_response_keeps_every_field::<
-            super::SendMessages,
-        >(
-            r#"{"result":{"DATA":{"RESULT":[{"SUCCESS":true,"chat":{"description":"Link to the original post: https://example.com/chats/123","id":"channel-123","name":"Support Channel"},"extra":{"disable_tracker":"Y","skip_phone_validate":"Y"},"message":{"date":{},"files":[],"id":"ext-msg-1001","text":"Good afternoon"},"session":{"CHAT_ID":"1767","ID":"323"},"user":"585"}]},"SUCCESS":true},"time":{"date_finish":"2026-03-11T13:53:14+02:00","date_start":"2026-03-11T13:53:13+02:00","duration":1.487149000167847,"finish":1773265994.487149,"operating":1.1916680335998535,"operating_reset_at":1773266593,"processing":1,"start":1773265993}}"#,
-        );
-    }
-    #[test]
-    fn docs_example_1_error_decodes() {
-        crate::test_support::check_error::<
-            super::SendMessages,
-        >(
-            r#"{"error":"ERROR_ARGUMENT","error_description":"Argument 'MESSAGES' is null or empty"}"#,
-            &[
-                "WRONG_AUTH_TYPE",
-                "ERROR_ARGUMENT",
-                "NOT_ACTIVE_LINE",
-                "IMCONNECTOR_NO_CORRECT_PROVIDER",
-                "IMCONNECTOR_NOT_SPECIFIED_CORRECT_COMMAND",
-                "IMCONNECTOR_COULD_NOT_GET_PROVIDER_OBJECT",
-            ],
-        );
-    }
-    #[test]
-    fn server_example_2_request_serializes_as_documented() {
-        crate::test_support::check_request::<
-            super::SendMessages,
-        >(
-            r#"{"CONNECTOR":"myconnector","LINE":107,"MESSAGES":[{"chat":{"id":"channel-124"},"message":{"date":1773266100,"files":[{"name":"gone.pdf","url":"https://example.com/files/gone.pdf"},{"name":"photo.png","url":"https://example.com/files/photo.png"}],"id":"ext-msg-1002"},"user":{"id":"ext-user-43","name":"Anna"}}]}"#,
-        );
-    }
-    #[test]
-    fn server_example_2_response_decodes() {
-        crate::test_support::check_response::<
-            super::SendMessages,
-        >(
-            r#"{"result":{"DATA":{"RESULT":[{"SUCCESS":true,"chat":{"id":"channel-124"},"message":{"date":{},"files":{"1":12},"id":"ext-msg-1002"},"user":586}]},"SUCCESS":true},"time":{"date_finish":"2026-03-11T13:55:01+02:00","date_start":"2026-03-11T13:55:00+02:00","duration":0.81,"finish":1773266101.02,"processing":0.64,"start":1773266100.21}}"#,
-        );
-        crate::test_support::check_response_keeps_every_field::<
-            super::SendMessages,
-        >(
-            r#"{"result":{"DATA":{"RESULT":[{"SUCCESS":true,"chat":{"id":"channel-124"},"message":{"date":{},"files":{"1":12},"id":"ext-msg-1002"},"user":586}]},"SUCCESS":true},"time":{"date_finish":"2026-03-11T13:55:01+02:00","date_start":"2026-03-11T13:55:00+02:00","duration":0.81,"finish":1773266101.02,"processing":0.64,"start":1773266100.21}}"#,
-        );
-    }
-    #[test]
-    fn server_example_3_request_serializes_as_documented() {
-        crate::test_support::check_request::<
-            super::SendMessages,
-        >(
-            r#"{"CONNECTOR":"myconnector","LINE":107,"MESSAGES":[{"chat":{"id":"channel-123"},"message":{"id":"ext-msg-1003","text":"Are you there?"},"user":{"id":"ext-user-42"}},{"chat":{"id":"channel-125"},"message":{"id":"ext-msg-1004","text":"Hello"},"user":{"email":"not an address","id":"ext-user-45"}}]}"#,
-        );
-    }
-    #[test]
-    fn server_example_3_response_decodes() {
-        crate::test_support::check_response::<
-            super::SendMessages,
-        >(
-            r#"{"result":{"DATA":{"RESULT":[{"SUCCESS":true,"chat":{"id":"channel-123"},"message":{"date":{},"id":"ext-msg-1003","text":"Are you there?"},"session":{"CHAT_ID":"1767","ID":"323"},"user":"585"},{"ERRORS":["Cannot create or get user mapped to external messenger user."],"SUCCESS":false}]},"SUCCESS":true},"time":{"date_finish":"2026-03-11T13:55:01+02:00","date_start":"2026-03-11T13:55:00+02:00","duration":0.81,"finish":1773266101.02,"processing":0.64,"start":1773266100.21}}"#,
-        );
-        crate::test_support::check_response_keeps_every_field::<
-            super::SendMessages,
-        >(
-            r#"{"result":{"DATA":{"RESULT":[{"SUCCESS":true,"chat":{"id":"channel-123"},"message":{"date":{},"id":"ext-msg-1003","text":"Are you there?"},"session":{"CHAT_ID":"1767","ID":"323"},"user":"585"},{"ERRORS":["Cannot create or get user mapped to external messenger user."],"SUCCESS":false}]},"SUCCESS":true},"time":{"date_finish":"2026-03-11T13:55:01+02:00","date_start":"2026-03-11T13:55:00+02:00","duration":0.81,"finish":1773266101.02,"processing":0.64,"start":1773266100.21}}"#,
-        );
-    }
-    #[test]
-    fn server_example_4_error_decodes() {
-        crate::test_support::check_error::<
-            super::SendMessages,
-        >(
-            r#"{"error":"NOT_ACTIVE_LINE","error_description":"Open Channel with this ID is inactive or does not exist."}"#,
-            &[
-                "WRONG_AUTH_TYPE",
-                "ERROR_ARGUMENT",
-                "NOT_ACTIVE_LINE",
-                "IMCONNECTOR_NO_CORRECT_PROVIDER",
-                "IMCONNECTOR_NOT_SPECIFIED_CORRECT_COMMAND",
-                "IMCONNECTOR_COULD_NOT_GET_PROVIDER_OBJECT",
-            ],
-        );
-    }
-    #[test]
-    fn server_example_5_error_decodes() {
-        crate::test_support::check_error::<
-            super::SendMessages,
-        >(
-            r#"{"result":{"DATA":[],"SUCCESS":false},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#,
-            &[
-                "WRONG_AUTH_TYPE",
-                "ERROR_ARGUMENT",
-                "NOT_ACTIVE_LINE",
-                "IMCONNECTOR_NO_CORRECT_PROVIDER",
-                "IMCONNECTOR_NOT_SPECIFIED_CORRECT_COMMAND",
-                "IMCONNECTOR_COULD_NOT_GET_PROVIDER_OBJECT",
-            ],
-        );
     }
 }

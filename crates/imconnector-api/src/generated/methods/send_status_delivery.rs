@@ -75,6 +75,18 @@ impl SendStatusDelivery {
             messages: messages.into_iter().collect(),
         }
     }
+    /// Reads `CONNECTOR`: Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot.
+    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+        &self.connector
+    }
+    /// Reads `LINE`: Open line id (see `imopenlines.config.list.get`).
+    pub fn get_line(&self) -> &crate::wire::LineId {
+        &self.line
+    }
+    /// Reads `MESSAGES`: One item per delivered operator message.
+    pub fn get_messages(&self) -> &[crate::types::DeliveryItem] {
+        &self.messages
+    }
 }
 
 /// The `result` of [`SendStatusDelivery`] (`imconnector.send.status.delivery`): `SuccessResult`.
@@ -95,54 +107,5 @@ impl crate::transport::Method for SendStatusDelivery {
     }
     fn soft_error(response: &Self::Response) -> Option<crate::transport::SoftError> {
         crate::wire::SoftErrorSource::soft_error(&response.success)
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for SendStatusDelivery {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::new(
-            crate::test_support::required::<
-                crate::wire::ConnectorId,
-            >(example, "CONNECTOR"),
-            crate::test_support::required::<crate::wire::LineId>(example, "LINE"),
-            crate::test_support::required::<
-                Vec<crate::types::DeliveryItem>,
-            >(example, "MESSAGES"),
-        )
-    }
-}
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn docs_example_0_request_serializes_as_documented() {
-        crate::test_support::check_request::<
-            super::SendStatusDelivery,
-        >(
-            r#"{"CONNECTOR":"myconnector","LINE":107,"MESSAGES":[{"chat":{"id":"channel-123"},"im":{"chat_id":323,"message_id":85911},"message":{"date":1738065600,"id":["ext-msg-1007"]}}]}"#,
-        );
-    }
-    #[test]
-    fn docs_example_0_response_decodes() {
-        crate::test_support::check_response::<
-            super::SendStatusDelivery,
-        >(
-            r#"{"result":{"DATA":[],"SUCCESS":true},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.1,"finish":1738065600.21,"processing":0.04,"start":1738065600.11}}"#,
-        );
-        crate::test_support::check_response_keeps_every_field::<
-            super::SendStatusDelivery,
-        >(
-            r#"{"result":{"DATA":[],"SUCCESS":true},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.1,"finish":1738065600.21,"processing":0.04,"start":1738065600.11}}"#,
-        );
-    }
-    #[test]
-    fn docs_example_1_error_decodes() {
-        crate::test_support::check_error::<
-            super::SendStatusDelivery,
-        >(
-            r#"{"error":"WRONG_AUTH_TYPE","error_description":"Current authorization type is denied for this method Application context required"}"#,
-            &["WRONG_AUTH_TYPE", "ERROR_ARGUMENT", "IMCONNECTOR_NO_CORRECT_PROVIDER"],
-        );
     }
 }

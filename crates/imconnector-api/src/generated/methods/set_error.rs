@@ -53,6 +53,14 @@ impl SetError {
     pub fn new(connector: crate::wire::ConnectorId, line: crate::wire::LineId) -> Self {
         Self { connector, line }
     }
+    /// Reads `CONNECTOR`: Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot.
+    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+        &self.connector
+    }
+    /// Reads `LINE`: Open line id (see `imopenlines.config.list.get`).
+    pub fn get_line(&self) -> &crate::wire::LineId {
+        &self.line
+    }
 }
 
 /// The `result` of [`SetError`] (`imconnector.set.error`): `SuccessResult`.
@@ -70,49 +78,5 @@ impl crate::transport::Method for SetError {
     }
     fn soft_error(response: &Self::Response) -> Option<crate::transport::SoftError> {
         crate::wire::SoftErrorSource::soft_error(&response.success)
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for SetError {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::new(
-            crate::test_support::required::<
-                crate::wire::ConnectorId,
-            >(example, "CONNECTOR"),
-            crate::test_support::required::<crate::wire::LineId>(example, "LINE"),
-        )
-    }
-}
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn server_example_0_request_serializes_as_documented() {
-        crate::test_support::check_request::<
-            super::SetError,
-        >(r#"{"CONNECTOR":"myconnector","LINE":107}"#);
-    }
-    #[test]
-    fn server_example_0_response_decodes() {
-        crate::test_support::check_response::<
-            super::SetError,
-        >(
-            r#"{"result":{"DATA":[],"SUCCESS":true},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#,
-        );
-        crate::test_support::check_response_keeps_every_field::<
-            super::SetError,
-        >(
-            r#"{"result":{"DATA":[],"SUCCESS":true},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#,
-        );
-    }
-    #[test]
-    fn server_example_1_error_decodes() {
-        crate::test_support::check_error::<
-            super::SetError,
-        >(
-            r#"{"argument":"LINE","error":"ERROR_ARGUMENT","error_description":"Argument 'LINE' is null or empty"}"#,
-            &["WRONG_AUTH_TYPE", "ERROR_ARGUMENT", "IMCONNECTOR_NO_CORRECT_PROVIDER"],
-        );
     }
 }

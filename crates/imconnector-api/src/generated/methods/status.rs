@@ -52,6 +52,14 @@ impl Status {
     pub fn new(connector: crate::wire::ConnectorId, line: crate::wire::LineId) -> Self {
         Self { connector, line }
     }
+    /// Reads `CONNECTOR`: Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot.
+    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+        &self.connector
+    }
+    /// Reads `LINE`: Open line id (see `imopenlines.config.list.get`).
+    pub fn get_line(&self) -> &crate::wire::LineId {
+        &self.line
+    }
 }
 
 /// The `result` of [`Status`] (`imconnector.status`): `ConnectorStatus`.
@@ -66,68 +74,5 @@ impl crate::transport::Method for Status {
         crate::wire::Validate::validate_at(&self.connector, "CONNECTOR")?;
         crate::wire::Validate::validate_at(&self.line, "LINE")?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for Status {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::new(
-            crate::test_support::required::<
-                crate::wire::ConnectorId,
-            >(example, "CONNECTOR"),
-            crate::test_support::required::<crate::wire::LineId>(example, "LINE"),
-        )
-    }
-}
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn docs_example_0_request_serializes_as_documented() {
-        crate::test_support::check_request::<
-            super::Status,
-        >(r#"{"CONNECTOR":"myconnector","LINE":"12"}"#);
-    }
-    #[test]
-    fn docs_example_0_response_decodes() {
-        crate::test_support::check_response::<
-            super::Status,
-        >(
-            r#"{"result":{"CONFIGURED":true,"CONNECTOR":"myconnector","ERROR":false,"LINE":12,"STATUS":true},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.07,"finish":1738065600.18,"processing":0.03,"start":1738065600.11}}"#,
-        );
-        crate::test_support::check_response_keeps_every_field::<
-            super::Status,
-        >(
-            r#"{"result":{"CONFIGURED":true,"CONNECTOR":"myconnector","ERROR":false,"LINE":12,"STATUS":true},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.07,"finish":1738065600.18,"processing":0.03,"start":1738065600.11}}"#,
-        );
-    }
-    #[test]
-    fn docs_example_1_error_decodes() {
-        crate::test_support::check_error::<
-            super::Status,
-        >(
-            r#"{"error":"ERROR_ARGUMENT","error_description":"Argument 'CONNECTOR' is null or empty"}"#,
-            &["WRONG_AUTH_TYPE", "ERROR_ARGUMENT"],
-        );
-    }
-    #[test]
-    fn server_example_2_request_serializes_as_documented() {
-        crate::test_support::check_request::<
-            super::Status,
-        >(r#"{"CONNECTOR":"myconnector","LINE":108}"#);
-    }
-    #[test]
-    fn server_example_2_response_decodes() {
-        crate::test_support::check_response::<
-            super::Status,
-        >(
-            r#"{"result":{"CONFIGURED":false,"CONNECTOR":"myconnector","ERROR":false,"LINE":108,"STATUS":false},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#,
-        );
-        crate::test_support::check_response_keeps_every_field::<
-            super::Status,
-        >(
-            r#"{"result":{"CONFIGURED":false,"CONNECTOR":"myconnector","ERROR":false,"LINE":108,"STATUS":false},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#,
-        );
     }
 }

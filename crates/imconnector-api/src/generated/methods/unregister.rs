@@ -46,6 +46,10 @@ impl Unregister {
     pub fn new(id: crate::wire::ConnectorId) -> Self {
         Self { id }
     }
+    /// Reads `ID`: Connector id as given to `imconnector.register`.
+    pub fn get_id(&self) -> &crate::wire::ConnectorId {
+        &self.id
+    }
 }
 
 /// The `result` of [`Unregister`] (`imconnector.unregister`): `NestedResult`.
@@ -62,64 +66,5 @@ impl crate::transport::Method for Unregister {
     }
     fn soft_error(response: &Self::Response) -> Option<crate::transport::SoftError> {
         crate::wire::SoftErrorSource::soft_error(response)
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for Unregister {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::new(
-            crate::test_support::required::<crate::wire::ConnectorId>(example, "ID"),
-        )
-    }
-}
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn docs_example_0_request_serializes_as_documented() {
-        crate::test_support::check_request::<
-            super::Unregister,
-        >(r#"{"ID":"myconnector"}"#);
-    }
-    #[test]
-    fn docs_example_0_response_decodes() {
-        crate::test_support::check_response::<
-            super::Unregister,
-        >(
-            r#"{"result":{"result":true},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.14,"finish":1738065600.25,"processing":0.06,"start":1738065600.11}}"#,
-        );
-        crate::test_support::check_response_keeps_every_field::<
-            super::Unregister,
-        >(
-            r#"{"result":{"result":true},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.14,"finish":1738065600.25,"processing":0.06,"start":1738065600.11}}"#,
-        );
-    }
-    #[test]
-    fn docs_example_1_error_decodes() {
-        crate::test_support::check_error::<
-            super::Unregister,
-        >(
-            r#"{"result":{"error":"APPLICATION_UNREGISTRATION_ERROR","error_description":"Error unregistering the application","result":false}}"#,
-            &["WRONG_AUTH_TYPE", "APPLICATION_UNREGISTRATION_ERROR", "NO_APPLICATION_ID"],
-        );
-    }
-    #[test]
-    fn docs_example_2_error_decodes() {
-        crate::test_support::check_error::<
-            super::Unregister,
-        >(
-            r#"{"error":"WRONG_AUTH_TYPE","error_description":"Current authorization type is denied for this method. Application context required."}"#,
-            &["WRONG_AUTH_TYPE", "APPLICATION_UNREGISTRATION_ERROR", "NO_APPLICATION_ID"],
-        );
-    }
-    #[test]
-    fn server_example_3_error_decodes() {
-        crate::test_support::check_error::<
-            super::Unregister,
-        >(
-            r#"{"error":"APPLICATION_UNREGISTRATION_ERROR","error_description":"Error unregistering app","result":false}"#,
-            &["WRONG_AUTH_TYPE", "APPLICATION_UNREGISTRATION_ERROR", "NO_APPLICATION_ID"],
-        );
     }
 }

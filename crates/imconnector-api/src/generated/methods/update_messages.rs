@@ -76,6 +76,18 @@ impl UpdateMessages {
             messages: messages.into_iter().collect(),
         }
     }
+    /// Reads `CONNECTOR`: Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot.
+    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+        &self.connector
+    }
+    /// Reads `LINE`: Open line id (see `imopenlines.config.list.get`).
+    pub fn get_line(&self) -> &crate::wire::LineId {
+        &self.line
+    }
+    /// Reads `MESSAGES`: The edited messages: same `user.id`, `chat.id` and `message.id` as when sent, with the new `text` or `files`.
+    pub fn get_messages(&self) -> &[crate::types::MessageIn] {
+        &self.messages
+    }
 }
 
 /// The `result` of [`UpdateMessages`] (`imconnector.update.messages`): `MessagesResult`.
@@ -96,87 +108,5 @@ impl crate::transport::Method for UpdateMessages {
     }
     fn soft_error(response: &Self::Response) -> Option<crate::transport::SoftError> {
         crate::wire::SoftErrorSource::soft_error(&response.success)
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for UpdateMessages {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::new(
-            crate::test_support::required::<
-                crate::wire::ConnectorId,
-            >(example, "CONNECTOR"),
-            crate::test_support::required::<crate::wire::LineId>(example, "LINE"),
-            crate::test_support::required::<
-                Vec<crate::types::MessageIn>,
-            >(example, "MESSAGES"),
-        )
-    }
-}
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn docs_example_0_request_serializes_as_documented() {
-        crate::test_support::check_request::<
-            super::UpdateMessages,
-        >(
-            r#"{"CONNECTOR":"myconnector","LINE":107,"MESSAGES":[{"chat":{"id":"channel-123","name":"Support Channel","url":"https://example.com/chats/123"},"message":{"date":1773266050,"id":"ext-msg-1001","text":"Good afternoon, we clarified the details"},"user":{"email":"ivan@example.com","gender":"male","id":"ext-user-42","last_name":"Ivanov","name":"Ivan","phone":"+19990000000","picture":{"url":"https://example.com/u42.png"},"url":"https://example.com/users/42"}}]}"#,
-        );
-    }
-    #[test]
-    fn docs_example_0_response_decodes() {
-        crate::test_support::check_response::<
-            super::UpdateMessages,
-        >(
-            r#"{"result":{"DATA":{"RESULT":[{"SUCCESS":true,"chat":{"description":"Link to the original post: https://example.com/chats/123","id":"channel-123","name":"Support Channel"},"message":{"date":{},"id":"ext-msg-1001","text":"Good afternoon, we clarified the details"},"user":"585"}]},"SUCCESS":true},"time":{"date_finish":"2026-03-12T16:37:49+02:00","date_start":"2026-03-12T16:37:49+02:00","duration":0.3009989261627197,"finish":1773322669.300999,"operating":0,"operating_reset_at":1773323269,"processing":0,"start":1773322669}}"#,
-        );
-        crate::test_support::check_response_keeps_every_field::<
-            super::UpdateMessages,
-        >(
-            r#"{"result":{"DATA":{"RESULT":[{"SUCCESS":true,"chat":{"description":"Link to the original post: https://example.com/chats/123","id":"channel-123","name":"Support Channel"},"message":{"date":{},"id":"ext-msg-1001","text":"Good afternoon, we clarified the details"},"user":"585"}]},"SUCCESS":true},"time":{"date_finish":"2026-03-12T16:37:49+02:00","date_start":"2026-03-12T16:37:49+02:00","duration":0.3009989261627197,"finish":1773322669.300999,"operating":0,"operating_reset_at":1773323269,"processing":0,"start":1773322669}}"#,
-        );
-    }
-    #[test]
-    fn docs_example_1_error_decodes() {
-        crate::test_support::check_error::<
-            super::UpdateMessages,
-        >(
-            r#"{"error":"ERROR_ARGUMENT","error_description":"Argument 'LINE' is null or empty"}"#,
-            &[
-                "WRONG_AUTH_TYPE",
-                "ERROR_ARGUMENT",
-                "NOT_ACTIVE_LINE",
-                "IMCONNECTOR_NO_CORRECT_PROVIDER",
-            ],
-        );
-    }
-    #[test]
-    fn server_example_2_error_decodes() {
-        crate::test_support::check_error::<
-            super::UpdateMessages,
-        >(
-            r#"{"error":"NOT_ACTIVE_LINE","error_description":"Open Channel with this ID is inactive or does not exist."}"#,
-            &[
-                "WRONG_AUTH_TYPE",
-                "ERROR_ARGUMENT",
-                "NOT_ACTIVE_LINE",
-                "IMCONNECTOR_NO_CORRECT_PROVIDER",
-            ],
-        );
-    }
-    #[test]
-    fn server_example_3_error_decodes() {
-        crate::test_support::check_error::<
-            super::UpdateMessages,
-        >(
-            r#"{"result":{"DATA":[],"SUCCESS":false},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#,
-            &[
-                "WRONG_AUTH_TYPE",
-                "ERROR_ARGUMENT",
-                "NOT_ACTIVE_LINE",
-                "IMCONNECTOR_NO_CORRECT_PROVIDER",
-            ],
-        );
     }
 }

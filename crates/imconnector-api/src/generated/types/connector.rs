@@ -56,6 +56,22 @@ impl Icon {
         self.position = Some(position.into());
         self
     }
+    /// Reads `DATA_IMAGE`: The image as a data URI, usually `data:image/svg+xml,<url-encoded SVG>`. It is inlined into CSS `url('...')`, so keep `'` out of it.
+    pub fn get_data_image(&self) -> &crate::wire::DataImageUri {
+        &self.data_image
+    }
+    /// Reads `COLOR` (`None` when not set): CSS background colour of the tile, e.g. `#69acc0`.
+    pub fn get_color(&self) -> Option<&str> {
+        self.color.as_deref()
+    }
+    /// Reads `SIZE` (`None` when not set): CSS `background-size` of the image, e.g. `90%`.
+    pub fn get_size(&self) -> Option<&str> {
+        self.size.as_deref()
+    }
+    /// Reads `POSITION` (`None` when not set): CSS `background-position` of the image, e.g. `center`.
+    pub fn get_position(&self) -> Option<&str> {
+        self.position.as_deref()
+    }
 }
 
 impl crate::wire::Validate for Icon {
@@ -65,27 +81,6 @@ impl crate::wire::Validate for Icon {
             &crate::wire::join_path(path, "DATA_IMAGE"),
         )?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for Icon {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new(
-            crate::test_support::required::<String>(example, "DATA_IMAGE"),
-        );
-        if let Some(value) = crate::test_support::optional::<String>(example, "COLOR") {
-            built = built.color(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "SIZE") {
-            built = built.size(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            String,
-        >(example, "POSITION") {
-            built = built.position(value);
-        }
-        built
     }
 }
 
@@ -147,6 +142,22 @@ impl DisabledIcon {
         self.position = Some(position.into());
         self
     }
+    /// Reads `DATA_IMAGE` (`None` when not set): The image as a data URI, usually `data:image/svg+xml,<url-encoded SVG>`. It is inlined into CSS `url('...')`, so keep `'` out of it.
+    pub fn get_data_image(&self) -> Option<&crate::wire::DataImageUri> {
+        self.data_image.as_ref()
+    }
+    /// Reads `COLOR` (`None` when not set): CSS background colour of the tile, e.g. `#69acc0`.
+    pub fn get_color(&self) -> Option<&str> {
+        self.color.as_deref()
+    }
+    /// Reads `SIZE` (`None` when not set): CSS `background-size` of the image, e.g. `90%`.
+    pub fn get_size(&self) -> Option<&str> {
+        self.size.as_deref()
+    }
+    /// Reads `POSITION` (`None` when not set): CSS `background-position` of the image, e.g. `center`.
+    pub fn get_position(&self) -> Option<&str> {
+        self.position.as_deref()
+    }
 }
 
 impl crate::wire::Validate for DisabledIcon {
@@ -156,30 +167,6 @@ impl crate::wire::Validate for DisabledIcon {
             &crate::wire::join_path(path, "DATA_IMAGE"),
         )?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for DisabledIcon {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new();
-        if let Some(value) = crate::test_support::optional::<
-            String,
-        >(example, "DATA_IMAGE") {
-            built = built.data_image(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "COLOR") {
-            built = built.color(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "SIZE") {
-            built = built.size(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            String,
-        >(example, "POSITION") {
-            built = built.position(value);
-        }
-        built
     }
 }
 
@@ -241,6 +228,22 @@ impl ConnectorData {
         self.name = Some(name.into());
         self
     }
+    /// Reads `ID` (`None` when not set): The channel's id in the external system; if it has none, make one up such as `<connector>_line<LINE>`.
+    pub fn get_id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+    /// Reads `URL` (`None` when not set): Public link to the channel or chat.
+    pub fn get_url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+    /// Reads `URL_IM` (`None` when not set): Link for operators to open the conversation; give `URL` again if there is no separate one.
+    pub fn get_url_im(&self) -> Option<&str> {
+        self.url_im.as_deref()
+    }
+    /// Reads `NAME` (`None` when not set): The channel's display name.
+    pub fn get_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
 }
 
 impl crate::wire::Validate for ConnectorData {
@@ -249,53 +252,33 @@ impl crate::wire::Validate for ConnectorData {
     }
 }
 
-#[cfg(test)]
-impl crate::test_support::FromExample for ConnectorData {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new();
-        if let Some(value) = crate::test_support::optional::<String>(example, "ID") {
-            built = built.id(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "URL") {
-            built = built.url(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "URL_IM") {
-            built = built.url_im(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "NAME") {
-            built = built.name(value);
-        }
-        built
-    }
-}
-
 /// A connector's state on one open line (`imconnector.status`).
 ///
 /// # Fields
 ///
-/// - `line` (`LINE`, `LenientI64`, required): The line id asked about (0 when `LINE` was missing).
-/// - `connector` (`CONNECTOR`, `string`, required): The connector id, normalised: lowercase, cut at the first dot.
-/// - `error` (`ERROR`, `LenientBool`, required): The connector was marked broken (`imconnector.set.error`); cleared by activating it again.
-/// - `configured` (`CONFIGURED`, `LenientBool`, required): Activated, connected and registered on the line.
-/// - `status` (`STATUS`, `LenientBool`, required): `CONFIGURED` and not `ERROR`: messages flow both ways only while this is true.
+/// - `line` (`LINE`, `LineId`, required): The line id asked about (0 when `LINE` was missing).
+/// - `connector` (`CONNECTOR`, `ConnectorId`, required): The connector id, normalised: lowercase, cut at the first dot.
+/// - `error` (`ERROR`, `bool`, required): The connector was marked broken (`imconnector.set.error`); cleared by activating it again.
+/// - `configured` (`CONFIGURED`, `bool`, required): Activated, connected and registered on the line.
+/// - `status` (`STATUS`, `bool`, required): `CONFIGURED` and not `ERROR`: messages flow both ways only while this is true.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ConnectorStatus {
     /// The line id asked about (0 when `LINE` was missing). (`LINE`)
     #[serde(rename = "LINE", deserialize_with = "crate::wire::decode")]
-    pub line: crate::wire::LenientI64,
+    pub line: crate::wire::LineId,
     /// The connector id, normalised: lowercase, cut at the first dot. (`CONNECTOR`)
     #[serde(rename = "CONNECTOR", deserialize_with = "crate::wire::decode")]
-    pub connector: String,
+    pub connector: crate::wire::ConnectorId,
     /// The connector was marked broken (`imconnector.set.error`); cleared by activating it again. (`ERROR`)
     #[serde(rename = "ERROR", deserialize_with = "crate::wire::decode")]
-    pub error: crate::wire::LenientBool,
+    pub error: bool,
     /// Activated, connected and registered on the line. (`CONFIGURED`)
     #[serde(rename = "CONFIGURED", deserialize_with = "crate::wire::decode")]
-    pub configured: crate::wire::LenientBool,
+    pub configured: bool,
     /// `CONFIGURED` and not `ERROR`: messages flow both ways only while this is true. (`STATUS`)
     #[serde(rename = "STATUS", deserialize_with = "crate::wire::decode")]
-    pub status: crate::wire::LenientBool,
+    pub status: bool,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

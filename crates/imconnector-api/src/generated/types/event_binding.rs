@@ -63,15 +63,6 @@ impl crate::wire::WireDecode for EventType {
     }
 }
 
-#[cfg(test)]
-impl crate::test_support::FromExample for EventType {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::from(
-            <String as crate::test_support::FromExample>::from_example(example).as_str(),
-        )
-    }
-}
-
 /// One event binding of the app (`event.get`).
 ///
 /// # Fields
@@ -79,11 +70,11 @@ impl crate::test_support::FromExample for EventType {
 /// - `event` (`event`, `string`, required): Event name, upper-cased, e.g. `ONIMCONNECTORMESSAGEADD`.
 /// - `handler` (`handler`, `string`, optional): Handler URL (online bindings).
 /// - `auth_type` (`auth_type`, `Id`, optional): User whose tokens the handler receives; `0` for the user who fired the event.
-/// - `offline` (`offline`, `LenientBool`, optional): Whether this is an offline (queued) binding.
+/// - `offline` (`offline`, `bool`, optional): Whether this is an offline (queued) binding.
 /// - `connector_id` (`connector_id`, `string`, optional): Offline bindings: the `auth_connector` source key.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
-pub struct EventHandler {
+pub struct EventBinding {
     /// Event name, upper-cased, e.g. `ONIMCONNECTORMESSAGEADD`. (`event`)
     #[serde(rename = "event", deserialize_with = "crate::wire::decode")]
     pub event: String,
@@ -110,7 +101,7 @@ pub struct EventHandler {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::wire::decode"
     )]
-    pub offline: Option<crate::wire::LenientBool>,
+    pub offline: Option<bool>,
     /// Offline bindings: the `auth_connector` source key. (`connector_id`)
     #[serde(
         rename = "connector_id",
@@ -124,7 +115,7 @@ pub struct EventHandler {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for EventHandler {
+impl crate::wire::WireDecode for EventBinding {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
         serde_json::from_value(value).map_err(|error| error.to_string())
     }
@@ -134,13 +125,13 @@ impl crate::wire::WireDecode for EventHandler {
 ///
 /// # Fields
 ///
-/// - `count` (`count`, `LenientI64`, required): How many bindings were removed; 0 when nothing matched.
+/// - `count` (`count`, `i64`, required): How many bindings were removed; 0 when nothing matched.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct EventUnbindResult {
     /// How many bindings were removed; 0 when nothing matched. (`count`)
     #[serde(rename = "count", deserialize_with = "crate::wire::decode")]
-    pub count: crate::wire::LenientI64,
+    pub count: i64,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

@@ -10,13 +10,13 @@
 /// - `member_id` (`member_id`, `string`, required): The portal's unique id; key your per-portal storage by it.
 /// - `access_token` (`access_token`, `Secret`, optional): An access token for REST calls as that user.
 /// - `refresh_token` (`refresh_token`, `Secret`, optional): Sent only with a few events (app install/update, offline events); the docs also show it on dialog events.
-/// - `expires` (`expires`, `LenientI64`, optional): When `access_token` expires, in Unix seconds.
-/// - `expires_in` (`expires_in`, `LenientI64`, optional): Lifetime of `access_token` in seconds (3600).
+/// - `expires` (`expires`, `i64`, optional): When `access_token` expires, in Unix seconds.
+/// - `expires_in` (`expires_in`, `i64`, optional): Lifetime of `access_token` in seconds (3600).
 /// - `scope` (`scope`, `string`, optional): Granted scopes, comma separated.
 /// - `server_endpoint` (`server_endpoint`, `string`, optional): OAuth server, `https://oauth.bitrix.info/rest/`.
 /// - `client_endpoint` (`client_endpoint`, `string`, optional): The portal's REST endpoint, e.g. `https://some-domain.bitrix24.com/rest/`.
 /// - `status` (`status`, `AppStatus`, optional): The app's licence status on the portal.
-/// - `user_id` (`user_id`, `LenientI64`, optional): The user the tokens belong to.
+/// - `user_id` (`user_id`, `i64`, optional): The user the tokens belong to.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[non_exhaustive]
 pub struct EventAuth {
@@ -52,7 +52,7 @@ pub struct EventAuth {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::wire::decode"
     )]
-    pub expires: Option<crate::wire::LenientI64>,
+    pub expires: Option<i64>,
     /// Lifetime of `access_token` in seconds (3600). (`expires_in`)
     #[serde(
         rename = "expires_in",
@@ -60,7 +60,7 @@ pub struct EventAuth {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::wire::decode"
     )]
-    pub expires_in: Option<crate::wire::LenientI64>,
+    pub expires_in: Option<i64>,
     /// Granted scopes, comma separated. (`scope`)
     #[serde(
         rename = "scope",
@@ -100,7 +100,7 @@ pub struct EventAuth {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::wire::decode"
     )]
-    pub user_id: Option<crate::wire::LenientI64>,
+    pub user_id: Option<i64>,
 }
 
 impl crate::wire::WireDecode for EventAuth {
@@ -183,30 +183,21 @@ impl crate::wire::WireDecode for AppStatus {
     }
 }
 
-#[cfg(test)]
-impl crate::test_support::FromExample for AppStatus {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::from(
-            <String as crate::test_support::FromExample>::from_example(example).as_str(),
-        )
-    }
-}
-
 /// The Bitrix24 ids of an operator message; pass them back in `imconnector.send.status.delivery`.
 ///
 /// # Fields
 ///
-/// - `chat_id` (`chat_id`, `LenientI64`, required): Bitrix24 chat id of the dialog.
-/// - `message_id` (`message_id`, `LenientI64`, required): Bitrix24 message id.
+/// - `chat_id` (`chat_id`, `i64`, required): Bitrix24 chat id of the dialog.
+/// - `message_id` (`message_id`, `i64`, required): Bitrix24 message id.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct EventIm {
     /// Bitrix24 chat id of the dialog. (`chat_id`)
     #[serde(rename = "chat_id", deserialize_with = "crate::wire::decode")]
-    pub chat_id: crate::wire::LenientI64,
+    pub chat_id: i64,
     /// Bitrix24 message id. (`message_id`)
     #[serde(rename = "message_id", deserialize_with = "crate::wire::decode")]
-    pub message_id: crate::wire::LenientI64,
+    pub message_id: i64,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -244,18 +235,18 @@ impl crate::wire::WireDecode for EventChat {
 ///
 /// # Fields
 ///
-/// - `connector` (`CONNECTOR`, `string`, required): Your connector id.
-/// - `line` (`LINE`, `LenientI64`, required): The open line id.
+/// - `connector` (`CONNECTOR`, `ConnectorId`, required): Your connector id.
+/// - `line` (`LINE`, `LineId`, required): The open line id.
 /// - `messages` (`MESSAGES`, `list<MessageAddItem>`, required): The messages, usually one.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct MessageAddData {
     /// Your connector id. (`CONNECTOR`)
     #[serde(rename = "CONNECTOR", deserialize_with = "crate::wire::decode")]
-    pub connector: String,
+    pub connector: crate::wire::ConnectorId,
     /// The open line id. (`LINE`)
     #[serde(rename = "LINE", deserialize_with = "crate::wire::decode")]
-    pub line: crate::wire::LenientI64,
+    pub line: crate::wire::LineId,
     /// The messages, usually one. (`MESSAGES`)
     #[serde(rename = "MESSAGES", deserialize_with = "crate::wire::decode")]
     pub messages: Vec<crate::types::MessageAddItem>,
@@ -313,7 +304,7 @@ impl crate::wire::WireDecode for MessageAddItem {
 ///
 /// # Fields
 ///
-/// - `user_id` (`user_id`, `LenientI64`, optional): Bitrix24 id of the author (operator, bot or system).
+/// - `user_id` (`user_id`, `i64`, optional): Bitrix24 id of the author (operator, bot or system).
 /// - `text` (`text`, `string`, optional): BB-code text; with `NEED_SIGNATURE` it starts with `[b]Operator Name:[/b][br]`.
 /// - `files` (`files`, `list<EventFile>`, optional): Attached files; absent when there are none.
 /// - `attachments` (`attachments`, `json`, optional): Rich-link blocks; usually absent.
@@ -328,7 +319,7 @@ pub struct MessageAddBody {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::wire::decode"
     )]
-    pub user_id: Option<crate::wire::LenientI64>,
+    pub user_id: Option<i64>,
     /// BB-code text; with `NEED_SIGNATURE` it starts with `[b]Operator Name:[/b][br]`. (`text`)
     #[serde(
         rename = "text",
@@ -379,9 +370,9 @@ impl crate::wire::WireDecode for MessageAddBody {
 /// - `link` (`link`, `string`, required): Download URL of the file.
 /// - `name` (`name`, `string`, required): File name.
 /// - `file_type` (`type`, `string`, optional): Kind of file, e.g. `image` or `file`.
-/// - `size` (`size`, `LenientI64`, optional): Size in bytes.
-/// - `width` (`width`, `LenientI64`, optional): Image width in pixels (images only).
-/// - `height` (`height`, `LenientI64`, optional): Image height in pixels (images only).
+/// - `size` (`size`, `i64`, optional): Size in bytes.
+/// - `width` (`width`, `i64`, optional): Image width in pixels (images only).
+/// - `height` (`height`, `i64`, optional): Image height in pixels (images only).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct EventFile {
@@ -406,7 +397,7 @@ pub struct EventFile {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::wire::decode"
     )]
-    pub size: Option<crate::wire::LenientI64>,
+    pub size: Option<i64>,
     /// Image width in pixels (images only). (`width`)
     #[serde(
         rename = "width",
@@ -414,7 +405,7 @@ pub struct EventFile {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::wire::decode"
     )]
-    pub width: Option<crate::wire::LenientI64>,
+    pub width: Option<i64>,
     /// Image height in pixels (images only). (`height`)
     #[serde(
         rename = "height",
@@ -422,7 +413,7 @@ pub struct EventFile {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::wire::decode"
     )]
-    pub height: Option<crate::wire::LenientI64>,
+    pub height: Option<i64>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -438,18 +429,18 @@ impl crate::wire::WireDecode for EventFile {
 ///
 /// # Fields
 ///
-/// - `connector` (`CONNECTOR`, `string`, required): Your connector id.
-/// - `line` (`LINE`, `LenientI64`, required): The open line id.
+/// - `connector` (`CONNECTOR`, `ConnectorId`, required): Your connector id.
+/// - `line` (`LINE`, `LineId`, required): The open line id.
 /// - `messages` (`MESSAGES`, `list<MessageUpdateItem>`, required): The edited messages.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct MessageUpdateData {
     /// Your connector id. (`CONNECTOR`)
     #[serde(rename = "CONNECTOR", deserialize_with = "crate::wire::decode")]
-    pub connector: String,
+    pub connector: crate::wire::ConnectorId,
     /// The open line id. (`LINE`)
     #[serde(rename = "LINE", deserialize_with = "crate::wire::decode")]
-    pub line: crate::wire::LenientI64,
+    pub line: crate::wire::LineId,
     /// The edited messages. (`MESSAGES`)
     #[serde(rename = "MESSAGES", deserialize_with = "crate::wire::decode")]
     pub messages: Vec<crate::types::MessageUpdateItem>,
@@ -529,18 +520,18 @@ impl crate::wire::WireDecode for MessageUpdateBody {
 ///
 /// # Fields
 ///
-/// - `connector` (`CONNECTOR`, `string`, required): Your connector id.
-/// - `line` (`LINE`, `LenientI64`, required): The open line id.
+/// - `connector` (`CONNECTOR`, `ConnectorId`, required): Your connector id.
+/// - `line` (`LINE`, `LineId`, required): The open line id.
 /// - `messages` (`MESSAGES`, `list<MessageDeleteItem>`, required): One item per stored external id of the deleted messages.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct MessageDeleteData {
     /// Your connector id. (`CONNECTOR`)
     #[serde(rename = "CONNECTOR", deserialize_with = "crate::wire::decode")]
-    pub connector: String,
+    pub connector: crate::wire::ConnectorId,
     /// The open line id. (`LINE`)
     #[serde(rename = "LINE", deserialize_with = "crate::wire::decode")]
-    pub line: crate::wire::LenientI64,
+    pub line: crate::wire::LineId,
     /// One item per stored external id of the deleted messages. (`MESSAGES`)
     #[serde(rename = "MESSAGES", deserialize_with = "crate::wire::decode")]
     pub messages: Vec<crate::types::MessageDeleteItem>,
@@ -611,18 +602,18 @@ impl crate::wire::WireDecode for MessageDeleteBody {
 ///
 /// # Fields
 ///
-/// - `connector` (`CONNECTOR`, `string`, required): Your connector id.
-/// - `line` (`LINE`, `LenientI64`, required): The open line id.
+/// - `connector` (`CONNECTOR`, `ConnectorId`, required): Your connector id.
+/// - `line` (`LINE`, `LineId`, required): The open line id.
 /// - `data` (`DATA`, `list<DialogItem>`, required): The sessions that started or finished.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct DialogData {
     /// Your connector id. (`CONNECTOR`)
     #[serde(rename = "CONNECTOR", deserialize_with = "crate::wire::decode")]
-    pub connector: String,
+    pub connector: crate::wire::ConnectorId,
     /// The open line id. (`LINE`)
     #[serde(rename = "LINE", deserialize_with = "crate::wire::decode")]
-    pub line: crate::wire::LenientI64,
+    pub line: crate::wire::LineId,
     /// The sessions that started or finished. (`DATA`)
     #[serde(rename = "DATA", deserialize_with = "crate::wire::decode")]
     pub data: Vec<crate::types::DialogItem>,
@@ -675,8 +666,8 @@ impl crate::wire::WireDecode for DialogItem {
 ///
 /// # Fields
 ///
-/// - `connector_id` (`connector_id`, `string`, required): Your connector id.
-/// - `line_id` (`line_id`, `LenientI64`, required): The open line id.
+/// - `connector_id` (`connector_id`, `ConnectorId`, required): Your connector id.
+/// - `line_id` (`line_id`, `LineId`, required): The open line id.
 /// - `chat_id` (`chat_id`, `Id`, required): The external chat id you sent (the docs show a number; it is whatever string you used).
 /// - `user_id` (`user_id`, `Id`, required): The docs call it the external user id; the server fills in the customer's Bitrix24 user id (the docs example shows 0).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -684,10 +675,10 @@ impl crate::wire::WireDecode for DialogItem {
 pub struct DialogConnector {
     /// Your connector id. (`connector_id`)
     #[serde(rename = "connector_id", deserialize_with = "crate::wire::decode")]
-    pub connector_id: String,
+    pub connector_id: crate::wire::ConnectorId,
     /// The open line id. (`line_id`)
     #[serde(rename = "line_id", deserialize_with = "crate::wire::decode")]
-    pub line_id: crate::wire::LenientI64,
+    pub line_id: crate::wire::LineId,
     /// The external chat id you sent (the docs show a number; it is whatever string you used). (`chat_id`)
     #[serde(rename = "chat_id", deserialize_with = "crate::wire::decode")]
     pub chat_id: crate::wire::Id,
@@ -710,9 +701,9 @@ impl crate::wire::WireDecode for DialogConnector {
 /// # Fields
 ///
 /// - `id` (`id`, `Id`, required): Session id (`session.ID` in `imconnector.send.messages` results).
-/// - `closed` (`closed`, `LenientBool`, required): Whether the session is closed (`"Y"`/`"N"`).
+/// - `closed` (`closed`, `bool`, required): Whether the session is closed (`"Y"`/`"N"`).
 /// - `parent_id` (`parent_id`, `Id`, optional): The previous session of this dialog; 0 when none.
-/// - `close_term` (`close_term`, `LenientI64`, optional): The line's full-close time, in minutes.
+/// - `close_term` (`close_term`, `i64`, optional): The line's full-close time, in minutes.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct DialogSession {
@@ -721,7 +712,7 @@ pub struct DialogSession {
     pub id: crate::wire::Id,
     /// Whether the session is closed (`"Y"`/`"N"`). (`closed`)
     #[serde(rename = "closed", deserialize_with = "crate::wire::decode")]
-    pub closed: crate::wire::LenientBool,
+    pub closed: bool,
     /// The previous session of this dialog; 0 when none. (`parent_id`)
     #[serde(
         rename = "parent_id",
@@ -737,7 +728,7 @@ pub struct DialogSession {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::wire::decode"
     )]
-    pub close_term: Option<crate::wire::LenientI64>,
+    pub close_term: Option<i64>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -797,17 +788,17 @@ impl crate::wire::WireDecode for DialogUser {
 ///
 /// # Fields
 ///
-/// - `connector` (`connector`, `string`, required): Your connector id.
-/// - `line` (`line`, `LenientI64`, required): The open line id.
+/// - `connector` (`connector`, `ConnectorId`, required): Your connector id.
+/// - `line` (`line`, `LineId`, required): The open line id.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct StatusDeleteData {
     /// Your connector id. (`connector`)
     #[serde(rename = "connector", deserialize_with = "crate::wire::decode")]
-    pub connector: String,
+    pub connector: crate::wire::ConnectorId,
     /// The open line id. (`line`)
     #[serde(rename = "line", deserialize_with = "crate::wire::decode")]
-    pub line: crate::wire::LenientI64,
+    pub line: crate::wire::LineId,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

@@ -7,7 +7,7 @@
 ///
 /// - `id` (`ID`, `Id`, optional): The line id to pass as `LINE`. Absent only if `PARAMS.select` leaves it out.
 /// - `line_name` (`LINE_NAME`, `string`, optional): The line's name as shown to operators.
-/// - `active` (`ACTIVE`, `LenientBool`, optional): Whether the line is switched on (`"Y"`/`"N"`); an inactive line routes no messages.
+/// - `active` (`ACTIVE`, `bool`, optional): Whether the line is switched on (`"Y"`/`"N"`); an inactive line routes no messages.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Line {
@@ -34,7 +34,7 @@ pub struct Line {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::wire::decode"
     )]
-    pub active: Option<crate::wire::LenientBool>,
+    pub active: Option<bool>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -125,40 +125,35 @@ impl LineListParams {
         self.offset = Some(offset);
         self
     }
+    /// Reads `select` (`None` when not set): Fields to return, e.g. `["ID", "LINE_NAME", "ACTIVE"]`; all when omitted.
+    pub fn get_select(&self) -> Option<&[String]> {
+        self.select.as_deref()
+    }
+    /// Reads `order` (`None` when not set): Sort order by field, e.g. `{"ID": "ASC"}`.
+    pub fn get_order(
+        &self,
+    ) -> Option<&std::collections::BTreeMap<String, crate::types::SortDirection>> {
+        self.order.as_ref()
+    }
+    /// Reads `filter` (`None` when not set): Field filter, e.g. `{"ACTIVE": "Y"}`.
+    pub fn get_filter(
+        &self,
+    ) -> Option<&std::collections::BTreeMap<String, serde_json::Value>> {
+        self.filter.as_ref()
+    }
+    /// Reads `limit` (`None` when not set): Page size: at most 200, server default 50.
+    pub fn get_limit(&self) -> Option<u64> {
+        self.limit
+    }
+    /// Reads `offset` (`None` when not set): How many lines to skip; server default 0.
+    pub fn get_offset(&self) -> Option<u64> {
+        self.offset
+    }
 }
 
 impl crate::wire::Validate for LineListParams {
     fn validate_at(&self, _path: &str) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for LineListParams {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new();
-        if let Some(value) = crate::test_support::optional::<
-            Vec<String>,
-        >(example, "select") {
-            built = built.select(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            std::collections::BTreeMap<String, crate::types::SortDirection>,
-        >(example, "order") {
-            built = built.order(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            std::collections::BTreeMap<String, serde_json::Value>,
-        >(example, "filter") {
-            built = built.filter(value);
-        }
-        if let Some(value) = crate::test_support::optional::<u64>(example, "limit") {
-            built = built.limit(value);
-        }
-        if let Some(value) = crate::test_support::optional::<u64>(example, "offset") {
-            built = built.offset(value);
-        }
-        built
     }
 }
 
@@ -224,15 +219,6 @@ impl crate::wire::WireDecode for SortDirection {
     }
 }
 
-#[cfg(test)]
-impl crate::test_support::FromExample for SortDirection {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::from(
-            <String as crate::test_support::FromExample>::from_example(example).as_str(),
-        )
-    }
-}
-
 /// Extra blocks for `imopenlines.config.list.get` (`OPTIONS`).
 ///
 /// # Fields
@@ -281,31 +267,22 @@ impl LineListOptions {
         self.check_permission = Some(check_permission.into());
         self
     }
+    /// Reads `QUEUE` (`None` when not set): Add each line's operator queue (`QUEUE`, `QUEUE_USERS_FIELDS`).
+    pub fn get_queue(&self) -> Option<bool> {
+        self.queue.map(|flag| flag.get())
+    }
+    /// Reads `CONFIG_QUEUE` (`None` when not set): Add each line's queue configuration (`CONFIG_QUEUE`: users and departments).
+    pub fn get_config_queue(&self) -> Option<bool> {
+        self.config_queue.map(|flag| flag.get())
+    }
+    /// Reads `CHECK_PERMISSION` (`None` when not set): Return only lines the current user may perform this action on, e.g. `view`.
+    pub fn get_check_permission(&self) -> Option<&str> {
+        self.check_permission.as_deref()
+    }
 }
 
 impl crate::wire::Validate for LineListOptions {
     fn validate_at(&self, _path: &str) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for LineListOptions {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new();
-        if let Some(value) = crate::test_support::optional::<bool>(example, "QUEUE") {
-            built = built.queue(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            bool,
-        >(example, "CONFIG_QUEUE") {
-            built = built.config_queue(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            String,
-        >(example, "CHECK_PERMISSION") {
-            built = built.check_permission(value);
-        }
-        built
     }
 }

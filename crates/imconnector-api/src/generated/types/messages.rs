@@ -38,6 +38,18 @@ impl MessageIn {
     ) -> Self {
         Self { user, message, chat }
     }
+    /// Reads `user`: The customer in the external channel.
+    pub fn get_user(&self) -> &crate::types::MessageUser {
+        &self.user
+    }
+    /// Reads `message`: The message itself.
+    pub fn get_message(&self) -> &crate::types::MessageBody {
+        &self.message
+    }
+    /// Reads `chat`: The external chat it was written in.
+    pub fn get_chat(&self) -> &crate::types::MessageChat {
+        &self.chat
+    }
 }
 
 impl crate::wire::Validate for MessageIn {
@@ -55,19 +67,6 @@ impl crate::wire::Validate for MessageIn {
             &crate::wire::join_path(path, "chat"),
         )?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for MessageIn {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::new(
-            crate::test_support::required::<crate::types::MessageUser>(example, "user"),
-            crate::test_support::required::<
-                crate::types::MessageBody,
-            >(example, "message"),
-            crate::test_support::required::<crate::types::MessageChat>(example, "chat"),
-        )
     }
 }
 
@@ -186,6 +185,46 @@ impl MessageUser {
         self.title = Some(title.into());
         self
     }
+    /// Reads `id`: The customer's id in the external channel. Keep it stable: it keys the Bitrix24 user and, for non-group connectors, the dialog.
+    pub fn get_id(&self) -> &str {
+        &self.id
+    }
+    /// Reads `name` (`None` when not set): First name: letters, spaces, `-` and `'` only, at most 25 characters. With no `last_name`, a two-word name is split into first and last name; with neither, the user is called "Guest".
+    pub fn get_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    /// Reads `last_name` (`None` when not set): Last name; same rules as `name`.
+    pub fn get_last_name(&self) -> Option<&str> {
+        self.last_name.as_deref()
+    }
+    /// Reads `picture` (`None` when not set): Avatar, downloaded by the portal.
+    pub fn get_picture(&self) -> Option<&crate::types::MessagePicture> {
+        self.picture.as_ref()
+    }
+    /// Reads `url` (`None` when not set): Link to the customer's profile in the external channel.
+    pub fn get_url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+    /// Reads `gender` (`None` when not set): `male` or `female`.
+    pub fn get_gender(&self) -> Option<&crate::types::Gender> {
+        self.gender.as_ref()
+    }
+    /// Reads `email` (`None` when not set): E-mail address; an invalid one makes the message fail ("Cannot create or get user ...").
+    pub fn get_email(&self) -> Option<&str> {
+        self.email.as_deref()
+    }
+    /// Reads `phone` (`None` when not set): Phone number.
+    pub fn get_phone(&self) -> Option<&str> {
+        self.phone.as_deref()
+    }
+    /// Reads `skip_phone_validate` (`None` when not set): `Y` stores `phone` without validating it (only `Y` has an effect).
+    pub fn get_skip_phone_validate(&self) -> Option<bool> {
+        self.skip_phone_validate.map(|flag| flag.get())
+    }
+    /// Reads `title` (`None` when not set): Undocumented (server source): used as the name when `name` and `last_name` are empty.
+    pub fn get_title(&self) -> Option<&str> {
+        self.title.as_deref()
+    }
 }
 
 impl crate::wire::Validate for MessageUser {
@@ -195,51 +234,6 @@ impl crate::wire::Validate for MessageUser {
             &crate::wire::join_path(path, "picture"),
         )?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for MessageUser {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new(
-            crate::test_support::required::<String>(example, "id"),
-        );
-        if let Some(value) = crate::test_support::optional::<String>(example, "name") {
-            built = built.name(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            String,
-        >(example, "last_name") {
-            built = built.last_name(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            crate::types::MessagePicture,
-        >(example, "picture") {
-            built = built.picture(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "url") {
-            built = built.url(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            crate::types::Gender,
-        >(example, "gender") {
-            built = built.gender(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "email") {
-            built = built.email(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "phone") {
-            built = built.phone(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            bool,
-        >(example, "skip_phone_validate") {
-            built = built.skip_phone_validate(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "title") {
-            built = built.title(value);
-        }
-        built
     }
 }
 
@@ -305,15 +299,6 @@ impl crate::wire::WireDecode for Gender {
     }
 }
 
-#[cfg(test)]
-impl crate::test_support::FromExample for Gender {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::from(
-            <String as crate::test_support::FromExample>::from_example(example).as_str(),
-        )
-    }
-}
-
 /// A customer's avatar.
 ///
 /// # Fields
@@ -337,18 +322,15 @@ impl MessagePicture {
     pub fn new(url: impl Into<String>) -> Self {
         Self { url: url.into() }
     }
+    /// Reads `url`: Public URL of the image; the portal downloads it.
+    pub fn get_url(&self) -> &str {
+        &self.url
+    }
 }
 
 impl crate::wire::Validate for MessagePicture {
     fn validate_at(&self, _path: &str) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for MessagePicture {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::new(crate::test_support::required::<String>(example, "url"))
     }
 }
 
@@ -443,6 +425,34 @@ impl MessageBody {
         self.attachments = Some(attachments);
         self
     }
+    /// Reads `id` (`None` when not set): The message's id in the external channel. Optional for sending, but needed to edit or delete it later.
+    pub fn get_id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+    /// Reads `date` (`None` when not set): When it was written, in Unix seconds.
+    pub fn get_date(&self) -> Option<i64> {
+        self.date
+    }
+    /// Reads `text` (`None` when not set): The text, with BB-code formatting (`[b]`, `[i]`, `[url=...]`, `[br]`).
+    pub fn get_text(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+    /// Reads `files` (`None` when not set): Attachments, downloaded by the portal; images (jpg, jpeg, png, webp, gif, bmp) are shown inline.
+    pub fn get_files(&self) -> Option<&[crate::types::MessageFile]> {
+        self.files.as_deref()
+    }
+    /// Reads `disable_crm` (`None` when not set): `Y` keeps the CRM tracker from creating leads or deals for this message.
+    pub fn get_disable_crm(&self) -> Option<bool> {
+        self.disable_crm.map(|flag| flag.get())
+    }
+    /// Reads `user_id` (`None` when not set): Post on behalf of this Bitrix24 employee instead of the customer.
+    pub fn get_user_id(&self) -> Option<i64> {
+        self.user_id
+    }
+    /// Reads `attachments` (`None` when not set): Undocumented (server source): forwarded/replied messages, locations, contacts; rendered into the text.
+    pub fn get_attachments(&self) -> Option<&serde_json::Value> {
+        self.attachments.as_ref()
+    }
 }
 
 impl crate::wire::Validate for MessageBody {
@@ -452,41 +462,6 @@ impl crate::wire::Validate for MessageBody {
             &crate::wire::join_path(path, "files"),
         )?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for MessageBody {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new();
-        if let Some(value) = crate::test_support::optional::<String>(example, "id") {
-            built = built.id(value);
-        }
-        if let Some(value) = crate::test_support::optional::<i64>(example, "date") {
-            built = built.date(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "text") {
-            built = built.text(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            Vec<crate::types::MessageFile>,
-        >(example, "files") {
-            built = built.files(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            bool,
-        >(example, "disable_crm") {
-            built = built.disable_crm(value);
-        }
-        if let Some(value) = crate::test_support::optional::<i64>(example, "user_id") {
-            built = built.user_id(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            serde_json::Value,
-        >(example, "attachments") {
-            built = built.attachments(value);
-        }
-        built
     }
 }
 
@@ -525,24 +500,19 @@ impl MessageFile {
         self.name = Some(name.into());
         self
     }
+    /// Reads `url`: Public URL the portal downloads the file from.
+    pub fn get_url(&self) -> &str {
+        &self.url
+    }
+    /// Reads `name` (`None` when not set): File name shown in the chat, e.g. `spec.pdf`.
+    pub fn get_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
 }
 
 impl crate::wire::Validate for MessageFile {
     fn validate_at(&self, _path: &str) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for MessageFile {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new(
-            crate::test_support::required::<String>(example, "url"),
-        );
-        if let Some(value) = crate::test_support::optional::<String>(example, "name") {
-            built = built.name(value);
-        }
-        built
     }
 }
 
@@ -591,27 +561,23 @@ impl MessageChat {
         self.url = Some(url.into());
         self
     }
+    /// Reads `id`: The chat's id in the external channel (the channel id stored with `imconnector.connector.data.set` if it has no chats). Keep it stable: it keys the open-line dialog.
+    pub fn get_id(&self) -> &str {
+        &self.id
+    }
+    /// Reads `name` (`None` when not set): The chat's name.
+    pub fn get_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    /// Reads `url` (`None` when not set): Link to the original conversation; shown to operators as "Link to the original post".
+    pub fn get_url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
 }
 
 impl crate::wire::Validate for MessageChat {
     fn validate_at(&self, _path: &str) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for MessageChat {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new(
-            crate::test_support::required::<String>(example, "id"),
-        );
-        if let Some(value) = crate::test_support::optional::<String>(example, "name") {
-            built = built.name(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "url") {
-            built = built.url(value);
-        }
-        built
     }
 }
 
@@ -652,6 +618,18 @@ impl DeliveryItem {
     ) -> Self {
         Self { im, message, chat }
     }
+    /// Reads `im`: The Bitrix24 ids from the `OnImConnectorMessageAdd` event.
+    pub fn get_im(&self) -> &crate::types::DeliveryIm {
+        &self.im
+    }
+    /// Reads `message`: Your external id(s) of the delivered message.
+    pub fn get_message(&self) -> &crate::types::DeliveryMessage {
+        &self.message
+    }
+    /// Reads `chat`: The external chat it was delivered to.
+    pub fn get_chat(&self) -> &crate::types::DeliveryChat {
+        &self.chat
+    }
 }
 
 impl crate::wire::Validate for DeliveryItem {
@@ -669,19 +647,6 @@ impl crate::wire::Validate for DeliveryItem {
             &crate::wire::join_path(path, "chat"),
         )?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for DeliveryItem {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::new(
-            crate::test_support::required::<crate::types::DeliveryIm>(example, "im"),
-            crate::test_support::required::<
-                crate::types::DeliveryMessage,
-            >(example, "message"),
-            crate::test_support::required::<crate::types::DeliveryChat>(example, "chat"),
-        )
     }
 }
 
@@ -713,21 +678,19 @@ impl DeliveryIm {
     pub fn new(chat_id: i64, message_id: i64) -> Self {
         Self { chat_id, message_id }
     }
+    /// Reads `chat_id`: `im.chat_id` of the `OnImConnectorMessageAdd` event.
+    pub fn get_chat_id(&self) -> i64 {
+        self.chat_id
+    }
+    /// Reads `message_id`: `im.message_id` of the `OnImConnectorMessageAdd` event.
+    pub fn get_message_id(&self) -> i64 {
+        self.message_id
+    }
 }
 
 impl crate::wire::Validate for DeliveryIm {
     fn validate_at(&self, _path: &str) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for DeliveryIm {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::new(
-            crate::test_support::required::<i64>(example, "chat_id"),
-            crate::test_support::required::<i64>(example, "message_id"),
-        )
     }
 }
 
@@ -766,24 +729,19 @@ impl DeliveryMessage {
         self.date = Some(date);
         self
     }
+    /// Reads `id`: The external id(s) the message got in your channel; always a list, even for one id. They come back in later update and delete events.
+    pub fn get_id(&self) -> &[String] {
+        &self.id
+    }
+    /// Reads `date` (`None` when not set): Delivery time in Unix seconds (not used for reading).
+    pub fn get_date(&self) -> Option<i64> {
+        self.date
+    }
 }
 
 impl crate::wire::Validate for DeliveryMessage {
     fn validate_at(&self, _path: &str) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for DeliveryMessage {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new(
-            crate::test_support::required::<Vec<String>>(example, "id"),
-        );
-        if let Some(value) = crate::test_support::optional::<i64>(example, "date") {
-            built = built.date(value);
-        }
-        built
     }
 }
 
@@ -810,18 +768,15 @@ impl DeliveryChat {
     pub fn new(id: impl Into<String>) -> Self {
         Self { id: id.into() }
     }
+    /// Reads `id`: The external chat id, as in the event's `chat.id`.
+    pub fn get_id(&self) -> &str {
+        &self.id
+    }
 }
 
 impl crate::wire::Validate for DeliveryChat {
     fn validate_at(&self, _path: &str) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for DeliveryChat {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::new(crate::test_support::required::<String>(example, "id"))
     }
 }
 
@@ -857,7 +812,7 @@ impl crate::wire::WireDecode for MessagesResult {
 ///
 /// # Fields
 ///
-/// - `success` (`SUCCESS`, `LenientBool`, required): Whether this message was processed.
+/// - `success` (`SUCCESS`, `bool`, required): Whether this message was processed.
 /// - `errors` (`ERRORS`, `list<string>`, optional): Why it failed (only when `SUCCESS` is false), e.g. "Incomplete data". A failed item may carry nothing else.
 /// - `user` (`user`, `Id`, optional): The Bitrix24 id of the customer's user: a string, or a number when the user was just created.
 /// - `message` (`message`, `MessageResultBody`, optional): The message as stored.
@@ -869,7 +824,7 @@ impl crate::wire::WireDecode for MessagesResult {
 pub struct MessageResult {
     /// Whether this message was processed. (`SUCCESS`)
     #[serde(rename = "SUCCESS", deserialize_with = "crate::wire::decode")]
-    pub success: crate::wire::LenientBool,
+    pub success: bool,
     /// Why it failed (only when `SUCCESS` is false), e.g. "Incomplete data". A failed item may carry nothing else. (`ERRORS`)
     #[serde(
         rename = "ERRORS",
@@ -1032,8 +987,8 @@ impl crate::wire::WireDecode for MessageResultChat {
 ///
 /// # Fields
 ///
-/// - `skip_phone_validate` (`skip_phone_validate`, `LenientBool`, optional): `user.skip_phone_validate` was `Y`.
-/// - `disable_tracker` (`disable_tracker`, `LenientBool`, optional): `message.disable_crm` was `Y`: the CRM tracker was skipped.
+/// - `skip_phone_validate` (`skip_phone_validate`, `bool`, optional): `user.skip_phone_validate` was `Y`.
+/// - `disable_tracker` (`disable_tracker`, `bool`, optional): `message.disable_crm` was `Y`: the CRM tracker was skipped.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct MessageResultExtra {
@@ -1044,7 +999,7 @@ pub struct MessageResultExtra {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::wire::decode"
     )]
-    pub skip_phone_validate: Option<crate::wire::LenientBool>,
+    pub skip_phone_validate: Option<bool>,
     /// `message.disable_crm` was `Y`: the CRM tracker was skipped. (`disable_tracker`)
     #[serde(
         rename = "disable_tracker",
@@ -1052,7 +1007,7 @@ pub struct MessageResultExtra {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::wire::decode"
     )]
-    pub disable_tracker: Option<crate::wire::LenientBool>,
+    pub disable_tracker: Option<bool>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

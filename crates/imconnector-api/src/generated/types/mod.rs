@@ -9,7 +9,7 @@ pub use connector::{Icon, DisabledIcon, ConnectorData, ConnectorStatus};
 
 mod event_binding;
 
-pub use event_binding::{EventType, EventHandler, EventUnbindResult};
+pub use event_binding::{EventType, EventBinding, EventUnbindResult};
 
 mod events;
 

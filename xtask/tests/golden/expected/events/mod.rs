@@ -38,7 +38,7 @@ pub struct UnknownEvent {
     pub handler_id: Option<crate::wire::Id>,
     /// When the portal sent the event, in Unix seconds (`ts`).
     #[serde(default, deserialize_with = "crate::wire::decode")]
-    pub ts: Option<crate::wire::LenientI64>,
+    pub ts: Option<i64>,
     /// The portal, the user's tokens and the application token to verify the sender (`auth`).
     pub auth: crate::types::EventAuth,
     /// The payload as sent (`data`).

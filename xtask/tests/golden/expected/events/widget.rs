@@ -20,28 +20,10 @@ pub struct WidgetEvent {
     pub handler_id: Option<crate::wire::Id>,
     /// When the portal sent the event, in Unix seconds (`ts`).
     #[serde(default, deserialize_with = "crate::wire::decode")]
-    pub ts: Option<crate::wire::LenientI64>,
+    pub ts: Option<i64>,
     /// The portal, the user's tokens and the application token to verify the sender (`auth`).
     pub auth: crate::types::EventAuth,
     /// The payload (`data`): `WidgetEventData`.
     #[serde(deserialize_with = "crate::wire::decode")]
     pub data: crate::types::WidgetEventData,
-}
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn docs_example_0_json_decodes() {
-        crate::test_support::check_event_json(
-            r#"{"auth":{"application_token":"golden-token-0123","domain":"d"},"data":{"LINE":7},"event":"ONDEMOWIDGET","event_handler_id":1,"ts":1}"#,
-            |event| { matches!(event, crate ::events::Event::Widget(_)) },
-        );
-    }
-    #[test]
-    fn server_example_1_form_decodes() {
-        crate::test_support::check_event_form(
-            r#"event=ONDEMOWIDGET&data%5BLINE%5D=7&auth%5Bapplication_token%5D=golden-token-0123&auth%5Bdomain%5D=d"#,
-            |event| { matches!(event, crate ::events::Event::Widget(_)) },
-        );
-    }
 }

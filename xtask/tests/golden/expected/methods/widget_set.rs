@@ -95,6 +95,30 @@ impl WidgetSet {
         self.tags = Some(tags.into_iter().map(|item| item.into()).collect());
         self
     }
+    /// Reads `CONNECTOR`: Connector id.
+    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+        &self.connector
+    }
+    /// Reads `LINE`: Open line id.
+    pub fn get_line(&self) -> &crate::wire::LineId {
+        &self.line
+    }
+    /// Reads `ACTIVE`: On or off.
+    pub fn get_active(&self) -> bool {
+        self.active.get()
+    }
+    /// Reads `MESSAGES`: The widgets.
+    pub fn get_messages(&self) -> &[crate::types::Widget] {
+        &self.messages
+    }
+    /// Reads `NAME` (`None` when not set): Display name.
+    pub fn get_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    /// Reads `TAGS` (`None` when not set): Free tags.
+    pub fn get_tags(&self) -> Option<&[String]> {
+        self.tags.as_deref()
+    }
 }
 
 /// The `result` of [`WidgetSet`] (`demo.widget.set`): `WidgetResult`.
@@ -114,60 +138,5 @@ impl crate::transport::Method for WidgetSet {
     }
     fn soft_error(response: &Self::Response) -> Option<crate::transport::SoftError> {
         crate::wire::SoftErrorSource::soft_error(&response.success)
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for WidgetSet {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new(
-            crate::test_support::required::<
-                crate::wire::ConnectorId,
-            >(example, "CONNECTOR"),
-            crate::test_support::required::<crate::wire::LineId>(example, "LINE"),
-            crate::test_support::required::<bool>(example, "ACTIVE"),
-            crate::test_support::required::<
-                Vec<crate::types::Widget>,
-            >(example, "MESSAGES"),
-        );
-        if let Some(value) = crate::test_support::optional::<String>(example, "NAME") {
-            built = built.name(value);
-        }
-        if let Some(value) = crate::test_support::optional::<
-            Vec<String>,
-        >(example, "TAGS") {
-            built = built.tags(value);
-        }
-        built
-    }
-}
-
-#[cfg(test)]
-mod examples {
-    #[test]
-    fn docs_example_0_request_serializes_as_documented() {
-        crate::test_support::check_request::<
-            super::WidgetSet,
-        >(
-            r#"{"ACTIVE":1,"CONNECTOR":"demo","LINE":"7","MESSAGES":[{"color":"red","id":"w1"}],"TAGS":["a"]}"#,
-        );
-    }
-    #[test]
-    fn docs_example_0_response_decodes() {
-        crate::test_support::check_response::<
-            super::WidgetSet,
-        >(r#"{"result":{"COUNT":"1","NEW":"x","SUCCESS":true}}"#);
-        crate::test_support::check_response_keeps_every_field::<
-            super::WidgetSet,
-        >(r#"{"result":{"COUNT":"1","NEW":"x","SUCCESS":true}}"#);
-    }
-    #[test]
-    fn server_example_1_error_decodes() {
-        crate::test_support::check_error::<
-            super::WidgetSet,
-        >(
-            r#"{"error":"ERROR_ARGUMENT","error_description":"Argument 'LINE' is null or empty"}"#,
-            &["ERROR_ARGUMENT"],
-        );
     }
 }

@@ -46,6 +46,18 @@ impl Widget {
         self.icon = Some(crate::wire::DataImageUri::new(icon));
         self
     }
+    /// Reads `id`: Widget id.
+    pub fn get_id(&self) -> &str {
+        &self.id
+    }
+    /// Reads `color` (`None` when not set): Its colour.
+    pub fn get_color(&self) -> Option<&crate::types::Color> {
+        self.color.as_ref()
+    }
+    /// Reads `icon` (`None` when not set): Its icon.
+    pub fn get_icon(&self) -> Option<&crate::wire::DataImageUri> {
+        self.icon.as_ref()
+    }
 }
 
 impl crate::wire::Validate for Widget {
@@ -55,24 +67,6 @@ impl crate::wire::Validate for Widget {
             &crate::wire::join_path(path, "icon"),
         )?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-impl crate::test_support::FromExample for Widget {
-    fn from_example(example: &serde_json::Value) -> Self {
-        let mut built = Self::new(
-            crate::test_support::required::<String>(example, "id"),
-        );
-        if let Some(value) = crate::test_support::optional::<
-            crate::types::Color,
-        >(example, "color") {
-            built = built.color(value);
-        }
-        if let Some(value) = crate::test_support::optional::<String>(example, "icon") {
-            built = built.icon(value);
-        }
-        built
     }
 }
 
@@ -138,15 +132,6 @@ impl crate::wire::WireDecode for Color {
     }
 }
 
-#[cfg(test)]
-impl crate::test_support::FromExample for Color {
-    fn from_example(example: &serde_json::Value) -> Self {
-        Self::from(
-            <String as crate::test_support::FromExample>::from_example(example).as_str(),
-        )
-    }
-}
-
 /// What `demo.widget.set` answers.
 ///
 /// # Fields
@@ -205,14 +190,14 @@ impl crate::wire::WireDecode for EventAuth {
 ///
 /// # Fields
 ///
-/// - `line` (`LINE`, `LenientI64`, required): Line id.
+/// - `line` (`LINE`, `i64`, required): Line id.
 /// - `widgets` (`WIDGETS`, `ListOrMap<Id>`, optional): Widget ids.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct WidgetEventData {
     /// Line id. (`LINE`)
     #[serde(rename = "LINE", deserialize_with = "crate::wire::decode")]
-    pub line: crate::wire::LenientI64,
+    pub line: i64,
     /// Widget ids. (`WIDGETS`)
     #[serde(
         rename = "WIDGETS",
