@@ -34,12 +34,6 @@ pub enum EventDecodeError {
 }
 
 /// Whether a `Content-Type` header value names JSON (`application/json`, any parameters).
-fn is_json(content_type: Option<&str>) -> bool {
-    content_type
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
-}
-
 impl Event {
     /// Decodes an event POST body as its `Content-Type` says: JSON for `application/json`
     /// (with any parameters, e.g. `; charset=utf-8`), the portal's form encoding otherwise
@@ -69,14 +63,11 @@ impl Event {
     /// # Errors
     /// [`EventDecodeError::Json`] or [`EventDecodeError::Form`].
     pub fn body_value(content_type: Option<&str>, body: &[u8]) -> Result<Value, EventDecodeError> {
-        if is_json(content_type) {
-            serde_json::from_slice(body).map_err(EventDecodeError::Json)
-        } else {
-            Ok(imconnector_form::parse(body)?)
-        }
+        // The same reader as the portal registry and the installer, so all agree on a body.
+        Ok(imconnector_form::parse_body(content_type, body)?)
     }
 
-    /// Decodes the `application/x-www-form-urlencoded` body Bitrix24 POSTs to an event
+    /// [`EventDecodeError::Form`] (a JSON body that does not parse is `FormError::NotJson`).
     /// handler (`event=...&data[...]=...&auth[...]=...`; every value a string).
     ///
     /// # Errors
