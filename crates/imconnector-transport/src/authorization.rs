@@ -221,7 +221,10 @@ impl OAuthServer {
     ///
     /// # Errors
     /// As [`exchange_code`](Self::exchange_code).
-    pub async fn refresh(&self, refresh_token: &SecretString) -> Result<Tokens, AuthorizationError> {
+    pub async fn refresh(
+        &self,
+        refresh_token: &SecretString,
+    ) -> Result<Tokens, AuthorizationError> {
         self.grant(
             "refresh_token",
             ("refresh_token", refresh_token),
@@ -335,7 +338,9 @@ mod tests {
         let url = server()
             .authorize_url("http://127.0.0.1:8080", &state)
             .unwrap();
-        assert!(url.as_str().starts_with("http://127.0.0.1:8080/oauth/authorize/?"));
+        assert!(url
+            .as_str()
+            .starts_with("http://127.0.0.1:8080/oauth/authorize/?"));
         assert!(!url.as_str().contains("s3cret"));
         assert!(server().authorize_url("http://[::1", &state).is_err());
     }
@@ -371,16 +376,31 @@ mod tests {
         let refused = br#"{"error":"invalid_grant","error_description":"Invalid grant"}"#;
         let error = parse_token_answer(400, refused, &[], &previous).unwrap_err();
         assert!(
-            matches!(&error, AuthorizationError::Refused { code: ErrorCode::InvalidGrant, http_status: 400, .. }),
+            matches!(
+                &error,
+                AuthorizationError::Refused {
+                    code: ErrorCode::InvalidGrant,
+                    http_status: 400,
+                    ..
+                }
+            ),
             "{error:?}"
         );
 
         let secret = SecretString::from("leaked-secret-value".to_owned());
+        let error = parse_token_answer(
+            500,
+            b"<html>leaked-secret-value</html>",
+            &[&secret],
+            &previous,
+        )
+        .unwrap_err();
+        assert!(
+            !error.to_string().contains("leaked-secret-value"),
+            "{error}"
+        );
         let error =
-            parse_token_answer(500, b"<html>leaked-secret-value</html>", &[&secret], &previous)
-                .unwrap_err();
-        assert!(!error.to_string().contains("leaked-secret-value"), "{error}");
-        let error = parse_token_answer(200, br#"{"access_token":"a"}"#, &[], &previous).unwrap_err();
+            parse_token_answer(200, br#"{"access_token":"a"}"#, &[], &previous).unwrap_err();
         assert!(error.to_string().contains("refresh_token"), "{error}");
     }
 }

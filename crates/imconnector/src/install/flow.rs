@@ -158,7 +158,10 @@ impl<S: PortalStore> Installer<S> {
             if is_bound(&bindings, event, &install_url) {
                 continue;
             }
-            match client.call(&EventBind::new(event, install_url.as_str())).await {
+            match client
+                .call(&EventBind::new(event, install_url.as_str()))
+                .await
+            {
                 Ok(_) => {}
                 Err(error) if is_duplicate_binding(&error) => {}
                 Err(source) => {

@@ -57,6 +57,9 @@ pub(crate) fn escape(text: &str) -> String {
 mod tests {
     #[test]
     fn text_is_escaped() {
-        assert_eq!(super::escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            super::escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 }

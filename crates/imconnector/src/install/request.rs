@@ -39,7 +39,9 @@ impl InstallRequest {
         let body = imconnector_form::parse_body(content_type, body)
             .map_err(|error| malformed(format!("the body is not a form: {error}")))?;
         let Value::Object(mut fields) = body else {
-            return Err(malformed("the body is not a form or JSON object".to_owned()));
+            return Err(malformed(
+                "the body is not a form or JSON object".to_owned(),
+            ));
         };
         if let Some(event) = text(&fields, "event") {
             let auth = fields.get("auth").and_then(Value::as_object);
@@ -76,7 +78,8 @@ impl InstallRequest {
 
 impl FrameInstall {
     fn from_fields(fields: &Map<String, Value>) -> Result<Self, InstallError> {
-        let missing = |key: &str| InstallError::Malformed(format!("the install POST has no `{key}`"));
+        let missing =
+            |key: &str| InstallError::Malformed(format!("the install POST has no `{key}`"));
         match text(fields, "PLACEMENT") {
             Some(placement) if placement.eq_ignore_ascii_case("DEFAULT") => {}
             Some(other) => {
@@ -128,7 +131,8 @@ mod tests {
 
     use super::*;
 
-    const FRAME: &str = "AUTH_ID=a&AUTH_EXPIRES=3600&REFRESH_ID=r&member_id=m&status=L&PLACEMENT=DEFAULT";
+    const FRAME: &str =
+        "AUTH_ID=a&AUTH_EXPIRES=3600&REFRESH_ID=r&member_id=m&status=L&PLACEMENT=DEFAULT";
     const QUERY: &str = "DOMAIN=p.example&PROTOCOL=1&LANG=en&APP_SID=abc";
 
     fn parse(query: Option<&str>, body: &str) -> Result<InstallRequest, InstallError> {
@@ -140,7 +144,10 @@ mod tests {
         let Ok(InstallRequest::Frame(frame)) = parse(Some(QUERY), FRAME) else {
             panic!("a frame install");
         };
-        assert_eq!((frame.domain.as_str(), frame.member_id.as_str()), ("p.example", "m"));
+        assert_eq!(
+            (frame.domain.as_str(), frame.member_id.as_str()),
+            ("p.example", "m")
+        );
         assert!(frame.application_token.is_none());
     }
 
@@ -162,16 +169,25 @@ mod tests {
         let error = parse(None, FRAME).err().unwrap();
         assert!(error.to_string().contains("DOMAIN"), "{error}");
         let error = parse(None, "event=ONIMCONNECTORMESSAGEADD").err().unwrap();
-        assert!(error.to_string().contains("ONIMCONNECTORMESSAGEADD"), "{error}");
+        assert!(
+            error.to_string().contains("ONIMCONNECTORMESSAGEADD"),
+            "{error}"
+        );
     }
 
     #[test]
     fn lifecycle_events_are_recognised() {
         let uninstall = "event=ONAPPUNINSTALL&auth[member_id]=m&auth[application_token]=t";
-        assert!(matches!(parse(None, uninstall), Ok(InstallRequest::AppUninstall(u)) if u.member_id == "m"));
-        let error = parse(None, "event=ONAPPUNINSTALL&auth[member_id]=m").err().unwrap();
+        assert!(
+            matches!(parse(None, uninstall), Ok(InstallRequest::AppUninstall(u)) if u.member_id == "m")
+        );
+        let error = parse(None, "event=ONAPPUNINSTALL&auth[member_id]=m")
+            .err()
+            .unwrap();
         assert!(error.to_string().contains("application_token"), "{error}");
-        let error = parse(None, "event=ONAPPINSTALL&auth[member_id]=m").err().unwrap();
+        let error = parse(None, "event=ONAPPINSTALL&auth[member_id]=m")
+            .err()
+            .unwrap();
         assert!(matches!(error, InstallError::Malformed(_)), "{error}");
     }
 }

@@ -24,7 +24,10 @@ pub(crate) async fn install<S: PortalStore>(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok());
-    match installer.handle(query.as_deref(), content_type, &body).await {
+    match installer
+        .handle(query.as_deref(), content_type, &body)
+        .await
+    {
         Ok(InstallOutcome::AwaitingFinish { .. }) => {
             page::install_finish(installer.setup.id().as_str())
         }

@@ -19,7 +19,8 @@ impl<S: PortalStore> Installer<S> {
         let placement = SettingsPlacement::parse(query, body)
             .map_err(|error| InstallError::Malformed(error.to_string()))?;
         let member_id = placement.member_id.clone();
-        let span = tracing::info_span!("settings_page", %member_id, line = placement.options.line.get());
+        let span =
+            tracing::info_span!("settings_page", %member_id, line = placement.options.line.get());
         async move {
             let stored = self
                 .registry
@@ -41,7 +42,10 @@ impl<S: PortalStore> Installer<S> {
             let client = self.registry.client_for(&member_id).await?;
             let data = self.setup.data_for(placement.options.line);
             let applied = apply_settings(&client, &placement, data).await?;
-            tracing::info!(active = matches!(applied, AppliedSettings::Activated(_)), "settings applied");
+            tracing::info!(
+                active = matches!(applied, AppliedSettings::Activated(_)),
+                "settings applied"
+            );
             Ok(applied)
         }
         .instrument(span)
