@@ -174,7 +174,9 @@ async fn a_forged_onappuninstall_removes_nothing() {
         }))
     };
     let real = app.creds.application_token.expose_secret().to_owned();
-    let near = format!("{}0", &real[..real.len() - 1]);
+    // Only the last character differs (a real token is never all of one character).
+    let last = if real.ends_with('0') { '1' } else { '0' };
+    let near = format!("{}{last}", &real[..real.len() - 1]);
     let (status, _) = app
         .post(&app.urls.install(), uninstall(&app.creds.member_id, &near))
         .await;
@@ -374,4 +376,103 @@ async fn the_settings_page_needs_the_application_token_and_applies_the_choice() 
     let (status, text) = app.post(settings.as_str(), page(token, true)).await;
     assert_eq!(status, 200, "{text}");
     assert!(app.portal.line_status("acme_chat", 1).status());
+}
+
+#[tokio::test]
+async fn the_code_flow_step_by_step_authorize_redirect_code_tokens() {
+    use imconnector::transport::authorization::{
+        AuthorizationError, AuthorizationState, OAuthServer,
+    };
+    use imconnector::transport::ErrorCode;
+
+    let app = app(Style::ApiOnly).await;
+    app.portal
+        .install(&app.creds.client_id)
+        .await
+        .expect("install");
+    app.settle().await;
+    let server = OAuthServer::new(imconnector::OAuthApp::new(
+        &app.creds.client_id,
+        app.creds.client_secret.expose_secret(),
+    ))
+    .expect("client")
+    .token_url(&app.portal.oauth_url())
+    .expect("url");
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .expect("browser");
+    let redirect = |state: AuthorizationState| {
+        let url = server
+            .authorize_url(&app.portal.base_url(), &state)
+            .expect("url");
+        let browser = browser.clone();
+        async move {
+            let response = browser.get(url).send().await.expect("authorize");
+            assert_eq!(response.status(), 302);
+            let location = response.headers()["location"].to_str().expect("ascii");
+            let location = url::Url::parse(location).expect("url");
+            let params: std::collections::HashMap<String, String> =
+                location.query_pairs().into_owned().collect();
+            (location, params)
+        }
+    };
+
+    let state = AuthorizationState::random();
+    let (location, params) = redirect(state.clone()).await;
+    assert!(location.as_str().starts_with(&app.urls.oauth_callback()));
+    assert!(state.matches(&params["state"]));
+    assert!(!AuthorizationState::random().matches(&params["state"]));
+    assert_eq!(params["member_id"], app.creds.member_id);
+    let tokens = server.exchange_code(&params["code"]).await.expect("tokens");
+    assert_eq!(
+        tokens.member_id.as_deref(),
+        Some(app.creds.member_id.as_str())
+    );
+    assert!(tokens.expires_at.is_some());
+    let client = imconnector::Client::builder()
+        .portal(tokens.client_endpoint.clone().expect("endpoint"))
+        .oauth(server.app().clone(), tokens)
+        .oauth_server(app.portal.oauth_url())
+        .build()
+        .expect("client");
+    client
+        .call_raw("imopenlines.config.list.get", json!({}))
+        .await
+        .expect("the tokens work");
+
+    let refused = server
+        .exchange_code(&params["code"])
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(
+            &refused,
+            AuthorizationError::Refused {
+                code: ErrorCode::InvalidGrant,
+                ..
+            }
+        ),
+        "single use: {refused}"
+    );
+    let (_, late) = redirect(AuthorizationState::random()).await;
+    app.portal.advance_clock(
+        imconnector::transport::authorization::AUTHORIZATION_CODE_LIFETIME
+            + std::time::Duration::from_secs(1),
+    );
+    let refused = server
+        .exchange_code(&late["code"])
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(
+            &refused,
+            AuthorizationError::Refused {
+                code: ErrorCode::InvalidGrant,
+                ..
+            }
+        ),
+        "expired: {refused}"
+    );
 }
