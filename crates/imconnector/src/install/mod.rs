@@ -246,7 +246,7 @@ impl<S: PortalStore> Installer<S> {
     ) -> Result<InstallOutcome, InstallError> {
         match request::InstallRequest::parse(query, content_type, body)? {
             request::InstallRequest::Frame(frame) => self.frame_install(frame).await,
-            request::InstallRequest::AppInstall(event) => self.app_install(event).await,
+            request::InstallRequest::AppInstall(event) => self.app_install(*event).await,
             request::InstallRequest::AppUninstall(event) => self.app_uninstall(event).await,
         }
     }

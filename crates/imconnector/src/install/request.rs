@@ -9,7 +9,7 @@ use super::InstallError;
 /// One request to the install URL.
 pub(crate) enum InstallRequest {
     Frame(FrameInstall),
-    AppInstall(PortalRecord),
+    AppInstall(Box<PortalRecord>),
     AppUninstall(Uninstall),
 }
 
@@ -47,7 +47,7 @@ impl InstallRequest {
             let auth = fields.get("auth").and_then(Value::as_object);
             return match event.to_ascii_uppercase().as_str() {
                 "ONAPPINSTALL" => PortalRecord::from_install_event(&Value::Object(fields))
-                    .map(InstallRequest::AppInstall)
+                    .map(|record| InstallRequest::AppInstall(Box::new(record)))
                     .map_err(|error| malformed(error.to_string())),
                 "ONAPPUNINSTALL" => {
                     let field = |key: &'static str| {
