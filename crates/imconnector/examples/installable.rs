@@ -25,7 +25,7 @@ use std::error::Error;
 use std::sync::Arc;
 use std::time::Duration;
 
-use imconnector::emulator::{AppSetup, Emulator, ExposeSecret};
+use imconnector::emulator::{AppSetup, DeliveryOutcome, Emulator, ExposeSecret};
 use imconnector::install::{AppUrls, Installer};
 use imconnector::portals::{MemoryPortalStore, PortalRegistry, PortalStore};
 use imconnector::prelude::*;
@@ -146,10 +146,13 @@ async fn emulated() -> Result<(), BoxError> {
 
     // The administrator opens the app: the portal POSTs the install frame.
     let status = portal.install(&creds.client_id).await?;
-    let outcome = status.last_install_post.map(|post| post.outcome);
+    let answered = match status.last_install_post.map(|post| post.outcome) {
+        Some(DeliveryOutcome::Delivered { status }) => format!("HTTP {status}"),
+        other => return Err(format!("the install POST failed: {other:?}").into()),
+    };
     step(
         "install POST",
-        format!("answered {outcome:?}; connector provisioned"),
+        format!("answered {answered} (the installFinish page); connector provisioned"),
     );
     portal.install_finish(&creds.client_id)?;
     let queued = portal.event_deliveries().len() as u64;

@@ -78,6 +78,7 @@ pub const DEFAULT_INSTALL_BODY_LIMIT: usize = 64 * 1024;
 ///
 /// ```
 /// let urls = imconnector::install::AppUrls::new("https://connector.example.com/bitrix")?;
+/// assert_eq!(urls.app(), "https://connector.example.com/bitrix");
 /// assert_eq!(urls.install(), "https://connector.example.com/bitrix/install");
 /// assert_eq!(urls.events().as_str(), "https://connector.example.com/bitrix/events");
 /// # Ok::<(), imconnector::transport::InvalidRequest>(())
@@ -105,10 +106,15 @@ impl AppUrls {
         Ok(Self { base })
     }
 
-    /// The app page ("Handler path" of the local app; also the code flow's redirect target
-    /// unless you set `oauth`).
+    /// The app page ("Handler path" of the local app). It also takes the code flow's
+    /// redirect, which goes to the handler path unless the app names another URL.
     pub fn app(&self) -> String {
-        self.base.clone()
+        // Without the trailing slash: a router nested at `/bitrix` answers `/bitrix`, and
+        // `/bitrix/` would be another path. A base at the root keeps its `/`.
+        match url::Url::parse(&self.base) {
+            Ok(url) if url.path() != "/" => self.base.trim_end_matches('/').to_owned(),
+            _ => self.base.clone(),
+        }
     }
 
     /// "Initial installation path": the install POST, ONAPPINSTALL and ONAPPUNINSTALL.
@@ -261,7 +267,7 @@ impl<S: PortalStore> Installer<S> {
             .router();
         let limit = self.body_limit;
         Router::new()
-            .route("/", get(routes::app_page).post(routes::app_page))
+            .route("/", get(routes::app_page::<S>).post(routes::app_page::<S>))
             .route("/install", post(routes::install::<S>))
             .route("/settings", post(routes::settings::<S>))
             .route("/authorize", get(routes::authorize::<S>))

@@ -57,8 +57,15 @@ pub(crate) async fn settings<S: PortalStore>(
     }
 }
 
-/// `GET|POST /`: the app page the portal opens after installation.
-pub(crate) async fn app_page() -> Response {
+/// `GET|POST /`: the app page the portal opens after installation; also the code flow's
+/// return when the portal redirects to the handler path (a local app's default).
+pub(crate) async fn app_page<S: PortalStore>(
+    state: Shared<S>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    if params.contains_key("code") && params.contains_key("state") {
+        return oauth_callback(state, Query(params)).await;
+    }
     page::message(
         StatusCode::OK,
         "Connector",

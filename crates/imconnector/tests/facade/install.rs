@@ -343,8 +343,18 @@ async fn the_code_flow_replaces_an_installed_portals_tokens() {
         .expect("the new tokens work");
 
     // The same redirect again: the state is used up.
-    let replay = http().get(landed).send().await.expect("replay");
+    let replay = http().get(landed.clone()).send().await.expect("replay");
     assert_eq!(replay.status(), 401);
+    // A redirect to the handler path (a local app's default target) is taken there too.
+    let at_handler = format!(
+        "{}?{}",
+        app.urls.app(),
+        landed.query().expect("redirect parameters")
+    );
+    assert_eq!(
+        http().get(at_handler).send().await.expect("get").status(),
+        401
+    );
     let unknown = format!("{}?member_id=nobody", app.urls.authorize());
     assert_eq!(http().get(unknown).send().await.expect("get").status(), 404);
 }
