@@ -148,7 +148,10 @@ impl<S: PortalStore> Installer<S> {
     }
 
     /// Binds the lifecycle events to the install URL, then [`provision`]s the connector.
-    async fn provision_portal(&self, client: &Client) -> Result<Provisioned, InstallError> {
+    pub(crate) async fn provision_portal(
+        &self,
+        client: &Client,
+    ) -> Result<Provisioned, InstallError> {
         let install_url = self.urls.install();
         let bindings = client
             .call(&EventGet::new())

@@ -13,6 +13,8 @@
 //!   is kept only when the answer's `member_id` is the event's and its `client_endpoint` is on
 //!   the event's `auth[domain]`. Only then are the application token and the new (rotated)
 //!   token pair stored in the [`PortalRegistry`] and the connector provisioned there.
+//!   The `server_endpoint` an event or POST names is never used for this: whoever sent the
+//!   request would choose who vouches for it.
 //! - **ONAPPUNINSTALL** must carry the stored application token (compared in constant time);
 //!   then the portal's record and tokens are removed. A forged one changes nothing.
 //! - **Code flow** (to re-obtain tokens of an installed portal): `GET authorize?member_id=…`
@@ -242,8 +244,10 @@ impl<S: PortalStore> Installer<S> {
     /// `?`), `body` the raw body (form or JSON per `content_type`).
     ///
     /// # Errors
-    /// [`InstallError`], which says the HTTP status to answer; nothing is stored or changed on
-    /// error, except that a UI install whose provisioning failed may have stored the portal.
+    /// [`InstallError`], which says the HTTP status to answer. Nothing is stored or changed
+    /// unless the request was proven; a proven install whose provisioning failed
+    /// ([`InstallError::Provision`]) keeps the stored portal: call
+    /// [`provision`](Self::provision) later (the portal does not resend ONAPPINSTALL).
     pub async fn handle(
         &self,
         query: Option<&str>,
@@ -257,10 +261,27 @@ impl<S: PortalStore> Installer<S> {
         }
     }
 
+    /// Provisions the connector again on installed portal `member_id` (after a failed
+    /// provisioning, or a changed setup); idempotent.
+    ///
+    /// # Errors
+    /// [`InstallError::Registry`] (not installed, store), [`InstallError::Provision`],
+    /// [`InstallError::Portal`], [`InstallError::NoOpenLine`].
+    pub async fn provision(&self, member_id: &str) -> Result<Provisioned, InstallError> {
+        let client = self.registry.client_for(member_id).await?;
+        self.provision_portal(&client).await
+    }
+
     /// The router: `/`, `/install`, `/events`, `/settings`, `/authorize`, `/oauth` (see the
     /// [module docs](self)); `handler` receives the events, and operator messages it reports as
     /// sent are confirmed with the client of their portal.
     pub fn router<H: EventHandler>(self, handler: H) -> Router {
+        Arc::new(self).shared_router(handler)
+    }
+
+    /// [`router`](Self::router) for an installer you keep using (e.g. to call
+    /// [`provision`](Self::provision)).
+    pub fn shared_router<H: EventHandler>(self: Arc<Self>, handler: H) -> Router {
         let registry = Arc::clone(&self.registry);
         let events = EventReceiver::new(Arc::clone(&registry), handler)
             .confirm_deliveries(registry)
@@ -273,7 +294,7 @@ impl<S: PortalStore> Installer<S> {
             .route("/authorize", get(routes::authorize::<S>))
             .route("/oauth", get(routes::oauth_callback::<S>))
             .layer(DefaultBodyLimit::max(limit))
-            .with_state(Arc::new(self))
+            .with_state(self)
             .nest("/events", events)
     }
 }

@@ -287,7 +287,7 @@ async fn malformed_install_posts_get_a_clear_4xx_and_change_nothing() {
             400,
             "ONIMCONNECTORMESSAGEADD",
         ),
-        ("a[[=1".to_owned(), 400, "form"),
+        ("status=L".to_owned(), 400, "no `PLACEMENT`"),
     ];
     for (body, status, named) in cases {
         let (answer, text) = app.post(&url, body).await;
@@ -385,6 +385,16 @@ async fn the_settings_page_needs_the_application_token_and_applies_the_choice() 
     assert!(!app.portal.line_status("acme_chat", 1).status());
     let (status, text) = app.post(settings.as_str(), page(token, true)).await;
     assert_eq!(status, 200, "{text}");
+    assert!(app.portal.line_status("acme_chat", 1).status());
+
+    // Provisioning again on demand, e.g. after the portal lost the connector.
+    app.post(settings.as_str(), page(token, false)).await;
+    let provisioned = app
+        .installer
+        .provision(&app.creds.member_id)
+        .await
+        .expect("provisioned again");
+    assert!(provisioned.already_bound.len() == 2 && provisioned.newly_bound.is_empty());
     assert!(app.portal.line_status("acme_chat", 1).status());
 }
 

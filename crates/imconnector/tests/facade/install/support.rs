@@ -25,6 +25,7 @@ pub struct App<S = MemoryPortalStore> {
     pub creds: AppCredentials,
     pub urls: AppUrls,
     pub registry: Arc<PortalRegistry<S>>,
+    pub installer: Arc<Installer<S>>,
     pub seen: mpsc::UnboundedReceiver<Seen>,
 }
 
@@ -63,10 +64,11 @@ pub async fn app_with<S: PortalStore>(style: Style, store: S) -> App<S> {
         .expect("valid URL");
     let connector = setup(urls.events().as_str())
         .events(["OnImConnectorMessageAdd", "OnImConnectorDialogStart"]);
-    let installer =
-        Installer::new(Arc::clone(&registry), oauth, connector, &urls).expect("installer");
+    let installer = Arc::new(
+        Installer::new(Arc::clone(&registry), oauth, connector, &urls).expect("installer"),
+    );
     let (handler, seen) = recorder();
-    let router = axum::Router::new().nest("/bitrix", installer.router(handler));
+    let router = axum::Router::new().nest("/bitrix", Arc::clone(&installer).shared_router(handler));
     tokio::spawn(async move {
         axum::serve(listener, router).await.expect("serve");
     });
@@ -75,6 +77,7 @@ pub async fn app_with<S: PortalStore>(style: Style, store: S) -> App<S> {
         creds,
         urls,
         registry,
+        installer,
         seen,
     }
 }
