@@ -3,6 +3,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod attempt;
+pub mod authorization;
 mod batch;
 mod client;
 mod code;

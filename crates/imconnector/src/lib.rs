@@ -6,6 +6,9 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
 pub mod emulator;
 mod error;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub mod install;
 pub mod placement;
 pub mod prelude;
 mod provision;

@@ -2,7 +2,7 @@
 //! your own.
 //!
 //! The requests a connector sends itself (relaying messages, confirming deliveries, renaming
-//! chats) are here by name; every other request is under [`methods`](crate::methods)
+//! chats) are here by name; every other request is under [`methods`]
 //! (`methods::Status`, `methods::List`, ...), since such short names would shadow yours. The
 //! client's error is [`imconnector::Error`](crate::Error), by path for the same reason. Shared
 //! types beyond the ones requests are built from are under [`types`](crate::types).
@@ -29,6 +29,9 @@ pub use crate::{
     Provisioned, RateLimit, RetryPolicy, SettingsUrl, Tokens, WorkflowError,
 };
 
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub use crate::install::{AppUrls, Installer};
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use crate::receiver::{

@@ -99,7 +99,7 @@ impl ConnectorSetup {
         &self.events
     }
 
-    fn data_for(&self, line: LineId) -> ConnectorData {
+    pub(crate) fn data_for(&self, line: LineId) -> ConnectorData {
         self.data.clone().unwrap_or_else(|| {
             ConnectorData::new()
                 .id(format!("{}_line{line}", self.id))
@@ -276,7 +276,7 @@ pub async fn teardown(
 /// Whether an online binding of `event` to `handler` exists. The portal lists event names
 /// upper-cased; bindings for another user (`auth_type`) count too, since they deliver the
 /// event to the same handler.
-fn is_bound(bindings: &[EventBinding], event: &str, handler: &str) -> bool {
+pub(crate) fn is_bound(bindings: &[EventBinding], event: &str, handler: &str) -> bool {
     bindings.iter().any(|binding| {
         binding.event.eq_ignore_ascii_case(event)
             && binding.handler.as_deref() == Some(handler)
@@ -286,7 +286,7 @@ fn is_bound(bindings: &[EventBinding], event: &str, handler: &str) -> bool {
 
 /// The portal's answers to a duplicate `event.bind`: `ERROR_CORE` "Handler already binded"
 /// (the server) or `ERROR_HANDLER_ALREADY_EXIST` (the documentation).
-fn is_duplicate_binding(error: &imconnector_transport::Error) -> bool {
+pub(crate) fn is_duplicate_binding(error: &imconnector_transport::Error) -> bool {
     error.as_api().is_some_and(|api| match &api.code {
         ErrorCode::ErrorHandlerAlreadyExist => true,
         ErrorCode::ErrorCore => api

@@ -29,7 +29,7 @@ fn parse_http_url(parameter: &'static str, text: &str) -> Result<String, Invalid
 /// Where Bitrix24 opens the connector's settings page (`PLACEMENT_HANDLER` of
 /// `imconnector.register`): the app's settings placement handler.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SettingsUrl(String);
+pub struct SettingsUrl(pub(crate) String);
 
 impl SettingsUrl {
     /// Checks `url` is an absolute http(s) URL with a host.
@@ -49,7 +49,7 @@ impl SettingsUrl {
 /// Where Bitrix24 POSTs the connector's events (`handler` of `event.bind`): where the event
 /// receiver is mounted.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct EventsUrl(String);
+pub struct EventsUrl(pub(crate) String);
 
 impl EventsUrl {
     /// Checks `url` is an absolute http(s) URL with a host.

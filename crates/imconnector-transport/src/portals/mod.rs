@@ -92,6 +92,11 @@ impl<S: PortalStore> PortalRegistry<S> {
         self
     }
 
+    /// The application's credentials (those of portals without their own).
+    pub fn app(&self) -> &OAuthApp {
+        &self.app
+    }
+
     /// The store.
     pub fn store(&self) -> &S {
         &self.store

@@ -1,0 +1,240 @@
+//! What the installer does with a parsed request: prove, store, provision, forget.
+
+use imconnector_api::methods::{EventBind, EventGet};
+use imconnector_api::wire::LineId;
+use imconnector_transport::portals::{PortalRecord, PortalStore};
+use imconnector_transport::{Client, Tokens};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Value};
+use tracing::Instrument;
+
+use super::request::{FrameInstall, Uninstall};
+use super::{InstallError, InstallOutcome, Installer};
+use crate::error::{Step, WorkflowError};
+use crate::provision::{is_bound, is_duplicate_binding, provision, Provisioned};
+
+/// The lifecycle events the installer itself receives at the install URL.
+const LIFECYCLE_EVENTS: [&str; 2] = ["ONAPPINSTALL", "ONAPPUNINSTALL"];
+
+impl<S: PortalStore> Installer<S> {
+    /// Refreshes `refresh_token` at the configured OAuth server: it works only for tokens
+    /// issued to this app, and the answer names their portal, which must be the one claimed.
+    pub(crate) async fn prove(
+        &self,
+        member_id: &str,
+        domain: &str,
+        refresh_token: &SecretString,
+    ) -> Result<Tokens, InstallError> {
+        let fresh = self
+            .oauth
+            .refresh(refresh_token)
+            .await
+            .map_err(InstallError::from_authorization)?;
+        check_portal(&fresh, member_id, domain)?;
+        Ok(fresh)
+    }
+
+    pub(crate) async fn frame_install(
+        &self,
+        frame: FrameInstall,
+    ) -> Result<InstallOutcome, InstallError> {
+        let span = tracing::info_span!("install_post", member_id = %frame.member_id);
+        async move {
+            let fresh = self
+                .prove(&frame.member_id, &frame.domain, &frame.refresh_token)
+                .await?;
+            tracing::info!("install POST proven by the OAuth server");
+            let stored = frame.application_token.is_some();
+            let client = match &frame.application_token {
+                // The newer POST carries the application token: the portal is complete now.
+                Some(token) => {
+                    let record = self.record(&frame.member_id, &frame.domain, token, fresh);
+                    self.registry.install(record).await?
+                }
+                // The older one does not: provision with the proven pair; ONAPPINSTALL will
+                // bring the application token and the pair to keep.
+                None => self.standalone_client(fresh)?,
+            };
+            let provisioned = self.provision_portal(&client).await?;
+            tracing::info!(stored, "connector provisioned; waiting for installFinish");
+            Ok(InstallOutcome::AwaitingFinish {
+                member_id: frame.member_id,
+                stored,
+                provisioned,
+            })
+        }
+        .instrument(span)
+        .await
+    }
+
+    pub(crate) async fn app_install(
+        &self,
+        event: PortalRecord,
+    ) -> Result<InstallOutcome, InstallError> {
+        let span = tracing::info_span!("onappinstall", member_id = %event.member_id);
+        async move {
+            let domain = event.domain.clone().ok_or_else(|| {
+                InstallError::Malformed("ONAPPINSTALL has no auth[domain]".to_owned())
+            })?;
+            let fresh = self
+                .prove(&event.member_id, &domain, &event.tokens.refresh_token)
+                .await
+                .inspect_err(|error| tracing::warn!(%error, "ONAPPINSTALL not proven; ignored"))?;
+            let record = self.record(&event.member_id, &domain, &event.application_token, fresh);
+            let client = self.registry.install(record).await?;
+            tracing::info!("ONAPPINSTALL proven; portal stored");
+            let provisioned = self.provision_portal(&client).await?;
+            tracing::info!(line = provisioned.line.get(), "connector provisioned");
+            Ok(InstallOutcome::Installed {
+                member_id: event.member_id,
+                provisioned,
+            })
+        }
+        .instrument(span)
+        .await
+    }
+
+    pub(crate) async fn app_uninstall(
+        &self,
+        event: Uninstall,
+    ) -> Result<InstallOutcome, InstallError> {
+        let span = tracing::info_span!("onappuninstall", member_id = %event.member_id);
+        async move {
+            let stored = self
+                .registry
+                .application_token(&event.member_id)
+                .await?
+                .ok_or_else(|| InstallError::NotInstalled(event.member_id.clone()))?;
+            if !secrets_equal(&stored, &event.application_token) {
+                tracing::warn!("ONAPPUNINSTALL with a wrong application token; ignored");
+                return Err(InstallError::Unproven(
+                    "wrong auth[application_token]".to_owned(),
+                ));
+            }
+            self.registry.uninstall(&event.member_id).await?;
+            tracing::info!("portal uninstalled; its record and tokens are removed");
+            Ok(InstallOutcome::Uninstalled {
+                member_id: event.member_id,
+            })
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The record to store: the proven pair, the OAuth server that proved it.
+    pub(crate) fn record(
+        &self,
+        member_id: &str,
+        domain: &str,
+        application_token: &SecretString,
+        tokens: Tokens,
+    ) -> PortalRecord {
+        PortalRecord::new(member_id, application_token.expose_secret(), tokens)
+            .with_domain(domain)
+            .with_oauth_server(self.oauth.token_endpoint().as_str())
+    }
+
+    fn standalone_client(&self, tokens: Tokens) -> Result<Client, InstallError> {
+        let endpoint = tokens.client_endpoint.clone().ok_or_else(|| {
+            InstallError::Unproven("the OAuth server's answer has no client_endpoint".to_owned())
+        })?;
+        Client::builder()
+            .oauth(self.oauth.app().clone(), tokens)
+            .portal(endpoint)
+            .oauth_server(self.oauth.token_endpoint().as_str())
+            .build()
+            .map_err(InstallError::Portal)
+    }
+
+    /// Binds the lifecycle events to the install URL, then [`provision`]s the connector.
+    pub(crate) async fn provision_portal(
+        &self,
+        client: &Client,
+    ) -> Result<Provisioned, InstallError> {
+        let install_url = self.urls.install();
+        let bindings = client
+            .call(&EventGet::new())
+            .await
+            .map_err(WorkflowError::call(Step::ListBindings))?;
+        for event in LIFECYCLE_EVENTS {
+            if is_bound(&bindings, event, &install_url) {
+                continue;
+            }
+            match client
+                .call(&EventBind::new(event, install_url.as_str()))
+                .await
+            {
+                Ok(_) => {}
+                Err(error) if is_duplicate_binding(&error) => {}
+                Err(source) => {
+                    return Err(WorkflowError::Call {
+                        step: Step::Bind,
+                        source,
+                    }
+                    .into())
+                }
+            }
+        }
+        let line = match self.line {
+            Some(line) => line,
+            None => first_line(client).await?,
+        };
+        Ok(provision(client, &self.setup, line).await?)
+    }
+}
+
+/// The answer's `member_id` must be the claimed one, and its `client_endpoint` on the claimed
+/// domain (the answer's own `domain` is the OAuth server's, so it says nothing).
+pub(crate) fn check_portal(
+    fresh: &Tokens,
+    member_id: &str,
+    domain: &str,
+) -> Result<(), InstallError> {
+    if fresh.member_id.as_deref() != Some(member_id) {
+        return Err(InstallError::Unproven(
+            "the tokens belong to another portal (member_id differs)".to_owned(),
+        ));
+    }
+    let host = fresh
+        .client_endpoint
+        .as_deref()
+        .and_then(|endpoint| url::Url::parse(endpoint).ok())
+        .and_then(|url| {
+            let host = url.host_str()?.to_ascii_lowercase();
+            Some(match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        });
+    if host.as_deref() != Some(domain.trim().to_ascii_lowercase().as_str()) {
+        return Err(InstallError::Unproven(
+            "the tokens belong to another portal (domain differs)".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Constant time, through the one comparison the SDK has for tokens ([`Secret::matches`]).
+fn secrets_equal(left: &SecretString, right: &SecretString) -> bool {
+    imconnector_api::wire::Secret::new(left.expose_secret()).matches(right.expose_secret())
+}
+
+/// The first open line the portal lists (raw, so it reads any shape of `ID`).
+async fn first_line(client: &Client) -> Result<LineId, InstallError> {
+    let lines = client
+        .call_raw("imopenlines.config.list.get", json!({}))
+        .await
+        .map_err(InstallError::Portal)?;
+    let id = lines
+        .result
+        .as_array()
+        .and_then(|lines| lines.first())
+        .and_then(|line| line.get("ID"))
+        .and_then(|id| match id {
+            Value::Number(number) => number.as_i64(),
+            Value::String(text) => text.parse().ok(),
+            _ => None,
+        })
+        .and_then(|id| LineId::new(id).ok());
+    id.ok_or(InstallError::NoOpenLine)
+}
