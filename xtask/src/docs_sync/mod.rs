@@ -3,7 +3,7 @@
 //!
 //! For every method and event with a `docs_url`, the page is read ([`page`], [`extract`]) and
 //! compared with the spec file ([`compare`], [`examples`]); differences the spec records under
-//! `docs_differences` are not reported. [`report`] prints the rest, [`write`] applies the
+//! `docs_differences` are not reported. [`report`] prints the rest, [`write`](mod@write) applies the
 //! mechanical ones.
 
 pub mod compare;
