@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod api_error;
 mod attempt;
 mod batch;
+mod call;
 mod client;
 mod code;
 mod config;
@@ -13,17 +15,21 @@ mod error;
 mod method;
 mod oauth;
 mod pacing;
+mod policy;
+mod shared;
 mod store;
 mod tokens;
 
+pub use api_error::ApiError;
 pub use batch::{Batch, BatchEntry, BatchKey, BatchOutcome, BatchResponse, MAX_BATCH_COMMANDS};
 pub use client::Client;
 pub use code::ErrorCode;
-pub use config::{ClientBuilder, RateLimit, RetryPolicy, DEFAULT_OAUTH_SERVER};
+pub use config::{ClientBuilder, DEFAULT_OAUTH_SERVER};
 pub use coordination::{RefreshCoordinator, RequestLimiter, TokenExchange};
 pub use envelope::{RawResponse, Response, Time};
-pub use error::{ApiError, BoxError, Error};
+pub use error::{BoxError, Error};
 pub use method::{AuthKind, InvalidRequest, Method, SoftError};
+pub use policy::{RateLimit, RetryPolicy};
 pub use secrecy;
 pub use store::{FileTokenStore, MemoryTokenStore, TokenStore, TokenStoreError};
 pub use tokens::{OAuthApp, Tokens};

@@ -11,7 +11,7 @@ use std::{
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use crate::{config::RateLimit, coordination::RequestLimiter, envelope::Time};
+use crate::{coordination::RequestLimiter, envelope::Time, policy::RateLimit};
 
 /// Past this share of the operating-time limit, calls to the method wait for its reset.
 const OPERATING_SLOWDOWN_SHARE: f64 = 0.9;

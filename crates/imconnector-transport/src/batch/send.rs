@@ -6,11 +6,14 @@ use serde_json::Value;
 
 use super::{Batch, BatchEntry, BatchOutcome, BatchResponse, Command, MAX_BATCH_COMMANDS};
 use crate::{
-    client::{Auth, Client},
-    dispatch::Call,
+    api_error::ApiError,
+    call::Call,
+    client::Client,
+    dispatch,
     envelope::{error_from_object, lenient_u64, Response, Time},
-    error::{ApiError, Error},
+    error::Error,
     method::{AuthKind, InvalidRequest},
+    shared::Auth,
 };
 
 impl Client {
@@ -56,8 +59,7 @@ impl Client {
                 idempotent: chunk.iter().all(|command| command.idempotent),
                 params,
             };
-            let answered = self
-                .execute(call)
+            let answered = dispatch::execute(&self.inner, call)
                 .await
                 .and_then(|(answer, status)| self.read_chunk(chunk, &answer.result, status));
             match answered {
@@ -98,7 +100,9 @@ impl Client {
                 method: "batch".to_owned(),
                 http_status: status,
                 reason: "the batch `result` is not an object".to_owned(),
-                snippet: self.snippet(&serde_json::to_vec(result).unwrap_or_default()),
+                snippet: self
+                    .inner
+                    .snippet(&serde_json::to_vec(result).unwrap_or_default()),
             });
         };
         let part = |name: &str, key: &str| member(parts.get(name), key);
