@@ -58,6 +58,8 @@ impl Shared {
             let sent = self
                 .http
                 .post(url.clone())
+                .timeout(self.request_timeout)
+                .header(reqwest::header::USER_AGENT, self.user_agent.clone())
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .header(reqwest::header::ACCEPT, "application/json")
                 .header("X-Request-Id", request_id)

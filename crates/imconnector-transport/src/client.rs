@@ -158,7 +158,7 @@ impl Client {
         match &self.inner.auth {
             Auth::OAuth { session, .. } => {
                 let seen = session.snapshot().generation;
-                let fresh = session.refresh(&self.inner.http, seen).await?;
+                let fresh = session.refresh(seen).await?;
                 Ok(Tokens::clone(&fresh.tokens))
             }
             Auth::Webhook { .. } => Err(Error::config(

@@ -13,7 +13,7 @@ use crate::{
     client::Client,
     coordination::{RefreshCoordinator, RequestLimiter},
     error::Error,
-    oauth::OAuthSession,
+    oauth::{self, OAuthSession},
     pacing::Pacer,
     policy::{RateLimit, RetryPolicy},
     shared::{Auth, Shared},
@@ -58,6 +58,7 @@ pub struct ClientBuilder {
     pub(crate) user_agent: String,
     pub(crate) operating_time_limit: Option<Duration>,
     pub(crate) refresh_margin: Duration,
+    pub(crate) http_client: Option<reqwest::Client>,
 }
 
 impl Default for ClientBuilder {
@@ -77,6 +78,7 @@ impl Default for ClientBuilder {
             user_agent: concat!("imconnector-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
             operating_time_limit: Some(Duration::from_secs(480)),
             refresh_margin: Duration::from_secs(60),
+            http_client: None,
         }
     }
 }
@@ -175,77 +177,52 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends every request (to the portal and to the OAuth server) with `http` instead of a
+    /// client built from this builder's settings: for a proxy, custom root certificates, client
+    /// certificates, or a connection pool shared with the rest of an application.
+    ///
+    /// Build it with `redirect(reqwest::redirect::Policy::none())`: the client re-posts a
+    /// "portal moved" answer itself, while reqwest's default policy would turn that POST into a
+    /// GET and lose the body. [`connect_timeout`](Self::connect_timeout) is then `http`'s own
+    /// business; [`request_timeout`](Self::request_timeout) and
+    /// [`user_agent`](Self::user_agent) still apply, per request.
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http_client = Some(http);
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
     /// [`Error::Config`] when no auth is set, a URL is malformed or not http(s), OAuth has
     /// neither a portal nor a `client_endpoint`, or the HTTP client cannot be created.
     pub fn build(self) -> Result<Client, Error> {
-        let auth =
-            match self.auth {
-                None => {
-                    return Err(Error::config(
-                        "no credentials: call `oauth(..)` or `webhook(..)`",
-                    ))
-                }
-                Some(AuthConfig::OAuth { app, tokens }) => {
-                    let portal = self
-                        .portal
-                        .as_deref()
-                        .map(|portal| parse_base("portal", portal))
-                        .transpose()?;
-                    match (&portal, &tokens.client_endpoint) {
-                        (Some(_), _) => {}
-                        (None, Some(endpoint)) => {
-                            parse_base("tokens.client_endpoint", endpoint)?;
-                        }
-                        (None, None) => return Err(Error::config(
-                            "no REST base: call `portal(..)` or give tokens a `client_endpoint`",
-                        )),
-                    }
-                    let server = parse_url("oauth_server", &self.oauth_server)?;
-                    let store = self
-                        .token_store
-                        .unwrap_or_else(|| Arc::new(MemoryTokenStore::new()));
-                    let session = OAuthSession::new(
-                        app,
-                        *tokens,
-                        server,
-                        store,
-                        self.refresh_coordinator,
-                        self.refresh_margin,
-                    );
-                    Auth::OAuth {
-                        session: Box::new(session),
-                        portal,
-                    }
-                }
-                Some(AuthConfig::Webhook(url)) => {
-                    let base = parse_base("webhook", url.expose_secret())?;
-                    let code = base
-                        .path_segments()
-                        .and_then(|mut segments| segments.rfind(|segment| !segment.is_empty()))
-                        .unwrap_or_default()
-                        .to_owned();
-                    // Scheme, host and port: everything of the URL but the secret path.
-                    let origin = format!("{}/", base.origin().ascii_serialization());
-                    Auth::Webhook {
-                        base: SecretString::from(base.to_string()),
-                        code: SecretString::from(code),
-                        origin,
-                    }
-                }
-            };
-        let http = reqwest::Client::builder()
-            // 302 "portal moved" must be re-POSTed, not turned into a GET: done by hand.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(self.connect_timeout)
-            .timeout(self.request_timeout)
-            .user_agent(self.user_agent)
-            .build()
-            .map_err(|error| Error::config(format!("cannot create the HTTP client: {error}")))?;
+        let user_agent = reqwest::header::HeaderValue::from_str(&self.user_agent)
+            .map_err(|_| Error::config("`user_agent` is not a valid header value"))?;
+        let http = match &self.http_client {
+            Some(http) => http.clone(),
+            None => default_http_client(self.connect_timeout)?,
+        };
+        let auth = match self.auth.clone() {
+            None => {
+                return Err(Error::config(
+                    "no credentials: call `oauth(..)` or `webhook(..)`",
+                ))
+            }
+            Some(AuthConfig::OAuth { app, tokens }) => {
+                let exchange_http = oauth::Http {
+                    client: http.clone(),
+                    timeout: self.request_timeout,
+                    user_agent: user_agent.clone(),
+                };
+                self.oauth_auth(app, *tokens, exchange_http)?
+            }
+            Some(AuthConfig::Webhook(url)) => webhook_auth(&url)?,
+        };
         Ok(Client::from_shared(Shared {
             http,
+            request_timeout: self.request_timeout,
+            user_agent,
             auth,
             pacer: Pacer::new(
                 self.rate_limit,
@@ -258,6 +235,61 @@ impl ClientBuilder {
             request_seq: AtomicU64::new(0),
         }))
     }
+}
+
+impl ClientBuilder {
+    fn oauth_auth(&self, app: OAuthApp, tokens: Tokens, http: oauth::Http) -> Result<Auth, Error> {
+        let portal = self
+            .portal
+            .as_deref()
+            .map(|portal| parse_base("portal", portal))
+            .transpose()?;
+        match (&portal, &tokens.client_endpoint) {
+            (Some(_), _) => {}
+            (None, Some(endpoint)) => {
+                parse_base("tokens.client_endpoint", endpoint)?;
+            }
+            (None, None) => {
+                return Err(Error::config(
+                    "no REST base: call `portal(..)` or give tokens a `client_endpoint`",
+                ))
+            }
+        }
+        let server = parse_url("oauth_server", &self.oauth_server)?;
+        let store = self
+            .token_store
+            .clone()
+            .unwrap_or_else(|| Arc::new(MemoryTokenStore::new()));
+        let session = OAuthSession::new(
+            app,
+            tokens,
+            server,
+            http,
+            store,
+            self.refresh_coordinator.clone(),
+            self.refresh_margin,
+        );
+        Ok(Auth::OAuth {
+            session: Arc::new(session),
+            portal,
+        })
+    }
+}
+
+fn webhook_auth(url: &SecretString) -> Result<Auth, Error> {
+    let base = parse_base("webhook", url.expose_secret())?;
+    let code = base
+        .path_segments()
+        .and_then(|mut segments| segments.rfind(|segment| !segment.is_empty()))
+        .unwrap_or_default()
+        .to_owned();
+    // Scheme, host and port: everything of the URL but the secret path.
+    let origin = format!("{}/", base.origin().ascii_serialization());
+    Ok(Auth::Webhook {
+        base: SecretString::from(base.to_string()),
+        code: SecretString::from(code),
+        origin,
+    })
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -279,6 +311,7 @@ impl fmt::Debug for ClientBuilder {
             .field("refresh_coordinator", &self.refresh_coordinator.is_some())
             .field("retry_policy", &self.retry_policy)
             .field("user_agent", &self.user_agent)
+            .field("own_http_client", &self.http_client.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -307,4 +340,37 @@ fn parse_base(what: &str, text: &str) -> Result<Url, Error> {
         url.set_path(&path);
     }
     Ok(url)
+}
+
+/// The HTTP client used unless the builder was given one.
+fn default_http_client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
+    let builder = reqwest::Client::builder()
+        // 302 "portal moved" must be re-POSTed, not turned into a GET: done by hand.
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(connect_timeout);
+    with_roots(builder)?
+        .build()
+        .map_err(|error| Error::config(format!("cannot create the HTTP client: {error}")))
+}
+
+/// The roots the TLS features ask for. reqwest 0.13 trusts the platform's verifier by default;
+/// `rustls-webpki-roots` alone replaces it with Mozilla's roots, both features merge them.
+#[allow(clippy::unnecessary_wraps)] // Fallible only with `rustls-webpki-roots`.
+fn with_roots(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, Error> {
+    #[cfg(feature = "rustls-webpki-roots")]
+    {
+        let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .map(|der| reqwest::Certificate::from_der(der))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| {
+                Error::config(format!("unusable bundled root certificate: {error}"))
+            })?;
+        if cfg!(feature = "rustls-native-roots") {
+            return Ok(builder.tls_certs_merge(roots));
+        }
+        Ok(builder.tls_certs_only(roots))
+    }
+    #[cfg(not(feature = "rustls-webpki-roots"))]
+    Ok(builder)
 }

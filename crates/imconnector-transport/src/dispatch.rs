@@ -1,7 +1,10 @@
 //! The one non-generic body behind every call: auth, pacing, the attempt, classification of
 //! the answer, refresh-and-replay and retries.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::atomic::{AtomicBool, Ordering},
+    time::{Duration, Instant},
+};
 
 use tracing::{field::Empty, Instrument};
 
@@ -45,27 +48,60 @@ impl Shared {
             status = Empty,
             duration_ms = Empty,
         );
-        self.run(call, &request_id).instrument(span).await
+        let in_flight = AtomicBool::new(false);
+        let deadline = self.retry.deadline;
+        let run = self.run(&call, &request_id, &in_flight).instrument(span);
+        match tokio::time::timeout(deadline, run).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!(
+                    method = call.method,
+                    deadline_ms = deadline.as_millis(),
+                    "call deadline passed"
+                );
+                let timeout = Error::Timeout {
+                    method: call.method.to_owned(),
+                };
+                // Cut short while an attempt was out: it may have been applied.
+                if in_flight.load(Ordering::Acquire) && !call.idempotent {
+                    Err(Error::OutcomeUnknown {
+                        method: call.method.to_owned(),
+                        request_id,
+                        source: Box::new(timeout),
+                    })
+                } else {
+                    Err(timeout)
+                }
+            }
+        }
     }
 
-    async fn run(&self, call: Call<'_>, request_id: &str) -> Result<(RawResponse, u16), Error> {
+    async fn run(
+        &self,
+        call: &Call<'_>,
+        request_id: &str,
+        in_flight: &AtomicBool,
+    ) -> Result<(RawResponse, u16), Error> {
         let policy = self.retry;
         let started = Instant::now();
         let mut first_sent: Option<Instant> = None;
         let mut attempt: u32 = 0;
         let mut replayed = false;
         loop {
-            let credentials = match &self.auth {
-                Auth::OAuth { session, .. } => Some(session.usable(&self.http).await?),
-                Auth::Webhook { .. } => None,
-            };
             self.pacer
                 .before_send(call.method, policy.max_elapsed)
                 .await;
+            // After the pacing wait, which can be long: a token read before it may have expired.
+            let credentials = match &self.auth {
+                Auth::OAuth { session, .. } => Some(session.usable().await?),
+                Auth::Webhook { .. } => None,
+            };
             attempt += 1;
             let sent_at = Instant::now();
             let first_sent = *first_sent.get_or_insert(sent_at);
-            let outcome = attempt::send(self, &call, credentials.as_ref(), request_id).await;
+            in_flight.store(true, Ordering::Release);
+            let outcome = attempt::send(self, call, credentials.as_ref(), request_id).await;
+            in_flight.store(false, Ordering::Release);
             let span = tracing::Span::current();
             span.record("attempts", attempt);
             span.record("duration_ms", started.elapsed().as_millis());
@@ -78,7 +114,7 @@ impl Shared {
                     "answer received"
                 );
             }
-            match self.judge(&call, outcome, credentials.as_ref(), attempt, request_id) {
+            match self.judge(call, outcome, credentials.as_ref(), attempt, request_id) {
                 Next::Done(result) => return result,
                 Next::RefreshAndReplay { seen, error } => {
                     let Auth::OAuth { session, .. } = &self.auth else {
@@ -90,8 +126,8 @@ impl Shared {
                     replayed = true;
                     // The replay after a refresh is not a retry: it does not use up the budget.
                     attempt -= 1;
-                    tracing::info!("access token expired, refreshing and replaying once");
-                    session.refresh(&self.http, seen).await?;
+                    tracing::info!(%error, "access token refused, refreshing and replaying once");
+                    session.refresh(seen).await?;
                 }
                 Next::Retry { wait, error } => {
                     if attempt >= policy.max_attempts
@@ -180,14 +216,21 @@ impl Shared {
         };
         let hinted = backoff.max(retry_after.unwrap_or_default());
         match (&api.code, credentials) {
-            (ErrorCode::ExpiredToken, Some(snapshot)) => Next::RefreshAndReplay {
-                seen: snapshot.generation,
-                error: Error::Api(api),
-            },
-            (ErrorCode::QueryLimitExceeded, _) => Next::Retry {
-                wait: hinted,
-                error: Error::Api(api),
-            },
+            (ErrorCode::ExpiredToken | ErrorCode::InvalidToken, Some(snapshot)) => {
+                Next::RefreshAndReplay {
+                    seen: snapshot.generation,
+                    error: Error::Api(api),
+                }
+            }
+            (ErrorCode::QueryLimitExceeded, _) => {
+                // Every caller of this client (and, through a shared limiter, every replica)
+                // slows down, not just this one.
+                self.pacer.push_back(hinted);
+                Next::Retry {
+                    wait: hinted,
+                    error: Error::Api(api),
+                }
+            }
             (ErrorCode::OperationTimeLimit, _) => {
                 // Blocked until the oldest minute of the window expires, when the portal said when.
                 let wait = self

@@ -59,7 +59,27 @@ impl RateLimit {
 /// failures and 5xx answers after the request may have been received are retried only for
 /// idempotent methods. Retrying stops after `max_attempts` attempts or when the next wait would
 /// end more than `max_elapsed` after the first attempt was sent.
+///
+/// Above all of it, `deadline` bounds the whole call from the moment it is made: the wait for a
+/// pacing slot, a token refresh, every attempt and every wait between them. A call past its
+/// deadline fails with [`Error::Timeout`](crate::Error::Timeout) when nothing may have been
+/// applied, or [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown) when an attempt of a
+/// non-idempotent method was cut short.
+///
+/// Built with [`RetryPolicy::default`] or [`RetryPolicy::none`] and the `with_*` setters (the
+/// struct is `#[non_exhaustive]`, so a field added later is not a breaking change):
+///
+/// ```
+/// use std::time::Duration;
+/// use imconnector_transport::RetryPolicy;
+///
+/// let policy = RetryPolicy::default()
+///     .with_max_attempts(3)
+///     .with_deadline(Duration::from_secs(30));
+/// assert_eq!(policy.max_attempts, 3);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Attempts in total, the first included; 1 disables retries.
     pub max_attempts: u32,
@@ -69,6 +89,8 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// The bound on the total time from the first attempt to the last one.
     pub max_elapsed: Duration,
+    /// The bound on the whole call: pacing, refresh, attempts and retries.
+    pub deadline: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -78,6 +100,9 @@ impl Default for RetryPolicy {
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(10),
             max_elapsed: Duration::from_secs(60),
+            // Room for a full retry budget plus a refresh and a pacing wait; past it a caller
+            // is better told than kept waiting.
+            deadline: Duration::from_secs(120),
         }
     }
 }
@@ -89,6 +114,41 @@ impl RetryPolicy {
             max_attempts: 1,
             ..Self::default()
         }
+    }
+
+    /// Sets the number of attempts in total, the first included (1 disables retries).
+    #[must_use]
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// Sets the wait before the first retry (doubled for each further one).
+    #[must_use]
+    pub fn with_initial_backoff(mut self, backoff: Duration) -> Self {
+        self.initial_backoff = backoff;
+        self
+    }
+
+    /// Sets the longest wait between two attempts.
+    #[must_use]
+    pub fn with_max_backoff(mut self, backoff: Duration) -> Self {
+        self.max_backoff = backoff;
+        self
+    }
+
+    /// Sets the bound on the time from the first attempt to the last one.
+    #[must_use]
+    pub fn with_max_elapsed(mut self, elapsed: Duration) -> Self {
+        self.max_elapsed = elapsed;
+        self
+    }
+
+    /// Sets the bound on the whole call (pacing, refresh, attempts and retries).
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
     }
 
     /// The wait before retry number `retry` (1-based): exponential, capped, with "equal jitter"

@@ -2,7 +2,13 @@
 //! and the retry policy. The lowest layer of the client: dispatch and attempt work on it, the
 //! public [`Client`](crate::Client) wraps it in an `Arc`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use secrecy::SecretString;
 use url::Url;
@@ -16,6 +22,9 @@ use crate::{
 
 pub(crate) struct Shared {
     pub(crate) http: reqwest::Client,
+    /// Applied per request, so that it holds with a client the user built too.
+    pub(crate) request_timeout: Duration,
+    pub(crate) user_agent: reqwest::header::HeaderValue,
     pub(crate) auth: Auth,
     pub(crate) pacer: Pacer,
     pub(crate) retry: RetryPolicy,
@@ -26,7 +35,7 @@ pub(crate) struct Shared {
 
 pub(crate) enum Auth {
     OAuth {
-        session: Box<OAuthSession>,
+        session: Arc<OAuthSession>,
         /// The REST base given to the builder; otherwise the tokens' `client_endpoint` is used.
         portal: Option<Url>,
     },
