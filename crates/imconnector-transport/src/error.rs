@@ -123,7 +123,9 @@ pub enum Error {
     /// answers received so far are in `partial`.
     #[error("batch stopped after a chunk failed: {source}")]
     BatchIncomplete {
-        /// The commands answered before the failure (later ones are reported as not executed).
+        /// Every command: those answered before the failure, those of the failed chunk as
+        /// [`BatchOutcome::Unknown`](crate::BatchOutcome::Unknown) when its answer was lost
+        /// (else not executed), and those of later chunks as not executed.
         partial: Box<BatchResponse>,
         /// Why the chunk failed.
         #[source]

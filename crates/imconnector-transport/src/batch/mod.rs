@@ -122,6 +122,8 @@ impl Batch {
         }
         // The outer call's auth reaches every command; a command's own would override it.
         params.remove("auth");
+        check_vanishing(&method, &params)?;
+        self.check_references(&params)?;
         let query = imconnector_form::encode(&Value::Object(params));
         let encoded = if query.is_empty() {
             method.clone()
@@ -154,4 +156,86 @@ impl Batch {
             .iter()
             .map(|command| (command.key.as_str(), command.encoded.as_str()))
     }
+}
+
+impl Batch {
+    /// Refuses a `$result[key]` reference the portal could not resolve: to a key not added
+    /// before, or to a command in another chunk of [`MAX_BATCH_COMMANDS`] (each chunk is its own
+    /// `batch` call, and results do not cross calls).
+    fn check_references(&self, params: &Map<String, Value>) -> Result<(), Error> {
+        let position = self.commands.len();
+        let mut references = Vec::new();
+        for value in params.values() {
+            collect_references(value, &mut references);
+        }
+        for key in references {
+            let Some(target) = self.commands.iter().position(|command| command.key == key) else {
+                return Err(InvalidRequest::new(
+                    "cmd",
+                    format!("`$result[{key}]` refers to no command added before this one"),
+                )
+                .into());
+            };
+            if target / MAX_BATCH_COMMANDS != position / MAX_BATCH_COMMANDS {
+                return Err(InvalidRequest::new(
+                    "cmd",
+                    format!(
+                        "`$result[{key}]` refers to command {} of the batch from command {}: they \
+                         fall in different chunks of {MAX_BATCH_COMMANDS}, and results do not cross \
+                         `batch` calls",
+                        target + 1,
+                        position + 1
+                    ),
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The keys named by `$result[key]` references in the strings of `value`.
+fn collect_references(value: &Value, keys: &mut Vec<String>) {
+    match value {
+        Value::String(text) => {
+            let mut rest = text.as_str();
+            while let Some(start) = rest.find("$result[") {
+                rest = &rest[start + "$result[".len()..];
+                if let Some(end) = rest.find(']') {
+                    keys.push(rest[..end].to_owned());
+                    rest = &rest[end..];
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_references(item, keys)),
+        Value::Object(map) => map.values().for_each(|item| collect_references(item, keys)),
+        _ => {}
+    }
+}
+
+/// Refuses a top-level parameter whose value is an empty object or array: the form encoding of
+/// a batch command drops it, so the portal would not see the parameter at all (e.g.
+/// `imconnector.connector.data.set` with an empty `DATA` answers `ERROR_ARGUMENT`). The
+/// transport does not know which parameters a method requires, so it refuses every such one;
+/// leave an optional parameter out instead of sending it empty.
+fn check_vanishing(method: &str, params: &Map<String, Value>) -> Result<(), Error> {
+    for (name, value) in params {
+        let empty = match value {
+            Value::Object(map) => map.is_empty(),
+            Value::Array(items) => items.is_empty(),
+            _ => false,
+        };
+        if empty {
+            return Err(InvalidRequest::new(
+                name.clone(),
+                format!(
+                    "an empty {} would vanish in the form encoding of batch command `{method}`; \
+                     leave the parameter out or call the method on its own",
+                    if value.is_object() { "object" } else { "array" }
+                ),
+            )
+            .into());
+        }
+    }
+    Ok(())
 }

@@ -54,8 +54,15 @@ pub enum BatchOutcome {
     Success(RawResponse),
     /// The portal reported an error for it (`result_error`).
     Failed(ApiError),
-    /// It was not executed (an earlier command failed under `halt`).
+    /// It was not executed (an earlier command failed under `halt`, or its chunk was refused
+    /// or never sent).
     NotExecuted,
+    /// Its chunk was sent but no answer was read: it may have run. Check the portal's state
+    /// before sending it again.
+    Unknown {
+        /// The id of the `batch` call that carried it (the `X-Request-Id` header).
+        request_id: String,
+    },
 }
 
 /// One command's key, method and outcome.
@@ -134,6 +141,16 @@ impl BatchResponse {
             }
             BatchOutcome::Failed(error) => Err(Error::Api(error.clone())),
             BatchOutcome::NotExecuted => Err(not_executed()),
+            BatchOutcome::Unknown { request_id } => Err(Error::OutcomeUnknown {
+                method: M::NAME.to_owned(),
+                request_id: request_id.clone(),
+                source: Box::new(Error::Transport {
+                    method: "batch".to_owned(),
+                    reason: "the answer to the batch call carrying this command was lost"
+                        .to_owned(),
+                    source: None,
+                }),
+            }),
         }
     }
 

@@ -77,10 +77,26 @@ impl Client {
                 }
                 Err(error) if response.entries.is_empty() => return Err(error),
                 Err(error) => {
+                    // What became of the unanswered commands: this chunk's may have run when
+                    // its answer was lost; later chunks were never sent.
+                    let lost = match &error {
+                        Error::OutcomeUnknown { request_id, .. } => Some(request_id.clone()),
+                        _ => None,
+                    };
+                    let (answered, sent) = (response.entries.len(), chunk.len());
+                    for (position, command) in batch.commands.iter().skip(answered).enumerate() {
+                        let outcome = match &lost {
+                            Some(request_id) if position < sent => BatchOutcome::Unknown {
+                                request_id: request_id.clone(),
+                            },
+                            _ => BatchOutcome::NotExecuted,
+                        };
+                        response.push(entry(command, outcome));
+                    }
                     return Err(Error::BatchIncomplete {
                         partial: Box::new(response),
                         source: Box::new(error),
-                    })
+                    });
                 }
             }
         }
