@@ -6,6 +6,7 @@ mod pacing;
 mod refresh;
 #[cfg(feature = "portals")]
 mod registry;
+mod resilience;
 mod store;
 mod support;
 mod takeover;
