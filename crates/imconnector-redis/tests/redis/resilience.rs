@@ -87,3 +87,115 @@ async fn uninstalling_keeps_the_fence_counter_growing() {
     );
     clean(&redis, &prefix).await;
 }
+
+/// A redis-server of this test's own on `port`, so it can be stopped and started again.
+fn own_redis(port: u16) -> tokio::process::Child {
+    tokio::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server starts")
+}
+
+async fn wait_for_redis(url: &str) {
+    for _ in 0..100 {
+        if imconnector_redis::RedisBackend::connect(url).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("redis-server did not start");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_keep_flowing_while_redis_is_stopped_and_restarted() {
+    // Needs a redis-server binary; the shared server's URL only says Redis tests are wanted.
+    if redis_url().is_none() {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap()
+        .port();
+    let url = format!("redis://127.0.0.1:{port}/");
+    let mut server = own_redis(port);
+    wait_for_redis(&url).await;
+    let portal = Emulator::builder().start().await.unwrap();
+    let prefix = unique_prefix("outage");
+    let redis = imconnector_redis::RedisBackend::builder()
+        .key_prefix(&prefix)
+        .response_timeout(Duration::from_millis(200))
+        .connect(&url)
+        .await
+        .unwrap();
+    let access = PortalAccess::of(&portal, &url, &prefix, Duration::from_millis(300));
+    let limit = RateLimit::Custom {
+        per_second: 40,
+        burst: 5,
+    };
+    let bucket = redis
+        .shared_bucket(&access.member_id, limit)
+        .unwrap()
+        .unwrap();
+    let client = Client::builder()
+        .oauth(access.app(), portal_tokens(&portal))
+        .oauth_server(access.oauth_url.clone())
+        .retry_policy(crate::support::fast_retries())
+        .request_limiter(std::sync::Arc::new(bucket.clone()))
+        .build()
+        .unwrap();
+
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (client, calls, stop) = (client.clone(), calls.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut errors = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    match client
+                        .call_raw("imconnector.list", serde_json::Value::Null)
+                        .await
+                    {
+                        Ok(_) => {
+                            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        Err(error) => {
+                            errors.push(error.to_string());
+                            tokio::task::yield_now().await;
+                        }
+                    }
+                }
+                errors
+            })
+        })
+        .collect();
+    let count = || calls.load(std::sync::atomic::Ordering::SeqCst);
+    let phase = Duration::from_secs(2);
+    tokio::time::sleep(phase).await;
+    let up = count();
+    server.kill().await.unwrap();
+    tokio::time::sleep(phase).await;
+    let down = count() - up;
+    let degraded = bucket.is_degraded();
+    server = own_redis(port);
+    wait_for_redis(&url).await;
+    tokio::time::sleep(phase).await;
+    let back = count() - up - down;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut errors = Vec::new();
+    for worker in workers {
+        errors.extend(worker.await.unwrap());
+    }
+    println!(
+        "FIGURE calls in 2 s with Redis up, stopped, restarted: {up}, {down}, {back} (paced at {:.1}/s)",
+        bucket.per_second()
+    );
+    assert!(errors.is_empty(), "errors reached callers: {errors:?}");
+    assert!(degraded, "the bucket paced locally while Redis was stopped");
+    assert!(down > 0, "calls kept flowing while Redis was stopped");
+    assert!(!bucket.is_degraded(), "the bucket went back to Redis");
+    drop(server);
+}
