@@ -169,12 +169,12 @@ async fn soak_with_faults_loses_and_duplicates_nothing() {
         .oauth_server(oauth_url)
         .rate_limit(RateLimit::Off)
         .request_timeout(Duration::from_secs(2))
-        .retry_policy(RetryPolicy {
-            max_attempts: 8,
-            initial_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_millis(500),
-            max_elapsed: Duration::from_secs(30),
-        })
+        .retry_policy(RetryPolicy::default()
+                .with_max_attempts(8)
+                .with_initial_backoff(Duration::from_millis(20))
+                .with_max_backoff(Duration::from_millis(500))
+                .with_max_elapsed(Duration::from_secs(30)),
+        )
         .build()
         .unwrap();
 

@@ -7,7 +7,7 @@ use imconnector_transport::{ClientBuilder, RateLimit};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::{
-    bucket::{SharedBucket, DEFAULT_BURST_SHARE, DEFAULT_RATE_SHARE},
+    bucket::{Fallback, SharedBucket, DEFAULT_BURST_SHARE, DEFAULT_RATE_SHARE},
     error::RedisBackendError,
     keys::{check_prefix, PortalKeys},
     lock::{LockTiming, RedisRefreshLock},
@@ -219,6 +219,7 @@ impl RedisBackend {
             member_id: Arc::from(member_id),
             scripts: Arc::clone(&self.scripts),
             timing: self.settings.timing,
+            unsaved: Arc::default(),
         })
     }
 
@@ -239,14 +240,17 @@ impl RedisBackend {
         if per_second == 0 || burst == 0 {
             return Ok(None);
         }
+        let per_second = f64::from(per_second) * self.settings.rate_share;
+        let capacity = (f64::from(burst) * self.settings.burst_share)
+            .floor()
+            .max(1.0);
         Ok(Some(SharedBucket {
             connection: self.connection.clone(),
             keys,
             scripts: Arc::clone(&self.scripts),
-            per_second: f64::from(per_second) * self.settings.rate_share,
-            capacity: (f64::from(burst) * self.settings.burst_share)
-                .floor()
-                .max(1.0),
+            per_second,
+            capacity,
+            fallback: Arc::new(Fallback::new(per_second, capacity)),
         }))
     }
 

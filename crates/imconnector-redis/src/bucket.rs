@@ -1,13 +1,27 @@
 //! [`SharedBucket`]: the portal's leaky bucket kept in Redis, so all replicas together stay
 //! within the portal's allowance.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    num::NonZeroU32,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use futures::future::BoxFuture;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use imconnector_transport::RequestLimiter;
 use redis::aio::ConnectionManager;
 
 use crate::{error::RedisBackendError, keys::PortalKeys, scripts::Scripts};
+
+/// How long one Redis round trip of the bucket may take before this replica paces itself alone.
+/// Short, because waiters queue behind it.
+const REDIS_BUDGET: Duration = Duration::from_millis(250);
+/// How often an unreachable Redis is probed in the background.
+const PROBE_INTERVAL: Duration = Duration::from_millis(500);
 
 /// The share of the portal's drain rate the replicas use together by default.
 pub const DEFAULT_RATE_SHARE: f64 = 0.98;
@@ -20,8 +34,10 @@ pub const DEFAULT_BURST_SHARE: f64 = 0.8;
 ///
 /// Each request runs one atomic script that drains the bucket by the time elapsed on the Redis
 /// server's clock, then either counts the request or answers how long to wait. If Redis is
-/// unreachable the limiter paces this replica alone at the full rate and logs a warning: the
-/// portal's `QUERY_LIMIT_EXCEEDED`, which the client retries, is then the backstop.
+/// unreachable (or slower than a quarter second) the limiter switches at once to a local bucket of
+/// the same rate and burst for this replica alone, logs a warning, and probes Redis in the
+/// background until it answers again; the portal's `QUERY_LIMIT_EXCEEDED`, which the client
+/// retries and feeds back, is then the backstop.
 #[derive(Clone)]
 pub struct SharedBucket {
     pub(crate) connection: ConnectionManager,
@@ -29,6 +45,34 @@ pub struct SharedBucket {
     pub(crate) scripts: Arc<Scripts>,
     pub(crate) per_second: f64,
     pub(crate) capacity: f64,
+    pub(crate) fallback: Arc<Fallback>,
+}
+
+/// The local stand-in while Redis is unreachable.
+pub(crate) struct Fallback {
+    local: Option<DefaultDirectRateLimiter>,
+    /// Redis failed: pace locally until the probe sees it again.
+    degraded: AtomicBool,
+    probing: AtomicBool,
+}
+
+impl Fallback {
+    pub(crate) fn new(per_second: f64, capacity: f64) -> Self {
+        let local = (per_second > 0.0).then(|| Duration::from_secs_f64(1.0 / per_second));
+        // Truncation is intended: the burst is a whole number of requests.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let burst = NonZeroU32::new(capacity.max(1.0) as u32);
+        let local = local.zip(burst).and_then(|(period, burst)| {
+            Some(RateLimiter::direct(
+                Quota::with_period(period)?.allow_burst(burst),
+            ))
+        });
+        Self {
+            local,
+            degraded: AtomicBool::new(false),
+            probing: AtomicBool::new(false),
+        }
+    }
 }
 
 impl SharedBucket {
@@ -71,14 +115,77 @@ impl SharedBucket {
     }
 }
 
+impl SharedBucket {
+    /// Whether the bucket paces this replica alone because Redis is unreachable.
+    pub fn is_degraded(&self) -> bool {
+        self.fallback.degraded.load(Ordering::Acquire)
+    }
+
+    async fn pace(&self) {
+        while !self.is_degraded() {
+            match tokio::time::timeout(REDIS_BUDGET, self.try_acquire()).await {
+                Ok(Ok(None)) => return,
+                Ok(Ok(Some(wait))) => tokio::time::sleep(wait).await,
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, key = %self.keys.bucket, "shared rate limiter unavailable; pacing this replica alone");
+                    self.degrade();
+                }
+                Err(_) => {
+                    tracing::warn!(key = %self.keys.bucket, "shared rate limiter too slow; pacing this replica alone");
+                    self.degrade();
+                }
+            }
+        }
+        if let Some(local) = &self.fallback.local {
+            local.until_ready().await;
+        }
+    }
+
+    /// Switches to the local bucket and starts the background probe (once).
+    fn degrade(&self) {
+        self.fallback.degraded.store(true, Ordering::Release);
+        if self.fallback.probing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let bucket = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(PROBE_INTERVAL).await;
+                let mut connection = bucket.connection.clone();
+                let ping = redis::cmd("PING");
+                let answered = ping.query_async::<String>(&mut connection);
+                if let Ok(Ok(_)) = tokio::time::timeout(REDIS_BUDGET, answered).await {
+                    tracing::info!(key = %bucket.keys.bucket, "shared rate limiter reachable again");
+                    bucket.fallback.degraded.store(false, Ordering::Release);
+                    bucket.fallback.probing.store(false, Ordering::Release);
+                    return;
+                }
+            }
+        });
+    }
+}
+
 impl RequestLimiter for SharedBucket {
     fn until_ready(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            if let Err(error) = self.acquire().await {
-                tracing::warn!(%error, key = %self.keys.bucket, "shared rate limiter unavailable; pacing this replica alone");
-                tokio::time::sleep(Duration::from_secs_f64(1.0 / self.per_second)).await;
+        Box::pin(self.pace())
+    }
+
+    fn push_back(&self, _wait: Duration) {
+        if self.is_degraded() {
+            return;
+        }
+        // Every replica waits for the bucket to drain; in the background, since this must not
+        // block the caller.
+        let bucket = self.clone();
+        tokio::spawn(async move {
+            let mut connection = bucket.connection.clone();
+            let mut invocation = bucket.scripts.fill.key(&bucket.keys.bucket);
+            invocation.arg(bucket.capacity).arg(bucket.per_second);
+            let filled = invocation.invoke_async::<u8>(&mut connection);
+            if let Ok(Err(error)) = tokio::time::timeout(REDIS_BUDGET, filled).await {
+                tracing::warn!(%error, key = %bucket.keys.bucket, "cannot share the portal's push-back");
             }
-        })
+        });
     }
 }
 

@@ -59,6 +59,8 @@ pub struct RedisRefreshLock {
     pub(crate) member_id: Arc<str>,
     pub(crate) scripts: Arc<Scripts>,
     pub(crate) timing: LockTiming,
+    /// A refreshed pair (and its fence) whose save failed: offered again until stored.
+    pub(crate) unsaved: Arc<std::sync::Mutex<Option<(Tokens, u64)>>>,
 }
 
 /// The outcome of one attempt to take the lock.
@@ -91,6 +93,7 @@ impl RedisRefreshLock {
         current: &Tokens,
         exchange: &dyn TokenExchange,
     ) -> Result<Tokens, Error> {
+        self.save_unsaved().await;
         let started = Instant::now();
         let lease_id = format!("{:032x}", rand::rng().random::<u128>());
         let mut checked_version = None;
@@ -143,6 +146,9 @@ impl RedisRefreshLock {
         let mut tried: Option<Tokens> = None;
         let work = async {
             let base = match self.load().await? {
+                // Ours is newer (a pair whose save failed lives on in memory): it wins, since
+                // the stored one's refresh token died when ours was issued.
+                Some(stored) if is_older(&stored.tokens, current) => current.clone(),
                 Some(stored) if !stored.tokens.same_access_token(current) => {
                     if !record::is_expired(&stored.tokens) {
                         tracing::info!(member_id = %self.member_id, version = stored.version, "a newer pair was stored before we got the lock; taking it");
@@ -207,10 +213,56 @@ impl RedisRefreshLock {
                 }
             }
         }
-        // The new pair works; the old refresh token is dead. Other replicas will fail to refresh
-        // until this pair is stored again (e.g. by re-installing the app).
-        tracing::error!(member_id = %self.member_id, "the refreshed pair could not be stored in Redis; other replicas cannot refresh");
+        // The new pair works; the old refresh token is dead. Other replicas cannot refresh until
+        // it is stored: keep offering it, at the next refresh and in the background.
+        tracing::error!(member_id = %self.member_id, "the refreshed pair could not be stored in Redis yet; retrying in the background");
+        *lock_unsaved(&self.unsaved) = Some((fresh.clone(), fence));
+        let retry = self.clone();
+        tokio::spawn(async move {
+            for attempt in 1..=SAVE_ATTEMPTS * 4 {
+                tokio::time::sleep(Duration::from_millis(500) * attempt.min(10)).await;
+                if retry.save_unsaved().await {
+                    return;
+                }
+            }
+        });
         fresh
+    }
+
+    /// Offers again a refreshed pair whose save failed, under its fence (a newer pair stored
+    /// since wins, as always). Returns whether nothing is left unsaved.
+    async fn save_unsaved(&self) -> bool {
+        let Some((tokens, fence)) = lock_unsaved(&self.unsaved).clone() else {
+            return true;
+        };
+        let pair = record::encode(&tokens);
+        let saved: Result<(u8, u64), _> = self
+            .scripts
+            .save_fenced
+            .key(&self.keys.tokens)
+            .arg(pair.expose_secret())
+            .arg(fence)
+            .invoke_async(&mut self.connection.clone())
+            .await;
+        match saved {
+            Ok((stored, _)) => {
+                if stored == 1 {
+                    tracing::info!(member_id = %self.member_id, fence, "the refreshed pair is stored at last");
+                }
+                let mut unsaved = lock_unsaved(&self.unsaved);
+                if unsaved
+                    .as_ref()
+                    .is_some_and(|(_, pending)| *pending == fence)
+                {
+                    *unsaved = None;
+                }
+                true
+            }
+            Err(error) => {
+                tracing::warn!(member_id = %self.member_id, %error, "the refreshed pair still cannot be stored");
+                false
+            }
+        }
     }
 
     /// Runs `work`, renewing the lease meanwhile (for at most `max_wait`). Dropping the returned
@@ -347,4 +399,17 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis())
         .unwrap_or(u64::MAX)
         .max(1)
+}
+
+/// Whether `stored` is known to be older than `ours` (an earlier expiry).
+fn is_older(stored: &Tokens, ours: &Tokens) -> bool {
+    matches!((stored.expires_at, ours.expires_at), (Some(theirs), Some(mine)) if theirs < mine)
+}
+
+fn lock_unsaved(
+    unsaved: &std::sync::Mutex<Option<(Tokens, u64)>>,
+) -> std::sync::MutexGuard<'_, Option<(Tokens, u64)>> {
+    unsaved
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

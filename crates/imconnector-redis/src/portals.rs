@@ -123,11 +123,21 @@ impl RedisPortals {
 
     async fn remove_record(&self, member_id: &str) -> Result<(), RedisBackendError> {
         let keys = PortalKeys::new(self.backend.key_prefix(), member_id)?;
-        redis::cmd("DEL")
+        // The token hash loses its pair but keeps its `fence` counter: versions must only grow,
+        // or a refresh that drew its fence before the uninstall could, after a reinstall,
+        // overwrite the new pair with its stale one.
+        redis::pipe()
+            .atomic()
+            .cmd("DEL")
             .arg(&keys.portal)
-            .arg(&keys.tokens)
             .arg(&keys.lock)
             .arg(&keys.bucket)
+            .ignore()
+            .cmd("HDEL")
+            .arg(&keys.tokens)
+            .arg("pair")
+            .arg("version")
+            .ignore()
             .query_async::<()>(&mut self.backend.connection())
             .await
             .map_err(RedisBackendError::redis("remove a portal"))

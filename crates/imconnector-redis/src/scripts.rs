@@ -12,6 +12,7 @@ pub(crate) struct Scripts {
     pub(crate) save_if_version: Script,
     pub(crate) replace: Script,
     pub(crate) bucket: Script,
+    pub(crate) fill: Script,
 }
 
 impl Scripts {
@@ -24,6 +25,7 @@ impl Scripts {
             save_if_version: Script::new(include_str!("scripts/save_if_version.lua")),
             replace: Script::new(include_str!("scripts/replace.lua")),
             bucket: Script::new(include_str!("scripts/bucket.lua")),
+            fill: Script::new(include_str!("scripts/fill.lua")),
         }
     }
 }

@@ -8,11 +8,11 @@ use secrecy::ExposeSecret;
 use url::Url;
 
 use crate::{
-    client::{Auth, Client},
-    dispatch::Call,
+    call::Call,
     error::Error,
     method::InvalidRequest,
     oauth::Snapshot,
+    shared::{Auth, Shared},
 };
 
 /// How many "portal moved" hops one attempt follows.
@@ -33,9 +33,18 @@ pub(crate) enum Attempt {
     Refused(Error),
 }
 
-impl Client {
-    /// Sends the call once, following "portal moved" redirects by re-posting the same body.
-    pub(crate) async fn attempt(
+/// Sends the call once, following "portal moved" redirects by re-posting the same body.
+pub(crate) async fn send(
+    shared: &Shared,
+    call: &Call<'_>,
+    credentials: Option<&Snapshot>,
+    request_id: &str,
+) -> Attempt {
+    shared.attempt(call, credentials, request_id).await
+}
+
+impl Shared {
+    async fn attempt(
         &self,
         call: &Call<'_>,
         credentials: Option<&Snapshot>,
@@ -47,9 +56,10 @@ impl Client {
         };
         for _ in 0..=MAX_REDIRECTS {
             let sent = self
-                .inner
                 .http
                 .post(url.clone())
+                .timeout(self.request_timeout)
+                .header(reqwest::header::USER_AGENT, self.user_agent.clone())
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .header(reqwest::header::ACCEPT, "application/json")
                 .header("X-Request-Id", request_id)
@@ -116,7 +126,7 @@ impl Client {
                 format!("cannot encode: {error}"),
             ))
         };
-        match (&self.inner.auth, credentials) {
+        match (&self.auth, credentials) {
             (Auth::OAuth { portal, .. }, Some(snapshot)) => {
                 let base = match portal {
                     Some(portal) => portal.clone(),

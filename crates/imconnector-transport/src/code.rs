@@ -73,6 +73,9 @@ error_codes! {
     InsufficientScope = "insufficient_scope",
     /// The access token has expired: refresh and replay.
     ExpiredToken = "expired_token",
+    /// The access token is not (or no longer) valid, e.g. revoked by a reinstallation: refresh
+    /// once and replay; if the new token is refused too, the call fails with this code.
+    InvalidToken = "invalid_token",
     /// The user may not use the application.
     UserAccessError = "user_access_error",
     /// The portal was deleted or stopped.

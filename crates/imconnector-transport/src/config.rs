@@ -1,125 +1,40 @@
-//! Client configuration: the builder, the rate-limit profiles and the retry policy.
+//! Client configuration: the builder, turned into a [`Client`] by [`ClientBuilder::build`].
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{
+    fmt,
+    sync::{atomic::AtomicU64, Arc},
+    time::Duration,
+};
 
-use rand::Rng;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
 
 use crate::{
     client::Client,
     coordination::{RefreshCoordinator, RequestLimiter},
     error::Error,
-    store::TokenStore,
+    oauth::{self, OAuthSession},
+    pacing::Pacer,
+    policy::{RateLimit, RetryPolicy},
+    shared::{Auth, Shared},
+    store::{MemoryTokenStore, TokenStore},
     tokens::{OAuthApp, Tokens},
 };
 
 /// The public Bitrix24 OAuth server's token endpoint.
 pub const DEFAULT_OAUTH_SERVER: &str = "https://oauth.bitrix.info/oauth/token/";
 
-/// The portal's leaky bucket, which the client paces itself under.
-///
-/// The client keeps a safety margin below the numbers given here (10% of the rate, and a tenth
-/// of the burst, at least one request), because requests can reach the portal closer together
-/// than they left.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum RateLimit {
-    /// Every plan but Enterprise: drains 2 requests a second, burst of 50.
-    #[default]
-    Standard,
-    /// Enterprise plans: 5 requests a second, burst of 250.
-    Enterprise,
-    /// Another bucket (an on-premise portal, a test server).
-    Custom {
-        /// Requests drained per second.
-        per_second: u32,
-        /// Requests the bucket holds before the portal rejects.
-        burst: u32,
-    },
-    /// No client-side pacing (the portal's answers are still retried).
-    Off,
-}
-
-impl RateLimit {
-    /// The portal's (rate per second, burst), `None` for [`RateLimit::Off`].
-    pub fn portal_numbers(&self) -> Option<(u32, u32)> {
-        match *self {
-            RateLimit::Standard => Some((2, 50)),
-            RateLimit::Enterprise => Some((5, 250)),
-            RateLimit::Custom { per_second, burst } => Some((per_second, burst)),
-            RateLimit::Off => None,
-        }
-    }
-
-    /// The (interval between requests, burst) the client actually uses, margin included.
-    pub(crate) fn paced(&self) -> Option<(Duration, u32)> {
-        let (per_second, burst) = self.portal_numbers()?;
-        if per_second == 0 || burst == 0 {
-            return None;
-        }
-        let interval = Duration::from_secs_f64(1.0 / (f64::from(per_second) * 0.9));
-        let burst = burst.saturating_sub((burst / 10).max(1)).max(1);
-        Some((interval, burst))
-    }
-}
-
-/// When and how long the client retries on its own.
-///
-/// Requests the portal rejected before doing any work (`QUERY_LIMIT_EXCEEDED`,
-/// `OPERATION_TIME_LIMIT`) and failures where nothing was sent are always retried; transport
-/// failures and 5xx answers after the request may have been received are retried only for
-/// idempotent methods. Retrying stops after `max_attempts` attempts or when the next wait would
-/// end more than `max_elapsed` after the first attempt was sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in total, the first included; 1 disables retries.
-    pub max_attempts: u32,
-    /// The wait before the first retry; doubled for each further one.
-    pub initial_backoff: Duration,
-    /// The longest wait between two attempts.
-    pub max_backoff: Duration,
-    /// The bound on the total time from the first attempt to the last one.
-    pub max_elapsed: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 6,
-            initial_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(10),
-            max_elapsed: Duration::from_secs(60),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// No retries at all.
-    pub fn none() -> Self {
-        Self {
-            max_attempts: 1,
-            ..Self::default()
-        }
-    }
-
-    /// The wait before retry number `retry` (1-based): exponential, capped, with "equal jitter"
-    /// (half fixed, half random) so clients that failed together do not return together.
-    pub(crate) fn backoff(&self, retry: u32) -> Duration {
-        let exponent = retry.saturating_sub(1).min(20);
-        let ceiling = self
-            .initial_backoff
-            .saturating_mul(1 << exponent)
-            .min(self.max_backoff);
-        let half = ceiling / 2;
-        let jitter = rand::rng().random_range(0.0..=1.0);
-        half + half.mul_f64(jitter)
-    }
-}
-
 #[derive(Clone)]
 pub(crate) enum AuthConfig {
     OAuth { app: OAuthApp, tokens: Box<Tokens> },
     Webhook(SecretString),
+}
+
+impl Client {
+    /// Starts configuring a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
 }
 
 /// Configures a [`Client`]; start with [`Client::builder`].
@@ -143,6 +58,7 @@ pub struct ClientBuilder {
     pub(crate) user_agent: String,
     pub(crate) operating_time_limit: Option<Duration>,
     pub(crate) refresh_margin: Duration,
+    pub(crate) http_client: Option<reqwest::Client>,
 }
 
 impl Default for ClientBuilder {
@@ -162,6 +78,7 @@ impl Default for ClientBuilder {
             user_agent: concat!("imconnector-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
             operating_time_limit: Some(Duration::from_secs(480)),
             refresh_margin: Duration::from_secs(60),
+            http_client: None,
         }
     }
 }
@@ -260,14 +177,119 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends every request (to the portal and to the OAuth server) with `http` instead of a
+    /// client built from this builder's settings: for a proxy, custom root certificates, client
+    /// certificates, or a connection pool shared with the rest of an application.
+    ///
+    /// Build it with `redirect(reqwest::redirect::Policy::none())`: the client re-posts a
+    /// "portal moved" answer itself, while reqwest's default policy would turn that POST into a
+    /// GET and lose the body. [`connect_timeout`](Self::connect_timeout) is then `http`'s own
+    /// business; [`request_timeout`](Self::request_timeout) and
+    /// [`user_agent`](Self::user_agent) still apply, per request.
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http_client = Some(http);
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
     /// [`Error::Config`] when no auth is set, a URL is malformed or not http(s), OAuth has
     /// neither a portal nor a `client_endpoint`, or the HTTP client cannot be created.
     pub fn build(self) -> Result<Client, Error> {
-        Client::from_builder(self)
+        let user_agent = reqwest::header::HeaderValue::from_str(&self.user_agent)
+            .map_err(|_| Error::config("`user_agent` is not a valid header value"))?;
+        let http = match &self.http_client {
+            Some(http) => http.clone(),
+            None => default_http_client(self.connect_timeout)?,
+        };
+        let auth = match self.auth.clone() {
+            None => {
+                return Err(Error::config(
+                    "no credentials: call `oauth(..)` or `webhook(..)`",
+                ))
+            }
+            Some(AuthConfig::OAuth { app, tokens }) => {
+                let exchange_http = oauth::Http {
+                    client: http.clone(),
+                    timeout: self.request_timeout,
+                    user_agent: user_agent.clone(),
+                };
+                self.oauth_auth(app, *tokens, exchange_http)?
+            }
+            Some(AuthConfig::Webhook(url)) => webhook_auth(&url)?,
+        };
+        Ok(Client::from_shared(Shared {
+            http,
+            request_timeout: self.request_timeout,
+            user_agent,
+            auth,
+            pacer: Pacer::new(
+                self.rate_limit,
+                self.request_limiter,
+                self.operating_time_limit,
+            ),
+            retry: self.retry_policy,
+            rate_limit: self.rate_limit,
+            request_prefix: rand::random(),
+            request_seq: AtomicU64::new(0),
+        }))
     }
+}
+
+impl ClientBuilder {
+    fn oauth_auth(&self, app: OAuthApp, tokens: Tokens, http: oauth::Http) -> Result<Auth, Error> {
+        let portal = self
+            .portal
+            .as_deref()
+            .map(|portal| parse_base("portal", portal))
+            .transpose()?;
+        match (&portal, &tokens.client_endpoint) {
+            (Some(_), _) => {}
+            (None, Some(endpoint)) => {
+                parse_base("tokens.client_endpoint", endpoint)?;
+            }
+            (None, None) => {
+                return Err(Error::config(
+                    "no REST base: call `portal(..)` or give tokens a `client_endpoint`",
+                ))
+            }
+        }
+        let server = parse_url("oauth_server", &self.oauth_server)?;
+        let store = self
+            .token_store
+            .clone()
+            .unwrap_or_else(|| Arc::new(MemoryTokenStore::new()));
+        let session = OAuthSession::new(
+            app,
+            tokens,
+            server,
+            http,
+            store,
+            self.refresh_coordinator.clone(),
+            self.refresh_margin,
+        );
+        Ok(Auth::OAuth {
+            session: Arc::new(session),
+            portal,
+        })
+    }
+}
+
+fn webhook_auth(url: &SecretString) -> Result<Auth, Error> {
+    let base = parse_base("webhook", url.expose_secret())?;
+    let code = base
+        .path_segments()
+        .and_then(|mut segments| segments.rfind(|segment| !segment.is_empty()))
+        .unwrap_or_default()
+        .to_owned();
+    // Scheme, host and port: everything of the URL but the secret path.
+    let origin = format!("{}/", base.origin().ascii_serialization());
+    Ok(Auth::Webhook {
+        base: SecretString::from(base.to_string()),
+        code: SecretString::from(code),
+        origin,
+    })
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -289,38 +311,66 @@ impl fmt::Debug for ClientBuilder {
             .field("refresh_coordinator", &self.refresh_coordinator.is_some())
             .field("retry_policy", &self.retry_policy)
             .field("user_agent", &self.user_agent)
+            .field("own_http_client", &self.http_client.is_some())
             .finish_non_exhaustive()
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pacing_keeps_a_margin_under_the_portal() {
-        let (interval, burst) = RateLimit::Standard.paced().expect("paced");
-        assert_eq!(burst, 45);
-        assert!(interval > Duration::from_millis(500));
-        let (_, burst) = RateLimit::Custom {
-            per_second: 1,
-            burst: 1,
-        }
-        .paced()
-        .expect("paced");
-        assert_eq!(burst, 1);
-        assert_eq!(RateLimit::Off.paced(), None);
+fn parse_url(what: &str, text: &str) -> Result<Url, Error> {
+    let url = Url::parse(text)
+        .map_err(|error| Error::config(format!("`{what}` is not a URL: {error}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(Error::config(format!(
+            "`{what}` must be an http(s) URL with a host"
+        )));
     }
+    Ok(url)
+}
 
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let policy = RetryPolicy::default();
-        for retry in 1..30 {
-            let wait = policy.backoff(retry);
-            assert!(wait <= policy.max_backoff);
-            let exponent = (retry - 1).min(20);
-            let ceiling = (policy.initial_backoff * (1 << exponent)).min(policy.max_backoff);
-            assert!(wait >= ceiling / 2);
-        }
+/// Parses a base URL and makes sure it ends with `/`, so joining a method name appends to it.
+fn parse_base(what: &str, text: &str) -> Result<Url, Error> {
+    let mut url = parse_url(what, text)?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::config(format!(
+            "`{what}` must not have a query or fragment"
+        )));
     }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// The HTTP client used unless the builder was given one.
+fn default_http_client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
+    let builder = reqwest::Client::builder()
+        // 302 "portal moved" must be re-POSTed, not turned into a GET: done by hand.
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(connect_timeout);
+    with_roots(builder)?
+        .build()
+        .map_err(|error| Error::config(format!("cannot create the HTTP client: {error}")))
+}
+
+/// The roots the TLS features ask for. reqwest 0.13 trusts the platform's verifier by default;
+/// `rustls-webpki-roots` alone replaces it with Mozilla's roots, both features merge them.
+#[allow(clippy::unnecessary_wraps)] // Fallible only with `rustls-webpki-roots`.
+fn with_roots(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, Error> {
+    #[cfg(feature = "rustls-webpki-roots")]
+    {
+        let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .map(|der| reqwest::Certificate::from_der(der))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| {
+                Error::config(format!("unusable bundled root certificate: {error}"))
+            })?;
+        if cfg!(feature = "rustls-native-roots") {
+            return Ok(builder.tls_certs_merge(roots));
+        }
+        Ok(builder.tls_certs_only(roots))
+    }
+    #[cfg(not(feature = "rustls-webpki-roots"))]
+    Ok(builder)
 }

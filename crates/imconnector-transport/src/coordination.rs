@@ -2,6 +2,8 @@
 //! the in-process refresh, and a request limiter that replaces the in-process leaky bucket.
 //! Neither is used unless configured; `imconnector-redis` implements both on Redis.
 
+use std::time::Duration;
+
 use futures::future::BoxFuture;
 
 use crate::{error::Error, tokens::Tokens};
@@ -47,4 +49,12 @@ pub trait RequestLimiter: Send + Sync + 'static {
     /// reach its backend should degrade to pacing locally, since the portal still answers
     /// `QUERY_LIMIT_EXCEEDED`, which the client retries.
     fn until_ready(&self) -> BoxFuture<'_, ()>;
+
+    /// The portal refused a request with `QUERY_LIMIT_EXCEEDED` although the limiter let it
+    /// through: the bucket is fuller than the limiter thinks. A shared limiter should make every
+    /// replica wait (e.g. count the bucket as full). `wait` is the refused caller's retry wait.
+    /// Must not block; the default does nothing.
+    fn push_back(&self, wait: Duration) {
+        let _ = wait;
+    }
 }

@@ -1,38 +1,23 @@
 //! The one non-generic body behind every call: auth, pacing, the attempt, classification of
 //! the answer, refresh-and-replay and retries.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::atomic::{AtomicBool, Ordering},
+    time::{Duration, Instant},
+};
 
-use serde_json::{Map, Value};
 use tracing::{field::Empty, Instrument};
 
 use crate::{
-    attempt::Attempt,
-    client::{Auth, Client},
+    attempt::{self, Attempt},
+    call::{check_method_name, Call},
     code::ErrorCode,
     envelope::{decode_answer, Answer, RawResponse},
     error::Error,
-    method::{AuthKind, InvalidRequest},
+    method::AuthKind,
     oauth::Snapshot,
+    shared::{Auth, Shared},
 };
-
-/// One logical call, as every public entry point reduces it.
-pub(crate) struct Call<'a> {
-    pub(crate) method: &'a str,
-    pub(crate) auth: AuthKind,
-    pub(crate) idempotent: bool,
-    /// The parameters as the text of a JSON object, without `auth`. Text rather than a
-    /// `serde_json::Map` because that map sorts its keys, and the order of batch commands matters.
-    pub(crate) params: String,
-}
-
-impl Call<'_> {
-    /// Serialises untyped parameters, dropping any `auth` key: the credential travels apart.
-    pub(crate) fn params_text(mut params: Map<String, Value>) -> String {
-        params.remove("auth");
-        Value::Object(params).to_string()
-    }
-}
 
 /// What to do after an attempt.
 enum Next {
@@ -41,11 +26,15 @@ enum Next {
     RefreshAndReplay { seen: u64, error: Error },
 }
 
-impl Client {
-    /// Runs a call to completion: the single body every typed, raw and batch call goes through.
-    pub(crate) async fn execute(&self, call: Call<'_>) -> Result<(RawResponse, u16), Error> {
+/// Runs a call to completion: the single body every typed, raw and batch call goes through.
+pub(crate) async fn execute(shared: &Shared, call: Call<'_>) -> Result<(RawResponse, u16), Error> {
+    shared.execute(call).await
+}
+
+impl Shared {
+    async fn execute(&self, call: Call<'_>) -> Result<(RawResponse, u16), Error> {
         check_method_name(call.method)?;
-        if call.auth == AuthKind::OAuthOnly && matches!(self.inner.auth, Auth::Webhook { .. }) {
+        if call.auth == AuthKind::OAuthOnly && matches!(self.auth, Auth::Webhook { .. }) {
             return Err(Error::WrongAuthKind {
                 method: call.method.to_owned(),
             });
@@ -59,28 +48,60 @@ impl Client {
             status = Empty,
             duration_ms = Empty,
         );
-        self.run(call, &request_id).instrument(span).await
+        let in_flight = AtomicBool::new(false);
+        let deadline = self.retry.deadline;
+        let run = self.run(&call, &request_id, &in_flight).instrument(span);
+        match tokio::time::timeout(deadline, run).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!(
+                    method = call.method,
+                    deadline_ms = deadline.as_millis(),
+                    "call deadline passed"
+                );
+                let timeout = Error::Timeout {
+                    method: call.method.to_owned(),
+                };
+                // Cut short while an attempt was out: it may have been applied.
+                if in_flight.load(Ordering::Acquire) && !call.idempotent {
+                    Err(Error::OutcomeUnknown {
+                        method: call.method.to_owned(),
+                        request_id,
+                        source: Box::new(timeout),
+                    })
+                } else {
+                    Err(timeout)
+                }
+            }
+        }
     }
 
-    async fn run(&self, call: Call<'_>, request_id: &str) -> Result<(RawResponse, u16), Error> {
-        let policy = self.inner.retry;
+    async fn run(
+        &self,
+        call: &Call<'_>,
+        request_id: &str,
+        in_flight: &AtomicBool,
+    ) -> Result<(RawResponse, u16), Error> {
+        let policy = self.retry;
         let started = Instant::now();
         let mut first_sent: Option<Instant> = None;
         let mut attempt: u32 = 0;
         let mut replayed = false;
         loop {
-            let credentials = match &self.inner.auth {
-                Auth::OAuth { session, .. } => Some(session.usable(&self.inner.http).await?),
-                Auth::Webhook { .. } => None,
-            };
-            self.inner
-                .pacer
+            self.pacer
                 .before_send(call.method, policy.max_elapsed)
                 .await;
+            // After the pacing wait, which can be long: a token read before it may have expired.
+            let credentials = match &self.auth {
+                Auth::OAuth { session, .. } => Some(session.usable().await?),
+                Auth::Webhook { .. } => None,
+            };
             attempt += 1;
             let sent_at = Instant::now();
             let first_sent = *first_sent.get_or_insert(sent_at);
-            let outcome = self.attempt(&call, credentials.as_ref(), request_id).await;
+            in_flight.store(true, Ordering::Release);
+            let outcome = attempt::send(self, call, credentials.as_ref(), request_id).await;
+            in_flight.store(false, Ordering::Release);
             let span = tracing::Span::current();
             span.record("attempts", attempt);
             span.record("duration_ms", started.elapsed().as_millis());
@@ -93,10 +114,10 @@ impl Client {
                     "answer received"
                 );
             }
-            match self.judge(&call, outcome, credentials.as_ref(), attempt, request_id) {
+            match self.judge(call, outcome, credentials.as_ref(), attempt, request_id) {
                 Next::Done(result) => return result,
                 Next::RefreshAndReplay { seen, error } => {
-                    let Auth::OAuth { session, .. } = &self.inner.auth else {
+                    let Auth::OAuth { session, .. } = &self.auth else {
                         return Err(error);
                     };
                     if replayed {
@@ -105,8 +126,8 @@ impl Client {
                     replayed = true;
                     // The replay after a refresh is not a retry: it does not use up the budget.
                     attempt -= 1;
-                    tracing::info!("access token expired, refreshing and replaying once");
-                    session.refresh(&self.inner.http, seen).await?;
+                    tracing::info!(%error, "access token refused, refreshing and replaying once");
+                    session.refresh(seen).await?;
                 }
                 Next::Retry { wait, error } => {
                     if attempt >= policy.max_attempts
@@ -131,7 +152,7 @@ impl Client {
         attempt: u32,
         request_id: &str,
     ) -> Next {
-        let backoff = self.inner.retry.backoff(attempt);
+        let backoff = self.retry.backoff(attempt);
         let outcome_unknown = |source: Error| Error::OutcomeUnknown {
             method: call.method.to_owned(),
             request_id: request_id.to_owned(),
@@ -171,9 +192,7 @@ impl Client {
         };
         let api = match decode_answer(call.method, status, &body) {
             Ok(Answer::Success(response)) => {
-                self.inner
-                    .pacer
-                    .observe(call.method, response.time.as_ref());
+                self.pacer.observe(call.method, response.time.as_ref());
                 return Next::Done(Ok((response, status)));
             }
             Ok(Answer::Failure(api)) => api,
@@ -197,18 +216,24 @@ impl Client {
         };
         let hinted = backoff.max(retry_after.unwrap_or_default());
         match (&api.code, credentials) {
-            (ErrorCode::ExpiredToken, Some(snapshot)) => Next::RefreshAndReplay {
-                seen: snapshot.generation,
-                error: Error::Api(api),
-            },
-            (ErrorCode::QueryLimitExceeded, _) => Next::Retry {
-                wait: hinted,
-                error: Error::Api(api),
-            },
+            (ErrorCode::ExpiredToken | ErrorCode::InvalidToken, Some(snapshot)) => {
+                Next::RefreshAndReplay {
+                    seen: snapshot.generation,
+                    error: Error::Api(api),
+                }
+            }
+            (ErrorCode::QueryLimitExceeded, _) => {
+                // Every caller of this client (and, through a shared limiter, every replica)
+                // slows down, not just this one.
+                self.pacer.push_back(hinted);
+                Next::Retry {
+                    wait: hinted,
+                    error: Error::Api(api),
+                }
+            }
             (ErrorCode::OperationTimeLimit, _) => {
                 // Blocked until the oldest minute of the window expires, when the portal said when.
                 let wait = self
-                    .inner
                     .pacer
                     .until_reset(call.method)
                     .map_or(hinted, |until_reset| until_reset + backoff / 2);
@@ -223,22 +248,5 @@ impl Client {
             },
             _ => Next::Done(Err(Error::Api(api))),
         }
-    }
-}
-
-/// Method names are dotted identifiers; anything else could escape the URL path.
-fn check_method_name(method: &str) -> Result<(), InvalidRequest> {
-    let valid = !method.is_empty()
-        && !method.starts_with('.')
-        && method.chars().all(|character| {
-            character.is_ascii_alphanumeric() || matches!(character, '.' | '_' | '-')
-        });
-    if valid {
-        Ok(())
-    } else {
-        Err(InvalidRequest::new(
-            "method",
-            format!("`{method}` is not a REST method name (letters, digits, `.`, `_`, `-`)"),
-        ))
     }
 }

@@ -5,7 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::{code::ErrorCode, error::ApiError};
+use crate::{api_error::ApiError, code::ErrorCode};
 
 /// The `time` block of a response. The portal says its composition "may vary", so every field
 /// is optional and a field of an unexpected type is left out rather than failing the call.

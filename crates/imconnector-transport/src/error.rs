@@ -1,46 +1,12 @@
 //! The one error type of the transport.
 
 use crate::{
-    batch::BatchResponse, code::ErrorCode, method::InvalidRequest, store::TokenStoreError,
+    api_error::ApiError, batch::response::BatchResponse, code::ErrorCode, method::InvalidRequest,
+    store::TokenStoreError,
 };
 
 /// A boxed error cause, as kept in [`Error::Transport`] and friends.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// An error answer from the portal: the `error`/`error_description` envelope (any HTTP status),
-/// a batch command's `result_error` entry, or a soft error found inside a 200 `result`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{method}` failed with {code}: {description}")]
-#[non_exhaustive]
-pub struct ApiError {
-    /// The REST method that failed.
-    pub method: String,
-    /// The portal's error code; classify by this, not by the HTTP status.
-    pub code: ErrorCode,
-    /// The portal's description (human text, possibly localised, not meant for end users).
-    pub description: String,
-    /// The HTTP status of the answer; `None` inside a batch, where commands have none.
-    pub http_status: Option<u16>,
-    /// The offending parameter, when the portal names it (`ERROR_ARGUMENT`).
-    pub argument: Option<String>,
-}
-
-impl ApiError {
-    /// Creates an API error; mostly useful to tests and to code that maps soft errors.
-    pub fn new(
-        method: impl Into<String>,
-        code: impl Into<ErrorCode>,
-        description: impl Into<String>,
-    ) -> Self {
-        Self {
-            method: method.into(),
-            code: code.into(),
-            description: description.into(),
-            http_status: None,
-            argument: None,
-        }
-    }
-}
 
 /// Everything that can go wrong when calling the portal.
 ///
@@ -157,7 +123,9 @@ pub enum Error {
     /// answers received so far are in `partial`.
     #[error("batch stopped after a chunk failed: {source}")]
     BatchIncomplete {
-        /// The commands answered before the failure (later ones are reported as not executed).
+        /// Every command: those answered before the failure, those of the failed chunk as
+        /// [`BatchOutcome::Unknown`](crate::BatchOutcome::Unknown) when its answer was lost
+        /// (else not executed), and those of later chunks as not executed.
         partial: Box<BatchResponse>,
         /// Why the chunk failed.
         #[source]

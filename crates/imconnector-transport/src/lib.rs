@@ -2,9 +2,11 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod api_error;
 mod attempt;
 pub mod authorization;
 mod batch;
+mod call;
 mod client;
 mod code;
 mod config;
@@ -15,18 +17,22 @@ mod error;
 mod method;
 mod oauth;
 mod pacing;
+mod policy;
 pub mod portals;
+mod shared;
 mod store;
 mod tokens;
 
+pub use api_error::ApiError;
 pub use batch::{Batch, BatchEntry, BatchKey, BatchOutcome, BatchResponse, MAX_BATCH_COMMANDS};
 pub use client::Client;
 pub use code::ErrorCode;
-pub use config::{ClientBuilder, RateLimit, RetryPolicy, DEFAULT_OAUTH_SERVER};
+pub use config::{ClientBuilder, DEFAULT_OAUTH_SERVER};
 pub use coordination::{RefreshCoordinator, RequestLimiter, TokenExchange};
 pub use envelope::{RawResponse, Response, Time};
-pub use error::{ApiError, BoxError, Error};
+pub use error::{BoxError, Error};
 pub use method::{AuthKind, InvalidRequest, Method, SoftError};
+pub use policy::{RateLimit, RetryPolicy};
 pub use secrecy;
 pub use store::{FileTokenStore, MemoryTokenStore, TokenStore, TokenStoreError};
 pub use tokens::{OAuthApp, Tokens};

@@ -1,18 +1,24 @@
-//! OAuth tokens in use: the current pair, and a single-flight refresh.
+//! OAuth tokens in use: the current pair, and a single-flight refresh that outlives its callers.
 //!
 //! Every pair gets a generation number. A caller that saw generation `g` fail asks for a refresh
-//! "of `g`"; callers queue on one async mutex, and whoever gets it after the pair moved past `g`
-//! just takes the new pair. So any number of concurrent callers cause one refresh.
+//! "of `g`". The first such caller starts the refresh as a task of its own; the others, and
+//! later callers of the same generation, wait on that task. Because it is a task, a caller that
+//! gives up (a timeout, a dropped handler) cannot lose a pair the OAuth server already rotated:
+//! the task still installs and saves it.
+//!
+//! `invalid_grant` is final for the pair it refused, not for the client: before telling a caller
+//! to re-authorise, the session looks at its token store again, where another replica or a
+//! reinstallation may have put a new pair.
 
 use std::{
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc, PoisonError, RwLock,
-    },
-    time::Duration,
+    sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock},
+    time::{Duration, Instant},
 };
 
-use futures::future::BoxFuture;
+use futures::{
+    future::{BoxFuture, Shared},
+    FutureExt,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tracing::Instrument;
@@ -27,6 +33,13 @@ use crate::{
     tokens::{OAuthApp, Tokens},
 };
 
+/// How often a refreshed pair is offered to the token store before the session gives up on it.
+const SAVE_ATTEMPTS: u32 = 3;
+
+/// After an early refresh (one started before the token expired) failed, how long callers keep
+/// using the still-valid token without starting another one.
+const EARLY_REFRESH_PAUSE: Duration = Duration::from_secs(1);
+
 /// The pair in use and its generation.
 #[derive(Clone)]
 pub(crate) struct Snapshot {
@@ -34,11 +47,10 @@ pub(crate) struct Snapshot {
     pub(crate) generation: u64,
 }
 
-/// A refresh failure remembered for the callers that queued behind it.
+/// A refresh failure, shared by every caller that waited on the refresh.
 #[derive(Clone)]
-struct Failure {
-    generation: u64,
-    /// `invalid_grant`: final for this generation, nobody asks the OAuth server again.
+pub(crate) struct Failure {
+    /// `invalid_grant`: final for this pair; only a new pair in the store helps.
     reauthorize: bool,
     code: Option<ErrorCode>,
     http_status: Option<u16>,
@@ -46,6 +58,22 @@ struct Failure {
 }
 
 impl Failure {
+    fn from_error(error: &Error) -> Self {
+        Self {
+            reauthorize: matches!(error, Error::ReauthorizationNeeded { .. }),
+            code: error.code().cloned(),
+            http_status: match error {
+                Error::RefreshFailed { http_status, .. } => *http_status,
+                _ => None,
+            },
+            reason: match error {
+                Error::ReauthorizationNeeded { description, .. } => description.clone(),
+                Error::RefreshFailed { reason, .. } => reason.clone(),
+                other => other.to_string(),
+            },
+        }
+    }
+
     fn to_error(&self) -> Error {
         if self.reauthorize {
             Error::ReauthorizationNeeded {
@@ -56,30 +84,42 @@ impl Failure {
             Error::RefreshFailed {
                 code: self.code.clone(),
                 http_status: self.http_status,
-                reason: format!("{} (an earlier concurrent refresh failed)", self.reason),
+                reason: self.reason.clone(),
                 source: None,
             }
         }
     }
 }
 
-/// Held while refreshing; remembers the last failure.
-#[derive(Default)]
-struct Gate {
-    last_failure: Option<Failure>,
+type Outcome = Shared<BoxFuture<'static, Result<Snapshot, Failure>>>;
+
+/// The refresh in progress for one generation.
+struct Flight {
+    generation: u64,
+    outcome: Outcome,
+}
+
+/// The HTTP settings the exchange uses (the client's pool, timeout and user agent).
+pub(crate) struct Http {
+    pub(crate) client: reqwest::Client,
+    pub(crate) timeout: Duration,
+    pub(crate) user_agent: reqwest::header::HeaderValue,
 }
 
 pub(crate) struct OAuthSession {
     pub(crate) app: OAuthApp,
     server: Url,
+    http: Http,
     store: Arc<dyn TokenStore>,
     /// When set, refreshes go through it (other processes) instead of the store.
     coordinator: Option<Arc<dyn RefreshCoordinator>>,
     margin: Duration,
     current: RwLock<Snapshot>,
-    gate: tokio::sync::Mutex<Gate>,
-    /// Failed refresh attempts; read without the gate to tell whether one failed while we queued.
-    failures: AtomicU64,
+    flight: Mutex<Option<Flight>>,
+    /// The generation the OAuth server refused with `invalid_grant`, and why.
+    refused: Mutex<Option<(u64, Failure)>>,
+    /// When an early refresh last failed, to pause the next one.
+    early_failed_at: Mutex<Option<Instant>>,
 }
 
 impl OAuthSession {
@@ -87,6 +127,7 @@ impl OAuthSession {
         app: OAuthApp,
         tokens: Tokens,
         server: Url,
+        http: Http,
         store: Arc<dyn TokenStore>,
         coordinator: Option<Arc<dyn RefreshCoordinator>>,
         margin: Duration,
@@ -94,6 +135,7 @@ impl OAuthSession {
         Self {
             app,
             server,
+            http,
             store,
             coordinator,
             margin,
@@ -101,8 +143,9 @@ impl OAuthSession {
                 tokens: Arc::new(tokens),
                 generation: 0,
             }),
-            gate: tokio::sync::Mutex::new(Gate::default()),
-            failures: AtomicU64::new(0),
+            flight: Mutex::new(None),
+            refused: Mutex::new(None),
+            early_failed_at: Mutex::new(None),
         }
     }
 
@@ -123,109 +166,162 @@ impl OAuthSession {
         current.clone()
     }
 
-    /// The pair to send, refreshed first when it is known to expire within the margin.
-    pub(crate) async fn usable(&self, http: &reqwest::Client) -> Result<Snapshot, Error> {
+    /// Installs a refreshed pair of generation `seen`, unless the pair was replaced meanwhile
+    /// (`set_tokens` during the refresh): the replacement wins. Returns the pair in use.
+    fn install(&self, seen: u64, tokens: Tokens) -> Snapshot {
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        if current.generation == seen {
+            *current = Snapshot {
+                tokens: Arc::new(tokens),
+                generation: seen + 1,
+            };
+        }
+        current.clone()
+    }
+
+    /// The pair to send. A token known to have expired is refreshed first; one that expires
+    /// within the margin is refreshed in the background while it is still used, so a slow or
+    /// unreachable OAuth server or coordinator (a Redis outage) does not fail calls whose token
+    /// still works.
+    pub(crate) async fn usable(self: &Arc<Self>) -> Result<Snapshot, Error> {
         let snapshot = self.snapshot();
         if !snapshot.tokens.expires_within(self.margin) {
             return Ok(snapshot);
         }
-        match self.refresh(http, snapshot.generation).await {
-            // An early refresh that failed for a passing reason does not stop a token that still
-            // works; the portal will say `expired_token` when it really is.
-            Err(Error::RefreshFailed { .. }) if !snapshot.tokens.expires_within(Duration::ZERO) => {
-                Ok(snapshot)
-            }
-            refreshed => refreshed,
+        if snapshot.tokens.expires_within(Duration::ZERO) {
+            return self.refresh(snapshot.generation).await;
         }
+        if self.early_refresh_allowed() {
+            let outcome = self.join_or_start(&snapshot);
+            let session = Arc::clone(self);
+            // Watches the refresh only to pause the next early one if it fails; the refresh
+            // itself runs anyway.
+            tokio::spawn(async move {
+                if let Err(failure) = outcome.await {
+                    tracing::warn!(reason = %failure.reason, "early token refresh failed; the current token is used while it is valid");
+                    *lock(&session.early_failed_at) = Some(Instant::now());
+                }
+            });
+        }
+        Ok(snapshot)
     }
 
-    /// Refreshes the pair of generation `seen`, unless someone already did.
-    pub(crate) async fn refresh(
-        &self,
-        http: &reqwest::Client,
-        seen: u64,
-    ) -> Result<Snapshot, Error> {
-        let failures_before = self.failures.load(Ordering::Acquire);
-        let mut gate = self.gate.lock().await;
+    fn early_refresh_allowed(&self) -> bool {
+        lock(&self.early_failed_at)
+            .is_none_or(|failed_at| failed_at.elapsed() >= EARLY_REFRESH_PAUSE)
+    }
+
+    /// Refreshes the pair of generation `seen`, unless someone already did; waits for the
+    /// refresh, which goes on if this caller stops waiting.
+    pub(crate) async fn refresh(self: &Arc<Self>, seen: u64) -> Result<Snapshot, Error> {
         let current = self.snapshot();
         if current.generation != seen {
             return Ok(current);
         }
-        if let Some(failure) = gate
-            .last_failure
+        self.join_or_start(&current)
+            .await
+            .map_err(|failure| failure.to_error())
+    }
+
+    /// The refresh of `current`'s generation: the one in progress, or a new task.
+    fn join_or_start(self: &Arc<Self>, current: &Snapshot) -> Outcome {
+        let mut flight = lock(&self.flight);
+        if let Some(running) = flight.as_ref().filter(|running| {
+            running.generation == current.generation && running.outcome.peek().is_none()
+        }) {
+            return running.outcome.clone();
+        }
+        let session = Arc::clone(self);
+        let seen = current.clone();
+        let task = tokio::spawn(async move { session.run(seen).await });
+        let outcome = async move {
+            task.await.unwrap_or_else(|_| {
+                Err(Failure::from_error(&Error::RefreshFailed {
+                    code: None,
+                    http_status: None,
+                    reason: "the refresh task stopped (runtime shutting down?)".to_owned(),
+                    source: None,
+                }))
+            })
+        }
+        .boxed()
+        .shared();
+        *flight = Some(Flight {
+            generation: current.generation,
+            outcome: outcome.clone(),
+        });
+        outcome
+    }
+
+    /// The refresh task: obtains the next pair, installs it and saves it.
+    async fn run(self: Arc<Self>, current: Snapshot) -> Result<Snapshot, Failure> {
+        let seen = current.generation;
+        let refused = lock(&self.refused)
             .as_ref()
-            .filter(|failure| failure.generation == seen)
-        {
-            // Final failures stay final; a transient one is shared with those who queued behind it.
-            if failure.reauthorize || self.failures.load(Ordering::Acquire) != failures_before {
-                return Err(failure.to_error());
-            }
+            .filter(|(generation, _)| *generation == seen)
+            .map(|(_, failure)| failure.clone());
+        if let Some(failure) = refused {
+            // The OAuth server already refused this pair: asking again would only be refused
+            // again. Another replica or a reinstallation may have stored a new one since.
+            return match self.adopt_replacement(&current.tokens).await {
+                Some(adopted) => Ok(adopted),
+                None => Err(failure),
+            };
         }
         let span = tracing::info_span!("oauth_refresh", client_id = %self.app.client_id, generation = seen);
-        let refreshed = if let Some(coordinator) = &self.coordinator {
-            let exchange = Exchange {
-                session: self,
-                http,
-            };
-            coordinator
-                .refresh(&current.tokens, &exchange)
-                .instrument(span)
-                .await
-                .map(|fresh| self.replace(fresh))
-        } else {
+        let refreshed = async {
+            if let Some(coordinator) = &self.coordinator {
+                let exchange = Exchange { session: &self };
+                let fresh = coordinator.refresh(&current.tokens, &exchange).await?;
+                return Ok(self.install(seen, fresh));
+            }
             if let Some(adopted) = self.adopt_stored(&current.tokens).await {
-                gate.last_failure = None;
                 return Ok(adopted);
             }
-            match self.exchange(http, &current.tokens).instrument(span).await {
-                Ok(fresh) => {
-                    let snapshot = self.replace(fresh);
-                    if let Err(error) = self.store.save(&snapshot.tokens).await {
-                        // The pair is valid and in use; failing the call would not bring it back.
-                        tracing::error!(%error, "refreshed tokens could not be saved; they will be lost on restart");
-                    }
-                    Ok(snapshot)
-                }
-                Err(error) => Err(error),
-            }
-        };
+            let fresh = self.exchange(&current.tokens).await?;
+            let snapshot = self.install(seen, fresh);
+            self.save(&snapshot.tokens).await;
+            Ok::<Snapshot, Error>(snapshot)
+        }
+        .instrument(span)
+        .await;
         match refreshed {
             Ok(snapshot) => {
-                gate.last_failure = None;
                 tracing::info!("access token refreshed");
                 Ok(snapshot)
             }
             Err(error) => {
                 tracing::warn!(%error, "token refresh failed");
-                self.failures.fetch_add(1, Ordering::AcqRel);
-                gate.last_failure = Some(Failure {
-                    generation: seen,
-                    reauthorize: matches!(error, Error::ReauthorizationNeeded { .. }),
-                    code: error.code().cloned(),
-                    http_status: match &error {
-                        Error::RefreshFailed { http_status, .. } => *http_status,
-                        _ => None,
-                    },
-                    reason: match &error {
-                        Error::ReauthorizationNeeded { description, .. } => description.clone(),
-                        Error::RefreshFailed { reason, .. } => reason.clone(),
-                        other => other.to_string(),
-                    },
-                });
-                Err(error)
+                let failure = Failure::from_error(&error);
+                if failure.reauthorize {
+                    *lock(&self.refused) = Some((seen, failure.clone()));
+                }
+                Err(failure)
+            }
+        }
+    }
+
+    /// Saves a refreshed pair, retrying: the old refresh token is dead, so this pair is the
+    /// only way back in after a restart.
+    async fn save(&self, tokens: &Tokens) {
+        for attempt in 1..=SAVE_ATTEMPTS {
+            match self.store.save(tokens).await {
+                Ok(()) => return,
+                Err(error) if attempt < SAVE_ATTEMPTS => {
+                    tracing::warn!(%error, attempt, "saving the refreshed tokens failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100) * attempt).await;
+                }
+                Err(error) => {
+                    // The pair is valid and in use; failing the call would not bring it back.
+                    tracing::error!(%error, "refreshed tokens could not be saved; they will be lost on restart");
+                }
             }
         }
     }
 
     /// Takes a newer pair another process saved (a later expiry than ours), if any.
     async fn adopt_stored(&self, ours: &Tokens) -> Option<Snapshot> {
-        let stored = match self.store.load().await {
-            Ok(stored) => stored?,
-            Err(error) => {
-                tracing::warn!(%error, "token store unreadable; refreshing without it");
-                return None;
-            }
-        };
+        let stored = self.load_stored().await?;
         let newer = match (stored.expires_at, ours.expires_at) {
             (Some(theirs), Some(mine)) => theirs > mine,
             _ => false,
@@ -237,8 +333,31 @@ impl OAuthSession {
         None
     }
 
+    /// After `invalid_grant`: any stored pair with another refresh token replaces ours (a
+    /// reinstallation, or another replica's refresh), even an expired one, whose refresh token
+    /// is then the live one.
+    async fn adopt_replacement(&self, ours: &Tokens) -> Option<Snapshot> {
+        let stored = self.load_stored().await?;
+        let other = !crate::tokens::secrets_equal(&stored.refresh_token, &ours.refresh_token);
+        if other {
+            tracing::info!("the refused pair was replaced in the token store; taking the new one");
+            return Some(self.replace(stored));
+        }
+        None
+    }
+
+    async fn load_stored(&self) -> Option<Tokens> {
+        match self.store.load().await {
+            Ok(stored) => stored,
+            Err(error) => {
+                tracing::warn!(%error, "token store unreadable; going on without it");
+                None
+            }
+        }
+    }
+
     /// `grant_type=refresh_token` against the OAuth server, secrets in the POST body only.
-    async fn exchange(&self, http: &reqwest::Client, tokens: &Tokens) -> Result<Tokens, Error> {
+    async fn exchange(&self, tokens: &Tokens) -> Result<Tokens, Error> {
         let form = [
             ("grant_type", "refresh_token"),
             ("client_id", self.app.client_id.as_str()),
@@ -251,8 +370,12 @@ impl OAuthSession {
             reason,
             source: source.map(|error| Box::new(error.without_url()) as _),
         };
-        let response = http
+        let response = self
+            .http
+            .client
             .post(self.server.clone())
+            .timeout(self.http.timeout)
+            .header(reqwest::header::USER_AGENT, self.http.user_agent.clone())
             .header(reqwest::header::ACCEPT, "application/json")
             .form(&form)
             .send()
@@ -314,11 +437,15 @@ impl OAuthSession {
 /// The session's OAuth grant, lent to a [`RefreshCoordinator`].
 struct Exchange<'a> {
     session: &'a OAuthSession,
-    http: &'a reqwest::Client,
 }
 
 impl TokenExchange for Exchange<'_> {
     fn exchange<'b>(&'b self, tokens: &'b Tokens) -> BoxFuture<'b, Result<Tokens, Error>> {
-        Box::pin(self.session.exchange(self.http, tokens))
+        Box::pin(self.session.exchange(tokens))
     }
+}
+
+/// Locks a mutex of plain state; a panic elsewhere cannot leave it inconsistent.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

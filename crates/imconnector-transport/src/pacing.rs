@@ -1,20 +1,47 @@
 //! Pacing: the portal's leaky bucket (via `governor`'s GCRA, which has the same semantics: a
 //! counter that drains at a fixed rate and refuses past the burst) and the per-method
 //! operating-time budget read from `time.operating` / `time.operating_reset_at`.
+//!
+//! The portal's answers feed back: a `QUERY_LIMIT_EXCEEDED` means the bucket is fuller than the
+//! client thought (other clients of the portal, a clock drift), so every caller pauses for the
+//! retry wait and then goes slower, by a factor that halves back towards 1 every two seconds.
 
 use std::{
     collections::HashMap,
     num::NonZeroU32,
     sync::{Arc, Mutex, PoisonError},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use crate::{config::RateLimit, coordination::RequestLimiter, envelope::Time};
+use crate::{coordination::RequestLimiter, envelope::Time, policy::RateLimit};
 
 /// Past this share of the operating-time limit, calls to the method wait for its reset.
 const OPERATING_SLOWDOWN_SHARE: f64 = 0.9;
+
+/// The most the push-back slows the client down (times its paced interval).
+const MAX_SLOWDOWN: f64 = 8.0;
+/// How fast the slow-down fades once the portal stops pushing back.
+const SLOWDOWN_HALF_LIFE: Duration = Duration::from_secs(2);
+
+/// The slow-down after the portal pushed back.
+#[derive(Debug, Clone, Copy)]
+struct PushBack {
+    /// The slow-down factor when it was last raised (1: none).
+    factor: f64,
+    at: Instant,
+    /// Nobody sends before this.
+    paused_until: Instant,
+}
+
+impl PushBack {
+    /// The factor now, faded since it was raised.
+    fn factor(&self) -> f64 {
+        let halvings = self.at.elapsed().as_secs_f64() / SLOWDOWN_HALF_LIFE.as_secs_f64();
+        1.0 + (self.factor - 1.0) * 0.5_f64.powf(halvings)
+    }
+}
 
 /// What the portal last said about one method's operating time.
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +52,9 @@ struct Operating {
 
 pub(crate) struct Pacer {
     bucket: Option<DefaultDirectRateLimiter>,
+    /// The bucket's interval between requests, the unit of the push-back's slow-down.
+    interval: Option<Duration>,
+    push_back: Mutex<Option<PushBack>>,
     /// Replaces `bucket` when configured (a bucket shared with other processes).
     shared: Option<Arc<dyn RequestLimiter>>,
     /// Waiters take turns (tokio's mutex is FIFO), so a burst of callers queues in order instead
@@ -45,12 +75,15 @@ impl Pacer {
         } else {
             rate_limit
         };
-        let bucket = local.paced().and_then(|(interval, burst)| {
+        let paced = local.paced();
+        let bucket = paced.and_then(|(interval, burst)| {
             let quota = Quota::with_period(interval)?.allow_burst(NonZeroU32::new(burst)?);
             Some(RateLimiter::direct(quota))
         });
         Self {
             bucket,
+            interval: paced.map(|(interval, _)| interval),
+            push_back: Mutex::new(None),
             shared,
             turn: tokio::sync::Mutex::new(()),
             operating: Mutex::new(HashMap::new()),
@@ -72,13 +105,70 @@ impl Pacer {
                 self.forget(method);
             }
         }
+        let _turn = self.turn.lock().await;
+        if let Some(paused_until) = self.paused_until() {
+            tokio::time::sleep_until(paused_until.into()).await;
+        }
         if let Some(shared) = &self.shared {
-            let _turn = self.turn.lock().await;
             shared.until_ready().await;
         } else if let Some(bucket) = &self.bucket {
-            let _turn = self.turn.lock().await;
             bucket.until_ready().await;
+            // Slower than the bucket while the portal's push-back fades; waiting while holding
+            // the turn is what spaces the callers out.
+            if let (Some(interval), Some(factor)) = (self.interval, self.slowdown()) {
+                tokio::time::sleep(interval.mul_f64(factor - 1.0)).await;
+            }
         }
+    }
+
+    /// The portal refused a request with `QUERY_LIMIT_EXCEEDED`; `wait` is the refused
+    /// caller's retry wait. Every caller pauses that long, then goes slower for a while; a
+    /// shared limiter is told too, so other replicas slow down as well.
+    pub(crate) fn push_back(&self, wait: Duration) {
+        let now = Instant::now();
+        {
+            let mut push_back = self
+                .push_back
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let factor = push_back.map_or(1.0, |previous| previous.factor());
+            let paused_until = push_back
+                .map_or(now, |previous| previous.paused_until)
+                .max(now + wait);
+            *push_back = Some(PushBack {
+                factor: (factor * 2.0).min(MAX_SLOWDOWN),
+                at: now,
+                paused_until,
+            });
+        }
+        tracing::debug!(
+            wait_ms = wait.as_millis(),
+            "the portal pushed back; every caller slows down"
+        );
+        if let Some(shared) = &self.shared {
+            shared.push_back(wait);
+        }
+    }
+
+    /// The slow-down factor now, `None` once it has faded (below 1.05).
+    fn slowdown(&self) -> Option<f64> {
+        let push_back = *self
+            .push_back
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        push_back
+            .map(|push_back| push_back.factor())
+            .filter(|factor| *factor >= 1.05)
+    }
+
+    fn paused_until(&self) -> Option<Instant> {
+        let push_back = *self
+            .push_back
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        push_back
+            .map(|push_back| push_back.paused_until)
+            .filter(|until| *until > Instant::now())
     }
 
     /// Records the `time` block of an answer to `method`.

@@ -6,6 +6,7 @@ mod install;
 mod pacing;
 mod refresh;
 mod registry;
+mod resilience;
 mod store;
 mod support;
 mod takeover;

@@ -59,12 +59,11 @@ pub async fn backend(url: &str, prefix: &str, lease: Duration) -> RedisBackend {
 
 /// Retries with short waits, so the tests spend their time on behaviour.
 pub fn fast_retries() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 6,
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(200),
-        max_elapsed: Duration::from_secs(30),
-    }
+    RetryPolicy::default()
+        .with_max_attempts(6)
+        .with_initial_backoff(Duration::from_millis(20))
+        .with_max_backoff(Duration::from_millis(200))
+        .with_max_elapsed(Duration::from_secs(30))
 }
 
 /// Everything a replica needs to reach the portal, passed through its environment.

@@ -1,18 +1,17 @@
 //! `batch`: many commands in one HTTP call (50 at most; longer batches are chunked).
 
-use std::{collections::HashMap, fmt, marker::PhantomData};
-
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::{
-    client::{raw_auth_kind, to_params},
-    envelope::{snippet, RawResponse},
-    error::{ApiError, Error},
+    call::{raw_auth_kind, to_params},
+    error::Error,
     method::{AuthKind, InvalidRequest, Method},
 };
 
+pub(crate) mod response;
 mod send;
+
+pub use response::{BatchEntry, BatchKey, BatchOutcome, BatchResponse};
 
 /// The portal's limit of commands in one `batch` call.
 pub const MAX_BATCH_COMMANDS: usize = 50;
@@ -43,34 +42,6 @@ struct Command {
     encoded: String,
     auth: AuthKind,
     idempotent: bool,
-}
-
-/// The typed handle of a command added with [`Batch::add`], to read its result.
-pub struct BatchKey<M> {
-    key: String,
-    method: PhantomData<fn() -> M>,
-}
-
-impl<M> BatchKey<M> {
-    /// The command's key.
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-}
-
-impl<M> Clone for BatchKey<M> {
-    fn clone(&self) -> Self {
-        Self {
-            key: self.key.clone(),
-            method: PhantomData,
-        }
-    }
-}
-
-impl<M> fmt::Debug for BatchKey<M> {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.debug_tuple("BatchKey").field(&self.key).finish()
-    }
 }
 
 impl Batch {
@@ -106,10 +77,7 @@ impl Batch {
             M::AUTH,
             M::IDEMPOTENT,
         )?;
-        Ok(BatchKey {
-            key,
-            method: PhantomData,
-        })
+        Ok(BatchKey::new(key))
     }
 
     /// Adds an untyped command (parameters as a JSON object, or `null`); treated as
@@ -154,6 +122,8 @@ impl Batch {
         }
         // The outer call's auth reaches every command; a command's own would override it.
         params.remove("auth");
+        check_vanishing(&method, &params)?;
+        self.check_references(&params)?;
         let query = imconnector_form::encode(&Value::Object(params));
         let encoded = if query.is_empty() {
             method.clone()
@@ -188,99 +158,84 @@ impl Batch {
     }
 }
 
-/// What happened to one command.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum BatchOutcome {
-    /// It succeeded; its `result`, `time`, `total` and `next`.
-    Success(RawResponse),
-    /// The portal reported an error for it (`result_error`).
-    Failed(ApiError),
-    /// It was not executed (an earlier command failed under `halt`).
-    NotExecuted,
+impl Batch {
+    /// Refuses a `$result[key]` reference the portal could not resolve: to a key not added
+    /// before, or to a command in another chunk of [`MAX_BATCH_COMMANDS`] (each chunk is its own
+    /// `batch` call, and results do not cross calls).
+    fn check_references(&self, params: &Map<String, Value>) -> Result<(), Error> {
+        let position = self.commands.len();
+        let mut references = Vec::new();
+        for value in params.values() {
+            collect_references(value, &mut references);
+        }
+        for key in references {
+            let Some(target) = self.commands.iter().position(|command| command.key == key) else {
+                return Err(InvalidRequest::new(
+                    "cmd",
+                    format!("`$result[{key}]` refers to no command added before this one"),
+                )
+                .into());
+            };
+            if target / MAX_BATCH_COMMANDS != position / MAX_BATCH_COMMANDS {
+                return Err(InvalidRequest::new(
+                    "cmd",
+                    format!(
+                        "`$result[{key}]` refers to command {} of the batch from command {}: they \
+                         fall in different chunks of {MAX_BATCH_COMMANDS}, and results do not cross \
+                         `batch` calls",
+                        target + 1,
+                        position + 1
+                    ),
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
 }
 
-/// One command's key, method and outcome.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct BatchEntry {
-    /// The command's key.
-    pub key: String,
-    /// The command's method.
-    pub method: String,
-    /// What happened.
-    pub outcome: BatchOutcome,
-}
-
-/// The outcomes of a batch, in the order the commands were added.
-#[derive(Debug, Clone, Default)]
-pub struct BatchResponse {
-    entries: Vec<BatchEntry>,
-    index: HashMap<String, usize>,
-    calls: usize,
-}
-
-impl BatchResponse {
-    /// Every command's outcome, in order.
-    pub fn entries(&self) -> &[BatchEntry] {
-        &self.entries
-    }
-
-    /// The outcome of the command under `key`.
-    pub fn entry(&self, key: &str) -> Option<&BatchEntry> {
-        self.index.get(key).map(|&position| &self.entries[position])
-    }
-
-    /// The commands that failed.
-    pub fn failures(&self) -> impl Iterator<Item = &BatchEntry> {
-        self.entries
-            .iter()
-            .filter(|entry| matches!(entry.outcome, BatchOutcome::Failed(_)))
-    }
-
-    /// How many `batch` calls were answered (one per chunk of up to 50 commands).
-    pub fn calls(&self) -> usize {
-        self.calls
-    }
-
-    /// Decodes the result of a typed command, or returns its error.
-    ///
-    /// # Errors
-    /// [`Error::Api`] for a failed command (or a soft error in its result),
-    /// [`Error::NotExecuted`], or [`Error::Decode`] when the result has an unexpected shape.
-    pub fn get<M: Method>(&self, key: &BatchKey<M>) -> Result<M::Response, Error> {
-        let not_executed = || Error::NotExecuted {
-            method: M::NAME.to_owned(),
-            key: key.key.clone(),
-        };
-        let entry = self.entry(&key.key).ok_or_else(not_executed)?;
-        match &entry.outcome {
-            BatchOutcome::Success(response) => {
-                let result =
-                    M::Response::deserialize(&response.result).map_err(|error| Error::Decode {
-                        method: M::NAME.to_owned(),
-                        http_status: 200,
-                        reason: format!(
-                            "unexpected `result` of batch command `{}` ({error})",
-                            key.key
-                        ),
-                        snippet: snippet(
-                            &serde_json::to_vec(&response.result).unwrap_or_default(),
-                            &[],
-                        ),
-                    })?;
-                match M::soft_error(&result) {
-                    Some(soft) => Err(ApiError::new(M::NAME, soft.code, soft.description).into()),
-                    None => Ok(result),
+/// The keys named by `$result[key]` references in the strings of `value`.
+fn collect_references(value: &Value, keys: &mut Vec<String>) {
+    match value {
+        Value::String(text) => {
+            let mut rest = text.as_str();
+            while let Some(start) = rest.find("$result[") {
+                rest = &rest[start + "$result[".len()..];
+                if let Some(end) = rest.find(']') {
+                    keys.push(rest[..end].to_owned());
+                    rest = &rest[end..];
                 }
             }
-            BatchOutcome::Failed(error) => Err(Error::Api(error.clone())),
-            BatchOutcome::NotExecuted => Err(not_executed()),
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_references(item, keys)),
+        Value::Object(map) => map.values().for_each(|item| collect_references(item, keys)),
+        _ => {}
+    }
+}
+
+/// Refuses a top-level parameter whose value is an empty object or array: the form encoding of
+/// a batch command drops it, so the portal would not see the parameter at all (e.g.
+/// `imconnector.connector.data.set` with an empty `DATA` answers `ERROR_ARGUMENT`). The
+/// transport does not know which parameters a method requires, so it refuses every such one;
+/// leave an optional parameter out instead of sending it empty.
+fn check_vanishing(method: &str, params: &Map<String, Value>) -> Result<(), Error> {
+    for (name, value) in params {
+        let empty = match value {
+            Value::Object(map) => map.is_empty(),
+            Value::Array(items) => items.is_empty(),
+            _ => false,
+        };
+        if empty {
+            return Err(InvalidRequest::new(
+                name.clone(),
+                format!(
+                    "an empty {} would vanish in the form encoding of batch command `{method}`; \
+                     leave the parameter out or call the method on its own",
+                    if value.is_object() { "object" } else { "array" }
+                ),
+            )
+            .into());
         }
     }
-
-    fn push(&mut self, entry: BatchEntry) {
-        self.index.insert(entry.key.clone(), self.entries.len());
-        self.entries.push(entry);
-    }
+    Ok(())
 }

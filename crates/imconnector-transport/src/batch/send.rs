@@ -6,11 +6,14 @@ use serde_json::Value;
 
 use super::{Batch, BatchEntry, BatchOutcome, BatchResponse, Command, MAX_BATCH_COMMANDS};
 use crate::{
-    client::{Auth, Client},
-    dispatch::Call,
+    api_error::ApiError,
+    call::Call,
+    client::Client,
+    dispatch,
     envelope::{error_from_object, lenient_u64, Response, Time},
-    error::{ApiError, Error},
+    error::Error,
     method::{AuthKind, InvalidRequest},
+    shared::Auth,
 };
 
 impl Client {
@@ -56,8 +59,7 @@ impl Client {
                 idempotent: chunk.iter().all(|command| command.idempotent),
                 params,
             };
-            let answered = self
-                .execute(call)
+            let answered = dispatch::execute(&self.inner, call)
                 .await
                 .and_then(|(answer, status)| self.read_chunk(chunk, &answer.result, status));
             match answered {
@@ -75,10 +77,26 @@ impl Client {
                 }
                 Err(error) if response.entries.is_empty() => return Err(error),
                 Err(error) => {
+                    // What became of the unanswered commands: this chunk's may have run when
+                    // its answer was lost; later chunks were never sent.
+                    let lost = match &error {
+                        Error::OutcomeUnknown { request_id, .. } => Some(request_id.clone()),
+                        _ => None,
+                    };
+                    let (answered, sent) = (response.entries.len(), chunk.len());
+                    for (position, command) in batch.commands.iter().skip(answered).enumerate() {
+                        let outcome = match &lost {
+                            Some(request_id) if position < sent => BatchOutcome::Unknown {
+                                request_id: request_id.clone(),
+                            },
+                            _ => BatchOutcome::NotExecuted,
+                        };
+                        response.push(entry(command, outcome));
+                    }
                     return Err(Error::BatchIncomplete {
                         partial: Box::new(response),
                         source: Box::new(error),
-                    })
+                    });
                 }
             }
         }
@@ -98,7 +116,9 @@ impl Client {
                 method: "batch".to_owned(),
                 http_status: status,
                 reason: "the batch `result` is not an object".to_owned(),
-                snippet: self.snippet(&serde_json::to_vec(result).unwrap_or_default()),
+                snippet: self
+                    .inner
+                    .snippet(&serde_json::to_vec(result).unwrap_or_default()),
             });
         };
         let part = |name: &str, key: &str| member(parts.get(name), key);

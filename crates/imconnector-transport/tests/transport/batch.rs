@@ -311,3 +311,119 @@ async fn a_batch_is_checked_before_any_request() {
     );
     assert!(server.seen.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_later_chunk_whose_answer_was_lost_reports_its_commands_as_unknown() {
+    let calls = Arc::new(Mutex::new(0_usize));
+    let counter = calls.clone();
+    let portal = OAuthPortal::start_raw(move |incoming, _| {
+        let mut calls = counter.lock().unwrap();
+        *calls += 1;
+        if *calls > 1 {
+            // The portal (or a proxy) failed after receiving the second chunk.
+            return Reply::raw(502, "<html>Bad gateway</html>");
+        }
+        let BatchBody { cmd, .. } = serde_json::from_slice(&incoming.body).unwrap();
+        let results: Map<String, Value> =
+            cmd.0.into_iter().map(|(key, _)| (key, json!(true))).collect();
+        Reply::ok(json!({"result": results, "result_error": [], "result_total": [], "result_next": [], "result_time": []}))
+    })
+    .await;
+    *portal.tokens.valid_access.lock().unwrap() = Some("access-0".into());
+    let client = oauth_builder(&portal).build().unwrap();
+    let mut batch = Batch::new();
+    for n in 0..120 {
+        // Raw commands are not idempotent: a lost answer is not replayed.
+        batch
+            .add_raw(
+                format!("m{n}"),
+                "imconnector.send.messages",
+                json!({"LINE": n}),
+            )
+            .unwrap();
+    }
+
+    let Err(Error::BatchIncomplete { partial, source }) = client.batch(&batch).await else {
+        panic!("expected BatchIncomplete");
+    };
+    assert!(source.is_outcome_unknown(), "{source:?}");
+    assert_eq!(
+        portal.server.count("batch"),
+        2,
+        "the lost chunk is not replayed"
+    );
+    let outcomes: Vec<_> = partial
+        .entries()
+        .iter()
+        .map(|entry| &entry.outcome)
+        .collect();
+    assert_eq!(outcomes.len(), 120);
+    assert!(outcomes[..50]
+        .iter()
+        .all(|outcome| matches!(outcome, BatchOutcome::Success(_))));
+    assert!(outcomes[50..100]
+        .iter()
+        .all(|outcome| matches!(outcome, BatchOutcome::Unknown { .. })));
+    assert!(outcomes[100..]
+        .iter()
+        .all(|outcome| matches!(outcome, BatchOutcome::NotExecuted)));
+}
+
+#[test]
+fn a_result_reference_across_a_chunk_boundary_is_refused_when_added() {
+    let mut batch = Batch::new();
+    for n in 0..MAX_BATCH_COMMANDS {
+        batch
+            .add_raw(format!("c{n}"), "imconnector.status", json!({"LINE": n}))
+            .unwrap();
+    }
+    // Command 51 is the first of the second chunk: `c0`'s result is in another `batch` call.
+    let error = batch
+        .add_raw(
+            "late",
+            "imconnector.status",
+            json!({"LINE": "$result[c0][LINE]"}),
+        )
+        .unwrap_err();
+    assert!(error.to_string().contains("different chunks"), "{error}");
+    let error = batch
+        .add_raw(
+            "ahead",
+            "imconnector.status",
+            json!({"LINE": "$result[later][LINE]"}),
+        )
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("no command added before"),
+        "{error}"
+    );
+    // Within one chunk a reference is fine.
+    let mut small = Batch::new();
+    small
+        .add_raw("first", "imconnector.status", json!({"LINE": 1}))
+        .unwrap();
+    small
+        .add_raw(
+            "second",
+            "imconnector.status",
+            json!({"LINE": "$result[first][LINE]"}),
+        )
+        .unwrap();
+}
+
+#[test]
+fn an_empty_object_that_would_vanish_in_the_encoding_is_refused_when_added() {
+    let mut batch = Batch::new();
+    let error = batch
+        .add_raw(
+            "data",
+            "imconnector.connector.data.set",
+            json!({"CONNECTOR": "acme_chat", "LINE": 107, "DATA": {}}),
+        )
+        .unwrap_err();
+    let Error::InvalidRequest(invalid) = error else {
+        panic!("expected InvalidRequest");
+    };
+    assert_eq!(invalid.parameter, "DATA");
+    assert!(batch.is_empty());
+}

@@ -117,6 +117,10 @@ async fn every_error_code_in_the_reference_maps_to_its_error_code() {
     }
     let documented: HashSet<&str> = REFERENCE_CODES.iter().map(|(wire, _)| *wire).collect();
     for known in ErrorCode::KNOWN {
+        // Not in the reference's table: real portals answer it for a revoked token (issue 11).
+        if *known == ErrorCode::InvalidToken {
+            continue;
+        }
         assert!(
             documented.contains(known.as_str()),
             "{known} is not in the reference table"

@@ -5,6 +5,7 @@ mod batch;
 mod errors;
 mod pacing;
 mod refresh;
+mod resilience;
 mod retries;
 mod store;
 mod support;

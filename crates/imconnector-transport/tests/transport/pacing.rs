@@ -67,12 +67,13 @@ async fn a_burst_of_500_calls_never_shows_the_caller_query_limit_exceeded() {
             per_second: 200,
             burst: 50,
         })
-        .retry_policy(RetryPolicy {
-            max_attempts: 10,
-            initial_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_millis(200),
-            max_elapsed: Duration::from_secs(60),
-        })
+        .retry_policy(
+            RetryPolicy::default()
+                .with_max_attempts(10)
+                .with_initial_backoff(Duration::from_millis(20))
+                .with_max_backoff(Duration::from_millis(200))
+                .with_max_elapsed(Duration::from_secs(60)),
+        )
         .build()
         .unwrap();
 

@@ -174,10 +174,7 @@ async fn a_timeout_after_sending_is_outcome_unknown_for_send_messages_and_retrie
 #[tokio::test]
 async fn retries_stop_after_max_attempts() {
     let server = serve(|_| Reply::error(503, "QUERY_LIMIT_EXCEEDED", "Too many requests")).await;
-    let policy = RetryPolicy {
-        max_attempts: 4,
-        ..fast_retries()
-    };
+    let policy = fast_retries().with_max_attempts(4);
     let client = client_for(server.rest_base())
         .retry_policy(policy)
         .build()
@@ -193,12 +190,11 @@ async fn retries_stop_after_max_attempts() {
 #[tokio::test]
 async fn retries_stop_within_the_total_retry_time() {
     let server = serve(|_| Reply::error(503, "QUERY_LIMIT_EXCEEDED", "Too many requests")).await;
-    let policy = RetryPolicy {
-        max_attempts: 10_000,
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(20),
-        max_elapsed: Duration::from_millis(300),
-    };
+    let policy = RetryPolicy::default()
+        .with_max_attempts(10_000)
+        .with_initial_backoff(Duration::from_millis(10))
+        .with_max_backoff(Duration::from_millis(20))
+        .with_max_elapsed(Duration::from_millis(300));
     let client = client_for(server.rest_base())
         .retry_policy(policy)
         .build()

@@ -51,6 +51,17 @@ impl Pending {
         self.count == 0
     }
 
+    /// Messages that could go out now: those of chats with nothing in flight.
+    pub(crate) fn sendable(&self) -> usize {
+        let held: usize = self
+            .busy
+            .iter()
+            .filter_map(|chat| self.by_chat.get(chat))
+            .map(VecDeque::len)
+            .sum();
+        self.count - held
+    }
+
     pub(crate) fn push(&mut self, queued: Queued) {
         let key = (queued.line, Arc::clone(&queued.chat));
         let waiting = self.by_chat.entry(key.clone()).or_default();

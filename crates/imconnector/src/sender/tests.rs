@@ -349,3 +349,47 @@ fn only_errors_that_prove_nothing_was_applied_count_as_failed() {
     };
     assert!(!may_have_been_applied(&never_sent));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_chat_does_not_keep_other_chats_waiting() {
+    let portal = portal(2).await;
+    let client = client(&portal);
+    connect(&client, &[1, 2]).await;
+    // Every request takes a while, so chat A, one request at a time, stays busy.
+    portal
+        .set_faults(Some(
+            Faults::new(0).latency(std::time::Duration::from_millis(20), 1.0),
+        ))
+        .unwrap();
+    let sender = Sender::builder(client, connector())
+        .messages_per_call(1)
+        .calls_per_request(1)
+        .requests_in_flight(4)
+        .capacity(500)
+        .start();
+    let mut chat_a = Vec::new();
+    for index in 0..400 {
+        chat_a.push(
+            sender
+                .send(line(1), message("chat-a", &format!("a-{index:03}")))
+                .await
+                .unwrap(),
+        );
+    }
+    let chat_b = sender
+        .send(line(2), message("chat-b", "b-000"))
+        .await
+        .unwrap();
+
+    assert!(chat_b.await.outcome.is_stored());
+    let before_b = stored(&portal)
+        .iter()
+        .take_while(|id| id.as_str() != "b-000")
+        .count();
+    // With the task stuck on chat A's 400 messages, B would go out after almost all of them.
+    assert!(
+        before_b < 100,
+        "chat B waited behind {before_b} messages of chat A"
+    );
+    drop(chat_a);
+}

@@ -58,9 +58,15 @@ pub(crate) async fn run(setup: Setup, mut queue: mpsc::Receiver<Queued>) {
     // from the (bounded) queue into this task, and leaving them queued is what makes `send`
     // wait.
     let holding_limit = limits.messages_per_request() * limits.requests_in_flight;
+    // Messages of chats with a request in flight cannot go out yet, so they do not count
+    // against the holding limit: one busy chat must not stop the task from reading the
+    // messages of other chats that could use the idle request slots. They are bounded apart,
+    // by the queue's capacity, so the task's memory stays bounded.
+    let hard_limit = holding_limit + limits.capacity;
+    let room = |pending: &Pending| pending.sendable() < holding_limit && pending.len() < hard_limit;
     let mut queue_open = true;
     loop {
-        while queue_open && pending.len() < holding_limit {
+        while queue_open && room(&pending) {
             match queue.try_recv() {
                 Ok(queued) => pending.push(queued),
                 Err(mpsc::error::TryRecvError::Empty) => break,
@@ -89,7 +95,7 @@ pub(crate) async fn run(setup: Setup, mut queue: mpsc::Receiver<Queued>) {
                     return Poll::Ready(Wake::Finished(finished));
                 }
             }
-            if queue_open && pending.len() < holding_limit {
+            if queue_open && room(&pending) {
                 if let Poll::Ready(received) = queue.poll_recv(context) {
                     return Poll::Ready(match received {
                         Some(queued) => {

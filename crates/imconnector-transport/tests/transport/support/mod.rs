@@ -310,10 +310,9 @@ pub fn unix_now() -> i64 {
 
 /// Retries with short waits, so the tests spend their time on behaviour, not sleeping.
 pub fn fast_retries() -> imconnector_transport::RetryPolicy {
-    imconnector_transport::RetryPolicy {
-        max_attempts: 5,
-        initial_backoff: std::time::Duration::from_millis(10),
-        max_backoff: std::time::Duration::from_millis(50),
-        max_elapsed: std::time::Duration::from_secs(20),
-    }
+    imconnector_transport::RetryPolicy::default()
+        .with_max_attempts(5)
+        .with_initial_backoff(std::time::Duration::from_millis(10))
+        .with_max_backoff(std::time::Duration::from_millis(50))
+        .with_max_elapsed(std::time::Duration::from_secs(20))
 }

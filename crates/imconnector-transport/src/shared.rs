@@ -1,0 +1,75 @@
+//! The state every clone of a client shares: the connection pool, the credentials, the pacer
+//! and the retry policy. The lowest layer of the client: dispatch and attempt work on it, the
+//! public [`Client`](crate::Client) wraps it in an `Arc`.
+
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use secrecy::SecretString;
+use url::Url;
+
+use crate::{
+    envelope::snippet,
+    oauth::OAuthSession,
+    pacing::Pacer,
+    policy::{RateLimit, RetryPolicy},
+};
+
+pub(crate) struct Shared {
+    pub(crate) http: reqwest::Client,
+    /// Applied per request, so that it holds with a client the user built too.
+    pub(crate) request_timeout: Duration,
+    pub(crate) user_agent: reqwest::header::HeaderValue,
+    pub(crate) auth: Auth,
+    pub(crate) pacer: Pacer,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) rate_limit: RateLimit,
+    pub(crate) request_prefix: u32,
+    pub(crate) request_seq: AtomicU64,
+}
+
+pub(crate) enum Auth {
+    OAuth {
+        session: Arc<OAuthSession>,
+        /// The REST base given to the builder; otherwise the tokens' `client_endpoint` is used.
+        portal: Option<Url>,
+    },
+    Webhook {
+        /// The full base URL; its path holds the secret code.
+        base: SecretString,
+        /// The code alone, to mask it in error snippets.
+        code: SecretString,
+        /// `scheme://host/` for `Debug`.
+        origin: String,
+    },
+}
+
+impl Shared {
+    pub(crate) fn next_request_id(&self) -> String {
+        let seq = self.request_seq.fetch_add(1, Ordering::Relaxed);
+        format!("{:08x}-{seq}", self.request_prefix)
+    }
+
+    /// An error snippet of `body` with every secret this client knows masked.
+    pub(crate) fn snippet(&self, body: &[u8]) -> String {
+        match &self.auth {
+            Auth::OAuth { session, .. } => {
+                let tokens = session.snapshot().tokens;
+                snippet(
+                    body,
+                    &[
+                        &tokens.access_token,
+                        &tokens.refresh_token,
+                        &session.app.client_secret,
+                    ],
+                )
+            }
+            Auth::Webhook { code, .. } => snippet(body, &[code]),
+        }
+    }
+}
