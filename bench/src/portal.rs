@@ -66,7 +66,8 @@ impl Access {
             .oauth_server(self.oauth_url.clone())
             .rate_limit(rate_limit)
             // Throughput runs retry rate-limit refusals for as long as they take.
-            .retry_policy(RetryPolicy::default()
+            .retry_policy(
+                RetryPolicy::default()
                     .with_max_attempts(20)
                     .with_max_elapsed(Duration::from_secs(600))
                     .with_deadline(Duration::from_secs(900)),

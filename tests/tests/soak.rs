@@ -169,7 +169,8 @@ async fn soak_with_faults_loses_and_duplicates_nothing() {
         .oauth_server(oauth_url)
         .rate_limit(RateLimit::Off)
         .request_timeout(Duration::from_secs(2))
-        .retry_policy(RetryPolicy::default()
+        .retry_policy(
+            RetryPolicy::default()
                 .with_max_attempts(8)
                 .with_initial_backoff(Duration::from_millis(20))
                 .with_max_backoff(Duration::from_millis(500))
