@@ -187,17 +187,8 @@ impl RedisRefreshLock {
 
     /// Stores `fresh` under `fence`; returns the pair everyone should use.
     async fn store_refreshed(&self, fresh: Tokens, fence: u64) -> Tokens {
-        let pair = record::encode(&fresh);
         for attempt in 1..=SAVE_ATTEMPTS {
-            let saved: Result<(u8, u64), _> = self
-                .scripts
-                .save_fenced
-                .key(&self.keys.tokens)
-                .arg(pair.expose_secret())
-                .arg(fence)
-                .invoke_async(&mut self.connection.clone())
-                .await;
-            match saved {
+            match self.save_fenced(&fresh, fence).await {
                 Ok((1, _)) => return fresh,
                 Ok((_, stored)) => {
                     // A re-installation or a later holder stored a newer pair: converge on it.
@@ -235,16 +226,7 @@ impl RedisRefreshLock {
         let Some((tokens, fence)) = lock_unsaved(&self.unsaved).clone() else {
             return true;
         };
-        let pair = record::encode(&tokens);
-        let saved: Result<(u8, u64), _> = self
-            .scripts
-            .save_fenced
-            .key(&self.keys.tokens)
-            .arg(pair.expose_secret())
-            .arg(fence)
-            .invoke_async(&mut self.connection.clone())
-            .await;
-        match saved {
+        match self.save_fenced(&tokens, fence).await {
             Ok((stored, _)) => {
                 if stored == 1 {
                     tracing::info!(member_id = %self.member_id, fence, "the refreshed pair is stored at last");
@@ -263,6 +245,19 @@ impl RedisRefreshLock {
                 false
             }
         }
+    }
+
+    /// Stores `tokens` under `fence` unless a newer fence holds the key: `(1, _)` when stored,
+    /// `(0, stored fence)` when a newer pair won.
+    async fn save_fenced(&self, tokens: &Tokens, fence: u64) -> redis::RedisResult<(u8, u64)> {
+        let pair = record::encode(tokens);
+        self.scripts
+            .save_fenced
+            .key(&self.keys.tokens)
+            .arg(pair.expose_secret())
+            .arg(fence)
+            .invoke_async(&mut self.connection.clone())
+            .await
     }
 
     /// Runs `work`, renewing the lease meanwhile (for at most `max_wait`). Dropping the returned

@@ -30,7 +30,6 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use subtle::ConstantTimeEq;
 use url::Url;
 
 use crate::code::ErrorCode;
@@ -107,8 +106,8 @@ impl AuthorizationState {
 
     /// Whether `returned` (the `state` of the redirect) is this state, in constant time.
     pub fn matches(&self, returned: &str) -> bool {
-        let expected = self.0.expose_secret().as_bytes();
-        !expected.is_empty() && bool::from(expected.ct_eq(returned.as_bytes()))
+        let expected = self.0.expose_secret();
+        !expected.is_empty() && crate::secrets_match(expected, returned)
     }
 }
 

@@ -35,4 +35,4 @@ pub use method::{AuthKind, InvalidRequest, Method, SoftError};
 pub use policy::{RateLimit, RetryPolicy};
 pub use secrecy;
 pub use store::{FileTokenStore, MemoryTokenStore, TokenStore, TokenStoreError};
-pub use tokens::{OAuthApp, Tokens};
+pub use tokens::{secrets_match, OAuthApp, Tokens};

@@ -186,12 +186,16 @@ impl fmt::Debug for Tokens {
     }
 }
 
-/// Constant-time equality of two secrets (the length is not hidden; it is not secret).
+/// Whether two secrets (tokens, states, codes) are equal, in constant time: the time taken does
+/// not depend on where they differ, only on their lengths (a length is not secret). Every
+/// comparison of secrets in the client crates goes through here.
+pub fn secrets_match(left: &str, right: &str) -> bool {
+    left.as_bytes().ct_eq(right.as_bytes()).into()
+}
+
+/// [`secrets_match`] of two stored secrets.
 pub(crate) fn secrets_equal(left: &SecretString, right: &SecretString) -> bool {
-    left.expose_secret()
-        .as_bytes()
-        .ct_eq(right.expose_secret().as_bytes())
-        .into()
+    secrets_match(left.expose_secret(), right.expose_secret())
 }
 
 fn unix_seconds(time: SystemTime) -> u64 {

@@ -5,7 +5,6 @@ use std::fmt;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{de::Error as _, Deserialize, Deserializer};
 use serde_json::Value;
-use subtle::ConstantTimeEq;
 
 use super::decode::WireDecode;
 
@@ -31,11 +30,7 @@ impl Secret {
     /// not depend on where the two differ; only on their lengths). Use it to check an event's
     /// `application_token` against the one saved at install.
     pub fn matches(&self, expected: &str) -> bool {
-        self.0
-            .expose_secret()
-            .as_bytes()
-            .ct_eq(expected.as_bytes())
-            .into()
+        imconnector_transport::secrets_match(self.0.expose_secret(), expected)
     }
 
     /// The token itself, to send it on or store it. Keep it out of logs.

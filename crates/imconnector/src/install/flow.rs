@@ -214,9 +214,8 @@ pub(crate) fn check_portal(
     Ok(())
 }
 
-/// Constant time, through the one comparison the SDK has for tokens ([`Secret::matches`]).
 fn secrets_equal(left: &SecretString, right: &SecretString) -> bool {
-    imconnector_api::wire::Secret::new(left.expose_secret()).matches(right.expose_secret())
+    imconnector_transport::secrets_match(left.expose_secret(), right.expose_secret())
 }
 
 /// The first open line the portal lists (raw, so it reads any shape of `ID`).
