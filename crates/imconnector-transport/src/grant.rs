@@ -1,11 +1,12 @@
 //! The OAuth server's `refresh_token` grant, retried when it failed transiently.
 //!
 //! A reset connection, a timeout or a proxy's 5xx page says nothing about the refresh token, so
-//! the exchange is tried again with backoff, within the client's [`RetryPolicy`] (its attempts,
+//! the exchange is tried again with backoff, within the client's [`RetryPolicy`](crate::RetryPolicy) (its attempts,
 //! and the smaller of its `max_elapsed` and `deadline`, counted from the first exchange). If the
 //! OAuth server did rotate the pair before the connection broke, the retry is answered
 //! `invalid_grant`, which is handled like any other (the token store is read again). A refusal
-//! (`invalid_grant`, `invalid_client`, any other OAuth error below 500) is never retried.
+//! (`invalid_grant`, `invalid_client` at any status, another OAuth error with a status below 500
+//! other than 429) is never retried.
 
 use std::time::Instant;
 
@@ -17,7 +18,6 @@ use crate::{
     envelope::{error_from_object, snippet},
     error::Error,
     oauth::Http,
-    policy::RetryPolicy,
     tokens::{OAuthApp, Tokens},
 };
 
@@ -51,7 +51,7 @@ pub(crate) async fn refresh(
     app: &OAuthApp,
     tokens: &Tokens,
 ) -> Result<Tokens, Error> {
-    let policy: RetryPolicy = http.retry;
+    let policy = http.retry;
     let budget = policy.max_elapsed.min(policy.deadline);
     let started = Instant::now();
     let mut attempt: u32 = 0;
