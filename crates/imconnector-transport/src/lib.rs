@@ -14,6 +14,7 @@ mod coordination;
 mod dispatch;
 mod envelope;
 mod error;
+mod grant;
 mod method;
 mod oauth;
 mod pacing;
