@@ -17,17 +17,19 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
-/// Faults of the OAuth endpoint, drawn per `refresh_token` request.
+/// Faults of the OAuth endpoint, by the number of the `refresh_token` request (from 1), so a
+/// short run meets them too.
 #[derive(Debug, Clone, Default)]
 pub struct OAuthFaults {
-    /// Seed of the draws, for reproducible runs.
-    pub seed: u64,
-    /// Share of requests whose connection is closed without an answer, before rotating.
-    pub reset_share: f64,
-    /// Share of requests answered late.
-    pub delay_share: f64,
+    /// Every this many requests, the connection is closed without an answer, before rotating
+    /// (0: never).
+    pub reset_every: u64,
+    /// Every this many requests (unless reset), the answer comes late (0: never).
+    pub delay_every: u64,
     /// The shortest and longest delay (drawn uniformly).
     pub delay: (Duration, Duration),
+    /// Seed of the delays' draws, for reproducible runs.
+    pub seed: u64,
 }
 
 /// What the endpoint did so far.
@@ -69,7 +71,8 @@ struct Inner {
     client_secret: String,
     /// The live refresh token and the access token issued with it.
     current: Mutex<(String, String)>,
-    faults: Mutex<(OAuthFaults, StdRng)>,
+    /// The faults, their draws, and the number of requests so far.
+    faults: Mutex<(OAuthFaults, StdRng, u64)>,
     counters: Counters,
     gate: Mutex<Option<Arc<Gate>>>,
 }
@@ -100,7 +103,7 @@ impl TokenServer {
             client_id: app.client_id.clone(),
             client_secret: app.client_secret.expose_secret().to_owned(),
             current: Mutex::new((refresh_token.to_owned(), access_token.to_owned())),
-            faults: Mutex::new((OAuthFaults::default(), StdRng::seed_from_u64(0))),
+            faults: Mutex::new((OAuthFaults::default(), StdRng::seed_from_u64(0), 0)),
             counters: Counters::default(),
             gate: Mutex::new(None),
         });
@@ -124,7 +127,7 @@ impl TokenServer {
     /// Sets the faults of the following requests.
     pub fn set_faults(&self, faults: OAuthFaults) {
         let rng = StdRng::seed_from_u64(faults.seed);
-        *lock(&self.inner.faults) = (faults, rng);
+        *lock(&self.inner.faults) = (faults, rng, 0);
     }
 
     /// The counts so far.
@@ -177,11 +180,12 @@ async fn serve(server: Arc<Inner>, mut stream: TcpStream) {
         return;
     };
     let fate = {
-        let (faults, rng) = &mut *lock(&server.faults);
-        let draw: f64 = rng.random();
-        if draw < faults.reset_share {
+        let (faults, rng, requests) = &mut *lock(&server.faults);
+        *requests += 1;
+        let every = |period: u64| period > 0 && *requests % period == 0;
+        if every(faults.reset_every) {
             Fate::Reset
-        } else if draw < faults.reset_share + faults.delay_share {
+        } else if every(faults.delay_every) {
             let (shortest, longest) = faults.delay;
             Fate::Delay(shortest + (longest.saturating_sub(shortest)).mul_f64(rng.random()))
         } else {
