@@ -182,7 +182,7 @@ async fn serve(server: Arc<Inner>, mut stream: TcpStream) {
     let fate = {
         let (faults, rng, requests) = &mut *lock(&server.faults);
         *requests += 1;
-        let every = |period: u64| period > 0 && *requests % period == 0;
+        let every = |period: u64| period > 0 && requests.is_multiple_of(period);
         if every(faults.reset_every) {
             Fate::Reset
         } else if every(faults.delay_every) {

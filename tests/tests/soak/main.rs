@@ -82,7 +82,7 @@ impl TokenLoss {
     }
 
     fn next(&self, portal: &EmulatorHandle) {
-        if (self.total() + 1) % REVOKE_EVERY == 0 {
+        if (self.total() + 1).is_multiple_of(REVOKE_EVERY) {
             portal.revoke_access_tokens();
             self.revocations.fetch_add(1, Ordering::SeqCst);
         } else {
