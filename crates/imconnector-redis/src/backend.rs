@@ -80,7 +80,8 @@ impl RedisBackendBuilder {
         self
     }
 
-    /// How long to wait for one Redis answer (default 5 s).
+    /// How long to wait for one Redis answer or connection (default 5 s). A command on an
+    /// unreachable Redis fails after one reconnection attempt; the next command tries again.
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
         self.response_timeout = timeout;
         self
