@@ -374,6 +374,8 @@ pub struct Counters {
     pub operating_limit_rejections: u64,
     /// Requests refused 401 `expired_token`.
     pub expired_token_rejections: u64,
+    /// Requests refused 401 `invalid_token` (unknown or revoked tokens).
+    pub invalid_token_rejections: u64,
     /// REST calls per lowercase method name (batch sub-calls included).
     pub requests: BTreeMap<String, u64>,
     /// Injected faults.

@@ -171,6 +171,12 @@ async fn settings_clock_and_lines_over_http() {
             .0,
         401
     );
+    let (status, _) = control(&portal, reqwest::Method::POST, "tokens/revoke", None).await;
+    assert_eq!(status, 200);
+    let (_, body) = portal
+        .call("imconnector.status", json!({"CONNECTOR": "a"}))
+        .await;
+    assert_eq!(body["error"], json!("invalid_token"));
     let (status, _) = control(
         &portal,
         reqwest::Method::PUT,
