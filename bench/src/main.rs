@@ -71,21 +71,49 @@ fn run(cli: &Cli) -> Result<(), SetupError> {
 }
 
 fn overhead_section(quick: bool) -> Result<(), SetupError> {
-    let plan = if quick {
-        overhead::Plan {
-            calls_per_round: 200,
-            rounds: 5,
-            warmup: 100,
-        }
+    let (calls_per_round, rounds, warmup) = if quick {
+        (192, 5, 96)
     } else {
-        overhead::Plan {
-            calls_per_round: 1_000,
-            rounds: 10,
-            warmup: 500,
-        }
+        (1_008, 10, 496)
     };
-    let figures = overhead::run(plan)?;
-    println!("## Overhead: `imconnector.status`, one call at a time, limits off\n");
+    let plan = |in_flight| overhead::Plan {
+        calls_per_round,
+        rounds,
+        warmup,
+        in_flight,
+    };
+    let sequential = overhead::run(plan(1))?;
+    let concurrent = overhead::run(plan(16))?;
+    println!("## Overhead: `imconnector.status`, limits off\n");
+    println!("### One call at a time\n");
+    println!("{}", overhead_table(&sequential).render());
+    println!("### 16 calls in flight\n");
+    println!("{}", overhead_table(&concurrent).render());
+    println!("### Against the targets (SDK / floor)\n");
+    let mut targets = Table::new(&["figure", "measured", "target"]);
+    targets.row(vec![
+        "calls/s, one at a time".to_owned(),
+        format!("{:.2}", sequential.sdk_rate() / sequential.floor_rate()),
+        "≥ 0.95".to_owned(),
+    ]);
+    targets.row(vec![
+        "calls/s, 16 in flight".to_owned(),
+        format!("{:.2}", concurrent.sdk_rate() / concurrent.floor_rate()),
+        "≥ 0.95".to_owned(),
+    ]);
+    targets.row(vec![
+        "CPU per call, 16 in flight".to_owned(),
+        format!(
+            "{:.2}",
+            concurrent.sdk_cpu_micros() / concurrent.floor_cpu_micros()
+        ),
+        "≤ 1.10".to_owned(),
+    ]);
+    println!("{}", targets.render());
+    Ok(())
+}
+
+fn overhead_table(figures: &overhead::Figures) -> Table {
     let mut table = Table::new(&["client", "calls", "calls/s", "CPU µs/call (client thread)"]);
     table.row(vec![
         "SDK (`Client::call(&Status)`)".to_owned(),
@@ -123,8 +151,7 @@ fn overhead_section(quick: bool) -> Result<(), SetupError> {
             figures.sdk_cpu_micros() / figures.floor_like_sdk_cpu_micros()
         ),
     ]);
-    println!("{}", table.render());
-    Ok(())
+    table
 }
 
 fn throughput_section(quick: bool) -> Result<(), SetupError> {
