@@ -19,6 +19,15 @@ struct Cli {
     /// Run only these sections (overhead, throughput, intake, emulator, memory).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Internal: only this client's calls (`sdk` or `floor`), for a profiler; see BENCHMARKS.md.
+    #[arg(long = "profile-overhead", hide = true)]
+    profile_overhead: Option<String>,
+    /// With `--profile-overhead`: how many calls.
+    #[arg(long, hide = true, default_value_t = 2_000)]
+    calls: u64,
+    /// With `--profile-overhead`: how many calls in flight at once.
+    #[arg(long = "in-flight", hide = true, default_value_t = 16)]
+    in_flight: u64,
     /// Internal: the child process of the memory benchmark.
     #[arg(long = "memory-probe", hide = true)]
     memory_probe: bool,
@@ -28,6 +37,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = if cli.memory_probe {
         memory::probe()
+    } else if let Some(client) = &cli.profile_overhead {
+        match client.as_str() {
+            "sdk" => overhead::profile(overhead::Profiled::Sdk, cli.calls, cli.in_flight),
+            "floor" => overhead::profile(overhead::Profiled::Floor, cli.calls, cli.in_flight),
+            other => Err(format!("--profile-overhead: `{other}` is neither sdk nor floor").into()),
+        }
     } else {
         run(&cli)
     };

@@ -207,3 +207,39 @@ pub fn run(plan: Plan) -> Result<Figures, SetupError> {
     drop(portal);
     Ok(figures)
 }
+
+/// The client [`profile`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profiled {
+    /// `Client::call(&Status)`.
+    Sdk,
+    /// The hand-written reqwest + serde_json loop.
+    Floor,
+}
+
+/// Makes `calls` calls with one client alone, `in_flight` at a time, after the same setup as
+/// [`run`]: for a profiler to count what a call costs (`valgrind --tool=callgrind
+/// --separate-threads=yes`, then the measuring thread's count, less a run of 0 calls).
+///
+/// # Errors
+/// When setup or a call fails.
+pub fn profile(client: Profiled, calls: u64, in_flight: u64) -> Result<(), SetupError> {
+    let portal = Portal::start(Emulator::builder().lines(1), 1)?;
+    let access = portal.access();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let sdk = access.client(RateLimit::Off)?;
+        Portal::connect(&sdk, 1).await?;
+        let request = Status::new(connector(), LineId::new(1)?);
+        let floor = Floor::new(&access, false)?;
+        match client {
+            Profiled::Sdk => calls_in_flight(calls, in_flight, || sdk_call(&sdk, &request)).await,
+            Profiled::Floor => calls_in_flight(calls, in_flight, || floor.call()).await,
+        }
+    })?;
+    drop(runtime);
+    drop(portal);
+    Ok(())
+}
