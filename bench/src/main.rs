@@ -20,6 +20,15 @@ struct Cli {
     /// runs only with IMCONNECTOR_REDIS_URL set, and then also by default).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Internal: only this client's calls (`sdk` or `floor`), for a profiler; see BENCHMARKS.md.
+    #[arg(long = "profile-overhead", hide = true)]
+    profile_overhead: Option<String>,
+    /// With `--profile-overhead`: how many calls.
+    #[arg(long, hide = true, default_value_t = 2_000)]
+    calls: u64,
+    /// With `--profile-overhead`: how many calls in flight at once.
+    #[arg(long = "in-flight", hide = true, default_value_t = 16)]
+    in_flight: u64,
     /// Internal: the child process of the memory benchmark.
     #[arg(long = "memory-probe", hide = true)]
     memory_probe: bool,
@@ -29,6 +38,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = if cli.memory_probe {
         memory::probe()
+    } else if let Some(client) = &cli.profile_overhead {
+        match client.as_str() {
+            "sdk" => overhead::profile(overhead::Profiled::Sdk, cli.calls, cli.in_flight),
+            "floor" => overhead::profile(overhead::Profiled::Floor, cli.calls, cli.in_flight),
+            other => Err(format!("--profile-overhead: `{other}` is neither sdk nor floor").into()),
+        }
     } else {
         run(&cli)
     };
@@ -76,21 +91,49 @@ fn run(cli: &Cli) -> Result<(), SetupError> {
 }
 
 fn overhead_section(quick: bool) -> Result<(), SetupError> {
-    let plan = if quick {
-        overhead::Plan {
-            calls_per_round: 200,
-            rounds: 5,
-            warmup: 100,
-        }
+    let (calls_per_round, rounds, warmup) = if quick {
+        (192, 5, 96)
     } else {
-        overhead::Plan {
-            calls_per_round: 1_000,
-            rounds: 10,
-            warmup: 500,
-        }
+        (1_008, 10, 496)
     };
-    let figures = overhead::run(plan)?;
-    println!("## Overhead: `imconnector.status`, one call at a time, limits off\n");
+    let plan = |in_flight| overhead::Plan {
+        calls_per_round,
+        rounds,
+        warmup,
+        in_flight,
+    };
+    let sequential = overhead::run(plan(1))?;
+    let concurrent = overhead::run(plan(16))?;
+    println!("## Overhead: `imconnector.status`, limits off\n");
+    println!("### One call at a time\n");
+    println!("{}", overhead_table(&sequential).render());
+    println!("### 16 calls in flight\n");
+    println!("{}", overhead_table(&concurrent).render());
+    println!("### Against the targets (SDK / floor)\n");
+    let mut targets = Table::new(&["figure", "measured", "target"]);
+    targets.row(vec![
+        "calls/s, one at a time".to_owned(),
+        format!("{:.2}", sequential.sdk_rate() / sequential.floor_rate()),
+        "≥ 0.95".to_owned(),
+    ]);
+    targets.row(vec![
+        "calls/s, 16 in flight".to_owned(),
+        format!("{:.2}", concurrent.sdk_rate() / concurrent.floor_rate()),
+        "≥ 0.95".to_owned(),
+    ]);
+    targets.row(vec![
+        "CPU per call, 16 in flight".to_owned(),
+        format!(
+            "{:.2}",
+            concurrent.sdk_cpu_micros() / concurrent.floor_cpu_micros()
+        ),
+        "≤ 1.10".to_owned(),
+    ]);
+    println!("{}", targets.render());
+    Ok(())
+}
+
+fn overhead_table(figures: &overhead::Figures) -> Table {
     let mut table = Table::new(&["client", "calls", "calls/s", "CPU µs/call (client thread)"]);
     table.row(vec![
         "SDK (`Client::call(&Status)`)".to_owned(),
@@ -128,8 +171,7 @@ fn overhead_section(quick: bool) -> Result<(), SetupError> {
             figures.sdk_cpu_micros() / figures.floor_like_sdk_cpu_micros()
         ),
     ]);
-    println!("{}", table.render());
-    Ok(())
+    table
 }
 
 fn throughput_section(quick: bool) -> Result<(), SetupError> {

@@ -5,11 +5,14 @@
 //! redirects, its `User-Agent`, `Accept` and `X-Request-Id` headers), which splits the overhead
 //! into what those settings cost in reqwest and what the SDK's own code costs.
 //!
-//! All loops run one call at a time on the measuring thread (a current-thread runtime), while
-//! the emulator serves from its own threads, so `getrusage(RUSAGE_THREAD)` is the client's CPU
-//! alone. The two alternate in rounds, so a noisy neighbour hurts both alike.
+//! Each client runs `in_flight` loops of calls at once (1: one call at a time; 16: sixteen
+//! concurrent calls, as a busy connector does) on the measuring thread (a current-thread
+//! runtime), while the emulator serves from its own threads, so `getrusage(RUSAGE_THREAD)` is
+//! the client's CPU alone. The clients alternate in rounds, so a noisy neighbour hurts all alike.
 
-use std::time::Duration;
+use std::{future::Future, time::Duration};
+
+use futures::future::try_join_all;
 
 use imconnector_api::methods::Status;
 use imconnector_api::wire::LineId;
@@ -29,6 +32,8 @@ pub struct Plan {
     pub rounds: u32,
     /// Calls before measuring (each variant).
     pub warmup: u64,
+    /// Calls each client has in flight at once (1: sequential); divides `calls_per_round`.
+    pub in_flight: u64,
 }
 
 /// The measured figures.
@@ -134,6 +139,28 @@ async fn sdk_call(client: &Client, request: &Status) -> Result<(), SetupError> {
     Ok(())
 }
 
+/// Makes `calls` calls with `call`, `in_flight` at a time (each of `in_flight` loops makes its
+/// share one after the other), all on the current task.
+async fn calls_in_flight<F, Fut>(calls: u64, in_flight: u64, call: F) -> Result<(), SetupError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<(), SetupError>>,
+{
+    let in_flight = in_flight.max(1);
+    let loops = (0..in_flight).map(|index| {
+        // The first loops take the remainder, so exactly `calls` calls are made.
+        let share = calls / in_flight + u64::from(index < calls % in_flight);
+        let call = &call;
+        async move {
+            for _ in 0..share {
+                call().await?;
+            }
+            Ok::<_, SetupError>(())
+        }
+    });
+    try_join_all(loops).await.map(drop)
+}
+
 /// Runs the comparison; call it on the thread to measure, outside any runtime.
 ///
 /// # Errors
@@ -150,11 +177,12 @@ pub fn run(plan: Plan) -> Result<Figures, SetupError> {
         let floor = Floor::new(&access, false)?;
         let floor_like_sdk = Floor::new(&access, true)?;
         let request = Status::new(connector(), LineId::new(1)?);
-        for _ in 0..plan.warmup {
-            sdk_call(&client, &request).await?;
-            floor.call().await?;
-            floor_like_sdk.call().await?;
-        }
+        let sdk = || sdk_call(&client, &request);
+        let plain = || floor.call();
+        let like_sdk = || floor_like_sdk.call();
+        calls_in_flight(plan.warmup, plan.in_flight, sdk).await?;
+        calls_in_flight(plan.warmup, plan.in_flight, plain).await?;
+        calls_in_flight(plan.warmup, plan.in_flight, like_sdk).await?;
         let mut figures = Figures {
             calls: 0,
             sdk: Spent::default(),
@@ -163,19 +191,13 @@ pub fn run(plan: Plan) -> Result<Figures, SetupError> {
         };
         for _ in 0..plan.rounds {
             let watch = Stopwatch::start()?;
-            for _ in 0..plan.calls_per_round {
-                sdk_call(&client, &request).await?;
-            }
+            calls_in_flight(plan.calls_per_round, plan.in_flight, sdk).await?;
             figures.sdk += watch.stop()?;
             let watch = Stopwatch::start()?;
-            for _ in 0..plan.calls_per_round {
-                floor.call().await?;
-            }
+            calls_in_flight(plan.calls_per_round, plan.in_flight, plain).await?;
             figures.floor += watch.stop()?;
             let watch = Stopwatch::start()?;
-            for _ in 0..plan.calls_per_round {
-                floor_like_sdk.call().await?;
-            }
+            calls_in_flight(plan.calls_per_round, plan.in_flight, like_sdk).await?;
             figures.floor_like_sdk += watch.stop()?;
             figures.calls += plan.calls_per_round;
         }
@@ -184,4 +206,40 @@ pub fn run(plan: Plan) -> Result<Figures, SetupError> {
     drop(runtime);
     drop(portal);
     Ok(figures)
+}
+
+/// The client [`profile`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profiled {
+    /// `Client::call(&Status)`.
+    Sdk,
+    /// The hand-written reqwest + serde_json loop.
+    Floor,
+}
+
+/// Makes `calls` calls with one client alone, `in_flight` at a time, after the same setup as
+/// [`run`]: for a profiler to count what a call costs (`valgrind --tool=callgrind
+/// --separate-threads=yes`, then the measuring thread's count, less a run of 0 calls).
+///
+/// # Errors
+/// When setup or a call fails.
+pub fn profile(client: Profiled, calls: u64, in_flight: u64) -> Result<(), SetupError> {
+    let portal = Portal::start(Emulator::builder().lines(1), 1)?;
+    let access = portal.access();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let sdk = access.client(RateLimit::Off)?;
+        Portal::connect(&sdk, 1).await?;
+        let request = Status::new(connector(), LineId::new(1)?);
+        let floor = Floor::new(&access, false)?;
+        match client {
+            Profiled::Sdk => calls_in_flight(calls, in_flight, || sdk_call(&sdk, &request)).await,
+            Profiled::Floor => calls_in_flight(calls, in_flight, || floor.call()).await,
+        }
+    })?;
+    drop(runtime);
+    drop(portal);
+    Ok(())
 }

@@ -15,6 +15,10 @@ use crate::{
     shared::{Auth, Shared},
 };
 
+/// The header carrying the request id (a constant, so it is not parsed per request).
+static REQUEST_ID: reqwest::header::HeaderName =
+    reqwest::header::HeaderName::from_static("x-request-id");
+
 /// How many "portal moved" hops one attempt follows.
 const MAX_REDIRECTS: usize = 3;
 
@@ -62,7 +66,7 @@ impl Shared {
                 .header(reqwest::header::USER_AGENT, self.user_agent.clone())
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .header(reqwest::header::ACCEPT, "application/json")
-                .header("X-Request-Id", request_id)
+                .header(REQUEST_ID.clone(), request_id)
                 .body(body.clone())
                 .send()
                 .await;
@@ -128,25 +132,16 @@ impl Shared {
         };
         match (&self.auth, credentials) {
             (Auth::OAuth { portal, .. }, Some(snapshot)) => {
-                let base = match portal {
-                    Some(portal) => portal.clone(),
-                    None => {
-                        let endpoint = snapshot
-                            .tokens
-                            .client_endpoint
-                            .as_deref()
-                            .unwrap_or_default();
-                        let mut base = Url::parse(endpoint).map_err(|error| {
-                            Error::config(format!("tokens' client_endpoint is not a URL: {error}"))
-                        })?;
-                        if !base.path().ends_with('/') {
-                            let path = format!("{}/", base.path());
-                            base.set_path(&path);
-                        }
-                        base
+                let base = match (portal, &snapshot.endpoint) {
+                    (Some(portal), _) => portal,
+                    (None, Ok(endpoint)) => &**endpoint,
+                    (None, Err(error)) => {
+                        return Err(Error::config(format!(
+                            "tokens' client_endpoint is not a URL: {error}"
+                        )))
                     }
                 };
-                let url = join(&base, call.method)?;
+                let url = join(base, call.method)?;
                 let body = with_auth(&call.params, snapshot.tokens.access_token.expose_secret())
                     .map_err(encode_failed)?;
                 Ok((url, Bytes::from(body)))
@@ -183,18 +178,23 @@ fn redirect_target(current: &Url, response: &reqwest::Response) -> Result<Option
 
 /// Appends `"auth": token` to the parameters' JSON object text. Last, because PHP keeps the last
 /// of duplicate keys, so nothing in the parameters can replace the credential.
-fn with_auth(params: &str, token: &str) -> Result<String, serde_json::Error> {
-    let token = serde_json::to_string(token)?;
+fn with_auth(params: &str, token: &str) -> Result<Vec<u8>, serde_json::Error> {
     let inner = params
         .trim()
         .strip_prefix('{')
         .and_then(|rest| rest.strip_suffix('}'))
         .map_or("", str::trim);
-    Ok(if inner.is_empty() {
-        format!("{{\"auth\":{token}}}")
-    } else {
-        format!("{{{inner},\"auth\":{token}}}")
-    })
+    // One buffer, sized for the usual token (no escapes), written in place.
+    let mut body = Vec::with_capacity(inner.len() + token.len() + 12);
+    body.push(b'{');
+    if !inner.is_empty() {
+        body.extend_from_slice(inner.as_bytes());
+        body.push(b',');
+    }
+    body.extend_from_slice(b"\"auth\":");
+    serde_json::to_writer(&mut body, token)?;
+    body.push(b'}');
+    Ok(body)
 }
 
 fn join(base: &Url, method: &str) -> Result<Url, Error> {

@@ -2,7 +2,6 @@
 
 use std::{fmt, sync::Arc};
 
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::Url;
 
@@ -82,21 +81,14 @@ impl Client {
             params,
         };
         let (response, http_status) = dispatch::execute(&self.inner, call).await?;
-        let result = M::Response::deserialize(&response.result).map_err(|error| {
-            let body = serde_json::to_vec(&response.result).unwrap_or_default();
-            Error::Decode {
-                method: M::NAME.to_owned(),
-                http_status,
-                reason: format!("unexpected `result` ({error})"),
-                snippet: self.inner.snippet(&body),
-            }
-        })?;
-        if let Some(soft) = M::soft_error(&result) {
+        let response: Response<M::Response> =
+            self.inner.decode_result(M::NAME, http_status, response)?;
+        if let Some(soft) = M::soft_error(&response.result) {
             let mut error = ApiError::new(M::NAME, soft.code, soft.description);
             error.http_status = Some(http_status);
             return Err(Error::Api(error));
         }
-        Ok(response.map(|_| result))
+        Ok(response)
     }
 
     /// Calls any method with untyped parameters (a JSON object, or `null` for none).
@@ -120,9 +112,8 @@ impl Client {
             idempotent: false,
             params: Call::params_text(params),
         };
-        dispatch::execute(&self.inner, call)
-            .await
-            .map(|(response, _)| response)
+        let (response, http_status) = dispatch::execute(&self.inner, call).await?;
+        self.inner.decode_result(method, http_status, response)
     }
 
     /// The OAuth pair in use (to persist it yourself), `None` with a webhook.

@@ -12,7 +12,7 @@ use crate::{
     attempt::{self, Attempt},
     call::{check_method_name, Call},
     code::ErrorCode,
-    envelope::{decode_answer, Answer, RawResponse},
+    envelope::{decode_answer, Answer, TextResponse},
     error::Error,
     method::AuthKind,
     oauth::Snapshot,
@@ -21,18 +21,18 @@ use crate::{
 
 /// What to do after an attempt.
 enum Next {
-    Done(Result<(RawResponse, u16), Error>),
+    Done(Result<(TextResponse, u16), Error>),
     Retry { wait: Duration, error: Error },
     RefreshAndReplay { seen: u64, error: Error },
 }
 
 /// Runs a call to completion: the single body every typed, raw and batch call goes through.
-pub(crate) async fn execute(shared: &Shared, call: Call<'_>) -> Result<(RawResponse, u16), Error> {
+pub(crate) async fn execute(shared: &Shared, call: Call<'_>) -> Result<(TextResponse, u16), Error> {
     shared.execute(call).await
 }
 
 impl Shared {
-    async fn execute(&self, call: Call<'_>) -> Result<(RawResponse, u16), Error> {
+    async fn execute(&self, call: Call<'_>) -> Result<(TextResponse, u16), Error> {
         check_method_name(call.method)?;
         if call.auth == AuthKind::OAuthOnly && matches!(self.auth, Auth::Webhook { .. }) {
             return Err(Error::WrongAuthKind {
@@ -81,7 +81,7 @@ impl Shared {
         call: &Call<'_>,
         request_id: &str,
         in_flight: &AtomicBool,
-    ) -> Result<(RawResponse, u16), Error> {
+    ) -> Result<(TextResponse, u16), Error> {
         let policy = self.retry;
         let started = Instant::now();
         let mut first_sent: Option<Instant> = None;
@@ -152,7 +152,8 @@ impl Shared {
         attempt: u32,
         request_id: &str,
     ) -> Next {
-        let backoff = self.retry.backoff(attempt);
+        // Drawn only when needed: a success, the common case, costs no random number.
+        let backoff = || self.retry.backoff(attempt);
         let outcome_unknown = |source: Error| Error::OutcomeUnknown {
             method: call.method.to_owned(),
             request_id: request_id.to_owned(),
@@ -171,13 +172,13 @@ impl Shared {
             Attempt::Refused(error) => return Next::Done(Err(error)),
             Attempt::NotSent(error) => {
                 return Next::Retry {
-                    wait: backoff,
+                    wait: backoff(),
                     error: network_error(error),
                 }
             }
             Attempt::MaybeSent(error) if call.idempotent => {
                 return Next::Retry {
-                    wait: backoff,
+                    wait: backoff(),
                     error: network_error(error),
                 }
             }
@@ -206,7 +207,7 @@ impl Shared {
                 // A 5xx page means the portal (or a proxy) got the request and then failed.
                 return match (status >= 500, call.idempotent) {
                     (true, true) => Next::Retry {
-                        wait: backoff,
+                        wait: backoff(),
                         error,
                     },
                     (true, false) => Next::Done(Err(outcome_unknown(error))),
@@ -214,6 +215,7 @@ impl Shared {
                 };
             }
         };
+        let backoff = backoff();
         let hinted = backoff.max(retry_after.unwrap_or_default());
         match (&api.code, credentials) {
             (ErrorCode::ExpiredToken | ErrorCode::InvalidToken, Some(snapshot)) => {

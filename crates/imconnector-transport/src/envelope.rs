@@ -3,9 +3,9 @@
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::{value::RawValue, Map, Value};
 
-use crate::{api_error::ApiError, code::ErrorCode};
+use crate::{api_error::ApiError, code::ErrorCode, envelope_text};
 
 /// The `time` block of a response. The portal says its composition "may vary", so every field
 /// is optional and a field of an unexpected type is left out rather than failing the call.
@@ -90,6 +90,10 @@ impl<T> Response<T> {
 /// The untyped answer of [`Client::call_raw`](crate::Client::call_raw).
 pub type RawResponse = Response<Value>;
 
+/// A success envelope whose `result` is still JSON text, as the dispatch hands it on: a typed
+/// call decodes its result straight from that text, with no `Value` tree in between.
+pub(crate) type TextResponse = Response<Box<RawValue>>;
+
 pub(crate) fn lenient_f64(value: &Value) -> Option<f64> {
     match value {
         Value::Number(number) => number.as_f64(),
@@ -108,7 +112,7 @@ pub(crate) fn lenient_u64(value: &Value) -> Option<u64> {
 
 /// What a body says, once it is known to be a JSON object.
 pub(crate) enum Answer {
-    Success(RawResponse),
+    Success(TextResponse),
     Failure(ApiError),
 }
 
@@ -124,6 +128,16 @@ pub(crate) fn decode_answer(
     http_status: u16,
     body: &[u8],
 ) -> Result<Answer, Undecodable> {
+    // The common answer, `result` without `error`, is read in one pass over the body, with no
+    // `Value` tree; anything else takes the general path, which has the precise reasons.
+    if let Some(success) = envelope_text::read_success(body) {
+        return Ok(Answer::Success(success));
+    }
+    decode_general(method, http_status, body)
+}
+
+/// [`decode_answer`] through a `Value`, with the precise reason when the body is no envelope.
+fn decode_general(method: &str, http_status: u16, body: &[u8]) -> Result<Answer, Undecodable> {
     let value: Value = serde_json::from_slice(body).map_err(|error| Undecodable {
         reason: format!("not JSON ({error})"),
     })?;
@@ -140,6 +154,9 @@ pub(crate) fn decode_answer(
             reason: "neither `result` nor `error` in the answer".to_owned(),
         });
     };
+    let result = serde_json::value::to_raw_value(&result).map_err(|error| Undecodable {
+        reason: format!("unreadable `result` ({error})"),
+    })?;
     Ok(Answer::Success(Response {
         result,
         time: object.get("time").and_then(Time::from_value),

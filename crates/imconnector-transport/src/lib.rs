@@ -13,6 +13,7 @@ mod config;
 mod coordination;
 mod dispatch;
 mod envelope;
+mod envelope_text;
 mod error;
 mod grant;
 mod method;

@@ -43,6 +43,27 @@ const EARLY_REFRESH_PAUSE: Duration = Duration::from_secs(1);
 pub(crate) struct Snapshot {
     pub(crate) tokens: Arc<Tokens>,
     pub(crate) generation: u64,
+    /// The pair's `client_endpoint` as a REST base (ending in `/`), parsed once per pair
+    /// rather than once per call.
+    pub(crate) endpoint: Result<Arc<Url>, url::ParseError>,
+}
+
+impl Snapshot {
+    fn new(tokens: Tokens, generation: u64) -> Self {
+        let endpoint =
+            Url::parse(tokens.client_endpoint.as_deref().unwrap_or_default()).map(|mut base| {
+                if !base.path().ends_with('/') {
+                    let path = format!("{}/", base.path());
+                    base.set_path(&path);
+                }
+                Arc::new(base)
+            });
+        Self {
+            tokens: Arc::new(tokens),
+            generation,
+            endpoint,
+        }
+    }
 }
 
 /// A refresh failure, shared by every caller that waited on the refresh.
@@ -140,10 +161,7 @@ impl OAuthSession {
             store,
             coordinator,
             margin,
-            current: RwLock::new(Snapshot {
-                tokens: Arc::new(tokens),
-                generation: 0,
-            }),
+            current: RwLock::new(Snapshot::new(tokens, 0)),
             flight: Mutex::new(None),
             refused: Mutex::new(None),
             early_failed_at: Mutex::new(None),
@@ -160,10 +178,7 @@ impl OAuthSession {
     /// Replaces the pair (after a re-authorisation); a new generation.
     pub(crate) fn replace(&self, tokens: Tokens) -> Snapshot {
         let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
-        *current = Snapshot {
-            tokens: Arc::new(tokens),
-            generation: current.generation + 1,
-        };
+        *current = Snapshot::new(tokens, current.generation + 1);
         current.clone()
     }
 
@@ -172,10 +187,7 @@ impl OAuthSession {
     fn install(&self, seen: u64, tokens: Tokens) -> Snapshot {
         let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
         if current.generation == seen {
-            *current = Snapshot {
-                tokens: Arc::new(tokens),
-                generation: seen + 1,
-            };
+            *current = Snapshot::new(tokens, seen + 1);
         }
         current.clone()
     }

@@ -7,6 +7,7 @@
 //! retry wait and then goes slower, by a factor that halves back towards 1 every two seconds.
 
 use std::{
+    borrow::Cow,
     collections::HashMap,
     num::NonZeroU32,
     sync::{Arc, Mutex, PoisonError},
@@ -105,6 +106,13 @@ impl Pacer {
                 self.forget(method);
             }
         }
+        if self.bucket.is_none() && self.shared.is_none() {
+            // Limits off: no bucket to take turns at, only a push-back pause to honour.
+            if let Some(paused_until) = self.paused_until() {
+                tokio::time::sleep_until(paused_until.into()).await;
+            }
+            return;
+        }
         let _turn = self.turn.lock().await;
         if let Some(paused_until) = self.paused_until() {
             tokio::time::sleep_until(paused_until.into()).await;
@@ -181,24 +189,29 @@ impl Pacer {
         else {
             return;
         };
-        self.lock().insert(
-            method.to_ascii_lowercase(),
-            Operating {
-                seconds: *seconds,
-                reset_at: *reset_at,
-            },
-        );
+        let operating = Operating {
+            seconds: *seconds,
+            reset_at: *reset_at,
+        };
+        let key = method_key(method);
+        let mut map = self.lock();
+        match map.get_mut(key.as_ref()) {
+            Some(known) => *known = operating,
+            None => {
+                map.insert(key.into_owned(), operating);
+            }
+        }
     }
 
     /// How long until the method's operating-time window resets, if the portal told us.
     pub(crate) fn until_reset(&self, method: &str) -> Option<Duration> {
-        let state = *self.lock().get(&method.to_ascii_lowercase())?;
+        let state = *self.lock().get(method_key(method).as_ref())?;
         seconds_until(state.reset_at)
     }
 
     fn operating_wait(&self, method: &str) -> Option<Duration> {
         let limit = self.operating_limit?;
-        let state = *self.lock().get(&method.to_ascii_lowercase())?;
+        let state = *self.lock().get(method_key(method).as_ref())?;
         if state.seconds < limit * OPERATING_SLOWDOWN_SHARE {
             return None;
         }
@@ -206,7 +219,7 @@ impl Pacer {
     }
 
     fn forget(&self, method: &str) {
-        self.lock().remove(&method.to_ascii_lowercase());
+        self.lock().remove(method_key(method).as_ref());
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Operating>> {
@@ -214,6 +227,16 @@ impl Pacer {
         self.operating
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The operating-time map's key of a method: its lower-case name, copied only when it is not
+/// lower-case already (the usual case, checked per call).
+fn method_key(method: &str) -> Cow<'_, str> {
+    if method.bytes().any(|byte| byte.is_ascii_uppercase()) {
+        Cow::Owned(method.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(method)
     }
 }
 

@@ -11,10 +11,12 @@ use std::{
 };
 
 use secrecy::SecretString;
+use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::{
-    envelope::snippet,
+    envelope::{snippet, Response, TextResponse},
+    error::Error,
     oauth::OAuthSession,
     pacing::Pacer,
     policy::{RateLimit, RetryPolicy},
@@ -53,6 +55,25 @@ impl Shared {
     pub(crate) fn next_request_id(&self) -> String {
         let seq = self.request_seq.fetch_add(1, Ordering::Relaxed);
         format!("{:08x}-{seq}", self.request_prefix)
+    }
+
+    /// Decodes the `result` text of an answer to `method`, straight from the text; a `result`
+    /// of another shape is a decode error with a (masked) snippet of it.
+    pub(crate) fn decode_result<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        http_status: u16,
+        response: TextResponse,
+    ) -> Result<Response<T>, Error> {
+        match serde_json::from_str(response.result.get()) {
+            Ok(result) => Ok(response.map(|_| result)),
+            Err(error) => Err(Error::Decode {
+                method: method.to_owned(),
+                http_status,
+                reason: format!("unexpected `result` ({error})"),
+                snippet: self.snippet(response.result.get().as_bytes()),
+            }),
+        }
     }
 
     /// An error snippet of `body` with every secret this client knows masked.

@@ -10,7 +10,7 @@ use crate::{
     call::Call,
     client::Client,
     dispatch,
-    envelope::{error_from_object, lenient_u64, Response, Time},
+    envelope::{error_from_object, lenient_u64, RawResponse, Response, Time},
     error::Error,
     method::{AuthKind, InvalidRequest},
     shared::Auth,
@@ -59,9 +59,14 @@ impl Client {
                 idempotent: chunk.iter().all(|command| command.idempotent),
                 params,
             };
-            let answered = dispatch::execute(&self.inner, call)
-                .await
-                .and_then(|(answer, status)| self.read_chunk(chunk, &answer.result, status));
+            let answered =
+                dispatch::execute(&self.inner, call)
+                    .await
+                    .and_then(|(answer, status)| {
+                        let answer: RawResponse =
+                            self.inner.decode_result("batch", status, answer)?;
+                        self.read_chunk(chunk, &answer.result, status)
+                    });
             match answered {
                 Ok(outcomes) => {
                     response.calls += 1;
