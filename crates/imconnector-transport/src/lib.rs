@@ -14,6 +14,7 @@ mod coordination;
 mod dispatch;
 mod envelope;
 mod error;
+mod leaky_bucket;
 mod method;
 mod oauth;
 mod pacing;
