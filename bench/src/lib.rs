@@ -8,6 +8,7 @@ pub mod measure;
 pub mod memory;
 pub mod overhead;
 pub mod portal;
+pub mod redis_outage;
 pub mod report;
 pub mod throughput;
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use imconnector_bench::portal::SetupError;
 use imconnector_bench::report::{machine, number, Table};
-use imconnector_bench::{emulator_rps, intake, memory, overhead, throughput};
+use imconnector_bench::{emulator_rps, intake, memory, overhead, redis_outage, throughput};
 
 /// Benchmarks of imconnector-rs against its emulator.
 #[derive(Debug, Parser)]
@@ -16,7 +16,8 @@ struct Cli {
     /// Small sizes, about a minute in all (CI smoke); the figures are noisier.
     #[arg(long)]
     quick: bool,
-    /// Run only these sections (overhead, throughput, intake, emulator, memory).
+    /// Run only these sections (overhead, throughput, intake, emulator, memory, redis; redis
+    /// runs only with IMCONNECTOR_REDIS_URL set, and then also by default).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Internal: the child process of the memory benchmark.
@@ -65,6 +66,10 @@ fn run(cli: &Cli) -> Result<(), SetupError> {
     }
     if wanted(cli, "memory") {
         memory_section()?;
+    }
+    // Not in the default run without Redis; asked for by name, it says why it is skipped.
+    if wanted(cli, "redis") && (redis_outage::wanted() || !cli.only.is_empty()) {
+        redis_section(cli.quick)?;
     }
     println!("Total time: {:.1} s.", started.elapsed().as_secs_f64());
     Ok(())
@@ -313,6 +318,58 @@ fn memory_section() -> Result<(), SetupError> {
         number(report.delivered as f64, 0),
         format!("{:.1}", report.elapsed_ms as f64 / 1000.0),
     ]);
+    println!("{}", table.render());
+    Ok(())
+}
+
+fn redis_section(quick: bool) -> Result<(), SetupError> {
+    if !redis_outage::wanted() {
+        println!(
+            "## Pacing through a Redis outage: skipped ({} is not set; run `eval \"$(bash .ci/redis.sh start)\"` first)\n",
+            redis_outage::URL_VAR
+        );
+        return Ok(());
+    }
+    let plan = redis_outage::Plan {
+        settle: Duration::from_secs(3),
+        window: Duration::from_secs(if quick { 4 } else { 10 }),
+        callers: 8,
+    };
+    let figures = redis_outage::run(plan)?;
+    println!(
+        "## Pacing through a Redis outage: bucket {}/s, burst {} (emulator and client)\n",
+        redis_outage::PER_SECOND,
+        redis_outage::BURST
+    );
+    println!(
+        "{} callers call `imconnector.list` as fast as the client lets them; each phase settles \
+         {} s (the burst is spent), then counts {} s. The emulator sent {} \
+         `QUERY_LIMIT_EXCEEDED` (retried by the client).\n",
+        plan.callers,
+        plan.settle.as_secs(),
+        plan.window.as_secs(),
+        figures.limit_refusals_sent
+    );
+    let mut table = Table::new(&[
+        "phase",
+        "calls",
+        "calls/s",
+        "ratio to local-only",
+        "errors reaching callers (QUERY_LIMIT_EXCEEDED)",
+    ]);
+    let local = figures
+        .phases
+        .first()
+        .map_or(1.0, redis_outage::Phase::rate);
+    for phase in &figures.phases {
+        table.row(vec![
+            phase.label.to_owned(),
+            number(phase.calls as f64, 0),
+            number(phase.rate(), 1),
+            format!("{:.2}", phase.rate() / local),
+            format!("{} ({})", phase.errors, phase.limit_errors),
+        ]);
+    }
     println!("{}", table.render());
     Ok(())
 }

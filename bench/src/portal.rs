@@ -7,7 +7,7 @@ use imconnector_api::methods::{Activate, Register};
 use imconnector_api::types::Icon;
 use imconnector_api::wire::{ConnectorId, LineId};
 use imconnector_emulator::{Emulator, EmulatorBuilder, EmulatorHandle, ExposeSecret};
-use imconnector_transport::{Client, OAuthApp, RateLimit, RetryPolicy, Tokens};
+use imconnector_transport::{Client, ClientBuilder, OAuthApp, RateLimit, RetryPolicy, Tokens};
 use serde::{Deserialize, Serialize};
 
 /// The connector every benchmark sends as.
@@ -57,22 +57,33 @@ impl Access {
     /// # Errors
     /// When the client cannot be built.
     pub fn client(&self, rate_limit: RateLimit) -> Result<Client, SetupError> {
-        Ok(Client::builder()
+        self.client_with(|builder| builder.rate_limit(rate_limit))
+    }
+
+    /// An SDK client with this access, configured further by `configure` (e.g. a shared
+    /// request limiter).
+    ///
+    /// # Errors
+    /// When the client cannot be built.
+    pub fn client_with(
+        &self,
+        configure: impl FnOnce(ClientBuilder) -> ClientBuilder,
+    ) -> Result<Client, SetupError> {
+        let builder = Client::builder()
             .oauth(
                 OAuthApp::new(self.client_id.clone(), self.client_secret.clone()),
                 Tokens::new(self.access_token.clone(), self.refresh_token.clone())
                     .with_client_endpoint(self.rest_url.clone()),
             )
             .oauth_server(self.oauth_url.clone())
-            .rate_limit(rate_limit)
             // Throughput runs retry rate-limit refusals for as long as they take.
             .retry_policy(
                 RetryPolicy::default()
                     .with_max_attempts(20)
                     .with_max_elapsed(Duration::from_secs(600))
                     .with_deadline(Duration::from_secs(900)),
-            )
-            .build()?)
+            );
+        Ok(configure(builder).build()?)
     }
 }
 

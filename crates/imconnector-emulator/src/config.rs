@@ -92,7 +92,8 @@ impl OperatingLimit {
 
 /// Fault injection, drawn from a random generator seeded with `seed`: the same seed and the same
 /// sequence of requests give the same faults. Applies to REST and OAuth requests, never to the
-/// control API. Shares are probabilities in `0.0..=1.0`; the three failure shares together must
+/// control API (`query_limit_share` applies to REST requests only: the OAuth server has no
+/// rate limit). Shares are probabilities in `0.0..=1.0`; the four failure shares together must
 /// not exceed 1.
 ///
 /// ```
@@ -101,6 +102,7 @@ impl OperatingLimit {
 ///
 /// let faults = Faults::new(7)
 ///     .error_500_share(0.05)
+///     .query_limit_share(0.2)
 ///     .latency(Duration::from_millis(200), 0.1);
 /// assert_eq!(faults.seed, 7);
 /// ```
@@ -121,6 +123,10 @@ pub struct Faults {
     pub drop_before_share: f64,
     /// Share of connections reset after the request was processed (it is applied; no answer).
     pub drop_after_share: f64,
+    /// Share of REST requests refused 503 `QUERY_LIMIT_EXCEEDED`, the rate limit's own answer,
+    /// whatever the bucket holds (nothing is applied): the portal pushing back because other
+    /// clients filled its bucket.
+    pub query_limit_share: f64,
 }
 
 impl Faults {
@@ -161,12 +167,20 @@ impl Faults {
         self
     }
 
+    /// Share of REST requests refused 503 `QUERY_LIMIT_EXCEEDED` without processing.
+    #[must_use]
+    pub fn query_limit_share(mut self, share: f64) -> Self {
+        self.query_limit_share = share;
+        self
+    }
+
     pub(crate) fn check(&self) -> Result<(), String> {
         let shares = [
             ("error_500_share", self.error_500_share),
             ("latency_share", self.latency_share),
             ("drop_before_share", self.drop_before_share),
             ("drop_after_share", self.drop_after_share),
+            ("query_limit_share", self.query_limit_share),
         ];
         for (name, share) in shares {
             if !(0.0..=1.0).contains(&share) {
@@ -175,10 +189,13 @@ impl Faults {
                 ));
             }
         }
-        let failing = self.error_500_share + self.drop_before_share + self.drop_after_share;
+        let failing = self.error_500_share
+            + self.drop_before_share
+            + self.drop_after_share
+            + self.query_limit_share;
         if failing > 1.0 + 1e-9 {
             return Err(format!(
-                "faults: error_500_share + drop_before_share + drop_after_share must not exceed 1 (got {failing})"
+                "faults: error_500_share + drop_before_share + drop_after_share + query_limit_share must not exceed 1 (got {failing})"
             ));
         }
         Ok(())

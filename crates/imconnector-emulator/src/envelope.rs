@@ -28,6 +28,12 @@ impl ApiError {
         }
     }
 
+    /// 503 `QUERY_LIMIT_EXCEEDED` "Too many requests": the portal's refusal of a request over
+    /// its rate limit (reference §1.7), from the leaky bucket or an injected fault alike.
+    pub(crate) fn query_limit_exceeded() -> Self {
+        Self::new(503, "QUERY_LIMIT_EXCEEDED", "Too many requests")
+    }
+
     /// 400 `ERROR_ARGUMENT` "Argument 'X' is null or empty" with `argument: X`.
     pub(crate) fn missing(argument: &str) -> Self {
         Self::argument(argument, format!("Argument '{argument}' is null or empty"))

@@ -18,6 +18,8 @@ pub(crate) enum FaultAction {
     DropBefore,
     /// Process, then reset the connection instead of answering.
     DropAfter,
+    /// Answer 503 `QUERY_LIMIT_EXCEEDED`, as the rate limit does, without processing (REST only).
+    QueryLimitExceeded,
 }
 
 /// The decision for one request.
@@ -73,7 +75,14 @@ impl FaultEngine {
                 if action_roll < threshold {
                     FaultAction::DropAfter
                 } else {
-                    FaultAction::None
+                    // Last, so adding this kind left the decisions of older configurations as
+                    // they were.
+                    threshold += faults.query_limit_share;
+                    if action_roll < threshold {
+                        FaultAction::QueryLimitExceeded
+                    } else {
+                        FaultAction::None
+                    }
                 }
             }
         };
@@ -88,9 +97,10 @@ mod tests {
     fn sequence(seed: u64) -> Vec<FaultDecision> {
         let mut engine = FaultEngine::new(Some(Faults {
             seed,
-            error_500_share: 0.2,
-            drop_before_share: 0.2,
-            drop_after_share: 0.2,
+            error_500_share: 0.15,
+            drop_before_share: 0.15,
+            drop_after_share: 0.15,
+            query_limit_share: 0.15,
             latency: Duration::from_millis(5),
             latency_share: 0.5,
         }));
@@ -107,6 +117,7 @@ mod tests {
             FaultAction::Error500,
             FaultAction::DropBefore,
             FaultAction::DropAfter,
+            FaultAction::QueryLimitExceeded,
         ] {
             assert!(
                 first.iter().any(|decision| decision.action == action),

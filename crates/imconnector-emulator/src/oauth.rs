@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 use crate::envelope::json_response;
 use crate::faults::FaultAction;
 use crate::php::{self, Params};
-use crate::server::{apply_faults, reset_connection, ConnectionKill};
+use crate::server::{apply_faults, reset_connection, ConnectionKill, Endpoint};
 use crate::snapshot::Tokens;
 use crate::state::tokens::Grant;
 use crate::state::{Portal, Shared};
@@ -125,7 +125,7 @@ pub(crate) async fn token(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let kill = kill.map(|Extension(kill)| kill);
-    let action = match apply_faults(&shared, kill.as_ref()).await {
+    let action = match apply_faults(&shared, kill.as_ref(), Endpoint::OAuth).await {
         Ok(action) => action,
         Err(response) => return response,
     };

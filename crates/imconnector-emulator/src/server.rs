@@ -17,7 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 use tower::Service;
 
-use crate::envelope::html_500;
+use crate::envelope::{error_response, html_500, ApiError};
 use crate::faults::FaultAction;
 use crate::state::Shared;
 
@@ -52,15 +52,29 @@ pub(crate) async fn reset_connection(kill: Option<&ConnectionKill>) -> Response 
     }
 }
 
-/// Draws and applies the faults of one request: latency, then 500 or a reset before
-/// processing. `Ok` carries the action still to apply after processing.
+/// Which server a request reached: the faults differ a little.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    /// The portal's REST API.
+    Rest,
+    /// The OAuth server, which has no rate limit: a `QUERY_LIMIT_EXCEEDED` drawn for it is
+    /// not applied (the draw still happens, so the sequence stays the seed's).
+    OAuth,
+}
+
+/// Draws and applies the faults of one request: latency, then 500, `QUERY_LIMIT_EXCEEDED` or a
+/// reset before processing. `Ok` carries the action still to apply after processing.
 pub(crate) async fn apply_faults(
     shared: &Shared,
     kill: Option<&ConnectionKill>,
+    endpoint: Endpoint,
 ) -> Result<FaultAction, Response> {
     let decision = {
         let mut portal = shared.lock();
-        let decision = portal.faults.decide();
+        let mut decision = portal.faults.decide();
+        if endpoint == Endpoint::OAuth && decision.action == FaultAction::QueryLimitExceeded {
+            decision.action = FaultAction::None;
+        }
         let counters = &mut portal.counters.faults;
         if decision.latency.is_some() {
             counters.delayed += 1;
@@ -69,6 +83,7 @@ pub(crate) async fn apply_faults(
             FaultAction::Error500 => counters.error_500 += 1,
             FaultAction::DropBefore => counters.dropped_before += 1,
             FaultAction::DropAfter => counters.dropped_after += 1,
+            FaultAction::QueryLimitExceeded => counters.query_limit_exceeded += 1,
             FaultAction::None => {}
         }
         decision
@@ -78,6 +93,7 @@ pub(crate) async fn apply_faults(
     }
     match decision.action {
         FaultAction::Error500 => Err(html_500()),
+        FaultAction::QueryLimitExceeded => Err(error_response(&ApiError::query_limit_exceeded())),
         FaultAction::DropBefore => Err(reset_connection(kill).await),
         action => Ok(action),
     }

@@ -354,6 +354,9 @@ pub struct FaultCounters {
     pub dropped_before: u64,
     /// Connections reset after processing.
     pub dropped_after: u64,
+    /// REST requests refused 503 `QUERY_LIMIT_EXCEEDED` by the fault (the bucket's own
+    /// refusals are in [`Counters::query_limit_rejections`]).
+    pub query_limit_exceeded: u64,
 }
 
 /// Counters of what the portal saw.
@@ -364,12 +367,15 @@ pub struct Counters {
     pub refreshes: u64,
     /// Refused `refresh_token` grants (`invalid_grant`, `invalid_client`).
     pub refresh_rejections: u64,
-    /// Requests refused 503 `QUERY_LIMIT_EXCEEDED`.
+    /// Requests refused 503 `QUERY_LIMIT_EXCEEDED` by the rate limit (injected refusals are in
+    /// [`FaultCounters::query_limit_exceeded`]).
     pub query_limit_rejections: u64,
     /// Calls refused 429 `OPERATION_TIME_LIMIT`.
     pub operating_limit_rejections: u64,
     /// Requests refused 401 `expired_token`.
     pub expired_token_rejections: u64,
+    /// Requests refused 401 `invalid_token` (unknown or revoked tokens).
+    pub invalid_token_rejections: u64,
     /// REST calls per lowercase method name (batch sub-calls included).
     pub requests: BTreeMap<String, u64>,
     /// Injected faults.

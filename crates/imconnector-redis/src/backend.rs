@@ -80,7 +80,8 @@ impl RedisBackendBuilder {
         self
     }
 
-    /// How long to wait for one Redis answer (default 5 s).
+    /// How long to wait for one Redis answer or connection (default 5 s). A command on an
+    /// unreachable Redis fails after one reconnection attempt; the next command tries again.
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
         self.response_timeout = timeout;
         self
@@ -129,9 +130,15 @@ impl RedisBackendBuilder {
         let client = redis::Client::open(url).map_err(|error| RedisBackendError::InvalidUrl {
             kind: format!("{:?}", error.kind()),
         })?;
+        // One reconnection attempt per command, at most a response timeout apart: with the
+        // client library's default (six attempts, exponential delays) every command waits some
+        // ten seconds on a stopped Redis, and so does a refresh whose new pair is already
+        // issued. The next command tries to reconnect again.
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(self.response_timeout))
-            .set_connection_timeout(Some(self.response_timeout));
+            .set_connection_timeout(Some(self.response_timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(self.response_timeout);
         let connection = client
             .get_connection_manager_with_config(config)
             .await

@@ -396,9 +396,15 @@ fn millis(duration: Duration) -> u64 {
         .max(1)
 }
 
-/// Whether `stored` is known to be older than `ours` (an earlier expiry).
+/// Whether `stored` is known to be older than `ours` (an earlier expiry). In whole seconds: the
+/// stored form keeps no more, while a pair in memory computed from `expires_in` has a fraction,
+/// which would make a pair stored within the same second look older than the one it replaced.
 fn is_older(stored: &Tokens, ours: &Tokens) -> bool {
-    matches!((stored.expires_at, ours.expires_at), (Some(theirs), Some(mine)) if theirs < mine)
+    let seconds = |at: std::time::SystemTime| {
+        at.duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs())
+    };
+    matches!((stored.expires_at, ours.expires_at), (Some(theirs), Some(mine)) if seconds(theirs) < seconds(mine))
 }
 
 fn lock_unsaved(
@@ -407,4 +413,28 @@ fn lock_unsaved(
     unsaved
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    #[test]
+    fn a_pair_stored_within_the_same_second_is_not_older() {
+        let at = UNIX_EPOCH + Duration::from_secs(1_900_000_000);
+        let ours = Tokens::new("a-1", "r-1").with_expires_at(at + Duration::from_millis(700));
+        // Issued after ours, but stored in whole seconds.
+        let stored = decode_stored(
+            &Tokens::new("a-2", "r-2").with_expires_at(at + Duration::from_millis(900)),
+        );
+        assert!(!is_older(&stored, &ours));
+        let earlier = Tokens::new("a-0", "r-0").with_expires_at(at - Duration::from_secs(1));
+        assert!(is_older(&earlier, &ours));
+    }
+
+    fn decode_stored(tokens: &Tokens) -> Tokens {
+        record::decode(record::encode(tokens).expose_secret()).expect("round trip")
+    }
 }

@@ -215,6 +215,7 @@ impl ClientBuilder {
                     client: http.clone(),
                     timeout: self.request_timeout,
                     user_agent: user_agent.clone(),
+                    retry: self.retry_policy,
                 };
                 self.oauth_auth(app, *tokens, exchange_http)?
             }

@@ -12,6 +12,10 @@ use crate::{error::Error, tokens::Tokens};
 pub trait TokenExchange: Send + Sync {
     /// Exchanges the refresh token of `tokens` for a new pair at the OAuth server.
     ///
+    /// Transient failures (no answer, a 5xx or HTML page) are already retried inside, within
+    /// the client's [`RetryPolicy`](crate::RetryPolicy): one exchange can last up to its
+    /// `max_elapsed` plus a request timeout, which a coordinator's lock should outlast.
+    ///
     /// # Errors
     /// [`Error::ReauthorizationNeeded`] on `invalid_grant`, [`Error::RefreshFailed`] otherwise.
     fn exchange<'a>(&'a self, tokens: &'a Tokens) -> BoxFuture<'a, Result<Tokens, Error>>;

@@ -14,6 +14,7 @@ mod coordination;
 mod dispatch;
 mod envelope;
 mod error;
+mod grant;
 mod leaky_bucket;
 mod method;
 mod oauth;

@@ -19,16 +19,14 @@ use futures::{
     future::{BoxFuture, Shared},
     FutureExt,
 };
-use secrecy::{ExposeSecret, SecretString};
-use serde_json::Value;
 use tracing::Instrument;
 use url::Url;
 
 use crate::{
     code::ErrorCode,
     coordination::{RefreshCoordinator, TokenExchange},
-    envelope::{error_from_object, snippet},
     error::Error,
+    policy::RetryPolicy,
     store::TokenStore,
     tokens::{OAuthApp, Tokens},
 };
@@ -99,11 +97,14 @@ struct Flight {
     outcome: Outcome,
 }
 
-/// The HTTP settings the exchange uses (the client's pool, timeout and user agent).
+/// The HTTP settings the exchange uses (the client's pool, timeout, user agent and retry
+/// policy).
 pub(crate) struct Http {
     pub(crate) client: reqwest::Client,
     pub(crate) timeout: Duration,
     pub(crate) user_agent: reqwest::header::HeaderValue,
+    /// Bounds the retries of an exchange that failed transiently.
+    pub(crate) retry: RetryPolicy,
 }
 
 pub(crate) struct OAuthSession {
@@ -356,81 +357,9 @@ impl OAuthSession {
         }
     }
 
-    /// `grant_type=refresh_token` against the OAuth server, secrets in the POST body only.
+    /// The `refresh_token` grant against the OAuth server, transient failures retried.
     async fn exchange(&self, tokens: &Tokens) -> Result<Tokens, Error> {
-        let form = [
-            ("grant_type", "refresh_token"),
-            ("client_id", self.app.client_id.as_str()),
-            ("client_secret", self.app.client_secret.expose_secret()),
-            ("refresh_token", tokens.refresh_token.expose_secret()),
-        ];
-        let failed = |reason: String, source: Option<reqwest::Error>| Error::RefreshFailed {
-            code: None,
-            http_status: None,
-            reason,
-            source: source.map(|error| Box::new(error.without_url()) as _),
-        };
-        let response = self
-            .http
-            .client
-            .post(self.server.clone())
-            .timeout(self.http.timeout)
-            .header(reqwest::header::USER_AGENT, self.http.user_agent.clone())
-            .header(reqwest::header::ACCEPT, "application/json")
-            .form(&form)
-            .send()
-            .await
-            .map_err(|error| {
-                failed(
-                    "the OAuth server could not be reached".to_owned(),
-                    Some(error),
-                )
-            })?;
-        let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|error| {
-            failed(
-                "the OAuth server's answer could not be read".to_owned(),
-                Some(error),
-            )
-        })?;
-        let secrets: [&SecretString; 3] = [
-            &self.app.client_secret,
-            &tokens.refresh_token,
-            &tokens.access_token,
-        ];
-        let Ok(Value::Object(answer)) = serde_json::from_slice::<Value>(&body) else {
-            return Err(Error::RefreshFailed {
-                code: None,
-                http_status: Some(status),
-                reason: format!("the OAuth server answered HTTP {status} with a body that is not a JSON object: {:?}", snippet(&body, &secrets)),
-                source: None,
-            });
-        };
-        if let Some(refused) = error_from_object("oauth/token", &answer, Some(status)) {
-            if refused.code == ErrorCode::InvalidGrant {
-                return Err(Error::ReauthorizationNeeded {
-                    code: refused.code,
-                    description: refused.description,
-                });
-            }
-            return Err(Error::RefreshFailed {
-                code: Some(refused.code.clone()),
-                http_status: Some(status),
-                reason: format!(
-                    "the OAuth server refused: {} ({})",
-                    refused.code, refused.description
-                ),
-                source: None,
-            });
-        }
-        Tokens::from_token_answer(&Value::Object(answer), tokens).map_err(|missing| {
-            Error::RefreshFailed {
-                code: None,
-                http_status: Some(status),
-                reason: format!("the OAuth server's answer has no `{missing}`"),
-                source: None,
-            }
-        })
+        crate::grant::refresh(&self.http, &self.server, &self.app, tokens).await
     }
 }
 

@@ -4,8 +4,9 @@
 //!
 //! The portal's answers feed back: a `QUERY_LIMIT_EXCEEDED` means the portal's bucket is full
 //! (other clients of the portal, a restart into a full bucket, clocks drifting apart), so the
-//! local bucket counts as full for every caller, every caller pauses for the retry wait, and the
-//! bucket then drains slower, by a factor that halves back towards 1 every two seconds.
+//! local bucket counts as full for every caller and every caller pauses for the retry wait;
+//! refusals that keep coming make the bucket drain slower, by a factor that halves back towards
+//! 1 every two seconds.
 
 use std::{
     collections::HashMap,
@@ -22,7 +23,10 @@ const OPERATING_SLOWDOWN_SHARE: f64 = 0.9;
 /// The portal's operating-time window; no reset is further away than this.
 const OPERATING_WINDOW: Duration = Duration::from_secs(600);
 
-/// The most the push-back slows the client down (times its paced interval).
+/// The highest push-back factor. The bucket drains `factor - 1` times slower (at least 1), so
+/// the first refusal after a quiet spell (factor 2) only fills the bucket and pauses the
+/// callers, and refusals that keep coming (the portal drains slower than the client thinks,
+/// e.g. another application shares its bucket) slow it down, up to 7 times.
 const MAX_SLOWDOWN: f64 = 8.0;
 /// How fast the slow-down fades once the portal stops pushing back.
 const SLOWDOWN_HALF_LIFE: Duration = Duration::from_secs(2);
@@ -146,8 +150,8 @@ impl Pacer {
 
     /// The portal refused a request with `QUERY_LIMIT_EXCEEDED`; `wait` is the refused
     /// caller's retry wait. The portal's bucket is full, so the local one counts as full; every
-    /// caller pauses that long, then the bucket drains slower for a while. A shared limiter is
-    /// told too, so other replicas hold back as well.
+    /// caller pauses that long; if refusals keep coming, the bucket drains slower for a while
+    /// (see [`MAX_SLOWDOWN`]). A shared limiter is told too, so other replicas hold back as well.
     pub(crate) fn push_back(&self, wait: Duration) {
         let now = Instant::now();
         if let Some(bucket) = &self.bucket {
@@ -182,14 +186,21 @@ impl Pacer {
         }
     }
 
-    /// How many times slower than the portal's rate the bucket drains now (1 once the
-    /// push-back has faded).
+    /// How many times slower than the portal's rate the bucket drains now: the push-back
+    /// factor less one (see [`MAX_SLOWDOWN`]), 1 once it has faded.
     fn slowdown(&self) -> f64 {
+        let slowdown = self.push_back_factor() - 1.0;
+        if slowdown >= 1.05 {
+            slowdown
+        } else {
+            1.0
+        }
+    }
+
+    /// The push-back factor now (1: none).
+    fn push_back_factor(&self) -> f64 {
         let push_back = *lock(&self.push_back);
-        push_back
-            .map(|push_back| push_back.factor())
-            .filter(|factor| *factor >= 1.05)
-            .unwrap_or(1.0)
+        push_back.map_or(1.0, |push_back| push_back.factor())
     }
 
     fn paused_until(&self) -> Option<Instant> {
@@ -341,11 +352,24 @@ mod tests {
             "the bucket counts as full"
         );
         assert!(pacer.paused_until().is_some(), "every caller pauses");
-        let raised = pacer.slowdown();
+        let raised = pacer.push_back_factor();
         assert!(raised > 1.9 && raised <= 2.0, "{raised}");
+        assert_eq!(
+            pacer.slowdown(),
+            1.0,
+            "a first refusal does not slow the rate"
+        );
         // The refusals of requests already on their way when the first came back.
         pacer.push_back(Duration::from_millis(200));
         pacer.push_back(Duration::from_millis(200));
-        assert!(pacer.slowdown() <= 2.0, "one overrun, one slow-down");
+        assert!(
+            pacer.push_back_factor() <= 2.0,
+            "one overrun, one raise of the factor"
+        );
+        // A refusal after the pause is a new overrun: now the bucket drains slower.
+        std::thread::sleep(Duration::from_millis(250));
+        pacer.push_back(Duration::from_millis(200));
+        let slowed = pacer.slowdown();
+        assert!(slowed > 1.5 && slowed <= 3.0, "{slowed}");
     }
 }

@@ -7,6 +7,7 @@ mod pacing;
 mod refresh;
 mod registry;
 mod resilience;
+mod returns;
 mod store;
 mod support;
 mod takeover;

@@ -87,40 +87,14 @@ async fn uninstalling_keeps_the_fence_counter_growing() {
     clean(&redis, &prefix).await;
 }
 
-/// A redis-server of this test's own on `port`, so it can be stopped and started again.
-fn own_redis(port: u16) -> tokio::process::Child {
-    tokio::process::Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("redis-server starts")
-}
-
-async fn wait_for_redis(url: &str) {
-    for _ in 0..100 {
-        if imconnector_redis::RedisBackend::connect(url).await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("redis-server did not start");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_keep_flowing_while_redis_is_stopped_and_restarted() {
     // Needs a redis-server binary; the shared server's URL only says Redis tests are wanted.
     if redis_url().is_none() {
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .unwrap()
-        .port();
-    let url = format!("redis://127.0.0.1:{port}/");
-    let mut server = own_redis(port);
-    wait_for_redis(&url).await;
+    let mut server = imconnector_tests::redis_process::RedisProcess::start().await;
+    let url = server.url();
     let portal = Emulator::builder().start().await.unwrap();
     let prefix = unique_prefix("outage");
     let redis = imconnector_redis::RedisBackend::builder()
@@ -175,12 +149,11 @@ async fn calls_keep_flowing_while_redis_is_stopped_and_restarted() {
     let phase = Duration::from_secs(2);
     tokio::time::sleep(phase).await;
     let up = count();
-    server.kill().await.unwrap();
+    server.stop().await;
     tokio::time::sleep(phase).await;
     let down = count() - up;
     let degraded = bucket.is_degraded();
-    server = own_redis(port);
-    wait_for_redis(&url).await;
+    server.restart().await;
     tokio::time::sleep(phase).await;
     let back = count() - up - down;
     stop.store(true, std::sync::atomic::Ordering::SeqCst);

@@ -87,6 +87,7 @@ fn routes() -> Router<Arc<Shared>> {
         .route("/webhook", get(webhook))
         .route("/tokens", post(tokens))
         .route("/tokens/expire", post(expire_tokens))
+        .route("/tokens/revoke", post(revoke_access_tokens))
         .route("/authorization-code", post(authorization_code))
         .route("/clock/advance", post(advance_clock))
         .route("/lines", get(lines).post(add_line))
@@ -171,6 +172,11 @@ async fn tokens(State(shared): SharedState, body: Option<Json<Who>>) -> Response
 
 async fn expire_tokens(State(shared): SharedState) -> Response {
     handle(shared).expire_tokens();
+    Json(json!({ "ok": true })).into_response()
+}
+
+async fn revoke_access_tokens(State(shared): SharedState) -> Response {
+    handle(shared).revoke_access_tokens();
     Json(json!({ "ok": true })).into_response()
 }
 

@@ -247,6 +247,14 @@ impl EmulatorHandle {
         });
     }
 
+    /// Revokes every access token issued so far: the next call with one of them answers 401
+    /// `invalid_token` (as the portal does for a token it no longer knows), so a client must
+    /// refresh. Refresh tokens stay valid; counted in
+    /// [`Counters::invalid_token_rejections`](crate::Counters::invalid_token_rejections).
+    pub fn revoke_access_tokens(&self) {
+        self.shared.run(|portal| portal.tokens.revoke_access());
+    }
+
     /// Moves the emulated clock forward (tokens expire, the bucket drains, budgets reset).
     pub fn advance_clock(&self, by: Duration) {
         self.shared.clock.advance(by);

@@ -115,11 +115,14 @@ pub(crate) fn resolve(
                 "The access token provided has expired",
             ))
         }
-        Err(AccessError::Invalid) => Err(ApiError::new(
-            401,
-            "invalid_token",
-            "The access token provided is invalid",
-        )),
+        Err(AccessError::Invalid) => {
+            portal.counters.invalid_token_rejections += 1;
+            Err(ApiError::new(
+                401,
+                "invalid_token",
+                "The access token provided is invalid",
+            ))
+        }
     }
 }
 

@@ -27,7 +27,7 @@ use crate::envelope::{error_response, html_500, json_response, ApiError, Outcome
 use crate::faults::FaultAction;
 use crate::limits::OperatingReport;
 use crate::php::Params;
-use crate::server::{apply_faults, ConnectionKill, Secure};
+use crate::server::{apply_faults, ConnectionKill, Endpoint, Secure};
 use crate::state::{Portal, Shared};
 use auth::Caller;
 
@@ -105,7 +105,7 @@ pub(crate) async fn handle(
     let kill = kill.map(|Extension(kill)| kill);
     let secure = secure.is_some_and(|Extension(Secure(secure))| secure);
     let start = shared.clock.now();
-    let action = match apply_faults(&shared, kill.as_ref()).await {
+    let action = match apply_faults(&shared, kill.as_ref(), Endpoint::Rest).await {
         Ok(action) => action,
         Err(response) => return response,
     };
@@ -148,8 +148,12 @@ fn process(shared: &Arc<Shared>, request: &Incoming<'_>, start: f64) -> Response
         if let Some((per_second, burst)) = portal.settings.rate_limit.parameters() {
             if !portal.bucket.try_admit(portal.now, per_second, burst) {
                 portal.counters.query_limit_rejections += 1;
-                let error = ApiError::new(503, "QUERY_LIMIT_EXCEEDED", "Too many requests");
-                return (Outcome::Err(error), None, 0.0, shape);
+                return (
+                    Outcome::Err(ApiError::query_limit_exceeded()),
+                    None,
+                    0.0,
+                    shape,
+                );
             }
         }
         let webhook = target

@@ -213,6 +213,12 @@ impl TokenStore {
         }
     }
 
+    /// Forgets every access token: each then answers `invalid_token`, as after a revocation on
+    /// the portal. Refresh tokens stay valid.
+    pub(crate) fn revoke_access(&mut self) {
+        self.access.rows.clear();
+    }
+
     /// Drops long-dead tokens now and then so a long run does not grow without bound. Expired
     /// access tokens stay for a day of emulated time (or ten lifetimes) to keep answering
     /// `expired_token`.
@@ -272,6 +278,20 @@ mod tests {
             None,
             "reused"
         );
+    }
+
+    #[test]
+    fn revoked_access_tokens_are_invalid_and_refresh_tokens_still_rotate() {
+        let mut store = TokenStore::default();
+        let pair = store.issue(GRANT, 1000.0, 3600.0);
+        store.revoke_access();
+        assert_eq!(
+            store.check_access(&pair.access, 1000.0),
+            Err(AccessError::Invalid)
+        );
+        assert_eq!(store.consume_refresh(&pair.refresh, 0, 1000.0), Some(GRANT));
+        let next = store.issue(GRANT, 1000.0, 3600.0);
+        assert_eq!(store.check_access(&next.access, 1000.0), Ok(GRANT));
     }
 
     #[test]

@@ -171,6 +171,12 @@ async fn settings_clock_and_lines_over_http() {
             .0,
         401
     );
+    let (status, _) = control(&portal, reqwest::Method::POST, "tokens/revoke", None).await;
+    assert_eq!(status, 200);
+    let (_, body) = portal
+        .call("imconnector.status", json!({"CONNECTOR": "a"}))
+        .await;
+    assert_eq!(body["error"], json!("invalid_token"));
     let (status, _) = control(
         &portal,
         reqwest::Method::PUT,
@@ -179,7 +185,7 @@ async fn settings_clock_and_lines_over_http() {
     )
     .await;
     assert_eq!(status, 409);
-    let faults = json!({"seed": 5, "latency": 0.5});
+    let faults = json!({"seed": 5, "latency": 0.5, "query_limit_share": 0.2});
     let (status, _) = control(
         &portal,
         reqwest::Method::PUT,
@@ -191,6 +197,7 @@ async fn settings_clock_and_lines_over_http() {
     let (_, settings) = control(&portal, reqwest::Method::GET, "settings", None).await;
     assert_eq!(settings["faults"]["seed"], json!(5));
     assert_eq!(settings["faults"]["latency"], json!(0.5));
+    assert_eq!(settings["faults"]["query_limit_share"], json!(0.2));
     assert_eq!(settings["rate_limit"], json!({"kind": "off"}));
     assert_eq!(settings["soft_error_shape"], json!("top_level"));
     assert_eq!(settings["token_ttl"], json!(3600.0));

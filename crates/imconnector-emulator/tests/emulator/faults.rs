@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use imconnector_emulator::{Emulator, Faults};
+use imconnector_emulator::{Emulator, ExposeSecret, Faults};
 use serde_json::json;
 
 use crate::common::{http, Portal};
@@ -167,4 +167,52 @@ async fn invalid_fault_settings_are_refused() {
         .drop_before_share(0.7);
     assert!(portal.emulator.set_faults(Some(too_much.clone())).is_err());
     assert!(Emulator::builder().faults(too_much).start().await.is_err());
+}
+
+#[tokio::test]
+async fn query_limit_fault_answers_as_the_bucket_does_applies_nothing_and_spares_oauth() {
+    let portal = Portal::start().await;
+    portal
+        .emulator
+        .set_faults(Some(Faults::new(5).query_limit_share(1.0)))
+        .expect("valid");
+    let (status, body) = portal
+        .call(
+            "imconnector.activate",
+            json!({"CONNECTOR": "f", "LINE": 1, "ACTIVE": 1}),
+        )
+        .await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        body,
+        json!({"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"}),
+        "the rate limit's own answer"
+    );
+    // The OAuth server has no rate limit: the fault leaves it alone.
+    let app = portal.emulator.app();
+    let tokens = portal.emulator.tokens();
+    let response = http()
+        .post(portal.emulator.oauth_url())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", app.client_id.as_str()),
+            ("client_secret", app.client_secret.expose_secret()),
+            ("refresh_token", tokens.refresh_token.expose_secret()),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    portal.emulator.set_faults(None).expect("valid");
+    assert!(
+        !portal.emulator.line_status("f", 1).active,
+        "the refused activation was not applied"
+    );
+    let counters = portal.emulator.counters();
+    assert_eq!(counters.faults.query_limit_exceeded, 1, "{counters:?}");
+    assert_eq!(
+        counters.query_limit_rejections, 0,
+        "the bucket refused nothing"
+    );
+    assert_eq!(counters.refreshes, 1);
 }

@@ -1,5 +1,6 @@
 //! URL forms, credentials, body encodings and the envelope (reference §1).
 
+use imconnector_emulator::ExposeSecret;
 use serde_json::{json, Value};
 
 use crate::common::{read, Portal};
@@ -76,6 +77,56 @@ async fn missing_wrong_and_expired_tokens_are_401() {
         json!({"error": "expired_token", "error_description": "The access token provided has expired"})
     );
     assert_eq!(portal.emulator.counters().expired_token_rejections, 1);
+}
+
+#[tokio::test]
+async fn revoked_access_tokens_are_invalid_token_and_the_refresh_token_still_works() {
+    let portal = Portal::start().await;
+    let app = portal.emulator.app();
+    let pair = portal.emulator.tokens();
+    portal.emulator.revoke_access_tokens();
+    let (status, body) = portal
+        .call_as(
+            pair.access_token.expose_secret(),
+            "imconnector.status",
+            json!({"CONNECTOR": "a"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            401,
+            json!({"error": "invalid_token", "error_description": "The access token provided is invalid"})
+        )
+    );
+    // One refresh brings a working token back.
+    let refreshed = portal
+        .http
+        .post(portal.emulator.oauth_url())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", app.client_id.as_str()),
+            ("client_secret", app.client_secret.expose_secret()),
+            ("refresh_token", pair.refresh_token.expose_secret()),
+        ])
+        .send()
+        .await
+        .expect("request");
+    let (status, body) = read(refreshed).await;
+    assert_eq!(status, 200, "{body}");
+    let access = body["access_token"].as_str().expect("a new access token");
+    let (status, _) = portal
+        .call_as(access, "imconnector.status", json!({"CONNECTOR": "a"}))
+        .await;
+    assert_eq!(status, 200);
+    let counters = portal.emulator.counters();
+    assert_eq!(
+        (
+            counters.invalid_token_rejections,
+            counters.expired_token_rejections
+        ),
+        (1, 0)
+    );
 }
 
 #[tokio::test]

@@ -7,4 +7,10 @@ if fence <= stored then
   return {0, stored}
 end
 redis.call('HSET', KEYS[1], 'pair', ARGV[1], 'version', ARGV[2])
+-- The counter must stay ahead of every stored version. It is behind when the hash was lost
+-- (a Redis restarted without persistence) and a pair refreshed before that is saved late: the
+-- next holders would draw fences below the stored version and their saves would be refused.
+if tonumber(redis.call('HGET', KEYS[1], 'fence') or '0') < fence then
+  redis.call('HSET', KEYS[1], 'fence', ARGV[2])
+end
 return {1, fence}

@@ -5,6 +5,7 @@ mod batch;
 mod errors;
 mod pacing;
 mod refresh;
+mod refresh_retry;
 mod resilience;
 mod retries;
 mod store;

@@ -119,8 +119,15 @@ async fn the_call_deadline_covers_the_refresh() {
         .retry_policy(fast_retries().with_deadline(Duration::from_millis(300)))
         .build()
         .unwrap();
+    let started = Instant::now();
     let result = client.call(&Status::new("acme_chat", 1)).await;
     assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
+    // Ended by the 300 ms deadline, not by the 30 s exchange (a wide bound for a loaded machine).
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(
         portal.server.count("imconnector.status"),
         0,
@@ -139,6 +146,7 @@ async fn a_write_cut_by_the_deadline_is_outcome_unknown_and_not_replayed() {
         .retry_policy(fast_retries().with_deadline(Duration::from_millis(300)))
         .build()
         .unwrap();
+    let started = Instant::now();
     let result = client
         .call_raw(
             "imconnector.send.messages",
@@ -148,6 +156,12 @@ async fn a_write_cut_by_the_deadline_is_outcome_unknown_and_not_replayed() {
     assert!(
         matches!(result, Err(Error::OutcomeUnknown { .. })),
         "{result:?}"
+    );
+    // Cut by the 300 ms deadline, not by the 30 s answer.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
     );
     assert_eq!(portal.server.count("imconnector.send.messages"), 1);
 }

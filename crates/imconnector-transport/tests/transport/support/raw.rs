@@ -13,6 +13,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub enum RawAction {
     Reset,
     Respond(String),
+    /// Any status and content type, e.g. a proxy's HTML error page.
+    Page {
+        status: u16,
+        content_type: &'static str,
+        body: String,
+    },
 }
 
 pub async fn raw_server(
@@ -47,10 +53,16 @@ pub async fn raw_server(
                             return;
                         }
                         RawAction::Respond(body) => {
-                            let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len());
-                            if stream.write_all(head.as_bytes()).await.is_err()
-                                || stream.write_all(body.as_bytes()).await.is_err()
-                            {
+                            if !answer(&mut stream, 200, "application/json", &body).await {
+                                return;
+                            }
+                        }
+                        RawAction::Page {
+                            status,
+                            content_type,
+                            body,
+                        } => {
+                            if !answer(&mut stream, status, content_type, &body).await {
                                 return;
                             }
                         }
@@ -60,6 +72,21 @@ pub async fn raw_server(
         }
     });
     (addr, counts)
+}
+
+/// Writes one answer; false when the peer is gone.
+async fn answer(
+    stream: &mut tokio::net::TcpStream,
+    status: u16,
+    content_type: &str,
+    body: &str,
+) -> bool {
+    let head = format!(
+        "HTTP/1.1 {status} Whatever\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.is_ok()
+        && stream.write_all(body.as_bytes()).await.is_ok()
 }
 
 /// Reads one request (head and `content-length` body); returns its path.
