@@ -221,8 +221,8 @@ fn throughput_section(quick: bool) -> Result<(), SetupError> {
         "## Throughput under the standard bucket (burst 50, 2 requests/s), time scale {time_scale}\n"
     );
     println!(
-        "The emulator drains {} requests per real second; the client paces itself for the same \
-         numbers (with its 10% safety margin).\n",
+        "The emulator drains {} requests per real second; the client paces itself at the same \
+         numbers (full rate, a reserve of 100 ms of drain in the burst).\n",
         number(2.0 * time_scale, 0)
     );
     let mut table = Table::new(&[

@@ -225,6 +225,7 @@ impl EmulatorBuilder {
             statuses: BTreeMap::new(),
             customers: BTreeMap::new(),
             chats: BTreeMap::new(),
+            chat_index: Default::default(),
             messages: BTreeMap::new(),
             deliveries: Default::default(),
             bindings: Vec::new(),

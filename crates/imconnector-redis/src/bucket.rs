@@ -23,10 +23,12 @@ const REDIS_BUDGET: Duration = Duration::from_millis(250);
 /// How often an unreachable Redis is probed in the background.
 const PROBE_INTERVAL: Duration = Duration::from_millis(500);
 
-/// The share of the portal's drain rate the replicas use together by default.
-pub const DEFAULT_RATE_SHARE: f64 = 0.98;
+/// The share of the portal's drain rate the replicas use together by default: all of it, as the
+/// single client does; the spare burst, not a slower rate, absorbs arrival jitter.
+pub const DEFAULT_RATE_SHARE: f64 = 1.0;
 /// The share of the portal's burst the replicas use together by default; the rest absorbs
-/// requests that reach the portal closer together than they left.
+/// requests that reach the portal closer together than they left (a Redis round trip and
+/// several processes make that jitter larger than a single client's).
 pub const DEFAULT_BURST_SHARE: f64 = 0.8;
 
 /// One portal's leaky bucket in Redis, shared by every replica; a [`RequestLimiter`] for
@@ -38,6 +40,10 @@ pub const DEFAULT_BURST_SHARE: f64 = 0.8;
 /// the same rate and burst for this replica alone, logs a warning, and probes Redis in the
 /// background until it answers again; the portal's `QUERY_LIMIT_EXCEEDED`, which the client
 /// retries and feeds back, is then the backstop.
+///
+/// The feedback is shared: a `QUERY_LIMIT_EXCEEDED` ([`RequestLimiter::push_back`]) counts the
+/// shared bucket as full and pauses it for the refused request's retry wait, so every replica
+/// holds back, not only the one that was refused.
 #[derive(Clone)]
 pub struct SharedBucket {
     pub(crate) connection: ConnectionManager,
@@ -170,17 +176,21 @@ impl RequestLimiter for SharedBucket {
         Box::pin(self.pace())
     }
 
-    fn push_back(&self, _wait: Duration) {
+    fn push_back(&self, wait: Duration) {
         if self.is_degraded() {
             return;
         }
-        // Every replica waits for the bucket to drain; in the background, since this must not
-        // block the caller.
+        // Every replica pauses for `wait`, then waits for the full bucket to drain; shared in
+        // the background, since this must not block the caller.
         let bucket = self.clone();
+        let pause_micros = u64::try_from(wait.as_micros()).unwrap_or(u64::MAX);
         tokio::spawn(async move {
             let mut connection = bucket.connection.clone();
             let mut invocation = bucket.scripts.fill.key(&bucket.keys.bucket);
-            invocation.arg(bucket.capacity).arg(bucket.per_second);
+            invocation
+                .arg(bucket.capacity)
+                .arg(bucket.per_second)
+                .arg(pause_micros);
             let filled = invocation.invoke_async::<u8>(&mut connection);
             if let Ok(Err(error)) = tokio::time::timeout(REDIS_BUDGET, filled).await {
                 tracing::warn!(%error, key = %bucket.keys.bucket, "cannot share the portal's push-back");

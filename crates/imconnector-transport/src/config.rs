@@ -165,7 +165,8 @@ impl ClientBuilder {
 
     /// The portal's per-method operating-time limit (default 480 s, the documented cloud
     /// example), or `None` to ignore `time.operating`. Past 90% of it, calls to that method wait
-    /// for `operating_reset_at` (when the wait fits the retry policy's `max_elapsed`).
+    /// for `operating_reset_at` (when the wait fits the retry policy's `max_elapsed`), counted
+    /// from the answer's `time.finish`, so the portal's clock decides, not the client's.
     pub fn operating_time_limit(mut self, limit: Option<Duration>) -> Self {
         self.operating_time_limit = limit;
         self

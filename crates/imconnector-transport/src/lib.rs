@@ -16,6 +16,7 @@ mod envelope;
 mod envelope_text;
 mod error;
 mod grant;
+mod leaky_bucket;
 mod method;
 mod oauth;
 mod pacing;

@@ -1,27 +1,33 @@
-//! Pacing: the portal's leaky bucket (via `governor`'s GCRA, which has the same semantics: a
-//! counter that drains at a fixed rate and refuses past the burst) and the per-method
-//! operating-time budget read from `time.operating` / `time.operating_reset_at`.
+//! Pacing: the portal's leaky bucket (the client keeps a copy with the portal's own numbers, see
+//! [`RateLimit`]) and the per-method operating-time budget read from `time.operating` /
+//! `time.operating_reset_at`.
 //!
-//! The portal's answers feed back: a `QUERY_LIMIT_EXCEEDED` means the bucket is fuller than the
-//! client thought (other clients of the portal, a clock drift), so every caller pauses for the
-//! retry wait and then goes slower, by a factor that halves back towards 1 every two seconds.
+//! The portal's answers feed back: a `QUERY_LIMIT_EXCEEDED` means the portal's bucket is full
+//! (other clients of the portal, a restart into a full bucket, clocks drifting apart), so the
+//! local bucket counts as full for every caller and every caller pauses for the retry wait;
+//! refusals that keep coming make the bucket drain slower, by a factor that halves back towards
+//! 1 every two seconds.
 
 use std::{
     borrow::Cow,
     collections::HashMap,
-    num::NonZeroU32,
     sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-
-use crate::{coordination::RequestLimiter, envelope::Time, policy::RateLimit};
+use crate::{
+    coordination::RequestLimiter, envelope::Time, leaky_bucket::LeakyBucket, policy::RateLimit,
+};
 
 /// Past this share of the operating-time limit, calls to the method wait for its reset.
 const OPERATING_SLOWDOWN_SHARE: f64 = 0.9;
+/// The portal's operating-time window; no reset is further away than this.
+const OPERATING_WINDOW: Duration = Duration::from_secs(600);
 
-/// The most the push-back slows the client down (times its paced interval).
+/// The highest push-back factor. The bucket drains `factor - 1` times slower (at least 1), so
+/// the first refusal after a quiet spell (factor 2) only fills the bucket and pauses the
+/// callers, and refusals that keep coming (the portal drains slower than the client thinks,
+/// e.g. another application shares its bucket) slow it down, up to 7 times.
 const MAX_SLOWDOWN: f64 = 8.0;
 /// How fast the slow-down fades once the portal stops pushing back.
 const SLOWDOWN_HALF_LIFE: Duration = Duration::from_secs(2);
@@ -47,14 +53,25 @@ impl PushBack {
 /// What the portal last said about one method's operating time.
 #[derive(Debug, Clone, Copy)]
 struct Operating {
+    /// Seconds spent in the window, as of the answer.
     seconds: f64,
-    reset_at: i64,
+    /// How long after `observed` the window's oldest minute expires, by the portal's clock.
+    reset_in: Duration,
+    observed: Instant,
+}
+
+impl Operating {
+    /// How long until the window resets, if it has not yet.
+    fn until_reset(&self) -> Option<Duration> {
+        let remaining = self.reset_in.saturating_sub(self.observed.elapsed());
+        (!remaining.is_zero()).then_some(remaining)
+    }
 }
 
 pub(crate) struct Pacer {
-    bucket: Option<DefaultDirectRateLimiter>,
-    /// The bucket's interval between requests, the unit of the push-back's slow-down.
-    interval: Option<Duration>,
+    /// The local copy of the portal's bucket, `None` when not pacing (or pacing through
+    /// `shared`).
+    bucket: Option<Mutex<LeakyBucket>>,
     push_back: Mutex<Option<PushBack>>,
     /// Replaces `bucket` when configured (a bucket shared with other processes).
     shared: Option<Arc<dyn RequestLimiter>>,
@@ -76,14 +93,11 @@ impl Pacer {
         } else {
             rate_limit
         };
-        let paced = local.paced();
-        let bucket = paced.and_then(|(interval, burst)| {
-            let quota = Quota::with_period(interval)?.allow_burst(NonZeroU32::new(burst)?);
-            Some(RateLimiter::direct(quota))
-        });
+        let bucket = local
+            .paced()
+            .map(|paced| Mutex::new(LeakyBucket::new(paced, Instant::now())));
         Self {
             bucket,
-            interval: paced.map(|(interval, _)| interval),
             push_back: Mutex::new(None),
             shared,
             turn: tokio::sync::Mutex::new(()),
@@ -114,37 +128,59 @@ impl Pacer {
             return;
         }
         let _turn = self.turn.lock().await;
-        if let Some(paused_until) = self.paused_until() {
-            tokio::time::sleep_until(paused_until.into()).await;
-        }
         if let Some(shared) = &self.shared {
+            if let Some(paused_until) = self.paused_until() {
+                tokio::time::sleep_until(paused_until.into()).await;
+            }
             shared.until_ready().await;
-        } else if let Some(bucket) = &self.bucket {
-            bucket.until_ready().await;
-            // Slower than the bucket while the portal's push-back fades; waiting while holding
-            // the turn is what spaces the callers out.
-            if let (Some(interval), Some(factor)) = (self.interval, self.slowdown()) {
-                tokio::time::sleep(interval.mul_f64(factor - 1.0)).await;
+            return;
+        }
+        let Some(bucket) = &self.bucket else {
+            if let Some(paused_until) = self.paused_until() {
+                tokio::time::sleep_until(paused_until.into()).await;
+            }
+            return;
+        };
+        // A push-back can land while this waiter sleeps: every round looks at the pause and
+        // the bucket again.
+        loop {
+            if let Some(paused_until) = self.paused_until() {
+                tokio::time::sleep_until(paused_until.into()).await;
+            }
+            let slowdown = self.slowdown();
+            let admitted = lock(bucket).try_admit(Instant::now(), slowdown);
+            match admitted {
+                Ok(()) => return,
+                Err(wait) => tokio::time::sleep(wait).await,
             }
         }
     }
 
     /// The portal refused a request with `QUERY_LIMIT_EXCEEDED`; `wait` is the refused
-    /// caller's retry wait. Every caller pauses that long, then goes slower for a while; a
-    /// shared limiter is told too, so other replicas slow down as well.
+    /// caller's retry wait. The portal's bucket is full, so the local one counts as full; every
+    /// caller pauses that long; if refusals keep coming, the bucket drains slower for a while
+    /// (see [`MAX_SLOWDOWN`]). A shared limiter is told too, so other replicas hold back as well.
     pub(crate) fn push_back(&self, wait: Duration) {
         let now = Instant::now();
+        if let Some(bucket) = &self.bucket {
+            lock(bucket).fill(now);
+        }
         {
-            let mut push_back = self
-                .push_back
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut push_back = lock(&self.push_back);
             let factor = push_back.map_or(1.0, |previous| previous.factor());
+            // Refusals that arrive while the previous one's pause lasts are of requests sent
+            // before it: the same overrun, not a new one, so they do not compound the slow-down.
+            let same_overrun = push_back.is_some_and(|previous| previous.paused_until > now);
+            let factor = if same_overrun {
+                factor
+            } else {
+                (factor * 2.0).min(MAX_SLOWDOWN)
+            };
             let paused_until = push_back
                 .map_or(now, |previous| previous.paused_until)
                 .max(now + wait);
             *push_back = Some(PushBack {
-                factor: (factor * 2.0).min(MAX_SLOWDOWN),
+                factor,
                 at: now,
                 paused_until,
             });
@@ -158,22 +194,25 @@ impl Pacer {
         }
     }
 
-    /// The slow-down factor now, `None` once it has faded (below 1.05).
-    fn slowdown(&self) -> Option<f64> {
-        let push_back = *self
-            .push_back
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        push_back
-            .map(|push_back| push_back.factor())
-            .filter(|factor| *factor >= 1.05)
+    /// How many times slower than the portal's rate the bucket drains now: the push-back
+    /// factor less one (see [`MAX_SLOWDOWN`]), 1 once it has faded.
+    fn slowdown(&self) -> f64 {
+        let slowdown = self.push_back_factor() - 1.0;
+        if slowdown >= 1.05 {
+            slowdown
+        } else {
+            1.0
+        }
+    }
+
+    /// The push-back factor now (1: none).
+    fn push_back_factor(&self) -> f64 {
+        let push_back = *lock(&self.push_back);
+        push_back.map_or(1.0, |push_back| push_back.factor())
     }
 
     fn paused_until(&self) -> Option<Instant> {
-        let push_back = *self
-            .push_back
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let push_back = *lock(&self.push_back);
         push_back
             .map(|push_back| push_back.paused_until)
             .filter(|until| *until > Instant::now())
@@ -181,20 +220,28 @@ impl Pacer {
 
     /// Records the `time` block of an answer to `method`.
     pub(crate) fn observe(&self, method: &str, time: Option<&Time>) {
-        let Some(Time {
-            operating: Some(seconds),
-            operating_reset_at: Some(reset_at),
-            ..
-        }) = time
+        let Some(
+            time @ Time {
+                operating: Some(seconds),
+                operating_reset_at: Some(reset_at),
+                ..
+            },
+        ) = time
         else {
+            return;
+        };
+        let Some(reset_in) = reset_in(*reset_at, time.finish.or(time.start)) else {
+            // Already reset.
+            self.forget(method);
             return;
         };
         let operating = Operating {
             seconds: *seconds,
-            reset_at: *reset_at,
+            reset_in,
+            observed: Instant::now(),
         };
         let key = method_key(method);
-        let mut map = self.lock();
+        let mut map = lock(&self.operating);
         match map.get_mut(key.as_ref()) {
             Some(known) => *known = operating,
             None => {
@@ -205,28 +252,22 @@ impl Pacer {
 
     /// How long until the method's operating-time window resets, if the portal told us.
     pub(crate) fn until_reset(&self, method: &str) -> Option<Duration> {
-        let state = *self.lock().get(method_key(method).as_ref())?;
-        seconds_until(state.reset_at)
+        lock(&self.operating)
+            .get(method_key(method).as_ref())?
+            .until_reset()
     }
 
     fn operating_wait(&self, method: &str) -> Option<Duration> {
         let limit = self.operating_limit?;
-        let state = *self.lock().get(method_key(method).as_ref())?;
+        let state = *lock(&self.operating).get(method_key(method).as_ref())?;
         if state.seconds < limit * OPERATING_SLOWDOWN_SHARE {
             return None;
         }
-        seconds_until(state.reset_at)
+        state.until_reset()
     }
 
     fn forget(&self, method: &str) {
-        self.lock().remove(method_key(method).as_ref());
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Operating>> {
-        // The map holds plain numbers; a panic elsewhere cannot leave it inconsistent.
-        self.operating
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.operating).remove(method_key(method).as_ref());
     }
 }
 
@@ -240,17 +281,29 @@ fn method_key(method: &str) -> Cow<'_, str> {
     }
 }
 
-/// Time from now until the unix time `reset_at` (the portal's clock; ours may differ, so the
-/// result is capped at the 10-minute window the portal uses).
-fn seconds_until(reset_at: i64) -> Option<Duration> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .ok()?
-        .as_secs_f64();
+/// Locks one of the pacer's mutexes. They hold plain numbers, which a panic elsewhere cannot
+/// leave inconsistent, so a poisoned lock is used as is.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Time until the unix time `reset_at`, counted on the portal's clock: from `portal_now` (the
+/// answer's `time.finish`), so a client clock that is off (or an emulator's sped-up one) does
+/// not matter; from the local clock only when the answer had no time. `reset_at` is in whole
+/// seconds, cut down from the real moment, so a second is added. Capped at the window.
+fn reset_in(reset_at: i64, portal_now: Option<f64>) -> Option<Duration> {
+    let now = match portal_now {
+        Some(now) => now,
+        None => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .ok()?
+            .as_secs_f64(),
+    };
     // Precision loss is irrelevant for unix seconds.
     #[allow(clippy::cast_precision_loss)]
-    let remaining = reset_at as f64 - now;
-    (remaining > 0.0).then(|| Duration::from_secs_f64(remaining.min(600.0)))
+    let remaining = reset_at as f64 + 1.0 - now;
+    (remaining > 0.0)
+        .then(|| Duration::from_secs_f64(remaining.min(OPERATING_WINDOW.as_secs_f64())))
 }
 
 #[cfg(test)]
@@ -277,7 +330,69 @@ mod tests {
         time.operating = Some(95.0);
         pacer.observe("IMCONNECTOR.STATUS", Some(&time));
         let wait = pacer.operating_wait("imconnector.status").expect("a wait");
-        assert!(wait > Duration::from_secs(20) && wait <= Duration::from_secs(30));
+        assert!(wait > Duration::from_secs(20) && wait <= Duration::from_secs(31));
         assert_eq!(pacer.operating_wait("imconnector.activate"), None);
+    }
+
+    #[test]
+    fn the_reset_is_counted_on_the_portals_clock() {
+        let pacer = Pacer::new(RateLimit::Off, None, Some(Duration::from_secs(100)));
+        // A portal whose clock is an hour ahead of ours: its reset is 20 s away, not 3,620.
+        let portal_now = unix_now() + 3600;
+        let time = Time {
+            finish: Some(portal_now as f64 + 0.5),
+            operating: Some(95.0),
+            operating_reset_at: Some(portal_now + 20),
+            ..Time::default()
+        };
+        pacer.observe("imconnector.status", Some(&time));
+        let wait = pacer.operating_wait("imconnector.status").expect("a wait");
+        assert!(wait > Duration::from_secs(15) && wait <= Duration::from_secs(21));
+        // A window the portal already reset is forgotten.
+        let reset = Time {
+            operating_reset_at: Some(portal_now - 2),
+            ..time
+        };
+        pacer.observe("imconnector.status", Some(&reset));
+        assert_eq!(pacer.until_reset("imconnector.status"), None);
+    }
+
+    #[test]
+    fn a_push_back_fills_the_bucket_for_every_caller_once_per_overrun() {
+        let pacer = Pacer::new(
+            RateLimit::Custom {
+                per_second: 1,
+                burst: 50,
+            },
+            None,
+            None,
+        );
+        let bucket = pacer.bucket.as_ref().expect("paced");
+        assert_eq!(lock(bucket).try_admit(Instant::now(), 1.0), Ok(()));
+        pacer.push_back(Duration::from_millis(200));
+        assert!(
+            lock(bucket).try_admit(Instant::now(), 1.0).is_err(),
+            "the bucket counts as full"
+        );
+        assert!(pacer.paused_until().is_some(), "every caller pauses");
+        let raised = pacer.push_back_factor();
+        assert!(raised > 1.9 && raised <= 2.0, "{raised}");
+        assert_eq!(
+            pacer.slowdown(),
+            1.0,
+            "a first refusal does not slow the rate"
+        );
+        // The refusals of requests already on their way when the first came back.
+        pacer.push_back(Duration::from_millis(200));
+        pacer.push_back(Duration::from_millis(200));
+        assert!(
+            pacer.push_back_factor() <= 2.0,
+            "one overrun, one raise of the factor"
+        );
+        // A refusal after the pause is a new overrun: now the bucket drains slower.
+        std::thread::sleep(Duration::from_millis(250));
+        pacer.push_back(Duration::from_millis(200));
+        let slowed = pacer.slowdown();
+        assert!(slowed > 1.5 && slowed <= 3.0, "{slowed}");
     }
 }

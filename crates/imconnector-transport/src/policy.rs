@@ -7,9 +7,17 @@ use rand::Rng;
 
 /// The portal's leaky bucket, which the client paces itself under.
 ///
-/// The client keeps a safety margin below the numbers given here (10% of the rate, and a tenth
-/// of the burst, at least one request), because requests can reach the portal closer together
-/// than they left.
+/// The client keeps the same bucket as the portal (+1 per request, drained continuously at the
+/// full rate, nothing sent past the burst), so a saturated client uses the portal's whole
+/// allowance. Of the burst it keeps a few requests free: as many as the bucket drains in
+/// 100 ms, at least one and at most a tenth of the burst. Requests can reach the portal closer
+/// together than they left (network and scheduling jitter), and that reserve absorbs it; the
+/// rate itself has no margin, since a reserve in the burst costs nothing over time.
+///
+/// Whatever still overruns the portal's bucket (another application on the portal, a restart
+/// into a bucket already full, clocks running at slightly different speeds) comes back as
+/// `QUERY_LIMIT_EXCEEDED`, which the portal answers before doing any work: the client retries
+/// it, and counts its own bucket as full for every caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum RateLimit {
@@ -40,16 +48,36 @@ impl RateLimit {
         }
     }
 
-    /// The (interval between requests, burst) the client actually uses, margin included.
-    pub(crate) fn paced(&self) -> Option<(Duration, u32)> {
+    /// The bucket the client paces by: the portal's drain rate and its burst less the reserve
+    /// for arrival jitter (see the type's docs); `None` when nothing is paced.
+    pub(crate) fn paced(&self) -> Option<Paced> {
         let (per_second, burst) = self.portal_numbers()?;
         if per_second == 0 || burst == 0 {
             return None;
         }
-        let interval = Duration::from_secs_f64(1.0 / (f64::from(per_second) * 0.9));
-        let burst = burst.saturating_sub((burst / 10).max(1)).max(1);
-        Some((interval, burst))
+        let per_second = f64::from(per_second);
+        let burst = f64::from(burst);
+        let reserve = (per_second * ARRIVAL_JITTER.as_secs_f64())
+            .ceil()
+            .clamp(1.0, (burst / 10.0).floor().max(1.0));
+        Some(Paced {
+            per_second,
+            capacity: (burst - reserve).max(1.0),
+        })
     }
+}
+
+/// How much closer together than they left requests may reach the portal without overrunning
+/// its bucket: the reserve kept free in the burst is what the bucket drains in this time.
+const ARRIVAL_JITTER: Duration = Duration::from_millis(100);
+
+/// The leaky bucket the client paces by.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Paced {
+    /// Requests drained per second: the portal's rate.
+    pub(crate) per_second: f64,
+    /// Requests the bucket holds: the portal's burst less the reserve.
+    pub(crate) capacity: f64,
 }
 
 /// When and how long the client retries on its own.
@@ -169,19 +197,37 @@ impl RetryPolicy {
 mod tests {
     use super::*;
 
+    fn paced(per_second: u32, burst: u32) -> Paced {
+        RateLimit::Custom { per_second, burst }
+            .paced()
+            .expect("paced")
+    }
+
     #[test]
-    fn pacing_keeps_a_margin_under_the_portal() {
-        let (interval, burst) = RateLimit::Standard.paced().expect("paced");
-        assert_eq!(burst, 45);
-        assert!(interval > Duration::from_millis(500));
-        let (_, burst) = RateLimit::Custom {
-            per_second: 1,
-            burst: 1,
-        }
-        .paced()
-        .expect("paced");
-        assert_eq!(burst, 1);
+    fn pacing_uses_the_full_rate_and_keeps_a_small_reserve_of_the_burst() {
+        let standard = RateLimit::Standard.paced().expect("paced");
+        assert_eq!(
+            standard,
+            Paced {
+                per_second: 2.0,
+                capacity: 49.0
+            }
+        );
+        let enterprise = RateLimit::Enterprise.paced().expect("paced");
+        assert_eq!(enterprise.per_second, 5.0);
+        assert_eq!(enterprise.capacity, 249.0);
+        // What the bucket drains in 100 ms...
+        assert_eq!(paced(20, 50).capacity, 48.0);
+        // ...but at most a tenth of the burst, and never the whole of a tiny one.
+        assert_eq!(paced(200, 50).capacity, 45.0);
+        assert_eq!(paced(100, 5).capacity, 4.0);
+        assert_eq!(paced(1, 1).capacity, 1.0);
         assert_eq!(RateLimit::Off.paced(), None);
+        let never = RateLimit::Custom {
+            per_second: 0,
+            burst: 50,
+        };
+        assert_eq!(never.paced(), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Four replica processes send 2,000 messages together through one shared bucket: the portal
 //! never answers `QUERY_LIMIT_EXCEEDED`, and together they use at least 95% of its allowance.
+//! And a `QUERY_LIMIT_EXCEEDED` one replica meets holds back every replica.
 //!
 //! The portal is the emulator with the standard bucket (2 requests a second, burst 50) on a
 //! clock running `IMCONNECTOR_PACING_TIME_SCALE` times faster than real time (default 25), so the
@@ -13,12 +14,13 @@ use imconnector::prelude::{
     MessageIn, MessageUser, SendMessages, SettingsUrl,
 };
 use imconnector_emulator::{Direction, Emulator};
-use imconnector_transport::RateLimit;
+use imconnector_redis::RedisBackend;
+use imconnector_transport::{RateLimit, RequestLimiter};
 use serde::{Deserialize, Serialize};
 
 use crate::support::{
     backend, barrier, clean, portal_tokens, redis_url, release_barrier, replica_plan,
-    replica_report, report, spawn_replica, unique_prefix, unix_now, PortalAccess,
+    replica_report, report, spawn_replica, unique_prefix, unix_now, PortalAccess, PATIENCE,
 };
 
 const TEST: &str = "pacing::four_replicas_share_the_portal_bucket_without_query_limit_exceeded";
@@ -230,4 +232,50 @@ async fn four_replicas_share_the_portal_bucket_without_query_limit_exceeded() {
     assert!(share <= 1.0, "above the allowance: {share}");
     assert!(share >= 0.95, "under 95% of the allowance: {share}");
     clean(&parent, &prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_back_from_one_replica_holds_back_every_replica() {
+    let Some(url) = redis_url() else { return };
+    let prefix = unique_prefix("push-back");
+    // Two replicas, each with its own connection, pacing one portal's bucket.
+    let lease = Duration::from_secs(5);
+    let (first, second) = (
+        backend(&url, &prefix, lease).await,
+        backend(&url, &prefix, lease).await,
+    );
+    let bucket_of = |backend: &RedisBackend| {
+        backend
+            .shared_bucket("push-back-portal", RateLimit::Standard)
+            .expect("valid member_id")
+            .expect("the standard bucket paces")
+    };
+    let (refused, other) = (bucket_of(&first), bucket_of(&second));
+    assert_eq!(
+        other.try_acquire().await.expect("Redis answers"),
+        None,
+        "an empty bucket admits"
+    );
+
+    // The portal refused one of the first replica's requests; its retry waits 5 s.
+    refused.push_back(Duration::from_secs(5));
+
+    // Shared in the background: look until it has landed.
+    let wait = tokio::time::timeout(PATIENCE, async {
+        loop {
+            if let Some(wait) = other.try_acquire().await.expect("Redis answers") {
+                return wait;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the push-back reaches the other replica");
+    // The whole pause, not only the half second a full standard bucket takes to drain one
+    // request (generous, for a loaded machine).
+    assert!(
+        wait > Duration::from_secs(3),
+        "the other replica waits only {wait:?}"
+    );
+    clean(&first, &prefix).await;
 }

@@ -47,13 +47,11 @@ impl Portal {
         external_chat: &str,
         customer: Option<u64>,
     ) -> Option<u64> {
-        self.chats
-            .values()
-            .filter(|chat| {
-                chat.connector == connector
-                    && chat.line == line
-                    && chat.external_chat_id == external_chat
-            })
+        let key = (connector.to_owned(), line, external_chat.to_owned());
+        self.chat_index
+            .get(&key)?
+            .iter()
+            .filter_map(|id| self.chats.get(id))
             .find(|chat| customer.is_none_or(|customer| chat.customer_user_id == customer))
             .map(|chat| chat.id)
     }
@@ -73,6 +71,10 @@ impl Portal {
             return id;
         }
         let id = next_id(&mut self.ids.chat);
+        self.chat_index
+            .entry((connector.to_owned(), line, external_chat.to_owned()))
+            .or_default()
+            .push(id);
         self.chats.insert(
             id,
             ChatInfo {

@@ -5,7 +5,7 @@
 pub(crate) mod chats;
 pub(crate) mod tokens;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -159,6 +159,9 @@ pub(crate) struct Portal {
     /// `(connector, external user id)` → Bitrix user id.
     pub(crate) customers: BTreeMap<(String, String), u64>,
     pub(crate) chats: BTreeMap<u64, ChatInfo>,
+    /// `(connector, line, external chat id)` → the ids of its chats, oldest first: the lookup of
+    /// every customer message, which a scan of `chats` made linear in the chats.
+    pub(crate) chat_index: HashMap<(String, i64, String), Vec<u64>>,
     pub(crate) messages: BTreeMap<u64, MessageInfo>,
     pub(crate) deliveries: VecDeque<DeliveryRecord>,
     pub(crate) bindings: Vec<Binding>,

@@ -1,12 +1,17 @@
 -- The portal's leaky bucket, shared by every replica: +1 per request, drains ARGV[1] per second,
 -- holds ARGV[2]. Time comes from the Redis server, so replicas' clocks do not matter.
 -- KEYS[1] the bucket hash. Returns 0 when the request is admitted (and counted), otherwise the
--- microseconds until it would be (nothing is counted).
+-- microseconds until it would be (nothing is counted). While a push-back's pause lasts
+-- ('paused_until', set by fill.lua) nothing is admitted.
 local rate = tonumber(ARGV[1]) / 1000000
 local capacity = tonumber(ARGV[2])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-local state = redis.call('HMGET', KEYS[1], 'level', 'last')
+local state = redis.call('HMGET', KEYS[1], 'level', 'last', 'paused_until')
+local paused_until = tonumber(state[3]) or 0
+if now < paused_until then
+  return paused_until - now
+end
 local level = tonumber(state[1]) or 0
 local last = tonumber(state[2]) or now
 -- A clock stepped backwards drains nothing rather than refilling the bucket.
