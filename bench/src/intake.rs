@@ -6,7 +6,8 @@
 //! 3. the receiver's check and decode (`receiver::verify_event`: parse, constant-time
 //!    application-token check, typed decode);
 //! 4. the receiver's axum `Router` driven with `tower::ServiceExt::oneshot`, including the
-//!    dispatch to an `EventHandler` that counts the events.
+//!    dispatch to an `EventHandler` that counts the events (the loop yields after each POST,
+//!    as a server's connection task does, so each event's task runs before the next POST).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -97,31 +98,64 @@ fn measure(
     })
 }
 
+/// One of the ways of reading events that [`run`] measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    /// The raw PHP-style form parse alone.
+    Parse,
+    /// The typed decode.
+    Decode,
+    /// The receiver's token check and decode.
+    Verify,
+    /// The receiver's axum `Router`, dispatched to a handler.
+    Router,
+}
+
+impl Path {
+    /// Every path, in the order of the table.
+    pub const ALL: [Path; 4] = [Path::Parse, Path::Decode, Path::Verify, Path::Router];
+
+    /// The row's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Path::Parse => "raw form parse (`imconnector_form::parse`)",
+            Path::Decode => "typed decode (`Event::from_form`)",
+            Path::Verify => "verified + decoded (`receiver::verify_event`)",
+            Path::Router => "through the receiver's Router (oneshot, dispatched)",
+        }
+    }
+}
+
 /// Reads `events` events each way; call it outside any runtime.
 ///
 /// # Errors
 /// When an event is not read as expected.
 pub fn run(events: u64) -> Result<Vec<Row>, SetupError> {
+    Path::ALL
+        .into_iter()
+        .map(|path| run_path(path, events))
+        .collect()
+}
+
+/// Reads `events` events one way (alone, e.g. to profile it); call it outside any runtime.
+///
+/// # Errors
+/// When an event is not read as expected.
+pub fn run_path(path: Path, events: u64) -> Result<Row, SetupError> {
     let (body, token) = sample()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let mut rows = Vec::new();
-    rows.push(measure(
-        "raw form parse (`imconnector_form::parse`)",
-        events,
-        || {
+    let label = path.label();
+    match path {
+        Path::Parse => measure(label, events, || {
             for _ in 0..events {
                 let parsed = imconnector_form::parse(std::hint::black_box(&body))?;
                 std::hint::black_box(parsed);
             }
             Ok(())
-        },
-    )?);
-    rows.push(measure(
-        "typed decode (`Event::from_form`)",
-        events,
-        || {
+        }),
+        Path::Decode => measure(label, events, || {
             for _ in 0..events {
                 let event = Event::from_form(std::hint::black_box(&body))?;
                 if !matches!(event, Event::MessageAdd(_)) {
@@ -129,56 +163,55 @@ pub fn run(events: u64) -> Result<Vec<Row>, SetupError> {
                 }
             }
             Ok(())
-        },
-    )?);
-    let tokens = SingleToken::new(token.clone());
-    rows.push(measure(
-        "verified + decoded (`receiver::verify_event`)",
-        events,
-        || {
-            runtime.block_on(async {
-                for _ in 0..events {
-                    let event =
-                        verify_event(&tokens, Some(FORM), std::hint::black_box(&body)).await;
-                    if !matches!(event, Ok(Event::MessageAdd(_))) {
-                        return Err::<(), SetupError>(format!("unexpected {event:?}").into());
+        }),
+        Path::Verify => {
+            let tokens = SingleToken::new(token);
+            measure(label, events, || {
+                runtime.block_on(async {
+                    for _ in 0..events {
+                        let event =
+                            verify_event(&tokens, Some(FORM), std::hint::black_box(&body)).await;
+                        if !matches!(event, Ok(Event::MessageAdd(_))) {
+                            return Err::<(), SetupError>(format!("unexpected {event:?}").into());
+                        }
                     }
-                }
-                Ok(())
+                    Ok(())
+                })
             })
-        },
-    )?);
-    let counted = Counting::default();
-    let router = EventReceiver::new(SingleToken::new(token), counted.clone()).router();
-    rows.push(measure(
-        "through the receiver's Router (oneshot, dispatched)",
-        events,
-        || {
-            runtime.block_on(async {
-                for _ in 0..events {
-                    let request = Request::post("/")
-                        .header(header::CONTENT_TYPE, FORM)
-                        .body(Body::from(body.clone()))?;
-                    let response = router.clone().oneshot(request).await?;
-                    if response.status() != StatusCode::OK {
-                        return Err::<(), SetupError>(
-                            format!("answered {}", response.status()).into(),
-                        );
+        }
+        Path::Router => {
+            let counted = Counting::default();
+            let router = EventReceiver::new(SingleToken::new(token), counted.clone()).router();
+            measure(label, events, || {
+                runtime.block_on(async {
+                    for _ in 0..events {
+                        let request = Request::post("/")
+                            .header(header::CONTENT_TYPE, FORM)
+                            .body(Body::from(body.clone()))?;
+                        let response = router.clone().oneshot(request).await?;
+                        if response.status() != StatusCode::OK {
+                            return Err::<(), SetupError>(
+                                format!("answered {}", response.status()).into(),
+                            );
+                        }
+                        // A server's connection task awaits its socket between requests, which
+                        // lets the event's task run; without this the loop never yields and
+                        // every task waits in the queue to the end (1.5 GB for 200,000).
+                        tokio::task::yield_now().await;
                     }
-                }
-                // The handler runs on tasks of its own: wait until each one ran.
-                let deadline = Instant::now() + Duration::from_secs(60);
-                while counted.0.load(Ordering::Relaxed) < events {
-                    if Instant::now() > deadline {
-                        return Err("the handler did not see every event".into());
+                    // The handler runs on tasks of its own: wait until each one ran.
+                    let deadline = Instant::now() + Duration::from_secs(60);
+                    while counted.0.load(Ordering::Relaxed) < events {
+                        if Instant::now() > deadline {
+                            return Err("the handler did not see every event".into());
+                        }
+                        tokio::task::yield_now().await;
                     }
-                    tokio::task::yield_now().await;
-                }
-                Ok(())
+                    Ok(())
+                })
             })
-        },
-    )?);
-    Ok(rows)
+        }
+    }
 }
 
 /// What one crafted, unauthenticated POST costs the receiver.

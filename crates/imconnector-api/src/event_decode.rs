@@ -123,9 +123,9 @@ impl Event {
         {
             return Err(EventDecodeError::MissingApplicationToken);
         }
-        Self::decode_named(&name, value).map_err(|error| EventDecodeError::Shape {
+        Self::decode_named(&name, value).map_err(|reason| EventDecodeError::Shape {
             event: name,
-            reason: error.to_string(),
+            reason,
         })
     }
 

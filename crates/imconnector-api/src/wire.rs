@@ -11,6 +11,7 @@
 
 pub mod checks;
 mod decode;
+mod fields;
 mod flags;
 mod ids;
 mod secret;
@@ -18,6 +19,7 @@ mod shapes;
 mod validate;
 
 pub use decode::{decode, WireDecode};
+pub(crate) use fields::Fields;
 pub use flags::{ActiveFlag, SuccessFlag, YesNo};
 pub use ids::{ConnectorId, DataImageUri, Id, LineId};
 pub use secret::Secret;

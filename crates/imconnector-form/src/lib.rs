@@ -2,9 +2,12 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-use std::collections::HashMap;
+mod decode;
+mod tree;
 
 use serde_json::{Map, Value};
+
+use tree::{split_key, Node};
 
 /// How deep brackets may nest before a key is refused (PHP's default `max_input_nesting_level`).
 pub const MAX_DEPTH: usize = 64;
@@ -24,114 +27,6 @@ pub enum FormError {
     NotJson(String),
 }
 
-/// One node of the tree while parsing: PHP arrays keep insertion order and mix int and string keys.
-#[derive(Debug)]
-enum Node {
-    Leaf(String),
-    Array(PhpArray),
-}
-
-/// An ordered map with O(1) lookup and PHP's "next integer key", so parsing stays linear in the
-/// body size (a crafted body of many `a[]=1` pairs must not cost quadratic time).
-#[derive(Debug, Default)]
-struct PhpArray {
-    entries: Vec<(String, Node)>,
-    positions: HashMap<String, usize>,
-    next_index: i64,
-}
-
-impl PhpArray {
-    fn entry(&mut self, key: Option<&str>) -> &mut Node {
-        let key = match key {
-            Some(key) => key.to_owned(),
-            None => self.next_index.to_string(),
-        };
-        if let Ok(number) = key.parse::<i64>() {
-            // PHP's `$a[] = x` takes one more than the largest integer key so far.
-            self.next_index = self.next_index.max(number.saturating_add(1));
-        }
-        let position = match self.positions.get(&key) {
-            Some(&position) => position,
-            None => {
-                self.entries.push((key.clone(), Node::Leaf(String::new())));
-                self.positions.insert(key, self.entries.len() - 1);
-                self.entries.len() - 1
-            }
-        };
-        &mut self.entries[position].1
-    }
-}
-
-impl Node {
-    fn child_mut(&mut self, key: Option<&str>) -> &mut Node {
-        if !matches!(self, Node::Array(_)) {
-            // PHP: a scalar that gets indexed is replaced by an array.
-            *self = Node::Array(PhpArray::default());
-        }
-        let Node::Array(array) = self else {
-            unreachable!("converted to an array just above")
-        };
-        array.entry(key)
-    }
-
-    fn into_value(self) -> Value {
-        match self {
-            Node::Leaf(text) => Value::String(text),
-            Node::Array(PhpArray { entries, .. }) => {
-                let sequential = entries
-                    .iter()
-                    .enumerate()
-                    .all(|(index, (key, _))| key.parse::<usize>().ok() == Some(index));
-                if sequential && !entries.is_empty() {
-                    Value::Array(
-                        entries
-                            .into_iter()
-                            .map(|(_, node)| node.into_value())
-                            .collect(),
-                    )
-                } else {
-                    Value::Object(
-                        entries
-                            .into_iter()
-                            .map(|(key, node)| (key, node.into_value()))
-                            .collect(),
-                    )
-                }
-            }
-        }
-    }
-}
-
-/// Splits `a[b][][c]` into `a` and the bracket segments (`Some("b")`, `None` for `[]`, `Some("c")`).
-/// A key whose brackets do not close is taken literally, as PHP does with the first segment.
-fn split_key(key: &str) -> (&str, Vec<Option<&str>>) {
-    let Some(open) = key.find('[') else {
-        return (key, Vec::new());
-    };
-    if open == 0 {
-        return (key, Vec::new());
-    }
-    let (base, mut rest) = key.split_at(open);
-    let mut segments = Vec::new();
-    while let Some(after_open) = rest.strip_prefix('[') {
-        let Some(close) = after_open.find(']') else {
-            if segments.is_empty() {
-                // PHP keeps a key whose first bracket never closes as a plain name.
-                return (key, Vec::new());
-            }
-            break;
-        };
-        let segment = &after_open[..close];
-        segments.push(if segment.is_empty() {
-            None
-        } else {
-            Some(segment)
-        });
-        rest = &after_open[close + 1..];
-    }
-    (base, segments)
-}
-
 /// Parses `application/x-www-form-urlencoded` bytes with PHP's nesting rules into a JSON object.
 ///
 /// Every value is a string; maps whose keys are exactly `0..n` in order become arrays; a later
@@ -140,7 +35,31 @@ fn split_key(key: &str) -> (&str, Vec<Option<&str>>) {
 /// # Errors
 /// [`FormError::TooDeep`] when a key nests deeper than [`MAX_DEPTH`].
 pub fn parse(body: &[u8]) -> Result<Value, FormError> {
-    parse_pairs(form_urlencoded::parse(body))
+    let mut root = Node::root();
+    // Keys are decoded into one reused buffer: only the tree's new keys are allocated.
+    let mut key = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let (pair, after) = match memchr::memchr(b'&', rest) {
+            Some(amp) => (&rest[..amp], &rest[amp + 1..]),
+            None => (rest, &[][..]),
+        };
+        rest = after;
+        if pair.is_empty() {
+            continue;
+        }
+        let (raw_key, raw_value) = match memchr::memchr(b'=', pair) {
+            Some(equals) => (&pair[..equals], &pair[equals + 1..]),
+            None => (pair, &[][..]),
+        };
+        decode::percent_decode(raw_key, &mut key);
+        insert(
+            &mut root,
+            &decode::text(&key),
+            decode::decode_text(raw_value),
+        )?;
+    }
+    Ok(into_object(root))
 }
 
 /// Parses a POST body the way Bitrix24 sends it: JSON when `content_type` is
@@ -170,25 +89,35 @@ where
     K: AsRef<str>,
     V: Into<String>,
 {
-    let mut root = Node::Array(PhpArray::default());
+    let mut root = Node::root();
     for (key, value) in pairs {
-        let key = key.as_ref();
-        let (base, segments) = split_key(key);
-        if base.is_empty() {
-            continue;
-        }
-        if segments.len() > MAX_DEPTH {
+        insert(&mut root, key.as_ref(), value.into())?;
+    }
+    Ok(into_object(root))
+}
+
+/// Stores `value` under the PHP-style `key` (`a[b][]`).
+fn insert(root: &mut Node, key: &str, value: String) -> Result<(), FormError> {
+    let (base, segments) = split_key(key);
+    if base.is_empty() {
+        return Ok(());
+    }
+    let mut node = root.child_mut(Some(base));
+    for (depth, segment) in segments.enumerate() {
+        if depth == MAX_DEPTH {
             return Err(FormError::TooDeep {
                 key: key.chars().take(64).collect(),
             });
         }
-        let mut node = root.child_mut(Some(base));
-        for segment in segments {
-            node = node.child_mut(segment);
-        }
-        *node = Node::Leaf(value.into());
+        node = node.child_mut(segment);
     }
-    Ok(match root.into_value() {
+    *node = Node::Leaf(value);
+    Ok(())
+}
+
+/// The parsed tree as the JSON object callers expect.
+fn into_object(root: Node) -> Value {
+    match root.into_value() {
         Value::Object(map) => Value::Object(map),
         // Top-level keys "0", "1", ... came out as a list; keep the object shape callers expect.
         Value::Array(items) => Value::Object(
@@ -201,7 +130,7 @@ where
         Value::String(_) | Value::Null | Value::Bool(_) | Value::Number(_) => {
             Value::Object(Map::new())
         }
-    })
+    }
 }
 
 /// Encodes a JSON object as a PHP-style form string (`key[sub][0]=v`), percent-encoded.
@@ -314,6 +243,22 @@ mod tests {
     }
 
     #[test]
+    fn a_level_with_many_keys_still_finds_and_replaces_them() {
+        // Past a few keys a level is looked up through an index instead of a scan.
+        let mut body: String = (0..40).map(|n| format!("a[k{n}]={n}&")).collect();
+        body.push_str("a[k3]=again&a[k39]=last&a[]=appended&a[7]=seven&a[]=after");
+        let value = parse(body.as_bytes()).expect("parses");
+        let level = value["a"].as_object().expect("an object");
+        assert_eq!(level.len(), 43);
+        assert_eq!(level["k3"], "again");
+        assert_eq!(level["k39"], "last");
+        assert_eq!(level["k12"], "12");
+        assert_eq!(level["0"], "appended");
+        assert_eq!(level["7"], "seven");
+        assert_eq!(level["8"], "after");
+    }
+
+    #[test]
     fn too_deep_is_an_error_not_a_stack_overflow() {
         let key = format!("a{}", "[x]".repeat(MAX_DEPTH + 1));
         let body = format!("{key}=1");
@@ -347,6 +292,12 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
             let _ = parse(&bytes);
+        }
+
+        #[test]
+        fn parse_reads_a_body_as_form_urlencoded_splits_and_decodes_it(raw in proptest::collection::vec(
+            proptest::sample::select(b"ab0%+=&[]5BDfF\xd0\xbf\xff".to_vec()), 0..60)) {
+            proptest::prop_assert_eq!(parse(&raw), parse_pairs(form_urlencoded::parse(&raw)));
         }
 
         #[test]

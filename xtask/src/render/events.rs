@@ -54,6 +54,7 @@ pub fn render(spec: &Spec, event: &EventSpec) -> TokenStream {
     let doc = docs::doc_attrs(&doc_text);
     let data_doc = docs::doc_attrs(&format!("The payload (`data`): `{}`.", event.data));
     let envelope = envelope_fields();
+    let envelope_reads = envelope_reads();
     quote! {
         #doc
         #[derive(Debug, Clone, serde::Deserialize)]
@@ -64,6 +65,26 @@ pub fn render(spec: &Spec, event: &EventSpec) -> TokenStream {
             #[serde(deserialize_with = "crate::wire::decode")]
             pub data: #data_type,
         }
+
+        impl crate::wire::WireDecode for #name {
+            fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+                let mut fields = crate::wire::Fields::of(value)?;
+                Ok(Self {
+                    #envelope_reads
+                    data: fields.required("data")?,
+                })
+            }
+        }
+    }
+}
+
+/// Reads the envelope fields out of `fields` (see [`envelope_fields`]).
+fn envelope_reads() -> TokenStream {
+    quote! {
+        event: fields.required("event")?,
+        handler_id: fields.optional_aliased("event_handler_id", "eventId")?,
+        ts: fields.optional("ts")?,
+        auth: fields.required("auth")?,
     }
 }
 
@@ -99,9 +120,11 @@ pub fn render_mod(events: &[Loaded<EventSpec>]) -> TokenStream {
     let dispatch_arms = events.iter().map(|event| {
         let variant = ident(&event.item.rust_name);
         let wire = event.item.wire_name.to_ascii_uppercase();
-        quote!(#wire => serde_json::from_value(value).map(Self::#variant),)
+        let name = ident(&struct_name(&event.item));
+        quote!(#wire => #name::from_wire(value).map(Self::#variant),)
     });
     let envelope = envelope_fields();
+    let envelope_reads = envelope_reads();
     quote! {
         #![doc = " Events Bitrix24 POSTs to the app's handler, decoded from the form body or JSON."]
         #![doc = ""]
@@ -130,6 +153,16 @@ pub fn render_mod(events: &[Loaded<EventSpec>]) -> TokenStream {
             pub data: serde_json::Value,
         }
 
+        impl crate::wire::WireDecode for UnknownEvent {
+            fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+                let mut fields = crate::wire::Fields::of(value)?;
+                Ok(Self {
+                    #envelope_reads
+                    data: fields.take("data").unwrap_or_default(),
+                })
+            }
+        }
+
         impl Event {
             /// The events this SDK decodes, by the name given to `event.bind`.
             pub const KNOWN: &'static [&'static str] = &[#(#names),*];
@@ -152,10 +185,11 @@ pub fn render_mod(events: &[Loaded<EventSpec>]) -> TokenStream {
             }
 
             /// Decodes an event object whose `event` field is `name`.
-            pub(crate) fn decode_named(name: &str, value: serde_json::Value) -> Result<Self, serde_json::Error> {
+            pub(crate) fn decode_named(name: &str, value: serde_json::Value) -> Result<Self, String> {
+                use crate::wire::WireDecode as _;
                 match name.to_ascii_uppercase().as_str() {
                     #(#dispatch_arms)*
-                    _ => serde_json::from_value(value).map(Self::Unknown),
+                    _ => UnknownEvent::from_wire(value).map(Self::Unknown),
                 }
             }
         }

@@ -6,7 +6,7 @@ use quote::quote;
 use super::docs;
 use super::fields::{self, Visibility};
 use super::rust_type::ident;
-use crate::model::{Kind, Spec, TypeSpec, TypesFile, Usage};
+use crate::model::{FieldSpec, Kind, Spec, TypeSpec, TypesFile, Usage};
 use crate::ty::{holds_secret, TypeExpr};
 
 /// Renders every type of one group file.
@@ -108,7 +108,7 @@ fn render_struct(spec: &Spec, ty: &TypeSpec) -> TokenStream {
         quote!()
     };
     let decode = if ty.usage.is_response() {
-        wire_decode_impl(&name)
+        struct_decode_impl(&name, &ty.fields, keep_unknown)
     } else {
         quote!()
     };
@@ -128,11 +128,40 @@ fn render_struct(spec: &Spec, ty: &TypeSpec) -> TokenStream {
     }
 }
 
-fn wire_decode_impl(name: &proc_macro2::Ident) -> TokenStream {
+/// `WireDecode` of a struct: each field taken out of the object and decoded in place (no
+/// serde round trip, which re-buffers every level of a nested value).
+fn struct_decode_impl(
+    name: &proc_macro2::Ident,
+    fields: &[FieldSpec],
+    keep_unknown: bool,
+) -> TokenStream {
+    let reads = fields.iter().map(|field| {
+        let rust = ident(&field.rust);
+        let wire = &field.wire;
+        if field.required {
+            quote!(#rust: fields.required(#wire)?,)
+        } else {
+            quote!(#rust: fields.optional(#wire)?,)
+        }
+    });
+    let extra = if keep_unknown {
+        quote!(extra: fields.into_rest(),)
+    } else {
+        quote!()
+    };
+    let binding = match (fields.is_empty(), keep_unknown) {
+        (false, _) => quote!(mut fields),
+        (true, true) => quote!(fields),
+        (true, false) => quote!(_fields),
+    };
     quote! {
         impl crate::wire::WireDecode for #name {
             fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-                serde_json::from_value(value).map_err(|error| error.to_string())
+                let #binding = crate::wire::Fields::of(value)?;
+                Ok(Self {
+                    #(#reads)*
+                    #extra
+                })
             }
         }
     }
@@ -160,7 +189,13 @@ fn render_enum(ty: &TypeSpec) -> TokenStream {
         let wire = &value.wire;
         quote!(#wire => Self::#variant,)
     });
-    let decode = wire_decode_impl(&name);
+    let decode = quote! {
+        impl crate::wire::WireDecode for #name {
+            fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+                <String as crate::wire::WireDecode>::from_wire(value).map(|text| Self::from(text.as_str()))
+            }
+        }
+    };
     quote! {
         #doc
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{de::Error as _, Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use super::decode::{describe, lenient_i64, wire_decode_via_serde};
+use super::decode::{describe, lenient_i64, wire_decode_via_serde, WireDecode};
 use super::Validate;
 use crate::transport::InvalidRequest;
 
@@ -299,7 +299,28 @@ impl Validate for DataImageUri {
     }
 }
 
-wire_decode_via_serde!(ConnectorId, LineId, Id, DataImageUri);
+// The ids of every event are decoded directly, not through a serde round trip.
+impl WireDecode for ConnectorId {
+    fn from_wire(value: Value) -> Result<Self, String> {
+        let mut text = String::from_wire(value)?;
+        text.make_ascii_lowercase();
+        Ok(Self(text))
+    }
+}
+
+impl WireDecode for LineId {
+    fn from_wire(value: Value) -> Result<Self, String> {
+        lenient_i64(&value).map(Self)
+    }
+}
+
+impl WireDecode for Id {
+    fn from_wire(value: Value) -> Result<Self, String> {
+        String::from_wire(value).map(Self)
+    }
+}
+
+wire_decode_via_serde!(DataImageUri);
 
 #[cfg(test)]
 mod tests {

@@ -19,14 +19,19 @@ pub(crate) async fn dispatch<H: EventHandler, T: ApplicationTokens, C: PortalCli
     let handler = &shared.handler;
     let outcome: Result<(), HandlerError> = match event {
         Event::MessageAdd(event) => {
-            let origin = Origin {
+            let origin = shared.confirm_with.is_some().then(|| Origin {
                 member_id: event.auth.member_id.clone(),
                 connector: event.data.connector.clone(),
                 line: event.data.line,
-            };
+            });
             match handler.message_add(event).await {
                 Ok(sent) => {
-                    confirm(&shared, origin, sent).await;
+                    if let Some(origin) = origin.filter(|_| !sent.is_empty()) {
+                        // Boxed: the REST call makes the confirmation a large future, and
+                        // inline it would make every event's task that large (several KiB per
+                        // queued event), confirming or not.
+                        Box::pin(confirm(&shared, origin, sent)).await;
+                    }
                     Ok(())
                 }
                 Err(error) => Err(error),
@@ -106,4 +111,37 @@ async fn send_confirmation(
         ))
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::receiver::SingleToken;
+
+    struct Nothing;
+    impl EventHandler for Nothing {}
+
+    /// The receiver spawns one task per event before the portal's next POST; a burst queues
+    /// many. The delivery confirmation (a REST call) must not be carried inline by each.
+    #[test]
+    fn an_event_task_does_not_carry_the_delivery_confirmation_inline() {
+        let shared = Arc::new(Shared {
+            handler: Nothing,
+            tokens: SingleToken::new("token"),
+            confirm_with: None::<Client>,
+        });
+        let event = Event::from_value(json!({
+            "event": "ONIMCONNECTORMESSAGEADD",
+            "data": {"CONNECTOR": "acme", "LINE": "1", "MESSAGES": []},
+            "auth": {"domain": "d", "member_id": "m", "application_token": "token"},
+        }))
+        .unwrap();
+        let task = dispatch(shared, event);
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 2048, "an event's task takes {size} bytes");
+    }
 }

@@ -3,12 +3,12 @@
 //!
 //! Bitrix24 POSTs each event as a PHP-style form. The receiver
 //! 1. refuses bodies over the size limit (413);
-//! 2. decodes the typed [`Event`] with [`Event::from_body`]: 401 if it has no
-//!    `auth[application_token]`, 400 if it cannot be parsed or does not have its documented
-//!    shape;
-//! 3. checks `auth[application_token]` in constant time ([`Secret::matches`]) against the token
-//!    [`ApplicationTokens`] gives for `auth[member_id]`: a wrong or unknown one is 401, and the
-//!    event is never dispatched;
+//! 2. parses the body (400 if it cannot be parsed) and checks `auth[application_token]` in
+//!    constant time ([`Secret::matches`]) against the token [`ApplicationTokens`] gives for
+//!    `auth[member_id]`: a missing, wrong or unknown one is 401, and the event is neither
+//!    decoded nor dispatched;
+//! 3. decodes the typed [`Event`] with [`Event::from_value`]: 400 if it does not have its
+//!    documented shape;
 //! 4. answers 200 at once (the portal throttles slow handlers and never retries) and calls your
 //!    [`EventHandler`] on a task of its own;
 //! 5. optionally confirms delivered operator messages with `imconnector.send.status.delivery`.
@@ -195,10 +195,11 @@ async fn receive<H: EventHandler, T: ApplicationTokens, C: PortalClients>(
     }
 }
 
-/// Decodes and checks an event body as the router does, for use outside axum: decodes it with
-/// [`Event::from_body`] (JSON when `content_type` is `application/json`, the portal's form
-/// encoding otherwise), then checks `auth[application_token]` in constant time
-/// ([`Secret::matches`]) against the token `tokens` gives for `auth[member_id]`.
+/// Checks and decodes an event body as the router does, for use outside axum: parses it
+/// (JSON when `content_type` is `application/json`, the portal's form encoding otherwise),
+/// checks `auth[application_token]` in constant time ([`Secret::matches`]) against the token
+/// `tokens` gives for `auth[member_id]`, and only then decodes the typed [`Event`] with
+/// [`Event::from_value`], so an unauthenticated POST costs no decoding.
 ///
 /// # Errors
 /// [`Rejection`], which says the status to answer.
@@ -207,23 +208,39 @@ pub async fn verify_event<T: ApplicationTokens>(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Event, Rejection> {
-    let event = Event::from_body(content_type, body).map_err(|error| match error {
+    let value = Event::body_value(content_type, body)
+        .map_err(|error| Rejection::Malformed(error.to_string()))?;
+    let (member_id, token) = claimed_auth(&value)?;
+    let expected = tokens
+        .application_token(member_id)
+        .await
+        .ok_or(Rejection::Unauthorized(
+            "no application token is known for this member_id",
+        ))?;
+    // Constant time, so the answer's timing does not reveal how much of a guess was right.
+    if !imconnector_transport::secrets_match(token, expected.expose_secret()) {
+        return Err(Rejection::Unauthorized("wrong auth[application_token]"));
+    }
+    Event::from_value(value).map_err(|error| match error {
         EventDecodeError::MissingApplicationToken => {
             Rejection::Unauthorized("no auth[application_token]")
         }
         other => Rejection::Malformed(other.to_string()),
-    })?;
-    let auth = event.auth();
-    let expected =
-        tokens
-            .application_token(&auth.member_id)
-            .await
-            .ok_or(Rejection::Unauthorized(
-                "no application token is known for this member_id",
-            ))?;
-    // Constant time, so the answer's timing does not reveal how much of a guess was right.
-    if !auth.application_token.matches(expected.expose_secret()) {
-        return Err(Rejection::Unauthorized("wrong auth[application_token]"));
-    }
-    Ok(event)
+    })
+}
+
+/// `auth[member_id]` (empty when missing: the typed decode refuses it later) and the non-empty
+/// `auth[application_token]` a parsed body claims.
+fn claimed_auth(value: &serde_json::Value) -> Result<(&str, &str), Rejection> {
+    let auth = value.get("auth");
+    let token = auth
+        .and_then(|auth| auth.get("application_token"))
+        .and_then(serde_json::Value::as_str)
+        .filter(|token| !token.is_empty())
+        .ok_or(Rejection::Unauthorized("no auth[application_token]"))?;
+    let member_id = auth
+        .and_then(|auth| auth.get("member_id"))
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    Ok((member_id, token))
 }

@@ -48,6 +48,13 @@ async fn a_forged_token_gets_401_and_is_never_dispatched() {
     assert_eq!(post(&url, FORM, forged).await, 401);
     let prefix = line_delete(auth(&APP_TOKEN[..8]));
     assert_eq!(post(&url, FORM, prefix).await, 401);
+    // The token is checked before the payload is decoded: a forger learns nothing of the shape.
+    let forged_and_malformed = imconnector_form::encode(&json!({
+        "event": "ONIMCONNECTORMESSAGEADD",
+        "data": { "CONNECTOR": "acme_chat", "LINE": "abc" },
+        "auth": auth("831c76b092f9f135d9b6b36c3a720758"),
+    }));
+    assert_eq!(post(&url, FORM, forged_and_malformed).await, 401);
 
     // A genuine event afterwards is the first and only one the handler sees.
     assert_eq!(post(&url, FORM, line_delete(auth(APP_TOKEN))).await, 200);

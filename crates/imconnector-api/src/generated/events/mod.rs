@@ -82,6 +82,19 @@ pub struct UnknownEvent {
     pub data: serde_json::Value,
 }
 
+impl crate::wire::WireDecode for UnknownEvent {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            event: fields.required("event")?,
+            handler_id: fields.optional_aliased("event_handler_id", "eventId")?,
+            ts: fields.optional("ts")?,
+            auth: fields.required("auth")?,
+            data: fields.take("data").unwrap_or_default(),
+        })
+    }
+}
+
 impl Event {
     /// The events this SDK decodes, by the name given to `event.bind`.
     pub const KNOWN: &'static [&'static str] = &[
@@ -124,30 +137,31 @@ impl Event {
     pub(crate) fn decode_named(
         name: &str,
         value: serde_json::Value,
-    ) -> Result<Self, serde_json::Error> {
+    ) -> Result<Self, String> {
+        use crate::wire::WireDecode as _;
         match name.to_ascii_uppercase().as_str() {
             "ONIMCONNECTORDIALOGFINISH" => {
-                serde_json::from_value(value).map(Self::DialogFinish)
+                DialogFinishEvent::from_wire(value).map(Self::DialogFinish)
             }
             "ONIMCONNECTORDIALOGSTART" => {
-                serde_json::from_value(value).map(Self::DialogStart)
+                DialogStartEvent::from_wire(value).map(Self::DialogStart)
             }
             "ONIMCONNECTORLINEDELETE" => {
-                serde_json::from_value(value).map(Self::LineDelete)
+                LineDeleteEvent::from_wire(value).map(Self::LineDelete)
             }
             "ONIMCONNECTORMESSAGEADD" => {
-                serde_json::from_value(value).map(Self::MessageAdd)
+                MessageAddEvent::from_wire(value).map(Self::MessageAdd)
             }
             "ONIMCONNECTORMESSAGEDELETE" => {
-                serde_json::from_value(value).map(Self::MessageDelete)
+                MessageDeleteEvent::from_wire(value).map(Self::MessageDelete)
             }
             "ONIMCONNECTORMESSAGEUPDATE" => {
-                serde_json::from_value(value).map(Self::MessageUpdate)
+                MessageUpdateEvent::from_wire(value).map(Self::MessageUpdate)
             }
             "ONIMCONNECTORSTATUSDELETE" => {
-                serde_json::from_value(value).map(Self::StatusDelete)
+                StatusDeleteEvent::from_wire(value).map(Self::StatusDelete)
             }
-            _ => serde_json::from_value(value).map(Self::Unknown),
+            _ => UnknownEvent::from_wire(value).map(Self::Unknown),
         }
     }
 }

@@ -286,6 +286,14 @@ pub struct ConnectorStatus {
 
 impl crate::wire::WireDecode for ConnectorStatus {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            line: fields.required("LINE")?,
+            connector: fields.required("CONNECTOR")?,
+            error: fields.required("ERROR")?,
+            configured: fields.required("CONFIGURED")?,
+            status: fields.required("STATUS")?,
+            extra: fields.into_rest(),
+        })
     }
 }

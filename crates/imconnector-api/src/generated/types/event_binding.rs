@@ -59,7 +59,8 @@ impl<'de> serde::Deserialize<'de> for EventType {
 
 impl crate::wire::WireDecode for EventType {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        <String as crate::wire::WireDecode>::from_wire(value)
+            .map(|text| Self::from(text.as_str()))
     }
 }
 
@@ -117,7 +118,15 @@ pub struct EventBinding {
 
 impl crate::wire::WireDecode for EventBinding {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            event: fields.required("event")?,
+            handler: fields.optional("handler")?,
+            auth_type: fields.optional("auth_type")?,
+            offline: fields.optional("offline")?,
+            connector_id: fields.optional("connector_id")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -139,6 +148,10 @@ pub struct EventUnbindResult {
 
 impl crate::wire::WireDecode for EventUnbindResult {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            count: fields.required("count")?,
+            extra: fields.into_rest(),
+        })
     }
 }

@@ -105,7 +105,21 @@ pub struct EventAuth {
 
 impl crate::wire::WireDecode for EventAuth {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            application_token: fields.required("application_token")?,
+            domain: fields.required("domain")?,
+            member_id: fields.required("member_id")?,
+            access_token: fields.optional("access_token")?,
+            refresh_token: fields.optional("refresh_token")?,
+            expires: fields.optional("expires")?,
+            expires_in: fields.optional("expires_in")?,
+            scope: fields.optional("scope")?,
+            server_endpoint: fields.optional("server_endpoint")?,
+            client_endpoint: fields.optional("client_endpoint")?,
+            status: fields.optional("status")?,
+            user_id: fields.optional("user_id")?,
+        })
     }
 }
 
@@ -179,7 +193,8 @@ impl<'de> serde::Deserialize<'de> for AppStatus {
 
 impl crate::wire::WireDecode for AppStatus {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        <String as crate::wire::WireDecode>::from_wire(value)
+            .map(|text| Self::from(text.as_str()))
     }
 }
 
@@ -205,7 +220,12 @@ pub struct EventIm {
 
 impl crate::wire::WireDecode for EventIm {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            chat_id: fields.required("chat_id")?,
+            message_id: fields.required("message_id")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -227,7 +247,11 @@ pub struct EventChat {
 
 impl crate::wire::WireDecode for EventChat {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            id: fields.required("id")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -257,7 +281,13 @@ pub struct MessageAddData {
 
 impl crate::wire::WireDecode for MessageAddData {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            connector: fields.required("CONNECTOR")?,
+            line: fields.required("LINE")?,
+            messages: fields.required("MESSAGES")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -296,7 +326,14 @@ pub struct MessageAddItem {
 
 impl crate::wire::WireDecode for MessageAddItem {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            im: fields.required("im")?,
+            message: fields.required("message")?,
+            chat: fields.required("chat")?,
+            attachments_old: fields.optional("attachments_old")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -359,7 +396,15 @@ pub struct MessageAddBody {
 
 impl crate::wire::WireDecode for MessageAddBody {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            user_id: fields.optional("user_id")?,
+            text: fields.optional("text")?,
+            files: fields.optional("files")?,
+            attachments: fields.optional("attachments")?,
+            params: fields.optional("params")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -421,7 +466,16 @@ pub struct EventFile {
 
 impl crate::wire::WireDecode for EventFile {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            link: fields.required("link")?,
+            name: fields.required("name")?,
+            file_type: fields.optional("type")?,
+            size: fields.optional("size")?,
+            width: fields.optional("width")?,
+            height: fields.optional("height")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -451,7 +505,13 @@ pub struct MessageUpdateData {
 
 impl crate::wire::WireDecode for MessageUpdateData {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            connector: fields.required("CONNECTOR")?,
+            line: fields.required("LINE")?,
+            messages: fields.required("MESSAGES")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -481,7 +541,13 @@ pub struct MessageUpdateItem {
 
 impl crate::wire::WireDecode for MessageUpdateItem {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            im: fields.required("im")?,
+            message: fields.required("message")?,
+            chat: fields.required("chat")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -512,7 +578,12 @@ pub struct MessageUpdateBody {
 
 impl crate::wire::WireDecode for MessageUpdateBody {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            id: fields.required("id")?,
+            text: fields.optional("text")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -542,7 +613,13 @@ pub struct MessageDeleteData {
 
 impl crate::wire::WireDecode for MessageDeleteData {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            connector: fields.required("CONNECTOR")?,
+            line: fields.required("LINE")?,
+            messages: fields.required("MESSAGES")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -572,7 +649,13 @@ pub struct MessageDeleteItem {
 
 impl crate::wire::WireDecode for MessageDeleteItem {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            im: fields.required("im")?,
+            message: fields.required("message")?,
+            chat: fields.required("chat")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -594,7 +677,11 @@ pub struct MessageDeleteBody {
 
 impl crate::wire::WireDecode for MessageDeleteBody {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            id: fields.required("id")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -624,7 +711,13 @@ pub struct DialogData {
 
 impl crate::wire::WireDecode for DialogData {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            connector: fields.required("CONNECTOR")?,
+            line: fields.required("LINE")?,
+            data: fields.required("DATA")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -658,7 +751,14 @@ pub struct DialogItem {
 
 impl crate::wire::WireDecode for DialogItem {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            connector: fields.required("connector")?,
+            session: fields.required("session")?,
+            chat: fields.required("chat")?,
+            user: fields.required("user")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -692,7 +792,14 @@ pub struct DialogConnector {
 
 impl crate::wire::WireDecode for DialogConnector {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            connector_id: fields.required("connector_id")?,
+            line_id: fields.required("line_id")?,
+            chat_id: fields.required("chat_id")?,
+            user_id: fields.required("user_id")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -736,7 +843,14 @@ pub struct DialogSession {
 
 impl crate::wire::WireDecode for DialogSession {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            id: fields.required("id")?,
+            closed: fields.required("closed")?,
+            parent_id: fields.optional("parent_id")?,
+            close_term: fields.optional("close_term")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -758,7 +872,11 @@ pub struct DialogChat {
 
 impl crate::wire::WireDecode for DialogChat {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            id: fields.required("id")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -780,7 +898,11 @@ pub struct DialogUser {
 
 impl crate::wire::WireDecode for DialogUser {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            id: fields.required("id")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -806,6 +928,11 @@ pub struct StatusDeleteData {
 
 impl crate::wire::WireDecode for StatusDeleteData {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            connector: fields.required("connector")?,
+            line: fields.required("line")?,
+            extra: fields.into_rest(),
+        })
     }
 }

@@ -42,7 +42,13 @@ pub struct Line {
 
 impl crate::wire::WireDecode for Line {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            id: fields.optional("ID")?,
+            line_name: fields.optional("LINE_NAME")?,
+            active: fields.optional("ACTIVE")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -215,7 +221,8 @@ impl<'de> serde::Deserialize<'de> for SortDirection {
 
 impl crate::wire::WireDecode for SortDirection {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        <String as crate::wire::WireDecode>::from_wire(value)
+            .map(|text| Self::from(text.as_str()))
     }
 }
 

@@ -295,7 +295,8 @@ impl<'de> serde::Deserialize<'de> for Gender {
 
 impl crate::wire::WireDecode for Gender {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        <String as crate::wire::WireDecode>::from_wire(value)
+            .map(|text| Self::from(text.as_str()))
     }
 }
 
@@ -804,7 +805,12 @@ pub struct MessagesResult {
 
 impl crate::wire::WireDecode for MessagesResult {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            success: fields.required("SUCCESS")?,
+            data: fields.required("DATA")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -880,7 +886,17 @@ pub struct MessageResult {
 
 impl crate::wire::WireDecode for MessageResult {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            success: fields.required("SUCCESS")?,
+            errors: fields.optional("ERRORS")?,
+            user: fields.optional("user")?,
+            message: fields.optional("message")?,
+            chat: fields.optional("chat")?,
+            extra_flags: fields.optional("extra")?,
+            session: fields.optional("session")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -934,7 +950,14 @@ pub struct MessageResultBody {
 
 impl crate::wire::WireDecode for MessageResultBody {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            id: fields.optional("id")?,
+            date: fields.optional("date")?,
+            text: fields.optional("text")?,
+            files: fields.optional("files")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -979,7 +1002,13 @@ pub struct MessageResultChat {
 
 impl crate::wire::WireDecode for MessageResultChat {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            id: fields.optional("id")?,
+            name: fields.optional("name")?,
+            description: fields.optional("description")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -1015,7 +1044,12 @@ pub struct MessageResultExtra {
 
 impl crate::wire::WireDecode for MessageResultExtra {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            skip_phone_validate: fields.optional("skip_phone_validate")?,
+            disable_tracker: fields.optional("disable_tracker")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -1041,7 +1075,12 @@ pub struct Session {
 
 impl crate::wire::WireDecode for Session {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            id: fields.required("ID")?,
+            chat_id: fields.required("CHAT_ID")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -1067,6 +1106,11 @@ pub struct SuccessResult {
 
 impl crate::wire::WireDecode for SuccessResult {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            success: fields.required("SUCCESS")?,
+            data: fields.required("DATA")?,
+            extra: fields.into_rest(),
+        })
     }
 }

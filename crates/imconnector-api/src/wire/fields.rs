@@ -1,0 +1,137 @@
+//! Reading an object field by field: what the generated [`WireDecode`] impls of structs and
+//! events do.
+//!
+//! They used to go through the serde derive (`serde_json::from_value`), which, for a struct
+//! that keeps unknown keys (`#[serde(flatten)]`), buffers every field once more and rebuilds
+//! each nested value at each level. Taking the fields out of the map moves them instead.
+
+use serde_json::{Map, Value};
+
+use super::decode::WireDecode;
+
+/// The fields of an object being decoded; each one taken is removed, the rest are unknown.
+#[derive(Debug)]
+pub struct Fields {
+    map: Map<String, Value>,
+}
+
+impl Fields {
+    /// The fields of `value`: an object, or PHP's empty array (`[]`) for an empty one.
+    ///
+    /// # Errors
+    /// When `value` is anything else. The message names its kind only: the value may hold a
+    /// token.
+    pub fn of(value: Value) -> Result<Self, String> {
+        match value {
+            Value::Object(map) => Ok(Self { map }),
+            Value::Array(items) if items.is_empty() => Ok(Self { map: Map::new() }),
+            other => Err(format!("expected an object, got {}", kind(&other))),
+        }
+    }
+
+    /// The field `key`, which must be there, decoded.
+    ///
+    /// # Errors
+    /// `missing field`, or the decoding error prefixed with the key.
+    pub fn required<T: WireDecode>(&mut self, key: &str) -> Result<T, String> {
+        let value = self
+            .map
+            .remove(key)
+            .ok_or_else(|| format!("missing field `{key}`"))?;
+        T::from_wire(value).map_err(|error| at(key, &error))
+    }
+
+    /// The field `key` decoded, `None` when it is missing (or as [`Option`]'s
+    /// [`WireDecode`] reads it: `null`, or an empty string `T` cannot read).
+    ///
+    /// # Errors
+    /// The decoding error prefixed with the key.
+    pub fn optional<T: WireDecode>(&mut self, key: &str) -> Result<Option<T>, String> {
+        match self.map.remove(key) {
+            None => Ok(None),
+            Some(value) => Option::<T>::from_wire(value).map_err(|error| at(key, &error)),
+        }
+    }
+
+    /// Like [`optional`](Self::optional), for a field that also goes by `alias`.
+    ///
+    /// # Errors
+    /// When both names are there (`duplicate field`), or as [`optional`](Self::optional).
+    pub fn optional_aliased<T: WireDecode>(
+        &mut self,
+        key: &str,
+        alias: &str,
+    ) -> Result<Option<T>, String> {
+        if self.map.contains_key(key) && self.map.contains_key(alias) {
+            return Err(format!("duplicate field `{key}`"));
+        }
+        if self.map.contains_key(key) {
+            self.optional(key)
+        } else {
+            self.optional(alias)
+        }
+    }
+
+    /// The field `key` as sent, if it is there.
+    pub fn take(&mut self, key: &str) -> Option<Value> {
+        self.map.remove(key)
+    }
+
+    /// The fields not taken: the keys the type does not model.
+    pub fn into_rest(self) -> Map<String, Value> {
+        self.map
+    }
+}
+
+fn at(key: &str, error: &str) -> String {
+    format!("`{key}`: {error}")
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn fields_are_taken_once_and_the_rest_is_kept() {
+        let mut fields = Fields::of(json!({"a": "7", "b": "", "eventId": 3, "z": 1})).unwrap();
+        assert_eq!(fields.required::<i64>("a"), Ok(7));
+        assert_eq!(fields.optional::<i64>("b"), Ok(None));
+        assert_eq!(fields.optional::<i64>("c"), Ok(None));
+        assert_eq!(
+            fields.optional_aliased::<i64>("event_handler_id", "eventId"),
+            Ok(Some(3))
+        );
+        assert_eq!(
+            fields.required::<i64>("a"),
+            Err("missing field `a`".to_owned())
+        );
+        assert_eq!(fields.into_rest(), *json!({"z": 1}).as_object().unwrap());
+    }
+
+    #[test]
+    fn errors_name_the_key_and_never_echo_a_non_object() {
+        let mut fields = Fields::of(json!({"n": "x", "a": 1, "b": 2})).unwrap();
+        let error = fields.required::<i64>("n").unwrap_err();
+        assert!(error.starts_with("`n`: expected an integer"), "{error}");
+        assert_eq!(
+            fields.optional_aliased::<i64>("a", "b"),
+            Err("duplicate field `a`".to_owned())
+        );
+        let error = Fields::of(json!("831c-token")).unwrap_err();
+        assert_eq!(error, "expected an object, got a string");
+        assert!(Fields::of(json!([])).is_ok());
+        assert!(Fields::of(json!([1])).is_err());
+    }
+}
