@@ -13,7 +13,8 @@ use crate::{
     client::Client,
     coordination::{RefreshCoordinator, RequestLimiter},
     error::Error,
-    oauth::{self, OAuthSession},
+    grant,
+    oauth::OAuthSession,
     pacing::Pacer,
     policy::{RateLimit, RetryPolicy},
     shared::{Auth, Shared},
@@ -113,7 +114,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Where refreshed tokens are saved (default: [`MemoryTokenStore`](crate::MemoryTokenStore)).
+    /// Where refreshed tokens are saved (default: [`MemoryTokenStore`]).
     pub fn token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
         self.token_store = Some(store);
         self
@@ -211,7 +212,7 @@ impl ClientBuilder {
                 ))
             }
             Some(AuthConfig::OAuth { app, tokens }) => {
-                let exchange_http = oauth::Http {
+                let exchange_http = grant::Http {
                     client: http.clone(),
                     timeout: self.request_timeout,
                     user_agent: user_agent.clone(),
@@ -240,7 +241,7 @@ impl ClientBuilder {
 }
 
 impl ClientBuilder {
-    fn oauth_auth(&self, app: OAuthApp, tokens: Tokens, http: oauth::Http) -> Result<Auth, Error> {
+    fn oauth_auth(&self, app: OAuthApp, tokens: Tokens, http: grant::Http) -> Result<Auth, Error> {
         let portal = self
             .portal
             .as_deref()

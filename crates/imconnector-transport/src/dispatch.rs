@@ -9,10 +9,11 @@ use std::{
 use tracing::{field::Empty, Instrument};
 
 use crate::{
+    answer::{decode_answer, Answer},
     attempt::{self, Attempt},
     call::{check_method_name, Call},
     code::ErrorCode,
-    envelope::{decode_answer, Answer, TextResponse},
+    envelope::TextResponse,
     error::Error,
     method::AuthKind,
     oauth::Snapshot,

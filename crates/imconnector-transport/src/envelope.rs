@@ -5,7 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::{value::RawValue, Map, Value};
 
-use crate::{api_error::ApiError, code::ErrorCode, envelope_text};
+use crate::{api_error::ApiError, code::ErrorCode};
 
 /// The `time` block of a response. The portal says its composition "may vary", so every field
 /// is optional and a field of an unexpected type is left out rather than failing the call.
@@ -110,61 +110,6 @@ pub(crate) fn lenient_u64(value: &Value) -> Option<u64> {
     }
 }
 
-/// What a body says, once it is known to be a JSON object.
-pub(crate) enum Answer {
-    Success(TextResponse),
-    Failure(ApiError),
-}
-
-/// Why a body could not be read as an envelope.
-pub(crate) struct Undecodable {
-    pub(crate) reason: String,
-}
-
-/// Reads a REST answer. An `error` code wins over the HTTP status (the portal is classified by
-/// code) and over `result` (newer servers send soft errors as `{"result": false, "error": ..}`).
-pub(crate) fn decode_answer(
-    method: &str,
-    http_status: u16,
-    body: &[u8],
-) -> Result<Answer, Undecodable> {
-    // The common answer, `result` without `error`, is read in one pass over the body, with no
-    // `Value` tree; anything else takes the general path, which has the precise reasons.
-    if let Some(success) = envelope_text::read_success(body) {
-        return Ok(Answer::Success(success));
-    }
-    decode_general(method, http_status, body)
-}
-
-/// [`decode_answer`] through a `Value`, with the precise reason when the body is no envelope.
-fn decode_general(method: &str, http_status: u16, body: &[u8]) -> Result<Answer, Undecodable> {
-    let value: Value = serde_json::from_slice(body).map_err(|error| Undecodable {
-        reason: format!("not JSON ({error})"),
-    })?;
-    let Value::Object(mut object) = value else {
-        return Err(Undecodable {
-            reason: "expected a JSON object".to_owned(),
-        });
-    };
-    if let Some(api_error) = error_from_object(method, &object, Some(http_status)) {
-        return Ok(Answer::Failure(api_error));
-    }
-    let Some(result) = object.remove("result") else {
-        return Err(Undecodable {
-            reason: "neither `result` nor `error` in the answer".to_owned(),
-        });
-    };
-    let result = serde_json::value::to_raw_value(&result).map_err(|error| Undecodable {
-        reason: format!("unreadable `result` ({error})"),
-    })?;
-    Ok(Answer::Success(Response {
-        result,
-        time: object.get("time").and_then(Time::from_value),
-        total: object.get("total").and_then(lenient_u64),
-        next: object.get("next").and_then(lenient_u64),
-    }))
-}
-
 /// An error envelope (`error` non-empty string) from an object, or `None`.
 pub(crate) fn error_from_object(
     method: &str,
@@ -256,17 +201,6 @@ mod tests {
         assert_eq!(time.operating_reset_at, Some(1_738_066_200));
         assert_eq!(time.duration, None);
         assert_eq!(time.processing, None);
-    }
-
-    #[test]
-    fn error_code_wins_over_result() {
-        let body =
-            br#"{"result": false, "error": "NAME_REQUIRED", "error_description": "No name"}"#;
-        let Ok(Answer::Failure(error)) = decode_answer("imconnector.register", 200, body) else {
-            panic!("expected an API error");
-        };
-        assert_eq!(error.code, ErrorCode::NameRequired);
-        assert_eq!(error.http_status, Some(200));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! the caller's type, `time` read leniently into [`Time`], and no `serde_json::Value` tree
 //! built on the way. Whatever this fast path does not accept (an `error` member, a duplicate
 //! member, a body or `time` that is not an object, bad JSON) goes to the general path in
-//! [`envelope`](crate::envelope), so both agree on every answer they both read.
+//! [`answer`](crate::answer), so both agree on every answer they both read.
 
 use std::fmt;
 

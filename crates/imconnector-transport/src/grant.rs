@@ -1,14 +1,14 @@
 //! The OAuth server's `refresh_token` grant, retried when it failed transiently.
 //!
 //! A reset connection, a timeout or a proxy's 5xx page says nothing about the refresh token, so
-//! the exchange is tried again with backoff, within the client's [`RetryPolicy`](crate::RetryPolicy) (its attempts,
+//! the exchange is tried again with backoff, within the client's [`RetryPolicy`] (its attempts,
 //! and the smaller of its `max_elapsed` and `deadline`, counted from the first exchange). If the
 //! OAuth server did rotate the pair before the connection broke, the retry is answered
 //! `invalid_grant`, which is handled like any other (the token store is read again). A refusal
 //! (`invalid_grant`, `invalid_client` at any status, another OAuth error with a status below 500
 //! other than 429) is never retried.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -17,9 +17,19 @@ use crate::{
     code::ErrorCode,
     envelope::{error_from_object, snippet},
     error::Error,
-    oauth::Http,
+    policy::RetryPolicy,
     tokens::{OAuthApp, Tokens},
 };
+
+/// The HTTP settings the exchange uses (the client's pool, timeout, user agent and retry
+/// policy).
+pub(crate) struct Http {
+    pub(crate) client: reqwest::Client,
+    pub(crate) timeout: Duration,
+    pub(crate) user_agent: reqwest::header::HeaderValue,
+    /// Bounds the retries of an exchange that failed transiently.
+    pub(crate) retry: RetryPolicy,
+}
 
 /// One exchange that did not produce a pair.
 struct Failed {

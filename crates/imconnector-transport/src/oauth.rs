@@ -26,7 +26,7 @@ use crate::{
     code::ErrorCode,
     coordination::{RefreshCoordinator, TokenExchange},
     error::Error,
-    policy::RetryPolicy,
+    grant::Http,
     store::TokenStore,
     tokens::{OAuthApp, Tokens},
 };
@@ -116,16 +116,6 @@ type Outcome = Shared<BoxFuture<'static, Result<Snapshot, Failure>>>;
 struct Flight {
     generation: u64,
     outcome: Outcome,
-}
-
-/// The HTTP settings the exchange uses (the client's pool, timeout, user agent and retry
-/// policy).
-pub(crate) struct Http {
-    pub(crate) client: reqwest::Client,
-    pub(crate) timeout: Duration,
-    pub(crate) user_agent: reqwest::header::HeaderValue,
-    /// Bounds the retries of an exchange that failed transiently.
-    pub(crate) retry: RetryPolicy,
 }
 
 pub(crate) struct OAuthSession {
