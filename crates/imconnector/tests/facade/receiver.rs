@@ -364,7 +364,15 @@ async fn a_handler_logs_inside_a_span_naming_the_event_and_the_portal() {
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .finish();
+    // tracing caches whether a callsite is enabled process-wide, decided by the subscriber of
+    // the thread that first reaches it; `set_default` is per thread and re-asks nothing. Other
+    // tests of this binary reach the receiver's span on threads without a subscriber, which
+    // would cache it as disabled (this test failed in CI that way). A global default that keeps
+    // every callsite enabled (a bare registry: it records nothing) makes the cache answer
+    // "enabled" whoever comes first; the rebuild re-asks callsites cached before it was set.
+    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
     let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::callsite::rebuild_interest_cache();
 
     let (handled, mut done) = tokio::sync::mpsc::unbounded_channel();
     let receiver = EventReceiver::new(SingleToken::new(APP_TOKEN), LoggingHandler(handled));
