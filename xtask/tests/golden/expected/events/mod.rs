@@ -46,6 +46,19 @@ pub struct UnknownEvent {
     pub data: serde_json::Value,
 }
 
+impl crate::wire::WireDecode for UnknownEvent {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            event: fields.required("event")?,
+            handler_id: fields.optional_aliased("event_handler_id", "eventId")?,
+            ts: fields.optional("ts")?,
+            auth: fields.required("auth")?,
+            data: fields.take("data").unwrap_or_default(),
+        })
+    }
+}
+
 impl Event {
     /// The events this SDK decodes, by the name given to `event.bind`.
     pub const KNOWN: &'static [&'static str] = &["OnDemoWidget"];
@@ -68,10 +81,11 @@ impl Event {
     pub(crate) fn decode_named(
         name: &str,
         value: serde_json::Value,
-    ) -> Result<Self, serde_json::Error> {
+    ) -> Result<Self, String> {
+        use crate::wire::WireDecode as _;
         match name.to_ascii_uppercase().as_str() {
-            "ONDEMOWIDGET" => serde_json::from_value(value).map(Self::Widget),
-            _ => serde_json::from_value(value).map(Self::Unknown),
+            "ONDEMOWIDGET" => WidgetEvent::from_wire(value).map(Self::Widget),
+            _ => UnknownEvent::from_wire(value).map(Self::Unknown),
         }
     }
 }

@@ -27,3 +27,16 @@ pub struct WidgetEvent {
     #[serde(deserialize_with = "crate::wire::decode")]
     pub data: crate::types::WidgetEventData,
 }
+
+impl crate::wire::WireDecode for WidgetEvent {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            event: fields.required("event")?,
+            handler_id: fields.optional_aliased("event_handler_id", "eventId")?,
+            ts: fields.optional("ts")?,
+            auth: fields.required("auth")?,
+            data: fields.required("data")?,
+        })
+    }
+}

@@ -128,7 +128,8 @@ impl<'de> serde::Deserialize<'de> for Color {
 
 impl crate::wire::WireDecode for Color {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        <String as crate::wire::WireDecode>::from_wire(value)
+            .map(|text| Self::from(text.as_str()))
     }
 }
 
@@ -159,7 +160,12 @@ pub struct WidgetResult {
 
 impl crate::wire::WireDecode for WidgetResult {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            success: fields.required("SUCCESS")?,
+            count: fields.optional("COUNT")?,
+            extra: fields.into_rest(),
+        })
     }
 }
 
@@ -182,7 +188,11 @@ pub struct EventAuth {
 
 impl crate::wire::WireDecode for EventAuth {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            application_token: fields.required("application_token")?,
+            domain: fields.required("domain")?,
+        })
     }
 }
 
@@ -210,6 +220,10 @@ pub struct WidgetEventData {
 
 impl crate::wire::WireDecode for WidgetEventData {
     fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value).map_err(|error| error.to_string())
+        let mut fields = crate::wire::Fields::of(value)?;
+        Ok(Self {
+            line: fields.required("LINE")?,
+            widgets: fields.optional("WIDGETS")?,
+        })
     }
 }
