@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::support::{
-    backend, barrier, clean, portal_tokens, redis_url, release_barrier, replica_plan,
-    replica_report, report, spawn_replica, unique_prefix, PortalAccess,
+    backend, barrier, clean, concurrent_status_calls, portal_tokens, redis_url, release_barrier,
+    replica_plan, replica_report, report, spawn_replica, unique_prefix, PortalAccess,
 };
 
 const REPLICAS: usize = 4;
@@ -35,26 +35,7 @@ async fn replica(plan: Plan) {
     let backend = plan.access.backend().await;
     let client = plan.access.client(&backend, RateLimit::Off).await;
     barrier(&backend, &plan.access.prefix).await;
-    let calls: Vec<_> = (0..plan.calls)
-        .map(|line| {
-            let client = client.clone();
-            tokio::spawn(async move {
-                client
-                    .call_raw(
-                        "imconnector.status",
-                        json!({"CONNECTOR": "acme_chat", "LINE": line + 1}),
-                    )
-                    .await
-            })
-        })
-        .collect();
-    let (mut succeeded, mut errors) = (0, Vec::new());
-    for call in calls {
-        match call.await.expect("the call task") {
-            Ok(_) => succeeded += 1,
-            Err(error) => errors.push(error.to_string()),
-        }
-    }
+    let (succeeded, errors) = concurrent_status_calls(&client, plan.calls).await;
     let stored = backend
         .token_store(&plan.access.member_id)
         .expect("valid member_id")

@@ -268,3 +268,29 @@ pub async fn clean(backend: &RedisBackend, prefix: &str) {
             .expect("Redis answers");
     }
 }
+
+/// Makes `count` concurrent `imconnector.status` calls (lines 1..=count) through `client`:
+/// how many succeeded, and the errors of the others.
+pub async fn concurrent_status_calls(client: &Client, count: usize) -> (usize, Vec<String>) {
+    let calls: Vec<_> = (0..count)
+        .map(|line| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                client
+                    .call_raw(
+                        "imconnector.status",
+                        serde_json::json!({"CONNECTOR": "acme_chat", "LINE": line + 1}),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let (mut succeeded, mut errors) = (0, Vec::new());
+    for call in calls {
+        match call.await.expect("the call task") {
+            Ok(_) => succeeded += 1,
+            Err(error) => errors.push(error.to_string()),
+        }
+    }
+    (succeeded, errors)
+}

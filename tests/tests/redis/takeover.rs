@@ -17,8 +17,8 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::support::{
-    backend, barrier, clean, portal_tokens, redis_url, release_barrier, replica_plan,
-    replica_report, report, spawn_replica, unique_prefix, PortalAccess, PATIENCE,
+    backend, barrier, clean, concurrent_status_calls, portal_tokens, redis_url, release_barrier,
+    replica_plan, replica_report, report, spawn_replica, unique_prefix, PortalAccess, PATIENCE,
 };
 
 const TEST: &str = "takeover::a_killed_holder_process_is_taken_over_after_its_lease";
@@ -132,26 +132,7 @@ async fn replica(plan: Plan) {
         panic!("the holder was meant to hang, got {outcome:?}");
     }
     barrier(&backend, &plan.access.prefix).await;
-    let calls: Vec<_> = (0..CALLS_PER_SURVIVOR)
-        .map(|line| {
-            let client = client.clone();
-            tokio::spawn(async move {
-                client
-                    .call_raw(
-                        "imconnector.status",
-                        json!({"CONNECTOR": "acme_chat", "LINE": line + 1}),
-                    )
-                    .await
-            })
-        })
-        .collect();
-    let (mut succeeded, mut errors) = (0, Vec::new());
-    for call in calls {
-        match call.await.expect("the call task") {
-            Ok(_) => succeeded += 1,
-            Err(error) => errors.push(error.to_string()),
-        }
-    }
+    let (succeeded, errors) = concurrent_status_calls(&client, CALLS_PER_SURVIVOR).await;
     report(&Report { succeeded, errors });
 }
 
