@@ -2,7 +2,7 @@
 //! (reference §5.1) and queued in the outbox; [`crate::delivery`] POSTs them once the lock is
 //! released. Outcomes are recorded, never retried.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::delivery::Outgoing;
 use crate::snapshot::{DeliveryOutcome, EventDelivery};
@@ -146,9 +146,4 @@ impl Portal {
         }
         form.finish()
     }
-}
-
-/// `data` of OnImConnectorStatusDelete: lowercase keys.
-pub(crate) fn status_delete_data(connector: &str, line: i64) -> Value {
-    json!({ "connector": connector, "line": line })
 }

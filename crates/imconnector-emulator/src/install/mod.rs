@@ -154,15 +154,15 @@ impl Portal {
         Ok(())
     }
 
-    /// Uninstalls `app`: ONAPPUNINSTALL to the handlers it bound, then its tokens revoked, its
-    /// handlers, connectors (with their placements and line statuses) removed, and a new
+    /// Uninstalls `app`: ONAPPUNINSTALL to the handlers it bound, then its connectors removed
+    /// with their placements and line statuses (a StatusDelete for each status row, while the
+    /// app's handlers still exist), its tokens revoked, its handlers removed, and a new
     /// application token for the next installation.
     pub(crate) fn uninstall(&mut self, app: usize, clean: bool) -> Result<(), Refusal> {
         let install = self.install_mut(app)?;
         if install.state == InstallState::NotInstalled {
             return Err("the app is not installed");
         }
-        install.state = InstallState::NotInstalled;
         let lang = install.setup.lang.clone();
         let handlers: Vec<(u64, String)> = self
             .bindings_of(app, "ONAPPUNINSTALL")
@@ -172,8 +172,6 @@ impl Portal {
             let body = payload::uninstall_body(self, app, id, &lang, clean);
             self.queue_event("ONAPPUNINSTALL", &handler, id, app, body);
         }
-        self.tokens.revoke_app(app);
-        self.bindings.retain(|binding| binding.app != app);
         let client_id = self.apps[app].client_id.clone();
         let removed: Vec<String> = self
             .registry
@@ -182,10 +180,12 @@ impl Portal {
             .map(|(id, _)| id.clone())
             .collect();
         for id in &removed {
+            self.drop_statuses_of_connector(id, INSTALLING_USER);
             self.registry.remove(id);
         }
-        self.statuses
-            .retain(|(connector, _), _| !removed.contains(connector));
+        self.install_mut(app)?.state = InstallState::NotInstalled;
+        self.tokens.revoke_app(app);
+        self.bindings.retain(|binding| binding.app != app);
         self.apps[app].application_token = SecretString::from(random_token(&mut self.rng));
         Ok(())
     }

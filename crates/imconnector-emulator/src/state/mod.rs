@@ -3,6 +3,7 @@
 //! triggers are queued in the outbox and POSTed after the lock is released.
 
 pub(crate) mod chats;
+pub(crate) mod statuses;
 pub(crate) mod tokens;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -197,14 +198,6 @@ impl Portal {
     pub(crate) fn owner_of(&self, connector: &str) -> Option<usize> {
         let owner = &self.registry.get(connector)?.owner_client_id;
         self.app_index(owner)
-    }
-
-    /// The status row of (connector, line), or an all-false one.
-    pub(crate) fn status_of(&self, connector: &str, line: i64) -> LineStatus {
-        self.statuses
-            .get(&(connector.to_owned(), line))
-            .cloned()
-            .unwrap_or_else(|| LineStatus::absent(connector, line))
     }
 
     /// Counts one call of `method` (lowercase). Methods the portal knows always get their own
