@@ -8,6 +8,7 @@ use imconnector_transport::Client;
 use secrecy::SecretString;
 
 use super::{ApplicationTokens, PortalClients};
+use crate::log_text::{untrusted, TOKEN_LOOKUP_FAILURES};
 
 impl<S: PortalStore> ApplicationTokens for PortalRegistry<S> {
     async fn application_token(&self, member_id: &str) -> Option<SecretString> {
@@ -15,7 +16,14 @@ impl<S: PortalStore> ApplicationTokens for PortalRegistry<S> {
             Ok(token) => token,
             Err(error) => {
                 // Refusing is the safe answer; the portal does not retry, so say why.
-                tracing::error!(%error, member_id, "cannot look up the application token; refusing the event");
+                if let Some(suppressed) = TOKEN_LOOKUP_FAILURES.admit() {
+                    tracing::error!(
+                        error = %untrusted(&error),
+                        member_id = %untrusted(member_id),
+                        suppressed,
+                        "cannot look up the application token; refusing the event"
+                    );
+                }
                 None
             }
         }
@@ -27,7 +35,7 @@ impl<S: PortalStore> PortalClients for PortalRegistry<S> {
         match PortalRegistry::client_for(self, member_id).await {
             Ok(client) => Some(client),
             Err(error) => {
-                tracing::warn!(%error, member_id, "no client for this portal");
+                tracing::warn!(error = %untrusted(&error), member_id = %untrusted(member_id), "no client for this portal");
                 None
             }
         }
