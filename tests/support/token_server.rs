@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use imconnector::emulator::{EmulatorHandle, ExposeSecret};
+use imconnector::emulator::EmulatorHandle;
+use imconnector::ExposeSecret;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

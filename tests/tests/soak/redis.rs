@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use imconnector::emulator::ExposeSecret;
+use imconnector::ExposeSecret;
 use imconnector::{ClientBuilder, RateLimit, Tokens};
 use imconnector_redis::RedisBackend;
 use imconnector_tests::redis_process::RedisProcess;

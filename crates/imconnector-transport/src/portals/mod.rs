@@ -37,7 +37,7 @@ use std::sync::{PoisonError, RwLock};
 use crate::{Client, ClientBuilder, OAuthApp};
 use secrecy::SecretString;
 
-pub use record::{InstallError, PortalRecord};
+pub use record::{InstallEventError, PortalRecord};
 pub use store::{MemoryPortalStore, PortalStore, PortalStoreError};
 
 /// Why the registry could not serve a portal.
@@ -49,7 +49,7 @@ pub enum RegistryError {
     NotInstalled(String),
     /// The installation could not be read.
     #[error(transparent)]
-    Install(#[from] InstallError),
+    Install(#[from] InstallEventError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] PortalStoreError),
@@ -108,7 +108,7 @@ impl<S: PortalStore> PortalRegistry<S> {
     /// [`RegistryError::Store`], [`RegistryError::Client`].
     pub async fn install(&self, record: PortalRecord) -> Result<Client, RegistryError> {
         if record.member_id.trim().is_empty() {
-            return Err(InstallError::Missing("member_id").into());
+            return Err(InstallEventError::Missing("member_id").into());
         }
         let client = self.build(&record)?;
         self.store.save(&record).await?;
@@ -129,7 +129,7 @@ impl<S: PortalStore> PortalRegistry<S> {
         body: &[u8],
     ) -> Result<Client, RegistryError> {
         let event = imconnector_form::parse_body(content_type, body)
-            .map_err(|error| InstallError::Malformed(error.to_string()))?;
+            .map_err(|error| InstallEventError::Malformed(error.to_string()))?;
         self.install(PortalRecord::from_install_event(&event)?)
             .await
     }
