@@ -82,6 +82,8 @@ impl Harness {
 enum Expected {
     ApiError(String),
     Result(Value),
+    /// Not JSON and starting with `<`: an HTML page (a maintenance or proxy page).
+    HtmlPage,
     Undecodable,
 }
 
@@ -96,13 +98,22 @@ fn expected(body: &[u8]) -> Expected {
                 .remove("result")
                 .map_or(Expected::Undecodable, Expected::Result)
         }
-        _ => Expected::Undecodable,
+        Ok(_) => Expected::Undecodable,
+        Err(_) => {
+            let text = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+            if text.trim_ascii_start().first() == Some(&b'<') {
+                Expected::HtmlPage
+            } else {
+                Expected::Undecodable
+            }
+        }
     }
 }
 
 /// Answers the first byte of `data` (picking a status) and the rest as the body, and checks
 /// what the client made of it: the error code from an `error` envelope, the `result` of a
-/// `result` envelope whatever the status, a decode error (wrapped as outcome-unknown after a 5xx) for anything else, and
+/// `result` envelope whatever the status, an HTML-page error for a body starting with `<`, a
+/// decode error (wrapped as outcome-unknown after a 5xx) for anything else, and
 /// never the webhook's secret in an error.
 ///
 /// # Panics
@@ -142,9 +153,28 @@ pub fn check(harness: &Harness, data: &[u8]) {
             assert_eq!(http_status, status);
             assert!(snippet.chars().count() <= 201, "snippet too long");
         }
+        (
+            Expected::HtmlPage,
+            Err(Error::HtmlPage {
+                http_status,
+                snippet,
+                ..
+            }),
+        ) => {
+            assert!(snippet.chars().count() <= 201, "snippet too long");
+            assert!(
+                status < 500,
+                "a 5xx without an envelope must be outcome-unknown"
+            );
+            assert_eq!(http_status, status);
+        }
         (Expected::Undecodable, Err(Error::OutcomeUnknown { source, .. })) => {
             assert!(status >= 500);
             assert!(matches!(*source, Error::Decode { .. }), "{source:?}");
+        }
+        (Expected::HtmlPage, Err(Error::OutcomeUnknown { source, .. })) => {
+            assert!(status >= 500);
+            assert!(matches!(*source, Error::HtmlPage { .. }), "{source:?}");
         }
         (_, answer) => panic!("status {status}, body {body:?}: unexpected {answer:?}"),
     }

@@ -2,11 +2,11 @@
 //! (reference §5.1) and queued in the outbox; [`crate::delivery`] POSTs them once the lock is
 //! released. Outcomes are recorded, never retried.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::delivery::Outgoing;
 use crate::snapshot::{DeliveryOutcome, EventDelivery};
-use crate::state::tokens::Grant;
+use crate::state::tokens::{Grant, SCOPE};
 use crate::state::Portal;
 
 /// The events the emulator can fire, by the name `event.bind` takes.
@@ -132,7 +132,7 @@ impl Portal {
             ("access_token", access_token),
             ("expires", expires.to_string()),
             ("expires_in", expires_in.to_string()),
-            ("scope", "imopenlines,imconnector".to_owned()),
+            ("scope", SCOPE.to_owned()),
             ("domain", self.urls.domain.clone()),
             ("server_endpoint", self.urls.rest.clone()),
             ("status", "L".to_owned()),
@@ -146,9 +146,4 @@ impl Portal {
         }
         form.finish()
     }
-}
-
-/// `data` of OnImConnectorStatusDelete: lowercase keys.
-pub(crate) fn status_delete_data(connector: &str, line: i64) -> Value {
-    json!({ "connector": connector, "line": line })
 }

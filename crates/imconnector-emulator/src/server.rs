@@ -17,10 +17,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 use tower::Service;
 
-use crate::envelope::{error_response, html_500, ApiError};
-use crate::faults::FaultAction;
-use crate::state::Shared;
-
 /// How long a graceful shutdown waits for in-flight requests.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -29,73 +25,13 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub(crate) struct ConnectionKill(Arc<Notify>);
 
 impl ConnectionKill {
-    fn trigger(&self) {
+    pub(crate) fn trigger(&self) {
         // notify_one stores a permit, so a trigger before the connection task waits is kept.
         self.0.notify_one();
     }
 
     async fn triggered(&self) {
         self.0.notified().await;
-    }
-}
-
-/// Resets the connection and never answers. Without a kill switch (a router used outside
-/// [`serve`]) it falls back to a 500.
-pub(crate) async fn reset_connection(kill: Option<&ConnectionKill>) -> Response {
-    match kill {
-        Some(kill) => {
-            kill.trigger();
-            std::future::pending::<()>().await;
-            html_500()
-        }
-        None => html_500(),
-    }
-}
-
-/// Which server a request reached: the faults differ a little.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Endpoint {
-    /// The portal's REST API.
-    Rest,
-    /// The OAuth server, which has no rate limit: a `QUERY_LIMIT_EXCEEDED` drawn for it is
-    /// not applied (the draw still happens, so the sequence stays the seed's).
-    OAuth,
-}
-
-/// Draws and applies the faults of one request: latency, then 500, `QUERY_LIMIT_EXCEEDED` or a
-/// reset before processing. `Ok` carries the action still to apply after processing.
-pub(crate) async fn apply_faults(
-    shared: &Shared,
-    kill: Option<&ConnectionKill>,
-    endpoint: Endpoint,
-) -> Result<FaultAction, Response> {
-    let decision = {
-        let mut portal = shared.lock();
-        let mut decision = portal.faults.decide();
-        if endpoint == Endpoint::OAuth && decision.action == FaultAction::QueryLimitExceeded {
-            decision.action = FaultAction::None;
-        }
-        let counters = &mut portal.counters.faults;
-        if decision.latency.is_some() {
-            counters.delayed += 1;
-        }
-        match decision.action {
-            FaultAction::Error500 => counters.error_500 += 1,
-            FaultAction::DropBefore => counters.dropped_before += 1,
-            FaultAction::DropAfter => counters.dropped_after += 1,
-            FaultAction::QueryLimitExceeded => counters.query_limit_exceeded += 1,
-            FaultAction::None => {}
-        }
-        decision
-    };
-    if let Some(latency) = decision.latency {
-        tokio::time::sleep(shared.clock.real_duration(latency)).await;
-    }
-    match decision.action {
-        FaultAction::Error500 => Err(html_500()),
-        FaultAction::QueryLimitExceeded => Err(error_response(&ApiError::query_limit_exceeded())),
-        FaultAction::DropBefore => Err(reset_connection(kill).await),
-        action => Ok(action),
     }
 }
 

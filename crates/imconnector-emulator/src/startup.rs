@@ -17,8 +17,8 @@ use crate::clock::Clock;
 use crate::control::{new_app, EmulatorHandle};
 use crate::delivery::Courier;
 use crate::envelope::{error_response, ApiError, MAX_BODY_BYTES};
-use crate::faults::FaultEngine;
 use crate::snapshot::{Counters, LineInfo, PortalUser};
+use crate::state::fault_engine::FaultEngine;
 use crate::state::tokens::{new_rng, random_token, TokenStore};
 use crate::state::{Caps, Ids, Portal, Settings, Shared, Urls, Webhook};
 use crate::Emulator;
@@ -237,7 +237,8 @@ impl EmulatorBuilder {
             bucket: crate::limits::LeakyBucket::default(),
             operating: crate::limits::OperatingLedger::default(),
             faults: FaultEngine::new(self.faults.clone()),
-            installs: crate::install::Installs::default(),
+            installs: crate::state::installs::Installs::default(),
+            last_grant: None,
             rng,
         }
     }

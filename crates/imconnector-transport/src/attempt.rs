@@ -1,5 +1,6 @@
-//! One HTTP attempt: the URL and body for the client's credentials, the POST, and the 302
-//! "portal moved" answer followed by re-posting the same body.
+//! One HTTP attempt: the URL and body for the client's credentials, the POST, the 302
+//! "portal moved" answer followed by re-posting the same body (within the same host only: the
+//! body carries the access token, a webhook URL its code), and the body read within the cap.
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use secrecy::ExposeSecret;
 use url::Url;
 
 use crate::{
+    body::{read_limited, BodyError},
     call::Call,
     error::Error,
     method::InvalidRequest,
@@ -28,7 +30,11 @@ pub(crate) enum Attempt {
         status: u16,
         body: Bytes,
         retry_after: Option<Duration>,
+        /// The answer's `Content-Type` says `text/html`.
+        html: bool,
     },
+    /// An answer longer than the client's cap; reading stopped there.
+    TooLarge { status: u16 },
     /// Failed before the request could reach the server (connecting).
     NotSent(reqwest::Error),
     /// Failed after the request may have been received (reset, timeout while waiting).
@@ -75,18 +81,29 @@ impl Shared {
                 Err(error) if error.is_connect() => return Attempt::NotSent(error),
                 Err(error) => return Attempt::MaybeSent(error),
             };
+            let status = response.status().as_u16();
+            if response.url() != &url {
+                // A client given by the user followed a redirect on its own (its policy is not
+                // `none`): refuse the answer where it came from another origin.
+                if let Some(location) = foreign_origin(&url, response.url()) {
+                    return Attempt::Refused(redirected(call, status, location));
+                }
+            }
             if response.status().is_redirection() {
                 match redirect_target(&url, &response) {
-                    Ok(Some(target)) => {
+                    Redirect::Follow(target) => {
                         tracing::warn!(
-                            status = response.status().as_u16(),
-                            "the portal moved; re-posting to its new address"
+                            status,
+                            "the portal moved within its host; re-posting to its new path"
                         );
                         url = target;
                         continue;
                     }
-                    Ok(None) => {}
-                    Err(reason) => {
+                    Redirect::None => {}
+                    Redirect::Foreign(location) => {
+                        return Attempt::Refused(redirected(call, status, location));
+                    }
+                    Redirect::Invalid(reason) => {
                         return Attempt::Refused(Error::Transport {
                             method: call.method.to_owned(),
                             reason,
@@ -95,20 +112,26 @@ impl Shared {
                     }
                 }
             }
-            let status = response.status().as_u16();
             let retry_after = response
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|value| value.to_str().ok())
                 .and_then(|value| value.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
-            return match response.bytes().await {
+            let content_type = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok());
+            let html = content_type.is_some_and(|value| crate::body::is_html(Some(value), b""));
+            return match read_limited(response, self.max_response_size).await {
                 Ok(body) => Attempt::Answer {
                     status,
                     body,
                     retry_after,
+                    html,
                 },
-                Err(error) => Attempt::MaybeSent(error),
+                Err(BodyError::TooLarge) => Attempt::TooLarge { status },
+                Err(BodyError::Failed(error)) => Attempt::MaybeSent(error),
             };
         }
         Attempt::Refused(Error::Transport {
@@ -157,23 +180,68 @@ impl Shared {
     }
 }
 
-/// Where a 3xx answer points, `None` when it has no usable `Location`; refuses a downgrade from
-/// https to http (the body carries the credential).
-fn redirect_target(current: &Url, response: &reqwest::Response) -> Result<Option<Url>, String> {
+/// What to do with a 3xx answer.
+enum Redirect {
+    /// Re-post to this address, on the same host.
+    Follow(Url),
+    /// No usable `Location`: the answer is read as it is.
+    None,
+    /// Another host, or https to http: refused, with the target's origin.
+    Foreign(String),
+    /// A `Location` that is no URL.
+    Invalid(String),
+}
+
+/// Where a 3xx answer points. Only a move within the same host (a new path, or http upgraded
+/// to https) is followed: the body carries the credential, which must not reach another host.
+fn redirect_target(current: &Url, response: &reqwest::Response) -> Redirect {
     let Some(location) = response
         .headers()
         .get(reqwest::header::LOCATION)
         .and_then(|value| value.to_str().ok())
     else {
-        return Ok(None);
+        return Redirect::None;
     };
-    let target = current
-        .join(location)
-        .map_err(|error| format!("the portal redirected to an invalid address: {error}"))?;
-    if current.scheme() == "https" && target.scheme() != "https" {
-        return Err("refused a redirect from https to plain http".to_owned());
+    let target = match current.join(location) {
+        Ok(target) => target,
+        Err(error) => {
+            return Redirect::Invalid(format!(
+                "the portal redirected to an invalid address: {error}"
+            ))
+        }
+    };
+    match foreign_origin(current, &target) {
+        Some(origin) => Redirect::Foreign(origin),
+        None => Redirect::Follow(target),
     }
-    Ok(Some(target))
+}
+
+/// `target`'s origin when a request to `current` must not go there: another host, another
+/// port of the same scheme, or a downgrade from https to http. `None` for the same origin or
+/// an upgrade of the same host to https.
+pub(crate) fn foreign_origin(current: &Url, target: &Url) -> Option<String> {
+    let same_host = current.host_str().map(str::to_ascii_lowercase)
+        == target.host_str().map(str::to_ascii_lowercase);
+    let same_origin = current.origin() == target.origin();
+    let upgrade = current.scheme() == "http" && target.scheme() == "https";
+    if same_host && (same_origin || upgrade) {
+        return None;
+    }
+    Some(target.origin().ascii_serialization())
+}
+
+fn redirected(call: &Call<'_>, http_status: u16, location: String) -> Error {
+    tracing::warn!(
+        method = call.method,
+        http_status,
+        location = %location.escape_debug(),
+        "redirect to another host refused: the request carries credentials"
+    );
+    Error::Redirected {
+        method: call.method.to_owned(),
+        http_status,
+        location,
+    }
 }
 
 /// Appends `"auth": token` to the parameters' JSON object text. Last, because PHP keeps the last

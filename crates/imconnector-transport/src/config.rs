@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use crate::{
+    body::DEFAULT_MAX_RESPONSE_SIZE,
     client::Client,
     coordination::{RefreshCoordinator, RequestLimiter},
     error::Error,
@@ -54,6 +55,7 @@ pub struct ClientBuilder {
     pub(crate) request_limiter: Option<Arc<dyn RequestLimiter>>,
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
+    pub(crate) max_response_size: usize,
     pub(crate) rate_limit: RateLimit,
     pub(crate) retry_policy: RetryPolicy,
     pub(crate) user_agent: String,
@@ -74,6 +76,7 @@ impl Default for ClientBuilder {
             connect_timeout: Duration::from_secs(10),
             // The cloud cuts requests at 60 s; give up a little earlier to see our own timeout.
             request_timeout: Duration::from_secs(55),
+            max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
             rate_limit: RateLimit::Standard,
             retry_policy: RetryPolicy::default(),
             user_agent: concat!("imconnector-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
@@ -146,6 +149,15 @@ impl ClientBuilder {
         self
     }
 
+    /// The longest answer body read, in bytes, from the portal and from the OAuth server
+    /// (default [`DEFAULT_MAX_RESPONSE_SIZE`], 8 MiB). A longer answer fails with
+    /// [`Error::ResponseTooLarge`] as soon as it passes the cap, so a broken or hostile portal
+    /// cannot make the client buffer without bound.
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.max_response_size = bytes;
+        self
+    }
+
     /// The portal's rate-limit profile (default [`RateLimit::Standard`]).
     pub fn rate_limit(mut self, rate_limit: RateLimit) -> Self {
         self.rate_limit = rate_limit;
@@ -184,8 +196,11 @@ impl ClientBuilder {
     /// certificates, or a connection pool shared with the rest of an application.
     ///
     /// Build it with `redirect(reqwest::redirect::Policy::none())`: the client re-posts a
-    /// "portal moved" answer itself, while reqwest's default policy would turn that POST into a
-    /// GET and lose the body. [`connect_timeout`](Self::connect_timeout) is then `http`'s own
+    /// "portal moved" answer itself, within the same host only, while reqwest's default policy
+    /// would turn that POST into a GET and lose the body, or re-send it (credentials included)
+    /// to whatever host a 307/308 names. The client cannot see a client's policy: when `http`
+    /// followed a redirect to another origin on its own, the answer is refused with
+    /// [`Error::Redirected`], but the request has gone there. [`connect_timeout`](Self::connect_timeout) is then `http`'s own
     /// business; [`request_timeout`](Self::request_timeout) and
     /// [`user_agent`](Self::user_agent) still apply, per request.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
@@ -196,9 +211,12 @@ impl ClientBuilder {
     /// Builds the client.
     ///
     /// # Errors
-    /// [`Error::Config`] when no auth is set, a URL is malformed or not http(s), OAuth has
+    /// [`Error::Config`] when `max_response_size` is 0, no auth is set, a URL is malformed or not http(s), OAuth has
     /// neither a portal nor a `client_endpoint`, or the HTTP client cannot be created.
     pub fn build(self) -> Result<Client, Error> {
+        if self.max_response_size == 0 {
+            return Err(Error::config("`max_response_size` must be at least 1 byte"));
+        }
         let user_agent = reqwest::header::HeaderValue::from_str(&self.user_agent)
             .map_err(|_| Error::config("`user_agent` is not a valid header value"))?;
         let http = match &self.http_client {
@@ -225,6 +243,7 @@ impl ClientBuilder {
         Ok(Client::from_shared(Shared {
             http,
             request_timeout: self.request_timeout,
+            max_response_size: self.max_response_size,
             user_agent,
             auth,
             pacer: Pacer::new(
@@ -309,6 +328,7 @@ impl fmt::Debug for ClientBuilder {
             .field("oauth_server", &self.oauth_server)
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
+            .field("max_response_size", &self.max_response_size)
             .field("rate_limit", &self.rate_limit)
             .field("shared_limiter", &self.request_limiter.is_some())
             .field("refresh_coordinator", &self.refresh_coordinator.is_some())

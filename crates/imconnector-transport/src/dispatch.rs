@@ -169,7 +169,7 @@ impl Shared {
                 Error::transport(call.method, error)
             }
         };
-        let (status, body, retry_after) = match outcome {
+        let (status, body, retry_after, html) = match outcome {
             Attempt::Refused(error) => return Next::Done(Err(error)),
             Attempt::NotSent(error) => {
                 return Next::Retry {
@@ -186,11 +186,26 @@ impl Shared {
             Attempt::MaybeSent(error) => {
                 return Next::Done(Err(outcome_unknown(network_error(error))))
             }
+            Attempt::TooLarge { status } => {
+                let error = Error::ResponseTooLarge {
+                    method: call.method.to_owned(),
+                    http_status: status,
+                    limit: self.max_response_size,
+                };
+                // Not retried: a server that sent too much once would again. The portal
+                // answered, so a call that is not idempotent may have been applied.
+                return Next::Done(Err(if call.idempotent {
+                    error
+                } else {
+                    outcome_unknown(error)
+                }));
+            }
             Attempt::Answer {
                 status,
                 body,
                 retry_after,
-            } => (status, body, retry_after),
+                html,
+            } => (status, body, retry_after, html),
         };
         let api = match decode_answer(call.method, status, &body) {
             Ok(Answer::Success(response)) => {
@@ -199,11 +214,21 @@ impl Shared {
             }
             Ok(Answer::Failure(api)) => api,
             Err(undecodable) => {
-                let error = Error::Decode {
-                    method: call.method.to_owned(),
-                    http_status: status,
-                    reason: undecodable.reason,
-                    snippet: self.snippet(&body),
+                let error = if crate::body::is_html(html.then_some("text/html"), &body) {
+                    // A maintenance or proxy page: said plainly, with its text, not as a
+                    // confusing "not JSON" with a snippet of markup.
+                    Error::HtmlPage {
+                        method: call.method.to_owned(),
+                        http_status: status,
+                        snippet: self.snippet(&crate::body::page_text(&body)),
+                    }
+                } else {
+                    Error::Decode {
+                        method: call.method.to_owned(),
+                        http_status: status,
+                        reason: undecodable.reason,
+                        snippet: self.snippet(&body),
+                    }
                 };
                 // A 5xx page means the portal (or a proxy) got the request and then failed.
                 return match (status >= 500, call.idempotent) {

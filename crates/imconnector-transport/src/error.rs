@@ -73,6 +73,44 @@ pub enum Error {
         /// The first characters of the body, with known secrets masked.
         snippet: String,
     },
+    /// The answer was longer than the client's cap
+    /// ([`ClientBuilder::max_response_size`](crate::ClientBuilder::max_response_size)); reading
+    /// stopped there. For a method that is not idempotent it comes wrapped in
+    /// [`Error::OutcomeUnknown`]: the portal answered, so it may have applied the call.
+    #[error("the answer to `{method}` (HTTP {http_status}) is longer than the {limit}-byte cap; not read further")]
+    ResponseTooLarge {
+        /// The method being called.
+        method: String,
+        /// The HTTP status of the answer.
+        http_status: u16,
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// The portal redirected the request to another host (or from https to http), which the
+    /// client does not follow: the request carries the access token or the webhook's code. A
+    /// "portal moved" redirect within the same host is followed. If the portal really moved,
+    /// give the client its new address. Nothing was sent to the redirect's target.
+    #[error("`{method}`: the portal answered HTTP {http_status} redirecting to {location}; not followed, the request carries credentials")]
+    Redirected {
+        /// The method being called.
+        method: String,
+        /// The HTTP status of the redirect.
+        http_status: u16,
+        /// Where it pointed: scheme, host and port only (the path may be anything).
+        location: String,
+    },
+    /// The portal (or a proxy in front of it) answered an HTML page instead of the JSON
+    /// envelope: a maintenance page, a proxy's error page, a PHP error. For a method that is not
+    /// idempotent, a 5xx page comes wrapped in [`Error::OutcomeUnknown`].
+    #[error("the portal answered `{method}` with an HTML page (HTTP {http_status}), not JSON: {snippet:?}")]
+    HtmlPage {
+        /// The method being called.
+        method: String,
+        /// The HTTP status of the answer.
+        http_status: u16,
+        /// The start of the page's text, tags removed, with known secrets masked.
+        snippet: String,
+    },
     /// The OAuth server refused the refresh token (`invalid_grant`): the user or administrator
     /// must install or authorise the application again.
     #[error("re-authorisation needed: the OAuth server answered {code} ({description})")]

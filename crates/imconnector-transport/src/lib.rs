@@ -7,6 +7,7 @@ mod api_error;
 mod attempt;
 pub mod authorization;
 mod batch;
+mod body;
 mod call;
 mod client;
 mod code;
@@ -29,6 +30,7 @@ mod tokens;
 
 pub use api_error::ApiError;
 pub use batch::{Batch, BatchEntry, BatchKey, BatchOutcome, BatchResponse, MAX_BATCH_COMMANDS};
+pub use body::DEFAULT_MAX_RESPONSE_SIZE;
 pub use client::Client;
 pub use code::ErrorCode;
 pub use config::{ClientBuilder, DEFAULT_OAUTH_SERVER};

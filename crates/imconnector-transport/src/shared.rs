@@ -26,6 +26,8 @@ pub(crate) struct Shared {
     pub(crate) http: reqwest::Client,
     /// Applied per request, so that it holds with a client the user built too.
     pub(crate) request_timeout: Duration,
+    /// The longest answer body read.
+    pub(crate) max_response_size: usize,
     pub(crate) user_agent: reqwest::header::HeaderValue,
     pub(crate) auth: Auth,
     pub(crate) pacer: Pacer,

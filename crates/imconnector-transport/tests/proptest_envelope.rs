@@ -1,6 +1,7 @@
 //! Property tests of the envelope decoder, through the public `Client::call_raw` against a
 //! local server answering arbitrary statuses and bodies: arbitrary bytes never panic and give a
-//! decode error (outcome-unknown after a 5xx); `result` envelopes give their result; `error`
+//! decode error (outcome-unknown after a 5xx), or an HTML-page error for a body starting with `<`;
+//! `result` envelopes give their result; `error`
 //! envelopes give their code; truncated envelopes are errors.
 //!
 //! The check is the body of the cargo-fuzz target `fuzz/fuzz_targets/envelope.rs`, included
@@ -67,6 +68,17 @@ proptest! {
 
     #[test]
     fn arbitrary_answers_never_panic(data in vec(any::<u8>(), 0..1024)) {
+        check(harness(), &data);
+    }
+
+    #[test]
+    fn html_pages_give_an_html_page_error(
+        status in any::<u8>(),
+        lead in "[ \t\r\n]{0,3}",
+        text in ".{0,300}",
+    ) {
+        let mut data = vec![status];
+        data.extend_from_slice(format!("{lead}<html><body><h1>{text}</h1></body></html>").as_bytes());
         check(harness(), &data);
     }
 

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
@@ -14,60 +13,15 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::respond::{app_json, failure, reply, tokens_json};
 use super::{ControlError, EmulatorHandle};
 use crate::config::{Faults, OperatingLimit, RateLimit, SoftErrorShape};
-use crate::snapshot::{AppCredentials, Tokens};
 use crate::state::Shared;
 
 type SharedState = State<Arc<Shared>>;
 
 fn handle(shared: Arc<Shared>) -> EmulatorHandle {
     EmulatorHandle { shared }
-}
-
-pub(super) fn failure(error: &ControlError) -> Response {
-    let (status, code) = match error {
-        ControlError::UnknownLine(_)
-        | ControlError::UnknownChat { .. }
-        | ControlError::UnknownMessage(_)
-        | ControlError::UnknownApp(_)
-        | ControlError::UnknownUser(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
-        ControlError::Timeout { .. } => (StatusCode::REQUEST_TIMEOUT, "TIMEOUT"),
-        _ => (StatusCode::CONFLICT, "REFUSED"),
-    };
-    (
-        status,
-        Json(json!({ "error": code, "error_description": error.to_string() })),
-    )
-        .into_response()
-}
-
-fn reply<T: serde::Serialize>(result: Result<T, ControlError>) -> Response {
-    match result {
-        Ok(value) => Json(value).into_response(),
-        Err(error) => failure(&error),
-    }
-}
-
-pub(super) fn app_json(app: &AppCredentials) -> Value {
-    json!({
-        "client_id": app.client_id,
-        "client_secret": app.client_secret.expose_secret(),
-        "application_token": app.application_token.expose_secret(),
-        "member_id": app.member_id,
-        "domain": app.domain,
-    })
-}
-
-fn tokens_json(tokens: &Tokens) -> Value {
-    json!({
-        "access_token": tokens.access_token.expose_secret(),
-        "refresh_token": tokens.refresh_token.expose_secret(),
-        "expires_in": tokens.expires_in,
-        "expires": tokens.expires,
-        "user_id": tokens.user_id,
-        "client_id": tokens.client_id,
-    })
 }
 
 /// The routes, to be nested under `/_emulator`; with a control token, each requires it.

@@ -8,12 +8,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
-use super::http::{app_json, failure};
+use super::respond::{app_json, failure, install_status_json};
 use super::{new_app, ControlError, EmulatorHandle};
 use crate::delivery::post as post_form;
-use crate::install::{status_json, AppSetup, InstallStatus};
+use crate::install::{AppSetup, InstallStatus};
 use crate::snapshot::AppCredentials;
 use crate::state::{Portal, Shared};
 
@@ -162,17 +161,7 @@ fn handle(shared: Arc<Shared>) -> EmulatorHandle {
 /// The status with the install POST's query and form parsed, secrets in clear.
 fn status_reply(result: Result<InstallStatus, ControlError>) -> Response {
     match result {
-        Ok(status) => {
-            let mut value = status_json(&status);
-            if let (Some(post), Some(Value::Object(map))) = (
-                &status.last_install_post,
-                value.get_mut("last_install_post"),
-            ) {
-                map.insert("query".to_owned(), json!(post.query()));
-                map.insert("form".to_owned(), json!(post.form()));
-            }
-            Json(value).into_response()
-        }
+        Ok(status) => Json(install_status_json(&status)).into_response(),
         Err(error) => failure(&error),
     }
 }

@@ -5,6 +5,7 @@ pub(crate) mod http;
 mod inspect;
 mod install;
 mod operator;
+mod respond;
 mod settings;
 
 use std::sync::Arc;

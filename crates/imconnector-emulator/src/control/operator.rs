@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::{ControlError, OperatorMessage};
-use crate::events::{status_delete_data, Audience};
+use crate::events::Audience;
 use crate::snapshot::{ConnectorFlags, Direction, MessageInfo};
 use crate::state::{next_id, Portal};
 
@@ -242,21 +242,7 @@ impl Portal {
         if self.lines.remove(&line).is_none() {
             return Err(ControlError::UnknownLine(line));
         }
-        let connectors: Vec<String> = self
-            .statuses
-            .keys()
-            .filter(|(_, row_line)| *row_line == line)
-            .map(|(connector, _)| connector.clone())
-            .collect();
-        for connector in connectors {
-            self.statuses.remove(&(connector.clone(), line));
-            self.emit(
-                "OnImConnectorStatusDelete",
-                &status_delete_data(&connector, line),
-                Audience::OwnerOf(&connector),
-                OPERATOR_ID,
-            );
-        }
+        self.drop_statuses_of_line(line, OPERATOR_ID);
         self.emit(
             "OnImConnectorLineDelete",
             &json!(line),

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::{ControlError, EmulatorHandle};
 use crate::config::{Faults, OperatingLimit, RateLimit, SoftErrorShape};
-use crate::faults::FaultEngine;
+use crate::state::fault_engine::FaultEngine;
 
 impl EmulatorHandle {
     /// Switches the leaky bucket (and empties it).

@@ -9,47 +9,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::INSTALLING_USER;
-use crate::oauth::{OAUTH_DOMAIN, SCOPE};
-use crate::state::tokens::Grant;
-use crate::state::{Portal, Shared};
-
-/// Why no redirect happened.
-struct Refused(&'static str);
-
-impl Portal {
-    /// The redirect URL with a fresh single-use code (30 emulated seconds).
-    fn authorize(&mut self, client_id: &str, state: Option<&str>) -> Result<String, Refused> {
-        let app = self
-            .app_index(client_id)
-            .ok_or(Refused("Application not found"))?;
-        let target = self
-            .redirect_target(app)
-            .map_err(Refused)?
-            .ok_or(Refused("The application has no redirect URL"))?;
-        let mut url = url::Url::parse(&target).map_err(|_| Refused("Wrong redirect URL"))?;
-        let code = self.tokens.issue_code(
-            Grant {
-                app,
-                user: INSTALLING_USER,
-            },
-            self.now,
-        );
-        {
-            let mut query = url.query_pairs_mut();
-            query.append_pair("code", &code);
-            if let Some(state) = state {
-                query.append_pair("state", state);
-            }
-            query
-                .append_pair("domain", &self.urls.domain)
-                .append_pair("member_id", &self.member_id)
-                .append_pair("scope", SCOPE)
-                .append_pair("server_domain", OAUTH_DOMAIN);
-        }
-        Ok(url.to_string())
-    }
-}
+use crate::state::installs::Refused;
+use crate::state::Shared;
 
 fn error_page(description: &str) -> Response {
     let page = format!(

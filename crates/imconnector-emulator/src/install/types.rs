@@ -37,7 +37,7 @@ pub struct AppSetup {
     pub lang: String,
 }
 
-pub(super) fn default_lang() -> String {
+pub(crate) fn default_lang() -> String {
     "en".to_owned()
 }
 

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::auth::Caller;
 use crate::envelope::Outcome;
-use crate::oauth::SCOPE;
+use crate::state::tokens::SCOPE;
 use crate::php::Params;
 use crate::state::Portal;
 

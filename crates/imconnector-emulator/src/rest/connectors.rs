@@ -4,7 +4,6 @@ use serde_json::{json, Map, Value};
 
 use super::auth::{Caller, WRONG_AUTH_TYPE_CORE};
 use crate::envelope::{ApiError, Outcome};
-use crate::events::{status_delete_data, Audience};
 use crate::php::{self, Params};
 use crate::snapshot::ConnectorInfo;
 use crate::state::Portal;
@@ -151,21 +150,7 @@ pub(crate) fn unregister(portal: &mut Portal, caller: Caller, params: Params) ->
     let id = php::to_text(id).unwrap_or_default().to_lowercase();
     // Status rows of that id go on every line, whoever owns it; StatusDelete is sent while the
     // registry row (and so its owner) still exists.
-    let lines: Vec<i64> = portal
-        .statuses
-        .keys()
-        .filter(|(connector, _)| *connector == id)
-        .map(|(_, line)| *line)
-        .collect();
-    for line in lines {
-        portal.statuses.remove(&(id.clone(), line));
-        portal.emit(
-            "OnImConnectorStatusDelete",
-            &status_delete_data(&id, line),
-            Audience::OwnerOf(&id),
-            caller.user(),
-        );
-    }
+    portal.drop_statuses_of_connector(&id, caller.user());
     let owned_by_caller = portal
         .registry
         .get(&id)

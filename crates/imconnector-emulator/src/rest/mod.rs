@@ -25,10 +25,11 @@ use serde_json::{json, Value};
 
 use crate::config::SoftErrorShape;
 use crate::envelope::{error_response, html_500, json_response, ApiError, Outcome, Timing};
-use crate::faults::FaultAction;
+use crate::faults::{apply_faults, reset_connection};
 use crate::limits::OperatingReport;
 use crate::php::Params;
-use crate::server::{apply_faults, ConnectionKill, Endpoint, Secure};
+use crate::server::{ConnectionKill, Secure};
+use crate::state::fault_engine::{Endpoint, FaultAction};
 use crate::state::{Portal, Shared};
 use auth::Caller;
 
@@ -124,7 +125,7 @@ pub(crate) async fn handle(
     };
     let response = process(&shared, &request, start);
     if action == FaultAction::DropAfter {
-        return crate::server::reset_connection(kill.as_ref()).await;
+        return reset_connection(kill.as_ref()).await;
     }
     response
 }

@@ -6,9 +6,7 @@ use serde_json::{json, Map, Value};
 use super::auth::Caller;
 use super::{require_provider, required_connector, success_empty_data};
 use crate::envelope::{ApiError, Outcome};
-use crate::events::{status_delete_data, Audience};
 use crate::php::{self, Params};
-use crate::snapshot::LineStatus;
 use crate::state::Portal;
 
 /// The `LINE` parameter, checked with `isset` and cast with `(int)`.
@@ -42,26 +40,9 @@ fn activate_checked(
         return Err(ApiError::missing("ACTIVE"));
     }
     if php::truthy(active) {
-        let row = portal
-            .statuses
-            .entry((connector.clone(), line))
-            .or_insert_with(|| LineStatus::absent(&connector, line));
-        row.active = true;
-        row.connection = true;
-        row.register = true;
-        row.error = false;
-        if row.data.is_none() {
-            row.data = Some(Map::new());
-        }
+        portal.activate_status(&connector, line);
     } else {
-        // Deleting the row wipes DATA too; StatusDelete fires even if there was no row.
-        portal.statuses.remove(&(connector.clone(), line));
-        portal.emit(
-            "OnImConnectorStatusDelete",
-            &status_delete_data(&connector, line),
-            Audience::OwnerOf(&connector),
-            caller.user(),
-        );
+        portal.drop_status(&connector, line, caller.user());
     }
     Ok(Value::Bool(true))
 }
@@ -121,12 +102,7 @@ pub(crate) fn data_set(portal: &mut Portal, caller: Caller, params: Params) -> O
             }
         }
     }
-    let row = portal
-        .statuses
-        .entry((connector.clone(), line))
-        .or_insert_with(|| LineStatus::absent(&connector, line));
-    // Merged over what was stored: omitted or empty fields keep their old values.
-    row.data.get_or_insert_with(Map::new).extend(stored);
+    portal.merge_status_data(&connector, line, stored);
     Outcome::Ok(Value::Bool(true))
 }
 
@@ -143,11 +119,7 @@ fn set_error_checked(
     let connector = required_connector(&params)?;
     let line = required_line(&params)?;
     require_provider(portal, &connector)?;
-    let row = portal
-        .statuses
-        .entry((connector.clone(), line))
-        .or_insert_with(|| LineStatus::absent(&connector, line));
-    row.error = true;
+    portal.mark_status_error(&connector, line);
     Ok(success_empty_data())
 }
 

@@ -3,6 +3,11 @@
 //! triggers are queued in the outbox and POSTed after the lock is released.
 
 pub(crate) mod chats;
+pub(crate) mod fault_engine;
+pub(crate) mod grants;
+mod install_bodies;
+pub(crate) mod installs;
+pub(crate) mod statuses;
 pub(crate) mod tokens;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -17,12 +22,12 @@ use tokio::sync::watch;
 use crate::clock::Clock;
 use crate::config::{Faults, OperatingLimit, RateLimit, SoftErrorShape};
 use crate::delivery::{Courier, Outgoing};
-use crate::faults::FaultEngine;
 use crate::limits::{LeakyBucket, OperatingLedger};
 use crate::snapshot::{
     ChatInfo, ConnectorInfo, Counters, DeliveryOutcome, DeliveryRecord, EventDelivery, LineInfo,
-    LineStatus, MessageInfo, PortalUser,
+    LineStatus, MessageInfo, PortalUser, Tokens,
 };
+use fault_engine::FaultEngine;
 use tokens::TokenStore;
 
 /// The portal's addresses.
@@ -177,7 +182,9 @@ pub(crate) struct Portal {
     pub(crate) operating: OperatingLedger,
     pub(crate) faults: FaultEngine,
     /// Install state of the apps added with a setup (`add_app`).
-    pub(crate) installs: crate::install::Installs,
+    pub(crate) installs: installs::Installs,
+    /// The pair the latest successful `/oauth/token/` grant answered.
+    pub(crate) last_grant: Option<Tokens>,
     /// Draws credentials of apps installed later (seeded for reproducible runs).
     pub(crate) rng: StdRng,
 }
@@ -197,14 +204,6 @@ impl Portal {
     pub(crate) fn owner_of(&self, connector: &str) -> Option<usize> {
         let owner = &self.registry.get(connector)?.owner_client_id;
         self.app_index(owner)
-    }
-
-    /// The status row of (connector, line), or an all-false one.
-    pub(crate) fn status_of(&self, connector: &str, line: i64) -> LineStatus {
-        self.statuses
-            .get(&(connector.to_owned(), line))
-            .cloned()
-            .unwrap_or_else(|| LineStatus::absent(connector, line))
     }
 
     /// Counts one call of `method` (lowercase). Methods the portal knows always get their own

@@ -10,6 +10,11 @@ use rand::{Rng, SeedableRng};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
+/// Scopes granted to emulated apps (`scope` of token answers, events and the install POST).
+pub(crate) const SCOPE: &str = "imopenlines,imconnector";
+/// The `domain` the real OAuth server reports: its own, not the portal's.
+pub(crate) const OAUTH_DOMAIN: &str = "oauth.bitrix.info";
+
 /// Characters of a token used as the map key.
 const SELECTOR_LEN: usize = 12;
 /// Refresh tokens live 180 days (reference §1.8).

@@ -370,6 +370,42 @@ async fn uninstall_sends_onappuninstall_then_revokes_tokens_and_removes_connecto
 }
 
 #[tokio::test]
+async fn uninstall_sends_status_delete_for_each_status_row_of_the_apps_connectors() {
+    let portal = Portal::start().await;
+    let receiver = Receiver::start().await;
+    let (app, post) = open_ui_app(&portal, &receiver).await;
+    let token = post.flat()["AUTH_ID"].clone();
+    wizard(&portal, &receiver, &token, "instconn").await;
+    let (status, body) = portal
+        .call_as(
+            &token,
+            "event.bind",
+            json!({"event": "OnImConnectorStatusDelete", "handler": receiver.url("/status-delete")}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    portal
+        .emulator
+        .install_finish(&app.client_id)
+        .expect("finish");
+    receiver.wait_for("/onappinstall", 1).await;
+
+    portal
+        .emulator
+        .uninstall(&app.client_id, false)
+        .expect("uninstall");
+    let event = receiver.wait_for("/status-delete", 1).await.remove(0);
+    let form = event.nested();
+    assert_eq!(form["event"], "ONIMCONNECTORSTATUSDELETE");
+    assert_eq!(form["data"], json!({"connector": "instconn", "line": "1"}));
+    assert!(portal
+        .emulator
+        .line_statuses()
+        .iter()
+        .all(|s| s.connector != "instconn"));
+}
+
+#[tokio::test]
 async fn reinstall_gives_new_tokens_and_a_new_application_token() {
     let portal = Portal::start().await;
     let receiver = Receiver::start().await;

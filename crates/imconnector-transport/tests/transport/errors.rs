@@ -135,20 +135,19 @@ async fn every_error_code_in_the_reference_maps_to_its_error_code() {
 const PHP_FATAL: &str = "<html><body><b>Fatal error</b>: Uncaught TypeError: array_merge(): Argument #2 must be of type array</body></html>";
 
 #[tokio::test]
-async fn a_non_json_500_is_a_decode_error_with_a_snippet_after_safe_retries() {
+async fn a_php_error_page_500_is_an_html_page_error_with_its_text_after_safe_retries() {
     let portal = OAuthPortal::start(|_, _| Reply::raw(500, PHP_FATAL)).await;
     let client = oauth_builder(&portal).build().unwrap();
 
     let error = client.call(&Status::new("acme_chat", 1)).await.unwrap_err();
 
-    let Error::Decode {
+    let Error::HtmlPage {
         method,
         http_status,
         snippet,
-        ..
     } = &error
     else {
-        panic!("expected a decode error, got {error:?}");
+        panic!("expected an HTML page error, got {error:?}");
     };
     assert_eq!(method, "imconnector.status");
     assert_eq!(*http_status, 500);
@@ -160,7 +159,7 @@ async fn a_non_json_500_is_a_decode_error_with_a_snippet_after_safe_retries() {
 }
 
 #[tokio::test]
-async fn a_non_json_500_on_send_messages_is_outcome_unknown_with_the_snippet() {
+async fn a_php_error_page_500_on_send_messages_is_outcome_unknown_with_its_text() {
     let portal = OAuthPortal::start(|_, _| Reply::raw(500, PHP_FATAL)).await;
     let client = oauth_builder(&portal).build().unwrap();
 
@@ -169,7 +168,10 @@ async fn a_non_json_500_on_send_messages_is_outcome_unknown_with_the_snippet() {
     let Error::OutcomeUnknown { source, .. } = &error else {
         panic!("expected OutcomeUnknown, got {error:?}");
     };
-    assert!(matches!(&**source, Error::Decode { snippet, .. } if snippet.contains("Fatal error")));
+    assert!(
+        matches!(&**source, Error::HtmlPage { snippet, .. } if snippet.contains("Uncaught TypeError")),
+        "{source:?}"
+    );
     assert!(error.to_string().contains("Fatal error"));
     // One rejected try with the expired token, one after the refresh: the 500 is not replayed.
     assert_eq!(portal.server.count("imconnector.send.messages"), 2);

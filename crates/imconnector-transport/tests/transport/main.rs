@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod batch;
+mod bounds;
 mod errors;
 mod pacing;
 mod refresh;

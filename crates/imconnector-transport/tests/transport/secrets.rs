@@ -158,14 +158,22 @@ async fn no_secret_in_debug_display_errors_or_tracing_output() {
             .unwrap_err(),
     );
 
-    assert!(matches!(errors[0], Error::Decode { .. }), "{:?}", errors[0]);
+    assert!(
+        matches!(errors[0], Error::HtmlPage { .. }),
+        "{:?}",
+        errors[0]
+    );
     assert!(matches!(errors[1], Error::Decode { .. }), "{:?}", errors[1]);
     assert!(
         matches!(errors[2], Error::RefreshFailed { .. }),
         "{:?}",
         errors[2]
     );
-    assert!(matches!(errors[3], Error::Decode { .. }), "{:?}", errors[3]);
+    assert!(
+        matches!(errors[3], Error::HtmlPage { .. }),
+        "{:?}",
+        errors[3]
+    );
     assert!(
         matches!(errors[4], Error::Transport { .. }),
         "{:?}",

@@ -3,10 +3,9 @@
 
 use secrecy::ExposeSecret;
 
-use super::{AppSetup, InstallPost};
-use crate::oauth::SCOPE;
+use crate::install::{AppSetup, InstallPost};
 use crate::snapshot::{DeliveryOutcome, Tokens};
-use crate::state::tokens::Grant;
+use crate::state::tokens::{Grant, SCOPE};
 use crate::state::Portal;
 
 /// `status` of a local app.
