@@ -7,8 +7,8 @@ use serde_json::{json, Map, Value};
 
 use super::auth::Caller;
 use crate::envelope::Outcome;
-use crate::state::tokens::SCOPE;
 use crate::php::Params;
+use crate::state::tokens::SCOPE;
 use crate::state::Portal;
 
 /// The plan the emulated portal reports (`LICENSE` is the portal's language, `_`, the plan).
