@@ -1,7 +1,7 @@
 //! What the installer does with a parsed request: prove, store, provision, forget.
 
-use imconnector_api::methods::{EventBind, EventGet};
-use imconnector_api::wire::LineId;
+use imconnector_api::ids::LineId;
+use imconnector_api::methods::{BindEvent, ListEventBindings};
 use imconnector_transport::portals::{PortalRecord, PortalStore, RegistryError};
 use imconnector_transport::{Client, Tokens};
 use secrecy::{ExposeSecret, SecretString};
@@ -11,6 +11,7 @@ use tracing::Instrument;
 use super::request::{FrameInstall, Uninstall};
 use super::{InstallError, InstallOutcome, Installer};
 use crate::error::{Step, WorkflowError};
+use crate::log_text::untrusted;
 use crate::provision::{is_bound, is_duplicate_binding, provision, Provisioned};
 
 /// The lifecycle events the installer itself receives at the install URL.
@@ -38,7 +39,7 @@ impl<S: PortalStore> Installer<S> {
         &self,
         frame: FrameInstall,
     ) -> Result<InstallOutcome, InstallError> {
-        let span = tracing::info_span!("install_post", member_id = %frame.member_id);
+        let span = tracing::info_span!("install_post", member_id = %untrusted(&frame.member_id));
         async move {
             let fresh = self
                 .prove(&frame.member_id, &frame.domain, &frame.refresh_token)
@@ -50,7 +51,10 @@ impl<S: PortalStore> Installer<S> {
                 // An installed portal keeps its application token whatever a POST says: only
                 // ONAPPINSTALL (of a reinstall) replaces it. The administrator's pair is taken.
                 (Some(stored), claimed) => {
-                    if claimed.as_ref().is_some_and(|claimed| !secrets_equal(&stored, claimed)) {
+                    if claimed
+                        .as_ref()
+                        .is_some_and(|claimed| !secrets_equal(&stored, claimed))
+                    {
                         tracing::warn!(
                             "the install POST's APPLICATION_TOKEN differs from the stored one; \
                              the stored one is kept until ONAPPINSTALL"
@@ -83,7 +87,7 @@ impl<S: PortalStore> Installer<S> {
         &self,
         event: PortalRecord,
     ) -> Result<InstallOutcome, InstallError> {
-        let span = tracing::info_span!("onappinstall", member_id = %event.member_id);
+        let span = tracing::info_span!("onappinstall", member_id = %untrusted(&event.member_id));
         async move {
             let domain = event.domain.clone().ok_or_else(|| {
                 InstallError::Malformed("ONAPPINSTALL has no auth[domain]".to_owned())
@@ -91,7 +95,7 @@ impl<S: PortalStore> Installer<S> {
             let fresh = self
                 .prove(&event.member_id, &domain, &event.tokens.refresh_token)
                 .await
-                .inspect_err(|error| tracing::warn!(%error, "ONAPPINSTALL not proven; ignored"))?;
+                .inspect_err(|error| tracing::warn!(error = %untrusted(error), "ONAPPINSTALL not proven; ignored"))?;
             // Only an administrator installs: anyone else's ONAPPINSTALL would choose the
             // application token every later event is checked against.
             let (_, fresh) = self.require_administrator(fresh).await?;
@@ -113,7 +117,7 @@ impl<S: PortalStore> Installer<S> {
         &self,
         event: Uninstall,
     ) -> Result<InstallOutcome, InstallError> {
-        let span = tracing::info_span!("onappuninstall", member_id = %event.member_id);
+        let span = tracing::info_span!("onappuninstall", member_id = %untrusted(&event.member_id));
         async move {
             let stored = self
                 .registry
@@ -184,17 +188,17 @@ impl<S: PortalStore> Installer<S> {
         &self,
         client: &Client,
     ) -> Result<Provisioned, InstallError> {
-        let install_url = self.urls.install();
+        let install_url = self.urls.install_events();
         let bindings = client
-            .call(&EventGet::new())
+            .call(&ListEventBindings::new())
             .await
             .map_err(WorkflowError::call(Step::ListBindings))?;
         for event in LIFECYCLE_EVENTS {
-            if is_bound(&bindings, event, &install_url) {
+            if is_bound(&bindings, event, install_url.as_str()) {
                 continue;
             }
             match client
-                .call(&EventBind::new(event, install_url.as_str()))
+                .call(&BindEvent::new(event, install_url.clone()))
                 .await
             {
                 Ok(_) => {}

@@ -4,7 +4,7 @@
 //! Bitrix24 POSTs each event as a PHP-style form. The receiver
 //! 1. refuses bodies over the size limit (413);
 //! 2. parses the body (400 if it cannot be parsed) and checks `auth[application_token]` in
-//!    constant time ([`Secret::matches`]) against the token [`ApplicationTokens`] gives for
+//!    constant time ([`secrets_match`](crate::secrets_match)) against the token [`ApplicationTokens`] gives for
 //!    `auth[member_id]`: a missing, wrong or unknown one is 401, and the event is neither
 //!    decoded nor dispatched;
 //! 3. decodes the typed [`Event`] with [`Event::from_value`]: 400 if it does not have its
@@ -42,10 +42,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use imconnector_api::events::{Event, EventDecodeError};
-#[cfg(doc)]
-use imconnector_api::wire::Secret;
 use imconnector_transport::Client;
 use secrecy::ExposeSecret;
+
+use crate::log_text::{untrusted, REFUSED_REQUESTS};
 
 pub use clients::PortalClients;
 pub use handler::{DeliveryReport, EventHandler, HandlerError, SentMessage, SentMessages};
@@ -175,8 +175,8 @@ async fn receive<H: EventHandler, T: ApplicationTokens, C: PortalClients>(
             // which portal they belong to.
             let span = tracing::info_span!(
                 "imconnector_event",
-                event = %event.name(),
-                member_id = %event.auth().member_id,
+                event = %untrusted(event.name()),
+                member_id = %untrusted(&event.auth().member_id),
             );
             tokio::spawn(tracing::Instrument::instrument(
                 dispatch::dispatch(shared, event),
@@ -185,7 +185,9 @@ async fn receive<H: EventHandler, T: ApplicationTokens, C: PortalClients>(
             (StatusCode::OK, "OK")
         }
         Err(rejection) => {
-            tracing::warn!(%rejection, "refused an event POST");
+            if let Some(suppressed) = REFUSED_REQUESTS.admit() {
+                tracing::warn!(rejection = %untrusted(&rejection), suppressed, "refused an event POST");
+            }
             let text = match rejection {
                 Rejection::Malformed(_) => "malformed event",
                 Rejection::Unauthorized(_) => "unauthorized",
@@ -197,7 +199,7 @@ async fn receive<H: EventHandler, T: ApplicationTokens, C: PortalClients>(
 
 /// Checks and decodes an event body as the router does, for use outside axum: parses it
 /// (JSON when `content_type` is `application/json`, the portal's form encoding otherwise),
-/// checks `auth[application_token]` in constant time ([`Secret::matches`]) against the token
+/// checks `auth[application_token]` in constant time ([`secrets_match`](crate::secrets_match)) against the token
 /// `tokens` gives for `auth[member_id]`, and only then decodes the typed [`Event`] with
 /// [`Event::from_value`], so an unauthenticated POST costs no decoding.
 ///

@@ -5,7 +5,8 @@
 pub mod support;
 mod takeover;
 
-use imconnector::emulator::{DeliveryOutcome, ExposeSecret, InstallState};
+use imconnector::emulator::{DeliveryOutcome, InstallState};
+use imconnector::ExposeSecret;
 use serde_json::json;
 
 use crate::support::http;

@@ -87,7 +87,11 @@ impl App {
             "the pair is unchanged"
         );
         let genuine = self.creds.application_token.expose_secret();
-        assert_eq!(self.post_event(genuine).await, 200, "genuine events accepted");
+        assert_eq!(
+            self.post_event(genuine).await,
+            200,
+            "genuine events accepted"
+        );
         assert_eq!(self.post_event(CHOSEN).await, 401, "forged events refused");
     }
 }
