@@ -3,8 +3,9 @@
 //! administrator). Only an administrator installs or replaces tokens, and a frame POST never
 //! replaces an installed portal's application token.
 
-use imconnector::emulator::{ExposeSecret, Tokens};
+use imconnector::emulator::EmulatorTokens as Tokens;
 use imconnector::portals::PortalRecord;
+use imconnector::ExposeSecret;
 use serde_json::json;
 
 use super::support::{app, App, Style};
@@ -200,10 +201,7 @@ async fn an_administrators_reinstall_replaces_a_stale_application_token() {
         .await
         .expect("reinstall");
     let post = status.last_install_post.expect("install POST");
-    let new = post.form()["APPLICATION_TOKEN"]
-        .as_str()
-        .expect("the newer POST carries it")
-        .to_owned();
+    let new = post.form()["APPLICATION_TOKEN"].clone();
     assert_ne!(new, old);
     let stored = app.record().await.expect("stored");
     assert_eq!(
