@@ -1,10 +1,9 @@
 //! Cross-crate tests live in this package's `tests/` directory; what several of them share
-//! (an OAuth server with faults, a redis-server of a test's own) lives here.
+//! (a redis-server of a test's own) lives here. The OAuth server with faults is the emulator's
+//! (`OAuthFaults`, `hold_next_token_request`).
 
 #[path = "support/redis_process.rs"]
 pub mod redis_process;
-#[path = "support/token_server.rs"]
-pub mod token_server;
 
 // The repository's README is the first code a user copies: its examples compile (`no_run` ones)
 // and run (the emulator one) as doctests of this package.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::{Faults, OperatingLimit, RateLimit, SoftErrorShape};
+use crate::config::{Faults, OAuthFaults, OperatingLimit, RateLimit, SoftErrorShape};
 
 /// The largest time scale: a billion emulated seconds (32 years) per real second.
 const MAX_TIME_SCALE: f64 = 1e9;
@@ -44,6 +44,7 @@ pub struct EmulatorBuilder {
     pub(crate) token_ttl: Duration,
     pub(crate) operating_limit: Option<OperatingLimit>,
     pub(crate) faults: Option<Faults>,
+    pub(crate) oauth_faults: Option<OAuthFaults>,
     pub(crate) soft_error_shape: SoftErrorShape,
     pub(crate) host: IpAddr,
     pub(crate) port: u16,
@@ -68,6 +69,7 @@ impl Default for EmulatorBuilder {
             token_ttl: Duration::from_secs(3600),
             operating_limit: None,
             faults: None,
+            oauth_faults: None,
             soft_error_shape: SoftErrorShape::Wrapped,
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
@@ -125,6 +127,12 @@ impl EmulatorBuilder {
     /// Fault injection (default none).
     pub fn faults(mut self, faults: Faults) -> Self {
         self.faults = Some(faults);
+        self
+    }
+
+    /// Faults of the OAuth server's `/oauth/token/` by request count (default none).
+    pub fn oauth_faults(mut self, faults: OAuthFaults) -> Self {
+        self.oauth_faults = Some(faults);
         self
     }
 
@@ -254,6 +262,9 @@ impl EmulatorBuilder {
             .check()
             .map_err(StartError::InvalidSetting)?;
         if let Some(faults) = &self.faults {
+            faults.check().map_err(StartError::InvalidSetting)?;
+        }
+        if let Some(faults) = &self.oauth_faults {
             faults.check().map_err(StartError::InvalidSetting)?;
         }
         if !self.host.is_loopback() && self.control_token.is_none() {

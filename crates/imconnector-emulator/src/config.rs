@@ -91,9 +91,10 @@ impl OperatingLimit {
 }
 
 /// Fault injection, drawn from a random generator seeded with `seed`: the same seed and the same
-/// sequence of requests give the same faults. Applies to REST and OAuth requests, never to the
-/// control API (`query_limit_share` applies to REST requests only: the OAuth server has no
-/// rate limit). Shares are probabilities in `0.0..=1.0`; the four failure shares together must
+/// sequence of requests give the same faults. Applies to REST and OAuth requests (to REST ones
+/// only with [`rest_only`](Self::rest_only)), never to the control API (`query_limit_share`
+/// applies to REST requests only: the OAuth server has no rate limit). The OAuth server's own
+/// faults, by request count, are [`OAuthFaults`]. Shares are probabilities in `0.0..=1.0`; the four failure shares together must
 /// not exceed 1.
 ///
 /// ```
@@ -127,6 +128,9 @@ pub struct Faults {
     /// whatever the bucket holds (nothing is applied): the portal pushing back because other
     /// clients filled its bucket.
     pub query_limit_share: f64,
+    /// Spare the OAuth server: only REST requests draw these faults (a reset after a rotation
+    /// would lose the pair, which no client survives on the real server either).
+    pub rest_only: bool,
 }
 
 impl Faults {
@@ -174,6 +178,14 @@ impl Faults {
         self
     }
 
+    /// Applies these faults to REST requests only, never to `/oauth/token/` (give that one
+    /// [`OAuthFaults`] instead).
+    #[must_use]
+    pub fn rest_only(mut self) -> Self {
+        self.rest_only = true;
+        self
+    }
+
     pub(crate) fn check(&self) -> Result<(), String> {
         let shares = [
             ("error_500_share", self.error_500_share),
@@ -196,6 +208,83 @@ impl Faults {
         if failing > 1.0 + 1e-9 {
             return Err(format!(
                 "faults: error_500_share + drop_before_share + drop_after_share + query_limit_share must not exceed 1 (got {failing})"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Faults of the OAuth server's `/oauth/token/`, counted by its requests (the first is 1), so a
+/// short run meets them too: every `reset_every`th request has its connection reset before
+/// anything is redeemed, and every `delay_every`th (unless reset) is answered after a delay
+/// drawn uniformly between `shortest_delay` and `longest_delay` (emulated time, divided by the
+/// time scale; the draws are seeded with `seed`). Both happen *before* the code or refresh
+/// token is redeemed, so the client loses nothing: a refresh token still works after a reset,
+/// and a client that hangs up during a delay redeems nothing either. A reset after the
+/// rotation would lose the pair on the real server too, which no client can survive, so it is
+/// not offered. Set with [`EmulatorBuilder::oauth_faults`](crate::EmulatorBuilder::oauth_faults)
+/// or [`EmulatorHandle::set_oauth_faults`](crate::EmulatorHandle::set_oauth_faults); counted
+/// in [`FaultCounters`](crate::FaultCounters)' `token_*` fields.
+///
+/// ```
+/// use std::time::Duration;
+/// use imconnector_emulator::OAuthFaults;
+///
+/// let faults = OAuthFaults::new(11)
+///     .reset_every(3)
+///     .delay_every(2, Duration::from_millis(200), Duration::from_millis(1200));
+/// assert_eq!(faults.reset_every, 3);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct OAuthFaults {
+    /// Seed of the delays' draws.
+    pub seed: u64,
+    /// Every this many token requests, the connection is reset before redeeming (0: never).
+    pub reset_every: u64,
+    /// Every this many token requests (unless reset), the answer comes late (0: never).
+    pub delay_every: u64,
+    /// The shortest delay (emulated time).
+    #[serde(with = "secs")]
+    pub shortest_delay: Duration,
+    /// The longest delay (emulated time).
+    #[serde(with = "secs")]
+    pub longest_delay: Duration,
+}
+
+impl OAuthFaults {
+    /// No faults yet, delays drawn from a generator seeded with `seed`; add them with the
+    /// setters.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            ..Self::default()
+        }
+    }
+
+    /// Resets the connection of every `period`th token request before redeeming (0: never).
+    #[must_use]
+    pub fn reset_every(mut self, period: u64) -> Self {
+        self.reset_every = period;
+        self
+    }
+
+    /// Delays every `period`th token request (0: never) by between `shortest` and `longest`
+    /// (emulated time).
+    #[must_use]
+    pub fn delay_every(mut self, period: u64, shortest: Duration, longest: Duration) -> Self {
+        self.delay_every = period;
+        self.shortest_delay = shortest;
+        self.longest_delay = longest;
+        self
+    }
+
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.shortest_delay > self.longest_delay {
+            return Err(format!(
+                "oauth_faults: shortest_delay must not exceed longest_delay (got {:?} > {:?})",
+                self.shortest_delay, self.longest_delay
             ));
         }
         Ok(())

@@ -33,7 +33,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use builder::{EmulatorBuilder, StartError};
-pub use config::{Faults, OperatingLimit, RateLimit, SoftErrorShape};
+pub use config::{Faults, OAuthFaults, OperatingLimit, RateLimit, SoftErrorShape};
 pub use control::{ControlError, EmulatorHandle, OperatorMessage};
 pub use install::{AppSetup, InstallPost, InstallState, InstallStatus};
 pub use secrecy::{ExposeSecret, SecretString};
@@ -42,6 +42,7 @@ pub use snapshot::{
     DeliveryOutcome, DeliveryRecord, Direction, EventDelivery, FaultCounters, LineInfo, LineStatus,
     MessageInfo, PortalUser, SessionInfo, Tokens,
 };
+pub use state::token_hold::TokenRequestHold;
 
 /// A running emulated portal. Dereferences to its [`EmulatorHandle`], which carries every
 /// control and inspection method; clone the handle to share it with other tasks.

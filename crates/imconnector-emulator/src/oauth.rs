@@ -1,5 +1,6 @@
 //! The OAuth server at `/oauth/token/` (reference §1.8): `authorization_code` and
-//! `refresh_token` grants over GET or POST, with refresh-token rotation.
+//! `refresh_token` grants over GET or POST, with refresh-token rotation. Order per request: the
+//! share faults, the OAuth faults (and a hold), parameters, then the grant.
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
 use crate::envelope::json_response;
-use crate::faults::{apply_faults, reset_connection};
+use crate::faults::{apply_faults, apply_token_faults, reset_connection};
 use crate::php::{self, Params};
 use crate::server::ConnectionKill;
 use crate::snapshot::Tokens;
@@ -91,6 +92,9 @@ pub(crate) async fn token(
         Ok(action) => action,
         Err(response) => return response,
     };
+    if let Err(response) = apply_token_faults(&shared, kill.as_ref()).await {
+        return response;
+    }
     // Over the size limit the body is dropped, as PHP drops a POST over `post_max_size`.
     let body = body.unwrap_or_default();
     let params = crate::params::collect(&method, &headers, uri.query(), &body);

@@ -357,6 +357,12 @@ pub struct FaultCounters {
     /// REST requests refused 503 `QUERY_LIMIT_EXCEEDED` by the fault (the bucket's own
     /// refusals are in [`Counters::query_limit_rejections`]).
     pub query_limit_exceeded: u64,
+    /// Token requests whose connection was reset before redeeming ([`OAuthFaults`](crate::OAuthFaults)).
+    pub token_resets: u64,
+    /// Token requests answered late ([`OAuthFaults`](crate::OAuthFaults)).
+    pub token_delays: u64,
+    /// Delayed token requests whose client hung up before the answer (nothing was redeemed).
+    pub token_abandoned: u64,
 }
 
 /// Counters of what the portal saw.

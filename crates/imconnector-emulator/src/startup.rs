@@ -201,6 +201,7 @@ impl EmulatorBuilder {
                 operating: self.operating_limit,
                 soft_error_shape: self.soft_error_shape,
                 faults: self.faults.clone(),
+                oauth_faults: self.oauth_faults.clone(),
             },
             apps: vec![app],
             users: vec![
@@ -236,7 +237,7 @@ impl EmulatorBuilder {
             ids: Ids::default(),
             bucket: crate::limits::LeakyBucket::default(),
             operating: crate::limits::OperatingLedger::default(),
-            faults: FaultEngine::new(self.faults.clone()),
+            faults: FaultEngine::new(self.faults.clone(), self.oauth_faults.clone()),
             installs: crate::state::installs::Installs::default(),
             last_grant: None,
             rng,

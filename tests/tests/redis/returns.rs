@@ -3,14 +3,14 @@
 //!
 //! Two replicas share Redis. A refresh is in flight when Redis stops (its save fails; the pair
 //! lives on in memory), the tokens expire again during the outage, and twice more after Redis
-//! returns. Exchanges are counted at an OAuth server of the test's own.
+//! returns. Exchanges are counted by the emulator's OAuth server, which holds one of them in
+//! flight on request.
 
 use std::time::Duration;
 
-use imconnector_emulator::{Emulator, ExposeSecret};
+use imconnector_emulator::{Emulator, EmulatorHandle, ExposeSecret};
 use imconnector_redis::RedisBackend;
 use imconnector_tests::redis_process::RedisProcess;
-use imconnector_tests::token_server::TokenServer;
 use imconnector_transport::{Client, RateLimit};
 
 use crate::support::{portal_tokens, redis_url, unique_prefix, PortalAccess, PATIENCE};
@@ -51,6 +51,21 @@ async fn call_until_ok(client: &Client, who: &str) {
     }
 }
 
+/// Successful `refresh_token` grants so far.
+fn rotations(portal: &EmulatorHandle) -> u64 {
+    portal.counters().refreshes
+}
+
+/// The access token of the newest pair the OAuth server issued.
+fn newest_access_token(portal: &EmulatorHandle) -> String {
+    portal
+        .last_granted_tokens()
+        .expect("a refresh happened")
+        .access_token
+        .expose_secret()
+        .to_owned()
+}
+
 /// The access token stored in Redis, once Redis holds one.
 async fn stored_access_token(backend: &RedisBackend, member_id: &str) -> String {
     let store = backend.token_store(member_id).expect("valid member_id");
@@ -77,16 +92,10 @@ async fn no_pair_is_lost_and_each_expiry_costs_one_refresh_after_redis_returns()
     let mut redis = RedisProcess::start().await;
     let url = redis.url();
     let portal = Emulator::builder().start().await.unwrap();
+    let oauth = portal.handle();
     let first = portal_tokens(&portal);
-    let oauth = TokenServer::start(
-        &portal.handle(),
-        first.access_token.expose_secret(),
-        first.refresh_token.expose_secret(),
-    )
-    .await;
     let prefix = unique_prefix("redis-returns");
-    let mut access = PortalAccess::of(&portal, &url, &prefix, LEASE);
-    access.oauth_url = oauth.url().to_owned();
+    let access = PortalAccess::of(&portal, &url, &prefix, LEASE);
     let (backend_a, backend_b) = (
         replica_backend(&url, &prefix).await,
         replica_backend(&url, &prefix).await,
@@ -113,28 +122,28 @@ async fn no_pair_is_lost_and_each_expiry_costs_one_refresh_after_redis_returns()
     portal.handle().expire_tokens();
     call_until_ok(&a, "replica A").await;
     call_until_ok(&b, "replica B").await;
-    assert_eq!(oauth.counts().rotations, 1, "one refresh per expiry");
+    assert_eq!(rotations(&oauth), 1, "one refresh per expiry");
 
     // The next expiry's refresh is in flight when Redis stops: the OAuth server rotates, the
     // save fails, the new pair lives on in replica A's memory.
-    oauth.hold_next();
+    let hold = oauth.hold_next_token_request();
     portal.handle().expire_tokens();
     let in_flight = {
         let a = a.clone();
         tokio::spawn(async move { call_until_ok(&a, "replica A").await })
     };
-    tokio::time::timeout(PATIENCE, oauth.held())
+    tokio::time::timeout(PATIENCE, hold.arrived())
         .await
         .expect("replica A starts a refresh");
     redis.stop().await;
-    oauth.release();
+    hold.release();
     // Generous for a loaded machine; with the Redis client's default reconnection (some ten
     // seconds per command on a stopped Redis) the five tries to store the pair took a minute.
     tokio::time::timeout(Duration::from_secs(20), in_flight)
         .await
         .expect("replica A's call finishes while Redis is down")
         .unwrap();
-    assert_eq!(oauth.counts().rotations, 2);
+    assert_eq!(rotations(&oauth), 2);
     // Another expiry during the outage: nobody can take the lock, so nobody refreshes (a
     // refresh without it could rotate a pair another replica is rotating too).
     portal.handle().expire_tokens();
@@ -143,13 +152,13 @@ async fn no_pair_is_lost_and_each_expiry_costs_one_refresh_after_redis_returns()
             .call_raw("imconnector.list", serde_json::Value::Null)
             .await;
     }
-    let during = oauth.counts().rotations;
+    let during = rotations(&oauth);
 
     redis.restart().await;
     // Replica A offers its unsaved pair again: Redis holds the newest pair issued.
     assert_eq!(
         stored_access_token(&backend_a, &member_id).await,
-        oauth.newest_access_token(),
+        newest_access_token(&oauth),
         "the pair refreshed during the outage is stored once Redis returns"
     );
     // The expiry of the outage, and two more after Redis returned: one refresh each.
@@ -161,30 +170,30 @@ async fn no_pair_is_lost_and_each_expiry_costs_one_refresh_after_redis_returns()
         call_until_ok(first, "the first replica").await;
         call_until_ok(second, "the second replica").await;
     }
-    let counts = oauth.counts();
+    let counts = oauth.counters();
     println!(
         "FIGURE Redis returns: {} refreshes before and during the outage, {} after it for 3 expiries; {} refused",
         during,
-        counts.rotations - during,
-        counts.refused
+        counts.refreshes - during,
+        counts.refresh_rejections
     );
     assert_eq!(
-        counts.rotations - during,
+        counts.refreshes - during,
         3,
         "one refresh per expiry after Redis returns"
     );
     assert_eq!(
-        counts.refused, 0,
+        counts.refresh_rejections, 0,
         "no replica refreshed with a dead refresh token"
     );
     assert_eq!(
         stored_access_token(&backend_b, &member_id).await,
-        oauth.newest_access_token(),
+        newest_access_token(&oauth),
         "Redis holds the newest pair"
     );
     for client in [&a, &b] {
         assert!(client.tokens().is_some_and(
-            |tokens| tokens.access_token.expose_secret() == oauth.newest_access_token()
+            |tokens| tokens.access_token.expose_secret() == newest_access_token(&oauth)
         ));
     }
     crate::support::clean(&backend_a, &prefix).await;

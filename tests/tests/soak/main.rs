@@ -1,8 +1,9 @@
 //! Soak with faults: many customer messages through the SDK (a `Sender` over a `Client`) while
 //! the emulated portal answers 5% of requests with an HTML 500, resets 2% of connections (half
 //! before processing, half after), holds 1% past the client's timeout, every access token
-//! expires or is revoked (`invalid_token`) every few (emulated) seconds, and the OAuth server
-//! resets every third refresh request before rotating and delays every other one (0.2–1.2 s). With `IMCONNECTOR_REDIS_URL` set, the client keeps
+//! expires or is revoked (`invalid_token`) every few (emulated) seconds, and the emulator's OAuth
+//! server (spared the faults above) resets every third refresh request before rotating and
+//! delays every other one (0.2–1.2 s real time). With `IMCONNECTOR_REDIS_URL` set, the client keeps
 //! its tokens, refresh lock and bucket in a redis-server of the test's own, which is stopped and
 //! restarted mid-run.
 //!
@@ -23,13 +24,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use imconnector::emulator::{Emulator, EmulatorHandle, ExposeSecret, Faults};
+use imconnector::emulator::{Emulator, EmulatorHandle, ExposeSecret, Faults, OAuthFaults};
 use imconnector::methods::{Activate, Register, Status};
 use imconnector::sender::Sender;
 use imconnector::types::{Icon, MessageBody, MessageChat, MessageIn, MessageUser};
 use imconnector::wire::{ConnectorId, LineId};
 use imconnector::{Client, OAuthApp, RetryPolicy, Tokens};
-use imconnector_tests::token_server::{OAuthFaults, TokenServer};
 
 use crate::tally::Tally;
 
@@ -119,12 +119,6 @@ async fn soak_with_faults_loses_and_duplicates_nothing() {
     let handle = portal.handle();
     let app = portal.app();
     let first = portal.tokens();
-    let oauth = TokenServer::start(
-        &handle,
-        first.access_token.expose_secret(),
-        first.refresh_token.expose_secret(),
-    )
-    .await;
     let tokens = Tokens::new(
         first.access_token.expose_secret(),
         first.refresh_token.expose_secret(),
@@ -136,7 +130,7 @@ async fn soak_with_faults_loses_and_duplicates_nothing() {
             OAuthApp::new(app.client_id.clone(), app.client_secret.expose_secret()),
             tokens.clone(),
         )
-        .oauth_server(oauth.url())
+        .oauth_server(portal.oauth_url())
         .request_timeout(Duration::from_secs(2))
         .retry_policy(
             RetryPolicy::default()
@@ -172,16 +166,20 @@ async fn soak_with_faults_loses_and_duplicates_nothing() {
                 .error_500_share(0.05)
                 .drop_before_share(0.01)
                 .drop_after_share(0.01)
-                .latency(Duration::from_secs(30), 0.01),
+                .latency(Duration::from_secs(30), 0.01)
+                // A reset after a rotation would lose the pair: no client survives that.
+                .rest_only(),
         ))
         .unwrap();
-    // Delays stay below the client's 2 s timeout; a client that gives up anyway is not rotated.
-    oauth.set_faults(OAuthFaults {
-        reset_every: 3,
-        delay_every: 2,
-        delay: (Duration::from_millis(200), Duration::from_millis(1200)),
-        seed: 11,
-    });
+    // Delays (emulated time) stay below the client's 2 s timeout; a client that gives up
+    // anyway redeems nothing.
+    handle
+        .set_oauth_faults(Some(OAuthFaults::new(11).reset_every(3).delay_every(
+            2,
+            Duration::from_millis(200).mul_f64(TIME_SCALE),
+            Duration::from_millis(1200).mul_f64(TIME_SCALE),
+        )))
+        .unwrap();
 
     // Take the token away now and then every few seconds, once the last loss was repaired.
     let losses = Arc::new(TokenLoss {
@@ -191,16 +189,12 @@ async fn soak_with_faults_loses_and_duplicates_nothing() {
     let producing = Arc::new(AtomicBool::new(true));
     losses.next(&handle);
     let expirer = {
-        let (handle, losses, oauth, producing) = (
-            handle.clone(),
-            Arc::clone(&losses),
-            oauth.clone(),
-            Arc::clone(&producing),
-        );
+        let (handle, losses, producing) =
+            (handle.clone(), Arc::clone(&losses), Arc::clone(&producing));
         tokio::spawn(async move {
             while producing.load(Ordering::SeqCst) {
                 tokio::time::sleep(EXPIRY_EVERY).await;
-                if oauth.counts().rotations == losses.total() {
+                if handle.counters().refreshes == losses.total() {
                     losses.next(&handle);
                 }
             }
@@ -240,7 +234,6 @@ async fn soak_with_faults_loses_and_duplicates_nothing() {
 
     let tally = Tally::of(messages, &outcomes, &handle);
     let counters = handle.counters();
-    let oauth_counts = oauth.counts();
     let (expiries, revocations) = (
         losses.expiries.load(Ordering::SeqCst),
         losses.revocations.load(Ordering::SeqCst),
@@ -270,13 +263,13 @@ async fn soak_with_faults_loses_and_duplicates_nothing() {
         stats.calls,
         expiries,
         revocations,
-        oauth_counts.rotations,
+        counters.refreshes,
         counters.expired_token_rejections,
         counters.invalid_token_rejections,
-        oauth_counts.resets,
-        oauth_counts.delayed,
-        oauth_counts.abandoned,
-        oauth_counts.refused,
+        counters.faults.token_resets,
+        counters.faults.token_delays,
+        counters.faults.token_abandoned,
+        counters.refresh_rejections,
         redis.as_ref().map_or_else(
             || "skipped (IMCONNECTOR_REDIS_URL is not set)".to_owned(),
             |redis| redis.restarts().to_string()
@@ -291,7 +284,7 @@ async fn soak_with_faults_loses_and_duplicates_nothing() {
         messages
     );
     assert_eq!(
-        oauth_counts.rotations,
+        counters.refreshes,
         expiries + revocations,
         "one refresh per expiry or revocation"
     );
@@ -300,18 +293,18 @@ async fn soak_with_faults_loses_and_duplicates_nothing() {
         "{expiries} expiries, {revocations} revocations"
     );
     assert_eq!(
-        oauth_counts.refused, 0,
+        counters.refresh_rejections, 0,
         "no refresh with a dead refresh token"
     );
     // The faults really happened, and most messages still went through.
     let faults = &counters.faults;
     assert!(faults.error_500 + faults.dropped_before + faults.dropped_after > 0);
     assert!(
-        oauth_counts.resets > 0 && oauth_counts.delayed > 0,
-        "{oauth_counts:?}"
+        faults.token_resets > 0 && faults.token_delays > 0,
+        "{faults:?}"
     );
     assert!(tally.delivered > messages / 2, "{tally:?}");
     if let Some(redis) = redis {
-        redis.check(&oauth).await;
+        redis.check(&handle).await;
     }
 }

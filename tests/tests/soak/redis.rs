@@ -6,11 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use imconnector::emulator::ExposeSecret;
+use imconnector::emulator::{EmulatorHandle, ExposeSecret};
 use imconnector::{ClientBuilder, RateLimit, Tokens};
 use imconnector_redis::RedisBackend;
 use imconnector_tests::redis_process::RedisProcess;
-use imconnector_tests::token_server::TokenServer;
 
 /// How long Redis stays down.
 const OUTAGE: Duration = Duration::from_secs(1);
@@ -87,7 +86,7 @@ impl SoakRedis {
 
     /// No pair was lost: what Redis holds is the newest pair the OAuth server issued (it may
     /// hold none when no refresh happened since it came back empty).
-    pub async fn check(&self, oauth: &TokenServer) {
+    pub async fn check(&self, portal: &EmulatorHandle) {
         assert_eq!(self.restarts(), 1, "Redis was restarted");
         let stored = self
             .backend
@@ -99,7 +98,11 @@ impl SoakRedis {
         if let Some(stored) = stored {
             assert_eq!(
                 stored.tokens.access_token.expose_secret(),
-                oauth.newest_access_token(),
+                portal
+                    .last_granted_tokens()
+                    .expect("the client refreshed")
+                    .access_token
+                    .expose_secret(),
                 "Redis holds the newest pair"
             );
         }

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::respond::{app_json, failure, reply, tokens_json};
 use super::{ControlError, EmulatorHandle};
-use crate::config::{Faults, OperatingLimit, RateLimit, SoftErrorShape};
+use crate::config::{Faults, OAuthFaults, OperatingLimit, RateLimit, SoftErrorShape};
 use crate::state::Shared;
 
 type SharedState = State<Arc<Shared>>;
@@ -53,6 +53,7 @@ fn routes() -> Router<Arc<Shared>> {
         .route("/settings", get(settings))
         .route("/settings/rate-limit", put(set_rate_limit))
         .route("/settings/faults", put(set_faults))
+        .route("/settings/oauth-faults", put(set_oauth_faults))
         .route("/settings/soft-error-shape", put(set_soft_error_shape))
         .route("/settings/operating-limit", put(set_operating_limit))
         .route("/connectors", get(connectors))
@@ -244,6 +245,7 @@ async fn settings(State(shared): SharedState) -> Response {
     Json(json!({
         "rate_limit": handle.rate_limit(),
         "faults": handle.faults(),
+        "oauth_faults": handle.oauth_faults(),
         "operating_limit": handle.operating_limit(),
         "soft_error_shape": handle.soft_error_shape(),
         "token_ttl": handle.token_ttl().as_secs_f64(),
@@ -275,6 +277,17 @@ async fn set_faults(State(shared): SharedState, Json(body): Json<Option<Faults>>
     reply(
         handle(shared)
             .set_faults(body)
+            .map(|()| json!({ "ok": true })),
+    )
+}
+
+async fn set_oauth_faults(
+    State(shared): SharedState,
+    Json(body): Json<Option<OAuthFaults>>,
+) -> Response {
+    reply(
+        handle(shared)
+            .set_oauth_faults(body)
             .map(|()| json!({ "ok": true })),
     )
 }

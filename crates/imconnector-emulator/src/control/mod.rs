@@ -239,6 +239,13 @@ impl EmulatorHandle {
         })
     }
 
+    /// The pair the latest successful `/oauth/token/` grant answered (a refresh or an
+    /// authorization code), `None` before the first: what a client that refreshed should hold
+    /// now.
+    pub fn last_granted_tokens(&self) -> Option<Tokens> {
+        self.read(|portal| portal.last_grant.clone())
+    }
+
     /// Makes every access token issued so far expired (the next call answers 401
     /// `expired_token`); refresh tokens stay valid.
     pub fn expire_tokens(&self) {

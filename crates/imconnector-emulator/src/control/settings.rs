@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use super::{ControlError, EmulatorHandle};
-use crate::config::{Faults, OperatingLimit, RateLimit, SoftErrorShape};
-use crate::state::fault_engine::FaultEngine;
+use crate::config::{Faults, OAuthFaults, OperatingLimit, RateLimit, SoftErrorShape};
+use crate::state::token_hold::TokenRequestHold;
 
 impl EmulatorHandle {
     /// Switches the leaky bucket (and empties it).
@@ -29,11 +29,34 @@ impl EmulatorHandle {
         if let Some(faults) = &faults {
             faults.check().map_err(ControlError::InvalidSetting)?;
         }
-        self.shared.run(|portal| {
-            portal.faults = FaultEngine::new(faults.clone());
-            portal.settings.faults = faults;
-        });
+        self.shared.run(|portal| portal.set_faults(faults));
         Ok(())
+    }
+
+    /// Replaces the OAuth server's faults (`None` turns them off); the request count and the
+    /// generator start again.
+    ///
+    /// # Errors
+    /// [`ControlError::InvalidSetting`] when the shortest delay exceeds the longest.
+    pub fn set_oauth_faults(&self, faults: Option<OAuthFaults>) -> Result<(), ControlError> {
+        if let Some(faults) = &faults {
+            faults.check().map_err(ControlError::InvalidSetting)?;
+        }
+        self.shared.run(|portal| portal.set_oauth_faults(faults));
+        Ok(())
+    }
+
+    /// The current OAuth server faults.
+    pub fn oauth_faults(&self) -> Option<OAuthFaults> {
+        self.read(|portal| portal.settings.oauth_faults.clone())
+    }
+
+    /// Holds the next request to `/oauth/token/` before anything is redeemed, until the
+    /// returned hold is released or dropped: to have a refresh in flight at a moment of the
+    /// test's choosing. Only one request is held; a second call replaces a hold no request
+    /// reached yet.
+    pub fn hold_next_token_request(&self) -> TokenRequestHold {
+        self.shared.hold_next_token_request()
     }
 
     /// Chooses where register/unregister soft errors go.

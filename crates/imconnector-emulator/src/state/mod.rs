@@ -8,6 +8,7 @@ pub(crate) mod grants;
 mod install_bodies;
 pub(crate) mod installs;
 pub(crate) mod statuses;
+pub(crate) mod token_hold;
 pub(crate) mod tokens;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -20,7 +21,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
-use crate::config::{Faults, OperatingLimit, RateLimit, SoftErrorShape};
+use crate::config::{Faults, OAuthFaults, OperatingLimit, RateLimit, SoftErrorShape};
 use crate::delivery::{Courier, Outgoing};
 use crate::limits::{LeakyBucket, OperatingLedger};
 use crate::snapshot::{
@@ -28,6 +29,7 @@ use crate::snapshot::{
     LineStatus, MessageInfo, PortalUser, Tokens,
 };
 use fault_engine::FaultEngine;
+use token_hold::{HoldGate, TokenRequestHold};
 use tokens::TokenStore;
 
 /// The portal's addresses.
@@ -87,6 +89,7 @@ pub(crate) struct Settings {
     pub(crate) operating: Option<OperatingLimit>,
     pub(crate) soft_error_shape: SoftErrorShape,
     pub(crate) faults: Option<Faults>,
+    pub(crate) oauth_faults: Option<OAuthFaults>,
 }
 
 /// An installed app.
@@ -245,6 +248,8 @@ pub(crate) struct Shared {
     pub(crate) control_token: Option<SecretString>,
     /// Number of finished event POSTs; waiters watch it.
     pub(crate) finished_deliveries: watch::Sender<u64>,
+    /// Where the next token request waits, when a test holds it.
+    token_hold: Mutex<Option<Arc<HoldGate>>>,
 }
 
 impl Shared {
@@ -267,7 +272,26 @@ impl Shared {
             courier,
             control_token,
             finished_deliveries: watch::channel(0).0,
+            token_hold: Mutex::default(),
         }
+    }
+
+    /// Holds the next token request (replacing a hold no request reached yet).
+    pub(crate) fn hold_next_token_request(&self) -> TokenRequestHold {
+        let gate = Arc::new(HoldGate::default());
+        *self
+            .token_hold
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&gate));
+        TokenRequestHold::new(gate)
+    }
+
+    /// The hold the arriving token request must wait at, if any (only one request takes it).
+    pub(crate) fn take_token_hold(&self) -> Option<Arc<HoldGate>> {
+        self.token_hold
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     /// Locks the portal with `now` refreshed. A panic under the lock cannot leave the state

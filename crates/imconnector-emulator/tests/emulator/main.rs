@@ -15,6 +15,7 @@ mod install;
 mod limits;
 mod messages;
 mod oauth;
+mod oauth_faults;
 mod quirks;
 mod spec_examples;
 #[cfg(feature = "tls")]
