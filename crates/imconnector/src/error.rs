@@ -89,6 +89,14 @@ pub enum WorkflowError {
     },
 }
 
+/// A malformed id or URL built inside a workflow (`ConnectorId::new`, `LineId::new`,
+/// `SettingsUrl::parse`, ...), so `?` works on them in a function returning `WorkflowError`.
+impl From<imconnector_transport::InvalidRequest> for WorkflowError {
+    fn from(error: imconnector_transport::InvalidRequest) -> Self {
+        WorkflowError::InvalidSetup(error)
+    }
+}
+
 impl WorkflowError {
     pub(crate) fn call(step: Step) -> impl FnOnce(imconnector_transport::Error) -> WorkflowError {
         move |source| WorkflowError::Call { step, source }

@@ -30,7 +30,7 @@
 //! let line = LineId::new(1)?;
 //! let message = MessageIn::new(
 //!     MessageUser::new("customer-42"),
-//!     MessageBody::new().id("ext-1001").text("Hello"),
+//!     MessageBody::new().with_id("ext-1001").with_text("Hello"),
 //!     MessageChat::new("chat-42"),
 //! );
 //! let submitted = sender.send(line, message).await?;
@@ -55,9 +55,9 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use imconnector_api::ids::{ConnectorId, LineId};
 use imconnector_api::methods::SendMessages;
 use imconnector_api::types::MessageIn;
-use imconnector_api::wire::{ConnectorId, LineId};
 use imconnector_transport::{Client, InvalidRequest, Method, MAX_BATCH_COMMANDS};
 use tokio::sync::{mpsc, oneshot};
 
@@ -248,7 +248,7 @@ impl Sender {
             }
             error
         })?;
-        Ok(Arc::from(message.get_chat().get_id()))
+        Ok(Arc::from(message.chat().id()))
     }
 
     fn wrap(

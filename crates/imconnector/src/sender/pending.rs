@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use imconnector_api::wire::LineId;
+use imconnector_api::ids::LineId;
 
 use super::worker::Queued;
 use super::Limits;
@@ -171,7 +171,7 @@ mod tests {
             chat: Arc::from(chat),
             message: MessageIn::new(
                 MessageUser::new("user"),
-                MessageBody::new().text(id.to_string()),
+                MessageBody::new().with_text(id.to_string()),
                 MessageChat::new(chat),
             ),
             reply,

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::future::poll_fn;
 use std::task::Poll;
 
+use imconnector_api::ids::{ConnectorId, LineId};
 use imconnector_api::types::MessageIn;
-use imconnector_api::wire::{ConnectorId, LineId};
 use imconnector_transport::Client;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{Id, JoinError, JoinSet};
