@@ -153,7 +153,7 @@ impl SenderBuilder {
 /// sends what is still queued, reports it, and stops.
 #[derive(Clone)]
 pub struct Sender {
-    queue: mpsc::Sender<worker::Queued>,
+    queue: mpsc::Sender<pending::Queued>,
     connector: ConnectorId,
     next_id: Arc<AtomicU64>,
     stats: Arc<stats::Counters>,
@@ -256,10 +256,10 @@ impl Sender {
         line: LineId,
         chat: Arc<str>,
         message: MessageIn,
-    ) -> (worker::Queued, Submitted) {
+    ) -> (pending::Queued, Submitted) {
         let id = SendId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let (reply, receiver) = oneshot::channel();
-        let queued = worker::Queued {
+        let queued = pending::Queued {
             id,
             line,
             chat,
