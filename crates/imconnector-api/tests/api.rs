@@ -368,3 +368,19 @@ fn known_events_are_listed_for_binding() {
         assert!(Event::KNOWN.contains(&name), "{name}");
     }
 }
+
+#[test]
+fn events_compare_by_value_and_by_token() {
+    let body = |token: &str| {
+        format!(
+            "event=ONIMCONNECTORLINEDELETE&event_handler_id=563&data=107&ts=1773761165\
+             &auth%5Bdomain%5D=some.bitrix24.com&auth%5Bmember_id%5D=bac1\
+             &auth%5Bapplication_token%5D={token}"
+        )
+    };
+    let first = Event::from_form(body("831c76b0").as_bytes()).unwrap();
+    let again = Event::from_form(body("831c76b0").as_bytes()).unwrap();
+    let other_token = Event::from_form(body("831c76b1").as_bytes()).unwrap();
+    assert_eq!(first, again);
+    assert_ne!(first, other_token);
+}
