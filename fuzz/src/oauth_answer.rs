@@ -14,7 +14,10 @@ const REFRESH_TOKEN: &str = "Rf9tOkEnZx8c7v6b5n4m3l2k1j0h";
 
 /// What one token request allocates besides reading the answer: the HTTP client's request,
 /// connection and response.
-pub const ROUND_TRIP_ALLOWANCE: usize = 256 * 1024;
+///
+/// 256 KiB was passed by up to 12 KiB on a loaded machine (the runtime's and the connection's buffers
+/// vary with scheduling), so twice that: an amplification still shows far beyond it.
+pub const ROUND_TRIP_ALLOWANCE: usize = 512 * 1024;
 
 /// The local server and an OAuth client of it.
 pub struct Harness {

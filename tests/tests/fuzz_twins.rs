@@ -2,7 +2,9 @@
 //! `fuzz/src/` (included by path, so every `cargo test` compiles and runs them on stable) fed
 //! by proptest with well-formed, broken, arbitrary and amplifying inputs. Each check also
 //! asserts the allocation bound, so this binary's global allocator counts the peak
-//! (`fuzz/src/peak.rs`) and every test holds `peak::exclusive()` from start to end.
+//! (`fuzz/src/peak.rs`) and every test holds `peak::exclusive()` from its first line to its
+//! last drop: a harness started or dropped by another test while one measures would count
+//! against that one (the counter is process-wide), which made these tests flaky.
 
 #![allow(clippy::unwrap_used)]
 
@@ -26,10 +28,9 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Value};
 
-/// Runs `check` on `cases` inputs of `strategy`, holding the allocation counter throughout
-/// (generating an input allocates too).
+/// Runs `check` on `cases` inputs of `strategy`; the caller holds the allocation counter
+/// (`peak::exclusive()`) for the whole test, harness included.
 fn run(cases: u32, strategy: impl Strategy<Value = Vec<u8>>, check: impl Fn(&[u8])) {
-    let _counter = peak::exclusive();
     let mut runner = TestRunner::new(Config::with_cases(cases));
     let verdict = runner.run(&strategy, |data| {
         check(&data);
@@ -138,11 +139,13 @@ fn install_inputs() -> impl Strategy<Value = Vec<u8>> {
 
 #[test]
 fn install_event_twin() {
+    let _counter = peak::exclusive();
     run(96, install_inputs(), install_event::check);
 }
 
 #[test]
 fn install_request_twin() {
+    let _counter = peak::exclusive();
     let harness = install_request::Harness::start().unwrap();
     let frame = (vec(proptest::option::of(text()), 6), any::<bool>()).prop_map(|(fields, json)| {
         let names = [
@@ -166,6 +169,7 @@ fn install_request_twin() {
 
 #[test]
 fn settings_placement_twin() {
+    let _counter = peak::exclusive();
     let options = (text(), 0..1000i64, text()).prop_map(|(connector, line, status)| {
         json!({"CONNECTOR": connector, "LINE": line, "ACTIVE_STATUS": status}).to_string()
     });
@@ -226,6 +230,7 @@ fn answers(well_formed: impl Strategy<Value = Value>) -> impl Strategy<Value = V
 
 #[test]
 fn oauth_answer_twin() {
+    let _counter = peak::exclusive();
     let harness = oauth_answer::Harness::start().unwrap();
     let token_answer = (text(), text(), proptest::option::of(text()), json_value()).prop_map(
         |(access, refresh, error, extra)| {
@@ -247,6 +252,7 @@ fn oauth_answer_twin() {
 
 #[test]
 fn batch_answer_twin() {
+    let _counter = peak::exclusive();
     let harness = batch_answer::Harness::start().unwrap();
     let batch_answer = (json_value(), json_value(), any::<bool>()).prop_map(|(a, b, failed)| {
         let mut result = json!({
@@ -318,10 +324,10 @@ fn ratio(peak: usize, body: &[u8]) -> f64 {
 
 #[test]
 fn crafted_256_kib_inputs_stay_within_the_allocation_bound() {
+    let _counter = peak::exclusive();
     let oauth = oauth_answer::Harness::start().unwrap();
     let batch = batch_answer::Harness::start().unwrap();
     let installer = install_request::Harness::start().unwrap();
-    let _counter = peak::exclusive();
     for (shape, body) in amplifying_json() {
         println!("FIGURE twins: JSON {shape}, {} bytes", body.len());
         for status in [0u8, 5] {
