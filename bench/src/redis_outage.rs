@@ -187,7 +187,10 @@ impl RedisServer {
             .map_err(|error| format!("redis-server does not start ({error}); run `bash .ci/redis.sh start` to install it"))?;
         self.child = Some(child);
         for _ in 0..300 {
-            if RedisBackend::connect(&self.url()).await.is_ok() {
+            if RedisBackend::connect(&self.url(), "app.bench")
+                .await
+                .is_ok()
+            {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -253,7 +256,7 @@ async fn shared_phases(
     plan: Plan,
 ) -> Result<Vec<Phase>, SetupError> {
     let mut redis = RedisServer::start().await?;
-    let backend = RedisBackend::builder()
+    let backend = RedisBackend::builder("app.bench")
         .key_prefix(format!("imconnector-bench-{:016x}", std::process::id()))
         .connect(&redis.url())
         .await?;

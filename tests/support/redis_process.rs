@@ -13,6 +13,7 @@ const START_PATIENCE: Duration = Duration::from_secs(30);
 /// A redis-server on a free loopback port, killed when dropped.
 pub struct RedisProcess {
     port: u16,
+    settings: Vec<String>,
     child: Option<Child>,
 }
 
@@ -20,11 +21,21 @@ impl RedisProcess {
     /// Starts redis-server (Debian's package; `.ci/redis.sh` installs it) on a free port and
     /// waits until it answers.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// As [`start`](Self::start), with more command-line settings (e.g.
+    /// `["--maxmemory-policy", "allkeys-lru"]`).
+    pub async fn start_with(settings: &[&str]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free loopback port")
             .port();
-        let mut redis = Self { port, child: None };
+        let mut redis = Self {
+            port,
+            settings: settings.iter().map(|&setting| setting.to_owned()).collect(),
+            child: None,
+        };
         redis.restart().await;
         redis
     }
@@ -47,6 +58,7 @@ impl RedisProcess {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(&self.settings)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .kill_on_drop(true)

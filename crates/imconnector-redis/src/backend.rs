@@ -9,30 +9,36 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use crate::{
     bucket::{Fallback, SharedBucket, DEFAULT_BURST_SHARE, DEFAULT_RATE_SHARE},
     error::RedisBackendError,
-    keys::{check_prefix, PortalKeys},
+    eviction::{self, EvictingPolicy},
+    keys::{check_client_id, check_prefix, PortalKeys},
     lock::{LockTiming, RedisRefreshLock},
     scripts::Scripts,
     store::RedisTokenStore,
 };
 
-/// The default key prefix.
+/// The first part of the default key prefix, `imconnector:<client_id>`.
 pub const DEFAULT_PREFIX: &str = "imconnector";
 
 /// Configures a [`RedisBackend`]; start with [`RedisBackend::builder`].
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct RedisBackendBuilder {
-    prefix: String,
+    client_id: String,
+    /// Replaces the default prefix, `DEFAULT_PREFIX:client_id`.
+    prefix: Option<String>,
+    evicting_policy: EvictingPolicy,
     timing: LockTiming,
     rate_share: f64,
     burst_share: f64,
     response_timeout: Duration,
 }
 
-impl Default for RedisBackendBuilder {
-    fn default() -> Self {
+impl RedisBackendBuilder {
+    fn new(client_id: &str) -> Self {
         Self {
-            prefix: DEFAULT_PREFIX.to_owned(),
+            client_id: client_id.to_owned(),
+            prefix: None,
+            evicting_policy: EvictingPolicy::default(),
             timing: LockTiming {
                 lease: Duration::from_secs(5),
                 max_wait: Duration::from_secs(60),
@@ -43,13 +49,29 @@ impl Default for RedisBackendBuilder {
             response_timeout: Duration::from_secs(5),
         }
     }
-}
 
-impl RedisBackendBuilder {
-    /// The prefix of every key (default [`DEFAULT_PREFIX`]); give each application its own.
+    /// Replaces the whole key prefix (default `imconnector:<client_id>`, so applications
+    /// sharing one Redis keep apart). Two applications given the same prefix overwrite each
+    /// other's tokens; `key_prefix(DEFAULT_PREFIX)` keeps the keys of earlier releases, whose default it was.
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
+        self.prefix = Some(prefix.into());
         self
+    }
+
+    /// What [`connect`](Self::connect) does when Redis's `maxmemory-policy` is `allkeys-*`
+    /// (Redis may then evict token pairs and portal records): refuse (the default) or warn.
+    /// A Redis that refuses both `CONFIG GET` and `INFO` (some managed services) gets a
+    /// warning and is used.
+    pub fn on_evicting_policy(mut self, setting: EvictingPolicy) -> Self {
+        self.evicting_policy = setting;
+        self
+    }
+
+    /// The prefix of every key.
+    fn prefix(&self) -> String {
+        self.prefix
+            .clone()
+            .unwrap_or_else(|| format!("{DEFAULT_PREFIX}:{}", self.client_id))
     }
 
     /// How long the refresh lock outlives its holder's last renewal (default 5 s; renewed every
@@ -88,7 +110,8 @@ impl RedisBackendBuilder {
     }
 
     fn check(&self) -> Result<(), RedisBackendError> {
-        check_prefix(&self.prefix)?;
+        check_client_id(&self.client_id)?;
+        check_prefix(&self.prefix())?;
         let invalid = |name: &'static str, reason: &str| {
             Err(RedisBackendError::InvalidSetting {
                 name,
@@ -123,8 +146,9 @@ impl RedisBackendBuilder {
     ///
     /// # Errors
     /// [`RedisBackendError::InvalidSetting`], [`RedisBackendError::InvalidPrefix`],
-    /// [`RedisBackendError::InvalidUrl`], or [`RedisBackendError::Redis`] when Redis cannot be
-    /// reached.
+    /// [`RedisBackendError::InvalidUrl`], [`RedisBackendError::Redis`] when Redis cannot be
+    /// reached, [`RedisBackendError::EvictingPolicy`] (see
+    /// [`on_evicting_policy`](Self::on_evicting_policy)).
     pub async fn connect(self, url: &str) -> Result<RedisBackend, RedisBackendError> {
         self.check()?;
         let client = redis::Client::open(url).map_err(|error| RedisBackendError::InvalidUrl {
@@ -143,13 +167,16 @@ impl RedisBackendBuilder {
             .get_connection_manager_with_config(config)
             .await
             .map_err(RedisBackendError::redis("connect"))?;
-        Ok(self.with_connection(connection))
+        let backend = self.with_connection(connection);
+        backend.check_eviction_policy().await?;
+        Ok(backend)
     }
 
-    /// Uses an existing connection.
+    /// Uses an existing connection. Unlike [`connect`](Self::connect) it does not look at the
+    /// server's `maxmemory-policy`: call [`RedisBackend::check_eviction_policy`] for that.
     ///
     /// # Errors
-    /// As [`connect`](Self::connect), without the connection errors.
+    /// As [`connect`](Self::connect), without the connection and policy errors.
     pub fn build(self, connection: ConnectionManager) -> Result<RedisBackend, RedisBackendError> {
         self.check()?;
         Ok(self.with_connection(connection))
@@ -158,6 +185,7 @@ impl RedisBackendBuilder {
     fn with_connection(self, connection: ConnectionManager) -> RedisBackend {
         RedisBackend {
             connection,
+            prefix: self.prefix(),
             settings: Arc::new(self),
             scripts: Arc::new(Scripts::new()),
         }
@@ -170,22 +198,38 @@ impl RedisBackendBuilder {
 #[derive(Clone)]
 pub struct RedisBackend {
     connection: ConnectionManager,
+    prefix: String,
     settings: Arc<RedisBackendBuilder>,
     scripts: Arc<Scripts>,
 }
 
 impl RedisBackend {
-    /// Starts configuring a backend.
-    pub fn builder() -> RedisBackendBuilder {
-        RedisBackendBuilder::default()
+    /// Starts configuring the backend of application `client_id` (its OAuth `client_id`, e.g.
+    /// `app.0123456789abcd.12345678`), whose keys go under `imconnector:<client_id>` unless
+    /// [`key_prefix`](RedisBackendBuilder::key_prefix) says otherwise.
+    pub fn builder(client_id: &str) -> RedisBackendBuilder {
+        RedisBackendBuilder::new(client_id)
     }
 
-    /// Connects with the default settings; see [`RedisBackendBuilder::connect`].
+    /// Connects with the default settings for application `client_id`; see
+    /// [`RedisBackendBuilder::connect`].
     ///
     /// # Errors
     /// As [`RedisBackendBuilder::connect`].
-    pub async fn connect(url: &str) -> Result<Self, RedisBackendError> {
-        Self::builder().connect(url).await
+    pub async fn connect(url: &str, client_id: &str) -> Result<Self, RedisBackendError> {
+        Self::builder(client_id).connect(url).await
+    }
+
+    /// Reads the server's `maxmemory-policy` and applies the builder's
+    /// [`on_evicting_policy`](RedisBackendBuilder::on_evicting_policy) setting; returns the
+    /// policy, `None` when Redis refuses to tell (then a warning is logged). `connect` calls it.
+    ///
+    /// # Errors
+    /// [`RedisBackendError::EvictingPolicy`].
+    pub async fn check_eviction_policy(&self) -> Result<Option<String>, RedisBackendError> {
+        let policy = eviction::read_policy(&mut self.connection()).await;
+        eviction::judge(policy.as_deref(), self.settings.evicting_policy)?;
+        Ok(policy)
     }
 
     /// The connection, e.g. to inspect or clean up keys.
@@ -195,11 +239,11 @@ impl RedisBackend {
 
     /// The key prefix.
     pub fn key_prefix(&self) -> &str {
-        &self.settings.prefix
+        &self.prefix
     }
 
     fn keys(&self, member_id: &str) -> Result<Arc<PortalKeys>, RedisBackendError> {
-        PortalKeys::new(&self.settings.prefix, member_id).map(Arc::new)
+        PortalKeys::new(&self.prefix, member_id).map(Arc::new)
     }
 
     /// The token store of portal `member_id`.
@@ -288,6 +332,7 @@ impl std::fmt::Debug for RedisBackend {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("RedisBackend")
+            .field("prefix", &self.prefix)
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }

@@ -36,6 +36,13 @@ pub enum RedisBackendError {
         /// The client library's classification of the problem.
         kind: String,
     },
+    /// Redis may evict keys without an expiry (an `allkeys-*` `maxmemory-policy`), so a portal's
+    /// token pair or record could vanish.
+    #[error("Redis runs with `maxmemory-policy {policy}` and may evict portal tokens and records: set `noeviction` (or a `volatile-*` policy), or accept the risk with `on_evicting_policy(EvictingPolicy::Warn)`")]
+    EvictingPolicy {
+        /// The server's policy.
+        policy: String,
+    },
     /// Redis could not be reached or refused a command.
     #[error("redis failed to {action}")]
     Redis {

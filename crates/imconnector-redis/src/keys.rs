@@ -61,6 +61,24 @@ pub(crate) fn check_member_id(member_id: &str) -> Result<(), RedisBackendError> 
     }
 }
 
+/// Checks the application's `client_id` before it becomes part of the default prefix.
+pub(crate) fn check_client_id(client_id: &str) -> Result<(), RedisBackendError> {
+    let valid = !client_id.is_empty()
+        && client_id.len() < MAX_MEMBER_ID_LEN - crate::backend::DEFAULT_PREFIX.len()
+        && client_id
+            .chars()
+            .all(|character| character.is_ascii_graphic() && !matches!(character, '{' | '}'));
+    if valid {
+        Ok(())
+    } else {
+        Err(RedisBackendError::InvalidSetting {
+            name: "client_id",
+            reason: "must be 1 to 116 printable ASCII characters without braces or spaces"
+                .to_owned(),
+        })
+    }
+}
+
 /// Checks a key prefix (any printable ASCII without braces or spaces, not empty).
 pub(crate) fn check_prefix(prefix: &str) -> Result<(), RedisBackendError> {
     let valid = !prefix.is_empty()

@@ -5,6 +5,7 @@
 mod backend;
 mod bucket;
 mod error;
+mod eviction;
 mod keys;
 mod lock;
 mod portals;
@@ -15,6 +16,7 @@ mod store;
 pub use backend::{RedisBackend, RedisBackendBuilder, DEFAULT_PREFIX};
 pub use bucket::{SharedBucket, DEFAULT_BURST_SHARE, DEFAULT_RATE_SHARE};
 pub use error::RedisBackendError;
+pub use eviction::EvictingPolicy;
 pub use lock::RedisRefreshLock;
 pub use portals::RedisPortals;
 pub use redis;

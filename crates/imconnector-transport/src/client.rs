@@ -171,7 +171,7 @@ impl fmt::Debug for Client {
                     .or_else(|| snapshot.tokens.client_endpoint.clone());
                 debug
                     .field("auth", &"oauth")
-                    .field("client_id", &session.app.client_id)
+                    .field("client_id", &session.app().client_id)
                     .field("portal", &portal)
                     .field("tokens", &snapshot.tokens);
             }

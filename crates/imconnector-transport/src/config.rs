@@ -14,8 +14,8 @@ use crate::{
     client::Client,
     coordination::{RefreshCoordinator, RequestLimiter},
     error::Error,
-    grant,
     oauth::OAuthSession,
+    oauth_server::OAuthServer,
     pacing::Pacer,
     policy::{RateLimit, RetryPolicy},
     shared::{Auth, Shared},
@@ -230,13 +230,16 @@ impl ClientBuilder {
                 ))
             }
             Some(AuthConfig::OAuth { app, tokens }) => {
-                let exchange_http = grant::Http {
-                    client: http.clone(),
-                    timeout: self.request_timeout,
-                    user_agent: user_agent.clone(),
-                    retry: self.retry_policy,
-                };
-                self.oauth_auth(app, *tokens, exchange_http)?
+                let server = parse_url("oauth_server", &self.oauth_server)?;
+                let server = OAuthServer::for_client(
+                    app,
+                    server,
+                    http.clone(),
+                    self.request_timeout,
+                    user_agent.clone(),
+                    self.max_response_size,
+                );
+                self.oauth_auth(server, *tokens)?
             }
             Some(AuthConfig::Webhook(url)) => webhook_auth(&url)?,
         };
@@ -260,7 +263,7 @@ impl ClientBuilder {
 }
 
 impl ClientBuilder {
-    fn oauth_auth(&self, app: OAuthApp, tokens: Tokens, http: grant::Http) -> Result<Auth, Error> {
+    fn oauth_auth(&self, server: OAuthServer, tokens: Tokens) -> Result<Auth, Error> {
         let portal = self
             .portal
             .as_deref()
@@ -277,16 +280,14 @@ impl ClientBuilder {
                 ))
             }
         }
-        let server = parse_url("oauth_server", &self.oauth_server)?;
         let store = self
             .token_store
             .clone()
             .unwrap_or_else(|| Arc::new(MemoryTokenStore::new()));
         let session = OAuthSession::new(
-            app,
-            tokens,
             server,
-            http,
+            self.retry_policy,
+            tokens,
             store,
             self.refresh_coordinator.clone(),
             self.refresh_margin,

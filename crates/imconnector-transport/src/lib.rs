@@ -21,6 +21,7 @@ mod grant;
 mod leaky_bucket;
 mod method;
 mod oauth;
+mod oauth_server;
 mod pacing;
 mod policy;
 pub mod portals;
@@ -29,6 +30,7 @@ mod store;
 mod tokens;
 
 pub use api_error::ApiError;
+pub use authorization::{Grant, OAuthServer, TokenEndpointError};
 pub use batch::{Batch, BatchEntry, BatchKey, BatchOutcome, BatchResponse, MAX_BATCH_COMMANDS};
 pub use body::DEFAULT_MAX_RESPONSE_SIZE;
 pub use client::Client;

@@ -26,7 +26,8 @@ use crate::{
     code::ErrorCode,
     coordination::{RefreshCoordinator, TokenExchange},
     error::Error,
-    grant::Http,
+    oauth_server::OAuthServer,
+    policy::RetryPolicy,
     store::TokenStore,
     tokens::{OAuthApp, Tokens},
 };
@@ -119,9 +120,10 @@ struct Flight {
 }
 
 pub(crate) struct OAuthSession {
-    pub(crate) app: OAuthApp,
-    server: Url,
-    http: Http,
+    /// The token endpoint, with the client's HTTP settings.
+    server: OAuthServer,
+    /// Bounds the retries of an exchange that failed transiently.
+    retry: RetryPolicy,
     store: Arc<dyn TokenStore>,
     /// When set, refreshes go through it (other processes) instead of the store.
     coordinator: Option<Arc<dyn RefreshCoordinator>>,
@@ -136,18 +138,16 @@ pub(crate) struct OAuthSession {
 
 impl OAuthSession {
     pub(crate) fn new(
-        app: OAuthApp,
+        server: OAuthServer,
+        retry: RetryPolicy,
         tokens: Tokens,
-        server: Url,
-        http: Http,
         store: Arc<dyn TokenStore>,
         coordinator: Option<Arc<dyn RefreshCoordinator>>,
         margin: Duration,
     ) -> Self {
         Self {
-            app,
             server,
-            http,
+            retry,
             store,
             coordinator,
             margin,
@@ -156,6 +156,11 @@ impl OAuthSession {
             refused: Mutex::new(None),
             early_failed_at: Mutex::new(None),
         }
+    }
+
+    /// The application whose tokens these are.
+    pub(crate) fn app(&self) -> &OAuthApp {
+        self.server.app()
     }
 
     pub(crate) fn snapshot(&self) -> Snapshot {
@@ -271,7 +276,7 @@ impl OAuthSession {
                 None => Err(failure),
             };
         }
-        let span = tracing::info_span!("oauth_refresh", client_id = %self.app.client_id, generation = seen);
+        let span = tracing::info_span!("oauth_refresh", client_id = %self.app().client_id, generation = seen);
         let refreshed = async {
             if let Some(coordinator) = &self.coordinator {
                 let exchange = Exchange { session: &self };
@@ -361,7 +366,7 @@ impl OAuthSession {
 
     /// The `refresh_token` grant against the OAuth server, transient failures retried.
     async fn exchange(&self, tokens: &Tokens) -> Result<Tokens, Error> {
-        crate::grant::refresh(&self.http, &self.server, &self.app, tokens).await
+        crate::grant::refresh(&self.server, self.retry, tokens).await
     }
 }
 

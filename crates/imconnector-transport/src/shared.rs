@@ -88,7 +88,7 @@ impl Shared {
                     &[
                         &tokens.access_token,
                         &tokens.refresh_token,
-                        &session.app.client_secret,
+                        &session.app().client_secret,
                     ],
                 )
             }

@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod install;
+mod namespaces;
+mod outage;
 mod pacing;
 mod refresh;
 mod registry;

@@ -97,7 +97,7 @@ async fn calls_keep_flowing_while_redis_is_stopped_and_restarted() {
     let url = server.url();
     let portal = Emulator::builder().start().await.unwrap();
     let prefix = unique_prefix("outage");
-    let redis = imconnector_redis::RedisBackend::builder()
+    let redis = imconnector_redis::RedisBackend::builder("app.test")
         .key_prefix(&prefix)
         .response_timeout(Duration::from_millis(200))
         .connect(&url)

@@ -18,7 +18,7 @@ use crate::support::{portal_tokens, redis_url, unique_prefix, PortalAccess, PATI
 const LEASE: Duration = Duration::from_millis(500);
 
 async fn replica_backend(url: &str, prefix: &str) -> RedisBackend {
-    RedisBackend::builder()
+    RedisBackend::builder("app.test")
         .key_prefix(prefix)
         .refresh_lease(LEASE)
         .refresh_poll_interval(Duration::from_millis(20))

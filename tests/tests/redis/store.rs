@@ -105,19 +105,19 @@ async fn a_malformed_stored_pair_is_an_error_that_does_not_quote_it() {
 
 #[tokio::test]
 async fn invalid_settings_and_urls_are_refused_by_name() {
-    let error = imconnector_redis::RedisBackend::builder()
+    let error = imconnector_redis::RedisBackend::builder("app.test")
         .refresh_lease(Duration::from_millis(10))
         .connect("redis://127.0.0.1:1/")
         .await
         .unwrap_err();
     assert!(error.to_string().contains("refresh_lease"), "{error}");
-    let error = imconnector_redis::RedisBackend::builder()
+    let error = imconnector_redis::RedisBackend::builder("app.test")
         .key_prefix("has space")
         .connect("redis://127.0.0.1:1/")
         .await
         .unwrap_err();
     assert!(error.to_string().contains("prefix"), "{error}");
-    let error = imconnector_redis::RedisBackend::connect("http://user:hunter2@example")
+    let error = imconnector_redis::RedisBackend::connect("http://user:hunter2@example", "app.test")
         .await
         .unwrap_err();
     assert!(!error.to_string().contains("hunter2"), "{error}");

@@ -47,7 +47,7 @@ pub fn unique_prefix(test: &str) -> String {
 
 /// A backend with a unique prefix and short timings.
 pub async fn backend(url: &str, prefix: &str, lease: Duration) -> RedisBackend {
-    RedisBackend::builder()
+    RedisBackend::builder("app.test")
         .key_prefix(prefix)
         .refresh_lease(lease)
         .refresh_poll_interval(Duration::from_millis(20))

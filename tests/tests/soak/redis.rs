@@ -37,7 +37,7 @@ impl SoakRedis {
             return None;
         }
         let process = RedisProcess::start().await;
-        let backend = RedisBackend::builder()
+        let backend = RedisBackend::builder("app.test")
             .key_prefix(format!("imconnector-soak-{:016x}", rand::random::<u64>()))
             .refresh_lease(Duration::from_secs(1))
             .refresh_poll_interval(Duration::from_millis(20))

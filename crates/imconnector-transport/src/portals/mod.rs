@@ -25,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+mod known_tokens;
 mod record;
 mod store;
 #[cfg(test)]
@@ -33,10 +34,13 @@ mod tests;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{PoisonError, RwLock};
+use std::time::Duration;
 
 use crate::{Client, ClientBuilder, OAuthApp};
 use secrecy::SecretString;
 
+use known_tokens::KnownTokens;
+pub use known_tokens::{DEFAULT_KNOWN_TOKENS, DEFAULT_KNOWN_TOKEN_AGE};
 pub use record::{InstallError, PortalRecord};
 pub use store::{MemoryPortalStore, PortalStore, PortalStoreError};
 
@@ -70,6 +74,7 @@ pub struct PortalRegistry<S> {
     template: ClientBuilder,
     store: S,
     clients: RwLock<HashMap<String, Client>>,
+    known_tokens: KnownTokens,
 }
 
 impl<S: PortalStore> PortalRegistry<S> {
@@ -81,7 +86,18 @@ impl<S: PortalStore> PortalRegistry<S> {
             template: Client::builder(),
             store,
             clients: RwLock::new(HashMap::new()),
+            known_tokens: KnownTokens::new(DEFAULT_KNOWN_TOKENS, DEFAULT_KNOWN_TOKEN_AGE),
         }
+    }
+
+    /// How many portals' application tokens this process keeps to verify events while the
+    /// store is unreachable (default [`DEFAULT_KNOWN_TOKENS`]; 0 keeps none), and for how long
+    /// after the store last confirmed one (default [`DEFAULT_KNOWN_TOKEN_AGE`]); see
+    /// [`last_known_application_token`](Self::last_known_application_token).
+    #[must_use]
+    pub fn known_application_tokens(mut self, portals: usize, max_age: Duration) -> Self {
+        self.known_tokens = KnownTokens::new(portals, max_age);
+        self
     }
 
     /// The settings every portal's client starts from (rate limit, retries, timeouts, OAuth
@@ -112,6 +128,8 @@ impl<S: PortalStore> PortalRegistry<S> {
         }
         let client = self.build(&record)?;
         self.store.save(&record).await?;
+        self.known_tokens
+            .confirm(&record.member_id, &record.application_token);
         self.write()
             .insert(record.member_id.clone(), client.clone());
         Ok(client)
@@ -169,7 +187,22 @@ impl<S: PortalStore> PortalRegistry<S> {
     ) -> Result<Option<SecretString>, RegistryError> {
         // Read from the store every time: another replica may have re-installed the portal.
         let record = self.store.load(member_id).await?;
+        match &record {
+            Some(record) => self
+                .known_tokens
+                .confirm(member_id, &record.application_token),
+            None => self.known_tokens.forget(member_id),
+        }
         Ok(record.map(|record| record.application_token))
+    }
+
+    /// The application token the store last gave for portal `member_id` (through
+    /// [`application_token`](Self::application_token) or an installation in this process),
+    /// within the age set by [`known_application_tokens`](Self::known_application_tokens):
+    /// what to verify events with while the store cannot be reached. The store's answer, when
+    /// it gives one, always wins: an uninstall or reinstall elsewhere is seen at once.
+    pub fn last_known_application_token(&self, member_id: &str) -> Option<SecretString> {
+        self.known_tokens.get(member_id)
     }
 
     /// Forgets portal `member_id` (`OnAppUninstall`).
@@ -178,6 +211,7 @@ impl<S: PortalStore> PortalRegistry<S> {
     /// [`RegistryError::Store`].
     pub async fn uninstall(&self, member_id: &str) -> Result<(), RegistryError> {
         self.write().remove(member_id);
+        self.known_tokens.forget(member_id);
         self.store.remove(member_id).await?;
         Ok(())
     }

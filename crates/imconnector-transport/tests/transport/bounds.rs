@@ -16,7 +16,10 @@ use axum::{
     response::Response,
     Router,
 };
-use imconnector_transport::{Client, Error, RateLimit, RetryPolicy, DEFAULT_MAX_RESPONSE_SIZE};
+use imconnector_transport::{
+    Client, Error, OAuthServer, RateLimit, RetryPolicy, TokenEndpointError, Tokens,
+    DEFAULT_MAX_RESPONSE_SIZE,
+};
 use serde_json::{json, Value};
 
 use crate::support::{serve, Profile, Reply};
@@ -238,4 +241,107 @@ async fn an_html_maintenance_page_with_200_is_a_plain_typed_error() {
         "{snippet}"
     );
     assert!(error.to_string().contains("HTML page"), "{error}");
+}
+
+#[tokio::test]
+async fn the_token_endpoint_answer_is_cut_at_the_cap_too() {
+    let (url, produced) = streaming_server(GIB, false).await;
+    let server = OAuthServer::new(crate::app())
+        .unwrap()
+        .token_url(&url)
+        .unwrap();
+
+    let error = tokio::time::timeout(Duration::from_secs(120), server.exchange_code("code"))
+        .await
+        .expect("the exchange ends")
+        .unwrap_err();
+
+    assert!(
+        matches!(
+            &error,
+            TokenEndpointError::TooLarge {
+                http_status: 200,
+                limit: DEFAULT_MAX_RESPONSE_SIZE
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(!error.is_transient());
+    let sent = produced.load(Ordering::Relaxed);
+    assert!(sent < 64 * MIB, "{sent} bytes were produced");
+
+    // The client's own refresh reads the OAuth server within the client's cap, and does not
+    // retry an oversized answer.
+    let client = Client::builder()
+        .portal("http://127.0.0.1:9/rest/")
+        .oauth_server(&url)
+        .oauth(crate::app(), Tokens::new("access-0", "refresh-0"))
+        .max_response_size(64 * 1024)
+        .build()
+        .unwrap();
+    let error = client.refresh_tokens().await.unwrap_err();
+    let Error::RefreshFailed { reason, .. } = &error else {
+        panic!("expected RefreshFailed, got {error:?}");
+    };
+    assert!(reason.contains("65536-byte cap"), "{reason}");
+    assert!(!reason.contains("attempts"), "{reason}");
+}
+
+#[tokio::test]
+async fn the_token_endpoint_is_never_followed_to_another_host() {
+    let elsewhere = serve(|_| {
+        Reply::json(
+            200,
+            json!({"access_token": "a", "refresh_token": "r", "expires_in": 3600}),
+        )
+    })
+    .await;
+    let target = elsewhere.oauth_url();
+    let oauth = serve(move |_| Reply::raw(307, "").header("location", target.clone())).await;
+
+    for http in [None, Some(reqwest::Client::new())] {
+        let mut server = OAuthServer::new(crate::app())
+            .unwrap()
+            .token_url(&oauth.oauth_url())
+            .unwrap();
+        let follows = http.is_some();
+        if let Some(http) = http {
+            server = server.http_client(http);
+        }
+
+        let error = server.exchange_code("code").await.unwrap_err();
+
+        assert!(
+            matches!(&error, TokenEndpointError::Redirected { location, .. } if *location == format!("http://{}", elsewhere.addr)),
+            "{error:?}"
+        );
+        assert!(
+            !error.to_string().contains("client-SECRET-value"),
+            "{error}"
+        );
+        if !follows {
+            assert!(elsewhere.seen.lock().unwrap().is_empty());
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_html_page_from_the_token_endpoint_is_a_plain_typed_error() {
+    let oauth = serve(|_| Reply::raw(200, MAINTENANCE).header("content-type", "text/html")).await;
+    let server = OAuthServer::new(crate::app())
+        .unwrap()
+        .token_url(&oauth.oauth_url())
+        .unwrap();
+
+    let error = server.exchange_code("code").await.unwrap_err();
+
+    let TokenEndpointError::HtmlPage {
+        http_status,
+        snippet,
+    } = &error
+    else {
+        panic!("expected HtmlPage, got {error:?}");
+    };
+    assert_eq!(*http_status, 200);
+    assert!(snippet.contains("Portal under maintenance"), "{snippet}");
 }

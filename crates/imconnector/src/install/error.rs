@@ -1,7 +1,7 @@
 //! Why an install request was refused or failed, and the HTTP status that says so.
 
 use axum::http::StatusCode;
-use imconnector_transport::authorization::AuthorizationError;
+use imconnector_transport::authorization::TokenEndpointError;
 use imconnector_transport::portals::RegistryError;
 
 use crate::error::WorkflowError;
@@ -23,7 +23,7 @@ pub enum InstallError {
     NotInstalled(String),
     /// The OAuth server could not be asked, so nothing could be proven (502).
     #[error("the OAuth server could not vouch for the request: {0}")]
-    OAuthUnavailable(#[source] AuthorizationError),
+    OAuthUnavailable(#[source] TokenEndpointError),
     /// The portal registry or its store failed (500).
     #[error(transparent)]
     Registry(#[from] RegistryError),
@@ -65,9 +65,9 @@ impl InstallError {
         }
     }
 
-    pub(crate) fn from_authorization(error: AuthorizationError) -> Self {
+    pub(crate) fn from_authorization(error: TokenEndpointError) -> Self {
         match error {
-            AuthorizationError::Refused {
+            TokenEndpointError::Refused {
                 code, description, ..
             } => InstallError::Unproven(format!(
                 "the OAuth server refused the tokens: {code} ({description})"

@@ -14,9 +14,16 @@ impl<S: PortalStore> ApplicationTokens for PortalRegistry<S> {
         match PortalRegistry::application_token(self, member_id).await {
             Ok(token) => token,
             Err(error) => {
-                // Refusing is the safe answer; the portal does not retry, so say why.
-                tracing::error!(%error, member_id, "cannot look up the application token; refusing the event");
-                None
+                // The portal does not resend a refused event: while the store is unreachable,
+                // verify with the token it last gave (only its answers and installations fill
+                // that, never an event's claim).
+                let known = self.last_known_application_token(member_id);
+                if known.is_some() {
+                    tracing::warn!(%error, member_id, "cannot look up the application token; verifying with the one last stored");
+                } else {
+                    tracing::error!(%error, member_id, "cannot look up the application token; refusing the event");
+                }
+                known
             }
         }
     }
@@ -38,7 +45,13 @@ impl<S: PortalStore> PortalClients for PortalRegistry<S> {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use imconnector_transport::portals::{MemoryPortalStore, PortalRecord, PortalRegistry};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use imconnector_transport::portals::{
+        MemoryPortalStore, PortalRecord, PortalRegistry, PortalStore, PortalStoreError,
+        DEFAULT_KNOWN_TOKENS,
+    };
     use imconnector_transport::OAuthApp;
     use serde_json::json;
 
@@ -61,6 +74,111 @@ mod tests {
 
     fn registry() -> PortalRegistry<MemoryPortalStore> {
         PortalRegistry::new(OAuthApp::new("app.id", "secret"), MemoryPortalStore::new())
+    }
+
+    fn line_delete(member: &str, token: &str) -> String {
+        imconnector_form::encode(&json!({
+            "event": "ONIMCONNECTORLINEDELETE",
+            "event_handler_id": "563",
+            "data": "107",
+            "ts": "1773761165",
+            "auth": {"domain": "portal.example", "member_id": member, "application_token": token},
+        }))
+    }
+
+    /// A memory store that can be made unreachable.
+    #[derive(Default)]
+    struct FlakyStore {
+        inner: MemoryPortalStore,
+        down: AtomicBool,
+    }
+
+    impl FlakyStore {
+        fn check(&self) -> Result<(), PortalStoreError> {
+            if self.down.load(Ordering::SeqCst) {
+                Err(PortalStoreError::new("connection refused", None))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    impl PortalStore for FlakyStore {
+        async fn load(&self, member_id: &str) -> Result<Option<PortalRecord>, PortalStoreError> {
+            self.check()?;
+            self.inner.load(member_id).await
+        }
+
+        async fn save(&self, record: &PortalRecord) -> Result<(), PortalStoreError> {
+            self.check()?;
+            self.inner.save(record).await
+        }
+
+        async fn remove(&self, member_id: &str) -> Result<(), PortalStoreError> {
+            self.check()?;
+            self.inner.remove(member_id).await
+        }
+    }
+
+    async fn flaky_registry(known: usize) -> PortalRegistry<FlakyStore> {
+        let registry =
+            PortalRegistry::new(OAuthApp::new("app.id", "secret"), FlakyStore::default())
+                .known_application_tokens(known, Duration::from_secs(3600));
+        for (member, token) in [("portal-a", "token-a"), ("portal-b", "token-b")] {
+            let record = PortalRecord::from_install_event(&install_event(member, token)).unwrap();
+            registry.install(record).await.unwrap();
+        }
+        registry
+    }
+
+    #[tokio::test]
+    async fn while_the_store_is_down_genuine_events_pass_on_the_last_stored_token() {
+        let registry = flaky_registry(DEFAULT_KNOWN_TOKENS).await;
+        registry.store().down.store(true, Ordering::SeqCst);
+        // Before the fix every event got 401 while the store was unreachable.
+        for (member, token) in [("portal-a", "token-a"), ("portal-b", "token-b")] {
+            let event = line_delete(member, token);
+            assert!(
+                verify_event(&registry, None, event.as_bytes())
+                    .await
+                    .is_ok(),
+                "{member}"
+            );
+        }
+        for (member, token) in [
+            ("portal-a", "token-b"),
+            ("portal-c", "token-a"),
+            ("", "token-a"),
+        ] {
+            let refused = verify_event(&registry, None, line_delete(member, token).as_bytes())
+                .await
+                .unwrap_err();
+            assert!(matches!(refused, Rejection::Unauthorized(_)), "{member}");
+        }
+        // The store's answer wins once it is back: an uninstall is seen at once.
+        registry.store().down.store(false, Ordering::SeqCst);
+        registry.store().inner.remove("portal-a").await.unwrap();
+        let event = line_delete("portal-a", "token-a");
+        assert!(verify_event(&registry, None, event.as_bytes())
+            .await
+            .is_err());
+        registry.store().down.store(true, Ordering::SeqCst);
+        assert!(
+            verify_event(&registry, None, event.as_bytes())
+                .await
+                .is_err(),
+            "a portal the store said is gone is not remembered"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_known_tokens_a_store_outage_refuses_every_event() {
+        let registry = flaky_registry(0).await;
+        registry.store().down.store(true, Ordering::SeqCst);
+        let event = line_delete("portal-a", "token-a");
+        assert!(verify_event(&registry, None, event.as_bytes())
+            .await
+            .is_err());
     }
 
     #[tokio::test]

@@ -401,7 +401,7 @@ async fn the_settings_page_needs_the_application_token_and_applies_the_choice() 
 #[tokio::test]
 async fn the_code_flow_step_by_step_authorize_redirect_code_tokens() {
     use imconnector::transport::authorization::{
-        AuthorizationError, AuthorizationState, OAuthServer,
+        AuthorizationState, OAuthServer, TokenEndpointError,
     };
     use imconnector::transport::ErrorCode;
 
@@ -469,7 +469,7 @@ async fn the_code_flow_step_by_step_authorize_redirect_code_tokens() {
     assert!(
         matches!(
             &refused,
-            AuthorizationError::Refused {
+            TokenEndpointError::Refused {
                 code: ErrorCode::InvalidGrant,
                 ..
             }
@@ -488,7 +488,7 @@ async fn the_code_flow_step_by_step_authorize_redirect_code_tokens() {
     assert!(
         matches!(
             &refused,
-            AuthorizationError::Refused {
+            TokenEndpointError::Refused {
                 code: ErrorCode::InvalidGrant,
                 ..
             }
