@@ -237,14 +237,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/rest/{*path}", any(crate::rest::handle))
         .route("/oauth/token", any(crate::oauth::token))
         .route("/oauth/token/", any(crate::oauth::token))
-        .route(
-            "/oauth/authorize",
-            get(crate::install::authorize::authorize),
-        )
-        .route(
-            "/oauth/authorize/",
-            get(crate::install::authorize::authorize),
-        )
+        .route("/oauth/authorize", get(crate::authorize::authorize))
+        .route("/oauth/authorize/", get(crate::authorize::authorize))
         .nest(
             "/_emulator",
             crate::control::http::router(Arc::clone(&shared)),
