@@ -7,13 +7,17 @@
 //! an event (see BENCHMARKS.md, "Event intake"). This one copies the runs between `%` and `+`
 //! whole and decodes keys into a buffer the caller reuses.
 
+use crate::limits::Budget;
+use crate::FormError;
+
 /// Decodes `raw` into `out` (cleared first), as bytes.
 ///
 /// A plain byte loop: the keys of an event escape every few bytes (`%5B`, `%5D`), where a
 /// `memchr` call per escape cost more than it skipped (BENCHMARKS.md, "Event intake").
 pub(crate) fn percent_decode(raw: &[u8], out: &mut Vec<u8>) {
     out.clear();
-    out.reserve(raw.len());
+    // Exact: the parse's budget counts this buffer as at most the body's size.
+    out.reserve_exact(raw.len());
     let mut at = 0;
     while at < raw.len() {
         let run_start = at;
@@ -48,19 +52,62 @@ pub(crate) fn percent_decode(raw: &[u8], out: &mut Vec<u8>) {
 
 /// `bytes` as text: borrowed when they are UTF-8 (checked first: the lossy conversion is
 /// slower even on valid input), with U+FFFD for invalid sequences otherwise.
-pub(crate) fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+pub(crate) fn text<'b>(
+    bytes: &'b [u8],
+    budget: &mut Budget,
+) -> Result<std::borrow::Cow<'b, str>, FormError> {
     match std::str::from_utf8(bytes) {
-        Ok(text) => std::borrow::Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(bytes),
+        Ok(text) => Ok(std::borrow::Cow::Borrowed(text)),
+        Err(_) => lossy(bytes, budget).map(std::borrow::Cow::Owned),
     }
 }
 
-/// Decodes `raw` into a new string.
-pub(crate) fn decode_text(raw: &[u8]) -> String {
+/// Decodes `raw` into a new string, charging its bytes to `budget` before they are allocated.
+pub(crate) fn decode_text_within(raw: &[u8], budget: &mut Budget) -> Result<String, FormError> {
+    if raw.is_empty() {
+        return Ok(String::new());
+    }
+    // `reserve_exact` on an empty vector: exactly `raw.len()` bytes.
+    budget.charge(raw.len())?;
     let mut bytes = Vec::new();
     percent_decode(raw, &mut bytes);
-    String::from_utf8(bytes)
-        .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(error) => lossy(error.as_bytes(), budget),
+    }
+}
+
+/// `bytes` with U+FFFD for each invalid sequence, in a string of exactly its size (std's
+/// `from_utf8_lossy` grows its buffer by doubling: up to seven times the input at its peak).
+pub(crate) fn lossy(bytes: &[u8], budget: &mut Budget) -> Result<String, FormError> {
+    let replacement = char::REPLACEMENT_CHARACTER.len_utf8();
+    let len: usize = bytes
+        .utf8_chunks()
+        .map(|chunk| {
+            chunk.valid().len()
+                + if chunk.invalid().is_empty() {
+                    0
+                } else {
+                    replacement
+                }
+        })
+        .sum();
+    budget.charge(len)?;
+    let mut text = String::with_capacity(len);
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        if !chunk.invalid().is_empty() {
+            text.push(char::REPLACEMENT_CHARACTER);
+        }
+    }
+    Ok(text)
+}
+
+/// Decodes `raw` into a new string.
+#[cfg(test)]
+pub(crate) fn decode_text(raw: &[u8]) -> String {
+    let limits = crate::Limits::default();
+    decode_text_within(raw, &mut Budget::for_body(limits, raw.len())).expect("within budget")
 }
 
 fn hex_digit(byte: u8) -> Option<u8> {

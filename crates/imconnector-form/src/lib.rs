@@ -3,41 +3,72 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod decode;
+mod json;
+mod limits;
 mod tree;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use tree::{split_key, Node};
+use limits::{printable, Budget};
+pub use limits::{Limits, MAX_DEPTH, MAX_VARS};
+use tree::{split_key, Node, Root};
 
-/// How deep brackets may nest before a key is refused (PHP's default `max_input_nesting_level`).
-pub const MAX_DEPTH: usize = 64;
-
-/// Why a form body could not be parsed.
+/// Why a form body could not be parsed. Its messages quote at most a few dozen characters of
+/// the body, with control characters escaped, so they can be logged as they are.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FormError {
-    /// A key nests deeper than [`MAX_DEPTH`].
-    #[error("form key `{key}` nests deeper than {MAX_DEPTH} levels")]
+    /// A key nests deeper than [`Limits::max_depth`].
+    #[error("form key `{key}` nests deeper than {limit} levels")]
     TooDeep {
-        /// The first characters of the offending key.
+        /// The first 64 characters of the offending key, control characters escaped.
         key: String,
+        /// The limit it passed.
+        limit: usize,
+    },
+    /// The body holds more pairs than [`Limits::max_vars`].
+    #[error("the form holds more than {limit} variables")]
+    TooManyVars {
+        /// The limit it passed.
+        limit: usize,
+    },
+    /// Parsing the body would take more memory than [`Limits`] allow for its size (a body of
+    /// many tiny nested keys).
+    #[error("the form would take more than {budget} bytes of memory to parse")]
+    TooLarge {
+        /// The bytes the body was allowed.
+        budget: usize,
     },
     /// A body declared as `application/json` is not JSON.
     #[error("the body is not JSON: {0}")]
     NotJson(String),
 }
 
-/// Parses `application/x-www-form-urlencoded` bytes with PHP's nesting rules into a JSON object.
+/// Parses `application/x-www-form-urlencoded` bytes with PHP's nesting rules into a JSON object,
+/// within the default [`Limits`].
 ///
 /// Every value is a string; maps whose keys are exactly `0..n` in order become arrays; a later
 /// key replaces an earlier one. Percent-encoded and raw brackets both work.
 ///
 /// # Errors
-/// [`FormError::TooDeep`] when a key nests deeper than [`MAX_DEPTH`].
+/// [`FormError::TooDeep`], [`FormError::TooManyVars`] or [`FormError::TooLarge`] when the body
+/// passes a limit.
 pub fn parse(body: &[u8]) -> Result<Value, FormError> {
-    let mut root = Node::root();
+    parse_with(body, Limits::default())
+}
+
+/// [`parse`] within `limits`.
+///
+/// # Errors
+/// As [`parse`].
+pub fn parse_with(body: &[u8], limits: Limits) -> Result<Value, FormError> {
+    let mut budget = Budget::for_body(limits, body.len());
+    // The key buffer and a value's decoding buffer: together at most the body.
+    budget.charge(body.len())?;
+    let mut root = Root::default();
     // Keys are decoded into one reused buffer: only the tree's new keys are allocated.
     let mut key = Vec::new();
+    let mut vars = 0_usize;
     let mut rest = body;
     while !rest.is_empty() {
         let (pair, after) = match memchr::memchr(b'&', rest) {
@@ -48,89 +79,101 @@ pub fn parse(body: &[u8]) -> Result<Value, FormError> {
         if pair.is_empty() {
             continue;
         }
+        vars += 1;
+        if vars > limits.max_vars {
+            return Err(FormError::TooManyVars {
+                limit: limits.max_vars,
+            });
+        }
         let (raw_key, raw_value) = match memchr::memchr(b'=', pair) {
             Some(equals) => (&pair[..equals], &pair[equals + 1..]),
             None => (pair, &[][..]),
         };
         decode::percent_decode(raw_key, &mut key);
-        insert(
-            &mut root,
-            &decode::text(&key),
-            decode::decode_text(raw_value),
-        )?;
+        let key = decode::text(&key, &mut budget)?;
+        let value = decode::decode_text_within(raw_value, &mut budget)?;
+        insert(&mut root, &key, value, &mut budget)?;
     }
-    Ok(into_object(root))
+    root.into_object(&mut budget)
 }
 
-/// Parses a POST body the way Bitrix24 sends it: JSON when `content_type` is
-/// `application/json` (parameters allowed), the PHP form encoding otherwise (the portal's
-/// default for events and install POSTs).
+/// Parses a POST body the way Bitrix24 sends it, within the default [`Limits`]: JSON when
+/// `content_type` is `application/json` (parameters allowed), the PHP form encoding otherwise
+/// (the portal's default for events and install POSTs).
 ///
 /// # Errors
-/// [`FormError::NotJson`] for a JSON body that does not parse, [`FormError::TooDeep`] as
-/// [`parse`].
+/// [`FormError::NotJson`] for a JSON body that does not parse, [`FormError::TooLarge`] for a
+/// JSON body whose value would pass the memory budget, the errors of [`parse`] for a form.
 pub fn parse_body(content_type: Option<&str>, body: &[u8]) -> Result<Value, FormError> {
+    parse_body_with(content_type, body, Limits::default())
+}
+
+/// [`parse_body`] within `limits` (a JSON body is held to the memory budget; its nesting to
+/// `serde_json`'s limit of 128).
+///
+/// # Errors
+/// As [`parse_body`].
+pub fn parse_body_with(
+    content_type: Option<&str>,
+    body: &[u8],
+    limits: Limits,
+) -> Result<Value, FormError> {
     let json = content_type
         .and_then(|value| value.split(';').next())
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
     if json {
-        serde_json::from_slice(body).map_err(|error| FormError::NotJson(error.to_string()))
+        json::parse(body, limits)
     } else {
-        parse(body)
+        parse_with(body, limits)
     }
 }
 
-/// Like [`parse`], from already decoded `(key, value)` pairs (a query string, say).
+/// Like [`parse`], from already decoded `(key, value)` pairs (a query string, say), within the
+/// default [`Limits`] (the memory budget grows with the pairs' text).
 ///
 /// # Errors
-/// [`FormError::TooDeep`] when a key nests deeper than [`MAX_DEPTH`].
+/// As [`parse`].
 pub fn parse_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Result<Value, FormError>
 where
     K: AsRef<str>,
     V: Into<String>,
 {
-    let mut root = Node::root();
-    for (key, value) in pairs {
-        insert(&mut root, key.as_ref(), value.into())?;
+    let limits = Limits::default();
+    let mut budget = Budget::growing(limits);
+    let mut root = Root::default();
+    for (vars, (key, value)) in pairs.into_iter().enumerate() {
+        if vars == limits.max_vars {
+            return Err(FormError::TooManyVars {
+                limit: limits.max_vars,
+            });
+        }
+        let (key, value) = (key.as_ref(), value.into());
+        budget.widen(key.len() + value.len() + 2);
+        budget.charge(value.capacity())?;
+        insert(&mut root, key, value, &mut budget)?;
     }
-    Ok(into_object(root))
+    root.into_object(&mut budget)
 }
 
 /// Stores `value` under the PHP-style `key` (`a[b][]`).
-fn insert(root: &mut Node, key: &str, value: String) -> Result<(), FormError> {
+fn insert(root: &mut Root, key: &str, value: String, budget: &mut Budget) -> Result<(), FormError> {
     let (base, segments) = split_key(key);
     if base.is_empty() {
         return Ok(());
     }
-    let mut node = root.child_mut(Some(base));
+    let max_depth = budget.limits().max_depth;
+    let mut node = root.child_mut(base, budget)?;
     for (depth, segment) in segments.enumerate() {
-        if depth == MAX_DEPTH {
+        if depth == max_depth {
             return Err(FormError::TooDeep {
-                key: key.chars().take(64).collect(),
+                key: printable(key, 64),
+                limit: max_depth,
             });
         }
-        node = node.child_mut(segment);
+        node = node.child_mut(segment, budget)?;
     }
     *node = Node::Leaf(value);
     Ok(())
-}
-
-/// The parsed tree as the JSON object callers expect.
-fn into_object(root: Node) -> Value {
-    match root.into_value() {
-        Value::Object(map) => Value::Object(map),
-        // Top-level keys "0", "1", ... came out as a list; keep the object shape callers expect.
-        Value::Array(items) => Value::Object(
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(index, value)| (index.to_string(), value))
-                .collect(),
-        ),
-        Value::String(_) | Value::Null | Value::Bool(_) | Value::Number(_) => {
-            Value::Object(Map::new())
-        }
-    }
 }
 
 /// Encodes a JSON object as a PHP-style form string (`key[sub][0]=v`), percent-encoded.
@@ -236,7 +279,10 @@ mod tests {
     #[test]
     fn many_appended_keys_keep_their_order() {
         let body = "a[]=x&".repeat(20_000);
-        let value = parse(body.as_bytes()).expect("parses");
+        let limits = Limits::default()
+            .with_max_vars(20_000)
+            .with_max_amplification(100);
+        let value = parse_with(body.as_bytes(), limits).expect("parses");
         let items = value["a"].as_array().expect("a list");
         assert_eq!(items.len(), 20_000);
         assert!(items.iter().all(|item| item == "x"));
@@ -266,6 +312,74 @@ mod tests {
             parse(body.as_bytes()),
             Err(FormError::TooDeep { .. })
         ));
+    }
+
+    #[test]
+    fn the_limits_are_php_s_and_configurable() {
+        let vars = "a=1&".repeat(MAX_VARS);
+        assert!(parse(vars.as_bytes()).is_ok());
+        let over = format!("{vars}b=2");
+        assert_eq!(
+            parse(over.as_bytes()),
+            Err(FormError::TooManyVars { limit: MAX_VARS })
+        );
+        assert!(parse_with(
+            over.as_bytes(),
+            Limits::default().with_max_vars(MAX_VARS + 1)
+        )
+        .is_ok());
+        let deep = "a[x][y][z]=1";
+        assert!(matches!(
+            parse_with(deep.as_bytes(), Limits::default().with_max_depth(2)),
+            Err(FormError::TooDeep { limit: 2, .. })
+        ));
+        let chains = format!("a{}=&", "[]".repeat(60)).repeat(200);
+        assert!(matches!(
+            parse(chains.as_bytes()),
+            Err(FormError::TooLarge { .. })
+        ));
+        let generous = Limits::default().with_max_amplification(1_000);
+        assert!(parse_with(chains.as_bytes(), generous).is_ok());
+    }
+
+    #[test]
+    fn a_refused_key_is_quoted_escaped_and_short() {
+        let key = format!("a\n\u{1b}[31m{}", "[x]".repeat(MAX_DEPTH + 1));
+        let error = parse(
+            form_urlencoded::byte_serialize(key.as_bytes())
+                .collect::<String>()
+                .as_bytes(),
+        )
+        .expect_err("too deep");
+        let shown = error.to_string();
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert!(shown.contains("a\\n\\u{1b}[31m"), "{shown}");
+        assert!(shown.len() < 200, "{shown}");
+    }
+
+    #[test]
+    fn a_large_genuine_event_parses_within_the_default_limits() {
+        // Sixty messages with every documented field: about 1000 pairs, PHP's limit.
+        let messages: Vec<Value> = (0..60)
+            .map(|n| {
+                json!({
+                    "im": {"chat_id": (1800 + n).to_string(), "message_id": (86_000 + n).to_string()},
+                    "message": {"id": n.to_string(), "text": format!("message {n}"), "date": "1700000000",
+                                "files": [{"name": "a.png", "link": "https://example.com/a.png"}]},
+                    "chat": {"id": format!("c{n}"), "url": "https://example.com/chat"},
+                    "user": {"id": format!("u{n}"), "name": "Klaus", "last_name": "K", "picture": {"url": "x"}},
+                })
+            })
+            .collect();
+        let event = json!({
+            "event": "ONIMCONNECTORMESSAGEADD", "event_handler_id": "555",
+            "data": {"CONNECTOR": "acme_chat", "LINE": "107", "MESSAGES": messages},
+            "ts": "1700000000",
+            "auth": {"domain": "example.bitrix24.com", "member_id": "m1", "application_token": "t"},
+        });
+        let body = encode(&event);
+        let parsed = parse(body.as_bytes()).expect("within the limits");
+        assert_eq!(parsed["data"]["MESSAGES"][59]["user"]["id"], "u59");
     }
 
     #[test]

@@ -9,6 +9,8 @@ mod error;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod install;
+#[cfg(feature = "server")]
+mod log_text;
 pub mod placement;
 pub mod prelude;
 mod provision;

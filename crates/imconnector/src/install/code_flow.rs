@@ -12,6 +12,7 @@ use url::Url;
 
 use super::flow::check_portal;
 use super::{InstallError, Installer};
+use crate::log_text::untrusted;
 
 /// How long a started authorization waits for the portal's redirect.
 const STATE_LIFETIME: Duration = Duration::from_secs(600);
@@ -77,7 +78,7 @@ impl<S: PortalStore> Installer<S> {
             .or(record.domain)
             .ok_or_else(|| InstallError::NotInstalled(member_id.to_owned()))?;
         let state = self.pending.start(member_id);
-        tracing::info!(member_id, "authorization started");
+        tracing::info!(member_id = %untrusted(member_id), "authorization started");
         self.oauth
             .authorize_url(&portal, &state)
             .map_err(|error| InstallError::Malformed(error.to_string()))
@@ -120,7 +121,7 @@ impl<S: PortalStore> Installer<S> {
             .ok_or_else(|| InstallError::NotInstalled(member_id.clone()))?;
         record.tokens = fresh;
         self.registry.install(record).await?;
-        tracing::info!(%member_id, "authorization finished; the portal's tokens are replaced");
+        tracing::info!(member_id = %untrusted(&member_id), "authorization finished; the portal's tokens are replaced");
         Ok(member_id.clone())
     }
 }

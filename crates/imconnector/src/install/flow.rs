@@ -11,6 +11,7 @@ use tracing::Instrument;
 use super::request::{FrameInstall, Uninstall};
 use super::{InstallError, InstallOutcome, Installer};
 use crate::error::{Step, WorkflowError};
+use crate::log_text::untrusted;
 use crate::provision::{is_bound, is_duplicate_binding, provision, Provisioned};
 
 /// The lifecycle events the installer itself receives at the install URL.
@@ -38,7 +39,7 @@ impl<S: PortalStore> Installer<S> {
         &self,
         frame: FrameInstall,
     ) -> Result<InstallOutcome, InstallError> {
-        let span = tracing::info_span!("install_post", member_id = %frame.member_id);
+        let span = tracing::info_span!("install_post", member_id = %untrusted(&frame.member_id));
         async move {
             let fresh = self
                 .prove(&frame.member_id, &frame.domain, &frame.refresh_token)
@@ -71,7 +72,7 @@ impl<S: PortalStore> Installer<S> {
         &self,
         event: PortalRecord,
     ) -> Result<InstallOutcome, InstallError> {
-        let span = tracing::info_span!("onappinstall", member_id = %event.member_id);
+        let span = tracing::info_span!("onappinstall", member_id = %untrusted(&event.member_id));
         async move {
             let domain = event.domain.clone().ok_or_else(|| {
                 InstallError::Malformed("ONAPPINSTALL has no auth[domain]".to_owned())
@@ -79,7 +80,7 @@ impl<S: PortalStore> Installer<S> {
             let fresh = self
                 .prove(&event.member_id, &domain, &event.tokens.refresh_token)
                 .await
-                .inspect_err(|error| tracing::warn!(%error, "ONAPPINSTALL not proven; ignored"))?;
+                .inspect_err(|error| tracing::warn!(error = %untrusted(error), "ONAPPINSTALL not proven; ignored"))?;
             let record = self.record(&event.member_id, &domain, &event.application_token, fresh);
             let client = self.registry.install(record).await?;
             tracing::info!("ONAPPINSTALL proven; portal stored");
@@ -98,7 +99,7 @@ impl<S: PortalStore> Installer<S> {
         &self,
         event: Uninstall,
     ) -> Result<InstallOutcome, InstallError> {
-        let span = tracing::info_span!("onappuninstall", member_id = %event.member_id);
+        let span = tracing::info_span!("onappuninstall", member_id = %untrusted(&event.member_id));
         async move {
             let stored = self
                 .registry

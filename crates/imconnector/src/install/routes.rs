@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use imconnector_transport::portals::PortalStore;
 
 use super::{page, InstallError, InstallOutcome, Installer};
+use crate::log_text::{untrusted, REFUSED_REQUESTS};
 use crate::placement::AppliedSettings;
 
 type Shared<S> = State<Arc<Installer<S>>>;
@@ -108,10 +109,13 @@ pub(crate) async fn oauth_callback<S: PortalStore>(
 /// The error's status with its public text; the full error goes to the log.
 fn refuse(route: &'static str, error: &InstallError) -> Response {
     let status = error.status();
-    if status.is_server_error() {
-        tracing::error!(route, %error, "request failed");
-    } else {
-        tracing::warn!(route, %error, "request refused");
+    // Anyone can send a request that fails: the lines are rate-limited, their text escaped.
+    if let Some(suppressed) = REFUSED_REQUESTS.admit() {
+        if status.is_server_error() {
+            tracing::error!(route, error = %untrusted(error), suppressed, "request failed");
+        } else {
+            tracing::warn!(route, error = %untrusted(error), suppressed, "request refused");
+        }
     }
     (status, error.public_text()).into_response()
 }

@@ -6,6 +6,7 @@ use secrecy::ExposeSecret;
 use tracing::Instrument;
 
 use super::{InstallError, Installer};
+use crate::log_text::untrusted;
 use crate::placement::{apply_settings, AppliedSettings, SettingsPlacement};
 
 impl<S: PortalStore> Installer<S> {
@@ -19,8 +20,7 @@ impl<S: PortalStore> Installer<S> {
         let placement = SettingsPlacement::parse(query, body)
             .map_err(|error| InstallError::Malformed(error.to_string()))?;
         let member_id = placement.member_id.clone();
-        let span =
-            tracing::info_span!("settings_page", %member_id, line = placement.options.line.get());
+        let span = tracing::info_span!("settings_page", member_id = %untrusted(&member_id), line = placement.options.line.get());
         async move {
             let stored = self
                 .registry

@@ -10,6 +10,7 @@ use imconnector_transport::Client;
 
 use super::handler::{DeliveryReport, EventHandler, HandlerError, SentMessages};
 use super::{ApplicationTokens, PortalClients, Shared};
+use crate::log_text::untrusted;
 
 pub(crate) async fn dispatch<H: EventHandler, T: ApplicationTokens, C: PortalClients>(
     shared: Arc<Shared<H, T, C>>,
@@ -46,12 +47,12 @@ pub(crate) async fn dispatch<H: EventHandler, T: ApplicationTokens, C: PortalCli
         Event::Unknown(event) => handler.unknown(event).await,
         // A variant added to the api crate after this one was written.
         _ => {
-            tracing::debug!(event = %name, "no handler method for this event");
+            tracing::debug!(event = %untrusted(&name), "no handler method for this event");
             Ok(())
         }
     };
     if let Err(error) = outcome {
-        tracing::warn!(event = %name, %error, "the event handler failed");
+        tracing::warn!(event = %untrusted(&name), error = %untrusted(&error), "the event handler failed");
     }
 }
 
@@ -74,7 +75,7 @@ async fn confirm<H: EventHandler, T, C: PortalClients>(
         return;
     }
     let Some(client) = clients.client(&origin.member_id).await else {
-        tracing::warn!(member_id = %origin.member_id, "no client for this portal: delivery not confirmed");
+        tracing::warn!(member_id = %untrusted(&origin.member_id), "no client for this portal: delivery not confirmed");
         return;
     };
     let result = send_confirmation(&client, &origin, &sent).await;

@@ -47,6 +47,8 @@ use imconnector_api::wire::Secret;
 use imconnector_transport::Client;
 use secrecy::ExposeSecret;
 
+use crate::log_text::{untrusted, REFUSED_REQUESTS};
+
 pub use clients::PortalClients;
 pub use handler::{DeliveryReport, EventHandler, HandlerError, SentMessage, SentMessages};
 pub use tokens::{ApplicationTokens, SingleToken, TokenMap};
@@ -175,8 +177,8 @@ async fn receive<H: EventHandler, T: ApplicationTokens, C: PortalClients>(
             // which portal they belong to.
             let span = tracing::info_span!(
                 "imconnector_event",
-                event = %event.name(),
-                member_id = %event.auth().member_id,
+                event = %untrusted(event.name()),
+                member_id = %untrusted(&event.auth().member_id),
             );
             tokio::spawn(tracing::Instrument::instrument(
                 dispatch::dispatch(shared, event),
@@ -185,7 +187,9 @@ async fn receive<H: EventHandler, T: ApplicationTokens, C: PortalClients>(
             (StatusCode::OK, "OK")
         }
         Err(rejection) => {
-            tracing::warn!(%rejection, "refused an event POST");
+            if let Some(suppressed) = REFUSED_REQUESTS.admit() {
+                tracing::warn!(rejection = %untrusted(&rejection), suppressed, "refused an event POST");
+            }
             let text = match rejection {
                 Rejection::Malformed(_) => "malformed event",
                 Rejection::Unauthorized(_) => "unauthorized",

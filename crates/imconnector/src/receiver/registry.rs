@@ -8,6 +8,7 @@ use imconnector_transport::Client;
 use secrecy::SecretString;
 
 use super::{ApplicationTokens, PortalClients};
+use crate::log_text::{untrusted, TOKEN_LOOKUP_FAILURES};
 
 impl<S: PortalStore> ApplicationTokens for PortalRegistry<S> {
     async fn application_token(&self, member_id: &str) -> Option<SecretString> {
@@ -16,12 +17,24 @@ impl<S: PortalStore> ApplicationTokens for PortalRegistry<S> {
             Err(error) => {
                 // The portal does not resend a refused event: while the store is unreachable,
                 // verify with the token it last gave (only its answers and installations fill
-                // that, never an event's claim).
+                // that, never an event's claim). Forged POSTs reach this too: rate-limited.
                 let known = self.last_known_application_token(member_id);
-                if known.is_some() {
-                    tracing::warn!(%error, member_id, "cannot look up the application token; verifying with the one last stored");
-                } else {
-                    tracing::error!(%error, member_id, "cannot look up the application token; refusing the event");
+                if let Some(suppressed) = TOKEN_LOOKUP_FAILURES.admit() {
+                    if known.is_some() {
+                        tracing::warn!(
+                            error = %untrusted(&error),
+                            member_id = %untrusted(member_id),
+                            suppressed,
+                            "cannot look up the application token; verifying with the one last stored"
+                        );
+                    } else {
+                        tracing::error!(
+                            error = %untrusted(&error),
+                            member_id = %untrusted(member_id),
+                            suppressed,
+                            "cannot look up the application token; refusing the event"
+                        );
+                    }
                 }
                 known
             }
@@ -34,7 +47,7 @@ impl<S: PortalStore> PortalClients for PortalRegistry<S> {
         match PortalRegistry::client_for(self, member_id).await {
             Ok(client) => Some(client),
             Err(error) => {
-                tracing::warn!(%error, member_id, "no client for this portal");
+                tracing::warn!(error = %untrusted(&error), member_id = %untrusted(member_id), "no client for this portal");
                 None
             }
         }
