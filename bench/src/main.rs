@@ -136,7 +136,7 @@ fn overhead_section(quick: bool) -> Result<(), SetupError> {
 fn overhead_table(figures: &overhead::Figures) -> Table {
     let mut table = Table::new(&["client", "calls", "calls/s", "CPU µs/call (client thread)"]);
     table.row(vec![
-        "SDK (`Client::call(&Status)`)".to_owned(),
+        "SDK (`Client::call(&GetConnectorStatus)`)".to_owned(),
         number(figures.calls as f64, 0),
         number(figures.sdk_rate(), 0),
         number(figures.sdk_cpu_micros(), 1),

@@ -9,8 +9,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use imconnector_api::ids::LineId;
 use imconnector_api::types::{MessageBody, MessageChat, MessageIn, MessageUser};
-use imconnector_api::wire::LineId;
 use imconnector_emulator::{Emulator, Faults};
 use imconnector_transport::RateLimit;
 use serde::{Deserialize, Serialize};
@@ -130,11 +130,13 @@ pub fn probe() -> Result<(), SetupError> {
         for chat in 0..request.chats {
             let line = LineId::new(i64::try_from(chat % line_count)? + 1)?;
             let message = MessageIn::new(
-                MessageUser::new(format!("customer-{chat}")).name("Probe Customer"),
-                MessageBody::new().id(format!("probe-{chat}")).text(format!(
-                    "Hello from chat {chat}: my parcel has not arrived yet, can you check?"
-                )),
-                MessageChat::new(format!("chat-{chat}")).name(format!("Chat {chat}")),
+                MessageUser::new(format!("customer-{chat}")).with_name("Probe Customer"),
+                MessageBody::new()
+                    .with_id(format!("probe-{chat}"))
+                    .with_text(format!(
+                        "Hello from chat {chat}: my parcel has not arrived yet, can you check?"
+                    )),
+                MessageChat::new(format!("chat-{chat}")).with_name(format!("Chat {chat}")),
             );
             submitted.push(sender.send(line, message).await?);
         }

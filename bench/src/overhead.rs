@@ -14,8 +14,8 @@ use std::{future::Future, time::Duration};
 
 use futures::future::try_join_all;
 
-use imconnector_api::methods::Status;
-use imconnector_api::wire::LineId;
+use imconnector_api::ids::LineId;
+use imconnector_api::methods::GetConnectorStatus;
 use imconnector_emulator::Emulator;
 use imconnector_transport::{Client, RateLimit};
 use serde_json::{json, Value};
@@ -131,7 +131,7 @@ impl Floor {
     }
 }
 
-async fn sdk_call(client: &Client, request: &Status) -> Result<(), SetupError> {
+async fn sdk_call(client: &Client, request: &GetConnectorStatus) -> Result<(), SetupError> {
     let status = client.call(request).await?;
     if !status.status {
         return Err("the connector's STATUS is not true".into());
@@ -176,7 +176,7 @@ pub fn run(plan: Plan) -> Result<Figures, SetupError> {
         Portal::connect(&client, 1).await?;
         let floor = Floor::new(&access, false)?;
         let floor_like_sdk = Floor::new(&access, true)?;
-        let request = Status::new(connector(), LineId::new(1)?);
+        let request = GetConnectorStatus::new(connector(), LineId::new(1)?);
         let sdk = || sdk_call(&client, &request);
         let plain = || floor.call();
         let like_sdk = || floor_like_sdk.call();
@@ -211,7 +211,7 @@ pub fn run(plan: Plan) -> Result<Figures, SetupError> {
 /// The client [`profile`] runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profiled {
-    /// `Client::call(&Status)`.
+    /// `Client::call(&GetConnectorStatus)`.
     Sdk,
     /// The hand-written reqwest + serde_json loop.
     Floor,
@@ -232,7 +232,7 @@ pub fn profile(client: Profiled, calls: u64, in_flight: u64) -> Result<(), Setup
     runtime.block_on(async {
         let sdk = access.client(RateLimit::Off)?;
         Portal::connect(&sdk, 1).await?;
-        let request = Status::new(connector(), LineId::new(1)?);
+        let request = GetConnectorStatus::new(connector(), LineId::new(1)?);
         let floor = Floor::new(&access, false)?;
         match client {
             Profiled::Sdk => calls_in_flight(calls, in_flight, || sdk_call(&sdk, &request)).await,

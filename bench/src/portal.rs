@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use imconnector_api::methods::{Activate, Register};
+use imconnector_api::ids::{ConnectorId, LineId, SettingsUrl};
+use imconnector_api::methods::{ActivateConnector, RegisterConnector};
 use imconnector_api::types::Icon;
-use imconnector_api::wire::{ConnectorId, LineId};
 use imconnector_emulator::{Emulator, EmulatorBuilder, EmulatorHandle, ExposeSecret};
 use imconnector_transport::{Client, ClientBuilder, OAuthApp, RateLimit, RetryPolicy, Tokens};
 use serde::{Deserialize, Serialize};
@@ -138,16 +138,20 @@ impl Portal {
     /// # Errors
     /// When a call fails.
     pub async fn connect(client: &Client, lines: i64) -> Result<(), SetupError> {
-        let register = Register::new(
+        let register = RegisterConnector::new(
             connector(),
             "Bench connector",
             Icon::new("data:image/svg+xml,%3Csvg%2F%3E"),
-            "https://bench.example/settings",
+            SettingsUrl::parse("https://bench.example/settings")?,
         );
         client.call(&register).await?;
         for line in 1..=lines {
             client
-                .call(&Activate::new(connector(), LineId::new(line)?, true))
+                .call(&ActivateConnector::new(
+                    connector(),
+                    LineId::new(line)?,
+                    true,
+                ))
                 .await?;
         }
         Ok(())

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use imconnector_api::ids::LineId;
 use imconnector_api::methods::SendMessages;
 use imconnector_api::types::{MessageBody, MessageChat, MessageIn, MessageUser};
-use imconnector_api::wire::LineId;
 use imconnector_emulator::{Emulator, RateLimit as PortalLimit};
 use imconnector_transport::{Client, Error, ErrorCode, RateLimit};
 
@@ -53,8 +53,8 @@ impl Workload {
         let message = MessageIn::new(
             MessageUser::new(format!("customer-{chat}")),
             MessageBody::new()
-                .id(format!("bench-{index}"))
-                .text(format!(
+                .with_id(format!("bench-{index}"))
+                .with_text(format!(
                     "Customer message {index} in chat {chat}: where is my order?"
                 )),
             MessageChat::new(format!("chat-{chat}")),

@@ -71,10 +71,10 @@ pub fn check(data: &[u8]) {
     }
 
     let (user, chat, text, file_url) = (first, second, third, fourth);
-    let mut body = MessageBody::new().text(text.as_str());
+    let mut body = MessageBody::new().with_text(text.as_str());
     let with_file = !file_url.is_empty();
     if with_file {
-        body = body.files([MessageFile::new(file_url.as_str())]);
+        body = body.with_files([MessageFile::new(file_url.as_str())]);
     }
     let message = MessageIn::new(
         MessageUser::new(user.as_str()),

@@ -6,17 +6,18 @@
 use std::time::Duration;
 
 use axum::{body::Bytes, extract::State, routing::post, Router};
-use imconnector::emulator::{client_builder, Emulator, ExposeSecret};
+use imconnector::emulator::{client_builder, Emulator};
 use imconnector::events::Event;
+use imconnector::ids::{ConnectorId, EventsUrl, LineId, SettingsUrl};
 use imconnector::methods::{
-    Activate, ChatNameSet, ConnectorDataSet, EventBind, Register, SendMessages, SendStatusDelivery,
-    Status,
+    ActivateConnector, BindEvent, GetConnectorStatus, RegisterConnector, SendMessages,
+    SendStatusDelivery, SetChatName, SetConnectorData,
 };
 use imconnector::types::{
     ConnectorData, DeliveryChat, DeliveryIm, DeliveryItem, DeliveryMessage, Icon, MessageBody,
     MessageChat, MessageIn, MessageUser,
 };
-use imconnector::wire::{ConnectorId, LineId};
+use imconnector::ExposeSecret;
 use imconnector::RateLimit;
 use tokio::sync::mpsc;
 
@@ -80,11 +81,11 @@ async fn a_connector_lives_its_whole_life_against_the_emulated_portal() {
 
     // Register, activate, describe the channel, subscribe to the operator's side.
     let registered = client
-        .call(&Register::new(
+        .call(&RegisterConnector::new(
             connector.clone(),
             "Acme Chat",
-            Icon::new("data:image/svg+xml,%3Csvg%2F%3E").color("#69acc0"),
-            "https://connector.example.com/settings",
+            Icon::new("data:image/svg+xml,%3Csvg%2F%3E").with_color("#69acc0"),
+            SettingsUrl::parse("https://connector.example.com/settings").expect("a URL"),
         ))
         .await
         .expect("imconnector.register");
@@ -92,26 +93,31 @@ async fn a_connector_lives_its_whole_life_against_the_emulated_portal() {
     assert_eq!(portal.connectors()[0].id, "acme_chat", "ids are lowercased");
 
     assert!(client
-        .call(&Activate::new(connector.clone(), line, true))
+        .call(&ActivateConnector::new(connector.clone(), line, true))
         .await
         .expect("imconnector.activate"));
     assert!(client
-        .call(&ConnectorDataSet::new(
+        .call(&SetConnectorData::new(
             connector.clone(),
             line,
-            ConnectorData::new().id("acme-line").name("Acme support"),
+            ConnectorData::new()
+                .with_id("acme-line")
+                .with_name("Acme support"),
         ))
         .await
         .expect("imconnector.connector.data.set"));
     for event in ["OnImConnectorMessageAdd", "OnImConnectorStatusDelete"] {
         assert!(client
-            .call(&EventBind::new(event, handler_url.clone()))
+            .call(&BindEvent::new(
+                event,
+                EventsUrl::parse(&handler_url).expect("the sink's URL")
+            ))
             .await
             .expect("event.bind"));
     }
 
     let status = client
-        .call(&Status::new(connector.clone(), line))
+        .call(&GetConnectorStatus::new(connector.clone(), line))
         .await
         .expect("imconnector.status");
     assert!(status.status && status.configured && !status.error);
@@ -120,8 +126,8 @@ async fn a_connector_lives_its_whole_life_against_the_emulated_portal() {
     // A customer writes twice in one chat.
     let customer = || {
         MessageUser::new("customer-1")
-            .name("Ivan")
-            .last_name("Petrov")
+            .with_name("Ivan")
+            .with_last_name("Petrov")
     };
     let sent = client
         .call(&SendMessages::new(
@@ -130,12 +136,14 @@ async fn a_connector_lives_its_whole_life_against_the_emulated_portal() {
             [
                 MessageIn::new(
                     customer(),
-                    MessageBody::new().id("in-1").text("Hello!"),
+                    MessageBody::new().with_id("in-1").with_text("Hello!"),
                     MessageChat::new("chat-1"),
                 ),
                 MessageIn::new(
                     customer(),
-                    MessageBody::new().id("in-2").text("Where is my order?"),
+                    MessageBody::new()
+                        .with_id("in-2")
+                        .with_text("Where is my order?"),
                     MessageChat::new("chat-1"),
                 ),
             ],
@@ -159,10 +167,8 @@ async fn a_connector_lives_its_whole_life_against_the_emulated_portal() {
         unreachable!("next_event filters by name")
     };
     assert!(
-        added
-            .auth
-            .application_token
-            .matches(app.application_token.expose_secret()),
+        Event::MessageAdd(added.clone())
+            .has_application_token(app.application_token.expose_secret()),
         "the event carries the app's application_token"
     );
     let item = &added.data.messages[0];
@@ -200,8 +206,8 @@ async fn a_connector_lives_its_whole_life_against_the_emulated_portal() {
     // Rename the chat.
     let renamed = client
         .call(
-            &ChatNameSet::new(connector.clone(), line, "chat-1", "Order #5512")
-                .user_id("customer-1"),
+            &SetChatName::new(connector.clone(), line, "chat-1", "Order #5512")
+                .with_user_id("customer-1"),
         )
         .await
         .expect("imconnector.chat.name.set");
@@ -215,7 +221,7 @@ async fn a_connector_lives_its_whole_life_against_the_emulated_portal() {
 
     // Deactivating fires StatusDelete with its lowercase keys.
     assert!(client
-        .call(&Activate::new(connector.clone(), line, false))
+        .call(&ActivateConnector::new(connector.clone(), line, false))
         .await
         .expect("imconnector.activate (off)"));
     let Event::StatusDelete(removed) = next_event(&mut bodies, "ONIMCONNECTORSTATUSDELETE").await
@@ -225,7 +231,7 @@ async fn a_connector_lives_its_whole_life_against_the_emulated_portal() {
     assert_eq!(removed.data.connector, "acme_chat");
     assert_eq!(removed.data.line.get(), line.get());
     let status = client
-        .call(&Status::new(connector, line))
+        .call(&GetConnectorStatus::new(connector, line))
         .await
         .expect("imconnector.status after deactivation");
     assert!(!status.status);

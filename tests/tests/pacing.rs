@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use imconnector::emulator::client_builder;
-use imconnector::methods::List;
+use imconnector::methods::ListConnectors;
 use imconnector::{Client, ErrorCode, RateLimit, RetryPolicy};
 use imconnector_emulator::{Emulator, OperatingLimit, RateLimit as PortalLimit};
 
@@ -49,7 +49,7 @@ async fn saturate(client: &Client, calls: usize, callers: usize) -> Vec<imconnec
     futures::stream::iter(0..calls)
         .map(|_| {
             let client = client.clone();
-            async move { client.call(&List::new()).await }
+            async move { client.call(&ListConnectors::new()).await }
         })
         .buffer_unordered(callers)
         .filter_map(|outcome| async move { outcome.err() })
@@ -145,19 +145,22 @@ async fn a_nearly_spent_operating_budget_waits_for_the_reset_the_portal_reports(
         .build()
         .expect("client builds");
 
-    client.call(&List::new()).await.expect("first call");
+    client
+        .call(&ListConnectors::new())
+        .await
+        .expect("first call");
     // The portal's clock runs ahead of the client's: its window now expires within 3 s,
     // which the client can only know from the portal's own `time` block.
     portal.advance_clock(Duration::from_secs(597));
     let second = client
-        .call_with_meta(&List::new())
+        .call_with_meta(&ListConnectors::new())
         .await
         .expect("second call");
     let time = second.time.expect("a time block");
     assert_eq!(time.operating, Some(12.0), "both calls counted");
 
     client
-        .call(&List::new())
+        .call(&ListConnectors::new())
         .await
         .expect("the third call waits for the reset instead of being refused");
     assert_eq!(portal.counters().operating_limit_rejections, 0);

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use imconnector::emulator::{client_builder, Emulator, EmulatorHandle, Faults};
-use imconnector::methods::Status;
-use imconnector::wire::{ConnectorId, LineId};
+use imconnector::ids::{ConnectorId, LineId};
+use imconnector::methods::GetConnectorStatus;
 use imconnector::{RateLimit, RetryPolicy};
 use imconnector_emulator::RateLimit as PortalRateLimit;
 
@@ -85,7 +85,7 @@ async fn query_limit_exceeded_slows_the_client_no_caller_sees_it_and_the_rate_re
     let callers: Vec<_> = (0..CALLERS)
         .map(|_| {
             let (client, stop, errors) = (client.clone(), stop.clone(), errors.clone());
-            let status = Status::new(connector.clone(), line);
+            let status = GetConnectorStatus::new(connector.clone(), line);
             tokio::spawn(async move {
                 while !stop.load(Ordering::SeqCst) {
                     if let Err(error) = client.call(&status).await {

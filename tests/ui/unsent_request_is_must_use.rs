@@ -1,9 +1,9 @@
 // A request that is built and dropped was never sent: #[must_use] catches it.
 #![deny(unused_must_use)]
 
-use imconnector_api::methods::Activate;
-use imconnector_api::wire::{ConnectorId, LineId};
+use imconnector_api::methods::ActivateConnector;
+use imconnector_api::ids::{ConnectorId, LineId};
 
 fn main() {
-    Activate::new(ConnectorId::new("acme_chat").unwrap(), LineId::new(107).unwrap(), true);
+    ActivateConnector::new(ConnectorId::new("acme_chat").unwrap(), LineId::new(107).unwrap(), true);
 }

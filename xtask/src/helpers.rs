@@ -18,6 +18,8 @@ pub enum ArgStyle {
 pub enum ExampleStyle {
     /// `Helper::new(<string literal>)?`
     CheckedString,
+    /// `Helper::parse(<string literal>)?` (the URLs)
+    ParsedString,
     /// `Helper::new(<integer literal>)?`
     CheckedInteger,
     /// The literal itself (a `bool` or a string, per [`ArgStyle`]).
@@ -69,6 +71,7 @@ pub const HELPERS: &[Helper] = &[
         ..helper("DataImageUri", ArgStyle::IntoString, ExampleStyle::Literal)
     },
     helper("EmptyObject", ArgStyle::AsIs, ExampleStyle::Default),
+    helper("EventsUrl", ArgStyle::AsIs, ExampleStyle::ParsedString),
     Helper {
         arity: 1,
         ..helper("FalseOr", ArgStyle::AsIs, ExampleStyle::Default)
@@ -92,8 +95,9 @@ pub const HELPERS: &[Helper] = &[
     },
     Helper {
         secret: true,
-        ..helper("Secret", ArgStyle::AsIs, ExampleStyle::Default)
+        ..helper("SecretString", ArgStyle::AsIs, ExampleStyle::Default)
     },
+    helper("SettingsUrl", ArgStyle::AsIs, ExampleStyle::ParsedString),
     Helper {
         soft_error: true,
         ..helper("SuccessFlag", ArgStyle::AsIs, ExampleStyle::Default)

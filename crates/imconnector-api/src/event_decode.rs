@@ -80,7 +80,7 @@ impl Event {
     ///     &auth%5Bapplication_token%5D=831c76b0";
     /// let event = Event::from_form(body)?;
     /// assert!(matches!(event, Event::LineDelete(_)));
-    /// assert!(event.auth().application_token.matches("831c76b0"));
+    /// assert!(event.has_application_token("831c76b0"));
     /// # Ok::<(), imconnector_api::events::EventDecodeError>(())
     /// ```
     pub fn from_form(body: &[u8]) -> Result<Self, EventDecodeError> {
@@ -132,6 +132,10 @@ impl Event {
     /// Whether the event carries the application token saved at install (the one
     /// `OnAppInstall` and the placements deliver), compared in constant time.
     pub fn has_application_token(&self, expected: &str) -> bool {
-        self.auth().application_token.matches(expected)
+        use secrecy::ExposeSecret as _;
+        imconnector_transport::secrets_match(
+            self.auth().application_token.expose_secret(),
+            expected,
+        )
     }
 }

@@ -9,6 +9,7 @@ mod event_decode;
 // Written by `cargo xtask codegen` and formatted by prettyplease; rustfmt must not touch it.
 #[rustfmt::skip]
 mod generated;
+pub mod ids;
 mod results;
 #[cfg(test)]
 mod test_support;

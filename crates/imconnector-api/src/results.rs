@@ -13,6 +13,14 @@ impl MessagesResult {
             .flat_map(|results| results.values())
     }
 
+    /// The result of the message at `index` of the request's `MESSAGES` (a sparse answer keys
+    /// its items by that index); `None` when the answer says nothing of it.
+    pub fn get(&self, index: usize) -> Option<&MessageResult> {
+        self.data
+            .get("RESULT")
+            .and_then(|results| results.get(index))
+    }
+
     /// The results of messages the portal did not take (`SUCCESS: false`), each with its
     /// `ERRORS`.
     pub fn failures(&self) -> impl Iterator<Item = &MessageResult> + '_ {
@@ -48,6 +56,9 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(sparse.items().count(), 1);
+        assert!(sparse.get(0).is_none());
+        assert!(sparse.get(1).is_some_and(|item| item.success));
+        assert!(list.get(1).is_some_and(|item| !item.success));
 
         let old: MessagesResult =
             serde_json::from_value(serde_json::json!({"SUCCESS": false, "DATA": []})).unwrap();

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::events::Event;
 use crate::transport::Method;
-use crate::wire::{ConnectorId, LineId, WireDecode};
+use crate::wire::{ConnectorId, EventsUrl, LineId, SettingsUrl, WireDecode};
 
 /// Builds a value through its public constructor and setters from a documented example.
 pub(crate) trait FromExample {
@@ -39,6 +39,18 @@ impl FromExample for ConnectorId {
 impl FromExample for LineId {
     fn from_example(example: &Value) -> Self {
         LineId::new(decoded::<i64>(example)).expect("documented line id")
+    }
+}
+
+impl FromExample for SettingsUrl {
+    fn from_example(example: &Value) -> Self {
+        SettingsUrl::parse(&decoded::<String>(example)).expect("documented settings URL")
+    }
+}
+
+impl FromExample for EventsUrl {
+    fn from_example(example: &Value) -> Self {
+        EventsUrl::parse(&decoded::<String>(example)).expect("documented handler URL")
     }
 }
 

@@ -4,15 +4,17 @@
 #![allow(clippy::unwrap_used)]
 
 use imconnector_api::events::{Event, EventDecodeError};
+use imconnector_api::ids::{ConnectorId, LineId, SettingsUrl};
 use imconnector_api::methods::{
-    Activate, DeleteMessages, Register, SendMessages, SendStatusDelivery, Status,
+    ActivateConnector, DeleteMessages, GetConnectorStatus, RegisterConnector, SendMessages,
+    SendStatusDelivery,
 };
 use imconnector_api::transport::{InvalidRequest, Method};
 use imconnector_api::types::{
     DeliveryChat, DeliveryIm, DeliveryItem, DeliveryMessage, DisabledIcon, Icon, MessageBody,
     MessageChat, MessageFile, MessageIn, MessageUser,
 };
-use imconnector_api::wire::{ConnectorId, LineId, SoftErrorSource};
+use imconnector_api::wire::{secrets_equal, SoftErrorSource};
 use serde_json::json;
 
 fn connector() -> ConnectorId {
@@ -32,7 +34,7 @@ fn invalid<M: Method>(request: &M) -> InvalidRequest {
 fn message(text: &str) -> MessageIn {
     MessageIn::new(
         MessageUser::new("ext-user-42"),
-        MessageBody::new().id("ext-msg-1").text(text),
+        MessageBody::new().with_id("ext-msg-1").with_text(text),
         MessageChat::new("channel-123"),
     )
 }
@@ -54,16 +56,18 @@ fn connector_ids_are_lowercased_and_bad_ones_never_reach_a_request() {
 
 #[test]
 fn activate_sends_active_as_one_or_zero_and_line_as_a_number() {
-    let on = serde_json::to_value(Activate::new(connector(), line(), true)).unwrap();
+    let on = serde_json::to_value(ActivateConnector::new(connector(), line(), true)).unwrap();
     assert_eq!(
         on,
         json!({"CONNECTOR": "acme_chat", "LINE": 107, "ACTIVE": "1"})
     );
-    let off = serde_json::to_value(Activate::new(connector(), line(), false)).unwrap();
+    let off = serde_json::to_value(ActivateConnector::new(connector(), line(), false)).unwrap();
     assert_eq!(off["ACTIVE"], json!("0"));
-    assert_eq!(Activate::NAME, "imconnector.activate");
-    const { assert!(Activate::IDEMPOTENT) };
-    assert!(Activate::new(connector(), line(), false).validate().is_ok());
+    assert_eq!(ActivateConnector::NAME, "imconnector.activate");
+    const { assert!(ActivateConnector::IDEMPOTENT) };
+    assert!(ActivateConnector::new(connector(), line(), false)
+        .validate()
+        .is_ok());
 }
 
 #[test]
@@ -72,19 +76,22 @@ fn line_ids_must_be_positive() {
     assert_eq!(LineId::new(-3).unwrap_err().parameter, "LINE");
     // A line id decoded from the server (where 0 means "no line") is checked again when sent.
     let zero: LineId = serde_json::from_value(json!("0")).unwrap();
-    assert_eq!(invalid(&Status::new(connector(), zero)).parameter, "LINE");
+    assert_eq!(
+        invalid(&GetConnectorStatus::new(connector(), zero)).parameter,
+        "LINE"
+    );
 }
 
 #[test]
 fn register_checks_both_icons_and_names_the_nested_parameter() {
     let register = |icon: &str, disabled: &str| {
-        Register::new(
+        RegisterConnector::new(
             connector(),
             "Acme Chat",
-            Icon::new(icon).color("#69acc0"),
-            "https://app.example/settings",
+            Icon::new(icon).with_color("#69acc0"),
+            SettingsUrl::parse("https://app.example/settings").unwrap(),
         )
-        .icon_disabled(DisabledIcon::new().data_image(disabled))
+        .with_icon_disabled(DisabledIcon::new().with_data_image(disabled))
     };
     let good = "data:image/svg+xml,%3Csvg%2F%3E";
     assert!(register(good, good).validate().is_ok());
@@ -97,25 +104,25 @@ fn register_checks_both_icons_and_names_the_nested_parameter() {
     );
     // The connector id is named as register calls it.
     let dotted: ConnectorId = serde_json::from_value(json!("acme.chat")).unwrap();
-    let error = invalid(&Register::new(
+    let error = invalid(&RegisterConnector::new(
         dotted,
         "Acme",
         Icon::new(good),
-        "https://app.example/settings",
+        SettingsUrl::parse("https://app.example/settings").unwrap(),
     ));
     assert_eq!(error.parameter, "ID");
 }
 
 #[test]
 fn register_sends_only_what_was_set() {
-    let request = Register::new(
+    let request = RegisterConnector::new(
         connector(),
         "Acme Chat",
         Icon::new("data:image/svg+xml,x"),
-        "https://app.example/s",
+        SettingsUrl::parse("https://app.example/s").unwrap(),
     )
-    .chat_group(false)
-    .need_signature(true);
+    .with_chat_group(false)
+    .with_need_signature(true);
     assert_eq!(
         serde_json::to_value(&request).unwrap(),
         json!({
@@ -131,7 +138,8 @@ fn messages_to_send_need_a_user_a_chat_and_text_or_files() {
     assert!(ok.validate().is_ok());
     let with_file = MessageIn::new(
         MessageUser::new("u"),
-        MessageBody::new().files([MessageFile::new("https://files.example/a.pdf").name("a.pdf")]),
+        MessageBody::new()
+            .with_files([MessageFile::new("https://files.example/a.pdf").with_name("a.pdf")]),
         MessageChat::new("c"),
     );
     assert!(SendMessages::new(connector(), line(), [with_file])
@@ -144,7 +152,7 @@ fn messages_to_send_need_a_user_a_chat_and_text_or_files() {
     );
     let no_content = MessageIn::new(
         MessageUser::new("u"),
-        MessageBody::new().id("m"),
+        MessageBody::new().with_id("m"),
         MessageChat::new("c"),
     );
     let error = invalid(&SendMessages::new(
@@ -155,7 +163,7 @@ fn messages_to_send_need_a_user_a_chat_and_text_or_files() {
     assert_eq!(error.parameter, "MESSAGES[1].message.text");
     let no_user = MessageIn::new(
         MessageUser::new(""),
-        MessageBody::new().text("hi"),
+        MessageBody::new().with_text("hi"),
         MessageChat::new("c"),
     );
     assert_eq!(
@@ -164,7 +172,7 @@ fn messages_to_send_need_a_user_a_chat_and_text_or_files() {
     );
     let no_chat = MessageIn::new(
         MessageUser::new("u"),
-        MessageBody::new().text("hi"),
+        MessageBody::new().with_text("hi"),
         MessageChat::new(""),
     );
     assert_eq!(
@@ -215,7 +223,7 @@ fn old_servers_success_false_is_a_soft_error() {
         serde_json::from_value(json!({"SUCCESS": false, "DATA": []})).unwrap();
     let soft = SendMessages::soft_error(&response).unwrap();
     assert_eq!(soft.code, "SUCCESS_FALSE");
-    let register: <Register as Method>::Response = serde_json::from_value(
+    let register: <RegisterConnector as Method>::Response = serde_json::from_value(
         json!({"result": false, "error": "ICON_REQUIRED", "error_description": "no icon"}),
     )
     .unwrap();
@@ -255,7 +263,10 @@ fn form_events_decode_with_every_value_a_string() {
     assert_eq!(item.message.text.as_deref(), Some("Guten Tag!"));
     assert_eq!(item.chat.id, "channel-123");
     assert_eq!(event.handler_id.as_ref().map(|id| id.as_str()), Some("555"));
-    assert!(event.auth.application_token.matches(TOKEN));
+    assert!(secrets_equal(
+        &event.auth.application_token,
+        &TOKEN.to_owned().into()
+    ));
 }
 
 #[test]
@@ -271,7 +282,10 @@ fn event_names_match_case_insensitively_and_unknown_events_are_kept() {
     };
     assert_eq!(unknown.event, "ONCRMLEADADD");
     assert_eq!(unknown.data, json!({"FIELDS": {"ID": "5"}}));
-    assert!(unknown.auth.application_token.matches(TOKEN));
+    assert!(secrets_equal(
+        &unknown.auth.application_token,
+        &TOKEN.to_owned().into()
+    ));
 }
 
 #[test]
@@ -353,4 +367,20 @@ fn known_events_are_listed_for_binding() {
     ] {
         assert!(Event::KNOWN.contains(&name), "{name}");
     }
+}
+
+#[test]
+fn events_compare_by_value_and_by_token() {
+    let body = |token: &str| {
+        format!(
+            "event=ONIMCONNECTORLINEDELETE&event_handler_id=563&data=107&ts=1773761165\
+             &auth%5Bdomain%5D=some.bitrix24.com&auth%5Bmember_id%5D=bac1\
+             &auth%5Bapplication_token%5D={token}"
+        )
+    };
+    let first = Event::from_form(body("831c76b0").as_bytes()).unwrap();
+    let again = Event::from_form(body("831c76b0").as_bytes()).unwrap();
+    let other_token = Event::from_form(body("831c76b1").as_bytes()).unwrap();
+    assert_eq!(first, again);
+    assert_ne!(first, other_token);
 }

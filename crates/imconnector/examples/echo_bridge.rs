@@ -19,10 +19,11 @@ use axum::extract::{RawQuery, State};
 use axum::response::Html;
 use axum::routing::post;
 use axum::Router;
-use imconnector::emulator::{client_builder, Emulator, ExposeSecret};
+use imconnector::emulator::{client_builder, Emulator};
 use imconnector::placement::{apply_settings, AppliedSettings, SettingsPlacement};
 use imconnector::prelude::*;
 use imconnector::receiver::{DeliveryReport, HandlerError};
+use imconnector::ExposeSecret;
 use tokio::sync::mpsc;
 
 /// Operator messages go out to the echo, and its answers come back in as the customer's.
@@ -43,10 +44,10 @@ impl EventHandler for EchoBridge {
             sent.push(item, [echo_id.clone()]);
             let answer = text.rsplit("[br]").next().unwrap_or(text).trim();
             let back = MessageIn::new(
-                MessageUser::new("echo").name("Echo"),
+                MessageUser::new("echo").with_name("Echo"),
                 MessageBody::new()
-                    .id(format!("{echo_id}-answer"))
-                    .text(format!("echo: {answer}")),
+                    .with_id(format!("{echo_id}-answer"))
+                    .with_text(format!("echo: {answer}")),
                 MessageChat::new(item.chat.id.as_str()),
             );
             self.client
@@ -74,8 +75,8 @@ async fn settings_page(
         Err(error) => return Html(format!("<p>Unexpected request: {error}</p>")),
     };
     let data = ConnectorData::new()
-        .name("Echo")
-        .id(format!("echo_line{}", page.options.line));
+        .with_name("Echo")
+        .with_id(format!("echo_line{}", page.options.line));
     Html(match apply_settings(&client, &page, data).await {
         Ok(AppliedSettings::Activated(_)) => {
             "<p>The echo is connected to this open line.</p>".to_owned()
@@ -118,14 +119,14 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
         SettingsUrl::parse(&format!("{base}/settings"))?,
         EventsUrl::parse(&format!("{base}/events"))?,
     )
-    .events(["OnImConnectorMessageAdd"]);
+    .with_events(["OnImConnectorMessageAdd"]);
     provision(&client, &setup, line).await?;
 
     let hello = MessageIn::new(
-        MessageUser::new("customer-1").name("Anna"),
+        MessageUser::new("customer-1").with_name("Anna"),
         MessageBody::new()
-            .id("hello-1")
-            .text("Hi, is anyone there?"),
+            .with_id("hello-1")
+            .with_text("Hi, is anyone there?"),
         MessageChat::new("echo-chat"),
     );
     client

@@ -25,13 +25,14 @@ use std::error::Error;
 use std::sync::Arc;
 use std::time::Duration;
 
-use imconnector::emulator::{AppSetup, DeliveryOutcome, Emulator, ExposeSecret};
+use imconnector::emulator::{AppSetup, DeliveryOutcome, Emulator};
 use imconnector::install::{AppUrls, Installer};
 use imconnector::portals::{MemoryPortalStore, PortalRegistry, PortalStore};
 use imconnector::prelude::*;
 use imconnector::receiver::{DeliveryReport, HandlerError};
 use imconnector::transport::authorization::OAuthServer;
 use imconnector::transport::DEFAULT_OAUTH_SERVER;
+use imconnector::ExposeSecret;
 use tokio::sync::mpsc;
 
 type BoxError = Box<dyn Error + Send + Sync>;
@@ -59,11 +60,11 @@ fn connector(urls: &AppUrls) -> Result<ConnectorSetup, BoxError> {
     Ok(ConnectorSetup::new(
         ConnectorId::new("installable_connector")?,
         "Installable connector",
-        Icon::new(ICON).color("#2fc6f6"),
+        Icon::new(ICON).with_color("#2fc6f6"),
         urls.settings(),
         urls.events(),
     )
-    .data(ConnectorData::new().name("Installable channel")))
+    .with_data(ConnectorData::new().with_name("Installable channel")))
 }
 
 /// The one router of the app, `router` nested under the public URL's path.
@@ -173,8 +174,10 @@ async fn emulated() -> Result<(), BoxError> {
     // A customer writes through the connector; an operator answers in Bitrix24.
     let client = registry.client_for(&creds.member_id).await?;
     let customer = MessageIn::new(
-        MessageUser::new("customer-1").name("Ivan"),
-        MessageBody::new().id("m-1").text("Hello, is anyone there?"),
+        MessageUser::new("customer-1").with_name("Ivan"),
+        MessageBody::new()
+            .with_id("m-1")
+            .with_text("Hello, is anyone there?"),
         MessageChat::new("chat-1"),
     );
     let connector_id = ConnectorId::new("installable_connector")?;

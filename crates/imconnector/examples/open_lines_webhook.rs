@@ -10,10 +10,11 @@
 //! needs the `imopenlines` scope. `imconnector.*` methods refuse webhooks (the portal answers
 //! `WRONG_AUTH_TYPE`); the client refuses them before sending, as shown at the end.
 
-use imconnector::emulator::{Emulator, ExposeSecret};
+use imconnector::emulator::Emulator;
 use imconnector::prelude::*;
 use imconnector::types::{LineListParams, SortDirection};
 use imconnector::Error;
+use imconnector::ExposeSecret;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -31,11 +32,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `{:?}` of a webhook client hides the secret part of its URL.
     println!("{client:?}\n");
 
-    let request = methods::ConfigListGet::new().params(
+    let request = methods::ListLineConfigs::new().with_params(
         LineListParams::new()
-            .select(["ID", "LINE_NAME", "ACTIVE"])
-            .order([("ID".to_owned(), SortDirection::Asc)].into())
-            .limit(50),
+            .with_select(["ID", "LINE_NAME", "ACTIVE"])
+            .with_order([("ID".to_owned(), SortDirection::Asc)].into())
+            .with_limit(50),
     );
     let lines = client.call(&request).await?;
     println!("{} open line(s):", lines.len());
@@ -50,7 +51,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("  line {id:>3}  {name}  ({active})");
     }
 
-    let connector_call = methods::Status::new(ConnectorId::new("any_connector")?, LineId::new(1)?);
+    let connector_call =
+        methods::GetConnectorStatus::new(ConnectorId::new("any_connector")?, LineId::new(1)?);
     match client.call(&connector_call).await {
         Err(Error::WrongAuthKind { method }) => {
             println!(

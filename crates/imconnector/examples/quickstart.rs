@@ -13,9 +13,10 @@
 use std::error::Error;
 use std::time::Duration;
 
-use imconnector::emulator::{client_builder, Emulator, ExposeSecret};
+use imconnector::emulator::{client_builder, Emulator};
 use imconnector::prelude::*;
 use imconnector::receiver::{DeliveryReport, HandlerError};
+use imconnector::ExposeSecret;
 use tokio::sync::mpsc;
 
 type BoxError = Box<dyn Error + Send + Sync>;
@@ -58,14 +59,14 @@ async fn main() -> Result<(), BoxError> {
     let setup = ConnectorSetup::new(
         connector.clone(),
         "Quickstart connector",
-        Icon::new(ICON).color("#2fc6f6"),
+        Icon::new(ICON).with_color("#2fc6f6"),
         SettingsUrl::parse(&format!("{handler_url}settings"))?,
         EventsUrl::parse(&handler_url)?,
     )
-    .data(
+    .with_data(
         ConnectorData::new()
-            .name("Quickstart channel")
-            .url("https://messenger.example/quickstart"),
+            .with_name("Quickstart channel")
+            .with_url("https://messenger.example/quickstart"),
     );
     let provisioned = provision(&portal.client, &setup, line).await?;
     step(
@@ -82,17 +83,17 @@ async fn main() -> Result<(), BoxError> {
     let chat = format!("quickstart-chat-{}", std::process::id());
     let customer = || {
         MessageUser::new("customer-42")
-            .name("Ivan")
-            .last_name("Petrov")
+            .with_name("Ivan")
+            .with_last_name("Petrov")
     };
     let texts = ["Hello! Where is my order #5512?", "It was due yesterday."];
     let messages = texts.iter().enumerate().map(|(index, text)| {
         MessageIn::new(
             customer(),
             MessageBody::new()
-                .id(format!("{chat}-in-{index}"))
-                .text(*text),
-            MessageChat::new(&chat).name("Ivan Petrov"),
+                .with_id(format!("{chat}-in-{index}"))
+                .with_text(*text),
+            MessageChat::new(&chat).with_name("Ivan Petrov"),
         )
     });
     let sent = portal
@@ -164,7 +165,7 @@ async fn main() -> Result<(), BoxError> {
 
     // 6. Rename the chat in Bitrix24.
     let rename =
-        ChatNameSet::new(connector.clone(), line, &chat, "Order #5512").user_id("customer-42");
+        SetChatName::new(connector.clone(), line, &chat, "Order #5512").with_user_id("customer-42");
     match portal.client.call(&rename).await {
         Ok(_) => step("rename", format!("chat `{chat}` is now \"Order #5512\"")),
         Err(error) => step("rename", format!("failed: {error}")),

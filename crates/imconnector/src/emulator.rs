@@ -1,6 +1,7 @@
 //! The fake Bitrix24 portal (feature `emulator`): test your connector against it.
 //!
-//! Everything of [`imconnector_emulator`], plus [`client_builder`]: a client of the emulated
+//! Everything of [`imconnector_emulator`] (its `Tokens` and `RateLimit` as [`EmulatorTokens`]
+//! and [`EmulatorRateLimit`], beside the client's own), plus [`client_builder`]: a client of the emulated
 //! portal in one line, with its installed application and current tokens.
 //!
 //! ```
@@ -11,14 +12,29 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let portal = Emulator::start().await?;
 //! let client = client_builder(&portal).build()?;
-//! let lines = client.call(&methods::ConfigListGet::new()).await?;
+//! let lines = client.call(&methods::ListLineConfigs::new()).await?;
 //! assert_eq!(lines.len(), 1);
 //! portal.shutdown().await;
 //! # Ok(()) }
 //! ```
 
-pub use imconnector_emulator::*;
+// Listed rather than glob-imported: the emulator's `Tokens` and `RateLimit` are not the
+// transport's (re-exported at the crate root), so they take names of their own here.
+/// The emulated portal's request limit (`imconnector_emulator::RateLimit`), not the client's
+/// pacing ([`crate::RateLimit`]).
+pub use imconnector_emulator::RateLimit as EmulatorRateLimit;
+/// The token pair the emulator issued to the installing admin
+/// (`imconnector_emulator::Tokens`), not the client's ([`crate::Tokens`]).
+pub use imconnector_emulator::Tokens as EmulatorTokens;
+pub use imconnector_emulator::{
+    AppCredentials, AppSetup, ChatInfo, ConnectorFlags, ConnectorInfo, ControlError, Counters,
+    DeliveryKind, DeliveryOutcome, DeliveryRecord, Direction, Emulator, EmulatorBuilder,
+    EmulatorHandle, EventDelivery, FaultCounters, Faults, InstallPost, InstallState, InstallStatus,
+    LineInfo, LineStatus, MessageInfo, OAuthFaults, OperatingLimit, OperatorMessage, PortalUser,
+    SessionInfo, SoftErrorShape, StartError, TokenRequestHold,
+};
 
+use imconnector_transport::secrecy::ExposeSecret as _;
 use imconnector_transport::{ClientBuilder, OAuthApp, Tokens as TokenPair};
 
 /// A [`ClientBuilder`] for `portal`: its REST and OAuth URLs, its installed application and a

@@ -89,6 +89,27 @@ pub enum WorkflowError {
     },
 }
 
+/// A malformed id or URL built inside a workflow (`ConnectorId::new`, `LineId::new`,
+/// `SettingsUrl::parse`, ...), so `?` works on them in a function returning `WorkflowError`.
+///
+/// ```
+/// use imconnector::prelude::*;
+///
+/// fn ids() -> Result<(ConnectorId, LineId, SettingsUrl), WorkflowError> {
+///     Ok((ConnectorId::new("acme_chat")?, LineId::new(1)?, "https://a.example/s".parse()?))
+/// }
+/// assert!(ids().is_ok());
+/// fn bad() -> Result<ConnectorId, WorkflowError> {
+///     Ok(ConnectorId::new("acme.chat")?)
+/// }
+/// assert!(matches!(bad(), Err(WorkflowError::InvalidSetup(error)) if error.parameter == "CONNECTOR"));
+/// ```
+impl From<imconnector_transport::InvalidRequest> for WorkflowError {
+    fn from(error: imconnector_transport::InvalidRequest) -> Self {
+        WorkflowError::InvalidSetup(error)
+    }
+}
+
 impl WorkflowError {
     pub(crate) fn call(step: Step) -> impl FnOnce(imconnector_transport::Error) -> WorkflowError {
         move |source| WorkflowError::Call { step, source }

@@ -18,19 +18,22 @@ mod provision;
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod receiver;
 pub mod sender;
-mod urls;
 
 pub use imconnector_api as api;
-pub use imconnector_api::{events, methods, types, wire};
+pub use imconnector_api::{events, ids, methods, types, wire};
 pub use imconnector_transport as transport;
 /// Many portals per application: one client per portal, records in a store (re-exported from
 /// the transport, where every storage hook lives). With feature `server` a registry is also the
 /// event receiver's source of application tokens and of each portal's client.
 pub use imconnector_transport::portals;
+/// The SDK's one secret type (tokens, client secret, application token): redacted in `Debug`,
+/// read with [`ExposeSecret::expose_secret`], compared with [`secrets_match`] (constant time).
+pub use imconnector_transport::secrecy::{ExposeSecret, SecretString};
 pub use imconnector_transport::{
-    ApiError, Client, ClientBuilder, Error, ErrorCode, OAuthApp, RateLimit, RetryPolicy, Tokens,
+    secrets_match, ApiError, Client, ClientBuilder, Error, ErrorCode, OAuthApp, RateLimit,
+    RetryPolicy, Tokens,
 };
 
 pub use error::{Step, WorkflowError};
+pub use imconnector_api::ids::{EventsUrl, SettingsUrl};
 pub use provision::{provision, teardown, ConnectorSetup, Provisioned, TornDown};
-pub use urls::{EventsUrl, SettingsUrl};

@@ -6,9 +6,10 @@
 //! POST carrying the user's tokens and `PLACEMENT_OPTIONS`, a JSON string with the connector,
 //! the line and its status flags. Answer with an HTML page (it is shown in an iframe).
 
-use imconnector_api::methods::{Activate, ConnectorDataSet, Status};
+use imconnector_api::ids::{ConnectorId, LineId};
+use imconnector_api::methods::{ActivateConnector, GetConnectorStatus, SetConnectorData};
 use imconnector_api::types::{ConnectorData, ConnectorStatus};
-use imconnector_api::wire::{ConnectorId, LineId, Secret};
+use imconnector_transport::secrecy::{ExposeSecret, SecretString};
 use imconnector_transport::{Client, Tokens};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -119,13 +120,13 @@ pub struct SettingsPlacement {
     /// `PLACEMENT_OPTIONS`, decoded.
     pub options: PlacementOptions,
     /// `AUTH_ID`: the viewing user's access token.
-    pub access_token: Secret,
+    pub access_token: SecretString,
     /// `REFRESH_ID`: the viewing user's refresh token.
-    pub refresh_token: Option<Secret>,
+    pub refresh_token: Option<SecretString>,
     /// `AUTH_EXPIRES`: seconds the access token lives.
     pub expires_in: Option<i64>,
     /// `APPLICATION_TOKEN`: the application token, the same as in every event.
-    pub application_token: Option<Secret>,
+    pub application_token: Option<SecretString>,
     /// `member_id`: the portal's id.
     pub member_id: String,
     /// `APPLICATION_SCOPE`: granted scopes.
@@ -198,10 +199,10 @@ impl SettingsPlacement {
         };
         Ok(Self {
             options,
-            access_token: Secret::new(access_token),
-            refresh_token: text("REFRESH_ID").map(Secret::new),
+            access_token: SecretString::from(access_token),
+            refresh_token: text("REFRESH_ID").map(SecretString::from),
             expires_in,
-            application_token: text("APPLICATION_TOKEN").map(Secret::new),
+            application_token: text("APPLICATION_TOKEN").map(SecretString::from),
             member_id,
             scope: text("APPLICATION_SCOPE"),
             server_endpoint: text("SERVER_ENDPOINT"),
@@ -216,9 +217,9 @@ impl SettingsPlacement {
     /// Whether the POST carries `expected` as `APPLICATION_TOKEN` (compared in constant time):
     /// the check that the page was really opened by your application on that portal.
     pub fn has_application_token(&self, expected: &str) -> bool {
-        self.application_token
-            .as_ref()
-            .is_some_and(|token| token.matches(expected))
+        self.application_token.as_ref().is_some_and(|token| {
+            imconnector_transport::secrets_match(token.expose_secret(), expected)
+        })
     }
 
     /// The portal's REST base built from `DOMAIN` and `PROTOCOL`
@@ -237,7 +238,7 @@ impl SettingsPlacement {
     /// `REFRESH_ID`.
     pub fn tokens(&self) -> Option<Tokens> {
         let refresh = self.refresh_token.as_ref()?;
-        let mut tokens = Tokens::new(self.access_token.expose(), refresh.expose())
+        let mut tokens = Tokens::new(self.access_token.expose_secret(), refresh.expose_secret())
             .with_member_id(&self.member_id);
         if let Some(seconds) = self
             .expires_in
@@ -325,18 +326,18 @@ pub async fn apply_settings(
         Step::Deactivate
     };
     client
-        .call(&Activate::new(connector.clone(), *line, active))
+        .call(&ActivateConnector::new(connector.clone(), *line, active))
         .await
         .map_err(WorkflowError::call(step))?;
     if !active {
         return Ok(AppliedSettings::Deactivated);
     }
     client
-        .call(&ConnectorDataSet::new(connector.clone(), *line, data))
+        .call(&SetConnectorData::new(connector.clone(), *line, data))
         .await
         .map_err(WorkflowError::call(Step::SetData))?;
     let status = client
-        .call(&Status::new(connector.clone(), *line))
+        .call(&GetConnectorStatus::new(connector.clone(), *line))
         .await
         .map_err(WorkflowError::call(Step::Status))?;
     Ok(AppliedSettings::Activated(status))

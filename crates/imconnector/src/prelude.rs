@@ -1,20 +1,23 @@
-//! `use imconnector::prelude::*;`: what a connector needs, under names that cannot clash with
-//! your own.
+//! `use imconnector::prelude::*;`: what a connector needs, every request included.
 //!
-//! The requests a connector sends itself (relaying messages, confirming deliveries, renaming
-//! chats) are here by name; every other request is under [`methods`]
-//! (`methods::Status`, `methods::List`, ...), since such short names would shadow yours. The
-//! client's error is [`imconnector::Error`](crate::Error), by path for the same reason. Shared
-//! types beyond the ones requests are built from are under [`types`](crate::types).
+//! Requests are named by action and noun (`RegisterConnector`, `GetConnectorStatus`,
+//! `ListLineConfigs`, `BindEvent`, ...), so all of them are here without shadowing your own
+//! types; each keeps its wire name as [`Method::NAME`](crate::transport::Method::NAME). The
+//! client's error is [`imconnector::Error`](crate::Error), by path, since a bare `Error` would
+//! clash with yours. Shared types beyond the ones requests are built from are under
+//! [`types`](crate::types).
 
 pub use crate::events::{
     DialogFinishEvent, DialogStartEvent, Event, LineDeleteEvent, MessageAddEvent,
     MessageDeleteEvent, MessageUpdateEvent, StatusDeleteEvent, UnknownEvent,
 };
+pub use crate::ids::{ConnectorId, EventsUrl, LineId, SettingsUrl};
 pub use crate::methods;
 pub use crate::methods::{
-    ChatNameSet, DeleteMessages, SendMessages, SendStatusDelivery, SendStatusReading,
-    UpdateMessages,
+    ActivateConnector, BindEvent, DeleteMessages, GetConnectorStatus, GetLineConfig,
+    ListConnectors, ListEventBindings, ListLineConfigs, RegisterConnector, SendMessages,
+    SendStatusDelivery, SendStatusReading, SetChatName, SetConnectorData, SetConnectorError,
+    UnbindEvent, UnregisterConnector, UpdateMessages,
 };
 pub use crate::placement::{apply_settings, AppliedSettings, PlacementOptions, SettingsPlacement};
 pub use crate::portals::{PortalRecord, PortalRegistry};
@@ -23,10 +26,9 @@ pub use crate::types::{
     ConnectorData, DeliveryChat, DeliveryIm, DeliveryItem, DeliveryMessage, DisabledIcon, Icon,
     MessageBody, MessageChat, MessageFile, MessageIn, MessagePicture, MessageUser,
 };
-pub use crate::wire::{ConnectorId, LineId, Secret};
 pub use crate::{
-    provision, teardown, ApiError, Client, ConnectorSetup, ErrorCode, EventsUrl, OAuthApp,
-    Provisioned, RateLimit, RetryPolicy, SettingsUrl, Tokens, WorkflowError,
+    provision, teardown, ApiError, Client, ConnectorSetup, ErrorCode, ExposeSecret, OAuthApp,
+    Provisioned, RateLimit, RetryPolicy, SecretString, Tokens, WorkflowError,
 };
 
 #[cfg(feature = "server")]

@@ -1,15 +1,16 @@
 //! Bringing a connector to a working state on an open line, and taking it away again.
 
 use imconnector_api::events::Event;
+use imconnector_api::ids::{ConnectorId, LineId};
 use imconnector_api::methods::{
-    Activate, ConnectorDataSet, EventBind, EventGet, EventUnbind, Register, Status, Unregister,
+    ActivateConnector, BindEvent, GetConnectorStatus, ListEventBindings, RegisterConnector,
+    SetConnectorData, UnbindEvent, UnregisterConnector,
 };
 use imconnector_api::types::{ConnectorData, ConnectorStatus, EventBinding, Icon};
-use imconnector_api::wire::{ConnectorId, LineId};
 use imconnector_transport::{Client, ErrorCode, InvalidRequest};
 
 use crate::error::{Step, WorkflowError};
-use crate::urls::{EventsUrl, SettingsUrl};
+use crate::{EventsUrl, SettingsUrl};
 
 /// Everything [`provision`] needs to know about a connector: its registration, its channel
 /// data and where Bitrix24 should POST its events.
@@ -24,9 +25,13 @@ use crate::urls::{EventsUrl, SettingsUrl};
 ///     SettingsUrl::parse("https://connector.example.com/settings")?,
 ///     EventsUrl::parse("https://connector.example.com/events")?,
 /// )
-/// .registration(|register| register.chat_group(false).need_signature(true))
-/// .data(ConnectorData::new().name("Acme support").url("https://acme.example/support"));
+/// .with_registration(|register| register.with_chat_group(false).with_need_signature(true))
+/// .with_data(ConnectorData::new().with_name("Acme support").with_url("https://acme.example/support"));
 /// assert_eq!(setup.id().as_str(), "acme_chat");
+/// assert_eq!(setup.name(), "Acme Chat");
+/// assert_eq!(setup.settings_url().as_str(), "https://connector.example.com/settings");
+/// assert_eq!(setup.registration().need_signature(), Some(true));
+/// assert!(setup.events().len() > 1);
 /// # Ok::<(), imconnector::transport::InvalidRequest>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -34,7 +39,7 @@ use crate::urls::{EventsUrl, SettingsUrl};
 pub struct ConnectorSetup {
     id: ConnectorId,
     name: String,
-    register: Register,
+    register: RegisterConnector,
     data: Option<ConnectorData>,
     event_handler: EventsUrl,
     events: Vec<String>,
@@ -43,7 +48,8 @@ pub struct ConnectorSetup {
 impl ConnectorSetup {
     /// A connector with the registration's required fields, the URL of its settings page
     /// and the URL of your event handler (where the `receiver` is mounted, feature `server`).
-    /// Every event in [`Event::KNOWN`] is bound unless [`events`](Self::events) says otherwise.
+    /// Every event in [`Event::KNOWN`] is bound unless [`with_events`](Self::with_events) says
+    /// otherwise.
     pub fn new(
         id: ConnectorId,
         name: impl Into<String>,
@@ -52,7 +58,7 @@ impl ConnectorSetup {
         events: EventsUrl,
     ) -> Self {
         let name = name.into();
-        let register = Register::new(id.clone(), name.clone(), icon, settings.as_str());
+        let register = RegisterConnector::new(id.clone(), name.clone(), icon, settings);
         Self {
             id,
             name,
@@ -64,7 +70,10 @@ impl ConnectorSetup {
     }
 
     /// Sets the registration's optional fields (flags, disabled icon, comment).
-    pub fn registration(mut self, customize: impl FnOnce(Register) -> Register) -> Self {
+    pub fn with_registration(
+        mut self,
+        customize: impl FnOnce(RegisterConnector) -> RegisterConnector,
+    ) -> Self {
         self.register = customize(self.register);
         self
     }
@@ -72,14 +81,14 @@ impl ConnectorSetup {
     /// The channel data shown in the Contact Center (`imconnector.connector.data.set`).
     /// Without it, [`provision`] sends the connector's name and `<connector>_line<LINE>` as id,
     /// as the documentation suggests for channels without an id of their own.
-    pub fn data(mut self, data: ConnectorData) -> Self {
+    pub fn with_data(mut self, data: ConnectorData) -> Self {
         self.data = Some(data);
         self
     }
 
     /// The events to bind to the handler URL, by the name `event.bind` takes
     /// (`OnImConnectorMessageAdd`, ...). Replaces the default of every known event.
-    pub fn events(mut self, events: impl IntoIterator<Item = impl Into<String>>) -> Self {
+    pub fn with_events(mut self, events: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.events = events.into_iter().map(Into::into).collect();
         self
     }
@@ -89,21 +98,42 @@ impl ConnectorSetup {
         &self.id
     }
 
+    /// The connector's name (`NAME` of the registration).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The registration `provision` sends (`imconnector.register`), with the fields set by
+    /// [`with_registration`](Self::with_registration).
+    pub fn registration(&self) -> &RegisterConnector {
+        &self.register
+    }
+
+    /// The URL of the settings page (`PLACEMENT_HANDLER`).
+    pub fn settings_url(&self) -> &SettingsUrl {
+        self.register.placement_handler()
+    }
+
+    /// The channel data set by [`with_data`](Self::with_data), if any.
+    pub fn data(&self) -> Option<&ConnectorData> {
+        self.data.as_ref()
+    }
+
     /// The URL events are bound to.
     pub fn event_handler(&self) -> &EventsUrl {
         &self.event_handler
     }
 
     /// The events bound to [`event_handler`](Self::event_handler).
-    pub fn bound_events(&self) -> &[String] {
+    pub fn events(&self) -> &[String] {
         &self.events
     }
 
     pub(crate) fn data_for(&self, line: LineId) -> ConnectorData {
         self.data.clone().unwrap_or_else(|| {
             ConnectorData::new()
-                .id(format!("{}_line{line}", self.id))
-                .name(self.name.clone())
+                .with_id(format!("{}_line{line}", self.id))
+                .with_name(self.name.clone())
         })
     }
 
@@ -172,11 +202,11 @@ pub async fn provision(
         .await
         .map_err(WorkflowError::call(Step::Register))?;
     client
-        .call(&Activate::new(id.clone(), line, true))
+        .call(&ActivateConnector::new(id.clone(), line, true))
         .await
         .map_err(WorkflowError::call(Step::Activate))?;
     client
-        .call(&ConnectorDataSet::new(
+        .call(&SetConnectorData::new(
             id.clone(),
             line,
             setup.data_for(line),
@@ -184,7 +214,7 @@ pub async fn provision(
         .await
         .map_err(WorkflowError::call(Step::SetData))?;
     let bindings = client
-        .call(&EventGet::new())
+        .call(&ListEventBindings::new())
         .await
         .map_err(WorkflowError::call(Step::ListBindings))?;
     let mut newly_bound = Vec::new();
@@ -195,7 +225,7 @@ pub async fn provision(
             continue;
         }
         match client
-            .call(&EventBind::new(event.clone(), setup.event_handler.as_str()))
+            .call(&BindEvent::new(event.clone(), setup.event_handler.clone()))
             .await
         {
             Ok(_) => {
@@ -213,7 +243,7 @@ pub async fn provision(
         }
     }
     let status = client
-        .call(&Status::new(id.clone(), line))
+        .call(&GetConnectorStatus::new(id.clone(), line))
         .await
         .map_err(WorkflowError::call(Step::Status))?;
     if !status.status {
@@ -249,22 +279,22 @@ pub async fn teardown(
     let id = &setup.id;
     tracing::info!(connector = %id, %line, "tearing the connector down");
     client
-        .call(&Activate::new(id.clone(), line, false))
+        .call(&ActivateConnector::new(id.clone(), line, false))
         .await
         .map_err(WorkflowError::call(Step::Deactivate))?;
     let mut unbound = 0;
     for event in &setup.events {
         let answer = client
-            .call(&EventUnbind::new(
+            .call(&UnbindEvent::new(
                 event.clone(),
-                setup.event_handler.as_str(),
+                setup.event_handler.clone(),
             ))
             .await
             .map_err(WorkflowError::call(Step::Unbind))?;
         unbound += answer.count;
     }
     client
-        .call(&Unregister::new(id.clone()))
+        .call(&UnregisterConnector::new(id.clone()))
         .await
         .map_err(WorkflowError::call(Step::Unregister))?;
     Ok(TornDown {
@@ -359,7 +389,7 @@ mod tests {
             EventsUrl::parse("https://a.example/events").expect("valid"),
         );
         assert!(setup.check().is_ok());
-        let error = setup.events(["OnImConnectorMessageAdd", " "]).check();
+        let error = setup.with_events(["OnImConnectorMessageAdd", " "]).check();
         assert!(
             matches!(&error, Err(WorkflowError::InvalidSetup(invalid)) if invalid.parameter == "event"),
             "{error:?}"

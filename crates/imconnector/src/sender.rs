@@ -30,7 +30,7 @@
 //! let line = LineId::new(1)?;
 //! let message = MessageIn::new(
 //!     MessageUser::new("customer-42"),
-//!     MessageBody::new().id("ext-1001").text("Hello"),
+//!     MessageBody::new().with_id("ext-1001").with_text("Hello"),
 //!     MessageChat::new("chat-42"),
 //! );
 //! let submitted = sender.send(line, message).await?;
@@ -55,9 +55,9 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use imconnector_api::ids::{ConnectorId, LineId};
 use imconnector_api::methods::SendMessages;
 use imconnector_api::types::MessageIn;
-use imconnector_api::wire::{ConnectorId, LineId};
 use imconnector_transport::{Client, InvalidRequest, Method, MAX_BATCH_COMMANDS};
 use tokio::sync::{mpsc, oneshot};
 
@@ -153,7 +153,7 @@ impl SenderBuilder {
 /// sends what is still queued, reports it, and stops.
 #[derive(Clone)]
 pub struct Sender {
-    queue: mpsc::Sender<worker::Queued>,
+    queue: mpsc::Sender<pending::Queued>,
     connector: ConnectorId,
     next_id: Arc<AtomicU64>,
     stats: Arc<stats::Counters>,
@@ -248,7 +248,7 @@ impl Sender {
             }
             error
         })?;
-        Ok(Arc::from(message.get_chat().get_id()))
+        Ok(Arc::from(message.chat().id()))
     }
 
     fn wrap(
@@ -256,10 +256,10 @@ impl Sender {
         line: LineId,
         chat: Arc<str>,
         message: MessageIn,
-    ) -> (worker::Queued, Submitted) {
+    ) -> (pending::Queued, Submitted) {
         let id = SendId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let (reply, receiver) = oneshot::channel();
-        let queued = worker::Queued {
+        let queued = pending::Queued {
             id,
             line,
             chat,

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use imconnector::emulator::{AppSetup, Emulator, ExposeSecret};
+use imconnector::emulator::{AppSetup, Emulator};
 use imconnector::install::{AppUrls, Installer};
 use imconnector::portals::{PortalRecord, PortalRegistry, PortalStore, RegistryError};
 use imconnector::prelude::*;
 use imconnector::transport::authorization::OAuthServer;
+use imconnector::ExposeSecret;
 use imconnector_redis::RedisPortals;
 
 use crate::support::{backend, clean, redis_url, unique_prefix, PATIENCE};

@@ -5,10 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use imconnector::emulator::{Emulator, ExposeSecret};
+use imconnector::emulator::Emulator;
 use imconnector::portals::{PortalRecord, PortalRegistry};
 use imconnector::prelude::*;
 use imconnector::receiver::DeliveryReport;
+use imconnector::ExposeSecret;
 use imconnector_redis::{RedisBackend, RedisPortals};
 use imconnector_tests::redis_process::RedisProcess;
 use tokio::sync::mpsc;
@@ -110,11 +111,11 @@ async fn an_operator_reply_during_a_redis_outage_is_handled_and_confirmed() {
         SettingsUrl::parse("https://connector.example.com/settings").expect("valid URL"),
         EventsUrl::parse(&handler).expect("valid URL"),
     )
-    .events(["OnImConnectorMessageAdd"]);
+    .with_events(["OnImConnectorMessageAdd"]);
     provision(&client, &setup, line).await.expect("provisioned");
     let customer = MessageIn::new(
-        MessageUser::new("customer-1").name("Ivan"),
-        MessageBody::new().id("m-1").text("Hello"),
+        MessageUser::new("customer-1").with_name("Ivan"),
+        MessageBody::new().with_id("m-1").with_text("Hello"),
         MessageChat::new("chat-1"),
     );
     client

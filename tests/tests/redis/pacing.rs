@@ -85,10 +85,10 @@ async fn replica(plan: Plan) {
             let replica = plan.replica;
             async move {
                 let message = MessageIn::new(
-                    MessageUser::new(format!("customer-{replica}")).name("Ivan"),
+                    MessageUser::new(format!("customer-{replica}")).with_name("Ivan"),
                     MessageBody::new()
-                        .id(format!("msg-{replica}-{number}"))
-                        .text(format!("message {number} from replica {replica}")),
+                        .with_id(format!("msg-{replica}-{number}"))
+                        .with_text(format!("message {number} from replica {replica}")),
                     MessageChat::new(format!("chat-{replica}")),
                 );
                 client

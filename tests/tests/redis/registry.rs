@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use imconnector::emulator::{Emulator, ExposeSecret};
+use imconnector::emulator::Emulator;
 use imconnector::portals::{PortalRecord, PortalRegistry, PortalStore, RegistryError};
 use imconnector::prelude::*;
 use imconnector::receiver::DeliveryReport;
+use imconnector::ExposeSecret;
 use imconnector_redis::RedisPortals;
 use tokio::sync::mpsc;
 
@@ -102,15 +103,17 @@ fn setup(handler: &str) -> ConnectorSetup {
         SettingsUrl::parse("https://connector.example.com/settings").expect("valid URL"),
         EventsUrl::parse(handler).expect("valid URL"),
     )
-    .events(["OnImConnectorMessageAdd"])
+    .with_events(["OnImConnectorMessageAdd"])
 }
 
 /// A customer writes on `portal`, the operator answers: returns the operator message's id.
 async fn operator_answers(portal: &Emulator, client: &Client, chat: &str) -> u64 {
     let line = LineId::new(1).expect("positive");
     let customer = MessageIn::new(
-        MessageUser::new(format!("{chat}-customer")).name("Ivan"),
-        MessageBody::new().id(format!("{chat}-1")).text("Hello"),
+        MessageUser::new(format!("{chat}-customer")).with_name("Ivan"),
+        MessageBody::new()
+            .with_id(format!("{chat}-1"))
+            .with_text("Hello"),
         MessageChat::new(chat),
     );
     client

@@ -24,11 +24,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use imconnector::emulator::{Emulator, EmulatorHandle, ExposeSecret, Faults, OAuthFaults};
-use imconnector::methods::{Activate, Register, Status};
+use imconnector::emulator::{Emulator, EmulatorHandle, Faults, OAuthFaults};
+use imconnector::ids::{ConnectorId, LineId, SettingsUrl};
+use imconnector::methods::{ActivateConnector, GetConnectorStatus, RegisterConnector};
 use imconnector::sender::Sender;
 use imconnector::types::{Icon, MessageBody, MessageChat, MessageIn, MessageUser};
-use imconnector::wire::{ConnectorId, LineId};
+use imconnector::ExposeSecret;
 use imconnector::{Client, OAuthApp, RetryPolicy, Tokens};
 
 use crate::tally::Tally;
@@ -62,8 +63,8 @@ fn message(index: u64) -> (LineId, MessageIn) {
     let message = MessageIn::new(
         MessageUser::new(format!("soak-user-{chat}")),
         MessageBody::new()
-            .id(format!("soak-{index}"))
-            .text(format!("soak message {index}")),
+            .with_id(format!("soak-{index}"))
+            .with_text(format!("soak message {index}")),
         MessageChat::new(format!("soak-chat-{chat}")),
     );
     (line(line_id), message)
@@ -96,7 +97,10 @@ impl TokenLoss {
 async fn call_until_ok(client: &Client) {
     let mut last = None;
     for _ in 0..50 {
-        match client.call(&Status::new(connector(), line(1))).await {
+        match client
+            .call(&GetConnectorStatus::new(connector(), line(1)))
+            .await
+        {
             Ok(_) => return,
             Err(error) => last = Some(error),
         }
@@ -147,16 +151,16 @@ async fn soak_with_faults_loses_and_duplicates_nothing() {
     .build()
     .unwrap();
 
-    let register = Register::new(
+    let register = RegisterConnector::new(
         connector(),
         "Soak",
         Icon::new("data:image/svg+xml,%3Csvg%2F%3E"),
-        "https://soak.example/settings",
+        SettingsUrl::parse("https://soak.example/settings").expect("a URL"),
     );
     client.call(&register).await.unwrap();
     for id in 1..=LINES {
         client
-            .call(&Activate::new(connector(), line(id), true))
+            .call(&ActivateConnector::new(connector(), line(id), true))
             .await
             .unwrap();
     }

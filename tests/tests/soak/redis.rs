@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use imconnector::emulator::{EmulatorHandle, ExposeSecret};
+use imconnector::emulator::EmulatorHandle;
+use imconnector::ExposeSecret;
 use imconnector::{ClientBuilder, RateLimit, Tokens};
 use imconnector_redis::RedisBackend;
 use imconnector_tests::redis_process::RedisProcess;

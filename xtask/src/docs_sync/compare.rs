@@ -289,7 +289,9 @@ fn kinds(spec: &Spec, expr: &TypeExpr) -> Vec<&'static str> {
         TypeExpr::List(_) => vec!["array"],
         TypeExpr::Map(_) => vec!["object"],
         TypeExpr::Named(name, args) => match name.as_str() {
-            "ConnectorId" | "DataImageUri" | "Secret" => vec!["string"],
+            "ConnectorId" | "DataImageUri" | "SecretString" | "SettingsUrl" | "EventsUrl" => {
+                vec!["string"]
+            }
             "LineId" | "LenientI64" => vec!["integer"],
             "Id" => vec!["string", "integer"],
             "ActiveFlag" => vec!["boolean", "integer"],

@@ -32,7 +32,8 @@ pub(super) fn is_type_name(name: &str) -> bool {
 }
 
 fn is_field_name(name: &str) -> bool {
-    is_ident(name) && name.to_snake_case() == name && name != "new"
+    // `with_` is the setters' prefix: a field `with_x` would get the setter `with_with_x`.
+    is_ident(name) && name.to_snake_case() == name && name != "new" && !name.starts_with("with_")
 }
 
 /// Which side a type expression is used on.
@@ -108,7 +109,7 @@ impl Checker<'_> {
             if !is_field_name(&field.rust) {
                 self.report(
                     file,
-                    format!("{context}: rust name `{}` must be a snake_case identifier, not a keyword or `new`", field.rust),
+                    format!("{context}: rust name `{}` must be a snake_case identifier, not a keyword, `new` or `with_*`", field.rust),
                 );
             }
             if field.docs.trim().is_empty() {

@@ -87,7 +87,7 @@ pub fn one_line(text: &str) -> String {
 /// Writes Rust expressions for values of spec types, remembering what the example must import.
 pub struct ExampleWriter<'a> {
     spec: &'a Spec,
-    /// Names to import from `imconnector_api::wire`.
+    /// Names to import from `imconnector_api::ids`.
     pub wire_imports: BTreeSet<String>,
     /// Names to import from `imconnector_api::types`.
     pub type_imports: BTreeSet<String>,
@@ -106,7 +106,7 @@ impl<'a> ExampleWriter<'a> {
     /// The hidden `use` lines of the example.
     pub fn import_lines(&self) -> Vec<String> {
         let mut lines = Vec::new();
-        for (module, names) in [("types", &self.type_imports), ("wire", &self.wire_imports)] {
+        for (module, names) in [("types", &self.type_imports), ("ids", &self.wire_imports)] {
             match names.len() {
                 0 => {}
                 1 => lines.push(format!(
@@ -166,6 +166,11 @@ impl<'a> ExampleWriter<'a> {
                     let text = text_of(example).unwrap_or_else(|| "text".into());
                     format!("{name}::new({text:?})?")
                 }
+                ExampleStyle::ParsedString => {
+                    self.wire_imports.insert(name.to_owned());
+                    let text = text_of(example).unwrap_or_else(|| "https://example.com/".into());
+                    format!("{name}::parse({text:?})?")
+                }
                 ExampleStyle::CheckedInteger => {
                     self.wire_imports.insert(name.to_owned());
                     format!("{name}::new({})?", integer_of(example).unwrap_or(1))
@@ -211,7 +216,7 @@ impl<'a> ExampleWriter<'a> {
                             present.sort_by_key(|(text_like, ..)| !text_like);
                             for (_, field, expr, value) in present.into_iter().take(2) {
                                 let value = self.value(&expr, Some(value));
-                                text.push_str(&format!(".{}({value})", field.rust));
+                                text.push_str(&format!(".with_{}({value})", field.rust));
                             }
                         }
                         text

@@ -57,7 +57,7 @@ pub fn render(spec: &Spec, event: &EventSpec) -> TokenStream {
     let envelope_reads = envelope_reads();
     quote! {
         #doc
-        #[derive(Debug, Clone, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
         #[non_exhaustive]
         pub struct #name {
             #envelope
@@ -134,8 +134,9 @@ pub fn render_mod(events: &[Loaded<EventSpec>]) -> TokenStream {
 
         pub use crate::event_decode::EventDecodeError;
 
-        /// An event, told apart by its `event` field (case-insensitive).
-        #[derive(Debug, Clone)]
+        /// An event, told apart by its `event` field (case-insensitive). Equal events carry
+        /// equal tokens (compared in constant time).
+        #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         pub enum Event {
             #(#variants)*
@@ -144,7 +145,7 @@ pub fn render_mod(events: &[Loaded<EventSpec>]) -> TokenStream {
         }
 
         /// An event this SDK does not describe, kept with its name and raw `data`.
-        #[derive(Debug, Clone, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
         #[non_exhaustive]
         pub struct UnknownEvent {
             #envelope

@@ -106,10 +106,11 @@ pub fn builder_with_extra(
         } else {
             let value = conversion.apply(quote!(#name));
             let doc = field_doc(field);
+            let setter = setter_name(field);
             inits.push(quote!(#name: None));
             setters.push(quote! {
                 #doc
-                pub fn #name(mut self, #name: #arg_type) -> Self {
+                pub fn #setter(mut self, #name: #arg_type) -> Self {
                     self.#name = Some(#value);
                     self
                 }
@@ -140,15 +141,21 @@ pub fn builder_with_extra(
     }
 }
 
+/// The setter of an optional field: `with_<field>(self, value) -> Self`, the convention of every
+/// by-value setter across the workspace (`RetryPolicy::with_max_attempts`, `Tokens::with_scope`),
+/// which leaves the plain name to the getter.
+pub fn setter_name(field: &FieldSpec) -> Ident {
+    ident(&format!("with_{}", field.rust))
+}
+
 /// One read-only getter per field of a type users build (whose fields are private):
-/// `get_<field>()`, named like `std::process::Command::get_program` since the plain names are
-/// the builder's setters. Strings and lists are lent as `&str` / `&[T]`, flags (`ActiveFlag`,
+/// `<field>()` (Rust API guidelines C-GETTER; setters are `with_<field>`). Strings and lists are lent as `&str` / `&[T]`, flags (`ActiveFlag`,
 /// `YesNo`) read as `bool`, numbers are copied, anything else is lent; optional fields wrap
 /// that in `Option`.
 pub fn getters(spec: &Spec, fields: &[FieldSpec]) -> TokenStream {
     let getters = fields.iter().map(|field| {
         let name = ident(&field.rust);
-        let getter_name = ident(&format!("get_{}", field.rust));
+        let getter_name = ident(&field.rust);
         let (ty, read) = getter(spec, expr_of(field), field.required, &name);
         let doc = docs::doc_attrs(&format!(
             "Reads `{}`{}: {}",
@@ -201,7 +208,7 @@ pub fn from_example(spec: &Spec, path: &TokenStream, fields: &[FieldSpec]) -> To
     });
     let setters = fields.iter().filter(|field| !field.required).map(|field| {
         let wire = &field.wire;
-        let setter = ident(&field.rust);
+        let setter = setter_name(field);
         let ty = example_type(spec, expr_of(field));
         quote! {
             if let Some(value) = crate::test_support::optional::<#ty>(example, #wire) {

@@ -188,7 +188,7 @@ fn example_code(spec: &Spec, method: &MethodSpec) -> String {
             param.ty.expr(),
             request_example.and_then(|example| example.get(&param.wire)),
         );
-        tail = format!(".{}({value})", param.rust);
+        tail = format!(".with_{}({value})", param.rust);
     }
     let mut lines = vec![docs::EXAMPLE_FENCE.to_owned()];
     lines.push(format!(

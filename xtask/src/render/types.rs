@@ -112,6 +112,11 @@ fn render_struct(spec: &Spec, ty: &TypeSpec) -> TokenStream {
     } else {
         quote!()
     };
+    let secret_eq = if secret {
+        secret_partial_eq(spec, &name, &ty.fields, keep_unknown)
+    } else {
+        quote!()
+    };
     quote! {
         #doc
         #[derive(#(#derives),*)]
@@ -125,6 +130,52 @@ fn render_struct(spec: &Spec, ty: &TypeSpec) -> TokenStream {
         #request_side
 
         #decode
+
+        #secret_eq
+    }
+}
+
+/// `PartialEq` of a struct that holds a token: tokens compared in constant time
+/// (`wire::secrets_equal`), every other field with `==` (a nested struct holding a token has
+/// this impl too).
+fn secret_partial_eq(
+    spec: &Spec,
+    name: &proc_macro2::Ident,
+    fields: &[FieldSpec],
+    keep_unknown: bool,
+) -> TokenStream {
+    let mut comparisons: Vec<TokenStream> = fields
+        .iter()
+        .map(|field| {
+            let rust = ident(&field.rust);
+            let is_token = match field.ty.expr() {
+                TypeExpr::Named(type_name, _) => matches!(
+                    crate::ty::resolve(spec, type_name),
+                    Some(crate::ty::Resolved::Helper(helper)) if helper.secret
+                ),
+                _ => false,
+            };
+            match (is_token, field.required) {
+                (true, true) => quote!(crate::wire::secrets_equal(&self.#rust, &other.#rust)),
+                (true, false) => {
+                    quote!(crate::wire::optional_secrets_equal(&self.#rust, &other.#rust))
+                }
+                (false, _) => quote!(self.#rust == other.#rust),
+            }
+        })
+        .collect();
+    if keep_unknown {
+        comparisons.push(quote!(self.extra == other.extra));
+    }
+    if comparisons.is_empty() {
+        comparisons.push(quote!(true));
+    }
+    quote! {
+        impl PartialEq for #name {
+            fn eq(&self, other: &Self) -> bool {
+                #(#comparisons)&&*
+            }
+        }
     }
 }
 

@@ -3,59 +3,59 @@
 
 //! Tests built from the spec's examples: every documented request is built through `new(..)` and the setters (the `FromExample` impls below) and serialised, every response and error decoded, every event decoded.
 
-impl crate::test_support::FromExample for crate::methods::EventBind {
+impl crate::test_support::FromExample for crate::methods::BindEvent {
     fn from_example(example: &serde_json::Value) -> Self {
         let mut built = Self::new(
             crate::test_support::required::<String>(example, "event"),
-            crate::test_support::required::<String>(example, "handler"),
+            crate::test_support::required::<crate::wire::EventsUrl>(example, "handler"),
         );
         if let Some(value) = crate::test_support::optional::<i64>(example, "auth_type") {
-            built = built.auth_type(value);
+            built = built.with_auth_type(value);
         }
         if let Some(value) = crate::test_support::optional::<
             crate::types::EventType,
         >(example, "event_type") {
-            built = built.event_type(value);
+            built = built.with_event_type(value);
         }
         if let Some(value) = crate::test_support::optional::<
             String,
         >(example, "auth_connector") {
-            built = built.auth_connector(value);
+            built = built.with_auth_connector(value);
         }
         if let Some(value) = crate::test_support::optional::<
             serde_json::Value,
         >(example, "options") {
-            built = built.options(value);
+            built = built.with_options(value);
         }
         built
     }
 }
 
-impl crate::test_support::FromExample for crate::methods::EventGet {
+impl crate::test_support::FromExample for crate::methods::ListEventBindings {
     fn from_example(_example: &serde_json::Value) -> Self {
         Self::new()
     }
 }
 
-impl crate::test_support::FromExample for crate::methods::EventUnbind {
+impl crate::test_support::FromExample for crate::methods::UnbindEvent {
     fn from_example(example: &serde_json::Value) -> Self {
         let mut built = Self::new(
             crate::test_support::required::<String>(example, "event"),
-            crate::test_support::required::<String>(example, "handler"),
+            crate::test_support::required::<crate::wire::EventsUrl>(example, "handler"),
         );
         if let Some(value) = crate::test_support::optional::<i64>(example, "auth_type") {
-            built = built.auth_type(value);
+            built = built.with_auth_type(value);
         }
         if let Some(value) = crate::test_support::optional::<
             crate::types::EventType,
         >(example, "event_type") {
-            built = built.event_type(value);
+            built = built.with_event_type(value);
         }
         built
     }
 }
 
-impl crate::test_support::FromExample for crate::methods::Activate {
+impl crate::test_support::FromExample for crate::methods::ActivateConnector {
     fn from_example(example: &serde_json::Value) -> Self {
         Self::new(
             crate::test_support::required::<
@@ -67,7 +67,7 @@ impl crate::test_support::FromExample for crate::methods::Activate {
     }
 }
 
-impl crate::test_support::FromExample for crate::methods::ChatNameSet {
+impl crate::test_support::FromExample for crate::methods::SetChatName {
     fn from_example(example: &serde_json::Value) -> Self {
         let mut built = Self::new(
             crate::test_support::required::<
@@ -80,13 +80,13 @@ impl crate::test_support::FromExample for crate::methods::ChatNameSet {
         if let Some(value) = crate::test_support::optional::<
             String,
         >(example, "USER_ID") {
-            built = built.user_id(value);
+            built = built.with_user_id(value);
         }
         built
     }
 }
 
-impl crate::test_support::FromExample for crate::methods::ConnectorDataSet {
+impl crate::test_support::FromExample for crate::methods::SetConnectorData {
     fn from_example(example: &serde_json::Value) -> Self {
         Self::new(
             crate::test_support::required::<
@@ -112,64 +112,66 @@ impl crate::test_support::FromExample for crate::methods::DeleteMessages {
     }
 }
 
-impl crate::test_support::FromExample for crate::methods::List {
+impl crate::test_support::FromExample for crate::methods::ListConnectors {
     fn from_example(_example: &serde_json::Value) -> Self {
         Self::new()
     }
 }
 
-impl crate::test_support::FromExample for crate::methods::Register {
+impl crate::test_support::FromExample for crate::methods::RegisterConnector {
     fn from_example(example: &serde_json::Value) -> Self {
         let mut built = Self::new(
             crate::test_support::required::<crate::wire::ConnectorId>(example, "ID"),
             crate::test_support::required::<String>(example, "NAME"),
             crate::test_support::required::<crate::types::Icon>(example, "ICON"),
-            crate::test_support::required::<String>(example, "PLACEMENT_HANDLER"),
+            crate::test_support::required::<
+                crate::wire::SettingsUrl,
+            >(example, "PLACEMENT_HANDLER"),
         );
         if let Some(value) = crate::test_support::optional::<
             crate::types::DisabledIcon,
         >(example, "ICON_DISABLED") {
-            built = built.icon_disabled(value);
+            built = built.with_icon_disabled(value);
         }
         if let Some(value) = crate::test_support::optional::<
             bool,
         >(example, "DEL_EXTERNAL_MESSAGES") {
-            built = built.del_external_messages(value);
+            built = built.with_del_external_messages(value);
         }
         if let Some(value) = crate::test_support::optional::<
             bool,
         >(example, "EDIT_INTERNAL_MESSAGES") {
-            built = built.edit_internal_messages(value);
+            built = built.with_edit_internal_messages(value);
         }
         if let Some(value) = crate::test_support::optional::<
             bool,
         >(example, "DEL_INTERNAL_MESSAGES") {
-            built = built.del_internal_messages(value);
+            built = built.with_del_internal_messages(value);
         }
         if let Some(value) = crate::test_support::optional::<
             bool,
         >(example, "NEWSLETTER") {
-            built = built.newsletter(value);
+            built = built.with_newsletter(value);
         }
         if let Some(value) = crate::test_support::optional::<
             bool,
         >(example, "NEED_SYSTEM_MESSAGES") {
-            built = built.need_system_messages(value);
+            built = built.with_need_system_messages(value);
         }
         if let Some(value) = crate::test_support::optional::<
             bool,
         >(example, "NEED_SIGNATURE") {
-            built = built.need_signature(value);
+            built = built.with_need_signature(value);
         }
         if let Some(value) = crate::test_support::optional::<
             bool,
         >(example, "CHAT_GROUP") {
-            built = built.chat_group(value);
+            built = built.with_chat_group(value);
         }
         if let Some(value) = crate::test_support::optional::<
             String,
         >(example, "COMMENT") {
-            built = built.comment(value);
+            built = built.with_comment(value);
         }
         built
     }
@@ -217,7 +219,7 @@ impl crate::test_support::FromExample for crate::methods::SendStatusReading {
     }
 }
 
-impl crate::test_support::FromExample for crate::methods::SetError {
+impl crate::test_support::FromExample for crate::methods::SetConnectorError {
     fn from_example(example: &serde_json::Value) -> Self {
         Self::new(
             crate::test_support::required::<
@@ -228,7 +230,7 @@ impl crate::test_support::FromExample for crate::methods::SetError {
     }
 }
 
-impl crate::test_support::FromExample for crate::methods::Status {
+impl crate::test_support::FromExample for crate::methods::GetConnectorStatus {
     fn from_example(example: &serde_json::Value) -> Self {
         Self::new(
             crate::test_support::required::<
@@ -239,7 +241,7 @@ impl crate::test_support::FromExample for crate::methods::Status {
     }
 }
 
-impl crate::test_support::FromExample for crate::methods::Unregister {
+impl crate::test_support::FromExample for crate::methods::UnregisterConnector {
     fn from_example(example: &serde_json::Value) -> Self {
         Self::new(
             crate::test_support::required::<crate::wire::ConnectorId>(example, "ID"),
@@ -261,7 +263,7 @@ impl crate::test_support::FromExample for crate::methods::UpdateMessages {
     }
 }
 
-impl crate::test_support::FromExample for crate::methods::ConfigGet {
+impl crate::test_support::FromExample for crate::methods::GetLineConfig {
     fn from_example(example: &serde_json::Value) -> Self {
         let mut built = Self::new(
             crate::test_support::required::<crate::wire::LineId>(example, "CONFIG_ID"),
@@ -269,29 +271,29 @@ impl crate::test_support::FromExample for crate::methods::ConfigGet {
         if let Some(value) = crate::test_support::optional::<
             bool,
         >(example, "WITH_QUEUE") {
-            built = built.with_queue(value);
+            built = built.with_include_queue(value);
         }
         if let Some(value) = crate::test_support::optional::<
             bool,
         >(example, "SHOW_OFFLINE") {
-            built = built.show_offline(value);
+            built = built.with_show_offline(value);
         }
         built
     }
 }
 
-impl crate::test_support::FromExample for crate::methods::ConfigListGet {
+impl crate::test_support::FromExample for crate::methods::ListLineConfigs {
     fn from_example(example: &serde_json::Value) -> Self {
         let mut built = Self::new();
         if let Some(value) = crate::test_support::optional::<
             crate::types::LineListParams,
         >(example, "PARAMS") {
-            built = built.params(value);
+            built = built.with_params(value);
         }
         if let Some(value) = crate::test_support::optional::<
             crate::types::LineListOptions,
         >(example, "OPTIONS") {
-            built = built.options(value);
+            built = built.with_options(value);
         }
         built
     }
@@ -303,15 +305,15 @@ impl crate::test_support::FromExample for crate::types::Icon {
             crate::test_support::required::<String>(example, "DATA_IMAGE"),
         );
         if let Some(value) = crate::test_support::optional::<String>(example, "COLOR") {
-            built = built.color(value);
+            built = built.with_color(value);
         }
         if let Some(value) = crate::test_support::optional::<String>(example, "SIZE") {
-            built = built.size(value);
+            built = built.with_size(value);
         }
         if let Some(value) = crate::test_support::optional::<
             String,
         >(example, "POSITION") {
-            built = built.position(value);
+            built = built.with_position(value);
         }
         built
     }
@@ -323,18 +325,18 @@ impl crate::test_support::FromExample for crate::types::DisabledIcon {
         if let Some(value) = crate::test_support::optional::<
             String,
         >(example, "DATA_IMAGE") {
-            built = built.data_image(value);
+            built = built.with_data_image(value);
         }
         if let Some(value) = crate::test_support::optional::<String>(example, "COLOR") {
-            built = built.color(value);
+            built = built.with_color(value);
         }
         if let Some(value) = crate::test_support::optional::<String>(example, "SIZE") {
-            built = built.size(value);
+            built = built.with_size(value);
         }
         if let Some(value) = crate::test_support::optional::<
             String,
         >(example, "POSITION") {
-            built = built.position(value);
+            built = built.with_position(value);
         }
         built
     }
@@ -344,16 +346,16 @@ impl crate::test_support::FromExample for crate::types::ConnectorData {
     fn from_example(example: &serde_json::Value) -> Self {
         let mut built = Self::new();
         if let Some(value) = crate::test_support::optional::<String>(example, "ID") {
-            built = built.id(value);
+            built = built.with_id(value);
         }
         if let Some(value) = crate::test_support::optional::<String>(example, "URL") {
-            built = built.url(value);
+            built = built.with_url(value);
         }
         if let Some(value) = crate::test_support::optional::<String>(example, "URL_IM") {
-            built = built.url_im(value);
+            built = built.with_url_im(value);
         }
         if let Some(value) = crate::test_support::optional::<String>(example, "NAME") {
-            built = built.name(value);
+            built = built.with_name(value);
         }
         built
     }
@@ -381,23 +383,23 @@ impl crate::test_support::FromExample for crate::types::LineListParams {
         if let Some(value) = crate::test_support::optional::<
             Vec<String>,
         >(example, "select") {
-            built = built.select(value);
+            built = built.with_select(value);
         }
         if let Some(value) = crate::test_support::optional::<
             std::collections::BTreeMap<String, crate::types::SortDirection>,
         >(example, "order") {
-            built = built.order(value);
+            built = built.with_order(value);
         }
         if let Some(value) = crate::test_support::optional::<
             std::collections::BTreeMap<String, serde_json::Value>,
         >(example, "filter") {
-            built = built.filter(value);
+            built = built.with_filter(value);
         }
         if let Some(value) = crate::test_support::optional::<u64>(example, "limit") {
-            built = built.limit(value);
+            built = built.with_limit(value);
         }
         if let Some(value) = crate::test_support::optional::<u64>(example, "offset") {
-            built = built.offset(value);
+            built = built.with_offset(value);
         }
         built
     }
@@ -415,17 +417,17 @@ impl crate::test_support::FromExample for crate::types::LineListOptions {
     fn from_example(example: &serde_json::Value) -> Self {
         let mut built = Self::new();
         if let Some(value) = crate::test_support::optional::<bool>(example, "QUEUE") {
-            built = built.queue(value);
+            built = built.with_queue(value);
         }
         if let Some(value) = crate::test_support::optional::<
             bool,
         >(example, "CONFIG_QUEUE") {
-            built = built.config_queue(value);
+            built = built.with_config_queue(value);
         }
         if let Some(value) = crate::test_support::optional::<
             String,
         >(example, "CHECK_PERMISSION") {
-            built = built.check_permission(value);
+            built = built.with_check_permission(value);
         }
         built
     }
@@ -449,39 +451,39 @@ impl crate::test_support::FromExample for crate::types::MessageUser {
             crate::test_support::required::<String>(example, "id"),
         );
         if let Some(value) = crate::test_support::optional::<String>(example, "name") {
-            built = built.name(value);
+            built = built.with_name(value);
         }
         if let Some(value) = crate::test_support::optional::<
             String,
         >(example, "last_name") {
-            built = built.last_name(value);
+            built = built.with_last_name(value);
         }
         if let Some(value) = crate::test_support::optional::<
             crate::types::MessagePicture,
         >(example, "picture") {
-            built = built.picture(value);
+            built = built.with_picture(value);
         }
         if let Some(value) = crate::test_support::optional::<String>(example, "url") {
-            built = built.url(value);
+            built = built.with_url(value);
         }
         if let Some(value) = crate::test_support::optional::<
             crate::types::Gender,
         >(example, "gender") {
-            built = built.gender(value);
+            built = built.with_gender(value);
         }
         if let Some(value) = crate::test_support::optional::<String>(example, "email") {
-            built = built.email(value);
+            built = built.with_email(value);
         }
         if let Some(value) = crate::test_support::optional::<String>(example, "phone") {
-            built = built.phone(value);
+            built = built.with_phone(value);
         }
         if let Some(value) = crate::test_support::optional::<
             bool,
         >(example, "skip_phone_validate") {
-            built = built.skip_phone_validate(value);
+            built = built.with_skip_phone_validate(value);
         }
         if let Some(value) = crate::test_support::optional::<String>(example, "title") {
-            built = built.title(value);
+            built = built.with_title(value);
         }
         built
     }
@@ -505,31 +507,31 @@ impl crate::test_support::FromExample for crate::types::MessageBody {
     fn from_example(example: &serde_json::Value) -> Self {
         let mut built = Self::new();
         if let Some(value) = crate::test_support::optional::<String>(example, "id") {
-            built = built.id(value);
+            built = built.with_id(value);
         }
         if let Some(value) = crate::test_support::optional::<i64>(example, "date") {
-            built = built.date(value);
+            built = built.with_date(value);
         }
         if let Some(value) = crate::test_support::optional::<String>(example, "text") {
-            built = built.text(value);
+            built = built.with_text(value);
         }
         if let Some(value) = crate::test_support::optional::<
             Vec<crate::types::MessageFile>,
         >(example, "files") {
-            built = built.files(value);
+            built = built.with_files(value);
         }
         if let Some(value) = crate::test_support::optional::<
             bool,
         >(example, "disable_crm") {
-            built = built.disable_crm(value);
+            built = built.with_disable_crm(value);
         }
         if let Some(value) = crate::test_support::optional::<i64>(example, "user_id") {
-            built = built.user_id(value);
+            built = built.with_user_id(value);
         }
         if let Some(value) = crate::test_support::optional::<
             serde_json::Value,
         >(example, "attachments") {
-            built = built.attachments(value);
+            built = built.with_attachments(value);
         }
         built
     }
@@ -541,7 +543,7 @@ impl crate::test_support::FromExample for crate::types::MessageFile {
             crate::test_support::required::<String>(example, "url"),
         );
         if let Some(value) = crate::test_support::optional::<String>(example, "name") {
-            built = built.name(value);
+            built = built.with_name(value);
         }
         built
     }
@@ -553,10 +555,10 @@ impl crate::test_support::FromExample for crate::types::MessageChat {
             crate::test_support::required::<String>(example, "id"),
         );
         if let Some(value) = crate::test_support::optional::<String>(example, "name") {
-            built = built.name(value);
+            built = built.with_name(value);
         }
         if let Some(value) = crate::test_support::optional::<String>(example, "url") {
-            built = built.url(value);
+            built = built.with_url(value);
         }
         built
     }
@@ -589,7 +591,7 @@ impl crate::test_support::FromExample for crate::types::DeliveryMessage {
             crate::test_support::required::<Vec<String>>(example, "id"),
         );
         if let Some(value) = crate::test_support::optional::<i64>(example, "date") {
-            built = built.date(value);
+            built = built.with_date(value);
         }
         built
     }
@@ -603,9 +605,9 @@ impl crate::test_support::FromExample for crate::types::DeliveryChat {
 
 /// One module per method.
 mod methods {
-    /// `event.bind`: EventBind
-    mod event_bind {
-        use crate::methods::EventBind;
+    /// `event.bind`: BindEvent
+    mod bind_event {
+        use crate::methods::BindEvent;
         /// The documented error codes of `event.bind`.
         const ERRORS: &[&str] = &[
             "WRONG_AUTH_TYPE",
@@ -618,7 +620,7 @@ mod methods {
         #[test]
         fn docs_example_0_request_serializes_as_documented() {
             crate::test_support::check_request::<
-                EventBind,
+                BindEvent,
             >(
                 r#"{"event":"ONCRMLEADADD","handler":"https://www.my-domain.com/handler/"}"#,
             );
@@ -626,13 +628,13 @@ mod methods {
         #[test]
         fn docs_example_0_response_decodes() {
             let example = r#"{"result":true,"time":{"date_finish":"2024-07-18T11:55:37+02:00","date_start":"2024-07-18T11:55:36+02:00","duration":0.09885907173156738,"finish":1721296537.007365,"operating":0,"processing":0.03251290321350098,"start":1721296536.908506}}"#;
-            crate::test_support::check_response::<EventBind>(example);
-            crate::test_support::check_response_keeps_every_field::<EventBind>(example);
+            crate::test_support::check_response::<BindEvent>(example);
+            crate::test_support::check_response_keeps_every_field::<BindEvent>(example);
         }
         #[test]
         fn docs_example_1_error_decodes() {
             crate::test_support::check_error::<
-                EventBind,
+                BindEvent,
             >(
                 r#"{"error":"ERROR_EVENT_NOT_FOUND","error_description":"Event not found"}"#,
                 ERRORS,
@@ -641,36 +643,38 @@ mod methods {
         #[test]
         fn server_example_2_error_decodes() {
             crate::test_support::check_error::<
-                EventBind,
+                BindEvent,
             >(
                 r#"{"error":"ERROR_CORE","error_description":"Unable to set event handler: Handler already binded"}"#,
                 ERRORS,
             );
         }
     }
-    /// `event.get`: EventGet
-    mod event_get {
-        use crate::methods::EventGet;
+    /// `event.get`: ListEventBindings
+    mod list_event_bindings {
+        use crate::methods::ListEventBindings;
         #[test]
         fn server_example_0_request_serializes_as_documented() {
-            crate::test_support::check_request::<EventGet>(r#"{}"#);
+            crate::test_support::check_request::<ListEventBindings>(r#"{}"#);
         }
         #[test]
         fn server_example_0_response_decodes() {
             let example = r#"{"result":[{"auth_type":"0","event":"ONIMCONNECTORMESSAGEADD","handler":"https://example.com/b24/events","offline":0},{"auth_type":"0","event":"ONIMCONNECTORSTATUSDELETE","handler":"https://example.com/b24/events","offline":0}],"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#;
-            crate::test_support::check_response::<EventGet>(example);
-            crate::test_support::check_response_keeps_every_field::<EventGet>(example);
+            crate::test_support::check_response::<ListEventBindings>(example);
+            crate::test_support::check_response_keeps_every_field::<
+                ListEventBindings,
+            >(example);
         }
     }
-    /// `event.unbind`: EventUnbind
-    mod event_unbind {
-        use crate::methods::EventUnbind;
+    /// `event.unbind`: UnbindEvent
+    mod unbind_event {
+        use crate::methods::UnbindEvent;
         /// The documented error codes of `event.unbind`.
         const ERRORS: &[&str] = &["WRONG_AUTH_TYPE", "ERROR_ARGUMENT", "ACCESS_DENIED"];
         #[test]
         fn server_example_0_request_serializes_as_documented() {
             crate::test_support::check_request::<
-                EventUnbind,
+                UnbindEvent,
             >(
                 r#"{"event":"OnImConnectorMessageAdd","handler":"https://example.com/b24/events"}"#,
             );
@@ -678,51 +682,53 @@ mod methods {
         #[test]
         fn server_example_0_response_decodes() {
             let example = r#"{"result":{"count":1},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#;
-            crate::test_support::check_response::<EventUnbind>(example);
+            crate::test_support::check_response::<UnbindEvent>(example);
             crate::test_support::check_response_keeps_every_field::<
-                EventUnbind,
+                UnbindEvent,
             >(example);
         }
         #[test]
         fn docs_example_1_error_decodes() {
             crate::test_support::check_error::<
-                EventUnbind,
+                UnbindEvent,
             >(
                 r#"{"error":"ACCESS_DENIED","error_description":"Access denied! Offline events unbinding requires administrator access rights"}"#,
                 ERRORS,
             );
         }
     }
-    /// `imconnector.activate`: Activate
-    mod activate {
-        use crate::methods::Activate;
+    /// `imconnector.activate`: ActivateConnector
+    mod activate_connector {
+        use crate::methods::ActivateConnector;
         /// The documented error codes of `imconnector.activate`.
         const ERRORS: &[&str] = &["WRONG_AUTH_TYPE", "ERROR_ARGUMENT"];
         #[test]
         fn docs_example_0_request_serializes_as_documented() {
             crate::test_support::check_request::<
-                Activate,
+                ActivateConnector,
             >(r#"{"ACTIVE":"1","CONNECTOR":"myconnector","LINE":107}"#);
         }
         #[test]
         fn docs_example_0_response_decodes() {
             let example = r#"{"result":true,"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#;
-            crate::test_support::check_response::<Activate>(example);
-            crate::test_support::check_response_keeps_every_field::<Activate>(example);
+            crate::test_support::check_response::<ActivateConnector>(example);
+            crate::test_support::check_response_keeps_every_field::<
+                ActivateConnector,
+            >(example);
         }
         #[test]
         fn docs_example_1_error_decodes() {
             crate::test_support::check_error::<
-                Activate,
+                ActivateConnector,
             >(
                 r#"{"error":"ERROR_ARGUMENT","error_description":"Argument 'ACTIVE' is null or empty"}"#,
                 ERRORS,
             );
         }
     }
-    /// `imconnector.chat.name.set`: ChatNameSet
-    mod chat_name_set {
-        use crate::methods::ChatNameSet;
+    /// `imconnector.chat.name.set`: SetChatName
+    mod set_chat_name {
+        use crate::methods::SetChatName;
         /// The documented error codes of `imconnector.chat.name.set`.
         const ERRORS: &[&str] = &[
             "WRONG_AUTH_TYPE",
@@ -734,7 +740,7 @@ mod methods {
         #[test]
         fn docs_example_0_request_serializes_as_documented() {
             crate::test_support::check_request::<
-                ChatNameSet,
+                SetChatName,
             >(
                 r#"{"CHAT_ID":"47e007b1-ee15-43db-bcba-1c26e5884d3f","CONNECTOR":"connector","LINE":105,"NAME":"New Dialog Name"}"#,
             );
@@ -742,30 +748,30 @@ mod methods {
         #[test]
         fn docs_example_0_response_decodes() {
             let example = r#"{"result":{"DATA":{"RESULT":{}},"SUCCESS":true},"time":{"date_finish":"2024-11-20T15:55:08+02:00","date_start":"2024-11-20T15:55:08+02:00","duration":0.3531508445739746,"finish":1732110908.879113,"processing":0.07694888114929199,"start":1732110908.525962}}"#;
-            crate::test_support::check_response::<ChatNameSet>(example);
+            crate::test_support::check_response::<SetChatName>(example);
             crate::test_support::check_response_keeps_every_field::<
-                ChatNameSet,
+                SetChatName,
             >(example);
         }
         #[test]
         fn docs_example_1_error_decodes() {
             crate::test_support::check_error::<
-                ChatNameSet,
+                SetChatName,
             >(
                 r#"{"error":"NOT_ACTIVE_LINE","error_description":"The line with this ID is inactive or does not exist"}"#,
                 ERRORS,
             );
         }
     }
-    /// `imconnector.connector.data.set`: ConnectorDataSet
-    mod connector_data_set {
-        use crate::methods::ConnectorDataSet;
+    /// `imconnector.connector.data.set`: SetConnectorData
+    mod set_connector_data {
+        use crate::methods::SetConnectorData;
         /// The documented error codes of `imconnector.connector.data.set`.
         const ERRORS: &[&str] = &["WRONG_AUTH_TYPE", "ERROR_ARGUMENT"];
         #[test]
         fn docs_example_0_request_serializes_as_documented() {
             crate::test_support::check_request::<
-                ConnectorDataSet,
+                SetConnectorData,
             >(
                 r#"{"CONNECTOR":"myconnector","DATA":{"ID":"channel-123","NAME":"Support Channel","URL":"https://example.com/chats/123"},"LINE":107}"#,
             );
@@ -773,15 +779,15 @@ mod methods {
         #[test]
         fn docs_example_0_response_decodes() {
             let example = r#"{"result":true,"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.09,"finish":1738065600.2,"processing":0.04,"start":1738065600.11}}"#;
-            crate::test_support::check_response::<ConnectorDataSet>(example);
+            crate::test_support::check_response::<SetConnectorData>(example);
             crate::test_support::check_response_keeps_every_field::<
-                ConnectorDataSet,
+                SetConnectorData,
             >(example);
         }
         #[test]
         fn docs_example_1_error_decodes() {
             crate::test_support::check_error::<
-                ConnectorDataSet,
+                SetConnectorData,
             >(
                 r#"{"error":"ERROR_ARGUMENT","error_description":"Argument 'DATA' is null or empty"}"#,
                 ERRORS,
@@ -842,34 +848,36 @@ mod methods {
             );
         }
     }
-    /// `imconnector.list`: List
-    mod list {
-        use crate::methods::List;
+    /// `imconnector.list`: ListConnectors
+    mod list_connectors {
+        use crate::methods::ListConnectors;
         /// The documented error codes of `imconnector.list`.
         const ERRORS: &[&str] = &["WRONG_AUTH_TYPE", "ERROR_CORE", "ACCESS_DENIED"];
         #[test]
         fn docs_example_0_request_serializes_as_documented() {
-            crate::test_support::check_request::<List>(r#"{}"#);
+            crate::test_support::check_request::<ListConnectors>(r#"{}"#);
         }
         #[test]
         fn docs_example_0_response_decodes() {
             let example = r#"{"result":{"livechat":"Live Chat","myconnector":"My Connector","network":"Bitrix24.Network","telegrambot":"Telegram"},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.06,"finish":1738065600.17,"processing":0.03,"start":1738065600.11}}"#;
-            crate::test_support::check_response::<List>(example);
-            crate::test_support::check_response_keeps_every_field::<List>(example);
+            crate::test_support::check_response::<ListConnectors>(example);
+            crate::test_support::check_response_keeps_every_field::<
+                ListConnectors,
+            >(example);
         }
         #[test]
         fn docs_example_1_error_decodes() {
             crate::test_support::check_error::<
-                List,
+                ListConnectors,
             >(
                 r#"{"error":"ACCESS_DENIED","error_description":"You don't have access to this action"}"#,
                 ERRORS,
             );
         }
     }
-    /// `imconnector.register`: Register
-    mod register {
-        use crate::methods::Register;
+    /// `imconnector.register`: RegisterConnector
+    mod register_connector {
+        use crate::methods::RegisterConnector;
         /// The documented error codes of `imconnector.register`.
         const ERRORS: &[&str] = &[
             "WRONG_AUTH_TYPE",
@@ -885,7 +893,7 @@ mod methods {
         #[test]
         fn docs_example_0_request_serializes_as_documented() {
             crate::test_support::check_request::<
-                Register,
+                RegisterConnector,
             >(
                 r##"{"CHAT_GROUP":false,"DEL_EXTERNAL_MESSAGES":true,"DEL_INTERNAL_MESSAGES":true,"EDIT_INTERNAL_MESSAGES":true,"ICON":{"COLOR":"#69acc0","DATA_IMAGE":"data:image/svg+xml,%3Csvg%20xmlns%3D%22http://www.w3.org/2000/svg%22/%3E","POSITION":"center","SIZE":"90%"},"ICON_DISABLED":{"COLOR":"#99adb3","DATA_IMAGE":"data:image/svg+xml,%3Csvg%20xmlns%3D%22http://www.w3.org/2000/svg%22/%3E"},"ID":"myconnector","NAME":"Mein Connector","NEED_SIGNATURE":true,"NEED_SYSTEM_MESSAGES":true,"NEWSLETTER":true,"PLACEMENT_HANDLER":"https://example.com/connector/settings"}"##,
             );
@@ -893,13 +901,15 @@ mod methods {
         #[test]
         fn docs_example_0_response_decodes() {
             let example = r#"{"result":{"result":true},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.27,"finish":1738065600.38,"processing":0.1,"start":1738065600.11}}"#;
-            crate::test_support::check_response::<Register>(example);
-            crate::test_support::check_response_keeps_every_field::<Register>(example);
+            crate::test_support::check_response::<RegisterConnector>(example);
+            crate::test_support::check_response_keeps_every_field::<
+                RegisterConnector,
+            >(example);
         }
         #[test]
         fn docs_example_1_error_decodes() {
             crate::test_support::check_error::<
-                Register,
+                RegisterConnector,
             >(
                 r#"{"result":{"error":"CONNECTOR_ID_REQUIRED","error_description":"Connector-ID nicht angegeben","result":false}}"#,
                 ERRORS,
@@ -908,7 +918,7 @@ mod methods {
         #[test]
         fn docs_example_2_error_decodes() {
             crate::test_support::check_error::<
-                Register,
+                RegisterConnector,
             >(
                 r#"{"error":"WRONG_AUTH_TYPE","error_description":"Current authorization type is denied for this method Application context required"}"#,
                 ERRORS,
@@ -917,7 +927,7 @@ mod methods {
         #[test]
         fn server_example_3_error_decodes() {
             crate::test_support::check_error::<
-                Register,
+                RegisterConnector,
             >(
                 r#"{"error":"NAME_REQUIRED","error_description":"Connector name is not specified","result":false}"#,
                 ERRORS,
@@ -1082,9 +1092,9 @@ mod methods {
             );
         }
     }
-    /// `imconnector.set.error`: SetError
-    mod set_error {
-        use crate::methods::SetError;
+    /// `imconnector.set.error`: SetConnectorError
+    mod set_connector_error {
+        use crate::methods::SetConnectorError;
         /// The documented error codes of `imconnector.set.error`.
         const ERRORS: &[&str] = &[
             "WRONG_AUTH_TYPE",
@@ -1094,46 +1104,50 @@ mod methods {
         #[test]
         fn server_example_0_request_serializes_as_documented() {
             crate::test_support::check_request::<
-                SetError,
+                SetConnectorError,
             >(r#"{"CONNECTOR":"myconnector","LINE":107}"#);
         }
         #[test]
         fn server_example_0_response_decodes() {
             let example = r#"{"result":{"DATA":[],"SUCCESS":true},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#;
-            crate::test_support::check_response::<SetError>(example);
-            crate::test_support::check_response_keeps_every_field::<SetError>(example);
+            crate::test_support::check_response::<SetConnectorError>(example);
+            crate::test_support::check_response_keeps_every_field::<
+                SetConnectorError,
+            >(example);
         }
         #[test]
         fn server_example_1_error_decodes() {
             crate::test_support::check_error::<
-                SetError,
+                SetConnectorError,
             >(
                 r#"{"argument":"LINE","error":"ERROR_ARGUMENT","error_description":"Argument 'LINE' is null or empty"}"#,
                 ERRORS,
             );
         }
     }
-    /// `imconnector.status`: Status
-    mod status {
-        use crate::methods::Status;
+    /// `imconnector.status`: GetConnectorStatus
+    mod get_connector_status {
+        use crate::methods::GetConnectorStatus;
         /// The documented error codes of `imconnector.status`.
         const ERRORS: &[&str] = &["WRONG_AUTH_TYPE", "ERROR_ARGUMENT"];
         #[test]
         fn docs_example_0_request_serializes_as_documented() {
             crate::test_support::check_request::<
-                Status,
+                GetConnectorStatus,
             >(r#"{"CONNECTOR":"myconnector","LINE":"12"}"#);
         }
         #[test]
         fn docs_example_0_response_decodes() {
             let example = r#"{"result":{"CONFIGURED":true,"CONNECTOR":"myconnector","ERROR":false,"LINE":12,"STATUS":true},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.07,"finish":1738065600.18,"processing":0.03,"start":1738065600.11}}"#;
-            crate::test_support::check_response::<Status>(example);
-            crate::test_support::check_response_keeps_every_field::<Status>(example);
+            crate::test_support::check_response::<GetConnectorStatus>(example);
+            crate::test_support::check_response_keeps_every_field::<
+                GetConnectorStatus,
+            >(example);
         }
         #[test]
         fn docs_example_1_error_decodes() {
             crate::test_support::check_error::<
-                Status,
+                GetConnectorStatus,
             >(
                 r#"{"error":"ERROR_ARGUMENT","error_description":"Argument 'CONNECTOR' is null or empty"}"#,
                 ERRORS,
@@ -1142,19 +1156,21 @@ mod methods {
         #[test]
         fn server_example_2_request_serializes_as_documented() {
             crate::test_support::check_request::<
-                Status,
+                GetConnectorStatus,
             >(r#"{"CONNECTOR":"myconnector","LINE":108}"#);
         }
         #[test]
         fn server_example_2_response_decodes() {
             let example = r#"{"result":{"CONFIGURED":false,"CONNECTOR":"myconnector","ERROR":false,"LINE":108,"STATUS":false},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#;
-            crate::test_support::check_response::<Status>(example);
-            crate::test_support::check_response_keeps_every_field::<Status>(example);
+            crate::test_support::check_response::<GetConnectorStatus>(example);
+            crate::test_support::check_response_keeps_every_field::<
+                GetConnectorStatus,
+            >(example);
         }
     }
-    /// `imconnector.unregister`: Unregister
-    mod unregister {
-        use crate::methods::Unregister;
+    /// `imconnector.unregister`: UnregisterConnector
+    mod unregister_connector {
+        use crate::methods::UnregisterConnector;
         /// The documented error codes of `imconnector.unregister`.
         const ERRORS: &[&str] = &[
             "WRONG_AUTH_TYPE",
@@ -1163,18 +1179,22 @@ mod methods {
         ];
         #[test]
         fn docs_example_0_request_serializes_as_documented() {
-            crate::test_support::check_request::<Unregister>(r#"{"ID":"myconnector"}"#);
+            crate::test_support::check_request::<
+                UnregisterConnector,
+            >(r#"{"ID":"myconnector"}"#);
         }
         #[test]
         fn docs_example_0_response_decodes() {
             let example = r#"{"result":{"result":true},"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.14,"finish":1738065600.25,"processing":0.06,"start":1738065600.11}}"#;
-            crate::test_support::check_response::<Unregister>(example);
-            crate::test_support::check_response_keeps_every_field::<Unregister>(example);
+            crate::test_support::check_response::<UnregisterConnector>(example);
+            crate::test_support::check_response_keeps_every_field::<
+                UnregisterConnector,
+            >(example);
         }
         #[test]
         fn docs_example_1_error_decodes() {
             crate::test_support::check_error::<
-                Unregister,
+                UnregisterConnector,
             >(
                 r#"{"result":{"error":"APPLICATION_UNREGISTRATION_ERROR","error_description":"Error unregistering the application","result":false}}"#,
                 ERRORS,
@@ -1183,7 +1203,7 @@ mod methods {
         #[test]
         fn docs_example_2_error_decodes() {
             crate::test_support::check_error::<
-                Unregister,
+                UnregisterConnector,
             >(
                 r#"{"error":"WRONG_AUTH_TYPE","error_description":"Current authorization type is denied for this method. Application context required."}"#,
                 ERRORS,
@@ -1192,7 +1212,7 @@ mod methods {
         #[test]
         fn server_example_3_error_decodes() {
             crate::test_support::check_error::<
-                Unregister,
+                UnregisterConnector,
             >(
                 r#"{"error":"APPLICATION_UNREGISTRATION_ERROR","error_description":"Error unregistering app","result":false}"#,
                 ERRORS,
@@ -1253,33 +1273,35 @@ mod methods {
             );
         }
     }
-    /// `imopenlines.config.get`: ConfigGet
-    mod config_get {
-        use crate::methods::ConfigGet;
+    /// `imopenlines.config.get`: GetLineConfig
+    mod get_line_config {
+        use crate::methods::GetLineConfig;
         /// The documented error codes of `imopenlines.config.get`.
         const ERRORS: &[&str] = &["CONFIG_ID_EMPTY"];
         #[test]
         fn docs_example_0_request_serializes_as_documented() {
             crate::test_support::check_request::<
-                ConfigGet,
+                GetLineConfig,
             >(r#"{"CONFIG_ID":15,"SHOW_OFFLINE":"Y","WITH_QUEUE":"Y"}"#);
         }
         #[test]
         fn docs_example_0_response_decodes() {
             let example = r#"{"result":{"ACTIVE":"Y","AGREEMENT_ID":"0","AGREEMENT_MESSAGE":"N","AUTO_CLOSE_BOT_ID":"0","AUTO_CLOSE_FORM_ID":"0","AUTO_CLOSE_RULE":"none","AUTO_CLOSE_TEXT":"","AUTO_CLOSE_TIME":"3600","AUTO_EXPIRE_TIME":"86400","CATEGORY_ENABLE":"N","CATEGORY_ID":"0","CHECK_AVAILABLE":"Y","CLOSE_BOT_ID":"0","CLOSE_FORM_ID":"0","CLOSE_RULE":"text","CLOSE_TEXT":"Thank you for reaching out to us, please rate the quality of service.","CONFIRM_CLOSE":"Y","CRM":"N","CRM_CHAT_TRACKER":"N","CRM_CREATE":"lead","CRM_CREATE_SECOND":"0","CRM_CREATE_THIRD":"Y","CRM_FORWARD":"Y","CRM_SOURCE":"create","CRM_TRANSFER_CHANGE":"Y","DATE_CREATE":{},"DATE_MODIFY":{},"DEFAULT_OPERATOR_DATA":[],"FULL_CLOSE_TIME":"0","ID":"22","IGNORE_WELCOME_FORM_RESPONSIBLE":"N","KPI_CHECK_OPERATOR_ACTIVITY":"N","KPI_FIRST_ANSWER_ALERT":"N","KPI_FIRST_ANSWER_LIST":null,"KPI_FIRST_ANSWER_TEXT":"Employee #OPERATOR# exceeded the allowable response time to the client for the first message. Dialog №#DIALOG#.","KPI_FIRST_ANSWER_TIME":"0","KPI_FURTHER_ANSWER_ALERT":"N","KPI_FURTHER_ANSWER_LIST":null,"KPI_FURTHER_ANSWER_TEXT":"Employee #OPERATOR# exceeded the allowable response time to the client for the message. Dialog №#DIALOG#.","KPI_FURTHER_ANSWER_TIME":"0","LANGUAGE_ID":"de","LINE_NAME":"Bitrix24 Documentation","MAX_CHAT":"0","MODIFY_USER_ID":"27","NO_ANSWER_BOT_ID":"0","NO_ANSWER_FORM_ID":"0","NO_ANSWER_RULE":"text","NO_ANSWER_TEXT":"Unfortunately, we cannot respond to you at this moment, we will definitely get back to you.","NO_ANSWER_TIME":"60","OPERATOR_DATA":"profile","QUEUE":["27","103"],"QUEUE_FULL":{"103":{"DEPARTMENT_ID":"0","ID":"251","SORT":"1","USER_AVATAR":null,"USER_AVATAR_ID":"0","USER_ID":"103","USER_NAME":null,"USER_WORK_POSITION":null},"27":{"DEPARTMENT_ID":"0","ID":"245","SORT":"0","USER_AVATAR":null,"USER_AVATAR_ID":"0","USER_ID":"27","USER_NAME":null,"USER_WORK_POSITION":null}},"QUEUE_ONLINE":"Y","QUEUE_TIME":"60","QUEUE_TYPE":"evenly","QUEUE_USERS_FIELDS":{"103":{"USER_AVATAR":null,"USER_AVATAR_ID":"0","USER_NAME":null,"USER_WORK_POSITION":null},"27":{"USER_AVATAR":null,"USER_AVATAR_ID":"0","USER_NAME":null,"USER_WORK_POSITION":null}},"QUICK_ANSWERS_IBLOCK_ID":"181","SEND_NOTIFICATION_EMPTY_QUEUE":"N","SEND_WELCOME_EACH_SESSION":"Y","SESSION_PRIORITY":"0","TEMPORARY":"N","TYPE_MAX_CHAT":"answered_new","USE_WELCOME_FORM":"N","VOTE_BEFORE_FINISH":"Y","VOTE_CLOSING_DELAY":"Y","VOTE_MESSAGE":"Y","VOTE_MESSAGE_1_DISLIKE":"We are sorry we couldn't assist you, we will strive to improve.","VOTE_MESSAGE_1_LIKE":"Thank you for your feedback!","VOTE_MESSAGE_1_TEXT":"Please rate the quality of service.","VOTE_MESSAGE_2_DISLIKE":"We are sorry we couldn't assist you, we will strive to improve.","VOTE_MESSAGE_2_LIKE":"Thank you for your feedback!","VOTE_MESSAGE_2_TEXT":"Please rate the quality of service.\r\n\r\nSend: 1 - good, 0 - bad","VOTE_TIME_LIMIT":"0","WATCH_TYPING":"N","WELCOME_BOT_ENABLE":"Y","WELCOME_BOT_ID":"597","WELCOME_BOT_JOIN":"always","WELCOME_BOT_LEFT":"close","WELCOME_BOT_TIME":"180","WELCOME_FORM_DELAY":"Y","WELCOME_FORM_ID":"111","WELCOME_MESSAGE":"N","WELCOME_MESSAGE_TEXT":"Welcome to the open line [b]«Bitrix24 Documentation»[/b][br]The first available operator will respond to you.","WORKTIME_DAYOFF":[""],"WORKTIME_DAYOFF_BOT_ID":"0","WORKTIME_DAYOFF_FORM_ID":"0","WORKTIME_DAYOFF_RULE":"text","WORKTIME_DAYOFF_TEXT":"Unfortunately, we cannot respond to you at this moment.[br][br]Please write your question and we will definitely get back to you during working hours.","WORKTIME_ENABLE":"Y","WORKTIME_FROM":"0","WORKTIME_HOLIDAYS":[""],"WORKTIME_TIMEZONE":"Europe/Berlin","WORKTIME_TO":"23.59","XML_ID":null},"time":{"date_finish":"2026-03-16T15:25:05+01:00","date_start":"2026-03-16T15:25:05+01:00","duration":0.7427840232849121,"finish":1773663905.742784,"operating":0,"operating_reset_at":1773664505,"processing":0,"start":1773663905}}"#;
-            crate::test_support::check_response::<ConfigGet>(example);
-            crate::test_support::check_response_keeps_every_field::<ConfigGet>(example);
+            crate::test_support::check_response::<GetLineConfig>(example);
+            crate::test_support::check_response_keeps_every_field::<
+                GetLineConfig,
+            >(example);
         }
         #[test]
         fn docs_example_1_request_serializes_as_documented() {
             crate::test_support::check_request::<
-                ConfigGet,
+                GetLineConfig,
             >(r#"{"CONFIG_ID":15,"SHOW_OFFLINE":"Y","WITH_QUEUE":"Y"}"#);
         }
         #[test]
         fn docs_example_2_error_decodes() {
             crate::test_support::check_error::<
-                ConfigGet,
+                GetLineConfig,
             >(
                 r#"{"error":"CONFIG_ID_EMPTY","error_description":"Config ID can't be empty"}"#,
                 ERRORS,
@@ -1287,24 +1309,26 @@ mod methods {
         }
         #[test]
         fn server_example_3_request_serializes_as_documented() {
-            crate::test_support::check_request::<ConfigGet>(r#"{"CONFIG_ID":999}"#);
+            crate::test_support::check_request::<GetLineConfig>(r#"{"CONFIG_ID":999}"#);
         }
         #[test]
         fn server_example_3_response_decodes() {
             let example = r#"{"result":false,"time":{"date_finish":"2025-01-28T12:00:00+00:00","date_start":"2025-01-28T12:00:00+00:00","duration":0.08,"finish":1738065600.19,"processing":0.03,"start":1738065600.11}}"#;
-            crate::test_support::check_response::<ConfigGet>(example);
-            crate::test_support::check_response_keeps_every_field::<ConfigGet>(example);
+            crate::test_support::check_response::<GetLineConfig>(example);
+            crate::test_support::check_response_keeps_every_field::<
+                GetLineConfig,
+            >(example);
         }
     }
-    /// `imopenlines.config.list.get`: ConfigListGet
-    mod config_list_get {
-        use crate::methods::ConfigListGet;
+    /// `imopenlines.config.list.get`: ListLineConfigs
+    mod list_line_configs {
+        use crate::methods::ListLineConfigs;
         /// The documented error codes of `imopenlines.config.list.get`.
         const ERRORS: &[&str] = &["INVALID_FORMAT"];
         #[test]
         fn docs_example_0_request_serializes_as_documented() {
             crate::test_support::check_request::<
-                ConfigListGet,
+                ListLineConfigs,
             >(
                 r#"{"OPTIONS":{"CONFIG_QUEUE":"Y","QUEUE":"Y"},"PARAMS":{"filter":{"ACTIVE":"Y"},"limit":50,"offset":0,"order":{"ID":"ASC"},"select":["ID","LINE_NAME","ACTIVE"]}}"#,
             );
@@ -1312,15 +1336,15 @@ mod methods {
         #[test]
         fn docs_example_0_response_decodes() {
             let example = r#"{"result":[{"ACTIVE":"Y","CONFIG_QUEUE":[{"ENTITY_ID":"10","ENTITY_TYPE":"department"}],"ID":"15","LINE_NAME":"VIP Support Line","QUEUE":[101,205],"QUEUE_USERS_FIELDS":{"101":{"USER_AVATAR":"https://example.bitrix24.com/upload/main/a1b/avatar.jpg","USER_AVATAR_ID":312,"USER_NAME":"John Smith","USER_WORK_POSITION":"Operator"},"205":{"USER_AVATAR":"","USER_AVATAR_ID":null,"USER_NAME":"Anna Johnson","USER_WORK_POSITION":null}}},{"ACTIVE":"Y","CONFIG_QUEUE":[],"ID":"16","LINE_NAME":"Sales Line","QUEUE":[101],"QUEUE_USERS_FIELDS":{"101":{"USER_AVATAR":"https://example.bitrix24.com/upload/main/a1b/avatar.jpg","USER_AVATAR_ID":312,"USER_NAME":"John Smith","USER_WORK_POSITION":"Operator"}}}],"time":{"date_finish":"2025-03-11T10:29:34+01:00","date_start":"2025-03-11T10:29:34+01:00","duration":0.19562101364135745,"finish":1741688574.701981,"operating":0,"operating_reset_at":1741689174,"processing":0.09473705291748048,"start":1741688574.50636}}"#;
-            crate::test_support::check_response::<ConfigListGet>(example);
+            crate::test_support::check_response::<ListLineConfigs>(example);
             crate::test_support::check_response_keeps_every_field::<
-                ConfigListGet,
+                ListLineConfigs,
             >(example);
         }
         #[test]
         fn docs_example_1_request_serializes_as_documented() {
             crate::test_support::check_request::<
-                ConfigListGet,
+                ListLineConfigs,
             >(
                 r#"{"OPTIONS":{"CONFIG_QUEUE":"Y","QUEUE":"Y"},"PARAMS":{"filter":{"ACTIVE":"Y"},"limit":50,"offset":0,"order":{"ID":"ASC"},"select":["ID","LINE_NAME","ACTIVE"]}}"#,
             );
@@ -1328,7 +1352,7 @@ mod methods {
         #[test]
         fn docs_example_2_error_decodes() {
             crate::test_support::check_error::<
-                ConfigListGet,
+                ListLineConfigs,
             >(
                 r#"{"error":"INVALID_FORMAT","error_description":"A wrong format for the PARAMS field 'filter' is passed"}"#,
                 ERRORS,

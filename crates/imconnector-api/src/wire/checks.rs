@@ -23,7 +23,7 @@ macro_rules! message_list {
         $(impl MessageList for $request {
             type Item = $item;
             fn message_list(&self) -> &[$item] {
-                self.get_messages()
+                self.messages()
             }
         })*
     };
@@ -78,29 +78,26 @@ pub fn messages_complete<T: MessageList<Item = MessageIn>>(
 ) -> Result<(), InvalidRequest> {
     for (index, item) in request.message_list().iter().enumerate() {
         require(
-            empty_text(Some(item.get_user().get_id())),
+            empty_text(Some(item.user().id())),
             index,
             "user.id",
             "the customer's id",
         )?;
         require(
-            empty_text(Some(item.get_chat().get_id())),
+            empty_text(Some(item.chat().id())),
             index,
             "chat.id",
             "the chat id",
         )?;
-        let body = item.get_message();
-        let files = body.get_files().unwrap_or_default();
-        if empty_text(body.get_text()) && files.is_empty() {
+        let body = item.message();
+        let files = body.files().unwrap_or_default();
+        if empty_text(body.text()) && files.is_empty() {
             return Err(InvalidRequest::new(
                 format!("MESSAGES[{index}].message.text"),
                 "a message needs text or files",
             ));
         }
-        if let Some(file_index) = files
-            .iter()
-            .position(|file| empty_text(Some(file.get_url())))
-        {
+        if let Some(file_index) = files.iter().position(|file| empty_text(Some(file.url()))) {
             return Err(InvalidRequest::new(
                 format!("MESSAGES[{index}].message.files[{file_index}].url"),
                 "every file needs a url the portal can download",
@@ -120,19 +117,19 @@ pub fn messages_identified<T: MessageList<Item = MessageIn>>(
 ) -> Result<(), InvalidRequest> {
     for (index, item) in request.message_list().iter().enumerate() {
         require(
-            empty_text(Some(item.get_user().get_id())),
+            empty_text(Some(item.user().id())),
             index,
             "user.id",
             "the customer's id",
         )?;
         require(
-            empty_text(item.get_message().get_id()),
+            empty_text(item.message().id()),
             index,
             "message.id",
             "the message's external id",
         )?;
         require(
-            empty_text(Some(item.get_chat().get_id())),
+            empty_text(Some(item.chat().id())),
             index,
             "chat.id",
             "the chat id",
@@ -152,18 +149,18 @@ pub fn delivery_items_complete<T: MessageList<Item = DeliveryItem>>(
 ) -> Result<(), InvalidRequest> {
     for (index, item) in request.message_list().iter().enumerate() {
         require(
-            item.get_im().get_chat_id() == 0,
+            item.im().chat_id() == 0,
             index,
             "im.chat_id",
             "the Bitrix24 chat id from the event",
         )?;
         require(
-            item.get_im().get_message_id() == 0,
+            item.im().message_id() == 0,
             index,
             "im.message_id",
             "the Bitrix24 message id from the event",
         )?;
-        let ids = item.get_message().get_id();
+        let ids = item.message().id();
         require(
             ids.is_empty(),
             index,
@@ -177,7 +174,7 @@ pub fn delivery_items_complete<T: MessageList<Item = DeliveryItem>>(
             ));
         }
         require(
-            empty_text(Some(item.get_chat().get_id())),
+            empty_text(Some(item.chat().id())),
             index,
             "chat.id",
             "the chat id",
@@ -226,41 +223,45 @@ mod tests {
     #[test]
     fn empty_message_lists_are_refused() {
         assert_eq!(parameter(messages_not_empty(&send([]))), "MESSAGES");
-        let one = message("u1", MessageBody::new().text("hi"), "c1");
+        let one = message("u1", MessageBody::new().with_text("hi"), "c1");
         assert!(messages_not_empty(&send([one])).is_ok());
     }
 
     #[test]
     fn messages_to_send_need_user_chat_and_content() {
-        let good = message("u1", MessageBody::new().text("hi"), "c1");
+        let good = message("u1", MessageBody::new().with_text("hi"), "c1");
         assert!(messages_complete(&send([good.clone()])).is_ok());
         let with_file = message(
             "u1",
-            MessageBody::new().files([MessageFile::new("https://x/a.pdf")]),
+            MessageBody::new().with_files([MessageFile::new("https://x/a.pdf")]),
             "c1",
         );
         assert!(messages_complete(&send([with_file])).is_ok());
-        let no_user = message("", MessageBody::new().text("hi"), "c1");
+        let no_user = message("", MessageBody::new().with_text("hi"), "c1");
         assert_eq!(
             parameter(messages_complete(&send([good, no_user]))),
             "MESSAGES[1].user.id"
         );
-        let php_zero = message("0", MessageBody::new().text("hi"), "c1");
+        let php_zero = message("0", MessageBody::new().with_text("hi"), "c1");
         assert_eq!(
             parameter(messages_complete(&send([php_zero]))),
             "MESSAGES[0].user.id"
         );
-        let no_chat = message("u1", MessageBody::new().text("hi"), "");
+        let no_chat = message("u1", MessageBody::new().with_text("hi"), "");
         assert_eq!(
             parameter(messages_complete(&send([no_chat]))),
             "MESSAGES[0].chat.id"
         );
-        let no_content = message("u1", MessageBody::new().id("m1"), "c1");
+        let no_content = message("u1", MessageBody::new().with_id("m1"), "c1");
         assert_eq!(
             parameter(messages_complete(&send([no_content]))),
             "MESSAGES[0].message.text"
         );
-        let bad_file = message("u1", MessageBody::new().files([MessageFile::new("")]), "c1");
+        let bad_file = message(
+            "u1",
+            MessageBody::new().with_files([MessageFile::new("")]),
+            "c1",
+        );
         assert_eq!(
             parameter(messages_complete(&send([bad_file]))),
             "MESSAGES[0].message.files[0].url"
@@ -276,9 +277,11 @@ mod tests {
                 [message("u1", body, "c1")],
             )
         };
-        assert!(messages_identified(&delete(MessageBody::new().id("m1"))).is_ok());
+        assert!(messages_identified(&delete(MessageBody::new().with_id("m1"))).is_ok());
         assert_eq!(
-            parameter(messages_identified(&delete(MessageBody::new().text("hi")))),
+            parameter(messages_identified(&delete(
+                MessageBody::new().with_text("hi")
+            ))),
             "MESSAGES[0].message.id"
         );
     }

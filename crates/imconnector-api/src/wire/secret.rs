@@ -1,70 +1,35 @@
-//! Tokens received from the portal (`application_token`, access and refresh tokens).
-
-use std::fmt;
+//! Tokens received from the portal (`application_token`, access and refresh tokens): the
+//! transport's one secret type, [`SecretString`], decoded from the wire and compared in
+//! constant time.
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::{de::Error as _, Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::decode::WireDecode;
 
-/// A token: redacted in `Debug`, never serialised, compared in constant time.
-///
-/// ```
-/// # use imconnector_api::wire::Secret;
-/// let token = Secret::new("831c76b0");
-/// assert!(token.matches("831c76b0"));
-/// assert!(!token.matches("831c76b1"));
-/// assert_eq!(format!("{token:?}"), "Secret([REDACTED])");
-/// ```
-#[derive(Clone)]
-pub struct Secret(SecretString);
-
-impl Secret {
-    /// Wraps a token.
-    pub fn new(token: impl Into<String>) -> Self {
-        Self(SecretString::from(token.into()))
-    }
-
-    /// Whether the token equals `expected`, compared in constant time (the time taken does
-    /// not depend on where the two differ; only on their lengths). Use it to check an event's
-    /// `application_token` against the one saved at install.
-    pub fn matches(&self, expected: &str) -> bool {
-        imconnector_transport::secrets_match(self.0.expose_secret(), expected)
-    }
-
-    /// The token itself, to send it on or store it. Keep it out of logs.
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([REDACTED])")
-    }
-}
-
-impl From<String> for Secret {
-    fn from(token: String) -> Self {
-        Self::new(token)
-    }
-}
-
-impl WireDecode for Secret {
+impl WireDecode for SecretString {
     fn from_wire(value: Value) -> Result<Self, String> {
         // Never echo the value in the error: it is a token.
         match value {
-            Value::String(text) => Ok(Self::new(text)),
-            Value::Number(number) => Ok(Self::new(number.to_string())),
+            Value::String(text) => Ok(Self::from(text)),
+            Value::Number(number) => Ok(Self::from(number.to_string())),
             _ => Err("expected a token string".to_owned()),
         }
     }
 }
 
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Self::from_wire(Value::deserialize(deserializer)?).map_err(D::Error::custom)
+/// Whether two tokens are equal, compared in constant time (the `PartialEq` of generated types
+/// that hold a token; `SecretString` has none of its own).
+pub fn secrets_equal(left: &SecretString, right: &SecretString) -> bool {
+    imconnector_transport::secrets_match(left.expose_secret(), right.expose_secret())
+}
+
+/// [`secrets_equal`] for optional tokens: two absent tokens are equal.
+pub fn optional_secrets_equal(left: &Option<SecretString>, right: &Option<SecretString>) -> bool {
+    match (left, right) {
+        (Some(left), Some(right)) => secrets_equal(left, right),
+        (None, None) => true,
+        _ => false,
     }
 }
 
@@ -74,20 +39,23 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn debug_never_shows_the_token_and_comparison_is_exact() {
-        let token: Secret =
-            serde_json::from_value(json!("831c76b092f9f135d9b6b36c3a720757")).unwrap();
+    fn decoded_tokens_compare_exactly_and_never_show() {
+        let token = SecretString::from_wire(json!("831c76b092f9f135d9b6b36c3a720757")).unwrap();
         let shown = format!("{token:?} {:?}", Some(token.clone()));
         assert!(!shown.contains("831c"), "{shown}");
-        assert!(token.matches("831c76b092f9f135d9b6b36c3a720757"));
-        assert!(!token.matches("831c76b092f9f135d9b6b36c3a72075"));
-        assert!(!token.matches(""));
-        assert_eq!(token.expose(), "831c76b092f9f135d9b6b36c3a720757");
+        let same = SecretString::from("831c76b092f9f135d9b6b36c3a720757".to_owned());
+        let shorter = SecretString::from("831c76b092f9f135d9b6b36c3a72075".to_owned());
+        assert!(secrets_equal(&token, &same));
+        assert!(!secrets_equal(&token, &shorter));
+        assert!(optional_secrets_equal(&None, &None));
+        assert!(!optional_secrets_equal(&Some(token), &None));
+        let number = SecretString::from_wire(json!(42)).unwrap();
+        assert_eq!(number.expose_secret(), "42");
     }
 
     #[test]
     fn a_malformed_token_error_does_not_echo_the_value() {
-        let error = serde_json::from_value::<Secret>(json!({"secret": "abc123"})).unwrap_err();
-        assert!(!error.to_string().contains("abc123"));
+        let error = SecretString::from_wire(json!({"secret": "abc123"})).unwrap_err();
+        assert!(!error.contains("abc123"));
     }
 }

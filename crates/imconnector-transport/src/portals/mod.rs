@@ -41,7 +41,7 @@ use secrecy::SecretString;
 
 use known_tokens::KnownTokens;
 pub use known_tokens::{DEFAULT_KNOWN_TOKENS, DEFAULT_KNOWN_TOKEN_AGE};
-pub use record::{InstallError, PortalRecord};
+pub use record::{InstallEventError, PortalRecord};
 pub use store::{MemoryPortalStore, PortalStore, PortalStoreError};
 
 /// Why the registry could not serve a portal.
@@ -53,7 +53,7 @@ pub enum RegistryError {
     NotInstalled(String),
     /// The installation could not be read.
     #[error(transparent)]
-    Install(#[from] InstallError),
+    Install(#[from] InstallEventError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] PortalStoreError),
@@ -124,7 +124,7 @@ impl<S: PortalStore> PortalRegistry<S> {
     /// [`RegistryError::Store`], [`RegistryError::Client`].
     pub async fn install(&self, record: PortalRecord) -> Result<Client, RegistryError> {
         if record.member_id.trim().is_empty() {
-            return Err(InstallError::Missing("member_id").into());
+            return Err(InstallEventError::Missing("member_id").into());
         }
         let client = self.build(&record)?;
         self.store.save(&record).await?;
@@ -147,7 +147,7 @@ impl<S: PortalStore> PortalRegistry<S> {
         body: &[u8],
     ) -> Result<Client, RegistryError> {
         let event = imconnector_form::parse_body(content_type, body)
-            .map_err(|error| InstallError::Malformed(error.to_string()))?;
+            .map_err(|error| InstallEventError::Malformed(error.to_string()))?;
         self.install(PortalRecord::from_install_event(&event)?)
             .await
     }

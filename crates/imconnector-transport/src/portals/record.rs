@@ -27,10 +27,12 @@ pub struct PortalRecord {
     pub oauth_server: Option<String>,
 }
 
-/// Why an installation could not be read.
+/// Why an install event (`ONAPPINSTALL` or the install POST) could not be read as a
+/// [`PortalRecord`]. Not the installer's `imconnector::install::InstallError`, which says why an
+/// install request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum InstallError {
+pub enum InstallEventError {
     /// The body is not a form or JSON object.
     #[error("malformed installation: {0}")]
     Malformed(String),
@@ -83,12 +85,12 @@ impl PortalRecord {
     /// `expires_in`), `domain`, `server_endpoint`, `scope`, `status` and `user_id` are kept.
     ///
     /// # Errors
-    /// [`InstallError::Missing`] naming the first missing field.
-    pub fn from_install_event(event: &Value) -> Result<Self, InstallError> {
+    /// [`InstallEventError::Missing`] naming the first missing field.
+    pub fn from_install_event(event: &Value) -> Result<Self, InstallEventError> {
         let auth = event
             .get("auth")
             .and_then(Value::as_object)
-            .ok_or(InstallError::Missing("auth"))?;
+            .ok_or(InstallEventError::Missing("auth"))?;
         let text = |key: &str| -> Option<String> {
             match auth.get(key)? {
                 Value::String(text) if !text.trim().is_empty() => Some(text.trim().to_owned()),
@@ -96,7 +98,7 @@ impl PortalRecord {
                 _ => None,
             }
         };
-        let required = |key: &'static str| text(key).ok_or(InstallError::Missing(key));
+        let required = |key: &'static str| text(key).ok_or(InstallEventError::Missing(key));
         let member_id = required("member_id")?;
         let application_token = required("application_token")?;
         let mut tokens = Tokens::new(required("access_token")?, required("refresh_token")?)

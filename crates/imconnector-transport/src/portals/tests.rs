@@ -62,12 +62,12 @@ fn an_install_event_becomes_a_record_and_a_missing_field_is_named() {
         event["auth"][field] = json!("");
         assert_eq!(
             PortalRecord::from_install_event(&event).unwrap_err(),
-            InstallError::Missing(field)
+            InstallEventError::Missing(field)
         );
     }
     assert_eq!(
         PortalRecord::from_install_event(&json!({"event": "ONAPPINSTALL"})).unwrap_err(),
-        InstallError::Missing("auth")
+        InstallEventError::Missing("auth")
     );
 }
 

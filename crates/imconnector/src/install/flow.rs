@@ -1,7 +1,7 @@
 //! What the installer does with a parsed request: prove, store, provision, forget.
 
-use imconnector_api::methods::{EventBind, EventGet};
-use imconnector_api::wire::LineId;
+use imconnector_api::ids::LineId;
+use imconnector_api::methods::{BindEvent, ListEventBindings};
 use imconnector_transport::portals::{PortalRecord, PortalStore};
 use imconnector_transport::{Client, Tokens};
 use secrecy::{ExposeSecret, SecretString};
@@ -152,17 +152,17 @@ impl<S: PortalStore> Installer<S> {
         &self,
         client: &Client,
     ) -> Result<Provisioned, InstallError> {
-        let install_url = self.urls.install();
+        let install_url = self.urls.install_events();
         let bindings = client
-            .call(&EventGet::new())
+            .call(&ListEventBindings::new())
             .await
             .map_err(WorkflowError::call(Step::ListBindings))?;
         for event in LIFECYCLE_EVENTS {
-            if is_bound(&bindings, event, &install_url) {
+            if is_bound(&bindings, event, install_url.as_str()) {
                 continue;
             }
             match client
-                .call(&EventBind::new(event, install_url.as_str()))
+                .call(&BindEvent::new(event, install_url.clone()))
                 .await
             {
                 Ok(_) => {}

@@ -62,14 +62,14 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
-use imconnector_api::wire::LineId;
+use imconnector_api::ids::LineId;
 use imconnector_transport::authorization::OAuthServer;
 use imconnector_transport::portals::{PortalRegistry, PortalStore};
 use imconnector_transport::InvalidRequest;
 
 use crate::provision::{ConnectorSetup, Provisioned};
 use crate::receiver::{EventHandler, EventReceiver};
-use crate::urls::{EventsUrl, SettingsUrl};
+use crate::{EventsUrl, SettingsUrl};
 
 pub use error::InstallError;
 
@@ -88,6 +88,10 @@ pub const DEFAULT_INSTALL_BODY_LIMIT: usize = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppUrls {
     base: String,
+    // Built (and so checked) once in `new`, so the getters cannot fail.
+    events: EventsUrl,
+    settings: SettingsUrl,
+    install_events: EventsUrl,
 }
 
 impl AppUrls {
@@ -103,9 +107,17 @@ impl AppUrls {
         } else {
             format!("{base}/")
         };
-        // Validated through the events URL, whose rules (absolute, http(s), a host) apply.
-        EventsUrl::parse(&base).map_err(|error| InvalidRequest::new("base", error.reason))?;
-        Ok(Self { base })
+        // Validated through the two URLs, whose rules (absolute, http(s), a host) apply.
+        let in_base = |error: InvalidRequest| InvalidRequest::new("base", error.reason);
+        let events = EventsUrl::parse(&format!("{base}events")).map_err(in_base)?;
+        let settings = SettingsUrl::parse(&format!("{base}settings")).map_err(in_base)?;
+        let install_events = EventsUrl::parse(&format!("{base}install")).map_err(in_base)?;
+        Ok(Self {
+            base,
+            events,
+            settings,
+            install_events,
+        })
     }
 
     /// The app page ("Handler path" of the local app). It also takes the code flow's
@@ -124,14 +136,20 @@ impl AppUrls {
         format!("{}install", self.base)
     }
 
+    /// [`install`](Self::install) as the handler of the lifecycle events (`ONAPPINSTALL`,
+    /// `ONAPPUNINSTALL`).
+    pub(crate) fn install_events(&self) -> &EventsUrl {
+        &self.install_events
+    }
+
     /// Where events are POSTed.
     pub fn events(&self) -> EventsUrl {
-        EventsUrl(format!("{}events", self.base))
+        self.events.clone()
     }
 
     /// The connector's settings page (`SETTING_CONNECTOR`).
     pub fn settings(&self) -> SettingsUrl {
-        SettingsUrl(format!("{}settings", self.base))
+        self.settings.clone()
     }
 
     /// Starts the code flow for an installed portal: `authorize?member_id=…`.

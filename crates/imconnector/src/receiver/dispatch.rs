@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use imconnector_api::events::Event;
+use imconnector_api::ids::{ConnectorId, LineId};
 use imconnector_api::methods::SendStatusDelivery;
 use imconnector_api::types::{DeliveryChat, DeliveryIm, DeliveryItem, DeliveryMessage};
-use imconnector_api::wire::{ConnectorId, LineId};
 use imconnector_transport::Client;
 
 use super::handler::{DeliveryReport, EventHandler, HandlerError, SentMessages};

@@ -4,7 +4,7 @@
 //! Bitrix24 POSTs each event as a PHP-style form. The receiver
 //! 1. refuses bodies over the size limit (413);
 //! 2. parses the body (400 if it cannot be parsed) and checks `auth[application_token]` in
-//!    constant time ([`Secret::matches`]) against the token [`ApplicationTokens`] gives for
+//!    constant time ([`secrets_match`](crate::secrets_match)) against the token [`ApplicationTokens`] gives for
 //!    `auth[member_id]`: a missing, wrong or unknown one is 401, and the event is neither
 //!    decoded nor dispatched;
 //! 3. decodes the typed [`Event`] with [`Event::from_value`]: 400 if it does not have its
@@ -42,8 +42,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use imconnector_api::events::{Event, EventDecodeError};
-#[cfg(doc)]
-use imconnector_api::wire::Secret;
 use imconnector_transport::Client;
 use secrecy::ExposeSecret;
 
@@ -201,7 +199,7 @@ async fn receive<H: EventHandler, T: ApplicationTokens, C: PortalClients>(
 
 /// Checks and decodes an event body as the router does, for use outside axum: parses it
 /// (JSON when `content_type` is `application/json`, the portal's form encoding otherwise),
-/// checks `auth[application_token]` in constant time ([`Secret::matches`]) against the token
+/// checks `auth[application_token]` in constant time ([`secrets_match`](crate::secrets_match)) against the token
 /// `tokens` gives for `auth[member_id]`, and only then decodes the typed [`Event`] with
 /// [`Event::from_value`], so an unauthenticated POST costs no decoding.
 ///

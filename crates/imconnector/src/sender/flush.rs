@@ -122,9 +122,8 @@ fn report_call(stats: &Counters, replies: Vec<Reply>, answer: Result<MessagesRes
         Ok(result) => result,
         Err(error) => return fail_all(stats, replies, &Arc::new(error)),
     };
-    let items = result.data.get("RESULT");
     for (index, reply) in replies.into_iter().enumerate() {
-        let outcome = match items.and_then(|items| items.get(index)) {
+        let outcome = match result.get(index) {
             Some(item) if item.success => SendOutcome::Stored(Box::new(item.clone())),
             Some(item) => SendOutcome::Rejected(item.errors.clone().unwrap_or_default()),
             // The call was applied, but says nothing of this message.

@@ -6,8 +6,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use imconnector_api::ids::LineId;
 use imconnector_api::types::{MessageIn, MessageResult};
-use imconnector_api::wire::LineId;
 use imconnector_transport::{Error, InvalidRequest};
 use tokio::sync::oneshot;
 

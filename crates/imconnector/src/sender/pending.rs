@@ -8,10 +8,22 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use imconnector_api::wire::LineId;
+use imconnector_api::ids::LineId;
+use imconnector_api::types::MessageIn;
+use tokio::sync::oneshot;
 
-use super::worker::Queued;
-use super::Limits;
+use super::{Limits, SendId, SendReport};
+
+/// A message on its way, with where to report its outcome.
+#[derive(Debug)]
+pub(crate) struct Queued {
+    pub(crate) id: SendId,
+    pub(crate) line: LineId,
+    /// The external chat id (`chat.id`), which keeps the order.
+    pub(crate) chat: Arc<str>,
+    pub(crate) message: MessageIn,
+    pub(crate) reply: oneshot::Sender<SendReport>,
+}
 
 /// What keeps order: an external chat on a line.
 pub(crate) type ChatKey = (LineId, Arc<str>);
@@ -171,7 +183,7 @@ mod tests {
             chat: Arc::from(chat),
             message: MessageIn::new(
                 MessageUser::new("user"),
-                MessageBody::new().text(id.to_string()),
+                MessageBody::new().with_text(id.to_string()),
                 MessageChat::new(chat),
             ),
             reply,

@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use imconnector_api::methods::{Activate, Register};
+use imconnector_api::ids::{ConnectorId, LineId, SettingsUrl};
+use imconnector_api::methods::{ActivateConnector, RegisterConnector};
 use imconnector_api::types::{Icon, MessageBody, MessageChat, MessageIn, MessageUser};
-use imconnector_api::wire::{ConnectorId, LineId};
 use imconnector_emulator::{Direction, Emulator, ExposeSecret, Faults};
 use imconnector_transport::{ApiError, Client, Error, ErrorCode, OAuthApp, RateLimit, Tokens};
 
@@ -50,16 +50,16 @@ fn line(id: i64) -> LineId {
 
 /// Registers the connector and activates it on `lines`.
 async fn connect(client: &Client, lines: &[i64]) {
-    let register = Register::new(
+    let register = RegisterConnector::new(
         connector(),
         "Sender test",
         Icon::new("data:image/svg+xml,%3Csvg%2F%3E"),
-        "https://connector.example/settings",
+        SettingsUrl::parse("https://connector.example/settings").unwrap(),
     );
     client.call(&register).await.expect("register");
     for &id in lines {
         client
-            .call(&Activate::new(connector(), line(id), true))
+            .call(&ActivateConnector::new(connector(), line(id), true))
             .await
             .expect("activate");
     }
@@ -69,8 +69,8 @@ fn message(chat: &str, external_id: &str) -> MessageIn {
     MessageIn::new(
         MessageUser::new(format!("user-{chat}")),
         MessageBody::new()
-            .id(external_id)
-            .text(format!("text of {external_id}")),
+            .with_id(external_id)
+            .with_text(format!("text of {external_id}")),
         MessageChat::new(chat),
     )
 }
@@ -164,8 +164,8 @@ async fn each_message_gets_its_own_outcome_in_a_mixed_pack() {
         .start();
     let good = sender.try_send(line(1), message("a", "good")).unwrap();
     let bad_email = MessageIn::new(
-        MessageUser::new("user-b").email("not an address"),
-        MessageBody::new().id("bad-email").text("hi"),
+        MessageUser::new("user-b").with_email("not an address"),
+        MessageBody::new().with_id("bad-email").with_text("hi"),
         MessageChat::new("b"),
     );
     let rejected = sender.try_send(line(1), bad_email).unwrap();
@@ -222,7 +222,7 @@ async fn an_invalid_message_is_refused_when_queued_naming_its_field() {
     let sender = Sender::builder(client, connector()).start();
     let no_chat = MessageIn::new(
         MessageUser::new("user"),
-        MessageBody::new().text("hi"),
+        MessageBody::new().with_text("hi"),
         MessageChat::new(""),
     );
     match sender.send(line(1), no_chat).await {

@@ -5,28 +5,16 @@ use std::collections::HashMap;
 use std::future::poll_fn;
 use std::task::Poll;
 
-use imconnector_api::types::MessageIn;
-use imconnector_api::wire::{ConnectorId, LineId};
+use imconnector_api::ids::ConnectorId;
 use imconnector_transport::Client;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::{Id, JoinError, JoinSet};
 
 use std::sync::Arc;
 
-use super::pending::{ChatKey, Pending};
+use super::pending::{ChatKey, Pending, Queued};
 use super::stats::Counters;
-use super::{flush, Limits, SendId, SendReport};
-
-/// A message on its way, with where to report its outcome.
-#[derive(Debug)]
-pub(crate) struct Queued {
-    pub(crate) id: SendId,
-    pub(crate) line: LineId,
-    /// The external chat id (`chat.id`), which keeps the order.
-    pub(crate) chat: Arc<str>,
-    pub(crate) message: MessageIn,
-    pub(crate) reply: oneshot::Sender<SendReport>,
-}
+use super::{flush, Limits};
 
 /// What woke the task up.
 enum Wake {

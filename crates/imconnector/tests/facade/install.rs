@@ -4,7 +4,8 @@
 
 pub mod support;
 
-use imconnector::emulator::{DeliveryOutcome, ExposeSecret, InstallState};
+use imconnector::emulator::{DeliveryOutcome, InstallState};
+use imconnector::ExposeSecret;
 use serde_json::json;
 
 use crate::support::http;

@@ -147,7 +147,7 @@ async fn applying_the_settings_page_activates_then_sets_data_or_deactivates() {
     let applied = apply_settings(
         &portal.client,
         &page,
-        ConnectorData::new().name("Acme on line 1"),
+        ConnectorData::new().with_name("Acme on line 1"),
     )
     .await
     .expect("applied");

@@ -22,7 +22,7 @@ async fn snapshot(portal: &Portal) -> Snapshot {
         statuses: portal.emulator.line_statuses(),
         bindings: portal
             .client
-            .call(&methods::EventGet::new())
+            .call(&methods::ListEventBindings::new())
             .await
             .expect("event.get"),
         events_fired: portal.emulator.event_deliveries().len(),
@@ -43,7 +43,11 @@ fn bind_calls(portal: &Portal) -> u64 {
 async fn provisioning_twice_changes_nothing_the_second_time() {
     let portal = portal().await;
     let handler = sink().await;
-    let setup = setup(&handler).data(ConnectorData::new().id("acme-channel").name("Acme support"));
+    let setup = setup(&handler).with_data(
+        ConnectorData::new()
+            .with_id("acme-channel")
+            .with_name("Acme support"),
+    );
 
     let first = provision(&portal.client, &setup, line(1))
         .await
@@ -91,9 +95,9 @@ async fn provisioning_binds_only_the_missing_events() {
     let setup = setup(&handler);
     portal
         .client
-        .call(&methods::EventBind::new(
+        .call(&methods::BindEvent::new(
             "OnImConnectorMessageAdd",
-            handler.as_str(),
+            EventsUrl::parse(&handler).expect("the sink's URL"),
         ))
         .await
         .expect("bind one by hand");
@@ -153,7 +157,7 @@ fn a_malformed_handler_url_is_refused_before_a_setup_exists() {
 async fn a_failed_step_is_named_in_the_error() {
     let portal = portal().await;
     let handler = sink().await;
-    let setup = setup(&handler).events(["OnSomethingThatDoesNotExist"]);
+    let setup = setup(&handler).with_events(["OnSomethingThatDoesNotExist"]);
     let error = provision(&portal.client, &setup, line(1))
         .await
         .expect_err("refused");

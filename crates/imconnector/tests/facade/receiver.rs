@@ -1,9 +1,10 @@
 //! The event receiver: refuses what it must, and turns a real operator reply from the portal
 //! into a handler call and a delivery confirmation.
 
-use imconnector::emulator::{Direction, ExposeSecret};
+use imconnector::emulator::Direction;
 use imconnector::prelude::*;
 use imconnector::receiver::{Rejection, SingleToken, TokenMap};
+use imconnector::ExposeSecret;
 use serde_json::{json, Value};
 
 use crate::support::{http, line, next, portal, recorder, serve, setup, Seen};
@@ -172,10 +173,10 @@ async fn an_operator_reply_reaches_the_handler_and_is_confirmed() {
         .expect("provision");
 
     let customer = MessageIn::new(
-        MessageUser::new("ext-user-42").name("Ivan"),
+        MessageUser::new("ext-user-42").with_name("Ivan"),
         MessageBody::new()
-            .id("ext-msg-1")
-            .text("Hello, I need help"),
+            .with_id("ext-msg-1")
+            .with_text("Hello, I need help"),
         MessageChat::new("channel-123"),
     );
     let sent = portal
@@ -285,7 +286,7 @@ async fn each_portal_is_verified_and_confirmed_with_its_own_token_and_client() {
             .router(),
     )
     .await;
-    let setup = setup(&url).events(["OnImConnectorMessageAdd"]);
+    let setup = setup(&url).with_events(["OnImConnectorMessageAdd"]);
 
     for (portal, chat) in [(&first, "chat-a"), (&second, "chat-b")] {
         provision(&portal.client, &setup, line(1))
@@ -293,7 +294,7 @@ async fn each_portal_is_verified_and_confirmed_with_its_own_token_and_client() {
             .expect("provision");
         let customer = MessageIn::new(
             MessageUser::new("u"),
-            MessageBody::new().text("hi"),
+            MessageBody::new().with_text("hi"),
             MessageChat::new(chat),
         );
         portal

@@ -43,7 +43,7 @@ pub fn setup(event_handler: &str) -> ConnectorSetup {
         ConnectorId::new("acme_chat").expect("valid id"),
         "Acme Chat",
         Icon::new("data:image/svg+xml,%3Csvg%20xmlns%3D%22http://www.w3.org/2000/svg%22/%3E")
-            .color("#69acc0"),
+            .with_color("#69acc0"),
         SettingsUrl::parse("https://connector.example.com/settings").expect("valid URL"),
         EventsUrl::parse(event_handler).expect("valid URL"),
     )

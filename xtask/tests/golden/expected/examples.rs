@@ -16,12 +16,12 @@ impl crate::test_support::FromExample for crate::methods::WidgetSet {
             >(example, "MESSAGES"),
         );
         if let Some(value) = crate::test_support::optional::<String>(example, "NAME") {
-            built = built.name(value);
+            built = built.with_name(value);
         }
         if let Some(value) = crate::test_support::optional::<
             Vec<String>,
         >(example, "TAGS") {
-            built = built.tags(value);
+            built = built.with_tags(value);
         }
         built
     }
@@ -35,10 +35,10 @@ impl crate::test_support::FromExample for crate::types::Widget {
         if let Some(value) = crate::test_support::optional::<
             crate::types::Color,
         >(example, "color") {
-            built = built.color(value);
+            built = built.with_color(value);
         }
         if let Some(value) = crate::test_support::optional::<String>(example, "icon") {
-            built = built.icon(value);
+            built = built.with_icon(value);
         }
         built
     }

@@ -6,7 +6,7 @@
 /// Sent to the connector's app when a session is closed (`session.closed` is `Y`). The list is under `data.DATA`. The docs page shows `eventId` and a `refresh_token` in the envelope; real POSTs carry `event_handler_id` like every other event.
 ///
 /// Bound as `OnImConnectorDialogFinish`; the POST carries `event=ONIMCONNECTORDIALOGFINISH`. Decoded by [`Event::from_form`](crate::events::Event::from_form) into [`Event::DialogFinish`](crate::events::Event::DialogFinish). [Official documentation](https://apidocs.bitrix24.com/api-reference/imopenlines/imconnector/events/on-im-connector-dialog-finish.html).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct DialogFinishEvent {
     /// The `event` field as sent, e.g. `ONIMCONNECTORMESSAGEADD`.

@@ -6,7 +6,7 @@
 /// Sent to the connector's app when a customer message opens a new session. The list is under `data.DATA`. The docs page shows `eventId` and a `refresh_token` in the envelope; real POSTs carry `event_handler_id` like every other event.
 ///
 /// Bound as `OnImConnectorDialogStart`; the POST carries `event=ONIMCONNECTORDIALOGSTART`. Decoded by [`Event::from_form`](crate::events::Event::from_form) into [`Event::DialogStart`](crate::events::Event::DialogStart). [Official documentation](https://apidocs.bitrix24.com/api-reference/imopenlines/imconnector/events/on-im-connector-dialog-start.html).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct DialogStartEvent {
     /// The `event` field as sent, e.g. `ONIMCONNECTORMESSAGEADD`.

@@ -6,7 +6,7 @@
 /// `data` is a scalar (`data=107` in the form), not an object. The connector's status on the line was deleted too (with an `OnImConnectorStatusDelete`).
 ///
 /// Bound as `OnImConnectorLineDelete`; the POST carries `event=ONIMCONNECTORLINEDELETE`. Decoded by [`Event::from_form`](crate::events::Event::from_form) into [`Event::LineDelete`](crate::events::Event::LineDelete). [Official documentation](https://apidocs.bitrix24.com/api-reference/imopenlines/imconnector/events/on-im-connector-line-delete.html).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct LineDeleteEvent {
     /// The `event` field as sent, e.g. `ONIMCONNECTORMESSAGEADD`.

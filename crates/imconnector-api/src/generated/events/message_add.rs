@@ -6,7 +6,7 @@
 /// Sent only to the app that registered the connector, and only while the connector's `STATUS` on the line is true. The portal does not retry a failed POST. Keep `im.chat_id` and `im.message_id`: `imconnector.send.status.delivery` needs them.
 ///
 /// Bound as `OnImConnectorMessageAdd`; the POST carries `event=ONIMCONNECTORMESSAGEADD`. Decoded by [`Event::from_form`](crate::events::Event::from_form) into [`Event::MessageAdd`](crate::events::Event::MessageAdd). [Official documentation](https://apidocs.bitrix24.com/api-reference/imopenlines/imconnector/events/on-im-connector-message-add.html).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct MessageAddEvent {
     /// The `event` field as sent, e.g. `ONIMCONNECTORMESSAGEADD`.

@@ -6,7 +6,7 @@
 /// One item per external id stored on the deleted message; here `message.id` is a single string.
 ///
 /// Bound as `OnImConnectorMessageDelete`; the POST carries `event=ONIMCONNECTORMESSAGEDELETE`. Decoded by [`Event::from_form`](crate::events::Event::from_form) into [`Event::MessageDelete`](crate::events::Event::MessageDelete). [Official documentation](https://apidocs.bitrix24.com/api-reference/imopenlines/imconnector/events/on-im-connector-message-delete.html).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct MessageDeleteEvent {
     /// The `event` field as sent, e.g. `ONIMCONNECTORMESSAGEADD`.

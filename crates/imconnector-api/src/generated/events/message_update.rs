@@ -6,7 +6,7 @@
 /// `message.id` is the list of external ids you reported with `imconnector.send.status.delivery` for that message. Confirm the edit with `imconnector.send.status.delivery` again.
 ///
 /// Bound as `OnImConnectorMessageUpdate`; the POST carries `event=ONIMCONNECTORMESSAGEUPDATE`. Decoded by [`Event::from_form`](crate::events::Event::from_form) into [`Event::MessageUpdate`](crate::events::Event::MessageUpdate). [Official documentation](https://apidocs.bitrix24.com/api-reference/imopenlines/imconnector/events/on-im-connector-message-update.html).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct MessageUpdateEvent {
     /// The `event` field as sent, e.g. `ONIMCONNECTORMESSAGEADD`.

@@ -35,8 +35,9 @@ pub use status_delete::StatusDeleteEvent;
 
 pub use crate::event_decode::EventDecodeError;
 
-/// An event, told apart by its `event` field (case-insensitive).
-#[derive(Debug, Clone)]
+/// An event, told apart by its `event` field (case-insensitive). Equal events carry
+/// equal tokens (compared in constant time).
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {
     /// `OnImConnectorDialogFinish`: An open-line session (dialog) with a customer was closed.
@@ -58,7 +59,7 @@ pub enum Event {
 }
 
 /// An event this SDK does not describe, kept with its name and raw `data`.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct UnknownEvent {
     /// The `event` field as sent, e.g. `ONIMCONNECTORMESSAGEADD`.

@@ -6,7 +6,7 @@
 /// The connector's status row on the line is gone (and with it the `imconnector.connector.data.set` data); messages stop until it is activated again. Keys are lowercase: `connector`, `line`.
 ///
 /// Bound as `OnImConnectorStatusDelete`; the POST carries `event=ONIMCONNECTORSTATUSDELETE`. Decoded by [`Event::from_form`](crate::events::Event::from_form) into [`Event::StatusDelete`](crate::events::Event::StatusDelete). [Official documentation](https://apidocs.bitrix24.com/api-reference/imopenlines/imconnector/events/on-im-connector-status-delete.html).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct StatusDeleteEvent {
     /// The `event` field as sent, e.g. `ONIMCONNECTORMESSAGEADD`.

@@ -3,41 +3,41 @@
 
 //! Typed requests, one per REST method: build one with `new(..)` and the setters, send it with `Client::call`.
 
-mod event_bind;
+mod bind_event;
 
-pub use event_bind::{EventBind, EventBindResponse};
+pub use bind_event::{BindEvent, BindEventResponse};
 
-mod event_get;
+mod list_event_bindings;
 
-pub use event_get::{EventGet, EventGetResponse};
+pub use list_event_bindings::{ListEventBindings, ListEventBindingsResponse};
 
-mod event_unbind;
+mod unbind_event;
 
-pub use event_unbind::{EventUnbind, EventUnbindResponse};
+pub use unbind_event::{UnbindEvent, UnbindEventResponse};
 
-mod activate;
+mod activate_connector;
 
-pub use activate::{Activate, ActivateResponse};
+pub use activate_connector::{ActivateConnector, ActivateConnectorResponse};
 
-mod chat_name_set;
+mod set_chat_name;
 
-pub use chat_name_set::{ChatNameSet, ChatNameSetResponse};
+pub use set_chat_name::{SetChatName, SetChatNameResponse};
 
-mod connector_data_set;
+mod set_connector_data;
 
-pub use connector_data_set::{ConnectorDataSet, ConnectorDataSetResponse};
+pub use set_connector_data::{SetConnectorData, SetConnectorDataResponse};
 
 mod delete_messages;
 
 pub use delete_messages::{DeleteMessages, DeleteMessagesResponse};
 
-mod list;
+mod list_connectors;
 
-pub use list::{List, ListResponse};
+pub use list_connectors::{ListConnectors, ListConnectorsResponse};
 
-mod register;
+mod register_connector;
 
-pub use register::{Register, RegisterResponse};
+pub use register_connector::{RegisterConnector, RegisterConnectorResponse};
 
 mod send_messages;
 
@@ -51,26 +51,26 @@ mod send_status_reading;
 
 pub use send_status_reading::{SendStatusReading, SendStatusReadingResponse};
 
-mod set_error;
+mod set_connector_error;
 
-pub use set_error::{SetError, SetErrorResponse};
+pub use set_connector_error::{SetConnectorError, SetConnectorErrorResponse};
 
-mod status;
+mod get_connector_status;
 
-pub use status::{Status, StatusResponse};
+pub use get_connector_status::{GetConnectorStatus, GetConnectorStatusResponse};
 
-mod unregister;
+mod unregister_connector;
 
-pub use unregister::{Unregister, UnregisterResponse};
+pub use unregister_connector::{UnregisterConnector, UnregisterConnectorResponse};
 
 mod update_messages;
 
 pub use update_messages::{UpdateMessages, UpdateMessagesResponse};
 
-mod config_get;
+mod get_line_config;
 
-pub use config_get::{ConfigGet, ConfigGetResponse};
+pub use get_line_config::{GetLineConfig, GetLineConfigResponse};
 
-mod config_list_get;
+mod list_line_configs;
 
-pub use config_list_get::{ConfigListGet, ConfigListGetResponse};
+pub use list_line_configs::{ListLineConfigs, ListLineConfigsResponse};

@@ -29,12 +29,12 @@
 /// ```no_run
 /// # use imconnector_api::methods::SendMessages;
 /// # use imconnector_api::types::{MessageBody, MessageChat, MessageIn, MessageUser};
-/// # use imconnector_api::wire::{ConnectorId, LineId};
+/// # use imconnector_api::ids::{ConnectorId, LineId};
 /// # async fn run(client: &imconnector_api::transport::Client) -> Result<(), imconnector_api::transport::Error> {
 /// let request = SendMessages::new(
 ///     ConnectorId::new("myconnector")?,
 ///     LineId::new(107)?,
-///     [MessageIn::new(MessageUser::new("ext-user-42"), MessageBody::new().id("ext-msg-1001").text("Good afternoon"), MessageChat::new("channel-123"))],
+///     [MessageIn::new(MessageUser::new("ext-user-42"), MessageBody::new().with_id("ext-msg-1001").with_text("Good afternoon"), MessageChat::new("channel-123"))],
 /// );
 /// let response = client.call(&request).await?;
 /// # let _ = response;
@@ -79,15 +79,15 @@ impl SendMessages {
         }
     }
     /// Reads `CONNECTOR`: Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot.
-    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+    pub fn connector(&self) -> &crate::wire::ConnectorId {
         &self.connector
     }
     /// Reads `LINE`: Open line id (see `imopenlines.config.list.get`).
-    pub fn get_line(&self) -> &crate::wire::LineId {
+    pub fn line(&self) -> &crate::wire::LineId {
         &self.line
     }
     /// Reads `MESSAGES`: The customer's messages, each with its `user`, `message` and `chat` block.
-    pub fn get_messages(&self) -> &[crate::types::MessageIn] {
+    pub fn messages(&self) -> &[crate::types::MessageIn] {
         &self.messages
     }
 }

@@ -26,7 +26,7 @@
 /// ```no_run
 /// # use imconnector_api::methods::SendStatusDelivery;
 /// # use imconnector_api::types::{DeliveryChat, DeliveryIm, DeliveryItem, DeliveryMessage};
-/// # use imconnector_api::wire::{ConnectorId, LineId};
+/// # use imconnector_api::ids::{ConnectorId, LineId};
 /// # async fn run(client: &imconnector_api::transport::Client) -> Result<(), imconnector_api::transport::Error> {
 /// let request = SendStatusDelivery::new(
 ///     ConnectorId::new("myconnector")?,
@@ -76,15 +76,15 @@ impl SendStatusDelivery {
         }
     }
     /// Reads `CONNECTOR`: Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot.
-    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+    pub fn connector(&self) -> &crate::wire::ConnectorId {
         &self.connector
     }
     /// Reads `LINE`: Open line id (see `imopenlines.config.list.get`).
-    pub fn get_line(&self) -> &crate::wire::LineId {
+    pub fn line(&self) -> &crate::wire::LineId {
         &self.line
     }
     /// Reads `MESSAGES`: One item per delivered operator message.
-    pub fn get_messages(&self) -> &[crate::types::DeliveryItem] {
+    pub fn messages(&self) -> &[crate::types::DeliveryItem] {
         &self.messages
     }
 }

@@ -42,34 +42,34 @@ impl Icon {
         }
     }
     /// CSS background colour of the tile, e.g. `#69acc0`. (`COLOR`)
-    pub fn color(mut self, color: impl Into<String>) -> Self {
+    pub fn with_color(mut self, color: impl Into<String>) -> Self {
         self.color = Some(color.into());
         self
     }
     /// CSS `background-size` of the image, e.g. `90%`. (`SIZE`)
-    pub fn size(mut self, size: impl Into<String>) -> Self {
+    pub fn with_size(mut self, size: impl Into<String>) -> Self {
         self.size = Some(size.into());
         self
     }
     /// CSS `background-position` of the image, e.g. `center`. (`POSITION`)
-    pub fn position(mut self, position: impl Into<String>) -> Self {
+    pub fn with_position(mut self, position: impl Into<String>) -> Self {
         self.position = Some(position.into());
         self
     }
     /// Reads `DATA_IMAGE`: The image as a data URI, usually `data:image/svg+xml,<url-encoded SVG>`. It is inlined into CSS `url('...')`, so keep `'` out of it.
-    pub fn get_data_image(&self) -> &crate::wire::DataImageUri {
+    pub fn data_image(&self) -> &crate::wire::DataImageUri {
         &self.data_image
     }
     /// Reads `COLOR` (`None` when not set): CSS background colour of the tile, e.g. `#69acc0`.
-    pub fn get_color(&self) -> Option<&str> {
+    pub fn color(&self) -> Option<&str> {
         self.color.as_deref()
     }
     /// Reads `SIZE` (`None` when not set): CSS `background-size` of the image, e.g. `90%`.
-    pub fn get_size(&self) -> Option<&str> {
+    pub fn size(&self) -> Option<&str> {
         self.size.as_deref()
     }
     /// Reads `POSITION` (`None` when not set): CSS `background-position` of the image, e.g. `center`.
-    pub fn get_position(&self) -> Option<&str> {
+    pub fn position(&self) -> Option<&str> {
         self.position.as_deref()
     }
 }
@@ -123,39 +123,39 @@ impl DisabledIcon {
         }
     }
     /// The image as a data URI, usually `data:image/svg+xml,<url-encoded SVG>`. It is inlined into CSS `url('...')`, so keep `'` out of it. (`DATA_IMAGE`)
-    pub fn data_image(mut self, data_image: impl Into<String>) -> Self {
+    pub fn with_data_image(mut self, data_image: impl Into<String>) -> Self {
         self.data_image = Some(crate::wire::DataImageUri::new(data_image));
         self
     }
     /// CSS background colour of the tile, e.g. `#69acc0`. (`COLOR`)
-    pub fn color(mut self, color: impl Into<String>) -> Self {
+    pub fn with_color(mut self, color: impl Into<String>) -> Self {
         self.color = Some(color.into());
         self
     }
     /// CSS `background-size` of the image, e.g. `90%`. (`SIZE`)
-    pub fn size(mut self, size: impl Into<String>) -> Self {
+    pub fn with_size(mut self, size: impl Into<String>) -> Self {
         self.size = Some(size.into());
         self
     }
     /// CSS `background-position` of the image, e.g. `center`. (`POSITION`)
-    pub fn position(mut self, position: impl Into<String>) -> Self {
+    pub fn with_position(mut self, position: impl Into<String>) -> Self {
         self.position = Some(position.into());
         self
     }
     /// Reads `DATA_IMAGE` (`None` when not set): The image as a data URI, usually `data:image/svg+xml,<url-encoded SVG>`. It is inlined into CSS `url('...')`, so keep `'` out of it.
-    pub fn get_data_image(&self) -> Option<&crate::wire::DataImageUri> {
+    pub fn data_image(&self) -> Option<&crate::wire::DataImageUri> {
         self.data_image.as_ref()
     }
     /// Reads `COLOR` (`None` when not set): CSS background colour of the tile, e.g. `#69acc0`.
-    pub fn get_color(&self) -> Option<&str> {
+    pub fn color(&self) -> Option<&str> {
         self.color.as_deref()
     }
     /// Reads `SIZE` (`None` when not set): CSS `background-size` of the image, e.g. `90%`.
-    pub fn get_size(&self) -> Option<&str> {
+    pub fn size(&self) -> Option<&str> {
         self.size.as_deref()
     }
     /// Reads `POSITION` (`None` when not set): CSS `background-position` of the image, e.g. `center`.
-    pub fn get_position(&self) -> Option<&str> {
+    pub fn position(&self) -> Option<&str> {
         self.position.as_deref()
     }
 }
@@ -209,39 +209,39 @@ impl ConnectorData {
         }
     }
     /// The channel's id in the external system; if it has none, make one up such as `<connector>_line<LINE>`. (`ID`)
-    pub fn id(mut self, id: impl Into<String>) -> Self {
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
         self.id = Some(id.into());
         self
     }
     /// Public link to the channel or chat. (`URL`)
-    pub fn url(mut self, url: impl Into<String>) -> Self {
+    pub fn with_url(mut self, url: impl Into<String>) -> Self {
         self.url = Some(url.into());
         self
     }
     /// Link for operators to open the conversation; give `URL` again if there is no separate one. (`URL_IM`)
-    pub fn url_im(mut self, url_im: impl Into<String>) -> Self {
+    pub fn with_url_im(mut self, url_im: impl Into<String>) -> Self {
         self.url_im = Some(url_im.into());
         self
     }
     /// The channel's display name. (`NAME`)
-    pub fn name(mut self, name: impl Into<String>) -> Self {
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
     }
     /// Reads `ID` (`None` when not set): The channel's id in the external system; if it has none, make one up such as `<connector>_line<LINE>`.
-    pub fn get_id(&self) -> Option<&str> {
+    pub fn id(&self) -> Option<&str> {
         self.id.as_deref()
     }
     /// Reads `URL` (`None` when not set): Public link to the channel or chat.
-    pub fn get_url(&self) -> Option<&str> {
+    pub fn url(&self) -> Option<&str> {
         self.url.as_deref()
     }
     /// Reads `URL_IM` (`None` when not set): Link for operators to open the conversation; give `URL` again if there is no separate one.
-    pub fn get_url_im(&self) -> Option<&str> {
+    pub fn url_im(&self) -> Option<&str> {
         self.url_im.as_deref()
     }
     /// Reads `NAME` (`None` when not set): The channel's display name.
-    pub fn get_name(&self) -> Option<&str> {
+    pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
 }

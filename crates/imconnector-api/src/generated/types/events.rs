@@ -5,11 +5,11 @@
 ///
 /// # Fields
 ///
-/// - `application_token` (`application_token`, `Secret`, required): The app's token on this portal, the same in every event; compare it (in constant time) with the one from `OnAppInstall`.
+/// - `application_token` (`application_token`, `SecretString`, required): The app's token on this portal, the same in every event; compare it (in constant time) with the one from `OnAppInstall`.
 /// - `domain` (`domain`, `string`, required): The portal's domain, e.g. `some-domain.bitrix24.com`.
 /// - `member_id` (`member_id`, `string`, required): The portal's unique id; key your per-portal storage by it.
-/// - `access_token` (`access_token`, `Secret`, optional): An access token for REST calls as that user.
-/// - `refresh_token` (`refresh_token`, `Secret`, optional): Sent only with a few events (app install/update, offline events); the docs also show it on dialog events.
+/// - `access_token` (`access_token`, `SecretString`, optional): An access token for REST calls as that user.
+/// - `refresh_token` (`refresh_token`, `SecretString`, optional): Sent only with a few events (app install/update, offline events); the docs also show it on dialog events.
 /// - `expires` (`expires`, `i64`, optional): When `access_token` expires, in Unix seconds.
 /// - `expires_in` (`expires_in`, `i64`, optional): Lifetime of `access_token` in seconds (3600).
 /// - `scope` (`scope`, `string`, optional): Granted scopes, comma separated.
@@ -22,7 +22,7 @@
 pub struct EventAuth {
     /// The app's token on this portal, the same in every event; compare it (in constant time) with the one from `OnAppInstall`. (`application_token`)
     #[serde(rename = "application_token", deserialize_with = "crate::wire::decode")]
-    pub application_token: crate::wire::Secret,
+    pub application_token: crate::wire::SecretString,
     /// The portal's domain, e.g. `some-domain.bitrix24.com`. (`domain`)
     #[serde(rename = "domain", deserialize_with = "crate::wire::decode")]
     pub domain: String,
@@ -36,7 +36,7 @@ pub struct EventAuth {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::wire::decode"
     )]
-    pub access_token: Option<crate::wire::Secret>,
+    pub access_token: Option<crate::wire::SecretString>,
     /// Sent only with a few events (app install/update, offline events); the docs also show it on dialog events. (`refresh_token`)
     #[serde(
         rename = "refresh_token",
@@ -44,7 +44,7 @@ pub struct EventAuth {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::wire::decode"
     )]
-    pub refresh_token: Option<crate::wire::Secret>,
+    pub refresh_token: Option<crate::wire::SecretString>,
     /// When `access_token` expires, in Unix seconds. (`expires`)
     #[serde(
         rename = "expires",
@@ -120,6 +120,24 @@ impl crate::wire::WireDecode for EventAuth {
             status: fields.optional("status")?,
             user_id: fields.optional("user_id")?,
         })
+    }
+}
+
+impl PartialEq for EventAuth {
+    fn eq(&self, other: &Self) -> bool {
+        crate::wire::secrets_equal(&self.application_token, &other.application_token)
+            && self.domain == other.domain && self.member_id == other.member_id
+            && crate::wire::optional_secrets_equal(
+                &self.access_token,
+                &other.access_token,
+            )
+            && crate::wire::optional_secrets_equal(
+                &self.refresh_token,
+                &other.refresh_token,
+            ) && self.expires == other.expires && self.expires_in == other.expires_in
+            && self.scope == other.scope && self.server_endpoint == other.server_endpoint
+            && self.client_endpoint == other.client_endpoint
+            && self.status == other.status && self.user_id == other.user_id
     }
 }
 

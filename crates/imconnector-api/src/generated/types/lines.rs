@@ -98,7 +98,7 @@ impl LineListParams {
         }
     }
     /// Fields to return, e.g. `["ID", "LINE_NAME", "ACTIVE"]`; all when omitted. (`select`)
-    pub fn select(
+    pub fn with_select(
         mut self,
         select: impl IntoIterator<Item = impl Into<String>>,
     ) -> Self {
@@ -106,7 +106,7 @@ impl LineListParams {
         self
     }
     /// Sort order by field, e.g. `{"ID": "ASC"}`. (`order`)
-    pub fn order(
+    pub fn with_order(
         mut self,
         order: std::collections::BTreeMap<String, crate::types::SortDirection>,
     ) -> Self {
@@ -114,7 +114,7 @@ impl LineListParams {
         self
     }
     /// Field filter, e.g. `{"ACTIVE": "Y"}`. (`filter`)
-    pub fn filter(
+    pub fn with_filter(
         mut self,
         filter: std::collections::BTreeMap<String, serde_json::Value>,
     ) -> Self {
@@ -122,37 +122,37 @@ impl LineListParams {
         self
     }
     /// Page size: at most 200, server default 50. (`limit`)
-    pub fn limit(mut self, limit: u64) -> Self {
+    pub fn with_limit(mut self, limit: u64) -> Self {
         self.limit = Some(limit);
         self
     }
     /// How many lines to skip; server default 0. (`offset`)
-    pub fn offset(mut self, offset: u64) -> Self {
+    pub fn with_offset(mut self, offset: u64) -> Self {
         self.offset = Some(offset);
         self
     }
     /// Reads `select` (`None` when not set): Fields to return, e.g. `["ID", "LINE_NAME", "ACTIVE"]`; all when omitted.
-    pub fn get_select(&self) -> Option<&[String]> {
+    pub fn select(&self) -> Option<&[String]> {
         self.select.as_deref()
     }
     /// Reads `order` (`None` when not set): Sort order by field, e.g. `{"ID": "ASC"}`.
-    pub fn get_order(
+    pub fn order(
         &self,
     ) -> Option<&std::collections::BTreeMap<String, crate::types::SortDirection>> {
         self.order.as_ref()
     }
     /// Reads `filter` (`None` when not set): Field filter, e.g. `{"ACTIVE": "Y"}`.
-    pub fn get_filter(
+    pub fn filter(
         &self,
     ) -> Option<&std::collections::BTreeMap<String, serde_json::Value>> {
         self.filter.as_ref()
     }
     /// Reads `limit` (`None` when not set): Page size: at most 200, server default 50.
-    pub fn get_limit(&self) -> Option<u64> {
+    pub fn limit(&self) -> Option<u64> {
         self.limit
     }
     /// Reads `offset` (`None` when not set): How many lines to skip; server default 0.
-    pub fn get_offset(&self) -> Option<u64> {
+    pub fn offset(&self) -> Option<u64> {
         self.offset
     }
 }
@@ -260,30 +260,30 @@ impl LineListOptions {
         }
     }
     /// Add each line's operator queue (`QUEUE`, `QUEUE_USERS_FIELDS`). (`QUEUE`)
-    pub fn queue(mut self, queue: bool) -> Self {
+    pub fn with_queue(mut self, queue: bool) -> Self {
         self.queue = Some(crate::wire::YesNo::from(queue));
         self
     }
     /// Add each line's queue configuration (`CONFIG_QUEUE`: users and departments). (`CONFIG_QUEUE`)
-    pub fn config_queue(mut self, config_queue: bool) -> Self {
+    pub fn with_config_queue(mut self, config_queue: bool) -> Self {
         self.config_queue = Some(crate::wire::YesNo::from(config_queue));
         self
     }
     /// Return only lines the current user may perform this action on, e.g. `view`. (`CHECK_PERMISSION`)
-    pub fn check_permission(mut self, check_permission: impl Into<String>) -> Self {
+    pub fn with_check_permission(mut self, check_permission: impl Into<String>) -> Self {
         self.check_permission = Some(check_permission.into());
         self
     }
     /// Reads `QUEUE` (`None` when not set): Add each line's operator queue (`QUEUE`, `QUEUE_USERS_FIELDS`).
-    pub fn get_queue(&self) -> Option<bool> {
+    pub fn queue(&self) -> Option<bool> {
         self.queue.map(|flag| flag.get())
     }
     /// Reads `CONFIG_QUEUE` (`None` when not set): Add each line's queue configuration (`CONFIG_QUEUE`: users and departments).
-    pub fn get_config_queue(&self) -> Option<bool> {
+    pub fn config_queue(&self) -> Option<bool> {
         self.config_queue.map(|flag| flag.get())
     }
     /// Reads `CHECK_PERMISSION` (`None` when not set): Return only lines the current user may perform this action on, e.g. `view`.
-    pub fn get_check_permission(&self) -> Option<&str> {
+    pub fn check_permission(&self) -> Option<&str> {
         self.check_permission.as_deref()
     }
 }

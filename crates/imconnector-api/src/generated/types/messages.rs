@@ -39,15 +39,15 @@ impl MessageIn {
         Self { user, message, chat }
     }
     /// Reads `user`: The customer in the external channel.
-    pub fn get_user(&self) -> &crate::types::MessageUser {
+    pub fn user(&self) -> &crate::types::MessageUser {
         &self.user
     }
     /// Reads `message`: The message itself.
-    pub fn get_message(&self) -> &crate::types::MessageBody {
+    pub fn message(&self) -> &crate::types::MessageBody {
         &self.message
     }
     /// Reads `chat`: The external chat it was written in.
-    pub fn get_chat(&self) -> &crate::types::MessageChat {
+    pub fn chat(&self) -> &crate::types::MessageChat {
         &self.chat
     }
 }
@@ -141,88 +141,88 @@ impl MessageUser {
         }
     }
     /// First name: letters, spaces, `-` and `'` only, at most 25 characters. With no `last_name`, a two-word name is split into first and last name; with neither, the user is called "Guest". (`name`)
-    pub fn name(mut self, name: impl Into<String>) -> Self {
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
     }
     /// Last name; same rules as `name`. (`last_name`)
-    pub fn last_name(mut self, last_name: impl Into<String>) -> Self {
+    pub fn with_last_name(mut self, last_name: impl Into<String>) -> Self {
         self.last_name = Some(last_name.into());
         self
     }
     /// Avatar, downloaded by the portal. (`picture`)
-    pub fn picture(mut self, picture: crate::types::MessagePicture) -> Self {
+    pub fn with_picture(mut self, picture: crate::types::MessagePicture) -> Self {
         self.picture = Some(picture);
         self
     }
     /// Link to the customer's profile in the external channel. (`url`)
-    pub fn url(mut self, url: impl Into<String>) -> Self {
+    pub fn with_url(mut self, url: impl Into<String>) -> Self {
         self.url = Some(url.into());
         self
     }
     /// `male` or `female`. (`gender`)
-    pub fn gender(mut self, gender: crate::types::Gender) -> Self {
+    pub fn with_gender(mut self, gender: crate::types::Gender) -> Self {
         self.gender = Some(gender);
         self
     }
     /// E-mail address; an invalid one makes the message fail ("Cannot create or get user ..."). (`email`)
-    pub fn email(mut self, email: impl Into<String>) -> Self {
+    pub fn with_email(mut self, email: impl Into<String>) -> Self {
         self.email = Some(email.into());
         self
     }
     /// Phone number. (`phone`)
-    pub fn phone(mut self, phone: impl Into<String>) -> Self {
+    pub fn with_phone(mut self, phone: impl Into<String>) -> Self {
         self.phone = Some(phone.into());
         self
     }
     /// `Y` stores `phone` without validating it (only `Y` has an effect). (`skip_phone_validate`)
-    pub fn skip_phone_validate(mut self, skip_phone_validate: bool) -> Self {
+    pub fn with_skip_phone_validate(mut self, skip_phone_validate: bool) -> Self {
         self.skip_phone_validate = Some(crate::wire::YesNo::from(skip_phone_validate));
         self
     }
     /// Undocumented (server source): used as the name when `name` and `last_name` are empty. (`title`)
-    pub fn title(mut self, title: impl Into<String>) -> Self {
+    pub fn with_title(mut self, title: impl Into<String>) -> Self {
         self.title = Some(title.into());
         self
     }
     /// Reads `id`: The customer's id in the external channel. Keep it stable: it keys the Bitrix24 user and, for non-group connectors, the dialog.
-    pub fn get_id(&self) -> &str {
+    pub fn id(&self) -> &str {
         &self.id
     }
     /// Reads `name` (`None` when not set): First name: letters, spaces, `-` and `'` only, at most 25 characters. With no `last_name`, a two-word name is split into first and last name; with neither, the user is called "Guest".
-    pub fn get_name(&self) -> Option<&str> {
+    pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
     /// Reads `last_name` (`None` when not set): Last name; same rules as `name`.
-    pub fn get_last_name(&self) -> Option<&str> {
+    pub fn last_name(&self) -> Option<&str> {
         self.last_name.as_deref()
     }
     /// Reads `picture` (`None` when not set): Avatar, downloaded by the portal.
-    pub fn get_picture(&self) -> Option<&crate::types::MessagePicture> {
+    pub fn picture(&self) -> Option<&crate::types::MessagePicture> {
         self.picture.as_ref()
     }
     /// Reads `url` (`None` when not set): Link to the customer's profile in the external channel.
-    pub fn get_url(&self) -> Option<&str> {
+    pub fn url(&self) -> Option<&str> {
         self.url.as_deref()
     }
     /// Reads `gender` (`None` when not set): `male` or `female`.
-    pub fn get_gender(&self) -> Option<&crate::types::Gender> {
+    pub fn gender(&self) -> Option<&crate::types::Gender> {
         self.gender.as_ref()
     }
     /// Reads `email` (`None` when not set): E-mail address; an invalid one makes the message fail ("Cannot create or get user ...").
-    pub fn get_email(&self) -> Option<&str> {
+    pub fn email(&self) -> Option<&str> {
         self.email.as_deref()
     }
     /// Reads `phone` (`None` when not set): Phone number.
-    pub fn get_phone(&self) -> Option<&str> {
+    pub fn phone(&self) -> Option<&str> {
         self.phone.as_deref()
     }
     /// Reads `skip_phone_validate` (`None` when not set): `Y` stores `phone` without validating it (only `Y` has an effect).
-    pub fn get_skip_phone_validate(&self) -> Option<bool> {
+    pub fn skip_phone_validate(&self) -> Option<bool> {
         self.skip_phone_validate.map(|flag| flag.get())
     }
     /// Reads `title` (`None` when not set): Undocumented (server source): used as the name when `name` and `last_name` are empty.
-    pub fn get_title(&self) -> Option<&str> {
+    pub fn title(&self) -> Option<&str> {
         self.title.as_deref()
     }
 }
@@ -324,7 +324,7 @@ impl MessagePicture {
         Self { url: url.into() }
     }
     /// Reads `url`: Public URL of the image; the portal downloads it.
-    pub fn get_url(&self) -> &str {
+    pub fn url(&self) -> &str {
         &self.url
     }
 }
@@ -389,22 +389,22 @@ impl MessageBody {
         }
     }
     /// The message's id in the external channel. Optional for sending, but needed to edit or delete it later. (`id`)
-    pub fn id(mut self, id: impl Into<String>) -> Self {
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
         self.id = Some(id.into());
         self
     }
     /// When it was written, in Unix seconds. (`date`)
-    pub fn date(mut self, date: i64) -> Self {
+    pub fn with_date(mut self, date: i64) -> Self {
         self.date = Some(date);
         self
     }
     /// The text, with BB-code formatting (`[b]`, `[i]`, `[url=...]`, `[br]`). (`text`)
-    pub fn text(mut self, text: impl Into<String>) -> Self {
+    pub fn with_text(mut self, text: impl Into<String>) -> Self {
         self.text = Some(text.into());
         self
     }
     /// Attachments, downloaded by the portal; images (jpg, jpeg, png, webp, gif, bmp) are shown inline. (`files`)
-    pub fn files(
+    pub fn with_files(
         mut self,
         files: impl IntoIterator<Item = crate::types::MessageFile>,
     ) -> Self {
@@ -412,46 +412,46 @@ impl MessageBody {
         self
     }
     /// `Y` keeps the CRM tracker from creating leads or deals for this message. (`disable_crm`)
-    pub fn disable_crm(mut self, disable_crm: bool) -> Self {
+    pub fn with_disable_crm(mut self, disable_crm: bool) -> Self {
         self.disable_crm = Some(crate::wire::YesNo::from(disable_crm));
         self
     }
     /// Post on behalf of this Bitrix24 employee instead of the customer. (`user_id`)
-    pub fn user_id(mut self, user_id: i64) -> Self {
+    pub fn with_user_id(mut self, user_id: i64) -> Self {
         self.user_id = Some(user_id);
         self
     }
     /// Undocumented (server source): forwarded/replied messages, locations, contacts; rendered into the text. (`attachments`)
-    pub fn attachments(mut self, attachments: serde_json::Value) -> Self {
+    pub fn with_attachments(mut self, attachments: serde_json::Value) -> Self {
         self.attachments = Some(attachments);
         self
     }
     /// Reads `id` (`None` when not set): The message's id in the external channel. Optional for sending, but needed to edit or delete it later.
-    pub fn get_id(&self) -> Option<&str> {
+    pub fn id(&self) -> Option<&str> {
         self.id.as_deref()
     }
     /// Reads `date` (`None` when not set): When it was written, in Unix seconds.
-    pub fn get_date(&self) -> Option<i64> {
+    pub fn date(&self) -> Option<i64> {
         self.date
     }
     /// Reads `text` (`None` when not set): The text, with BB-code formatting (`[b]`, `[i]`, `[url=...]`, `[br]`).
-    pub fn get_text(&self) -> Option<&str> {
+    pub fn text(&self) -> Option<&str> {
         self.text.as_deref()
     }
     /// Reads `files` (`None` when not set): Attachments, downloaded by the portal; images (jpg, jpeg, png, webp, gif, bmp) are shown inline.
-    pub fn get_files(&self) -> Option<&[crate::types::MessageFile]> {
+    pub fn files(&self) -> Option<&[crate::types::MessageFile]> {
         self.files.as_deref()
     }
     /// Reads `disable_crm` (`None` when not set): `Y` keeps the CRM tracker from creating leads or deals for this message.
-    pub fn get_disable_crm(&self) -> Option<bool> {
+    pub fn disable_crm(&self) -> Option<bool> {
         self.disable_crm.map(|flag| flag.get())
     }
     /// Reads `user_id` (`None` when not set): Post on behalf of this Bitrix24 employee instead of the customer.
-    pub fn get_user_id(&self) -> Option<i64> {
+    pub fn user_id(&self) -> Option<i64> {
         self.user_id
     }
     /// Reads `attachments` (`None` when not set): Undocumented (server source): forwarded/replied messages, locations, contacts; rendered into the text.
-    pub fn get_attachments(&self) -> Option<&serde_json::Value> {
+    pub fn attachments(&self) -> Option<&serde_json::Value> {
         self.attachments.as_ref()
     }
 }
@@ -497,16 +497,16 @@ impl MessageFile {
         }
     }
     /// File name shown in the chat, e.g. `spec.pdf`. (`name`)
-    pub fn name(mut self, name: impl Into<String>) -> Self {
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
     }
     /// Reads `url`: Public URL the portal downloads the file from.
-    pub fn get_url(&self) -> &str {
+    pub fn url(&self) -> &str {
         &self.url
     }
     /// Reads `name` (`None` when not set): File name shown in the chat, e.g. `spec.pdf`.
-    pub fn get_name(&self) -> Option<&str> {
+    pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
 }
@@ -553,25 +553,25 @@ impl MessageChat {
         }
     }
     /// The chat's name. (`name`)
-    pub fn name(mut self, name: impl Into<String>) -> Self {
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
     }
     /// Link to the original conversation; shown to operators as "Link to the original post". (`url`)
-    pub fn url(mut self, url: impl Into<String>) -> Self {
+    pub fn with_url(mut self, url: impl Into<String>) -> Self {
         self.url = Some(url.into());
         self
     }
     /// Reads `id`: The chat's id in the external channel (the channel id stored with `imconnector.connector.data.set` if it has no chats). Keep it stable: it keys the open-line dialog.
-    pub fn get_id(&self) -> &str {
+    pub fn id(&self) -> &str {
         &self.id
     }
     /// Reads `name` (`None` when not set): The chat's name.
-    pub fn get_name(&self) -> Option<&str> {
+    pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
     /// Reads `url` (`None` when not set): Link to the original conversation; shown to operators as "Link to the original post".
-    pub fn get_url(&self) -> Option<&str> {
+    pub fn url(&self) -> Option<&str> {
         self.url.as_deref()
     }
 }
@@ -620,15 +620,15 @@ impl DeliveryItem {
         Self { im, message, chat }
     }
     /// Reads `im`: The Bitrix24 ids from the `OnImConnectorMessageAdd` event.
-    pub fn get_im(&self) -> &crate::types::DeliveryIm {
+    pub fn im(&self) -> &crate::types::DeliveryIm {
         &self.im
     }
     /// Reads `message`: Your external id(s) of the delivered message.
-    pub fn get_message(&self) -> &crate::types::DeliveryMessage {
+    pub fn message(&self) -> &crate::types::DeliveryMessage {
         &self.message
     }
     /// Reads `chat`: The external chat it was delivered to.
-    pub fn get_chat(&self) -> &crate::types::DeliveryChat {
+    pub fn chat(&self) -> &crate::types::DeliveryChat {
         &self.chat
     }
 }
@@ -680,11 +680,11 @@ impl DeliveryIm {
         Self { chat_id, message_id }
     }
     /// Reads `chat_id`: `im.chat_id` of the `OnImConnectorMessageAdd` event.
-    pub fn get_chat_id(&self) -> i64 {
+    pub fn chat_id(&self) -> i64 {
         self.chat_id
     }
     /// Reads `message_id`: `im.message_id` of the `OnImConnectorMessageAdd` event.
-    pub fn get_message_id(&self) -> i64 {
+    pub fn message_id(&self) -> i64 {
         self.message_id
     }
 }
@@ -726,16 +726,16 @@ impl DeliveryMessage {
         }
     }
     /// Delivery time in Unix seconds (not used for reading). (`date`)
-    pub fn date(mut self, date: i64) -> Self {
+    pub fn with_date(mut self, date: i64) -> Self {
         self.date = Some(date);
         self
     }
     /// Reads `id`: The external id(s) the message got in your channel; always a list, even for one id. They come back in later update and delete events.
-    pub fn get_id(&self) -> &[String] {
+    pub fn id(&self) -> &[String] {
         &self.id
     }
     /// Reads `date` (`None` when not set): Delivery time in Unix seconds (not used for reading).
-    pub fn get_date(&self) -> Option<i64> {
+    pub fn date(&self) -> Option<i64> {
         self.date
     }
 }
@@ -770,7 +770,7 @@ impl DeliveryChat {
         Self { id: id.into() }
     }
     /// Reads `id`: The external chat id, as in the event's `chat.id`.
-    pub fn get_id(&self) -> &str {
+    pub fn id(&self) -> &str {
         &self.id
     }
 }

@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use imconnector::emulator::{AppCredentials, AppSetup, Emulator, ExposeSecret};
+use imconnector::emulator::{AppCredentials, AppSetup, Emulator};
 use imconnector::install::{AppUrls, Installer};
 use imconnector::portals::{MemoryPortalStore, PortalRecord, PortalRegistry, PortalStore};
 use imconnector::prelude::*;
 use imconnector::transport::authorization::OAuthServer;
+use imconnector::ExposeSecret;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -63,7 +64,7 @@ pub async fn app_with<S: PortalStore>(style: Style, store: S) -> App<S> {
         .token_url(&portal.oauth_url())
         .expect("valid URL");
     let connector = setup(urls.events().as_str())
-        .events(["OnImConnectorMessageAdd", "OnImConnectorDialogStart"]);
+        .with_events(["OnImConnectorMessageAdd", "OnImConnectorDialogStart"]);
     let installer = Arc::new(
         Installer::new(Arc::clone(&registry), oauth, connector, &urls).expect("installer"),
     );
@@ -158,8 +159,10 @@ pub async fn customer_and_operator_talk<S: PortalStore>(app: &mut App<S>, chat: 
         .await
         .expect("portal client");
     let customer = MessageIn::new(
-        MessageUser::new("ext-user-1").name("Ivan"),
-        MessageBody::new().id(format!("{chat}-m1")).text("Hello"),
+        MessageUser::new("ext-user-1").with_name("Ivan"),
+        MessageBody::new()
+            .with_id(format!("{chat}-m1"))
+            .with_text("Hello"),
         MessageChat::new(chat),
     );
     client

@@ -4,7 +4,7 @@
 /// A widget changed.
 ///
 /// Bound as `OnDemoWidget`; the POST carries `event=ONDEMOWIDGET`. Decoded by [`Event::from_form`](crate::events::Event::from_form) into [`Event::Widget`](crate::events::Event::Widget).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[non_exhaustive]
 pub struct WidgetEvent {
     /// The `event` field as sent, e.g. `ONIMCONNECTORMESSAGEADD`.

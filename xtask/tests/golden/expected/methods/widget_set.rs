@@ -25,14 +25,14 @@
 /// ```no_run
 /// # use imconnector_api::methods::WidgetSet;
 /// # use imconnector_api::types::Widget;
-/// # use imconnector_api::wire::{ConnectorId, LineId};
+/// # use imconnector_api::ids::{ConnectorId, LineId};
 /// # async fn run(client: &imconnector_api::transport::Client) -> Result<(), imconnector_api::transport::Error> {
 /// let request = WidgetSet::new(
 ///     ConnectorId::new("demo")?,
 ///     LineId::new(7)?,
 ///     true,
 ///     [Widget::new("w1")],
-/// ).tags(["a"]);
+/// ).with_tags(["a"]);
 /// let response = client.call(&request).await?;
 /// # let _ = response;
 /// # Ok(()) }
@@ -86,37 +86,40 @@ impl WidgetSet {
         }
     }
     /// Display name. (`NAME`)
-    pub fn name(mut self, name: impl Into<String>) -> Self {
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
     }
     /// Free tags. (`TAGS`)
-    pub fn tags(mut self, tags: impl IntoIterator<Item = impl Into<String>>) -> Self {
+    pub fn with_tags(
+        mut self,
+        tags: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
         self.tags = Some(tags.into_iter().map(|item| item.into()).collect());
         self
     }
     /// Reads `CONNECTOR`: Connector id.
-    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+    pub fn connector(&self) -> &crate::wire::ConnectorId {
         &self.connector
     }
     /// Reads `LINE`: Open line id.
-    pub fn get_line(&self) -> &crate::wire::LineId {
+    pub fn line(&self) -> &crate::wire::LineId {
         &self.line
     }
     /// Reads `ACTIVE`: On or off.
-    pub fn get_active(&self) -> bool {
+    pub fn active(&self) -> bool {
         self.active.get()
     }
     /// Reads `MESSAGES`: The widgets.
-    pub fn get_messages(&self) -> &[crate::types::Widget] {
+    pub fn messages(&self) -> &[crate::types::Widget] {
         &self.messages
     }
     /// Reads `NAME` (`None` when not set): Display name.
-    pub fn get_name(&self) -> Option<&str> {
+    pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
     /// Reads `TAGS` (`None` when not set): Free tags.
-    pub fn get_tags(&self) -> Option<&[String]> {
+    pub fn tags(&self) -> Option<&[String]> {
         self.tags.as_deref()
     }
 }

@@ -37,25 +37,25 @@ impl Widget {
         }
     }
     /// Its colour. (`color`)
-    pub fn color(mut self, color: crate::types::Color) -> Self {
+    pub fn with_color(mut self, color: crate::types::Color) -> Self {
         self.color = Some(color);
         self
     }
     /// Its icon. (`icon`)
-    pub fn icon(mut self, icon: impl Into<String>) -> Self {
+    pub fn with_icon(mut self, icon: impl Into<String>) -> Self {
         self.icon = Some(crate::wire::DataImageUri::new(icon));
         self
     }
     /// Reads `id`: Widget id.
-    pub fn get_id(&self) -> &str {
+    pub fn id(&self) -> &str {
         &self.id
     }
     /// Reads `color` (`None` when not set): Its colour.
-    pub fn get_color(&self) -> Option<&crate::types::Color> {
+    pub fn color(&self) -> Option<&crate::types::Color> {
         self.color.as_ref()
     }
     /// Reads `icon` (`None` when not set): Its icon.
-    pub fn get_icon(&self) -> Option<&crate::wire::DataImageUri> {
+    pub fn icon(&self) -> Option<&crate::wire::DataImageUri> {
         self.icon.as_ref()
     }
 }
@@ -173,14 +173,14 @@ impl crate::wire::WireDecode for WidgetResult {
 ///
 /// # Fields
 ///
-/// - `application_token` (`application_token`, `Secret`, required): Application token.
+/// - `application_token` (`application_token`, `SecretString`, required): Application token.
 /// - `domain` (`domain`, `string`, required): Portal domain.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[non_exhaustive]
 pub struct EventAuth {
     /// Application token. (`application_token`)
     #[serde(rename = "application_token", deserialize_with = "crate::wire::decode")]
-    pub application_token: crate::wire::Secret,
+    pub application_token: crate::wire::SecretString,
     /// Portal domain. (`domain`)
     #[serde(rename = "domain", deserialize_with = "crate::wire::decode")]
     pub domain: String,
@@ -193,6 +193,13 @@ impl crate::wire::WireDecode for EventAuth {
             application_token: fields.required("application_token")?,
             domain: fields.required("domain")?,
         })
+    }
+}
+
+impl PartialEq for EventAuth {
+    fn eq(&self, other: &Self) -> bool {
+        crate::wire::secrets_equal(&self.application_token, &other.application_token)
+            && self.domain == other.domain
     }
 }
 

@@ -10,7 +10,7 @@
 /// # Parameters
 ///
 /// - `config_id` (`CONFIG_ID`, `LineId`, required): Open line id. Constraints: positive.
-/// - `with_queue` (`WITH_QUEUE`, `YesNo`, optional): Include the operator queue. Sent as `Y`/`N`; server default `Y`.
+/// - `include_queue` (`WITH_QUEUE`, `YesNo`, optional): Include the operator queue. Sent as `Y`/`N`; server default `Y`.
 /// - `show_offline` (`SHOW_OFFLINE`, `YesNo`, optional): Include offline operators in the queue. Sent as `Y`/`N`; server default `Y`.
 ///
 /// # Errors
@@ -20,10 +20,10 @@
 /// # Example
 ///
 /// ```no_run
-/// # use imconnector_api::methods::ConfigGet;
-/// # use imconnector_api::wire::LineId;
+/// # use imconnector_api::methods::GetLineConfig;
+/// # use imconnector_api::ids::LineId;
 /// # async fn run(client: &imconnector_api::transport::Client) -> Result<(), imconnector_api::transport::Error> {
-/// let request = ConfigGet::new(LineId::new(15)?).with_queue(true);
+/// let request = GetLineConfig::new(LineId::new(15)?).with_include_queue(true);
 /// let response = client.call(&request).await?;
 /// # let _ = response;
 /// # Ok(()) }
@@ -31,7 +31,7 @@
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 #[must_use = "a request does nothing until it is sent with `Client::call`"]
-pub struct ConfigGet {
+pub struct GetLineConfig {
     /// Open line id. (`CONFIG_ID`)
     ///
     /// Constraints: positive.
@@ -39,55 +39,55 @@ pub struct ConfigGet {
     pub(crate) config_id: crate::wire::LineId,
     /// Include the operator queue. Sent as `Y`/`N`; server default `Y`. (`WITH_QUEUE`)
     #[serde(rename = "WITH_QUEUE", skip_serializing_if = "Option::is_none")]
-    pub(crate) with_queue: Option<crate::wire::YesNo>,
+    pub(crate) include_queue: Option<crate::wire::YesNo>,
     /// Include offline operators in the queue. Sent as `Y`/`N`; server default `Y`. (`SHOW_OFFLINE`)
     #[serde(rename = "SHOW_OFFLINE", skip_serializing_if = "Option::is_none")]
     pub(crate) show_offline: Option<crate::wire::YesNo>,
 }
 
-impl ConfigGet {
+impl GetLineConfig {
     /// Builds the request from its required parameters.
     ///
     /// - `config_id`: Open line id. (`CONFIG_ID`)
     pub fn new(config_id: crate::wire::LineId) -> Self {
         Self {
             config_id,
-            with_queue: None,
+            include_queue: None,
             show_offline: None,
         }
     }
     /// Include the operator queue. Sent as `Y`/`N`; server default `Y`. (`WITH_QUEUE`)
-    pub fn with_queue(mut self, with_queue: bool) -> Self {
-        self.with_queue = Some(crate::wire::YesNo::from(with_queue));
+    pub fn with_include_queue(mut self, include_queue: bool) -> Self {
+        self.include_queue = Some(crate::wire::YesNo::from(include_queue));
         self
     }
     /// Include offline operators in the queue. Sent as `Y`/`N`; server default `Y`. (`SHOW_OFFLINE`)
-    pub fn show_offline(mut self, show_offline: bool) -> Self {
+    pub fn with_show_offline(mut self, show_offline: bool) -> Self {
         self.show_offline = Some(crate::wire::YesNo::from(show_offline));
         self
     }
     /// Reads `CONFIG_ID`: Open line id.
-    pub fn get_config_id(&self) -> &crate::wire::LineId {
+    pub fn config_id(&self) -> &crate::wire::LineId {
         &self.config_id
     }
     /// Reads `WITH_QUEUE` (`None` when not set): Include the operator queue. Sent as `Y`/`N`; server default `Y`.
-    pub fn get_with_queue(&self) -> Option<bool> {
-        self.with_queue.map(|flag| flag.get())
+    pub fn include_queue(&self) -> Option<bool> {
+        self.include_queue.map(|flag| flag.get())
     }
     /// Reads `SHOW_OFFLINE` (`None` when not set): Include offline operators in the queue. Sent as `Y`/`N`; server default `Y`.
-    pub fn get_show_offline(&self) -> Option<bool> {
+    pub fn show_offline(&self) -> Option<bool> {
         self.show_offline.map(|flag| flag.get())
     }
 }
 
-/// The `result` of [`ConfigGet`] (`imopenlines.config.get`): `FalseOr<Line>`.
-pub type ConfigGetResponse = crate::wire::FalseOr<crate::types::Line>;
+/// The `result` of [`GetLineConfig`] (`imopenlines.config.get`): `FalseOr<Line>`.
+pub type GetLineConfigResponse = crate::wire::FalseOr<crate::types::Line>;
 
-impl crate::transport::Method for ConfigGet {
+impl crate::transport::Method for GetLineConfig {
     const NAME: &'static str = "imopenlines.config.get";
     const AUTH: crate::transport::AuthKind = crate::transport::AuthKind::OAuthOrWebhook;
     const IDEMPOTENT: bool = true;
-    type Response = ConfigGetResponse;
+    type Response = GetLineConfigResponse;
     fn validate(&self) -> Result<(), crate::transport::InvalidRequest> {
         crate::wire::Validate::validate_at(&self.config_id, "CONFIG_ID")?;
         Ok(())

@@ -10,7 +10,7 @@
 /// # Parameters
 ///
 /// - `event` (`event`, `string`, required): Event name, case-insensitive, e.g. `OnImConnectorMessageAdd`. The event must belong to a scope granted to the app. Constraints: non-empty.
-/// - `handler` (`handler`, `string`, required): Handler URL the portal POSTs the event to; it must be reachable from the internet. Required for online bindings. Constraints: absolute URL.
+/// - `handler` (`handler`, `EventsUrl`, required): Handler URL the portal POSTs the event to; it must be reachable from the internet. Required for online bindings. Constraints: absolute URL.
 /// - `auth_type` (`auth_type`, `i64`, optional): Id of the user whose tokens the handler receives. Default: the user whose action fired the event. Non-administrators may only give their own id. Constraints: >= 0.
 /// - `event_type` (`event_type`, `EventType`, optional): `online` (default): POSTed to `handler`; `offline`: queued on the portal (administrators only).
 ///
@@ -23,9 +23,13 @@
 /// # Example
 ///
 /// ```no_run
-/// # use imconnector_api::methods::EventUnbind;
+/// # use imconnector_api::methods::UnbindEvent;
+/// # use imconnector_api::ids::EventsUrl;
 /// # async fn run(client: &imconnector_api::transport::Client) -> Result<(), imconnector_api::transport::Error> {
-/// let request = EventUnbind::new("OnImConnectorMessageAdd", "https://example.com/b24/events");
+/// let request = UnbindEvent::new(
+///     "OnImConnectorMessageAdd",
+///     EventsUrl::parse("https://example.com/b24/events")?,
+/// );
 /// let response = client.call(&request).await?;
 /// # let _ = response;
 /// # Ok(()) }
@@ -33,7 +37,7 @@
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 #[must_use = "a request does nothing until it is sent with `Client::call`"]
-pub struct EventUnbind {
+pub struct UnbindEvent {
     /// Event name, case-insensitive, e.g. `OnImConnectorMessageAdd`. The event must belong to a scope granted to the app. (`event`)
     ///
     /// Constraints: non-empty.
@@ -43,7 +47,7 @@ pub struct EventUnbind {
     ///
     /// Constraints: absolute URL.
     #[serde(rename = "handler")]
-    pub(crate) handler: String,
+    pub(crate) handler: crate::wire::EventsUrl,
     /// Id of the user whose tokens the handler receives. Default: the user whose action fired the event. Non-administrators may only give their own id. (`auth_type`)
     ///
     /// Constraints: >= 0.
@@ -54,15 +58,15 @@ pub struct EventUnbind {
     pub(crate) event_type: Option<crate::types::EventType>,
 }
 
-impl EventUnbind {
+impl UnbindEvent {
     /// Builds the request from its required parameters.
     ///
     /// - `event`: Event name, case-insensitive, e.g. `OnImConnectorMessageAdd`. The event must belong to a scope granted to the app. (`event`)
     /// - `handler`: Handler URL the portal POSTs the event to; it must be reachable from the internet. Required for online bindings. (`handler`)
-    pub fn new(event: impl Into<String>, handler: impl Into<String>) -> Self {
+    pub fn new(event: impl Into<String>, handler: crate::wire::EventsUrl) -> Self {
         Self {
             event: event.into(),
-            handler: handler.into(),
+            handler,
             auth_type: None,
             event_type: None,
         }
@@ -70,41 +74,41 @@ impl EventUnbind {
     /// Id of the user whose tokens the handler receives. Default: the user whose action fired the event. Non-administrators may only give their own id. (`auth_type`)
     ///
     /// Constraints: >= 0.
-    pub fn auth_type(mut self, auth_type: i64) -> Self {
+    pub fn with_auth_type(mut self, auth_type: i64) -> Self {
         self.auth_type = Some(auth_type);
         self
     }
     /// `online` (default): POSTed to `handler`; `offline`: queued on the portal (administrators only). (`event_type`)
-    pub fn event_type(mut self, event_type: crate::types::EventType) -> Self {
+    pub fn with_event_type(mut self, event_type: crate::types::EventType) -> Self {
         self.event_type = Some(event_type);
         self
     }
     /// Reads `event`: Event name, case-insensitive, e.g. `OnImConnectorMessageAdd`. The event must belong to a scope granted to the app.
-    pub fn get_event(&self) -> &str {
+    pub fn event(&self) -> &str {
         &self.event
     }
     /// Reads `handler`: Handler URL the portal POSTs the event to; it must be reachable from the internet. Required for online bindings.
-    pub fn get_handler(&self) -> &str {
+    pub fn handler(&self) -> &crate::wire::EventsUrl {
         &self.handler
     }
     /// Reads `auth_type` (`None` when not set): Id of the user whose tokens the handler receives. Default: the user whose action fired the event. Non-administrators may only give their own id.
-    pub fn get_auth_type(&self) -> Option<i64> {
+    pub fn auth_type(&self) -> Option<i64> {
         self.auth_type
     }
     /// Reads `event_type` (`None` when not set): `online` (default): POSTed to `handler`; `offline`: queued on the portal (administrators only).
-    pub fn get_event_type(&self) -> Option<&crate::types::EventType> {
+    pub fn event_type(&self) -> Option<&crate::types::EventType> {
         self.event_type.as_ref()
     }
 }
 
-/// The `result` of [`EventUnbind`] (`event.unbind`): `EventUnbindResult`.
-pub type EventUnbindResponse = crate::types::EventUnbindResult;
+/// The `result` of [`UnbindEvent`] (`event.unbind`): `EventUnbindResult`.
+pub type UnbindEventResponse = crate::types::EventUnbindResult;
 
-impl crate::transport::Method for EventUnbind {
+impl crate::transport::Method for UnbindEvent {
     const NAME: &'static str = "event.unbind";
     const AUTH: crate::transport::AuthKind = crate::transport::AuthKind::OAuthOnly;
     const IDEMPOTENT: bool = true;
-    type Response = EventUnbindResponse;
+    type Response = UnbindEventResponse;
     fn validate(&self) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
     }

@@ -20,10 +20,10 @@
 /// # Example
 ///
 /// ```no_run
-/// # use imconnector_api::methods::Unregister;
-/// # use imconnector_api::wire::ConnectorId;
+/// # use imconnector_api::methods::UnregisterConnector;
+/// # use imconnector_api::ids::ConnectorId;
 /// # async fn run(client: &imconnector_api::transport::Client) -> Result<(), imconnector_api::transport::Error> {
-/// let request = Unregister::new(ConnectorId::new("myconnector")?);
+/// let request = UnregisterConnector::new(ConnectorId::new("myconnector")?);
 /// let response = client.call(&request).await?;
 /// # let _ = response;
 /// # Ok(()) }
@@ -31,7 +31,7 @@
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 #[must_use = "a request does nothing until it is sent with `Client::call`"]
-pub struct Unregister {
+pub struct UnregisterConnector {
     /// Connector id as given to `imconnector.register`. (`ID`)
     ///
     /// Constraints: lowercase; [a-z0-9_]; no dot.
@@ -39,7 +39,7 @@ pub struct Unregister {
     pub(crate) id: crate::wire::ConnectorId,
 }
 
-impl Unregister {
+impl UnregisterConnector {
     /// Builds the request from its required parameters.
     ///
     /// - `id`: Connector id as given to `imconnector.register`. (`ID`)
@@ -47,19 +47,19 @@ impl Unregister {
         Self { id }
     }
     /// Reads `ID`: Connector id as given to `imconnector.register`.
-    pub fn get_id(&self) -> &crate::wire::ConnectorId {
+    pub fn id(&self) -> &crate::wire::ConnectorId {
         &self.id
     }
 }
 
-/// The `result` of [`Unregister`] (`imconnector.unregister`): `NestedResult`.
-pub type UnregisterResponse = crate::wire::NestedResult;
+/// The `result` of [`UnregisterConnector`] (`imconnector.unregister`): `NestedResult`.
+pub type UnregisterConnectorResponse = crate::wire::NestedResult;
 
-impl crate::transport::Method for Unregister {
+impl crate::transport::Method for UnregisterConnector {
     const NAME: &'static str = "imconnector.unregister";
     const AUTH: crate::transport::AuthKind = crate::transport::AuthKind::OAuthOnly;
     const IDEMPOTENT: bool = true;
-    type Response = UnregisterResponse;
+    type Response = UnregisterConnectorResponse;
     fn validate(&self) -> Result<(), crate::transport::InvalidRequest> {
         crate::wire::Validate::validate_at(&self.id, "ID")?;
         Ok(())

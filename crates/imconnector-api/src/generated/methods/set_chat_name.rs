@@ -26,10 +26,10 @@
 /// # Example
 ///
 /// ```no_run
-/// # use imconnector_api::methods::ChatNameSet;
-/// # use imconnector_api::wire::{ConnectorId, LineId};
+/// # use imconnector_api::methods::SetChatName;
+/// # use imconnector_api::ids::{ConnectorId, LineId};
 /// # async fn run(client: &imconnector_api::transport::Client) -> Result<(), imconnector_api::transport::Error> {
-/// let request = ChatNameSet::new(
+/// let request = SetChatName::new(
 ///     ConnectorId::new("connector")?,
 ///     LineId::new(105)?,
 ///     "47e007b1-ee15-43db-bcba-1c26e5884d3f",
@@ -42,7 +42,7 @@
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 #[must_use = "a request does nothing until it is sent with `Client::call`"]
-pub struct ChatNameSet {
+pub struct SetChatName {
     /// Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot. (`CONNECTOR`)
     ///
     /// Constraints: lowercase; [a-z0-9_]; no dot.
@@ -70,7 +70,7 @@ pub struct ChatNameSet {
     pub(crate) user_id: Option<String>,
 }
 
-impl ChatNameSet {
+impl SetChatName {
     /// Builds the request from its required parameters.
     ///
     /// - `connector`: Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot. (`CONNECTOR`)
@@ -94,40 +94,40 @@ impl ChatNameSet {
     /// External user id (the `user.id` used in `imconnector.send.messages`). Required unless the connector was registered with `CHAT_GROUP: true`. (`USER_ID`)
     ///
     /// Constraints: non-empty when sent.
-    pub fn user_id(mut self, user_id: impl Into<String>) -> Self {
+    pub fn with_user_id(mut self, user_id: impl Into<String>) -> Self {
         self.user_id = Some(user_id.into());
         self
     }
     /// Reads `CONNECTOR`: Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot.
-    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+    pub fn connector(&self) -> &crate::wire::ConnectorId {
         &self.connector
     }
     /// Reads `LINE`: Open line id (see `imopenlines.config.list.get`).
-    pub fn get_line(&self) -> &crate::wire::LineId {
+    pub fn line(&self) -> &crate::wire::LineId {
         &self.line
     }
     /// Reads `CHAT_ID`: External chat id: the `chat.id` used in `imconnector.send.messages`.
-    pub fn get_chat_id(&self) -> &str {
+    pub fn chat_id(&self) -> &str {
         &self.chat_id
     }
     /// Reads `NAME`: New chat title.
-    pub fn get_name(&self) -> &str {
+    pub fn name(&self) -> &str {
         &self.name
     }
     /// Reads `USER_ID` (`None` when not set): External user id (the `user.id` used in `imconnector.send.messages`). Required unless the connector was registered with `CHAT_GROUP: true`.
-    pub fn get_user_id(&self) -> Option<&str> {
+    pub fn user_id(&self) -> Option<&str> {
         self.user_id.as_deref()
     }
 }
 
-/// The `result` of [`ChatNameSet`] (`imconnector.chat.name.set`): `SuccessResult`.
-pub type ChatNameSetResponse = crate::types::SuccessResult;
+/// The `result` of [`SetChatName`] (`imconnector.chat.name.set`): `SuccessResult`.
+pub type SetChatNameResponse = crate::types::SuccessResult;
 
-impl crate::transport::Method for ChatNameSet {
+impl crate::transport::Method for SetChatName {
     const NAME: &'static str = "imconnector.chat.name.set";
     const AUTH: crate::transport::AuthKind = crate::transport::AuthKind::OAuthOnly;
     const IDEMPOTENT: bool = true;
-    type Response = ChatNameSetResponse;
+    type Response = SetChatNameResponse;
     fn validate(&self) -> Result<(), crate::transport::InvalidRequest> {
         crate::wire::Validate::validate_at(&self.connector, "CONNECTOR")?;
         crate::wire::Validate::validate_at(&self.line, "LINE")?;

@@ -21,14 +21,14 @@
 /// # Example
 ///
 /// ```no_run
-/// # use imconnector_api::methods::ConnectorDataSet;
+/// # use imconnector_api::methods::SetConnectorData;
 /// # use imconnector_api::types::ConnectorData;
-/// # use imconnector_api::wire::{ConnectorId, LineId};
+/// # use imconnector_api::ids::{ConnectorId, LineId};
 /// # async fn run(client: &imconnector_api::transport::Client) -> Result<(), imconnector_api::transport::Error> {
-/// let request = ConnectorDataSet::new(
+/// let request = SetConnectorData::new(
 ///     ConnectorId::new("myconnector")?,
 ///     LineId::new(107)?,
-///     ConnectorData::new().id("channel-123").url("https://example.com/chats/123"),
+///     ConnectorData::new().with_id("channel-123").with_url("https://example.com/chats/123"),
 /// );
 /// let response = client.call(&request).await?;
 /// # let _ = response;
@@ -37,7 +37,7 @@
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 #[must_use = "a request does nothing until it is sent with `Client::call`"]
-pub struct ConnectorDataSet {
+pub struct SetConnectorData {
     /// Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot. (`CONNECTOR`)
     ///
     /// Constraints: lowercase; [a-z0-9_]; no dot.
@@ -53,7 +53,7 @@ pub struct ConnectorDataSet {
     pub(crate) data: crate::types::ConnectorData,
 }
 
-impl ConnectorDataSet {
+impl SetConnectorData {
     /// Builds the request from its required parameters.
     ///
     /// - `connector`: Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot. (`CONNECTOR`)
@@ -67,27 +67,27 @@ impl ConnectorDataSet {
         Self { connector, line, data }
     }
     /// Reads `CONNECTOR`: Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot.
-    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+    pub fn connector(&self) -> &crate::wire::ConnectorId {
         &self.connector
     }
     /// Reads `LINE`: Open line id (see `imopenlines.config.list.get`).
-    pub fn get_line(&self) -> &crate::wire::LineId {
+    pub fn line(&self) -> &crate::wire::LineId {
         &self.line
     }
     /// Reads `DATA`: The channel's details; every key optional, an empty object is accepted.
-    pub fn get_data(&self) -> &crate::types::ConnectorData {
+    pub fn data(&self) -> &crate::types::ConnectorData {
         &self.data
     }
 }
 
-/// The `result` of [`ConnectorDataSet`] (`imconnector.connector.data.set`): `bool`.
-pub type ConnectorDataSetResponse = bool;
+/// The `result` of [`SetConnectorData`] (`imconnector.connector.data.set`): `bool`.
+pub type SetConnectorDataResponse = bool;
 
-impl crate::transport::Method for ConnectorDataSet {
+impl crate::transport::Method for SetConnectorData {
     const NAME: &'static str = "imconnector.connector.data.set";
     const AUTH: crate::transport::AuthKind = crate::transport::AuthKind::OAuthOnly;
     const IDEMPOTENT: bool = true;
-    type Response = ConnectorDataSetResponse;
+    type Response = SetConnectorDataResponse;
     fn validate(&self) -> Result<(), crate::transport::InvalidRequest> {
         crate::wire::Validate::validate_at(&self.connector, "CONNECTOR")?;
         crate::wire::Validate::validate_at(&self.line, "LINE")?;

@@ -14,9 +14,9 @@
 /// # Example
 ///
 /// ```no_run
-/// # use imconnector_api::methods::EventGet;
+/// # use imconnector_api::methods::ListEventBindings;
 /// # async fn run(client: &imconnector_api::transport::Client) -> Result<(), imconnector_api::transport::Error> {
-/// let request = EventGet::new();
+/// let request = ListEventBindings::new();
 /// let response = client.call(&request).await?;
 /// # let _ = response;
 /// # Ok(()) }
@@ -24,23 +24,23 @@
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 #[must_use = "a request does nothing until it is sent with `Client::call`"]
-pub struct EventGet {}
+pub struct ListEventBindings {}
 
-impl EventGet {
+impl ListEventBindings {
     /// Builds the request from its required parameters.
     pub fn new() -> Self {
         Self {}
     }
 }
 
-/// The `result` of [`EventGet`] (`event.get`): `list<EventBinding>`.
-pub type EventGetResponse = Vec<crate::types::EventBinding>;
+/// The `result` of [`ListEventBindings`] (`event.get`): `list<EventBinding>`.
+pub type ListEventBindingsResponse = Vec<crate::types::EventBinding>;
 
-impl crate::transport::Method for EventGet {
+impl crate::transport::Method for ListEventBindings {
     const NAME: &'static str = "event.get";
     const AUTH: crate::transport::AuthKind = crate::transport::AuthKind::OAuthOnly;
     const IDEMPOTENT: bool = true;
-    type Response = EventGetResponse;
+    type Response = ListEventBindingsResponse;
     fn validate(&self) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
     }

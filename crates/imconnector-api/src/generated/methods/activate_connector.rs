@@ -21,10 +21,10 @@
 /// # Example
 ///
 /// ```no_run
-/// # use imconnector_api::methods::Activate;
-/// # use imconnector_api::wire::{ConnectorId, LineId};
+/// # use imconnector_api::methods::ActivateConnector;
+/// # use imconnector_api::ids::{ConnectorId, LineId};
 /// # async fn run(client: &imconnector_api::transport::Client) -> Result<(), imconnector_api::transport::Error> {
-/// let request = Activate::new(ConnectorId::new("myconnector")?, LineId::new(107)?, true);
+/// let request = ActivateConnector::new(ConnectorId::new("myconnector")?, LineId::new(107)?, true);
 /// let response = client.call(&request).await?;
 /// # let _ = response;
 /// # Ok(()) }
@@ -32,7 +32,7 @@
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 #[must_use = "a request does nothing until it is sent with `Client::call`"]
-pub struct Activate {
+pub struct ActivateConnector {
     /// Connector id as given to `imconnector.register`. (`CONNECTOR`)
     ///
     /// Constraints: lowercase; [a-z0-9_]; no dot.
@@ -50,7 +50,7 @@ pub struct Activate {
     pub(crate) active: crate::wire::ActiveFlag,
 }
 
-impl Activate {
+impl ActivateConnector {
     /// Builds the request from its required parameters.
     ///
     /// - `connector`: Connector id as given to `imconnector.register`. (`CONNECTOR`)
@@ -68,27 +68,27 @@ impl Activate {
         }
     }
     /// Reads `CONNECTOR`: Connector id as given to `imconnector.register`.
-    pub fn get_connector(&self) -> &crate::wire::ConnectorId {
+    pub fn connector(&self) -> &crate::wire::ConnectorId {
         &self.connector
     }
     /// Reads `LINE`: Open line id (see `imopenlines.config.list.get`).
-    pub fn get_line(&self) -> &crate::wire::LineId {
+    pub fn line(&self) -> &crate::wire::LineId {
         &self.line
     }
     /// Reads `ACTIVE`: `true` activates the connector on the line, `false` deactivates it. Sent as `1`/`0`.
-    pub fn get_active(&self) -> bool {
+    pub fn active(&self) -> bool {
         self.active.get()
     }
 }
 
-/// The `result` of [`Activate`] (`imconnector.activate`): `bool`.
-pub type ActivateResponse = bool;
+/// The `result` of [`ActivateConnector`] (`imconnector.activate`): `bool`.
+pub type ActivateConnectorResponse = bool;
 
-impl crate::transport::Method for Activate {
+impl crate::transport::Method for ActivateConnector {
     const NAME: &'static str = "imconnector.activate";
     const AUTH: crate::transport::AuthKind = crate::transport::AuthKind::OAuthOnly;
     const IDEMPOTENT: bool = true;
-    type Response = ActivateResponse;
+    type Response = ActivateConnectorResponse;
     fn validate(&self) -> Result<(), crate::transport::InvalidRequest> {
         crate::wire::Validate::validate_at(&self.connector, "CONNECTOR")?;
         crate::wire::Validate::validate_at(&self.line, "LINE")?;

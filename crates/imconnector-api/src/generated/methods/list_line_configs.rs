@@ -19,10 +19,10 @@
 /// # Example
 ///
 /// ```no_run
-/// # use imconnector_api::methods::ConfigListGet;
+/// # use imconnector_api::methods::ListLineConfigs;
 /// # use imconnector_api::types::LineListParams;
 /// # async fn run(client: &imconnector_api::transport::Client) -> Result<(), imconnector_api::transport::Error> {
-/// let request = ConfigListGet::new().params(LineListParams::new().limit(50).offset(0));
+/// let request = ListLineConfigs::new().with_params(LineListParams::new().with_limit(50).with_offset(0));
 /// let response = client.call(&request).await?;
 /// # let _ = response;
 /// # Ok(()) }
@@ -30,7 +30,7 @@
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 #[must_use = "a request does nothing until it is sent with `Client::call`"]
-pub struct ConfigListGet {
+pub struct ListLineConfigs {
     /// Selection, order, filter and paging of the lines. (`PARAMS`)
     #[serde(rename = "PARAMS", skip_serializing_if = "Option::is_none")]
     pub(crate) params: Option<crate::types::LineListParams>,
@@ -39,7 +39,7 @@ pub struct ConfigListGet {
     pub(crate) options: Option<crate::types::LineListOptions>,
 }
 
-impl ConfigListGet {
+impl ListLineConfigs {
     /// Builds the request from its required parameters.
     pub fn new() -> Self {
         Self {
@@ -48,33 +48,33 @@ impl ConfigListGet {
         }
     }
     /// Selection, order, filter and paging of the lines. (`PARAMS`)
-    pub fn params(mut self, params: crate::types::LineListParams) -> Self {
+    pub fn with_params(mut self, params: crate::types::LineListParams) -> Self {
         self.params = Some(params);
         self
     }
     /// Extra blocks to include (operator queue) and a permission check. (`OPTIONS`)
-    pub fn options(mut self, options: crate::types::LineListOptions) -> Self {
+    pub fn with_options(mut self, options: crate::types::LineListOptions) -> Self {
         self.options = Some(options);
         self
     }
     /// Reads `PARAMS` (`None` when not set): Selection, order, filter and paging of the lines.
-    pub fn get_params(&self) -> Option<&crate::types::LineListParams> {
+    pub fn params(&self) -> Option<&crate::types::LineListParams> {
         self.params.as_ref()
     }
     /// Reads `OPTIONS` (`None` when not set): Extra blocks to include (operator queue) and a permission check.
-    pub fn get_options(&self) -> Option<&crate::types::LineListOptions> {
+    pub fn options(&self) -> Option<&crate::types::LineListOptions> {
         self.options.as_ref()
     }
 }
 
-/// The `result` of [`ConfigListGet`] (`imopenlines.config.list.get`): `list<Line>`.
-pub type ConfigListGetResponse = Vec<crate::types::Line>;
+/// The `result` of [`ListLineConfigs`] (`imopenlines.config.list.get`): `list<Line>`.
+pub type ListLineConfigsResponse = Vec<crate::types::Line>;
 
-impl crate::transport::Method for ConfigListGet {
+impl crate::transport::Method for ListLineConfigs {
     const NAME: &'static str = "imopenlines.config.list.get";
     const AUTH: crate::transport::AuthKind = crate::transport::AuthKind::OAuthOrWebhook;
     const IDEMPOTENT: bool = true;
-    type Response = ConfigListGetResponse;
+    type Response = ListLineConfigsResponse;
     fn validate(&self) -> Result<(), crate::transport::InvalidRequest> {
         crate::wire::Validate::validate_at(&self.params, "PARAMS")?;
         crate::wire::Validate::validate_at(&self.options, "OPTIONS")?;

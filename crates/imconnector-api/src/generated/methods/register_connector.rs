@@ -12,7 +12,7 @@
 /// - `id` (`ID`, `ConnectorId`, required): Connector id, unique on the portal: prefix it with something of yours. Stored lowercased; a dot is refused because the server cuts ids at the first dot everywhere else. Constraints: lowercase; [a-z0-9_]; no dot; at most 255 characters.
 /// - `name` (`NAME`, `string`, required): Title of the connector's tile and settings slider. Constraints: non-empty; at most 255 characters.
 /// - `icon` (`ICON`, `Icon`, required): Tile icon shown while the connector is connected to the line.
-/// - `placement_handler` (`PLACEMENT_HANDLER`, `string`, required): URL of your settings page, opened in the connector's slider (`SETTING_CONNECTOR` placement) after the user picks an open line. Do not also bind it with `placement.bind`. Constraints: non-empty; absolute URL.
+/// - `placement_handler` (`PLACEMENT_HANDLER`, `SettingsUrl`, required): URL of your settings page, opened in the connector's slider (`SETTING_CONNECTOR` placement) after the user picks an open line. Do not also bind it with `placement.bind`. Constraints: non-empty; absolute URL.
 /// - `icon_disabled` (`ICON_DISABLED`, `DisabledIcon`, optional): Tile icon shown while the connector is not connected; every key optional.
 /// - `del_external_messages` (`DEL_EXTERNAL_MESSAGES`, `bool`, optional): Operators may delete the customer's (incoming) messages. Server default `true`.
 /// - `edit_internal_messages` (`EDIT_INTERNAL_MESSAGES`, `bool`, optional): Operators may edit their own messages; each edit fires `OnImConnectorMessageUpdate`. Server default `true`.
@@ -38,16 +38,16 @@
 /// # Example
 ///
 /// ```no_run
-/// # use imconnector_api::methods::Register;
+/// # use imconnector_api::methods::RegisterConnector;
 /// # use imconnector_api::types::{DisabledIcon, Icon};
-/// # use imconnector_api::wire::ConnectorId;
+/// # use imconnector_api::ids::{ConnectorId, SettingsUrl};
 /// # async fn run(client: &imconnector_api::transport::Client) -> Result<(), imconnector_api::transport::Error> {
-/// let request = Register::new(
+/// let request = RegisterConnector::new(
 ///     ConnectorId::new("myconnector")?,
 ///     "Mein Connector",
 ///     Icon::new("data:image/svg+xml,%3Csvg%20xmlns%3D%22http://www.w3.org/2000/svg%22/%3E"),
-///     "https://example.com/connector/settings",
-/// ).icon_disabled(DisabledIcon::new().data_image("data:image/svg+xml,%3Csvg%20xmlns%3D%22http://www.w3.org/2000/svg%22/%3E").color("#99adb3"));
+///     SettingsUrl::parse("https://example.com/connector/settings")?,
+/// ).with_icon_disabled(DisabledIcon::new().with_data_image("data:image/svg+xml,%3Csvg%20xmlns%3D%22http://www.w3.org/2000/svg%22/%3E").with_color("#99adb3"));
 /// let response = client.call(&request).await?;
 /// # let _ = response;
 /// # Ok(()) }
@@ -55,7 +55,7 @@
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 #[must_use = "a request does nothing until it is sent with `Client::call`"]
-pub struct Register {
+pub struct RegisterConnector {
     /// Connector id, unique on the portal: prefix it with something of yours. Stored lowercased; a dot is refused because the server cuts ids at the first dot everywhere else. (`ID`)
     ///
     /// Constraints: lowercase; [a-z0-9_]; no dot; at most 255 characters.
@@ -73,7 +73,7 @@ pub struct Register {
     ///
     /// Constraints: non-empty; absolute URL.
     #[serde(rename = "PLACEMENT_HANDLER")]
-    pub(crate) placement_handler: String,
+    pub(crate) placement_handler: crate::wire::SettingsUrl,
     /// Tile icon shown while the connector is not connected; every key optional. (`ICON_DISABLED`)
     #[serde(rename = "ICON_DISABLED", skip_serializing_if = "Option::is_none")]
     pub(crate) icon_disabled: Option<crate::types::DisabledIcon>,
@@ -103,7 +103,7 @@ pub struct Register {
     pub(crate) comment: Option<String>,
 }
 
-impl Register {
+impl RegisterConnector {
     /// Builds the request from its required parameters.
     ///
     /// - `id`: Connector id, unique on the portal: prefix it with something of yours. Stored lowercased; a dot is refused because the server cuts ids at the first dot everywhere else. (`ID`)
@@ -114,13 +114,13 @@ impl Register {
         id: crate::wire::ConnectorId,
         name: impl Into<String>,
         icon: crate::types::Icon,
-        placement_handler: impl Into<String>,
+        placement_handler: crate::wire::SettingsUrl,
     ) -> Self {
         Self {
             id,
             name: name.into(),
             icon,
-            placement_handler: placement_handler.into(),
+            placement_handler,
             icon_disabled: None,
             del_external_messages: None,
             edit_internal_messages: None,
@@ -133,112 +133,115 @@ impl Register {
         }
     }
     /// Tile icon shown while the connector is not connected; every key optional. (`ICON_DISABLED`)
-    pub fn icon_disabled(mut self, icon_disabled: crate::types::DisabledIcon) -> Self {
+    pub fn with_icon_disabled(
+        mut self,
+        icon_disabled: crate::types::DisabledIcon,
+    ) -> Self {
         self.icon_disabled = Some(icon_disabled);
         self
     }
     /// Operators may delete the customer's (incoming) messages. Server default `true`. (`DEL_EXTERNAL_MESSAGES`)
-    pub fn del_external_messages(mut self, del_external_messages: bool) -> Self {
+    pub fn with_del_external_messages(mut self, del_external_messages: bool) -> Self {
         self.del_external_messages = Some(del_external_messages);
         self
     }
     /// Operators may edit their own messages; each edit fires `OnImConnectorMessageUpdate`. Server default `true`. (`EDIT_INTERNAL_MESSAGES`)
-    pub fn edit_internal_messages(mut self, edit_internal_messages: bool) -> Self {
+    pub fn with_edit_internal_messages(mut self, edit_internal_messages: bool) -> Self {
         self.edit_internal_messages = Some(edit_internal_messages);
         self
     }
     /// Operators may delete their own messages; each deletion fires `OnImConnectorMessageDelete`. Server default `true`. (`DEL_INTERNAL_MESSAGES`)
-    pub fn del_internal_messages(mut self, del_internal_messages: bool) -> Self {
+    pub fn with_del_internal_messages(mut self, del_internal_messages: bool) -> Self {
         self.del_internal_messages = Some(del_internal_messages);
         self
     }
     /// The channel can be used for CRM mass messaging. Server default `true`. (`NEWSLETTER`)
-    pub fn newsletter(mut self, newsletter: bool) -> Self {
+    pub fn with_newsletter(mut self, newsletter: bool) -> Self {
         self.newsletter = Some(newsletter);
         self
     }
     /// System and bot messages of the line are forwarded to the channel too. Server default `true`. (`NEED_SYSTEM_MESSAGES`)
-    pub fn need_system_messages(mut self, need_system_messages: bool) -> Self {
+    pub fn with_need_system_messages(mut self, need_system_messages: bool) -> Self {
         self.need_system_messages = Some(need_system_messages);
         self
     }
     /// Outgoing text is prefixed with the operator's name (`[b]Name:[/b][br]`). Server default `true`. (`NEED_SIGNATURE`)
-    pub fn need_signature(mut self, need_signature: bool) -> Self {
+    pub fn with_need_signature(mut self, need_signature: bool) -> Self {
         self.need_signature = Some(need_signature);
         self
     }
     /// `true`: one open-line dialog per external `chat.id` (group chats; the CRM tracker is not run). `false`: one dialog per external `user.id`. Server default `false`. (`CHAT_GROUP`)
-    pub fn chat_group(mut self, chat_group: bool) -> Self {
+    pub fn with_chat_group(mut self, chat_group: bool) -> Self {
         self.chat_group = Some(chat_group);
         self
     }
     /// Undocumented (server source): stored as the comment of the settings placement. (`COMMENT`)
-    pub fn comment(mut self, comment: impl Into<String>) -> Self {
+    pub fn with_comment(mut self, comment: impl Into<String>) -> Self {
         self.comment = Some(comment.into());
         self
     }
     /// Reads `ID`: Connector id, unique on the portal: prefix it with something of yours. Stored lowercased; a dot is refused because the server cuts ids at the first dot everywhere else.
-    pub fn get_id(&self) -> &crate::wire::ConnectorId {
+    pub fn id(&self) -> &crate::wire::ConnectorId {
         &self.id
     }
     /// Reads `NAME`: Title of the connector's tile and settings slider.
-    pub fn get_name(&self) -> &str {
+    pub fn name(&self) -> &str {
         &self.name
     }
     /// Reads `ICON`: Tile icon shown while the connector is connected to the line.
-    pub fn get_icon(&self) -> &crate::types::Icon {
+    pub fn icon(&self) -> &crate::types::Icon {
         &self.icon
     }
     /// Reads `PLACEMENT_HANDLER`: URL of your settings page, opened in the connector's slider (`SETTING_CONNECTOR` placement) after the user picks an open line. Do not also bind it with `placement.bind`.
-    pub fn get_placement_handler(&self) -> &str {
+    pub fn placement_handler(&self) -> &crate::wire::SettingsUrl {
         &self.placement_handler
     }
     /// Reads `ICON_DISABLED` (`None` when not set): Tile icon shown while the connector is not connected; every key optional.
-    pub fn get_icon_disabled(&self) -> Option<&crate::types::DisabledIcon> {
+    pub fn icon_disabled(&self) -> Option<&crate::types::DisabledIcon> {
         self.icon_disabled.as_ref()
     }
     /// Reads `DEL_EXTERNAL_MESSAGES` (`None` when not set): Operators may delete the customer's (incoming) messages. Server default `true`.
-    pub fn get_del_external_messages(&self) -> Option<bool> {
+    pub fn del_external_messages(&self) -> Option<bool> {
         self.del_external_messages
     }
     /// Reads `EDIT_INTERNAL_MESSAGES` (`None` when not set): Operators may edit their own messages; each edit fires `OnImConnectorMessageUpdate`. Server default `true`.
-    pub fn get_edit_internal_messages(&self) -> Option<bool> {
+    pub fn edit_internal_messages(&self) -> Option<bool> {
         self.edit_internal_messages
     }
     /// Reads `DEL_INTERNAL_MESSAGES` (`None` when not set): Operators may delete their own messages; each deletion fires `OnImConnectorMessageDelete`. Server default `true`.
-    pub fn get_del_internal_messages(&self) -> Option<bool> {
+    pub fn del_internal_messages(&self) -> Option<bool> {
         self.del_internal_messages
     }
     /// Reads `NEWSLETTER` (`None` when not set): The channel can be used for CRM mass messaging. Server default `true`.
-    pub fn get_newsletter(&self) -> Option<bool> {
+    pub fn newsletter(&self) -> Option<bool> {
         self.newsletter
     }
     /// Reads `NEED_SYSTEM_MESSAGES` (`None` when not set): System and bot messages of the line are forwarded to the channel too. Server default `true`.
-    pub fn get_need_system_messages(&self) -> Option<bool> {
+    pub fn need_system_messages(&self) -> Option<bool> {
         self.need_system_messages
     }
     /// Reads `NEED_SIGNATURE` (`None` when not set): Outgoing text is prefixed with the operator's name (`[b]Name:[/b][br]`). Server default `true`.
-    pub fn get_need_signature(&self) -> Option<bool> {
+    pub fn need_signature(&self) -> Option<bool> {
         self.need_signature
     }
     /// Reads `CHAT_GROUP` (`None` when not set): `true`: one open-line dialog per external `chat.id` (group chats; the CRM tracker is not run). `false`: one dialog per external `user.id`. Server default `false`.
-    pub fn get_chat_group(&self) -> Option<bool> {
+    pub fn chat_group(&self) -> Option<bool> {
         self.chat_group
     }
     /// Reads `COMMENT` (`None` when not set): Undocumented (server source): stored as the comment of the settings placement.
-    pub fn get_comment(&self) -> Option<&str> {
+    pub fn comment(&self) -> Option<&str> {
         self.comment.as_deref()
     }
 }
 
-/// The `result` of [`Register`] (`imconnector.register`): `NestedResult`.
-pub type RegisterResponse = crate::wire::NestedResult;
+/// The `result` of [`RegisterConnector`] (`imconnector.register`): `NestedResult`.
+pub type RegisterConnectorResponse = crate::wire::NestedResult;
 
-impl crate::transport::Method for Register {
+impl crate::transport::Method for RegisterConnector {
     const NAME: &'static str = "imconnector.register";
     const AUTH: crate::transport::AuthKind = crate::transport::AuthKind::OAuthOnly;
     const IDEMPOTENT: bool = true;
-    type Response = RegisterResponse;
+    type Response = RegisterConnectorResponse;
     fn validate(&self) -> Result<(), crate::transport::InvalidRequest> {
         crate::wire::Validate::validate_at(&self.id, "ID")?;
         crate::wire::Validate::validate_at(&self.icon, "ICON")?;

@@ -10,7 +10,7 @@
 /// # Parameters
 ///
 /// - `event` (`event`, `string`, required): Event name, case-insensitive, e.g. `OnImConnectorMessageAdd`. The event must belong to a scope granted to the app. Constraints: non-empty.
-/// - `handler` (`handler`, `string`, required): Handler URL the portal POSTs the event to; it must be reachable from the internet. Constraints: absolute URL.
+/// - `handler` (`handler`, `EventsUrl`, required): Handler URL the portal POSTs the event to; it must be reachable from the internet. Constraints: absolute URL.
 /// - `auth_type` (`auth_type`, `i64`, optional): Id of the user whose tokens the handler receives. Default: the user whose action fired the event. Non-administrators may only give their own id. Constraints: >= 0.
 /// - `event_type` (`event_type`, `EventType`, optional): `online` (default): POSTed to `handler`; `offline`: queued on the portal (administrators only).
 /// - `auth_connector` (`auth_connector`, `string`, optional): Offline events only: a source key; changes made with this key in the request are not queued back to you.
@@ -28,9 +28,13 @@
 /// # Example
 ///
 /// ```no_run
-/// # use imconnector_api::methods::EventBind;
+/// # use imconnector_api::methods::BindEvent;
+/// # use imconnector_api::ids::EventsUrl;
 /// # async fn run(client: &imconnector_api::transport::Client) -> Result<(), imconnector_api::transport::Error> {
-/// let request = EventBind::new("ONCRMLEADADD", "https://www.my-domain.com/handler/");
+/// let request = BindEvent::new(
+///     "ONCRMLEADADD",
+///     EventsUrl::parse("https://www.my-domain.com/handler/")?,
+/// );
 /// let response = client.call(&request).await?;
 /// # let _ = response;
 /// # Ok(()) }
@@ -38,7 +42,7 @@
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 #[must_use = "a request does nothing until it is sent with `Client::call`"]
-pub struct EventBind {
+pub struct BindEvent {
     /// Event name, case-insensitive, e.g. `OnImConnectorMessageAdd`. The event must belong to a scope granted to the app. (`event`)
     ///
     /// Constraints: non-empty.
@@ -48,7 +52,7 @@ pub struct EventBind {
     ///
     /// Constraints: absolute URL.
     #[serde(rename = "handler")]
-    pub(crate) handler: String,
+    pub(crate) handler: crate::wire::EventsUrl,
     /// Id of the user whose tokens the handler receives. Default: the user whose action fired the event. Non-administrators may only give their own id. (`auth_type`)
     ///
     /// Constraints: >= 0.
@@ -65,15 +69,15 @@ pub struct EventBind {
     pub(crate) options: Option<serde_json::Value>,
 }
 
-impl EventBind {
+impl BindEvent {
     /// Builds the request from its required parameters.
     ///
     /// - `event`: Event name, case-insensitive, e.g. `OnImConnectorMessageAdd`. The event must belong to a scope granted to the app. (`event`)
     /// - `handler`: Handler URL the portal POSTs the event to; it must be reachable from the internet. (`handler`)
-    pub fn new(event: impl Into<String>, handler: impl Into<String>) -> Self {
+    pub fn new(event: impl Into<String>, handler: crate::wire::EventsUrl) -> Self {
         Self {
             event: event.into(),
-            handler: handler.into(),
+            handler,
             auth_type: None,
             event_type: None,
             auth_connector: None,
@@ -83,59 +87,59 @@ impl EventBind {
     /// Id of the user whose tokens the handler receives. Default: the user whose action fired the event. Non-administrators may only give their own id. (`auth_type`)
     ///
     /// Constraints: >= 0.
-    pub fn auth_type(mut self, auth_type: i64) -> Self {
+    pub fn with_auth_type(mut self, auth_type: i64) -> Self {
         self.auth_type = Some(auth_type);
         self
     }
     /// `online` (default): POSTed to `handler`; `offline`: queued on the portal (administrators only). (`event_type`)
-    pub fn event_type(mut self, event_type: crate::types::EventType) -> Self {
+    pub fn with_event_type(mut self, event_type: crate::types::EventType) -> Self {
         self.event_type = Some(event_type);
         self
     }
     /// Offline events only: a source key; changes made with this key in the request are not queued back to you. (`auth_connector`)
-    pub fn auth_connector(mut self, auth_connector: impl Into<String>) -> Self {
+    pub fn with_auth_connector(mut self, auth_connector: impl Into<String>) -> Self {
         self.auth_connector = Some(auth_connector.into());
         self
     }
     /// Event-specific options, e.g. `{"minTimeout": 1}` for `onOfflineEvent`. (`options`)
-    pub fn options(mut self, options: serde_json::Value) -> Self {
+    pub fn with_options(mut self, options: serde_json::Value) -> Self {
         self.options = Some(options);
         self
     }
     /// Reads `event`: Event name, case-insensitive, e.g. `OnImConnectorMessageAdd`. The event must belong to a scope granted to the app.
-    pub fn get_event(&self) -> &str {
+    pub fn event(&self) -> &str {
         &self.event
     }
     /// Reads `handler`: Handler URL the portal POSTs the event to; it must be reachable from the internet.
-    pub fn get_handler(&self) -> &str {
+    pub fn handler(&self) -> &crate::wire::EventsUrl {
         &self.handler
     }
     /// Reads `auth_type` (`None` when not set): Id of the user whose tokens the handler receives. Default: the user whose action fired the event. Non-administrators may only give their own id.
-    pub fn get_auth_type(&self) -> Option<i64> {
+    pub fn auth_type(&self) -> Option<i64> {
         self.auth_type
     }
     /// Reads `event_type` (`None` when not set): `online` (default): POSTed to `handler`; `offline`: queued on the portal (administrators only).
-    pub fn get_event_type(&self) -> Option<&crate::types::EventType> {
+    pub fn event_type(&self) -> Option<&crate::types::EventType> {
         self.event_type.as_ref()
     }
     /// Reads `auth_connector` (`None` when not set): Offline events only: a source key; changes made with this key in the request are not queued back to you.
-    pub fn get_auth_connector(&self) -> Option<&str> {
+    pub fn auth_connector(&self) -> Option<&str> {
         self.auth_connector.as_deref()
     }
     /// Reads `options` (`None` when not set): Event-specific options, e.g. `{"minTimeout": 1}` for `onOfflineEvent`.
-    pub fn get_options(&self) -> Option<&serde_json::Value> {
+    pub fn options(&self) -> Option<&serde_json::Value> {
         self.options.as_ref()
     }
 }
 
-/// The `result` of [`EventBind`] (`event.bind`): `bool`.
-pub type EventBindResponse = bool;
+/// The `result` of [`BindEvent`] (`event.bind`): `bool`.
+pub type BindEventResponse = bool;
 
-impl crate::transport::Method for EventBind {
+impl crate::transport::Method for BindEvent {
     const NAME: &'static str = "event.bind";
     const AUTH: crate::transport::AuthKind = crate::transport::AuthKind::OAuthOnly;
     const IDEMPOTENT: bool = false;
-    type Response = EventBindResponse;
+    type Response = BindEventResponse;
     fn validate(&self) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
     }

@@ -16,9 +16,9 @@
 /// # Example
 ///
 /// ```no_run
-/// # use imconnector_api::methods::List;
+/// # use imconnector_api::methods::ListConnectors;
 /// # async fn run(client: &imconnector_api::transport::Client) -> Result<(), imconnector_api::transport::Error> {
-/// let request = List::new();
+/// let request = ListConnectors::new();
 /// let response = client.call(&request).await?;
 /// # let _ = response;
 /// # Ok(()) }
@@ -26,25 +26,25 @@
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[non_exhaustive]
 #[must_use = "a request does nothing until it is sent with `Client::call`"]
-pub struct List {}
+pub struct ListConnectors {}
 
-impl List {
+impl ListConnectors {
     /// Builds the request from its required parameters.
     pub fn new() -> Self {
         Self {}
     }
 }
 
-/// The `result` of [`List`] (`imconnector.list`): `MapOrEmptyList<string>`.
+/// The `result` of [`ListConnectors`] (`imconnector.list`): `MapOrEmptyList<string>`.
 ///
 /// Connector id to display name; PHP would send `[]` if there were none.
-pub type ListResponse = crate::wire::MapOrEmptyList<String>;
+pub type ListConnectorsResponse = crate::wire::MapOrEmptyList<String>;
 
-impl crate::transport::Method for List {
+impl crate::transport::Method for ListConnectors {
     const NAME: &'static str = "imconnector.list";
     const AUTH: crate::transport::AuthKind = crate::transport::AuthKind::OAuthOnly;
     const IDEMPOTENT: bool = true;
-    type Response = ListResponse;
+    type Response = ListConnectorsResponse;
     fn validate(&self) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
     }
