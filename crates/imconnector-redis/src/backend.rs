@@ -14,6 +14,7 @@ use crate::{
     lock::{LockTiming, RedisRefreshLock},
     scripts::Scripts,
     store::RedisTokenStore,
+    tls::{self, TlsRoots},
 };
 
 /// The first part of the default key prefix, `imconnector:<client_id>`.
@@ -27,6 +28,7 @@ pub struct RedisBackendBuilder {
     /// Replaces the default prefix, `DEFAULT_PREFIX:client_id`.
     prefix: Option<String>,
     evicting_policy: EvictingPolicy,
+    tls_roots: Option<TlsRoots>,
     timing: LockTiming,
     rate_share: f64,
     burst_share: f64,
@@ -39,6 +41,7 @@ impl RedisBackendBuilder {
             client_id: client_id.to_owned(),
             prefix: None,
             evicting_policy: EvictingPolicy::default(),
+            tls_roots: None,
             timing: LockTiming {
                 lease: Duration::from_secs(5),
                 max_wait: Duration::from_secs(60),
@@ -64,6 +67,15 @@ impl RedisBackendBuilder {
     /// warning and is used.
     pub fn on_evicting_policy(mut self, setting: EvictingPolicy) -> Self {
         self.evicting_policy = setting;
+        self
+    }
+
+    /// For a `rediss://` URL, trusts the CA certificates in `pem` (one or more PEM blocks,
+    /// e.g. the content of your Redis CA's `ca.pem`) instead of the system's root certificates:
+    /// for a Redis whose certificate a private CA signed. The server's certificate is always
+    /// verified, hostname included; without this setting against the system's roots.
+    pub fn tls_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_roots = Some(TlsRoots::new(pem.into()));
         self
     }
 
@@ -141,7 +153,8 @@ impl RedisBackendBuilder {
         Ok(())
     }
 
-    /// Connects to the Redis at `url` (`redis://[user:password@]host:port[/db]`). The
+    /// Connects to the Redis at `url`: `redis://[user:password@]host:port[/db]`, or
+    /// `rediss://…` for TLS (see [`tls_root_certificates`](Self::tls_root_certificates)). The
     /// connection reconnects on its own after a failure.
     ///
     /// # Errors
@@ -151,9 +164,7 @@ impl RedisBackendBuilder {
     /// [`on_evicting_policy`](Self::on_evicting_policy)).
     pub async fn connect(self, url: &str) -> Result<RedisBackend, RedisBackendError> {
         self.check()?;
-        let client = redis::Client::open(url).map_err(|error| RedisBackendError::InvalidUrl {
-            kind: format!("{:?}", error.kind()),
-        })?;
+        let client = tls::client(url, self.tls_roots.as_ref())?;
         // One reconnection attempt per command, at most a response timeout apart: with the
         // client library's default (six attempts, exponential delays) every command waits some
         // ten seconds on a stopped Redis, and so does a refresh whose new pair is already

@@ -12,6 +12,7 @@ mod portals;
 mod record;
 mod scripts;
 mod store;
+mod tls;
 
 pub use backend::{RedisBackend, RedisBackendBuilder, DEFAULT_PREFIX};
 pub use bucket::{SharedBucket, DEFAULT_BURST_SHARE, DEFAULT_RATE_SHARE};

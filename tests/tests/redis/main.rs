@@ -13,3 +13,4 @@ mod returns;
 mod store;
 mod support;
 mod takeover;
+mod tls;

@@ -13,6 +13,9 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// Where the tests find Redis.
 pub const URL_VAR: &str = "IMCONNECTOR_REDIS_URL";
+/// Where the tests find the TLS Redis, and the CA file it trusts.
+pub const TLS_URL_VAR: &str = "IMCONNECTOR_REDISS_URL";
+pub const TLS_CA_VAR: &str = "IMCONNECTOR_REDIS_TLS_CA";
 /// Set in a replica process: the JSON plan it runs.
 const PLAN_VAR: &str = "IMCONNECTOR_REDIS_TEST_PLAN";
 /// The line a replica prints its report on.
@@ -37,6 +40,29 @@ pub fn redis_url() -> Option<String> {
     eprintln!(
         "skipped: no Redis ({URL_VAR} is not set; run `eval \"$(bash .ci/redis.sh start)\"` first)"
     );
+    None
+}
+
+/// The TLS Redis `.ci/redis.sh` starts: its `rediss://` URL and the PEM of the CA that signed
+/// its certificate; `None` (after saying so) when not configured, a failure in CI.
+pub fn rediss_url_and_ca() -> Option<(String, Vec<u8>)> {
+    let url = std::env::var(TLS_URL_VAR)
+        .ok()
+        .filter(|url| !url.trim().is_empty());
+    let ca = std::env::var(TLS_CA_VAR)
+        .ok()
+        .filter(|ca| !ca.trim().is_empty());
+    if let (Some(url), Some(ca)) = (url, ca) {
+        let pem = std::fs::read(&ca).unwrap_or_else(|error| panic!("{TLS_CA_VAR} {ca}: {error}"));
+        return Some((url, pem));
+    }
+    let in_ci =
+        std::env::var("CI").is_ok_and(|value| !matches!(value.as_str(), "" | "0" | "false"));
+    assert!(
+        !in_ci,
+        "{TLS_URL_VAR} or {TLS_CA_VAR} is not set but CI is: start Redis with `eval \"$(bash .ci/redis.sh start)\"` before the tests"
+    );
+    eprintln!("skipped: no TLS Redis ({TLS_URL_VAR}, {TLS_CA_VAR}; run `eval \"$(bash .ci/redis.sh start)\"` first)");
     None
 }
 

@@ -3,6 +3,7 @@
 //! operating-time budget, the method itself.
 
 pub(crate) mod auth;
+mod basic;
 mod batch;
 mod connectors;
 mod event_api;
@@ -57,6 +58,9 @@ fn method_fn(name: &str) -> Option<MethodFn> {
         "event.unbind" => event_api::unbind,
         "event.get" => event_api::get,
         "batch" => batch::batch,
+        "user.admin" => basic::user_admin,
+        "profile" => basic::profile,
+        "app.info" => basic::app_info,
         _ => return None,
     })
 }

@@ -112,15 +112,10 @@ impl<S: PortalStore> Installer<S> {
             .await
             .map_err(InstallError::from_authorization)?;
         check_portal(&fresh, member_id, domain)?;
-        let mut record = self
-            .registry
-            .store()
-            .load(member_id)
-            .await
-            .map_err(RegistryError::from)?
-            .ok_or_else(|| InstallError::NotInstalled(member_id.clone()))?;
-        record.tokens = fresh;
-        self.registry.install(record).await?;
+        // Any user may finish a code flow someone started: only an administrator's pair
+        // replaces the stored one.
+        let (_, fresh) = self.require_administrator(fresh).await?;
+        self.replace_tokens(member_id, fresh).await?;
         tracing::info!(member_id = %untrusted(&member_id), "authorization finished; the portal's tokens are replaced");
         Ok(member_id.clone())
     }

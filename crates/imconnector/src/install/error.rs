@@ -18,6 +18,11 @@ pub enum InstallError {
     /// portal is not the one claimed, or a wrong application token or `state` (401).
     #[error("install request not proven: {0}")]
     Unproven(String),
+    /// The tokens are genuine, but their user is not an administrator of the portal
+    /// (`user.admin` said no): only an administrator may install the app or replace its
+    /// tokens (403).
+    #[error("only a portal administrator may install the app or replace its tokens")]
+    NotAdministrator,
     /// The portal is not installed (an uninstall, settings page or code flow for it) (404).
     #[error("portal {0:?} is not installed")]
     NotInstalled(String),
@@ -46,6 +51,7 @@ impl InstallError {
         match self {
             InstallError::Malformed(_) => StatusCode::BAD_REQUEST,
             InstallError::Unproven(_) => StatusCode::UNAUTHORIZED,
+            InstallError::NotAdministrator => StatusCode::FORBIDDEN,
             InstallError::NotInstalled(_) => StatusCode::NOT_FOUND,
             InstallError::NoOpenLine => StatusCode::CONFLICT,
             InstallError::OAuthUnavailable(_)

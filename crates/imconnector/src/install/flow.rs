@@ -2,7 +2,7 @@
 
 use imconnector_api::ids::LineId;
 use imconnector_api::methods::{BindEvent, ListEventBindings};
-use imconnector_transport::portals::{PortalRecord, PortalStore};
+use imconnector_transport::portals::{PortalRecord, PortalStore, RegistryError};
 use imconnector_transport::{Client, Tokens};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
@@ -44,17 +44,32 @@ impl<S: PortalStore> Installer<S> {
             let fresh = self
                 .prove(&frame.member_id, &frame.domain, &frame.refresh_token)
                 .await?;
-            tracing::info!("install POST proven by the OAuth server");
-            let stored = frame.application_token.is_some();
-            let client = match &frame.application_token {
+            let (standalone, fresh) = self.require_administrator(fresh).await?;
+            tracing::info!("install POST proven: an administrator's tokens");
+            let installed = self.registry.application_token(&frame.member_id).await?;
+            let (client, stored) = match (installed, &frame.application_token) {
+                // An installed portal keeps its application token whatever a POST says: only
+                // ONAPPINSTALL (of a reinstall) replaces it. The administrator's pair is taken.
+                (Some(stored), claimed) => {
+                    if claimed
+                        .as_ref()
+                        .is_some_and(|claimed| !secrets_equal(&stored, claimed))
+                    {
+                        tracing::warn!(
+                            "the install POST's APPLICATION_TOKEN differs from the stored one; \
+                             the stored one is kept until ONAPPINSTALL"
+                        );
+                    }
+                    (self.replace_tokens(&frame.member_id, fresh).await?, true)
+                }
                 // The newer POST carries the application token: the portal is complete now.
-                Some(token) => {
+                (None, Some(token)) => {
                     let record = self.record(&frame.member_id, &frame.domain, token, fresh);
-                    self.registry.install(record).await?
+                    (self.registry.install(record).await?, true)
                 }
                 // The older one does not: provision with the proven pair; ONAPPINSTALL will
                 // bring the application token and the pair to keep.
-                None => self.standalone_client(fresh)?,
+                (None, None) => (standalone, false),
             };
             let provisioned = self.provision_portal(&client).await?;
             tracing::info!(stored, "connector provisioned; waiting for installFinish");
@@ -81,9 +96,12 @@ impl<S: PortalStore> Installer<S> {
                 .prove(&event.member_id, &domain, &event.tokens.refresh_token)
                 .await
                 .inspect_err(|error| tracing::warn!(error = %untrusted(error), "ONAPPINSTALL not proven; ignored"))?;
+            // Only an administrator installs: anyone else's ONAPPINSTALL would choose the
+            // application token every later event is checked against.
+            let (_, fresh) = self.require_administrator(fresh).await?;
             let record = self.record(&event.member_id, &domain, &event.application_token, fresh);
             let client = self.registry.install(record).await?;
-            tracing::info!("ONAPPINSTALL proven; portal stored");
+            tracing::info!("ONAPPINSTALL proven: an administrator's; portal stored");
             let provisioned = self.provision_portal(&client).await?;
             tracing::info!(line = provisioned.line.get(), "connector provisioned");
             Ok(InstallOutcome::Installed {
@@ -135,7 +153,25 @@ impl<S: PortalStore> Installer<S> {
             .with_oauth_server(self.oauth.token_endpoint().as_str())
     }
 
-    fn standalone_client(&self, tokens: Tokens) -> Result<Client, InstallError> {
+    /// Replaces the stored pair of installed portal `member_id` with a proven administrator's;
+    /// its application token and the rest of its record stay.
+    pub(crate) async fn replace_tokens(
+        &self,
+        member_id: &str,
+        tokens: Tokens,
+    ) -> Result<Client, InstallError> {
+        let mut record = self
+            .registry
+            .store()
+            .load(member_id)
+            .await
+            .map_err(RegistryError::from)?
+            .ok_or_else(|| InstallError::NotInstalled(member_id.to_owned()))?;
+        record.tokens = tokens;
+        Ok(self.registry.install(record).await?)
+    }
+
+    pub(crate) fn standalone_client(&self, tokens: Tokens) -> Result<Client, InstallError> {
         let endpoint = tokens.client_endpoint.clone().ok_or_else(|| {
             InstallError::Unproven("the OAuth server's answer has no client_endpoint".to_owned())
         })?;

@@ -15,11 +15,19 @@
 //!   token pair stored in the [`PortalRegistry`] and the connector provisioned there.
 //!   The `server_endpoint` an event or POST names is never used for this: whoever sent the
 //!   request would choose who vouches for it.
+//! - **Only an administrator installs.** Every employee who opens the app gets genuine tokens
+//!   of it, so proven tokens are not enough: the installer asks `user.admin` with them and
+//!   refuses anyone else's install POST, ONAPPINSTALL or code flow with 403
+//!   ([`InstallError::NotAdministrator`]), storing nothing.
+//! - **An installed portal keeps its application token** whatever an install POST says (the
+//!   administrator's proven pair is taken); only an administrator's ONAPPINSTALL, which a
+//!   reinstall sends, replaces it.
 //! - **ONAPPUNINSTALL** must carry the stored application token (compared in constant time);
 //!   then the portal's record and tokens are removed. A forged one changes nothing.
 //! - **Code flow** (to re-obtain tokens of an installed portal): `GET authorize?member_id=…`
 //!   redirects to the portal's authorize page with a random `state`; the redirect back to
-//!   `oauth` is checked (state, `member_id`, domain) and its code traded for tokens.
+//!   `oauth` is checked (state, `member_id`, domain), its code traded for tokens, and those
+//!   replace the stored pair only if they are an administrator's.
 //!
 //! Routes of [`Installer::router`], relative to where you mount it (see [`AppUrls`]):
 //! `/` the app page, `/install`, `/events` (the [`EventReceiver`]), `/settings` (the
@@ -48,6 +56,7 @@
 //! # Ok(()) }
 //! ```
 
+mod admin;
 mod code_flow;
 mod error;
 mod flow;
@@ -167,9 +176,10 @@ impl AppUrls {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum InstallOutcome {
-    /// A UI install POST: tokens proven, connector provisioned; the page calls
-    /// `BX24.installFinish()`, after which the portal sends ONAPPINSTALL. `stored` says whether
-    /// the POST carried the application token, so the portal is already in the registry.
+    /// A UI install POST: an administrator's tokens proven, connector provisioned; the page
+    /// calls `BX24.installFinish()`, after which the portal sends ONAPPINSTALL. `stored` says
+    /// whether the portal is in the registry now: it was installed already (its application
+    /// token kept), or the POST carried the application token.
     AwaitingFinish {
         /// The portal.
         member_id: String,

@@ -3,6 +3,7 @@
 //! the settings page and the code flow.
 
 pub mod support;
+mod takeover;
 
 use imconnector::emulator::{DeliveryOutcome, InstallState};
 use imconnector::ExposeSecret;
