@@ -33,6 +33,8 @@ pub(crate) enum Attempt {
         /// The answer's `Content-Type` says `text/html`.
         html: bool,
     },
+    /// No answer within the client's request timeout (the request may have been received).
+    TimedOut,
     /// An answer longer than the client's cap; reading stopped there.
     TooLarge { status: u16 },
     /// Failed before the request could reach the server (connecting).
@@ -68,7 +70,6 @@ impl Shared {
             let sent = self
                 .http
                 .post(url.clone())
-                .timeout(self.request_timeout)
                 .header(reqwest::header::USER_AGENT, self.user_agent.clone())
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .header(reqwest::header::ACCEPT, "application/json")

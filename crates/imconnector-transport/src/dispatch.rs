@@ -2,9 +2,12 @@
 //! the answer, refresh-and-replay and retries.
 
 use std::{
-    sync::atomic::{AtomicBool, Ordering},
+    future::Future,
+    pin::{pin, Pin},
     time::{Duration, Instant},
 };
+
+use futures::future::{select, Either};
 
 use tracing::{field::Empty, Instrument};
 
@@ -49,60 +52,47 @@ impl Shared {
             status = Empty,
             duration_ms = Empty,
         );
-        let in_flight = AtomicBool::new(false);
-        let deadline = self.retry.deadline;
-        let run = self.run(&call, &request_id, &in_flight).instrument(span);
-        match tokio::time::timeout(deadline, run).await {
-            Ok(result) => result,
-            Err(_) => {
-                tracing::warn!(
-                    method = call.method,
-                    deadline_ms = deadline.as_millis(),
-                    "call deadline passed"
-                );
-                let timeout = Error::Timeout {
-                    method: call.method.to_owned(),
-                };
-                // Cut short while an attempt was out: it may have been applied.
-                if in_flight.load(Ordering::Acquire) && !call.idempotent {
-                    Err(Error::OutcomeUnknown {
-                        method: call.method.to_owned(),
-                        request_id,
-                        source: Box::new(timeout),
-                    })
-                } else {
-                    Err(timeout)
-                }
-            }
-        }
+        self.run(&call, &request_id).instrument(span).await
     }
 
-    async fn run(
-        &self,
-        call: &Call<'_>,
-        request_id: &str,
-        in_flight: &AtomicBool,
-    ) -> Result<(TextResponse, u16), Error> {
+    async fn run(&self, call: &Call<'_>, request_id: &str) -> Result<(TextResponse, u16), Error> {
         let policy = self.retry;
         let started = Instant::now();
+        let deadline = tokio::time::Instant::now() + policy.deadline;
+        // The call's one timer: at the call's deadline, brought forward to the attempt's own
+        // timeout while an attempt is out. reqwest's per-request timer is not armed: two timers
+        // per call cost a few points of throughput with many calls in flight.
+        let mut timer = pin!(tokio::time::sleep_until(deadline));
         let mut first_sent: Option<Instant> = None;
         let mut attempt: u32 = 0;
         let mut replayed = false;
         loop {
-            self.pacer
-                .before_send(call.method, policy.max_elapsed)
-                .await;
+            let paced = self.pacer.before_send(call.method, policy.max_elapsed);
+            if until(&mut timer, paced).await.is_none() {
+                return Err(self.deadline_passed(call, request_id, false));
+            }
             // After the pacing wait, which can be long: a token read before it may have expired.
             let credentials = match &self.auth {
-                Auth::OAuth { session, .. } => Some(session.usable().await?),
+                Auth::OAuth { session, .. } => match until(&mut timer, session.usable()).await {
+                    Some(usable) => Some(usable?),
+                    None => return Err(self.deadline_passed(call, request_id, false)),
+                },
                 Auth::Webhook { .. } => None,
             };
             attempt += 1;
             let sent_at = Instant::now();
             let first_sent = *first_sent.get_or_insert(sent_at);
-            in_flight.store(true, Ordering::Release);
-            let outcome = attempt::send(self, call, credentials.as_ref(), request_id).await;
-            in_flight.store(false, Ordering::Release);
+            let attempt_deadline = deadline.min(tokio::time::Instant::now() + self.request_timeout);
+            timer.as_mut().reset(attempt_deadline);
+            let sent = attempt::send(self, call, credentials.as_ref(), request_id);
+            let outcome = match until(&mut timer, sent).await {
+                Some(outcome) => outcome,
+                None if attempt_deadline == deadline => {
+                    // Cut short while the attempt was out: it may have been applied.
+                    return Err(self.deadline_passed(call, request_id, true));
+                }
+                None => Attempt::TimedOut,
+            };
             let span = tracing::Span::current();
             span.record("attempts", attempt);
             span.record("duration_ms", started.elapsed().as_millis());
@@ -128,7 +118,11 @@ impl Shared {
                     // The replay after a refresh is not a retry: it does not use up the budget.
                     attempt -= 1;
                     tracing::info!(%error, "access token refused, refreshing and replaying once");
-                    session.refresh(seen).await?;
+                    timer.as_mut().reset(deadline);
+                    match until(&mut timer, session.refresh(seen)).await {
+                        Some(refreshed) => refreshed?,
+                        None => return Err(self.deadline_passed(call, request_id, false)),
+                    };
                 }
                 Next::Retry { wait, error } => {
                     if attempt >= policy.max_attempts
@@ -138,10 +132,34 @@ impl Shared {
                         return Err(error);
                     }
                     tracing::warn!(attempt, wait_ms = wait.as_millis(), %error, "retrying");
-                    tokio::time::sleep(wait).await;
+                    timer.as_mut().reset(deadline);
+                    if until(&mut timer, tokio::time::sleep(wait)).await.is_none() {
+                        return Err(self.deadline_passed(call, request_id, false));
+                    }
                 }
             }
         }
+    }
+
+    /// The error of a call whose deadline passed: a timeout, or, when an attempt of a method
+    /// that is not idempotent was out, an unknown outcome.
+    fn deadline_passed(&self, call: &Call<'_>, request_id: &str, in_flight: bool) -> Error {
+        tracing::warn!(
+            method = call.method,
+            deadline_ms = self.retry.deadline.as_millis(),
+            "call deadline passed"
+        );
+        let timeout = Error::Timeout {
+            method: call.method.to_owned(),
+        };
+        if in_flight && !call.idempotent {
+            return Error::OutcomeUnknown {
+                method: call.method.to_owned(),
+                request_id: request_id.to_owned(),
+                source: Box::new(timeout),
+            };
+        }
+        timeout
     }
 
     /// Classifies an attempt's outcome. Codes decide, not HTTP statuses.
@@ -185,6 +203,19 @@ impl Shared {
             }
             Attempt::MaybeSent(error) => {
                 return Next::Done(Err(outcome_unknown(network_error(error))))
+            }
+            Attempt::TimedOut if call.idempotent => {
+                return Next::Retry {
+                    wait: backoff(),
+                    error: Error::Timeout {
+                        method: call.method.to_owned(),
+                    },
+                }
+            }
+            Attempt::TimedOut => {
+                return Next::Done(Err(outcome_unknown(Error::Timeout {
+                    method: call.method.to_owned(),
+                })))
             }
             Attempt::TooLarge { status } => {
                 let error = Error::ResponseTooLarge {
@@ -276,5 +307,16 @@ impl Shared {
             },
             _ => Next::Done(Err(Error::Api(api))),
         }
+    }
+}
+
+/// `future`'s output, or `None` when `timer` fires first.
+async fn until<T>(
+    timer: &mut Pin<&mut tokio::time::Sleep>,
+    future: impl Future<Output = T>,
+) -> Option<T> {
+    match select(pin!(future), timer.as_mut()).await {
+        Either::Left((value, _)) => Some(value),
+        Either::Right(((), _)) => None,
     }
 }

@@ -24,7 +24,8 @@ use crate::{
 
 pub(crate) struct Shared {
     pub(crate) http: reqwest::Client,
-    /// Applied per request, so that it holds with a client the user built too.
+    /// The timeout of one attempt, answer included; enforced by the call's own timer (not
+    /// reqwest's), so that it holds with a client the user built too.
     pub(crate) request_timeout: Duration,
     /// The longest answer body read.
     pub(crate) max_response_size: usize,
