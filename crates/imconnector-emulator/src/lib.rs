@@ -2,15 +2,14 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(test)]
-mod bounded_tests;
+mod authorize;
 mod builder;
 mod clock;
 mod config;
 mod control;
 mod delivery;
 mod envelope;
-mod events;
+mod error;
 mod faults;
 mod install;
 mod limits;
@@ -34,7 +33,8 @@ use tokio::task::JoinHandle;
 
 pub use builder::{EmulatorBuilder, StartError};
 pub use config::{Faults, OAuthFaults, OperatingLimit, RateLimit, SoftErrorShape};
-pub use control::{ControlError, EmulatorHandle, OperatorMessage};
+pub use control::EmulatorHandle;
+pub use error::{ControlError, OperatorMessage};
 pub use install::{AppSetup, InstallPost, InstallState, InstallStatus};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use snapshot::{

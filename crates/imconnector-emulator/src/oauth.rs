@@ -65,7 +65,7 @@ fn grant(portal: &mut Portal, params: &Params) -> (StatusCode, Value) {
     match portal.redeem_grant(kind, &text("client_id"), &text("client_secret"), &secret) {
         Ok(tokens) => (
             StatusCode::OK,
-            token_body(&portal.urls, &portal.member_id, &tokens),
+            token_body(portal.urls(), portal.member_id(), &tokens),
         ),
         Err(GrantRefusal::InvalidClient) => oauth_error(
             StatusCode::UNAUTHORIZED,

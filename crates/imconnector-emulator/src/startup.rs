@@ -14,13 +14,12 @@ use tokio::sync::watch;
 
 use crate::builder::{EmulatorBuilder, StartError};
 use crate::clock::Clock;
-use crate::control::{new_app, EmulatorHandle};
+use crate::control::EmulatorHandle;
 use crate::delivery::Courier;
 use crate::envelope::{error_response, ApiError, MAX_BODY_BYTES};
-use crate::snapshot::{Counters, LineInfo, PortalUser};
-use crate::state::fault_engine::FaultEngine;
-use crate::state::tokens::{new_rng, random_token, TokenStore};
-use crate::state::{Caps, Ids, Portal, Settings, Shared, Urls, Webhook};
+use crate::snapshot::LineInfo;
+use crate::state::tokens::{new_rng, random_token};
+use crate::state::{new_app, Caps, Portal, PortalSeed, Settings, Shared, Urls, Webhook};
 use crate::Emulator;
 
 impl EmulatorBuilder {
@@ -187,8 +186,7 @@ impl EmulatorBuilder {
             .clone()
             .unwrap_or_else(|| SecretString::from(random_token(&mut rng)[..16].to_owned()));
         let token_seed = self.seed.map(|seed| seed.wrapping_add(1));
-        Portal {
-            now: 0.0,
+        Portal::new(PortalSeed {
             time_scale: self.time_scale,
             urls,
             member_id,
@@ -203,45 +201,15 @@ impl EmulatorBuilder {
                 faults: self.faults.clone(),
                 oauth_faults: self.oauth_faults.clone(),
             },
-            apps: vec![app],
-            users: vec![
-                PortalUser {
-                    id: 1,
-                    name: "Emulator Admin".to_owned(),
-                    admin: true,
-                },
-                PortalUser {
-                    id: 2,
-                    name: "Emulator Employee".to_owned(),
-                    admin: false,
-                },
-            ],
+            app,
             webhook: Webhook {
                 user_id: 1,
                 code: webhook_code,
             },
-            tokens: TokenStore::new(token_seed),
+            token_seed,
             lines,
-            registry: BTreeMap::new(),
-            statuses: BTreeMap::new(),
-            customers: BTreeMap::new(),
-            chats: BTreeMap::new(),
-            chat_index: Default::default(),
-            messages: BTreeMap::new(),
-            deliveries: Default::default(),
-            bindings: Vec::new(),
-            event_log: Default::default(),
-            events_emitted: 0,
-            outbox: Vec::new(),
-            counters: Counters::default(),
-            ids: Ids::default(),
-            bucket: crate::limits::LeakyBucket::default(),
-            operating: crate::limits::OperatingLedger::default(),
-            faults: FaultEngine::new(self.faults.clone(), self.oauth_faults.clone()),
-            installs: crate::state::installs::Installs::default(),
-            last_grant: None,
             rng,
-        }
+        })
     }
 }
 
@@ -269,14 +237,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/rest/{*path}", any(crate::rest::handle))
         .route("/oauth/token", any(crate::oauth::token))
         .route("/oauth/token/", any(crate::oauth::token))
-        .route(
-            "/oauth/authorize",
-            get(crate::install::authorize::authorize),
-        )
-        .route(
-            "/oauth/authorize/",
-            get(crate::install::authorize::authorize),
-        )
+        .route("/oauth/authorize", get(crate::authorize::authorize))
+        .route("/oauth/authorize/", get(crate::authorize::authorize))
         .nest(
             "/_emulator",
             crate::control::http::router(Arc::clone(&shared)),

@@ -250,7 +250,7 @@ async fn settings(State(shared): SharedState) -> Response {
         "soft_error_shape": handle.soft_error_shape(),
         "token_ttl": handle.token_ttl().as_secs_f64(),
         "bounds": handle.read(|portal| {
-            let caps = portal.settings.caps;
+            let caps = portal.settings().caps;
             json!({
                 "event_log": caps.event_log,
                 "deliveries": caps.deliveries,
@@ -259,8 +259,8 @@ async fn settings(State(shared): SharedState) -> Response {
                 "max_body_bytes": crate::envelope::MAX_BODY_BYTES,
             })
         }),
-        "tls": handle.read(|portal| portal.settings.tls),
-        "allow_http_webhooks": handle.read(|portal| portal.settings.allow_http_webhooks),
+        "tls": handle.read(|portal| portal.settings().tls),
+        "allow_http_webhooks": handle.read(|portal| portal.settings().allow_http_webhooks),
     }))
     .into_response()
 }

@@ -7,21 +7,22 @@ use crate::snapshot::{
     ChatInfo, ConnectorInfo, Counters, DeliveryRecord, EventDelivery, LineInfo, LineStatus,
     MessageInfo, PortalUser,
 };
+use crate::state::Portal;
 
 impl EmulatorHandle {
     /// Portal employees.
     pub fn users(&self) -> Vec<PortalUser> {
-        self.read(|portal| portal.users.clone())
+        self.read(|portal| portal.users().to_vec())
     }
 
     /// Open lines.
     pub fn lines(&self) -> Vec<LineInfo> {
-        self.read(|portal| portal.lines.values().cloned().collect())
+        self.read(|portal| portal.lines().cloned().collect())
     }
 
     /// The connector registry.
     pub fn connectors(&self) -> Vec<ConnectorInfo> {
-        self.read(|portal| portal.registry.values().cloned().collect())
+        self.read(|portal| portal.connectors().cloned().collect())
     }
 
     /// The status of a connector on a line (connector id normalised like the portal does).
@@ -32,12 +33,12 @@ impl EmulatorHandle {
 
     /// Every existing status row.
     pub fn line_statuses(&self) -> Vec<LineStatus> {
-        self.read(|portal| portal.statuses.values().cloned().collect())
+        self.read(Portal::line_statuses)
     }
 
     /// Every chat.
     pub fn chats(&self) -> Vec<ChatInfo> {
-        self.read(|portal| portal.chats.values().cloned().collect())
+        self.read(|portal| portal.chats().cloned().collect())
     }
 
     /// The messages of the chats of `line` with this external chat id, oldest first
@@ -45,10 +46,9 @@ impl EmulatorHandle {
     pub fn messages(&self, line: i64, external_chat_id: &str) -> Vec<MessageInfo> {
         self.read(|portal| {
             portal
-                .messages
-                .values()
+                .messages()
                 .filter(|message| {
-                    portal.chats.get(&message.chat_id).is_some_and(|chat| {
+                    portal.chat(message.chat_id).is_some_and(|chat| {
                         chat.line == line && chat.external_chat_id == external_chat_id
                     })
                 })
@@ -59,24 +59,24 @@ impl EmulatorHandle {
 
     /// Every message.
     pub fn all_messages(&self) -> Vec<MessageInfo> {
-        self.read(|portal| portal.messages.values().cloned().collect())
+        self.read(|portal| portal.messages().cloned().collect())
     }
 
     /// The items received by `send.status.delivery`/`send.status.reading`, the latest 10,000
     /// (older ones leave the ring).
     pub fn delivery_statuses(&self) -> Vec<DeliveryRecord> {
-        self.read(|portal| portal.deliveries.iter().cloned().collect())
+        self.read(|portal| portal.delivery_statuses().cloned().collect())
     }
 
     /// The event POSTs so far, pending ones included: the latest 10,000 (older ones leave the
     /// ring; `seq` keeps counting).
     pub fn event_deliveries(&self) -> Vec<EventDelivery> {
-        self.read(|portal| portal.event_log.iter().cloned().collect())
+        self.read(|portal| portal.event_log().cloned().collect())
     }
 
     /// The counters.
     pub fn counters(&self) -> Counters {
-        self.read(|portal| portal.counters.clone())
+        self.read(|portal| portal.counters().clone())
     }
 
     /// Waits until at least `count` event POSTs have finished (delivered or failed) and

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::respond::{app_json, failure, install_status_json};
-use super::{new_app, ControlError, EmulatorHandle};
+use super::{ControlError, EmulatorHandle};
 use crate::delivery::post as post_form;
 use crate::install::{AppSetup, InstallStatus};
 use crate::snapshot::AppCredentials;
@@ -38,10 +38,7 @@ impl EmulatorHandle {
     pub fn add_app(&self, setup: AppSetup) -> Result<AppCredentials, ControlError> {
         setup.check().map_err(ControlError::InvalidSetting)?;
         Ok(self.shared.run(|portal| {
-            let app = new_app(&mut portal.rng);
-            portal.apps.push(app);
-            let app = portal.apps.len() - 1;
-            portal.add_installable(app, setup);
+            let app = portal.add_app(Some(setup));
             Self::credentials(portal, app)
         }))
     }

@@ -4,93 +4,18 @@ mod access;
 pub(crate) mod http;
 mod inspect;
 mod install;
-mod operator;
 mod respond;
 mod settings;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::distr::{Alphanumeric, SampleString};
-use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Serialize;
 
+use crate::error::{ControlError, OperatorMessage};
 use crate::snapshot::{AppCredentials, LineInfo, Tokens};
-use crate::state::tokens::{random_token, Grant};
-use crate::state::{AppRecord, Portal, Shared};
-
-/// Why a control action could not be done.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ControlError {
-    /// No open line with this id.
-    #[error("no open line {0}")]
-    UnknownLine(i64),
-    /// No chat with this external id on the line (send a customer message first).
-    #[error("no chat with external id `{external_chat_id}` on line {line}")]
-    UnknownChat {
-        /// The line.
-        line: i64,
-        /// The external `chat.id`.
-        external_chat_id: String,
-    },
-    /// No message with this id.
-    #[error("no message {0}")]
-    UnknownMessage(u64),
-    /// The message was deleted.
-    #[error("message {0} was deleted")]
-    MessageDeleted(u64),
-    /// Only operator replies can be edited.
-    #[error("message {0} is a customer message; operators edit only their own replies")]
-    NotAnOperatorMessage(u64),
-    /// The chat has no open session (it was closed).
-    #[error("chat {0} has no open session")]
-    NoOpenSession(u64),
-    /// The connector's flags forbid it.
-    #[error("connector `{connector}` does not let operators {action}")]
-    NotAllowed {
-        /// The connector.
-        connector: String,
-        /// What was refused.
-        action: &'static str,
-    },
-    /// No app with this `client_id`.
-    #[error("no app with client_id `{0}`")]
-    UnknownApp(String),
-    /// No portal user with this id.
-    #[error("no portal user {0}")]
-    UnknownUser(u64),
-    /// An install action that does not fit the app's install state.
-    #[error("app `{client_id}`: {reason}")]
-    InstallRefused {
-        /// The app.
-        client_id: String,
-        /// Why.
-        reason: String,
-    },
-    /// A setting out of range.
-    #[error("invalid setting: {0}")]
-    InvalidSetting(String),
-    /// Not enough event deliveries finished in time.
-    #[error("timed out waiting for {expected} event deliveries ({finished} finished)")]
-    Timeout {
-        /// How many were awaited.
-        expected: u64,
-        /// How many had finished.
-        finished: u64,
-    },
-}
-
-/// An operator reply as the portal stored it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct OperatorMessage {
-    /// Bitrix chat id (`im.chat_id`).
-    pub chat_id: u64,
-    /// Bitrix message id (`im.message_id`).
-    pub message_id: u64,
-}
+use crate::state::tokens::Grant;
+use crate::state::{Portal, Shared};
 
 /// A cheap, cloneable handle to a running emulator: the operator side, settings and state.
 #[derive(Clone)]
@@ -104,19 +29,6 @@ impl std::fmt::Debug for EmulatorHandle {
             .debug_struct("EmulatorHandle")
             .field("base_url", &self.shared.urls.base)
             .finish_non_exhaustive()
-    }
-}
-
-/// A new app with portal-like credentials.
-pub(crate) fn new_app(rng: &mut impl Rng) -> AppRecord {
-    AppRecord {
-        client_id: format!(
-            "local.{:013x}.{:08}",
-            rng.random::<u64>() >> 12,
-            rng.random_range(0..100_000_000u32)
-        ),
-        client_secret: SecretString::from(Alphanumeric.sample_string(rng, 50)),
-        application_token: SecretString::from(random_token(rng)),
     }
 }
 
@@ -151,21 +63,21 @@ impl EmulatorHandle {
         self.read(|portal| {
             SecretString::from(format!(
                 "{}{}/{}/",
-                portal.urls.rest,
-                portal.webhook.user_id,
-                portal.webhook.code.expose_secret()
+                portal.urls().rest,
+                portal.webhook().user_id,
+                portal.webhook().code.expose_secret()
             ))
         })
     }
 
     fn credentials(portal: &Portal, app: usize) -> AppCredentials {
-        let record = &portal.apps[app];
+        let record = portal.app(app);
         AppCredentials {
             client_id: record.client_id.clone(),
             client_secret: record.client_secret.clone(),
             application_token: record.application_token.clone(),
-            member_id: portal.member_id.clone(),
-            domain: portal.urls.domain.clone(),
+            member_id: portal.member_id().to_owned(),
+            domain: portal.urls().domain.clone(),
         }
     }
 
@@ -177,7 +89,7 @@ impl EmulatorHandle {
     /// Every installed app, the first one first.
     pub fn apps(&self) -> Vec<AppCredentials> {
         self.read(|portal| {
-            (0..portal.apps.len())
+            (0..portal.app_count())
                 .map(|app| Self::credentials(portal, app))
                 .collect()
         })
@@ -187,9 +99,8 @@ impl EmulatorHandle {
     /// the connector).
     pub fn install_app(&self) -> AppCredentials {
         self.shared.run(|portal| {
-            let app = new_app(&mut portal.rng);
-            portal.apps.push(app);
-            Self::credentials(portal, portal.apps.len() - 1)
+            let app = portal.add_app(None);
+            Self::credentials(portal, app)
         })
     }
 
@@ -233,9 +144,7 @@ impl EmulatorHandle {
     ) -> Result<SecretString, ControlError> {
         self.shared.run(|portal| {
             let grant = Self::grant(portal, client_id, user_id)?;
-            Ok(SecretString::from(
-                portal.tokens.issue_code(grant, portal.now),
-            ))
+            Ok(SecretString::from(portal.issue_code(grant)))
         })
     }
 
@@ -243,16 +152,13 @@ impl EmulatorHandle {
     /// authorization code), `None` before the first: what a client that refreshed should hold
     /// now.
     pub fn last_granted_tokens(&self) -> Option<Tokens> {
-        self.read(|portal| portal.last_grant.clone())
+        self.read(|portal| portal.last_grant().cloned())
     }
 
     /// Makes every access token issued so far expired (the next call answers 401
     /// `expired_token`); refresh tokens stay valid.
     pub fn expire_tokens(&self) {
-        self.shared.run(|portal| {
-            let now = portal.now;
-            portal.tokens.expire_all(now);
-        });
+        self.shared.run(Portal::expire_access_tokens);
     }
 
     /// Revokes every access token issued so far: the next call with one of them answers 401
@@ -260,7 +166,7 @@ impl EmulatorHandle {
     /// refresh. Refresh tokens stay valid; counted in
     /// [`Counters::invalid_token_rejections`](crate::Counters::invalid_token_rejections).
     pub fn revoke_access_tokens(&self) {
-        self.shared.run(|portal| portal.tokens.revoke_access());
+        self.shared.run(Portal::revoke_access_tokens);
     }
 
     /// Moves the emulated clock forward (tokens expire, the bucket drains, budgets reset).
@@ -317,16 +223,7 @@ impl EmulatorHandle {
 
     /// Creates an open line and returns it.
     pub fn add_line(&self, name: &str) -> LineInfo {
-        self.shared.run(|portal| {
-            let id = portal.lines.keys().next_back().map_or(1, |last| last + 1);
-            let line = LineInfo {
-                id,
-                name: name.to_owned(),
-                active: true,
-            };
-            portal.lines.insert(id, line.clone());
-            line
-        })
+        self.shared.run(|portal| portal.add_line(name))
     }
 
     /// Deletes an open line: `OnImConnectorStatusDelete` for each connector on it (to its

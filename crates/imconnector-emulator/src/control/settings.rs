@@ -13,10 +13,7 @@ impl EmulatorHandle {
     /// [`ControlError::InvalidSetting`] for a negative rate or a zero burst.
     pub fn set_rate_limit(&self, rate_limit: RateLimit) -> Result<(), ControlError> {
         rate_limit.check().map_err(ControlError::InvalidSetting)?;
-        self.shared.run(|portal| {
-            portal.settings.rate_limit = rate_limit;
-            portal.bucket.reset();
-        });
+        self.shared.run(|portal| portal.set_rate_limit(rate_limit));
         Ok(())
     }
 
@@ -48,7 +45,7 @@ impl EmulatorHandle {
 
     /// The current OAuth server faults.
     pub fn oauth_faults(&self) -> Option<OAuthFaults> {
-        self.read(|portal| portal.settings.oauth_faults.clone())
+        self.read(|portal| portal.settings().oauth_faults.clone())
     }
 
     /// Holds the next request to `/oauth/token/` before anything is redeemed, until the
@@ -61,37 +58,36 @@ impl EmulatorHandle {
 
     /// Chooses where register/unregister soft errors go.
     pub fn set_soft_error_shape(&self, shape: SoftErrorShape) {
-        self.shared
-            .run(|portal| portal.settings.soft_error_shape = shape);
+        self.shared.run(|portal| portal.set_soft_error_shape(shape));
     }
 
     /// Turns the operating-time budget on or off.
     pub fn set_operating_limit(&self, limit: Option<OperatingLimit>) {
-        self.shared.run(|portal| portal.settings.operating = limit);
+        self.shared.run(|portal| portal.set_operating_limit(limit));
     }
 
     /// The current leaky-bucket setting.
     pub fn rate_limit(&self) -> RateLimit {
-        self.read(|portal| portal.settings.rate_limit)
+        self.read(|portal| portal.settings().rate_limit)
     }
 
     /// The current fault configuration.
     pub fn faults(&self) -> Option<Faults> {
-        self.read(|portal| portal.settings.faults.clone())
+        self.read(|portal| portal.settings().faults.clone())
     }
 
     /// The current operating-time budget.
     pub fn operating_limit(&self) -> Option<OperatingLimit> {
-        self.read(|portal| portal.settings.operating)
+        self.read(|portal| portal.settings().operating)
     }
 
     /// Where register/unregister soft errors currently go.
     pub fn soft_error_shape(&self) -> SoftErrorShape {
-        self.read(|portal| portal.settings.soft_error_shape)
+        self.read(|portal| portal.settings().soft_error_shape)
     }
 
     /// Access-token lifetime (emulated time).
     pub fn token_ttl(&self) -> Duration {
-        self.read(|portal| portal.settings.token_ttl)
+        self.read(|portal| portal.settings().token_ttl)
     }
 }

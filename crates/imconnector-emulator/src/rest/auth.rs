@@ -46,7 +46,7 @@ impl Caller {
     /// Key of the operating-time ledger: per app, or per webhook.
     pub(crate) fn ledger_key(self, portal: &Portal) -> String {
         match self {
-            Caller::OAuth { app, .. } => portal.apps[app].client_id.clone(),
+            Caller::OAuth { app, .. } => portal.app(app).client_id.clone(),
             Caller::Webhook { user } => format!("webhook:{user}"),
         }
     }
@@ -72,12 +72,12 @@ pub(crate) fn resolve(
     let auth_param = params.remove("auth");
     let access_token_param = params.remove("access_token");
     if let Some((user, code)) = webhook {
-        let expected_code = portal.webhook.code.expose_secret().as_bytes();
+        let expected_code = portal.webhook().code.expose_secret().as_bytes();
         let code_matches: bool = expected_code.ct_eq(code.as_bytes()).into();
-        let user_matches = user.parse::<u64>().ok() == Some(portal.webhook.user_id);
+        let user_matches = user.parse::<u64>().ok() == Some(portal.webhook().user_id);
         return if code_matches && user_matches {
             Ok(Caller::Webhook {
-                user: portal.webhook.user_id,
+                user: portal.webhook().user_id,
             })
         } else {
             Err(ApiError::new(
@@ -102,27 +102,21 @@ pub(crate) fn resolve(
             "Wrong authorization data",
         ));
     };
-    match portal.tokens.check_access(&token, portal.now) {
+    match portal.check_access_token(&token) {
         Ok(grant) => Ok(Caller::OAuth {
             app: grant.app,
             user: grant.user,
         }),
-        Err(AccessError::Expired) => {
-            portal.counters.expired_token_rejections += 1;
-            Err(ApiError::new(
-                401,
-                "expired_token",
-                "The access token provided has expired",
-            ))
-        }
-        Err(AccessError::Invalid) => {
-            portal.counters.invalid_token_rejections += 1;
-            Err(ApiError::new(
-                401,
-                "invalid_token",
-                "The access token provided is invalid",
-            ))
-        }
+        Err(AccessError::Expired) => Err(ApiError::new(
+            401,
+            "expired_token",
+            "The access token provided has expired",
+        )),
+        Err(AccessError::Invalid) => Err(ApiError::new(
+            401,
+            "invalid_token",
+            "The access token provided is invalid",
+        )),
     }
 }
 

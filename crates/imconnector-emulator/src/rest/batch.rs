@@ -91,7 +91,7 @@ fn run_command(
     for value in params.values_mut() {
         substitute(value, &results);
     }
-    let start = portal.now;
+    let start = portal.now();
     let (outcome, report, processing) = invoke(portal, caller, &method, params);
     let timing = Timing {
         start,

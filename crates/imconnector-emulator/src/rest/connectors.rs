@@ -81,7 +81,7 @@ fn save(portal: &mut Portal, app: usize, params: &Params) -> Result<(), ()> {
     if !matches!(php::get(&icon, "DATA_IMAGE"), Some(Value::String(_))) {
         return Err(());
     }
-    let previous = portal.registry.get(&id).map(|connector| connector.flags);
+    let previous = portal.connector(&id).map(|connector| connector.flags);
     // On insert omitted flags take the table defaults; on update they keep their stored values.
     let mut flags = previous.unwrap_or_default();
     let flag_slots: [(&str, &mut bool); 7] = [
@@ -99,9 +99,9 @@ fn save(portal: &mut Portal, app: usize, params: &Params) -> Result<(), ()> {
         }
     }
     let connector = ConnectorInfo {
-        id: id.clone(),
+        id,
         name,
-        owner_client_id: portal.apps[app].client_id.clone(),
+        owner_client_id: portal.app(app).client_id.clone(),
         placement_handler: handler,
         icon,
         icon_disabled: params
@@ -112,7 +112,7 @@ fn save(portal: &mut Portal, app: usize, params: &Params) -> Result<(), ()> {
         flags,
     };
     // Upsert by ID only: another app's connector is taken over (reference §4.1).
-    portal.registry.insert(id, connector);
+    portal.upsert_connector(connector);
     Ok(())
 }
 
@@ -148,16 +148,7 @@ pub(crate) fn unregister(portal: &mut Portal, caller: Caller, params: Params) ->
         );
     }
     let id = php::to_text(id).unwrap_or_default().to_lowercase();
-    // Status rows of that id go on every line, whoever owns it; StatusDelete is sent while the
-    // registry row (and so its owner) still exists.
-    portal.drop_statuses_of_connector(&id, caller.user());
-    let owned_by_caller = portal
-        .registry
-        .get(&id)
-        .is_some_and(|connector| connector.owner_client_id == portal.apps[app].client_id);
-    if owned_by_caller {
-        portal.registry.remove(&id);
-    }
+    portal.unregister_connector(&id, app, caller.user());
     Outcome::Ok(json!({ "result": true }))
 }
 
@@ -173,7 +164,7 @@ pub(crate) fn list(portal: &mut Portal, caller: Caller, _params: Params) -> Outc
     for (id, name) in BUILT_IN {
         result.insert(id.to_owned(), Value::String(name.to_owned()));
     }
-    for connector in portal.registry.values() {
+    for connector in portal.connectors() {
         result.insert(connector.id.clone(), Value::String(connector.name.clone()));
     }
     Outcome::Ok(Value::Object(result))

@@ -4,9 +4,9 @@ use serde_json::{json, Value};
 
 use super::auth::{Caller, WRONG_AUTH_TYPE_CORE};
 use crate::envelope::{ApiError, Outcome};
-use crate::events::{BASIC_EVENTS, KNOWN_EVENTS};
 use crate::php::{self, Params};
-use crate::state::{next_id, Binding, Portal};
+use crate::state::events::{BASIC_EVENTS, KNOWN_EVENTS};
+use crate::state::{Duplicate, Portal};
 
 fn app_only(caller: Caller) -> Result<usize, ApiError> {
     caller
@@ -86,29 +86,15 @@ fn bind_checked(portal: &mut Portal, caller: Caller, params: &Params) -> Result<
         }
         handler
     };
-    let duplicate = portal.bindings.iter().any(|binding| {
-        binding.app == app
-            && binding.event == event
-            && binding.handler == handler
-            && binding.auth_type == auth_type
-            && binding.offline == offline
-    });
-    if duplicate {
-        return Err(ApiError::new(
-            400,
-            "ERROR_CORE",
-            "Unable to set event handler: Handler already binded",
-        ));
-    }
-    let id = next_id(&mut portal.ids.binding);
-    portal.bindings.push(Binding {
-        id,
-        app,
-        event,
-        handler,
-        auth_type,
-        offline,
-    });
+    portal
+        .bind(app, event, handler, auth_type, offline)
+        .map_err(|Duplicate| {
+            ApiError::new(
+                400,
+                "ERROR_CORE",
+                "Unable to set event handler: Handler already binded",
+            )
+        })?;
     Ok(())
 }
 
@@ -125,18 +111,14 @@ pub(crate) fn unbind(portal: &mut Portal, caller: Caller, params: Params) -> Out
         };
         let auth_type = php::is_set(params.get("AUTH_TYPE"))
             .then(|| u64::try_from(php::to_int(params.get("AUTH_TYPE"))).unwrap_or(0));
-        let before = portal.bindings.len();
-        portal.bindings.retain(|binding| {
-            let matches = binding.app == app
-                && binding.event == event
+        Ok(portal.unbind(app, |binding| {
+            binding.event == event
                 && binding.offline == offline
                 && handler
                     .as_ref()
                     .is_none_or(|handler| *handler == binding.handler)
-                && auth_type.is_none_or(|auth_type| auth_type == binding.auth_type);
-            !matches
-        });
-        Ok(before - portal.bindings.len())
+                && auth_type.is_none_or(|auth_type| auth_type == binding.auth_type)
+        }))
     };
     match run(portal) {
         Ok(count) => Outcome::Ok(json!({ "count": count })),
@@ -150,9 +132,7 @@ pub(crate) fn get(portal: &mut Portal, caller: Caller, _params: Params) -> Outco
         Err(error) => return error.into(),
     };
     let list: Vec<Value> = portal
-        .bindings
-        .iter()
-        .filter(|binding| binding.app == app)
+        .app_bindings(app)
         .map(|binding| {
             if binding.offline {
                 json!({ "event": binding.event, "connector_id": "", "offline": 1 })

@@ -8,7 +8,7 @@ use super::{require_provider, required_connector};
 use crate::envelope::{ApiError, Outcome};
 use crate::php::{self, Params};
 use crate::state::chats::IncomingMessage;
-use crate::state::{next_id, Portal};
+use crate::state::Portal;
 
 const INCOMPLETE: &str = "Incomplete data";
 const USER_FAILED: &str = "Cannot create or get user mapped to external messenger user.";
@@ -55,8 +55,7 @@ fn gate(
         ));
     }
     let chat_group = portal
-        .registry
-        .get(&connector)
+        .connector(&connector)
         .is_some_and(|connector| connector.flags.chat_group);
     Ok(Batch {
         connector,
@@ -180,16 +179,11 @@ fn send_one(portal: &mut Portal, batch: &Batch, acting_user: u64, item: &Value) 
     );
     let chat_name = text_of(item, "chat", "name");
     if !chat_name.is_empty() {
-        if let Some(chat) = portal.chats.get_mut(&chat_id) {
-            chat.name = Some(chat_name);
-        }
+        portal.rename_chat(chat_id, chat_name);
     }
     let session_id = portal.ensure_session(chat_id, acting_user);
     let external_id = Some(text_of(item, "message", "id")).filter(|id| !id.is_empty());
-    let file_ids: Vec<Value> = files
-        .iter()
-        .map(|_| json!(next_id(&mut portal.ids.file)))
-        .collect();
+    let file_ids: Vec<Value> = files.iter().map(|_| json!(portal.new_file_id())).collect();
     portal.store_incoming(IncomingMessage {
         chat_id,
         author_id: customer,
@@ -269,12 +263,7 @@ fn update_one(portal: &mut Portal, batch: &Batch, item: &Value) -> Value {
     let external_id = text_of(item, "message", "id");
     if let Some(chat) = chat {
         // Nothing matching means nothing is edited, and the item still succeeds.
-        for id in portal.incoming_by_external_id(chat, &external_id) {
-            if let Some(message) = portal.messages.get_mut(&id) {
-                message.text.clone_from(&text);
-                message.edited = true;
-            }
-        }
+        portal.edit_incoming(chat, &external_id, &text);
     }
     let mut message = php::get(item, "message")
         .cloned()
@@ -306,11 +295,7 @@ fn delete_one(portal: &mut Portal, batch: &Batch, item: &Value) -> Value {
     };
     let external_id = text_of(item, "message", "id");
     if let Some(chat) = chat {
-        for id in portal.incoming_by_external_id(chat, &external_id) {
-            if let Some(message) = portal.messages.get_mut(&id) {
-                message.deleted = true;
-            }
-        }
+        portal.delete_incoming(chat, &external_id);
     }
     json!({
         "user": user_value(customer, created),

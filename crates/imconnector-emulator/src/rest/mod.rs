@@ -149,23 +149,20 @@ fn process(shared: &Arc<Shared>, request: &Incoming<'_>, start: f64) -> Response
         crate::params::collect(request.method, headers, request.uri.query(), request.body);
     let (outcome, report, processing, shape) = shared.run(|portal| {
         portal.count_request(&target.method, is_known(&target.method));
-        let shape = portal.settings.soft_error_shape;
-        if let Some((per_second, burst)) = portal.settings.rate_limit.parameters() {
-            if !portal.bucket.try_admit(portal.now, per_second, burst) {
-                portal.counters.query_limit_rejections += 1;
-                return (
-                    Outcome::Err(ApiError::query_limit_exceeded()),
-                    None,
-                    0.0,
-                    shape,
-                );
-            }
+        let shape = portal.settings().soft_error_shape;
+        if !portal.admit_request() {
+            return (
+                Outcome::Err(ApiError::query_limit_exceeded()),
+                None,
+                0.0,
+                shape,
+            );
         }
         let webhook = target
             .webhook
             .as_ref()
             .map(|(user, code)| (user.as_str(), code.as_str()));
-        let settings = &portal.settings;
+        let settings = portal.settings();
         if webhook.is_some() && settings.tls && !request.secure && !settings.allow_http_webhooks {
             // The portal's REST_APAUTH check (reference §1.1); OAuthException makes it a 401.
             let error = ApiError::new(401, "INVALID_REQUEST", "Https required.");
@@ -220,14 +217,10 @@ pub(crate) fn invoke(
     // The outer batch is not charged; each sub-call is (reference §1.6). The ledger runs even
     // without a limit, so every `time` block carries `operating` as the cloud's do.
     let charged = method != "batch";
-    let limit = portal.settings.operating.filter(|_| charged);
+    let limit = portal.settings().operating.filter(|_| charged);
     let ledger_key = caller.ledger_key(portal);
     if let Some(limit) = limit {
-        if portal
-            .operating
-            .is_blocked(&ledger_key, method, portal.now, limit.budget.as_secs_f64())
-        {
-            portal.counters.operating_limit_rejections += 1;
+        if portal.operating_blocked(&ledger_key, method, limit.budget.as_secs_f64()) {
             let error = ApiError::new(
                 429,
                 "OPERATION_TIME_LIMIT",
@@ -238,7 +231,7 @@ pub(crate) fn invoke(
     }
     let started = Instant::now();
     let outcome = run(portal, caller, params);
-    let processing = portal.time_scale * started.elapsed().as_secs_f64();
+    let processing = portal.time_scale() * started.elapsed().as_secs_f64();
     let cost = if charged {
         limit
             .and_then(|limit| limit.cost_per_call)
@@ -246,11 +239,7 @@ pub(crate) fn invoke(
     } else {
         0.0
     };
-    let report = Some(
-        portal
-            .operating
-            .charge(&ledger_key, method, portal.now, cost),
-    );
+    let report = Some(portal.charge_operating(&ledger_key, method, cost));
     (outcome, report, processing)
 }
 
@@ -268,7 +257,7 @@ pub(crate) fn required_connector(params: &Params) -> Result<String, ApiError> {
 /// Provider lookup shared by message and status methods: the connector must be a registered
 /// custom connector.
 pub(crate) fn require_provider(portal: &Portal, connector: &str) -> Result<(), ApiError> {
-    if portal.registry.contains_key(connector) {
+    if portal.connector(connector).is_some() {
         Ok(())
     } else {
         Err(ApiError::new(

@@ -49,7 +49,7 @@ fn invalid(kind: &str, field: &str) -> ApiError {
 /// The operators in every line's queue: the portal's admins.
 fn queue(portal: &Portal) -> Vec<u64> {
     portal
-        .users
+        .users()
         .iter()
         .filter(|user| user.admin)
         .map(|user| user.id)
@@ -57,9 +57,7 @@ fn queue(portal: &Portal) -> Vec<u64> {
 }
 
 fn queue_user_fields(portal: &Portal) -> Value {
-    let fields: Map<String, Value> = portal
-        .users
-        .iter()
+    let fields: Map<String, Value> = portal.users().iter()
         .filter(|user| user.admin)
         .map(|user| {
             (
@@ -218,8 +216,7 @@ fn list_checked(portal: &Portal, params: &Params) -> Result<Vec<Value>, ApiError
         }
     }
     let mut lines: Vec<Map<String, Value>> = portal
-        .lines
-        .values()
+        .lines()
         .map(line_config)
         .filter(|config| {
             query.filter.iter().all(|(field, expected)| {
@@ -288,7 +285,7 @@ pub(crate) fn get(portal: &mut Portal, _caller: Caller, params: Params) -> Outco
     if php::is_empty(config_id) {
         return ApiError::new(400, "CONFIG_ID_EMPTY", "Config ID can't be empty").into();
     }
-    let Some(line) = portal.lines.get(&php::to_int(config_id)) else {
+    let Some(line) = portal.line(php::to_int(config_id)) else {
         return Outcome::Ok(Value::Bool(false));
     };
     let mut config = line_config(line);

@@ -7,7 +7,7 @@ use super::auth::Caller;
 use super::{require_provider, required_connector, success_empty_data};
 use crate::envelope::{ApiError, Outcome};
 use crate::php::{self, Params};
-use crate::snapshot::{DeliveryKind, DeliveryRecord, Direction};
+use crate::snapshot::{DeliveryKind, DeliveryRecord};
 use crate::state::Portal;
 
 pub(crate) fn delivery(portal: &mut Portal, caller: Caller, params: Params) -> Outcome {
@@ -64,59 +64,19 @@ fn confirm_checked(
             .unwrap_or_default();
         let external_chat_id =
             php::get(item, "chat").and_then(|chat| php::to_text(php::get(chat, "id")));
-        let matched = mark(portal, chat_id, message_id, &external_ids, kind);
-        let cap = portal.settings.caps.deliveries;
-        crate::state::push_capped(
-            &mut portal.deliveries,
-            cap,
-            DeliveryRecord {
-                kind,
-                connector: connector.clone(),
-                line,
-                chat_id,
-                message_id,
-                external_ids,
-                external_chat_id,
-                matched,
-            },
-        );
+        let matched = portal.confirm_reply(chat_id, message_id, &external_ids, kind);
+        portal.log_delivery_status(DeliveryRecord {
+            kind,
+            connector: connector.clone(),
+            line,
+            chat_id,
+            message_id,
+            external_ids,
+            external_chat_id,
+            matched,
+        });
     }
     Ok(())
-}
-
-/// Marks the operator reply named by `im.*`; returns whether there was one.
-fn mark(
-    portal: &mut Portal,
-    chat_id: Option<i64>,
-    message_id: Option<i64>,
-    external_ids: &[String],
-    kind: DeliveryKind,
-) -> bool {
-    let Some(message) = message_id
-        .and_then(|id| u64::try_from(id).ok())
-        .and_then(|id| portal.messages.get_mut(&id))
-    else {
-        return false;
-    };
-    let chat_matches = chat_id.is_none_or(|chat| u64::try_from(chat).ok() == Some(message.chat_id));
-    if message.direction != Direction::Outgoing || !chat_matches {
-        return false;
-    }
-    match kind {
-        DeliveryKind::Delivered => {
-            // The ids are stored on the message (CONNECTOR_MID) and come back in
-            // MessageUpdate/Delete events. Delivered counts as read in open lines.
-            for id in external_ids {
-                if !message.external_ids.contains(id) {
-                    message.external_ids.push(id.clone());
-                }
-            }
-            message.delivered = true;
-            message.read = true;
-        }
-        DeliveryKind::Read => message.read = true,
-    }
-    true
 }
 
 pub(crate) fn chat_name_set(portal: &mut Portal, caller: Caller, params: Params) -> Outcome {
@@ -142,8 +102,7 @@ fn chat_name_set_checked(
     let connector =
         php::connector_real_id(&php::to_text(params.get("CONNECTOR")).unwrap_or_default());
     let chat_group = portal
-        .registry
-        .get(&connector)
+        .connector(&connector)
         .is_some_and(|connector| connector.flags.chat_group);
     if !chat_group && php::is_empty(params.get("USER_ID")) {
         return Err(ApiError::missing("USER_ID"));
@@ -172,9 +131,7 @@ fn chat_name_set_checked(
         .find_chat(&connector, line, &external_chat, customer)
         .ok_or_else(renaming_failed)?;
     let name = php::to_text(params.get("NAME")).unwrap_or_default();
-    if let Some(chat) = portal.chats.get_mut(&chat) {
-        chat.name = Some(name);
-    }
+    portal.rename_chat(chat, name);
     Ok(())
 }
 

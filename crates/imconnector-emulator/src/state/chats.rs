@@ -2,8 +2,8 @@
 
 use serde_json::{json, Value};
 
-use crate::events::Audience;
 use crate::snapshot::{ChatInfo, Direction, MessageInfo, SessionInfo};
+use crate::state::events::Audience;
 use crate::state::{next_id, Portal};
 
 /// `close_term` reported in dialog events: the line's full-close time in minutes.
@@ -183,8 +183,40 @@ impl Portal {
         id
     }
 
+    /// Names a chat (`chat.name`, `imconnector.chat.name.set`).
+    pub(crate) fn rename_chat(&mut self, chat_id: u64, name: String) {
+        if let Some(chat) = self.chats.get_mut(&chat_id) {
+            chat.name = Some(name);
+        }
+    }
+
+    /// The id of a file saved with a customer message.
+    pub(crate) fn new_file_id(&mut self) -> u64 {
+        next_id(&mut self.ids.file)
+    }
+
+    /// Replaces the text of the customer messages of a chat with `external_id` (none matching
+    /// edits nothing).
+    pub(crate) fn edit_incoming(&mut self, chat_id: u64, external_id: &str, text: &str) {
+        for id in self.incoming_by_external_id(chat_id, external_id) {
+            if let Some(message) = self.messages.get_mut(&id) {
+                text.clone_into(&mut message.text);
+                message.edited = true;
+            }
+        }
+    }
+
+    /// Marks the customer messages of a chat with `external_id` deleted.
+    pub(crate) fn delete_incoming(&mut self, chat_id: u64, external_id: &str) {
+        for id in self.incoming_by_external_id(chat_id, external_id) {
+            if let Some(message) = self.messages.get_mut(&id) {
+                message.deleted = true;
+            }
+        }
+    }
+
     /// Customer messages of a chat with a given external id (what update/delete address).
-    pub(crate) fn incoming_by_external_id(&self, chat_id: u64, external_id: &str) -> Vec<u64> {
+    fn incoming_by_external_id(&self, chat_id: u64, external_id: &str) -> Vec<u64> {
         self.messages
             .values()
             .filter(|message| {

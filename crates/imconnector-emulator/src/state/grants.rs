@@ -6,7 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
 use crate::snapshot::Tokens;
-use crate::state::tokens::Grant;
+use crate::state::tokens::{AccessError, Grant};
 use crate::state::Portal;
 
 /// Why a grant was refused.
@@ -41,6 +41,34 @@ impl Portal {
             user_id: grant.user,
             client_id: self.apps[grant.app].client_id.clone(),
         }
+    }
+
+    /// A single-use authorization code for `grant`.
+    pub(crate) fn issue_code(&mut self, grant: Grant) -> String {
+        self.tokens.issue_code(grant, self.now)
+    }
+
+    /// Makes every access token issued so far expired.
+    pub(crate) fn expire_access_tokens(&mut self) {
+        let now = self.now;
+        self.tokens.expire_all(now);
+    }
+
+    /// Forgets every access token (each then answers `invalid_token`).
+    pub(crate) fn revoke_access_tokens(&mut self) {
+        self.tokens.revoke_access();
+    }
+
+    /// Who an access token acts for; refusals are counted (`expired_token_rejections`,
+    /// `invalid_token_rejections`).
+    pub(crate) fn check_access_token(&mut self, token: &str) -> Result<Grant, AccessError> {
+        let checked = self.tokens.check_access(token, self.now);
+        match checked {
+            Err(AccessError::Expired) => self.counters.expired_token_rejections += 1,
+            Err(AccessError::Invalid) => self.counters.invalid_token_rejections += 1,
+            Ok(_) => {}
+        }
+        checked
     }
 
     /// The app whose `client_id` and `client_secret` both match (the secret compared in

@@ -12,7 +12,7 @@ use crate::install::{default_lang, AppSetup, InstallPost, InstallState, InstallS
 use crate::snapshot::DeliveryOutcome;
 use crate::state::install_bodies::{self as payload, FramePost};
 use crate::state::tokens::{random_token, Grant, OAUTH_DOMAIN, SCOPE};
-use crate::state::{next_id, Binding, Portal};
+use crate::state::Portal;
 
 /// The portal user who installs apps and authorises the code flow (the admin).
 pub(crate) const INSTALLING_USER: u64 = 1;
@@ -166,48 +166,12 @@ impl Portal {
             let body = payload::uninstall_body(self, app, id, &lang, clean);
             self.queue_event("ONAPPUNINSTALL", &handler, id, app, body);
         }
-        let client_id = self.apps[app].client_id.clone();
-        let removed: Vec<String> = self
-            .registry
-            .iter()
-            .filter(|(_, connector)| connector.owner_client_id == client_id)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in &removed {
-            self.drop_statuses_of_connector(id, INSTALLING_USER);
-            self.registry.remove(id);
-        }
+        self.remove_connectors_of_app(app, INSTALLING_USER);
         self.install_mut(app)?.state = InstallState::NotInstalled;
         self.tokens.revoke_app(app);
-        self.bindings.retain(|binding| binding.app != app);
+        self.unbind_app(app);
         self.apps[app].application_token = SecretString::from(random_token(&mut self.rng));
         Ok(())
-    }
-
-    fn bindings_of<'a>(&'a self, app: usize, event: &'a str) -> impl Iterator<Item = &'a Binding> {
-        self.bindings
-            .iter()
-            .filter(move |binding| binding.app == app && binding.event == event && !binding.offline)
-    }
-
-    /// The ONAPPINSTALL → install URL row the portal adds for an API-only app.
-    fn bind_install_handler(&mut self, app: usize, handler: &str) -> u64 {
-        if let Some(binding) = self
-            .bindings_of(app, "ONAPPINSTALL")
-            .find(|binding| binding.handler == handler && binding.auth_type == 0)
-        {
-            return binding.id;
-        }
-        let id = next_id(&mut self.ids.binding);
-        self.bindings.push(Binding {
-            id,
-            app,
-            event: "ONAPPINSTALL".to_owned(),
-            handler: handler.to_owned(),
-            auth_type: 0,
-            offline: false,
-        });
-        id
     }
 
     fn queue_install_event(&mut self, app: usize, handler_id: u64, handler: &str) {
@@ -266,13 +230,10 @@ impl Portal {
             .map_err(Refused)?
             .ok_or(Refused("The application has no redirect URL"))?;
         let mut url = url::Url::parse(&target).map_err(|_| Refused("Wrong redirect URL"))?;
-        let code = self.tokens.issue_code(
-            Grant {
-                app,
-                user: INSTALLING_USER,
-            },
-            self.now,
-        );
+        let code = self.issue_code(Grant {
+            app,
+            user: INSTALLING_USER,
+        });
         {
             let mut query = url.query_pairs_mut();
             query.append_pair("code", &code);

@@ -2,11 +2,20 @@
 //! action runs synchronously under the lock (never across an `.await`), and the events it
 //! triggers are queued in the outbox and POSTed after the lock is released.
 
+mod bindings;
+#[cfg(test)]
+mod bounded_tests;
 pub(crate) mod chats;
+mod connectors;
+mod deliveries;
+pub(crate) mod events;
 pub(crate) mod fault_engine;
 pub(crate) mod grants;
 mod install_bodies;
 pub(crate) mod installs;
+mod operator;
+mod read;
+mod settings;
 pub(crate) mod statuses;
 pub(crate) mod token_hold;
 pub(crate) mod tokens;
@@ -15,7 +24,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use rand::distr::{Alphanumeric, SampleString};
 use rand::rngs::StdRng;
+use rand::Rng;
 use secrecy::SecretString;
 use serde::Serialize;
 use tokio::sync::watch;
@@ -26,11 +37,12 @@ use crate::delivery::{Courier, Outgoing};
 use crate::limits::{LeakyBucket, OperatingLedger};
 use crate::snapshot::{
     ChatInfo, ConnectorInfo, Counters, DeliveryOutcome, DeliveryRecord, EventDelivery, LineInfo,
-    LineStatus, MessageInfo, PortalUser, Tokens,
+    MessageInfo, PortalUser, Tokens,
 };
+pub(crate) use bindings::{Binding, Duplicate};
 use fault_engine::FaultEngine;
 use token_hold::{HoldGate, TokenRequestHold};
-use tokens::TokenStore;
+use tokens::{random_token, TokenStore};
 
 /// The portal's addresses.
 #[derive(Debug, Clone)]
@@ -99,23 +111,23 @@ pub(crate) struct AppRecord {
     pub(crate) application_token: SecretString,
 }
 
+/// A new app with portal-like credentials.
+pub(crate) fn new_app(rng: &mut impl Rng) -> AppRecord {
+    AppRecord {
+        client_id: format!(
+            "local.{:013x}.{:08}",
+            rng.random::<u64>() >> 12,
+            rng.random_range(0..100_000_000u32)
+        ),
+        client_secret: SecretString::from(Alphanumeric.sample_string(rng, 50)),
+        application_token: SecretString::from(random_token(rng)),
+    }
+}
+
 /// The portal's incoming webhook (`/rest/{user}/{code}/`).
 pub(crate) struct Webhook {
     pub(crate) user_id: u64,
     pub(crate) code: SecretString,
-}
-
-/// An `event.bind` registration.
-#[derive(Debug, Clone)]
-pub(crate) struct Binding {
-    pub(crate) id: u64,
-    pub(crate) app: usize,
-    /// Uppercase event name.
-    pub(crate) event: String,
-    pub(crate) handler: String,
-    /// `auth_type`: the user whose tokens the event carries (0 = whoever triggered it).
-    pub(crate) auth_type: u64,
-    pub(crate) offline: bool,
 }
 
 /// Id sequences, starting at values that look like a used portal.
@@ -151,48 +163,126 @@ pub(crate) fn next_id(counter: &mut u64) -> u64 {
 /// Everything the portal knows.
 pub(crate) struct Portal {
     /// Emulated unix time, refreshed each time the lock is taken.
-    pub(crate) now: f64,
+    now: f64,
     /// Emulated seconds per real second.
+    time_scale: f64,
+    urls: Urls,
+    member_id: String,
+    settings: Settings,
+    apps: Vec<AppRecord>,
+    users: Vec<PortalUser>,
+    webhook: Webhook,
+    tokens: TokenStore,
+    lines: BTreeMap<i64, LineInfo>,
+    registry: BTreeMap<String, ConnectorInfo>,
+    statuses: BTreeMap<(String, i64), statuses::StatusRow>,
+    /// `(connector, external user id)` → Bitrix user id.
+    customers: BTreeMap<(String, String), u64>,
+    chats: BTreeMap<u64, ChatInfo>,
+    /// `(connector, line, external chat id)` → the ids of its chats, oldest first: the lookup of
+    /// every customer message, which a scan of `chats` made linear in the chats.
+    chat_index: HashMap<(String, i64, String), Vec<u64>>,
+    messages: BTreeMap<u64, MessageInfo>,
+    deliveries: VecDeque<DeliveryRecord>,
+    bindings: Vec<Binding>,
+    /// The latest event POSTs; the front one has `seq == events_emitted - len`.
+    event_log: VecDeque<EventDelivery>,
+    /// Events emitted so far (the next event's `seq`).
+    events_emitted: u64,
+    /// Events queued under the lock, POSTed once it is released.
+    outbox: Vec<Outgoing>,
+    counters: Counters,
+    ids: Ids,
+    bucket: LeakyBucket,
+    operating: OperatingLedger,
+    faults: FaultEngine,
+    /// Install state of the apps added with a setup (`add_app`).
+    installs: installs::Installs,
+    /// The pair the latest successful `/oauth/token/` grant answered.
+    last_grant: Option<Tokens>,
+    /// Draws credentials of apps installed later (seeded for reproducible runs).
+    rng: StdRng,
+}
+
+/// What a new portal starts with; everything else starts empty.
+pub(crate) struct PortalSeed {
     pub(crate) time_scale: f64,
     pub(crate) urls: Urls,
     pub(crate) member_id: String,
     pub(crate) settings: Settings,
-    pub(crate) apps: Vec<AppRecord>,
-    pub(crate) users: Vec<PortalUser>,
+    /// The app installed at start.
+    pub(crate) app: AppRecord,
     pub(crate) webhook: Webhook,
-    pub(crate) tokens: TokenStore,
+    /// Seeds the tokens' generator (random when `None`).
+    pub(crate) token_seed: Option<u64>,
     pub(crate) lines: BTreeMap<i64, LineInfo>,
-    pub(crate) registry: BTreeMap<String, ConnectorInfo>,
-    pub(crate) statuses: BTreeMap<(String, i64), LineStatus>,
-    /// `(connector, external user id)` → Bitrix user id.
-    pub(crate) customers: BTreeMap<(String, String), u64>,
-    pub(crate) chats: BTreeMap<u64, ChatInfo>,
-    /// `(connector, line, external chat id)` → the ids of its chats, oldest first: the lookup of
-    /// every customer message, which a scan of `chats` made linear in the chats.
-    pub(crate) chat_index: HashMap<(String, i64, String), Vec<u64>>,
-    pub(crate) messages: BTreeMap<u64, MessageInfo>,
-    pub(crate) deliveries: VecDeque<DeliveryRecord>,
-    pub(crate) bindings: Vec<Binding>,
-    /// The latest event POSTs; the front one has `seq == events_emitted - len`.
-    pub(crate) event_log: VecDeque<EventDelivery>,
-    /// Events emitted so far (the next event's `seq`).
-    pub(crate) events_emitted: u64,
-    /// Events queued under the lock, POSTed once it is released.
-    pub(crate) outbox: Vec<Outgoing>,
-    pub(crate) counters: Counters,
-    pub(crate) ids: Ids,
-    pub(crate) bucket: LeakyBucket,
-    pub(crate) operating: OperatingLedger,
-    pub(crate) faults: FaultEngine,
-    /// Install state of the apps added with a setup (`add_app`).
-    pub(crate) installs: installs::Installs,
-    /// The pair the latest successful `/oauth/token/` grant answered.
-    pub(crate) last_grant: Option<Tokens>,
-    /// Draws credentials of apps installed later (seeded for reproducible runs).
     pub(crate) rng: StdRng,
 }
 
 impl Portal {
+    /// A portal with the admin (user 1), an employee without admin rights (user 2), the
+    /// seed's app and lines, and nothing else yet.
+    pub(crate) fn new(seed: PortalSeed) -> Self {
+        let faults = FaultEngine::new(
+            seed.settings.faults.clone(),
+            seed.settings.oauth_faults.clone(),
+        );
+        Self {
+            now: 0.0,
+            time_scale: seed.time_scale,
+            urls: seed.urls,
+            member_id: seed.member_id,
+            settings: seed.settings,
+            apps: vec![seed.app],
+            users: vec![
+                PortalUser {
+                    id: 1,
+                    name: "Emulator Admin".to_owned(),
+                    admin: true,
+                },
+                PortalUser {
+                    id: 2,
+                    name: "Emulator Employee".to_owned(),
+                    admin: false,
+                },
+            ],
+            webhook: seed.webhook,
+            tokens: TokenStore::new(seed.token_seed),
+            lines: seed.lines,
+            registry: BTreeMap::new(),
+            statuses: BTreeMap::new(),
+            customers: BTreeMap::new(),
+            chats: BTreeMap::new(),
+            chat_index: HashMap::new(),
+            messages: BTreeMap::new(),
+            deliveries: VecDeque::new(),
+            bindings: Vec::new(),
+            event_log: VecDeque::new(),
+            events_emitted: 0,
+            outbox: Vec::new(),
+            counters: Counters::default(),
+            ids: Ids::default(),
+            bucket: LeakyBucket::default(),
+            operating: OperatingLedger::default(),
+            faults,
+            installs: installs::Installs::default(),
+            last_grant: None,
+            rng: seed.rng,
+        }
+    }
+
+    /// Adds an app with new credentials (not installed yet when it comes with a setup) and
+    /// returns its index.
+    pub(crate) fn add_app(&mut self, setup: Option<crate::install::AppSetup>) -> usize {
+        let record = new_app(&mut self.rng);
+        self.apps.push(record);
+        let app = self.apps.len() - 1;
+        if let Some(setup) = setup {
+            self.add_installable(app, setup);
+        }
+        app
+    }
+
     /// The user with `id`, if it is a portal employee.
     pub(crate) fn user(&self, id: u64) -> Option<&PortalUser> {
         self.users.iter().find(|user| user.id == id)

@@ -1,26 +1,60 @@
 //! The status rows of connectors on lines (reference §3): what `imconnector.activate`,
 //! `.connector.data.set` and `.set.error` write, and every way a row goes, each of which
-//! tells the connector's owner with `OnImConnectorStatusDelete`.
+//! tells the connector's owner with `OnImConnectorStatusDelete`. Rows are kept by
+//! (connector, line); [`LineStatus`] is built from one on inspection.
 
 use serde_json::{json, Map, Value};
 
-use crate::events::Audience;
 use crate::snapshot::LineStatus;
+use crate::state::events::Audience;
 use crate::state::Portal;
 
+/// One status row; a missing row reads as all false.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StatusRow {
+    active: bool,
+    connection: bool,
+    register: bool,
+    error: bool,
+    /// `DATA` of `connector.data.set`; `None` until something creates it.
+    data: Option<Map<String, Value>>,
+}
+
+impl StatusRow {
+    fn snapshot(&self, connector: &str, line: i64) -> LineStatus {
+        let mut status = LineStatus::absent(connector, line);
+        status.active = self.active;
+        status.connection = self.connection;
+        status.register = self.register;
+        status.error = self.error;
+        status.data.clone_from(&self.data);
+        status
+    }
+}
+
 impl Portal {
-    /// The status row of (connector, line), or an all-false one.
+    /// The status of (connector, line): its row, or an all-false one.
     pub(crate) fn status_of(&self, connector: &str, line: i64) -> LineStatus {
         self.statuses
             .get(&(connector.to_owned(), line))
-            .cloned()
-            .unwrap_or_else(|| LineStatus::absent(connector, line))
+            .map_or_else(
+                || LineStatus::absent(connector, line),
+                |row| row.snapshot(connector, line),
+            )
     }
 
-    fn status_row(&mut self, connector: &str, line: i64) -> &mut LineStatus {
+    /// Every existing row, by connector and line.
+    pub(crate) fn line_statuses(&self) -> Vec<LineStatus> {
+        self.statuses
+            .iter()
+            .map(|((connector, line), row)| row.snapshot(connector, *line))
+            .collect()
+    }
+
+    fn status_row(&mut self, connector: &str, line: i64) -> &mut StatusRow {
         self.statuses
             .entry((connector.to_owned(), line))
-            .or_insert_with(|| LineStatus::absent(connector, line))
+            .or_default()
     }
 
     /// `ACTIVE=Y`: the row becomes active, connected and registered, without error; its DATA

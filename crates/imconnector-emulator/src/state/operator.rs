@@ -1,11 +1,11 @@
-//! What an operator does in the portal's UI, and line deletion: the triggers of
+//! What an operator does in the portal's UI, and lines added and deleted: the triggers of
 //! MessageAdd/Update/Delete, DialogFinish, StatusDelete and LineDelete.
 
 use serde_json::{json, Value};
 
-use super::{ControlError, OperatorMessage};
-use crate::events::Audience;
-use crate::snapshot::{ConnectorFlags, Direction, MessageInfo};
+use crate::error::{ControlError, OperatorMessage};
+use crate::snapshot::{ConnectorFlags, Direction, LineInfo, MessageInfo};
+use crate::state::events::Audience;
 use crate::state::{next_id, Portal};
 
 /// The admin (user 1) acts as the operator and as the one who deletes lines.
@@ -24,13 +24,6 @@ impl Portal {
         } else {
             text.to_owned()
         }
-    }
-
-    fn flags_of(&self, connector: &str) -> ConnectorFlags {
-        self.registry
-            .get(connector)
-            .map(|connector| connector.flags)
-            .unwrap_or_default()
     }
 
     /// Operator messages reach the connector only while its status on the line is OK and the
@@ -236,6 +229,18 @@ impl Portal {
         })?;
         self.close_session(chat_id, OPERATOR_ID)
             .ok_or(ControlError::NoOpenSession(chat_id))
+    }
+
+    /// Creates an open line with the next id.
+    pub(crate) fn add_line(&mut self, name: &str) -> LineInfo {
+        let id = self.lines.keys().next_back().map_or(1, |last| last + 1);
+        let line = LineInfo {
+            id,
+            name: name.to_owned(),
+            active: true,
+        };
+        self.lines.insert(id, line.clone());
+        line
     }
 
     pub(crate) fn delete_line(&mut self, line: i64) -> Result<(), ControlError> {

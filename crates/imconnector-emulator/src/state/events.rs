@@ -1,6 +1,6 @@
 //! Outgoing events: built under the lock exactly like the portal's queue server sends them
-//! (reference §5.1) and queued in the outbox; [`crate::delivery`] POSTs them once the lock is
-//! released. Outcomes are recorded, never retried.
+//! (reference §5.1), logged and queued in the outbox; [`crate::delivery`] POSTs them once the
+//! lock is released. Outcomes are recorded, never retried.
 
 use serde_json::Value;
 
