@@ -1,14 +1,12 @@
 //! Fuzz body: reading REST answers (the `result`/`error` envelope), through the public
 //! `Client::call_raw` against a local server that answers whatever status and body it is told.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::Router;
 use imconnector_transport::{Client, Error, RateLimit, RawResponse, RetryPolicy};
 use serde_json::Value;
+
+use crate::answer_server::AnswerServer;
 
 /// The secret part of the local webhook URL: it must never show in an error.
 const WEBHOOK_CODE: &str = "Zq8K1vW3xY7mN2pR4tS6uV9b";
@@ -16,23 +14,12 @@ const WEBHOOK_CODE: &str = "Zq8K1vW3xY7mN2pR4tS6uV9b";
 /// Statuses the server answers with (no 1xx, 204, 3xx: those have no body to read).
 const STATUSES: [u16; 10] = [200, 201, 400, 401, 403, 404, 429, 500, 502, 503];
 
-type Answer = Arc<Mutex<(u16, Bytes)>>;
-
 /// A local server and a client calling it.
 pub struct Harness {
-    runtime: tokio::runtime::Runtime,
+    server: AnswerServer,
     client: Client,
-    answer: Answer,
     /// One call at a time: the answer to give is shared with the server.
     turn: Mutex<()>,
-}
-
-async fn respond(State(answer): State<Answer>) -> (StatusCode, Bytes) {
-    let (status, body) = answer
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
-    (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body)
 }
 
 impl Harness {
@@ -42,25 +29,15 @@ impl Harness {
     /// # Errors
     /// When the runtime, the listener or the client cannot be made.
     pub fn start() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let answer: Answer = Arc::new(Mutex::new((200, Bytes::new())));
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-        let address = listener.local_addr()?;
-        let router = Router::new()
-            .fallback(respond)
-            .with_state(Arc::clone(&answer));
-        runtime.spawn(async move { axum::serve(listener, router).await });
+        let server = AnswerServer::start()?;
         let client = Client::builder()
-            .webhook(format!("http://{address}/rest/1/{WEBHOOK_CODE}/"))
+            .webhook(format!("http://{}/rest/1/{WEBHOOK_CODE}/", server.address))
             .rate_limit(RateLimit::Off)
             .retry_policy(RetryPolicy::none())
             .build()?;
         Ok(Self {
-            runtime,
+            server,
             client,
-            answer,
             turn: Mutex::new(()),
         })
     }
@@ -71,9 +48,9 @@ impl Harness {
     /// Whatever the client makes of the answer.
     pub fn call(&self, status: u16, body: &[u8]) -> Result<RawResponse, Error> {
         let _turn = self.turn.lock().unwrap_or_else(PoisonError::into_inner);
-        *self.answer.lock().unwrap_or_else(PoisonError::into_inner) =
-            (status, Bytes::copy_from_slice(body));
-        self.runtime
+        self.server.answer(status, body);
+        self.server
+            .runtime
             .block_on(self.client.call_raw("profile", Value::Null))
     }
 }

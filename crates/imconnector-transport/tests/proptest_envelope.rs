@@ -9,6 +9,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../../fuzz/src/answer_server.rs"]
+#[allow(dead_code)] // `status_and_body` serves the other answer targets
+mod answer_server;
 #[path = "../../../fuzz/src/envelope.rs"]
 mod envelope_target;
 

@@ -201,15 +201,7 @@ mod tests {
             let record = PortalRecord::from_install_event(&install_event(member, token)).unwrap();
             registry.install(record).await.unwrap();
         }
-        let event = |member: &str, token: &str| {
-            imconnector_form::encode(&json!({
-                "event": "ONIMCONNECTORLINEDELETE",
-                "event_handler_id": "563",
-                "data": "107",
-                "ts": "1773761165",
-                "auth": {"domain": "portal.example", "member_id": member, "application_token": token},
-            }))
-        };
+        let event = line_delete;
         assert!(
             verify_event(&registry, None, event("portal-a", "token-a").as_bytes())
                 .await
