@@ -138,7 +138,9 @@ fn codegen_refuses_a_spec_whose_errors_json_lists_a_code_twice() {
     );
 }
 
-/// Set `UPDATE_GOLDEN=1` to rewrite the expected files after an intended generator change.
+/// Set `UPDATE_GOLDEN=1` to rewrite the expected files after an intended generator change. The
+/// expected files are also compiled, and their example tests run, by `cargo test -p xtask-golden`
+/// (`xtask/golden-compile/`).
 #[test]
 fn golden_spec_renders_to_the_expected_files() {
     let rendered = render_spec(&golden_spec()).unwrap();
