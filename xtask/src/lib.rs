@@ -11,6 +11,7 @@ pub mod check;
 pub mod docs_sync;
 pub mod helpers;
 pub mod lint;
+pub mod lookup;
 pub mod model;
 pub mod render;
 pub mod resolve;

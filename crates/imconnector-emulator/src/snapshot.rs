@@ -1,5 +1,8 @@
-//! What tests read back from the emulated portal. Every type is a plain copy of the state at
-//! the time of the call; the same shapes are served as JSON by the HTTP control API.
+//! What tests read back from the emulated portal. Every type is a plain copy taken at the time
+//! of the call; the same shapes are served as JSON by the HTTP control API. Users, lines,
+//! connectors, chats and messages are built from the state's own rows (`state/records.rs`) on
+//! inspection; the logs (event POSTs, delivery reports) and the counters are kept as they are
+//! read, since they are records of what happened rather than state that changes shape.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -15,6 +15,7 @@ mod install_bodies;
 pub(crate) mod installs;
 mod operator;
 mod read;
+pub(crate) mod records;
 mod settings;
 pub(crate) mod statuses;
 pub(crate) mod token_hold;
@@ -35,12 +36,10 @@ use crate::clock::Clock;
 use crate::config::{Faults, OAuthFaults, OperatingLimit, RateLimit, SoftErrorShape};
 use crate::delivery::{Courier, Outgoing};
 use crate::limits::{LeakyBucket, OperatingLedger};
-use crate::snapshot::{
-    ChatInfo, ConnectorInfo, Counters, DeliveryOutcome, DeliveryRecord, EventDelivery, LineInfo,
-    MessageInfo, PortalUser, Tokens,
-};
+use crate::snapshot::{Counters, DeliveryOutcome, DeliveryRecord, EventDelivery, Tokens};
 pub(crate) use bindings::{Binding, Duplicate};
 use fault_engine::FaultEngine;
+use records::{Chat, Connector, Line, Message, User};
 use token_hold::{HoldGate, TokenRequestHold};
 use tokens::{random_token, TokenStore};
 
@@ -170,19 +169,19 @@ pub(crate) struct Portal {
     member_id: String,
     settings: Settings,
     apps: Vec<AppRecord>,
-    users: Vec<PortalUser>,
+    users: Vec<User>,
     webhook: Webhook,
     tokens: TokenStore,
-    lines: BTreeMap<i64, LineInfo>,
-    registry: BTreeMap<String, ConnectorInfo>,
+    lines: BTreeMap<i64, Line>,
+    registry: BTreeMap<String, Connector>,
     statuses: BTreeMap<(String, i64), statuses::StatusRow>,
     /// `(connector, external user id)` → Bitrix user id.
     customers: BTreeMap<(String, String), u64>,
-    chats: BTreeMap<u64, ChatInfo>,
+    chats: BTreeMap<u64, Chat>,
     /// `(connector, line, external chat id)` → the ids of its chats, oldest first: the lookup of
     /// every customer message, which a scan of `chats` made linear in the chats.
     chat_index: HashMap<(String, i64, String), Vec<u64>>,
-    messages: BTreeMap<u64, MessageInfo>,
+    messages: BTreeMap<u64, Message>,
     deliveries: VecDeque<DeliveryRecord>,
     bindings: Vec<Binding>,
     /// The latest event POSTs; the front one has `seq == events_emitted - len`.
@@ -215,7 +214,7 @@ pub(crate) struct PortalSeed {
     pub(crate) webhook: Webhook,
     /// Seeds the tokens' generator (random when `None`).
     pub(crate) token_seed: Option<u64>,
-    pub(crate) lines: BTreeMap<i64, LineInfo>,
+    pub(crate) lines: BTreeMap<i64, Line>,
     pub(crate) rng: StdRng,
 }
 
@@ -235,12 +234,12 @@ impl Portal {
             settings: seed.settings,
             apps: vec![seed.app],
             users: vec![
-                PortalUser {
+                User {
                     id: 1,
                     name: "Emulator Admin".to_owned(),
                     admin: true,
                 },
-                PortalUser {
+                User {
                     id: 2,
                     name: "Emulator Employee".to_owned(),
                     admin: false,
@@ -284,7 +283,7 @@ impl Portal {
     }
 
     /// The user with `id`, if it is a portal employee.
-    pub(crate) fn user(&self, id: u64) -> Option<&PortalUser> {
+    pub(crate) fn user(&self, id: u64) -> Option<&User> {
         self.users.iter().find(|user| user.id == id)
     }
 
