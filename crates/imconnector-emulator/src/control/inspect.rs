@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::{ControlError, EmulatorHandle};
 use crate::snapshot::{
     ChatInfo, ConnectorInfo, Counters, DeliveryRecord, EventDelivery, LineInfo, LineStatus,
-    MessageInfo, PortalUser,
+    MessageInfo, OfflineEventInfo, PortalUser,
 };
 use crate::state::records::{Chat, Connector, Line, Message, User};
 use crate::state::Portal;
@@ -73,6 +73,17 @@ impl EmulatorHandle {
     /// ring; `seq` keeps counting).
     pub fn event_deliveries(&self) -> Vec<EventDelivery> {
         self.read(|portal| portal.event_log().cloned().collect())
+    }
+
+    /// The offline event queue of every app, oldest row first (rows `event.offline.get` has
+    /// cleared are gone; reserved ones carry their `process_id`).
+    pub fn offline_events(&self) -> Vec<OfflineEventInfo> {
+        self.read(|portal| {
+            portal
+                .all_offline_rows()
+                .map(|row| row.snapshot(&portal.app(row.app).client_id))
+                .collect()
+        })
     }
 
     /// The counters.

@@ -13,6 +13,7 @@ pub(crate) mod fault_engine;
 pub(crate) mod grants;
 mod install_bodies;
 pub(crate) mod installs;
+pub(crate) mod offline;
 mod operator;
 mod read;
 pub(crate) mod records;
@@ -37,7 +38,7 @@ use crate::config::{Faults, OAuthFaults, OperatingLimit, RateLimit, SoftErrorSha
 use crate::delivery::{Courier, Outgoing};
 use crate::limits::{LeakyBucket, OperatingLedger};
 use crate::snapshot::{Counters, DeliveryOutcome, DeliveryRecord, EventDelivery, Tokens};
-pub(crate) use bindings::{Binding, Duplicate};
+pub(crate) use bindings::{Binding, Duplicate, NewBinding};
 use fault_engine::FaultEngine;
 use records::{Chat, Connector, Line, Message, User};
 use token_hold::{HoldGate, TokenRequestHold};
@@ -184,6 +185,7 @@ pub(crate) struct Portal {
     messages: BTreeMap<u64, Message>,
     deliveries: VecDeque<DeliveryRecord>,
     bindings: Vec<Binding>,
+    offline: offline::OfflineQueue,
     /// The latest event POSTs; the front one has `seq == events_emitted - len`.
     event_log: VecDeque<EventDelivery>,
     /// Events emitted so far (the next event's `seq`).
@@ -256,6 +258,7 @@ impl Portal {
             messages: BTreeMap::new(),
             deliveries: VecDeque::new(),
             bindings: Vec::new(),
+            offline: offline::OfflineQueue::default(),
             event_log: VecDeque::new(),
             events_emitted: 0,
             outbox: Vec::new(),

@@ -17,6 +17,7 @@ mod limits;
 mod messages;
 mod oauth;
 mod oauth_faults;
+mod offline;
 mod quirks;
 mod spec_examples;
 #[cfg(feature = "tls")]
