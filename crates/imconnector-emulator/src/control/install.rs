@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 
@@ -129,6 +129,31 @@ impl EmulatorHandle {
         })
     }
 
+    /// Replaces the scopes granted to an app, e.g. `&["imopenlines"]` to take `imconnector`
+    /// away: its calls of a method outside them answer 401 `insufficient_scope` (inside a
+    /// `batch`, in `result_error`); `scope` and `methods` answer accordingly and tokens carry
+    /// the new list. `basic` methods always work.
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownApp`]; [`ControlError::InvalidSetting`] for a scope the emulator
+    /// does not know (it knows `imconnector` and `imopenlines`).
+    pub fn set_app_scope(&self, client_id: &str, scope: &[&str]) -> Result<(), ControlError> {
+        if let Some(unknown) = scope
+            .iter()
+            .find(|scope| !crate::rest::ALL_SCOPES.contains(scope))
+        {
+            return Err(ControlError::InvalidSetting(format!(
+                "scope: unknown scope {unknown:?}"
+            )));
+        }
+        let scope = scope.iter().map(|scope| (*scope).to_owned()).collect();
+        self.shared.run(|portal| {
+            let app = app_index(portal, client_id)?;
+            portal.set_scope(app, scope);
+            Ok(())
+        })
+    }
+
     /// The installation state of an app added with [`EmulatorHandle::add_app`].
     ///
     /// # Errors
@@ -171,6 +196,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/apps/{client_id}/install-finish", post(install_finish))
         .route("/apps/{client_id}/uninstall", post(uninstall))
         .route("/apps/{client_id}/update", post(update))
+        .route("/apps/{client_id}/scope", put(set_scope))
 }
 
 fn handle(shared: Arc<Shared>) -> EmulatorHandle {
@@ -207,6 +233,18 @@ async fn install_finish(State(shared): SharedState, Path(client_id): Path<String
 async fn update(State(shared): SharedState, Path(client_id): Path<String>) -> Response {
     match handle(shared).update_app(&client_id) {
         Ok(version) => Json(serde_json::json!({ "version": version })).into_response(),
+        Err(error) => failure(&error),
+    }
+}
+
+async fn set_scope(
+    State(shared): SharedState,
+    Path(client_id): Path<String>,
+    Json(scope): Json<Vec<String>>,
+) -> Response {
+    let scope: Vec<&str> = scope.iter().map(String::as_str).collect();
+    match handle(shared).set_app_scope(&client_id, &scope) {
+        Ok(()) => Json(serde_json::json!({ "scope": scope })).into_response(),
         Err(error) => failure(&error),
     }
 }

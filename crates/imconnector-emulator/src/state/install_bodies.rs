@@ -5,7 +5,7 @@ use secrecy::ExposeSecret;
 
 use crate::install::{AppSetup, InstallPost};
 use crate::snapshot::{DeliveryOutcome, Tokens};
-use crate::state::tokens::{Grant, SCOPE};
+use crate::state::tokens::Grant;
 use crate::state::Portal;
 
 /// `status` of a local app.
@@ -57,7 +57,7 @@ impl FramePost {
         if !setup.legacy_install_post {
             form.append_pair("SERVER_ENDPOINT", &portal.urls.rest)
                 .append_pair("APPLICATION_TOKEN", &portal.application_token(app))
-                .append_pair("APPLICATION_SCOPE", SCOPE);
+                .append_pair("APPLICATION_SCOPE", &portal.apps[app].scope_text());
         }
         Self {
             record: InstallPost {
@@ -137,7 +137,7 @@ fn lifecycle_body(
         ),
         ("expires", tokens.expires.to_string()),
         ("expires_in", tokens.expires_in.to_string()),
-        ("scope", SCOPE.to_owned()),
+        ("scope", portal.apps[app].scope_text()),
         ("domain", portal.urls.domain.clone()),
         ("server_endpoint", portal.urls.rest.clone()),
         ("status", STATUS.to_owned()),
