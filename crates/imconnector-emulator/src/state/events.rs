@@ -20,8 +20,9 @@ pub(crate) const KNOWN_EVENTS: [&str; 7] = [
     "OnImConnectorLineDelete",
 ];
 
-/// Events of the `basic` scope every app may bind (the install module fires ONAPPINSTALL and
-/// ONAPPUNINSTALL; ONAPPUPDATE is never fired; ONOFFLINEEVENT tells that offline rows wait).
+/// Events of the `basic` scope every app may bind (the install module fires ONAPPINSTALL,
+/// ONAPPUNINSTALL and, on `update_app`, ONAPPUPDATE; ONOFFLINEEVENT tells that offline rows
+/// wait).
 pub(crate) const BASIC_EVENTS: [&str; 4] = [
     "OnAppInstall",
     "OnAppUninstall",

@@ -109,6 +109,8 @@ pub(crate) struct AppRecord {
     pub(crate) client_id: String,
     pub(crate) client_secret: SecretString,
     pub(crate) application_token: SecretString,
+    /// `VERSION` (`app.info`, lifecycle events): 1 until the app is updated.
+    pub(crate) version: u32,
 }
 
 /// A new app with portal-like credentials.
@@ -121,6 +123,7 @@ pub(crate) fn new_app(rng: &mut impl Rng) -> AppRecord {
         ),
         client_secret: SecretString::from(Alphanumeric.sample_string(rng, 50)),
         application_token: SecretString::from(random_token(rng)),
+        version: 1,
     }
 }
 
