@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 
@@ -108,6 +108,52 @@ impl EmulatorHandle {
         })
     }
 
+    /// Updates an installed app to its next version, as publishing a new version does:
+    /// ONAPPUPDATE (`data[VERSION]`, `data[PREVIOUS_VERSION]`, a fresh token pair and the
+    /// app's **new** application token) is queued to the handlers it bound for it, then all
+    /// of its event handlers are removed (the portal removes an app's bindings on an update;
+    /// its installer must bind them again). Events signed with the old application token are
+    /// no longer sent; connectors, statuses and tokens stay. Returns the new `VERSION`
+    /// (`app.info` shows it). Await the event with
+    /// [`EmulatorHandle::wait_for_event_deliveries`].
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownApp`]; [`ControlError::InstallRefused`] when an app added with a
+    /// setup is not installed.
+    pub fn update_app(&self, client_id: &str) -> Result<u32, ControlError> {
+        self.shared.run(|portal| {
+            let app = app_index(portal, client_id)?;
+            portal
+                .update_app(app)
+                .map_err(|reason| refused(client_id, reason))
+        })
+    }
+
+    /// Replaces the scopes granted to an app, e.g. `&["imopenlines"]` to take `imconnector`
+    /// away: its calls of a method outside them answer 401 `insufficient_scope` (inside a
+    /// `batch`, in `result_error`); `scope` and `methods` answer accordingly and tokens carry
+    /// the new list. `basic` methods always work.
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownApp`]; [`ControlError::InvalidSetting`] for a scope the emulator
+    /// does not know (it knows `imconnector` and `imopenlines`).
+    pub fn set_app_scope(&self, client_id: &str, scope: &[&str]) -> Result<(), ControlError> {
+        if let Some(unknown) = scope
+            .iter()
+            .find(|scope| !crate::rest::ALL_SCOPES.contains(scope))
+        {
+            return Err(ControlError::InvalidSetting(format!(
+                "scope: unknown scope {unknown:?}"
+            )));
+        }
+        let scope = scope.iter().map(|scope| (*scope).to_owned()).collect();
+        self.shared.run(|portal| {
+            let app = app_index(portal, client_id)?;
+            portal.set_scope(app, scope);
+            Ok(())
+        })
+    }
+
     /// The installation state of an app added with [`EmulatorHandle::add_app`].
     ///
     /// # Errors
@@ -149,6 +195,8 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/apps/{client_id}/install", get(status).post(install))
         .route("/apps/{client_id}/install-finish", post(install_finish))
         .route("/apps/{client_id}/uninstall", post(uninstall))
+        .route("/apps/{client_id}/update", post(update))
+        .route("/apps/{client_id}/scope", put(set_scope))
 }
 
 fn handle(shared: Arc<Shared>) -> EmulatorHandle {
@@ -180,6 +228,25 @@ async fn install(State(shared): SharedState, Path(client_id): Path<String>) -> R
 
 async fn install_finish(State(shared): SharedState, Path(client_id): Path<String>) -> Response {
     status_reply(handle(shared).install_finish(&client_id))
+}
+
+async fn update(State(shared): SharedState, Path(client_id): Path<String>) -> Response {
+    match handle(shared).update_app(&client_id) {
+        Ok(version) => Json(serde_json::json!({ "version": version })).into_response(),
+        Err(error) => failure(&error),
+    }
+}
+
+async fn set_scope(
+    State(shared): SharedState,
+    Path(client_id): Path<String>,
+    Json(scope): Json<Vec<String>>,
+) -> Response {
+    let scope: Vec<&str> = scope.iter().map(String::as_str).collect();
+    match handle(shared).set_app_scope(&client_id, &scope) {
+        Ok(()) => Json(serde_json::json!({ "scope": scope })).into_response(),
+        Err(error) => failure(&error),
+    }
 }
 
 #[derive(Deserialize, Default)]

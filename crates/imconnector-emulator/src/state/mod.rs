@@ -42,7 +42,7 @@ pub(crate) use bindings::{Binding, Duplicate, NewBinding};
 use fault_engine::FaultEngine;
 use records::{Chat, Connector, Line, Message, User};
 use token_hold::{HoldGate, TokenRequestHold};
-use tokens::{random_token, TokenStore};
+use tokens::{random_token, TokenStore, SCOPE};
 
 /// The portal's addresses.
 #[derive(Debug, Clone)]
@@ -109,6 +109,22 @@ pub(crate) struct AppRecord {
     pub(crate) client_id: String,
     pub(crate) client_secret: SecretString,
     pub(crate) application_token: SecretString,
+    /// `VERSION` (`app.info`, lifecycle events): 1 until the app is updated.
+    pub(crate) version: u32,
+    /// The scopes the app was granted (`scope`, tokens' `scope`); `basic` is implied.
+    pub(crate) scope: Vec<String>,
+}
+
+impl AppRecord {
+    /// The granted scopes as tokens carry them (`imopenlines,imconnector`).
+    pub(crate) fn scope_text(&self) -> String {
+        self.scope.join(",")
+    }
+
+    /// Whether the app holds `scope` (`basic` always).
+    pub(crate) fn has_scope(&self, scope: &str) -> bool {
+        scope == "basic" || self.scope.iter().any(|granted| granted == scope)
+    }
 }
 
 /// A new app with portal-like credentials.
@@ -121,6 +137,8 @@ pub(crate) fn new_app(rng: &mut impl Rng) -> AppRecord {
         ),
         client_secret: SecretString::from(Alphanumeric.sample_string(rng, 50)),
         application_token: SecretString::from(random_token(rng)),
+        version: 1,
+        scope: SCOPE.split(',').map(str::to_owned).collect(),
     }
 }
 
