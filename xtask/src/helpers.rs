@@ -11,6 +11,11 @@ pub enum ArgStyle {
     IntoString,
     /// A plain `bool`, wrapped with `Helper::from(value)`.
     Bool,
+    /// `impl Into<Helper>` of a text id (`"ext-42"`, a `String`, or the id itself), so an id of
+    /// another kind does not fit.
+    IntoTextId,
+    /// `impl Into<Helper>` of an integer id (`1807`, or the id itself).
+    IntoIntegerId,
 }
 
 /// How a doc example writes a value of a helper type.
@@ -75,6 +80,26 @@ const fn helper(name: &'static str, arg: ArgStyle, example: ExampleStyle) -> Hel
 /// Every helper, sorted by name.
 pub const HELPERS: &[Helper] = &[
     helper("ActiveFlag", ArgStyle::Bool, ExampleStyle::Literal),
+    helper(
+        "BitrixChatId",
+        ArgStyle::IntoIntegerId,
+        ExampleStyle::Literal,
+    ),
+    helper(
+        "BitrixFileId",
+        ArgStyle::IntoIntegerId,
+        ExampleStyle::Literal,
+    ),
+    helper(
+        "BitrixMessageId",
+        ArgStyle::IntoIntegerId,
+        ExampleStyle::Literal,
+    ),
+    helper(
+        "BitrixUserId",
+        ArgStyle::IntoIntegerId,
+        ExampleStyle::Literal,
+    ),
     Helper {
         arity: 1,
         shape: Shape::ByPosition,
@@ -89,6 +114,21 @@ pub const HELPERS: &[Helper] = &[
         ..helper("DataImageUri", ArgStyle::IntoString, ExampleStyle::Literal)
     },
     helper("EventsUrl", ArgStyle::AsIs, ExampleStyle::ParsedString),
+    helper(
+        "ExternalChatId",
+        ArgStyle::IntoTextId,
+        ExampleStyle::Literal,
+    ),
+    helper(
+        "ExternalMessageId",
+        ArgStyle::IntoTextId,
+        ExampleStyle::Literal,
+    ),
+    helper(
+        "ExternalUserId",
+        ArgStyle::IntoTextId,
+        ExampleStyle::Literal,
+    ),
     Helper {
         arity: 1,
         shape: Shape::Optional,
@@ -99,10 +139,12 @@ pub const HELPERS: &[Helper] = &[
         validates: true,
         ..helper("LineId", ArgStyle::AsIs, ExampleStyle::CheckedInteger)
     },
+    helper("MemberId", ArgStyle::IntoTextId, ExampleStyle::Literal),
     Helper {
         secret: true,
         ..helper("SecretString", ArgStyle::AsIs, ExampleStyle::Default)
     },
+    helper("SessionId", ArgStyle::IntoIntegerId, ExampleStyle::Literal),
     helper("SettingsUrl", ArgStyle::AsIs, ExampleStyle::ParsedString),
     helper("YesNo", ArgStyle::Bool, ExampleStyle::Literal),
 ];

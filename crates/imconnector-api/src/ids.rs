@@ -4,7 +4,16 @@
 //! - [`ConnectorId`], [`LineId`]: the connector and the open line every connector method names.
 //! - [`SettingsUrl`], [`EventsUrl`]: the settings page (`PLACEMENT_HANDLER`) and the event
 //!   handler (`handler` of `event.bind`), distinct so they cannot be swapped.
-//! - [`Id`]: an id the server sends as a string or a number, kept as text.
+//! - Your messenger's ids, text: [`ExternalChatId`], [`ExternalUserId`], [`ExternalMessageId`].
+//! - Bitrix24's ids, integers: [`BitrixChatId`], [`BitrixMessageId`], [`BitrixUserId`],
+//!   [`SessionId`], [`BitrixFileId`]; the portal's [`MemberId`]. One type per kind, so one
+//!   cannot be passed where another is meant; each reads a JSON string or number.
+//! - [`Id`]: another id the server sends as a string or a number (an event handler's), kept
+//!   as text.
 //! - [`DataImageUri`]: a connector icon (`data:image/...`).
 
-pub use crate::wire::{ConnectorId, DataImageUri, EventsUrl, Id, LineId, SettingsUrl};
+pub use crate::wire::{
+    BitrixChatId, BitrixFileId, BitrixMessageId, BitrixUserId, ConnectorId, DataImageUri,
+    EventsUrl, ExternalChatId, ExternalMessageId, ExternalUserId, Id, LineId, MemberId, SessionId,
+    SettingsUrl,
+};

@@ -20,14 +20,20 @@ mod flags;
 mod ids;
 pub(crate) mod responses;
 mod secret;
+mod typed_ids;
 mod urls;
 mod validate;
 
+pub use crate::transport::MemberId;
 pub(crate) use decode::{decode, WireDecode};
 pub(crate) use fields::Fields;
 pub(crate) use flags::{ActiveFlag, YesNo};
 pub use ids::{ConnectorId, DataImageUri, Id, LineId};
 pub(crate) use secrecy::SecretString;
 pub(crate) use secret::{optional_secrets_equal, secrets_equal};
+pub use typed_ids::{
+    BitrixChatId, BitrixFileId, BitrixMessageId, BitrixUserId, ExternalChatId, ExternalMessageId,
+    ExternalUserId, SessionId,
+};
 pub use urls::{EventsUrl, SettingsUrl};
 pub(crate) use validate::{join_path, Validate};

@@ -332,7 +332,7 @@ fn dialog_events_accept_the_docs_event_id() {
         event.handler_id.map(|id| id.to_string()).as_deref(),
         Some("1")
     );
-    assert_eq!(event.data.data[0].session.id, "3282");
+    assert_eq!(event.data.data[0].session.id, 3282);
     assert!(!event.data.data[0].session.closed);
 }
 

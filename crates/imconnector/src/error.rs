@@ -79,9 +79,9 @@ pub enum WorkflowError {
     )]
     NotReady {
         /// The connector id as the portal reports it.
-        connector: String,
+        connector: imconnector_api::ids::ConnectorId,
         /// The line.
-        line: i64,
+        line: imconnector_api::ids::LineId,
         /// `CONFIGURED` (active, connected and registered on the line).
         configured: bool,
         /// `ERROR` (set by `imconnector.set.error`; cleared by activating again).
@@ -115,9 +115,12 @@ impl WorkflowError {
         move |source| WorkflowError::Call { step, source }
     }
 
-    pub(crate) fn not_ready(status: &ConnectorStatus, line: i64) -> WorkflowError {
+    pub(crate) fn not_ready(
+        status: &ConnectorStatus,
+        line: imconnector_api::ids::LineId,
+    ) -> WorkflowError {
         WorkflowError::NotReady {
-            connector: status.connector.to_string(),
+            connector: status.connector.clone(),
             line,
             configured: status.configured,
             error: status.error,

@@ -248,7 +248,7 @@ pub async fn provision(
         .map_err(WorkflowError::call(Step::Status))?;
     if !status.status {
         tracing::warn!(connector = %id, %line, "provisioned, but the portal does not report STATUS");
-        return Err(WorkflowError::not_ready(&status, line.get()));
+        return Err(WorkflowError::not_ready(&status, line));
     }
     tracing::info!(
         connector = %id,

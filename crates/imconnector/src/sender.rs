@@ -248,7 +248,7 @@ impl Sender {
             }
             error
         })?;
-        Ok(Arc::from(message.chat().id()))
+        Ok(Arc::from(message.chat().id().as_str()))
     }
 
     fn wrap(

@@ -28,9 +28,10 @@ impl EventHandler for Bridge {
     async fn message_add(&self, event: MessageAddEvent) -> Result<SentMessages, HandlerError> {
         let mut sent = SentMessages::new();
         for item in &event.data.messages {
-            let _ = self
-                .seen
-                .send((event.auth.member_id.clone(), item.im.message_id));
+            let _ = self.seen.send((
+                event.auth.member_id.clone().into_string(),
+                item.im.message_id.get(),
+            ));
             sent.push(item, [format!("out-{}", item.im.message_id)]);
         }
         Ok(sent)

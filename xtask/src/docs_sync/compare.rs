@@ -254,7 +254,9 @@ fn kinds(spec: &Spec, expr: &TypeExpr) -> Vec<&'static str> {
                 vec!["string"]
             }
             "LineId" | "LenientI64" => vec!["integer"],
-            "Id" => vec!["string", "integer"],
+            "Id" | "ExternalChatId" | "ExternalUserId" | "ExternalMessageId" | "MemberId"
+            | "BitrixChatId" | "BitrixMessageId" | "BitrixUserId" | "SessionId"
+            | "BitrixFileId" => vec!["string", "integer"],
             "ActiveFlag" => vec!["boolean", "integer"],
             // A `Y`/`N` flag has no docs type of its own: pages call it char, string or boolean.
             "YesNo" | "LenientBool" => vec!["boolean", "char", "string"],

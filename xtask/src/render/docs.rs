@@ -178,6 +178,7 @@ impl<'a> ExampleWriter<'a> {
                 }
                 ExampleStyle::Literal => match helper.arg {
                     ArgStyle::Bool => truthy(example).unwrap_or(true).to_string(),
+                    ArgStyle::IntoIntegerId => integer_of(example).unwrap_or(1).to_string(),
                     _ => format!("{:?}", text_of(example).unwrap_or_else(|| "text".into())),
                 },
                 ExampleStyle::Default => "Default::default()".to_owned(),
@@ -235,9 +236,9 @@ fn is_scalar(spec: &Spec, expr: &TypeExpr) -> Option<bool> {
         TypeExpr::String => Some(true),
         TypeExpr::Bool | TypeExpr::I64 | TypeExpr::U64 => Some(false),
         TypeExpr::Named(name, _) => match resolve(spec, name) {
-            Some(Resolved::Helper(helper)) if helper.example == ExampleStyle::Literal => {
-                Some(helper.arg == ArgStyle::IntoString)
-            }
+            Some(Resolved::Helper(helper)) if helper.example == ExampleStyle::Literal => Some(
+                matches!(helper.arg, ArgStyle::IntoString | ArgStyle::IntoTextId),
+            ),
             _ => None,
         },
         _ => None,

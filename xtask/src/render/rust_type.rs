@@ -105,6 +105,9 @@ pub fn argument(spec: &Spec, expr: &TypeExpr) -> (TokenStream, Conversion) {
                         Conversion::Call(quote!(#path::new)),
                     ),
                     ArgStyle::Bool => (quote!(bool), Conversion::Call(quote!(#path::from))),
+                    ArgStyle::IntoTextId | ArgStyle::IntoIntegerId => {
+                        (quote!(impl Into<#path>), Conversion::Into)
+                    }
                 }
             }
             _ => (storage(spec, expr), Conversion::Identity),
@@ -125,6 +128,8 @@ pub fn example_type(spec: &Spec, expr: &TypeExpr) -> TokenStream {
                 ArgStyle::AsIs => storage(spec, expr),
                 ArgStyle::IntoString => quote!(String),
                 ArgStyle::Bool => quote!(bool),
+                ArgStyle::IntoTextId => quote!(String),
+                ArgStyle::IntoIntegerId => quote!(i64),
             },
             _ => storage(spec, expr),
         },

@@ -37,9 +37,12 @@ message_list!(
     SendStatusReading => DeliveryItem,
 );
 
-/// PHP's `empty()` of a string.
-fn empty_text(text: Option<&str>) -> bool {
-    text.is_none_or(|text| text.is_empty() || text == "0")
+/// PHP's `empty()` of a string (or of a text id).
+fn empty_text<T: AsRef<str> + ?Sized>(text: Option<&T>) -> bool {
+    text.is_none_or(|text| {
+        let text = text.as_ref();
+        text.is_empty() || text == "0"
+    })
 }
 
 /// Fails with `MESSAGES[index].<field>` when `missing`.
@@ -149,13 +152,13 @@ pub fn delivery_items_complete<T: MessageList<Item = DeliveryItem>>(
 ) -> Result<(), InvalidRequest> {
     for (index, item) in request.message_list().iter().enumerate() {
         require(
-            item.im().chat_id() == 0,
+            item.im().chat_id().get() == 0,
             index,
             "im.chat_id",
             "the Bitrix24 chat id from the event",
         )?;
         require(
-            item.im().message_id() == 0,
+            item.im().message_id().get() == 0,
             index,
             "im.message_id",
             "the Bitrix24 message id from the event",

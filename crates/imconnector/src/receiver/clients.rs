@@ -1,5 +1,6 @@
 //! Which client confirms the deliveries of which portal.
 
+use imconnector_transport::MemberId;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -14,12 +15,12 @@ use imconnector_transport::Client;
 /// [`ApplicationTokens`](super::ApplicationTokens).
 pub trait PortalClients: Send + Sync + 'static {
     /// The client for portal `member_id`; `None` skips the confirmation (and logs it).
-    fn client(&self, member_id: &str) -> impl Future<Output = Option<Client>> + Send;
+    fn client(&self, member_id: &MemberId) -> impl Future<Output = Option<Client>> + Send;
 }
 
 /// One portal: the same client for every event.
 impl PortalClients for Client {
-    fn client(&self, member_id: &str) -> impl Future<Output = Option<Client>> + Send {
+    fn client(&self, member_id: &MemberId) -> impl Future<Output = Option<Client>> + Send {
         let _ = member_id;
         let client = self.clone();
         async move { Some(client) }
@@ -27,7 +28,7 @@ impl PortalClients for Client {
 }
 
 impl<C: PortalClients> PortalClients for Arc<C> {
-    fn client(&self, member_id: &str) -> impl Future<Output = Option<Client>> + Send {
+    fn client(&self, member_id: &MemberId) -> impl Future<Output = Option<Client>> + Send {
         C::client(self, member_id)
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use imconnector_api::events::Event;
-use imconnector_api::ids::{ConnectorId, LineId};
+use imconnector_api::ids::{ConnectorId, LineId, MemberId};
 use imconnector_api::methods::SendStatusDelivery;
 use imconnector_api::types::{DeliveryChat, DeliveryIm, DeliveryItem, DeliveryMessage};
 use imconnector_transport::Client;
@@ -58,7 +58,7 @@ pub(crate) async fn dispatch<H: EventHandler, T: ApplicationTokens, C: PortalCli
 
 /// Where the messages of an `OnImConnectorMessageAdd` came from.
 struct Origin {
-    member_id: String,
+    member_id: MemberId,
     connector: ConnectorId,
     line: LineId,
 }
@@ -84,8 +84,8 @@ async fn confirm<H: EventHandler, T, C: PortalClients>(
     }
     let report = DeliveryReport {
         member_id: origin.member_id,
-        connector: origin.connector.to_string(),
-        line: origin.line.get(),
+        connector: origin.connector,
+        line: origin.line,
         messages: sent.messages().to_vec(),
         result,
     };

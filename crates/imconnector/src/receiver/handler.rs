@@ -6,6 +6,9 @@ use imconnector_api::events::{
     DialogFinishEvent, DialogStartEvent, LineDeleteEvent, MessageAddEvent, MessageDeleteEvent,
     MessageUpdateEvent, StatusDeleteEvent, UnknownEvent,
 };
+use imconnector_api::ids::{
+    BitrixChatId, BitrixMessageId, ConnectorId, ExternalChatId, ExternalMessageId, LineId, MemberId,
+};
 use imconnector_api::types::MessageAddItem;
 
 /// The error a handler method may return; it is logged (the portal already got its 200).
@@ -123,15 +126,15 @@ pub trait EventHandler: Send + Sync + 'static {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SentMessage {
-    /// `im.chat_id` of the event.
-    pub chat_id: i64,
-    /// `im.message_id` of the event.
-    pub message_id: i64,
+    /// `im.chat_id` of the event: the Bitrix24 chat.
+    pub chat_id: BitrixChatId,
+    /// `im.message_id` of the event: the Bitrix24 message.
+    pub message_id: BitrixMessageId,
     /// `chat.id` of the event: the external chat.
-    pub external_chat_id: String,
+    pub external_chat_id: ExternalChatId,
     /// The id(s) your messenger gave the delivered message; they come back in later
     /// `OnImConnectorMessageUpdate`/`Delete` events.
-    pub external_ids: Vec<String>,
+    pub external_ids: Vec<ExternalMessageId>,
 }
 
 /// The messages of an `OnImConnectorMessageAdd` that went out, returned by
@@ -153,12 +156,12 @@ impl SentMessages {
     pub fn push(
         &mut self,
         item: &MessageAddItem,
-        external_ids: impl IntoIterator<Item = impl Into<String>>,
+        external_ids: impl IntoIterator<Item = impl Into<ExternalMessageId>>,
     ) {
         self.messages.push(SentMessage {
             chat_id: item.im.chat_id,
             message_id: item.im.message_id,
-            external_chat_id: item.chat.id.as_str().to_owned(),
+            external_chat_id: item.chat.id.clone(),
             external_ids: external_ids.into_iter().map(Into::into).collect(),
         });
     }
@@ -167,7 +170,7 @@ impl SentMessages {
     pub fn sent(
         mut self,
         item: &MessageAddItem,
-        external_ids: impl IntoIterator<Item = impl Into<String>>,
+        external_ids: impl IntoIterator<Item = impl Into<ExternalMessageId>>,
     ) -> Self {
         self.push(item, external_ids);
         self
@@ -194,11 +197,11 @@ impl SentMessages {
 #[non_exhaustive]
 pub struct DeliveryReport {
     /// `auth[member_id]` of the event: the portal.
-    pub member_id: String,
+    pub member_id: MemberId,
     /// `CONNECTOR` of the event.
-    pub connector: String,
+    pub connector: ConnectorId,
     /// `LINE` of the event.
-    pub line: i64,
+    pub line: LineId,
     /// The messages confirmed.
     pub messages: Vec<SentMessage>,
     /// What `imconnector.send.status.delivery` answered.

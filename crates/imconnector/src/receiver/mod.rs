@@ -214,7 +214,7 @@ pub async fn verify_event<T: ApplicationTokens>(
         .map_err(|error| Rejection::Malformed(error.to_string()))?;
     let (member_id, token) = claimed_auth(&value)?;
     let expected = tokens
-        .application_token(member_id)
+        .application_token(&imconnector_transport::MemberId::from(member_id))
         .await
         .ok_or(Rejection::Unauthorized(
             "no application token is known for this member_id",

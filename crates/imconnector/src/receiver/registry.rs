@@ -5,20 +5,21 @@
 
 use imconnector_transport::portals::{PortalRegistry, PortalStore};
 use imconnector_transport::Client;
+use imconnector_transport::MemberId;
 use secrecy::SecretString;
 
 use super::{ApplicationTokens, PortalClients};
 use crate::log_text::{untrusted, TOKEN_LOOKUP_FAILURES};
 
 impl<S: PortalStore> ApplicationTokens for PortalRegistry<S> {
-    async fn application_token(&self, member_id: &str) -> Option<SecretString> {
-        match PortalRegistry::application_token(self, member_id).await {
+    async fn application_token(&self, member_id: &MemberId) -> Option<SecretString> {
+        match PortalRegistry::application_token(self, member_id.as_str()).await {
             Ok(token) => token,
             Err(error) => {
                 // The portal does not resend a refused event: while the store is unreachable,
                 // verify with the token it last gave (only its answers and installations fill
                 // that, never an event's claim). Forged POSTs reach this too: rate-limited.
-                let known = self.last_known_application_token(member_id);
+                let known = self.last_known_application_token(member_id.as_str());
                 if let Some(suppressed) = TOKEN_LOOKUP_FAILURES.admit() {
                     if known.is_some() {
                         tracing::warn!(
@@ -43,8 +44,8 @@ impl<S: PortalStore> ApplicationTokens for PortalRegistry<S> {
 }
 
 impl<S: PortalStore> PortalClients for PortalRegistry<S> {
-    async fn client(&self, member_id: &str) -> Option<Client> {
-        match PortalRegistry::client_for(self, member_id).await {
+    async fn client(&self, member_id: &MemberId) -> Option<Client> {
+        match PortalRegistry::client_for(self, member_id.as_str()).await {
             Ok(client) => Some(client),
             Err(error) => {
                 tracing::warn!(error = %untrusted(&error), member_id = %untrusted(member_id), "no client for this portal");

@@ -1,5 +1,6 @@
 //! Where the receiver finds the application token an event must carry.
 
+use imconnector_transport::MemberId;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -17,7 +18,7 @@ pub trait ApplicationTokens: Send + Sync + 'static {
     /// The token expected from portal `member_id`; `None` refuses its events (401).
     fn application_token(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
     ) -> impl Future<Output = Option<SecretString>> + Send;
 }
 
@@ -68,12 +69,12 @@ impl fmt::Debug for SingleToken {
 impl ApplicationTokens for SingleToken {
     fn application_token(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
     ) -> impl Future<Output = Option<SecretString>> + Send {
         let accepted = self
             .member_id
             .as_deref()
-            .is_none_or(|only| only == member_id);
+            .is_none_or(|only| only == member_id.as_str());
         let token = accepted.then(|| self.token.clone());
         async move { token }
     }
@@ -129,9 +130,9 @@ impl fmt::Debug for TokenMap {
 impl ApplicationTokens for TokenMap {
     fn application_token(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
     ) -> impl Future<Output = Option<SecretString>> + Send {
-        let token = self.tokens.get(member_id).cloned();
+        let token = self.tokens.get(member_id.as_str()).cloned();
         async move { token }
     }
 }
@@ -139,7 +140,7 @@ impl ApplicationTokens for TokenMap {
 impl<T: ApplicationTokens> ApplicationTokens for Arc<T> {
     fn application_token(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
     ) -> impl Future<Output = Option<SecretString>> + Send {
         T::application_token(self, member_id)
     }

@@ -218,7 +218,7 @@ async fn a_connector_that_does_not_come_up_is_a_clear_error() {
             error,
         } => {
             assert_eq!(
-                (connector.as_str(), *line, *configured, *error),
+                (connector.as_str(), line.get(), *configured, *error),
                 ("acme_chat", 1, true, true)
             );
         }

@@ -222,10 +222,7 @@ async fn an_operator_reply_reaches_the_handler_and_is_confirmed() {
     let confirmed = confirmed.expect("confirmation");
     assert!(confirmed.result.is_ok(), "{:?}", confirmed.result);
     let expected_id = format!("out-{}", reply.message_id);
-    assert_eq!(
-        confirmed.messages[0].external_ids,
-        std::slice::from_ref(&expected_id)
-    );
+    assert_eq!(confirmed.messages[0].external_ids, [expected_id.as_str()]);
 
     let deliveries = portal.emulator.delivery_statuses();
     assert_eq!(deliveries.len(), 1);
@@ -256,8 +253,8 @@ async fn an_operator_reply_reaches_the_handler_and_is_confirmed() {
 struct Clients(std::collections::HashMap<String, Client>);
 
 impl imconnector::receiver::PortalClients for Clients {
-    async fn client(&self, member_id: &str) -> Option<Client> {
-        self.0.get(member_id).cloned()
+    async fn client(&self, member_id: &imconnector::transport::MemberId) -> Option<Client> {
+        self.0.get(member_id.as_str()).cloned()
     }
 }
 
@@ -312,7 +309,7 @@ async fn each_portal_is_verified_and_confirmed_with_its_own_token_and_client() {
     while confirmed_for.len() < 2 {
         if let Seen::Confirmed(report) = next(&mut seen).await {
             assert!(report.result.is_ok(), "{:?}", report.result);
-            confirmed_for.push(report.member_id);
+            confirmed_for.push(report.member_id.into_string());
         }
     }
     confirmed_for.sort();

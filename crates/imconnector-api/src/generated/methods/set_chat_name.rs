@@ -11,9 +11,9 @@
 ///
 /// - `connector` (`CONNECTOR`, `ConnectorId`, required): Connector id as given to `imconnector.register`. The server lowercases it and cuts it at the first dot. Constraints: lowercase; [a-z0-9_]; no dot.
 /// - `line` (`LINE`, `LineId`, required): Open line id (see `imopenlines.config.list.get`). Constraints: positive.
-/// - `chat_id` (`CHAT_ID`, `string`, required): External chat id: the `chat.id` used in `imconnector.send.messages`. Constraints: non-empty; not "0".
+/// - `chat_id` (`CHAT_ID`, `ExternalChatId`, required): External chat id: the `chat.id` used in `imconnector.send.messages`. Constraints: non-empty; not "0".
 /// - `name` (`NAME`, `string`, required): New chat title. Constraints: non-empty; not "0".
-/// - `user_id` (`USER_ID`, `string`, optional): External user id (the `user.id` used in `imconnector.send.messages`). Required unless the connector was registered with `CHAT_GROUP: true`. Constraints: non-empty when sent.
+/// - `user_id` (`USER_ID`, `ExternalUserId`, optional): External user id (the `user.id` used in `imconnector.send.messages`). Required unless the connector was registered with `CHAT_GROUP: true`. Constraints: non-empty when sent.
 ///
 /// # Errors
 ///
@@ -57,7 +57,7 @@ pub struct SetChatName {
     ///
     /// Constraints: non-empty; not "0".
     #[serde(rename = "CHAT_ID")]
-    pub(crate) chat_id: String,
+    pub(crate) chat_id: crate::wire::ExternalChatId,
     /// New chat title. (`NAME`)
     ///
     /// Constraints: non-empty; not "0".
@@ -67,7 +67,7 @@ pub struct SetChatName {
     ///
     /// Constraints: non-empty when sent.
     #[serde(rename = "USER_ID", skip_serializing_if = "Option::is_none")]
-    pub(crate) user_id: Option<String>,
+    pub(crate) user_id: Option<crate::wire::ExternalUserId>,
 }
 
 impl SetChatName {
@@ -80,7 +80,7 @@ impl SetChatName {
     pub fn new(
         connector: crate::wire::ConnectorId,
         line: crate::wire::LineId,
-        chat_id: impl Into<String>,
+        chat_id: impl Into<crate::wire::ExternalChatId>,
         name: impl Into<String>,
     ) -> Self {
         Self {
@@ -94,7 +94,10 @@ impl SetChatName {
     /// External user id (the `user.id` used in `imconnector.send.messages`). Required unless the connector was registered with `CHAT_GROUP: true`. (`USER_ID`)
     ///
     /// Constraints: non-empty when sent.
-    pub fn with_user_id(mut self, user_id: impl Into<String>) -> Self {
+    pub fn with_user_id(
+        mut self,
+        user_id: impl Into<crate::wire::ExternalUserId>,
+    ) -> Self {
         self.user_id = Some(user_id.into());
         self
     }
@@ -107,7 +110,7 @@ impl SetChatName {
         &self.line
     }
     /// Reads `CHAT_ID`: External chat id: the `chat.id` used in `imconnector.send.messages`.
-    pub fn chat_id(&self) -> &str {
+    pub fn chat_id(&self) -> &crate::wire::ExternalChatId {
         &self.chat_id
     }
     /// Reads `NAME`: New chat title.
@@ -115,8 +118,8 @@ impl SetChatName {
         &self.name
     }
     /// Reads `USER_ID` (`None` when not set): External user id (the `user.id` used in `imconnector.send.messages`). Required unless the connector was registered with `CHAT_GROUP: true`.
-    pub fn user_id(&self) -> Option<&str> {
-        self.user_id.as_deref()
+    pub fn user_id(&self) -> Option<&crate::wire::ExternalUserId> {
+        self.user_id.as_ref()
     }
 }
 

@@ -7,7 +7,7 @@
 ///
 /// - `application_token` (`application_token`, `SecretString`, required): The app's token on this portal, the same in every event; compare it (in constant time) with the one from `OnAppInstall`.
 /// - `domain` (`domain`, `string`, required): The portal's domain, e.g. `some-domain.bitrix24.com`.
-/// - `member_id` (`member_id`, `string`, required): The portal's unique id; key your per-portal storage by it.
+/// - `member_id` (`member_id`, `MemberId`, required): The portal's unique id; key your per-portal storage by it.
 /// - `access_token` (`access_token`, `SecretString`, optional): An access token for REST calls as that user.
 /// - `refresh_token` (`refresh_token`, `SecretString`, optional): Sent only with a few events (app install/update, offline events); the docs also show it on dialog events.
 /// - `expires` (`expires`, `i64`, optional): When `access_token` expires, in Unix seconds.
@@ -16,7 +16,7 @@
 /// - `server_endpoint` (`server_endpoint`, `string`, optional): OAuth server, `https://oauth.bitrix.info/rest/`.
 /// - `client_endpoint` (`client_endpoint`, `string`, optional): The portal's REST endpoint, e.g. `https://some-domain.bitrix24.com/rest/`.
 /// - `status` (`status`, `AppStatus`, optional): The app's licence status on the portal.
-/// - `user_id` (`user_id`, `i64`, optional): The user the tokens belong to.
+/// - `user_id` (`user_id`, `BitrixUserId`, optional): The user the tokens belong to.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct EventAuth {
@@ -25,7 +25,7 @@ pub struct EventAuth {
     /// The portal's domain, e.g. `some-domain.bitrix24.com`. (`domain`)
     pub domain: String,
     /// The portal's unique id; key your per-portal storage by it. (`member_id`)
-    pub member_id: String,
+    pub member_id: crate::wire::MemberId,
     /// An access token for REST calls as that user. (`access_token`)
     pub access_token: Option<crate::wire::SecretString>,
     /// Sent only with a few events (app install/update, offline events); the docs also show it on dialog events. (`refresh_token`)
@@ -43,7 +43,7 @@ pub struct EventAuth {
     /// The app's licence status on the portal. (`status`)
     pub status: Option<crate::types::AppStatus>,
     /// The user the tokens belong to. (`user_id`)
-    pub user_id: Option<i64>,
+    pub user_id: Option<crate::wire::BitrixUserId>,
 }
 
 impl crate::wire::WireDecode for EventAuth {
@@ -171,17 +171,17 @@ impl crate::wire::WireDecode for AppStatus {
 ///
 /// # Fields
 ///
-/// - `chat_id` (`chat_id`, `i64`, required): Bitrix24 chat id of the dialog.
-/// - `message_id` (`message_id`, `i64`, required): Bitrix24 message id.
+/// - `chat_id` (`chat_id`, `BitrixChatId`, required): Bitrix24 chat id of the dialog.
+/// - `message_id` (`message_id`, `BitrixMessageId`, required): Bitrix24 message id.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct EventIm {
     /// Bitrix24 chat id of the dialog. (`chat_id`)
     #[serde(rename = "chat_id")]
-    pub chat_id: i64,
+    pub chat_id: crate::wire::BitrixChatId,
     /// Bitrix24 message id. (`message_id`)
     #[serde(rename = "message_id")]
-    pub message_id: i64,
+    pub message_id: crate::wire::BitrixMessageId,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -210,13 +210,13 @@ impl<'de> serde::Deserialize<'de> for EventIm {
 ///
 /// # Fields
 ///
-/// - `id` (`id`, `Id`, required): Your external chat id, as sent in `imconnector.send.messages`.
+/// - `id` (`id`, `ExternalChatId`, required): Your external chat id, as sent in `imconnector.send.messages`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct EventChat {
     /// Your external chat id, as sent in `imconnector.send.messages`. (`id`)
     #[serde(rename = "id")]
-    pub id: crate::wire::Id,
+    pub id: crate::wire::ExternalChatId,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -337,7 +337,7 @@ impl<'de> serde::Deserialize<'de> for MessageAddItem {
 ///
 /// # Fields
 ///
-/// - `user_id` (`user_id`, `i64`, optional): Bitrix24 id of the author (operator, bot or system).
+/// - `user_id` (`user_id`, `BitrixUserId`, optional): Bitrix24 id of the author (operator, bot or system).
 /// - `text` (`text`, `string`, optional): BB-code text; with `NEED_SIGNATURE` it starts with `[b]Operator Name:[/b][br]`.
 /// - `files` (`files`, `list<EventFile>`, optional): Attached files; absent when there are none.
 /// - `attachments` (`attachments`, `json`, optional): Rich-link blocks; usually absent.
@@ -347,7 +347,7 @@ impl<'de> serde::Deserialize<'de> for MessageAddItem {
 pub struct MessageAddBody {
     /// Bitrix24 id of the author (operator, bot or system). (`user_id`)
     #[serde(rename = "user_id", skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<i64>,
+    pub user_id: Option<crate::wire::BitrixUserId>,
     /// BB-code text; with `NEED_SIGNATURE` it starts with `[b]Operator Name:[/b][br]`. (`text`)
     #[serde(rename = "text", skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -538,14 +538,14 @@ impl<'de> serde::Deserialize<'de> for MessageUpdateItem {
 ///
 /// # Fields
 ///
-/// - `id` (`id`, `list<string>`, required): The external ids you reported for it with `imconnector.send.status.delivery`.
+/// - `id` (`id`, `list<ExternalMessageId>`, required): The external ids you reported for it with `imconnector.send.status.delivery`.
 /// - `text` (`text`, `string`, optional): The new BB-code text.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct MessageUpdateBody {
     /// The external ids you reported for it with `imconnector.send.status.delivery`. (`id`)
     #[serde(rename = "id")]
-    pub id: Vec<String>,
+    pub id: Vec<crate::wire::ExternalMessageId>,
     /// The new BB-code text. (`text`)
     #[serde(rename = "text", skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -665,13 +665,13 @@ impl<'de> serde::Deserialize<'de> for MessageDeleteItem {
 ///
 /// # Fields
 ///
-/// - `id` (`id`, `string`, required): One external id you reported with `imconnector.send.status.delivery` (a single string, unlike the update event's list).
+/// - `id` (`id`, `ExternalMessageId`, required): One external id you reported with `imconnector.send.status.delivery` (a single string, unlike the update event's list).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct MessageDeleteBody {
     /// One external id you reported with `imconnector.send.status.delivery` (a single string, unlike the update event's list). (`id`)
     #[serde(rename = "id")]
-    pub id: String,
+    pub id: crate::wire::ExternalMessageId,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -794,8 +794,8 @@ impl<'de> serde::Deserialize<'de> for DialogItem {
 ///
 /// - `connector_id` (`connector_id`, `ConnectorId`, required): Your connector id.
 /// - `line_id` (`line_id`, `LineId`, required): The open line id.
-/// - `chat_id` (`chat_id`, `Id`, required): The external chat id you sent (the docs show a number; it is whatever string you used).
-/// - `user_id` (`user_id`, `Id`, required): The docs call it the external user id; the server fills in the customer's Bitrix24 user id (the docs example shows 0).
+/// - `chat_id` (`chat_id`, `ExternalChatId`, required): The external chat id you sent (the docs show a number; it is whatever string you used).
+/// - `user_id` (`user_id`, `BitrixUserId`, required): The docs call it the external user id; the server fills in the customer's Bitrix24 user id (the docs example shows 0).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct DialogConnector {
@@ -807,10 +807,10 @@ pub struct DialogConnector {
     pub line_id: crate::wire::LineId,
     /// The external chat id you sent (the docs show a number; it is whatever string you used). (`chat_id`)
     #[serde(rename = "chat_id")]
-    pub chat_id: crate::wire::Id,
+    pub chat_id: crate::wire::ExternalChatId,
     /// The docs call it the external user id; the server fills in the customer's Bitrix24 user id (the docs example shows 0). (`user_id`)
     #[serde(rename = "user_id")]
-    pub user_id: crate::wire::Id,
+    pub user_id: crate::wire::BitrixUserId,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -841,22 +841,22 @@ impl<'de> serde::Deserialize<'de> for DialogConnector {
 ///
 /// # Fields
 ///
-/// - `id` (`id`, `Id`, required): Session id (`session.ID` in `imconnector.send.messages` results).
+/// - `id` (`id`, `SessionId`, required): Session id (`session.ID` in `imconnector.send.messages` results).
 /// - `closed` (`closed`, `bool`, required): Whether the session is closed (`"Y"`/`"N"`).
-/// - `parent_id` (`parent_id`, `Id`, optional): The previous session of this dialog; 0 when none.
+/// - `parent_id` (`parent_id`, `SessionId`, optional): The previous session of this dialog; 0 when none.
 /// - `close_term` (`close_term`, `i64`, optional): The line's full-close time, in minutes.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct DialogSession {
     /// Session id (`session.ID` in `imconnector.send.messages` results). (`id`)
     #[serde(rename = "id")]
-    pub id: crate::wire::Id,
+    pub id: crate::wire::SessionId,
     /// Whether the session is closed (`"Y"`/`"N"`). (`closed`)
     #[serde(rename = "closed")]
     pub closed: bool,
     /// The previous session of this dialog; 0 when none. (`parent_id`)
     #[serde(rename = "parent_id", skip_serializing_if = "Option::is_none")]
-    pub parent_id: Option<crate::wire::Id>,
+    pub parent_id: Option<crate::wire::SessionId>,
     /// The line's full-close time, in minutes. (`close_term`)
     #[serde(rename = "close_term", skip_serializing_if = "Option::is_none")]
     pub close_term: Option<i64>,
@@ -890,13 +890,13 @@ impl<'de> serde::Deserialize<'de> for DialogSession {
 ///
 /// # Fields
 ///
-/// - `id` (`id`, `Id`, required): Your external chat id.
+/// - `id` (`id`, `ExternalChatId`, required): Your external chat id.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct DialogChat {
     /// Your external chat id. (`id`)
     #[serde(rename = "id")]
-    pub id: crate::wire::Id,
+    pub id: crate::wire::ExternalChatId,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -924,13 +924,13 @@ impl<'de> serde::Deserialize<'de> for DialogChat {
 ///
 /// # Fields
 ///
-/// - `id` (`id`, `Id`, required): Same value as `connector.user_id`; not reliable as the external user id.
+/// - `id` (`id`, `BitrixUserId`, required): Same value as `connector.user_id`; not reliable as the external user id.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct DialogUser {
     /// Same value as `connector.user_id`; not reliable as the external user id. (`id`)
     #[serde(rename = "id")]
-    pub id: crate::wire::Id,
+    pub id: crate::wire::BitrixUserId,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

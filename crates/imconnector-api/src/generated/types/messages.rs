@@ -74,7 +74,7 @@ impl crate::wire::Validate for MessageIn {
 ///
 /// # Fields
 ///
-/// - `id` (`id`, `string`, required): The customer's id in the external channel. Keep it stable: it keys the Bitrix24 user and, for non-group connectors, the dialog.
+/// - `id` (`id`, `ExternalUserId`, required): The customer's id in the external channel. Keep it stable: it keys the Bitrix24 user and, for non-group connectors, the dialog.
 /// - `name` (`name`, `string`, optional): First name: letters, spaces, `-` and `'` only, at most 25 characters. With no `last_name`, a two-word name is split into first and last name; with neither, the user is called "Guest".
 /// - `last_name` (`last_name`, `string`, optional): Last name; same rules as `name`.
 /// - `picture` (`picture`, `MessagePicture`, optional): Avatar, downloaded by the portal.
@@ -92,7 +92,7 @@ impl crate::wire::Validate for MessageIn {
 pub struct MessageUser {
     /// The customer's id in the external channel. Keep it stable: it keys the Bitrix24 user and, for non-group connectors, the dialog. (`id`)
     #[serde(rename = "id")]
-    pub(crate) id: String,
+    pub(crate) id: crate::wire::ExternalUserId,
     /// First name: letters, spaces, `-` and `'` only, at most 25 characters. With no `last_name`, a two-word name is split into first and last name; with neither, the user is called "Guest". (`name`)
     #[serde(rename = "name", skip_serializing_if = "Option::is_none")]
     pub(crate) name: Option<String>,
@@ -126,7 +126,7 @@ impl MessageUser {
     /// Builds the `MessageUser` from its required fields.
     ///
     /// - `id`: The customer's id in the external channel. Keep it stable: it keys the Bitrix24 user and, for non-group connectors, the dialog. (`id`)
-    pub fn new(id: impl Into<String>) -> Self {
+    pub fn new(id: impl Into<crate::wire::ExternalUserId>) -> Self {
         Self {
             id: id.into(),
             name: None,
@@ -186,7 +186,7 @@ impl MessageUser {
         self
     }
     /// Reads `id`: The customer's id in the external channel. Keep it stable: it keys the Bitrix24 user and, for non-group connectors, the dialog.
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> &crate::wire::ExternalUserId {
         &self.id
     }
     /// Reads `name` (`None` when not set): First name: letters, spaces, `-` and `'` only, at most 25 characters. With no `last_name`, a two-word name is split into first and last name; with neither, the user is called "Guest".
@@ -339,7 +339,7 @@ impl crate::wire::Validate for MessagePicture {
 ///
 /// # Fields
 ///
-/// - `id` (`id`, `string`, optional): The message's id in the external channel. Optional for sending, but needed to edit or delete it later.
+/// - `id` (`id`, `ExternalMessageId`, optional): The message's id in the external channel. Optional for sending, but needed to edit or delete it later.
 /// - `date` (`date`, `i64`, optional): When it was written, in Unix seconds.
 /// - `text` (`text`, `string`, optional): The text, with BB-code formatting (`[b]`, `[i]`, `[url=...]`, `[br]`).
 /// - `files` (`files`, `list<MessageFile>`, optional): Attachments, downloaded by the portal; images (jpg, jpeg, png, webp, gif, bmp) are shown inline.
@@ -354,7 +354,7 @@ impl crate::wire::Validate for MessagePicture {
 pub struct MessageBody {
     /// The message's id in the external channel. Optional for sending, but needed to edit or delete it later. (`id`)
     #[serde(rename = "id", skip_serializing_if = "Option::is_none")]
-    pub(crate) id: Option<String>,
+    pub(crate) id: Option<crate::wire::ExternalMessageId>,
     /// When it was written, in Unix seconds. (`date`)
     #[serde(rename = "date", skip_serializing_if = "Option::is_none")]
     pub(crate) date: Option<i64>,
@@ -389,7 +389,7 @@ impl MessageBody {
         }
     }
     /// The message's id in the external channel. Optional for sending, but needed to edit or delete it later. (`id`)
-    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+    pub fn with_id(mut self, id: impl Into<crate::wire::ExternalMessageId>) -> Self {
         self.id = Some(id.into());
         self
     }
@@ -427,8 +427,8 @@ impl MessageBody {
         self
     }
     /// Reads `id` (`None` when not set): The message's id in the external channel. Optional for sending, but needed to edit or delete it later.
-    pub fn id(&self) -> Option<&str> {
-        self.id.as_deref()
+    pub fn id(&self) -> Option<&crate::wire::ExternalMessageId> {
+        self.id.as_ref()
     }
     /// Reads `date` (`None` when not set): When it was written, in Unix seconds.
     pub fn date(&self) -> Option<i64> {
@@ -521,7 +521,7 @@ impl crate::wire::Validate for MessageFile {
 ///
 /// # Fields
 ///
-/// - `id` (`id`, `string`, required): The chat's id in the external channel (the channel id stored with `imconnector.connector.data.set` if it has no chats). Keep it stable: it keys the open-line dialog.
+/// - `id` (`id`, `ExternalChatId`, required): The chat's id in the external channel (the channel id stored with `imconnector.connector.data.set` if it has no chats). Keep it stable: it keys the open-line dialog.
 /// - `name` (`name`, `string`, optional): The chat's name.
 /// - `url` (`url`, `string`, optional): Link to the original conversation; shown to operators as "Link to the original post".
 ///
@@ -532,7 +532,7 @@ impl crate::wire::Validate for MessageFile {
 pub struct MessageChat {
     /// The chat's id in the external channel (the channel id stored with `imconnector.connector.data.set` if it has no chats). Keep it stable: it keys the open-line dialog. (`id`)
     #[serde(rename = "id")]
-    pub(crate) id: String,
+    pub(crate) id: crate::wire::ExternalChatId,
     /// The chat's name. (`name`)
     #[serde(rename = "name", skip_serializing_if = "Option::is_none")]
     pub(crate) name: Option<String>,
@@ -545,7 +545,7 @@ impl MessageChat {
     /// Builds the `MessageChat` from its required fields.
     ///
     /// - `id`: The chat's id in the external channel (the channel id stored with `imconnector.connector.data.set` if it has no chats). Keep it stable: it keys the open-line dialog. (`id`)
-    pub fn new(id: impl Into<String>) -> Self {
+    pub fn new(id: impl Into<crate::wire::ExternalChatId>) -> Self {
         Self {
             id: id.into(),
             name: None,
@@ -563,7 +563,7 @@ impl MessageChat {
         self
     }
     /// Reads `id`: The chat's id in the external channel (the channel id stored with `imconnector.connector.data.set` if it has no chats). Keep it stable: it keys the open-line dialog.
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> &crate::wire::ExternalChatId {
         &self.id
     }
     /// Reads `name` (`None` when not set): The chat's name.
@@ -655,8 +655,8 @@ impl crate::wire::Validate for DeliveryItem {
 ///
 /// # Fields
 ///
-/// - `chat_id` (`chat_id`, `i64`, required): `im.chat_id` of the `OnImConnectorMessageAdd` event.
-/// - `message_id` (`message_id`, `i64`, required): `im.message_id` of the `OnImConnectorMessageAdd` event.
+/// - `chat_id` (`chat_id`, `BitrixChatId`, required): `im.chat_id` of the `OnImConnectorMessageAdd` event.
+/// - `message_id` (`message_id`, `BitrixMessageId`, required): `im.message_id` of the `OnImConnectorMessageAdd` event.
 ///
 /// Built with `new(..)` and the setters; checked when the request is validated.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -665,10 +665,10 @@ impl crate::wire::Validate for DeliveryItem {
 pub struct DeliveryIm {
     /// `im.chat_id` of the `OnImConnectorMessageAdd` event. (`chat_id`)
     #[serde(rename = "chat_id")]
-    pub(crate) chat_id: i64,
+    pub(crate) chat_id: crate::wire::BitrixChatId,
     /// `im.message_id` of the `OnImConnectorMessageAdd` event. (`message_id`)
     #[serde(rename = "message_id")]
-    pub(crate) message_id: i64,
+    pub(crate) message_id: crate::wire::BitrixMessageId,
 }
 
 impl DeliveryIm {
@@ -676,16 +676,22 @@ impl DeliveryIm {
     ///
     /// - `chat_id`: `im.chat_id` of the `OnImConnectorMessageAdd` event. (`chat_id`)
     /// - `message_id`: `im.message_id` of the `OnImConnectorMessageAdd` event. (`message_id`)
-    pub fn new(chat_id: i64, message_id: i64) -> Self {
-        Self { chat_id, message_id }
+    pub fn new(
+        chat_id: impl Into<crate::wire::BitrixChatId>,
+        message_id: impl Into<crate::wire::BitrixMessageId>,
+    ) -> Self {
+        Self {
+            chat_id: chat_id.into(),
+            message_id: message_id.into(),
+        }
     }
     /// Reads `chat_id`: `im.chat_id` of the `OnImConnectorMessageAdd` event.
-    pub fn chat_id(&self) -> i64 {
-        self.chat_id
+    pub fn chat_id(&self) -> &crate::wire::BitrixChatId {
+        &self.chat_id
     }
     /// Reads `message_id`: `im.message_id` of the `OnImConnectorMessageAdd` event.
-    pub fn message_id(&self) -> i64 {
-        self.message_id
+    pub fn message_id(&self) -> &crate::wire::BitrixMessageId {
+        &self.message_id
     }
 }
 
@@ -699,7 +705,7 @@ impl crate::wire::Validate for DeliveryIm {
 ///
 /// # Fields
 ///
-/// - `id` (`id`, `list<string>`, required): The external id(s) the message got in your channel; always a list, even for one id. They come back in later update and delete events.
+/// - `id` (`id`, `list<ExternalMessageId>`, required): The external id(s) the message got in your channel; always a list, even for one id. They come back in later update and delete events.
 /// - `date` (`date`, `i64`, optional): Delivery time in Unix seconds (not used for reading).
 ///
 /// Built with `new(..)` and the setters; checked when the request is validated.
@@ -709,7 +715,7 @@ impl crate::wire::Validate for DeliveryIm {
 pub struct DeliveryMessage {
     /// The external id(s) the message got in your channel; always a list, even for one id. They come back in later update and delete events. (`id`)
     #[serde(rename = "id")]
-    pub(crate) id: Vec<String>,
+    pub(crate) id: Vec<crate::wire::ExternalMessageId>,
     /// Delivery time in Unix seconds (not used for reading). (`date`)
     #[serde(rename = "date", skip_serializing_if = "Option::is_none")]
     pub(crate) date: Option<i64>,
@@ -719,7 +725,9 @@ impl DeliveryMessage {
     /// Builds the `DeliveryMessage` from its required fields.
     ///
     /// - `id`: The external id(s) the message got in your channel; always a list, even for one id. They come back in later update and delete events. (`id`)
-    pub fn new(id: impl IntoIterator<Item = impl Into<String>>) -> Self {
+    pub fn new(
+        id: impl IntoIterator<Item = impl Into<crate::wire::ExternalMessageId>>,
+    ) -> Self {
         Self {
             id: id.into_iter().map(|item| item.into()).collect(),
             date: None,
@@ -731,7 +739,7 @@ impl DeliveryMessage {
         self
     }
     /// Reads `id`: The external id(s) the message got in your channel; always a list, even for one id. They come back in later update and delete events.
-    pub fn id(&self) -> &[String] {
+    pub fn id(&self) -> &[crate::wire::ExternalMessageId] {
         &self.id
     }
     /// Reads `date` (`None` when not set): Delivery time in Unix seconds (not used for reading).
@@ -750,7 +758,7 @@ impl crate::wire::Validate for DeliveryMessage {
 ///
 /// # Fields
 ///
-/// - `id` (`id`, `string`, required): The external chat id, as in the event's `chat.id`.
+/// - `id` (`id`, `ExternalChatId`, required): The external chat id, as in the event's `chat.id`.
 ///
 /// Built with `new(..)` and the setters; checked when the request is validated.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -759,18 +767,18 @@ impl crate::wire::Validate for DeliveryMessage {
 pub struct DeliveryChat {
     /// The external chat id, as in the event's `chat.id`. (`id`)
     #[serde(rename = "id")]
-    pub(crate) id: String,
+    pub(crate) id: crate::wire::ExternalChatId,
 }
 
 impl DeliveryChat {
     /// Builds the `DeliveryChat` from its required fields.
     ///
     /// - `id`: The external chat id, as in the event's `chat.id`. (`id`)
-    pub fn new(id: impl Into<String>) -> Self {
+    pub fn new(id: impl Into<crate::wire::ExternalChatId>) -> Self {
         Self { id: id.into() }
     }
     /// Reads `id`: The external chat id, as in the event's `chat.id`.
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> &crate::wire::ExternalChatId {
         &self.id
     }
 }
@@ -826,7 +834,7 @@ impl<'de> serde::Deserialize<'de> for MessagesResult {
 ///
 /// - `success` (`SUCCESS`, `bool`, required): Whether this message was processed.
 /// - `errors` (`ERRORS`, `list<string>`, optional): Why it failed (only when `SUCCESS` is false), e.g. "Incomplete data". A failed item may carry nothing else.
-/// - `user` (`user`, `Id`, optional): The Bitrix24 id of the customer's user: a string, or a number when the user was just created.
+/// - `user` (`user`, `BitrixUserId`, optional): The Bitrix24 id of the customer's user: a string, or a number when the user was just created.
 /// - `message` (`message`, `MessageResultBody`, optional): The message as stored.
 /// - `chat` (`chat`, `MessageResultChat`, optional): The external chat, with `url` turned into `description`.
 /// - `extra_flags` (`extra`, `MessageResultExtra`, optional): Present only when `skip_phone_validate` or `disable_crm` was `Y`.
@@ -842,7 +850,7 @@ pub struct MessageResult {
     pub errors: Option<Vec<String>>,
     /// The Bitrix24 id of the customer's user: a string, or a number when the user was just created. (`user`)
     #[serde(rename = "user", skip_serializing_if = "Option::is_none")]
-    pub user: Option<crate::wire::Id>,
+    pub user: Option<crate::wire::BitrixUserId>,
     /// The message as stored. (`message`)
     #[serde(rename = "message", skip_serializing_if = "Option::is_none")]
     pub message: Option<crate::types::MessageResultBody>,
@@ -888,21 +896,21 @@ impl<'de> serde::Deserialize<'de> for MessageResult {
 ///
 /// # Fields
 ///
-/// - `id` (`id`, `Id`, optional): Your external message id.
+/// - `id` (`id`, `ExternalMessageId`, optional): Your external message id.
 /// - `text` (`text`, `string`, optional): The stored text (emoji codes decoded).
-/// - `files` (`files`, `ByPosition<Id>`, optional): Bitrix24 file ids of the attachments that could be downloaded, keyed by their position in the message's `files` (a failed one has none); empty when none were saved.
+/// - `files` (`files`, `ByPosition<BitrixFileId>`, optional): Bitrix24 file ids of the attachments that could be downloaded, keyed by their position in the message's `files` (a failed one has none); empty when none were saved.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct MessageResultBody {
     /// Your external message id. (`id`)
     #[serde(rename = "id", skip_serializing_if = "Option::is_none")]
-    pub id: Option<crate::wire::Id>,
+    pub id: Option<crate::wire::ExternalMessageId>,
     /// The stored text (emoji codes decoded). (`text`)
     #[serde(rename = "text", skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// Bitrix24 file ids of the attachments that could be downloaded, keyed by their position in the message's `files` (a failed one has none); empty when none were saved. (`files`)
     #[serde(rename = "files", skip_serializing_if = "Option::is_none")]
-    pub files: Option<std::collections::BTreeMap<usize, crate::wire::Id>>,
+    pub files: Option<std::collections::BTreeMap<usize, crate::wire::BitrixFileId>>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -932,7 +940,7 @@ impl<'de> serde::Deserialize<'de> for MessageResultBody {
 ///
 /// # Fields
 ///
-/// - `id` (`id`, `Id`, optional): Your external chat id.
+/// - `id` (`id`, `ExternalChatId`, optional): Your external chat id.
 /// - `name` (`name`, `string`, optional): The chat name you sent.
 /// - `description` (`description`, `string`, optional): "Link to the original post: \<url>" (in the portal's language) when you sent `chat.url`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -940,7 +948,7 @@ impl<'de> serde::Deserialize<'de> for MessageResultBody {
 pub struct MessageResultChat {
     /// Your external chat id. (`id`)
     #[serde(rename = "id", skip_serializing_if = "Option::is_none")]
-    pub id: Option<crate::wire::Id>,
+    pub id: Option<crate::wire::ExternalChatId>,
     /// The chat name you sent. (`name`)
     #[serde(rename = "name", skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -1015,17 +1023,17 @@ impl<'de> serde::Deserialize<'de> for MessageResultExtra {
 ///
 /// # Fields
 ///
-/// - `id` (`ID`, `Id`, required): Session id; `OnImConnectorDialogStart`/`Finish` report it as `session.id`.
-/// - `chat_id` (`CHAT_ID`, `Id`, required): The Bitrix24 chat id of the dialog; operator messages from it arrive with this `im.chat_id`.
+/// - `id` (`ID`, `SessionId`, required): Session id; `OnImConnectorDialogStart`/`Finish` report it as `session.id`.
+/// - `chat_id` (`CHAT_ID`, `BitrixChatId`, required): The Bitrix24 chat id of the dialog; operator messages from it arrive with this `im.chat_id`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Session {
     /// Session id; `OnImConnectorDialogStart`/`Finish` report it as `session.id`. (`ID`)
     #[serde(rename = "ID")]
-    pub id: crate::wire::Id,
+    pub id: crate::wire::SessionId,
     /// The Bitrix24 chat id of the dialog; operator messages from it arrive with this `im.chat_id`. (`CHAT_ID`)
     #[serde(rename = "CHAT_ID")]
-    pub chat_id: crate::wire::Id,
+    pub chat_id: crate::wire::BitrixChatId,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

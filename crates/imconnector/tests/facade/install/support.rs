@@ -185,7 +185,7 @@ pub async fn customer_and_operator_talk<S: PortalStore>(app: &mut App<S>, chat: 
         if let Seen::Confirmed(report) = seen {
             assert!(report.result.is_ok(), "{:?}", report.result);
             assert_eq!(report.member_id, app.creds.member_id);
-            let confirmed = report.messages[0].message_id;
+            let confirmed = report.messages[0].message_id.get();
             assert_eq!(u64::try_from(confirmed).ok(), Some(reply.message_id));
             let marked = app.portal.delivery_statuses();
             assert!(marked
