@@ -1,6 +1,7 @@
 //! Maintainer tasks of imconnector-rs: `codegen [--check]`, `spec-lint` and `docs-sync`.
 //!
-//! The spec (`spec/`) is the source of truth for `crates/imconnector-api/src/generated/`; this
+//! The spec (`spec/`) is the source of truth for `crates/imconnector-api/src/generated/` and the
+//! transport's `ErrorCode` (from `spec/errors.json`, [`error_codes`]); this
 //! crate loads it ([`model`]), resolves and checks it once into a [`resolve::Model`] (with
 //! [`lint`]), renders Rust from that model ([`render`]) and writes or compares the result
 //! ([`check`]). `spec-lint` builds the same model.
@@ -9,8 +10,10 @@
 
 pub mod check;
 pub mod docs_sync;
+pub mod error_codes;
 pub mod helpers;
 pub mod lint;
+pub mod lookup;
 pub mod model;
 pub mod render;
 pub mod resolve;
@@ -38,6 +41,26 @@ pub fn render_spec(spec_dir: &Path) -> Result<render::Rendered, Vec<Problem>> {
     render::render(&model)
 }
 
+/// Every generated directory (relative to the workspace root) with its files, rendered from
+/// `spec_dir`: the API crate's from the methods, types and events, the transport's `ErrorCode`
+/// from `errors.json`.
+///
+/// # Errors
+/// Every problem that stops rendering.
+pub fn render_workspace(
+    spec_dir: &Path,
+) -> Result<Vec<(&'static str, render::Rendered)>, Vec<Problem>> {
+    let api = render_spec(spec_dir);
+    let codes = error_codes::load(spec_dir).and_then(|errors| error_codes::render(&errors));
+    match (api, codes) {
+        (Ok(api), Ok(codes)) => Ok(vec![
+            (render::GENERATED_DIR, api),
+            (error_codes::GENERATED_DIR, codes),
+        ]),
+        (api, codes) => Err(api.err().into_iter().chain(codes.err()).flatten().collect()),
+    }
+}
+
 /// The full lint: schema, the generator's model, cross-checks. Returns (errors, warnings).
 ///
 /// # Errors
@@ -46,15 +69,16 @@ pub fn lint_spec(spec_dir: &Path) -> Result<(Vec<Problem>, Vec<Problem>), Vec<Pr
     lint_with(spec_dir, |_| (Vec::new(), Vec::new()))
 }
 
-/// [`lint_spec`] of the workspace's `spec/`, plus the error codes of the spec, the transport's
-/// `ErrorCode::KNOWN` and the transport tests' reference table checked against one another
-/// ([`lint::codes`]). Returns (errors, warnings).
+/// [`lint_spec`] of the workspace's `spec/`, plus every method's error codes checked against
+/// `spec/errors.json` ([`lint::codes`]). Returns (errors, warnings).
 ///
 /// # Errors
 /// As [`lint_spec`].
 pub fn lint_workspace(root: &Path) -> Result<(Vec<Problem>, Vec<Problem>), Vec<Problem>> {
-    lint_with(&root.join("spec"), |spec| {
-        lint::codes::check_workspace(spec, root)
+    let spec_dir = root.join("spec");
+    lint_with(&spec_dir, |spec| match error_codes::load(&spec_dir) {
+        Ok(errors) => lint::codes::check(spec, &errors),
+        Err(problems) => (problems, Vec::new()),
     })
 }
 

@@ -3,9 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use xtask::{
-    check, docs_sync, lint_workspace, model::Problem, render, render_spec, workspace_root,
-};
+use xtask::{check, docs_sync, lint_workspace, model::Problem, render_workspace, workspace_root};
 
 #[derive(Parser)]
 #[command(about = "Maintainer tasks of imconnector-rs")]
@@ -16,7 +14,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Writes crates/imconnector-api/src/generated/ from spec/.
+    /// Writes crates/imconnector-api/src/generated/ and the transport's ErrorCode
+    /// (crates/imconnector-transport/src/generated/) from spec/.
     Codegen {
         /// Writes nothing; fails listing stale, missing and orphan files.
         #[arg(long)]
@@ -25,8 +24,8 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         spec: Option<std::path::PathBuf>,
     },
-    /// Validates spec/ against spec/schema.json and the generator's model, and the spec's error
-    /// codes against the transport's ErrorCode::KNOWN and its tests' reference table.
+    /// Validates spec/ against spec/schema.json and the generator's model, and every method's
+    /// error codes against spec/errors.json.
     SpecLint,
     /// Compares spec/ with a checkout of bitrix24/b24restdocs; exits 1 when anything differs.
     DocsSync {
@@ -54,8 +53,8 @@ fn print_problems(problems: &[Problem]) {
 
 fn codegen(check_only: bool, spec_dir: Option<std::path::PathBuf>) -> ExitCode {
     let root = workspace_root();
-    let rendered = match render_spec(&spec_dir.unwrap_or_else(|| root.join("spec"))) {
-        Ok(rendered) => rendered,
+    let outputs = match render_workspace(&spec_dir.unwrap_or_else(|| root.join("spec"))) {
+        Ok(outputs) => outputs,
         Err(problems) => {
             print_problems(&problems);
             eprintln!(
@@ -65,44 +64,42 @@ fn codegen(check_only: bool, spec_dir: Option<std::path::PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let dir = root.join(render::GENERATED_DIR);
-    if check_only {
-        match check::compare(&rendered, &dir) {
-            Ok(drift) if drift.is_empty() => {
-                println!(
-                    "codegen --check: {} generated files are up to date",
-                    rendered.len()
-                );
-                ExitCode::SUCCESS
-            }
+    let files: usize = outputs.iter().map(|(_, rendered)| rendered.len()).sum();
+    let mut changed = 0;
+    let mut failed = false;
+    for (generated_dir, rendered) in &outputs {
+        let dir = root.join(generated_dir);
+        let prefix = format!("{generated_dir}/");
+        let outcome = if check_only {
+            check::compare(rendered, &dir)
+        } else {
+            check::write(rendered, &dir)
+        };
+        match outcome {
             Ok(drift) => {
-                eprint!("{}", drift.report(&format!("{}/", render::GENERATED_DIR)));
-                eprintln!(
-                    "codegen --check: generated code differs from spec/; run `cargo xtask codegen`"
-                );
-                ExitCode::FAILURE
+                if check_only {
+                    eprint!("{}", drift.report(&prefix));
+                    failed |= !drift.is_empty();
+                } else {
+                    print!("{}", drift.report(&prefix));
+                }
+                changed += drift.stale.len() + drift.missing.len() + drift.orphan.len();
             }
             Err(error) => {
-                eprintln!("codegen --check: cannot read {}: {error}", dir.display());
-                ExitCode::FAILURE
+                eprintln!("codegen: cannot read or write {}: {error}", dir.display());
+                return ExitCode::FAILURE;
             }
         }
+    }
+    if !check_only {
+        println!("codegen: {files} files, {changed} changed");
+        ExitCode::SUCCESS
+    } else if failed {
+        eprintln!("codegen --check: generated code differs from spec/; run `cargo xtask codegen`");
+        ExitCode::FAILURE
     } else {
-        match check::write(&rendered, &dir) {
-            Ok(drift) => {
-                print!("{}", drift.report(&format!("{}/", render::GENERATED_DIR)));
-                println!(
-                    "codegen: {} files, {} changed",
-                    rendered.len(),
-                    drift.stale.len() + drift.missing.len() + drift.orphan.len()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("codegen: cannot write {}: {error}", dir.display());
-                ExitCode::FAILURE
-            }
-        }
+        println!("codegen --check: {files} generated files are up to date");
+        ExitCode::SUCCESS
     }
 }
 

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
-use xtask::{check, lint_spec, lint_workspace, render, render_spec, workspace_root};
+use xtask::{check, lint_spec, lint_workspace, render_spec, render_workspace, workspace_root};
 
 fn golden_spec() -> PathBuf {
     workspace_root().join("xtask/tests/golden/spec")
@@ -35,7 +35,7 @@ fn copy_dir(from: &Path, to: &Path) {
 #[test]
 fn generated_code_matches_the_spec() {
     let root = workspace_root();
-    let rendered = render_spec(&root.join("spec")).unwrap_or_else(|problems| {
+    let outputs = render_workspace(&root.join("spec")).unwrap_or_else(|problems| {
         panic!(
             "the spec does not render:\n{}",
             problems
@@ -45,17 +45,26 @@ fn generated_code_matches_the_spec() {
                 .join("\n")
         )
     });
-    let drift = check::compare(&rendered, &root.join(render::GENERATED_DIR)).unwrap();
-    assert!(
-        drift.is_empty(),
-        "generated code is out of date; run `cargo xtask codegen`:\n{drift}"
+    let dirs: Vec<&str> = outputs.iter().map(|(dir, _)| *dir).collect();
+    assert_eq!(
+        dirs,
+        [
+            "crates/imconnector-api/src/generated",
+            "crates/imconnector-transport/src/generated"
+        ]
     );
+    for (dir, rendered) in &outputs {
+        let drift = check::compare(rendered, &root.join(dir)).unwrap();
+        assert!(
+            drift.is_empty(),
+            "{dir} is out of date; run `cargo xtask codegen`:\n{drift}"
+        );
+    }
 }
 
 #[test]
 fn the_spec_passes_lint() {
-    // Also checks the spec's error codes against the transport's ErrorCode::KNOWN and its tests'
-    // reference table.
+    // Also checks every method's error codes against spec/errors.json.
     let (errors, _warnings) = lint_workspace(&workspace_root()).unwrap_or_else(|problems| {
         panic!(
             "{}",
@@ -77,7 +86,61 @@ fn the_spec_passes_lint() {
     );
 }
 
-/// Set `UPDATE_GOLDEN=1` to rewrite the expected files after an intended generator change.
+#[test]
+fn lint_reports_a_method_error_code_missing_from_errors_json_and_a_status_that_differs() {
+    let root = scratch("errors-json");
+    copy_dir(&workspace_root().join("spec"), &root.join("spec"));
+    let path = root.join("spec/methods/imconnector.register.json");
+    let mut method: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let errors = method["errors"].as_array_mut().unwrap();
+    errors[0]["http_status"] = json!(418);
+    let first = errors[0]["code"].as_str().unwrap().to_owned();
+    errors.push(json!({"code": "BRAND_NEW_CODE", "http_status": 400, "description": "New."}));
+    std::fs::write(&path, serde_json::to_string_pretty(&method).unwrap()).unwrap();
+
+    let (errors, warnings) = lint_workspace(&root).unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
+    let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        errors
+            .iter()
+            .any(|error| error.contains("error code `BRAND_NEW_CODE` is not in spec/errors.json")),
+        "{errors:?}"
+    );
+    assert!(
+        warnings.iter().any(|warning| warning.contains(&format!(
+            "error code `{first}` is documented with HTTP 418, spec/errors.json says"
+        ))),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn codegen_refuses_a_spec_whose_errors_json_lists_a_code_twice() {
+    let root = scratch("errors-json-twice");
+    copy_dir(&workspace_root().join("spec"), &root);
+    let path = root.join("errors.json");
+    let mut file: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let codes = file["groups"][0]["codes"].as_array_mut().unwrap();
+    let mut twin = codes[0].clone();
+    twin["variant"] = json!("SomethingElse");
+    codes.push(twin);
+    std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
+
+    let problems = render_workspace(&root).unwrap_err();
+    std::fs::remove_dir_all(&root).unwrap();
+    let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert!(
+        text.iter().any(|problem| problem
+            .starts_with("spec/errors.json: `INTERNAL_SERVER_ERROR`: listed twice")),
+        "{text:?}"
+    );
+}
+
+/// Set `UPDATE_GOLDEN=1` to rewrite the expected files after an intended generator change. The
+/// expected files are also compiled, and their example tests run, by `cargo test -p xtask-golden`
+/// (`xtask/golden-compile/`).
 #[test]
 fn golden_spec_renders_to_the_expected_files() {
     let rendered = render_spec(&golden_spec()).unwrap();

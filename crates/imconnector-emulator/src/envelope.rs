@@ -74,6 +74,15 @@ pub(crate) enum Outcome {
     Err(ApiError),
     /// A PHP fatal error: HTTP 500 with an HTML page.
     Fatal,
+    /// A page of a list: `result` with `total` (and `next` when more pages follow) beside it.
+    Page {
+        /// The items of this page.
+        items: Value,
+        /// How many items the whole list has.
+        total: usize,
+        /// `start` of the next page.
+        next: Option<usize>,
+    },
 }
 
 impl From<ApiError> for Outcome {

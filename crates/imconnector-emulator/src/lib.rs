@@ -40,7 +40,7 @@ pub use secrecy::{ExposeSecret, SecretString};
 pub use snapshot::{
     AppCredentials, ChatInfo, ConnectorFlags, ConnectorInfo, Counters, DeliveryKind,
     DeliveryOutcome, DeliveryRecord, Direction, EventDelivery, FaultCounters, LineInfo, LineStatus,
-    MessageInfo, PortalUser, SessionInfo, Tokens,
+    MessageInfo, OfflineEventInfo, PortalUser, SessionInfo, Tokens,
 };
 pub use state::token_hold::TokenRequestHold;
 

@@ -1,5 +1,8 @@
-//! What tests read back from the emulated portal. Every type is a plain copy of the state at
-//! the time of the call; the same shapes are served as JSON by the HTTP control API.
+//! What tests read back from the emulated portal. Every type is a plain copy taken at the time
+//! of the call; the same shapes are served as JSON by the HTTP control API. Users, lines,
+//! connectors, chats and messages are built from the state's own rows (`state/records.rs`) on
+//! inspection; the logs (event POSTs, delivery reports) and the counters are kept as they are
+//! read, since they are records of what happened rather than state that changes shape.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -342,6 +345,28 @@ impl fmt::Debug for EventDelivery {
     }
 }
 
+/// A row of the offline event queue (`event.bind` with `event_type=offline`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[non_exhaustive]
+pub struct OfflineEventInfo {
+    /// `ID`.
+    pub id: u64,
+    /// `client_id` of the app whose queue holds it.
+    pub client_id: String,
+    /// `auth_connector` of the binding (empty when none was given).
+    pub source: String,
+    /// Uppercase event name (`EVENT_NAME`).
+    pub event: String,
+    /// `EVENT_DATA`: the `data` an online POST would carry.
+    pub data: Value,
+    /// `MESSAGE_ID`: a hash of the event name and its data.
+    pub message_id: String,
+    /// The `process_id` that reserved it (`None` while it waits).
+    pub process_id: Option<String>,
+    /// Whether `event.offline.error` marked it failed.
+    pub error: bool,
+}
+
 /// Injected faults so far.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 #[non_exhaustive]
@@ -390,4 +415,6 @@ pub struct Counters {
     pub events_delivered: u64,
     /// Event POSTs that failed.
     pub events_failed: u64,
+    /// Rows added to the offline event queue (merged duplicates not counted).
+    pub offline_events_queued: u64,
 }

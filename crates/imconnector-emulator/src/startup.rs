@@ -17,7 +17,7 @@ use crate::clock::Clock;
 use crate::control::EmulatorHandle;
 use crate::delivery::Courier;
 use crate::envelope::{error_response, ApiError, MAX_BODY_BYTES};
-use crate::snapshot::LineInfo;
+use crate::state::records::Line;
 use crate::state::tokens::{new_rng, random_token};
 use crate::state::{new_app, Caps, Portal, PortalSeed, Settings, Shared, Urls, Webhook};
 use crate::Emulator;
@@ -159,16 +159,12 @@ impl EmulatorBuilder {
     }
 
     fn portal(&self, urls: Urls, tls: bool) -> Portal {
-        let lines: BTreeMap<i64, LineInfo> = (0..self.lines)
+        let lines: BTreeMap<i64, Line> = (0..self.lines)
             .map(|offset| {
                 let id = self
                     .first_line_id
                     .saturating_add(i64::try_from(offset).unwrap_or(i64::MAX));
-                let line = LineInfo {
-                    id,
-                    name: format!("Open line {id}"),
-                    active: true,
-                };
+                let line = Line::new(id, format!("Open line {id}"));
                 (id, line)
             })
             .collect();

@@ -10,15 +10,12 @@ use crate::{
     bucket::{Fallback, SharedBucket, DEFAULT_BURST_SHARE, DEFAULT_RATE_SHARE},
     error::RedisBackendError,
     eviction::{self, EvictingPolicy},
-    keys::{check_client_id, check_prefix, PortalKeys},
+    keys::{check_client_id, check_prefix, PortalKeys, DEFAULT_PREFIX},
     lock::{LockTiming, RedisRefreshLock},
     scripts::Scripts,
     store::RedisTokenStore,
     tls::{self, TlsRoots},
 };
-
-/// The first part of the default key prefix, `imconnector:<client_id>`.
-pub const DEFAULT_PREFIX: &str = "imconnector";
 
 /// Configures a [`RedisBackend`]; start with [`RedisBackend::builder`].
 #[derive(Debug, Clone)]

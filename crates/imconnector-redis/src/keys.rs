@@ -3,6 +3,9 @@
 
 use crate::error::RedisBackendError;
 
+/// The first part of the default key prefix, `imconnector:<client_id>`.
+pub const DEFAULT_PREFIX: &str = "imconnector";
+
 /// The longest `member_id` accepted (Bitrix24's are 32 hex characters).
 const MAX_MEMBER_ID_LEN: usize = 128;
 
@@ -64,7 +67,7 @@ pub(crate) fn check_member_id(member_id: &str) -> Result<(), RedisBackendError> 
 /// Checks the application's `client_id` before it becomes part of the default prefix.
 pub(crate) fn check_client_id(client_id: &str) -> Result<(), RedisBackendError> {
     let valid = !client_id.is_empty()
-        && client_id.len() < MAX_MEMBER_ID_LEN - crate::backend::DEFAULT_PREFIX.len()
+        && client_id.len() < MAX_MEMBER_ID_LEN - DEFAULT_PREFIX.len()
         && client_id
             .chars()
             .all(|character| character.is_ascii_graphic() && !matches!(character, '{' | '}'));

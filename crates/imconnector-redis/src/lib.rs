@@ -14,10 +14,11 @@ mod scripts;
 mod store;
 mod tls;
 
-pub use backend::{RedisBackend, RedisBackendBuilder, DEFAULT_PREFIX};
+pub use backend::{RedisBackend, RedisBackendBuilder};
 pub use bucket::{SharedBucket, DEFAULT_BURST_SHARE, DEFAULT_RATE_SHARE};
 pub use error::RedisBackendError;
 pub use eviction::EvictingPolicy;
+pub use keys::DEFAULT_PREFIX;
 pub use lock::RedisRefreshLock;
 pub use portals::RedisPortals;
 pub use redis;

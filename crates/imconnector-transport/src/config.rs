@@ -15,16 +15,13 @@ use crate::{
     coordination::{RefreshCoordinator, RequestLimiter},
     error::Error,
     oauth::OAuthSession,
-    oauth_server::OAuthServer,
+    oauth_server::{OAuthServer, DEFAULT_OAUTH_SERVER},
     pacing::Pacer,
     policy::{RateLimit, RetryPolicy},
     shared::{Auth, Shared},
     store::{MemoryTokenStore, TokenStore},
     tokens::{OAuthApp, Tokens},
 };
-
-/// The public Bitrix24 OAuth server's token endpoint.
-pub const DEFAULT_OAUTH_SERVER: &str = "https://oauth.bitrix.info/oauth/token/";
 
 #[derive(Clone)]
 pub(crate) enum AuthConfig {

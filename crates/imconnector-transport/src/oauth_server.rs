@@ -9,13 +9,15 @@ use serde_json::Value;
 use url::Url;
 
 use crate::{
-    attempt::foreign_origin,
     body::{is_html, page_text, read_limited, BodyError, DEFAULT_MAX_RESPONSE_SIZE},
     code::ErrorCode,
-    config::DEFAULT_OAUTH_SERVER,
     envelope::{error_from_object, snippet},
+    redirect::foreign_origin,
     tokens::{OAuthApp, Tokens},
 };
+
+/// The public Bitrix24 OAuth server's token endpoint.
+pub const DEFAULT_OAUTH_SERVER: &str = "https://oauth.bitrix.info/oauth/token/";
 
 /// A grant to trade at the token endpoint. Secrets travel in the POST body only.
 #[derive(Clone, Copy)]

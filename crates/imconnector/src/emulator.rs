@@ -30,8 +30,8 @@ pub use imconnector_emulator::{
     AppCredentials, AppSetup, ChatInfo, ConnectorFlags, ConnectorInfo, ControlError, Counters,
     DeliveryKind, DeliveryOutcome, DeliveryRecord, Direction, Emulator, EmulatorBuilder,
     EmulatorHandle, EventDelivery, FaultCounters, Faults, InstallPost, InstallState, InstallStatus,
-    LineInfo, LineStatus, MessageInfo, OAuthFaults, OperatingLimit, OperatorMessage, PortalUser,
-    SessionInfo, SoftErrorShape, StartError, TokenRequestHold,
+    LineInfo, LineStatus, MessageInfo, OAuthFaults, OfflineEventInfo, OperatingLimit,
+    OperatorMessage, PortalUser, SessionInfo, SoftErrorShape, StartError, TokenRequestHold,
 };
 
 use imconnector_transport::secrecy::ExposeSecret as _;

@@ -7,53 +7,14 @@ use serde_json::Value;
 use super::examples::examples;
 use super::extract::{DocField, DocPage, ExampleKind};
 use super::page::Page;
+use super::report::{Finding, Fix};
+use crate::lookup::{self, Resolved};
 use crate::model::{DriftKind, EventSpec, FieldSpec, Kind, MethodSpec, Source, Spec};
-use crate::ty::{self, Resolved, TypeExpr};
+use crate::ty::TypeExpr;
 
 /// How deep nested parameter tables are followed (the docs nest three levels at most; the limit
 /// only guards against anchors that link in a circle).
 const MAX_DEPTH: usize = 6;
-
-/// One difference between a page and its spec file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    /// What kind of difference.
-    pub kind: DriftKind,
-    /// What it is about (parameter path, error code, field, example kind).
-    pub name: String,
-    /// The difference in words.
-    pub detail: String,
-    /// The edit `--write` makes, when the difference is mechanical.
-    pub fix: Option<Fix>,
-}
-
-/// An edit to a spec file that `--write` can make without a person.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fix {
-    /// Replace `examples[index].<key>` with this JSON text.
-    ReplaceExample {
-        /// Index into `examples`.
-        index: usize,
-        /// `request`, `response`, `error` or `json`.
-        key: &'static str,
-        /// The documented JSON, in the docs' key order.
-        text: String,
-    },
-    /// Append this example object to `examples`.
-    AddExample {
-        /// The whole example object as JSON text.
-        text: String,
-    },
-    /// Append this entry to `errors`.
-    AddError {
-        /// The code.
-        code: String,
-        /// Its status.
-        http_status: u16,
-        /// From the error table.
-        description: String,
-    },
-}
 
 /// Compares a method page with its spec file.
 pub fn method(spec: &Spec, method: &MethodSpec, doc: &DocPage) -> Vec<Finding> {
@@ -248,7 +209,7 @@ fn added_fields(
 fn struct_fields<'a>(spec: &'a Spec, expr: &TypeExpr) -> Option<(bool, &'a [FieldSpec])> {
     match expr {
         TypeExpr::List(inner) => struct_fields(spec, inner).map(|(_, fields)| (true, fields)),
-        TypeExpr::Named(name, args) => match ty::resolve(spec, name)? {
+        TypeExpr::Named(name, args) => match lookup::resolve(spec, name)? {
             Resolved::Type(ty) if ty.kind == Kind::Struct => Some((false, &ty.fields)),
             Resolved::Type(_) => None,
             Resolved::Helper(_) => {

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::compare::{Finding, Fix};
 use super::extract::{DocExample, DocPage, ExampleKind};
+use super::report::{Finding, Fix};
 use crate::model::DriftKind;
 
 /// Pairs the page's examples of one kind with the spec's `source: docs` ones. An example on
@@ -76,7 +76,7 @@ pub fn examples(
 /// A new error or event example stands alone; a new request or response needs its partner,
 /// which only a person can pick.
 fn new_example(example: &DocExample) -> Option<Fix> {
-    let body = super::write::indent(&example.text, 2);
+    let body = super::json_text::indent(&example.text, 2);
     match example.kind {
         ExampleKind::Error => example.http_status.map(|status| Fix::AddExample {
             text: format!(

@@ -298,6 +298,22 @@ pub fn print_compact(text: &str, node: &Node) -> String {
     }
 }
 
+/// Indents every line but the first by `spaces` (the first continues an existing line).
+pub fn indent(text: &str, spaces: usize) -> String {
+    let pad = " ".repeat(spaces);
+    text.lines()
+        .enumerate()
+        .map(|(index, line)| {
+            if index == 0 || line.is_empty() {
+                line.to_owned()
+            } else {
+                format!("{pad}{line}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,8 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::model::{DocsDifference, DriftKind, Spec};
-use compare::{Finding, Fix};
-use report::{ItemReport, Report};
+use report::{Finding, Fix, ItemReport, Report};
 
 /// Prefix of every docs URL that maps to a page of the docs repository.
 const DOCS_SITE: &str = "https://apidocs.bitrix24.com/";

@@ -2,8 +2,48 @@
 
 use std::fmt::Write as _;
 
-use super::compare::Finding;
 use crate::model::DriftKind;
+
+/// One difference between a page and its spec file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// What kind of difference.
+    pub kind: DriftKind,
+    /// What it is about (parameter path, error code, field, example kind).
+    pub name: String,
+    /// The difference in words.
+    pub detail: String,
+    /// The edit `--write` makes, when the difference is mechanical.
+    pub fix: Option<Fix>,
+}
+
+/// An edit to a spec file that `--write` can make without a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fix {
+    /// Replace `examples[index].<key>` with this JSON text.
+    ReplaceExample {
+        /// Index into `examples`.
+        index: usize,
+        /// `request`, `response`, `error` or `json`.
+        key: &'static str,
+        /// The documented JSON, in the docs' key order.
+        text: String,
+    },
+    /// Append this example object to `examples`.
+    AddExample {
+        /// The whole example object as JSON text.
+        text: String,
+    },
+    /// Append this entry to `errors`.
+    AddError {
+        /// The code.
+        code: String,
+        /// Its status.
+        http_status: u16,
+        /// From the error table.
+        description: String,
+    },
+}
 
 /// What was found for one method or event.
 #[derive(Debug, Clone, Default)]

@@ -3,24 +3,8 @@
 
 use std::ops::Range;
 
-use super::compare::Fix;
-use super::json_text::{self, Node};
-
-/// Indents every line but the first by `spaces` (the first continues an existing line).
-pub fn indent(text: &str, spaces: usize) -> String {
-    let pad = " ".repeat(spaces);
-    text.lines()
-        .enumerate()
-        .map(|(index, line)| {
-            if index == 0 || line.is_empty() {
-                line.to_owned()
-            } else {
-                format!("{pad}{line}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+use super::json_text::{self, indent, Node};
+use super::report::Fix;
 
 /// Applies `fixes` to the text of a spec file.
 ///

@@ -7,8 +7,9 @@ use serde_json::Value;
 
 use super::soft_error_access;
 use crate::helpers;
+use crate::lookup::{self, resolve, Resolved};
 use crate::model::{FieldSpec, Kind, MethodSpec, Problem, Spec};
-use crate::ty::{self, resolve, Resolved, TypeRef};
+use crate::ty::TypeRef;
 
 const KEYWORDS: &[&str] = &[
     "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
@@ -58,7 +59,7 @@ impl Checker<'_> {
     /// Resolves a (parsed) type expression and checks every named type fits `side`.
     pub(super) fn type_expr(&mut self, file: &str, context: &str, ty: &TypeRef, side: Side) {
         let expr = ty.expr();
-        if let Err(message) = ty::check(self.spec, expr) {
+        if let Err(message) = lookup::check(self.spec, expr) {
             return self.report(file, format!("{context}: {message}"));
         }
         for name in expr.names() {

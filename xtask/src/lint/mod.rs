@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::helpers;
+use crate::lookup::{resolve, Resolved};
 use crate::model::{Kind, Problem, Spec, Usage};
-use crate::ty::{resolve, Resolved, TypeExpr, TypeRef};
+use crate::ty::{TypeExpr, TypeRef};
 use checker::{is_type_name, Checker, Side};
 
 /// Validates every loaded file against the `$defs` of `schema` for its kind.

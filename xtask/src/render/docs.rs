@@ -7,8 +7,9 @@ use quote::quote;
 use serde_json::Value;
 
 use crate::helpers::{ArgStyle, ExampleStyle};
+use crate::lookup::{resolve, Resolved};
 use crate::model::{FieldSpec, Kind, Spec};
-use crate::ty::{resolve, Resolved, TypeExpr};
+use crate::ty::TypeExpr;
 
 /// The fence of generated doc examples: `no_run` once `transport::Client::call` exists (it
 /// does: the examples are compiled by `cargo test --doc`), `ignore` before that.

@@ -10,8 +10,8 @@ use quote::quote;
 use serde_json::Value;
 
 use super::rust_type::ident;
+use crate::lookup::holds_secret;
 use crate::model::{EventSpec, MethodSpec, Source, Spec};
-use crate::ty::holds_secret;
 
 /// A raw string literal holding `text`, with enough `#`s to be unambiguous.
 pub fn raw_literal(text: &str) -> TokenStream {

@@ -143,7 +143,8 @@ pub fn header(sources: &[&str]) -> String {
     )
 }
 
-fn finish(sources: &[&str], tokens: TokenStream) -> Result<String, String> {
+/// Prints `tokens` as a generated file: the header naming `sources`, then the items.
+pub(crate) fn finish(sources: &[&str], tokens: TokenStream) -> Result<String, String> {
     let file: syn::File =
         syn::parse2(tokens).map_err(|error| format!("generated code does not parse: {error}"))?;
     // prettyplease prints items back to back; a blank line between top-level items keeps the

@@ -5,8 +5,9 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
 use crate::helpers::ArgStyle;
+use crate::lookup::{resolve, Resolved};
 use crate::model::{Kind, Spec};
-use crate::ty::{resolve, Resolved, TypeExpr};
+use crate::ty::TypeExpr;
 
 /// An identifier token.
 pub fn ident(name: &str) -> Ident {

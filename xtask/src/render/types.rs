@@ -6,8 +6,9 @@ use quote::quote;
 use super::docs;
 use super::fields::{self, Visibility};
 use super::rust_type::ident;
+use crate::lookup::holds_secret;
 use crate::model::{FieldSpec, Kind, Spec, TypeSpec, TypesFile, Usage};
-use crate::ty::{holds_secret, TypeExpr};
+use crate::ty::TypeExpr;
 
 /// Renders every type of one group file.
 pub fn render(spec: &Spec, file: &TypesFile) -> TokenStream {
@@ -150,8 +151,8 @@ fn secret_partial_eq(
             let rust = ident(&field.rust);
             let is_token = match field.ty.expr() {
                 TypeExpr::Named(type_name, _) => matches!(
-                    crate::ty::resolve(spec, type_name),
-                    Some(crate::ty::Resolved::Helper(helper)) if helper.secret
+                    crate::lookup::resolve(spec, type_name),
+                    Some(crate::lookup::Resolved::Helper(helper)) if helper.secret
                 ),
                 _ => false,
             };

@@ -63,6 +63,7 @@ fn routes() -> Router<Arc<Shared>> {
         .route("/deliveries", get(deliveries))
         .route("/events", get(events))
         .route("/events/wait", post(wait_events))
+        .route("/offline-events", get(offline_events))
         .route("/counters", get(counters))
         .merge(super::install::router())
 }
@@ -349,6 +350,10 @@ async fn messages(State(shared): SharedState, Query(filter): Query<ChatFilter>) 
 
 async fn deliveries(State(shared): SharedState) -> Response {
     Json(handle(shared).delivery_statuses()).into_response()
+}
+
+async fn offline_events(State(shared): SharedState) -> Response {
+    Json(handle(shared).offline_events()).into_response()
 }
 
 async fn events(State(shared): SharedState) -> Response {

@@ -5,24 +5,25 @@ use std::time::Duration;
 use super::{ControlError, EmulatorHandle};
 use crate::snapshot::{
     ChatInfo, ConnectorInfo, Counters, DeliveryRecord, EventDelivery, LineInfo, LineStatus,
-    MessageInfo, PortalUser,
+    MessageInfo, OfflineEventInfo, PortalUser,
 };
+use crate::state::records::{Chat, Connector, Line, Message, User};
 use crate::state::Portal;
 
 impl EmulatorHandle {
     /// Portal employees.
     pub fn users(&self) -> Vec<PortalUser> {
-        self.read(|portal| portal.users().to_vec())
+        self.read(|portal| portal.users().iter().map(User::snapshot).collect())
     }
 
     /// Open lines.
     pub fn lines(&self) -> Vec<LineInfo> {
-        self.read(|portal| portal.lines().cloned().collect())
+        self.read(|portal| portal.lines().map(Line::snapshot).collect())
     }
 
     /// The connector registry.
     pub fn connectors(&self) -> Vec<ConnectorInfo> {
-        self.read(|portal| portal.connectors().cloned().collect())
+        self.read(|portal| portal.connectors().map(Connector::snapshot).collect())
     }
 
     /// The status of a connector on a line (connector id normalised like the portal does).
@@ -38,7 +39,7 @@ impl EmulatorHandle {
 
     /// Every chat.
     pub fn chats(&self) -> Vec<ChatInfo> {
-        self.read(|portal| portal.chats().cloned().collect())
+        self.read(|portal| portal.chats().map(Chat::snapshot).collect())
     }
 
     /// The messages of the chats of `line` with this external chat id, oldest first
@@ -52,14 +53,14 @@ impl EmulatorHandle {
                         chat.line == line && chat.external_chat_id == external_chat_id
                     })
                 })
-                .cloned()
+                .map(Message::snapshot)
                 .collect()
         })
     }
 
     /// Every message.
     pub fn all_messages(&self) -> Vec<MessageInfo> {
-        self.read(|portal| portal.messages().cloned().collect())
+        self.read(|portal| portal.messages().map(Message::snapshot).collect())
     }
 
     /// The items received by `send.status.delivery`/`send.status.reading`, the latest 10,000
@@ -72,6 +73,17 @@ impl EmulatorHandle {
     /// ring; `seq` keeps counting).
     pub fn event_deliveries(&self) -> Vec<EventDelivery> {
         self.read(|portal| portal.event_log().cloned().collect())
+    }
+
+    /// The offline event queue of every app, oldest row first (rows `event.offline.get` has
+    /// cleared are gone; reserved ones carry their `process_id`).
+    pub fn offline_events(&self) -> Vec<OfflineEventInfo> {
+        self.read(|portal| {
+            portal
+                .all_offline_rows()
+                .map(|row| row.snapshot(&portal.app(row.app).client_id))
+                .collect()
+        })
     }
 
     /// The counters.

@@ -108,6 +108,27 @@ impl EmulatorHandle {
         })
     }
 
+    /// Updates an installed app to its next version, as publishing a new version does:
+    /// ONAPPUPDATE (`data[VERSION]`, `data[PREVIOUS_VERSION]`, a fresh token pair and the
+    /// app's **new** application token) is queued to the handlers it bound for it, then all
+    /// of its event handlers are removed (the portal removes an app's bindings on an update;
+    /// its installer must bind them again). Events signed with the old application token are
+    /// no longer sent; connectors, statuses and tokens stay. Returns the new `VERSION`
+    /// (`app.info` shows it). Await the event with
+    /// [`EmulatorHandle::wait_for_event_deliveries`].
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownApp`]; [`ControlError::InstallRefused`] when an app added with a
+    /// setup is not installed.
+    pub fn update_app(&self, client_id: &str) -> Result<u32, ControlError> {
+        self.shared.run(|portal| {
+            let app = app_index(portal, client_id)?;
+            portal
+                .update_app(app)
+                .map_err(|reason| refused(client_id, reason))
+        })
+    }
+
     /// The installation state of an app added with [`EmulatorHandle::add_app`].
     ///
     /// # Errors
@@ -149,6 +170,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/apps/{client_id}/install", get(status).post(install))
         .route("/apps/{client_id}/install-finish", post(install_finish))
         .route("/apps/{client_id}/uninstall", post(uninstall))
+        .route("/apps/{client_id}/update", post(update))
 }
 
 fn handle(shared: Arc<Shared>) -> EmulatorHandle {
@@ -180,6 +202,13 @@ async fn install(State(shared): SharedState, Path(client_id): Path<String>) -> R
 
 async fn install_finish(State(shared): SharedState, Path(client_id): Path<String>) -> Response {
     status_reply(handle(shared).install_finish(&client_id))
+}
+
+async fn update(State(shared): SharedState, Path(client_id): Path<String>) -> Response {
+    match handle(shared).update_app(&client_id) {
+        Ok(version) => Json(serde_json::json!({ "version": version })).into_response(),
+        Err(error) => failure(&error),
+    }
 }
 
 #[derive(Deserialize, Default)]

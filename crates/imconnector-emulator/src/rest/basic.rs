@@ -62,7 +62,7 @@ pub(crate) fn app_info(portal: &mut Portal, caller: Caller, _params: Params) -> 
     // The portal's row id of a local app; its code is the client id.
     info.insert("ID".to_owned(), json!(app + 1));
     info.insert("CODE".to_owned(), json!(portal.app(app).client_id));
-    info.insert("VERSION".to_owned(), json!(1));
+    info.insert("VERSION".to_owned(), json!(portal.app(app).version));
     info.insert("STATUS".to_owned(), json!("L"));
     info.insert("INSTALLED".to_owned(), json!(portal.receives_events(app)));
     info.insert("PAYMENT_EXPIRED".to_owned(), json!("N"));

@@ -15,6 +15,8 @@ const MAX_COMMANDS: usize = 50;
 #[derive(Default)]
 struct Collected {
     results: Vec<(String, Value)>,
+    totals: Vec<(String, Value)>,
+    nexts: Vec<(String, Value)>,
     errors: Vec<(String, Value)>,
     times: Vec<(String, Value)>,
 }
@@ -53,8 +55,8 @@ pub(crate) fn batch(portal: &mut Portal, caller: Caller, params: Params) -> Outc
     Outcome::Ok(json!({
         "result": php::php_array(collected.results),
         "result_error": php::php_array(collected.errors),
-        "result_total": [],
-        "result_next": [],
+        "result_total": php::php_array(collected.totals),
+        "result_next": php::php_array(collected.nexts),
         "result_time": php::php_array(collected.times),
     }))
 }
@@ -110,6 +112,15 @@ fn run_command(
             Ok(true)
         }
         Outcome::Fatal => Err(()),
+        Outcome::Page { items, total, next } => {
+            collected.results.push((key.to_owned(), items));
+            collected.totals.push((key.to_owned(), json!(total)));
+            if let Some(next) = next {
+                collected.nexts.push((key.to_owned(), json!(next)));
+            }
+            collected.times.push((key.to_owned(), timing.to_value()));
+            Ok(false)
+        }
     }
 }
 

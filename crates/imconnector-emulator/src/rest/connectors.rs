@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 use super::auth::{Caller, WRONG_AUTH_TYPE_CORE};
 use crate::envelope::{ApiError, Outcome};
 use crate::php::{self, Params};
-use crate::snapshot::ConnectorInfo;
+use crate::state::records::Connector;
 use crate::state::Portal;
 
 /// Longest `ID`/`NAME` the registry table holds.
@@ -98,7 +98,7 @@ fn save(portal: &mut Portal, app: usize, params: &Params) -> Result<(), ()> {
             *slot = boolean_field(value).ok_or(())?;
         }
     }
-    let connector = ConnectorInfo {
+    let connector = Connector {
         id,
         name,
         owner_client_id: portal.app(app).client_id.clone(),

@@ -6,9 +6,10 @@ use super::auth::{Caller, WRONG_AUTH_TYPE_CORE};
 use crate::envelope::{ApiError, Outcome};
 use crate::php::{self, Params};
 use crate::state::events::{BASIC_EVENTS, KNOWN_EVENTS};
-use crate::state::{Duplicate, Portal};
+use crate::state::offline::DEFAULT_MIN_TIMEOUT;
+use crate::state::{Duplicate, NewBinding, Portal};
 
-fn app_only(caller: Caller) -> Result<usize, ApiError> {
+pub(crate) fn app_only(caller: Caller) -> Result<usize, ApiError> {
     caller
         .app()
         .ok_or_else(|| ApiError::new(403, "WRONG_AUTH_TYPE", WRONG_AUTH_TYPE_CORE))
@@ -86,15 +87,29 @@ fn bind_checked(portal: &mut Portal, caller: Caller, params: &Params) -> Result<
         }
         handler
     };
-    portal
-        .bind(app, event, handler, auth_type, offline)
-        .map_err(|Duplicate| {
-            ApiError::new(
-                400,
-                "ERROR_CORE",
-                "Unable to set event handler: Handler already binded",
-            )
-        })?;
+    let source = php::to_text(params.get("AUTH_CONNECTOR")).unwrap_or_default();
+    let min_timeout = params
+        .get("OPTIONS")
+        .and_then(|options| php::get(options, "minTimeout"))
+        .and_then(|value| php::to_text(Some(value)))
+        .and_then(|text| text.trim().parse::<f64>().ok())
+        .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
+        .unwrap_or(DEFAULT_MIN_TIMEOUT);
+    let new = NewBinding {
+        event,
+        handler,
+        auth_type,
+        offline,
+        source,
+        min_timeout,
+    };
+    portal.bind(app, new).map_err(|Duplicate| {
+        ApiError::new(
+            400,
+            "ERROR_CORE",
+            "Unable to set event handler: Handler already binded",
+        )
+    })?;
     Ok(())
 }
 
@@ -111,6 +126,7 @@ pub(crate) fn unbind(portal: &mut Portal, caller: Caller, params: Params) -> Out
         };
         let auth_type = php::is_set(params.get("AUTH_TYPE"))
             .then(|| u64::try_from(php::to_int(params.get("AUTH_TYPE"))).unwrap_or(0));
+        let source = php::to_text(params.get("AUTH_CONNECTOR")).unwrap_or_default();
         Ok(portal.unbind(app, |binding| {
             binding.event == event
                 && binding.offline == offline
@@ -118,6 +134,7 @@ pub(crate) fn unbind(portal: &mut Portal, caller: Caller, params: Params) -> Out
                     .as_ref()
                     .is_none_or(|handler| *handler == binding.handler)
                 && auth_type.is_none_or(|auth_type| auth_type == binding.auth_type)
+                && (!offline || binding.source == source)
         }))
     };
     match run(portal) {
@@ -135,7 +152,7 @@ pub(crate) fn get(portal: &mut Portal, caller: Caller, _params: Params) -> Outco
         .app_bindings(app)
         .map(|binding| {
             if binding.offline {
-                json!({ "event": binding.event, "connector_id": "", "offline": 1 })
+                json!({ "event": binding.event, "connector_id": binding.source, "offline": 1 })
             } else {
                 json!({
                     "event": binding.event,

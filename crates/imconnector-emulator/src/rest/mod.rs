@@ -8,6 +8,7 @@ mod batch;
 mod connectors;
 mod event_api;
 mod messages;
+mod offline;
 mod openlines;
 mod outgoing;
 mod status;
@@ -57,6 +58,10 @@ fn method_fn(name: &str) -> Option<MethodFn> {
         "event.bind" => event_api::bind,
         "event.unbind" => event_api::unbind,
         "event.get" => event_api::get,
+        "event.offline.get" => offline::get,
+        "event.offline.list" => offline::list,
+        "event.offline.clear" => offline::clear,
+        "event.offline.error" => offline::error,
         "batch" => batch::batch,
         "user.admin" => basic::user_admin,
         "profile" => basic::profile,
@@ -199,6 +204,13 @@ fn render(outcome: Outcome, timing: Timing, shape: SoftErrorShape) -> Response {
         },
         Outcome::Err(error) => error_response(&error),
         Outcome::Fatal => html_500(),
+        Outcome::Page { items, total, next } => {
+            let mut body = json!({ "result": items, "total": total, "time": timing.to_value() });
+            if let (Some(next), Value::Object(map)) = (next, &mut body) {
+                map.insert("next".to_owned(), json!(next));
+            }
+            json_response(StatusCode::OK, &body)
+        }
     }
 }
 

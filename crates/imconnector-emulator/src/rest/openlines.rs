@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use super::auth::Caller;
 use crate::envelope::{ApiError, Outcome};
 use crate::php::{self, Params};
-use crate::snapshot::LineInfo;
+use crate::state::records::Line;
 use crate::state::Portal;
 
 /// Page size limits of `config.list.get`.
@@ -27,7 +27,7 @@ fn template() -> &'static Map<String, Value> {
     )
 }
 
-fn line_config(line: &LineInfo) -> Map<String, Value> {
+fn line_config(line: &Line) -> Map<String, Value> {
     let mut config = template().clone();
     config.insert("ID".to_owned(), json!(line.id.to_string()));
     config.insert("LINE_NAME".to_owned(), json!(line.name));

@@ -14,6 +14,23 @@ pub(crate) struct Binding {
     /// `auth_type`: the user whose tokens the event carries (0 = whoever triggered it).
     pub(crate) auth_type: u64,
     pub(crate) offline: bool,
+    /// `auth_connector`: the source key an offline binding's rows are queued under.
+    pub(crate) source: String,
+    /// `options[minTimeout]` of an `ONOFFLINEEVENT` binding, in seconds.
+    pub(crate) min_timeout: f64,
+}
+
+/// What `event.bind` asks for.
+#[derive(Debug, Clone)]
+pub(crate) struct NewBinding {
+    /// Uppercase event name.
+    pub(crate) event: String,
+    /// Empty for an offline binding.
+    pub(crate) handler: String,
+    pub(crate) auth_type: u64,
+    pub(crate) offline: bool,
+    pub(crate) source: String,
+    pub(crate) min_timeout: f64,
 }
 
 /// The same binding exists already.
@@ -30,20 +47,14 @@ impl Portal {
 
     /// Adds a binding of `app` (the id is the next of the sequence), unless the same one
     /// exists.
-    pub(crate) fn bind(
-        &mut self,
-        app: usize,
-        event: String,
-        handler: String,
-        auth_type: u64,
-        offline: bool,
-    ) -> Result<u64, Duplicate> {
+    pub(crate) fn bind(&mut self, app: usize, new: NewBinding) -> Result<u64, Duplicate> {
         let duplicate = self.bindings.iter().any(|binding| {
             binding.app == app
-                && binding.event == event
-                && binding.handler == handler
-                && binding.auth_type == auth_type
-                && binding.offline == offline
+                && binding.event == new.event
+                && binding.handler == new.handler
+                && binding.auth_type == new.auth_type
+                && binding.offline == new.offline
+                && binding.source == new.source
         });
         if duplicate {
             return Err(Duplicate);
@@ -52,10 +63,12 @@ impl Portal {
         self.bindings.push(Binding {
             id,
             app,
-            event,
-            handler,
-            auth_type,
-            offline,
+            event: new.event,
+            handler: new.handler,
+            auth_type: new.auth_type,
+            offline: new.offline,
+            source: new.source,
+            min_timeout: new.min_timeout,
         });
         Ok(id)
     }
@@ -71,6 +84,7 @@ impl Portal {
     /// Removes every binding of `app` (uninstall).
     pub(crate) fn unbind_app(&mut self, app: usize) {
         self.bindings.retain(|binding| binding.app != app);
+        self.drop_offline_of(app);
     }
 
     pub(crate) fn bindings_of<'a>(
@@ -99,6 +113,8 @@ impl Portal {
             handler: handler.to_owned(),
             auth_type: 0,
             offline: false,
+            source: String::new(),
+            min_timeout: 0.0,
         });
         id
     }

@@ -2,8 +2,9 @@
 
 use serde_json::{json, Value};
 
-use crate::snapshot::{ChatInfo, Direction, MessageInfo, SessionInfo};
+use crate::snapshot::Direction;
 use crate::state::events::Audience;
+use crate::state::records::{Chat, Message, Session};
 use crate::state::{next_id, Portal};
 
 /// `close_term` reported in dialog events: the line's full-close time in minutes.
@@ -77,7 +78,7 @@ impl Portal {
             .push(id);
         self.chats.insert(
             id,
-            ChatInfo {
+            Chat {
                 id,
                 connector: connector.to_owned(),
                 line,
@@ -105,18 +106,18 @@ impl Portal {
         let Some(chat) = self.chats.get(&chat_id) else {
             return 0;
         };
-        if let Some(open) = chat.sessions.iter().find(|session| !session.closed) {
+        if let Some(open) = chat.open_session() {
             return open.id;
         }
         let parent_id = chat.sessions.last().map_or(0, |session| session.id);
         let id = next_id(&mut self.ids.session);
-        let session = SessionInfo {
+        let session = Session {
             id,
             closed: false,
             parent_id,
         };
         if let Some(chat) = self.chats.get_mut(&chat_id) {
-            chat.sessions.push(session.clone());
+            chat.sessions.push(session);
         }
         self.emit_dialog("OnImConnectorDialogStart", chat_id, &session, acting_user);
         id
@@ -127,12 +128,12 @@ impl Portal {
         let chat = self.chats.get_mut(&chat_id)?;
         let session = chat.sessions.iter_mut().find(|session| !session.closed)?;
         session.closed = true;
-        let session = session.clone();
+        let session = *session;
         self.emit_dialog("OnImConnectorDialogFinish", chat_id, &session, acting_user);
         Some(session.id)
     }
 
-    fn emit_dialog(&mut self, event: &str, chat_id: u64, session: &SessionInfo, acting_user: u64) {
+    fn emit_dialog(&mut self, event: &str, chat_id: u64, session: &Session, acting_user: u64) {
         let Some(chat) = self.chats.get(&chat_id) else {
             return;
         };
@@ -165,19 +166,12 @@ impl Portal {
         let id = next_id(&mut self.ids.message);
         self.messages.insert(
             id,
-            MessageInfo {
-                id,
-                chat_id: message.chat_id,
-                direction: Direction::Incoming,
-                author_id: message.author_id,
+            Message {
                 external_user_id: Some(message.external_user_id),
                 text: message.text,
                 files: message.files,
                 external_ids: message.external_id.into_iter().collect(),
-                edited: false,
-                deleted: false,
-                delivered: false,
-                read: false,
+                ..Message::new(id, message.chat_id, Direction::Incoming, message.author_id)
             },
         );
         id

@@ -2,12 +2,13 @@
 //! over), and removals that take the connector's status rows with them, each with its
 //! `OnImConnectorStatusDelete`.
 
-use crate::snapshot::{ConnectorFlags, ConnectorInfo};
+use crate::snapshot::ConnectorFlags;
+use crate::state::records::Connector;
 use crate::state::Portal;
 
 impl Portal {
     /// The registered connector `id`.
-    pub(crate) fn connector(&self, id: &str) -> Option<&ConnectorInfo> {
+    pub(crate) fn connector(&self, id: &str) -> Option<&Connector> {
         self.registry.get(id)
     }
 
@@ -19,7 +20,7 @@ impl Portal {
     }
 
     /// Registers `connector`, replacing any row with its id whoever owned it.
-    pub(crate) fn upsert_connector(&mut self, connector: ConnectorInfo) {
+    pub(crate) fn upsert_connector(&mut self, connector: Connector) {
         self.registry.insert(connector.id.clone(), connector);
     }
 

@@ -83,15 +83,53 @@ pub(crate) fn install_body(
     user: u64,
     lang: &str,
 ) -> String {
+    let version = portal.app(app).version.to_string();
+    let data = [
+        ("VERSION", version.as_str()),
+        ("ACTIVE", "Y"),
+        ("INSTALLED", "Y"),
+        ("LANGUAGE_ID", lang),
+    ];
+    lifecycle_body(portal, "ONAPPINSTALL", app, handler_id, user, &data)
+}
+
+/// ONAPPUPDATE (`common/events/on-app-update.md`): the versions and, in `auth`, a fresh pair
+/// and the app's new application token.
+pub(crate) fn update_body(
+    portal: &mut Portal,
+    app: usize,
+    handler_id: u64,
+    user: u64,
+    lang: &str,
+    previous_version: u32,
+) -> String {
+    let version = portal.app(app).version.to_string();
+    let previous = previous_version.to_string();
+    let data = [
+        ("VERSION", version.as_str()),
+        ("PREVIOUS_VERSION", previous.as_str()),
+        ("LANGUAGE_ID", lang),
+    ];
+    lifecycle_body(portal, "ONAPPUPDATE", app, handler_id, user, &data)
+}
+
+/// An app lifecycle event with the full `auth[...]` block, refresh token included.
+fn lifecycle_body(
+    portal: &mut Portal,
+    event: &str,
+    app: usize,
+    handler_id: u64,
+    user: u64,
+    data: &[(&str, &str)],
+) -> String {
     let tokens = portal.issue_tokens(Grant { app, user });
     let mut form = form_urlencoded::Serializer::new(String::new());
-    form.append_pair("event", "ONAPPINSTALL")
-        .append_pair("event_handler_id", &handler_id.to_string())
-        .append_pair("data[VERSION]", "1")
-        .append_pair("data[ACTIVE]", "Y")
-        .append_pair("data[INSTALLED]", "Y")
-        .append_pair("data[LANGUAGE_ID]", lang)
-        .append_pair("ts", &unix(portal.now));
+    form.append_pair("event", event)
+        .append_pair("event_handler_id", &handler_id.to_string());
+    for (key, value) in data {
+        form.append_pair(&format!("data[{key}]"), value);
+    }
+    form.append_pair("ts", &unix(portal.now));
     let auth = [
         (
             "access_token",

@@ -174,6 +174,38 @@ impl Portal {
         Ok(())
     }
 
+    /// Updates installed `app` to its next version: ONAPPUPDATE (with a new application token
+    /// and a fresh pair) to the handlers it bound for it, then every handler of the app
+    /// removed, as the portal removes an app's bindings on an update (`event-bind.md`); the
+    /// app's installer binds them again. Connectors and tokens stay. Returns the new version.
+    pub(crate) fn update_app(&mut self, app: usize) -> Result<u32, Refusal> {
+        let lang = match self.installs.apps.get(&app) {
+            Some(install) if install.state != InstallState::Installed => {
+                return Err("the app is not installed");
+            }
+            Some(install) => install.setup.lang.clone(),
+            None => default_lang(),
+        };
+        let previous = self.apps[app].version;
+        self.apps[app].version = previous + 1;
+        self.apps[app].application_token = SecretString::from(random_token(&mut self.rng));
+        let handlers: Vec<(u64, String, u64)> = self
+            .bindings_of(app, "ONAPPUPDATE")
+            .map(|binding| (binding.id, binding.handler.clone(), binding.auth_type))
+            .collect();
+        for (id, handler, auth_type) in handlers {
+            let user = if auth_type == 0 {
+                INSTALLING_USER
+            } else {
+                auth_type
+            };
+            let body = payload::update_body(self, app, id, user, &lang, previous);
+            self.queue_event("ONAPPUPDATE", &handler, id, app, body);
+        }
+        self.unbind_app(app);
+        Ok(previous + 1)
+    }
+
     fn queue_install_event(&mut self, app: usize, handler_id: u64, handler: &str) {
         let user = self
             .bindings

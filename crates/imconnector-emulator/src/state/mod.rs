@@ -13,8 +13,10 @@ pub(crate) mod fault_engine;
 pub(crate) mod grants;
 mod install_bodies;
 pub(crate) mod installs;
+pub(crate) mod offline;
 mod operator;
 mod read;
+pub(crate) mod records;
 mod settings;
 pub(crate) mod statuses;
 pub(crate) mod token_hold;
@@ -35,12 +37,10 @@ use crate::clock::Clock;
 use crate::config::{Faults, OAuthFaults, OperatingLimit, RateLimit, SoftErrorShape};
 use crate::delivery::{Courier, Outgoing};
 use crate::limits::{LeakyBucket, OperatingLedger};
-use crate::snapshot::{
-    ChatInfo, ConnectorInfo, Counters, DeliveryOutcome, DeliveryRecord, EventDelivery, LineInfo,
-    MessageInfo, PortalUser, Tokens,
-};
-pub(crate) use bindings::{Binding, Duplicate};
+use crate::snapshot::{Counters, DeliveryOutcome, DeliveryRecord, EventDelivery, Tokens};
+pub(crate) use bindings::{Binding, Duplicate, NewBinding};
 use fault_engine::FaultEngine;
+use records::{Chat, Connector, Line, Message, User};
 use token_hold::{HoldGate, TokenRequestHold};
 use tokens::{random_token, TokenStore};
 
@@ -109,6 +109,8 @@ pub(crate) struct AppRecord {
     pub(crate) client_id: String,
     pub(crate) client_secret: SecretString,
     pub(crate) application_token: SecretString,
+    /// `VERSION` (`app.info`, lifecycle events): 1 until the app is updated.
+    pub(crate) version: u32,
 }
 
 /// A new app with portal-like credentials.
@@ -121,6 +123,7 @@ pub(crate) fn new_app(rng: &mut impl Rng) -> AppRecord {
         ),
         client_secret: SecretString::from(Alphanumeric.sample_string(rng, 50)),
         application_token: SecretString::from(random_token(rng)),
+        version: 1,
     }
 }
 
@@ -170,21 +173,22 @@ pub(crate) struct Portal {
     member_id: String,
     settings: Settings,
     apps: Vec<AppRecord>,
-    users: Vec<PortalUser>,
+    users: Vec<User>,
     webhook: Webhook,
     tokens: TokenStore,
-    lines: BTreeMap<i64, LineInfo>,
-    registry: BTreeMap<String, ConnectorInfo>,
+    lines: BTreeMap<i64, Line>,
+    registry: BTreeMap<String, Connector>,
     statuses: BTreeMap<(String, i64), statuses::StatusRow>,
     /// `(connector, external user id)` → Bitrix user id.
     customers: BTreeMap<(String, String), u64>,
-    chats: BTreeMap<u64, ChatInfo>,
+    chats: BTreeMap<u64, Chat>,
     /// `(connector, line, external chat id)` → the ids of its chats, oldest first: the lookup of
     /// every customer message, which a scan of `chats` made linear in the chats.
     chat_index: HashMap<(String, i64, String), Vec<u64>>,
-    messages: BTreeMap<u64, MessageInfo>,
+    messages: BTreeMap<u64, Message>,
     deliveries: VecDeque<DeliveryRecord>,
     bindings: Vec<Binding>,
+    offline: offline::OfflineQueue,
     /// The latest event POSTs; the front one has `seq == events_emitted - len`.
     event_log: VecDeque<EventDelivery>,
     /// Events emitted so far (the next event's `seq`).
@@ -215,7 +219,7 @@ pub(crate) struct PortalSeed {
     pub(crate) webhook: Webhook,
     /// Seeds the tokens' generator (random when `None`).
     pub(crate) token_seed: Option<u64>,
-    pub(crate) lines: BTreeMap<i64, LineInfo>,
+    pub(crate) lines: BTreeMap<i64, Line>,
     pub(crate) rng: StdRng,
 }
 
@@ -235,12 +239,12 @@ impl Portal {
             settings: seed.settings,
             apps: vec![seed.app],
             users: vec![
-                PortalUser {
+                User {
                     id: 1,
                     name: "Emulator Admin".to_owned(),
                     admin: true,
                 },
-                PortalUser {
+                User {
                     id: 2,
                     name: "Emulator Employee".to_owned(),
                     admin: false,
@@ -257,6 +261,7 @@ impl Portal {
             messages: BTreeMap::new(),
             deliveries: VecDeque::new(),
             bindings: Vec::new(),
+            offline: offline::OfflineQueue::default(),
             event_log: VecDeque::new(),
             events_emitted: 0,
             outbox: Vec::new(),
@@ -284,7 +289,7 @@ impl Portal {
     }
 
     /// The user with `id`, if it is a portal employee.
-    pub(crate) fn user(&self, id: u64) -> Option<&PortalUser> {
+    pub(crate) fn user(&self, id: u64) -> Option<&User> {
         self.users.iter().find(|user| user.id == id)
     }
 

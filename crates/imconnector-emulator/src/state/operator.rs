@@ -4,8 +4,9 @@
 use serde_json::{json, Value};
 
 use crate::error::{ControlError, OperatorMessage};
-use crate::snapshot::{ConnectorFlags, Direction, LineInfo, MessageInfo};
+use crate::snapshot::{ConnectorFlags, Direction, LineInfo};
 use crate::state::events::Audience;
+use crate::state::records::{Line, Message};
 use crate::state::{next_id, Portal};
 
 /// The admin (user 1) acts as the operator and as the one who deletes lines.
@@ -34,7 +35,7 @@ impl Portal {
     }
 
     /// The chat, connector, line and external chat id of a message.
-    fn context_of(&self, message: &MessageInfo) -> Option<(String, i64, String)> {
+    fn context_of(&self, message: &Message) -> Option<(String, i64, String)> {
         let chat = self.chats.get(&message.chat_id)?;
         Some((
             chat.connector.clone(),
@@ -61,26 +62,16 @@ impl Portal {
         let open = self
             .chats
             .get(&chat_id)
-            .is_some_and(|chat| chat.sessions.iter().any(|session| !session.closed));
+            .is_some_and(|chat| chat.open_session().is_some());
         if !open {
             return Err(ControlError::NoOpenSession(chat_id));
         }
         let message_id = next_id(&mut self.ids.message);
         self.messages.insert(
             message_id,
-            MessageInfo {
-                id: message_id,
-                chat_id,
-                direction: Direction::Outgoing,
-                author_id: OPERATOR_ID,
-                external_user_id: None,
+            Message {
                 text: text.to_owned(),
-                files: Vec::new(),
-                external_ids: Vec::new(),
-                edited: false,
-                deleted: false,
-                delivered: false,
-                read: false,
+                ..Message::new(message_id, chat_id, Direction::Outgoing, OPERATOR_ID)
             },
         );
         let connector = self
@@ -112,7 +103,7 @@ impl Portal {
         })
     }
 
-    fn live_message(&self, message_id: u64) -> Result<MessageInfo, ControlError> {
+    fn live_message(&self, message_id: u64) -> Result<Message, ControlError> {
         let message = self
             .messages
             .get(&message_id)
@@ -234,13 +225,10 @@ impl Portal {
     /// Creates an open line with the next id.
     pub(crate) fn add_line(&mut self, name: &str) -> LineInfo {
         let id = self.lines.keys().next_back().map_or(1, |last| last + 1);
-        let line = LineInfo {
-            id,
-            name: name.to_owned(),
-            active: true,
-        };
-        self.lines.insert(id, line.clone());
-        line
+        let line = Line::new(id, name.to_owned());
+        let snapshot = line.snapshot();
+        self.lines.insert(id, line);
+        snapshot
     }
 
     pub(crate) fn delete_line(&mut self, line: i64) -> Result<(), ControlError> {

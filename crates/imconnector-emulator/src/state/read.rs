@@ -1,10 +1,8 @@
 //! Reading the portal: what `rest/`, `oauth` and `control/` may see of the state. Nothing here
 //! changes it.
 
-use crate::snapshot::{
-    ChatInfo, ConnectorInfo, Counters, DeliveryRecord, EventDelivery, LineInfo, MessageInfo,
-    PortalUser, Tokens,
-};
+use crate::snapshot::{Counters, DeliveryRecord, EventDelivery, Tokens};
+use crate::state::records::{Chat, Connector, Line, Message, User};
 use crate::state::{AppRecord, Portal, Urls, Webhook};
 
 impl Portal {
@@ -44,37 +42,37 @@ impl Portal {
     }
 
     /// Portal employees.
-    pub(crate) fn users(&self) -> &[PortalUser] {
+    pub(crate) fn users(&self) -> &[User] {
         &self.users
     }
 
     /// Open lines by id.
-    pub(crate) fn lines(&self) -> impl Iterator<Item = &LineInfo> {
+    pub(crate) fn lines(&self) -> impl Iterator<Item = &Line> {
         self.lines.values()
     }
 
     /// Open line `id`.
-    pub(crate) fn line(&self, id: i64) -> Option<&LineInfo> {
+    pub(crate) fn line(&self, id: i64) -> Option<&Line> {
         self.lines.get(&id)
     }
 
     /// The connector registry by id.
-    pub(crate) fn connectors(&self) -> impl Iterator<Item = &ConnectorInfo> {
+    pub(crate) fn connectors(&self) -> impl Iterator<Item = &Connector> {
         self.registry.values()
     }
 
     /// Every chat, oldest first.
-    pub(crate) fn chats(&self) -> impl Iterator<Item = &ChatInfo> {
+    pub(crate) fn chats(&self) -> impl Iterator<Item = &Chat> {
         self.chats.values()
     }
 
     /// Chat `id`.
-    pub(crate) fn chat(&self, id: u64) -> Option<&ChatInfo> {
+    pub(crate) fn chat(&self, id: u64) -> Option<&Chat> {
         self.chats.get(&id)
     }
 
     /// Every message, oldest first.
-    pub(crate) fn messages(&self) -> impl Iterator<Item = &MessageInfo> {
+    pub(crate) fn messages(&self) -> impl Iterator<Item = &Message> {
         self.messages.values()
     }
 

@@ -53,6 +53,9 @@ struct Stored {
     grant: Grant,
     expires_at: f64,
     used: bool,
+    /// Of a refresh token: the selector of the access token issued beside it, which the portal
+    /// invalidates when this refresh token is redeemed.
+    paired_access: Option<String>,
 }
 
 #[derive(Default)]
@@ -77,6 +80,7 @@ impl Table {
                     grant,
                     expires_at,
                     used: false,
+                    paired_access: None,
                 },
             );
             return token;
@@ -153,6 +157,9 @@ impl TokenStore {
         let refresh = self
             .refresh
             .insert(&mut self.rng, grant, now + REFRESH_TTL_SECS);
+        if let Some(stored) = self.refresh.find(&refresh) {
+            stored.paired_access = selector(&access).map(str::to_owned);
+        }
         IssuedPair {
             access,
             refresh,
@@ -179,14 +186,19 @@ impl TokenStore {
         Ok(stored.grant)
     }
 
-    /// Consumes a refresh token of `app`: valid once, then invalid (rotation).
+    /// Consumes a refresh token of `app`: valid once, then invalid (rotation). The access
+    /// token issued beside it stops working (`invalid_token`), as on the portal.
     pub(crate) fn consume_refresh(&mut self, token: &str, app: usize, now: f64) -> Option<Grant> {
         let stored = self.refresh.find(token)?;
         if stored.used || stored.expires_at <= now || stored.grant.app != app {
             return None;
         }
         stored.used = true;
-        Some(stored.grant)
+        let grant = stored.grant;
+        if let Some(access) = stored.paired_access.take() {
+            self.access.rows.remove(&access);
+        }
+        Some(grant)
     }
 
     /// Issues a single-use authorization code.
@@ -282,6 +294,23 @@ mod tests {
             store.consume_refresh(&pair.refresh, 0, 1000.0),
             None,
             "reused"
+        );
+    }
+
+    #[test]
+    fn redeeming_a_refresh_token_invalidates_the_access_token_of_its_pair() {
+        let mut store = TokenStore::default();
+        let old = store.issue(GRANT, 1000.0, 3600.0);
+        let other = store.issue(GRANT, 1000.0, 3600.0);
+        assert_eq!(store.consume_refresh(&old.refresh, 0, 1000.0), Some(GRANT));
+        assert_eq!(
+            store.check_access(&old.access, 1000.0),
+            Err(AccessError::Invalid)
+        );
+        assert_eq!(
+            store.check_access(&other.access, 1000.0),
+            Ok(GRANT),
+            "another pair is untouched"
         );
     }
 

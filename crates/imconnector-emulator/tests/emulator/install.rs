@@ -2,7 +2,7 @@
 //! API-only installs, the authorization-code flow, uninstall and reinstall
 //! (shared/reference/app-install.md).
 
-mod support;
+pub(crate) mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! The emulator's conformance suite: plain HTTP against a running emulator, checked against the
 //! reference (shared/reference/imconnector-api.md) and the spec's examples.
 
+mod app_update;
 mod basic_scope;
 mod batch;
 #[cfg(feature = "cli")]
@@ -17,6 +18,7 @@ mod limits;
 mod messages;
 mod oauth;
 mod oauth_faults;
+mod offline;
 mod quirks;
 mod spec_examples;
 #[cfg(feature = "tls")]
