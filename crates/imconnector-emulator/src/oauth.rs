@@ -20,7 +20,7 @@ use crate::server::ConnectionKill;
 use crate::snapshot::Tokens;
 use crate::state::fault_engine::{Endpoint, FaultAction};
 use crate::state::grants::{GrantKind, GrantRefusal};
-use crate::state::tokens::{OAUTH_DOMAIN, SCOPE};
+use crate::state::tokens::OAUTH_DOMAIN;
 use crate::state::{Portal, Shared, Urls};
 
 fn oauth_error(status: StatusCode, code: &str, description: &str) -> (StatusCode, Value) {
@@ -31,12 +31,12 @@ fn oauth_error(status: StatusCode, code: &str, description: &str) -> (StatusCode
 }
 
 /// The answer to a granted token request, in the OAuth server's field order.
-fn token_body(urls: &Urls, member_id: &str, tokens: &Tokens) -> Value {
+fn token_body(urls: &Urls, member_id: &str, scope: &str, tokens: &Tokens) -> Value {
     json!({
         "access_token": tokens.access_token.expose_secret(),
         "expires": tokens.expires,
         "expires_in": tokens.expires_in,
-        "scope": SCOPE,
+        "scope": scope,
         "domain": OAUTH_DOMAIN,
         "server_endpoint": urls.rest,
         "status": "L",
@@ -65,7 +65,15 @@ fn grant(portal: &mut Portal, params: &Params) -> (StatusCode, Value) {
     match portal.redeem_grant(kind, &text("client_id"), &text("client_secret"), &secret) {
         Ok(tokens) => (
             StatusCode::OK,
-            token_body(portal.urls(), portal.member_id(), &tokens),
+            token_body(
+                portal.urls(),
+                portal.member_id(),
+                &portal
+                    .app_index(&tokens.client_id)
+                    .map(|app| portal.app(app).scope_text())
+                    .unwrap_or_default(),
+                &tokens,
+            ),
         ),
         Err(GrantRefusal::InvalidClient) => oauth_error(
             StatusCode::UNAUTHORIZED,

@@ -6,14 +6,21 @@
 use serde_json::{json, Map, Value};
 
 use super::auth::Caller;
+use crate::config::RateLimit;
 use crate::envelope::Outcome;
 use crate::php::Params;
 use crate::state::tokens::SCOPE;
 use crate::state::Portal;
 
-/// The plan the emulated portal reports (`LICENSE` is the portal's language, `_`, the plan).
-const LICENSE_TYPE: &str = "pro100";
-const LICENSE_FAMILY: &str = "pro";
+/// The plan the emulated portal reports, `(LICENSE_TYPE, LICENSE_FAMILY)` (`LICENSE` is the
+/// portal's language, `_`, the type): Enterprise when the portal runs the Enterprise bucket
+/// (`limits.md`: 250 + 5/s), Professional otherwise.
+fn plan(portal: &Portal) -> (&'static str, &'static str) {
+    match portal.settings().rate_limit {
+        RateLimit::Enterprise => ("ent250", "ent"),
+        _ => ("pro100", "pro"),
+    }
+}
 /// The portal's language when the app's setup names none.
 const PORTAL_LANGUAGE: &str = "en";
 
@@ -46,6 +53,49 @@ pub(crate) fn profile(portal: &mut Portal, caller: Caller, _params: Params) -> O
     }))
 }
 
+/// Every scope the emulated portal knows (`scope` with `full=true`).
+pub(crate) const ALL_SCOPES: [&str; 2] = ["imconnector", "imopenlines"];
+
+/// `scope`: the scopes of the calling app (the webhook's for the webhook); every known one with
+/// `full=true`.
+pub(crate) fn scope(portal: &mut Portal, caller: Caller, params: Params) -> Outcome {
+    let params = crate::php::upper_keys(&params);
+    if crate::php::truthy(params.get("FULL")) {
+        return Outcome::Ok(json!(ALL_SCOPES));
+    }
+    let granted: Vec<String> = match caller.app() {
+        Some(app) => portal.app(app).scope.clone(),
+        None => SCOPE.split(',').map(str::to_owned).collect(),
+    };
+    Outcome::Ok(json!(granted))
+}
+
+/// `methods`: the methods the calling app may call (`basic` ones included); with `scope=X`
+/// those of scope X (`scope=` empty: the common ones); every method with `full=true`.
+pub(crate) fn methods(portal: &mut Portal, caller: Caller, params: Params) -> Outcome {
+    let params = crate::php::upper_keys(&params);
+    let names = if crate::php::truthy(params.get("FULL")) {
+        super::methods_granted(&|_| true)
+    } else if let Some(value) = params.get("SCOPE") {
+        let wanted = crate::php::to_text(Some(value)).unwrap_or_default();
+        super::methods_granted(&|_| false)
+            .into_iter()
+            .filter(|_| wanted.is_empty())
+            .chain(
+                super::methods_granted(&|scope| scope == wanted)
+                    .into_iter()
+                    .filter(|name| super::scope_of(name).is_some()),
+            )
+            .collect()
+    } else {
+        match caller.app() {
+            Some(app) => super::methods_granted(&|scope| portal.app(app).has_scope(scope)),
+            None => super::methods_granted(&|scope| SCOPE.split(',').any(|own| own == scope)),
+        }
+    };
+    Outcome::Ok(json!(names))
+}
+
 /// `app.info`: for an app's token the app's row (`INSTALLED` false until `installFinish`);
 /// for the incoming webhook only its scope and the plan, as the portal answers a webhook.
 pub(crate) fn app_info(portal: &mut Portal, caller: Caller, _params: Params) -> Outcome {
@@ -53,7 +103,8 @@ pub(crate) fn app_info(portal: &mut Portal, caller: Caller, _params: Params) -> 
         .app()
         .and_then(|app| portal.install_status(app))
         .map_or_else(|| PORTAL_LANGUAGE.to_owned(), |status| status.setup.lang);
-    let license = format!("{language}_{LICENSE_TYPE}");
+    let (license_type, license_family) = plan(portal);
+    let license = format!("{language}_{license_type}");
     let Some(app) = caller.app() else {
         let scope: Vec<&str> = SCOPE.split(',').collect();
         return Outcome::Ok(json!({ "SCOPE": scope, "LICENSE": license }));
@@ -69,7 +120,7 @@ pub(crate) fn app_info(portal: &mut Portal, caller: Caller, _params: Params) -> 
     info.insert("DAYS".to_owned(), Value::Null);
     info.insert("LANGUAGE_ID".to_owned(), json!(language));
     info.insert("LICENSE".to_owned(), json!(license));
-    info.insert("LICENSE_TYPE".to_owned(), json!(LICENSE_TYPE));
-    info.insert("LICENSE_FAMILY".to_owned(), json!(LICENSE_FAMILY));
+    info.insert("LICENSE_TYPE".to_owned(), json!(license_type));
+    info.insert("LICENSE_FAMILY".to_owned(), json!(license_family));
     Outcome::Ok(Value::Object(info))
 }

@@ -4,6 +4,7 @@
 
 pub(crate) mod auth;
 mod basic;
+pub(crate) use basic::ALL_SCOPES;
 mod batch;
 mod connectors;
 mod event_api;
@@ -37,37 +38,114 @@ use auth::Caller;
 /// A method implementation.
 type MethodFn = fn(&mut Portal, Caller, Params) -> Outcome;
 
-/// Every method the emulator knows, by lowercase wire name.
+/// Every method the emulator knows, by lowercase wire name, with the scope that grants it
+/// (`None`: `basic`, which every app has).
+const METHODS: [(&str, Option<&str>, MethodFn); 28] = [
+    (
+        "imconnector.register",
+        Some("imconnector"),
+        connectors::register,
+    ),
+    (
+        "imconnector.unregister",
+        Some("imconnector"),
+        connectors::unregister,
+    ),
+    ("imconnector.list", Some("imconnector"), connectors::list),
+    (
+        "imconnector.activate",
+        Some("imconnector"),
+        status::activate,
+    ),
+    ("imconnector.status", Some("imconnector"), status::status),
+    (
+        "imconnector.connector.data.set",
+        Some("imconnector"),
+        status::data_set,
+    ),
+    (
+        "imconnector.set.error",
+        Some("imconnector"),
+        status::set_error,
+    ),
+    (
+        "imconnector.send.messages",
+        Some("imconnector"),
+        messages::send,
+    ),
+    (
+        "imconnector.update.messages",
+        Some("imconnector"),
+        messages::update,
+    ),
+    (
+        "imconnector.delete.messages",
+        Some("imconnector"),
+        messages::delete,
+    ),
+    (
+        "imconnector.send.status.delivery",
+        Some("imconnector"),
+        outgoing::delivery,
+    ),
+    (
+        "imconnector.send.status.reading",
+        Some("imconnector"),
+        outgoing::reading,
+    ),
+    (
+        "imconnector.chat.name.set",
+        Some("imconnector"),
+        outgoing::chat_name_set,
+    ),
+    (
+        "imopenlines.config.list.get",
+        Some("imopenlines"),
+        openlines::list_get,
+    ),
+    (
+        "imopenlines.config.get",
+        Some("imopenlines"),
+        openlines::get,
+    ),
+    ("event.bind", None, event_api::bind),
+    ("event.unbind", None, event_api::unbind),
+    ("event.get", None, event_api::get),
+    ("event.offline.get", None, offline::get),
+    ("event.offline.list", None, offline::list),
+    ("event.offline.clear", None, offline::clear),
+    ("event.offline.error", None, offline::error),
+    ("batch", None, batch::batch),
+    ("user.admin", None, basic::user_admin),
+    ("profile", None, basic::profile),
+    ("app.info", None, basic::app_info),
+    ("scope", None, basic::scope),
+    ("methods", None, basic::methods),
+];
+
+/// The implementation of `name` (lowercase).
 fn method_fn(name: &str) -> Option<MethodFn> {
-    Some(match name {
-        "imconnector.register" => connectors::register,
-        "imconnector.unregister" => connectors::unregister,
-        "imconnector.list" => connectors::list,
-        "imconnector.activate" => status::activate,
-        "imconnector.status" => status::status,
-        "imconnector.connector.data.set" => status::data_set,
-        "imconnector.set.error" => status::set_error,
-        "imconnector.send.messages" => messages::send,
-        "imconnector.update.messages" => messages::update,
-        "imconnector.delete.messages" => messages::delete,
-        "imconnector.send.status.delivery" => outgoing::delivery,
-        "imconnector.send.status.reading" => outgoing::reading,
-        "imconnector.chat.name.set" => outgoing::chat_name_set,
-        "imopenlines.config.list.get" => openlines::list_get,
-        "imopenlines.config.get" => openlines::get,
-        "event.bind" => event_api::bind,
-        "event.unbind" => event_api::unbind,
-        "event.get" => event_api::get,
-        "event.offline.get" => offline::get,
-        "event.offline.list" => offline::list,
-        "event.offline.clear" => offline::clear,
-        "event.offline.error" => offline::error,
-        "batch" => batch::batch,
-        "user.admin" => basic::user_admin,
-        "profile" => basic::profile,
-        "app.info" => basic::app_info,
-        _ => return None,
-    })
+    METHODS
+        .iter()
+        .find(|(known, _, _)| *known == name)
+        .map(|(_, _, run)| *run)
+}
+
+/// The scope that grants `name` (lowercase); `None` for `basic` methods and unknown names.
+pub(crate) fn scope_of(name: &str) -> Option<&'static str> {
+    METHODS
+        .iter()
+        .find(|(known, _, _)| *known == name)
+        .and_then(|(_, scope, _)| *scope)
+}
+
+/// The names of the methods `granted` allows (every `basic` one included).
+pub(crate) fn methods_granted(granted: &dyn Fn(&str) -> bool) -> Vec<&'static str> {
+    METHODS
+        .iter()
+        .filter(|(_, scope, _)| scope.is_none_or(granted))
+        .map(|(name, _, _)| *name)
+        .collect()
 }
 
 /// Whether the emulator serves `name` (lowercase).
@@ -226,6 +304,17 @@ pub(crate) fn invoke(
     let Some(run) = method_fn(method) else {
         return (Outcome::Err(not_found()), None, 0.0);
     };
+    if let (Some(scope), Some(app)) = (scope_of(method), caller.app()) {
+        if !portal.app(app).has_scope(scope) {
+            // The portal's 403 becomes 401 on the OAuth path (reference, error table).
+            let error = ApiError::new(
+                401,
+                "insufficient_scope",
+                "The request requires higher privileges than provided by the access token",
+            );
+            return (Outcome::Err(error), None, 0.0);
+        }
+    }
     // The outer batch is not charged; each sub-call is (reference §1.6). The ledger runs even
     // without a limit, so every `time` block carries `operating` as the cloud's do.
     let charged = method != "batch";

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::delivery::Outgoing;
 use crate::snapshot::{DeliveryOutcome, EventDelivery};
-use crate::state::tokens::{Grant, SCOPE};
+use crate::state::tokens::Grant;
 use crate::state::Portal;
 
 /// The events the emulator can fire, by the name `event.bind` takes.
@@ -184,7 +184,7 @@ impl Portal {
             ("access_token", access_token),
             ("expires", expires.to_string()),
             ("expires_in", expires_in.to_string()),
-            ("scope", SCOPE.to_owned()),
+            ("scope", self.apps[app].scope_text()),
             ("domain", self.urls.domain.clone()),
             ("server_endpoint", self.urls.rest.clone()),
             ("status", "L".to_owned()),

@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::install::{default_lang, AppSetup, InstallPost, InstallState, InstallStatus};
 use crate::snapshot::DeliveryOutcome;
 use crate::state::install_bodies::{self as payload, FramePost};
-use crate::state::tokens::{random_token, Grant, OAUTH_DOMAIN, SCOPE};
+use crate::state::tokens::{random_token, Grant, OAUTH_DOMAIN};
 use crate::state::Portal;
 
 /// The portal user who installs apps and authorises the code flow (the admin).
@@ -99,7 +99,7 @@ impl Portal {
             user: INSTALLING_USER,
         });
         let app_sid = random_token(&mut self.rng);
-        let post = FramePost::build(self, app, &setup, &tokens, app_sid);
+        let post = FramePost::install(self, app, &setup, &tokens, app_sid);
         if let Some(install) = self.installs.apps.get_mut(&app) {
             install.last_post = Some(post.record.clone());
         }
@@ -206,6 +206,12 @@ impl Portal {
         Ok(previous + 1)
     }
 
+    /// Replaces the scopes granted to `app` (as editing the app's form does); tokens carry
+    /// the new list from now on.
+    pub(crate) fn set_scope(&mut self, app: usize, scope: Vec<String>) {
+        self.apps[app].scope = scope;
+    }
+
     fn queue_install_event(&mut self, app: usize, handler_id: u64, handler: &str) {
         let user = self
             .bindings
@@ -266,6 +272,7 @@ impl Portal {
             app,
             user: INSTALLING_USER,
         });
+        let scope = self.apps[app].scope_text();
         {
             let mut query = url.query_pairs_mut();
             query.append_pair("code", &code);
@@ -275,7 +282,7 @@ impl Portal {
             query
                 .append_pair("domain", &self.urls.domain)
                 .append_pair("member_id", &self.member_id)
-                .append_pair("scope", SCOPE)
+                .append_pair("scope", &scope)
                 .append_pair("server_domain", OAUTH_DOMAIN);
         }
         Ok(url.to_string())

@@ -11,13 +11,14 @@ mod deliveries;
 pub(crate) mod events;
 pub(crate) mod fault_engine;
 pub(crate) mod grants;
-mod install_bodies;
+pub(crate) mod install_bodies;
 pub(crate) mod installs;
 pub(crate) mod offline;
 mod operator;
 mod read;
 pub(crate) mod records;
 mod settings;
+mod settings_page;
 pub(crate) mod statuses;
 pub(crate) mod token_hold;
 pub(crate) mod tokens;
@@ -34,7 +35,9 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
-use crate::config::{Faults, OAuthFaults, OperatingLimit, RateLimit, SoftErrorShape};
+use crate::config::{
+    Faults, OAuthFaults, OperatingLimit, RateLimit, SettingsPostShape, SoftErrorShape,
+};
 use crate::delivery::{Courier, Outgoing};
 use crate::limits::{LeakyBucket, OperatingLedger};
 use crate::snapshot::{Counters, DeliveryOutcome, DeliveryRecord, EventDelivery, Tokens};
@@ -42,7 +45,7 @@ pub(crate) use bindings::{Binding, Duplicate, NewBinding};
 use fault_engine::FaultEngine;
 use records::{Chat, Connector, Line, Message, User};
 use token_hold::{HoldGate, TokenRequestHold};
-use tokens::{random_token, TokenStore};
+use tokens::{random_token, TokenStore, SCOPE};
 
 /// The portal's addresses.
 #[derive(Debug, Clone)]
@@ -100,6 +103,7 @@ pub(crate) struct Settings {
     pub(crate) token_ttl: Duration,
     pub(crate) operating: Option<OperatingLimit>,
     pub(crate) soft_error_shape: SoftErrorShape,
+    pub(crate) settings_post_shape: SettingsPostShape,
     pub(crate) faults: Option<Faults>,
     pub(crate) oauth_faults: Option<OAuthFaults>,
 }
@@ -111,6 +115,20 @@ pub(crate) struct AppRecord {
     pub(crate) application_token: SecretString,
     /// `VERSION` (`app.info`, lifecycle events): 1 until the app is updated.
     pub(crate) version: u32,
+    /// The scopes the app was granted (`scope`, tokens' `scope`); `basic` is implied.
+    pub(crate) scope: Vec<String>,
+}
+
+impl AppRecord {
+    /// The granted scopes as tokens carry them (`imopenlines,imconnector`).
+    pub(crate) fn scope_text(&self) -> String {
+        self.scope.join(",")
+    }
+
+    /// Whether the app holds `scope` (`basic` always).
+    pub(crate) fn has_scope(&self, scope: &str) -> bool {
+        scope == "basic" || self.scope.iter().any(|granted| granted == scope)
+    }
 }
 
 /// A new app with portal-like credentials.
@@ -124,6 +142,7 @@ pub(crate) fn new_app(rng: &mut impl Rng) -> AppRecord {
         client_secret: SecretString::from(Alphanumeric.sample_string(rng, 50)),
         application_token: SecretString::from(random_token(rng)),
         version: 1,
+        scope: SCOPE.split(',').map(str::to_owned).collect(),
     }
 }
 

@@ -75,6 +75,7 @@ fn lists(portal: &Emulator) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callers_saturating_the_portals_bucket_at_its_own_numbers_never_see_query_limit_exceeded() {
+    let _machine = crate::with_own_group().await;
     let portal = portal(PortalLimit::Standard, f64::from(TIME_SCALE)).await;
     let client = client(&portal, scaled_standard());
     let calls = 400;
@@ -98,6 +99,7 @@ async fn callers_saturating_the_portals_bucket_at_its_own_numbers_never_see_quer
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_started_against_a_full_bucket_retries_the_refusals_and_stops_overrunning() {
+    let _machine = crate::with_own_group().await;
     let portal = portal(PortalLimit::Standard, f64::from(TIME_SCALE)).await;
     // Another client of the portal (or this one before a restart) has just filled its bucket.
     let other = client_builder(&portal)
@@ -130,6 +132,7 @@ async fn a_client_started_against_a_full_bucket_retries_the_refusals_and_stops_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nearly_spent_operating_budget_waits_for_the_reset_the_portal_reports() {
+    let _machine = crate::with_own_group().await;
     // Each call costs 6 s of the method's 10 s budget: the second call passes and overspends
     // it, the third would be refused until the window's first minute expires.
     let portal = Emulator::builder()

@@ -2,6 +2,7 @@
 
 #[test]
 fn requests_cannot_be_built_wrong() {
+    let _machine = crate::MACHINE.blocking_write();
     let cases = trybuild::TestCases::new();
     cases.compile_fail("ui/*.rs");
 }

@@ -13,7 +13,7 @@
 //! successful refresh.
 //!
 //! `IMCONNECTOR_SOAK_MESSAGES` sets the size (default 1,000 for CI; the full size is
-//! `IMCONNECTOR_SOAK_MESSAGES=10000 cargo test -p imconnector-tests --test soak -- --nocapture`).
+//! `IMCONNECTOR_SOAK_MESSAGES=10000 cargo test -p imconnector-tests --test all soak -- --nocapture`).
 
 #![allow(clippy::unwrap_used)]
 
@@ -32,7 +32,7 @@ use imconnector::types::{Icon, MessageBody, MessageChat, MessageIn, MessageUser}
 use imconnector::ExposeSecret;
 use imconnector::{Client, OAuthApp, RetryPolicy, Tokens};
 
-use crate::tally::Tally;
+use tally::Tally;
 
 const LINES: i64 = 3;
 /// Emulated seconds per real second: tokens expire every 3 emulated seconds (300 ms), latency
@@ -111,6 +111,7 @@ async fn call_until_ok(client: &Client) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_with_faults_loses_and_duplicates_nothing() {
+    let _machine = crate::alone().await;
     let messages = size();
     let portal = Emulator::builder()
         .lines(usize::try_from(LINES).unwrap())

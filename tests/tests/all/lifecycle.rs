@@ -65,6 +65,7 @@ async fn next_event(bodies: &mut mpsc::UnboundedReceiver<Bytes>, name: &str) -> 
 
 #[tokio::test]
 async fn a_connector_lives_its_whole_life_against_the_emulated_portal() {
+    let _machine = crate::alone().await;
     let portal = Emulator::builder()
         .lines(1)
         .start()

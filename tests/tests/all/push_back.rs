@@ -6,7 +6,7 @@
 //!
 //! Rates are counted by the portal (requests it received per second, refused ones included)
 //! with generous margins: on a loaded 2-core machine the absolute numbers vary, their order
-//! does not. The figure line: `cargo test -p imconnector-tests --test push_back -- --nocapture`.
+//! does not. The figure line: `cargo test -p imconnector-tests --test all push_back -- --nocapture`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -61,6 +61,7 @@ async fn measure(portal: &EmulatorHandle) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_limit_exceeded_slows_the_client_no_caller_sees_it_and_the_rate_recovers() {
+    let _machine = crate::alone().await;
     let portal = Emulator::builder()
         .rate_limit(PortalRateLimit::custom(f64::from(PER_SECOND), BURST))
         .start()
