@@ -250,6 +250,10 @@ impl RedisBackend {
         &self.prefix
     }
 
+    pub(crate) fn scripts(&self) -> &Scripts {
+        &self.scripts
+    }
+
     fn keys(&self, member_id: &str) -> Result<Arc<PortalKeys>, RedisBackendError> {
         PortalKeys::new(&self.prefix, member_id).map(Arc::new)
     }

@@ -20,6 +20,9 @@ pub(crate) struct PortalKeys {
     pub(crate) bucket: String,
     /// String: the registry's portal record (JSON).
     pub(crate) portal: String,
+    /// Sorted set: the portal's started code-flow authorizations, state -> expiry (µs); expires
+    /// with its last state.
+    pub(crate) authorizations: String,
 }
 
 impl PortalKeys {
@@ -37,6 +40,7 @@ impl PortalKeys {
             lock: format!("{base}:refresh-lock"),
             bucket: format!("{base}:bucket"),
             portal: format!("{base}:portal"),
+            authorizations: format!("{base}:authorizations"),
         })
     }
 }
@@ -113,6 +117,9 @@ mod tests {
         );
         assert!(keys.bucket.contains("{bac1cd5c8940947a75e0d71b1a84e348}"));
         assert!(keys.portal.contains("{bac1cd5c8940947a75e0d71b1a84e348}"));
+        assert!(keys
+            .authorizations
+            .contains("{bac1cd5c8940947a75e0d71b1a84e348}"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod authorizations;
 mod backend;
 mod bucket;
 mod error;

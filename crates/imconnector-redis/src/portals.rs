@@ -1,6 +1,9 @@
 //! [`RedisPortals`]: the facade's portal registry kept in Redis (feature `portals`).
 
-use imconnector_transport::portals::{PortalRecord, PortalStore, PortalStoreError};
+use std::time::Duration;
+
+use imconnector_transport::authorization::AuthorizationState;
+use imconnector_transport::portals::{PortalRecord, PortalStore, PortalStoreError, StateSaved};
 use imconnector_transport::{
     secrecy::{ExposeSecret, SecretString},
     ClientBuilder, OAuthApp, RateLimit,
@@ -17,6 +20,13 @@ use crate::{backend::RedisBackend, error::RedisBackendError, keys::PortalKeys};
 /// token hash, so [`load`](PortalStore::load) always returns the newest pair. Saving a record
 /// stores its pair with [`RedisTokenStore::replace`](crate::RedisTokenStore::replace): an
 /// installation outranks every pair before it.
+///
+/// Started code-flow authorizations live in a sorted set per portal (`…:{member_id}:authorizations`,
+/// state -> expiry on the Redis server's clock), so the portal's redirect may reach any replica:
+/// at most [`MAX_AUTHORIZATIONS_PER_PORTAL`](imconnector_transport::portals::MAX_AUTHORIZATIONS_PER_PORTAL)
+/// per portal (a portal's oldest makes room, never another portal's), each taken once by a
+/// script, the set expiring with its last state. Only installed portals get one, so there are at
+/// most that many per installed portal.
 #[derive(Debug, Clone)]
 pub struct RedisPortals {
     backend: RedisBackend,
@@ -132,6 +142,7 @@ impl RedisPortals {
             .arg(&keys.portal)
             .arg(&keys.lock)
             .arg(&keys.bucket)
+            .arg(&keys.authorizations)
             .ignore()
             .cmd("HDEL")
             .arg(&keys.tokens)
@@ -155,6 +166,30 @@ impl PortalStore for RedisPortals {
 
     async fn remove(&self, member_id: &str) -> Result<(), PortalStoreError> {
         self.remove_record(member_id).await.map_err(store_error)
+    }
+
+    async fn save_authorization_state(
+        &self,
+        member_id: &str,
+        state: &AuthorizationState,
+        lifetime: Duration,
+    ) -> Result<StateSaved, PortalStoreError> {
+        self.backend
+            .save_authorization(member_id, state, lifetime)
+            .await
+            .map_err(store_error)?;
+        Ok(StateSaved::Kept)
+    }
+
+    async fn take_authorization_state(
+        &self,
+        member_id: &str,
+        returned: &str,
+    ) -> Result<bool, PortalStoreError> {
+        self.backend
+            .take_authorization(member_id, returned)
+            .await
+            .map_err(store_error)
     }
 
     fn configure(

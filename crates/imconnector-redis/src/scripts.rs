@@ -13,6 +13,8 @@ pub(crate) struct Scripts {
     pub(crate) replace: Script,
     pub(crate) bucket: Script,
     pub(crate) fill: Script,
+    pub(crate) authorization_save: Script,
+    pub(crate) authorization_take: Script,
 }
 
 impl Scripts {
@@ -26,6 +28,8 @@ impl Scripts {
             replace: Script::new(include_str!("scripts/replace.lua")),
             bucket: Script::new(include_str!("scripts/bucket.lua")),
             fill: Script::new(include_str!("scripts/fill.lua")),
+            authorization_save: Script::new(include_str!("scripts/authorization_save.lua")),
+            authorization_take: Script::new(include_str!("scripts/authorization_take.lua")),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! Without the variable they print "skipped: no Redis" (and fail when `CI` is set).
 #![allow(clippy::unwrap_used)]
 
+mod code_flow;
 mod install;
 mod namespaces;
 mod outage;

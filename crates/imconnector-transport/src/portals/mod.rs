@@ -25,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+mod authorizations;
 mod known_tokens;
 mod record;
 mod store;
@@ -39,6 +40,7 @@ use std::time::Duration;
 use crate::{Client, ClientBuilder, OAuthApp};
 use secrecy::SecretString;
 
+pub use authorizations::{StateSaved, DEFAULT_MAX_AUTHORIZATIONS, MAX_AUTHORIZATIONS_PER_PORTAL};
 use known_tokens::KnownTokens;
 pub use known_tokens::{DEFAULT_KNOWN_TOKENS, DEFAULT_KNOWN_TOKEN_AGE};
 pub use record::{InstallEventError, PortalRecord};

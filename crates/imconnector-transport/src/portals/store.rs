@@ -3,9 +3,12 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
-use crate::ClientBuilder;
+use crate::authorization::AuthorizationState;
+use crate::{ClientBuilder, InvalidRequest};
 
+use super::authorizations::{MemoryAuthorizations, StateSaved, MAX_AUTHORIZATIONS_PER_PORTAL};
 use super::PortalRecord;
 
 /// Why a [`PortalStore`] failed.
@@ -48,6 +51,35 @@ pub trait PortalStore: Send + Sync + 'static {
     /// Forgets portal `member_id` (the application was uninstalled).
     fn remove(&self, member_id: &str) -> impl Future<Output = Result<(), PortalStoreError>> + Send;
 
+    /// Keeps `state`, a code-flow authorization started for installed portal `member_id`, for
+    /// `lifetime`, so that the portal's redirect back may reach any replica sharing the store.
+    ///
+    /// Keeps at most [`MAX_AUTHORIZATIONS_PER_PORTAL`] per portal: a newer one drops *that
+    /// portal's* oldest, never another portal's, since anyone may start an authorization. A
+    /// store may also bound its total; when that is reached with other portals' live states it
+    /// answers [`StateSaved::StoreFull`] and drops nothing.
+    ///
+    /// # Errors
+    /// When the store cannot be reached.
+    fn save_authorization_state(
+        &self,
+        member_id: &str,
+        state: &AuthorizationState,
+        lifetime: Duration,
+    ) -> impl Future<Output = Result<StateSaved, PortalStoreError>> + Send;
+
+    /// Takes the state `returned` by the portal's redirect: `true` when it was kept for portal
+    /// `member_id` and has not expired. It is removed in the same atomic step, so a state is
+    /// used once: of two takes, even on two replicas at once, at most one gets `true`.
+    ///
+    /// # Errors
+    /// When the store cannot be reached.
+    fn take_authorization_state(
+        &self,
+        member_id: &str,
+        returned: &str,
+    ) -> impl Future<Output = Result<bool, PortalStoreError>> + Send;
+
     /// Adds what the store shares between replicas (token store, refresh coordination, a
     /// shared limiter) to a portal's client. The default adds nothing.
     ///
@@ -63,16 +95,35 @@ pub trait PortalStore: Send + Sync + 'static {
     }
 }
 
-/// Keeps records in this process only: for one replica, or tests.
+/// Keeps records and started code-flow authorizations in this process only: for one replica
+/// (or several sharing one `Arc` of it), or tests.
 #[derive(Debug, Default)]
 pub struct MemoryPortalStore {
     records: Mutex<HashMap<String, PortalRecord>>,
+    authorizations: MemoryAuthorizations,
 }
 
 impl MemoryPortalStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Keeps at most `total` started code-flow authorizations of all portals (default
+    /// [`DEFAULT_MAX_AUTHORIZATIONS`](super::DEFAULT_MAX_AUTHORIZATIONS)); at least [`MAX_AUTHORIZATIONS_PER_PORTAL`], so one
+    /// portal's cannot fill it.
+    ///
+    /// # Errors
+    /// [`InvalidRequest`] naming `total` when it is below [`MAX_AUTHORIZATIONS_PER_PORTAL`].
+    pub fn max_authorizations(mut self, total: usize) -> Result<Self, InvalidRequest> {
+        if total < MAX_AUTHORIZATIONS_PER_PORTAL {
+            return Err(InvalidRequest::new(
+                "total",
+                format!("must be at least {MAX_AUTHORIZATIONS_PER_PORTAL} (one portal's share)"),
+            ));
+        }
+        self.authorizations = MemoryAuthorizations::new(total);
+        Ok(self)
     }
 }
 
@@ -106,6 +157,72 @@ impl PortalStore for MemoryPortalStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(member_id);
+        self.authorizations.forget(member_id);
         async { Ok(()) }
+    }
+
+    fn save_authorization_state(
+        &self,
+        member_id: &str,
+        state: &AuthorizationState,
+        lifetime: Duration,
+    ) -> impl Future<Output = Result<StateSaved, PortalStoreError>> + Send {
+        let saved = self.authorizations.save(member_id, state, lifetime);
+        async move { Ok(saved) }
+    }
+
+    fn take_authorization_state(
+        &self,
+        member_id: &str,
+        returned: &str,
+    ) -> impl Future<Output = Result<bool, PortalStoreError>> + Send {
+        let taken = self.authorizations.take(member_id, returned);
+        async move { Ok(taken) }
+    }
+}
+
+/// A shared store is a store: replicas in one process (or tests) may share one `Arc`.
+impl<S: PortalStore> PortalStore for std::sync::Arc<S> {
+    fn load(
+        &self,
+        member_id: &str,
+    ) -> impl Future<Output = Result<Option<PortalRecord>, PortalStoreError>> + Send {
+        S::load(self, member_id)
+    }
+
+    fn save(
+        &self,
+        record: &PortalRecord,
+    ) -> impl Future<Output = Result<(), PortalStoreError>> + Send {
+        S::save(self, record)
+    }
+
+    fn remove(&self, member_id: &str) -> impl Future<Output = Result<(), PortalStoreError>> + Send {
+        S::remove(self, member_id)
+    }
+
+    fn save_authorization_state(
+        &self,
+        member_id: &str,
+        state: &AuthorizationState,
+        lifetime: Duration,
+    ) -> impl Future<Output = Result<StateSaved, PortalStoreError>> + Send {
+        S::save_authorization_state(self, member_id, state, lifetime)
+    }
+
+    fn take_authorization_state(
+        &self,
+        member_id: &str,
+        returned: &str,
+    ) -> impl Future<Output = Result<bool, PortalStoreError>> + Send {
+        S::take_authorization_state(self, member_id, returned)
+    }
+
+    fn configure(
+        &self,
+        record: &PortalRecord,
+        builder: ClientBuilder,
+    ) -> Result<ClientBuilder, PortalStoreError> {
+        S::configure(self, record, builder)
     }
 }

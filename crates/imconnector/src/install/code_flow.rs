@@ -3,60 +3,20 @@
 //! `oauth?code=…&state=…&domain=…&member_id=…` → tokens.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use imconnector_transport::authorization::AuthorizationState;
-use imconnector_transport::portals::{PortalStore, RegistryError};
+use imconnector_transport::portals::{PortalStore, RegistryError, StateSaved};
 use url::Url;
 
 use super::flow::check_portal;
 use super::{InstallError, Installer};
 use crate::log_text::untrusted;
 
-/// How long a started authorization waits for the portal's redirect.
-const STATE_LIFETIME: Duration = Duration::from_secs(600);
-/// Anyone may start an authorization: the oldest are dropped beyond this many.
-const MAX_PENDING: usize = 1024;
-
-struct Started {
-    state: AuthorizationState,
-    member_id: String,
-    at: Instant,
-}
-
-/// The states of started authorizations, each used once.
-#[derive(Default)]
-pub(crate) struct Pending {
-    started: Mutex<Vec<Started>>,
-}
-
-impl Pending {
-    fn start(&self, member_id: &str) -> AuthorizationState {
-        let mut started = self.started.lock().unwrap_or_else(PoisonError::into_inner);
-        started.retain(|entry| entry.at.elapsed() < STATE_LIFETIME);
-        if started.len() >= MAX_PENDING {
-            started.remove(0);
-        }
-        let state = AuthorizationState::random();
-        started.push(Started {
-            state: state.clone(),
-            member_id: member_id.to_owned(),
-            at: Instant::now(),
-        });
-        state
-    }
-
-    /// The portal the returned `state` was started for; the state is used up.
-    fn take(&self, returned: &str) -> Option<String> {
-        let mut started = self.started.lock().unwrap_or_else(PoisonError::into_inner);
-        started.retain(|entry| entry.at.elapsed() < STATE_LIFETIME);
-        let position = started
-            .iter()
-            .position(|entry| entry.state.matches(returned))?;
-        Some(started.remove(position).member_id)
-    }
-}
+/// How long a started authorization waits for the portal's redirect, by default.
+pub const DEFAULT_AUTHORIZATION_LIFETIME: Duration = Duration::from_secs(600);
+/// The longest [`Installer::authorization_lifetime`] accepted.
+pub(crate) const MAX_AUTHORIZATION_LIFETIME: Duration = Duration::from_secs(3600);
 
 impl<S: PortalStore> Installer<S> {
     /// The portal's authorize URL for installed portal `member_id`, with a new state.
@@ -77,7 +37,18 @@ impl<S: PortalStore> Installer<S> {
             .map(|url| url.origin().ascii_serialization())
             .or(record.domain)
             .ok_or_else(|| InstallError::NotInstalled(member_id.to_owned()))?;
-        let state = self.pending.start(member_id);
+        // Only an installed portal's state is kept (checked above), at most a bounded number per
+        // portal in the store, so the redirect may come back to any replica sharing it.
+        let state = AuthorizationState::random();
+        let saved = self
+            .registry
+            .store()
+            .save_authorization_state(member_id, &state, self.authorization_lifetime)
+            .await
+            .map_err(RegistryError::from)?;
+        if saved == StateSaved::StoreFull {
+            return Err(InstallError::TooManyAuthorizations);
+        }
         tracing::info!(member_id = %untrusted(member_id), "authorization started");
         self.oauth
             .authorize_url(&portal, &state)
@@ -97,13 +68,16 @@ impl<S: PortalStore> Installer<S> {
         };
         let (code, state) = (field("code")?, field("state")?);
         let (domain, member_id) = (field("domain")?, field("member_id")?);
-        let started_for = self
-            .pending
-            .take(state)
-            .ok_or_else(|| InstallError::Unproven("unknown, used or expired state".to_owned()))?;
-        if &started_for != member_id {
+        // Used up here even if the rest fails: a state is good for one redirect.
+        let taken = self
+            .registry
+            .store()
+            .take_authorization_state(member_id, state)
+            .await
+            .map_err(RegistryError::from)?;
+        if !taken {
             return Err(InstallError::Unproven(
-                "the state was issued for another portal".to_owned(),
+                "unknown, used or expired state, or one issued for another portal".to_owned(),
             ));
         }
         let fresh = self

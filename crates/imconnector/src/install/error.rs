@@ -29,6 +29,10 @@ pub enum InstallError {
     /// The OAuth server could not be asked, so nothing could be proven (502).
     #[error("the OAuth server could not vouch for the request: {0}")]
     OAuthUnavailable(#[source] TokenEndpointError),
+    /// The portal store holds as many started code-flow authorizations of other portals as it
+    /// may (503); one expires within the authorization lifetime.
+    #[error("too many authorizations are in progress; try again later")]
+    TooManyAuthorizations,
     /// The portal registry or its store failed (500).
     #[error(transparent)]
     Registry(#[from] RegistryError),
@@ -58,6 +62,7 @@ impl InstallError {
             | InstallError::Portal(_)
             | InstallError::Provision(_) => StatusCode::BAD_GATEWAY,
             InstallError::Registry(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            InstallError::TooManyAuthorizations => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

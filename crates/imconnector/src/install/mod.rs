@@ -27,7 +27,11 @@
 //! - **Code flow** (to re-obtain tokens of an installed portal): `GET authorize?member_id=…`
 //!   redirects to the portal's authorize page with a random `state`; the redirect back to
 //!   `oauth` is checked (state, `member_id`, domain), its code traded for tokens, and those
-//!   replace the stored pair only if they are an administrator's.
+//!   replace the stored pair only if they are an administrator's. The states live in the
+//!   registry's [`PortalStore`] (Redis included), so the redirect may reach any replica: only
+//!   for installed portals, each used once, for [`Installer::authorization_lifetime`], at most
+//!   [`MAX_AUTHORIZATIONS_PER_PORTAL`](imconnector_transport::portals::MAX_AUTHORIZATIONS_PER_PORTAL)
+//!   per portal, so `/authorize` requests for one portal never drop another's.
 //!
 //! Routes of [`Installer::router`], relative to where you mount it (see [`AppUrls`]):
 //! `/` the app page, `/install`, `/events` (the [`EventReceiver`]), `/settings` (the
@@ -67,6 +71,7 @@ mod settings;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -80,6 +85,7 @@ use crate::provision::{ConnectorSetup, Provisioned};
 use crate::receiver::{EventHandler, EventReceiver};
 use crate::{EventsUrl, SettingsUrl};
 
+pub use code_flow::DEFAULT_AUTHORIZATION_LIFETIME;
 pub use error::InstallError;
 
 /// The default limit on an install or settings POST: the portal's are well under 8 KiB.
@@ -211,7 +217,7 @@ pub struct Installer<S> {
     urls: AppUrls,
     line: Option<LineId>,
     body_limit: usize,
-    pending: code_flow::Pending,
+    authorization_lifetime: Duration,
 }
 
 impl<S: PortalStore> Installer<S> {
@@ -244,7 +250,7 @@ impl<S: PortalStore> Installer<S> {
             urls: urls.clone(),
             line: None,
             body_limit: DEFAULT_INSTALL_BODY_LIMIT,
-            pending: code_flow::Pending::default(),
+            authorization_lifetime: DEFAULT_AUTHORIZATION_LIFETIME,
         })
     }
 
@@ -261,6 +267,23 @@ impl<S: PortalStore> Installer<S> {
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
         self
+    }
+
+    /// How long a started code-flow authorization waits for the portal's redirect (default
+    /// [`DEFAULT_AUTHORIZATION_LIFETIME`], at most an hour); its state is kept in the registry's
+    /// store that long.
+    ///
+    /// # Errors
+    /// [`InvalidRequest`] naming `lifetime` when it is zero or over an hour.
+    pub fn authorization_lifetime(mut self, lifetime: Duration) -> Result<Self, InvalidRequest> {
+        if lifetime.is_zero() || lifetime > code_flow::MAX_AUTHORIZATION_LIFETIME {
+            return Err(InvalidRequest::new(
+                "lifetime",
+                "must be more than zero and at most an hour",
+            ));
+        }
+        self.authorization_lifetime = lifetime;
+        Ok(self)
     }
 
     /// The registry portals are stored in.
@@ -336,6 +359,7 @@ impl<S> fmt::Debug for Installer<S> {
             .field("urls", &self.urls)
             .field("line", &self.line)
             .field("body_limit", &self.body_limit)
+            .field("authorization_lifetime", &self.authorization_lifetime)
             .finish_non_exhaustive()
     }
 }

@@ -61,8 +61,9 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
 
+    use imconnector_transport::authorization::AuthorizationState;
     use imconnector_transport::portals::{
-        MemoryPortalStore, PortalRecord, PortalRegistry, PortalStore, PortalStoreError,
+        MemoryPortalStore, PortalRecord, PortalRegistry, PortalStore, PortalStoreError, StateSaved,
         DEFAULT_KNOWN_TOKENS,
     };
     use imconnector_transport::OAuthApp;
@@ -130,6 +131,29 @@ mod tests {
         async fn remove(&self, member_id: &str) -> Result<(), PortalStoreError> {
             self.check()?;
             self.inner.remove(member_id).await
+        }
+
+        async fn save_authorization_state(
+            &self,
+            member_id: &str,
+            state: &AuthorizationState,
+            lifetime: Duration,
+        ) -> Result<StateSaved, PortalStoreError> {
+            self.check()?;
+            self.inner
+                .save_authorization_state(member_id, state, lifetime)
+                .await
+        }
+
+        async fn take_authorization_state(
+            &self,
+            member_id: &str,
+            returned: &str,
+        ) -> Result<bool, PortalStoreError> {
+            self.check()?;
+            self.inner
+                .take_authorization_state(member_id, returned)
+                .await
         }
     }
 

@@ -2,6 +2,7 @@
 //! operator reply, forged lifecycle events, uninstall and reinstall, malformed install POSTs,
 //! the settings page and the code flow.
 
+mod code_flow;
 pub mod support;
 mod takeover;
 
