@@ -15,8 +15,10 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::{
+    api_error::ApiError,
     envelope::{snippet, Response, TextResponse},
     error::Error,
+    method::{Method, ResultError},
     oauth::OAuthSession,
     pacing::Pacer,
     policy::{RateLimit, RetryPolicy},
@@ -58,6 +60,31 @@ impl Shared {
     pub(crate) fn next_request_id(&self) -> String {
         let seq = self.request_seq.fetch_add(1, Ordering::Relaxed);
         format!("{:08x}-{seq}", self.request_prefix)
+    }
+
+    /// Decodes the `result` text of an answer to `M` through its one decoder, straight from
+    /// the text; a soft error inside it is an [`Error::Api`], a `result` of another shape a
+    /// decode error with a (masked) snippet of it.
+    pub(crate) fn decode_method_result<M: Method>(
+        &self,
+        http_status: u16,
+        response: TextResponse,
+    ) -> Result<Response<M::Response>, Error> {
+        let mut reader = serde_json::Deserializer::from_str(response.result.get());
+        match M::decode_response(&mut reader) {
+            Ok(result) => Ok(response.map(|_| result)),
+            Err(ResultError::Soft(soft)) => {
+                let mut error = ApiError::new(M::NAME, soft.code, soft.description);
+                error.http_status = Some(http_status);
+                Err(Error::Api(error))
+            }
+            Err(ResultError::Malformed(reason)) => Err(Error::Decode {
+                method: M::NAME.to_owned(),
+                http_status,
+                reason: format!("unexpected `result` ({reason})"),
+                snippet: self.snippet(response.result.get().as_bytes()),
+            }),
+        }
     }
 
     /// Decodes the `result` text of an answer to `method`, straight from the text; a `result`

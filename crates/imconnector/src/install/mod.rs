@@ -56,7 +56,7 @@
 //! let registry = Arc::new(PortalRegistry::new(app.clone(), MemoryPortalStore::new()));
 //! let installer = Installer::new(registry, OAuthServer::new(app)?, setup, &urls)?;
 //! let router = axum::Router::new().nest("/bitrix", installer.router(Bridge));
-//! axum::serve(tokio::net::TcpListener::bind("0.0.0.0:8080").await?, router).await?;
+//! imconnector::serve(tokio::net::TcpListener::bind("0.0.0.0:8080").await?, router).await?;
 //! # Ok(()) }
 //! ```
 
