@@ -26,6 +26,11 @@ pub struct PortalRecord {
     /// The portal's OAuth server, when not the registry template's (a test server; every real
     /// portal, on-premise included, refreshes at `oauth.bitrix.info`).
     pub oauth_server: Option<String>,
+    /// Whether the connector was provisioned on this portal since it was last stored by an
+    /// installation ([`PortalStore::set_provisioned`](super::PortalStore::set_provisioned)):
+    /// `false` for a portal whose provisioning failed or was cut off by a crash, which a
+    /// start-up reconciler finishes.
+    pub provisioned: bool,
 }
 
 /// Why an install event (`ONAPPINSTALL` or the install POST) could not be read as a
@@ -56,6 +61,7 @@ impl PortalRecord {
             tokens,
             app: None,
             oauth_server: None,
+            provisioned: false,
         }
     }
 

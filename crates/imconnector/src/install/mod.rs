@@ -70,6 +70,7 @@ mod code_flow;
 mod error;
 mod flow;
 mod page;
+mod reconcile;
 mod request;
 mod routes;
 mod settings;
@@ -92,6 +93,7 @@ use crate::{EventsUrl, SettingsUrl};
 
 pub use code_flow::DEFAULT_AUTHORIZATION_LIFETIME;
 pub use error::InstallError;
+pub use reconcile::Reconciled;
 pub use settings::DEFAULT_SETTINGS_PROOF_TIMEOUT;
 
 /// The default limit on an install or settings POST: the portal's are well under 8 KiB.
@@ -342,7 +344,9 @@ impl<S: PortalStore> Installer<S> {
     /// [`InstallError::Portal`], [`InstallError::NoOpenLine`].
     pub async fn provision(&self, member_id: &str) -> Result<Provisioned, InstallError> {
         let client = self.registry.client_for(member_id).await?;
-        self.provision_portal(&client).await
+        let provisioned = self.provision_portal(&client).await?;
+        self.mark_provisioned(member_id).await;
+        Ok(provisioned)
     }
 
     /// The router: `/`, `/install`, `/events`, `/settings`, `/authorize`, `/oauth` (see the
