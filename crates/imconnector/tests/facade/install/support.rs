@@ -99,6 +99,23 @@ pub async fn app_tuned<S: PortalStore>(
     }
 }
 
+impl<S: PortalStore> App<Arc<S>> {
+    /// Another installer on `app`'s store (serving at `urls`), as another replica or a
+    /// restarted process builds it.
+    pub fn installer_sharing_the_store(&self, urls: &AppUrls) -> Installer<Arc<S>> {
+        let credentials = self.registry.app().clone();
+        let registry = Arc::new(
+            PortalRegistry::new(credentials.clone(), Arc::clone(self.registry.store()))
+                .client_template(Client::builder().rate_limit(RateLimit::Off)),
+        );
+        let oauth = OAuthServer::new(credentials)
+            .expect("http client")
+            .token_url(&self.portal.oauth_url())
+            .expect("valid URL");
+        Installer::new(registry, oauth, setup(urls.events().as_str()), urls).expect("installer")
+    }
+}
+
 impl<S: PortalStore> App<S> {
     /// Waits until every event POST queued so far has been answered.
     pub async fn settle(&self) {
