@@ -23,8 +23,14 @@ pub struct PortalRecord {
     /// The application's credentials on this portal, when they differ from the registry's (a
     /// local application of an on-premise portal has its own).
     pub app: Option<OAuthApp>,
-    /// The portal's OAuth server, when not the registry template's (on-premise portals).
+    /// The portal's OAuth server, when not the registry template's (a test server; every real
+    /// portal, on-premise included, refreshes at `oauth.bitrix.info`).
     pub oauth_server: Option<String>,
+    /// Whether the connector was provisioned on this portal since it was last stored by an
+    /// installation ([`PortalStore::set_provisioned`](super::PortalStore::set_provisioned)):
+    /// `false` for a portal whose provisioning failed or was cut off by a crash, which a
+    /// start-up reconciler finishes.
+    pub provisioned: bool,
 }
 
 /// Why an install event (`ONAPPINSTALL` or the install POST) could not be read as a
@@ -55,6 +61,7 @@ impl PortalRecord {
             tokens,
             app: None,
             oauth_server: None,
+            provisioned: false,
         }
     }
 

@@ -14,6 +14,17 @@ use crate::error::{Step, WorkflowError};
 use crate::log_text::untrusted;
 use crate::provision::{is_bound, is_duplicate_binding, provision, Provisioned};
 
+/// Logs a portal stored and provisioned, at info (the default level) and with its `member_id`
+/// as a field of the line itself, so it shows whatever the subscriber does with spans. Escaped:
+/// the id is proven only in so far as the OAuth server named the same portal.
+fn log_installed(member_id: &str, line: LineId) {
+    tracing::info!(
+        member_id = %untrusted(member_id),
+        line = line.get(),
+        "portal installed: stored and connector provisioned"
+    );
+}
+
 /// The lifecycle events the installer itself receives at the install URL.
 const LIFECYCLE_EVENTS: [&str; 2] = ["ONAPPINSTALL", "ONAPPUNINSTALL"];
 
@@ -72,6 +83,10 @@ impl<S: PortalStore> Installer<S> {
                 (None, None) => (standalone, false),
             };
             let provisioned = self.provision_portal(&client).await?;
+            if stored {
+                self.mark_provisioned(&frame.member_id).await;
+                log_installed(&frame.member_id, provisioned.line);
+            }
             tracing::info!(stored, "connector provisioned; waiting for installFinish");
             Ok(InstallOutcome::AwaitingFinish {
                 member_id: frame.member_id,
@@ -103,7 +118,8 @@ impl<S: PortalStore> Installer<S> {
             let client = self.registry.install(record).await?;
             tracing::info!("ONAPPINSTALL proven: an administrator's; portal stored");
             let provisioned = self.provision_portal(&client).await?;
-            tracing::info!(line = provisioned.line.get(), "connector provisioned");
+            self.mark_provisioned(&event.member_id).await;
+            log_installed(&event.member_id, provisioned.line);
             Ok(InstallOutcome::Installed {
                 member_id: event.member_id,
                 provisioned,
@@ -181,6 +197,15 @@ impl<S: PortalStore> Installer<S> {
             .oauth_server(self.oauth.token_endpoint().as_str())
             .build()
             .map_err(InstallError::Portal)
+    }
+
+    /// Records that the connector is provisioned on a stored portal. A failure to record it
+    /// only means [`Installer::reconcile`] provisions it once more (idempotent): logged, not
+    /// returned.
+    pub(crate) async fn mark_provisioned(&self, member_id: &str) {
+        if let Err(error) = self.registry.mark_provisioned(member_id).await {
+            tracing::warn!(error = %untrusted(&error), "could not record the provisioning; reconcile will redo it");
+        }
     }
 
     /// Binds the lifecycle events to the install URL, then [`provision`]s the connector.
