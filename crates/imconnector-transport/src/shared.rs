@@ -12,9 +12,11 @@ use std::{
 
 use secrecy::SecretString;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use url::Url;
 
 use crate::{
+    bounded_json::{value_within, REST_ANSWER_AMPLIFICATION},
     envelope::{snippet, Response, TextResponse},
     error::Error,
     oauth::OAuthSession,
@@ -75,6 +77,26 @@ impl Shared {
                 http_status,
                 reason: format!("unexpected `result` ({error})"),
                 snippet: self.snippet(response.result.get().as_bytes()),
+            }),
+        }
+    }
+
+    /// Decodes the `result` text of an answer to `method` into a `Value` within the memory
+    /// budget of REST answers (see [`bounded_json`](crate::bounded_json)).
+    pub(crate) fn decode_value_result(
+        &self,
+        method: &str,
+        http_status: u16,
+        response: TextResponse,
+    ) -> Result<Response<Value>, Error> {
+        let text = response.result.get();
+        match value_within(text.as_bytes(), REST_ANSWER_AMPLIFICATION) {
+            Ok(result) => Ok(response.map(|_| result)),
+            Err(refused) => Err(Error::Decode {
+                method: method.to_owned(),
+                http_status,
+                reason: format!("unreadable `result`: {}", refused.reason),
+                snippet: self.snippet(text.as_bytes()),
             }),
         }
     }
