@@ -304,6 +304,20 @@ pub enum SoftErrorShape {
     TopLevel,
 }
 
+/// What the connector settings page's POST carries (placement `SETTING_CONNECTOR`, reference
+/// §6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SettingsPostShape {
+    /// Every field the docs list, `APPLICATION_TOKEN` included (the default).
+    #[default]
+    Full,
+    /// Without `APPLICATION_TOKEN`, as a real portal may send it: the app has to prove the
+    /// POST's `AUTH_ID` with the portal instead.
+    WithoutApplicationToken,
+}
+
 /// Durations as (fractional) seconds in the HTTP control API.
 mod secs {
     use std::time::Duration;

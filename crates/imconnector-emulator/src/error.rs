@@ -39,6 +39,9 @@ pub enum ControlError {
         /// What was refused.
         action: &'static str,
     },
+    /// No connector registered with this id.
+    #[error("no connector `{0}` is registered")]
+    UnknownConnector(String),
     /// No app with this `client_id`.
     #[error("no app with client_id `{0}`")]
     UnknownApp(String),

@@ -32,7 +32,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use builder::{EmulatorBuilder, StartError};
-pub use config::{Faults, OAuthFaults, OperatingLimit, RateLimit, SoftErrorShape};
+pub use config::{
+    Faults, OAuthFaults, OperatingLimit, RateLimit, SettingsPostShape, SoftErrorShape,
+};
 pub use control::EmulatorHandle;
 pub use error::{ControlError, OperatorMessage};
 pub use install::{AppSetup, InstallPost, InstallState, InstallStatus};

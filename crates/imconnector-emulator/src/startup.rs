@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use crate::builder::{EmulatorBuilder, StartError};
 use crate::clock::Clock;
+use crate::config::SettingsPostShape;
 use crate::control::EmulatorHandle;
 use crate::delivery::Courier;
 use crate::envelope::{error_response, ApiError, MAX_BODY_BYTES};
@@ -194,6 +195,7 @@ impl EmulatorBuilder {
                 token_ttl: self.token_ttl,
                 operating: self.operating_limit,
                 soft_error_shape: self.soft_error_shape,
+                settings_post_shape: SettingsPostShape::default(),
                 faults: self.faults.clone(),
                 oauth_faults: self.oauth_faults.clone(),
             },

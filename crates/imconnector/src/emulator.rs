@@ -31,7 +31,8 @@ pub use imconnector_emulator::{
     DeliveryKind, DeliveryOutcome, DeliveryRecord, Direction, Emulator, EmulatorBuilder,
     EmulatorHandle, EventDelivery, FaultCounters, Faults, InstallPost, InstallState, InstallStatus,
     LineInfo, LineStatus, MessageInfo, OAuthFaults, OfflineEventInfo, OperatingLimit,
-    OperatorMessage, PortalUser, SessionInfo, SoftErrorShape, StartError, TokenRequestHold,
+    OperatorMessage, PortalUser, SessionInfo, SettingsPostShape, SoftErrorShape, StartError,
+    TokenRequestHold,
 };
 
 use imconnector_transport::secrecy::ExposeSecret as _;

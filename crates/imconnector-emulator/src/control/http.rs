@@ -15,7 +15,9 @@ use serde_json::{json, Value};
 
 use super::respond::{app_json, failure, reply, tokens_json};
 use super::{ControlError, EmulatorHandle};
-use crate::config::{Faults, OAuthFaults, OperatingLimit, RateLimit, SoftErrorShape};
+use crate::config::{
+    Faults, OAuthFaults, OperatingLimit, RateLimit, SettingsPostShape, SoftErrorShape,
+};
 use crate::state::Shared;
 
 type SharedState = State<Arc<Shared>>;
@@ -55,6 +57,10 @@ fn routes() -> Router<Arc<Shared>> {
         .route("/settings/faults", put(set_faults))
         .route("/settings/oauth-faults", put(set_oauth_faults))
         .route("/settings/soft-error-shape", put(set_soft_error_shape))
+        .route(
+            "/settings/settings-post-shape",
+            put(set_settings_post_shape),
+        )
         .route("/settings/operating-limit", put(set_operating_limit))
         .route("/connectors", get(connectors))
         .route("/statuses", get(statuses))
@@ -298,6 +304,14 @@ async fn set_soft_error_shape(
     Json(body): Json<SoftErrorShape>,
 ) -> Response {
     handle(shared).set_soft_error_shape(body);
+    Json(json!({ "ok": true })).into_response()
+}
+
+async fn set_settings_post_shape(
+    State(shared): SharedState,
+    Json(body): Json<SettingsPostShape>,
+) -> Response {
+    handle(shared).set_settings_post_shape(body);
     Json(json!({ "ok": true })).into_response()
 }
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::respond::{app_json, failure, install_status_json};
 use super::{ControlError, EmulatorHandle};
 use crate::delivery::post as post_form;
-use crate::install::{AppSetup, InstallStatus};
+use crate::install::{AppSetup, InstallPost, InstallStatus};
 use crate::snapshot::AppCredentials;
 use crate::state::{Portal, Shared};
 
@@ -129,6 +129,54 @@ impl EmulatorHandle {
         })
     }
 
+    /// The administrator clicks *Connect* for `connector` on `line` in the contact center:
+    /// the status row's `ACTIVE` is set (only that: the app must call `imconnector.activate`
+    /// to reach `STATUS`), then the connector's settings page (its `PLACEMENT_HANDLER`) is
+    /// POSTed as the portal opens it in a frame: `PLACEMENT=SETTING_CONNECTOR`,
+    /// `PLACEMENT_OPTIONS` (JSON: `CONNECTOR`, `LINE`, `ACTIVE_STATUS`, `CONNECTION_STATUS`,
+    /// `REGISTER_STATUS`, `ERROR_STATUS`, `STATUS`), a fresh pair of the administrator's, and
+    /// `APPLICATION_TOKEN` unless [`SettingsPostShape::WithoutApplicationToken`] is set
+    /// ([`EmulatorHandle::set_settings_post_shape`]). Returns the POST with the app's answer.
+    ///
+    /// [`SettingsPostShape::WithoutApplicationToken`]: crate::SettingsPostShape
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownConnector`], [`ControlError::UnknownLine`].
+    pub async fn connect_connector(
+        &self,
+        connector: &str,
+        line: i64,
+    ) -> Result<InstallPost, ControlError> {
+        self.settings_page(connector, line, true).await
+    }
+
+    /// The administrator clicks *Disconnect*: `ACTIVE` is cleared and the settings page is
+    /// POSTed as for [`EmulatorHandle::connect_connector`].
+    ///
+    /// # Errors
+    /// [`ControlError::UnknownConnector`], [`ControlError::UnknownLine`].
+    pub async fn disconnect_connector(
+        &self,
+        connector: &str,
+        line: i64,
+    ) -> Result<InstallPost, ControlError> {
+        self.settings_page(connector, line, false).await
+    }
+
+    async fn settings_page(
+        &self,
+        connector: &str,
+        line: i64,
+        active: bool,
+    ) -> Result<InstallPost, ControlError> {
+        let connector = crate::php::connector_real_id(connector);
+        let mut post = self
+            .shared
+            .run(|portal| portal.open_settings_page(&connector, line, active))?;
+        post.outcome = post_form(self.shared.http(), &post.url, post.body.clone()).await;
+        Ok(post)
+    }
+
     /// Replaces the scopes granted to an app, e.g. `&["imopenlines"]` to take `imconnector`
     /// away: its calls of a method outside them answer 401 `insufficient_scope` (inside a
     /// `batch`, in `result_error`); `scope` and `methods` answer accordingly and tokens carry
@@ -197,6 +245,14 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/apps/{client_id}/uninstall", post(uninstall))
         .route("/apps/{client_id}/update", post(update))
         .route("/apps/{client_id}/scope", put(set_scope))
+        .route(
+            "/connectors/{connector}/lines/{line}/connect",
+            post(connect),
+        )
+        .route(
+            "/connectors/{connector}/lines/{line}/disconnect",
+            post(disconnect),
+        )
 }
 
 fn handle(shared: Arc<Shared>) -> EmulatorHandle {
@@ -235,6 +291,35 @@ async fn update(State(shared): SharedState, Path(client_id): Path<String>) -> Re
         Ok(version) => Json(serde_json::json!({ "version": version })).into_response(),
         Err(error) => failure(&error),
     }
+}
+
+/// The settings-page POST as sent, with its query and form parsed (secrets in clear: tests).
+fn frame_post_reply(result: Result<InstallPost, ControlError>) -> Response {
+    match result {
+        Ok(post) => {
+            let mut value = serde_json::to_value(&post).unwrap_or_default();
+            if let serde_json::Value::Object(map) = &mut value {
+                map.insert("query".to_owned(), serde_json::json!(post.query()));
+                map.insert("form".to_owned(), serde_json::json!(post.form()));
+            }
+            Json(value).into_response()
+        }
+        Err(error) => failure(&error),
+    }
+}
+
+async fn connect(
+    State(shared): SharedState,
+    Path((connector, line)): Path<(String, i64)>,
+) -> Response {
+    frame_post_reply(handle(shared).connect_connector(&connector, line).await)
+}
+
+async fn disconnect(
+    State(shared): SharedState,
+    Path((connector, line)): Path<(String, i64)>,
+) -> Response {
+    frame_post_reply(handle(shared).disconnect_connector(&connector, line).await)
 }
 
 async fn set_scope(

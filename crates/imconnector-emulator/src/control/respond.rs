@@ -18,6 +18,7 @@ pub(super) fn failure(error: &ControlError) -> Response {
         | ControlError::UnknownChat { .. }
         | ControlError::UnknownMessage(_)
         | ControlError::UnknownApp(_)
+        | ControlError::UnknownConnector(_)
         | ControlError::UnknownUser(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
         ControlError::Timeout { .. } => (StatusCode::REQUEST_TIMEOUT, "TIMEOUT"),
         _ => (StatusCode::CONFLICT, "REFUSED"),

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use super::{ControlError, EmulatorHandle};
-use crate::config::{Faults, OAuthFaults, OperatingLimit, RateLimit, SoftErrorShape};
+use crate::config::{
+    Faults, OAuthFaults, OperatingLimit, RateLimit, SettingsPostShape, SoftErrorShape,
+};
 use crate::state::token_hold::TokenRequestHold;
 
 impl EmulatorHandle {
@@ -54,6 +56,13 @@ impl EmulatorHandle {
     /// reached yet.
     pub fn hold_next_token_request(&self) -> TokenRequestHold {
         self.shared.hold_next_token_request()
+    }
+
+    /// Chooses what the connector settings page's POST carries from now on (see
+    /// [`EmulatorHandle::connect_connector`]).
+    pub fn set_settings_post_shape(&self, shape: SettingsPostShape) {
+        self.shared
+            .run(|portal| portal.set_settings_post_shape(shape));
     }
 
     /// Chooses where register/unregister soft errors go.

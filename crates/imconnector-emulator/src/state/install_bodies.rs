@@ -11,19 +11,53 @@ use crate::state::Portal;
 /// `status` of a local app.
 const STATUS: &str = "L";
 
-/// A UI install POST ready to send.
+/// A frame POST (an app page opened in the portal) ready to send.
 pub(crate) struct FramePost {
     /// What is recorded (outcome `Pending` until the app answers).
     pub(crate) record: InstallPost,
 }
 
+/// What a frame POST carries besides the viewing user's tokens.
+pub(crate) struct Frame<'a> {
+    /// The page's URL (the query string is added).
+    pub(crate) url: &'a str,
+    pub(crate) lang: &'a str,
+    /// `PLACEMENT`: `DEFAULT` for the app page, `SETTING_CONNECTOR` for a connector's settings.
+    pub(crate) placement: &'a str,
+    /// `PLACEMENT_OPTIONS` (a JSON string), left out when `None`.
+    pub(crate) options: Option<&'a str>,
+    /// The newer shape: `SERVER_ENDPOINT` and `APPLICATION_SCOPE` (and the token below).
+    pub(crate) app_fields: bool,
+    /// `APPLICATION_TOKEN` (only in the newer shape).
+    pub(crate) application_token: bool,
+}
+
 impl FramePost {
-    /// The POST of the admin opening a not yet installed UI app: query `DOMAIN`, `PROTOCOL`,
-    /// `LANG`, `APP_SID` on the install URL; the viewing user's tokens in the body.
-    pub(crate) fn build(
+    /// The UI install POST of the admin opening a not yet installed app.
+    pub(crate) fn install(
         portal: &Portal,
         app: usize,
         setup: &AppSetup,
+        tokens: &Tokens,
+        app_sid: String,
+    ) -> Self {
+        let frame = Frame {
+            url: &setup.install_url,
+            lang: &setup.lang,
+            placement: "DEFAULT",
+            options: setup.placement_options.as_deref(),
+            app_fields: !setup.legacy_install_post,
+            application_token: !setup.legacy_install_post,
+        };
+        Self::build(portal, app, &frame, tokens, app_sid)
+    }
+
+    /// A frame POST: query `DOMAIN`, `PROTOCOL`, `LANG`, `APP_SID` on the page's URL; the
+    /// viewing user's tokens in the body, in the portal's field order.
+    pub(crate) fn build(
+        portal: &Portal,
+        app: usize,
+        frame: &Frame<'_>,
         tokens: &Tokens,
         app_sid: String,
     ) -> Self {
@@ -32,17 +66,17 @@ impl FramePost {
         } else {
             "0"
         };
-        let url = match url::Url::parse(&setup.install_url) {
+        let url = match url::Url::parse(frame.url) {
             Ok(mut url) => {
                 url.query_pairs_mut()
                     .append_pair("DOMAIN", &portal.urls.domain)
                     .append_pair("PROTOCOL", protocol)
-                    .append_pair("LANG", &setup.lang)
+                    .append_pair("LANG", frame.lang)
                     .append_pair("APP_SID", &app_sid);
                 url.to_string()
             }
             // Checked when the app was added; kept as is if it somehow is not a URL.
-            Err(_) => setup.install_url.clone(),
+            Err(_) => frame.url.to_owned(),
         };
         let mut form = form_urlencoded::Serializer::new(String::new());
         form.append_pair("AUTH_ID", tokens.access_token.expose_secret())
@@ -50,14 +84,16 @@ impl FramePost {
             .append_pair("REFRESH_ID", tokens.refresh_token.expose_secret())
             .append_pair("member_id", &portal.member_id)
             .append_pair("status", STATUS)
-            .append_pair("PLACEMENT", "DEFAULT");
-        if let Some(options) = &setup.placement_options {
+            .append_pair("PLACEMENT", frame.placement);
+        if let Some(options) = frame.options {
             form.append_pair("PLACEMENT_OPTIONS", options);
         }
-        if !setup.legacy_install_post {
-            form.append_pair("SERVER_ENDPOINT", &portal.urls.rest)
-                .append_pair("APPLICATION_TOKEN", &portal.application_token(app))
-                .append_pair("APPLICATION_SCOPE", &portal.apps[app].scope_text());
+        if frame.app_fields {
+            form.append_pair("SERVER_ENDPOINT", &portal.urls.rest);
+            if frame.application_token {
+                form.append_pair("APPLICATION_TOKEN", &portal.application_token(app));
+            }
+            form.append_pair("APPLICATION_SCOPE", &portal.apps[app].scope_text());
         }
         Self {
             record: InstallPost {

@@ -99,7 +99,7 @@ impl Portal {
             user: INSTALLING_USER,
         });
         let app_sid = random_token(&mut self.rng);
-        let post = FramePost::build(self, app, &setup, &tokens, app_sid);
+        let post = FramePost::install(self, app, &setup, &tokens, app_sid);
         if let Some(install) = self.installs.apps.get_mut(&app) {
             install.last_post = Some(post.record.clone());
         }

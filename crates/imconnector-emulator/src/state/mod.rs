@@ -11,13 +11,14 @@ mod deliveries;
 pub(crate) mod events;
 pub(crate) mod fault_engine;
 pub(crate) mod grants;
-mod install_bodies;
+pub(crate) mod install_bodies;
 pub(crate) mod installs;
 pub(crate) mod offline;
 mod operator;
 mod read;
 pub(crate) mod records;
 mod settings;
+mod settings_page;
 pub(crate) mod statuses;
 pub(crate) mod token_hold;
 pub(crate) mod tokens;
@@ -34,7 +35,9 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
-use crate::config::{Faults, OAuthFaults, OperatingLimit, RateLimit, SoftErrorShape};
+use crate::config::{
+    Faults, OAuthFaults, OperatingLimit, RateLimit, SettingsPostShape, SoftErrorShape,
+};
 use crate::delivery::{Courier, Outgoing};
 use crate::limits::{LeakyBucket, OperatingLedger};
 use crate::snapshot::{Counters, DeliveryOutcome, DeliveryRecord, EventDelivery, Tokens};
@@ -100,6 +103,7 @@ pub(crate) struct Settings {
     pub(crate) token_ttl: Duration,
     pub(crate) operating: Option<OperatingLimit>,
     pub(crate) soft_error_shape: SoftErrorShape,
+    pub(crate) settings_post_shape: SettingsPostShape,
     pub(crate) faults: Option<Faults>,
     pub(crate) oauth_faults: Option<OAuthFaults>,
 }

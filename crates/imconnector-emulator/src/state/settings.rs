@@ -1,6 +1,6 @@
 //! Settings changed at run time, with what each change resets.
 
-use crate::config::{OperatingLimit, RateLimit, SoftErrorShape};
+use crate::config::{OperatingLimit, RateLimit, SettingsPostShape, SoftErrorShape};
 use crate::limits::OperatingReport;
 use crate::state::{Portal, Settings};
 
@@ -22,6 +22,10 @@ impl Portal {
     }
 
     /// Turns the operating-time budget on or off.
+    pub(crate) fn set_settings_post_shape(&mut self, shape: SettingsPostShape) {
+        self.settings.settings_post_shape = shape;
+    }
+
     pub(crate) fn set_operating_limit(&mut self, limit: Option<OperatingLimit>) {
         self.settings.operating = limit;
     }

@@ -70,6 +70,12 @@ impl Portal {
         }
     }
 
+    /// The settings page's *Connect*/*Disconnect*: only `ACTIVE` changes (the row is made if
+    /// missing).
+    pub(crate) fn set_status_active(&mut self, connector: &str, line: i64, active: bool) {
+        self.status_row(connector, line).active = active;
+    }
+
     /// `imconnector.set.error`: the row (made if missing) is marked in error.
     pub(crate) fn mark_status_error(&mut self, connector: &str, line: i64) {
         self.status_row(connector, line).error = true;

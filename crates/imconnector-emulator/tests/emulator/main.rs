@@ -20,6 +20,7 @@ mod oauth;
 mod oauth_faults;
 mod offline;
 mod quirks;
+mod settings_page;
 mod spec_examples;
 #[cfg(feature = "tls")]
 mod tls;
