@@ -1,9 +1,9 @@
 //! Fuzz body: the checks requests make before anything is sent.
 
-use imconnector_api::methods::SendMessages;
+use imconnector_api::ids::{ConnectorId, LineId, SettingsUrl};
+use imconnector_api::methods::{RegisterConnector, SendMessages};
 use imconnector_api::transport::Method;
-use imconnector_api::types::{MessageBody, MessageChat, MessageFile, MessageIn, MessageUser};
-use imconnector_api::wire::{ConnectorId, DataImageUri, LineId, Validate};
+use imconnector_api::types::{Icon, MessageBody, MessageChat, MessageFile, MessageIn, MessageUser};
 
 /// PHP's `empty()` for a string, which the portal applies to ids and texts.
 fn php_empty(text: &str) -> bool {
@@ -56,7 +56,15 @@ pub fn check(data: &[u8]) {
         assert_eq!(error.parameter, "LINE");
     }
 
-    let icon = DataImageUri::new(second.as_str()).validate_at("ICON.DATA_IMAGE");
+    // The icon is checked when the request holding it is validated.
+    let Ok(settings) = SettingsUrl::parse("https://connector.example/settings") else {
+        unreachable!("a valid settings URL")
+    };
+    let Ok(registered) = ConnectorId::new("fuzz_connector") else {
+        unreachable!("a valid connector id")
+    };
+    let icon =
+        RegisterConnector::new(registered, "Fuzz", Icon::new(second.as_str()), settings).validate();
     let prefix_ok = second
         .as_bytes()
         .get(..11)

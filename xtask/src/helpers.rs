@@ -1,5 +1,5 @@
-//! The hand-written wire helpers of `imconnector_api::wire` the spec may name, and the named
-//! checks of `wire::checks`. This table mirrors the one in `spec/README.md`; a name missing here
+//! The hand-written wire helpers of `imconnector_api::wire` (crate-private) the spec may name,
+//! the named checks of `wire::checks` and the result readers of `wire::responses`. This table mirrors the one in `spec/README.md`; a name missing here
 //! is an unknown type to the generator, and one missing in `wire.rs` fails to compile.
 
 /// How a request constructor or setter takes a value of a helper type.
@@ -43,8 +43,21 @@ pub struct Helper {
     pub secret: bool,
     /// Implements `wire::Validate` with checks of its own (run by `Method::validate`).
     pub validates: bool,
-    /// Implements `wire::SoftErrorSource`, so a method may name it as `response.soft_error`.
-    pub soft_error: bool,
+    /// Which Rust type holds it.
+    pub shape: Shape,
+}
+
+/// The Rust type of a helper: its own type in `wire`, or a standard one (decoded by that
+/// type's `WireDecode`, so public types name no wire helper).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `crate::wire::<Name>` (re-exported publicly where users meet it, e.g. `ids`).
+    Own,
+    /// `BTreeMap<usize, T>`: items keyed by their position in the request, for a PHP list that
+    /// turns into an object when items are missing (`{"1": ...}`).
+    ByPosition,
+    /// `Option<T>`, for a value PHP sends as `false` (or `null`) when there is none.
+    Optional,
 }
 
 const fn helper(name: &'static str, arg: ArgStyle, example: ExampleStyle) -> Helper {
@@ -54,14 +67,19 @@ const fn helper(name: &'static str, arg: ArgStyle, example: ExampleStyle) -> Hel
         arg,
         example,
         secret: false,
-        soft_error: false,
         validates: false,
+        shape: Shape::Own,
     }
 }
 
 /// Every helper, sorted by name.
 pub const HELPERS: &[Helper] = &[
     helper("ActiveFlag", ArgStyle::Bool, ExampleStyle::Literal),
+    Helper {
+        arity: 1,
+        shape: Shape::ByPosition,
+        ..helper("ByPosition", ArgStyle::AsIs, ExampleStyle::Default)
+    },
     Helper {
         validates: true,
         ..helper("ConnectorId", ArgStyle::AsIs, ExampleStyle::CheckedString)
@@ -70,10 +88,10 @@ pub const HELPERS: &[Helper] = &[
         validates: true,
         ..helper("DataImageUri", ArgStyle::IntoString, ExampleStyle::Literal)
     },
-    helper("EmptyObject", ArgStyle::AsIs, ExampleStyle::Default),
     helper("EventsUrl", ArgStyle::AsIs, ExampleStyle::ParsedString),
     Helper {
         arity: 1,
+        shape: Shape::Optional,
         ..helper("FalseOr", ArgStyle::AsIs, ExampleStyle::Default)
     },
     helper("Id", ArgStyle::IntoString, ExampleStyle::Literal),
@@ -82,26 +100,10 @@ pub const HELPERS: &[Helper] = &[
         ..helper("LineId", ArgStyle::AsIs, ExampleStyle::CheckedInteger)
     },
     Helper {
-        arity: 1,
-        ..helper("ListOrMap", ArgStyle::AsIs, ExampleStyle::Default)
-    },
-    Helper {
-        arity: 1,
-        ..helper("MapOrEmptyList", ArgStyle::AsIs, ExampleStyle::Default)
-    },
-    Helper {
-        soft_error: true,
-        ..helper("NestedResult", ArgStyle::AsIs, ExampleStyle::Default)
-    },
-    Helper {
         secret: true,
         ..helper("SecretString", ArgStyle::AsIs, ExampleStyle::Default)
     },
     helper("SettingsUrl", ArgStyle::AsIs, ExampleStyle::ParsedString),
-    Helper {
-        soft_error: true,
-        ..helper("SuccessFlag", ArgStyle::AsIs, ExampleStyle::Default)
-    },
     helper("YesNo", ArgStyle::Bool, ExampleStyle::Literal),
 ];
 
@@ -118,6 +120,23 @@ pub const CHECKS: &[&str] = &[
     "messages_not_empty",
 ];
 
+/// What a check of [`CHECKS`] refuses, for the request's documentation (the checks themselves
+/// are private to the crate).
+pub fn check_summary(check: &str) -> &'static str {
+    match check {
+        "delivery_items_complete" => "every confirmation carries `im.chat_id`, `im.message_id`, a non-empty `message.id` and `chat.id`",
+        "messages_complete" => "every message names `user.id` and `chat.id` and has `message.text` or `message.files`, every file a `url`",
+        "messages_identified" => "every message names `user.id`, `message.id` and `chat.id`",
+        "messages_not_empty" => "`MESSAGES` is not empty",
+        _ => "a named check",
+    }
+}
+
+/// The readers of `wire::responses` a method's `response.soft_error` may name: each reads the
+/// `result`, reports the failure the portal may send inside an HTTP 200 answer, and decodes the
+/// response type from it.
+pub const SOFT_ERROR_READERS: &[&str] = &["nested_result", "success_flag"];
+
 /// Names the generator itself gives to generated items, so no spec type may take them.
 pub const RESERVED_TYPE_NAMES: &[&str] = &["Event", "EventDecodeError", "UnknownEvent"];
 
@@ -129,5 +148,9 @@ mod tests {
     fn tables_are_sorted_so_lookups_and_docs_stay_stable() {
         assert!(HELPERS.windows(2).all(|pair| pair[0].name < pair[1].name));
         assert!(CHECKS.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(SOFT_ERROR_READERS.windows(2).all(|pair| pair[0] < pair[1]));
+        for check in CHECKS {
+            assert_ne!(check_summary(check), check_summary(""), "{check}");
+        }
     }
 }

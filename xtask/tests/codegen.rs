@@ -319,16 +319,19 @@ fn lint_reports_example_keys_and_codes_the_method_does_not_declare() {
 }
 
 #[test]
-fn lint_reports_unknown_checks_and_misplaced_soft_errors() {
+fn lint_reports_unknown_checks_and_soft_error_readers() {
     let errors = lint_after("checks", METHOD, |method| {
         method["validate"] = json!(["messages_everywhere"]);
-        method["response"]["type"] = json!("bool");
+        method["response"]["soft_error"] = json!("SuccessFlag");
     });
     assert!(
         errors.contains("unknown check `messages_everywhere`"),
         "{errors}"
     );
-    assert!(errors.contains("response.soft_error `SuccessFlag` must be response.type or the type of one of its fields"), "{errors}");
+    assert!(
+        errors.contains("response.soft_error: unknown reader `SuccessFlag`"),
+        "{errors}"
+    );
 }
 
 #[test]

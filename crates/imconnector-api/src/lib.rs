@@ -10,9 +10,11 @@ mod event_decode;
 #[rustfmt::skip]
 mod generated;
 pub mod ids;
+pub mod php;
 mod results;
+pub mod soft_errors;
 #[cfg(test)]
 mod test_support;
-pub mod wire;
+mod wire;
 
 pub use generated::{events, methods, types};

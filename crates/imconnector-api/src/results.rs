@@ -1,24 +1,18 @@
-//! Hand-written conveniences on generated result types: reading what users read most without
-//! walking the wire shapes (`DATA.RESULT` may be a list, an object keyed by index, or `[]`).
+//! Hand-written conveniences on generated result types.
 
 use crate::types::{MessageResult, MessagesResult};
 
 impl MessagesResult {
     /// The per-message results of `imconnector.send/update/delete.messages`, in the order of
-    /// `MESSAGES` (sparse indices keep their order; an old server's `DATA: []` yields none).
+    /// `MESSAGES` (a message the portal left out of its answer has none).
     pub fn items(&self) -> impl Iterator<Item = &MessageResult> + '_ {
-        self.data
-            .get("RESULT")
-            .into_iter()
-            .flat_map(|results| results.values())
+        self.results.values()
     }
 
-    /// The result of the message at `index` of the request's `MESSAGES` (a sparse answer keys
-    /// its items by that index); `None` when the answer says nothing of it.
+    /// The result of the message at `index` of the request's `MESSAGES`; `None` when the
+    /// answer says nothing of it.
     pub fn get(&self, index: usize) -> Option<&MessageResult> {
-        self.data
-            .get("RESULT")
-            .and_then(|results| results.get(index))
+        self.results.get(&index)
     }
 
     /// The results of messages the portal did not take (`SUCCESS: false`), each with its
@@ -30,18 +24,25 @@ impl MessagesResult {
 
 #[cfg(test)]
 mod tests {
+    use crate::methods::SendMessages;
+    use crate::transport::{Method, ResultError};
     use crate::types::MessagesResult;
 
+    fn decode(result: serde_json::Value) -> Result<MessagesResult, ResultError> {
+        SendMessages::decode_response(&result)
+    }
+
     #[test]
-    fn items_read_lists_sparse_objects_and_the_old_empty_list() {
-        let list: MessagesResult = serde_json::from_value(serde_json::json!({
+    fn results_keep_each_messages_position_in_lists_and_sparse_objects() {
+        let list = decode(serde_json::json!({
             "SUCCESS": true,
             "DATA": {"RESULT": [
-                {"SUCCESS": true, "user": "585", "message": {"id": "m1"}},
+                {"SUCCESS": true, "user": "585", "message": {"id": "m1", "date": {}}},
                 {"SUCCESS": false, "ERRORS": ["Incomplete data"]}
             ]}
         }))
         .unwrap();
+        assert!(list.success);
         assert_eq!(list.items().count(), 2);
         let failed: Vec<_> = list.failures().collect();
         assert_eq!(failed.len(), 1);
@@ -49,8 +50,9 @@ mod tests {
             failed[0].errors.as_deref(),
             Some(&["Incomplete data".to_owned()][..])
         );
+        assert!(list.get(1).is_some_and(|item| !item.success));
 
-        let sparse: MessagesResult = serde_json::from_value(serde_json::json!({
+        let sparse = decode(serde_json::json!({
             "SUCCESS": true,
             "DATA": {"RESULT": {"1": {"SUCCESS": true, "user": 7}}}
         }))
@@ -58,10 +60,14 @@ mod tests {
         assert_eq!(sparse.items().count(), 1);
         assert!(sparse.get(0).is_none());
         assert!(sparse.get(1).is_some_and(|item| item.success));
-        assert!(list.get(1).is_some_and(|item| !item.success));
+    }
 
-        let old: MessagesResult =
-            serde_json::from_value(serde_json::json!({"SUCCESS": false, "DATA": []})).unwrap();
-        assert_eq!(old.items().count(), 0);
+    #[test]
+    fn an_old_servers_success_false_fails_the_call() {
+        let old = decode(serde_json::json!({"SUCCESS": false, "DATA": []}));
+        assert!(
+            matches!(old, Err(ResultError::Soft(ref soft)) if soft.code == crate::soft_errors::SUCCESS_FALSE),
+            "{old:?}"
+        );
     }
 }

@@ -1,31 +1,33 @@
-//! Hand-written helpers for the shapes the real server produces.
+//! Hand-written helpers for the shapes the real server produces, private to the crate: the
+//! public types say what a value means, these absorb how the portal spells it.
 //!
 //! The spec (`spec/README.md`, "Wire helpers") names these types; the generated requests,
 //! responses and events use them, and the generator never invents a special case of its own.
 //!
-//! - Identifiers you build: [`ConnectorId`], [`LineId`] (checked when built).
+//! - Identifiers (public in [`crate::ids`]): `ConnectorId`, `LineId` (checked when built),
+//!   `Id`, `DataImageUri`, `SettingsUrl`, `EventsUrl`.
 //! - Flags as PHP reads them: [`ActiveFlag`] (`1`/`0`), [`YesNo`] (`Y`/`N`).
-//! - Values the server sends loosely: [`Id`], [`SuccessFlag`], [`EmptyObject`], [`ListOrMap`], [`MapOrEmptyList`], [`FalseOr`], [`NestedResult`].
-//! - [`DataImageUri`] for connector icons; tokens are `secrecy::SecretString`, compared with
-//!   [`secrets_equal`].
+//! - [`WireDecode`]: the one decoder of every response and event type, lenient as the server
+//!   is loose ("Y", "1", numbers in strings, `false` for none, `[]` for `{}`).
+//! - [`responses`]: the readers of a method's `result` (soft errors, `result.result`).
 //! - [`checks`]: the named request checks the spec's `validate` lists refer to.
+//! - Tokens are `secrecy::SecretString`, compared with [`secrets_equal`].
 
-pub mod checks;
+pub(crate) mod checks;
 mod decode;
 mod fields;
 mod flags;
 mod ids;
+pub(crate) mod responses;
 mod secret;
-mod shapes;
 mod urls;
 mod validate;
 
-pub use decode::{decode, WireDecode};
+pub(crate) use decode::{decode, WireDecode};
 pub(crate) use fields::Fields;
-pub use flags::{ActiveFlag, SuccessFlag, YesNo};
+pub(crate) use flags::{ActiveFlag, YesNo};
 pub use ids::{ConnectorId, DataImageUri, Id, LineId};
 pub(crate) use secrecy::SecretString;
-pub use secret::{optional_secrets_equal, secrets_equal};
-pub use shapes::{EmptyObject, FalseOr, ListOrMap, MapOrEmptyList, NestedResult};
+pub(crate) use secret::{optional_secrets_equal, secrets_equal};
 pub use urls::{EventsUrl, SettingsUrl};
-pub use validate::{join_path, SoftErrorSource, Validate};
+pub(crate) use validate::{join_path, Validate};

@@ -6,15 +6,16 @@
 use imconnector_api::events::{Event, EventDecodeError};
 use imconnector_api::ids::{ConnectorId, LineId, SettingsUrl};
 use imconnector_api::methods::{
-    ActivateConnector, DeleteMessages, GetConnectorStatus, RegisterConnector, SendMessages,
-    SendStatusDelivery,
+    ActivateConnector, DeleteMessages, GetConnectorStatus, GetLineConfig, ListConnectors,
+    RegisterConnector, SendMessages, SendStatusDelivery,
 };
+use imconnector_api::transport::ResultError;
 use imconnector_api::transport::{InvalidRequest, Method};
 use imconnector_api::types::{
     DeliveryChat, DeliveryIm, DeliveryItem, DeliveryMessage, DisabledIcon, Icon, MessageBody,
     MessageChat, MessageFile, MessageIn, MessageUser,
 };
-use imconnector_api::wire::{secrets_equal, SoftErrorSource};
+use secrecy::ExposeSecret as _;
 use serde_json::json;
 
 fn connector() -> ConnectorId {
@@ -218,16 +219,34 @@ fn delivery_confirmations_need_the_event_ids() {
 }
 
 #[test]
-fn old_servers_success_false_is_a_soft_error() {
-    let response: <SendMessages as Method>::Response =
-        serde_json::from_value(json!({"SUCCESS": false, "DATA": []})).unwrap();
-    let soft = SendMessages::soft_error(&response).unwrap();
-    assert_eq!(soft.code, "SUCCESS_FALSE");
-    let register: <RegisterConnector as Method>::Response = serde_json::from_value(
-        json!({"result": false, "error": "ICON_REQUIRED", "error_description": "no icon"}),
-    )
-    .unwrap();
-    assert_eq!(register.soft_error().unwrap().code, "ICON_REQUIRED");
+fn soft_errors_fail_the_decode_and_successes_read_as_what_they_mean() {
+    let soft_code = |answer: Result<_, ResultError>| match answer {
+        Err(ResultError::Soft(soft)) => soft.code,
+        _ => panic!("expected a soft error"),
+    };
+    assert_eq!(
+        soft_code(SendMessages::decode_response(json!({"SUCCESS": false, "DATA": []})).map(|_| ())),
+        imconnector_api::soft_errors::SUCCESS_FALSE
+    );
+    assert_eq!(
+        soft_code(
+            RegisterConnector::decode_response(
+                json!({"result": false, "error": "ICON_REQUIRED", "error_description": "no icon"})
+            )
+            .map(|_| ())
+        ),
+        "ICON_REQUIRED"
+    );
+    assert_eq!(
+        RegisterConnector::decode_response(json!({"result": true})),
+        Ok(true)
+    );
+    let unknown_line: <GetLineConfig as Method>::Response =
+        GetLineConfig::decode_response(json!(false)).unwrap();
+    assert_eq!(unknown_line, None);
+    let none: <ListConnectors as Method>::Response =
+        ListConnectors::decode_response(json!([])).unwrap();
+    assert!(none.is_empty());
 }
 
 const TOKEN: &str = "831c76b092f9f135d9b6b36c3a720757";
@@ -263,10 +282,7 @@ fn form_events_decode_with_every_value_a_string() {
     assert_eq!(item.message.text.as_deref(), Some("Guten Tag!"));
     assert_eq!(item.chat.id, "channel-123");
     assert_eq!(event.handler_id.as_ref().map(|id| id.as_str()), Some("555"));
-    assert!(secrets_equal(
-        &event.auth.application_token,
-        &TOKEN.to_owned().into()
-    ));
+    assert_eq!(event.auth.application_token.expose_secret(), TOKEN);
 }
 
 #[test]
@@ -282,10 +298,7 @@ fn event_names_match_case_insensitively_and_unknown_events_are_kept() {
     };
     assert_eq!(unknown.event, "ONCRMLEADADD");
     assert_eq!(unknown.data, json!({"FIELDS": {"ID": "5"}}));
-    assert!(secrets_equal(
-        &unknown.auth.application_token,
-        &TOKEN.to_owned().into()
-    ));
+    assert_eq!(unknown.auth.application_token.expose_secret(), TOKEN);
 }
 
 #[test]

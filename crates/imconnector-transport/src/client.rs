@@ -6,7 +6,6 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::{
-    api_error::ApiError,
     call::{raw_auth_kind, to_params_text, Call},
     dispatch,
     envelope::{RawResponse, Response},
@@ -53,7 +52,7 @@ impl Client {
     ///
     /// The request is validated first and refused locally (before any I/O) when invalid, or
     /// when the method needs OAuth and the client uses a webhook. A soft error inside a 200
-    /// answer (see [`Method::soft_error`]) becomes an [`Error::Api`].
+    /// answer (see [`Method::decode_response`]) becomes an [`Error::Api`].
     ///
     /// # Errors
     /// See [`Error`]; notably [`Error::OutcomeUnknown`] when a non-idempotent request may have
@@ -81,14 +80,7 @@ impl Client {
             params,
         };
         let (response, http_status) = dispatch::execute(&self.inner, call).await?;
-        let response: Response<M::Response> =
-            self.inner.decode_result(M::NAME, http_status, response)?;
-        if let Some(soft) = M::soft_error(&response.result) {
-            let mut error = ApiError::new(M::NAME, soft.code, soft.description);
-            error.http_status = Some(http_status);
-            return Err(Error::Api(error));
-        }
-        Ok(response)
+        self.inner.decode_method_result::<M>(http_status, response)
     }
 
     /// Calls any method with untyped parameters (a JSON object, or `null` for none).

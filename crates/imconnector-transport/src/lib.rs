@@ -41,7 +41,7 @@ pub use config::ClientBuilder;
 pub use coordination::{RefreshCoordinator, RequestLimiter, TokenExchange};
 pub use envelope::{RawResponse, Response, Time};
 pub use error::{BoxError, Error};
-pub use method::{AuthKind, InvalidRequest, Method, SoftError};
+pub use method::{decode_with_serde, AuthKind, InvalidRequest, Method, ResultError, SoftError};
 pub use oauth_server::DEFAULT_OAUTH_SERVER;
 pub use policy::{RateLimit, RetryPolicy};
 pub use secrecy;

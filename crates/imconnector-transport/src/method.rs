@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Which credentials a REST method accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -25,8 +25,8 @@ pub trait Method: Serialize + Send + Sync {
     const AUTH: AuthKind;
     /// Whether replaying the call after an ambiguous failure is safe (nothing is applied twice).
     const IDEMPOTENT: bool;
-    /// The decoded `result` of the response envelope.
-    type Response: DeserializeOwned + Send + 'static;
+    /// The decoded `result` of the response envelope, as the user reads it (no wire shapes).
+    type Response: Send + 'static;
 
     /// Checks the parameters before anything is sent.
     ///
@@ -36,11 +36,15 @@ pub trait Method: Serialize + Send + Sync {
         Ok(())
     }
 
-    /// A failure the portal reports inside a successful (HTTP 200) `result`, such as
-    /// `imconnector.register`'s `{"result": {"result": false, "error": ...}}`.
-    fn soft_error(_response: &Self::Response) -> Option<SoftError> {
-        None
-    }
+    /// Decodes the `result` of a successful (HTTP 200) answer: the one decoder of the
+    /// method's answer, which also finds a failure the portal reports inside it (such as
+    /// `imconnector.register`'s `{"result": {"result": false, "error": ...}}`).
+    ///
+    /// # Errors
+    /// [`ResultError::Soft`] for such a failure, [`ResultError::Malformed`] when the `result`
+    /// does not have the documented shape.
+    fn decode_response<'de, D: Deserializer<'de>>(result: D)
+        -> Result<Self::Response, ResultError>;
 }
 
 /// A request rejected locally, before it was sent: names the parameter and says why.
@@ -70,4 +74,32 @@ pub struct SoftError {
     pub code: String,
     /// The portal's (possibly localised) description.
     pub description: String,
+}
+
+/// Why the `result` of a successful answer gave no response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResultError {
+    /// The portal reported a failure inside the `result` (an HTTP 200 answer).
+    Soft(SoftError),
+    /// The `result` does not have the documented shape; the reason says what did not fit.
+    Malformed(String),
+}
+
+impl ResultError {
+    /// [`ResultError::Malformed`] with the text of a decoding error.
+    pub fn malformed(error: impl std::fmt::Display) -> Self {
+        Self::Malformed(error.to_string())
+    }
+}
+
+/// [`Method::decode_response`] for a response type whose own `Deserialize` reads the answer
+/// (no soft errors): for hand-written methods.
+///
+/// # Errors
+/// [`ResultError::Malformed`] with the deserializer's message.
+pub fn decode_with_serde<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    result: D,
+) -> Result<T, ResultError> {
+    T::deserialize(result).map_err(ResultError::malformed)
 }

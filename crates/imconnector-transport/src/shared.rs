@@ -11,14 +11,15 @@ use std::{
 };
 
 use secrecy::SecretString;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
 use crate::{
+    api_error::ApiError,
     bounded_json::{value_within, REST_ANSWER_AMPLIFICATION},
     envelope::{snippet, Response, TextResponse},
     error::Error,
+    method::{Method, ResultError},
     oauth::OAuthSession,
     pacing::Pacer,
     policy::{RateLimit, RetryPolicy},
@@ -62,20 +63,26 @@ impl Shared {
         format!("{:08x}-{seq}", self.request_prefix)
     }
 
-    /// Decodes the `result` text of an answer to `method`, straight from the text; a `result`
-    /// of another shape is a decode error with a (masked) snippet of it.
-    pub(crate) fn decode_result<T: DeserializeOwned>(
+    /// Decodes the `result` text of an answer to `M` through its one decoder, straight from
+    /// the text; a soft error inside it is an [`Error::Api`], a `result` of another shape a
+    /// decode error with a (masked) snippet of it.
+    pub(crate) fn decode_method_result<M: Method>(
         &self,
-        method: &str,
         http_status: u16,
         response: TextResponse,
-    ) -> Result<Response<T>, Error> {
-        match serde_json::from_str(response.result.get()) {
+    ) -> Result<Response<M::Response>, Error> {
+        let mut reader = serde_json::Deserializer::from_str(response.result.get());
+        match M::decode_response(&mut reader) {
             Ok(result) => Ok(response.map(|_| result)),
-            Err(error) => Err(Error::Decode {
-                method: method.to_owned(),
+            Err(ResultError::Soft(soft)) => {
+                let mut error = ApiError::new(M::NAME, soft.code, soft.description);
+                error.http_status = Some(http_status);
+                Err(Error::Api(error))
+            }
+            Err(ResultError::Malformed(reason)) => Err(Error::Decode {
+                method: M::NAME.to_owned(),
                 http_status,
-                reason: format!("unexpected `result` ({error})"),
+                reason: format!("unexpected `result` ({reason})"),
                 snippet: self.snippet(response.result.get().as_bytes()),
             }),
         }

@@ -3,7 +3,10 @@
 use std::{
     io::Write,
     path::{Path, PathBuf},
-    sync::Mutex,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Mutex,
+    },
 };
 
 use futures::future::BoxFuture;
@@ -57,9 +60,16 @@ pub trait TokenStore: Send + Sync + 'static {
 }
 
 /// Keeps the pair in memory only (the default): nothing survives a restart.
+///
+/// **What a crash or restart loses:** the pair obtained by the last refresh. The portal has
+/// already rotated the refresh token the process started with, so after a restart that one is
+/// refused (`invalid_grant`) and the portal must be authorized again. The store says so once, in
+/// a warning, the first time it keeps a refreshed pair; use [`FileTokenStore`] or a shared store
+/// (the `imconnector-redis` crate) for anything that restarts.
 #[derive(Debug, Default)]
 pub struct MemoryTokenStore {
     tokens: Mutex<Option<Tokens>>,
+    warned: AtomicBool,
 }
 
 impl MemoryTokenStore {
@@ -85,6 +95,13 @@ impl TokenStore for MemoryTokenStore {
             .lock()
             .map_err(|_| TokenStoreError::new("memory store lock poisoned"))
             .map(|mut guard| *guard = Some(tokens.clone()));
+        if result.is_ok() && !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "a refreshed token pair is kept in memory only: after a restart the portal must \
+                 be authorized again (its refresh token has been rotated); configure a \
+                 FileTokenStore or a Redis store to keep it"
+            );
+        }
         Box::pin(async move { result })
     }
 }
@@ -168,4 +185,57 @@ fn write_atomically(path: &Path, record: &TokenRecord) -> Result<(), TokenStoreE
         TokenStoreError::with_source(failed("rename the temporary file"), error.error)
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::{MemoryTokenStore, TokenStore};
+    use crate::tokens::Tokens;
+
+    /// Log lines written while `run` runs.
+    fn logged(run: impl FnOnce()) -> String {
+        let lines = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let sink = Arc::clone(&lines);
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || Writer(Arc::clone(&sink)))
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, run);
+        let bytes = lines.lock().map(|bytes| bytes.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    struct Writer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Writer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut lines) = self.0.lock() {
+                lines.extend_from_slice(bytes);
+            }
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_memory_store_warns_once_that_a_restart_loses_the_refreshed_pair() {
+        let store = MemoryTokenStore::new();
+        let first = Tokens::new("access-1", "refresh-1");
+        let second = Tokens::new("access-2", "refresh-2");
+        let output = logged(|| {
+            drop(store.save(&first));
+            drop(store.save(&second));
+        });
+        assert_eq!(output.matches("WARN").count(), 1, "{output}");
+        assert!(output.contains("kept in memory only"), "{output}");
+        assert!(
+            !output.contains("refresh-1") && !output.contains("access-2"),
+            "{output}"
+        );
+    }
 }

@@ -20,7 +20,7 @@ pub mod receiver;
 pub mod sender;
 
 pub use imconnector_api as api;
-pub use imconnector_api::{events, ids, methods, types, wire};
+pub use imconnector_api::{events, ids, methods, php, soft_errors, types};
 pub use imconnector_transport as transport;
 /// Many portals per application: one client per portal, records in a store (re-exported from
 /// the transport, where every storage hook lives). With feature `server` a registry is also the

@@ -57,35 +57,35 @@ pub struct PlacementOptions {
     #[serde(
         rename = "ACTIVE_STATUS",
         default,
-        deserialize_with = "imconnector_api::wire::decode"
+        deserialize_with = "imconnector_api::php::deserialize_bool"
     )]
     pub active_status: bool,
     /// `CONNECTION_STATUS`.
     #[serde(
         rename = "CONNECTION_STATUS",
         default,
-        deserialize_with = "imconnector_api::wire::decode"
+        deserialize_with = "imconnector_api::php::deserialize_bool"
     )]
     pub connection_status: bool,
     /// `REGISTER_STATUS`.
     #[serde(
         rename = "REGISTER_STATUS",
         default,
-        deserialize_with = "imconnector_api::wire::decode"
+        deserialize_with = "imconnector_api::php::deserialize_bool"
     )]
     pub register_status: bool,
     /// `ERROR_STATUS`: set by `imconnector.set.error`.
     #[serde(
         rename = "ERROR_STATUS",
         default,
-        deserialize_with = "imconnector_api::wire::decode"
+        deserialize_with = "imconnector_api::php::deserialize_bool"
     )]
     pub error_status: bool,
     /// `STATUS`: active, connected, registered and no error; messages flow.
     #[serde(
         rename = "STATUS",
         default,
-        deserialize_with = "imconnector_api::wire::decode"
+        deserialize_with = "imconnector_api::php::deserialize_bool"
     )]
     pub status: bool,
     /// `URI`: the page the slider was opened from, when the portal knows it.

@@ -103,7 +103,7 @@ async fn replica(plan: Plan) {
     let (mut succeeded, mut errors) = (0, Vec::new());
     for outcome in outcomes {
         match outcome {
-            Ok(answer) if answer.success.get() => succeeded += 1,
+            Ok(answer) if answer.success => succeeded += 1,
             Ok(_) => errors.push("SUCCESS false".to_owned()),
             Err(error) => errors.push(error.to_string()),
         }

@@ -13,32 +13,39 @@ pub use imconnector_transport as transport;
 
 #[path = "../../../crates/imconnector-api/src/event_decode.rs"]
 mod event_decode;
+#[path = "../../../crates/imconnector-api/src/soft_errors.rs"]
+pub mod soft_errors;
+// The golden method reads its answer with a soft-error reader, so no golden test asks for the
+// round trip of a response that keeps the wire's layout.
 #[cfg(test)]
+#[allow(dead_code)]
 #[path = "../../../crates/imconnector-api/src/test_support.rs"]
 mod test_support;
 
 /// The API crate's wire helpers (`crates/imconnector-api/src/wire.rs`, which this module
 /// repeats), except its named checks: those read the real requests' types.
+// Public here (private in the API crate) so what the golden output leaves unused is not dead.
 #[path = "../../../crates/imconnector-api/src/wire"]
 pub mod wire {
     mod decode;
     mod fields;
     mod flags;
     mod ids;
+    // The golden method uses one of the readers.
+    #[allow(dead_code)]
+    pub(crate) mod responses;
     mod secret;
-    mod shapes;
     mod urls;
     mod validate;
 
     pub use decode::{decode, WireDecode};
     pub(crate) use fields::Fields;
-    pub use flags::{ActiveFlag, SuccessFlag, YesNo};
+    pub use flags::{ActiveFlag, YesNo};
     pub use ids::{ConnectorId, DataImageUri, Id, LineId};
     pub(crate) use secrecy::SecretString;
     pub use secret::{optional_secrets_equal, secrets_equal};
-    pub use shapes::{EmptyObject, FalseOr, ListOrMap, MapOrEmptyList, NestedResult};
     pub use urls::{EventsUrl, SettingsUrl};
-    pub use validate::{join_path, SoftErrorSource, Validate};
+    pub use validate::{join_path, Validate};
 
     /// The named check the golden spec's `validate` lists, for the golden request.
     pub mod checks {

@@ -213,7 +213,7 @@ fn struct_fields<'a>(spec: &'a Spec, expr: &TypeExpr) -> Option<(bool, &'a [Fiel
             Resolved::Type(ty) if ty.kind == Kind::Struct => Some((false, &ty.fields)),
             Resolved::Type(_) => None,
             Resolved::Helper(_) => {
-                let list = matches!(name.as_str(), "ListOrMap");
+                let list = matches!(name.as_str(), "ByPosition");
                 let inner = args.first()?;
                 struct_fields(spec, inner).map(|(nested, fields)| (nested || list, fields))
             }
@@ -258,11 +258,7 @@ fn kinds(spec: &Spec, expr: &TypeExpr) -> Vec<&'static str> {
             "ActiveFlag" => vec!["boolean", "integer"],
             // A `Y`/`N` flag has no docs type of its own: pages call it char, string or boolean.
             "YesNo" | "LenientBool" => vec!["boolean", "char", "string"],
-            "SuccessFlag" => vec!["boolean"],
-            "EmptyObject" => vec!["object"],
-            "NestedResult" => vec!["object", "boolean"],
-            "ListOrMap" => vec!["array", "object"],
-            "MapOrEmptyList" => vec!["object", "array"],
+            "ByPosition" => vec!["array", "object"],
             "FalseOr" => {
                 let mut inner = args.first().map(|arg| kinds(spec, arg)).unwrap_or_default();
                 inner.push("boolean");

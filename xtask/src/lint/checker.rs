@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use heck::{ToSnakeCase, ToUpperCamelCase};
 use serde_json::Value;
 
-use super::soft_error_access;
 use crate::helpers;
 use crate::lookup::{self, resolve, Resolved};
 use crate::model::{FieldSpec, Kind, MethodSpec, Problem, Spec};
@@ -164,19 +163,14 @@ impl Checker<'_> {
         }
         self.type_expr(file, "response.type", &method.response.ty, Side::Response);
         if let Some(soft) = &method.response.soft_error {
-            match helpers::find(soft) {
-                Some(helper) if helper.soft_error => {
-                    if soft_error_access(self.spec, method.response.ty.expr(), soft).is_none() {
-                        self.report(
-                            file,
-                            format!("response.soft_error `{soft}` must be response.type or the type of one of its fields"),
-                        );
-                    }
-                }
-                _ => self.report(
+            if !helpers::SOFT_ERROR_READERS.contains(&soft.as_str()) {
+                self.report(
                     file,
-                    format!("response.soft_error: `{soft}` is not a soft-error wire helper"),
-                ),
+                    format!(
+                        "response.soft_error: unknown reader `{soft}` (known: {})",
+                        helpers::SOFT_ERROR_READERS.join(", ")
+                    ),
+                );
             }
         }
         let mut codes = BTreeSet::new();

@@ -9,9 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::helpers;
-use crate::lookup::{resolve, Resolved};
 use crate::model::{Kind, Problem, Spec, Usage};
-use crate::ty::{TypeExpr, TypeRef};
+use crate::ty::TypeRef;
 use checker::{is_type_name, Checker, Side};
 
 /// Validates every loaded file against the `$defs` of `schema` for its kind.
@@ -53,25 +52,6 @@ pub fn schema_problems(spec: &Spec, schema: &Value) -> Result<Vec<Problem>, Prob
         check(&event, &file.display_path, &file.raw);
     }
     Ok(problems)
-}
-
-/// Where a method's soft-error helper sits in its response: `Some(None)` when the response is
-/// the helper itself, `Some(Some(field))` when it is a field of the response struct.
-pub fn soft_error_access(spec: &Spec, response: &TypeExpr, helper: &str) -> Option<Option<String>> {
-    let helper_expr = TypeExpr::Named(helper.to_owned(), Vec::new());
-    if *response == helper_expr {
-        return Some(None);
-    }
-    let TypeExpr::Named(name, _) = response else {
-        return None;
-    };
-    let Some(Resolved::Type(ty)) = resolve(spec, name) else {
-        return None;
-    };
-    ty.fields
-        .iter()
-        .find(|field| *field.ty.expr() == helper_expr)
-        .map(|field| Some(field.rust.clone()))
 }
 
 /// Everything the schema cannot check. An empty list means the spec can be rendered.

@@ -22,13 +22,10 @@ pub fn struct_name(event: &EventSpec) -> String {
 fn envelope_fields() -> TokenStream {
     quote! {
         /// The `event` field as sent, e.g. `ONIMCONNECTORMESSAGEADD`.
-        #[serde(deserialize_with = "crate::wire::decode")]
         pub event: String,
         /// The id of the handler binding (`event_handler_id`; some doc pages call it `eventId`).
-        #[serde(rename = "event_handler_id", alias = "eventId", default, deserialize_with = "crate::wire::decode")]
         pub handler_id: Option<crate::wire::Id>,
         /// When the portal sent the event, in Unix seconds (`ts`).
-        #[serde(default, deserialize_with = "crate::wire::decode")]
         pub ts: Option<i64>,
         /// The portal, the user's tokens and the application token to verify the sender (`auth`).
         pub auth: crate::types::EventAuth,
@@ -55,14 +52,14 @@ pub fn render(spec: &Spec, event: &EventSpec) -> TokenStream {
     let data_doc = docs::doc_attrs(&format!("The payload (`data`): `{}`.", event.data));
     let envelope = envelope_fields();
     let envelope_reads = envelope_reads();
+    let deserialize = super::types::deserialize_via_wire(&name);
     quote! {
         #doc
-        #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         pub struct #name {
             #envelope
             #data_doc
-            #[serde(deserialize_with = "crate::wire::decode")]
             pub data: #data_type,
         }
 
@@ -75,6 +72,8 @@ pub fn render(spec: &Spec, event: &EventSpec) -> TokenStream {
                 })
             }
         }
+
+        #deserialize
     }
 }
 
@@ -125,6 +124,7 @@ pub fn render_mod(events: &[Loaded<EventSpec>]) -> TokenStream {
     });
     let envelope = envelope_fields();
     let envelope_reads = envelope_reads();
+    let unknown_deserialize = super::types::deserialize_via_wire(&ident("UnknownEvent"));
     quote! {
         #![doc = " Events Bitrix24 POSTs to the app's handler, decoded from the form body or JSON."]
         #![doc = ""]
@@ -145,12 +145,11 @@ pub fn render_mod(events: &[Loaded<EventSpec>]) -> TokenStream {
         }
 
         /// An event this SDK does not describe, kept with its name and raw `data`.
-        #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         pub struct UnknownEvent {
             #envelope
             /// The payload as sent (`data`).
-            #[serde(default)]
             pub data: serde_json::Value,
         }
 
@@ -163,6 +162,8 @@ pub fn render_mod(events: &[Loaded<EventSpec>]) -> TokenStream {
                 })
             }
         }
+
+        #unknown_deserialize
 
         impl Event {
             /// The events this SDK decodes, by the name given to `event.bind`.

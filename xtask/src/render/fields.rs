@@ -16,7 +16,7 @@ use crate::ty::TypeExpr;
 pub enum Visibility {
     /// `pub(crate)`: built only through `new(..)` and setters (requests).
     Crate,
-    /// `pub`, and decoded leniently from the server (responses).
+    /// `pub`, and decoded leniently from the server by the type's `WireDecode` (responses).
     PublicDecoded,
 }
 
@@ -35,8 +35,19 @@ fn field_doc(field: &FieldSpec) -> TokenStream {
     docs::doc_attrs(&text)
 }
 
-/// The field declarations of a struct.
+/// The field declarations of a struct (with their serde names).
 pub fn struct_fields(spec: &Spec, fields: &[FieldSpec], visibility: Visibility) -> TokenStream {
+    struct_fields_with(spec, fields, visibility, true)
+}
+
+/// Like [`struct_fields`]; `serialized: false` for a type without a serde derive (it holds a
+/// token), whose fields then carry no serde attributes.
+pub fn struct_fields_with(
+    spec: &Spec,
+    fields: &[FieldSpec],
+    visibility: Visibility,
+    serialized: bool,
+) -> TokenStream {
     let declarations = fields.iter().map(|field| {
         let name = ident(&field.rust);
         let wire = &field.wire;
@@ -48,22 +59,22 @@ pub fn struct_fields(spec: &Spec, fields: &[FieldSpec], visibility: Visibility) 
             quote!(Option<#stored>)
         };
         let mut attrs = vec![quote!(rename = #wire)];
-        if visibility == Visibility::PublicDecoded && !field.required {
-            attrs.push(quote!(default));
-        }
         if !field.required {
             attrs.push(quote!(skip_serializing_if = "Option::is_none"));
         }
+        // Decoded types are read by their one `WireDecode`, never by a serde derive.
         let vis = match visibility {
             Visibility::Crate => quote!(pub(crate)),
-            Visibility::PublicDecoded => {
-                attrs.push(quote!(deserialize_with = "crate::wire::decode"));
-                quote!(pub)
-            }
+            Visibility::PublicDecoded => quote!(pub),
+        };
+        let serde = if serialized {
+            quote!(#[serde(#(#attrs),*)])
+        } else {
+            quote!()
         };
         quote! {
             #doc
-            #[serde(#(#attrs),*)]
+            #serde
             #vis #name: #ty,
         }
     });

@@ -55,20 +55,9 @@ pub fn render(spec: &Spec, method: &MethodSpec) -> TokenStream {
             .map(|text| format!("\n\n{text}"))
             .unwrap_or_default()
     ));
-    let soft_error = method.response.soft_error.as_ref().map(|helper| {
-        let value = match crate::lint::soft_error_access(spec, method.response.ty.expr(), helper) {
-            Some(Some(field)) => {
-                let field = ident(&field);
-                quote!(&response.#field)
-            }
-            _ => quote!(response),
-        };
-        quote! {
-            fn soft_error(response: &Self::Response) -> Option<crate::transport::SoftError> {
-                crate::wire::SoftErrorSource::soft_error(#value)
-            }
-        }
-    });
+    // The one decoder of the answer: a named reader of `wire::responses` when the portal may
+    // report a failure inside a 200 answer, else the response type's own `WireDecode`.
+    let reader = ident(method.response.soft_error.as_deref().unwrap_or("plain"));
     let derive_default = if method.params.iter().any(|param| param.required) {
         quote!()
     } else {
@@ -104,7 +93,11 @@ pub fn render(spec: &Spec, method: &MethodSpec) -> TokenStream {
                 Ok(())
             }
 
-            #soft_error
+            fn decode_response<'de, D: serde::Deserializer<'de>>(
+                result: D,
+            ) -> Result<Self::Response, crate::transport::ResultError> {
+                crate::wire::responses::#reader(result)
+            }
         }
     }
 }
@@ -145,9 +138,9 @@ fn request_doc(spec: &Spec, method: &MethodSpec) -> String {
             method
                 .validate
                 .iter()
-                .map(|check| format!("[`{check}`](crate::wire::checks::{check})"))
+                .map(|check| crate::helpers::check_summary(check))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join("; ")
         ));
     }
     if !method.errors.is_empty() {

@@ -4,7 +4,7 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
-use crate::helpers::ArgStyle;
+use crate::helpers::{ArgStyle, Shape};
 use crate::lookup::{resolve, Resolved};
 use crate::model::{Kind, Spec};
 use crate::ty::TypeExpr;
@@ -40,6 +40,12 @@ pub fn storage(spec: &Spec, expr: &TypeExpr) -> TokenStream {
                 quote!(<#(#args),*>)
             };
             match resolve(spec, name) {
+                Some(Resolved::Helper(helper)) if helper.shape == Shape::ByPosition => {
+                    quote!(std::collections::BTreeMap<usize, #(#args),*>)
+                }
+                Some(Resolved::Helper(helper)) if helper.shape == Shape::Optional => {
+                    quote!(Option<#(#args),*>)
+                }
                 Some(Resolved::Helper(_)) => quote!(crate::wire::#name_ident #generics),
                 _ => quote!(crate::types::#name_ident #generics),
             }

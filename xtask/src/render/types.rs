@@ -27,9 +27,6 @@ fn render_struct(spec: &Spec, ty: &TypeSpec) -> TokenStream {
         derives.push(quote!(PartialEq));
         derives.push(quote!(serde::Serialize));
     }
-    if ty.usage.is_response() {
-        derives.push(quote!(serde::Deserialize));
-    }
     if ty.usage.is_request() && !ty.fields.iter().any(|field| field.required) {
         // `new()` takes nothing; `Default` says the same.
         derives.push(quote!(Default));
@@ -55,12 +52,17 @@ fn render_struct(spec: &Spec, ty: &TypeSpec) -> TokenStream {
     } else {
         Visibility::PublicDecoded
     };
-    let struct_fields = fields::struct_fields(spec, &ty.fields, visibility);
+    let struct_fields = fields::struct_fields_with(spec, &ty.fields, visibility, !secret);
     let keep_unknown = ty.keep_unknown && ty.usage.is_response();
+    let flatten = if secret {
+        quote!()
+    } else {
+        quote!(#[serde(flatten)])
+    };
     let extra_field = if keep_unknown {
         quote! {
             /// Keys this SDK does not model, kept as sent.
-            #[serde(flatten)]
+            #flatten
             pub extra: serde_json::Map<String, serde_json::Value>,
         }
     } else {
@@ -201,6 +203,7 @@ fn struct_decode_impl(
     } else {
         quote!()
     };
+    let deserialize = deserialize_via_wire(name);
     let binding = match (fields.is_empty(), keep_unknown) {
         (false, _) => quote!(mut fields),
         (true, true) => quote!(fields),
@@ -214,6 +217,20 @@ fn struct_decode_impl(
                     #(#reads)*
                     #extra
                 })
+            }
+        }
+
+        #deserialize
+    }
+}
+
+/// `Deserialize` through the type's `WireDecode`: one decoder per type, whichever way it is
+/// reached.
+pub fn deserialize_via_wire(name: &proc_macro2::Ident) -> TokenStream {
+    quote! {
+        impl<'de> serde::Deserialize<'de> for #name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                crate::wire::decode(deserializer)
             }
         }
     }

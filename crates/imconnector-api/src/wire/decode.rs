@@ -123,11 +123,13 @@ impl WireDecode for Value {
 
 impl<T: WireDecode> WireDecode for Option<T> {
     /// `null` is `None`; so is an empty string that `T` cannot read (forms send `key=` for
-    /// nothing).
+    /// nothing) and a `false` that `T` cannot read (PHP's "nothing", e.g.
+    /// `imopenlines.config.get` for an unknown line); an `Option<bool>` keeps `false`.
     fn from_wire(value: Value) -> Result<Self, String> {
         match value {
             Value::Null => Ok(None),
             Value::String(text) if text.is_empty() => Ok(T::from_wire(Value::String(text)).ok()),
+            Value::Bool(false) => Ok(T::from_wire(Value::Bool(false)).ok()),
             other => T::from_wire(other).map(Some),
         }
     }
@@ -185,6 +187,24 @@ impl<T: WireDecode> WireDecode for BTreeMap<String, T> {
                 T::from_wire(item)
                     .map(|item| (key.clone(), item))
                     .map_err(|error| format!("[{key:?}]: {error}"))
+            })
+            .collect()
+    }
+}
+
+impl<T: WireDecode> WireDecode for BTreeMap<usize, T> {
+    /// Items keyed by their position: a JSON list (keys `0..n`), or an object keyed by
+    /// position when PHP dropped some (`{"1": ...}`); `[]` or `null` for none.
+    fn from_wire(value: Value) -> Result<Self, String> {
+        map_entries(value)?
+            .into_iter()
+            .map(|(key, item)| {
+                let index = key
+                    .parse::<usize>()
+                    .map_err(|_| format!("expected a position as key, got {key:?}"))?;
+                T::from_wire(item)
+                    .map(|item| (index, item))
+                    .map_err(|error| format!("[{index}]: {error}"))
             })
             .collect()
     }
@@ -248,6 +268,27 @@ mod tests {
             Some(String::new())
         );
         assert!(Option::<i64>::from_wire(json!("x")).is_err());
+        assert_eq!(Option::<Vec<i64>>::from_wire(json!(false)).unwrap(), None);
+        assert_eq!(
+            Option::<bool>::from_wire(json!(false)).unwrap(),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn positional_maps_keep_each_items_position() {
+        let dense: BTreeMap<usize, String> = BTreeMap::from_wire(json!(["a", 7])).unwrap();
+        assert_eq!(
+            dense,
+            BTreeMap::from([(0, "a".to_owned()), (1, "7".to_owned())])
+        );
+        let sparse: BTreeMap<usize, i64> = BTreeMap::from_wire(json!({"10": 3, "1": "2"})).unwrap();
+        assert_eq!(sparse, BTreeMap::from([(1, 2), (10, 3)]));
+        assert!(BTreeMap::<usize, i64>::from_wire(json!([]))
+            .unwrap()
+            .is_empty());
+        let error = BTreeMap::<usize, i64>::from_wire(json!({"x": 1})).unwrap_err();
+        assert!(error.contains("position"), "{error}");
     }
 
     #[test]

@@ -35,7 +35,6 @@ impl Fields {
     /// `missing field`, or the decoding error prefixed with the key.
     pub fn required<T: WireDecode>(&mut self, key: &str) -> Result<T, String> {
         let value = self
-            .map
             .remove(key)
             .ok_or_else(|| format!("missing field `{key}`"))?;
         T::from_wire(value).map_err(|error| at(key, &error))
@@ -47,7 +46,7 @@ impl Fields {
     /// # Errors
     /// The decoding error prefixed with the key.
     pub fn optional<T: WireDecode>(&mut self, key: &str) -> Result<Option<T>, String> {
-        match self.map.remove(key) {
+        match self.remove(key) {
             None => Ok(None),
             Some(value) => Option::<T>::from_wire(value).map_err(|error| at(key, &error)),
         }
@@ -75,6 +74,30 @@ impl Fields {
     /// The field `key` as sent, if it is there.
     pub fn take(&mut self, key: &str) -> Option<Value> {
         self.map.remove(key)
+    }
+
+    /// The field `key`, or for `PARENT.CHILD` the field `CHILD` of the object `PARENT` (the
+    /// answer nests what the type reads flat, e.g. `DATA.RESULT`); whatever else `PARENT`
+    /// holds stays, so a type keeping unknown keys keeps it. A `PARENT` that is PHP's empty
+    /// array holds nothing.
+    fn remove(&mut self, key: &str) -> Option<Value> {
+        let Some((parent, child)) = key.split_once('.') else {
+            return self.map.remove(key);
+        };
+        match self.map.remove(parent)? {
+            Value::Object(mut inner) => {
+                let value = inner.remove(child);
+                if !inner.is_empty() {
+                    self.map.insert(parent.to_owned(), Value::Object(inner));
+                }
+                value
+            }
+            Value::Array(items) if items.is_empty() => None,
+            other => {
+                self.map.insert(parent.to_owned(), other);
+                None
+            }
+        }
     }
 
     /// The fields not taken: the keys the type does not model.
@@ -118,6 +141,19 @@ mod tests {
             Err("missing field `a`".to_owned())
         );
         assert_eq!(fields.into_rest(), *json!({"z": 1}).as_object().unwrap());
+    }
+
+    #[test]
+    fn a_dotted_key_reads_inside_its_parent_and_keeps_the_rest() {
+        let mut fields =
+            Fields::of(json!({"DATA": {"RESULT": [1], "MORE": 2}, "EMPTY": [], "N": 1})).unwrap();
+        assert_eq!(fields.required::<Vec<i64>>("DATA.RESULT"), Ok(vec![1]));
+        assert_eq!(fields.optional::<Vec<i64>>("EMPTY.RESULT"), Ok(None));
+        assert_eq!(fields.optional::<i64>("N.X"), Ok(None));
+        assert_eq!(
+            fields.into_rest(),
+            *json!({"DATA": {"MORE": 2}, "N": 1}).as_object().unwrap()
+        );
     }
 
     #[test]

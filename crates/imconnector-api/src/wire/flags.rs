@@ -4,8 +4,6 @@ use serde::{de::Error as _, Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use super::decode::{lenient_bool, wire_decode_via_serde};
-use super::SoftErrorSource;
-use crate::transport::SoftError;
 
 macro_rules! bool_newtype_common {
     ($name:ident) => {
@@ -68,32 +66,7 @@ impl Serialize for YesNo {
     }
 }
 
-/// The `SUCCESS` flag of the message and status methods' result, decoded like a `bool`
-/// response field (`true`, `1`, `"1"`, `"Y"`, `"true"` and their opposites).
-///
-/// Old servers answer HTTP 200 `{"SUCCESS": false, "DATA": []}` where new ones send an error
-/// (an inactive line, a wrong connector); `false` is therefore a soft error with the code
-/// `SUCCESS_FALSE`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
-#[serde(transparent)]
-pub struct SuccessFlag(bool);
-bool_newtype_common!(SuccessFlag);
-
-impl SuccessFlag {
-    /// The code of the soft error a `false` flag stands for.
-    pub const SOFT_ERROR_CODE: &'static str = "SUCCESS_FALSE";
-}
-
-impl SoftErrorSource for SuccessFlag {
-    fn soft_error(&self) -> Option<SoftError> {
-        (!self.0).then(|| SoftError {
-            code: Self::SOFT_ERROR_CODE.to_owned(),
-            description: "the portal answered SUCCESS: false (older servers report an inactive line or an unknown connector this way)".to_owned(),
-        })
-    }
-}
-
-wire_decode_via_serde!(ActiveFlag, YesNo, SuccessFlag);
+wire_decode_via_serde!(ActiveFlag, YesNo);
 
 #[cfg(test)]
 mod tests {
@@ -120,17 +93,6 @@ mod tests {
         assert_eq!(
             serde_json::to_value(YesNo::from(false)).unwrap(),
             json!("N")
-        );
-    }
-
-    #[test]
-    fn success_false_is_a_soft_error() {
-        let ok: SuccessFlag = serde_json::from_value(json!(true)).unwrap();
-        assert_eq!(ok.soft_error(), None);
-        let failed: SuccessFlag = serde_json::from_value(json!("0")).unwrap();
-        assert_eq!(
-            failed.soft_error().map(|error| error.code),
-            Some("SUCCESS_FALSE".to_owned())
         );
     }
 }

@@ -33,7 +33,7 @@ impl ConnectorId {
     /// than 255 characters, or contains a dot or a character outside `[a-z0-9_]`.
     ///
     /// ```
-    /// # use imconnector_api::wire::ConnectorId;
+    /// # use imconnector_api::ids::ConnectorId;
     /// assert_eq!(ConnectorId::new("Acme_Chat").unwrap().as_str(), "acme_chat");
     /// assert!(ConnectorId::new("acme.chat").is_err());
     /// ```
@@ -134,7 +134,7 @@ impl LineId {
     /// or zero line as "no line").
     ///
     /// ```
-    /// # use imconnector_api::wire::LineId;
+    /// # use imconnector_api::ids::LineId;
     /// assert_eq!(LineId::new(107).unwrap().get(), 107);
     /// assert!(LineId::new(0).is_err());
     /// ```

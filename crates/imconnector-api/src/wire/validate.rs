@@ -1,8 +1,8 @@
-//! Local validation with parameter paths, and soft errors inside successful results.
+//! Local validation with parameter paths.
 
 use std::collections::BTreeMap;
 
-use crate::transport::{InvalidRequest, SoftError};
+use crate::transport::InvalidRequest;
 
 /// A request value that can check itself before it is sent.
 ///
@@ -44,17 +44,5 @@ impl<T: Validate> Validate for BTreeMap<String, T> {
     fn validate_at(&self, path: &str) -> Result<(), InvalidRequest> {
         self.iter()
             .try_for_each(|(key, item)| item.validate_at(&format!("{path}[{key}]")))
-    }
-}
-
-/// A response value that may carry an error inside an HTTP 200 answer.
-pub trait SoftErrorSource {
-    /// The soft error, if the value reports one.
-    fn soft_error(&self) -> Option<SoftError>;
-}
-
-impl<T: SoftErrorSource> SoftErrorSource for Option<T> {
-    fn soft_error(&self) -> Option<SoftError> {
-        self.as_ref().and_then(SoftErrorSource::soft_error)
     }
 }

@@ -2,13 +2,11 @@
 
 use std::{collections::HashMap, fmt, marker::PhantomData};
 
-use serde::Deserialize;
-
 use crate::{
     api_error::ApiError,
     envelope::{snippet, RawResponse},
     error::Error,
-    method::Method,
+    method::{Method, ResultError},
 };
 
 /// The typed handle of a command added with [`Batch::add`](super::Batch::add), to read its result.
@@ -120,25 +118,24 @@ impl BatchResponse {
         };
         let entry = self.entry(&key.key).ok_or_else(not_executed)?;
         match &entry.outcome {
-            BatchOutcome::Success(response) => {
-                let result =
-                    M::Response::deserialize(&response.result).map_err(|error| Error::Decode {
-                        method: M::NAME.to_owned(),
-                        http_status: 200,
-                        reason: format!(
-                            "unexpected `result` of batch command `{}` ({error})",
-                            key.key
-                        ),
-                        snippet: snippet(
-                            &serde_json::to_vec(&response.result).unwrap_or_default(),
-                            &[],
-                        ),
-                    })?;
-                match M::soft_error(&result) {
-                    Some(soft) => Err(ApiError::new(M::NAME, soft.code, soft.description).into()),
-                    None => Ok(result),
+            BatchOutcome::Success(response) => match M::decode_response(&response.result) {
+                Ok(result) => Ok(result),
+                Err(ResultError::Soft(soft)) => {
+                    Err(ApiError::new(M::NAME, soft.code, soft.description).into())
                 }
-            }
+                Err(ResultError::Malformed(reason)) => Err(Error::Decode {
+                    method: M::NAME.to_owned(),
+                    http_status: 200,
+                    reason: format!(
+                        "unexpected `result` of batch command `{}` ({reason})",
+                        key.key
+                    ),
+                    snippet: snippet(
+                        &serde_json::to_vec(&response.result).unwrap_or_default(),
+                        &[],
+                    ),
+                }),
+            },
             BatchOutcome::Failed(error) => Err(Error::Api(error.clone())),
             BatchOutcome::NotExecuted => Err(not_executed()),
             BatchOutcome::Unknown { request_id } => Err(Error::OutcomeUnknown {

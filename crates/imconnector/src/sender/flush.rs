@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use imconnector_api::ids::{ConnectorId, LineId};
 use imconnector_api::methods::SendMessages;
+use imconnector_api::soft_errors::SUCCESS_FALSE;
 use imconnector_api::types::MessagesResult;
-use imconnector_api::wire::{ConnectorId, LineId, SuccessFlag};
 use imconnector_transport::{ApiError, Batch, BatchKey, Client, Error, ErrorCode, Method};
 use tokio::sync::oneshot;
 
@@ -184,7 +185,7 @@ pub(crate) fn may_have_been_applied(error: &Error) -> bool {
 fn api_error_may_have_been_applied(api: &ApiError) -> bool {
     // An old server's `{"SUCCESS": false, "DATA": []}`: the call was refused as a whole (an
     // inactive line, an unknown connector) before any message was processed.
-    if api.code.is_rejected_before_work() || api.code.as_str() == SuccessFlag::SOFT_ERROR_CODE {
+    if api.code.is_rejected_before_work() || api.code.as_str() == SUCCESS_FALSE {
         return false;
     }
     match api.code {

@@ -184,7 +184,7 @@ async fn an_operator_reply_reaches_the_handler_and_is_confirmed() {
         .call(&SendMessages::new(setup.id().clone(), line(1), [customer]))
         .await
         .expect("send.messages");
-    assert!(sent.success.get());
+    assert!(sent.success);
     // The customer's first message opened a session: the only event so far.
     match next(&mut seen).await {
         Seen::DialogStart(event) => assert_eq!(event.data.data[0].chat.id.as_str(), "channel-123"),

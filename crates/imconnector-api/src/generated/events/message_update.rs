@@ -6,27 +6,18 @@
 /// `message.id` is the list of external ids you reported with `imconnector.send.status.delivery` for that message. Confirm the edit with `imconnector.send.status.delivery` again.
 ///
 /// Bound as `OnImConnectorMessageUpdate`; the POST carries `event=ONIMCONNECTORMESSAGEUPDATE`. Decoded by [`Event::from_form`](crate::events::Event::from_form) into [`Event::MessageUpdate`](crate::events::Event::MessageUpdate). [Official documentation](https://apidocs.bitrix24.com/api-reference/imopenlines/imconnector/events/on-im-connector-message-update.html).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MessageUpdateEvent {
     /// The `event` field as sent, e.g. `ONIMCONNECTORMESSAGEADD`.
-    #[serde(deserialize_with = "crate::wire::decode")]
     pub event: String,
     /// The id of the handler binding (`event_handler_id`; some doc pages call it `eventId`).
-    #[serde(
-        rename = "event_handler_id",
-        alias = "eventId",
-        default,
-        deserialize_with = "crate::wire::decode"
-    )]
     pub handler_id: Option<crate::wire::Id>,
     /// When the portal sent the event, in Unix seconds (`ts`).
-    #[serde(default, deserialize_with = "crate::wire::decode")]
     pub ts: Option<i64>,
     /// The portal, the user's tokens and the application token to verify the sender (`auth`).
     pub auth: crate::types::EventAuth,
     /// The payload (`data`): `MessageUpdateData`.
-    #[serde(deserialize_with = "crate::wire::decode")]
     pub data: crate::types::MessageUpdateData,
 }
 
@@ -40,5 +31,13 @@ impl crate::wire::WireDecode for MessageUpdateEvent {
             auth: fields.required("auth")?,
             data: fields.required("data")?,
         })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MessageUpdateEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
     }
 }

@@ -6,27 +6,18 @@
 /// The connector's status row on the line is gone (and with it the `imconnector.connector.data.set` data); messages stop until it is activated again. Keys are lowercase: `connector`, `line`.
 ///
 /// Bound as `OnImConnectorStatusDelete`; the POST carries `event=ONIMCONNECTORSTATUSDELETE`. Decoded by [`Event::from_form`](crate::events::Event::from_form) into [`Event::StatusDelete`](crate::events::Event::StatusDelete). [Official documentation](https://apidocs.bitrix24.com/api-reference/imopenlines/imconnector/events/on-im-connector-status-delete.html).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct StatusDeleteEvent {
     /// The `event` field as sent, e.g. `ONIMCONNECTORMESSAGEADD`.
-    #[serde(deserialize_with = "crate::wire::decode")]
     pub event: String,
     /// The id of the handler binding (`event_handler_id`; some doc pages call it `eventId`).
-    #[serde(
-        rename = "event_handler_id",
-        alias = "eventId",
-        default,
-        deserialize_with = "crate::wire::decode"
-    )]
     pub handler_id: Option<crate::wire::Id>,
     /// When the portal sent the event, in Unix seconds (`ts`).
-    #[serde(default, deserialize_with = "crate::wire::decode")]
     pub ts: Option<i64>,
     /// The portal, the user's tokens and the application token to verify the sender (`auth`).
     pub auth: crate::types::EventAuth,
     /// The payload (`data`): `StatusDeleteData`.
-    #[serde(deserialize_with = "crate::wire::decode")]
     pub data: crate::types::StatusDeleteData,
 }
 
@@ -40,5 +31,13 @@ impl crate::wire::WireDecode for StatusDeleteEvent {
             auth: fields.required("auth")?,
             data: fields.required("data")?,
         })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for StatusDeleteEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
     }
 }

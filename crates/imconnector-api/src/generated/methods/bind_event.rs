@@ -143,4 +143,9 @@ impl crate::transport::Method for BindEvent {
     fn validate(&self) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
     }
+    fn decode_response<'de, D: serde::Deserializer<'de>>(
+        result: D,
+    ) -> Result<Self::Response, crate::transport::ResultError> {
+        crate::wire::responses::plain(result)
+    }
 }

@@ -13,7 +13,7 @@
 /// - `line` (`LINE`, `LineId`, required): Open line id (see `imopenlines.config.list.get`). Constraints: positive.
 /// - `messages` (`MESSAGES`, `list<MessageIn>`, required): The messages to delete, each identified by `user.id`, `message.id` and `chat.id`. Constraints: non-empty.
 ///
-/// Checked before sending: [`messages_not_empty`](crate::wire::checks::messages_not_empty), [`messages_identified`](crate::wire::checks::messages_identified).
+/// Checked before sending: `MESSAGES` is not empty; every message names `user.id`, `message.id` and `chat.id`.
 ///
 /// # Errors
 ///
@@ -106,7 +106,9 @@ impl crate::transport::Method for DeleteMessages {
         crate::wire::checks::messages_identified(self)?;
         Ok(())
     }
-    fn soft_error(response: &Self::Response) -> Option<crate::transport::SoftError> {
-        crate::wire::SoftErrorSource::soft_error(&response.success)
+    fn decode_response<'de, D: serde::Deserializer<'de>>(
+        result: D,
+    ) -> Result<Self::Response, crate::transport::ResultError> {
+        crate::wire::responses::success_flag(result)
     }
 }

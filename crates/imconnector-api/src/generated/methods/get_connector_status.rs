@@ -75,4 +75,9 @@ impl crate::transport::Method for GetConnectorStatus {
         crate::wire::Validate::validate_at(&self.line, "LINE")?;
         Ok(())
     }
+    fn decode_response<'de, D: serde::Deserializer<'de>>(
+        result: D,
+    ) -> Result<Self::Response, crate::transport::ResultError> {
+        crate::wire::responses::plain(result)
+    }
 }

@@ -81,7 +81,7 @@ impl GetLineConfig {
 }
 
 /// The `result` of [`GetLineConfig`] (`imopenlines.config.get`): `FalseOr<Line>`.
-pub type GetLineConfigResponse = crate::wire::FalseOr<crate::types::Line>;
+pub type GetLineConfigResponse = Option<crate::types::Line>;
 
 impl crate::transport::Method for GetLineConfig {
     const NAME: &'static str = "imopenlines.config.get";
@@ -91,5 +91,10 @@ impl crate::transport::Method for GetLineConfig {
     fn validate(&self) -> Result<(), crate::transport::InvalidRequest> {
         crate::wire::Validate::validate_at(&self.config_id, "CONFIG_ID")?;
         Ok(())
+    }
+    fn decode_response<'de, D: serde::Deserializer<'de>>(
+        result: D,
+    ) -> Result<Self::Response, crate::transport::ResultError> {
+        crate::wire::responses::plain(result)
     }
 }

@@ -35,10 +35,10 @@ impl ListConnectors {
     }
 }
 
-/// The `result` of [`ListConnectors`] (`imconnector.list`): `MapOrEmptyList<string>`.
+/// The `result` of [`ListConnectors`] (`imconnector.list`): `map<string>`.
 ///
 /// Connector id to display name; PHP would send `[]` if there were none.
-pub type ListConnectorsResponse = crate::wire::MapOrEmptyList<String>;
+pub type ListConnectorsResponse = std::collections::BTreeMap<String, String>;
 
 impl crate::transport::Method for ListConnectors {
     const NAME: &'static str = "imconnector.list";
@@ -47,5 +47,10 @@ impl crate::transport::Method for ListConnectors {
     type Response = ListConnectorsResponse;
     fn validate(&self) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
+    }
+    fn decode_response<'de, D: serde::Deserializer<'de>>(
+        result: D,
+    ) -> Result<Self::Response, crate::transport::ResultError> {
+        crate::wire::responses::plain(result)
     }
 }

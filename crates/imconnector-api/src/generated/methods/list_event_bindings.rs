@@ -44,4 +44,9 @@ impl crate::transport::Method for ListEventBindings {
     fn validate(&self) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
     }
+    fn decode_response<'de, D: serde::Deserializer<'de>>(
+        result: D,
+    ) -> Result<Self::Response, crate::transport::ResultError> {
+        crate::wire::responses::plain(result)
+    }
 }

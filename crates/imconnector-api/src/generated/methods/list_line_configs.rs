@@ -80,4 +80,9 @@ impl crate::transport::Method for ListLineConfigs {
         crate::wire::Validate::validate_at(&self.options, "OPTIONS")?;
         Ok(())
     }
+    fn decode_response<'de, D: serde::Deserializer<'de>>(
+        result: D,
+    ) -> Result<Self::Response, crate::transport::ResultError> {
+        crate::wire::responses::plain(result)
+    }
 }

@@ -234,8 +234,8 @@ impl RegisterConnector {
     }
 }
 
-/// The `result` of [`RegisterConnector`] (`imconnector.register`): `NestedResult`.
-pub type RegisterConnectorResponse = crate::wire::NestedResult;
+/// The `result` of [`RegisterConnector`] (`imconnector.register`): `bool`.
+pub type RegisterConnectorResponse = bool;
 
 impl crate::transport::Method for RegisterConnector {
     const NAME: &'static str = "imconnector.register";
@@ -248,7 +248,9 @@ impl crate::transport::Method for RegisterConnector {
         crate::wire::Validate::validate_at(&self.icon_disabled, "ICON_DISABLED")?;
         Ok(())
     }
-    fn soft_error(response: &Self::Response) -> Option<crate::transport::SoftError> {
-        crate::wire::SoftErrorSource::soft_error(response)
+    fn decode_response<'de, D: serde::Deserializer<'de>>(
+        result: D,
+    ) -> Result<Self::Response, crate::transport::ResultError> {
+        crate::wire::responses::nested_result(result)
     }
 }

@@ -13,7 +13,7 @@
 /// - `line` (`LINE`, `LineId`, required): Open line id (see `imopenlines.config.list.get`). Constraints: positive.
 /// - `messages` (`MESSAGES`, `list<MessageIn>`, required): The customer's messages, each with its `user`, `message` and `chat` block. Constraints: non-empty.
 ///
-/// Checked before sending: [`messages_not_empty`](crate::wire::checks::messages_not_empty), [`messages_complete`](crate::wire::checks::messages_complete).
+/// Checked before sending: `MESSAGES` is not empty; every message names `user.id` and `chat.id` and has `message.text` or `message.files`, every file a `url`.
 ///
 /// # Errors
 ///
@@ -108,7 +108,9 @@ impl crate::transport::Method for SendMessages {
         crate::wire::checks::messages_complete(self)?;
         Ok(())
     }
-    fn soft_error(response: &Self::Response) -> Option<crate::transport::SoftError> {
-        crate::wire::SoftErrorSource::soft_error(&response.success)
+    fn decode_response<'de, D: serde::Deserializer<'de>>(
+        result: D,
+    ) -> Result<Self::Response, crate::transport::ResultError> {
+        crate::wire::responses::success_flag(result)
     }
 }

@@ -13,7 +13,7 @@
 /// - `line` (`LINE`, `LineId`, required): Open line id (see `imopenlines.config.list.get`). Constraints: positive.
 /// - `messages` (`MESSAGES`, `list<DeliveryItem>`, required): One item per delivered operator message. Constraints: non-empty.
 ///
-/// Checked before sending: [`messages_not_empty`](crate::wire::checks::messages_not_empty), [`delivery_items_complete`](crate::wire::checks::delivery_items_complete).
+/// Checked before sending: `MESSAGES` is not empty; every confirmation carries `im.chat_id`, `im.message_id`, a non-empty `message.id` and `chat.id`.
 ///
 /// # Errors
 ///
@@ -105,7 +105,9 @@ impl crate::transport::Method for SendStatusDelivery {
         crate::wire::checks::delivery_items_complete(self)?;
         Ok(())
     }
-    fn soft_error(response: &Self::Response) -> Option<crate::transport::SoftError> {
-        crate::wire::SoftErrorSource::soft_error(&response.success)
+    fn decode_response<'de, D: serde::Deserializer<'de>>(
+        result: D,
+    ) -> Result<Self::Response, crate::transport::ResultError> {
+        crate::wire::responses::success_flag(result)
     }
 }

@@ -76,7 +76,9 @@ impl crate::transport::Method for SetConnectorError {
         crate::wire::Validate::validate_at(&self.line, "LINE")?;
         Ok(())
     }
-    fn soft_error(response: &Self::Response) -> Option<crate::transport::SoftError> {
-        crate::wire::SoftErrorSource::soft_error(&response.success)
+    fn decode_response<'de, D: serde::Deserializer<'de>>(
+        result: D,
+    ) -> Result<Self::Response, crate::transport::ResultError> {
+        crate::wire::responses::success_flag(result)
     }
 }

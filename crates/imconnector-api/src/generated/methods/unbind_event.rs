@@ -112,4 +112,9 @@ impl crate::transport::Method for UnbindEvent {
     fn validate(&self) -> Result<(), crate::transport::InvalidRequest> {
         Ok(())
     }
+    fn decode_response<'de, D: serde::Deserializer<'de>>(
+        result: D,
+    ) -> Result<Self::Response, crate::transport::ResultError> {
+        crate::wire::responses::plain(result)
+    }
 }

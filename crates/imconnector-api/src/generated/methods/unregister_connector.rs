@@ -52,8 +52,8 @@ impl UnregisterConnector {
     }
 }
 
-/// The `result` of [`UnregisterConnector`] (`imconnector.unregister`): `NestedResult`.
-pub type UnregisterConnectorResponse = crate::wire::NestedResult;
+/// The `result` of [`UnregisterConnector`] (`imconnector.unregister`): `bool`.
+pub type UnregisterConnectorResponse = bool;
 
 impl crate::transport::Method for UnregisterConnector {
     const NAME: &'static str = "imconnector.unregister";
@@ -64,7 +64,9 @@ impl crate::transport::Method for UnregisterConnector {
         crate::wire::Validate::validate_at(&self.id, "ID")?;
         Ok(())
     }
-    fn soft_error(response: &Self::Response) -> Option<crate::transport::SoftError> {
-        crate::wire::SoftErrorSource::soft_error(response)
+    fn decode_response<'de, D: serde::Deserializer<'de>>(
+        result: D,
+    ) -> Result<Self::Response, crate::transport::ResultError> {
+        crate::wire::responses::nested_result(result)
     }
 }

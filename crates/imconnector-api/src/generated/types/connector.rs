@@ -261,23 +261,23 @@ impl crate::wire::Validate for ConnectorData {
 /// - `error` (`ERROR`, `bool`, required): The connector was marked broken (`imconnector.set.error`); cleared by activating it again.
 /// - `configured` (`CONFIGURED`, `bool`, required): Activated, connected and registered on the line.
 /// - `status` (`STATUS`, `bool`, required): `CONFIGURED` and not `ERROR`: messages flow both ways only while this is true.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct ConnectorStatus {
     /// The line id asked about (0 when `LINE` was missing). (`LINE`)
-    #[serde(rename = "LINE", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "LINE")]
     pub line: crate::wire::LineId,
     /// The connector id, normalised: lowercase, cut at the first dot. (`CONNECTOR`)
-    #[serde(rename = "CONNECTOR", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "CONNECTOR")]
     pub connector: crate::wire::ConnectorId,
     /// The connector was marked broken (`imconnector.set.error`); cleared by activating it again. (`ERROR`)
-    #[serde(rename = "ERROR", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "ERROR")]
     pub error: bool,
     /// Activated, connected and registered on the line. (`CONFIGURED`)
-    #[serde(rename = "CONFIGURED", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "CONFIGURED")]
     pub configured: bool,
     /// `CONFIGURED` and not `ERROR`: messages flow both ways only while this is true. (`STATUS`)
-    #[serde(rename = "STATUS", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "STATUS")]
     pub status: bool,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -295,5 +295,13 @@ impl crate::wire::WireDecode for ConnectorStatus {
             status: fields.required("STATUS")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ConnectorStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
     }
 }

@@ -73,43 +73,23 @@ impl crate::wire::WireDecode for EventType {
 /// - `auth_type` (`auth_type`, `Id`, optional): User whose tokens the handler receives; `0` for the user who fired the event.
 /// - `offline` (`offline`, `bool`, optional): Whether this is an offline (queued) binding.
 /// - `connector_id` (`connector_id`, `string`, optional): Offline bindings: the `auth_connector` source key.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct EventBinding {
     /// Event name, upper-cased, e.g. `ONIMCONNECTORMESSAGEADD`. (`event`)
-    #[serde(rename = "event", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "event")]
     pub event: String,
     /// Handler URL (online bindings). (`handler`)
-    #[serde(
-        rename = "handler",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "handler", skip_serializing_if = "Option::is_none")]
     pub handler: Option<String>,
     /// User whose tokens the handler receives; `0` for the user who fired the event. (`auth_type`)
-    #[serde(
-        rename = "auth_type",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "auth_type", skip_serializing_if = "Option::is_none")]
     pub auth_type: Option<crate::wire::Id>,
     /// Whether this is an offline (queued) binding. (`offline`)
-    #[serde(
-        rename = "offline",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "offline", skip_serializing_if = "Option::is_none")]
     pub offline: Option<bool>,
     /// Offline bindings: the `auth_connector` source key. (`connector_id`)
-    #[serde(
-        rename = "connector_id",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "connector_id", skip_serializing_if = "Option::is_none")]
     pub connector_id: Option<String>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -130,16 +110,24 @@ impl crate::wire::WireDecode for EventBinding {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for EventBinding {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// What `event.unbind` removed.
 ///
 /// # Fields
 ///
 /// - `count` (`count`, `i64`, required): How many bindings were removed; 0 when nothing matched.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct EventUnbindResult {
     /// How many bindings were removed; 0 when nothing matched. (`count`)
-    #[serde(rename = "count", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "count")]
     pub count: i64,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -153,5 +141,13 @@ impl crate::wire::WireDecode for EventUnbindResult {
             count: fields.required("count")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for EventUnbindResult {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
     }
 }

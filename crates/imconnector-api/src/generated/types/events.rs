@@ -17,89 +17,32 @@
 /// - `client_endpoint` (`client_endpoint`, `string`, optional): The portal's REST endpoint, e.g. `https://some-domain.bitrix24.com/rest/`.
 /// - `status` (`status`, `AppStatus`, optional): The app's licence status on the portal.
 /// - `user_id` (`user_id`, `i64`, optional): The user the tokens belong to.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct EventAuth {
     /// The app's token on this portal, the same in every event; compare it (in constant time) with the one from `OnAppInstall`. (`application_token`)
-    #[serde(rename = "application_token", deserialize_with = "crate::wire::decode")]
     pub application_token: crate::wire::SecretString,
     /// The portal's domain, e.g. `some-domain.bitrix24.com`. (`domain`)
-    #[serde(rename = "domain", deserialize_with = "crate::wire::decode")]
     pub domain: String,
     /// The portal's unique id; key your per-portal storage by it. (`member_id`)
-    #[serde(rename = "member_id", deserialize_with = "crate::wire::decode")]
     pub member_id: String,
     /// An access token for REST calls as that user. (`access_token`)
-    #[serde(
-        rename = "access_token",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
     pub access_token: Option<crate::wire::SecretString>,
     /// Sent only with a few events (app install/update, offline events); the docs also show it on dialog events. (`refresh_token`)
-    #[serde(
-        rename = "refresh_token",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
     pub refresh_token: Option<crate::wire::SecretString>,
     /// When `access_token` expires, in Unix seconds. (`expires`)
-    #[serde(
-        rename = "expires",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
     pub expires: Option<i64>,
     /// Lifetime of `access_token` in seconds (3600). (`expires_in`)
-    #[serde(
-        rename = "expires_in",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
     pub expires_in: Option<i64>,
     /// Granted scopes, comma separated. (`scope`)
-    #[serde(
-        rename = "scope",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
     pub scope: Option<String>,
     /// OAuth server, `https://oauth.bitrix.info/rest/`. (`server_endpoint`)
-    #[serde(
-        rename = "server_endpoint",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
     pub server_endpoint: Option<String>,
     /// The portal's REST endpoint, e.g. `https://some-domain.bitrix24.com/rest/`. (`client_endpoint`)
-    #[serde(
-        rename = "client_endpoint",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
     pub client_endpoint: Option<String>,
     /// The app's licence status on the portal. (`status`)
-    #[serde(
-        rename = "status",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
     pub status: Option<crate::types::AppStatus>,
     /// The user the tokens belong to. (`user_id`)
-    #[serde(
-        rename = "user_id",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
     pub user_id: Option<i64>,
 }
 
@@ -120,6 +63,14 @@ impl crate::wire::WireDecode for EventAuth {
             status: fields.optional("status")?,
             user_id: fields.optional("user_id")?,
         })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for EventAuth {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
     }
 }
 
@@ -222,14 +173,14 @@ impl crate::wire::WireDecode for AppStatus {
 ///
 /// - `chat_id` (`chat_id`, `i64`, required): Bitrix24 chat id of the dialog.
 /// - `message_id` (`message_id`, `i64`, required): Bitrix24 message id.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct EventIm {
     /// Bitrix24 chat id of the dialog. (`chat_id`)
-    #[serde(rename = "chat_id", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "chat_id")]
     pub chat_id: i64,
     /// Bitrix24 message id. (`message_id`)
-    #[serde(rename = "message_id", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "message_id")]
     pub message_id: i64,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -247,16 +198,24 @@ impl crate::wire::WireDecode for EventIm {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for EventIm {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// The external chat of an operator message.
 ///
 /// # Fields
 ///
 /// - `id` (`id`, `Id`, required): Your external chat id, as sent in `imconnector.send.messages`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct EventChat {
     /// Your external chat id, as sent in `imconnector.send.messages`. (`id`)
-    #[serde(rename = "id", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "id")]
     pub id: crate::wire::Id,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -273,6 +232,14 @@ impl crate::wire::WireDecode for EventChat {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for EventChat {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// `data` of `OnImConnectorMessageAdd`: operator messages to send to the customer.
 ///
 /// # Fields
@@ -280,17 +247,17 @@ impl crate::wire::WireDecode for EventChat {
 /// - `connector` (`CONNECTOR`, `ConnectorId`, required): Your connector id.
 /// - `line` (`LINE`, `LineId`, required): The open line id.
 /// - `messages` (`MESSAGES`, `list<MessageAddItem>`, required): The messages, usually one.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct MessageAddData {
     /// Your connector id. (`CONNECTOR`)
-    #[serde(rename = "CONNECTOR", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "CONNECTOR")]
     pub connector: crate::wire::ConnectorId,
     /// The open line id. (`LINE`)
-    #[serde(rename = "LINE", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "LINE")]
     pub line: crate::wire::LineId,
     /// The messages, usually one. (`MESSAGES`)
-    #[serde(rename = "MESSAGES", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "MESSAGES")]
     pub messages: Vec<crate::types::MessageAddItem>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -309,6 +276,14 @@ impl crate::wire::WireDecode for MessageAddData {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for MessageAddData {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// One operator message to deliver. After delivering it, confirm with `imconnector.send.status.delivery` or the operator sees it as undelivered.
 ///
 /// # Fields
@@ -317,25 +292,20 @@ impl crate::wire::WireDecode for MessageAddData {
 /// - `message` (`message`, `MessageAddBody`, required): The content.
 /// - `chat` (`chat`, `EventChat`, required): The external chat the message belongs to.
 /// - `attachments_old` (`attachments_old`, `json`, optional): Server source: a copy of the original attachments for custom connectors; usually absent.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct MessageAddItem {
     /// The Bitrix24 ids of the operator's message. (`im`)
-    #[serde(rename = "im", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "im")]
     pub im: crate::types::EventIm,
     /// The content. (`message`)
-    #[serde(rename = "message", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "message")]
     pub message: crate::types::MessageAddBody,
     /// The external chat the message belongs to. (`chat`)
-    #[serde(rename = "chat", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "chat")]
     pub chat: crate::types::EventChat,
     /// Server source: a copy of the original attachments for custom connectors; usually absent. (`attachments_old`)
-    #[serde(
-        rename = "attachments_old",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "attachments_old", skip_serializing_if = "Option::is_none")]
     pub attachments_old: Option<serde_json::Value>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -355,6 +325,14 @@ impl crate::wire::WireDecode for MessageAddItem {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for MessageAddItem {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// The content of an operator message.
 ///
 /// # Fields
@@ -364,48 +342,23 @@ impl crate::wire::WireDecode for MessageAddItem {
 /// - `files` (`files`, `list<EventFile>`, optional): Attached files; absent when there are none.
 /// - `attachments` (`attachments`, `json`, optional): Rich-link blocks; usually absent.
 /// - `params` (`params`, `json`, optional): Selected message parameters (`CLASS`, `url`, `IMOL_*`, ...); often absent.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct MessageAddBody {
     /// Bitrix24 id of the author (operator, bot or system). (`user_id`)
-    #[serde(
-        rename = "user_id",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "user_id", skip_serializing_if = "Option::is_none")]
     pub user_id: Option<i64>,
     /// BB-code text; with `NEED_SIGNATURE` it starts with `[b]Operator Name:[/b][br]`. (`text`)
-    #[serde(
-        rename = "text",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "text", skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// Attached files; absent when there are none. (`files`)
-    #[serde(
-        rename = "files",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "files", skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<crate::types::EventFile>>,
     /// Rich-link blocks; usually absent. (`attachments`)
-    #[serde(
-        rename = "attachments",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "attachments", skip_serializing_if = "Option::is_none")]
     pub attachments: Option<serde_json::Value>,
     /// Selected message parameters (`CLASS`, `url`, `IMOL_*`, ...); often absent. (`params`)
-    #[serde(
-        rename = "params",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "params", skip_serializing_if = "Option::is_none")]
     pub params: Option<serde_json::Value>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -426,6 +379,14 @@ impl crate::wire::WireDecode for MessageAddBody {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for MessageAddBody {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// A file attached to an operator message.
 ///
 /// # Fields
@@ -436,46 +397,26 @@ impl crate::wire::WireDecode for MessageAddBody {
 /// - `size` (`size`, `i64`, optional): Size in bytes.
 /// - `width` (`width`, `i64`, optional): Image width in pixels (images only).
 /// - `height` (`height`, `i64`, optional): Image height in pixels (images only).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct EventFile {
     /// Download URL of the file. (`link`)
-    #[serde(rename = "link", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "link")]
     pub link: String,
     /// File name. (`name`)
-    #[serde(rename = "name", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "name")]
     pub name: String,
     /// Kind of file, e.g. `image` or `file`. (`type`)
-    #[serde(
-        rename = "type",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub file_type: Option<String>,
     /// Size in bytes. (`size`)
-    #[serde(
-        rename = "size",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "size", skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
     /// Image width in pixels (images only). (`width`)
-    #[serde(
-        rename = "width",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "width", skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// Image height in pixels (images only). (`height`)
-    #[serde(
-        rename = "height",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "height", skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -497,6 +438,14 @@ impl crate::wire::WireDecode for EventFile {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for EventFile {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// `data` of `OnImConnectorMessageUpdate`: an operator edited messages already delivered (connectors registered with `EDIT_INTERNAL_MESSAGES`).
 ///
 /// # Fields
@@ -504,17 +453,17 @@ impl crate::wire::WireDecode for EventFile {
 /// - `connector` (`CONNECTOR`, `ConnectorId`, required): Your connector id.
 /// - `line` (`LINE`, `LineId`, required): The open line id.
 /// - `messages` (`MESSAGES`, `list<MessageUpdateItem>`, required): The edited messages.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct MessageUpdateData {
     /// Your connector id. (`CONNECTOR`)
-    #[serde(rename = "CONNECTOR", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "CONNECTOR")]
     pub connector: crate::wire::ConnectorId,
     /// The open line id. (`LINE`)
-    #[serde(rename = "LINE", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "LINE")]
     pub line: crate::wire::LineId,
     /// The edited messages. (`MESSAGES`)
-    #[serde(rename = "MESSAGES", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "MESSAGES")]
     pub messages: Vec<crate::types::MessageUpdateItem>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -533,6 +482,14 @@ impl crate::wire::WireDecode for MessageUpdateData {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for MessageUpdateData {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// One edited operator message; confirm again with `imconnector.send.status.delivery`.
 ///
 /// # Fields
@@ -540,17 +497,17 @@ impl crate::wire::WireDecode for MessageUpdateData {
 /// - `im` (`im`, `EventIm`, required): The Bitrix24 ids of the operator's message.
 /// - `message` (`message`, `MessageUpdateBody`, required): The new content.
 /// - `chat` (`chat`, `EventChat`, required): The external chat the message belongs to.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct MessageUpdateItem {
     /// The Bitrix24 ids of the operator's message. (`im`)
-    #[serde(rename = "im", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "im")]
     pub im: crate::types::EventIm,
     /// The new content. (`message`)
-    #[serde(rename = "message", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "message")]
     pub message: crate::types::MessageUpdateBody,
     /// The external chat the message belongs to. (`chat`)
-    #[serde(rename = "chat", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "chat")]
     pub chat: crate::types::EventChat,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -569,25 +526,28 @@ impl crate::wire::WireDecode for MessageUpdateItem {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for MessageUpdateItem {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// The new content of an edited operator message.
 ///
 /// # Fields
 ///
 /// - `id` (`id`, `list<string>`, required): The external ids you reported for it with `imconnector.send.status.delivery`.
 /// - `text` (`text`, `string`, optional): The new BB-code text.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct MessageUpdateBody {
     /// The external ids you reported for it with `imconnector.send.status.delivery`. (`id`)
-    #[serde(rename = "id", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "id")]
     pub id: Vec<String>,
     /// The new BB-code text. (`text`)
-    #[serde(
-        rename = "text",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "text", skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -605,6 +565,14 @@ impl crate::wire::WireDecode for MessageUpdateBody {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for MessageUpdateBody {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// `data` of `OnImConnectorMessageDelete`: an operator deleted messages already delivered (connectors registered with `DEL_INTERNAL_MESSAGES`).
 ///
 /// # Fields
@@ -612,17 +580,17 @@ impl crate::wire::WireDecode for MessageUpdateBody {
 /// - `connector` (`CONNECTOR`, `ConnectorId`, required): Your connector id.
 /// - `line` (`LINE`, `LineId`, required): The open line id.
 /// - `messages` (`MESSAGES`, `list<MessageDeleteItem>`, required): One item per stored external id of the deleted messages.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct MessageDeleteData {
     /// Your connector id. (`CONNECTOR`)
-    #[serde(rename = "CONNECTOR", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "CONNECTOR")]
     pub connector: crate::wire::ConnectorId,
     /// The open line id. (`LINE`)
-    #[serde(rename = "LINE", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "LINE")]
     pub line: crate::wire::LineId,
     /// One item per stored external id of the deleted messages. (`MESSAGES`)
-    #[serde(rename = "MESSAGES", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "MESSAGES")]
     pub messages: Vec<crate::types::MessageDeleteItem>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -641,6 +609,14 @@ impl crate::wire::WireDecode for MessageDeleteData {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for MessageDeleteData {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// One deleted operator message.
 ///
 /// # Fields
@@ -648,17 +624,17 @@ impl crate::wire::WireDecode for MessageDeleteData {
 /// - `im` (`im`, `EventIm`, required): The Bitrix24 ids of the operator's message.
 /// - `message` (`message`, `MessageDeleteBody`, required): Which of your messages to delete.
 /// - `chat` (`chat`, `EventChat`, required): The external chat the message belongs to.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct MessageDeleteItem {
     /// The Bitrix24 ids of the operator's message. (`im`)
-    #[serde(rename = "im", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "im")]
     pub im: crate::types::EventIm,
     /// Which of your messages to delete. (`message`)
-    #[serde(rename = "message", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "message")]
     pub message: crate::types::MessageDeleteBody,
     /// The external chat the message belongs to. (`chat`)
-    #[serde(rename = "chat", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "chat")]
     pub chat: crate::types::EventChat,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -677,16 +653,24 @@ impl crate::wire::WireDecode for MessageDeleteItem {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for MessageDeleteItem {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// The deleted message's external id.
 ///
 /// # Fields
 ///
 /// - `id` (`id`, `string`, required): One external id you reported with `imconnector.send.status.delivery` (a single string, unlike the update event's list).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct MessageDeleteBody {
     /// One external id you reported with `imconnector.send.status.delivery` (a single string, unlike the update event's list). (`id`)
-    #[serde(rename = "id", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "id")]
     pub id: String,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -703,6 +687,14 @@ impl crate::wire::WireDecode for MessageDeleteBody {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for MessageDeleteBody {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// `data` of `OnImConnectorDialogStart` and `OnImConnectorDialogFinish`. Note the list is under `DATA`, not `MESSAGES`.
 ///
 /// # Fields
@@ -710,17 +702,17 @@ impl crate::wire::WireDecode for MessageDeleteBody {
 /// - `connector` (`CONNECTOR`, `ConnectorId`, required): Your connector id.
 /// - `line` (`LINE`, `LineId`, required): The open line id.
 /// - `data` (`DATA`, `list<DialogItem>`, required): The sessions that started or finished.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct DialogData {
     /// Your connector id. (`CONNECTOR`)
-    #[serde(rename = "CONNECTOR", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "CONNECTOR")]
     pub connector: crate::wire::ConnectorId,
     /// The open line id. (`LINE`)
-    #[serde(rename = "LINE", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "LINE")]
     pub line: crate::wire::LineId,
     /// The sessions that started or finished. (`DATA`)
-    #[serde(rename = "DATA", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "DATA")]
     pub data: Vec<crate::types::DialogItem>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -739,6 +731,14 @@ impl crate::wire::WireDecode for DialogData {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for DialogData {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// One open-line session (dialog) that started or finished. Match it by `chat.id` or `session.id`: the user ids are not reliable.
 ///
 /// # Fields
@@ -747,20 +747,20 @@ impl crate::wire::WireDecode for DialogData {
 /// - `session` (`session`, `DialogSession`, required): The session.
 /// - `chat` (`chat`, `DialogChat`, required): The external chat.
 /// - `user` (`user`, `DialogUser`, required): The customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct DialogItem {
     /// The session's connector key. (`connector`)
-    #[serde(rename = "connector", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "connector")]
     pub connector: crate::types::DialogConnector,
     /// The session. (`session`)
-    #[serde(rename = "session", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "session")]
     pub session: crate::types::DialogSession,
     /// The external chat. (`chat`)
-    #[serde(rename = "chat", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "chat")]
     pub chat: crate::types::DialogChat,
     /// The customer. (`user`)
-    #[serde(rename = "user", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "user")]
     pub user: crate::types::DialogUser,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -780,6 +780,14 @@ impl crate::wire::WireDecode for DialogItem {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for DialogItem {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// The parts of the session's connector key.
 ///
 /// # Fields
@@ -788,20 +796,20 @@ impl crate::wire::WireDecode for DialogItem {
 /// - `line_id` (`line_id`, `LineId`, required): The open line id.
 /// - `chat_id` (`chat_id`, `Id`, required): The external chat id you sent (the docs show a number; it is whatever string you used).
 /// - `user_id` (`user_id`, `Id`, required): The docs call it the external user id; the server fills in the customer's Bitrix24 user id (the docs example shows 0).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct DialogConnector {
     /// Your connector id. (`connector_id`)
-    #[serde(rename = "connector_id", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "connector_id")]
     pub connector_id: crate::wire::ConnectorId,
     /// The open line id. (`line_id`)
-    #[serde(rename = "line_id", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "line_id")]
     pub line_id: crate::wire::LineId,
     /// The external chat id you sent (the docs show a number; it is whatever string you used). (`chat_id`)
-    #[serde(rename = "chat_id", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "chat_id")]
     pub chat_id: crate::wire::Id,
     /// The docs call it the external user id; the server fills in the customer's Bitrix24 user id (the docs example shows 0). (`user_id`)
-    #[serde(rename = "user_id", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "user_id")]
     pub user_id: crate::wire::Id,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -821,6 +829,14 @@ impl crate::wire::WireDecode for DialogConnector {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for DialogConnector {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// An open-line session.
 ///
 /// # Fields
@@ -829,30 +845,20 @@ impl crate::wire::WireDecode for DialogConnector {
 /// - `closed` (`closed`, `bool`, required): Whether the session is closed (`"Y"`/`"N"`).
 /// - `parent_id` (`parent_id`, `Id`, optional): The previous session of this dialog; 0 when none.
 /// - `close_term` (`close_term`, `i64`, optional): The line's full-close time, in minutes.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct DialogSession {
     /// Session id (`session.ID` in `imconnector.send.messages` results). (`id`)
-    #[serde(rename = "id", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "id")]
     pub id: crate::wire::Id,
     /// Whether the session is closed (`"Y"`/`"N"`). (`closed`)
-    #[serde(rename = "closed", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "closed")]
     pub closed: bool,
     /// The previous session of this dialog; 0 when none. (`parent_id`)
-    #[serde(
-        rename = "parent_id",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "parent_id", skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<crate::wire::Id>,
     /// The line's full-close time, in minutes. (`close_term`)
-    #[serde(
-        rename = "close_term",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "close_term", skip_serializing_if = "Option::is_none")]
     pub close_term: Option<i64>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -872,16 +878,24 @@ impl crate::wire::WireDecode for DialogSession {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for DialogSession {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// The external chat of a session.
 ///
 /// # Fields
 ///
 /// - `id` (`id`, `Id`, required): Your external chat id.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct DialogChat {
     /// Your external chat id. (`id`)
-    #[serde(rename = "id", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "id")]
     pub id: crate::wire::Id,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -898,16 +912,24 @@ impl crate::wire::WireDecode for DialogChat {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for DialogChat {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// The customer of a session.
 ///
 /// # Fields
 ///
 /// - `id` (`id`, `Id`, required): Same value as `connector.user_id`; not reliable as the external user id.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct DialogUser {
     /// Same value as `connector.user_id`; not reliable as the external user id. (`id`)
-    #[serde(rename = "id", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "id")]
     pub id: crate::wire::Id,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -924,20 +946,28 @@ impl crate::wire::WireDecode for DialogUser {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for DialogUser {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// `data` of `OnImConnectorStatusDelete`: the connector was disconnected from a line (UI "Disable", `imconnector.activate` off, unregistering, or the line was deleted). Keys are lowercase here.
 ///
 /// # Fields
 ///
 /// - `connector` (`connector`, `ConnectorId`, required): Your connector id.
 /// - `line` (`line`, `LineId`, required): The open line id.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct StatusDeleteData {
     /// Your connector id. (`connector`)
-    #[serde(rename = "connector", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "connector")]
     pub connector: crate::wire::ConnectorId,
     /// The open line id. (`line`)
-    #[serde(rename = "line", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "line")]
     pub line: crate::wire::LineId,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -952,5 +982,13 @@ impl crate::wire::WireDecode for StatusDeleteData {
             line: fields.required("line")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for StatusDeleteData {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
     }
 }

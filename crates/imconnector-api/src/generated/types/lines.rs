@@ -8,32 +8,17 @@
 /// - `id` (`ID`, `Id`, optional): The line id to pass as `LINE`. Absent only if `PARAMS.select` leaves it out.
 /// - `line_name` (`LINE_NAME`, `string`, optional): The line's name as shown to operators.
 /// - `active` (`ACTIVE`, `bool`, optional): Whether the line is switched on (`"Y"`/`"N"`); an inactive line routes no messages.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Line {
     /// The line id to pass as `LINE`. Absent only if `PARAMS.select` leaves it out. (`ID`)
-    #[serde(
-        rename = "ID",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "ID", skip_serializing_if = "Option::is_none")]
     pub id: Option<crate::wire::Id>,
     /// The line's name as shown to operators. (`LINE_NAME`)
-    #[serde(
-        rename = "LINE_NAME",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "LINE_NAME", skip_serializing_if = "Option::is_none")]
     pub line_name: Option<String>,
     /// Whether the line is switched on (`"Y"`/`"N"`); an inactive line routes no messages. (`ACTIVE`)
-    #[serde(
-        rename = "ACTIVE",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "ACTIVE", skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -49,6 +34,14 @@ impl crate::wire::WireDecode for Line {
             active: fields.optional("ACTIVE")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Line {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
     }
 }
 

@@ -785,19 +785,17 @@ impl crate::wire::Validate for DeliveryChat {
 ///
 /// # Fields
 ///
-/// - `success` (`SUCCESS`, `SuccessFlag`, required): Whether the call as a whole worked; `false` only from old servers (with `DATA: []`), reported as a soft error. Check each item's own `SUCCESS` too.
-/// - `data` (`DATA`, `MapOrEmptyList<ListOrMap<MessageResult>>`, required): `{"RESULT": [...]}`: one result per message, in the order of `MESSAGES` (an object keyed by index when some are missing); `[]` on an old server's failure.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+/// - `success` (`SUCCESS`, `bool`, required): Whether the call as a whole worked: always `true` in a decoded result (old servers' `false`, with `DATA: []`, fails the call with the soft error `SUCCESS_FALSE`). Check each message's own `success` too.
+/// - `results` (`DATA.RESULT`, `ByPosition<MessageResult>`, required): One result per message, keyed by its position in `MESSAGES` (iterated in request order); a position the portal left out (the answer is then an object keyed by position) has none.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct MessagesResult {
-    /// Whether the call as a whole worked; `false` only from old servers (with `DATA: []`), reported as a soft error. Check each item's own `SUCCESS` too. (`SUCCESS`)
-    #[serde(rename = "SUCCESS", deserialize_with = "crate::wire::decode")]
-    pub success: crate::wire::SuccessFlag,
-    /// `{"RESULT": [...]}`: one result per message, in the order of `MESSAGES` (an object keyed by index when some are missing); `[]` on an old server's failure. (`DATA`)
-    #[serde(rename = "DATA", deserialize_with = "crate::wire::decode")]
-    pub data: crate::wire::MapOrEmptyList<
-        crate::wire::ListOrMap<crate::types::MessageResult>,
-    >,
+    /// Whether the call as a whole worked: always `true` in a decoded result (old servers' `false`, with `DATA: []`, fails the call with the soft error `SUCCESS_FALSE`). Check each message's own `success` too. (`SUCCESS`)
+    #[serde(rename = "SUCCESS")]
+    pub success: bool,
+    /// One result per message, keyed by its position in `MESSAGES` (iterated in request order); a position the portal left out (the answer is then an object keyed by position) has none. (`DATA.RESULT`)
+    #[serde(rename = "DATA.RESULT")]
+    pub results: std::collections::BTreeMap<usize, crate::types::MessageResult>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -808,9 +806,17 @@ impl crate::wire::WireDecode for MessagesResult {
         let mut fields = crate::wire::Fields::of(value)?;
         Ok(Self {
             success: fields.required("SUCCESS")?,
-            data: fields.required("DATA")?,
+            results: fields.required("DATA.RESULT")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MessagesResult {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
     }
 }
 
@@ -825,59 +831,29 @@ impl crate::wire::WireDecode for MessagesResult {
 /// - `chat` (`chat`, `MessageResultChat`, optional): The external chat, with `url` turned into `description`.
 /// - `extra_flags` (`extra`, `MessageResultExtra`, optional): Present only when `skip_phone_validate` or `disable_crm` was `Y`.
 /// - `session` (`session`, `Session`, optional): The open-line session the message landed in (`imconnector.send.messages` only, when one was loaded or started).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct MessageResult {
     /// Whether this message was processed. (`SUCCESS`)
-    #[serde(rename = "SUCCESS", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "SUCCESS")]
     pub success: bool,
     /// Why it failed (only when `SUCCESS` is false), e.g. "Incomplete data". A failed item may carry nothing else. (`ERRORS`)
-    #[serde(
-        rename = "ERRORS",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "ERRORS", skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<String>>,
     /// The Bitrix24 id of the customer's user: a string, or a number when the user was just created. (`user`)
-    #[serde(
-        rename = "user",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "user", skip_serializing_if = "Option::is_none")]
     pub user: Option<crate::wire::Id>,
     /// The message as stored. (`message`)
-    #[serde(
-        rename = "message",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "message", skip_serializing_if = "Option::is_none")]
     pub message: Option<crate::types::MessageResultBody>,
     /// The external chat, with `url` turned into `description`. (`chat`)
-    #[serde(
-        rename = "chat",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "chat", skip_serializing_if = "Option::is_none")]
     pub chat: Option<crate::types::MessageResultChat>,
     /// Present only when `skip_phone_validate` or `disable_crm` was `Y`. (`extra`)
-    #[serde(
-        rename = "extra",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "extra", skip_serializing_if = "Option::is_none")]
     pub extra_flags: Option<crate::types::MessageResultExtra>,
     /// The open-line session the message landed in (`imconnector.send.messages` only, when one was loaded or started). (`session`)
-    #[serde(
-        rename = "session",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "session", skip_serializing_if = "Option::is_none")]
     pub session: Option<crate::types::Session>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -900,49 +876,33 @@ impl crate::wire::WireDecode for MessageResult {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for MessageResult {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// A processed message as echoed in `MessageResult`.
 ///
 /// # Fields
 ///
 /// - `id` (`id`, `Id`, optional): Your external message id.
-/// - `date` (`date`, `EmptyObject`, optional): A server date object that always serialises as `{}`: carries nothing.
 /// - `text` (`text`, `string`, optional): The stored text (emoji codes decoded).
-/// - `files` (`files`, `ListOrMap<Id>`, optional): Bitrix24 file ids of the attachments that could be downloaded, by input index: a list, or an object such as `{"1": 12}` when some failed; `[]` when none were saved.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+/// - `files` (`files`, `ByPosition<Id>`, optional): Bitrix24 file ids of the attachments that could be downloaded, keyed by their position in the message's `files` (a failed one has none); empty when none were saved.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct MessageResultBody {
     /// Your external message id. (`id`)
-    #[serde(
-        rename = "id",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "id", skip_serializing_if = "Option::is_none")]
     pub id: Option<crate::wire::Id>,
-    /// A server date object that always serialises as `{}`: carries nothing. (`date`)
-    #[serde(
-        rename = "date",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
-    pub date: Option<crate::wire::EmptyObject>,
     /// The stored text (emoji codes decoded). (`text`)
-    #[serde(
-        rename = "text",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "text", skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    /// Bitrix24 file ids of the attachments that could be downloaded, by input index: a list, or an object such as `{"1": 12}` when some failed; `[]` when none were saved. (`files`)
-    #[serde(
-        rename = "files",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
-    pub files: Option<crate::wire::ListOrMap<crate::wire::Id>>,
+    /// Bitrix24 file ids of the attachments that could be downloaded, keyed by their position in the message's `files` (a failed one has none); empty when none were saved. (`files`)
+    #[serde(rename = "files", skip_serializing_if = "Option::is_none")]
+    pub files: Option<std::collections::BTreeMap<usize, crate::wire::Id>>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -953,11 +913,18 @@ impl crate::wire::WireDecode for MessageResultBody {
         let mut fields = crate::wire::Fields::of(value)?;
         Ok(Self {
             id: fields.optional("id")?,
-            date: fields.optional("date")?,
             text: fields.optional("text")?,
             files: fields.optional("files")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MessageResultBody {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
     }
 }
 
@@ -968,32 +935,17 @@ impl crate::wire::WireDecode for MessageResultBody {
 /// - `id` (`id`, `Id`, optional): Your external chat id.
 /// - `name` (`name`, `string`, optional): The chat name you sent.
 /// - `description` (`description`, `string`, optional): "Link to the original post: \<url>" (in the portal's language) when you sent `chat.url`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct MessageResultChat {
     /// Your external chat id. (`id`)
-    #[serde(
-        rename = "id",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "id", skip_serializing_if = "Option::is_none")]
     pub id: Option<crate::wire::Id>,
     /// The chat name you sent. (`name`)
-    #[serde(
-        rename = "name",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "name", skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// "Link to the original post: \<url>" (in the portal's language) when you sent `chat.url`. (`description`)
-    #[serde(
-        rename = "description",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "description", skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -1012,30 +964,28 @@ impl crate::wire::WireDecode for MessageResultChat {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for MessageResultChat {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// Flags moved out of the input message.
 ///
 /// # Fields
 ///
 /// - `skip_phone_validate` (`skip_phone_validate`, `bool`, optional): `user.skip_phone_validate` was `Y`.
 /// - `disable_tracker` (`disable_tracker`, `bool`, optional): `message.disable_crm` was `Y`: the CRM tracker was skipped.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct MessageResultExtra {
     /// `user.skip_phone_validate` was `Y`. (`skip_phone_validate`)
-    #[serde(
-        rename = "skip_phone_validate",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "skip_phone_validate", skip_serializing_if = "Option::is_none")]
     pub skip_phone_validate: Option<bool>,
     /// `message.disable_crm` was `Y`: the CRM tracker was skipped. (`disable_tracker`)
-    #[serde(
-        rename = "disable_tracker",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "disable_tracker", skip_serializing_if = "Option::is_none")]
     pub disable_tracker: Option<bool>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -1053,20 +1003,28 @@ impl crate::wire::WireDecode for MessageResultExtra {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for MessageResultExtra {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// The open-line session (dialog) a customer message landed in.
 ///
 /// # Fields
 ///
 /// - `id` (`ID`, `Id`, required): Session id; `OnImConnectorDialogStart`/`Finish` report it as `session.id`.
 /// - `chat_id` (`CHAT_ID`, `Id`, required): The Bitrix24 chat id of the dialog; operator messages from it arrive with this `im.chat_id`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Session {
     /// Session id; `OnImConnectorDialogStart`/`Finish` report it as `session.id`. (`ID`)
-    #[serde(rename = "ID", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "ID")]
     pub id: crate::wire::Id,
     /// The Bitrix24 chat id of the dialog; operator messages from it arrive with this `im.chat_id`. (`CHAT_ID`)
-    #[serde(rename = "CHAT_ID", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "CHAT_ID")]
     pub chat_id: crate::wire::Id,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -1084,21 +1042,29 @@ impl crate::wire::WireDecode for Session {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Session {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// The `{"SUCCESS": true, "DATA": ...}` result of `imconnector.send.status.delivery`, `.send.status.reading`, `.set.error` and `.chat.name.set`; `DATA` carries nothing useful.
 ///
 /// # Fields
 ///
-/// - `success` (`SUCCESS`, `SuccessFlag`, required): Whether the call worked; `false` with HTTP 200 (old servers) is reported as a soft error.
-/// - `data` (`DATA`, `MapOrEmptyList<json>`, required): `[]`, or `{"RESULT": {}}` from `imconnector.chat.name.set`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+/// - `success` (`SUCCESS`, `bool`, required): Whether the call worked: always `true` in a decoded result (old servers' `false` with HTTP 200 fails the call with the soft error `SUCCESS_FALSE`).
+/// - `data` (`DATA`, `map<json>`, required): `[]`, or `{"RESULT": {}}` from `imconnector.chat.name.set`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct SuccessResult {
-    /// Whether the call worked; `false` with HTTP 200 (old servers) is reported as a soft error. (`SUCCESS`)
-    #[serde(rename = "SUCCESS", deserialize_with = "crate::wire::decode")]
-    pub success: crate::wire::SuccessFlag,
+    /// Whether the call worked: always `true` in a decoded result (old servers' `false` with HTTP 200 fails the call with the soft error `SUCCESS_FALSE`). (`SUCCESS`)
+    #[serde(rename = "SUCCESS")]
+    pub success: bool,
     /// `[]`, or `{"RESULT": {}}` from `imconnector.chat.name.set`. (`DATA`)
-    #[serde(rename = "DATA", deserialize_with = "crate::wire::decode")]
-    pub data: crate::wire::MapOrEmptyList<serde_json::Value>,
+    #[serde(rename = "DATA")]
+    pub data: std::collections::BTreeMap<String, serde_json::Value>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -1112,5 +1078,13 @@ impl crate::wire::WireDecode for SuccessResult {
             data: fields.required("DATA")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SuccessResult {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
     }
 }

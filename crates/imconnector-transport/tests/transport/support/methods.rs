@@ -1,7 +1,9 @@
 //! Test-only typed methods (the generated ones live in imconnector-api, which depends on us).
 
-use imconnector_transport::{AuthKind, InvalidRequest, Method, SoftError};
-use serde::{Deserialize, Serialize};
+use imconnector_transport::{
+    decode_with_serde, AuthKind, InvalidRequest, Method, ResultError, SoftError,
+};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Value};
 
 /// `imconnector.status`: idempotent, OAuth only.
@@ -44,6 +46,12 @@ impl Method for Status {
         }
         Ok(())
     }
+
+    fn decode_response<'de, D: Deserializer<'de>>(
+        result: D,
+    ) -> Result<Self::Response, ResultError> {
+        decode_with_serde(result)
+    }
 }
 
 /// `imconnector.send.messages`: not idempotent, OAuth only.
@@ -74,6 +82,12 @@ impl Method for SendMessages {
     const AUTH: AuthKind = AuthKind::OAuthOnly;
     const IDEMPOTENT: bool = false;
     type Response = Value;
+
+    fn decode_response<'de, D: Deserializer<'de>>(
+        result: D,
+    ) -> Result<Self::Response, ResultError> {
+        decode_with_serde(result)
+    }
 }
 
 /// `imconnector.register` with its nested-result soft error.
@@ -96,11 +110,17 @@ impl Method for Register {
     const IDEMPOTENT: bool = true;
     type Response = RegisterResult;
 
-    fn soft_error(response: &RegisterResult) -> Option<SoftError> {
-        (!response.result).then(|| SoftError {
+    fn decode_response<'de, D: Deserializer<'de>>(
+        result: D,
+    ) -> Result<Self::Response, ResultError> {
+        let response: RegisterResult = decode_with_serde(result)?;
+        if response.result {
+            return Ok(response);
+        }
+        Err(ResultError::Soft(SoftError {
             code: response.error.clone().unwrap_or_default(),
             description: response.error_description.clone().unwrap_or_default(),
-        })
+        }))
     }
 }
 
@@ -113,4 +133,10 @@ impl Method for Profile {
     const AUTH: AuthKind = AuthKind::OAuthOrWebhook;
     const IDEMPOTENT: bool = true;
     type Response = Value;
+
+    fn decode_response<'de, D: Deserializer<'de>>(
+        result: D,
+    ) -> Result<Self::Response, ResultError> {
+        decode_with_serde(result)
+    }
 }

@@ -23,27 +23,18 @@ pub enum Event {
 }
 
 /// An event this SDK does not describe, kept with its name and raw `data`.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct UnknownEvent {
     /// The `event` field as sent, e.g. `ONIMCONNECTORMESSAGEADD`.
-    #[serde(deserialize_with = "crate::wire::decode")]
     pub event: String,
     /// The id of the handler binding (`event_handler_id`; some doc pages call it `eventId`).
-    #[serde(
-        rename = "event_handler_id",
-        alias = "eventId",
-        default,
-        deserialize_with = "crate::wire::decode"
-    )]
     pub handler_id: Option<crate::wire::Id>,
     /// When the portal sent the event, in Unix seconds (`ts`).
-    #[serde(default, deserialize_with = "crate::wire::decode")]
     pub ts: Option<i64>,
     /// The portal, the user's tokens and the application token to verify the sender (`auth`).
     pub auth: crate::types::EventAuth,
     /// The payload as sent (`data`).
-    #[serde(default)]
     pub data: serde_json::Value,
 }
 
@@ -57,6 +48,14 @@ impl crate::wire::WireDecode for UnknownEvent {
             auth: fields.required("auth")?,
             data: fields.take("data").unwrap_or_default(),
         })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for UnknownEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
     }
 }
 

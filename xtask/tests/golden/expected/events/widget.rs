@@ -4,27 +4,18 @@
 /// A widget changed.
 ///
 /// Bound as `OnDemoWidget`; the POST carries `event=ONDEMOWIDGET`. Decoded by [`Event::from_form`](crate::events::Event::from_form) into [`Event::Widget`](crate::events::Event::Widget).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct WidgetEvent {
     /// The `event` field as sent, e.g. `ONIMCONNECTORMESSAGEADD`.
-    #[serde(deserialize_with = "crate::wire::decode")]
     pub event: String,
     /// The id of the handler binding (`event_handler_id`; some doc pages call it `eventId`).
-    #[serde(
-        rename = "event_handler_id",
-        alias = "eventId",
-        default,
-        deserialize_with = "crate::wire::decode"
-    )]
     pub handler_id: Option<crate::wire::Id>,
     /// When the portal sent the event, in Unix seconds (`ts`).
-    #[serde(default, deserialize_with = "crate::wire::decode")]
     pub ts: Option<i64>,
     /// The portal, the user's tokens and the application token to verify the sender (`auth`).
     pub auth: crate::types::EventAuth,
     /// The payload (`data`): `WidgetEventData`.
-    #[serde(deserialize_with = "crate::wire::decode")]
     pub data: crate::types::WidgetEventData,
 }
 
@@ -38,5 +29,13 @@ impl crate::wire::WireDecode for WidgetEvent {
             auth: fields.required("auth")?,
             data: fields.required("data")?,
         })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for WidgetEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
     }
 }

@@ -14,7 +14,7 @@
 /// - `name` (`NAME`, `string`, optional): Display name.
 /// - `tags` (`TAGS`, `list<string>`, optional): Free tags.
 ///
-/// Checked before sending: [`messages_not_empty`](crate::wire::checks::messages_not_empty).
+/// Checked before sending: `MESSAGES` is not empty.
 ///
 /// # Errors
 ///
@@ -139,7 +139,9 @@ impl crate::transport::Method for WidgetSet {
         crate::wire::checks::messages_not_empty(self)?;
         Ok(())
     }
-    fn soft_error(response: &Self::Response) -> Option<crate::transport::SoftError> {
-        crate::wire::SoftErrorSource::soft_error(&response.success)
+    fn decode_response<'de, D: serde::Deserializer<'de>>(
+        result: D,
+    ) -> Result<Self::Response, crate::transport::ResultError> {
+        crate::wire::responses::success_flag(result)
     }
 }

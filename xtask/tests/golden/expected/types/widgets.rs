@@ -137,21 +137,16 @@ impl crate::wire::WireDecode for Color {
 ///
 /// # Fields
 ///
-/// - `success` (`SUCCESS`, `SuccessFlag`, required): Whether it worked.
+/// - `success` (`SUCCESS`, `bool`, required): Whether it worked.
 /// - `count` (`COUNT`, `i64`, optional): How many were stored.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct WidgetResult {
     /// Whether it worked. (`SUCCESS`)
-    #[serde(rename = "SUCCESS", deserialize_with = "crate::wire::decode")]
-    pub success: crate::wire::SuccessFlag,
+    #[serde(rename = "SUCCESS")]
+    pub success: bool,
     /// How many were stored. (`COUNT`)
-    #[serde(
-        rename = "COUNT",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
+    #[serde(rename = "COUNT", skip_serializing_if = "Option::is_none")]
     pub count: Option<i64>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
@@ -169,20 +164,26 @@ impl crate::wire::WireDecode for WidgetResult {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for WidgetResult {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
+    }
+}
+
 /// The `auth` block of an event.
 ///
 /// # Fields
 ///
 /// - `application_token` (`application_token`, `SecretString`, required): Application token.
 /// - `domain` (`domain`, `string`, required): Portal domain.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct EventAuth {
     /// Application token. (`application_token`)
-    #[serde(rename = "application_token", deserialize_with = "crate::wire::decode")]
     pub application_token: crate::wire::SecretString,
     /// Portal domain. (`domain`)
-    #[serde(rename = "domain", deserialize_with = "crate::wire::decode")]
     pub domain: String,
 }
 
@@ -193,6 +194,14 @@ impl crate::wire::WireDecode for EventAuth {
             application_token: fields.required("application_token")?,
             domain: fields.required("domain")?,
         })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for EventAuth {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
     }
 }
 
@@ -208,21 +217,16 @@ impl PartialEq for EventAuth {
 /// # Fields
 ///
 /// - `line` (`LINE`, `i64`, required): Line id.
-/// - `widgets` (`WIDGETS`, `ListOrMap<Id>`, optional): Widget ids.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+/// - `widgets` (`WIDGETS`, `ByPosition<Id>`, optional): Widget ids, by their position.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct WidgetEventData {
     /// Line id. (`LINE`)
-    #[serde(rename = "LINE", deserialize_with = "crate::wire::decode")]
+    #[serde(rename = "LINE")]
     pub line: i64,
-    /// Widget ids. (`WIDGETS`)
-    #[serde(
-        rename = "WIDGETS",
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::wire::decode"
-    )]
-    pub widgets: Option<crate::wire::ListOrMap<crate::wire::Id>>,
+    /// Widget ids, by their position. (`WIDGETS`)
+    #[serde(rename = "WIDGETS", skip_serializing_if = "Option::is_none")]
+    pub widgets: Option<std::collections::BTreeMap<usize, crate::wire::Id>>,
 }
 
 impl crate::wire::WireDecode for WidgetEventData {
@@ -232,5 +236,13 @@ impl crate::wire::WireDecode for WidgetEventData {
             line: fields.required("LINE")?,
             widgets: fields.optional("WIDGETS")?,
         })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for WidgetEventData {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        crate::wire::decode(deserializer)
     }
 }
