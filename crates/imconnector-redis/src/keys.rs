@@ -23,6 +23,13 @@ pub(crate) struct PortalKeys {
     /// Sorted set: the portal's started code-flow authorizations, state -> expiry (µs); expires
     /// with its last state.
     pub(crate) authorizations: String,
+    /// String `1` once the connector is provisioned on the portal; absent otherwise.
+    pub(crate) provisioned: String,
+}
+
+/// Set: the `member_id` of every stored portal (the one key not of one portal).
+pub(crate) fn portal_index(prefix: &str) -> String {
+    format!("{prefix}:portals")
 }
 
 impl PortalKeys {
@@ -41,6 +48,7 @@ impl PortalKeys {
             bucket: format!("{base}:bucket"),
             portal: format!("{base}:portal"),
             authorizations: format!("{base}:authorizations"),
+            provisioned: format!("{base}:provisioned"),
         })
     }
 }

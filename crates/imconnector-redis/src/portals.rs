@@ -10,7 +10,11 @@ use imconnector_transport::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{backend::RedisBackend, error::RedisBackendError, keys::PortalKeys};
+use crate::{
+    backend::RedisBackend,
+    error::RedisBackendError,
+    keys::{portal_index, PortalKeys},
+};
 
 /// A [`PortalStore`] in Redis: every replica sees every installed portal, and each portal's
 /// client gets the portal's [`RedisTokenStore`](crate::RedisTokenStore),
@@ -94,8 +98,14 @@ impl RedisPortals {
             .load_versioned()
             .await?
             .ok_or_else(|| malformed("the portal has no token pair".to_owned()))?;
+        let provisioned: Option<String> = redis::cmd("GET")
+            .arg(&keys.provisioned)
+            .query_async(&mut self.backend.connection())
+            .await
+            .map_err(RedisBackendError::redis("read a portal's provisioning"))?;
         let mut record =
             PortalRecord::new(stored.member_id, stored.application_token, tokens.tokens);
+        record.provisioned = provisioned.is_some();
         record.domain = stored.domain;
         record.oauth_server = stored.oauth_server;
         if let (Some(client_id), Some(secret)) = (stored.client_id, stored.client_secret) {
@@ -123,12 +133,57 @@ impl RedisPortals {
         };
         // Serialising strings cannot fail.
         let text = SecretString::from(serde_json::to_string(&stored).unwrap_or_default());
-        redis::cmd("SET")
+        // Indexed first: a crash in between leaves an id without a record (skipped when
+        // listed), never a record nobody lists. The index is another slot than the portal's
+        // keys, so it is not part of the portal's transaction.
+        redis::cmd("SADD")
+            .arg(portal_index(self.backend.key_prefix()))
+            .arg(&record.member_id)
+            .query_async::<()>(&mut self.backend.connection())
+            .await
+            .map_err(RedisBackendError::redis("index a portal"))?;
+        let mut write = redis::pipe();
+        write
+            .atomic()
+            .cmd("SET")
             .arg(&keys.portal)
             .arg(text.expose_secret())
+            .ignore();
+        if record.provisioned {
+            write.cmd("SET").arg(&keys.provisioned).arg("1").ignore();
+        } else {
+            write.cmd("DEL").arg(&keys.provisioned).ignore();
+        }
+        write
             .query_async::<()>(&mut self.backend.connection())
             .await
             .map_err(RedisBackendError::redis("store a portal record"))
+    }
+
+    async fn list_records(&self) -> Result<Vec<String>, RedisBackendError> {
+        redis::cmd("SMEMBERS")
+            .arg(portal_index(self.backend.key_prefix()))
+            .query_async(&mut self.backend.connection())
+            .await
+            .map_err(RedisBackendError::redis("list the portals"))
+    }
+
+    async fn mark_provisioned(
+        &self,
+        member_id: &str,
+        provisioned: bool,
+    ) -> Result<(), RedisBackendError> {
+        let keys = PortalKeys::new(self.backend.key_prefix(), member_id)?;
+        self.backend
+            .scripts()
+            .mark_provisioned
+            .key(&keys.portal)
+            .key(&keys.provisioned)
+            .arg(if provisioned { "1" } else { "0" })
+            .invoke_async::<i64>(&mut self.backend.connection())
+            .await
+            .map(drop)
+            .map_err(RedisBackendError::redis("mark a portal provisioned"))
     }
 
     async fn remove_record(&self, member_id: &str) -> Result<(), RedisBackendError> {
@@ -143,6 +198,7 @@ impl RedisPortals {
             .arg(&keys.lock)
             .arg(&keys.bucket)
             .arg(&keys.authorizations)
+            .arg(&keys.provisioned)
             .ignore()
             .cmd("HDEL")
             .arg(&keys.tokens)
@@ -151,7 +207,14 @@ impl RedisPortals {
             .ignore()
             .query_async::<()>(&mut self.backend.connection())
             .await
-            .map_err(RedisBackendError::redis("remove a portal"))
+            .map_err(RedisBackendError::redis("remove a portal"))?;
+        // Unindexed last: a crash in between leaves an id without a record, skipped when listed.
+        redis::cmd("SREM")
+            .arg(portal_index(self.backend.key_prefix()))
+            .arg(member_id)
+            .query_async::<()>(&mut self.backend.connection())
+            .await
+            .map_err(RedisBackendError::redis("unindex a portal"))
     }
 }
 
@@ -166,6 +229,20 @@ impl PortalStore for RedisPortals {
 
     async fn remove(&self, member_id: &str) -> Result<(), PortalStoreError> {
         self.remove_record(member_id).await.map_err(store_error)
+    }
+
+    async fn list(&self) -> Result<Vec<String>, PortalStoreError> {
+        self.list_records().await.map_err(store_error)
+    }
+
+    async fn set_provisioned(
+        &self,
+        member_id: &str,
+        provisioned: bool,
+    ) -> Result<(), PortalStoreError> {
+        self.mark_provisioned(member_id, provisioned)
+            .await
+            .map_err(store_error)
     }
 
     async fn save_authorization_state(

@@ -15,6 +15,7 @@ pub(crate) struct Scripts {
     pub(crate) fill: Script,
     pub(crate) authorization_save: Script,
     pub(crate) authorization_take: Script,
+    pub(crate) mark_provisioned: Script,
 }
 
 impl Scripts {
@@ -30,6 +31,7 @@ impl Scripts {
             fill: Script::new(include_str!("scripts/fill.lua")),
             authorization_save: Script::new(include_str!("scripts/authorization_save.lua")),
             authorization_take: Script::new(include_str!("scripts/authorization_take.lua")),
+            mark_provisioned: Script::new(include_str!("scripts/mark_provisioned.lua")),
         }
     }
 }

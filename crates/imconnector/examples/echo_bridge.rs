@@ -107,7 +107,7 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(async move { axum::serve(listener, server).await });
+    tokio::spawn(async move { imconnector::serve(listener, server).await });
 
     let line = LineId::new(1)?;
     let setup = ConnectorSetup::new(

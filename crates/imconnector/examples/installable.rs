@@ -108,7 +108,8 @@ async fn real_portal(client_id: String) -> Result<(), BoxError> {
             println!("  {note}");
         }
     });
-    axum::serve(listener, router)
+    // Timeouts and limits for an endpoint facing the internet; Ctrl-C lets requests finish.
+    imconnector::serve(listener, router)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
@@ -143,7 +144,7 @@ async fn emulated() -> Result<(), BoxError> {
     let installer = Installer::new(Arc::clone(&registry), oauth, connector(&urls)?, &urls)?;
     let (handler, mut notes) = Transcript::new();
     let router = mount(&urls, installer.router(handler))?;
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    tokio::spawn(async move { imconnector::serve(listener, router).await });
 
     // The administrator opens the app: the portal POSTs the install frame.
     let status = portal.install(&creds.client_id).await?;

@@ -46,7 +46,7 @@ async fn main() -> Result<(), BoxError> {
         .confirm_deliveries(portal.client.clone());
     let listener = tokio::net::TcpListener::bind(&portal.listen).await?;
     let local = listener.local_addr()?;
-    tokio::spawn(async move { axum::serve(listener, receiver.router()).await });
+    tokio::spawn(async move { imconnector::serve(listener, receiver.router()).await });
     let handler_url = portal
         .handler_url
         .clone()

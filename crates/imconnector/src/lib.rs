@@ -18,6 +18,9 @@ mod provision;
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod receiver;
 pub mod sender;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub mod serve;
 
 pub use imconnector_api as api;
 pub use imconnector_api::{events, ids, methods, php, soft_errors, types};
@@ -37,3 +40,6 @@ pub use imconnector_transport::{
 pub use error::{Step, WorkflowError};
 pub use imconnector_api::ids::{EventsUrl, SettingsUrl};
 pub use provision::{provision, teardown, ConnectorSetup, Provisioned, TornDown};
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub use serve::{serve, Serve};

@@ -291,3 +291,70 @@ async fn two_portals_in_one_registry_events_are_verified_and_answered_per_portal
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_lists_its_portals_and_keeps_the_provisioning_mark_apart_from_the_pair() {
+    let Some(url) = redis_url() else { return };
+    let prefix = unique_prefix("provisioned");
+    let backend = backend(&url, &prefix, Duration::from_secs(5)).await;
+    let store = backend.portals(RateLimit::Off);
+    let portal = Emulator::builder().start().await.expect("emulator");
+    let app = portal.app();
+    let record = PortalRecord::new(
+        app.member_id.clone(),
+        app.application_token.expose_secret(),
+        portal_tokens(&portal),
+    );
+    assert!(store.list().await.expect("listed").is_empty());
+    store.save(&record).await.expect("saved");
+    assert_eq!(
+        store.list().await.expect("listed"),
+        std::slice::from_ref(&app.member_id)
+    );
+    let loaded = store
+        .load(&app.member_id)
+        .await
+        .expect("loaded")
+        .expect("stored");
+    assert!(!loaded.provisioned, "an installation starts unprovisioned");
+
+    store
+        .set_provisioned(&app.member_id, true)
+        .await
+        .expect("marked");
+    let loaded = store
+        .load(&app.member_id)
+        .await
+        .expect("loaded")
+        .expect("stored");
+    assert!(loaded.provisioned);
+    assert!(
+        loaded.tokens.same_access_token(&record.tokens),
+        "the pair is untouched"
+    );
+    // A new installation starts over.
+    store.save(&record).await.expect("saved again");
+    let loaded = store
+        .load(&app.member_id)
+        .await
+        .expect("loaded")
+        .expect("stored");
+    assert!(!loaded.provisioned);
+
+    // Removed: unlisted, and a late mark does not bring anything back.
+    store.remove(&app.member_id).await.expect("removed");
+    assert!(store.list().await.expect("listed").is_empty());
+    store
+        .set_provisioned(&app.member_id, true)
+        .await
+        .expect("no-op");
+    assert!(store.load(&app.member_id).await.expect("loaded").is_none());
+    let mut connection = backend.connection();
+    let left: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*provisioned*"))
+        .query_async(&mut connection)
+        .await
+        .expect("Redis answers");
+    assert!(left.is_empty(), "{left:?}");
+    clean(&backend, &prefix).await;
+}

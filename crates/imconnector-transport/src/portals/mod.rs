@@ -218,6 +218,33 @@ impl<S: PortalStore> PortalRegistry<S> {
         Ok(())
     }
 
+    /// The `member_id` of every installed portal in the store (all replicas'), in no
+    /// particular order.
+    ///
+    /// # Errors
+    /// [`RegistryError::Store`].
+    pub async fn portals(&self) -> Result<Vec<String>, RegistryError> {
+        Ok(self.store.list().await?)
+    }
+
+    /// Records that the connector is provisioned on portal `member_id` (see
+    /// [`PortalRecord::provisioned`]).
+    ///
+    /// # Errors
+    /// [`RegistryError::Store`].
+    pub async fn mark_provisioned(&self, member_id: &str) -> Result<(), RegistryError> {
+        Ok(self.store.set_provisioned(member_id, true).await?)
+    }
+
+    /// The stored record of portal `member_id` (its pair as stored), `None` when not
+    /// installed.
+    ///
+    /// # Errors
+    /// [`RegistryError::Store`].
+    pub async fn record(&self, member_id: &str) -> Result<Option<PortalRecord>, RegistryError> {
+        Ok(self.store.load(member_id).await?)
+    }
+
     fn build(&self, record: &PortalRecord) -> Result<Client, RegistryError> {
         let app = record.app.clone().unwrap_or_else(|| self.app.clone());
         let mut builder = self.template.clone().oauth(app, record.tokens.clone());

@@ -25,6 +25,11 @@ pub struct PortalRecord {
     pub app: Option<OAuthApp>,
     /// The portal's OAuth server, when not the registry template's (on-premise portals).
     pub oauth_server: Option<String>,
+    /// Whether the connector was provisioned on this portal since it was last stored by an
+    /// installation ([`PortalStore::set_provisioned`](super::PortalStore::set_provisioned)):
+    /// `false` for a portal whose provisioning failed or was cut off by a crash, which a
+    /// start-up reconciler finishes.
+    pub provisioned: bool,
 }
 
 /// Why an install event (`ONAPPINSTALL` or the install POST) could not be read as a
@@ -55,6 +60,7 @@ impl PortalRecord {
             tokens,
             app: None,
             oauth_server: None,
+            provisioned: false,
         }
     }
 

@@ -51,6 +51,26 @@ pub trait PortalStore: Send + Sync + 'static {
     /// Forgets portal `member_id` (the application was uninstalled).
     fn remove(&self, member_id: &str) -> impl Future<Output = Result<(), PortalStoreError>> + Send;
 
+    /// The `member_id` of every stored portal, in no particular order: what a start-up
+    /// reconciler or a keep-alive walks.
+    ///
+    /// # Errors
+    /// When the store cannot be reached.
+    fn list(&self) -> impl Future<Output = Result<Vec<String>, PortalStoreError>> + Send;
+
+    /// Records whether the connector is provisioned on portal `member_id`
+    /// ([`PortalRecord::provisioned`]) without touching its token pair. [`save`](Self::save)
+    /// stores a record's own flag (an installation starts with `false`). Nothing happens for a
+    /// portal that is not stored.
+    ///
+    /// # Errors
+    /// When the store cannot be reached.
+    fn set_provisioned(
+        &self,
+        member_id: &str,
+        provisioned: bool,
+    ) -> impl Future<Output = Result<(), PortalStoreError>> + Send;
+
     /// Keeps `state`, a code-flow authorization started for installed portal `member_id`, for
     /// `lifetime`, so that the portal's redirect back may reach any replica sharing the store.
     ///
@@ -161,6 +181,33 @@ impl PortalStore for MemoryPortalStore {
         async { Ok(()) }
     }
 
+    fn list(&self) -> impl Future<Output = Result<Vec<String>, PortalStoreError>> + Send {
+        let members = self
+            .records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect();
+        async move { Ok(members) }
+    }
+
+    fn set_provisioned(
+        &self,
+        member_id: &str,
+        provisioned: bool,
+    ) -> impl Future<Output = Result<(), PortalStoreError>> + Send {
+        if let Some(record) = self
+            .records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(member_id)
+        {
+            record.provisioned = provisioned;
+        }
+        async { Ok(()) }
+    }
+
     fn save_authorization_state(
         &self,
         member_id: &str,
@@ -199,6 +246,18 @@ impl<S: PortalStore> PortalStore for std::sync::Arc<S> {
 
     fn remove(&self, member_id: &str) -> impl Future<Output = Result<(), PortalStoreError>> + Send {
         S::remove(self, member_id)
+    }
+
+    fn list(&self) -> impl Future<Output = Result<Vec<String>, PortalStoreError>> + Send {
+        S::list(self)
+    }
+
+    fn set_provisioned(
+        &self,
+        member_id: &str,
+        provisioned: bool,
+    ) -> impl Future<Output = Result<(), PortalStoreError>> + Send {
+        S::set_provisioned(self, member_id, provisioned)
     }
 
     fn save_authorization_state(

@@ -72,6 +72,9 @@ impl<S: PortalStore> Installer<S> {
                 (None, None) => (standalone, false),
             };
             let provisioned = self.provision_portal(&client).await?;
+            if stored {
+                self.mark_provisioned(&frame.member_id).await;
+            }
             tracing::info!(stored, "connector provisioned; waiting for installFinish");
             Ok(InstallOutcome::AwaitingFinish {
                 member_id: frame.member_id,
@@ -103,6 +106,7 @@ impl<S: PortalStore> Installer<S> {
             let client = self.registry.install(record).await?;
             tracing::info!("ONAPPINSTALL proven: an administrator's; portal stored");
             let provisioned = self.provision_portal(&client).await?;
+            self.mark_provisioned(&event.member_id).await;
             tracing::info!(line = provisioned.line.get(), "connector provisioned");
             Ok(InstallOutcome::Installed {
                 member_id: event.member_id,
@@ -181,6 +185,15 @@ impl<S: PortalStore> Installer<S> {
             .oauth_server(self.oauth.token_endpoint().as_str())
             .build()
             .map_err(InstallError::Portal)
+    }
+
+    /// Records that the connector is provisioned on a stored portal. A failure to record it
+    /// only means [`Installer::reconcile`] provisions it once more (idempotent): logged, not
+    /// returned.
+    pub(crate) async fn mark_provisioned(&self, member_id: &str) {
+        if let Err(error) = self.registry.mark_provisioned(member_id).await {
+            tracing::warn!(error = %untrusted(&error), "could not record the provisioning; reconcile will redo it");
+        }
     }
 
     /// Binds the lifecycle events to the install URL, then [`provision`]s the connector.

@@ -56,7 +56,7 @@
 //! let registry = Arc::new(PortalRegistry::new(app.clone(), MemoryPortalStore::new()));
 //! let installer = Installer::new(registry, OAuthServer::new(app)?, setup, &urls)?;
 //! let router = axum::Router::new().nest("/bitrix", installer.router(Bridge));
-//! axum::serve(tokio::net::TcpListener::bind("0.0.0.0:8080").await?, router).await?;
+//! imconnector::serve(tokio::net::TcpListener::bind("0.0.0.0:8080").await?, router).await?;
 //! # Ok(()) }
 //! ```
 
@@ -65,6 +65,7 @@ mod code_flow;
 mod error;
 mod flow;
 mod page;
+mod reconcile;
 mod request;
 mod routes;
 mod settings;
@@ -87,6 +88,7 @@ use crate::{EventsUrl, SettingsUrl};
 
 pub use code_flow::DEFAULT_AUTHORIZATION_LIFETIME;
 pub use error::InstallError;
+pub use reconcile::Reconciled;
 
 /// The default limit on an install or settings POST: the portal's are well under 8 KiB.
 pub const DEFAULT_INSTALL_BODY_LIMIT: usize = 64 * 1024;
@@ -320,7 +322,9 @@ impl<S: PortalStore> Installer<S> {
     /// [`InstallError::Portal`], [`InstallError::NoOpenLine`].
     pub async fn provision(&self, member_id: &str) -> Result<Provisioned, InstallError> {
         let client = self.registry.client_for(member_id).await?;
-        self.provision_portal(&client).await
+        let provisioned = self.provision_portal(&client).await?;
+        self.mark_provisioned(member_id).await;
+        Ok(provisioned)
     }
 
     /// The router: `/`, `/install`, `/events`, `/settings`, `/authorize`, `/oauth` (see the

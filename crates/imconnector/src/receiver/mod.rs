@@ -23,7 +23,7 @@
 //! let events = EventReceiver::new(SingleToken::new("application token from OnAppInstall"), Connector);
 //! let app = axum::Router::new().nest("/bitrix/events", events.router());
 //! let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
-//! axum::serve(listener, app).await
+//! imconnector::serve(listener, app).await // timeouts and limits: see [`serve`](crate::serve())
 //! # }
 //! ```
 

@@ -133,6 +133,20 @@ mod tests {
             self.inner.remove(member_id).await
         }
 
+        async fn list(&self) -> Result<Vec<String>, PortalStoreError> {
+            self.check()?;
+            self.inner.list().await
+        }
+
+        async fn set_provisioned(
+            &self,
+            member_id: &str,
+            provisioned: bool,
+        ) -> Result<(), PortalStoreError> {
+            self.check()?;
+            self.inner.set_provisioned(member_id, provisioned).await
+        }
+
         async fn save_authorization_state(
             &self,
             member_id: &str,

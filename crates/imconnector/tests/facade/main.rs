@@ -1,8 +1,9 @@
-//! The facade's workflows against the emulated portal: provisioning, the event receiver and
-//! the settings placement. One test binary, one module per subject.
+//! The facade's workflows against the emulated portal: provisioning, the event receiver, the
+//! settings placement and serving them (`imconnector::serve`). One test binary, one module per subject.
 
 mod install;
 mod placement;
 mod provisioning;
 mod receiver;
+mod serve;
 mod support;

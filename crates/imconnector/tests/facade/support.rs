@@ -56,7 +56,7 @@ pub async fn serve(router: axum::Router) -> String {
         .expect("bind");
     let address = listener.local_addr().expect("address");
     tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("serve");
+        imconnector::serve(listener, router).await.expect("serve");
     });
     format!("http://{address}/")
 }
