@@ -1,6 +1,7 @@
 //! The facade's workflows against the emulated portal: provisioning, the event receiver, the
 //! settings placement and serving them (`imconnector::serve`). One test binary, one module per subject.
 
+mod doctor;
 mod install;
 mod placement;
 mod provisioning;
