@@ -16,7 +16,8 @@ use crate::{
     tokens::{OAuthApp, Tokens},
 };
 
-/// The public Bitrix24 OAuth server's token endpoint.
+/// The public Bitrix24 OAuth server's token endpoint, where every portal refreshes, cloud or
+/// on-premise (an on-premise portal may not proxy its own `/oauth/token/`).
 pub const DEFAULT_OAUTH_SERVER: &str = "https://oauth.bitrix.info/oauth/token/";
 
 /// A grant to trade at the token endpoint. Secrets travel in the POST body only.
@@ -221,8 +222,9 @@ impl OAuthServer {
         }
     }
 
-    /// Uses the token endpoint `url` (`https://oauth.bitrix.info/oauth/token/`, an on-premise
-    /// portal's, or an emulator's). Configure it yourself: never take it from a request, or
+    /// Uses the token endpoint `url` instead of [`DEFAULT_OAUTH_SERVER`], e.g. an emulator's.
+    /// Every real portal, cloud or on-premise, refreshes at `oauth.bitrix.info` (an on-premise
+    /// portal may not proxy its own `/oauth/token/`). Configure it yourself: never take it from a request, or
     /// whoever sends the request chooses who vouches for it.
     ///
     /// # Errors

@@ -95,6 +95,12 @@ async fn real_portal(client_id: String) -> Result<(), BoxError> {
     if let Ok(line) = env("IMCONNECTOR_LINE") {
         installer = installer.line(LineId::new(line.parse()?)?);
     }
+    // At every start: finish provisioning that an earlier run left half done (the portal
+    // never resends ONAPPINSTALL). With a lasting store this is what makes a crash harmless.
+    let reconciled = installer.reconcile().await?;
+    for (member_id, error) in &reconciled.failed {
+        println!("  provisioning of {member_id} still fails: {error}");
+    }
     let (handler, mut notes) = Transcript::new();
     let router = mount(&urls, installer.router(handler))?;
     let listener = tokio::net::TcpListener::bind(&listen).await?;

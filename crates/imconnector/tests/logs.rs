@@ -171,3 +171,56 @@ async fn text_of_a_refused_install_request_is_escaped() {
     );
     assert_nothing_forged(written);
 }
+
+#[tokio::test]
+async fn a_successful_install_is_logged_at_info_with_its_member_id() {
+    use imconnector::emulator::{AppSetup, Emulator};
+    use imconnector::ExposeSecret;
+
+    let _one = ONE_AT_A_TIME.lock().await;
+    let log = log();
+    let before = log.text().len();
+    let portal = Emulator::builder().start().await.expect("emulator starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let urls = AppUrls::new(&format!("http://{address}/bitrix/")).expect("valid base");
+    let creds = portal
+        .add_app(AppSetup::ui(urls.app(), urls.install()))
+        .expect("app added");
+    let credentials = OAuthApp::new(&creds.client_id, creds.client_secret.expose_secret());
+    let registry = Arc::new(
+        PortalRegistry::new(credentials.clone(), MemoryPortalStore::new())
+            .client_template(Client::builder().rate_limit(RateLimit::Off)),
+    );
+    let oauth = OAuthServer::new(credentials)
+        .expect("http client")
+        .token_url(&portal.oauth_url())
+        .expect("valid URL");
+    let setup = ConnectorSetup::new(
+        ConnectorId::new("acme_chat").expect("valid id"),
+        "Acme Chat",
+        Icon::new("data:image/svg+xml,%3Csvg%2F%3E"),
+        SettingsUrl::parse("https://connector.example.com/settings").expect("valid URL"),
+        EventsUrl::parse(urls.events().as_str()).expect("valid URL"),
+    );
+    let installer = Installer::new(registry, oauth, setup, &urls).expect("installer");
+    let router = axum::Router::new().nest("/bitrix", installer.router(Ignore));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    portal.install(&creds.client_id).await.expect("install");
+
+    let written = &log.text()[before..];
+    let installed: Vec<&str> = written
+        .lines()
+        .filter(|line| line.contains("portal installed"))
+        .collect();
+    assert_eq!(installed.len(), 1, "one line for the install: {written}");
+    assert!(
+        installed[0].contains(" INFO ")
+            && installed[0].contains(&format!("member_id={}", creds.member_id)),
+        "at info, with the member_id as a field: {}",
+        installed[0]
+    );
+}

@@ -23,7 +23,8 @@ pub struct PortalRecord {
     /// The application's credentials on this portal, when they differ from the registry's (a
     /// local application of an on-premise portal has its own).
     pub app: Option<OAuthApp>,
-    /// The portal's OAuth server, when not the registry template's (on-premise portals).
+    /// The portal's OAuth server, when not the registry template's (a test server; every real
+    /// portal, on-premise included, refreshes at `oauth.bitrix.info`).
     pub oauth_server: Option<String>,
     /// Whether the connector was provisioned on this portal since it was last stored by an
     /// installation ([`PortalStore::set_provisioned`](super::PortalStore::set_provisioned)):

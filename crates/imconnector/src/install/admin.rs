@@ -35,7 +35,7 @@ impl<S: PortalStore> Installer<S> {
 
 /// `user.admin`'s answer: `true` on the portal; a flag in any of the server's other spellings
 /// counts too, anything else is "no".
-fn is_true(result: &Value) -> bool {
+pub(super) fn is_true(result: &Value) -> bool {
     match result {
         Value::Bool(flag) => *flag,
         Value::Number(number) => number.as_u64() == Some(1),

@@ -44,6 +44,10 @@ pub enum InstallError {
     /// or listing its open lines failed) (502).
     #[error("calling the portal failed: {0}")]
     Portal(#[source] imconnector_transport::Error),
+    /// The portal did not answer within the bound on proving a request with it (504): a settings
+    /// page without `APPLICATION_TOKEN` whose `AUTH_ID` could not be checked in time.
+    #[error("the portal did not answer within {0:?}")]
+    PortalTimeout(std::time::Duration),
     /// Provisioning the connector on the portal failed (502); running the install again is safe.
     #[error("provisioning the connector failed: {0}")]
     Provision(#[from] WorkflowError),
@@ -63,6 +67,7 @@ impl InstallError {
             | InstallError::Provision(_) => StatusCode::BAD_GATEWAY,
             InstallError::Registry(_) => StatusCode::INTERNAL_SERVER_ERROR,
             InstallError::TooManyAuthorizations => StatusCode::SERVICE_UNAVAILABLE,
+            InstallError::PortalTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 

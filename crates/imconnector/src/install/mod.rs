@@ -24,6 +24,11 @@
 //!   reinstall sends, replaces it.
 //! - **ONAPPUNINSTALL** must carry the stored application token (compared in constant time);
 //!   then the portal's record and tokens are removed. A forged one changes nothing.
+//! - **The settings page** (`SETTING_CONNECTOR`) is applied only when proven: by its
+//!   `APPLICATION_TOKEN` (compared in constant time with the stored one) or, when the portal
+//!   leaves that out, by its `AUTH_ID`, asked back of the stored portal within
+//!   [`Installer::settings_proof_timeout`]: `app.info` must name this app and `user.admin` must
+//!   say yes. A forged page gets 401 and changes nothing; a portal that does not answer, 504.
 //! - **Code flow** (to re-obtain tokens of an installed portal): `GET authorize?member_id=…`
 //!   redirects to the portal's authorize page with a random `state`; the redirect back to
 //!   `oauth` is checked (state, `member_id`, domain), its code traded for tokens, and those
@@ -89,6 +94,7 @@ use crate::{EventsUrl, SettingsUrl};
 pub use code_flow::DEFAULT_AUTHORIZATION_LIFETIME;
 pub use error::InstallError;
 pub use reconcile::Reconciled;
+pub use settings::DEFAULT_SETTINGS_PROOF_TIMEOUT;
 
 /// The default limit on an install or settings POST: the portal's are well under 8 KiB.
 pub const DEFAULT_INSTALL_BODY_LIMIT: usize = 64 * 1024;
@@ -220,6 +226,7 @@ pub struct Installer<S> {
     line: Option<LineId>,
     body_limit: usize,
     authorization_lifetime: Duration,
+    settings_proof_timeout: Duration,
 }
 
 impl<S: PortalStore> Installer<S> {
@@ -253,6 +260,7 @@ impl<S: PortalStore> Installer<S> {
             line: None,
             body_limit: DEFAULT_INSTALL_BODY_LIMIT,
             authorization_lifetime: DEFAULT_AUTHORIZATION_LIFETIME,
+            settings_proof_timeout: DEFAULT_SETTINGS_PROOF_TIMEOUT,
         })
     }
 
@@ -285,6 +293,20 @@ impl<S: PortalStore> Installer<S> {
             ));
         }
         self.authorization_lifetime = lifetime;
+        Ok(self)
+    }
+
+    /// The bound on proving a settings page POST that came without `APPLICATION_TOKEN` by
+    /// asking the portal about its `AUTH_ID` (default [`DEFAULT_SETTINGS_PROOF_TIMEOUT`]); past
+    /// it the page answers 504 and nothing changes.
+    ///
+    /// # Errors
+    /// [`InvalidRequest`] naming `timeout` when it is zero.
+    pub fn settings_proof_timeout(mut self, timeout: Duration) -> Result<Self, InvalidRequest> {
+        if timeout.is_zero() {
+            return Err(InvalidRequest::new("timeout", "must be more than zero"));
+        }
+        self.settings_proof_timeout = timeout;
         Ok(self)
     }
 
@@ -364,6 +386,7 @@ impl<S> fmt::Debug for Installer<S> {
             .field("line", &self.line)
             .field("body_limit", &self.body_limit)
             .field("authorization_lifetime", &self.authorization_lifetime)
+            .field("settings_proof_timeout", &self.settings_proof_timeout)
             .finish_non_exhaustive()
     }
 }

@@ -403,6 +403,119 @@ async fn the_settings_page_needs_the_application_token_and_applies_the_choice() 
 }
 
 #[tokio::test]
+async fn a_settings_page_without_the_application_token_is_proven_by_its_auth_id() {
+    use imconnector::emulator::SettingsPostShape;
+
+    let app = app(Style::ApiOnly).await;
+    app.portal
+        .install(&app.creds.client_id)
+        .await
+        .expect("install");
+    app.settle().await;
+    assert!(app.portal.line_status("acme_chat", 1).status());
+    app.portal
+        .set_settings_post_shape(SettingsPostShape::WithoutApplicationToken);
+
+    // Genuine: the administrator's Disconnect, then Connect, as the portal POSTs them.
+    let post = app
+        .portal
+        .disconnect_connector("acme_chat", 1)
+        .await
+        .expect("disconnect");
+    assert!(
+        !post.form().contains_key("APPLICATION_TOKEN"),
+        "{}",
+        post.body
+    );
+    assert_eq!(post.outcome, DeliveryOutcome::Delivered { status: 200 });
+    assert!(!app.portal.line_status("acme_chat", 1).status());
+    let post = app
+        .portal
+        .connect_connector("acme_chat", 1)
+        .await
+        .expect("connect");
+    assert_eq!(post.outcome, DeliveryOutcome::Delivered { status: 200 });
+    assert!(app.portal.line_status("acme_chat", 1).status());
+
+    // Forged: the genuine page's shape with a made-up AUTH_ID, switching the connector off.
+    let mut forged = post.form();
+    forged.insert("AUTH_ID".to_owned(), "made-up-token".to_owned());
+    let options = json!({"CONNECTOR": "acme_chat", "LINE": "1", "ACTIVE_STATUS": false});
+    forged.insert("PLACEMENT_OPTIONS".to_owned(), options.to_string());
+    let body = imconnector_form::encode(&json!(forged));
+    let stored_before = app.record().await.expect("stored");
+    let (status, text) = app.post(&post.url, body).await;
+    assert_eq!(status, 401, "{text}");
+    assert!(app.portal.line_status("acme_chat", 1).status(), "unchanged");
+    let stored_after = app.record().await.expect("stored");
+    assert_eq!(
+        stored_after.tokens.refresh_token.expose_secret(),
+        stored_before.tokens.refresh_token.expose_secret(),
+        "nothing stored changed"
+    );
+}
+
+#[tokio::test]
+async fn a_portal_that_does_not_answer_cannot_hold_the_settings_page() {
+    use std::time::Duration;
+
+    use imconnector::emulator::{Faults, SettingsPostShape};
+    use imconnector::portals::MemoryPortalStore;
+
+    let app = support::app_tuned(Style::ApiOnly, MemoryPortalStore::new(), |installer| {
+        installer
+            .settings_proof_timeout(Duration::from_secs(1))
+            .expect("a valid timeout")
+    })
+    .await;
+    app.portal
+        .install(&app.creds.client_id)
+        .await
+        .expect("install");
+    app.settle().await;
+    app.portal
+        .set_settings_post_shape(SettingsPostShape::WithoutApplicationToken);
+    let post = app
+        .portal
+        .disconnect_connector("acme_chat", 1)
+        .await
+        .expect("disconnect");
+    assert_eq!(post.outcome, DeliveryOutcome::Delivered { status: 200 });
+    assert!(!app.portal.line_status("acme_chat", 1).status());
+    // Every REST request now waits ten minutes before the portal looks at it.
+    app.portal
+        .set_faults(Some(
+            Faults::new(7)
+                .latency(Duration::from_secs(600), 1.0)
+                .rest_only(),
+        ))
+        .expect("faults");
+    let post = tokio::time::timeout(
+        Duration::from_secs(120),
+        app.portal.connect_connector("acme_chat", 1),
+    )
+    .await
+    .expect("the page answered long before the portal would have")
+    .expect("connect");
+    assert!(
+        matches!(
+            post.outcome,
+            DeliveryOutcome::Failed {
+                status: Some(504),
+                ..
+            }
+        ),
+        "{:?}",
+        post.outcome
+    );
+    app.portal.set_faults(None).expect("no faults");
+    assert!(
+        !app.portal.line_status("acme_chat", 1).status(),
+        "the app activated nothing unproven"
+    );
+}
+
+#[tokio::test]
 async fn the_code_flow_step_by_step_authorize_redirect_code_tokens() {
     use imconnector::transport::authorization::{
         AuthorizationState, OAuthServer, TokenEndpointError,

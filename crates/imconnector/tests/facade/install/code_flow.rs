@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use imconnector::install::{AppUrls, Installer};
-use imconnector::portals::{MemoryPortalStore, PortalRecord, PortalRegistry};
+use imconnector::portals::{MemoryPortalStore, PortalRecord};
 use imconnector::prelude::*;
 use imconnector::transport::authorization::OAuthServer;
 use imconnector::ExposeSecret;
@@ -36,17 +36,7 @@ async fn replica(app: &App<Shared>, lifetime: Option<Duration>) -> AppUrls {
         .expect("bind");
     let address = listener.local_addr().expect("address");
     let urls = AppUrls::new(&format!("http://{address}/bitrix/")).expect("valid base");
-    let credentials = app.registry.app().clone();
-    let registry = Arc::new(
-        PortalRegistry::new(credentials.clone(), Arc::clone(app.registry.store()))
-            .client_template(Client::builder().rate_limit(RateLimit::Off)),
-    );
-    let oauth = OAuthServer::new(credentials)
-        .expect("http client")
-        .token_url(&app.portal.oauth_url())
-        .expect("valid URL");
-    let mut installer =
-        Installer::new(registry, oauth, setup(urls.events().as_str()), &urls).expect("installer");
+    let mut installer = app.installer_sharing_the_store(&urls);
     if let Some(lifetime) = lifetime {
         installer = installer
             .authorization_lifetime(lifetime)

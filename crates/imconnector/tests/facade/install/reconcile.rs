@@ -3,35 +3,9 @@
 
 use std::sync::Arc;
 
-use imconnector::install::Installer;
-use imconnector::portals::{MemoryPortalStore, PortalRegistry, PortalStore};
-use imconnector::prelude::*;
-use imconnector::transport::authorization::OAuthServer;
-use imconnector::ExposeSecret;
+use imconnector::portals::{MemoryPortalStore, PortalStore};
 
 use super::support::{app_with, Style};
-use crate::support::setup;
-
-/// A second installer on the same store, as a restarted process builds it.
-fn restarted(
-    app: &super::support::App<Arc<MemoryPortalStore>>,
-) -> Installer<Arc<MemoryPortalStore>> {
-    let credentials = OAuthApp::new(
-        &app.creds.client_id,
-        app.creds.client_secret.expose_secret(),
-    );
-    let registry = Arc::new(
-        PortalRegistry::new(credentials.clone(), Arc::clone(app.registry.store()))
-            .client_template(Client::builder().rate_limit(RateLimit::Off)),
-    );
-    let oauth = OAuthServer::new(credentials)
-        .expect("http client")
-        .token_url(&app.portal.oauth_url())
-        .expect("valid URL");
-    let connector = setup(app.urls.events().as_str())
-        .with_events(["OnImConnectorMessageAdd", "OnImConnectorDialogStart"]);
-    Installer::new(registry, oauth, connector, &app.urls).expect("installer")
-}
 
 #[tokio::test]
 async fn a_half_provisioned_portal_is_finished_after_a_restart() {
@@ -57,7 +31,7 @@ async fn a_half_provisioned_portal_is_finished_after_a_restart() {
     app.portal
         .set_app_scope(&app.creds.client_id, &["imopenlines", "imconnector"])
         .expect("scope");
-    let installer = restarted(&app);
+    let installer = app.installer_sharing_the_store(&app.urls);
     let reconciled = installer
         .reconcile()
         .await

@@ -37,6 +37,15 @@ pub async fn app(style: Style) -> App {
 /// The portal with a local app added (not installed), and the app serving its router on
 /// 127.0.0.1, storing portals in `store`.
 pub async fn app_with<S: PortalStore>(style: Style, store: S) -> App<S> {
+    app_tuned(style, store, |installer| installer).await
+}
+
+/// [`app_with`], the installer changed by `tune` before it serves.
+pub async fn app_tuned<S: PortalStore>(
+    style: Style,
+    store: S,
+    tune: impl FnOnce(Installer<S>) -> Installer<S>,
+) -> App<S> {
     let portal = Emulator::builder()
         .lines(2)
         .start()
@@ -63,11 +72,18 @@ pub async fn app_with<S: PortalStore>(style: Style, store: S) -> App<S> {
         .expect("http client")
         .token_url(&portal.oauth_url())
         .expect("valid URL");
-    let connector = setup(urls.events().as_str())
-        .with_events(["OnImConnectorMessageAdd", "OnImConnectorDialogStart"]);
-    let installer = Arc::new(
+    // The settings page is the router's own, so the portal's Connect/Disconnect reach it.
+    let connector = ConnectorSetup::new(
+        ConnectorId::new("acme_chat").expect("valid id"),
+        "Acme Chat",
+        setup(urls.events().as_str()).registration().icon().clone(),
+        urls.settings(),
+        urls.events(),
+    )
+    .with_events(["OnImConnectorMessageAdd", "OnImConnectorDialogStart"]);
+    let installer = Arc::new(tune(
         Installer::new(Arc::clone(&registry), oauth, connector, &urls).expect("installer"),
-    );
+    ));
     let (handler, seen) = recorder();
     let router = axum::Router::new().nest("/bitrix", Arc::clone(&installer).shared_router(handler));
     tokio::spawn(async move {
@@ -80,6 +96,23 @@ pub async fn app_with<S: PortalStore>(style: Style, store: S) -> App<S> {
         registry,
         installer,
         seen,
+    }
+}
+
+impl<S: PortalStore> App<Arc<S>> {
+    /// Another installer on `app`'s store (serving at `urls`), as another replica or a
+    /// restarted process builds it.
+    pub fn installer_sharing_the_store(&self, urls: &AppUrls) -> Installer<Arc<S>> {
+        let credentials = self.registry.app().clone();
+        let registry = Arc::new(
+            PortalRegistry::new(credentials.clone(), Arc::clone(self.registry.store()))
+                .client_template(Client::builder().rate_limit(RateLimit::Off)),
+        );
+        let oauth = OAuthServer::new(credentials)
+            .expect("http client")
+            .token_url(&self.portal.oauth_url())
+            .expect("valid URL");
+        Installer::new(registry, oauth, setup(urls.events().as_str()), urls).expect("installer")
     }
 }
 
