@@ -105,7 +105,8 @@ impl Client {
             params: Call::params_text(params),
         };
         let (response, http_status) = dispatch::execute(&self.inner, call).await?;
-        self.inner.decode_result(method, http_status, response)
+        self.inner
+            .decode_value_result(method, http_status, response)
     }
 
     /// The OAuth pair in use (to persist it yourself), `None` with a webhook.
