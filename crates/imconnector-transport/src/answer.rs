@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::{
     api_error::ApiError,
+    bounded_json::{value_within, REST_ANSWER_AMPLIFICATION},
     envelope::{error_from_object, lenient_u64, Response, TextResponse, Time},
     envelope_text,
 };
@@ -39,9 +40,10 @@ pub(crate) fn decode_answer(
 
 /// [`decode_answer`] through a `Value`, with the precise reason when the body is no envelope.
 fn decode_general(method: &str, http_status: u16, body: &[u8]) -> Result<Answer, Undecodable> {
-    let value: Value = serde_json::from_slice(body).map_err(|error| Undecodable {
-        reason: format!("not JSON ({error})"),
-    })?;
+    let value: Value =
+        value_within(body, REST_ANSWER_AMPLIFICATION).map_err(|refused| Undecodable {
+            reason: refused.reason,
+        })?;
     let Value::Object(mut object) = value else {
         return Err(Undecodable {
             reason: "expected a JSON object".to_owned(),

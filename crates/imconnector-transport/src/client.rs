@@ -106,7 +106,8 @@ impl Client {
             params: Call::params_text(params),
         };
         let (response, http_status) = dispatch::execute(&self.inner, call).await?;
-        self.inner.decode_result(method, http_status, response)
+        self.inner
+            .decode_value_result(method, http_status, response)
     }
 
     /// The rate-limit profile the client paces by: the configured one, or the portal's plan

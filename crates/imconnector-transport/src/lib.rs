@@ -8,6 +8,7 @@ mod attempt;
 pub mod authorization;
 mod batch;
 mod body;
+mod bounded_json;
 mod call;
 mod client;
 mod code;

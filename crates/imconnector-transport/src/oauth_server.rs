@@ -6,6 +6,8 @@ use std::{fmt, time::Duration};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
+
+use crate::bounded_json::TOKEN_ANSWER_AMPLIFICATION;
 use url::Url;
 
 use crate::{
@@ -417,7 +419,16 @@ fn read_token_answer(
     secrets: &[&SecretString],
     previous: &Tokens,
 ) -> Result<Tokens, TokenEndpointError> {
-    let Ok(Value::Object(answer)) = serde_json::from_slice::<Value>(body) else {
+    let parsed = crate::bounded_json::value_within(body, TOKEN_ANSWER_AMPLIFICATION);
+    if let Err(refused) = &parsed {
+        if refused.over_budget {
+            return Err(TokenEndpointError::Malformed {
+                http_status,
+                reason: refused.reason.clone(),
+            });
+        }
+    }
+    let Ok(Value::Object(answer)) = parsed else {
         if is_html(html_type.then_some("text/html"), body) {
             return Err(TokenEndpointError::HtmlPage {
                 http_status,

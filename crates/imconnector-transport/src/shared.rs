@@ -11,11 +11,12 @@ use std::{
 };
 
 use secrecy::SecretString;
-use serde::de::DeserializeOwned;
+use serde_json::Value;
 use url::Url;
 
 use crate::{
     api_error::ApiError,
+    bounded_json::{value_within, REST_ANSWER_AMPLIFICATION},
     envelope::{snippet, Response, TextResponse},
     error::Error,
     method::{Method, ResultError},
@@ -90,21 +91,22 @@ impl Shared {
         }
     }
 
-    /// Decodes the `result` text of an answer to `method`, straight from the text; a `result`
-    /// of another shape is a decode error with a (masked) snippet of it.
-    pub(crate) fn decode_result<T: DeserializeOwned>(
+    /// Decodes the `result` text of an answer to `method` into a `Value` within the memory
+    /// budget of REST answers (see [`bounded_json`](crate::bounded_json)).
+    pub(crate) fn decode_value_result(
         &self,
         method: &str,
         http_status: u16,
         response: TextResponse,
-    ) -> Result<Response<T>, Error> {
-        match serde_json::from_str(response.result.get()) {
+    ) -> Result<Response<Value>, Error> {
+        let text = response.result.get();
+        match value_within(text.as_bytes(), REST_ANSWER_AMPLIFICATION) {
             Ok(result) => Ok(response.map(|_| result)),
-            Err(error) => Err(Error::Decode {
+            Err(refused) => Err(Error::Decode {
                 method: method.to_owned(),
                 http_status,
-                reason: format!("unexpected `result` ({error})"),
-                snippet: self.snippet(response.result.get().as_bytes()),
+                reason: format!("unreadable `result`: {}", refused.reason),
+                snippet: self.snippet(text.as_bytes()),
             }),
         }
     }

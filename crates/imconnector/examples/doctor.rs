@@ -7,7 +7,8 @@
 //!
 //! runs against an emulated portal started in-process on 127.0.0.1, with faults seeded so the
 //! printout shows findings: an event unbound, the connector deactivated on line 2, another app
-//! binding an event, an old connector active on line 1. To check a real portal instead, set
+//! binding an event, an old connector active on line 1; then, for a second app, an installation
+//! not finished and a missing scope, which only a person can fix. To check a real portal instead, set
 //! `IMCONNECTOR_PORTAL_URL`, `IMCONNECTOR_CLIENT_ID`, `IMCONNECTOR_CLIENT_SECRET`,
 //! `IMCONNECTOR_ACCESS_TOKEN`, `IMCONNECTOR_REFRESH_TOKEN`, `IMCONNECTOR_HANDLER_URL`,
 //! `IMCONNECTOR_SETTINGS_URL`, `IMCONNECTOR_CONNECTOR` and `IMCONNECTOR_LINE`; it only examines
@@ -16,7 +17,7 @@
 use std::error::Error;
 
 use imconnector::doctor::Doctor;
-use imconnector::emulator::{client_builder, Emulator};
+use imconnector::emulator::{client_builder, AppCredentials, AppSetup, Emulator};
 use imconnector::prelude::*;
 
 type BoxError = Box<dyn Error + Send + Sync>;
@@ -56,18 +57,7 @@ async fn main() -> Result<(), BoxError> {
         .call(&ActivateConnector::new(setup.id().clone(), line_2, false))
         .await?;
     let helper = emulator.install_app();
-    let helper_tokens = emulator.tokens_for(&helper.client_id, 1)?;
-    let helper_client = Client::builder()
-        .oauth(
-            OAuthApp::new(&helper.client_id, helper.client_secret.expose_secret()),
-            Tokens::new(
-                helper_tokens.access_token.expose_secret(),
-                helper_tokens.refresh_token.expose_secret(),
-            ),
-        )
-        .portal(emulator.rest_url())
-        .oauth_server(emulator.oauth_url())
-        .build()?;
+    let helper_client = client_of(&emulator, &helper)?;
     helper_client
         .call(&BindEvent::new(
             "OnImConnectorMessageAdd",
@@ -96,8 +86,48 @@ async fn main() -> Result<(), BoxError> {
         println!("- left for a person: {}", left.kind);
     }
     println!("\nexamine again:\n{}", doctor.examine().await?);
+
+    // What the doctor cannot repair: an app whose installation was never finished and which
+    // lacks the `imconnector` scope. The report says what a person has to do.
+    let unfinished = emulator.add_app(AppSetup::ui(
+        "http://127.0.0.1:9/",
+        "http://127.0.0.1:9/install",
+    ))?;
+    emulator.install(&unfinished.client_id).await?;
+    emulator.set_app_scope(&unfinished.client_id, &["imopenlines"])?;
+    let unfinished_client = client_of(&emulator, &unfinished)?;
+    let setup = connector_setup(
+        "doctor_demo",
+        "http://127.0.0.1:9/events",
+        "http://127.0.0.1:9/settings",
+    )?;
+    let doctor = Doctor::new(unfinished_client, setup, line_1);
+    let report = doctor.examine().await?;
+    println!("\nanother app, installation not finished, a scope missing:\n{report}");
+    let fixed = doctor.fix(&report).await?;
+    println!(
+        "fix: {} repair(s), {} finding(s) left for a person",
+        fixed.applied.len(),
+        fixed.left.len()
+    );
     emulator.shutdown().await;
     Ok(())
+}
+
+/// A client of another app of the emulated portal, with its admin's tokens.
+fn client_of(emulator: &Emulator, app: &AppCredentials) -> Result<Client, BoxError> {
+    let tokens = emulator.tokens_for(&app.client_id, 1)?;
+    Ok(Client::builder()
+        .oauth(
+            OAuthApp::new(&app.client_id, app.client_secret.expose_secret()),
+            Tokens::new(
+                tokens.access_token.expose_secret(),
+                tokens.refresh_token.expose_secret(),
+            ),
+        )
+        .portal(emulator.rest_url())
+        .oauth_server(emulator.oauth_url())
+        .build()?)
 }
 
 fn connector_setup(id: &str, events: &str, settings: &str) -> Result<ConnectorSetup, BoxError> {

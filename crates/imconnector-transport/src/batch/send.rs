@@ -64,7 +64,7 @@ impl Client {
                     .await
                     .and_then(|(answer, status)| {
                         let answer: RawResponse =
-                            self.inner.decode_result("batch", status, answer)?;
+                            self.inner.decode_value_result("batch", status, answer)?;
                         self.read_chunk(chunk, &answer.result, status)
                     });
             match answered {

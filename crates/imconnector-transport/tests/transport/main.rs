@@ -1,6 +1,7 @@
 //! Integration tests of the transport against small HTTP servers on 127.0.0.1.
 #![allow(clippy::unwrap_used)]
 
+mod answer_memory;
 mod batch;
 mod bounds;
 mod errors;

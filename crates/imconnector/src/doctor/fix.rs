@@ -24,20 +24,33 @@ impl Doctor {
     /// with the app's tokens on each line that needs it (register, activate, channel data,
     /// bind the missing events: see [`provision`](crate::provision)), and, when
     /// [allowed](Self::deactivate_other_connectors), deactivates other connectors active on
-    /// the lines. Run [`examine`](Self::examine) again to see the result.
+    /// the lines. While a scope is missing nothing is provisioned (it would be refused): those
+    /// findings are returned in [`FixReport::left`] with the ones only a person can fix. Run
+    /// [`examine`](Self::examine) again to see the result.
     ///
     /// # Errors
     /// [`WorkflowError`] naming the failed step; the repairs before it stay made, and running
     /// the doctor again picks up from there.
     pub async fn fix(&self, report: &DoctorReport) -> Result<FixReport, WorkflowError> {
         let mut fixed = FixReport::default();
+        // Without its scopes the app cannot register or activate: provisioning would only
+        // fail, so what it would repair is left for after the scope is granted.
+        let scope_missing = report
+            .findings
+            .iter()
+            .any(|finding| matches!(finding.kind, FindingKind::MissingScope { .. }));
         for finding in &report.findings {
-            if !finding.fixable {
+            if !finding.fixable || (scope_missing && needs_provision(&finding.kind)) {
                 fixed.left.push(finding.clone());
             }
         }
         self.unbind_from_other_apps(report, &mut fixed).await?;
-        for line in self.lines_to_provision(report) {
+        let lines = if scope_missing {
+            Vec::new()
+        } else {
+            self.lines_to_provision(report)
+        };
+        for line in lines {
             let provisioned = provision(&self.client, &self.setup, line).await?;
             fixed.applied.push(format!(
                 "provisioned `{}` on line {line} ({} event(s) bound)",
@@ -92,16 +105,13 @@ impl Doctor {
         let mut lines = Vec::new();
         let mut unlined = false;
         for finding in &report.findings {
-            match &finding.kind {
-                FindingKind::ConnectorInactive { line } | FindingKind::ConnectorError { line }
-                    if !lines.contains(line) =>
-                {
-                    lines.push(*line);
-                }
-                FindingKind::ConnectorNotRegistered
-                | FindingKind::EventNotBound { .. }
-                | FindingKind::EventBoundByAnotherApp { .. } => unlined = true,
-                _ => {}
+            if !needs_provision(&finding.kind) {
+                continue;
+            }
+            match finding.kind.line() {
+                Some(line) if !lines.contains(&line) => lines.push(line),
+                Some(_) => {}
+                None => unlined = true,
             }
         }
         if unlined && lines.is_empty() {
@@ -118,4 +128,16 @@ impl Doctor {
             .map_err(WorkflowError::call(Step::Deactivate))?;
         Ok(())
     }
+}
+
+/// Whether `provision` repairs this kind (with the app's `imconnector` scope).
+fn needs_provision(kind: &FindingKind) -> bool {
+    matches!(
+        kind,
+        FindingKind::ConnectorInactive { .. }
+            | FindingKind::ConnectorError { .. }
+            | FindingKind::ConnectorNotRegistered
+            | FindingKind::EventNotBound { .. }
+            | FindingKind::EventBoundByAnotherApp { .. }
+    )
 }

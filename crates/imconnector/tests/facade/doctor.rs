@@ -280,33 +280,54 @@ async fn a_missing_scope_is_found_and_left_to_a_person() {
         .emulator
         .set_app_scope(&portal.app.client_id, &["imopenlines"])
         .expect("scope set");
+    // `event.*` is `basic`: the binding can go while the scope is missing.
+    portal
+        .client
+        .call(&UnbindEvent::new(
+            "OnImConnectorMessageAdd",
+            setup.event_handler().clone(),
+        ))
+        .await
+        .expect("unbound");
     let doctor = Doctor::new(portal.client.clone(), setup, line(1));
     let report = examine(&doctor).await;
+    let unbound = FindingKind::EventNotBound {
+        event: "OnImConnectorMessageAdd".to_owned(),
+    };
     assert_eq!(
         report.kinds(),
         [
             FindingKind::MissingScope {
                 scope: "imconnector".to_owned()
             },
+            unbound.clone(),
             FindingKind::CheckFailed {
                 method: "imconnector.list".to_owned()
             },
         ],
         "{report}"
     );
-    assert!(report.findings.iter().all(|finding| !finding.fixable));
+    let fixable: Vec<bool> = report
+        .findings
+        .iter()
+        .map(|finding| finding.fixable)
+        .collect();
+    assert_eq!(fixable, [false, true, false]);
     assert!(
-        report.findings[1].seen.contains("insufficient_scope"),
+        report.findings[2].seen.contains("insufficient_scope"),
         "{report}"
     );
+    // Provisioning would be refused without the scope: nothing is tried, all is left.
     let fixed = doctor.fix(&report).await.expect("the fix runs");
     assert!(fixed.applied.is_empty(), "{:?}", fixed.applied);
+    assert_eq!(fixed.left, report.findings);
     portal
         .emulator
         .set_app_scope(&portal.app.client_id, &["imopenlines", "imconnector"])
         .expect("scope set");
     let report = examine(&doctor).await;
-    assert!(report.is_clean(), "{report}");
+    assert_eq!(report.kinds(), [unbound], "{report}");
+    fix_until_clean(&doctor).await;
     portal.emulator.shutdown().await;
 }
 
