@@ -11,6 +11,7 @@ use crate::{
     envelope::{RawResponse, Response},
     error::Error,
     method::{InvalidRequest, Method},
+    policy::RateLimit,
     shared::{Auth, Shared},
     tokens::Tokens,
 };
@@ -109,6 +110,18 @@ impl Client {
             .decode_value_result(method, http_status, response)
     }
 
+    /// The rate-limit profile the client paces by: the configured one, or the portal's plan
+    /// once learned (see [`ClientBuilder::rate_limit`](crate::ClientBuilder::rate_limit)),
+    /// [`RateLimit::Standard`] until then.
+    pub fn rate_limit(&self) -> RateLimit {
+        self.inner
+            .plan
+            .as_ref()
+            .and_then(tokio::sync::OnceCell::get)
+            .copied()
+            .unwrap_or(self.inner.rate_limit)
+    }
+
     /// The OAuth pair in use (to persist it yourself), `None` with a webhook.
     pub fn tokens(&self) -> Option<Tokens> {
         match &self.inner.auth {
@@ -175,7 +188,7 @@ impl fmt::Debug for Client {
             }
         }
         debug
-            .field("rate_limit", &self.inner.rate_limit)
+            .field("rate_limit", &self.rate_limit())
             .field("retry_policy", &self.inner.retry)
             .finish_non_exhaustive()
     }

@@ -54,6 +54,9 @@ pub struct ClientBuilder {
     pub(crate) request_timeout: Duration,
     pub(crate) max_response_size: usize,
     pub(crate) rate_limit: RateLimit,
+    /// Whether [`rate_limit`](ClientBuilder::rate_limit) was called: then the plan is not
+    /// learned from the portal.
+    pub(crate) rate_limit_configured: bool,
     pub(crate) retry_policy: RetryPolicy,
     pub(crate) user_agent: String,
     pub(crate) operating_time_limit: Option<Duration>,
@@ -75,6 +78,7 @@ impl Default for ClientBuilder {
             request_timeout: Duration::from_secs(55),
             max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
             rate_limit: RateLimit::Standard,
+            rate_limit_configured: false,
             retry_policy: RetryPolicy::default(),
             user_agent: concat!("imconnector-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
             operating_time_limit: Some(Duration::from_secs(480)),
@@ -155,9 +159,16 @@ impl ClientBuilder {
         self
     }
 
-    /// The portal's rate-limit profile (default [`RateLimit::Standard`]).
+    /// The portal's rate-limit profile. Without it an OAuth client learns the portal's plan
+    /// itself: at its first call it asks `app.info` once (`LICENSE_FAMILY` `ent`:
+    /// [`RateLimit::Enterprise`], any other plan: [`RateLimit::Standard`]) and paces by it from
+    /// then on; until the answer, and when `app.info` fails or is refused, it paces by
+    /// [`RateLimit::Standard`]. A webhook client, or one with a
+    /// [`request_limiter`](Self::request_limiter), does not ask. [`Client::rate_limit`] says
+    /// which profile is in use.
     pub fn rate_limit(mut self, rate_limit: RateLimit) -> Self {
         self.rate_limit = rate_limit;
+        self.rate_limit_configured = true;
         self
     }
 
@@ -240,6 +251,9 @@ impl ClientBuilder {
             }
             Some(AuthConfig::Webhook(url)) => webhook_auth(&url)?,
         };
+        let learns_plan = !self.rate_limit_configured
+            && self.request_limiter.is_none()
+            && matches!(auth, Auth::OAuth { .. });
         Ok(Client::from_shared(Shared {
             http,
             request_timeout: self.request_timeout,
@@ -253,6 +267,7 @@ impl ClientBuilder {
             ),
             retry: self.retry_policy,
             rate_limit: self.rate_limit,
+            plan: learns_plan.then(tokio::sync::OnceCell::new),
             request_prefix: rand::random(),
             request_seq: AtomicU64::new(0),
         }))
@@ -328,6 +343,7 @@ impl fmt::Debug for ClientBuilder {
             .field("request_timeout", &self.request_timeout)
             .field("max_response_size", &self.max_response_size)
             .field("rate_limit", &self.rate_limit)
+            .field("rate_limit_configured", &self.rate_limit_configured)
             .field("shared_limiter", &self.request_limiter.is_some())
             .field("refresh_coordinator", &self.refresh_coordinator.is_some())
             .field("retry_policy", &self.retry_policy)

@@ -43,6 +43,10 @@ impl Shared {
                 method: call.method.to_owned(),
             });
         }
+        if let Some(plan) = &self.plan {
+            // Once per client; every other caller waits for that one answer.
+            plan.get_or_init(|| self.learn_plan()).await;
+        }
         let request_id = self.next_request_id();
         let span = tracing::info_span!(
             "imconnector_call",
@@ -55,7 +59,11 @@ impl Shared {
         self.run(&call, &request_id).instrument(span).await
     }
 
-    async fn run(&self, call: &Call<'_>, request_id: &str) -> Result<(TextResponse, u16), Error> {
+    pub(crate) async fn run(
+        &self,
+        call: &Call<'_>,
+        request_id: &str,
+    ) -> Result<(TextResponse, u16), Error> {
         let policy = self.retry;
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + policy.deadline;

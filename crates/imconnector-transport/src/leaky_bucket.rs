@@ -55,6 +55,13 @@ impl LeakyBucket {
         Err(wait.max(MIN_WAIT))
     }
 
+    /// Takes the portal's numbers from now on (its plan became known), keeping the level.
+    pub(crate) fn set_paced(&mut self, paced: Paced, now: Instant) {
+        self.drain(now, 1.0);
+        self.per_second = paced.per_second;
+        self.capacity = paced.capacity;
+    }
+
     /// Counts the bucket as full at `now`: the portal said its own is.
     pub(crate) fn fill(&mut self, now: Instant) {
         self.drain(now, 1.0);

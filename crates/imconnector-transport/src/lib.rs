@@ -25,6 +25,7 @@ mod method;
 mod oauth;
 mod oauth_server;
 mod pacing;
+mod plan;
 mod policy;
 pub mod portals;
 mod redirect;

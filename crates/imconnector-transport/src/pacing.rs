@@ -106,6 +106,14 @@ impl Pacer {
         }
     }
 
+    /// Paces by `rate_limit` from now on (the portal's plan became known); nothing changes
+    /// when not pacing locally (limits off, or a shared limiter).
+    pub(crate) fn adopt(&self, rate_limit: RateLimit) {
+        if let (Some(bucket), Some(paced)) = (&self.bucket, rate_limit.paced()) {
+            lock(bucket).set_paced(paced, Instant::now());
+        }
+    }
+
     /// Waits until `method` may be sent: first its operating-time budget (at most `max_wait`;
     /// past that the portal, which knows its real limit, decides), then a slot in the bucket.
     pub(crate) async fn before_send(&self, method: &str, max_wait: Duration) {

@@ -36,7 +36,10 @@ pub(crate) struct Shared {
     pub(crate) auth: Auth,
     pub(crate) pacer: Pacer,
     pub(crate) retry: RetryPolicy,
+    /// The configured profile (the default, [`RateLimit::Standard`], when none was).
     pub(crate) rate_limit: RateLimit,
+    /// The portal's plan, learned from `app.info` once, when no profile was configured.
+    pub(crate) plan: Option<tokio::sync::OnceCell<RateLimit>>,
     pub(crate) request_prefix: u32,
     pub(crate) request_seq: AtomicU64,
 }

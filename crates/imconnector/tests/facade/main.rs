@@ -4,6 +4,7 @@
 mod doctor;
 mod install;
 mod placement;
+mod plan;
 mod provisioning;
 mod receiver;
 mod serve;
