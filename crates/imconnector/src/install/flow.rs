@@ -26,7 +26,7 @@ fn log_installed(member_id: &str, line: LineId) {
 }
 
 /// The lifecycle events the installer itself receives at the install URL.
-const LIFECYCLE_EVENTS: [&str; 2] = ["ONAPPINSTALL", "ONAPPUNINSTALL"];
+const LIFECYCLE_EVENTS: [&str; 3] = ["ONAPPINSTALL", "ONAPPUPDATE", "ONAPPUNINSTALL"];
 
 impl<S: PortalStore> Installer<S> {
     /// Refreshes `refresh_token` at the configured OAuth server: it works only for tokens
@@ -98,35 +98,70 @@ impl<S: PortalStore> Installer<S> {
         .await
     }
 
+    /// ONAPPUPDATE (a new version of the app): proven and stored exactly like ONAPPINSTALL,
+    /// since it brings a new application token (`common/events/on-app-update.md`) and the
+    /// portal removed the app's event bindings (`event-bind.md`): provisioning binds them again.
+    pub(crate) async fn app_update(
+        &self,
+        event: PortalRecord,
+    ) -> Result<InstallOutcome, InstallError> {
+        let span = tracing::info_span!("onappupdate", member_id = %untrusted(&event.member_id));
+        async move {
+            let (member_id, provisioned) = self.store_proven_event("ONAPPUPDATE", event).await?;
+            tracing::info!(member_id = %untrusted(&member_id), "app updated: new application token stored, events bound again");
+            Ok(InstallOutcome::Updated {
+                member_id,
+                provisioned,
+            })
+        }
+        .instrument(span)
+        .await
+    }
+
     pub(crate) async fn app_install(
         &self,
         event: PortalRecord,
     ) -> Result<InstallOutcome, InstallError> {
         let span = tracing::info_span!("onappinstall", member_id = %untrusted(&event.member_id));
         async move {
-            let domain = event.domain.clone().ok_or_else(|| {
-                InstallError::Malformed("ONAPPINSTALL has no auth[domain]".to_owned())
-            })?;
-            let fresh = self
-                .prove(&event.member_id, &domain, &event.tokens.refresh_token)
-                .await
-                .inspect_err(|error| tracing::warn!(error = %untrusted(error), "ONAPPINSTALL not proven; ignored"))?;
-            // Only an administrator installs: anyone else's ONAPPINSTALL would choose the
-            // application token every later event is checked against.
-            let (_, fresh) = self.require_administrator(fresh).await?;
-            let record = self.record(&event.member_id, &domain, &event.application_token, fresh);
-            let client = self.registry.install(record).await?;
-            tracing::info!("ONAPPINSTALL proven: an administrator's; portal stored");
-            let provisioned = self.provision_portal(&client).await?;
-            self.mark_provisioned(&event.member_id).await;
-            log_installed(&event.member_id, provisioned.line);
+            let (member_id, provisioned) = self.store_proven_event("ONAPPINSTALL", event).await?;
+            log_installed(&member_id, provisioned.line);
             Ok(InstallOutcome::Installed {
-                member_id: event.member_id,
+                member_id,
                 provisioned,
             })
         }
         .instrument(span)
         .await
+    }
+
+    /// Proves an app lifecycle event carrying a pair (its refresh token at the configured OAuth
+    /// server, an administrator's), stores its application token and the rotated pair, and
+    /// provisions the connector.
+    async fn store_proven_event(
+        &self,
+        name: &str,
+        event: PortalRecord,
+    ) -> Result<(String, Provisioned), InstallError> {
+        let domain = event
+            .domain
+            .clone()
+            .ok_or_else(|| InstallError::Malformed(format!("{name} has no auth[domain]")))?;
+        let fresh = self
+            .prove(&event.member_id, &domain, &event.tokens.refresh_token)
+            .await
+            .inspect_err(|error| {
+                tracing::warn!(event = name, error = %untrusted(error), "not proven; ignored");
+            })?;
+        // Only an administrator installs or updates: anyone else's event would choose the
+        // application token every later event is checked against.
+        let (_, fresh) = self.require_administrator(fresh).await?;
+        let record = self.record(&event.member_id, &domain, &event.application_token, fresh);
+        let client = self.registry.install(record).await?;
+        tracing::info!(event = name, "proven: an administrator's; portal stored");
+        let provisioned = self.provision_portal(&client).await?;
+        self.mark_provisioned(&event.member_id).await;
+        Ok((event.member_id, provisioned))
     }
 
     pub(crate) async fn app_uninstall(

@@ -22,6 +22,10 @@
 //! - **An installed portal keeps its application token** whatever an install POST says (the
 //!   administrator's proven pair is taken); only an administrator's ONAPPINSTALL, which a
 //!   reinstall sends, replaces it.
+//! - **ONAPPUPDATE** (a new version of the app) is proven and stored like ONAPPINSTALL: it
+//!   brings the app's new application token, and since the portal removed the app's event
+//!   bindings with the update, provisioning binds them again. The installer binds ONAPPUPDATE to
+//!   the install URL beside ONAPPINSTALL and ONAPPUNINSTALL.
 //! - **ONAPPUNINSTALL** must carry the stored application token (compared in constant time);
 //!   then the portal's record and tokens are removed. A forged one changes nothing.
 //! - **The settings page** (`SETTING_CONNECTOR`) is applied only when proven: by its
@@ -209,6 +213,14 @@ pub enum InstallOutcome {
         /// What provisioning did.
         provisioned: Provisioned,
     },
+    /// ONAPPUPDATE, proven like ONAPPINSTALL: the app's new application token and pair are
+    /// stored, and the events the update removed are bound again (provisioning ran).
+    Updated {
+        /// The portal.
+        member_id: String,
+        /// What provisioning did.
+        provisioned: Provisioned,
+    },
     /// ONAPPUNINSTALL with the right application token: the portal is forgotten.
     Uninstalled {
         /// The portal.
@@ -332,6 +344,7 @@ impl<S: PortalStore> Installer<S> {
         match request::InstallRequest::parse(query, content_type, body)? {
             request::InstallRequest::Frame(frame) => self.frame_install(frame).await,
             request::InstallRequest::AppInstall(event) => self.app_install(*event).await,
+            request::InstallRequest::AppUpdate(event) => self.app_update(*event).await,
             request::InstallRequest::AppUninstall(event) => self.app_uninstall(event).await,
         }
     }

@@ -1,4 +1,5 @@
-//! Reading what arrives at the install URL: the UI install POST, ONAPPINSTALL, ONAPPUNINSTALL.
+//! Reading what arrives at the install URL: the UI install POST, ONAPPINSTALL, ONAPPUPDATE,
+//! ONAPPUNINSTALL.
 
 use imconnector_transport::portals::PortalRecord;
 use secrecy::SecretString;
@@ -10,6 +11,8 @@ use super::InstallError;
 pub(crate) enum InstallRequest {
     Frame(FrameInstall),
     AppInstall(Box<PortalRecord>),
+    /// ONAPPUPDATE: the same `auth` block as ONAPPINSTALL, with the app's new application token.
+    AppUpdate(Box<PortalRecord>),
     AppUninstall(Uninstall),
 }
 
@@ -49,6 +52,9 @@ impl InstallRequest {
                 "ONAPPINSTALL" => PortalRecord::from_install_event(&Value::Object(fields))
                     .map(|record| InstallRequest::AppInstall(Box::new(record)))
                     .map_err(|error| malformed(error.to_string())),
+                "ONAPPUPDATE" => PortalRecord::from_install_event(&Value::Object(fields))
+                    .map(|record| InstallRequest::AppUpdate(Box::new(record)))
+                    .map_err(|error| malformed(error.to_string())),
                 "ONAPPUNINSTALL" => {
                     let field = |key: &'static str| {
                         auth.and_then(|auth| text(auth, key))
@@ -60,7 +66,7 @@ impl InstallRequest {
                     }))
                 }
                 _ => Err(malformed(format!(
-                    "the install URL takes ONAPPINSTALL and ONAPPUNINSTALL, not {event}"
+                    "the install URL takes ONAPPINSTALL, ONAPPUPDATE and ONAPPUNINSTALL, not {event}"
                 ))),
             };
         }

@@ -6,6 +6,7 @@ mod code_flow;
 mod reconcile;
 pub mod support;
 mod takeover;
+mod update;
 
 use imconnector::emulator::{DeliveryOutcome, InstallState};
 use imconnector::ExposeSecret;
