@@ -135,20 +135,7 @@ async fn text_of_a_refused_install_request_is_escaped() {
         MemoryPortalStore::new(),
     ));
     // Nothing listens there: an ONAPPINSTALL is never proven.
-    let oauth = OAuthServer::new(credentials)
-        .expect("http client")
-        .token_url("http://127.0.0.1:1/oauth/token/")
-        .expect("valid URL");
-    let setup = ConnectorSetup::new(
-        ConnectorId::new("acme_chat").expect("valid id"),
-        "Acme Chat",
-        Icon::new("data:image/svg+xml,%3Csvg%2F%3E"),
-        SettingsUrl::parse("https://connector.example.com/settings").expect("valid URL"),
-        EventsUrl::parse(urls.events().as_str()).expect("valid URL"),
-    );
-    let installer = Installer::new(registry, oauth, setup, &urls).expect("installer");
-    let router = axum::Router::new().nest("/bitrix", installer.router(Ignore));
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    serve_installer(listener, &urls, registry, "http://127.0.0.1:1/oauth/token/");
     let install = urls.install().to_string();
 
     let unknown_event = format!("event=X%0A{}%1B%5B31m", FORGED.replace(' ', "+"));
@@ -194,20 +181,7 @@ async fn a_successful_install_is_logged_at_info_with_its_member_id() {
         PortalRegistry::new(credentials.clone(), MemoryPortalStore::new())
             .client_template(Client::builder().rate_limit(RateLimit::Off)),
     );
-    let oauth = OAuthServer::new(credentials)
-        .expect("http client")
-        .token_url(&portal.oauth_url())
-        .expect("valid URL");
-    let setup = ConnectorSetup::new(
-        ConnectorId::new("acme_chat").expect("valid id"),
-        "Acme Chat",
-        Icon::new("data:image/svg+xml,%3Csvg%2F%3E"),
-        SettingsUrl::parse("https://connector.example.com/settings").expect("valid URL"),
-        EventsUrl::parse(urls.events().as_str()).expect("valid URL"),
-    );
-    let installer = Installer::new(registry, oauth, setup, &urls).expect("installer");
-    let router = axum::Router::new().nest("/bitrix", installer.router(Ignore));
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    serve_installer(listener, &urls, registry, &portal.oauth_url());
 
     portal.install(&creds.client_id).await.expect("install");
 
@@ -223,4 +197,28 @@ async fn a_successful_install_is_logged_at_info_with_its_member_id() {
         "at info, with the member_id as a field: {}",
         installed[0]
     );
+}
+
+/// Serves an installer of the `acme_chat` connector on `listener`, proving tokens at
+/// `token_url`.
+fn serve_installer(
+    listener: tokio::net::TcpListener,
+    urls: &AppUrls,
+    registry: Arc<PortalRegistry<MemoryPortalStore>>,
+    token_url: &str,
+) {
+    let oauth = OAuthServer::new(registry.app().clone())
+        .expect("http client")
+        .token_url(token_url)
+        .expect("valid URL");
+    let setup = ConnectorSetup::new(
+        ConnectorId::new("acme_chat").expect("valid id"),
+        "Acme Chat",
+        Icon::new("data:image/svg+xml,%3Csvg%2F%3E"),
+        SettingsUrl::parse("https://connector.example.com/settings").expect("valid URL"),
+        EventsUrl::parse(urls.events().as_str()).expect("valid URL"),
+    );
+    let installer = Installer::new(registry, oauth, setup, urls).expect("installer");
+    let router = axum::Router::new().nest("/bitrix", installer.router(Ignore));
+    tokio::spawn(async move { axum::serve(listener, router).await });
 }

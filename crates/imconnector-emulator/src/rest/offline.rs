@@ -297,9 +297,15 @@ pub(crate) fn list(portal: &mut Portal, caller: Caller, params: Params) -> Outco
     run(portal).unwrap_or_else(Outcome::from)
 }
 
-/// The rows of `process_id` that `id[]` (or else `message_id[]`) name; all of them when
-/// neither is given.
-fn rows_of_process(portal: &Portal, app: usize, params: &Params, process_id: &str) -> Vec<u64> {
+/// The rows of `process_id` that `id[]` (when `by_id`; else or when absent `message_id[]`)
+/// name; all of them when neither is given.
+fn rows_of_process(
+    portal: &Portal,
+    app: usize,
+    params: &Params,
+    process_id: &str,
+    by_id: bool,
+) -> Vec<u64> {
     let listed = |name: &str| -> Option<Vec<String>> {
         let value = params.get(name)?;
         let items: Vec<String> = if php::is_array(Some(value)) {
@@ -312,7 +318,7 @@ fn rows_of_process(portal: &Portal, app: usize, params: &Params, process_id: &st
         };
         (!items.is_empty()).then_some(items)
     };
-    let ids = listed("ID");
+    let ids = if by_id { listed("ID") } else { None };
     let message_ids = if ids.is_none() {
         listed("MESSAGE_ID")
     } else {
@@ -342,15 +348,8 @@ fn settle(portal: &mut Portal, caller: Caller, params: &Params, mark_failed: boo
         if process_id.is_empty() {
             return Err(ApiError::missing("process_id"));
         }
-        let params = if mark_failed {
-            // `error` takes only `message_id[]`.
-            let mut only_messages = params.clone();
-            only_messages.remove("ID");
-            only_messages
-        } else {
-            params.clone()
-        };
-        let rows = rows_of_process(portal, app, &params, &process_id);
+        // `error` takes only `message_id[]`.
+        let rows = rows_of_process(portal, app, params, &process_id, !mark_failed);
         if mark_failed {
             portal.fail_offline(&rows);
         } else {

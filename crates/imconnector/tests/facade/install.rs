@@ -13,7 +13,7 @@ use imconnector::ExposeSecret;
 use serde_json::json;
 
 use crate::support::http;
-use support::{app, customer_and_operator_talk, form_of, Style};
+use support::{app, customer_and_operator_talk, form_of, installed, Style};
 
 #[tokio::test]
 async fn ui_install_from_nothing_to_a_confirmed_operator_reply() {
@@ -163,12 +163,7 @@ async fn a_forged_onappinstall_stores_nothing_and_provisions_nothing() {
 
 #[tokio::test]
 async fn a_forged_onappuninstall_removes_nothing() {
-    let app = app(Style::ApiOnly).await;
-    app.portal
-        .install(&app.creds.client_id)
-        .await
-        .expect("install");
-    app.settle().await;
+    let app = installed().await;
     let before = app.record().await.expect("installed");
     let uninstall = |member: &str, token: &str| {
         imconnector_form::encode(&json!({
@@ -200,12 +195,7 @@ async fn a_forged_onappuninstall_removes_nothing() {
 
 #[tokio::test]
 async fn uninstall_then_reinstall_replaces_tokens_and_the_application_token() {
-    let mut app = app(Style::ApiOnly).await;
-    app.portal
-        .install(&app.creds.client_id)
-        .await
-        .expect("install");
-    app.settle().await;
+    let mut app = installed().await;
     let first = app.record().await.expect("installed");
     let old_token = first.application_token.expose_secret().to_owned();
 
@@ -311,12 +301,7 @@ async fn malformed_install_posts_get_a_clear_4xx_and_change_nothing() {
 
 #[tokio::test]
 async fn the_code_flow_replaces_an_installed_portals_tokens() {
-    let app = app(Style::ApiOnly).await;
-    app.portal
-        .install(&app.creds.client_id)
-        .await
-        .expect("install");
-    app.settle().await;
+    let app = installed().await;
     let before = app.record().await.expect("installed");
 
     // Browser: the app's /authorize → the portal's /oauth/authorize/ → the app's /oauth.
@@ -366,12 +351,7 @@ async fn the_code_flow_replaces_an_installed_portals_tokens() {
 
 #[tokio::test]
 async fn the_settings_page_needs_the_application_token_and_applies_the_choice() {
-    let app = app(Style::ApiOnly).await;
-    app.portal
-        .install(&app.creds.client_id)
-        .await
-        .expect("install");
-    app.settle().await;
+    let app = installed().await;
     let page = |token: &str, active: bool| {
         let options = json!({"CONNECTOR": "acme_chat", "LINE": "1", "ACTIVE_STATUS": active});
         imconnector_form::encode(&json!({
@@ -407,12 +387,7 @@ async fn the_settings_page_needs_the_application_token_and_applies_the_choice() 
 async fn a_settings_page_without_the_application_token_is_proven_by_its_auth_id() {
     use imconnector::emulator::SettingsPostShape;
 
-    let app = app(Style::ApiOnly).await;
-    app.portal
-        .install(&app.creds.client_id)
-        .await
-        .expect("install");
-    app.settle().await;
+    let app = installed().await;
     assert!(app.portal.line_status("acme_chat", 1).status());
     app.portal
         .set_settings_post_shape(SettingsPostShape::WithoutApplicationToken);
@@ -523,12 +498,7 @@ async fn the_code_flow_step_by_step_authorize_redirect_code_tokens() {
     };
     use imconnector::transport::ErrorCode;
 
-    let app = app(Style::ApiOnly).await;
-    app.portal
-        .install(&app.creds.client_id)
-        .await
-        .expect("install");
-    app.settle().await;
+    let app = installed().await;
     let server = OAuthServer::new(imconnector::OAuthApp::new(
         &app.creds.client_id,
         app.creds.client_secret.expose_secret(),

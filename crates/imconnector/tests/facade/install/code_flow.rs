@@ -11,22 +11,10 @@ use imconnector::prelude::*;
 use imconnector::transport::authorization::OAuthServer;
 use imconnector::ExposeSecret;
 
-use super::support::{app_with, App, Style};
+use super::support::{installed_with, App};
 use crate::support::{recorder, setup};
 
 type Shared = Arc<MemoryPortalStore>;
-
-/// An API-only app installed on the emulated portal, its portals in `store`.
-async fn installed(store: Shared) -> App<Shared> {
-    let app = app_with(Style::ApiOnly, store).await;
-    app.portal
-        .install(&app.creds.client_id)
-        .await
-        .expect("install");
-    app.settle().await;
-    assert!(app.record().await.is_some(), "installed");
-    app
-}
 
 /// Another replica of `app`: its own registry and installer on its own port, sharing the
 /// store; `lifetime` of its authorizations if given.
@@ -106,7 +94,7 @@ async fn finish(urls: &AppUrls, query: &str) -> u16 {
 
 #[tokio::test]
 async fn the_code_flow_started_on_one_installer_finishes_on_another_sharing_the_store() {
-    let app = installed(Shared::default()).await;
+    let app = installed_with(Shared::default()).await;
     let other = replica(&app, None).await;
     let before = app.record().await.expect("installed");
 
@@ -126,7 +114,7 @@ async fn the_code_flow_started_on_one_installer_finishes_on_another_sharing_the_
 
 #[tokio::test]
 async fn authorize_requests_for_other_portals_do_not_evict_a_pending_state() {
-    let app = installed(Shared::default()).await;
+    let app = installed_with(Shared::default()).await;
     // Other installed portals anyone may start authorizations for.
     let others = ["other-a", "other-b", "other-c"];
     for member_id in others {
@@ -168,7 +156,7 @@ async fn a_full_store_refuses_new_authorizations_and_drops_no_pending_one() {
     let store = MemoryPortalStore::new()
         .max_authorizations(imconnector::portals::MAX_AUTHORIZATIONS_PER_PORTAL)
         .expect("a valid bound");
-    let app = installed(Arc::new(store)).await;
+    let app = installed_with(Arc::new(store)).await;
     let tokens =
         Tokens::new("access", "refresh").with_client_endpoint("https://other.example/rest/");
     app.registry
@@ -190,7 +178,7 @@ async fn a_full_store_refuses_new_authorizations_and_drops_no_pending_one() {
 
 #[tokio::test]
 async fn an_expired_state_is_refused() {
-    let app = installed(Shared::default()).await;
+    let app = installed_with(Shared::default()).await;
     let lifetime = Duration::from_millis(200);
     let short = replica(&app, Some(lifetime)).await;
     let redirect = portal_redirect(&short, &app.creds.member_id).await;
@@ -204,7 +192,7 @@ async fn an_expired_state_is_refused() {
 
 #[tokio::test]
 async fn an_authorization_lifetime_out_of_range_is_refused_by_name() {
-    let app = installed(Shared::default()).await;
+    let app = installed_with(Shared::default()).await;
     for lifetime in [Duration::ZERO, Duration::from_secs(3601)] {
         let urls = app.urls.clone();
         let oauth = OAuthServer::new(app.registry.app().clone()).expect("http client");

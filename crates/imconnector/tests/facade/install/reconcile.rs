@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use imconnector::portals::{MemoryPortalStore, PortalStore};
 
-use super::support::{app_with, Style};
+use super::support::{app_with, installed_with, Style};
 
 #[tokio::test]
 async fn a_half_provisioned_portal_is_finished_after_a_restart() {
@@ -55,12 +55,7 @@ async fn a_half_provisioned_portal_is_finished_after_a_restart() {
 
 #[tokio::test]
 async fn a_successful_install_is_marked_and_a_failing_portal_is_reported_not_fatal() {
-    let app = app_with(Style::ApiOnly, Arc::new(MemoryPortalStore::new())).await;
-    app.portal
-        .install(&app.creds.client_id)
-        .await
-        .expect("install");
-    app.settle().await;
+    let app = installed_with(Arc::new(MemoryPortalStore::new())).await;
     assert!(app.record().await.expect("stored").provisioned);
     assert_eq!(
         app.registry.portals().await.expect("listed"),

@@ -34,6 +34,23 @@ pub async fn app(style: Style) -> App {
     app_with(style, MemoryPortalStore::new()).await
 }
 
+/// An API-only app installed on the emulated portal (ONAPPINSTALL answered and stored).
+pub async fn installed() -> App {
+    installed_with(MemoryPortalStore::new()).await
+}
+
+/// [`installed`], its portals in `store`.
+pub async fn installed_with<S: PortalStore>(store: S) -> App<S> {
+    let app = app_with(Style::ApiOnly, store).await;
+    app.portal
+        .install(&app.creds.client_id)
+        .await
+        .expect("install");
+    app.settle().await;
+    assert!(app.record().await.is_some(), "installed");
+    app
+}
+
 /// The portal with a local app added (not installed), and the app serving its router on
 /// 127.0.0.1, storing portals in `store`.
 pub async fn app_with<S: PortalStore>(style: Style, store: S) -> App<S> {

@@ -6,16 +6,11 @@ use imconnector::emulator::DeliveryOutcome;
 use imconnector::prelude::*;
 use imconnector::ExposeSecret;
 
-use super::support::{app, Style};
+use super::support::installed;
 
 #[tokio::test]
 async fn an_update_stores_the_new_application_token_and_binds_the_events_again() {
-    let app = app(Style::ApiOnly).await;
-    app.portal
-        .install(&app.creds.client_id)
-        .await
-        .expect("install");
-    app.settle().await;
+    let app = installed().await;
     let old_token = app
         .record()
         .await
