@@ -93,7 +93,7 @@ pub fn check(data: &[u8]) {
         return;
     };
     assert!(
-        !record.member_id.trim().is_empty(),
+        !record.member_id.as_str().trim().is_empty(),
         "a record without member_id"
     );
     let auth = &value["auth"];

@@ -2,6 +2,7 @@
 //! through the public `Installer::handle`, with an OAuth server that cannot be reached: no
 //! request can be proven, so every one must be refused and nothing stored.
 
+use imconnector_transport::MemberId;
 use std::sync::Arc;
 
 use imconnector::install::{AppUrls, Installer};
@@ -99,7 +100,7 @@ pub fn check(harness: &Harness, data: &[u8]) {
     for member_id in claimed_member_ids(content_type, body) {
         let stored = harness
             .runtime
-            .block_on(harness.registry.store().load(&member_id));
+            .block_on(harness.registry.store().load(&MemberId::from(&member_id)));
         assert!(
             matches!(stored, Ok(None) | Err(_)),
             "an unproven portal was stored: {member_id:?}"

@@ -32,7 +32,7 @@ pub fn check(data: &[u8]) {
         return;
     };
     assert!(
-        !placement.member_id.is_empty(),
+        !placement.member_id.as_str().is_empty(),
         "a placement without member_id"
     );
     let mut fields = imconnector_form::parse(body).unwrap_or_default();

@@ -6,7 +6,7 @@ use imconnector_transport::authorization::AuthorizationState;
 use imconnector_transport::portals::{PortalRecord, PortalStore, PortalStoreError, StateSaved};
 use imconnector_transport::{
     secrecy::{ExposeSecret, SecretString},
-    ClientBuilder, OAuthApp, RateLimit,
+    ClientBuilder, MemberId, OAuthApp, RateLimit,
 };
 use serde::{Deserialize, Serialize};
 
@@ -115,13 +115,13 @@ impl RedisPortals {
     }
 
     async fn save_record(&self, record: &PortalRecord) -> Result<(), RedisBackendError> {
-        let keys = PortalKeys::new(self.backend.key_prefix(), &record.member_id)?;
+        let keys = PortalKeys::new(self.backend.key_prefix(), record.member_id.as_str())?;
         self.backend
-            .token_store(&record.member_id)?
+            .token_store(record.member_id.as_str())?
             .replace(&record.tokens)
             .await?;
         let stored = StoredPortal {
-            member_id: record.member_id.clone(),
+            member_id: record.member_id.as_str().to_owned(),
             domain: record.domain.clone(),
             application_token: record.application_token.expose_secret().to_owned(),
             client_id: record.app.as_ref().map(|app| app.client_id.clone()),
@@ -138,7 +138,7 @@ impl RedisPortals {
         // keys, so it is not part of the portal's transaction.
         redis::cmd("SADD")
             .arg(portal_index(self.backend.key_prefix()))
-            .arg(&record.member_id)
+            .arg(record.member_id.as_str())
             .query_async::<()>(&mut self.backend.connection())
             .await
             .map_err(RedisBackendError::redis("index a portal"))?;
@@ -219,40 +219,45 @@ impl RedisPortals {
 }
 
 impl PortalStore for RedisPortals {
-    async fn load(&self, member_id: &str) -> Result<Option<PortalRecord>, PortalStoreError> {
-        self.load_record(member_id).await.map_err(store_error)
+    async fn load(&self, member_id: &MemberId) -> Result<Option<PortalRecord>, PortalStoreError> {
+        self.load_record(member_id.as_str())
+            .await
+            .map_err(store_error)
     }
 
     async fn save(&self, record: &PortalRecord) -> Result<(), PortalStoreError> {
         self.save_record(record).await.map_err(store_error)
     }
 
-    async fn remove(&self, member_id: &str) -> Result<(), PortalStoreError> {
-        self.remove_record(member_id).await.map_err(store_error)
+    async fn remove(&self, member_id: &MemberId) -> Result<(), PortalStoreError> {
+        self.remove_record(member_id.as_str())
+            .await
+            .map_err(store_error)
     }
 
-    async fn list(&self) -> Result<Vec<String>, PortalStoreError> {
-        self.list_records().await.map_err(store_error)
+    async fn list(&self) -> Result<Vec<MemberId>, PortalStoreError> {
+        let members = self.list_records().await.map_err(store_error)?;
+        Ok(members.into_iter().map(MemberId::from).collect())
     }
 
     async fn set_provisioned(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
         provisioned: bool,
     ) -> Result<(), PortalStoreError> {
-        self.mark_provisioned(member_id, provisioned)
+        self.mark_provisioned(member_id.as_str(), provisioned)
             .await
             .map_err(store_error)
     }
 
     async fn save_authorization_state(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
         state: &AuthorizationState,
         lifetime: Duration,
     ) -> Result<StateSaved, PortalStoreError> {
         self.backend
-            .save_authorization(member_id, state, lifetime)
+            .save_authorization(member_id.as_str(), state, lifetime)
             .await
             .map_err(store_error)?;
         Ok(StateSaved::Kept)
@@ -260,11 +265,11 @@ impl PortalStore for RedisPortals {
 
     async fn take_authorization_state(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
         returned: &str,
     ) -> Result<bool, PortalStoreError> {
         self.backend
-            .take_authorization(member_id, returned)
+            .take_authorization(member_id.as_str(), returned)
             .await
             .map_err(store_error)
     }
@@ -275,7 +280,7 @@ impl PortalStore for RedisPortals {
         builder: ClientBuilder,
     ) -> Result<ClientBuilder, PortalStoreError> {
         self.backend
-            .configure(&record.member_id, self.rate_limit, builder)
+            .configure(record.member_id.as_str(), self.rate_limit, builder)
             .map_err(store_error)
     }
 }

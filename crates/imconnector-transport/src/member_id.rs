@@ -1,5 +1,6 @@
 //! The portal's `member_id`, the key of everything stored per portal.
 
+use std::borrow::Borrow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -67,5 +68,19 @@ impl PartialEq<String> for MemberId {
 impl PartialEq<&str> for MemberId {
     fn eq(&self, other: &&str) -> bool {
         self.0 == *other
+    }
+}
+
+/// Lets maps keyed by `MemberId` be looked up with a `&str` (the id's text hashes and compares
+/// as the id does).
+impl Borrow<str> for MemberId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&String> for MemberId {
+    fn from(id: &String) -> Self {
+        Self(id.clone())
     }
 }

@@ -466,7 +466,7 @@ mod tests {
         let previous = Tokens::new("", "");
         let ok = br#"{"access_token":"a1","refresh_token":"r1","expires_in":3600,"member_id":"m","client_endpoint":"https://p.example/rest/","domain":"oauth.bitrix.info"}"#;
         let tokens = read_token_answer(200, ok, false, &[], &previous).unwrap();
-        assert_eq!(tokens.member_id.as_deref(), Some("m"));
+        assert_eq!(tokens.member_id.as_ref().map(|id| id.as_str()), Some("m"));
         assert_eq!(tokens.refresh_token.expose_secret(), "r1");
         assert!(tokens.expires_at.is_some());
 

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
+use crate::MemberId;
+
 /// A Bitrix24 application's OAuth credentials (from the developer's application page).
 #[derive(Clone)]
 pub struct OAuthApp {
@@ -59,7 +61,7 @@ pub struct Tokens {
     /// The `domain` field of the token answer (the OAuth server's, not the portal's).
     pub domain: Option<String>,
     /// The portal's id: the key to tell portals apart.
-    pub member_id: Option<String>,
+    pub member_id: Option<MemberId>,
     /// Granted scopes, comma-separated.
     pub scope: Option<String>,
     /// The user the tokens belong to.
@@ -107,7 +109,7 @@ impl Tokens {
 
     /// Sets the portal id (`member_id`).
     #[must_use]
-    pub fn with_member_id(mut self, member_id: impl Into<String>) -> Self {
+    pub fn with_member_id(mut self, member_id: impl Into<MemberId>) -> Self {
         self.member_id = Some(member_id.into());
         self
     }
@@ -162,7 +164,9 @@ impl Tokens {
             client_endpoint: text("client_endpoint").or_else(|| previous.client_endpoint.clone()),
             server_endpoint: text("server_endpoint").or_else(|| previous.server_endpoint.clone()),
             domain: text("domain").or_else(|| previous.domain.clone()),
-            member_id: text("member_id").or_else(|| previous.member_id.clone()),
+            member_id: text("member_id")
+                .map(MemberId::from)
+                .or_else(|| previous.member_id.clone()),
             scope: text("scope").or_else(|| previous.scope.clone()),
             user_id: text("user_id").or_else(|| previous.user_id.clone()),
             status: text("status").or_else(|| previous.status.clone()),
@@ -218,7 +222,7 @@ pub(crate) struct TokenRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     domain: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    member_id: Option<String>,
+    member_id: Option<MemberId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     scope: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -167,7 +167,7 @@ async fn emulated() -> Result<(), BoxError> {
     portal.wait_for_event_deliveries(queued, PATIENCE).await?;
     let record = registry
         .store()
-        .load(&creds.member_id)
+        .load(&MemberId::from(&creds.member_id))
         .await?
         .ok_or("ONAPPINSTALL did not store the portal")?;
     step(
@@ -179,7 +179,9 @@ async fn emulated() -> Result<(), BoxError> {
     );
 
     // A customer writes through the connector; an operator answers in Bitrix24.
-    let client = registry.client_for(&creds.member_id).await?;
+    let client = registry
+        .client_for(&MemberId::from(&creds.member_id))
+        .await?;
     let customer = MessageIn::new(
         MessageUser::new("customer-1").with_name("Ivan"),
         MessageBody::new()

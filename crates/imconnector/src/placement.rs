@@ -10,7 +10,7 @@ use imconnector_api::ids::{ConnectorId, LineId};
 use imconnector_api::methods::{ActivateConnector, GetConnectorStatus, SetConnectorData};
 use imconnector_api::types::{ConnectorData, ConnectorStatus};
 use imconnector_transport::secrecy::{ExposeSecret, SecretString};
-use imconnector_transport::{Client, Tokens};
+use imconnector_transport::{Client, MemberId, Tokens};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -128,7 +128,7 @@ pub struct SettingsPlacement {
     /// `APPLICATION_TOKEN`: the application token, the same as in every event.
     pub application_token: Option<SecretString>,
     /// `member_id`: the portal's id.
-    pub member_id: String,
+    pub member_id: MemberId,
     /// `APPLICATION_SCOPE`: granted scopes.
     pub scope: Option<String>,
     /// `SERVER_ENDPOINT`: the OAuth server's REST base.
@@ -182,7 +182,9 @@ impl SettingsPlacement {
             text("PLACEMENT_OPTIONS").ok_or(PlacementError::Missing("PLACEMENT_OPTIONS"))?;
         let options = parse_options(&raw_options)?;
         let access_token = text("AUTH_ID").ok_or(PlacementError::Missing("AUTH_ID"))?;
-        let member_id = text("member_id").ok_or(PlacementError::Missing("member_id"))?;
+        let member_id = text("member_id")
+            .map(MemberId::from)
+            .ok_or(PlacementError::Missing("member_id"))?;
         let expires_in = match text("AUTH_EXPIRES") {
             None => None,
             Some(seconds) => {
@@ -239,7 +241,7 @@ impl SettingsPlacement {
     pub fn tokens(&self) -> Option<Tokens> {
         let refresh = self.refresh_token.as_ref()?;
         let mut tokens = Tokens::new(self.access_token.expose_secret(), refresh.expose_secret())
-            .with_member_id(&self.member_id);
+            .with_member_id(self.member_id.clone());
         if let Some(seconds) = self
             .expires_in
             .and_then(|seconds| u64::try_from(seconds).ok())

@@ -27,8 +27,8 @@ pub use crate::types::{
     MessageBody, MessageChat, MessageFile, MessageIn, MessagePicture, MessageUser,
 };
 pub use crate::{
-    provision, teardown, ApiError, Client, ConnectorSetup, ErrorCode, ExposeSecret, OAuthApp,
-    Provisioned, RateLimit, RetryPolicy, SecretString, Tokens, WorkflowError,
+    provision, teardown, ApiError, Client, ConnectorSetup, ErrorCode, ExposeSecret, MemberId,
+    OAuthApp, Provisioned, RateLimit, RetryPolicy, SecretString, Tokens, WorkflowError,
 };
 
 #[cfg(feature = "server")]

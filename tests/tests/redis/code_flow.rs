@@ -2,6 +2,7 @@
 //! finished on another sharing the Redis; used once; expired ones refused; `/authorize`
 //! requests for other portals do not evict a portal's pending state.
 
+use imconnector_transport::MemberId;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -128,7 +129,7 @@ async fn installed_portal(
     assert!(
         a.registry
             .store()
-            .load(&creds.member_id)
+            .load(&MemberId::from(&creds.member_id))
             .await
             .unwrap()
             .is_some(),
@@ -146,7 +147,7 @@ async fn the_code_flow_started_on_one_installer_finishes_on_another() {
     let before = b
         .registry
         .store()
-        .load(&creds.member_id)
+        .load(&MemberId::from(&creds.member_id))
         .await
         .unwrap()
         .unwrap();
@@ -157,7 +158,7 @@ async fn the_code_flow_started_on_one_installer_finishes_on_another() {
     let after = a
         .registry
         .store()
-        .load(&creds.member_id)
+        .load(&MemberId::from(&creds.member_id))
         .await
         .unwrap()
         .unwrap();
@@ -252,13 +253,13 @@ async fn of_concurrent_takes_of_one_state_exactly_one_succeeds() {
     let state = AuthorizationState::random();
     assert_eq!(
         store
-            .save_authorization_state("portal", &state, Duration::from_secs(60))
+            .save_authorization_state(&MemberId::from("portal"), &state, Duration::from_secs(60))
             .await
             .unwrap(),
         StateSaved::Kept
     );
     assert!(!store
-        .take_authorization_state("another-portal", state.expose())
+        .take_authorization_state(&MemberId::from("another-portal"), state.expose())
         .await
         .unwrap());
     let takes: Vec<_> = (0..16)
@@ -266,7 +267,7 @@ async fn of_concurrent_takes_of_one_state_exactly_one_succeeds() {
             let (store, state) = (Arc::clone(&store), state.expose().to_owned());
             tokio::spawn(async move {
                 store
-                    .take_authorization_state("portal", &state)
+                    .take_authorization_state(&MemberId::from("portal"), &state)
                     .await
                     .unwrap()
             })
@@ -284,19 +285,19 @@ async fn of_concurrent_takes_of_one_state_exactly_one_succeeds() {
     for state in &states {
         assert_eq!(
             store
-                .save_authorization_state("portal", state, Duration::from_secs(60))
+                .save_authorization_state(&MemberId::from("portal"), state, Duration::from_secs(60))
                 .await
                 .unwrap(),
             StateSaved::Kept
         );
     }
     assert!(!store
-        .take_authorization_state("portal", states[0].expose())
+        .take_authorization_state(&MemberId::from("portal"), states[0].expose())
         .await
         .unwrap());
     for state in &states[1..] {
         assert!(store
-            .take_authorization_state("portal", state.expose())
+            .take_authorization_state(&MemberId::from("portal"), state.expose())
             .await
             .unwrap());
     }
@@ -304,19 +305,19 @@ async fn of_concurrent_takes_of_one_state_exactly_one_succeeds() {
     let state = AuthorizationState::random();
     assert_eq!(
         store
-            .save_authorization_state("portal", &state, Duration::from_secs(60))
+            .save_authorization_state(&MemberId::from("portal"), &state, Duration::from_secs(60))
             .await
             .unwrap(),
         StateSaved::Kept
     );
-    store.remove("portal").await.unwrap();
+    store.remove(&MemberId::from("portal")).await.unwrap();
     assert!(!store
-        .take_authorization_state("portal", state.expose())
+        .take_authorization_state(&MemberId::from("portal"), state.expose())
         .await
         .unwrap());
     // A member_id that cannot name a key is refused before Redis is asked.
     assert!(store
-        .save_authorization_state("a}b", &state, Duration::from_secs(60))
+        .save_authorization_state(&MemberId::from("a}b"), &state, Duration::from_secs(60))
         .await
         .is_err());
     clean(&redis, &prefix).await;

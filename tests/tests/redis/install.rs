@@ -2,6 +2,7 @@
 //! installs it again; the new tokens and application token replace the old ones in Redis (as a
 //! second replica sees them), and events signed with the old token are refused.
 
+use imconnector_transport::MemberId;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -98,8 +99,11 @@ async fn uninstall_then_reinstall_replaces_the_portal_in_redis() {
     let stored = |registry: Arc<PortalRegistry<RedisPortals>>| {
         let member_id = creds.member_id.clone();
         async move {
-            let record: Option<PortalRecord> =
-                registry.store().load(&member_id).await.expect("Redis");
+            let record: Option<PortalRecord> = registry
+                .store()
+                .load(&MemberId::from(&member_id))
+                .await
+                .expect("Redis");
             record
         }
     };
@@ -120,7 +124,7 @@ async fn uninstall_then_reinstall_replaces_the_portal_in_redis() {
         "removed from Redis"
     );
     assert!(matches!(
-        replica.client_for(&creds.member_id).await,
+        replica.client_for(&MemberId::from(&creds.member_id)).await,
         Err(RegistryError::NotInstalled(_))
     ));
     assert_eq!(event_status(&urls, &creds.member_id, &old_token).await, 401);
@@ -143,7 +147,10 @@ async fn uninstall_then_reinstall_replaces_the_portal_in_redis() {
     assert_eq!(event_status(&urls, &creds.member_id, &old_token).await, 401);
     assert_eq!(event_status(&urls, &creds.member_id, &new_token).await, 200);
     // The replica works with the new pair from Redis.
-    let client = replica.client_for(&creds.member_id).await.expect("client");
+    let client = replica
+        .client_for(&MemberId::from(&creds.member_id))
+        .await
+        .expect("client");
     client
         .call_raw("imopenlines.config.list.get", serde_json::json!({}))
         .await

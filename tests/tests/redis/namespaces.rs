@@ -1,6 +1,7 @@
 //! Issue 20: two applications on one Redis keep apart by default (their keys carry the
 //! application's `client_id`), and Redis's eviction policy is checked at connect.
 
+use imconnector_transport::MemberId;
 use std::time::Duration;
 
 use imconnector_redis::{EvictingPolicy, RedisBackend, RedisBackendError};
@@ -39,8 +40,16 @@ async fn two_apps_on_one_redis_do_not_overwrite_each_others_portals() {
     portals_b.save(&record("b")).await.unwrap();
 
     // Before the fix both wrote `imconnector:{member_id}:…`: A read B's tokens.
-    let stored_a = portals_a.load(member_id).await.unwrap().unwrap();
-    let stored_b = portals_b.load(member_id).await.unwrap().unwrap();
+    let stored_a = portals_a
+        .load(&MemberId::from(member_id))
+        .await
+        .unwrap()
+        .unwrap();
+    let stored_b = portals_b
+        .load(&MemberId::from(member_id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         stored_a.application_token.expose_secret(),
         "application-token-a"
@@ -54,9 +63,17 @@ async fn two_apps_on_one_redis_do_not_overwrite_each_others_portals() {
     assert_eq!(app_a.key_prefix(), format!("imconnector:{id_a}"));
 
     // Uninstalling one app leaves the other installed.
-    portals_b.remove(member_id).await.unwrap();
-    assert!(portals_b.load(member_id).await.unwrap().is_none());
-    assert!(portals_a.load(member_id).await.unwrap().is_some());
+    portals_b.remove(&MemberId::from(member_id)).await.unwrap();
+    assert!(portals_b
+        .load(&MemberId::from(member_id))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(portals_a
+        .load(&MemberId::from(member_id))
+        .await
+        .unwrap()
+        .is_some());
     clean_prefix(&app_a).await;
     clean_prefix(&app_b).await;
 }

@@ -1,6 +1,7 @@
 //! Two portals in one registry kept in Redis: an event from portal A is verified with A's
 //! application token and answered with A's client; a forged `member_id` is refused.
 
+use imconnector_transport::MemberId;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -267,12 +268,12 @@ async fn two_portals_in_one_registry_events_are_verified_and_answered_per_portal
 
     // Uninstalling forgets the portal everywhere.
     installer
-        .uninstall(&app_b.member_id)
+        .uninstall(&MemberId::from(&app_b.member_id))
         .await
         .expect("uninstalled");
     assert!(receiver_registry
         .store()
-        .load(&app_b.member_id)
+        .load(&MemberId::from(&app_b.member_id))
         .await
         .expect("Redis answers")
         .is_none());
@@ -282,7 +283,7 @@ async fn two_portals_in_one_registry_events_are_verified_and_answered_per_portal
                 .await
                 .portals(RateLimit::Off)
         )
-        .client_for(&app_b.member_id)
+        .client_for(&MemberId::from(&app_b.member_id))
         .await,
         Err(RegistryError::NotInstalled(_))
     ));
@@ -313,18 +314,18 @@ async fn the_store_lists_its_portals_and_keeps_the_provisioning_mark_apart_from_
         std::slice::from_ref(&app.member_id)
     );
     let loaded = store
-        .load(&app.member_id)
+        .load(&MemberId::from(&app.member_id))
         .await
         .expect("loaded")
         .expect("stored");
     assert!(!loaded.provisioned, "an installation starts unprovisioned");
 
     store
-        .set_provisioned(&app.member_id, true)
+        .set_provisioned(&MemberId::from(&app.member_id), true)
         .await
         .expect("marked");
     let loaded = store
-        .load(&app.member_id)
+        .load(&MemberId::from(&app.member_id))
         .await
         .expect("loaded")
         .expect("stored");
@@ -336,20 +337,27 @@ async fn the_store_lists_its_portals_and_keeps_the_provisioning_mark_apart_from_
     // A new installation starts over.
     store.save(&record).await.expect("saved again");
     let loaded = store
-        .load(&app.member_id)
+        .load(&MemberId::from(&app.member_id))
         .await
         .expect("loaded")
         .expect("stored");
     assert!(!loaded.provisioned);
 
     // Removed: unlisted, and a late mark does not bring anything back.
-    store.remove(&app.member_id).await.expect("removed");
+    store
+        .remove(&MemberId::from(&app.member_id))
+        .await
+        .expect("removed");
     assert!(store.list().await.expect("listed").is_empty());
     store
-        .set_provisioned(&app.member_id, true)
+        .set_provisioned(&MemberId::from(&app.member_id), true)
         .await
         .expect("no-op");
-    assert!(store.load(&app.member_id).await.expect("loaded").is_none());
+    assert!(store
+        .load(&MemberId::from(&app.member_id))
+        .await
+        .expect("loaded")
+        .is_none());
     let mut connection = backend.connection();
     let left: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{prefix}*provisioned*"))

@@ -1,6 +1,7 @@
 //! Issue 11: a newer pair in memory wins over an older stored one, fences survive an
 //! uninstall, and the shared bucket fails over to a local one at once when Redis is gone.
 
+use imconnector_transport::MemberId;
 use std::time::{Duration, SystemTime};
 
 use imconnector_emulator::Emulator;
@@ -69,7 +70,7 @@ async fn uninstalling_keeps_the_fence_counter_growing() {
         .unwrap();
     redis
         .portals(RateLimit::Off)
-        .remove(member_id)
+        .remove(&MemberId::from(member_id))
         .await
         .unwrap();
     assert!(

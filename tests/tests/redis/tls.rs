@@ -1,6 +1,7 @@
 //! Issue 20: `rediss://` against the TLS redis-server `.ci/redis.sh` starts, trusting its test
 //! CA through configuration; the server's certificate is verified, never waved through.
 
+use imconnector_transport::MemberId;
 use std::error::Error as _;
 
 use imconnector_redis::{RedisBackend, RedisBackendError};
@@ -40,7 +41,11 @@ async fn rediss_works_against_a_tls_redis_trusting_the_configured_ca() {
         Tokens::new("access", "refresh").with_client_endpoint("https://portal.example/rest/"),
     );
     portals.save(&record).await.unwrap();
-    let stored = portals.load("tls-member").await.unwrap().unwrap();
+    let stored = portals
+        .load(&MemberId::from("tls-member"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.tokens.refresh_token.expose_secret(), "refresh");
     let version = backend
         .token_store("tls-member")

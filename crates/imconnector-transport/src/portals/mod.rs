@@ -37,7 +37,7 @@ use std::fmt;
 use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
-use crate::{Client, ClientBuilder, OAuthApp};
+use crate::{Client, ClientBuilder, MemberId, OAuthApp};
 use secrecy::SecretString;
 
 pub use authorizations::{StateSaved, DEFAULT_MAX_AUTHORIZATIONS, MAX_AUTHORIZATIONS_PER_PORTAL};
@@ -52,7 +52,7 @@ pub use store::{MemoryPortalStore, PortalStore, PortalStoreError};
 pub enum RegistryError {
     /// No portal with this `member_id` is installed.
     #[error("no portal with member_id {0:?} is installed")]
-    NotInstalled(String),
+    NotInstalled(MemberId),
     /// The installation could not be read.
     #[error(transparent)]
     Install(#[from] InstallEventError),
@@ -63,7 +63,7 @@ pub enum RegistryError {
     #[error("cannot build the client of portal {member_id:?}: {source}")]
     Client {
         /// The portal.
-        member_id: String,
+        member_id: MemberId,
         /// The builder's error.
         #[source]
         source: Box<crate::Error>,
@@ -75,7 +75,7 @@ pub struct PortalRegistry<S> {
     app: OAuthApp,
     template: ClientBuilder,
     store: S,
-    clients: RwLock<HashMap<String, Client>>,
+    clients: RwLock<HashMap<MemberId, Client>>,
     known_tokens: KnownTokens,
 }
 
@@ -125,13 +125,13 @@ impl<S: PortalStore> PortalRegistry<S> {
     /// # Errors
     /// [`RegistryError::Store`], [`RegistryError::Client`].
     pub async fn install(&self, record: PortalRecord) -> Result<Client, RegistryError> {
-        if record.member_id.trim().is_empty() {
+        if record.member_id.as_str().trim().is_empty() {
             return Err(InstallEventError::Missing("member_id").into());
         }
         let client = self.build(&record)?;
         self.store.save(&record).await?;
         self.known_tokens
-            .confirm(&record.member_id, &record.application_token);
+            .confirm(record.member_id.as_str(), &record.application_token);
         self.write()
             .insert(record.member_id.clone(), client.clone());
         Ok(client)
@@ -161,7 +161,7 @@ impl<S: PortalStore> PortalRegistry<S> {
     ///
     /// # Errors
     /// [`RegistryError::NotInstalled`], [`RegistryError::Store`], [`RegistryError::Client`].
-    pub async fn client_for(&self, member_id: &str) -> Result<Client, RegistryError> {
+    pub async fn client_for(&self, member_id: &MemberId) -> Result<Client, RegistryError> {
         if let Some(client) = self.read().get(member_id) {
             return Ok(client.clone());
         }
@@ -169,12 +169,12 @@ impl<S: PortalStore> PortalRegistry<S> {
             .store
             .load(member_id)
             .await?
-            .ok_or_else(|| RegistryError::NotInstalled(member_id.to_owned()))?;
+            .ok_or_else(|| RegistryError::NotInstalled(member_id.clone()))?;
         let client = self.build(&record)?;
         // Another task may have built one meanwhile: keep the first, so all share one limiter.
         Ok(self
             .write()
-            .entry(member_id.to_owned())
+            .entry(member_id.clone())
             .or_insert(client)
             .clone())
     }
@@ -185,15 +185,15 @@ impl<S: PortalStore> PortalRegistry<S> {
     /// [`RegistryError::Store`].
     pub async fn application_token(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
     ) -> Result<Option<SecretString>, RegistryError> {
         // Read from the store every time: another replica may have re-installed the portal.
         let record = self.store.load(member_id).await?;
         match &record {
             Some(record) => self
                 .known_tokens
-                .confirm(member_id, &record.application_token),
-            None => self.known_tokens.forget(member_id),
+                .confirm(member_id.as_str(), &record.application_token),
+            None => self.known_tokens.forget(member_id.as_str()),
         }
         Ok(record.map(|record| record.application_token))
     }
@@ -203,17 +203,17 @@ impl<S: PortalStore> PortalRegistry<S> {
     /// within the age set by [`known_application_tokens`](Self::known_application_tokens):
     /// what to verify events with while the store cannot be reached. The store's answer, when
     /// it gives one, always wins: an uninstall or reinstall elsewhere is seen at once.
-    pub fn last_known_application_token(&self, member_id: &str) -> Option<SecretString> {
-        self.known_tokens.get(member_id)
+    pub fn last_known_application_token(&self, member_id: &MemberId) -> Option<SecretString> {
+        self.known_tokens.get(member_id.as_str())
     }
 
     /// Forgets portal `member_id` (`OnAppUninstall`).
     ///
     /// # Errors
     /// [`RegistryError::Store`].
-    pub async fn uninstall(&self, member_id: &str) -> Result<(), RegistryError> {
+    pub async fn uninstall(&self, member_id: &MemberId) -> Result<(), RegistryError> {
         self.write().remove(member_id);
-        self.known_tokens.forget(member_id);
+        self.known_tokens.forget(member_id.as_str());
         self.store.remove(member_id).await?;
         Ok(())
     }
@@ -223,7 +223,7 @@ impl<S: PortalStore> PortalRegistry<S> {
     ///
     /// # Errors
     /// [`RegistryError::Store`].
-    pub async fn portals(&self) -> Result<Vec<String>, RegistryError> {
+    pub async fn portals(&self) -> Result<Vec<MemberId>, RegistryError> {
         Ok(self.store.list().await?)
     }
 
@@ -232,7 +232,7 @@ impl<S: PortalStore> PortalRegistry<S> {
     ///
     /// # Errors
     /// [`RegistryError::Store`].
-    pub async fn mark_provisioned(&self, member_id: &str) -> Result<(), RegistryError> {
+    pub async fn mark_provisioned(&self, member_id: &MemberId) -> Result<(), RegistryError> {
         Ok(self.store.set_provisioned(member_id, true).await?)
     }
 
@@ -241,7 +241,10 @@ impl<S: PortalStore> PortalRegistry<S> {
     ///
     /// # Errors
     /// [`RegistryError::Store`].
-    pub async fn record(&self, member_id: &str) -> Result<Option<PortalRecord>, RegistryError> {
+    pub async fn record(
+        &self,
+        member_id: &MemberId,
+    ) -> Result<Option<PortalRecord>, RegistryError> {
         Ok(self.store.load(member_id).await?)
     }
 
@@ -258,19 +261,19 @@ impl<S: PortalStore> PortalRegistry<S> {
         })
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Client>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<MemberId, Client>> {
         // The map holds clients only; a panic elsewhere cannot leave it half-updated.
         self.clients.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Client>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<MemberId, Client>> {
         self.clients.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 impl<S> fmt::Debug for PortalRegistry<S> {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut portals: Vec<String> = self
+        let mut portals: Vec<MemberId> = self
             .clients
             .read()
             .unwrap_or_else(PoisonError::into_inner)

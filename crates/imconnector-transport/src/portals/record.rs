@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::{Duration, UNIX_EPOCH};
 
-use crate::{OAuthApp, Tokens};
+use crate::{MemberId, OAuthApp, Tokens};
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -13,7 +13,7 @@ use serde_json::Value;
 #[non_exhaustive]
 pub struct PortalRecord {
     /// The portal's id, the registry's key.
-    pub member_id: String,
+    pub member_id: MemberId,
     /// The portal's domain, when known (`example.bitrix24.com`).
     pub domain: Option<String>,
     /// The token every event of this portal must carry (`auth[application_token]`).
@@ -50,7 +50,7 @@ pub enum InstallEventError {
 impl PortalRecord {
     /// A record for portal `member_id`; `tokens` must carry the portal's `client_endpoint`.
     pub fn new(
-        member_id: impl Into<String>,
+        member_id: impl Into<MemberId>,
         application_token: impl Into<String>,
         tokens: Tokens,
     ) -> Self {

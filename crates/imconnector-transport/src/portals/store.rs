@@ -6,7 +6,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::authorization::AuthorizationState;
-use crate::{ClientBuilder, InvalidRequest};
+use crate::{ClientBuilder, InvalidRequest, MemberId};
 
 use super::authorizations::{MemoryAuthorizations, StateSaved, MAX_AUTHORIZATIONS_PER_PORTAL};
 use super::PortalRecord;
@@ -38,7 +38,7 @@ pub trait PortalStore: Send + Sync + 'static {
     /// The record of portal `member_id` with its current token pair, `None` if not installed.
     fn load(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
     ) -> impl Future<Output = Result<Option<PortalRecord>, PortalStoreError>> + Send;
 
     /// Stores `record`, replacing the portal's record and token pair (an installation wins
@@ -49,14 +49,17 @@ pub trait PortalStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), PortalStoreError>> + Send;
 
     /// Forgets portal `member_id` (the application was uninstalled).
-    fn remove(&self, member_id: &str) -> impl Future<Output = Result<(), PortalStoreError>> + Send;
+    fn remove(
+        &self,
+        member_id: &MemberId,
+    ) -> impl Future<Output = Result<(), PortalStoreError>> + Send;
 
     /// The `member_id` of every stored portal, in no particular order: what a start-up
     /// reconciler or a keep-alive walks.
     ///
     /// # Errors
     /// When the store cannot be reached.
-    fn list(&self) -> impl Future<Output = Result<Vec<String>, PortalStoreError>> + Send;
+    fn list(&self) -> impl Future<Output = Result<Vec<MemberId>, PortalStoreError>> + Send;
 
     /// Records whether the connector is provisioned on portal `member_id`
     /// ([`PortalRecord::provisioned`]) without touching its token pair. [`save`](Self::save)
@@ -67,7 +70,7 @@ pub trait PortalStore: Send + Sync + 'static {
     /// When the store cannot be reached.
     fn set_provisioned(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
         provisioned: bool,
     ) -> impl Future<Output = Result<(), PortalStoreError>> + Send;
 
@@ -83,7 +86,7 @@ pub trait PortalStore: Send + Sync + 'static {
     /// When the store cannot be reached.
     fn save_authorization_state(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
         state: &AuthorizationState,
         lifetime: Duration,
     ) -> impl Future<Output = Result<StateSaved, PortalStoreError>> + Send;
@@ -96,7 +99,7 @@ pub trait PortalStore: Send + Sync + 'static {
     /// When the store cannot be reached.
     fn take_authorization_state(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
         returned: &str,
     ) -> impl Future<Output = Result<bool, PortalStoreError>> + Send;
 
@@ -119,7 +122,7 @@ pub trait PortalStore: Send + Sync + 'static {
 /// (or several sharing one `Arc` of it), or tests.
 #[derive(Debug, Default)]
 pub struct MemoryPortalStore {
-    records: Mutex<HashMap<String, PortalRecord>>,
+    records: Mutex<HashMap<MemberId, PortalRecord>>,
     authorizations: MemoryAuthorizations,
 }
 
@@ -150,7 +153,7 @@ impl MemoryPortalStore {
 impl PortalStore for MemoryPortalStore {
     fn load(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
     ) -> impl Future<Output = Result<Option<PortalRecord>, PortalStoreError>> + Send {
         let found = self
             .records
@@ -172,16 +175,19 @@ impl PortalStore for MemoryPortalStore {
         async { Ok(()) }
     }
 
-    fn remove(&self, member_id: &str) -> impl Future<Output = Result<(), PortalStoreError>> + Send {
+    fn remove(
+        &self,
+        member_id: &MemberId,
+    ) -> impl Future<Output = Result<(), PortalStoreError>> + Send {
         self.records
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(member_id);
-        self.authorizations.forget(member_id);
+        self.authorizations.forget(member_id.as_str());
         async { Ok(()) }
     }
 
-    fn list(&self) -> impl Future<Output = Result<Vec<String>, PortalStoreError>> + Send {
+    fn list(&self) -> impl Future<Output = Result<Vec<MemberId>, PortalStoreError>> + Send {
         let members = self
             .records
             .lock()
@@ -194,7 +200,7 @@ impl PortalStore for MemoryPortalStore {
 
     fn set_provisioned(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
         provisioned: bool,
     ) -> impl Future<Output = Result<(), PortalStoreError>> + Send {
         if let Some(record) = self
@@ -210,20 +216,22 @@ impl PortalStore for MemoryPortalStore {
 
     fn save_authorization_state(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
         state: &AuthorizationState,
         lifetime: Duration,
     ) -> impl Future<Output = Result<StateSaved, PortalStoreError>> + Send {
-        let saved = self.authorizations.save(member_id, state, lifetime);
+        let saved = self
+            .authorizations
+            .save(member_id.as_str(), state, lifetime);
         async move { Ok(saved) }
     }
 
     fn take_authorization_state(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
         returned: &str,
     ) -> impl Future<Output = Result<bool, PortalStoreError>> + Send {
-        let taken = self.authorizations.take(member_id, returned);
+        let taken = self.authorizations.take(member_id.as_str(), returned);
         async move { Ok(taken) }
     }
 }
@@ -232,7 +240,7 @@ impl PortalStore for MemoryPortalStore {
 impl<S: PortalStore> PortalStore for std::sync::Arc<S> {
     fn load(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
     ) -> impl Future<Output = Result<Option<PortalRecord>, PortalStoreError>> + Send {
         S::load(self, member_id)
     }
@@ -244,17 +252,20 @@ impl<S: PortalStore> PortalStore for std::sync::Arc<S> {
         S::save(self, record)
     }
 
-    fn remove(&self, member_id: &str) -> impl Future<Output = Result<(), PortalStoreError>> + Send {
+    fn remove(
+        &self,
+        member_id: &MemberId,
+    ) -> impl Future<Output = Result<(), PortalStoreError>> + Send {
         S::remove(self, member_id)
     }
 
-    fn list(&self) -> impl Future<Output = Result<Vec<String>, PortalStoreError>> + Send {
+    fn list(&self) -> impl Future<Output = Result<Vec<MemberId>, PortalStoreError>> + Send {
         S::list(self)
     }
 
     fn set_provisioned(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
         provisioned: bool,
     ) -> impl Future<Output = Result<(), PortalStoreError>> + Send {
         S::set_provisioned(self, member_id, provisioned)
@@ -262,7 +273,7 @@ impl<S: PortalStore> PortalStore for std::sync::Arc<S> {
 
     fn save_authorization_state(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
         state: &AuthorizationState,
         lifetime: Duration,
     ) -> impl Future<Output = Result<StateSaved, PortalStoreError>> + Send {
@@ -271,7 +282,7 @@ impl<S: PortalStore> PortalStore for std::sync::Arc<S> {
 
     fn take_authorization_state(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
         returned: &str,
     ) -> impl Future<Output = Result<bool, PortalStoreError>> + Send {
         S::take_authorization_state(self, member_id, returned)

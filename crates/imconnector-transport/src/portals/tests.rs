@@ -44,7 +44,10 @@ fn an_install_event_becomes_a_record_and_a_missing_field_is_named() {
         record.tokens.client_endpoint.as_deref(),
         Some("https://portal-a.example/rest/")
     );
-    assert_eq!(record.tokens.member_id.as_deref(), Some("portal-a"));
+    assert_eq!(
+        record.tokens.member_id.as_ref().map(|id| id.as_str()),
+        Some("portal-a")
+    );
     assert_eq!(record.tokens.status.as_deref(), Some("L"));
     let debug = format!("{record:?}");
     assert!(
@@ -81,8 +84,14 @@ async fn each_portal_gets_its_own_client_and_unknown_portals_none() {
         .await
         .unwrap();
 
-    let client_a = registry.client_for("portal-a").await.unwrap();
-    let client_b = registry.client_for("portal-b").await.unwrap();
+    let client_a = registry
+        .client_for(&MemberId::from("portal-a"))
+        .await
+        .unwrap();
+    let client_b = registry
+        .client_for(&MemberId::from("portal-b"))
+        .await
+        .unwrap();
     assert_eq!(
         client_a.tokens().unwrap().access_token.expose_secret(),
         "access-portal-a"
@@ -92,24 +101,33 @@ async fn each_portal_gets_its_own_client_and_unknown_portals_none() {
         "access-portal-b"
     );
     let token = registry
-        .application_token("portal-b")
+        .application_token(&MemberId::from("portal-b"))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(token.expose_secret(), "token-b");
     assert!(matches!(
-        registry.client_for("portal-c").await,
+        registry.client_for(&MemberId::from("portal-c")).await,
         Err(RegistryError::NotInstalled(member)) if member == "portal-c"
     ));
 
-    registry.uninstall("portal-a").await.unwrap();
+    registry
+        .uninstall(&MemberId::from("portal-a"))
+        .await
+        .unwrap();
     assert!(registry
-        .application_token("portal-a")
+        .application_token(&MemberId::from("portal-a"))
         .await
         .unwrap()
         .is_none());
-    assert!(registry.client_for("portal-a").await.is_err());
-    assert!(registry.client_for("portal-b").await.is_ok());
+    assert!(registry
+        .client_for(&MemberId::from("portal-a"))
+        .await
+        .is_err());
+    assert!(registry
+        .client_for(&MemberId::from("portal-b"))
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
@@ -123,7 +141,7 @@ async fn a_record_whose_client_cannot_be_built_is_not_stored() {
         .unwrap_err();
     assert!(matches!(error, RegistryError::Client { .. }), "{error}");
     assert!(registry
-        .application_token("portal-a")
+        .application_token(&MemberId::from("portal-a"))
         .await
         .unwrap()
         .is_none());

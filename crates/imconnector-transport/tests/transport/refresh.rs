@@ -206,7 +206,10 @@ async fn refreshed_tokens_are_saved_to_the_file_store() {
     let saved = store.load().await.unwrap().expect("saved tokens");
     assert_eq!(saved.access_token.expose_secret(), "access-1");
     assert_eq!(saved.refresh_token.expose_secret(), "refresh-1");
-    assert_eq!(saved.member_id.as_deref(), Some("member-1"));
+    assert_eq!(
+        saved.member_id.as_ref().map(|id| id.as_str()),
+        Some("member-1")
+    );
     assert!(saved.expires_at.unwrap() > SystemTime::now());
 }
 

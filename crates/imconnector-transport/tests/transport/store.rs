@@ -40,7 +40,7 @@ async fn the_file_store_round_trips_and_replaces_atomically() {
     );
     assert_eq!(
         (
-            loaded.member_id.as_deref(),
+            loaded.member_id.as_ref().map(|id| id.as_str()),
             loaded.scope.as_deref(),
             loaded.user_id.as_deref()
         ),

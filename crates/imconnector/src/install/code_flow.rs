@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use imconnector_transport::authorization::AuthorizationState;
 use imconnector_transport::portals::{PortalStore, RegistryError, StateSaved};
+use imconnector_transport::MemberId;
 use url::Url;
 
 use super::flow::check_portal;
@@ -20,7 +21,10 @@ pub(crate) const MAX_AUTHORIZATION_LIFETIME: Duration = Duration::from_secs(3600
 
 impl<S: PortalStore> Installer<S> {
     /// The portal's authorize URL for installed portal `member_id`, with a new state.
-    pub(crate) async fn start_authorization(&self, member_id: &str) -> Result<Url, InstallError> {
+    pub(crate) async fn start_authorization(
+        &self,
+        member_id: &MemberId,
+    ) -> Result<Url, InstallError> {
         let record = self
             .registry
             .store()
@@ -59,7 +63,7 @@ impl<S: PortalStore> Installer<S> {
     pub(crate) async fn finish_authorization(
         &self,
         params: &HashMap<String, String>,
-    ) -> Result<String, InstallError> {
+    ) -> Result<MemberId, InstallError> {
         let field = |key: &str| {
             params
                 .get(key)
@@ -68,6 +72,7 @@ impl<S: PortalStore> Installer<S> {
         };
         let (code, state) = (field("code")?, field("state")?);
         let (domain, member_id) = (field("domain")?, field("member_id")?);
+        let member_id = &MemberId::from(member_id.as_str());
         // Used up here even if the rest fails: a state is good for one redirect.
         let taken = self
             .registry

@@ -3,6 +3,7 @@
 use axum::http::StatusCode;
 use imconnector_transport::authorization::TokenEndpointError;
 use imconnector_transport::portals::RegistryError;
+use imconnector_transport::MemberId;
 
 use crate::error::WorkflowError;
 
@@ -25,7 +26,7 @@ pub enum InstallError {
     NotAdministrator,
     /// The portal is not installed (an uninstall, settings page or code flow for it) (404).
     #[error("portal {0:?} is not installed")]
-    NotInstalled(String),
+    NotInstalled(MemberId),
     /// The OAuth server could not be asked, so nothing could be proven (502).
     #[error("the OAuth server could not vouch for the request: {0}")]
     OAuthUnavailable(#[source] TokenEndpointError),

@@ -3,7 +3,7 @@
 use imconnector_api::ids::LineId;
 use imconnector_api::methods::{BindEvent, ListEventBindings};
 use imconnector_transport::portals::{PortalRecord, PortalStore, RegistryError};
-use imconnector_transport::{Client, Tokens};
+use imconnector_transport::{Client, MemberId, Tokens};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use tracing::Instrument;
@@ -17,7 +17,7 @@ use crate::provision::{is_bound, is_duplicate_binding, provision, Provisioned};
 /// Logs a portal stored and provisioned, at info (the default level) and with its `member_id`
 /// as a field of the line itself, so it shows whatever the subscriber does with spans. Escaped:
 /// the id is proven only in so far as the OAuth server named the same portal.
-fn log_installed(member_id: &str, line: LineId) {
+fn log_installed(member_id: &MemberId, line: LineId) {
     tracing::info!(
         member_id = %untrusted(member_id),
         line = line.get(),
@@ -33,7 +33,7 @@ impl<S: PortalStore> Installer<S> {
     /// issued to this app, and the answer names their portal, which must be the one claimed.
     pub(crate) async fn prove(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
         domain: &str,
         refresh_token: &SecretString,
     ) -> Result<Tokens, InstallError> {
@@ -142,7 +142,7 @@ impl<S: PortalStore> Installer<S> {
         &self,
         name: &str,
         event: PortalRecord,
-    ) -> Result<(String, Provisioned), InstallError> {
+    ) -> Result<(MemberId, Provisioned), InstallError> {
         let domain = event
             .domain
             .clone()
@@ -194,12 +194,12 @@ impl<S: PortalStore> Installer<S> {
     /// The record to store: the proven pair, the OAuth server that proved it.
     pub(crate) fn record(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
         domain: &str,
         application_token: &SecretString,
         tokens: Tokens,
     ) -> PortalRecord {
-        PortalRecord::new(member_id, application_token.expose_secret(), tokens)
+        PortalRecord::new(member_id.clone(), application_token.expose_secret(), tokens)
             .with_domain(domain)
             .with_oauth_server(self.oauth.token_endpoint().as_str())
     }
@@ -208,7 +208,7 @@ impl<S: PortalStore> Installer<S> {
     /// its application token and the rest of its record stay.
     pub(crate) async fn replace_tokens(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
         tokens: Tokens,
     ) -> Result<Client, InstallError> {
         let mut record = self
@@ -237,7 +237,7 @@ impl<S: PortalStore> Installer<S> {
     /// Records that the connector is provisioned on a stored portal. A failure to record it
     /// only means [`Installer::reconcile`] provisions it once more (idempotent): logged, not
     /// returned.
-    pub(crate) async fn mark_provisioned(&self, member_id: &str) {
+    pub(crate) async fn mark_provisioned(&self, member_id: &MemberId) {
         if let Err(error) = self.registry.mark_provisioned(member_id).await {
             tracing::warn!(error = %untrusted(&error), "could not record the provisioning; reconcile will redo it");
         }
@@ -284,10 +284,10 @@ impl<S: PortalStore> Installer<S> {
 /// domain (the answer's own `domain` is the OAuth server's, so it says nothing).
 pub(crate) fn check_portal(
     fresh: &Tokens,
-    member_id: &str,
+    member_id: &MemberId,
     domain: &str,
 ) -> Result<(), InstallError> {
-    if fresh.member_id.as_deref() != Some(member_id) {
+    if fresh.member_id.as_ref() != Some(member_id) {
         return Err(InstallError::Unproven(
             "the tokens belong to another portal (member_id differs)".to_owned(),
         ));

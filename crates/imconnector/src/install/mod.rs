@@ -89,7 +89,7 @@ use axum::Router;
 use imconnector_api::ids::LineId;
 use imconnector_transport::authorization::OAuthServer;
 use imconnector_transport::portals::{PortalRegistry, PortalStore};
-use imconnector_transport::InvalidRequest;
+use imconnector_transport::{InvalidRequest, MemberId};
 
 use crate::provision::{ConnectorSetup, Provisioned};
 use crate::receiver::{EventHandler, EventReceiver};
@@ -200,7 +200,7 @@ pub enum InstallOutcome {
     /// token kept), or the POST carried the application token.
     AwaitingFinish {
         /// The portal.
-        member_id: String,
+        member_id: MemberId,
         /// Whether the portal was stored already.
         stored: bool,
         /// What provisioning did.
@@ -209,7 +209,7 @@ pub enum InstallOutcome {
     /// ONAPPINSTALL, proven: the portal is stored and the connector provisioned.
     Installed {
         /// The portal.
-        member_id: String,
+        member_id: MemberId,
         /// What provisioning did.
         provisioned: Provisioned,
     },
@@ -217,14 +217,14 @@ pub enum InstallOutcome {
     /// stored, and the events the update removed are bound again (provisioning ran).
     Updated {
         /// The portal.
-        member_id: String,
+        member_id: MemberId,
         /// What provisioning did.
         provisioned: Provisioned,
     },
     /// ONAPPUNINSTALL with the right application token: the portal is forgotten.
     Uninstalled {
         /// The portal.
-        member_id: String,
+        member_id: MemberId,
     },
 }
 
@@ -355,7 +355,7 @@ impl<S: PortalStore> Installer<S> {
     /// # Errors
     /// [`InstallError::Registry`] (not installed, store), [`InstallError::Provision`],
     /// [`InstallError::Portal`], [`InstallError::NoOpenLine`].
-    pub async fn provision(&self, member_id: &str) -> Result<Provisioned, InstallError> {
+    pub async fn provision(&self, member_id: &MemberId) -> Result<Provisioned, InstallError> {
         let client = self.registry.client_for(member_id).await?;
         let provisioned = self.provision_portal(&client).await?;
         self.mark_provisioned(member_id).await;

@@ -3,6 +3,7 @@
 //! portal never resends ONAPPINSTALL, so nothing else would finish it.
 
 use imconnector_transport::portals::PortalStore;
+use imconnector_transport::MemberId;
 
 use super::{InstallError, Installer};
 use crate::log_text::untrusted;
@@ -14,9 +15,9 @@ pub struct Reconciled {
     /// Portals provisioned already (nothing done).
     pub provisioned: usize,
     /// Portals whose provisioning was finished now.
-    pub finished: Vec<String>,
+    pub finished: Vec<MemberId>,
     /// Portals whose provisioning failed again, with why (try again later).
-    pub failed: Vec<(String, InstallError)>,
+    pub failed: Vec<(MemberId, InstallError)>,
 }
 
 impl<S: PortalStore> Installer<S> {

@@ -2,6 +2,7 @@
 //! ONAPPUNINSTALL.
 
 use imconnector_transport::portals::PortalRecord;
+use imconnector_transport::MemberId;
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 
@@ -20,7 +21,7 @@ pub(crate) enum InstallRequest {
 pub(crate) struct FrameInstall {
     /// `DOMAIN` of the query (port included when not 80/443).
     pub(crate) domain: String,
-    pub(crate) member_id: String,
+    pub(crate) member_id: MemberId,
     pub(crate) refresh_token: SecretString,
     /// `APPLICATION_TOKEN`: only in the newer shape of the POST.
     pub(crate) application_token: Option<SecretString>,
@@ -28,7 +29,7 @@ pub(crate) struct FrameInstall {
 
 /// ONAPPUNINSTALL: the only secret it carries is the application token.
 pub(crate) struct Uninstall {
-    pub(crate) member_id: String,
+    pub(crate) member_id: MemberId,
     pub(crate) application_token: SecretString,
 }
 
@@ -61,7 +62,7 @@ impl InstallRequest {
                             .ok_or_else(|| malformed(format!("ONAPPUNINSTALL has no auth[{key}]")))
                     };
                     Ok(InstallRequest::AppUninstall(Uninstall {
-                        member_id: field("member_id")?,
+                        member_id: MemberId::from(field("member_id")?),
                         application_token: SecretString::from(field("application_token")?),
                     }))
                 }
@@ -108,7 +109,9 @@ impl FrameInstall {
         }
         Ok(Self {
             domain: text(fields, "DOMAIN").ok_or_else(|| missing("DOMAIN"))?,
-            member_id: text(fields, "member_id").ok_or_else(|| missing("member_id"))?,
+            member_id: text(fields, "member_id")
+                .map(MemberId::from)
+                .ok_or_else(|| missing("member_id"))?,
             refresh_token: SecretString::from(
                 text(fields, "REFRESH_ID").ok_or_else(|| missing("REFRESH_ID"))?,
             ),

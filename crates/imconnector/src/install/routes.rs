@@ -8,6 +8,7 @@ use axum::extract::{Query, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use imconnector_transport::portals::PortalStore;
+use imconnector_transport::MemberId;
 
 use super::{page, InstallError, InstallOutcome, Installer};
 use crate::log_text::{untrusted, REFUSED_REQUESTS};
@@ -85,7 +86,10 @@ pub(crate) async fn authorize<S: PortalStore>(
             &InstallError::Malformed("`member_id` is missing".to_owned()),
         );
     };
-    match installer.start_authorization(member_id).await {
+    match installer
+        .start_authorization(&MemberId::from(member_id.as_str()))
+        .await
+    {
         Ok(url) => (StatusCode::FOUND, [(header::LOCATION, url.to_string())]).into_response(),
         Err(error) => refuse("authorize", &error),
     }

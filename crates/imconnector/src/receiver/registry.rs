@@ -4,8 +4,7 @@
 //! the event came from.
 
 use imconnector_transport::portals::{PortalRegistry, PortalStore};
-use imconnector_transport::Client;
-use imconnector_transport::MemberId;
+use imconnector_transport::{Client, MemberId};
 use secrecy::SecretString;
 
 use super::{ApplicationTokens, PortalClients};
@@ -13,13 +12,13 @@ use crate::log_text::{untrusted, TOKEN_LOOKUP_FAILURES};
 
 impl<S: PortalStore> ApplicationTokens for PortalRegistry<S> {
     async fn application_token(&self, member_id: &MemberId) -> Option<SecretString> {
-        match PortalRegistry::application_token(self, member_id.as_str()).await {
+        match PortalRegistry::application_token(self, member_id).await {
             Ok(token) => token,
             Err(error) => {
                 // The portal does not resend a refused event: while the store is unreachable,
                 // verify with the token it last gave (only its answers and installations fill
                 // that, never an event's claim). Forged POSTs reach this too: rate-limited.
-                let known = self.last_known_application_token(member_id.as_str());
+                let known = self.last_known_application_token(member_id);
                 if let Some(suppressed) = TOKEN_LOOKUP_FAILURES.admit() {
                     if known.is_some() {
                         tracing::warn!(
@@ -45,7 +44,7 @@ impl<S: PortalStore> ApplicationTokens for PortalRegistry<S> {
 
 impl<S: PortalStore> PortalClients for PortalRegistry<S> {
     async fn client(&self, member_id: &MemberId) -> Option<Client> {
-        match PortalRegistry::client_for(self, member_id.as_str()).await {
+        match PortalRegistry::client_for(self, member_id).await {
             Ok(client) => Some(client),
             Err(error) => {
                 tracing::warn!(error = %untrusted(&error), member_id = %untrusted(member_id), "no client for this portal");
@@ -67,7 +66,7 @@ mod tests {
         MemoryPortalStore, PortalRecord, PortalRegistry, PortalStore, PortalStoreError, StateSaved,
         DEFAULT_KNOWN_TOKENS,
     };
-    use imconnector_transport::OAuthApp;
+    use imconnector_transport::{MemberId, OAuthApp};
     use serde_json::json;
 
     use crate::receiver::{verify_event, Rejection};
@@ -119,7 +118,10 @@ mod tests {
     }
 
     impl PortalStore for FlakyStore {
-        async fn load(&self, member_id: &str) -> Result<Option<PortalRecord>, PortalStoreError> {
+        async fn load(
+            &self,
+            member_id: &MemberId,
+        ) -> Result<Option<PortalRecord>, PortalStoreError> {
             self.check()?;
             self.inner.load(member_id).await
         }
@@ -129,19 +131,19 @@ mod tests {
             self.inner.save(record).await
         }
 
-        async fn remove(&self, member_id: &str) -> Result<(), PortalStoreError> {
+        async fn remove(&self, member_id: &MemberId) -> Result<(), PortalStoreError> {
             self.check()?;
             self.inner.remove(member_id).await
         }
 
-        async fn list(&self) -> Result<Vec<String>, PortalStoreError> {
+        async fn list(&self) -> Result<Vec<MemberId>, PortalStoreError> {
             self.check()?;
             self.inner.list().await
         }
 
         async fn set_provisioned(
             &self,
-            member_id: &str,
+            member_id: &MemberId,
             provisioned: bool,
         ) -> Result<(), PortalStoreError> {
             self.check()?;
@@ -150,7 +152,7 @@ mod tests {
 
         async fn save_authorization_state(
             &self,
-            member_id: &str,
+            member_id: &MemberId,
             state: &AuthorizationState,
             lifetime: Duration,
         ) -> Result<StateSaved, PortalStoreError> {
@@ -162,7 +164,7 @@ mod tests {
 
         async fn take_authorization_state(
             &self,
-            member_id: &str,
+            member_id: &MemberId,
             returned: &str,
         ) -> Result<bool, PortalStoreError> {
             self.check()?;
@@ -209,7 +211,12 @@ mod tests {
         }
         // The store's answer wins once it is back: an uninstall is seen at once.
         registry.store().down.store(false, Ordering::SeqCst);
-        registry.store().inner.remove("portal-a").await.unwrap();
+        registry
+            .store()
+            .inner
+            .remove(&MemberId::from("portal-a"))
+            .await
+            .unwrap();
         let event = line_delete("portal-a", "token-a");
         assert!(verify_event(&registry, None, event.as_bytes())
             .await

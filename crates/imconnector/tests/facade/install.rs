@@ -10,6 +10,7 @@ mod update;
 
 use imconnector::emulator::{DeliveryOutcome, InstallState};
 use imconnector::ExposeSecret;
+use imconnector::MemberId;
 use serde_json::json;
 
 use crate::support::http;
@@ -324,7 +325,7 @@ async fn the_code_flow_replaces_an_installed_portals_tokens() {
     );
     let client = app
         .registry
-        .client_for(&app.creds.member_id)
+        .client_for(&MemberId::from(&app.creds.member_id))
         .await
         .expect("client");
     client
@@ -376,7 +377,7 @@ async fn the_settings_page_needs_the_application_token_and_applies_the_choice() 
     app.post(settings.as_str(), page(token, false)).await;
     let provisioned = app
         .installer
-        .provision(&app.creds.member_id)
+        .provision(&MemberId::from(&app.creds.member_id))
         .await
         .expect("provisioned again");
     assert!(provisioned.already_bound.len() == 2 && provisioned.newly_bound.is_empty());
@@ -535,7 +536,7 @@ async fn the_code_flow_step_by_step_authorize_redirect_code_tokens() {
     assert_eq!(params["member_id"], app.creds.member_id);
     let tokens = server.exchange_code(&params["code"]).await.expect("tokens");
     assert_eq!(
-        tokens.member_id.as_deref(),
+        tokens.member_id.as_ref().map(|id| id.as_str()),
         Some(app.creds.member_id.as_str())
     );
     assert!(tokens.expires_at.is_some());

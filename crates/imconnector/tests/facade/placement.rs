@@ -71,7 +71,7 @@ fn a_documented_settings_post_parses_into_typed_fields() {
         Some("https://example.bitrix24.com/rest/")
     );
     assert_eq!(
-        tokens.member_id.as_deref(),
+        tokens.member_id.as_ref().map(|id| id.as_str()),
         Some("bac1c1a0b1d2e3f4a5b6c7d8e9f0a1b2")
     );
 

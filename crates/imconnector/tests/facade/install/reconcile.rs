@@ -1,6 +1,7 @@
 //! A portal stored but half provisioned (provisioning failed during ONAPPINSTALL, which the
 //! portal never resends) is found after a restart and finished by `Installer::reconcile`.
 
+use imconnector::MemberId;
 use std::sync::Arc;
 
 use imconnector::portals::{MemoryPortalStore, PortalStore};
@@ -65,7 +66,7 @@ async fn a_successful_install_is_marked_and_a_failing_portal_is_reported_not_fat
     // Marked not provisioned and the scope taken away: reconcile reports it and goes on.
     app.registry
         .store()
-        .set_provisioned(&app.creds.member_id, false)
+        .set_provisioned(&MemberId::from(&app.creds.member_id), false)
         .await
         .expect("marked");
     app.portal

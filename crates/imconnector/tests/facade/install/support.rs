@@ -157,7 +157,7 @@ impl<S: PortalStore> App<S> {
     pub async fn record(&self) -> Option<PortalRecord> {
         self.registry
             .store()
-            .load(&self.creds.member_id)
+            .load(&MemberId::from(&self.creds.member_id))
             .await
             .expect("store readable")
     }
@@ -205,7 +205,7 @@ impl<S: PortalStore> App<S> {
 pub async fn customer_and_operator_talk<S: PortalStore>(app: &mut App<S>, chat: &str) -> i64 {
     let client = app
         .registry
-        .client_for(&app.creds.member_id)
+        .client_for(&MemberId::from(&app.creds.member_id))
         .await
         .expect("portal client");
     let customer = MessageIn::new(

@@ -6,6 +6,7 @@
 use imconnector::emulator::EmulatorTokens as Tokens;
 use imconnector::portals::PortalRecord;
 use imconnector::ExposeSecret;
+use imconnector::MemberId;
 use serde_json::json;
 
 use super::support::{app, App, Style};
@@ -181,7 +182,7 @@ async fn an_administrators_reinstall_replaces_a_stale_application_token() {
     let old = app.creds.application_token.expose_secret().to_owned();
     let client = app
         .registry
-        .client_for(&app.creds.member_id)
+        .client_for(&MemberId::from(&app.creds.member_id))
         .await
         .expect("client");
     let unbind = json!({"event": "ONAPPUNINSTALL", "handler": app.urls.install()});

@@ -20,7 +20,7 @@ async fn an_update_stores_the_new_application_token_and_binds_the_events_again()
         .to_owned();
     let client = app
         .registry
-        .client_for(&app.creds.member_id)
+        .client_for(&MemberId::from(&app.creds.member_id))
         .await
         .expect("client");
     let bound_before = client
@@ -56,7 +56,7 @@ async fn an_update_stores_the_new_application_token_and_binds_the_events_again()
     // The bindings the update removed are back.
     let client = app
         .registry
-        .client_for(&app.creds.member_id)
+        .client_for(&MemberId::from(&app.creds.member_id))
         .await
         .expect("client");
     let bound_after = client
