@@ -4,6 +4,7 @@
 
 mod code_flow;
 mod install;
+mod keep_alive;
 mod namespaces;
 mod outage;
 mod pacing;
