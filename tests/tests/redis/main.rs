@@ -8,6 +8,7 @@ mod keep_alive;
 mod namespaces;
 mod outage;
 mod pacing;
+mod plan;
 mod refresh;
 mod registry;
 mod resilience;
