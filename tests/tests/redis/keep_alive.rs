@@ -2,6 +2,7 @@
 //! with the emulator's clock advanced past `max_idle`; the portal's pair is refreshed once
 //! between them (its refresh lock), walk after walk, and stays usable on both.
 
+use imconnector_transport::MemberId;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -46,7 +47,10 @@ async fn two_replicas_keeping_one_portal_alive_refresh_it_once_per_max_idle() {
     first.install(record).await.expect("installed");
     // Both replicas have built the portal's client (and keep its pair of that moment).
     for replica in [&first, &second] {
-        replica.client_for(&app.member_id).await.expect("client");
+        replica
+            .client_for(&MemberId::from(&app.member_id))
+            .await
+            .expect("client");
     }
 
     let policy = KeepAlive::new();
@@ -79,7 +83,10 @@ async fn two_replicas_keeping_one_portal_alive_refresh_it_once_per_max_idle() {
     assert_eq!(portal.counters().refresh_rejections, 0);
     // 93 idle days later, both replicas' clients still work.
     for replica in [&first, &second] {
-        let client = replica.client_for(&app.member_id).await.expect("client");
+        let client = replica
+            .client_for(&MemberId::from(&app.member_id))
+            .await
+            .expect("client");
         client
             .call_raw("app.info", serde_json::json!({}))
             .await

@@ -4,6 +4,7 @@
 //! through Redis: more calls at once than the standard bucket holds, no
 //! `QUERY_LIMIT_EXCEEDED`.
 
+use imconnector_transport::MemberId;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,7 +60,10 @@ async fn an_enterprise_portal_is_paced_at_its_bucket_across_replicas_without_con
     let mut calls = tokio::task::JoinSet::new();
     let mut clients = Vec::new();
     for replica in &replicas {
-        let client = replica.client_for(&app.member_id).await.expect("client");
+        let client = replica
+            .client_for(&MemberId::from(&app.member_id))
+            .await
+            .expect("client");
         assert_eq!(
             client.rate_limit(),
             RateLimit::Standard,

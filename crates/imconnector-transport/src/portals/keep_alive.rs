@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use futures::{stream, StreamExt};
 
 use super::{PortalRegistry, PortalStore, RegistryError};
-use crate::{InvalidRequest, Tokens};
+use crate::{InvalidRequest, MemberId, Tokens};
 
 /// How long a refresh token lives (`settings/oauth`): a pair not refreshed for this long is
 /// dead.
@@ -134,7 +134,7 @@ pub enum KeepAliveError {
     #[error("refreshing the pair of portal {member_id:?} failed: {source}")]
     Refresh {
         /// The portal.
-        member_id: String,
+        member_id: MemberId,
         /// The client's error.
         #[source]
         source: crate::Error,
@@ -149,7 +149,7 @@ pub struct KeepAliveReport {
     pub checked: usize,
     /// The portals whose pair was refreshed (by this process or, with a shared store, by the
     /// replica holding the refresh lock).
-    pub refreshed: Vec<String>,
+    pub refreshed: Vec<MemberId>,
     /// The portals that could not be kept alive.
     pub failed: Vec<KeepAliveError>,
 }
@@ -218,7 +218,7 @@ impl<S: PortalStore> PortalRegistry<S> {
     /// Refreshes portal `member_id`'s pair if due; `true` when refreshed.
     async fn keep_portal_alive(
         &self,
-        member_id: &str,
+        member_id: &MemberId,
         policy: &KeepAlive,
         now: SystemTime,
     ) -> Result<bool, KeepAliveError> {
@@ -242,7 +242,7 @@ impl<S: PortalStore> PortalRegistry<S> {
         }
         let client = self.client_for(member_id).await?;
         let failed = |source| KeepAliveError::Refresh {
-            member_id: member_id.to_owned(),
+            member_id: member_id.clone(),
             source,
         };
         let fresh = client.refresh_tokens().await.map_err(failed)?;
@@ -251,7 +251,7 @@ impl<S: PortalStore> PortalRegistry<S> {
             // stored pair (another replica's): refresh that one now.
             client.refresh_tokens().await.map_err(failed)?;
         }
-        tracing::info!(member_id, "keep-alive: an idle portal's pair refreshed");
+        tracing::info!(%member_id, "keep-alive: an idle portal's pair refreshed");
         Ok(true)
     }
 }

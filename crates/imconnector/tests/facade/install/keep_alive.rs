@@ -1,6 +1,7 @@
 //! Keep-alive with the emulator's clock advanced: an idle portal's pair is refreshed once per
 //! `max_idle`, so it outlives the refresh token's 180 days; without it the portal is lost.
 
+use imconnector::MemberId;
 use std::time::{Duration, SystemTime};
 
 use imconnector::portals::KeepAlive;
@@ -56,7 +57,11 @@ async fn an_idle_portal_is_refreshed_once_per_max_idle_and_outlives_180_days() {
     }
 
     // 217 days after installation the portal still answers, with no refresh refused.
-    let client = app.registry.client_for(&member_id).await.expect("client");
+    let client = app
+        .registry
+        .client_for(&MemberId::from(&member_id))
+        .await
+        .expect("client");
     client
         .call_raw("app.info", serde_json::json!({}))
         .await
@@ -70,7 +75,7 @@ async fn without_keep_alive_an_idle_portal_is_lost_after_180_days() {
     app.portal.advance_clock(181 * DAY);
     let client = app
         .registry
-        .client_for(&app.creds.member_id)
+        .client_for(&MemberId::from(&app.creds.member_id))
         .await
         .expect("client");
     let error = client
