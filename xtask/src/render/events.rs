@@ -68,7 +68,7 @@ pub fn render(spec: &Spec, event: &EventSpec) -> TokenStream {
                 let mut fields = crate::wire::Fields::of(value)?;
                 Ok(Self {
                     #envelope_reads
-                    data: fields.required("data")?,
+                    data: fields.event_data()?,
                 })
             }
         }
