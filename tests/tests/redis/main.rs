@@ -5,6 +5,7 @@
 mod code_flow;
 mod install;
 mod namespaces;
+mod offline;
 mod outage;
 mod pacing;
 mod refresh;
