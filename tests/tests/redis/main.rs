@@ -4,9 +4,11 @@
 
 mod code_flow;
 mod install;
+mod keep_alive;
 mod namespaces;
 mod outage;
 mod pacing;
+mod plan;
 mod refresh;
 mod registry;
 mod resilience;

@@ -3,6 +3,7 @@
 //! the settings page and the code flow.
 
 mod code_flow;
+mod keep_alive;
 mod reconcile;
 pub mod support;
 mod takeover;
