@@ -461,9 +461,8 @@ pub(crate) fn is_bound_offline(bindings: &[EventBinding], event: &str) -> bool {
             && binding.offline == Some(true)
             && binding
                 .connector_id
-                .as_deref()
-                .unwrap_or_default()
-                .is_empty()
+                .as_ref()
+                .is_none_or(|source| source.as_str().is_empty())
     })
 }
 
