@@ -4,6 +4,7 @@
 
 mod code_flow;
 mod install;
+mod kill;
 mod namespaces;
 mod outage;
 mod pacing;
