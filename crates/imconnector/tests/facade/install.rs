@@ -4,6 +4,7 @@
 
 mod code_flow;
 mod reconcile;
+mod restart;
 pub mod support;
 mod takeover;
 mod update;
