@@ -176,80 +176,69 @@ impl PortalStore for FilePortalStore {
         self.shared.load(member_id)
     }
 
-    fn save(
-        &self,
-        record: &PortalRecord,
-    ) -> impl Future<Output = Result<(), PortalStoreError>> + Send {
-        async move {
-            let _writing = self.shared.writes.lock().await;
-            self.shared.write(record).await
+    async fn save(&self, record: &PortalRecord) -> Result<(), PortalStoreError> {
+        let _writing = self.shared.writes.lock().await;
+        self.shared.write(record).await
+    }
+
+    async fn remove(&self, member_id: &str) -> Result<(), PortalStoreError> {
+        let path = self.shared.path(member_id)?;
+        let _writing = self.shared.writes.lock().await;
+        self.shared.authorizations.forget(member_id);
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(PortalStoreError::new(
+                format!("cannot remove {}", path.display()),
+                Some(Box::new(error)),
+            )),
         }
     }
 
-    fn remove(&self, member_id: &str) -> impl Future<Output = Result<(), PortalStoreError>> + Send {
-        async move {
-            let path = self.shared.path(member_id)?;
-            let _writing = self.shared.writes.lock().await;
-            self.shared.authorizations.forget(member_id);
-            match tokio::fs::remove_file(&path).await {
-                Ok(()) => Ok(()),
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(error) => Err(PortalStoreError::new(
-                    format!("cannot remove {}", path.display()),
+    async fn list(&self) -> Result<Vec<String>, PortalStoreError> {
+        let directory = &self.shared.directory;
+        let mut entries = match tokio::fs::read_dir(directory).await {
+            Ok(entries) => entries,
+            // Nothing was ever stored.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => {
+                return Err(PortalStoreError::new(
+                    format!("cannot list {}", directory.display()),
                     Some(Box::new(error)),
-                )),
+                ))
+            }
+        };
+        let mut members = Vec::new();
+        loop {
+            let entry = entries.next_entry().await.map_err(|error| {
+                PortalStoreError::new(
+                    format!("cannot list {}", directory.display()),
+                    Some(Box::new(error)),
+                )
+            })?;
+            let Some(entry) = entry else { break };
+            let name = entry.file_name();
+            // Temporary files of an interrupted write, and anything else, are not records.
+            let member = name
+                .to_str()
+                .and_then(|name| name.strip_suffix(".json"))
+                .filter(|member| self.shared.path(member).is_ok());
+            if let Some(member) = member {
+                members.push(member.to_owned());
             }
         }
+        Ok(members)
     }
 
-    fn list(&self) -> impl Future<Output = Result<Vec<String>, PortalStoreError>> + Send {
-        async move {
-            let directory = &self.shared.directory;
-            let mut entries = match tokio::fs::read_dir(directory).await {
-                Ok(entries) => entries,
-                // Nothing was ever stored.
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-                Err(error) => {
-                    return Err(PortalStoreError::new(
-                        format!("cannot list {}", directory.display()),
-                        Some(Box::new(error)),
-                    ))
-                }
-            };
-            let mut members = Vec::new();
-            loop {
-                let entry = entries.next_entry().await.map_err(|error| {
-                    PortalStoreError::new(
-                        format!("cannot list {}", directory.display()),
-                        Some(Box::new(error)),
-                    )
-                })?;
-                let Some(entry) = entry else { break };
-                let name = entry.file_name();
-                // Temporary files of an interrupted write, and anything else, are not records.
-                let member = name
-                    .to_str()
-                    .and_then(|name| name.strip_suffix(".json"))
-                    .filter(|member| self.shared.path(member).is_ok());
-                if let Some(member) = member {
-                    members.push(member.to_owned());
-                }
-            }
-            Ok(members)
-        }
-    }
-
-    fn set_provisioned(
+    async fn set_provisioned(
         &self,
         member_id: &str,
         provisioned: bool,
-    ) -> impl Future<Output = Result<(), PortalStoreError>> + Send {
-        async move {
-            self.shared
-                .update(member_id, |record| record.provisioned = provisioned)
-                .await
-                .map(drop)
-        }
+    ) -> Result<(), PortalStoreError> {
+        self.shared
+            .update(member_id, |record| record.provisioned = provisioned)
+            .await
+            .map(drop)
     }
 
     fn save_authorization_state(
