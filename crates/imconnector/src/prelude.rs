@@ -20,15 +20,15 @@ pub use crate::methods::{
     UnbindEvent, UnregisterConnector, UpdateMessages,
 };
 pub use crate::placement::{apply_settings, AppliedSettings, PlacementOptions, SettingsPlacement};
-pub use crate::portals::{PortalRecord, PortalRegistry};
+pub use crate::portals::{FilePortalStore, PortalRecord, PortalRegistry};
 pub use crate::sender::{SendOutcome, SendReport, Sender};
 pub use crate::types::{
     ConnectorData, DeliveryChat, DeliveryIm, DeliveryItem, DeliveryMessage, DisabledIcon, Icon,
     MessageBody, MessageChat, MessageFile, MessageIn, MessagePicture, MessageUser,
 };
 pub use crate::{
-    provision, teardown, ApiError, Client, ConnectorSetup, ErrorCode, ExposeSecret, OAuthApp,
-    Provisioned, RateLimit, RetryPolicy, SecretString, Tokens, WorkflowError,
+    provision, teardown, ApiError, Client, ConnectorSetup, ErrorCode, ExposeSecret, FileTokenStore,
+    OAuthApp, Provisioned, RateLimit, RetryPolicy, SecretString, TokenStore, Tokens, WorkflowError,
 };
 
 #[cfg(feature = "server")]
