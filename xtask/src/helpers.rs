@@ -146,6 +146,7 @@ pub const HELPERS: &[Helper] = &[
     },
     helper("SessionId", ArgStyle::IntoIntegerId, ExampleStyle::Literal),
     helper("SettingsUrl", ArgStyle::AsIs, ExampleStyle::ParsedString),
+    helper("SourceKey", ArgStyle::IntoTextId, ExampleStyle::Literal),
     helper("YesNo", ArgStyle::Bool, ExampleStyle::Literal),
 ];
 

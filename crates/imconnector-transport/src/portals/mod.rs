@@ -30,6 +30,7 @@ mod authorizations;
 mod file_store;
 #[cfg(test)]
 mod file_store_tests;
+mod keep_alive;
 mod known_tokens;
 mod record;
 mod store;
@@ -46,6 +47,10 @@ use secrecy::SecretString;
 
 pub use authorizations::{StateSaved, DEFAULT_MAX_AUTHORIZATIONS, MAX_AUTHORIZATIONS_PER_PORTAL};
 pub use file_store::FilePortalStore;
+pub use keep_alive::{
+    KeepAlive, KeepAliveError, KeepAliveReport, DEFAULT_KEEP_ALIVE_CONCURRENCY,
+    DEFAULT_KEEP_ALIVE_INTERVAL, DEFAULT_MAX_IDLE, REFRESH_TOKEN_LIFETIME,
+};
 use known_tokens::KnownTokens;
 pub use known_tokens::{DEFAULT_KNOWN_TOKENS, DEFAULT_KNOWN_TOKEN_AGE};
 pub use record::{InstallEventError, PortalRecord};
