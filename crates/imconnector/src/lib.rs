@@ -12,6 +12,9 @@ mod error;
 pub mod install;
 #[cfg(feature = "server")]
 mod log_text;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub mod offline;
 pub mod placement;
 pub mod prelude;
 mod provision;
@@ -40,7 +43,9 @@ pub use imconnector_transport::{
 
 pub use error::{Step, WorkflowError};
 pub use imconnector_api::ids::{EventsUrl, SettingsUrl};
-pub use provision::{provision, teardown, ConnectorSetup, Provisioned, TornDown};
+pub use provision::{
+    provision, teardown, ConnectorSetup, EventDelivery, Provisioned, TornDown, OFFLINE_WAKEUP_EVENT,
+};
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use serve::{serve, Serve};

@@ -7,6 +7,7 @@ mod install;
 mod keep_alive;
 mod kill;
 mod namespaces;
+mod offline;
 mod outage;
 mod pacing;
 mod plan;

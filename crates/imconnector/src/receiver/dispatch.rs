@@ -44,6 +44,7 @@ pub(crate) async fn dispatch<H: EventHandler, T: ApplicationTokens, C: PortalCli
         Event::DialogFinish(event) => handler.dialog_finish(event).await,
         Event::StatusDelete(event) => handler.status_delete(event).await,
         Event::LineDelete(event) => handler.line_delete(event).await,
+        Event::OfflineQueueChange(event) => handler.offline_queue_change(event).await,
         Event::Unknown(event) => handler.unknown(event).await,
         // A variant added to the api crate after this one was written.
         _ => {

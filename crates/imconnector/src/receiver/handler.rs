@@ -4,7 +4,7 @@ use std::future::Future;
 
 use imconnector_api::events::{
     DialogFinishEvent, DialogStartEvent, LineDeleteEvent, MessageAddEvent, MessageDeleteEvent,
-    MessageUpdateEvent, StatusDeleteEvent, UnknownEvent,
+    MessageUpdateEvent, OfflineQueueChangeEvent, StatusDeleteEvent, UnknownEvent,
 };
 use imconnector_api::ids::{
     BitrixChatId, BitrixMessageId, ConnectorId, ExternalChatId, ExternalMessageId, LineId, MemberId,
@@ -100,6 +100,18 @@ pub trait EventHandler: Send + Sync + 'static {
     fn line_delete(
         &self,
         event: LineDeleteEvent,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        let _ = event;
+        async { Ok(()) }
+    }
+
+    /// `OnOfflineEvent`: rows wait in the portal's offline event queue. With an
+    /// [`OfflinePoller`](crate::offline::OfflinePoller), call its
+    /// [`wake`](crate::offline::OfflinePoller::wake) with `event.auth.member_id` so it reads
+    /// them now instead of at its next timer tick.
+    fn offline_queue_change(
+        &self,
+        event: OfflineQueueChangeEvent,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send {
         let _ = event;
         async { Ok(()) }
@@ -206,4 +218,22 @@ pub struct DeliveryReport {
     pub messages: Vec<SentMessage>,
     /// What `imconnector.send.status.delivery` answered.
     pub result: Result<(), imconnector_transport::Error>,
+}
+
+impl DeliveryReport {
+    pub(crate) fn new(
+        member_id: MemberId,
+        connector: ConnectorId,
+        line: LineId,
+        sent: &SentMessages,
+        result: Result<(), imconnector_transport::Error>,
+    ) -> Self {
+        Self {
+            member_id,
+            connector,
+            line,
+            messages: sent.messages().to_vec(),
+            result,
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 mod doctor;
 mod install;
+mod offline;
 mod placement;
 mod plan;
 mod provisioning;
