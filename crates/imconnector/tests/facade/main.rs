@@ -1,7 +1,9 @@
 //! The facade's workflows against the emulated portal: provisioning, the event receiver, the
 //! settings placement and serving them (`imconnector::serve`). One test binary, one module per subject.
 
+mod confirm_burst;
 mod doctor;
+mod inbound;
 mod install;
 mod placement;
 mod plan;
