@@ -88,12 +88,10 @@ impl RedisBackend {
             .query_async(&mut inbox.connection.clone())
             .await;
         match created {
-            Err(error) if error.code() != Some("BUSYGROUP") => {
-                Err(RedisBackendError::Redis {
-                    action: "create the inbox's consumer group",
-                    source: error,
-                })
-            }
+            Err(error) if error.code() != Some("BUSYGROUP") => Err(RedisBackendError::Redis {
+                action: "create the inbox's consumer group",
+                source: error,
+            }),
             _ => Ok(inbox),
         }
     }
@@ -141,11 +139,11 @@ impl RedisInbox {
         &self.failed
     }
 
-    /// How many entries the stream holds (appended, not yet acknowledged).
+    /// How many entries the stream holds (appended, not yet acknowledged): the backlog.
     ///
     /// # Errors
     /// When Redis cannot be reached.
-    pub async fn len(&self) -> Result<usize, RedisBackendError> {
+    pub async fn backlog(&self) -> Result<usize, RedisBackendError> {
         redis::cmd("XLEN")
             .arg(&*self.stream)
             .query_async(&mut self.connection.clone())

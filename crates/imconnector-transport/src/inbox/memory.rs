@@ -218,9 +218,7 @@ impl InboxStore for MemoryInbox {
             for id in &ids {
                 state.pending.insert(*id, (consumer.to_owned(), now));
             }
-            ids.into_iter()
-                .filter_map(|id| state.entry(id))
-                .collect()
+            ids.into_iter().filter_map(|id| state.entry(id)).collect()
         };
         async move { Ok(claimed) }
     }
@@ -292,7 +290,11 @@ mod tests {
 
         let read = inbox.read("a", 10, Duration::ZERO).await.unwrap();
         assert_eq!(read.len(), 2);
-        assert!(inbox.read("b", 10, Duration::ZERO).await.unwrap().is_empty());
+        assert!(inbox
+            .read("b", 10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty());
         assert_eq!(inbox.pending("a", None, 10).await.unwrap(), read);
         inbox.ack(&read[0].id).await.unwrap();
         assert_eq!(inbox.pending("a", None, 10).await.unwrap(), read[1..]);

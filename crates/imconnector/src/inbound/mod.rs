@@ -71,6 +71,7 @@ mod clients;
 mod completion;
 mod confirm;
 mod dedup;
+pub(crate) mod durable;
 mod handler;
 mod key;
 mod options;
@@ -86,6 +87,7 @@ use imconnector_api::ids::MemberId;
 use imconnector_transport::Client;
 
 pub use clients::PortalClients;
+pub use durable::ConsumerOptions;
 pub use handler::{DeliveryReport, EventHandler, HandlerError, SentMessage, SentMessages};
 pub use key::DedupKey;
 pub use options::InboundOptions;

@@ -42,6 +42,9 @@ pub(crate) struct Inner<H, C> {
     dedup: Mutex<Dedup>,
     unfinished: watch::Sender<usize>,
     closed: AtomicBool,
+    /// Tells the durable inbox's consumers to stop reading.
+    stopping: watch::Sender<bool>,
+    consumers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl<H: EventHandler, C: PortalClients> Inner<H, C> {
@@ -62,6 +65,8 @@ impl<H: EventHandler, C: PortalClients> Inner<H, C> {
             dedup: Mutex::new(Dedup::new(options.dedup_ttl, options.dedup_capacity)),
             unfinished: watch::Sender::new(0),
             closed: AtomicBool::new(false),
+            stopping: watch::Sender::new(false),
+            consumers: Mutex::new(Vec::new()),
             options,
         }
     }
@@ -115,15 +120,39 @@ impl<H: EventHandler, C: PortalClients> Inner<H, C> {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// Refuses new events and waits until the held ones finish or `deadline` passes.
+    /// Stops the consumers reading, refuses new events and waits until the held ones finish
+    /// (and the consumers acknowledged them) or `deadline` passes.
     pub(crate) async fn drain(&self, deadline: tokio::time::Instant) -> usize {
+        self.stopping.send_replace(true);
         self.closed.store(true, Ordering::Release);
         // Submissions waiting for room get `Closed`.
         self.room.close();
         let mut unfinished = self.unfinished.subscribe();
         let _ = tokio::time::timeout_at(deadline, unfinished.wait_for(|count| *count == 0)).await;
         let left = *unfinished.borrow();
+        let consumers = std::mem::take(
+            &mut *self
+                .consumers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for consumer in consumers {
+            if tokio::time::timeout_at(deadline, consumer).await.is_err() {
+                break;
+            }
+        }
         left
+    }
+
+    pub(crate) fn stopping(&self) -> watch::Receiver<bool> {
+        self.stopping.subscribe()
+    }
+
+    pub(crate) fn add_consumer(&self, consumer: tokio::task::JoinHandle<()>) {
+        self.consumers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(consumer);
     }
 
     /// How many events the pipeline may still take before a submission waits.

@@ -55,10 +55,12 @@ use secrecy::ExposeSecret;
 
 use crate::log_text::{untrusted, REFUSED_REQUESTS};
 
-use crate::inbound::{DedupKey, Inbound, InboundOptions};
+use crate::inbound::durable::SharedInbox;
+use crate::inbound::{ConsumerOptions, DedupKey, Inbound, InboundOptions};
 pub use crate::inbound::{
     DeliveryReport, EventHandler, HandlerError, PortalClients, SentMessage, SentMessages,
 };
+use imconnector_transport::inbox::InboxStore;
 pub use tokens::{ApplicationTokens, SingleToken, TokenMap};
 
 /// The default limit on an event body: far above any event the portal sends (a message
@@ -75,6 +77,7 @@ pub struct EventReceiver<H, T, C = Client> {
     tokens: T,
     confirm_with: Option<C>,
     options: InboundOptions,
+    inbox: Option<(SharedInbox, ConsumerOptions)>,
     body_limit: usize,
 }
 
@@ -82,6 +85,8 @@ pub struct EventReceiver<H, T, C = Client> {
 struct Shared<H, T, C> {
     tokens: T,
     pipeline: Inbound<H, C>,
+    /// With a durable inbox, where verified events go before the answer.
+    inbox: Option<SharedInbox>,
 }
 
 impl<H: EventHandler, T: ApplicationTokens> EventReceiver<H, T> {
@@ -92,6 +97,7 @@ impl<H: EventHandler, T: ApplicationTokens> EventReceiver<H, T> {
             tokens,
             confirm_with: None,
             options: InboundOptions::default(),
+            inbox: None,
             body_limit: DEFAULT_BODY_LIMIT,
         }
     }
@@ -113,6 +119,23 @@ impl<H: EventHandler, T: ApplicationTokens, C: PortalClients> EventReceiver<H, T
         self
     }
 
+    /// Keeps verified events in a durable inbox (e.g. `imconnector_redis::RedisInbox`): each is
+    /// appended to `store` *before* the portal gets its 200 (an error appending answers 503,
+    /// and the portal reports the event undelivered), and a consumer named as `consumer` says
+    /// reads them into the pipeline and acknowledges each once handled and confirmed. A crash
+    /// then loses nothing the portal was told was received: the restarted replica (same
+    /// consumer name) reads its unacknowledged entries first, and another replica takes them
+    /// after [`ConsumerOptions::min_idle`]. Delivery to the handler is at least once (see
+    /// [`crate::inbound`]).
+    ///
+    /// [`build`](Self::build) (and [`router`](Self::router)) then starts the consumer: call it
+    /// inside a Tokio runtime.
+    #[must_use]
+    pub fn durable_inbox<S: InboxStore>(mut self, store: S, consumer: ConsumerOptions) -> Self {
+        self.inbox = Some((Arc::new(store), consumer));
+        self
+    }
+
     /// Confirms the messages [`EventHandler::message_add`] reports as sent with
     /// `imconnector.send.status.delivery` (packed and retried: see
     /// [`InboundBuilder::confirm_deliveries`](crate::inbound::InboundBuilder::confirm_deliveries)),
@@ -131,6 +154,7 @@ impl<H: EventHandler, T: ApplicationTokens, C: PortalClients> EventReceiver<H, T
             tokens: self.tokens,
             confirm_with: Some(clients),
             options: self.options,
+            inbox: self.inbox,
             body_limit: self.body_limit,
         }
     }
@@ -149,9 +173,14 @@ impl<H: EventHandler, T: ApplicationTokens, C: PortalClients> EventReceiver<H, T
             .options(self.options)
             .confirm_with(self.confirm_with)
             .build();
+        let inbox = self.inbox.map(|(store, consumer)| {
+            pipeline.consume_shared(Arc::clone(&store), consumer);
+            store
+        });
         let shared = Arc::new(Shared {
             tokens: self.tokens,
             pipeline: pipeline.clone(),
+            inbox,
         });
         let router = Router::new()
             .route("/", post(receive::<H, T, C>))
@@ -169,6 +198,10 @@ impl<H, T: fmt::Debug, C> fmt::Debug for EventReceiver<H, T, C> {
             .field("options", &self.options)
             .field("body_limit", &self.body_limit)
             .field("confirms_deliveries", &self.confirm_with.is_some())
+            .field(
+                "durable_inbox",
+                &self.inbox.as_ref().map(|(_, consumer)| consumer),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -203,6 +236,21 @@ async fn receive<H: EventHandler, T: ApplicationTokens, C: PortalClients>(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok());
+    if let Some(inbox) = &shared.inbox {
+        return match verify_and_keep(&shared.tokens, content_type, &body).await {
+            Ok((key, member_id, payload)) => {
+                match inbox.append(key.as_str(), &member_id, &payload).await {
+                    // A duplicate was stored before: answered like the first.
+                    Ok(_appended) => (StatusCode::OK, "OK"),
+                    Err(error) => {
+                        tracing::error!(error = %untrusted(&error), "cannot append an event to the inbox; answering 503");
+                        (StatusCode::SERVICE_UNAVAILABLE, "inbox unavailable")
+                    }
+                }
+            }
+            Err(rejection) => refuse(rejection),
+        };
+    }
     match verify_event(&shared.tokens, content_type, &body).await {
         Ok(event) => {
             let key = DedupKey::of(&event);
@@ -214,18 +262,43 @@ async fn receive<H: EventHandler, T: ApplicationTokens, C: PortalClients>(
                 Err(_closed) => (StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
             }
         }
-        Err(rejection) => {
-            if let Some(suppressed) = REFUSED_REQUESTS.admit() {
-                tracing::warn!(rejection = %untrusted(&rejection), suppressed, "refused an event POST");
-            }
-            let text = match rejection {
-                Rejection::Malformed(_) => "malformed event",
-                Rejection::Unauthorized(_) => "unauthorized",
-            };
-            (rejection.status(), text)
-        }
+        Err(rejection) => refuse(rejection),
     }
 }
+
+fn refuse(rejection: Rejection) -> (StatusCode, &'static str) {
+    if let Some(suppressed) = REFUSED_REQUESTS.admit() {
+        tracing::warn!(rejection = %untrusted(&rejection), suppressed, "refused an event POST");
+    }
+    let text = match rejection {
+        Rejection::Malformed(_) => "malformed event",
+        Rejection::Unauthorized(_) => "unauthorized",
+    };
+    (rejection.status(), text)
+}
+
+/// Verifies and decodes like [`verify_event`], and returns what the durable inbox keeps: the
+/// event's key, its portal, and the verified body as JSON with the application token replaced
+/// (it was checked; it is not stored).
+async fn verify_and_keep<T: ApplicationTokens>(
+    tokens: &T,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<(DedupKey, imconnector_transport::MemberId, String), Rejection> {
+    let mut value = verified_value(tokens, content_type, body).await?;
+    let event = decode(value.clone())?;
+    if let Some(token) = value.pointer_mut("/auth/application_token") {
+        *token = serde_json::Value::String(VERIFIED_TOKEN.to_owned());
+    }
+    Ok((
+        DedupKey::of(&event),
+        event.auth().member_id.clone(),
+        value.to_string(),
+    ))
+}
+
+/// What the durable inbox stores in place of a verified event's application token.
+const VERIFIED_TOKEN: &str = "verified";
 
 /// Checks and decodes an event body as the router does, for use outside axum: parses it
 /// (JSON when `content_type` is `application/json`, the portal's form encoding otherwise),
@@ -240,6 +313,25 @@ pub async fn verify_event<T: ApplicationTokens>(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Event, Rejection> {
+    let value = verified_value(tokens, content_type, body).await?;
+    decode(value)
+}
+
+fn decode(value: serde_json::Value) -> Result<Event, Rejection> {
+    Event::from_value(value).map_err(|error| match error {
+        EventDecodeError::MissingApplicationToken => {
+            Rejection::Unauthorized("no auth[application_token]")
+        }
+        other => Rejection::Malformed(other.to_string()),
+    })
+}
+
+/// The parsed body, once its application token checked out.
+async fn verified_value<T: ApplicationTokens>(
+    tokens: &T,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<serde_json::Value, Rejection> {
     let value = Event::body_value(content_type, body)
         .map_err(|error| Rejection::Malformed(error.to_string()))?;
     let (member_id, token) = claimed_auth(&value)?;
@@ -253,12 +345,7 @@ pub async fn verify_event<T: ApplicationTokens>(
     if !imconnector_transport::secrets_match(token, expected.expose_secret()) {
         return Err(Rejection::Unauthorized("wrong auth[application_token]"));
     }
-    Event::from_value(value).map_err(|error| match error {
-        EventDecodeError::MissingApplicationToken => {
-            Rejection::Unauthorized("no auth[application_token]")
-        }
-        other => Rejection::Malformed(other.to_string()),
-    })
+    Ok(value)
 }
 
 /// `auth[member_id]` (empty when missing: the typed decode refuses it later) and the non-empty

@@ -3,6 +3,7 @@
 
 mod confirm_burst;
 mod doctor;
+mod durable;
 mod inbound;
 mod install;
 mod placement;
