@@ -5,9 +5,11 @@
 mod code_flow;
 mod inbox;
 mod install;
+mod keep_alive;
 mod namespaces;
 mod outage;
 mod pacing;
+mod plan;
 mod refresh;
 mod registry;
 mod resilience;
