@@ -7,6 +7,7 @@ pub mod inbox;
 pub mod intake;
 pub mod measure;
 pub mod memory;
+pub mod offline;
 pub mod overhead;
 pub mod portal;
 pub mod redis_outage;

@@ -13,6 +13,9 @@ pub mod inbound;
 pub mod install;
 #[cfg_attr(not(feature = "server"), allow(dead_code))]
 mod log_text;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub mod offline;
 pub mod placement;
 pub mod prelude;
 mod provision;
@@ -41,7 +44,9 @@ pub use imconnector_transport::{
 
 pub use error::{Step, WorkflowError};
 pub use imconnector_api::ids::{EventsUrl, SettingsUrl};
-pub use provision::{provision, teardown, ConnectorSetup, Provisioned, TornDown};
+pub use provision::{
+    provision, teardown, ConnectorSetup, EventDelivery, Provisioned, TornDown, OFFLINE_WAKEUP_EVENT,
+};
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use serve::{serve, Serve};

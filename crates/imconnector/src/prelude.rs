@@ -9,13 +9,15 @@
 
 pub use crate::events::{
     DialogFinishEvent, DialogStartEvent, Event, LineDeleteEvent, MessageAddEvent,
-    MessageDeleteEvent, MessageUpdateEvent, StatusDeleteEvent, UnknownEvent,
+    MessageDeleteEvent, MessageUpdateEvent, OfflineQueueChangeEvent, StatusDeleteEvent,
+    UnknownEvent,
 };
 pub use crate::ids::{ConnectorId, EventsUrl, LineId, SettingsUrl};
 pub use crate::methods;
 pub use crate::methods::{
-    ActivateConnector, BindEvent, DeleteMessages, GetConnectorStatus, GetLineConfig,
-    ListConnectors, ListEventBindings, ListLineConfigs, RegisterConnector, SendMessages,
+    ActivateConnector, BindEvent, ClearOfflineEvents, DeleteMessages, GetConnectorStatus,
+    GetLineConfig, GetOfflineEvents, ListConnectors, ListEventBindings, ListLineConfigs,
+    ListOfflineEvents, MarkOfflineEventsFailed, RegisterConnector, SendMessages,
     SendStatusDelivery, SendStatusReading, SetChatName, SetConnectorData, SetConnectorError,
     UnbindEvent, UnregisterConnector, UpdateMessages,
 };
@@ -27,8 +29,8 @@ pub use crate::types::{
     MessageBody, MessageChat, MessageFile, MessageIn, MessagePicture, MessageUser,
 };
 pub use crate::{
-    provision, teardown, ApiError, Client, ConnectorSetup, ErrorCode, ExposeSecret, OAuthApp,
-    Provisioned, RateLimit, RetryPolicy, SecretString, Tokens, WorkflowError,
+    provision, teardown, ApiError, Client, ConnectorSetup, ErrorCode, EventDelivery, ExposeSecret,
+    OAuthApp, Provisioned, RateLimit, RetryPolicy, SecretString, Tokens, WorkflowError,
 };
 
 #[cfg(feature = "server")]

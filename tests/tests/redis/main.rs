@@ -7,6 +7,7 @@ mod inbox;
 mod install;
 mod keep_alive;
 mod namespaces;
+mod offline;
 mod outage;
 mod pacing;
 mod plan;

@@ -4,7 +4,8 @@ use std::future::Future;
 
 use imconnector_api::events::{
     DialogFinishEvent, DialogStartEvent, Event, LineDeleteEvent, MessageAddEvent,
-    MessageDeleteEvent, MessageUpdateEvent, StatusDeleteEvent, UnknownEvent,
+    MessageDeleteEvent, MessageUpdateEvent, OfflineQueueChangeEvent, StatusDeleteEvent,
+    UnknownEvent,
 };
 use imconnector_api::ids::{
     BitrixChatId, BitrixMessageId, ConnectorId, ExternalChatId, ExternalMessageId, LineId, MemberId,
@@ -63,6 +64,9 @@ pub trait EventHandler: Send + Sync + 'static {
                 Event::DialogFinish(event) => self.dialog_finish(event).await.map(none),
                 Event::StatusDelete(event) => self.status_delete(event).await.map(none),
                 Event::LineDelete(event) => self.line_delete(event).await.map(none),
+                Event::OfflineQueueChange(event) => {
+                    self.offline_queue_change(event).await.map(none)
+                }
                 Event::Unknown(event) => self.unknown(event).await.map(none),
                 // A variant added to the api crate after this one was written.
                 _ => Ok(SentMessages::new()),
@@ -131,6 +135,30 @@ pub trait EventHandler: Send + Sync + 'static {
     fn line_delete(
         &self,
         event: LineDeleteEvent,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        let _ = event;
+        async { Ok(()) }
+    }
+
+    /// `OnOfflineEvent`: rows wait in the portal's offline event queue. With an
+    /// [`OfflinePoller`](crate::offline::OfflinePoller), call its
+    /// [`wake`](crate::offline::OfflinePoller::wake) with `event.auth.member_id` so it reads
+    /// them now instead of at its next timer tick.
+    fn offline_queue_change(
+        &self,
+        event: OfflineQueueChangeEvent,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        let _ = event;
+        async { Ok(()) }
+    }
+
+    /// `OnOfflineEvent`: rows wait in the portal's offline event queue. With an
+    /// [`OfflinePoller`](crate::offline::OfflinePoller), call its
+    /// [`wake`](crate::offline::OfflinePoller::wake) with `event.auth.member_id` so it reads
+    /// them now instead of at its next timer tick.
+    fn offline_queue_change(
+        &self,
+        event: OfflineQueueChangeEvent,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send {
         let _ = event;
         async { Ok(()) }
@@ -245,4 +273,22 @@ pub struct DeliveryReport {
     pub messages: Vec<SentMessage>,
     /// What `imconnector.send.status.delivery` answered.
     pub result: Result<(), imconnector_transport::Error>,
+}
+
+impl DeliveryReport {
+    pub(crate) fn new(
+        member_id: MemberId,
+        connector: ConnectorId,
+        line: LineId,
+        sent: &SentMessages,
+        result: Result<(), imconnector_transport::Error>,
+    ) -> Self {
+        Self {
+            member_id,
+            connector,
+            line,
+            messages: sent.messages().to_vec(),
+            result,
+        }
+    }
 }

@@ -6,6 +6,7 @@ mod doctor;
 mod durable;
 mod inbound;
 mod install;
+mod offline;
 mod placement;
 mod plan;
 mod provisioning;
