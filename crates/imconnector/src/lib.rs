@@ -7,10 +7,11 @@ pub mod doctor;
 #[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
 pub mod emulator;
 mod error;
+pub mod inbound;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod install;
-#[cfg(feature = "server")]
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
 mod log_text;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]

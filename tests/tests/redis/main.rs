@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod code_flow;
+mod inbox;
 mod install;
 mod keep_alive;
 mod kill;
