@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 pub mod emulator_rps;
+pub mod inbox;
 pub mod intake;
 pub mod measure;
 pub mod memory;

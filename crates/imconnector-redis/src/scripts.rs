@@ -16,6 +16,10 @@ pub(crate) struct Scripts {
     pub(crate) authorization_save: Script,
     pub(crate) authorization_take: Script,
     pub(crate) mark_provisioned: Script,
+    pub(crate) inbox_append: Script,
+    pub(crate) inbox_ack: Script,
+    pub(crate) inbox_fail: Script,
+    pub(crate) inbox_touch: Script,
 }
 
 impl Scripts {
@@ -32,6 +36,10 @@ impl Scripts {
             authorization_save: Script::new(include_str!("scripts/authorization_save.lua")),
             authorization_take: Script::new(include_str!("scripts/authorization_take.lua")),
             mark_provisioned: Script::new(include_str!("scripts/mark_provisioned.lua")),
+            inbox_append: Script::new(include_str!("scripts/inbox_append.lua")),
+            inbox_ack: Script::new(include_str!("scripts/inbox_ack.lua")),
+            inbox_fail: Script::new(include_str!("scripts/inbox_fail.lua")),
+            inbox_touch: Script::new(include_str!("scripts/inbox_touch.lua")),
         }
     }
 }

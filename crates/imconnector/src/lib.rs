@@ -7,10 +7,11 @@ pub mod doctor;
 #[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
 pub mod emulator;
 mod error;
+pub mod inbound;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod install;
-#[cfg(feature = "server")]
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
 mod log_text;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
@@ -37,8 +38,8 @@ pub use imconnector_transport::portals;
 /// read with [`ExposeSecret::expose_secret`], compared with [`secrets_match`] (constant time).
 pub use imconnector_transport::secrecy::{ExposeSecret, SecretString};
 pub use imconnector_transport::{
-    secrets_match, ApiError, Client, ClientBuilder, Error, ErrorCode, OAuthApp, RateLimit,
-    RetryPolicy, Tokens,
+    secrets_match, ApiError, Client, ClientBuilder, Error, ErrorCode, FileTokenStore, OAuthApp,
+    RateLimit, RetryPolicy, TokenStore, Tokens,
 };
 
 pub use error::{Step, WorkflowError};

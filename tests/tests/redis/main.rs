@@ -3,8 +3,10 @@
 #![allow(clippy::unwrap_used)]
 
 mod code_flow;
+mod inbox;
 mod install;
 mod keep_alive;
+mod kill;
 mod namespaces;
 mod offline;
 mod outage;
