@@ -38,8 +38,8 @@ pub use imconnector_transport::portals;
 /// read with [`ExposeSecret::expose_secret`], compared with [`secrets_match`] (constant time).
 pub use imconnector_transport::secrecy::{ExposeSecret, SecretString};
 pub use imconnector_transport::{
-    secrets_match, ApiError, Client, ClientBuilder, Error, ErrorCode, OAuthApp, RateLimit,
-    RetryPolicy, Tokens,
+    secrets_match, ApiError, Client, ClientBuilder, Error, ErrorCode, FileTokenStore, OAuthApp,
+    RateLimit, RetryPolicy, TokenStore, Tokens,
 };
 
 pub use error::{Step, WorkflowError};

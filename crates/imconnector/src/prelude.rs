@@ -22,7 +22,7 @@ pub use crate::methods::{
     UnbindEvent, UnregisterConnector, UpdateMessages,
 };
 pub use crate::placement::{apply_settings, AppliedSettings, PlacementOptions, SettingsPlacement};
-pub use crate::portals::{PortalRecord, PortalRegistry};
+pub use crate::portals::{FilePortalStore, PortalRecord, PortalRegistry};
 pub use crate::sender::{SendOutcome, SendReport, Sender};
 pub use crate::types::{
     ConnectorData, DeliveryChat, DeliveryIm, DeliveryItem, DeliveryMessage, DisabledIcon, Icon,
@@ -30,7 +30,8 @@ pub use crate::types::{
 };
 pub use crate::{
     provision, teardown, ApiError, Client, ConnectorSetup, ErrorCode, EventDelivery, ExposeSecret,
-    OAuthApp, Provisioned, RateLimit, RetryPolicy, SecretString, Tokens, WorkflowError,
+    FileTokenStore, OAuthApp, Provisioned, RateLimit, RetryPolicy, SecretString, TokenStore,
+    Tokens, WorkflowError,
 };
 
 #[cfg(feature = "server")]

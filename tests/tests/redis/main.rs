@@ -6,6 +6,7 @@ mod code_flow;
 mod inbox;
 mod install;
 mod keep_alive;
+mod kill;
 mod namespaces;
 mod offline;
 mod outage;
