@@ -24,6 +24,7 @@ mod member_id;
 mod method;
 mod oauth;
 mod oauth_server;
+pub mod outbox;
 mod pacing;
 mod plan;
 mod policy;

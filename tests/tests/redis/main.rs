@@ -6,6 +6,7 @@ mod code_flow;
 mod install;
 mod namespaces;
 mod outage;
+mod outbox;
 mod pacing;
 mod refresh;
 mod registry;
