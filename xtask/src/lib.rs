@@ -1,10 +1,11 @@
 //! Maintainer tasks of imconnector-rs: `codegen [--check]`, `spec-lint` and `docs-sync`.
 //!
 //! The spec (`spec/`) is the source of truth for `crates/imconnector-api/src/generated/` and the
-//! transport's `ErrorCode` (from `spec/errors.json`, [`error_codes`]); this
-//! crate loads it ([`model`]), resolves and checks it once into a [`resolve::Model`] (with
-//! [`lint`]), renders Rust from that model ([`render`]) and writes or compares the result
-//! ([`check`]). `spec-lint` builds the same model.
+//! transport's `ErrorCode` (from `spec/errors.json`, [`error_codes`]); this crate loads it
+//! ([`model`]), checks it ([`lint`]), resolves it once into the IR ([`resolve`] into
+//! [`ir::Model`]: every field's Rust types, conversion, checks and secrecy), renders Rust from
+//! the IR alone ([`render`]) and writes or compares the result ([`check`]). `spec-lint` runs the
+//! same lint and resolve steps.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -12,6 +13,7 @@ pub mod check;
 pub mod docs_sync;
 pub mod error_codes;
 pub mod helpers;
+pub mod ir;
 pub mod lint;
 pub mod lookup;
 pub mod model;
@@ -22,7 +24,6 @@ pub mod ty;
 use std::path::{Path, PathBuf};
 
 use model::{Problem, Spec};
-use resolve::Model;
 
 /// The workspace root (the parent of this crate's directory).
 pub fn workspace_root() -> PathBuf {
@@ -37,8 +38,20 @@ pub fn workspace_root() -> PathBuf {
 /// # Errors
 /// Every problem that stops rendering.
 pub fn render_spec(spec_dir: &Path) -> Result<render::Rendered, Vec<Problem>> {
-    let model = Model::resolve(Spec::load(spec_dir)?)?;
-    render::render(&model)
+    render::render(&checked_model(&Spec::load(spec_dir)?)?)
+}
+
+/// The lint's cross-checks, then [`resolve::resolve`]: the IR of a spec the renderers can trust.
+///
+/// # Errors
+/// Every problem the cross-checks or resolving find.
+pub fn checked_model(spec: &Spec) -> Result<ir::Model, Vec<Problem>> {
+    let problems = lint::cross_check(spec);
+    if problems.is_empty() {
+        resolve::resolve(spec)
+    } else {
+        Err(problems)
+    }
 }
 
 /// Every generated directory (relative to the workspace root) with its files, rendered from
@@ -82,8 +95,8 @@ pub fn lint_workspace(root: &Path) -> Result<(Vec<Problem>, Vec<Problem>), Vec<P
     })
 }
 
-/// Loads the spec once, validates it against the schema, runs `extra` on it, then resolves it
-/// into the [`Model`] codegen renders from.
+/// Loads the spec once, validates it against the schema, runs `extra` on it, then cross-checks
+/// and resolves it as codegen does ([`checked_model`]).
 fn lint_with(
     spec_dir: &Path,
     extra: impl FnOnce(&Spec) -> (Vec<Problem>, Vec<Problem>),
@@ -107,7 +120,7 @@ fn lint_with(
     let (extra_errors, extra_warnings) = extra(&spec);
     errors.extend(extra_errors);
     warnings.extend(extra_warnings);
-    if let Err(problems) = Model::resolve(spec) {
+    if let Err(problems) = checked_model(&spec) {
         errors.extend(problems);
     }
     Ok((errors, warnings))

@@ -7,9 +7,7 @@ use quote::quote;
 use serde_json::Value;
 
 use crate::helpers::{ArgStyle, ExampleStyle};
-use crate::lookup::{resolve, Resolved};
-use crate::model::{FieldSpec, Kind, Spec};
-use crate::ty::TypeExpr;
+use crate::ir::{Field, Model, Shape, Ty, TypeId};
 
 /// The fence of generated doc examples: `no_run` once `transport::Client::call` exists (it
 /// does: the examples are compiled by `cargo test --doc`), `ignore` before that.
@@ -57,7 +55,7 @@ fn escape_angle_brackets(line: &str) -> String {
 }
 
 /// Markdown list of documented items: "- `rust` (`WIRE`, required): docs Constraints: ...".
-pub fn field_list(fields: &[FieldSpec]) -> String {
+pub fn field_list(fields: &[Field]) -> String {
     let mut text = String::new();
     for field in fields {
         let requirement = if field.required {
@@ -69,7 +67,7 @@ pub fn field_list(fields: &[FieldSpec]) -> String {
             "- `{}` (`{}`, `{}`, {requirement}): {}",
             field.rust,
             field.wire,
-            field.ty,
+            field.spec_type,
             one_line(&field.docs)
         ));
         if !field.constraints.is_empty() {
@@ -87,7 +85,7 @@ pub fn one_line(text: &str) -> String {
 
 /// Writes Rust expressions for values of spec types, remembering what the example must import.
 pub struct ExampleWriter<'a> {
-    spec: &'a Spec,
+    model: &'a Model,
     /// Names to import from `imconnector_api::ids`.
     pub wire_imports: BTreeSet<String>,
     /// Names to import from `imconnector_api::types`.
@@ -96,9 +94,9 @@ pub struct ExampleWriter<'a> {
 
 impl<'a> ExampleWriter<'a> {
     /// A writer with nothing imported yet.
-    pub fn new(spec: &'a Spec) -> Self {
+    pub fn new(model: &'a Model) -> Self {
         Self {
-            spec,
+            model,
             wire_imports: BTreeSet::new(),
             type_imports: BTreeSet::new(),
         }
@@ -124,123 +122,116 @@ impl<'a> ExampleWriter<'a> {
     }
 
     /// The arguments of `new(..)` for these (required) fields, taking values from `example`.
-    pub fn constructor_args(
-        &mut self,
-        fields: &[FieldSpec],
-        example: Option<&Value>,
-    ) -> Vec<String> {
+    pub fn constructor_args(&mut self, fields: &[Field], example: Option<&Value>) -> Vec<String> {
         fields
             .iter()
             .filter(|field| field.required)
             .map(|field| {
                 let value = example.and_then(|example| example.get(&field.wire));
-                self.value(field.ty.expr(), value)
+                self.value(&field.ty, value)
             })
             .collect()
     }
 
     /// A Rust expression of the argument type for `expr`, close to `example` when given.
-    pub fn value(&mut self, expr: &TypeExpr, example: Option<&Value>) -> String {
-        match expr {
-            TypeExpr::String => format!("{:?}", text_of(example).unwrap_or_else(|| "text".into())),
-            TypeExpr::Bool => truthy(example).unwrap_or(true).to_string(),
-            TypeExpr::I64 | TypeExpr::U64 => integer_of(example).unwrap_or(1).to_string(),
-            TypeExpr::F64 => "1.0".to_owned(),
-            TypeExpr::Json => format!(
+    pub fn value(&mut self, ty: &Ty, example: Option<&Value>) -> String {
+        match ty {
+            Ty::String => format!("{:?}", text_of(example).unwrap_or_else(|| "text".into())),
+            Ty::Bool => truthy(example).unwrap_or(true).to_string(),
+            Ty::I64 | Ty::U64 => integer_of(example).unwrap_or(1).to_string(),
+            Ty::F64 => "1.0".to_owned(),
+            Ty::Json => format!(
                 "serde_json::json!({})",
                 example.map_or_else(|| "null".to_owned(), Value::to_string)
             ),
-            TypeExpr::List(inner) => {
+            Ty::List(inner) => {
                 let first = example.and_then(|example| example.get(0));
                 format!("[{}]", self.value(inner, first))
             }
-            TypeExpr::Map(_) => "std::collections::BTreeMap::new()".to_owned(),
-            TypeExpr::Named(name, _) => self.named(name, example),
+            Ty::Map(_) => "std::collections::BTreeMap::new()".to_owned(),
+            Ty::Helper(helper, _) => {
+                let name = helper.name;
+                match helper.example {
+                    ExampleStyle::CheckedString => {
+                        self.wire_imports.insert(name.to_owned());
+                        let text = text_of(example).unwrap_or_else(|| "text".into());
+                        format!("{name}::new({text:?})?")
+                    }
+                    ExampleStyle::ParsedString => {
+                        self.wire_imports.insert(name.to_owned());
+                        let text =
+                            text_of(example).unwrap_or_else(|| "https://example.com/".into());
+                        format!("{name}::parse({text:?})?")
+                    }
+                    ExampleStyle::CheckedInteger => {
+                        self.wire_imports.insert(name.to_owned());
+                        format!("{name}::new({})?", integer_of(example).unwrap_or(1))
+                    }
+                    ExampleStyle::Literal => match helper.arg {
+                        ArgStyle::Bool => truthy(example).unwrap_or(true).to_string(),
+                        ArgStyle::IntoIntegerId => integer_of(example).unwrap_or(1).to_string(),
+                        _ => format!("{:?}", text_of(example).unwrap_or_else(|| "text".into())),
+                    },
+                    ExampleStyle::Default => "Default::default()".to_owned(),
+                }
+            }
+            Ty::Named(id) => self.named(*id, example),
         }
     }
 
-    fn named(&mut self, name: &str, example: Option<&Value>) -> String {
-        match resolve(self.spec, name) {
-            Some(Resolved::Helper(helper)) => match helper.example {
-                ExampleStyle::CheckedString => {
-                    self.wire_imports.insert(name.to_owned());
-                    let text = text_of(example).unwrap_or_else(|| "text".into());
-                    format!("{name}::new({text:?})?")
-                }
-                ExampleStyle::ParsedString => {
-                    self.wire_imports.insert(name.to_owned());
-                    let text = text_of(example).unwrap_or_else(|| "https://example.com/".into());
-                    format!("{name}::parse({text:?})?")
-                }
-                ExampleStyle::CheckedInteger => {
-                    self.wire_imports.insert(name.to_owned());
-                    format!("{name}::new({})?", integer_of(example).unwrap_or(1))
-                }
-                ExampleStyle::Literal => match helper.arg {
-                    ArgStyle::Bool => truthy(example).unwrap_or(true).to_string(),
-                    ArgStyle::IntoIntegerId => integer_of(example).unwrap_or(1).to_string(),
-                    _ => format!("{:?}", text_of(example).unwrap_or_else(|| "text".into())),
-                },
-                ExampleStyle::Default => "Default::default()".to_owned(),
-            },
-            Some(Resolved::Type(ty)) => {
-                self.type_imports.insert(name.to_owned());
-                match ty.kind {
-                    Kind::Enum => {
-                        let wanted = text_of(example);
-                        let value = ty
-                            .values
-                            .iter()
-                            .find(|value| Some(&value.wire) == wanted.as_ref())
-                            .or_else(|| ty.values.first());
-                        value.map_or_else(
-                            || format!("{name}::Unknown(String::new())"),
-                            |value| format!("{name}::{}", value.rust),
-                        )
-                    }
-                    Kind::Struct => {
-                        let args = self.constructor_args(&ty.fields, example);
-                        let mut text = format!("{name}::new({})", args.join(", "));
-                        // A value with no required fields says little as `new()`; show up to two
-                        // of the example's optional scalars, text first.
-                        if !ty.fields.iter().any(|field| field.required) {
-                            let mut present: Vec<(bool, &FieldSpec, TypeExpr, &Value)> = ty
-                                .fields
-                                .iter()
-                                .filter_map(|field| {
-                                    let value = example?.get(&field.wire)?;
-                                    let expr = field.ty.expr().clone();
-                                    let text_like = is_scalar(self.spec, &expr)?;
-                                    Some((text_like, field, expr, value))
-                                })
-                                .collect();
-                            // Stable sort: text-like fields first, spec order otherwise.
-                            present.sort_by_key(|(text_like, ..)| !text_like);
-                            for (_, field, expr, value) in present.into_iter().take(2) {
-                                let value = self.value(&expr, Some(value));
-                                text.push_str(&format!(".with_{}({value})", field.rust));
-                            }
-                        }
-                        text
-                    }
-                }
+    fn named(&mut self, id: TypeId, example: Option<&Value>) -> String {
+        let model = self.model;
+        let ty = model.named(id);
+        let name = &ty.name;
+        self.type_imports.insert(name.clone());
+        match &ty.shape {
+            Shape::Enum { values } => {
+                let wanted = text_of(example);
+                let value = values
+                    .iter()
+                    .find(|value| Some(&value.wire) == wanted.as_ref())
+                    .or_else(|| values.first());
+                value.map_or_else(
+                    || format!("{name}::Unknown(String::new())"),
+                    |value| format!("{name}::{}", value.rust),
+                )
             }
-            None => "Default::default()".to_owned(),
+            Shape::Struct { fields, .. } => {
+                let args = self.constructor_args(fields, example);
+                let mut text = format!("{name}::new({})", args.join(", "));
+                // A value with no required fields says little as `new()`; show up to two
+                // of the example's optional scalars, text first.
+                if !fields.iter().any(|field| field.required) {
+                    let mut present: Vec<(bool, &Field, &Value)> = fields
+                        .iter()
+                        .filter_map(|field| {
+                            let value = example?.get(&field.wire)?;
+                            let text_like = is_scalar(&field.ty)?;
+                            Some((text_like, field, value))
+                        })
+                        .collect();
+                    // Stable sort: text-like fields first, spec order otherwise.
+                    present.sort_by_key(|(text_like, ..)| !text_like);
+                    for (_, field, value) in present.into_iter().take(2) {
+                        let value = self.value(&field.ty, Some(value));
+                        text.push_str(&format!(".with_{}({value})", field.rust));
+                    }
+                }
+                text
+            }
         }
     }
 }
 
 /// `Some(true)` for text-like scalars, `Some(false)` for other scalars, `None` otherwise.
-fn is_scalar(spec: &Spec, expr: &TypeExpr) -> Option<bool> {
-    match expr {
-        TypeExpr::String => Some(true),
-        TypeExpr::Bool | TypeExpr::I64 | TypeExpr::U64 => Some(false),
-        TypeExpr::Named(name, _) => match resolve(spec, name) {
-            Some(Resolved::Helper(helper)) if helper.example == ExampleStyle::Literal => Some(
-                matches!(helper.arg, ArgStyle::IntoString | ArgStyle::IntoTextId),
-            ),
-            _ => None,
-        },
+fn is_scalar(ty: &Ty) -> Option<bool> {
+    match ty {
+        Ty::String => Some(true),
+        Ty::Bool | Ty::I64 | Ty::U64 => Some(false),
+        Ty::Helper(helper, _) if helper.example == ExampleStyle::Literal => Some(matches!(
+            helper.arg,
+            ArgStyle::IntoString | ArgStyle::IntoTextId
+        )),
         _ => None,
     }
 }

@@ -1,22 +1,11 @@
 //! Events: one file per event (`<Name>Event`), and `events/mod.rs` with the `Event` enum.
 
-use heck::ToSnakeCase;
 use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::docs;
-use super::rust_type::{ident, storage};
-use crate::model::{EventSpec, Loaded, Spec};
-
-/// The module (file) name of an event: `MessageAdd` -> `message_add`.
-pub fn module_name(event: &EventSpec) -> String {
-    event.rust_name.to_snake_case()
-}
-
-/// The struct name of an event: `<rust_name>Event`.
-pub fn struct_name(event: &EventSpec) -> String {
-    format!("{}Event", event.rust_name)
-}
+use super::tokens::ident;
+use crate::ir::Event;
 
 /// The envelope fields every event shares (`event`, handler id, `ts`, `auth`).
 fn envelope_fields() -> TokenStream {
@@ -33,9 +22,9 @@ fn envelope_fields() -> TokenStream {
 }
 
 /// Renders the file of one event.
-pub fn render(spec: &Spec, event: &EventSpec) -> TokenStream {
-    let name = ident(&struct_name(event));
-    let data_type = storage(spec, event.data.expr());
+pub fn render(event: &Event) -> TokenStream {
+    let name = ident(&event.struct_name);
+    let data_type = &event.data;
     let mut doc_text = format!("{}\n\n", event.summary.trim());
     if let Some(description) = &event.description {
         doc_text.push_str(description.trim());
@@ -49,7 +38,10 @@ pub fn render(spec: &Spec, event: &EventSpec) -> TokenStream {
         doc_text.push_str(&format!(" [Official documentation]({url})."));
     }
     let doc = docs::doc_attrs(&doc_text);
-    let data_doc = docs::doc_attrs(&format!("The payload (`data`): `{}`.", event.data));
+    let data_doc = docs::doc_attrs(&format!(
+        "The payload (`data`): `{}`.",
+        event.data_spec_type
+    ));
     let envelope = envelope_fields();
     let envelope_reads = envelope_reads();
     let deserialize = super::types::deserialize_via_wire(&name);
@@ -88,38 +80,34 @@ fn envelope_reads() -> TokenStream {
 }
 
 /// Renders `events/mod.rs`: module declarations, `Event`, `UnknownEvent` and dispatch.
-pub fn render_mod(events: &[Loaded<EventSpec>]) -> TokenStream {
+pub fn render_mod(events: &[Event]) -> TokenStream {
     let modules = events.iter().map(|event| {
-        let module = ident(&module_name(&event.item));
-        let name = ident(&struct_name(&event.item));
+        let module = ident(&event.module);
+        let name = ident(&event.struct_name);
         quote! {
             mod #module;
             pub use #module::#name;
         }
     });
     let variants = events.iter().map(|event| {
-        let variant = ident(&event.item.rust_name);
-        let name = ident(&struct_name(&event.item));
-        let doc = docs::doc_attrs(&format!(
-            "`{}`: {}",
-            event.item.name,
-            event.item.summary.trim()
-        ));
+        let variant = ident(&event.rust_name);
+        let name = ident(&event.struct_name);
+        let doc = docs::doc_attrs(&format!("`{}`: {}", event.name, event.summary.trim()));
         quote!(#doc #variant(#name),)
     });
-    let names = events.iter().map(|event| event.item.name.as_str());
+    let names = events.iter().map(|event| event.name.as_str());
     let name_arms = events.iter().map(|event| {
-        let variant = ident(&event.item.rust_name);
+        let variant = ident(&event.rust_name);
         quote!(Self::#variant(event) => &event.event,)
     });
     let auth_arms = events.iter().map(|event| {
-        let variant = ident(&event.item.rust_name);
+        let variant = ident(&event.rust_name);
         quote!(Self::#variant(event) => &event.auth,)
     });
     let dispatch_arms = events.iter().map(|event| {
-        let variant = ident(&event.item.rust_name);
-        let wire = event.item.wire_name.to_ascii_uppercase();
-        let name = ident(&struct_name(&event.item));
+        let variant = ident(&event.rust_name);
+        let wire = event.wire_name.to_ascii_uppercase();
+        let name = ident(&event.struct_name);
         quote!(#wire => #name::from_wire(value).map(Self::#variant),)
     });
     let envelope = envelope_fields();

@@ -9,9 +9,8 @@ use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 use serde_json::Value;
 
-use super::rust_type::ident;
-use crate::lookup::holds_secret;
-use crate::model::{EventSpec, MethodSpec, Source, Spec};
+use super::tokens::ident;
+use crate::ir::{Event, Method, Model, Source};
 
 /// A raw string literal holding `text`, with enough `#`s to be unambiguous.
 pub fn raw_literal(text: &str) -> TokenStream {
@@ -40,13 +39,10 @@ fn source_name(source: Source) -> &'static str {
 
 /// The example tests of one method: a module named after its file, with its documented error
 /// codes once (`ERRORS`) and one test per example, each example written once.
-pub fn method_tests(spec: &Spec, method: &MethodSpec) -> TokenStream {
-    let module = ident(&super::method::module_name(method));
+pub fn method_tests(method: &Method) -> TokenStream {
+    let module = ident(&method.module);
     let request = ident(&method.rust_name);
-    // A soft-error reader reshapes the answer (`result.result`, `DATA.RESULT`) into what it
-    // means, so only the other responses serialise back to the documented `result`.
-    let response_serializable =
-        !holds_secret(spec, method.response.ty.expr()) && method.response.soft_error.is_none();
+    let response_serializable = method.response.round_trips;
     let codes: Vec<&str> = method
         .errors
         .iter()
@@ -98,7 +94,7 @@ pub fn method_tests(spec: &Spec, method: &MethodSpec) -> TokenStream {
         .iter()
         .any(|example| example.error.is_some())
     {
-        let doc = format!(" The documented error codes of `{}`.", method.name);
+        let doc = format!(" The documented error codes of `{}`.", method.wire_name);
         quote! {
             #[doc = #doc]
             const ERRORS: &[&str] = &[#(#codes),*];
@@ -106,7 +102,7 @@ pub fn method_tests(spec: &Spec, method: &MethodSpec) -> TokenStream {
     } else {
         quote!()
     };
-    let doc = format!(" `{}`: {}", method.name, method.rust_name);
+    let doc = format!(" `{}`: {}", method.wire_name, method.rust_name);
     quote! {
         #[doc = #doc]
         mod #module {
@@ -119,8 +115,8 @@ pub fn method_tests(spec: &Spec, method: &MethodSpec) -> TokenStream {
 }
 
 /// The example tests of one event, in a module named after its file.
-pub fn event_tests(event: &EventSpec) -> TokenStream {
-    let module = ident(&super::events::module_name(event));
+pub fn event_tests(event: &Event) -> TokenStream {
+    let module = ident(&event.module);
     let variant = ident(&event.rust_name);
     let mut tests = Vec::new();
     for (index, example) in event.examples.iter().enumerate() {
@@ -161,20 +157,14 @@ pub fn event_tests(event: &EventSpec) -> TokenStream {
 
 /// `examples.rs`: every `FromExample` impl and every example test, in one `#[cfg(test)]`
 /// module, so the method, type and event files read like declarations.
-pub fn render_module(spec: &Spec) -> TokenStream {
-    let method_impls = spec.methods.iter().map(|loaded| {
-        let name = ident(&loaded.item.rust_name);
-        super::fields::from_example(spec, &quote!(crate::methods::#name), &loaded.item.params)
+pub fn render_module(model: &Model) -> TokenStream {
+    let method_impls = model.methods.iter().map(|method| {
+        let name = ident(&method.rust_name);
+        super::fields::from_example(&quote!(crate::methods::#name), &method.params)
     });
-    let type_impls = spec
-        .types
-        .iter()
-        .map(|loaded| super::types::from_example_impls(spec, &loaded.item));
-    let method_tests = spec
-        .methods
-        .iter()
-        .map(|loaded| method_tests(spec, &loaded.item));
-    let event_tests = spec.events.iter().map(|loaded| event_tests(&loaded.item));
+    let type_impls = model.groups.iter().map(super::types::from_example_impls);
+    let method_tests = model.methods.iter().map(method_tests);
+    let event_tests = model.events.iter().map(event_tests);
     quote! {
         #![doc = " Tests built from the spec's examples: every documented request is built through `new(..)` and the setters (the `FromExample` impls below) and serialised, every response and error decoded, every event decoded."]
 

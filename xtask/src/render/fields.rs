@@ -5,11 +5,8 @@ use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
 use super::docs;
-use super::rust_type::{
-    argument, example_type, getter, ident, needs_validation, storage, Conversion,
-};
-use crate::model::{FieldSpec, Spec};
-use crate::ty::TypeExpr;
+use super::tokens::{convert, ident};
+use crate::ir::{Conversion, Field};
 
 /// How fields are exposed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,11 +17,7 @@ pub enum Visibility {
     PublicDecoded,
 }
 
-fn expr_of(field: &FieldSpec) -> &TypeExpr {
-    field.ty.expr()
-}
-
-fn field_doc(field: &FieldSpec) -> TokenStream {
+fn field_doc(field: &Field) -> TokenStream {
     let mut text = format!("{} (`{}`)", field.docs.trim(), field.wire);
     if !field.constraints.is_empty() {
         text.push_str(&format!(
@@ -36,25 +29,24 @@ fn field_doc(field: &FieldSpec) -> TokenStream {
 }
 
 /// The field declarations of a struct (with their serde names).
-pub fn struct_fields(spec: &Spec, fields: &[FieldSpec], visibility: Visibility) -> TokenStream {
-    struct_fields_with(spec, fields, visibility, true)
+pub fn struct_fields(fields: &[Field], visibility: Visibility) -> TokenStream {
+    struct_fields_with(fields, visibility, true)
 }
 
 /// Like [`struct_fields`]; `serialized: false` for a type without a serde derive (it holds a
 /// token), whose fields then carry no serde attributes.
 pub fn struct_fields_with(
-    spec: &Spec,
-    fields: &[FieldSpec],
+    fields: &[Field],
     visibility: Visibility,
     serialized: bool,
 ) -> TokenStream {
     let declarations = fields.iter().map(|field| {
         let name = ident(&field.rust);
         let wire = &field.wire;
-        let stored = storage(spec, expr_of(field));
+        let stored = &field.storage;
         let doc = field_doc(field);
         let ty = if field.required {
-            stored
+            quote!(#stored)
         } else {
             quote!(Option<#stored>)
         };
@@ -82,14 +74,13 @@ pub fn struct_fields_with(
 }
 
 /// `new(..)` taking the required fields in order, and one setter per optional field.
-pub fn builder(spec: &Spec, fields: &[FieldSpec], new_doc: &str) -> TokenStream {
-    builder_with_extra(spec, fields, new_doc, &quote!())
+pub fn builder(fields: &[Field], new_doc: &str) -> TokenStream {
+    builder_with_extra(fields, new_doc, &quote!())
 }
 
 /// Like [`builder`], with extra initialisers for fields the spec does not list (`extra`).
 pub fn builder_with_extra(
-    spec: &Spec,
-    fields: &[FieldSpec],
+    fields: &[Field],
     new_doc: &str,
     extra_init: &TokenStream,
 ) -> TokenStream {
@@ -99,13 +90,14 @@ pub fn builder_with_extra(
     let mut arg_docs = String::new();
     for field in fields {
         let name = ident(&field.rust);
-        let (arg_type, conversion) = argument(spec, expr_of(field));
+        let arg_type = &field.argument;
+        let conversion = &field.conversion;
         if field.required {
             params.push(quote!(#name: #arg_type));
             if matches!(conversion, Conversion::Identity) {
                 inits.push(quote!(#name));
             } else {
-                let value = conversion.apply(quote!(#name));
+                let value = convert(conversion, quote!(#name));
                 inits.push(quote!(#name: #value));
             }
             arg_docs.push_str(&format!(
@@ -115,7 +107,7 @@ pub fn builder_with_extra(
                 field.wire
             ));
         } else {
-            let value = conversion.apply(quote!(#name));
+            let value = convert(conversion, quote!(#name));
             let doc = field_doc(field);
             let setter = setter_name(field);
             inits.push(quote!(#name: None));
@@ -155,7 +147,7 @@ pub fn builder_with_extra(
 /// The setter of an optional field: `with_<field>(self, value) -> Self`, the convention of every
 /// by-value setter across the workspace (`RetryPolicy::with_max_attempts`, `Tokens::with_scope`),
 /// which leaves the plain name to the getter.
-pub fn setter_name(field: &FieldSpec) -> Ident {
+pub fn setter_name(field: &Field) -> Ident {
     ident(&format!("with_{}", field.rust))
 }
 
@@ -163,11 +155,11 @@ pub fn setter_name(field: &FieldSpec) -> Ident {
 /// `<field>()` (Rust API guidelines C-GETTER; setters are `with_<field>`). Strings and lists are lent as `&str` / `&[T]`, flags (`ActiveFlag`,
 /// `YesNo`) read as `bool`, numbers are copied, anything else is lent; optional fields wrap
 /// that in `Option`.
-pub fn getters(spec: &Spec, fields: &[FieldSpec]) -> TokenStream {
+pub fn getters(fields: &[Field]) -> TokenStream {
     let getters = fields.iter().map(|field| {
-        let name = ident(&field.rust);
         let getter_name = ident(&field.rust);
-        let (ty, read) = getter(spec, expr_of(field), field.required, &name);
+        let ty = &field.getter_type;
+        let read = &field.getter_read;
         let doc = docs::doc_attrs(&format!(
             "Reads `{}`{}: {}",
             field.wire,
@@ -192,35 +184,32 @@ pub fn getters(spec: &Spec, fields: &[FieldSpec]) -> TokenStream {
 ///
 /// `path` is `None` for a method (parameters are named by their wire name) or the variable
 /// holding the path of the enclosing value (`ICON`, `MESSAGES[0]`).
-pub fn validations(spec: &Spec, fields: &[FieldSpec], path: Option<&Ident>) -> TokenStream {
-    let calls = fields
-        .iter()
-        .filter(|field| needs_validation(spec, expr_of(field)))
-        .map(|field| {
-            let name = ident(&field.rust);
-            let wire = &field.wire;
-            let at = match path {
-                None => quote!(#wire),
-                Some(path) => quote!(&crate::wire::join_path(#path, #wire)),
-            };
-            quote!(crate::wire::Validate::validate_at(&self.#name, #at)?;)
-        });
+pub fn validations(fields: &[Field], path: Option<&Ident>) -> TokenStream {
+    let calls = fields.iter().filter(|field| field.validates).map(|field| {
+        let name = ident(&field.rust);
+        let wire = &field.wire;
+        let at = match path {
+            None => quote!(#wire),
+            Some(path) => quote!(&crate::wire::join_path(#path, #wire)),
+        };
+        quote!(crate::wire::Validate::validate_at(&self.#name, #at)?;)
+    });
     quote!(#(#calls)*)
 }
 
 /// `impl FromExample` (in the generated `examples` test module): builds the value through
 /// `new(..)` and the setters from a documented JSON example, so the example tests exercise the
 /// public constructors. `path` is the type's path, e.g. `crate::methods::Activate`.
-pub fn from_example(spec: &Spec, path: &TokenStream, fields: &[FieldSpec]) -> TokenStream {
+pub fn from_example(path: &TokenStream, fields: &[Field]) -> TokenStream {
     let args = fields.iter().filter(|field| field.required).map(|field| {
         let wire = &field.wire;
-        let ty = example_type(spec, expr_of(field));
+        let ty = &field.example_type;
         quote!(crate::test_support::required::<#ty>(example, #wire))
     });
     let setters = fields.iter().filter(|field| !field.required).map(|field| {
         let wire = &field.wire;
         let setter = setter_name(field);
-        let ty = example_type(spec, expr_of(field));
+        let ty = &field.example_type;
         quote! {
             if let Some(value) = crate::test_support::optional::<#ty>(example, #wire) {
                 built = built.#setter(value);

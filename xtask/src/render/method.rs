@@ -1,40 +1,28 @@
 //! One file per method: the request struct, its constructor and setters, the response alias,
 //! the `Method` impl, and the tests built from the spec's examples.
 
-use heck::ToSnakeCase;
 use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::docs::{self, ExampleWriter};
 use super::fields;
-use super::rust_type::{ident, storage};
-use crate::model::{Auth, MethodSpec, Spec};
-
-/// The module (file) name of a method: `Activate` -> `activate`.
-pub fn module_name(method: &MethodSpec) -> String {
-    method.rust_name.to_snake_case()
-}
-
-/// The response type name of a method: `<rust_name>Response`.
-pub fn response_name(method: &MethodSpec) -> String {
-    format!("{}Response", method.rust_name)
-}
+use super::tokens::ident;
+use crate::ir::{Auth, Method, Model};
 
 /// Renders the file of one method.
-pub fn render(spec: &Spec, method: &MethodSpec) -> TokenStream {
+pub fn render(model: &Model, method: &Method) -> TokenStream {
     let name = ident(&method.rust_name);
-    let wire_name = &method.name;
-    let doc = docs::doc_attrs(&request_doc(spec, method));
-    let struct_fields = fields::struct_fields(spec, &method.params, fields::Visibility::Crate);
+    let wire_name = &method.wire_name;
+    let doc = docs::doc_attrs(&request_doc(model, method));
+    let struct_fields = fields::struct_fields(&method.params, fields::Visibility::Crate);
     let builder = fields::builder(
-        spec,
         &method.params,
         "Builds the request from its required parameters.",
     );
-    let getters = fields::getters(spec, &method.params);
-    let validations = fields::validations(spec, &method.params, None);
-    let checks = method.validate.iter().map(|check| {
-        let check = ident(check);
+    let getters = fields::getters(&method.params);
+    let validations = fields::validations(&method.params, None);
+    let checks = method.checks.iter().map(|check| {
+        let check = ident(&check.name);
         quote!(crate::wire::checks::#check(self)?;)
     });
     let auth = match method.auth {
@@ -42,12 +30,12 @@ pub fn render(spec: &Spec, method: &MethodSpec) -> TokenStream {
         Auth::OauthOrWebhook => quote!(crate::transport::AuthKind::OAuthOrWebhook),
     };
     let idempotent = method.idempotent;
-    let response_name = ident(&response_name(method));
-    let response_type = storage(spec, method.response.ty.expr());
+    let response_name = ident(&method.response_name);
+    let response_type = &method.response.storage;
     let response_doc = docs::doc_attrs(&format!(
         "The `result` of [`{}`] (`{wire_name}`): `{}`.{}",
         method.rust_name,
-        method.response.ty,
+        method.response.spec_type,
         method
             .response
             .docs
@@ -55,9 +43,7 @@ pub fn render(spec: &Spec, method: &MethodSpec) -> TokenStream {
             .map(|text| format!("\n\n{text}"))
             .unwrap_or_default()
     ));
-    // The one decoder of the answer: a named reader of `wire::responses` when the portal may
-    // report a failure inside a 200 answer, else the response type's own `WireDecode`.
-    let reader = ident(method.response.soft_error.as_deref().unwrap_or("plain"));
+    let reader = ident(&method.response.reader);
     let derive_default = if method.params.iter().any(|param| param.required) {
         quote!()
     } else {
@@ -102,7 +88,7 @@ pub fn render(spec: &Spec, method: &MethodSpec) -> TokenStream {
     }
 }
 
-fn request_doc(spec: &Spec, method: &MethodSpec) -> String {
+fn request_doc(model: &Model, method: &Method) -> String {
     let mut text = format!("{}\n\n", method.summary.trim());
     if let Some(description) = &method.description {
         text.push_str(description.trim());
@@ -119,7 +105,7 @@ fn request_doc(spec: &Spec, method: &MethodSpec) -> String {
     };
     text.push_str(&format!(
         "Wire name `{}`, scope `{}`; accepts {auth}; {retry}.",
-        method.name, method.scope
+        method.wire_name, method.scope
     ));
     match &method.docs_url {
         Some(url) => text.push_str(&format!(" [Official documentation]({url}).\n\n")),
@@ -132,13 +118,13 @@ fn request_doc(spec: &Spec, method: &MethodSpec) -> String {
         text.push_str(&docs::field_list(&method.params));
         text.push('\n');
     }
-    if !method.validate.is_empty() {
+    if !method.checks.is_empty() {
         text.push_str(&format!(
             "Checked before sending: {}.\n\n",
             method
-                .validate
+                .checks
                 .iter()
-                .map(|check| crate::helpers::check_summary(check))
+                .map(|check| check.summary)
                 .collect::<Vec<_>>()
                 .join("; ")
         ));
@@ -161,16 +147,16 @@ fn request_doc(spec: &Spec, method: &MethodSpec) -> String {
         text.push('\n');
     }
     text.push_str("# Example\n\n");
-    text.push_str(&example_code(spec, method));
+    text.push_str(&example_code(model, method));
     text
 }
 
-fn example_code(spec: &Spec, method: &MethodSpec) -> String {
+fn example_code(model: &Model, method: &Method) -> String {
     let request_example = method
         .examples
         .iter()
         .find_map(|example| example.request.as_ref());
-    let mut writer = ExampleWriter::new(spec);
+    let mut writer = ExampleWriter::new(model);
     let args = writer.constructor_args(&method.params, request_example);
     let mut tail = String::new();
     let first_optional = method.params.iter().find(|param| {
@@ -178,7 +164,7 @@ fn example_code(spec: &Spec, method: &MethodSpec) -> String {
     });
     if let Some(param) = first_optional {
         let value = writer.value(
-            param.ty.expr(),
+            &param.ty,
             request_example.and_then(|example| example.get(&param.wire)),
         );
         tail = format!(".with_{}({value})", param.rust);

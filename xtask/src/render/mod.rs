@@ -6,18 +6,17 @@ mod events;
 mod examples;
 mod fields;
 mod method;
-mod rust_type;
+mod tokens;
 mod types;
 
 use std::collections::BTreeMap;
 
-use heck::ToSnakeCase;
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use crate::ir::Model;
 use crate::model::Problem;
-use crate::resolve::Model;
-use rust_type::ident;
+use tokens::ident;
 
 /// Where the generated files go, relative to the workspace root.
 pub const GENERATED_DIR: &str = "crates/imconnector-api/src/generated";
@@ -28,12 +27,11 @@ pub const COMMAND: &str = "cargo xtask codegen";
 /// Every generated file: path relative to [`GENERATED_DIR`] (with `/`) -> contents.
 pub type Rendered = BTreeMap<String, String>;
 
-/// Renders every file from `spec`.
+/// Renders every file from the resolved `model`.
 ///
 /// # Errors
 /// A rendering failure (generated code that does not parse), naming the file.
 pub fn render(model: &Model) -> Result<Rendered, Vec<Problem>> {
-    let spec = model.spec();
     let mut files = Rendered::new();
     let mut problems = Vec::new();
     let mut add =
@@ -61,16 +59,15 @@ pub fn render(model: &Model) -> Result<Rendered, Vec<Problem>> {
     );
 
     let mut method_modules = Vec::new();
-    for loaded in &spec.methods {
-        let module = method::module_name(&loaded.item);
+    for resolved in &model.methods {
         add(
-            format!("methods/{module}.rs"),
-            &[&loaded.display_path],
-            method::render(spec, &loaded.item),
+            format!("methods/{}.rs", resolved.module),
+            &[&resolved.source],
+            method::render(model, resolved),
         );
-        let module = ident(&module);
-        let request = ident(&loaded.item.rust_name);
-        let response = ident(&method::response_name(&loaded.item));
+        let module = ident(&resolved.module);
+        let request = ident(&resolved.rust_name);
+        let response = ident(&resolved.response_name);
         method_modules.push(quote! {
             mod #module;
             pub use #module::{#request, #response};
@@ -86,15 +83,14 @@ pub fn render(model: &Model) -> Result<Rendered, Vec<Problem>> {
     );
 
     let mut type_modules = Vec::new();
-    for loaded in &spec.types {
-        let module = loaded.stem.to_snake_case();
+    for group in &model.groups {
         add(
-            format!("types/{module}.rs"),
-            &[&loaded.display_path],
-            types::render(spec, &loaded.item),
+            format!("types/{}.rs", group.module),
+            &[&group.source],
+            types::render(group),
         );
-        let module = ident(&module);
-        let names = loaded.item.types.iter().map(|ty| ident(&ty.name));
+        let module = ident(&group.module);
+        let names = group.types.iter().map(|ty| ident(&ty.name));
         type_modules.push(quote! {
             mod #module;
             pub use #module::{#(#names),*};
@@ -109,23 +105,23 @@ pub fn render(model: &Model) -> Result<Rendered, Vec<Problem>> {
         },
     );
 
-    for loaded in &spec.events {
+    for event in &model.events {
         add(
-            format!("events/{}.rs", events::module_name(&loaded.item)),
-            &[&loaded.display_path],
-            events::render(spec, &loaded.item),
+            format!("events/{}.rs", event.module),
+            &[&event.source],
+            events::render(event),
         );
     }
     add(
         "events/mod.rs".to_owned(),
         &["spec/events/*.json"],
-        events::render_mod(&spec.events),
+        events::render_mod(&model.events),
     );
 
     add(
         "examples.rs".to_owned(),
         &["spec/"],
-        examples::render_module(spec),
+        examples::render_module(model),
     );
 
     if problems.is_empty() {

@@ -5,36 +5,42 @@ use quote::quote;
 
 use super::docs;
 use super::fields::{self, Visibility};
-use super::rust_type::ident;
-use crate::lookup::holds_secret;
-use crate::model::{FieldSpec, Kind, Spec, TypeSpec, TypesFile, Usage};
-use crate::ty::TypeExpr;
+use super::tokens::ident;
+use crate::ir::{EnumValueSpec, Field, NamedType, Shape, TypeGroup, Usage};
 
 /// Renders every type of one group file.
-pub fn render(spec: &Spec, file: &TypesFile) -> TokenStream {
-    let items = file.types.iter().map(|ty| match ty.kind {
-        Kind::Struct => render_struct(spec, ty),
-        Kind::Enum => render_enum(ty),
+pub fn render(group: &TypeGroup) -> TokenStream {
+    let items = group.types.iter().map(|ty| match &ty.shape {
+        Shape::Struct {
+            fields,
+            keep_unknown,
+            secret,
+        } => render_struct(ty, fields, *keep_unknown, *secret),
+        Shape::Enum { values } => render_enum(ty, values),
     });
     quote!(#(#items)*)
 }
 
-fn render_struct(spec: &Spec, ty: &TypeSpec) -> TokenStream {
+fn render_struct(
+    ty: &NamedType,
+    fields: &[Field],
+    keep_unknown: bool,
+    secret: bool,
+) -> TokenStream {
     let name = ident(&ty.name);
-    let secret = holds_secret(spec, &TypeExpr::Named(ty.name.clone(), Vec::new()));
     let mut derives = vec![quote!(Debug), quote!(Clone)];
     if !secret {
         derives.push(quote!(PartialEq));
         derives.push(quote!(serde::Serialize));
     }
-    if ty.usage.is_request() && !ty.fields.iter().any(|field| field.required) {
+    if ty.usage.is_request() && !fields.iter().any(|field| field.required) {
         // `new()` takes nothing; `Default` says the same.
         derives.push(quote!(Default));
     }
     let mut doc_text = ty.docs.trim().to_owned();
-    if !ty.fields.is_empty() {
+    if !fields.is_empty() {
         doc_text.push_str("\n\n# Fields\n\n");
-        doc_text.push_str(&docs::field_list(&ty.fields));
+        doc_text.push_str(&docs::field_list(fields));
     }
     if ty.usage == Usage::Request {
         doc_text.push_str(
@@ -52,8 +58,7 @@ fn render_struct(spec: &Spec, ty: &TypeSpec) -> TokenStream {
     } else {
         Visibility::PublicDecoded
     };
-    let struct_fields = fields::struct_fields_with(spec, &ty.fields, visibility, !secret);
-    let keep_unknown = ty.keep_unknown && ty.usage.is_response();
+    let struct_fields = fields::struct_fields_with(fields, visibility, !secret);
     let flatten = if secret {
         quote!()
     } else {
@@ -75,13 +80,12 @@ fn render_struct(spec: &Spec, ty: &TypeSpec) -> TokenStream {
             quote!()
         };
         let builder = fields::builder_with_extra(
-            spec,
-            &ty.fields,
+            fields,
             &format!("Builds the `{}` from its required fields.", ty.name),
             &extra_init,
         );
         let path = ident("path");
-        let validations = fields::validations(spec, &ty.fields, Some(&path));
+        let validations = fields::validations(fields, Some(&path));
         let path_param = if validations.is_empty() {
             quote!(_path)
         } else {
@@ -89,7 +93,7 @@ fn render_struct(spec: &Spec, ty: &TypeSpec) -> TokenStream {
         };
         // Fields of `both` types are public already.
         let getters = if visibility == Visibility::Crate {
-            fields::getters(spec, &ty.fields)
+            fields::getters(fields)
         } else {
             quote!()
         };
@@ -111,12 +115,12 @@ fn render_struct(spec: &Spec, ty: &TypeSpec) -> TokenStream {
         quote!()
     };
     let decode = if ty.usage.is_response() {
-        struct_decode_impl(&name, &ty.fields, keep_unknown)
+        struct_decode_impl(&name, fields, keep_unknown)
     } else {
         quote!()
     };
     let secret_eq = if secret {
-        secret_partial_eq(spec, &name, &ty.fields, keep_unknown)
+        secret_partial_eq(&name, fields, keep_unknown)
     } else {
         quote!()
     };
@@ -142,23 +146,15 @@ fn render_struct(spec: &Spec, ty: &TypeSpec) -> TokenStream {
 /// (`wire::secrets_equal`), every other field with `==` (a nested struct holding a token has
 /// this impl too).
 fn secret_partial_eq(
-    spec: &Spec,
     name: &proc_macro2::Ident,
-    fields: &[FieldSpec],
+    fields: &[Field],
     keep_unknown: bool,
 ) -> TokenStream {
     let mut comparisons: Vec<TokenStream> = fields
         .iter()
         .map(|field| {
             let rust = ident(&field.rust);
-            let is_token = match field.ty.expr() {
-                TypeExpr::Named(type_name, _) => matches!(
-                    crate::lookup::resolve(spec, type_name),
-                    Some(crate::lookup::Resolved::Helper(helper)) if helper.secret
-                ),
-                _ => false,
-            };
-            match (is_token, field.required) {
+            match (field.secret, field.required) {
                 (true, true) => quote!(crate::wire::secrets_equal(&self.#rust, &other.#rust)),
                 (true, false) => {
                     quote!(crate::wire::optional_secrets_equal(&self.#rust, &other.#rust))
@@ -186,7 +182,7 @@ fn secret_partial_eq(
 /// serde round trip, which re-buffers every level of a nested value).
 fn struct_decode_impl(
     name: &proc_macro2::Ident,
-    fields: &[FieldSpec],
+    fields: &[Field],
     keep_unknown: bool,
 ) -> TokenStream {
     let reads = fields.iter().map(|field| {
@@ -236,24 +232,24 @@ pub fn deserialize_via_wire(name: &proc_macro2::Ident) -> TokenStream {
     }
 }
 
-fn render_enum(ty: &TypeSpec) -> TokenStream {
+fn render_enum(ty: &NamedType, values: &[EnumValueSpec]) -> TokenStream {
     let name = ident(&ty.name);
     let mut doc_text = ty.docs.trim().to_owned();
     doc_text.push_str(
         "\n\nSent and received as a string; a value this SDK does not know decodes as `Unknown`.",
     );
     let doc = docs::doc_attrs(&doc_text);
-    let variants = ty.values.iter().map(|value| {
+    let variants = values.iter().map(|value| {
         let variant = ident(&value.rust);
         let doc = docs::doc_attrs(&format!("{} (`{}`)", value.docs.trim(), value.wire));
         quote!(#doc #variant,)
     });
-    let to_wire = ty.values.iter().map(|value| {
+    let to_wire = values.iter().map(|value| {
         let variant = ident(&value.rust);
         let wire = &value.wire;
         quote!(Self::#variant => #wire,)
     });
-    let from_wire = ty.values.iter().map(|value| {
+    let from_wire = values.iter().map(|value| {
         let variant = ident(&value.rust);
         let wire = &value.wire;
         quote!(#wire => Self::#variant,)
@@ -319,16 +315,16 @@ fn render_enum(ty: &TypeSpec) -> TokenStream {
 
 /// The `FromExample` impls of one group's request structs and enums, for the generated
 /// `examples` test module.
-pub fn from_example_impls(spec: &Spec, file: &TypesFile) -> TokenStream {
-    let impls = file.types.iter().map(|ty| {
+pub fn from_example_impls(group: &TypeGroup) -> TokenStream {
+    let impls = group.types.iter().map(|ty| {
         let name = ident(&ty.name);
         let path = quote!(crate::types::#name);
-        match ty.kind {
-            Kind::Struct if ty.usage.is_request() => {
-                fields::from_example(spec, &path, &ty.fields)
+        match &ty.shape {
+            Shape::Struct { fields, .. } if ty.usage.is_request() => {
+                fields::from_example(&path, fields)
             }
-            Kind::Struct => quote!(),
-            Kind::Enum => quote! {
+            Shape::Struct { .. } => quote!(),
+            Shape::Enum { .. } => quote! {
                 impl crate::test_support::FromExample for #path {
                     fn from_example(example: &serde_json::Value) -> Self {
                         Self::from(<String as crate::test_support::FromExample>::from_example(example).as_str())
