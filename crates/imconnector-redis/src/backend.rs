@@ -7,7 +7,7 @@ use imconnector_transport::{ClientBuilder, RateLimit};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::{
-    bucket::{Fallback, SharedBucket, DEFAULT_BURST_SHARE, DEFAULT_RATE_SHARE},
+    bucket::{Fallback, Numbers, SharedBucket, DEFAULT_BURST_SHARE, DEFAULT_RATE_SHARE},
     error::RedisBackendError,
     eviction::{self, EvictingPolicy},
     keys::{check_client_id, check_prefix, PortalKeys, DEFAULT_PREFIX},
@@ -286,8 +286,9 @@ impl RedisBackend {
         })
     }
 
-    /// The shared bucket of portal `member_id` for its plan, `None` for [`RateLimit::Off`] (or a
-    /// zero rate or burst).
+    /// The shared bucket of portal `member_id` for `rate_limit`, `None` for [`RateLimit::Off`]
+    /// (or a zero rate or burst). Its numbers stay; see [`plan_bucket`](Self::plan_bucket) for
+    /// one that follows the portal's plan.
     ///
     /// # Errors
     /// [`RedisBackendError::InvalidMemberId`].
@@ -296,24 +297,43 @@ impl RedisBackend {
         member_id: &str,
         rate_limit: RateLimit,
     ) -> Result<Option<SharedBucket>, RedisBackendError> {
+        self.bucket(member_id, rate_limit, false)
+    }
+
+    /// The shared bucket of portal `member_id` that follows its plan: the standard bucket
+    /// (50 + 2/s) until a client built without
+    /// [`rate_limit`](imconnector_transport::ClientBuilder::rate_limit) has asked `app.info`,
+    /// then the plan's (Enterprise 250 + 5/s), margins applied.
+    ///
+    /// # Errors
+    /// [`RedisBackendError::InvalidMemberId`].
+    pub fn plan_bucket(&self, member_id: &str) -> Result<SharedBucket, RedisBackendError> {
+        self.bucket(member_id, RateLimit::Standard, true)?.ok_or(
+            RedisBackendError::InvalidSetting {
+                name: "rate_limit",
+                reason: "the standard bucket paces".to_owned(),
+            },
+        )
+    }
+
+    fn bucket(
+        &self,
+        member_id: &str,
+        rate_limit: RateLimit,
+        follows_plan: bool,
+    ) -> Result<Option<SharedBucket>, RedisBackendError> {
         let keys = self.keys(member_id)?;
-        let Some((per_second, burst)) = rate_limit.portal_numbers() else {
+        let shares = (self.settings.rate_share, self.settings.burst_share);
+        let Some(numbers) = Numbers::new(rate_limit, shares, follows_plan) else {
             return Ok(None);
         };
-        if per_second == 0 || burst == 0 {
-            return Ok(None);
-        }
-        let per_second = f64::from(per_second) * self.settings.rate_share;
-        let capacity = (f64::from(burst) * self.settings.burst_share)
-            .floor()
-            .max(1.0);
+        let fallback = Fallback::new(numbers.per_second(), numbers.capacity());
         Ok(Some(SharedBucket {
             connection: self.connection.clone(),
             keys,
             scripts: Arc::clone(&self.scripts),
-            per_second,
-            capacity,
-            fallback: Arc::new(Fallback::new(per_second, capacity)),
+            numbers: Arc::new(numbers),
+            fallback: Arc::new(fallback),
         }))
     }
 
@@ -329,14 +349,38 @@ impl RedisBackend {
         rate_limit: RateLimit,
         builder: ClientBuilder,
     ) -> Result<ClientBuilder, RedisBackendError> {
-        let builder = builder
-            .token_store(Arc::new(self.token_store(member_id)?))
-            .refresh_coordinator(Arc::new(self.refresh_lock(member_id)?))
-            .rate_limit(rate_limit);
+        let builder = self.coordinate(member_id, builder)?.rate_limit(rate_limit);
         Ok(match self.shared_bucket(member_id, rate_limit)? {
             Some(bucket) => builder.request_limiter(Arc::new(bucket)),
             None => builder,
         })
+    }
+
+    /// As [`configure`](Self::configure), with the [`plan_bucket`](Self::plan_bucket): the
+    /// client (given no `rate_limit`) asks the portal's plan once and every replica's bucket
+    /// follows it.
+    ///
+    /// # Errors
+    /// [`RedisBackendError::InvalidMemberId`].
+    pub fn configure_by_plan(
+        &self,
+        member_id: &str,
+        builder: ClientBuilder,
+    ) -> Result<ClientBuilder, RedisBackendError> {
+        let bucket = self.plan_bucket(member_id)?;
+        Ok(self
+            .coordinate(member_id, builder)?
+            .request_limiter(Arc::new(bucket)))
+    }
+
+    fn coordinate(
+        &self,
+        member_id: &str,
+        builder: ClientBuilder,
+    ) -> Result<ClientBuilder, RedisBackendError> {
+        Ok(builder
+            .token_store(Arc::new(self.token_store(member_id)?))
+            .refresh_coordinator(Arc::new(self.refresh_lock(member_id)?)))
     }
 }
 

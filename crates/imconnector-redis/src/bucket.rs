@@ -4,15 +4,15 @@
 use std::{
     num::NonZeroU32,
     sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, PoisonError, RwLock,
     },
     time::Duration,
 };
 
 use futures::future::BoxFuture;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use imconnector_transport::RequestLimiter;
+use imconnector_transport::{RateLimit, RequestLimiter};
 use redis::aio::ConnectionManager;
 
 use crate::{error::RedisBackendError, keys::PortalKeys, scripts::Scripts};
@@ -44,19 +44,81 @@ pub const DEFAULT_BURST_SHARE: f64 = 0.8;
 /// The feedback is shared: a `QUERY_LIMIT_EXCEEDED` ([`RequestLimiter::push_back`]) counts the
 /// shared bucket as full and pauses it for the refused request's retry wait, so every replica
 /// holds back, not only the one that was refused.
+///
+/// A bucket made by [`RedisBackend::plan_bucket`](crate::RedisBackend::plan_bucket) (as
+/// [`RedisBackend::portals_by_plan`](crate::RedisBackend::portals_by_plan) does for every
+/// portal) [follows the portal's plan](RequestLimiter::follows_plan): it starts with the
+/// standard bucket and, once the client has asked `app.info`, paces by the plan's (Enterprise
+/// 250 + 5/s), margins applied; each replica learns the plan from its own client.
 #[derive(Clone)]
 pub struct SharedBucket {
     pub(crate) connection: ConnectionManager,
     pub(crate) keys: Arc<PortalKeys>,
     pub(crate) scripts: Arc<Scripts>,
-    pub(crate) per_second: f64,
-    pub(crate) capacity: f64,
+    pub(crate) numbers: Arc<Numbers>,
     pub(crate) fallback: Arc<Fallback>,
+}
+
+/// The bucket's rate and burst (margins applied), changed when the plan becomes known.
+pub(crate) struct Numbers {
+    /// `f64` bits: read on every request, written once per client.
+    per_second: AtomicU64,
+    capacity: AtomicU64,
+    rate_share: f64,
+    burst_share: f64,
+    follows_plan: bool,
+}
+
+impl Numbers {
+    /// The numbers of `rate_limit` with the shares applied; `None` when it paces nothing.
+    pub(crate) fn new(
+        rate_limit: RateLimit,
+        (rate_share, burst_share): (f64, f64),
+        follows_plan: bool,
+    ) -> Option<Self> {
+        let (per_second, capacity) = Self::of(rate_limit, rate_share, burst_share)?;
+        Some(Self {
+            per_second: AtomicU64::new(per_second.to_bits()),
+            capacity: AtomicU64::new(capacity.to_bits()),
+            rate_share,
+            burst_share,
+            follows_plan,
+        })
+    }
+
+    fn of(rate_limit: RateLimit, rate_share: f64, burst_share: f64) -> Option<(f64, f64)> {
+        let (per_second, burst) = rate_limit.portal_numbers()?;
+        if per_second == 0 || burst == 0 {
+            return None;
+        }
+        let capacity = (f64::from(burst) * burst_share).floor().max(1.0);
+        Some((f64::from(per_second) * rate_share, capacity))
+    }
+
+    pub(crate) fn per_second(&self) -> f64 {
+        f64::from_bits(self.per_second.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn capacity(&self) -> f64 {
+        f64::from_bits(self.capacity.load(Ordering::Acquire))
+    }
+
+    /// Takes `rate_limit`'s numbers; `false` (nothing changed) for one that paces nothing.
+    fn adopt(&self, rate_limit: RateLimit) -> bool {
+        let Some((per_second, capacity)) = Self::of(rate_limit, self.rate_share, self.burst_share)
+        else {
+            return false;
+        };
+        self.per_second
+            .store(per_second.to_bits(), Ordering::Release);
+        self.capacity.store(capacity.to_bits(), Ordering::Release);
+        true
+    }
 }
 
 /// The local stand-in while Redis is unreachable.
 pub(crate) struct Fallback {
-    local: Option<DefaultDirectRateLimiter>,
+    local: RwLock<Option<Arc<DefaultDirectRateLimiter>>>,
     /// Redis failed: pace locally until the probe sees it again.
     degraded: AtomicBool,
     probing: AtomicBool,
@@ -64,32 +126,48 @@ pub(crate) struct Fallback {
 
 impl Fallback {
     pub(crate) fn new(per_second: f64, capacity: f64) -> Self {
+        Self {
+            local: RwLock::new(Self::limiter(per_second, capacity)),
+            degraded: AtomicBool::new(false),
+            probing: AtomicBool::new(false),
+        }
+    }
+
+    fn limiter(per_second: f64, capacity: f64) -> Option<Arc<DefaultDirectRateLimiter>> {
         let local = (per_second > 0.0).then(|| Duration::from_secs_f64(1.0 / per_second));
         // Truncation is intended: the burst is a whole number of requests.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let burst = NonZeroU32::new(capacity.max(1.0) as u32);
-        let local = local.zip(burst).and_then(|(period, burst)| {
-            Some(RateLimiter::direct(
+        local.zip(burst).and_then(|(period, burst)| {
+            Some(Arc::new(RateLimiter::direct(
                 Quota::with_period(period)?.allow_burst(burst),
-            ))
-        });
-        Self {
-            local,
-            degraded: AtomicBool::new(false),
-            probing: AtomicBool::new(false),
-        }
+            )))
+        })
+    }
+
+    fn set(&self, per_second: f64, capacity: f64) {
+        *self.local.write().unwrap_or_else(PoisonError::into_inner) =
+            Self::limiter(per_second, capacity);
+    }
+
+    fn local(&self) -> Option<Arc<DefaultDirectRateLimiter>> {
+        // Replaced whole or not at all: a panic elsewhere cannot leave it half-written.
+        self.local
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
 impl SharedBucket {
     /// The drain rate the replicas pace at together, requests per second (margin applied).
     pub fn per_second(&self) -> f64 {
-        self.per_second
+        self.numbers.per_second()
     }
 
     /// The burst the replicas use together (margin applied).
     pub fn burst(&self) -> f64 {
-        self.capacity
+        self.numbers.capacity()
     }
 
     /// Counts one request if the bucket has room; otherwise returns how long until it has.
@@ -101,8 +179,8 @@ impl SharedBucket {
             .scripts
             .bucket
             .key(&self.keys.bucket)
-            .arg(self.per_second)
-            .arg(self.capacity)
+            .arg(self.numbers.per_second())
+            .arg(self.numbers.capacity())
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(RedisBackendError::redis("run the shared rate limiter"))?;
@@ -142,7 +220,7 @@ impl SharedBucket {
                 }
             }
         }
-        if let Some(local) = &self.fallback.local {
+        if let Some(local) = self.fallback.local() {
             local.until_ready().await;
         }
     }
@@ -188,14 +266,26 @@ impl RequestLimiter for SharedBucket {
             let mut connection = bucket.connection.clone();
             let mut invocation = bucket.scripts.fill.key(&bucket.keys.bucket);
             invocation
-                .arg(bucket.capacity)
-                .arg(bucket.per_second)
+                .arg(bucket.numbers.capacity())
+                .arg(bucket.numbers.per_second())
                 .arg(pause_micros);
             let filled = invocation.invoke_async::<u8>(&mut connection);
             if let Ok(Err(error)) = tokio::time::timeout(REDIS_BUDGET, filled).await {
                 tracing::warn!(%error, key = %bucket.keys.bucket, "cannot share the portal's push-back");
             }
         });
+    }
+
+    fn follows_plan(&self) -> bool {
+        self.numbers.follows_plan
+    }
+
+    fn adopt_plan(&self, rate_limit: RateLimit) {
+        if self.numbers.follows_plan && self.numbers.adopt(rate_limit) {
+            self.fallback
+                .set(self.numbers.per_second(), self.numbers.capacity());
+            tracing::debug!(key = %self.keys.bucket, ?rate_limit, "the shared bucket follows the portal's plan");
+        }
     }
 }
 
@@ -204,8 +294,9 @@ impl std::fmt::Debug for SharedBucket {
         formatter
             .debug_struct("SharedBucket")
             .field("key", &self.keys.bucket)
-            .field("per_second", &self.per_second)
-            .field("burst", &self.capacity)
+            .field("per_second", &self.numbers.per_second())
+            .field("burst", &self.numbers.capacity())
+            .field("follows_plan", &self.numbers.follows_plan)
             .finish_non_exhaustive()
     }
 }

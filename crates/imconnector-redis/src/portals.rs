@@ -34,16 +34,29 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct RedisPortals {
     backend: RedisBackend,
-    rate_limit: RateLimit,
+    /// `None`: each portal's bucket follows its plan.
+    rate_limit: Option<RateLimit>,
 }
 
 impl RedisBackend {
-    /// A portal store on this backend; every portal's requests share one bucket for
-    /// `rate_limit` (its plan).
+    /// A portal store on this backend; each portal's requests share one bucket for
+    /// `rate_limit`, the same for every portal (see [`portals_by_plan`](Self::portals_by_plan)).
     pub fn portals(&self, rate_limit: RateLimit) -> RedisPortals {
         RedisPortals {
             backend: self.clone(),
-            rate_limit,
+            rate_limit: Some(rate_limit),
+        }
+    }
+
+    /// A portal store on this backend whose portals' shared buckets each follow the portal's
+    /// plan, without configuration: each portal's client asks `app.info` once and paces by its
+    /// bucket (Enterprise 250 + 5/s, every other plan 50 + 2/s; see
+    /// [`RedisBackend::configure_by_plan`]). Give the registry's client template no
+    /// `rate_limit`, or it wins.
+    pub fn portals_by_plan(&self) -> RedisPortals {
+        RedisPortals {
+            backend: self.clone(),
+            rate_limit: None,
         }
     }
 }
@@ -274,8 +287,12 @@ impl PortalStore for RedisPortals {
         record: &PortalRecord,
         builder: ClientBuilder,
     ) -> Result<ClientBuilder, PortalStoreError> {
-        self.backend
-            .configure(&record.member_id, self.rate_limit, builder)
-            .map_err(store_error)
+        match self.rate_limit {
+            Some(rate_limit) => self
+                .backend
+                .configure(&record.member_id, rate_limit, builder),
+            None => self.backend.configure_by_plan(&record.member_id, builder),
+        }
+        .map_err(store_error)
     }
 }

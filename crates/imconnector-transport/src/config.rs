@@ -163,8 +163,9 @@ impl ClientBuilder {
     /// itself: at its first call it asks `app.info` once (`LICENSE_FAMILY` `ent`:
     /// [`RateLimit::Enterprise`], any other plan: [`RateLimit::Standard`]) and paces by it from
     /// then on; until the answer, and when `app.info` fails or is refused, it paces by
-    /// [`RateLimit::Standard`]. A webhook client, or one with a
-    /// [`request_limiter`](Self::request_limiter), does not ask. [`Client::rate_limit`] says
+    /// [`RateLimit::Standard`]. A webhook client does not ask, nor does one with a
+    /// [`request_limiter`](Self::request_limiter) unless the limiter
+    /// [follows the plan](crate::RequestLimiter::follows_plan) (it is then handed the plan). [`Client::rate_limit`] says
     /// which profile is in use.
     pub fn rate_limit(mut self, rate_limit: RateLimit) -> Self {
         self.rate_limit = rate_limit;
@@ -252,7 +253,10 @@ impl ClientBuilder {
             Some(AuthConfig::Webhook(url)) => webhook_auth(&url)?,
         };
         let learns_plan = !self.rate_limit_configured
-            && self.request_limiter.is_none()
+            && self
+                .request_limiter
+                .as_ref()
+                .is_none_or(|limiter| limiter.follows_plan())
             && matches!(auth, Auth::OAuth { .. });
         Ok(Client::from_shared(Shared {
             http,

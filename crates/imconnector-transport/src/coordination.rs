@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use crate::{error::Error, tokens::Tokens};
+use crate::{error::Error, policy::RateLimit, tokens::Tokens};
 
 /// The OAuth `refresh_token` grant of a client, handed to a [`RefreshCoordinator`].
 pub trait TokenExchange: Send + Sync {
@@ -60,5 +60,20 @@ pub trait RequestLimiter: Send + Sync + 'static {
     /// Must not block; the default does nothing.
     fn push_back(&self, wait: Duration) {
         let _ = wait;
+    }
+
+    /// Whether this limiter paces by the portal's plan: then a client built without
+    /// [`ClientBuilder::rate_limit`](crate::ClientBuilder::rate_limit) asks `app.info` once, as
+    /// it does without a limiter, and hands the plan to [`adopt_plan`](Self::adopt_plan). The
+    /// default (`false`) is a limiter with numbers of its own, which nothing changes.
+    fn follows_plan(&self) -> bool {
+        false
+    }
+
+    /// The portal's plan became known: pace by its bucket from now on (called once per client,
+    /// only when [`follows_plan`](Self::follows_plan)). Must not block; the default does
+    /// nothing.
+    fn adopt_plan(&self, rate_limit: RateLimit) {
+        let _ = rate_limit;
     }
 }

@@ -106,11 +106,14 @@ impl Pacer {
         }
     }
 
-    /// Paces by `rate_limit` from now on (the portal's plan became known); nothing changes
-    /// when not pacing locally (limits off, or a shared limiter).
+    /// Paces by `rate_limit` from now on (the portal's plan became known): the local bucket,
+    /// or a shared limiter that follows the plan.
     pub(crate) fn adopt(&self, rate_limit: RateLimit) {
         if let (Some(bucket), Some(paced)) = (&self.bucket, rate_limit.paced()) {
             lock(bucket).set_paced(paced, Instant::now());
+        }
+        if let Some(shared) = self.shared.as_ref().filter(|shared| shared.follows_plan()) {
+            shared.adopt_plan(rate_limit);
         }
     }
 

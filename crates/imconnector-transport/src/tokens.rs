@@ -52,6 +52,11 @@ pub struct Tokens {
     pub refresh_token: SecretString,
     /// When the access token expires, if known.
     pub expires_at: Option<SystemTime>,
+    /// When the OAuth server issued this pair, by its clock when its answer says (`expires`
+    /// less `expires_in`), else the client's; set for every pair obtained from the server. The
+    /// refresh token dies 180 days after, unless the pair is refreshed first (see
+    /// [`KeepAlive`](crate::portals::KeepAlive)).
+    pub issued_at: Option<SystemTime>,
     /// The portal's REST base, e.g. `https://example.bitrix24.com/rest/`.
     pub client_endpoint: Option<String>,
     /// The OAuth server's REST base (`https://oauth.bitrix.info/rest/`).
@@ -75,6 +80,7 @@ impl Tokens {
             access_token: SecretString::from(access_token.into()),
             refresh_token: SecretString::from(refresh_token.into()),
             expires_at: None,
+            issued_at: None,
             client_endpoint: None,
             server_endpoint: None,
             domain: None,
@@ -89,6 +95,13 @@ impl Tokens {
     #[must_use]
     pub fn with_expires_at(mut self, expires_at: SystemTime) -> Self {
         self.expires_at = Some(expires_at);
+        self
+    }
+
+    /// Sets when the OAuth server issued the pair.
+    #[must_use]
+    pub fn with_issued_at(mut self, issued_at: SystemTime) -> Self {
+        self.issued_at = Some(issued_at);
         self
     }
 
@@ -155,10 +168,19 @@ impl Tokens {
             .or_else(|| {
                 number("expires_in").map(|secs| SystemTime::now() + Duration::from_secs(secs))
             });
+        // Dated by the server's clock when it says both (`expires` less `expires_in`): its
+        // clock is the one the refresh token's 180 days run on.
+        let issued_at = number("expires")
+            .zip(number("expires_in"))
+            .and_then(|(expires, lifetime)| expires.checked_sub(lifetime))
+            .map_or_else(SystemTime::now, |unix| {
+                UNIX_EPOCH + Duration::from_secs(unix)
+            });
         Ok(Tokens {
             access_token: SecretString::from(access_token),
             refresh_token: SecretString::from(refresh_token),
             expires_at,
+            issued_at: Some(issued_at),
             client_endpoint: text("client_endpoint").or_else(|| previous.client_endpoint.clone()),
             server_endpoint: text("server_endpoint").or_else(|| previous.server_endpoint.clone()),
             domain: text("domain").or_else(|| previous.domain.clone()),
@@ -177,6 +199,7 @@ impl fmt::Debug for Tokens {
             .field("access_token", &"[redacted]")
             .field("refresh_token", &"[redacted]")
             .field("expires_at", &self.expires_at.map(unix_seconds))
+            .field("issued_at", &self.issued_at.map(unix_seconds))
             .field("client_endpoint", &self.client_endpoint)
             .field("member_id", &self.member_id)
             .field("scope", &self.scope)
@@ -212,6 +235,8 @@ pub(crate) struct TokenRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expires_at: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    issued_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     client_endpoint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     server_endpoint: Option<String>,
@@ -233,6 +258,7 @@ impl From<&Tokens> for TokenRecord {
             access_token: tokens.access_token.expose_secret().to_owned(),
             refresh_token: tokens.refresh_token.expose_secret().to_owned(),
             expires_at: tokens.expires_at.map(unix_seconds),
+            issued_at: tokens.issued_at.map(unix_seconds),
             client_endpoint: tokens.client_endpoint.clone(),
             server_endpoint: tokens.server_endpoint.clone(),
             domain: tokens.domain.clone(),
@@ -251,6 +277,9 @@ impl From<TokenRecord> for Tokens {
             refresh_token: SecretString::from(record.refresh_token),
             expires_at: record
                 .expires_at
+                .map(|unix| UNIX_EPOCH + Duration::from_secs(unix)),
+            issued_at: record
+                .issued_at
                 .map(|unix| UNIX_EPOCH + Duration::from_secs(unix)),
             client_endpoint: record.client_endpoint,
             server_endpoint: record.server_endpoint,

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use imconnector::emulator::{AppSetup, DeliveryOutcome, Emulator};
 use imconnector::install::{AppUrls, Installer};
-use imconnector::portals::{MemoryPortalStore, PortalRegistry, PortalStore};
+use imconnector::portals::{KeepAlive, MemoryPortalStore, PortalRegistry, PortalStore};
 use imconnector::prelude::*;
 use imconnector::receiver::{DeliveryReport, HandlerError};
 use imconnector::transport::authorization::OAuthServer;
@@ -91,7 +91,10 @@ async fn real_portal(client_id: String) -> Result<(), BoxError> {
     // your own PortalStore) to keep them.
     let registry = Arc::new(PortalRegistry::new(app.clone(), MemoryPortalStore::new()));
     let oauth = OAuthServer::new(app)?.token_url(&oauth_server)?;
-    let mut installer = Installer::new(registry, oauth, connector(&urls)?, &urls)?;
+    let mut installer = Installer::new(Arc::clone(&registry), oauth, connector(&urls)?, &urls)?;
+    // Refreshes every portal's pair before it has been idle for 30 days: a refresh token left
+    // unused for 180 days dies, and the portal with it.
+    tokio::spawn(async move { registry.keep_alive(KeepAlive::default()).await });
     if let Ok(line) = env("IMCONNECTOR_LINE") {
         installer = installer.line(LineId::new(line.parse()?)?);
     }

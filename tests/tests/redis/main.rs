@@ -4,10 +4,12 @@
 
 mod code_flow;
 mod install;
+mod keep_alive;
 mod namespaces;
 mod outage;
 mod outbox;
 mod pacing;
+mod plan;
 mod refresh;
 mod registry;
 mod resilience;

@@ -26,6 +26,7 @@
 //! ```
 
 mod authorizations;
+mod keep_alive;
 mod known_tokens;
 mod record;
 mod store;
@@ -41,6 +42,10 @@ use crate::{Client, ClientBuilder, OAuthApp};
 use secrecy::SecretString;
 
 pub use authorizations::{StateSaved, DEFAULT_MAX_AUTHORIZATIONS, MAX_AUTHORIZATIONS_PER_PORTAL};
+pub use keep_alive::{
+    KeepAlive, KeepAliveError, KeepAliveReport, DEFAULT_KEEP_ALIVE_CONCURRENCY,
+    DEFAULT_KEEP_ALIVE_INTERVAL, DEFAULT_MAX_IDLE, REFRESH_TOKEN_LIFETIME,
+};
 use known_tokens::KnownTokens;
 pub use known_tokens::{DEFAULT_KNOWN_TOKENS, DEFAULT_KNOWN_TOKEN_AGE};
 pub use record::{InstallEventError, PortalRecord};
