@@ -22,6 +22,10 @@ pub(crate) struct Scripts {
     pub(crate) outbox_finish: Script,
     pub(crate) outbox_adopt: Script,
     pub(crate) outbox_held: Script,
+    pub(crate) inbox_append: Script,
+    pub(crate) inbox_ack: Script,
+    pub(crate) inbox_fail: Script,
+    pub(crate) inbox_touch: Script,
 }
 
 impl Scripts {
@@ -44,6 +48,10 @@ impl Scripts {
             outbox_finish: Script::new(include_str!("scripts/outbox_finish.lua")),
             outbox_adopt: Script::new(include_str!("scripts/outbox_adopt.lua")),
             outbox_held: Script::new(include_str!("scripts/outbox_held.lua")),
+            inbox_append: Script::new(include_str!("scripts/inbox_append.lua")),
+            inbox_ack: Script::new(include_str!("scripts/inbox_ack.lua")),
+            inbox_fail: Script::new(include_str!("scripts/inbox_fail.lua")),
+            inbox_touch: Script::new(include_str!("scripts/inbox_touch.lua")),
         }
     }
 }

@@ -5,6 +5,7 @@
 mod code_flow;
 mod keep_alive;
 mod reconcile;
+mod restart;
 pub mod support;
 mod takeover;
 mod update;
