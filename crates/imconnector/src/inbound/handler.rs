@@ -152,18 +152,6 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// `OnOfflineEvent`: rows wait in the portal's offline event queue. With an
-    /// [`OfflinePoller`](crate::offline::OfflinePoller), call its
-    /// [`wake`](crate::offline::OfflinePoller::wake) with `event.auth.member_id` so it reads
-    /// them now instead of at its next timer tick.
-    fn offline_queue_change(
-        &self,
-        event: OfflineQueueChangeEvent,
-    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
-        let _ = event;
-        async { Ok(()) }
-    }
-
     /// An event this SDK does not describe (bound by you for another purpose).
     fn unknown(
         &self,
