@@ -25,6 +25,7 @@ mod member_id;
 mod method;
 mod oauth;
 mod oauth_server;
+pub mod outbox;
 mod offline_cursor;
 mod pacing;
 mod plan;

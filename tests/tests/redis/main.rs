@@ -10,6 +10,7 @@ mod kill;
 mod namespaces;
 mod offline;
 mod outage;
+mod outbox;
 mod pacing;
 mod plan;
 mod refresh;
