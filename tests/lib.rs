@@ -2,6 +2,8 @@
 //! (a redis-server of a test's own) lives here. The OAuth server with faults is the emulator's
 //! (`OAuthFaults`, `hold_next_token_request`).
 
+#[path = "support/kill.rs"]
+pub mod kill;
 #[path = "support/redis_process.rs"]
 pub mod redis_process;
 

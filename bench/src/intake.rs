@@ -6,8 +6,9 @@
 //! 3. the receiver's check and decode (`receiver::verify_event`: parse, constant-time
 //!    application-token check, typed decode);
 //! 4. the receiver's axum `Router` driven with `tower::ServiceExt::oneshot`, including the
-//!    dispatch to an `EventHandler` that counts the events (the loop yields after each POST,
-//!    as a server's connection task does, so each event's task runs before the next POST).
+//!    inbound pipeline and an `EventHandler` that counts the events (the loop yields after
+//!    each POST, as a server's connection task does; each POST carries its own message id,
+//!    since the pipeline handles the same event once).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -70,6 +71,26 @@ pub fn sample() -> Result<(Vec<u8>, String), SetupError> {
         .ok_or("the example has no application token")?
         .to_owned();
     Ok((form.as_bytes().to_vec(), token))
+}
+
+/// The marker of the message id in [`sample`]'s body.
+const MESSAGE_ID: &[u8] = b"%5Bmessage_id%5D=";
+
+/// `body` (from [`sample`]) with its message id replaced by `id`: another event, since the
+/// receiver handles the same event once.
+///
+/// # Panics
+/// Never for [`sample`]'s body: it has a message id.
+pub fn numbered(body: &[u8], id: u64) -> String {
+    let text = String::from_utf8_lossy(body);
+    let marker = std::str::from_utf8(MESSAGE_ID).unwrap_or_default();
+    let Some(start) = text.find(marker).map(|at| at + marker.len()) else {
+        return text.into_owned();
+    };
+    let end = text[start..]
+        .find('&')
+        .map_or(text.len(), |length| start + length);
+    format!("{}{id}{}", &text[..start], &text[end..])
 }
 
 /// Counts the MessageAdd events dispatched to it.
@@ -184,10 +205,10 @@ pub fn run_path(path: Path, events: u64) -> Result<Row, SetupError> {
             let router = EventReceiver::new(SingleToken::new(token), counted.clone()).router();
             measure(label, events, || {
                 runtime.block_on(async {
-                    for _ in 0..events {
+                    for id in 0..events {
                         let request = Request::post("/")
                             .header(header::CONTENT_TYPE, FORM)
-                            .body(Body::from(body.clone()))?;
+                            .body(Body::from(numbered(&body, id)))?;
                         let response = router.clone().oneshot(request).await?;
                         if response.status() != StatusCode::OK {
                             return Err::<(), SetupError>(

@@ -3,9 +3,11 @@
 #![deny(missing_docs)]
 
 pub mod emulator_rps;
+pub mod inbox;
 pub mod intake;
 pub mod measure;
 pub mod memory;
+pub mod offline;
 pub mod overhead;
 pub mod portal;
 pub mod redis_outage;

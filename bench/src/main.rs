@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use imconnector_bench::portal::SetupError;
 use imconnector_bench::report::{machine, number, Table};
-use imconnector_bench::{emulator_rps, intake, memory, overhead, redis_outage, throughput};
+use imconnector_bench::{
+    emulator_rps, inbox, intake, memory, offline, overhead, redis_outage, throughput,
+};
 
 /// Benchmarks of imconnector-rs against its emulator.
 #[derive(Debug, Parser)]
@@ -16,8 +18,8 @@ struct Cli {
     /// Small sizes, about a minute in all (CI smoke); the figures are noisier.
     #[arg(long)]
     quick: bool,
-    /// Run only these sections (overhead, throughput, intake, emulator, memory, redis; redis
-    /// runs only with IMCONNECTOR_REDIS_URL set, and then also by default).
+    /// Run only these sections (overhead, throughput, offline, intake, emulator, memory, redis,
+    /// inbox; redis and inbox run only with IMCONNECTOR_REDIS_URL set, and then also by default).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Internal: only this client's calls (`sdk` or `floor`), for a profiler; see BENCHMARKS.md.
@@ -73,6 +75,9 @@ fn run(cli: &Cli) -> Result<(), SetupError> {
     if wanted(cli, "throughput") {
         throughput_section(cli.quick)?;
     }
+    if wanted(cli, "offline") {
+        offline_section(cli.quick)?;
+    }
     if wanted(cli, "intake") {
         intake_section(cli.quick)?;
     }
@@ -85,6 +90,9 @@ fn run(cli: &Cli) -> Result<(), SetupError> {
     // Not in the default run without Redis; asked for by name, it says why it is skipped.
     if wanted(cli, "redis") && (redis_outage::wanted() || !cli.only.is_empty()) {
         redis_section(cli.quick)?;
+    }
+    if wanted(cli, "inbox") && (inbox::wanted() || !cli.only.is_empty()) {
+        inbox_section(cli.quick)?;
     }
     println!("Total time: {:.1} s.", started.elapsed().as_secs_f64());
     Ok(())
@@ -191,6 +199,57 @@ fn overhead_table(figures: &overhead::Figures) -> Table {
         ),
     ]);
     table
+}
+
+fn offline_section(quick: bool) -> Result<(), SetupError> {
+    let replies = if quick { 200 } else { 1_000 };
+    let workload = |confirm| offline::Workload {
+        replies,
+        chats: 50,
+        time_scale: 25.0,
+        confirm,
+    };
+    println!("## Offline event rows within the bucket\n");
+    let mut table = Table::new(&[
+        "confirmation",
+        "rows",
+        "REST calls (per method)",
+        "rows / call",
+        "seconds",
+        "rows/s",
+        "rows/s on a real portal (2 calls/s)",
+        "QUERY_LIMIT_EXCEEDED",
+        "left in the queue",
+    ]);
+    for confirm in [true, false] {
+        let figures = offline::run(workload(confirm))?;
+        let calls: Vec<String> = figures
+            .requests
+            .iter()
+            .map(|(method, count)| format!("{method} {count}"))
+            .collect();
+        table.row(vec![
+            if confirm {
+                "one `send.status.delivery` per reply"
+            } else {
+                "none"
+            }
+            .to_owned(),
+            number(figures.handled as f64, 0),
+            format!("{} ({})", figures.total_requests(), calls.join(", ")),
+            format!(
+                "{:.1}",
+                figures.handled as f64 / figures.total_requests().max(1) as f64
+            ),
+            format!("{:.2}", figures.elapsed.as_secs_f64()),
+            number(figures.rows_per_second(), 0),
+            number(figures.rows_per_portal_second(), 1),
+            figures.limit_refusals.to_string(),
+            figures.left.to_string(),
+        ]);
+    }
+    println!("{}", table.render());
+    Ok(())
 }
 
 fn throughput_section(quick: bool) -> Result<(), SetupError> {
@@ -431,6 +490,43 @@ fn redis_section(quick: bool) -> Result<(), SetupError> {
             format!("{} ({})", phase.errors, phase.limit_errors),
         ]);
     }
+    println!("{}", table.render());
+    Ok(())
+}
+
+fn inbox_section(quick: bool) -> Result<(), SetupError> {
+    if !inbox::wanted() {
+        println!(
+            "## The durable inbox: skipped ({} is not set; run `eval \"$(bash .ci/redis.sh start)\"` first)\n",
+            inbox::URL_VAR
+        );
+        return Ok(());
+    }
+    let (posts, events) = if quick { (500, 2_000) } else { (5_000, 20_000) };
+    let figures = inbox::run(posts, events)?;
+    println!("## The durable inbox (Redis Streams, local redis-server)\n");
+    println!(
+        "Time from an event POST to its 200 with the Redis inbox (verified, appended, answered), \
+         {} POSTs one at a time over loopback HTTP: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms \
+         (target p99 <= 5 ms).\n",
+        figures.latency_posts,
+        figures.p50.as_secs_f64() * 1e3,
+        figures.p99.as_secs_f64() * 1e3,
+        figures.max.as_secs_f64() * 1e3,
+    );
+    let mut table = Table::new(&["pipeline", "events", "events/s", "vs in memory"]);
+    table.row(vec![
+        "in memory (POST, handler)".to_owned(),
+        number(figures.events as f64, 0),
+        number(figures.memory_rate, 0),
+        "1.00".to_owned(),
+    ]);
+    table.row(vec![
+        "durable (POST, XADD, XREADGROUP, handler, XACK)".to_owned(),
+        number(figures.events as f64, 0),
+        number(figures.durable_rate, 0),
+        format!("{:.2}", figures.durable_rate / figures.memory_rate),
+    ]);
     println!("{}", table.render());
     Ok(())
 }

@@ -146,6 +146,7 @@ pub const HELPERS: &[Helper] = &[
     },
     helper("SessionId", ArgStyle::IntoIntegerId, ExampleStyle::Literal),
     helper("SettingsUrl", ArgStyle::AsIs, ExampleStyle::ParsedString),
+    helper("SourceKey", ArgStyle::IntoTextId, ExampleStyle::Literal),
     helper("YesNo", ArgStyle::Bool, ExampleStyle::Literal),
 ];
 
@@ -160,6 +161,7 @@ pub const CHECKS: &[&str] = &[
     "messages_complete",
     "messages_identified",
     "messages_not_empty",
+    "process_id_present",
 ];
 
 /// What a check of [`CHECKS`] refuses, for the request's documentation (the checks themselves
@@ -170,6 +172,7 @@ pub fn check_summary(check: &str) -> &'static str {
         "messages_complete" => "every message names `user.id` and `chat.id` and has `message.text` or `message.files`, every file a `url`",
         "messages_identified" => "every message names `user.id`, `message.id` and `chat.id`",
         "messages_not_empty" => "`MESSAGES` is not empty",
+        "process_id_present" => "`process_id` is not empty",
         _ => "a named check",
     }
 }

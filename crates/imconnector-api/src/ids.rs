@@ -8,6 +8,7 @@
 //! - Bitrix24's ids, integers: [`BitrixChatId`], [`BitrixMessageId`], [`BitrixUserId`],
 //!   [`SessionId`], [`BitrixFileId`]; the portal's [`MemberId`]. One type per kind, so one
 //!   cannot be passed where another is meant; each reads a JSON string or number.
+//! - [`SourceKey`]: the source key of offline events (`auth_connector`).
 //! - [`Id`]: another id the server sends as a string or a number (an event handler's), kept
 //!   as text.
 //! - [`DataImageUri`]: a connector icon (`data:image/...`).
@@ -15,5 +16,5 @@
 pub use crate::wire::{
     BitrixChatId, BitrixFileId, BitrixMessageId, BitrixUserId, ConnectorId, DataImageUri,
     EventsUrl, ExternalChatId, ExternalMessageId, ExternalUserId, Id, LineId, MemberId, SessionId,
-    SettingsUrl,
+    SettingsUrl, SourceKey,
 };

@@ -10,6 +10,7 @@ mod event_decode;
 #[rustfmt::skip]
 mod generated;
 pub mod ids;
+mod offline_decode;
 pub mod php;
 mod results;
 pub mod soft_errors;

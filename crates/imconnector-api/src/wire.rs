@@ -33,7 +33,7 @@ pub(crate) use secrecy::SecretString;
 pub(crate) use secret::{optional_secrets_equal, secrets_equal};
 pub use typed_ids::{
     BitrixChatId, BitrixFileId, BitrixMessageId, BitrixUserId, ExternalChatId, ExternalMessageId,
-    ExternalUserId, SessionId,
+    ExternalUserId, SessionId, SourceKey,
 };
 pub use urls::{EventsUrl, SettingsUrl};
 pub(crate) use validate::{join_path, Validate};

@@ -25,6 +25,8 @@ pub(crate) struct PortalKeys {
     pub(crate) authorizations: String,
     /// String `1` once the connector is provisioned on the portal; absent otherwise.
     pub(crate) provisioned: String,
+    /// String: the offline poller's `process_id` (`RedisOfflineCursors`).
+    pub(crate) offline_cursor: String,
 }
 
 /// Set: the `member_id` of every stored portal (the one key not of one portal).
@@ -49,6 +51,7 @@ impl PortalKeys {
             portal: format!("{base}:portal"),
             authorizations: format!("{base}:authorizations"),
             provisioned: format!("{base}:provisioned"),
+            offline_cursor: format!("{base}:offline-cursor"),
         })
     }
 }

@@ -16,6 +16,16 @@ pub(crate) struct Scripts {
     pub(crate) authorization_save: Script,
     pub(crate) authorization_take: Script,
     pub(crate) mark_provisioned: Script,
+    pub(crate) outbox_append: Script,
+    pub(crate) outbox_mark: Script,
+    pub(crate) outbox_requeue: Script,
+    pub(crate) outbox_finish: Script,
+    pub(crate) outbox_adopt: Script,
+    pub(crate) outbox_held: Script,
+    pub(crate) inbox_append: Script,
+    pub(crate) inbox_ack: Script,
+    pub(crate) inbox_fail: Script,
+    pub(crate) inbox_touch: Script,
 }
 
 impl Scripts {
@@ -32,6 +42,16 @@ impl Scripts {
             authorization_save: Script::new(include_str!("scripts/authorization_save.lua")),
             authorization_take: Script::new(include_str!("scripts/authorization_take.lua")),
             mark_provisioned: Script::new(include_str!("scripts/mark_provisioned.lua")),
+            outbox_append: Script::new(include_str!("scripts/outbox_append.lua")),
+            outbox_mark: Script::new(include_str!("scripts/outbox_mark.lua")),
+            outbox_requeue: Script::new(include_str!("scripts/outbox_requeue.lua")),
+            outbox_finish: Script::new(include_str!("scripts/outbox_finish.lua")),
+            outbox_adopt: Script::new(include_str!("scripts/outbox_adopt.lua")),
+            outbox_held: Script::new(include_str!("scripts/outbox_held.lua")),
+            inbox_append: Script::new(include_str!("scripts/inbox_append.lua")),
+            inbox_ack: Script::new(include_str!("scripts/inbox_ack.lua")),
+            inbox_fail: Script::new(include_str!("scripts/inbox_fail.lua")),
+            inbox_touch: Script::new(include_str!("scripts/inbox_touch.lua")),
         }
     }
 }

@@ -158,32 +158,66 @@ impl TokenStore for FileTokenStore {
         let path = self.path.clone();
         let record = TokenRecord::from(tokens);
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || write_atomically(&path, &record))
+            let bytes = serde_json::to_vec_pretty(&record).map_err(|error| {
+                TokenStoreError::with_source(
+                    format!("cannot encode tokens for {}", path.display()),
+                    error,
+                )
+            })?;
+            tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
                 .await
-                .map_err(|error| {
-                    TokenStoreError::with_source("token file writer panicked", error)
-                })?
+                .map_err(|error| TokenStoreError::with_source("token file writer panicked", error))?
+                .map_err(|error| TokenStoreError::with_source(error.to_string(), error))
         })
     }
 }
 
-fn write_atomically(path: &Path, record: &TokenRecord) -> Result<(), TokenStoreError> {
+/// Why [`write_atomically`] failed: what it was doing, for which file.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {doing} for {path}")]
+pub(crate) struct WriteError {
+    doing: &'static str,
+    path: String,
+    #[source]
+    source: std::io::Error,
+}
+
+/// Writes `bytes` to `path` so that a crash leaves the old content or the new, never half:
+/// a temporary file in the same directory (mode 0600 on Unix), flushed to disk, renamed over
+/// `path`, and the directory flushed so the rename itself survives a power loss.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    let failed = |what: &str| format!("cannot {what} for {}", path.display());
-    let bytes = serde_json::to_vec_pretty(record)
-        .map_err(|error| TokenStoreError::with_source(failed("encode tokens"), error))?;
+    let failed = |doing: &'static str| {
+        let path = path.display().to_string();
+        move |source: std::io::Error| WriteError {
+            doing,
+            path,
+            source,
+        }
+    };
     // tempfile creates the file with mode 0600 on Unix and removes it if we fail before persist.
-    let mut file = tempfile::NamedTempFile::new_in(directory)
-        .map_err(|error| TokenStoreError::with_source(failed("create a temporary file"), error))?;
-    file.write_all(&bytes)
+    let mut file =
+        tempfile::NamedTempFile::new_in(directory).map_err(failed("create a temporary file"))?;
+    file.write_all(bytes)
         .and_then(|()| file.as_file().sync_all())
-        .map_err(|error| TokenStoreError::with_source(failed("write a temporary file"), error))?;
-    file.persist(path).map_err(|error| {
-        TokenStoreError::with_source(failed("rename the temporary file"), error.error)
-    })?;
+        .map_err(failed("write a temporary file"))?;
+    file.persist(path)
+        .map_err(|error| error.error)
+        .map_err(failed("rename the temporary file"))?;
+    sync_directory(directory).map_err(failed("flush the directory"))
+}
+
+#[cfg(unix)]
+fn sync_directory(directory: &Path) -> std::io::Result<()> {
+    std::fs::File::open(directory)?.sync_all()
+}
+
+/// Directories cannot be opened as files elsewhere; the rename is as durable as the OS makes it.
+#[cfg(not(unix))]
+fn sync_directory(_directory: &Path) -> std::io::Result<()> {
     Ok(())
 }
 

@@ -12,9 +12,13 @@
 //! `IMCONNECTOR_PORTAL_URL`, `IMCONNECTOR_CLIENT_ID`, `IMCONNECTOR_CLIENT_SECRET`,
 //! `IMCONNECTOR_ACCESS_TOKEN`, `IMCONNECTOR_REFRESH_TOKEN`, `IMCONNECTOR_HANDLER_URL`,
 //! `IMCONNECTOR_SETTINGS_URL`, `IMCONNECTOR_CONNECTOR` and `IMCONNECTOR_LINE`; it only examines
-//! unless `IMCONNECTOR_DOCTOR_FIX=1`.
+//! unless `IMCONNECTOR_DOCTOR_FIX=1`. Refreshed token pairs are kept in `tokens.json` in
+//! `IMCONNECTOR_STATE_DIR` (default `imconnector-state`; a temporary directory against the
+//! emulator), and a later run starts from the stored pair.
 
 use std::error::Error;
+use std::path::Path;
+use std::sync::Arc;
 
 use imconnector::doctor::Doctor;
 use imconnector::emulator::{client_builder, AppCredentials, AppSetup, Emulator};
@@ -35,7 +39,11 @@ async fn main() -> Result<(), BoxError> {
         "imconnector doctor against the embedded emulator at {}\n",
         emulator.rest_url()
     );
-    let client = client_builder(&emulator).build()?;
+    // Refreshed pairs go to files (temporary ones: the emulated portal is new at every run).
+    let state = tempfile::tempdir()?;
+    let client = client_builder(&emulator)
+        .token_store(file_store(state.path(), "tokens.json"))
+        .build()?;
     // Events of the emulated portal go nowhere here: the doctor does not need them delivered.
     let setup = connector_setup(
         "doctor_demo",
@@ -57,7 +65,7 @@ async fn main() -> Result<(), BoxError> {
         .call(&ActivateConnector::new(setup.id().clone(), line_2, false))
         .await?;
     let helper = emulator.install_app();
-    let helper_client = client_of(&emulator, &helper)?;
+    let helper_client = client_of(&emulator, &helper, state.path())?;
     helper_client
         .call(&BindEvent::new(
             "OnImConnectorMessageAdd",
@@ -95,7 +103,7 @@ async fn main() -> Result<(), BoxError> {
     ))?;
     emulator.install(&unfinished.client_id).await?;
     emulator.set_app_scope(&unfinished.client_id, &["imopenlines"])?;
-    let unfinished_client = client_of(&emulator, &unfinished)?;
+    let unfinished_client = client_of(&emulator, &unfinished, state.path())?;
     let setup = connector_setup(
         "doctor_demo",
         "http://127.0.0.1:9/events",
@@ -114,8 +122,13 @@ async fn main() -> Result<(), BoxError> {
     Ok(())
 }
 
+/// A token store in `directory`.
+fn file_store(directory: &Path, name: &str) -> Arc<FileTokenStore> {
+    Arc::new(FileTokenStore::new(directory.join(name)))
+}
+
 /// A client of another app of the emulated portal, with its admin's tokens.
-fn client_of(emulator: &Emulator, app: &AppCredentials) -> Result<Client, BoxError> {
+fn client_of(emulator: &Emulator, app: &AppCredentials, state: &Path) -> Result<Client, BoxError> {
     let tokens = emulator.tokens_for(&app.client_id, 1)?;
     Ok(Client::builder()
         .oauth(
@@ -127,6 +140,7 @@ fn client_of(emulator: &Emulator, app: &AppCredentials) -> Result<Client, BoxErr
         )
         .portal(emulator.rest_url())
         .oauth_server(emulator.oauth_url())
+        .token_store(file_store(state, &format!("{}.json", app.client_id)))
         .build()?)
 }
 
@@ -152,17 +166,27 @@ async fn real_portal() -> Result<(), BoxError> {
         rest.push_str("/rest");
     }
     rest.push('/');
+    let state =
+        std::env::var("IMCONNECTOR_STATE_DIR").unwrap_or_else(|_| "imconnector-state".to_owned());
+    std::fs::create_dir_all(&state)?;
+    let store = file_store(Path::new(&state), "tokens.json");
+    // The pair the last refresh stored; the one from the environment on the first run.
+    let tokens = match store.load().await? {
+        Some(stored) => stored,
+        None => Tokens::new(
+            var("IMCONNECTOR_ACCESS_TOKEN")?,
+            var("IMCONNECTOR_REFRESH_TOKEN")?,
+        ),
+    };
     let client = Client::builder()
         .oauth(
             OAuthApp::new(
                 var("IMCONNECTOR_CLIENT_ID")?,
                 var("IMCONNECTOR_CLIENT_SECRET")?,
             ),
-            Tokens::new(
-                var("IMCONNECTOR_ACCESS_TOKEN")?,
-                var("IMCONNECTOR_REFRESH_TOKEN")?,
-            ),
+            tokens,
         )
+        .token_store(store)
         .portal(&rest)
         .build()?;
     let setup = connector_setup(

@@ -8,10 +8,11 @@
 //! ```
 //!
 //! Runs against the embedded emulator: a customer writes, an operator replies twice, and the
-//! chat is printed. For a real portal, build the `Client` from your application's tokens and
-//! serve `app` on the address your handler URLs point to.
+//! chat is printed. For a real portal, build the `Client` as the README shows (its tokens in a
+//! `FileTokenStore` or Redis) and serve `app` on the address your handler URLs point to.
 
 use std::error::Error;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -91,7 +92,13 @@ async fn settings_page(
 async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     let emulator = Emulator::builder().start().await?;
     let app = emulator.app();
-    let client = client_builder(&emulator).build()?;
+    // Refreshed pairs go to a file (a temporary one: the emulated portal is new at every run).
+    let state = tempfile::tempdir()?;
+    let client = client_builder(&emulator)
+        .token_store(Arc::new(FileTokenStore::new(
+            state.path().join("tokens.json"),
+        )))
+        .build()?;
     let application_token = app.application_token.expose_secret().to_owned();
 
     let (confirmed, mut confirmations) = mpsc::unbounded_channel();

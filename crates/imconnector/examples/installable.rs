@@ -20,6 +20,12 @@
 //! | `IMCONNECTOR_LISTEN` | where to listen (default `127.0.0.1:8080`) |
 //! | `IMCONNECTOR_OAUTH_SERVER` | the token endpoint (default `https://oauth.bitrix.info/oauth/token/`) |
 //! | `IMCONNECTOR_LINE` | the open line to connect (default: the first one) |
+//! | `IMCONNECTOR_STATE_DIR` | where installed portals are kept (default `imconnector-state`) |
+//!
+//! Installed portals, each with the token pair the portal last issued, are kept in files
+//! (a `FilePortalStore`), so a restart serves every portal installed before it (the portal
+//! never resends ONAPPINSTALL). Replicas share them in Redis (`imconnector_redis::RedisPortals`).
+//! Against the emulator, whose portal is new at every run, the files go to a temporary directory.
 
 use std::error::Error;
 use std::sync::Arc;
@@ -27,7 +33,7 @@ use std::time::Duration;
 
 use imconnector::emulator::{AppSetup, DeliveryOutcome, Emulator};
 use imconnector::install::{AppUrls, Installer};
-use imconnector::portals::{KeepAlive, MemoryPortalStore, PortalRegistry, PortalStore};
+use imconnector::portals::{FilePortalStore, KeepAlive, PortalRegistry, PortalStore};
 use imconnector::prelude::*;
 use imconnector::receiver::{DeliveryReport, HandlerError};
 use imconnector::transport::authorization::OAuthServer;
@@ -87,9 +93,11 @@ async fn real_portal(client_id: String) -> Result<(), BoxError> {
     let listen = env("IMCONNECTOR_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
     let oauth_server =
         env("IMCONNECTOR_OAUTH_SERVER").unwrap_or_else(|_| DEFAULT_OAUTH_SERVER.to_owned());
-    // In memory: portals are forgotten on restart. Use imconnector_redis::RedisPortals (or
-    // your own PortalStore) to keep them.
-    let registry = Arc::new(PortalRegistry::new(app.clone(), MemoryPortalStore::new()));
+    // Portals in files: a restart serves every portal installed before it. Replicas share
+    // imconnector_redis::RedisPortals instead.
+    let state = env("IMCONNECTOR_STATE_DIR").unwrap_or_else(|_| "imconnector-state".to_owned());
+    let store = FilePortalStore::new(std::path::Path::new(&state).join("portals"));
+    let registry = Arc::new(PortalRegistry::new(app.clone(), store));
     let oauth = OAuthServer::new(app)?.token_url(&oauth_server)?;
     let mut installer = Installer::new(Arc::clone(&registry), oauth, connector(&urls)?, &urls)?;
     // Refreshes every portal's pair before it has been idle for 30 days: a refresh token left
@@ -145,8 +153,10 @@ async fn emulated() -> Result<(), BoxError> {
 
     // The app: the keys it was given, and nothing else.
     let app = OAuthApp::new(&creds.client_id, creds.client_secret.expose_secret());
+    // Installed portals in files (a temporary directory: the emulated portal is new each run).
+    let state = tempfile::tempdir()?;
     let registry = Arc::new(
-        PortalRegistry::new(app.clone(), MemoryPortalStore::new())
+        PortalRegistry::new(app.clone(), FilePortalStore::new(state.path()))
             .client_template(Client::builder().rate_limit(RateLimit::Off)),
     );
     let oauth = OAuthServer::new(app)?.token_url(&portal.oauth_url())?;

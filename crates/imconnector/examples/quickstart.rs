@@ -9,8 +9,15 @@
 //! runs against an emulated portal started in-process on 127.0.0.1. To run it against a real
 //! Bitrix24 portal instead, set the variables listed in `RealPortal::from_env` (see the crate
 //! README).
+//!
+//! The client keeps every refreshed token pair in `tokens.json` (a [`FileTokenStore`]): the
+//! portal rotates the refresh token at each refresh, so a restart starts from the stored pair.
+//! Against a real portal the file is in `IMCONNECTOR_STATE_DIR` (default `imconnector-state`);
+//! against the embedded emulator, whose portal is new at every run, in a temporary directory.
 
 use std::error::Error;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use imconnector::emulator::{client_builder, Emulator};
@@ -31,11 +38,13 @@ async fn main() -> Result<(), BoxError> {
         .init();
 
     // 1. A portal: the embedded emulator, or a real one from the environment.
+    let emulated_state = tempfile::tempdir()?;
     let (portal, emulator) = match RealPortal::from_env()? {
-        Some(real) => (real.connect()?, None),
+        Some(real) => (real.connect().await?, None),
         None => {
             let emulator = Emulator::builder().start().await?;
-            (Connection::emulated(&emulator)?, Some(emulator))
+            let connection = Connection::emulated(&emulator, emulated_state.path())?;
+            (connection, Some(emulator))
         }
     };
     println!("imconnector quickstart against {}", portal.describe);
@@ -252,9 +261,11 @@ struct Connection {
 }
 
 impl Connection {
-    fn emulated(emulator: &Emulator) -> Result<Self, BoxError> {
+    fn emulated(emulator: &Emulator, state: &Path) -> Result<Self, BoxError> {
         let app = emulator.app();
-        let client = client_builder(emulator).build()?;
+        let client = client_builder(emulator)
+            .token_store(Arc::new(FileTokenStore::new(state.join("tokens.json"))))
+            .build()?;
         Ok(Self {
             client,
             application_token: app.application_token.expose_secret().to_owned(),
@@ -306,18 +317,25 @@ impl RealPortal {
         }))
     }
 
-    fn connect(&self) -> Result<Connection, BoxError> {
+    async fn connect(&self) -> Result<Connection, BoxError> {
         // Accept `https://example.bitrix24.com` as well as its REST base.
         let mut rest = self.portal_url.trim_end_matches('/').to_owned();
         if !rest.ends_with("/rest") {
             rest.push_str("/rest");
         }
         rest.push('/');
+        let state = std::env::var("IMCONNECTOR_STATE_DIR")
+            .unwrap_or_else(|_| "imconnector-state".to_owned());
+        std::fs::create_dir_all(&state)?;
+        let store = Arc::new(FileTokenStore::new(Path::new(&state).join("tokens.json")));
+        // The pair the last refresh stored; the one from the environment on the first run.
+        let tokens = match store.load().await? {
+            Some(stored) => stored,
+            None => Tokens::new(&self.access_token, &self.refresh_token),
+        };
         let client = Client::builder()
-            .oauth(
-                OAuthApp::new(&self.client_id, &self.client_secret),
-                Tokens::new(&self.access_token, &self.refresh_token),
-            )
+            .oauth(OAuthApp::new(&self.client_id, &self.client_secret), tokens)
+            .token_store(store)
             .portal(&rest)
             .build()?;
         let mut handler_url = self.handler_url.clone();

@@ -7,11 +7,15 @@ pub mod doctor;
 #[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
 pub mod emulator;
 mod error;
+pub mod inbound;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod install;
-#[cfg(feature = "server")]
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
 mod log_text;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub mod offline;
 pub mod placement;
 pub mod prelude;
 mod provision;
@@ -34,13 +38,15 @@ pub use imconnector_transport::portals;
 /// read with [`ExposeSecret::expose_secret`], compared with [`secrets_match`] (constant time).
 pub use imconnector_transport::secrecy::{ExposeSecret, SecretString};
 pub use imconnector_transport::{
-    secrets_match, ApiError, Client, ClientBuilder, Error, ErrorCode, MemberId, OAuthApp,
-    RateLimit, RetryPolicy, Tokens,
+    secrets_match, ApiError, Client, ClientBuilder, Error, ErrorCode, FileTokenStore, MemberId,
+    OAuthApp, RateLimit, RetryPolicy, TokenStore, Tokens,
 };
 
 pub use error::{Step, WorkflowError};
 pub use imconnector_api::ids::{EventsUrl, SettingsUrl};
-pub use provision::{provision, teardown, ConnectorSetup, Provisioned, TornDown};
+pub use provision::{
+    provision, teardown, ConnectorSetup, EventDelivery, Provisioned, TornDown, OFFLINE_WAKEUP_EVENT,
+};
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use serve::{serve, Serve};

@@ -9,26 +9,29 @@
 
 pub use crate::events::{
     DialogFinishEvent, DialogStartEvent, Event, LineDeleteEvent, MessageAddEvent,
-    MessageDeleteEvent, MessageUpdateEvent, StatusDeleteEvent, UnknownEvent,
+    MessageDeleteEvent, MessageUpdateEvent, OfflineQueueChangeEvent, StatusDeleteEvent,
+    UnknownEvent,
 };
 pub use crate::ids::{ConnectorId, EventsUrl, LineId, SettingsUrl};
 pub use crate::methods;
 pub use crate::methods::{
-    ActivateConnector, BindEvent, DeleteMessages, GetConnectorStatus, GetLineConfig,
-    ListConnectors, ListEventBindings, ListLineConfigs, RegisterConnector, SendMessages,
+    ActivateConnector, BindEvent, ClearOfflineEvents, DeleteMessages, GetConnectorStatus,
+    GetLineConfig, GetOfflineEvents, ListConnectors, ListEventBindings, ListLineConfigs,
+    ListOfflineEvents, MarkOfflineEventsFailed, RegisterConnector, SendMessages,
     SendStatusDelivery, SendStatusReading, SetChatName, SetConnectorData, SetConnectorError,
     UnbindEvent, UnregisterConnector, UpdateMessages,
 };
 pub use crate::placement::{apply_settings, AppliedSettings, PlacementOptions, SettingsPlacement};
-pub use crate::portals::{PortalRecord, PortalRegistry};
+pub use crate::portals::{FilePortalStore, PortalRecord, PortalRegistry};
 pub use crate::sender::{SendOutcome, SendReport, Sender};
 pub use crate::types::{
     ConnectorData, DeliveryChat, DeliveryIm, DeliveryItem, DeliveryMessage, DisabledIcon, Icon,
     MessageBody, MessageChat, MessageFile, MessageIn, MessagePicture, MessageUser,
 };
 pub use crate::{
-    provision, teardown, ApiError, Client, ConnectorSetup, ErrorCode, ExposeSecret, MemberId,
-    OAuthApp, Provisioned, RateLimit, RetryPolicy, SecretString, Tokens, WorkflowError,
+    provision, teardown, ApiError, Client, ConnectorSetup, ErrorCode, EventDelivery, ExposeSecret,
+    FileTokenStore, MemberId, OAuthApp, Provisioned, RateLimit, RetryPolicy, SecretString,
+    TokenStore, Tokens, WorkflowError,
 };
 
 #[cfg(feature = "server")]

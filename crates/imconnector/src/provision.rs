@@ -6,11 +6,47 @@ use imconnector_api::methods::{
     ActivateConnector, BindEvent, GetConnectorStatus, ListEventBindings, RegisterConnector,
     SetConnectorData, UnbindEvent, UnregisterConnector,
 };
-use imconnector_api::types::{ConnectorData, ConnectorStatus, EventBinding, Icon};
+use imconnector_api::types::{ConnectorData, ConnectorStatus, EventBinding, EventType, Icon};
 use imconnector_transport::{Client, ErrorCode, InvalidRequest};
 
 use crate::error::{Step, WorkflowError};
 use crate::{EventsUrl, SettingsUrl};
+
+/// The event that tells an app its offline queue has rows (`OnOfflineEvent`), bound online.
+pub const OFFLINE_WAKEUP_EVENT: &str = "OnOfflineEvent";
+
+/// How the portal hands the connector's events over ([`ConnectorSetup::with_delivery`]).
+///
+/// Bitrix24 never resends an online event: if the handler is down or fails, the event is lost.
+/// Offline events wait in a queue on the portal until the app reads and clears them
+/// (`event.offline.*`, administrators only), which the
+/// `offline::OfflinePoller` (feature `server`) does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum EventDelivery {
+    /// POSTed to the handler URL as they happen (`event_type=online`, the default).
+    #[default]
+    Online,
+    /// Queued on the portal (`event_type=offline`) for the offline poller. Unless
+    /// [`with_offline_wakeup(false)`](ConnectorSetup::with_offline_wakeup), `OnOfflineEvent` is
+    /// bound online to the handler URL so the poller reads the queue when rows arrive.
+    Offline,
+    /// Both: every event is POSTed and also queued, so one lost POST is still read from the
+    /// queue; the handler sees most events twice (deduplicate by message ids).
+    OnlineAndOffline,
+}
+
+impl EventDelivery {
+    /// Whether events are bound online (POSTed to the handler URL).
+    pub fn online(self) -> bool {
+        matches!(self, Self::Online | Self::OnlineAndOffline)
+    }
+
+    /// Whether events are bound offline (queued on the portal).
+    pub fn offline(self) -> bool {
+        matches!(self, Self::Offline | Self::OnlineAndOffline)
+    }
+}
 
 /// Everything [`provision`] needs to know about a connector: its registration, its channel
 /// data and where Bitrix24 should POST its events.
@@ -43,13 +79,16 @@ pub struct ConnectorSetup {
     data: Option<ConnectorData>,
     event_handler: EventsUrl,
     events: Vec<String>,
+    delivery: EventDelivery,
+    offline_wakeup: bool,
 }
 
 impl ConnectorSetup {
     /// A connector with the registration's required fields, the URL of its settings page
     /// and the URL of your event handler (where the `receiver` is mounted, feature `server`).
-    /// Every event in [`Event::KNOWN`] is bound unless [`with_events`](Self::with_events) says
-    /// otherwise.
+    /// Every event in [`Event::KNOWN`] but `OnOfflineEvent` (see [`EventDelivery`]) is bound
+    /// online unless [`with_events`](Self::with_events) and [`with_delivery`](Self::with_delivery)
+    /// say otherwise.
     pub fn new(
         id: ConnectorId,
         name: impl Into<String>,
@@ -65,7 +104,13 @@ impl ConnectorSetup {
             register,
             data: None,
             event_handler: events,
-            events: Event::KNOWN.iter().map(|&event| event.to_owned()).collect(),
+            events: Event::KNOWN
+                .iter()
+                .filter(|&&event| event != OFFLINE_WAKEUP_EVENT)
+                .map(|&event| event.to_owned())
+                .collect(),
+            delivery: EventDelivery::Online,
+            offline_wakeup: true,
         }
     }
 
@@ -91,6 +136,59 @@ impl ConnectorSetup {
     pub fn with_events(mut self, events: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.events = events.into_iter().map(Into::into).collect();
         self
+    }
+
+    /// How the events are bound: online (default), offline, or both. Offline bindings need an
+    /// administrator's tokens (the installer has them).
+    pub fn with_delivery(mut self, delivery: EventDelivery) -> Self {
+        self.delivery = delivery;
+        self
+    }
+
+    /// With offline delivery, whether `OnOfflineEvent` is bound online to the handler URL to
+    /// wake the poller (default `true`). Turn it off when the portal cannot reach the handler
+    /// URL: the poller then reads the queue on its timer alone.
+    pub fn with_offline_wakeup(mut self, wakeup: bool) -> Self {
+        self.offline_wakeup = wakeup;
+        self
+    }
+
+    /// How the events are bound.
+    pub fn delivery(&self) -> EventDelivery {
+        self.delivery
+    }
+
+    /// Whether `OnOfflineEvent` is bound online to wake the poller (offline delivery only).
+    pub fn offline_wakeup(&self) -> bool {
+        self.delivery.offline() && self.offline_wakeup
+    }
+
+    /// The events bound online to the handler URL: [`events`](Self::events) when delivery is
+    /// online, plus `OnOfflineEvent` when [`offline_wakeup`](Self::offline_wakeup).
+    pub fn online_events(&self) -> Vec<String> {
+        let mut events = if self.delivery.online() {
+            self.events.clone()
+        } else {
+            Vec::new()
+        };
+        if self.offline_wakeup()
+            && !events
+                .iter()
+                .any(|event| event.eq_ignore_ascii_case(OFFLINE_WAKEUP_EVENT))
+        {
+            events.push(OFFLINE_WAKEUP_EVENT.to_owned());
+        }
+        events
+    }
+
+    /// The events bound offline (queued on the portal): [`events`](Self::events) when delivery
+    /// is offline, none otherwise.
+    pub fn offline_events(&self) -> &[String] {
+        if self.delivery.offline() {
+            &self.events
+        } else {
+            &[]
+        }
     }
 
     /// The connector id.
@@ -124,7 +222,8 @@ impl ConnectorSetup {
         &self.event_handler
     }
 
-    /// The events bound to [`event_handler`](Self::event_handler).
+    /// The connector's events, bound online, offline or both as [`delivery`](Self::delivery)
+    /// says.
     pub fn events(&self) -> &[String] {
         &self.events
     }
@@ -159,10 +258,14 @@ pub struct Provisioned {
     pub line: LineId,
     /// `imconnector.status` after provisioning (its `STATUS` is true).
     pub status: ConnectorStatus,
-    /// Events this run bound.
+    /// Events this run bound online.
     pub newly_bound: Vec<String>,
-    /// Events that were already bound to the handler URL and were left alone.
+    /// Events that were already bound online to the handler URL and were left alone.
     pub already_bound: Vec<String>,
+    /// Events this run bound offline ([`EventDelivery`]).
+    pub newly_bound_offline: Vec<String>,
+    /// Events that were already bound offline and were left alone.
+    pub already_bound_offline: Vec<String>,
 }
 
 /// What [`teardown`] did.
@@ -179,7 +282,8 @@ pub struct TornDown {
 ///
 /// In order: `imconnector.register` (registers, or updates a connector with the same id),
 /// `imconnector.activate`, `imconnector.connector.data.set`, `event.get` then `event.bind` for
-/// each event not yet bound to the handler URL (the portal refuses a duplicate binding), and
+/// each event not yet bound to the handler URL, and with offline [`EventDelivery`] for each
+/// event not yet bound offline (the portal refuses a duplicate binding), and
 /// finally `imconnector.status`. Running it again changes nothing: registration, activation
 /// and channel data are rewritten with the same values and no binding is added. After an error
 /// (including [`Error::OutcomeUnknown`](imconnector_transport::Error::OutcomeUnknown) of a
@@ -217,30 +321,25 @@ pub async fn provision(
         .call(&ListEventBindings::new())
         .await
         .map_err(WorkflowError::call(Step::ListBindings))?;
-    let mut newly_bound = Vec::new();
-    let mut already_bound = Vec::new();
-    for event in &setup.events {
-        if is_bound(&bindings, event, setup.event_handler.as_str()) {
-            already_bound.push(event.clone());
+    let mut online = Bound::default();
+    for event in setup.online_events() {
+        if is_bound(&bindings, &event, setup.event_handler.as_str()) {
+            online.already.push(event);
             continue;
         }
-        match client
-            .call(&BindEvent::new(event.clone(), setup.event_handler.clone()))
-            .await
-        {
-            Ok(_) => {
-                tracing::debug!(connector = %id, event = %event, "event bound");
-                newly_bound.push(event.clone());
-            }
-            // Bound by a parallel run between `event.get` and here: the goal is reached.
-            Err(error) if is_duplicate_binding(&error) => already_bound.push(event.clone()),
-            Err(source) => {
-                return Err(WorkflowError::Call {
-                    step: Step::Bind,
-                    source,
-                })
-            }
+        let bind = BindEvent::new(event.clone(), setup.event_handler.clone());
+        online.bind(client, bind, event).await?;
+    }
+    let mut offline = Bound::default();
+    for event in setup.offline_events() {
+        if is_bound_offline(&bindings, event) {
+            offline.already.push(event.clone());
+            continue;
         }
+        // The portal ignores the handler of an offline binding.
+        let bind = BindEvent::new(event.clone(), setup.event_handler.clone())
+            .with_event_type(EventType::Offline);
+        offline.bind(client, bind, event.clone()).await?;
     }
     let status = client
         .call(&GetConnectorStatus::new(id.clone(), line))
@@ -253,21 +352,55 @@ pub async fn provision(
     tracing::info!(
         connector = %id,
         %line,
-        newly_bound = newly_bound.len(),
-        already_bound = already_bound.len(),
+        newly_bound = online.newly.len() + offline.newly.len(),
+        already_bound = online.already.len() + offline.already.len(),
         "the connector is ready on the line"
     );
     Ok(Provisioned {
         connector: id.clone(),
         line,
         status,
-        newly_bound,
-        already_bound,
+        newly_bound: online.newly,
+        already_bound: online.already,
+        newly_bound_offline: offline.newly,
+        already_bound_offline: offline.already,
     })
 }
 
+/// The events one kind of binding added and found.
+#[derive(Default)]
+struct Bound {
+    newly: Vec<String>,
+    already: Vec<String>,
+}
+
+impl Bound {
+    async fn bind(
+        &mut self,
+        client: &Client,
+        bind: BindEvent,
+        event: String,
+    ) -> Result<(), WorkflowError> {
+        match client.call(&bind).await {
+            Ok(_) => {
+                tracing::debug!(event = %event, offline = bind.event_type().is_some(), "event bound");
+                self.newly.push(event);
+            }
+            // Bound by a parallel run between `event.get` and here: the goal is reached.
+            Err(error) if is_duplicate_binding(&error) => self.already.push(event),
+            Err(source) => {
+                return Err(WorkflowError::Call {
+                    step: Step::Bind,
+                    source,
+                })
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Takes a connector away: deactivates it on `line`, unbinds its events from the handler URL
-/// and unregisters it (which also disconnects it from every other line). Safe to run again.
+/// (and its offline bindings, with offline [`EventDelivery`]) and unregisters it (which also disconnects it from every other line). Safe to run again.
 ///
 /// # Errors
 /// [`WorkflowError::Call`] naming the failed step.
@@ -283,12 +416,19 @@ pub async fn teardown(
         .await
         .map_err(WorkflowError::call(Step::Deactivate))?;
     let mut unbound = 0;
-    for event in &setup.events {
+    for event in setup.online_events() {
         let answer = client
-            .call(&UnbindEvent::new(
-                event.clone(),
-                setup.event_handler.clone(),
-            ))
+            .call(&UnbindEvent::new(event, setup.event_handler.clone()))
+            .await
+            .map_err(WorkflowError::call(Step::Unbind))?;
+        unbound += answer.count;
+    }
+    for event in setup.offline_events() {
+        let answer = client
+            .call(
+                &UnbindEvent::new(event.clone(), setup.event_handler.clone())
+                    .with_event_type(EventType::Offline),
+            )
             .await
             .map_err(WorkflowError::call(Step::Unbind))?;
         unbound += answer.count;
@@ -311,6 +451,18 @@ pub(crate) fn is_bound(bindings: &[EventBinding], event: &str, handler: &str) ->
         binding.event.eq_ignore_ascii_case(event)
             && binding.handler.as_deref() == Some(handler)
             && binding.offline != Some(true)
+    })
+}
+
+/// Whether an offline binding of `event` without a source key (`auth_connector`) exists.
+pub(crate) fn is_bound_offline(bindings: &[EventBinding], event: &str) -> bool {
+    bindings.iter().any(|binding| {
+        binding.event.eq_ignore_ascii_case(event)
+            && binding.offline == Some(true)
+            && binding
+                .connector_id
+                .as_ref()
+                .is_none_or(|source| source.as_str().is_empty())
     })
 }
 

@@ -10,6 +10,7 @@
 mod lifecycle;
 mod pacing;
 mod push_back;
+mod restart;
 mod soak;
 mod ui;
 

@@ -3,10 +3,14 @@
 #![allow(clippy::unwrap_used)]
 
 mod code_flow;
+mod inbox;
 mod install;
 mod keep_alive;
+mod kill;
 mod namespaces;
+mod offline;
 mod outage;
+mod outbox;
 mod pacing;
 mod plan;
 mod refresh;

@@ -257,6 +257,7 @@ fn kinds(spec: &Spec, expr: &TypeExpr) -> Vec<&'static str> {
             "Id" | "ExternalChatId" | "ExternalUserId" | "ExternalMessageId" | "MemberId"
             | "BitrixChatId" | "BitrixMessageId" | "BitrixUserId" | "SessionId"
             | "BitrixFileId" => vec!["string", "integer"],
+            "SourceKey" => vec!["string"],
             "ActiveFlag" => vec!["boolean", "integer"],
             // A `Y`/`N` flag has no docs type of its own: pages call it char, string or boolean.
             "YesNo" | "LenientBool" => vec!["boolean", "char", "string"],

@@ -60,7 +60,7 @@ pub fn render(event: &Event) -> TokenStream {
                 let mut fields = crate::wire::Fields::of(value)?;
                 Ok(Self {
                     #envelope_reads
-                    data: fields.required("data")?,
+                    data: fields.event_data()?,
                 })
             }
         }

@@ -37,6 +37,100 @@ impl crate::test_support::FromExample for crate::methods::ListEventBindings {
     }
 }
 
+impl crate::test_support::FromExample for crate::methods::ClearOfflineEvents {
+    fn from_example(example: &serde_json::Value) -> Self {
+        let mut built = Self::new(
+            crate::test_support::required::<String>(example, "process_id"),
+        );
+        if let Some(value) = crate::test_support::optional::<
+            Vec<String>,
+        >(example, "id") {
+            built = built.with_id(value);
+        }
+        if let Some(value) = crate::test_support::optional::<
+            Vec<String>,
+        >(example, "message_id") {
+            built = built.with_message_id(value);
+        }
+        built
+    }
+}
+
+impl crate::test_support::FromExample for crate::methods::MarkOfflineEventsFailed {
+    fn from_example(example: &serde_json::Value) -> Self {
+        let mut built = Self::new(
+            crate::test_support::required::<String>(example, "process_id"),
+        );
+        if let Some(value) = crate::test_support::optional::<
+            Vec<String>,
+        >(example, "message_id") {
+            built = built.with_message_id(value);
+        }
+        built
+    }
+}
+
+impl crate::test_support::FromExample for crate::methods::GetOfflineEvents {
+    fn from_example(example: &serde_json::Value) -> Self {
+        let mut built = Self::new();
+        if let Some(value) = crate::test_support::optional::<
+            serde_json::Value,
+        >(example, "filter") {
+            built = built.with_filter(value);
+        }
+        if let Some(value) = crate::test_support::optional::<
+            serde_json::Value,
+        >(example, "order") {
+            built = built.with_order(value);
+        }
+        if let Some(value) = crate::test_support::optional::<u64>(example, "limit") {
+            built = built.with_limit(value);
+        }
+        if let Some(value) = crate::test_support::optional::<bool>(example, "clear") {
+            built = built.with_clear(value);
+        }
+        if let Some(value) = crate::test_support::optional::<
+            String,
+        >(example, "process_id") {
+            built = built.with_process_id(value);
+        }
+        if let Some(value) = crate::test_support::optional::<
+            String,
+        >(example, "auth_connector") {
+            built = built.with_auth_connector(value);
+        }
+        if let Some(value) = crate::test_support::optional::<bool>(example, "error") {
+            built = built.with_error(value);
+        }
+        built
+    }
+}
+
+impl crate::test_support::FromExample for crate::methods::ListOfflineEvents {
+    fn from_example(example: &serde_json::Value) -> Self {
+        let mut built = Self::new();
+        if let Some(value) = crate::test_support::optional::<
+            serde_json::Value,
+        >(example, "filter") {
+            built = built.with_filter(value);
+        }
+        if let Some(value) = crate::test_support::optional::<
+            serde_json::Value,
+        >(example, "order") {
+            built = built.with_order(value);
+        }
+        if let Some(value) = crate::test_support::optional::<u64>(example, "start") {
+            built = built.with_start(value);
+        }
+        if let Some(value) = crate::test_support::optional::<
+            String,
+        >(example, "auth_connector") {
+            built = built.with_auth_connector(value);
+        }
+        built
+    }
+}
+
 impl crate::test_support::FromExample for crate::methods::UnbindEvent {
     fn from_example(example: &serde_json::Value) -> Self {
         let mut built = Self::new(
@@ -664,6 +758,138 @@ mod methods {
             crate::test_support::check_response_keeps_every_field::<
                 ListEventBindings,
             >(example);
+        }
+    }
+    /// `event.offline.clear`: ClearOfflineEvents
+    mod clear_offline_events {
+        use crate::methods::ClearOfflineEvents;
+        /// The documented error codes of `event.offline.clear`.
+        const ERRORS: &[&str] = &["ACCESS_DENIED", "WRONG_AUTH_TYPE", "ERROR_ARGUMENT"];
+        #[test]
+        fn docs_example_0_request_serializes_as_documented() {
+            crate::test_support::check_request::<
+                ClearOfflineEvents,
+            >(r#"{"id":[2],"process_id":"yh3gu929sf0d32lsfysqas2y1hlpp09q"}"#);
+        }
+        #[test]
+        fn docs_example_0_response_decodes() {
+            let example = r#"{"result":true,"time":{"date_finish":"2024-07-18T13:00:21+02:00","date_start":"2024-07-18T13:00:21+02:00","duration":0.12031912803649902,"finish":1721300421.331026,"operating":0,"processing":0.0022459030151367188,"start":1721300421.210707}}"#;
+            crate::test_support::check_response::<ClearOfflineEvents>(example);
+            crate::test_support::check_response_keeps_every_field::<
+                ClearOfflineEvents,
+            >(example);
+        }
+        #[test]
+        fn docs_example_1_error_decodes() {
+            crate::test_support::check_error::<
+                ClearOfflineEvents,
+            >(
+                r#"{"error":"ACCESS_DENIED","error_description":"Access denied!"}"#,
+                ERRORS,
+            );
+        }
+    }
+    /// `event.offline.error`: MarkOfflineEventsFailed
+    mod mark_offline_events_failed {
+        use crate::methods::MarkOfflineEventsFailed;
+        /// The documented error codes of `event.offline.error`.
+        const ERRORS: &[&str] = &["ACCESS_DENIED", "WRONG_AUTH_TYPE", "ERROR_ARGUMENT"];
+        #[test]
+        fn docs_example_0_request_serializes_as_documented() {
+            crate::test_support::check_request::<
+                MarkOfflineEventsFailed,
+            >(r#"{"message_id":[2],"process_id":"yh3gu929sf0d32lsfysqas2y1hlpp09q"}"#);
+        }
+        #[test]
+        fn docs_example_0_response_decodes() {
+            let example = r#"{"result":true,"time":{"date_finish":"2024-07-18T12:57:11+02:00","date_start":"2024-07-18T12:57:11+02:00","duration":0.0980229377746582,"finish":1721300231.596196,"operating":0,"processing":0.0019490718841552737,"start":1721300231.498173}}"#;
+            crate::test_support::check_response::<MarkOfflineEventsFailed>(example);
+            crate::test_support::check_response_keeps_every_field::<
+                MarkOfflineEventsFailed,
+            >(example);
+        }
+        #[test]
+        fn docs_example_1_error_decodes() {
+            crate::test_support::check_error::<
+                MarkOfflineEventsFailed,
+            >(
+                r#"{"error":"ACCESS_DENIED","error_description":"Access denied!"}"#,
+                ERRORS,
+            );
+        }
+    }
+    /// `event.offline.get`: GetOfflineEvents
+    mod get_offline_events {
+        use crate::methods::GetOfflineEvents;
+        /// The documented error codes of `event.offline.get`.
+        const ERRORS: &[&str] = &["ACCESS_DENIED", "WRONG_AUTH_TYPE"];
+        #[test]
+        fn docs_example_0_request_serializes_as_documented() {
+            crate::test_support::check_request::<
+                GetOfflineEvents,
+            >(
+                r#"{"auth_connector":"BxTest","filter":{"=EVENT_NAME":"ONCRMLEADADD","=MESSAGE_ID":1,">=ID":1}}"#,
+            );
+        }
+        #[test]
+        fn docs_example_0_response_decodes() {
+            let example = r#"{"result":{"events":[{"EVENT_ADDITIONAL":false,"EVENT_DATA":false,"EVENT_NAME":"ONCRMLEADADD","ID":"1","MESSAGE_ID":"1","TIMESTAMP_X":"2024-07-18T12:32:31+02:00"}],"process_id":null},"time":{"date_finish":"2024-07-18T12:48:40+02:00","date_start":"2024-07-18T12:48:40+02:00","duration":0.12130498886108398,"finish":1721299720.509809,"operating":0,"processing":0.008239030838012695,"start":1721299720.388504}}"#;
+            crate::test_support::check_response::<GetOfflineEvents>(example);
+            crate::test_support::check_response_keeps_every_field::<
+                GetOfflineEvents,
+            >(example);
+        }
+        #[test]
+        fn server_example_1_request_serializes_as_documented() {
+            crate::test_support::check_request::<
+                GetOfflineEvents,
+            >(r#"{"clear":0,"limit":50}"#);
+        }
+        #[test]
+        fn server_example_1_response_decodes() {
+            let example = r#"{"result":{"events":[{"EVENT_ADDITIONAL":{"user_id":"1"},"EVENT_DATA":{"CONNECTOR":"acme_chat","LINE":"1","MESSAGES":[{"chat":{"id":"chat-1"},"im":{"chat_id":"24","message_id":"1510"},"message":{"date":"1738065600","id":"","text":"Hello"},"user":{"id":"1"}}]},"EVENT_NAME":"ONIMCONNECTORMESSAGEADD","ID":"7","MESSAGE_ID":"0c4b1d9a3f2e8b7c6d5e4f3a2b1c0d9e","TIMESTAMP_X":"2025-01-28T12:00:00+00:00"}],"process_id":"yh3gu929sf0d32lsfysqas2y1hlpp09q"},"time":{"date_finish":"2024-07-18T12:48:40+02:00","date_start":"2024-07-18T12:48:40+02:00","duration":0.12130498886108398,"finish":1721299720.509809,"operating":0,"processing":0.008239030838012695,"start":1721299720.388504}}"#;
+            crate::test_support::check_response::<GetOfflineEvents>(example);
+            crate::test_support::check_response_keeps_every_field::<
+                GetOfflineEvents,
+            >(example);
+        }
+        #[test]
+        fn docs_example_2_error_decodes() {
+            crate::test_support::check_error::<
+                GetOfflineEvents,
+            >(
+                r#"{"error":"ACCESS_DENIED","error_description":"Access denied!"}"#,
+                ERRORS,
+            );
+        }
+    }
+    /// `event.offline.list`: ListOfflineEvents
+    mod list_offline_events {
+        use crate::methods::ListOfflineEvents;
+        /// The documented error codes of `event.offline.list`.
+        const ERRORS: &[&str] = &["ACCESS_DENIED", "WRONG_AUTH_TYPE"];
+        #[test]
+        fn docs_example_0_request_serializes_as_documented() {
+            crate::test_support::check_request::<
+                ListOfflineEvents,
+            >(r#"{"filter":{"ERROR":0},"order":{"ID":"DESC"}}"#);
+        }
+        #[test]
+        fn docs_example_0_response_decodes() {
+            let example = r#"{"result":[{"ERROR":"0","EVENT_ADDITIONAL":false,"EVENT_DATA":false,"EVENT_NAME":"ONCRMCOMPANYADD","ID":"2","MESSAGE_ID":"2","PROCESS_ID":"","TIMESTAMP_X":"2024-07-18T12:32:31+02:00"},{"ERROR":"0","EVENT_ADDITIONAL":false,"EVENT_DATA":false,"EVENT_NAME":"ONCRMLEADADD","ID":"1","MESSAGE_ID":"1","PROCESS_ID":"","TIMESTAMP_X":"2024-07-18T12:32:31+02:00"}],"time":{"date_finish":"2024-07-18T12:45:38+02:00","date_start":"2024-07-18T12:45:37+02:00","duration":0.119340181350708,"finish":1721299538.02201,"operating":0,"processing":0.0029511451721191406,"start":1721299537.90267},"total":2}"#;
+            crate::test_support::check_response::<ListOfflineEvents>(example);
+            crate::test_support::check_response_keeps_every_field::<
+                ListOfflineEvents,
+            >(example);
+        }
+        #[test]
+        fn docs_example_1_error_decodes() {
+            crate::test_support::check_error::<
+                ListOfflineEvents,
+            >(
+                r#"{"error":"ACCESS_DENIED","error_description":"Access denied!"}"#,
+                ERRORS,
+            );
         }
     }
     /// `event.unbind`: UnbindEvent
@@ -1446,6 +1672,16 @@ mod events {
             crate::test_support::check_event_form(
                 r#"event=ONIMCONNECTORSTATUSDELETE&event_handler_id=561&data%5Bconnector%5D=myconnector&data%5Bline%5D=107&ts=1773761094&auth%5Baccess_token%5D=5680b91b0000844000785e072978228d24bd2f&auth%5Bexpires%5D=1773764694&auth%5Bexpires_in%5D=3600&auth%5Bscope%5D=imconnector%2C+imopenlines&auth%5Bdomain%5D=some-domain.bitrix24.com&auth%5Bserver_endpoint%5D=https%3A%2F%2Foauth.bitrix.info%2Frest%2F&auth%5Bstatus%5D=F&auth%5Bclient_endpoint%5D=https%3A%2F%2Fsome-domain.bitrix24.com%2Frest%2F&auth%5Bmember_id%5D=bac1cd5c8940947a75e0d71b1a84e348&auth%5Buser_id%5D=27&auth%5Bapplication_token%5D=831c76b092f9f135d9b6b36c3a720757"#,
                 |event| { matches!(event, crate ::events::Event::StatusDelete(_)) },
+            );
+        }
+    }
+    /// `OnOfflineEvent`
+    mod offline_queue_change {
+        #[test]
+        fn docs_example_0_json_decodes() {
+            crate::test_support::check_event_json(
+                r#"{"auth":{"access_token":"s6p6eclrvim6da22ft9ch94ekreb52lv","application_token":"51856fefc120afa4b628cc82d3935cce","client_endpoint":"https://some-domain.bitrix24.com/rest/","domain":"some-domain.bitrix24.com","expires_in":"3600","member_id":"a223c6b3710f85df22e9377d6c4f7553","refresh_token":"4s386p3q0tr8dy89xvmt96234v3dljg8","scope":"task","server_endpoint":"https://oauth.bitrix.info/rest/","status":"F"},"data":[],"event":"ONOFFLINEEVENT","ts":"1466439714"}"#,
+                |event| { matches!(event, crate ::events::Event::OfflineQueueChange(_)) },
             );
         }
     }

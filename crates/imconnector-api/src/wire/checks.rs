@@ -5,7 +5,8 @@
 //! and an empty list are all empty.
 
 use crate::methods::{
-    DeleteMessages, SendMessages, SendStatusDelivery, SendStatusReading, UpdateMessages,
+    ClearOfflineEvents, DeleteMessages, MarkOfflineEventsFailed, SendMessages, SendStatusDelivery,
+    SendStatusReading, UpdateMessages,
 };
 use crate::transport::InvalidRequest;
 use crate::types::{DeliveryItem, MessageIn};
@@ -36,6 +37,36 @@ message_list!(
     SendStatusDelivery => DeliveryItem,
     SendStatusReading => DeliveryItem,
 );
+
+/// A request settling the rows an offline-queue process reserved.
+pub trait OfflineProcess {
+    /// The `process_id` it names.
+    fn offline_process_id(&self) -> &str;
+}
+
+macro_rules! offline_process {
+    ($($request:ty),* $(,)?) => {
+        $(impl OfflineProcess for $request {
+            fn offline_process_id(&self) -> &str {
+                self.process_id()
+            }
+        })*
+    };
+}
+
+offline_process!(ClearOfflineEvents, MarkOfflineEventsFailed);
+
+/// `process_id` is not blank: the portal refuses it with `ERROR_ARGUMENT`, and a blank one
+/// could never name the rows a process reserved.
+pub(crate) fn process_id_present<R: OfflineProcess>(request: &R) -> Result<(), InvalidRequest> {
+    if request.offline_process_id().trim().is_empty() {
+        return Err(InvalidRequest::new(
+            "process_id",
+            "is empty: pass the `process_id` event.offline.get answered",
+        ));
+    }
+    Ok(())
+}
 
 /// PHP's `empty()` of a string (or of a text id).
 fn empty_text<T: AsRef<str> + ?Sized>(text: Option<&T>) -> bool {
@@ -304,5 +335,18 @@ mod tests {
             parameter(delivery_items_complete(&delivery(1, 2, &["e1", ""]))),
             "MESSAGES[0].message.id[1]"
         );
+    }
+
+    #[test]
+    fn an_offline_settlement_needs_a_process_id() {
+        use crate::transport::Method as _;
+        let blank = crate::methods::ClearOfflineEvents::new(" ");
+        assert_eq!(blank.validate().unwrap_err().parameter, "process_id");
+        let failed = crate::methods::MarkOfflineEventsFailed::new("");
+        assert_eq!(failed.validate().unwrap_err().parameter, "process_id");
+        assert!(crate::methods::ClearOfflineEvents::new("p1")
+            .with_message_id(["m"])
+            .validate()
+            .is_ok());
     }
 }

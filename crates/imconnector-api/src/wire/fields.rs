@@ -29,6 +29,17 @@ impl Fields {
         }
     }
 
+    /// An event's `data`, decoded; a missing one reads as PHP's empty array (`[]`): a form
+    /// drops an empty array entirely, so `data: []` (e.g. `ONOFFLINEEVENT`) arrives as no
+    /// `data` at all. A type that needs fields still fails, naming them.
+    ///
+    /// # Errors
+    /// The decoding error prefixed with `data`.
+    pub fn event_data<T: WireDecode>(&mut self) -> Result<T, String> {
+        let value = self.remove("data").unwrap_or(Value::Array(Vec::new()));
+        T::from_wire(value).map_err(|error| at("data", &error))
+    }
+
     /// The field `key`, which must be there, decoded.
     ///
     /// # Errors

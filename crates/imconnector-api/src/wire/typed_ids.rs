@@ -175,6 +175,14 @@ text_id! {
     ExternalMessageId
 }
 
+text_id! {
+    /// An offline events' source key: `auth_connector` of `event.bind`, `connector_id` of an
+    /// `event.get` binding. Changes your app makes while naming this key are not queued back to
+    /// it as offline events. Not a connector id ([`ConnectorId`](crate::ids::ConnectorId)):
+    /// any text, kept as sent (the portal answers `""` for a binding without one).
+    SourceKey
+}
+
 // The portal's member id lives in the transport (the portal registry keys by it).
 impl WireDecode for crate::transport::MemberId {
     fn from_wire(value: Value) -> Result<Self, String> {
@@ -232,5 +240,23 @@ mod tests {
         );
         let member: crate::transport::MemberId = serde_json::from_value(json!("bac1")).unwrap();
         assert_eq!(member.as_str(), "bac1");
+    }
+
+    #[test]
+    fn an_event_binding_names_its_source_key_as_sent_and_bind_event_takes_one() {
+        let binding: crate::types::EventBinding = serde_json::from_value(json!({
+            "event": "ONCRMDEALUPDATE", "handler": "", "auth_type": "0",
+            "offline": 1, "connector_id": "My_Connector"
+        }))
+        .unwrap();
+        // Kept as sent: a source key is not a connector id (which would be lower-cased).
+        let key: Option<&SourceKey> = binding.connector_id.as_ref();
+        assert_eq!(key.map(SourceKey::as_str), Some("My_Connector"));
+        let bind = crate::methods::BindEvent::new(
+            "ONCRMDEALUPDATE",
+            crate::ids::EventsUrl::parse("https://example.com/events").unwrap(),
+        )
+        .with_auth_connector("My_Connector");
+        assert_eq!(bind.auth_connector(), key);
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! A portal enters the registry from its `OnAppInstall` event ([`PortalRegistry::install_event`])
 //! or a [`PortalRecord`] you build ([`PortalRegistry::install`]). Records live in a
-//! [`PortalStore`]: [`MemoryPortalStore`] here, `imconnector_redis::RedisPortals` to share them
+//! [`PortalStore`]: [`MemoryPortalStore`] for one process that may forget them,
+//! [`FilePortalStore`] for one process that restarts, `imconnector_redis::RedisPortals` to share them
 //! (and each portal's tokens, refresh lock and leaky bucket) between replicas, so a replica that
 //! never saw the installation still finds the portal. The facade `imconnector` makes the
 //! registry its event receiver's source of application tokens and portal clients.
@@ -26,6 +27,9 @@
 //! ```
 
 mod authorizations;
+mod file_store;
+#[cfg(test)]
+mod file_store_tests;
 mod keep_alive;
 mod known_tokens;
 mod record;
@@ -42,6 +46,7 @@ use crate::{Client, ClientBuilder, MemberId, OAuthApp};
 use secrecy::SecretString;
 
 pub use authorizations::{StateSaved, DEFAULT_MAX_AUTHORIZATIONS, MAX_AUTHORIZATIONS_PER_PORTAL};
+pub use file_store::FilePortalStore;
 pub use keep_alive::{
     KeepAlive, KeepAliveError, KeepAliveReport, DEFAULT_KEEP_ALIVE_CONCURRENCY,
     DEFAULT_KEEP_ALIVE_INTERVAL, DEFAULT_MAX_IDLE, REFRESH_TOKEN_LIFETIME,

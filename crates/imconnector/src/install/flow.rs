@@ -55,10 +55,10 @@ impl<S: PortalStore> Installer<S> {
             let fresh = self
                 .prove(&frame.member_id, &frame.domain, &frame.refresh_token)
                 .await?;
-            let (standalone, fresh) = self.require_administrator(fresh).await?;
+            let (_, fresh) = self.require_administrator(fresh).await?;
             tracing::info!("install POST proven: an administrator's tokens");
             let installed = self.registry.application_token(&frame.member_id).await?;
-            let (client, stored) = match (installed, &frame.application_token) {
+            let client = match (installed, &frame.application_token) {
                 // An installed portal keeps its application token whatever a POST says: only
                 // ONAPPINSTALL (of a reinstall) replaces it. The administrator's pair is taken.
                 (Some(stored), claimed) => {
@@ -71,26 +71,31 @@ impl<S: PortalStore> Installer<S> {
                              the stored one is kept until ONAPPINSTALL"
                         );
                     }
-                    (self.replace_tokens(&frame.member_id, fresh).await?, true)
+                    self.replace_tokens(&frame.member_id, fresh).await?
                 }
                 // The newer POST carries the application token: the portal is complete now.
                 (None, Some(token)) => {
                     let record = self.record(&frame.member_id, &frame.domain, token, fresh);
-                    (self.registry.install(record).await?, true)
+                    self.registry.install(record).await?
                 }
-                // The older one does not: provision with the proven pair; ONAPPINSTALL will
-                // bring the application token and the pair to keep.
-                (None, None) => (standalone, false),
+                // The older one does not. The proven pair is kept all the same, so the portal
+                // is served (calls, keep-alive, reconcile) even if ONAPPINSTALL never comes
+                // (the portal does not resend it); no event matches its empty application
+                // token until ONAPPINSTALL (or ONAPPUPDATE) brings the real one.
+                (None, None) => {
+                    let unknown = SecretString::from(String::new());
+                    let record = self.record(&frame.member_id, &frame.domain, &unknown, fresh);
+                    tracing::info!("install POST without APPLICATION_TOKEN: the proven pair is stored; events wait for ONAPPINSTALL");
+                    self.registry.install(record).await?
+                }
             };
             let provisioned = self.provision_portal(&client).await?;
-            if stored {
-                self.mark_provisioned(&frame.member_id).await;
-                log_installed(&frame.member_id, provisioned.line);
-            }
-            tracing::info!(stored, "connector provisioned; waiting for installFinish");
+            self.mark_provisioned(&frame.member_id).await;
+            log_installed(&frame.member_id, provisioned.line);
+            tracing::info!("connector provisioned; waiting for installFinish");
             Ok(InstallOutcome::AwaitingFinish {
                 member_id: frame.member_id,
-                stored,
+                stored: true,
                 provisioned,
             })
         }

@@ -19,6 +19,10 @@
 //!   of it, so proven tokens are not enough: the installer asks `user.admin` with them and
 //!   refuses anyone else's install POST, ONAPPINSTALL or code flow with 403
 //!   ([`InstallError::NotAdministrator`]), storing nothing.
+//! - **The older install POST** (no `APPLICATION_TOKEN`) is proven the same way and its pair
+//!   stored with an empty application token: the portal is served (calls, keep-alive,
+//!   reconcile) even if ONAPPINSTALL never arrives, and no event is accepted until
+//!   ONAPPINSTALL (or ONAPPUPDATE) brings the real token.
 //! - **An installed portal keeps its application token** whatever an install POST says (the
 //!   administrator's proven pair is taken); only an administrator's ONAPPINSTALL, which a
 //!   reinstall sends, replaces it.
@@ -195,13 +199,14 @@ impl AppUrls {
 #[non_exhaustive]
 pub enum InstallOutcome {
     /// A UI install POST: an administrator's tokens proven, connector provisioned; the page
-    /// calls `BX24.installFinish()`, after which the portal sends ONAPPINSTALL. `stored` says
-    /// whether the portal is in the registry now: it was installed already (its application
-    /// token kept), or the POST carried the application token.
+    /// calls `BX24.installFinish()`, after which the portal sends ONAPPINSTALL. The portal is
+    /// in the registry now: it was installed already (its application token kept), or the POST
+    /// carried the application token, or (the older POST) it is stored with the proven pair
+    /// and an empty application token, which no event matches until ONAPPINSTALL brings it.
     AwaitingFinish {
         /// The portal.
         member_id: MemberId,
-        /// Whether the portal was stored already.
+        /// Whether the portal is stored (always, since the older POST's pair is kept too).
         stored: bool,
         /// What provisioning did.
         provisioned: Provisioned,

@@ -9,27 +9,35 @@
 //!    decoded nor dispatched;
 //! 3. decodes the typed [`Event`] with [`Event::from_value`]: 400 if it does not have its
 //!    documented shape;
-//! 4. answers 200 at once (the portal throttles slow handlers and never retries) and calls your
-//!    [`EventHandler`] on a task of its own;
-//! 5. optionally confirms delivered operator messages with `imconnector.send.status.delivery`.
+//! 4. hands it to the [inbound pipeline](crate::inbound) (per-chat order, bounded handlers,
+//!    deduplication, packed delivery confirmations) and answers 200; 503 once the pipeline is
+//!    shut down. The portal throttles slow answers and never retries, so the handler runs
+//!    after the answer.
+//!
+//! **By default the pipeline holds events in memory: a crash, a kill or a deploy loses those
+//! it holds** (the portal never sends them again). To keep them, put a durable inbox in front
+//! ([`EventReceiver::durable_inbox`]): the receiver then appends each verified event to it
+//! before answering 200.
 //!
 //! ```no_run
+//! use std::time::Duration;
 //! use imconnector::receiver::{EventHandler, EventReceiver, SingleToken};
 //!
 //! struct Connector;
 //! impl EventHandler for Connector {}
 //!
 //! # async fn run() -> std::io::Result<()> {
-//! let events = EventReceiver::new(SingleToken::new("application token from OnAppInstall"), Connector);
-//! let app = axum::Router::new().nest("/bitrix/events", events.router());
+//! let (events, pipeline) = EventReceiver::new(SingleToken::new("application token from OnAppInstall"), Connector)
+//!     .build();
+//! let app = axum::Router::new().nest("/bitrix/events", events);
 //! let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
-//! imconnector::serve(listener, app).await // timeouts and limits: see [`serve`](crate::serve())
+//! imconnector::serve(listener, app).await?; // timeouts and limits: see [`serve`](crate::serve())
+//! // After the server stopped: finish what the pipeline holds.
+//! pipeline.shutdown(Duration::from_secs(10)).await;
+//! # Ok(())
 //! # }
 //! ```
 
-mod clients;
-mod dispatch;
-mod handler;
 mod registry;
 mod tokens;
 
@@ -47,15 +55,20 @@ use secrecy::ExposeSecret;
 
 use crate::log_text::{untrusted, REFUSED_REQUESTS};
 
-pub use clients::PortalClients;
-pub use handler::{DeliveryReport, EventHandler, HandlerError, SentMessage, SentMessages};
+use crate::inbound::durable::SharedInbox;
+use crate::inbound::{ConsumerOptions, DedupKey, Inbound, InboundOptions};
+pub use crate::inbound::{
+    DeliveryReport, EventHandler, HandlerError, PortalClients, SentMessage, SentMessages,
+};
+use imconnector_transport::inbox::InboxStore;
 pub use tokens::{ApplicationTokens, SingleToken, TokenMap};
 
 /// The default limit on an event body: far above any event the portal sends (a message
 /// event with a long text and several file links is a few KiB).
 pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
 
-/// Verifies and dispatches the events Bitrix24 POSTs; see the [module docs](self).
+/// Verifies the events Bitrix24 POSTs and hands them to the [inbound pipeline](crate::inbound);
+/// see the [module docs](self).
 ///
 /// `C` is where delivery confirmations get their client (see
 /// [`confirm_deliveries`](Self::confirm_deliveries)); it is unused until that is called.
@@ -63,14 +76,17 @@ pub struct EventReceiver<H, T, C = Client> {
     handler: H,
     tokens: T,
     confirm_with: Option<C>,
+    options: InboundOptions,
+    inbox: Option<(SharedInbox, ConsumerOptions)>,
     body_limit: usize,
 }
 
-/// What the request handler and the dispatch tasks share.
-pub(crate) struct Shared<H, T, C> {
-    pub(crate) handler: H,
+/// What the request handler shares.
+struct Shared<H, T, C> {
     tokens: T,
-    pub(crate) confirm_with: Option<C>,
+    pipeline: Inbound<H, C>,
+    /// With a durable inbox, where verified events go before the answer.
+    inbox: Option<SharedInbox>,
 }
 
 impl<H: EventHandler, T: ApplicationTokens> EventReceiver<H, T> {
@@ -80,6 +96,8 @@ impl<H: EventHandler, T: ApplicationTokens> EventReceiver<H, T> {
             handler,
             tokens,
             confirm_with: None,
+            options: InboundOptions::default(),
+            inbox: None,
             body_limit: DEFAULT_BODY_LIMIT,
         }
     }
@@ -93,10 +111,36 @@ impl<H: EventHandler, T: ApplicationTokens, C: PortalClients> EventReceiver<H, T
         self
     }
 
+    /// The pipeline's bounds, timeouts and deduplication (default
+    /// [`InboundOptions::default`]).
+    #[must_use]
+    pub fn options(mut self, options: InboundOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Keeps verified events in a durable inbox (e.g. `imconnector_redis::RedisInbox`): each is
+    /// appended to `store` *before* the portal gets its 200 (an error appending answers 503,
+    /// and the portal reports the event undelivered), and a consumer named as `consumer` says
+    /// reads them into the pipeline and acknowledges each once handled and confirmed. A crash
+    /// then loses nothing the portal was told was received: the restarted replica (same
+    /// consumer name) reads its unacknowledged entries first, and another replica takes them
+    /// after [`ConsumerOptions::min_idle`]. Delivery to the handler is at least once (see
+    /// [`crate::inbound`]).
+    ///
+    /// [`build`](Self::build) (and [`router`](Self::router)) then starts the consumer: call it
+    /// inside a Tokio runtime.
+    #[must_use]
+    pub fn durable_inbox<S: InboxStore>(mut self, store: S, consumer: ConsumerOptions) -> Self {
+        self.inbox = Some((Arc::new(store), consumer));
+        self
+    }
+
     /// Confirms the messages [`EventHandler::message_add`] reports as sent with
-    /// `imconnector.send.status.delivery`, then reports the outcome to
-    /// [`EventHandler::delivery_confirmed`]. Without it, confirm them yourself (or Bitrix24
-    /// shows them as undelivered).
+    /// `imconnector.send.status.delivery` (packed and retried: see
+    /// [`InboundBuilder::confirm_deliveries`](crate::inbound::InboundBuilder::confirm_deliveries)),
+    /// then reports the outcome to [`EventHandler::delivery_confirmed`]. Without it, confirm
+    /// them yourself (or Bitrix24 shows them as undelivered).
     ///
     /// `clients` gives the client of the portal an event came from (by its `member_id`): a
     /// [`Client`] for an application on one portal, a [`PortalClients`] registry for many.
@@ -109,22 +153,40 @@ impl<H: EventHandler, T: ApplicationTokens, C: PortalClients> EventReceiver<H, T
             handler: self.handler,
             tokens: self.tokens,
             confirm_with: Some(clients),
+            options: self.options,
+            inbox: self.inbox,
             body_limit: self.body_limit,
         }
     }
 
     /// The router: `POST /` receives events. Mount it where your handler URL points, e.g.
     /// `Router::new().nest("/bitrix/events", receiver.router())`, or serve it as it is.
+    /// [`build`](Self::build) also returns the pipeline, to drain it on shutdown.
     pub fn router(self) -> Router {
-        let shared = Arc::new(Shared {
-            handler: self.handler,
-            tokens: self.tokens,
-            confirm_with: self.confirm_with,
+        self.build().0
+    }
+
+    /// The router and the [`Inbound`] pipeline it feeds: drain the pipeline on shutdown
+    /// ([`Inbound::shutdown`]), or feed it from another source too (an offline-event poller).
+    pub fn build(self) -> (Router, Inbound<H, C>) {
+        let pipeline = Inbound::builder(self.handler)
+            .options(self.options)
+            .confirm_with(self.confirm_with)
+            .build();
+        let inbox = self.inbox.map(|(store, consumer)| {
+            pipeline.consume_shared(Arc::clone(&store), consumer);
+            store
         });
-        Router::new()
+        let shared = Arc::new(Shared {
+            tokens: self.tokens,
+            pipeline: pipeline.clone(),
+            inbox,
+        });
+        let router = Router::new()
             .route("/", post(receive::<H, T, C>))
             .layer(DefaultBodyLimit::max(self.body_limit))
-            .with_state(shared)
+            .with_state(shared);
+        (router, pipeline)
     }
 }
 
@@ -133,8 +195,13 @@ impl<H, T: fmt::Debug, C> fmt::Debug for EventReceiver<H, T, C> {
         formatter
             .debug_struct("EventReceiver")
             .field("tokens", &self.tokens)
+            .field("options", &self.options)
             .field("body_limit", &self.body_limit)
             .field("confirms_deliveries", &self.confirm_with.is_some())
+            .field(
+                "durable_inbox",
+                &self.inbox.as_ref().map(|(_, consumer)| consumer),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -169,33 +236,69 @@ async fn receive<H: EventHandler, T: ApplicationTokens, C: PortalClients>(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok());
+    if let Some(inbox) = &shared.inbox {
+        return match verify_and_keep(&shared.tokens, content_type, &body).await {
+            Ok((key, member_id, payload)) => {
+                match inbox.append(key.as_str(), &member_id, &payload).await {
+                    // A duplicate was stored before: answered like the first.
+                    Ok(_appended) => (StatusCode::OK, "OK"),
+                    Err(error) => {
+                        tracing::error!(error = %untrusted(&error), "cannot append an event to the inbox; answering 503");
+                        (StatusCode::SERVICE_UNAVAILABLE, "inbox unavailable")
+                    }
+                }
+            }
+            Err(rejection) => refuse(rejection),
+        };
+    }
     match verify_event(&shared.tokens, content_type, &body).await {
         Ok(event) => {
-            // The handler runs after the answer, in its own task: its logs carry which event of
-            // which portal they belong to.
-            let span = tracing::info_span!(
-                "imconnector_event",
-                event = %untrusted(event.name()),
-                member_id = %untrusted(&event.auth().member_id),
-            );
-            tokio::spawn(tracing::Instrument::instrument(
-                dispatch::dispatch(shared, event),
-                span,
-            ));
-            (StatusCode::OK, "OK")
-        }
-        Err(rejection) => {
-            if let Some(suppressed) = REFUSED_REQUESTS.admit() {
-                tracing::warn!(rejection = %untrusted(&rejection), suppressed, "refused an event POST");
+            let key = DedupKey::of(&event);
+            let member_id = event.auth().member_id.clone();
+            // The ticket is not awaited: the portal gets its answer now, and the pipeline
+            // logs and reports what becomes of the event.
+            match shared.pipeline.submit(key, member_id, event).await {
+                Ok(_ticket) => (StatusCode::OK, "OK"),
+                Err(_closed) => (StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
             }
-            let text = match rejection {
-                Rejection::Malformed(_) => "malformed event",
-                Rejection::Unauthorized(_) => "unauthorized",
-            };
-            (rejection.status(), text)
         }
+        Err(rejection) => refuse(rejection),
     }
 }
+
+fn refuse(rejection: Rejection) -> (StatusCode, &'static str) {
+    if let Some(suppressed) = REFUSED_REQUESTS.admit() {
+        tracing::warn!(rejection = %untrusted(&rejection), suppressed, "refused an event POST");
+    }
+    let text = match rejection {
+        Rejection::Malformed(_) => "malformed event",
+        Rejection::Unauthorized(_) => "unauthorized",
+    };
+    (rejection.status(), text)
+}
+
+/// Verifies and decodes like [`verify_event`], and returns what the durable inbox keeps: the
+/// event's key, its portal, and the verified body as JSON with the application token replaced
+/// (it was checked; it is not stored).
+async fn verify_and_keep<T: ApplicationTokens>(
+    tokens: &T,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<(DedupKey, imconnector_transport::MemberId, String), Rejection> {
+    let mut value = verified_value(tokens, content_type, body).await?;
+    let event = decode(value.clone())?;
+    if let Some(token) = value.pointer_mut("/auth/application_token") {
+        *token = serde_json::Value::String(VERIFIED_TOKEN.to_owned());
+    }
+    Ok((
+        DedupKey::of(&event),
+        event.auth().member_id.clone(),
+        value.to_string(),
+    ))
+}
+
+/// What the durable inbox stores in place of a verified event's application token.
+const VERIFIED_TOKEN: &str = "verified";
 
 /// Checks and decodes an event body as the router does, for use outside axum: parses it
 /// (JSON when `content_type` is `application/json`, the portal's form encoding otherwise),
@@ -210,6 +313,25 @@ pub async fn verify_event<T: ApplicationTokens>(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Event, Rejection> {
+    let value = verified_value(tokens, content_type, body).await?;
+    decode(value)
+}
+
+fn decode(value: serde_json::Value) -> Result<Event, Rejection> {
+    Event::from_value(value).map_err(|error| match error {
+        EventDecodeError::MissingApplicationToken => {
+            Rejection::Unauthorized("no auth[application_token]")
+        }
+        other => Rejection::Malformed(other.to_string()),
+    })
+}
+
+/// The parsed body, once its application token checked out.
+async fn verified_value<T: ApplicationTokens>(
+    tokens: &T,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<serde_json::Value, Rejection> {
     let value = Event::body_value(content_type, body)
         .map_err(|error| Rejection::Malformed(error.to_string()))?;
     let (member_id, token) = claimed_auth(&value)?;
@@ -223,12 +345,7 @@ pub async fn verify_event<T: ApplicationTokens>(
     if !imconnector_transport::secrets_match(token, expected.expose_secret()) {
         return Err(Rejection::Unauthorized("wrong auth[application_token]"));
     }
-    Event::from_value(value).map_err(|error| match error {
-        EventDecodeError::MissingApplicationToken => {
-            Rejection::Unauthorized("no auth[application_token]")
-        }
-        other => Rejection::Malformed(other.to_string()),
-    })
+    Ok(value)
 }
 
 /// `auth[member_id]` (empty when missing: the typed decode refuses it later) and the non-empty

@@ -3,11 +3,13 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use imconnector_api::ids::LineId;
 use imconnector_api::types::{MessageIn, MessageResult};
+use imconnector_transport::outbox::{EntryId, OutboxError};
 use imconnector_transport::{Error, InvalidRequest};
 use tokio::sync::oneshot;
 
@@ -28,7 +30,7 @@ impl fmt::Display for SendId {
     }
 }
 
-/// What became of one queued message.
+/// What became of one queued message (or update, or delete: "stored" then means applied).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum SendOutcome {
@@ -45,6 +47,17 @@ pub enum SendOutcome {
     /// answer, an unreadable answer). Check the chat before sending it again. `None` when the
     /// sender stopped (its runtime shut down) before it could tell.
     Unknown(Option<Arc<Error>>),
+    /// The sender stopped (shut down, or its runtime ended) before the message was sent, or
+    /// another process took the message over: it is certainly not in the portal *from this
+    /// sender*. `kept` says it is still held by a durable outbox, where the next sender
+    /// started on it (or the process that took it over) sends it; otherwise it is gone.
+    NotSent {
+        /// Whether a durable outbox still holds it.
+        kept: bool,
+    },
+    /// Nothing was stored: the outbox already holds, or lately sent, a message with the same
+    /// line and external id (under this entry id). That first one's report tells its fate.
+    Duplicate(EntryId),
 }
 
 impl SendOutcome {
@@ -80,6 +93,10 @@ pub struct Submitted {
     pub(crate) id: SendId,
     pub(crate) line: LineId,
     pub(crate) reply: oneshot::Receiver<SendReport>,
+    /// Set once the message's request may have left.
+    pub(crate) left: Arc<AtomicBool>,
+    /// Whether the outbox is durable.
+    pub(crate) kept: bool,
 }
 
 impl Submitted {
@@ -93,14 +110,19 @@ impl Future for Submitted {
     type Output = SendReport;
 
     fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<SendReport> {
-        let (id, line) = (self.id, self.line);
+        let (id, line, kept) = (self.id, self.line, self.kept);
+        let left = Arc::clone(&self.left);
         Pin::new(&mut self.reply).poll(context).map(|answer| {
-            // The reply is dropped unsent only when the background task was cancelled, which
-            // may have happened after the request left.
-            answer.unwrap_or(SendReport {
+            // The reply is dropped unsent only when the background task was cancelled: the
+            // message may be in the portal only if its request had left by then.
+            answer.unwrap_or_else(|_| SendReport {
                 id,
                 line,
-                outcome: SendOutcome::Unknown(None),
+                outcome: if left.load(Ordering::Acquire) {
+                    SendOutcome::Unknown(None)
+                } else {
+                    SendOutcome::NotSent { kept }
+                },
             })
         })
     }
@@ -113,9 +135,20 @@ pub enum SendError {
     /// The message would be refused by the portal (or by the client); nothing was queued.
     #[error(transparent)]
     Invalid(#[from] InvalidRequest),
-    /// The sender's background task has stopped (its runtime shut down); nothing was queued.
+    /// The sender was shut down, or its background task stopped (its runtime shut down);
+    /// nothing was queued.
     #[error("the sender has stopped")]
     Closed(Box<MessageIn>),
+    /// The outbox could not store the message (e.g. Redis is unreachable); nothing was
+    /// queued, here is the message back.
+    #[error("the outbox could not store the message")]
+    Outbox {
+        /// Why.
+        #[source]
+        source: OutboxError,
+        /// The message.
+        message: Box<MessageIn>,
+    },
 }
 
 /// Why [`Sender::try_send`](super::Sender::try_send) did not queue a message.
@@ -128,7 +161,16 @@ pub enum TrySendError {
     /// The queue is full: here is the message back, try again later.
     #[error("the sender's queue is full")]
     Full(Box<MessageIn>),
-    /// The sender's background task has stopped; here is the message back.
+    /// The sender was shut down or its background task stopped; here is the message back.
     #[error("the sender has stopped")]
     Closed(Box<MessageIn>),
+    /// The outbox could not store the message; here is the message back.
+    #[error("the outbox could not store the message")]
+    Outbox {
+        /// Why.
+        #[source]
+        source: OutboxError,
+        /// The message.
+        message: Box<MessageIn>,
+    },
 }

@@ -6,12 +6,14 @@
 //! same line share calls and may be in different requests at once.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use imconnector_api::ids::LineId;
-use imconnector_api::types::MessageIn;
+use imconnector_transport::outbox::EntryId;
 use tokio::sync::oneshot;
 
+use super::operation::{Operation, Payload};
 use super::{Limits, SendId, SendReport};
 
 /// A message on its way, with where to report its outcome.
@@ -21,17 +23,27 @@ pub(crate) struct Queued {
     pub(crate) line: LineId,
     /// The external chat id (`chat.id`), which keeps the order.
     pub(crate) chat: Arc<str>,
-    pub(crate) message: MessageIn,
-    pub(crate) reply: oneshot::Sender<SendReport>,
+    pub(crate) op: Operation,
+    pub(crate) payload: Payload,
+    /// Its entry in the outbox, and the entry's idempotency key.
+    pub(crate) entry: EntryId,
+    pub(crate) key: Option<String>,
+    /// Where its outcome goes; `None` for entries recovered from the outbox, whose submitter
+    /// is gone.
+    pub(crate) reply: Option<oneshot::Sender<SendReport>>,
+    /// Set once its request may have left (shared with the caller's `Submitted`).
+    pub(crate) left: Arc<AtomicBool>,
 }
 
 /// What keeps order: an external chat on a line.
 pub(crate) type ChatKey = (LineId, Arc<str>);
 
-/// One `imconnector.send.messages` call: messages of one line.
+/// One call (`imconnector.send.messages`, `.update.messages` or `.delete.messages`):
+/// messages of one line and one operation.
 #[derive(Debug)]
 pub(crate) struct Call {
     pub(crate) line: LineId,
+    pub(crate) op: Operation,
     pub(crate) messages: Vec<Queued>,
 }
 
@@ -84,6 +96,16 @@ impl Pending {
         self.count += 1;
     }
 
+    /// Takes every waiting message (the sender is stopping).
+    pub(crate) fn take_all(&mut self) -> Vec<Queued> {
+        self.turns.clear();
+        self.count = 0;
+        self.by_chat
+            .drain()
+            .flat_map(|(_, waiting)| waiting)
+            .collect()
+    }
+
     /// Chats whose request finished may send again.
     pub(crate) fn release(&mut self, chats: &[ChatKey]) {
         for chat in chats {
@@ -92,9 +114,10 @@ impl Pending {
     }
 
     /// The next request: waiting messages of chats with nothing in flight, chats taking turns,
-    /// put into one call per line (a new call when one is full, at most `messages_per_call`
-    /// messages each), at most `calls_per_request` calls. The chats taken become busy. `None`
-    /// when no chat can send.
+    /// put into one call per line and operation (a new call when one is full, at most
+    /// `messages_per_call` messages each), at most `calls_per_request` calls. A chat gives one
+    /// run of the same operation per request, so its operations keep their order. The chats
+    /// taken become busy. `None` when no chat can send.
     pub(crate) fn next_request(&mut self, limits: &Limits) -> Option<Request> {
         let mut calls: Vec<Call> = Vec::new();
         let mut chats: Vec<ChatKey> = Vec::new();
@@ -110,16 +133,23 @@ impl Pending {
                 continue;
             };
             let mut took = false;
+            let run = waiting.front().map(|queued| queued.op);
             while let Some(queued) = waiting.pop_front() {
+                if Some(queued.op) != run {
+                    waiting.push_front(queued);
+                    break;
+                }
+                let op = queued.op;
                 let open = calls
                     .iter()
-                    .rposition(|call| call.line == key.0)
+                    .rposition(|call| call.line == key.0 && call.op == op)
                     .filter(|&index| calls[index].messages.len() < limits.messages_per_call);
                 let index = match open {
                     Some(index) => index,
                     None if calls.len() < limits.calls_per_request => {
                         calls.push(Call {
                             line: key.0,
+                            op,
                             messages: Vec::new(),
                         });
                         calls.len() - 1
@@ -176,18 +206,52 @@ mod tests {
     }
 
     fn queued(id: u64, line_id: i64, chat: &str) -> Queued {
+        queued_op(id, line_id, chat, Operation::Send)
+    }
+
+    fn queued_op(id: u64, line_id: i64, chat: &str, op: Operation) -> Queued {
         let (reply, _) = oneshot::channel();
         Queued {
             id: SendId(id),
             line: line(line_id),
             chat: Arc::from(chat),
-            message: MessageIn::new(
+            op,
+            payload: Payload::Typed(MessageIn::new(
                 MessageUser::new("user"),
                 MessageBody::new().with_text(id.to_string()),
                 MessageChat::new(chat),
-            ),
-            reply,
+            )),
+            entry: EntryId::new(id.to_string()),
+            key: None,
+            reply: Some(reply),
+            left: Arc::default(),
         }
+    }
+
+    #[test]
+    fn a_chat_sends_one_run_of_one_operation_per_request() {
+        let mut pending = Pending::default();
+        pending.push(queued_op(0, 1, "a", Operation::Send));
+        pending.push(queued_op(1, 1, "a", Operation::Send));
+        pending.push(queued_op(2, 1, "a", Operation::Update));
+        pending.push(queued_op(3, 1, "b", Operation::Send));
+        pending.push(queued_op(4, 1, "a", Operation::Delete));
+        let first = pending.next_request(&limits(10, 10)).unwrap();
+        let ops: Vec<(Operation, Vec<u64>)> = first
+            .calls
+            .iter()
+            .map(|call| (call.op, call.messages.iter().map(|q| q.id.0).collect()))
+            .collect();
+        // Chat a's two sends share the call with chat b's; its update waits for the next turn.
+        assert_eq!(ops, [(Operation::Send, vec![0, 1, 3])]);
+        pending.release(&first.chats);
+        let second = pending.next_request(&limits(10, 10)).unwrap();
+        assert_eq!(second.calls.len(), 1);
+        assert_eq!(second.calls[0].op, Operation::Update);
+        pending.release(&second.chats);
+        let third = pending.next_request(&limits(10, 10)).unwrap();
+        assert_eq!(third.calls[0].op, Operation::Delete);
+        assert!(pending.is_empty());
     }
 
     fn limits(messages_per_call: usize, calls_per_request: usize) -> Limits {

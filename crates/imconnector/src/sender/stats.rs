@@ -20,12 +20,18 @@ pub struct SenderStats {
     pub failed: u64,
     /// Messages whose outcome is unknown.
     pub unknown: u64,
+    /// Messages never sent because the sender stopped first (or another process took them).
+    pub not_sent: u64,
+    /// Submissions refused as duplicates of a message the outbox holds or lately sent.
+    pub duplicates: u64,
+    /// Entries found in flight when the sender started or adopted them: maybe in the portal.
+    pub in_doubt: u64,
 }
 
 impl SenderStats {
     /// Messages with an outcome.
     pub fn reported(&self) -> u64 {
-        self.stored + self.rejected + self.failed + self.unknown
+        self.stored + self.rejected + self.failed + self.unknown + self.not_sent + self.duplicates
     }
 }
 
@@ -38,6 +44,9 @@ pub(crate) struct Counters {
     rejected: AtomicU64,
     failed: AtomicU64,
     unknown: AtomicU64,
+    not_sent: AtomicU64,
+    duplicates: AtomicU64,
+    in_doubt: AtomicU64,
 }
 
 impl Counters {
@@ -53,8 +62,17 @@ impl Counters {
             SendOutcome::Rejected(_) => &self.rejected,
             SendOutcome::Failed(_) => &self.failed,
             SendOutcome::Unknown(_) => &self.unknown,
+            SendOutcome::NotSent { .. } => &self.not_sent,
+            SendOutcome::Duplicate(_) => &self.duplicates,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn in_doubt(&self, entries: usize) {
+        self.in_doubt.fetch_add(
+            u64::try_from(entries).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
     }
 
     pub(crate) fn snapshot(&self) -> SenderStats {
@@ -65,6 +83,9 @@ impl Counters {
             rejected: self.rejected.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             unknown: self.unknown.load(Ordering::Relaxed),
+            not_sent: self.not_sent.load(Ordering::Relaxed),
+            duplicates: self.duplicates.load(Ordering::Relaxed),
+            in_doubt: self.in_doubt.load(Ordering::Relaxed),
         }
     }
 }

@@ -14,7 +14,7 @@ use super::{SendError, SendOutcome, Sender, Submitted, TrySendError};
 
 const CONNECTOR: &str = "sender_test";
 
-async fn portal(lines: usize) -> Emulator {
+pub(super) async fn portal(lines: usize) -> Emulator {
     Emulator::builder()
         .lines(lines)
         .start()
@@ -22,7 +22,7 @@ async fn portal(lines: usize) -> Emulator {
         .expect("emulator")
 }
 
-fn client(portal: &Emulator) -> Client {
+pub(super) fn client(portal: &Emulator) -> Client {
     let app = portal.app();
     let tokens = portal.tokens();
     Client::builder()
@@ -40,16 +40,16 @@ fn client(portal: &Emulator) -> Client {
         .expect("client")
 }
 
-fn connector() -> ConnectorId {
+pub(super) fn connector() -> ConnectorId {
     ConnectorId::new(CONNECTOR).unwrap()
 }
 
-fn line(id: i64) -> LineId {
+pub(super) fn line(id: i64) -> LineId {
     LineId::new(id).unwrap()
 }
 
 /// Registers the connector and activates it on `lines`.
-async fn connect(client: &Client, lines: &[i64]) {
+pub(super) async fn connect(client: &Client, lines: &[i64]) {
     let register = RegisterConnector::new(
         connector(),
         "Sender test",
@@ -65,7 +65,7 @@ async fn connect(client: &Client, lines: &[i64]) {
     }
 }
 
-fn message(chat: &str, external_id: &str) -> MessageIn {
+pub(super) fn message(chat: &str, external_id: &str) -> MessageIn {
     MessageIn::new(
         MessageUser::new(format!("user-{chat}")),
         MessageBody::new()
@@ -76,7 +76,7 @@ fn message(chat: &str, external_id: &str) -> MessageIn {
 }
 
 /// External ids of the customer messages the portal stored, in the order it stored them.
-fn stored(portal: &Emulator) -> Vec<String> {
+pub(super) fn stored(portal: &Emulator) -> Vec<String> {
     portal
         .all_messages()
         .into_iter()
@@ -85,7 +85,7 @@ fn stored(portal: &Emulator) -> Vec<String> {
         .collect()
 }
 
-fn requests(portal: &Emulator, method: &str) -> u64 {
+pub(super) fn requests(portal: &Emulator, method: &str) -> u64 {
     portal
         .counters()
         .requests
@@ -104,14 +104,18 @@ async fn packs_a_lines_messages_into_calls_and_calls_into_one_batch() {
         .calls_per_request(4)
         .requests_in_flight(1)
         .start();
-    // `try_send` never yields, so the background task finds all ten waiting at once.
+    // With the in-memory outbox `try_send` never yields once the sender is ready, so the
+    // background task finds all ten waiting at once.
+    let _ = sender.in_doubt().await;
     let mut submitted: Vec<Submitted> = Vec::new();
     for index in 0..10 {
         let line_id = if index % 5 < 3 { 1 } else { 2 };
-        let sent = sender.try_send(
-            line(line_id),
-            message(&format!("chat-{line_id}"), &format!("m{index}")),
-        );
+        let sent = sender
+            .try_send(
+                line(line_id),
+                message(&format!("chat-{line_id}"), &format!("m{index}")),
+            )
+            .await;
         submitted.push(sent.expect("room"));
     }
     for (index, submitted) in submitted.into_iter().enumerate() {
@@ -162,14 +166,20 @@ async fn each_message_gets_its_own_outcome_in_a_mixed_pack() {
     let sender = Sender::builder(client, connector())
         .requests_in_flight(1)
         .start();
-    let good = sender.try_send(line(1), message("a", "good")).unwrap();
+    let good = sender
+        .try_send(line(1), message("a", "good"))
+        .await
+        .unwrap();
     let bad_email = MessageIn::new(
         MessageUser::new("user-b").with_email("not an address"),
         MessageBody::new().with_id("bad-email").with_text("hi"),
         MessageChat::new("b"),
     );
-    let rejected = sender.try_send(line(1), bad_email).unwrap();
-    let inactive = sender.try_send(line(2), message("c", "inactive")).unwrap();
+    let rejected = sender.try_send(line(1), bad_email).await.unwrap();
+    let inactive = sender
+        .try_send(line(2), message("c", "inactive"))
+        .await
+        .unwrap();
 
     assert!(good.await.outcome.is_stored());
     match rejected.await.outcome {
@@ -200,8 +210,14 @@ async fn a_lost_answer_is_reported_unknown_and_never_sent_again() {
         .set_faults(Some(Faults::default().drop_after_share(1.0)))
         .unwrap();
     let sender = Sender::builder(client, connector()).start();
-    let first = sender.try_send(line(1), message("chat", "lost-1")).unwrap();
-    let second = sender.try_send(line(1), message("chat", "lost-2")).unwrap();
+    let first = sender
+        .try_send(line(1), message("chat", "lost-1"))
+        .await
+        .unwrap();
+    let second = sender
+        .try_send(line(1), message("chat", "lost-2"))
+        .await
+        .unwrap();
     for submitted in [first, second] {
         let report = submitted.await;
         match &report.outcome {
@@ -234,7 +250,7 @@ async fn an_invalid_message_is_refused_when_queued_naming_its_field() {
         MessageBody::new(),
         MessageChat::new("c"),
     );
-    match sender.try_send(line(1), empty) {
+    match sender.try_send(line(1), empty).await {
         Err(TrySendError::Invalid(error)) => assert_eq!(error.parameter, "message.message.text"),
         other => panic!("expected a local refusal, got {other:?}"),
     }
@@ -247,10 +263,16 @@ async fn a_full_queue_gives_the_message_back() {
     let client = client(&portal);
     connect(&client, &[1]).await;
     let sender = Sender::builder(client, connector()).capacity(2).start();
-    let first = sender.try_send(line(1), message("chat", "q1")).unwrap();
-    let second = sender.try_send(line(1), message("chat", "q2")).unwrap();
+    let first = sender
+        .try_send(line(1), message("chat", "q1"))
+        .await
+        .unwrap();
+    let second = sender
+        .try_send(line(1), message("chat", "q2"))
+        .await
+        .unwrap();
     assert_eq!(sender.room(), 0);
-    let refused = sender.try_send(line(1), message("chat", "q3"));
+    let refused = sender.try_send(line(1), message("chat", "q3")).await;
     let Err(TrySendError::Full(back)) = refused else {
         panic!("expected a full queue, got {refused:?}")
     };
@@ -305,7 +327,10 @@ async fn dropping_every_sender_still_reports_what_was_queued() {
     let client = client(&portal);
     connect(&client, &[1]).await;
     let sender = Sender::builder(client, connector()).start();
-    let queued = sender.try_send(line(1), message("chat", "last")).unwrap();
+    let queued = sender
+        .try_send(line(1), message("chat", "last"))
+        .await
+        .unwrap();
     drop(sender);
     assert!(queued.await.outcome.is_stored());
     assert_eq!(stored(&portal), ["last"]);

@@ -5,6 +5,7 @@
 mod code_flow;
 mod keep_alive;
 mod reconcile;
+mod restart;
 pub mod support;
 mod takeover;
 mod update;
@@ -73,19 +74,47 @@ async fn a_legacy_install_post_provisions_and_onappinstall_stores() {
     let post = status.last_install_post.expect("sent");
     assert_eq!(post.outcome, DeliveryOutcome::Delivered { status: 200 });
     assert!(!post.form().contains_key("APPLICATION_TOKEN"));
-    assert!(app.record().await.is_none(), "no application token yet");
+    // The proven pair is kept at once, without an application token: no event matches yet.
+    let kept = app.record().await.expect("the proven pair is stored");
+    assert!(kept.application_token.expose_secret().is_empty());
+    assert!(kept.provisioned);
     assert!(app.portal.line_status("acme_chat", 1).status());
+    let real_token = app.creds.application_token.expose_secret().to_owned();
+    assert_eq!(app.post_event(&real_token).await, 401, "no token known yet");
 
     app.portal
         .install_finish(&app.creds.client_id)
         .expect("installFinish");
     app.settle().await;
     let stored = app.record().await.expect("stored by ONAPPINSTALL");
-    assert_eq!(
-        stored.application_token.expose_secret(),
-        app.creds.application_token.expose_secret()
-    );
+    assert_eq!(stored.application_token.expose_secret(), real_token);
+    assert_eq!(app.post_event(&real_token).await, 200);
     customer_and_operator_talk(&mut app, "legacy-chat").await;
+}
+
+#[tokio::test]
+async fn a_legacy_install_whose_onappinstall_never_comes_is_served_with_its_proven_pair() {
+    let app = app(Style::LegacyUi).await;
+    app.portal
+        .install(&app.creds.client_id)
+        .await
+        .expect("install");
+    // No installFinish, so no ONAPPINSTALL: the portal is served all the same.
+    let client = app
+        .registry
+        .client_for(&MemberId::from(&app.creds.member_id))
+        .await
+        .expect("the portal is in the registry");
+    let info = client
+        .call_raw("app.info", json!({}))
+        .await
+        .expect("the kept pair works");
+    assert_eq!(info.result["INSTALLED"], json!(false), "{:?}", info.result);
+    assert_eq!(app.registry.portals().await.expect("listed").len(), 1);
+    // An event claiming any token is refused: none is known.
+    assert_eq!(app.post_event("forged").await, 401);
+    let real_token = app.creds.application_token.expose_secret().to_owned();
+    assert_eq!(app.post_event(&real_token).await, 401);
 }
 
 #[tokio::test]

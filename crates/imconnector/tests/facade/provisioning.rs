@@ -53,7 +53,7 @@ async fn provisioning_twice_changes_nothing_the_second_time() {
         .await
         .expect("first run");
     assert!(first.status.status);
-    assert_eq!(first.newly_bound.len(), Event::KNOWN.len());
+    assert_eq!(first.newly_bound.len(), setup.events().len());
     assert!(first.already_bound.is_empty());
     let after_first = snapshot(&portal).await;
     assert_eq!(after_first.connectors.len(), 1);
@@ -67,7 +67,7 @@ async fn provisioning_twice_changes_nothing_the_second_time() {
     let data = status.data.expect("channel data stored");
     assert_eq!(data["name"], "Acme support");
     assert_eq!(data["id"], "acme-channel");
-    assert_eq!(after_first.bindings.len(), Event::KNOWN.len());
+    assert_eq!(after_first.bindings.len(), setup.events().len());
     assert!(after_first
         .bindings
         .iter()
@@ -79,7 +79,7 @@ async fn provisioning_twice_changes_nothing_the_second_time() {
         .expect("second run");
     assert!(second.status.status);
     assert!(second.newly_bound.is_empty(), "{:?}", second.newly_bound);
-    assert_eq!(second.already_bound.len(), Event::KNOWN.len());
+    assert_eq!(second.already_bound.len(), setup.events().len());
     assert_eq!(snapshot(&portal).await, after_first);
     assert_eq!(
         bind_calls(&portal),
@@ -106,8 +106,8 @@ async fn provisioning_binds_only_the_missing_events() {
         .await
         .expect("provision");
     assert_eq!(provisioned.already_bound, ["OnImConnectorMessageAdd"]);
-    assert_eq!(provisioned.newly_bound.len(), Event::KNOWN.len() - 1);
-    assert_eq!(snapshot(&portal).await.bindings.len(), Event::KNOWN.len());
+    assert_eq!(provisioned.newly_bound.len(), setup.events().len() - 1);
+    assert_eq!(snapshot(&portal).await.bindings.len(), setup.events().len());
     // The default channel data: the connector's name and the id the docs suggest.
     let data = portal
         .emulator
@@ -132,7 +132,7 @@ async fn teardown_undoes_provisioning_and_can_run_again() {
         .expect("teardown");
     assert_eq!(
         torn_down.unbound,
-        i64::try_from(Event::KNOWN.len()).expect("a few events")
+        i64::try_from(setup.events().len()).expect("a few events")
     );
     let after = snapshot(&portal).await;
     assert!(after.connectors.is_empty(), "{:?}", after.connectors);
@@ -228,4 +228,47 @@ async fn a_connector_that_does_not_come_up_is_a_clear_error() {
         error.to_string(),
         "connector `acme_chat` is not working on line 1 after provisioning: STATUS=false (CONFIGURED=true, ERROR=true)"
     );
+}
+
+#[tokio::test]
+async fn online_and_offline_delivery_binds_both_and_teardown_removes_both() {
+    let portal = portal().await;
+    let handler = sink().await;
+    let setup = setup(&handler).with_delivery(imconnector::EventDelivery::OnlineAndOffline);
+    let events = setup.events().len();
+
+    let first = provision(&portal.client, &setup, line(1))
+        .await
+        .expect("provision");
+    // Online: every event and the offline wake-up; offline: every event.
+    assert_eq!(first.newly_bound.len(), events + 1);
+    assert!(first
+        .newly_bound
+        .iter()
+        .any(|event| event == imconnector::OFFLINE_WAKEUP_EVENT));
+    assert_eq!(first.newly_bound_offline.len(), events);
+    let bindings = snapshot(&portal).await.bindings;
+    assert_eq!(bindings.len(), 2 * events + 1);
+    assert_eq!(
+        bindings
+            .iter()
+            .filter(|binding| binding.offline == Some(true))
+            .count(),
+        events
+    );
+
+    let second = provision(&portal.client, &setup, line(1))
+        .await
+        .expect("provision again");
+    assert!(second.newly_bound.is_empty() && second.newly_bound_offline.is_empty());
+    assert_eq!(second.already_bound_offline.len(), events);
+
+    let torn_down = teardown(&portal.client, &setup, line(1))
+        .await
+        .expect("teardown");
+    assert_eq!(
+        torn_down.unbound,
+        i64::try_from(2 * events + 1).expect("a few")
+    );
+    assert!(snapshot(&portal).await.bindings.is_empty());
 }

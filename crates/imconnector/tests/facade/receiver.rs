@@ -395,3 +395,39 @@ async fn a_handler_logs_inside_a_span_naming_the_event_and_the_portal() {
         "the application token leaked: {logs}"
     );
 }
+
+#[tokio::test]
+async fn the_same_event_posted_twice_is_handled_once() {
+    let (handler, mut seen) = recorder();
+    let url = serve(EventReceiver::new(SingleToken::new(APP_TOKEN), handler).router()).await;
+
+    let event = line_delete(auth(APP_TOKEN));
+    assert_eq!(post(&url, FORM, event.clone()).await, 200);
+    assert_eq!(post(&url, FORM, event).await, 200);
+    let later = imconnector_form::encode(&json!({
+        "event": "ONIMCONNECTORLINEDELETE",
+        "event_handler_id": "563",
+        "data": "108",
+        "ts": "1773761166",
+        "auth": auth(APP_TOKEN),
+    }));
+    assert_eq!(post(&url, FORM, later).await, 200);
+    // Events about no chat share the portal's lane, in order: the duplicate would come second.
+    assert!(matches!(next(&mut seen).await, Seen::LineDelete(event) if event.data.get() == 107));
+    assert!(matches!(next(&mut seen).await, Seen::LineDelete(event) if event.data.get() == 108));
+}
+
+#[tokio::test]
+async fn after_the_drain_the_receiver_answers_503() {
+    let (handler, mut seen) = recorder();
+    let (router, pipeline) = EventReceiver::new(SingleToken::new(APP_TOKEN), handler).build();
+    let url = serve(router).await;
+    assert_eq!(post(&url, FORM, line_delete(auth(APP_TOKEN))).await, 200);
+    assert!(matches!(next(&mut seen).await, Seen::LineDelete(_)));
+    assert!(pipeline
+        .shutdown(crate::support::PATIENCE)
+        .await
+        .is_complete());
+    let later = line_delete(auth(APP_TOKEN)).replace("107", "109");
+    assert_eq!(post(&url, FORM, later).await, 503);
+}

@@ -29,7 +29,7 @@ impl crate::wire::WireDecode for DialogFinishEvent {
             handler_id: fields.optional_aliased("event_handler_id", "eventId")?,
             ts: fields.optional("ts")?,
             auth: fields.required("auth")?,
-            data: fields.required("data")?,
+            data: fields.event_data()?,
         })
     }
 }

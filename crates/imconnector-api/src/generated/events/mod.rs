@@ -33,6 +33,10 @@ mod status_delete;
 
 pub use status_delete::StatusDeleteEvent;
 
+mod offline_queue_change;
+
+pub use offline_queue_change::OfflineQueueChangeEvent;
+
 pub use crate::event_decode::EventDecodeError;
 
 /// An event, told apart by its `event` field (case-insensitive). Equal events carry
@@ -54,6 +58,8 @@ pub enum Event {
     MessageUpdate(MessageUpdateEvent),
     /// `OnImConnectorStatusDelete`: The connector was disconnected from an open line (disabled in the UI, deactivated, unregistered, or the line was deleted).
     StatusDelete(StatusDeleteEvent),
+    /// `OnOfflineEvent`: Rows are waiting in the app's offline event queue: fetch them with `event.offline.get`. An online POST that carries no data.
+    OfflineQueueChange(OfflineQueueChangeEvent),
     /// An event this SDK does not describe: its name, decoded `auth`, and raw `data`.
     Unknown(UnknownEvent),
 }
@@ -105,6 +111,7 @@ impl Event {
         "OnImConnectorMessageDelete",
         "OnImConnectorMessageUpdate",
         "OnImConnectorStatusDelete",
+        "OnOfflineEvent",
     ];
     /// The `event` field as sent, e.g. `ONIMCONNECTORMESSAGEADD`.
     pub fn name(&self) -> &str {
@@ -116,6 +123,7 @@ impl Event {
             Self::MessageDelete(event) => &event.event,
             Self::MessageUpdate(event) => &event.event,
             Self::StatusDelete(event) => &event.event,
+            Self::OfflineQueueChange(event) => &event.event,
             Self::Unknown(event) => &event.event,
         }
     }
@@ -130,6 +138,7 @@ impl Event {
             Self::MessageDelete(event) => &event.auth,
             Self::MessageUpdate(event) => &event.auth,
             Self::StatusDelete(event) => &event.auth,
+            Self::OfflineQueueChange(event) => &event.auth,
             Self::Unknown(event) => &event.auth,
         }
     }
@@ -160,6 +169,9 @@ impl Event {
             }
             "ONIMCONNECTORSTATUSDELETE" => {
                 StatusDeleteEvent::from_wire(value).map(Self::StatusDelete)
+            }
+            "ONOFFLINEEVENT" => {
+                OfflineQueueChangeEvent::from_wire(value).map(Self::OfflineQueueChange)
             }
             _ => UnknownEvent::from_wire(value).map(Self::Unknown),
         }

@@ -13,7 +13,7 @@
 /// - `handler` (`handler`, `EventsUrl`, required): Handler URL the portal POSTs the event to; it must be reachable from the internet. Constraints: absolute URL.
 /// - `auth_type` (`auth_type`, `i64`, optional): Id of the user whose tokens the handler receives. Default: the user whose action fired the event. Non-administrators may only give their own id. Constraints: >= 0.
 /// - `event_type` (`event_type`, `EventType`, optional): `online` (default): POSTed to `handler`; `offline`: queued on the portal (administrators only).
-/// - `auth_connector` (`auth_connector`, `string`, optional): Offline events only: a source key; changes made with this key in the request are not queued back to you.
+/// - `auth_connector` (`auth_connector`, `SourceKey`, optional): Offline events only: a source key; changes made with this key in the request are not queued back to you.
 /// - `options` (`options`, `json`, optional): Event-specific options, e.g. `{"minTimeout": 1}` for `onOfflineEvent`.
 ///
 /// # Errors
@@ -63,7 +63,7 @@ pub struct BindEvent {
     pub(crate) event_type: Option<crate::types::EventType>,
     /// Offline events only: a source key; changes made with this key in the request are not queued back to you. (`auth_connector`)
     #[serde(rename = "auth_connector", skip_serializing_if = "Option::is_none")]
-    pub(crate) auth_connector: Option<String>,
+    pub(crate) auth_connector: Option<crate::wire::SourceKey>,
     /// Event-specific options, e.g. `{"minTimeout": 1}` for `onOfflineEvent`. (`options`)
     #[serde(rename = "options", skip_serializing_if = "Option::is_none")]
     pub(crate) options: Option<serde_json::Value>,
@@ -97,7 +97,10 @@ impl BindEvent {
         self
     }
     /// Offline events only: a source key; changes made with this key in the request are not queued back to you. (`auth_connector`)
-    pub fn with_auth_connector(mut self, auth_connector: impl Into<String>) -> Self {
+    pub fn with_auth_connector(
+        mut self,
+        auth_connector: impl Into<crate::wire::SourceKey>,
+    ) -> Self {
         self.auth_connector = Some(auth_connector.into());
         self
     }
@@ -123,8 +126,8 @@ impl BindEvent {
         self.event_type.as_ref()
     }
     /// Reads `auth_connector` (`None` when not set): Offline events only: a source key; changes made with this key in the request are not queued back to you.
-    pub fn auth_connector(&self) -> Option<&str> {
-        self.auth_connector.as_deref()
+    pub fn auth_connector(&self) -> Option<&crate::wire::SourceKey> {
+        self.auth_connector.as_ref()
     }
     /// Reads `options` (`None` when not set): Event-specific options, e.g. `{"minTimeout": 1}` for `onOfflineEvent`.
     pub fn options(&self) -> Option<&serde_json::Value> {

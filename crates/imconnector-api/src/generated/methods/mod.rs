@@ -11,6 +11,24 @@ mod list_event_bindings;
 
 pub use list_event_bindings::{ListEventBindings, ListEventBindingsResponse};
 
+mod clear_offline_events;
+
+pub use clear_offline_events::{ClearOfflineEvents, ClearOfflineEventsResponse};
+
+mod mark_offline_events_failed;
+
+pub use mark_offline_events_failed::{
+    MarkOfflineEventsFailed, MarkOfflineEventsFailedResponse,
+};
+
+mod get_offline_events;
+
+pub use get_offline_events::{GetOfflineEvents, GetOfflineEventsResponse};
+
+mod list_offline_events;
+
+pub use list_offline_events::{ListOfflineEvents, ListOfflineEventsResponse};
+
 mod unbind_event;
 
 pub use unbind_event::{UnbindEvent, UnbindEventResponse};

@@ -72,7 +72,7 @@ impl crate::wire::WireDecode for EventType {
 /// - `handler` (`handler`, `string`, optional): Handler URL (online bindings).
 /// - `auth_type` (`auth_type`, `Id`, optional): User whose tokens the handler receives; `0` for the user who fired the event.
 /// - `offline` (`offline`, `bool`, optional): Whether this is an offline (queued) binding.
-/// - `connector_id` (`connector_id`, `string`, optional): Offline bindings: the `auth_connector` source key.
+/// - `connector_id` (`connector_id`, `SourceKey`, optional): Offline bindings: the `auth_connector` source key.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct EventBinding {
@@ -90,7 +90,7 @@ pub struct EventBinding {
     pub offline: Option<bool>,
     /// Offline bindings: the `auth_connector` source key. (`connector_id`)
     #[serde(rename = "connector_id", skip_serializing_if = "Option::is_none")]
-    pub connector_id: Option<String>,
+    pub connector_id: Option<crate::wire::SourceKey>,
     /// Keys this SDK does not model, kept as sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

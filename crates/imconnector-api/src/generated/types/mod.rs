@@ -32,3 +32,7 @@ pub use messages::{
     MessageResult, MessageResultBody, MessageResultChat, MessageResultExtra, Session,
     SuccessResult,
 };
+
+mod offline;
+
+pub use offline::{OfflineEvents, OfflineEventRow};

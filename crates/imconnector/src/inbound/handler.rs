@@ -3,25 +3,31 @@
 use std::future::Future;
 
 use imconnector_api::events::{
-    DialogFinishEvent, DialogStartEvent, LineDeleteEvent, MessageAddEvent, MessageDeleteEvent,
-    MessageUpdateEvent, StatusDeleteEvent, UnknownEvent,
+    DialogFinishEvent, DialogStartEvent, Event, LineDeleteEvent, MessageAddEvent,
+    MessageDeleteEvent, MessageUpdateEvent, OfflineQueueChangeEvent, StatusDeleteEvent,
+    UnknownEvent,
 };
 use imconnector_api::ids::{
     BitrixChatId, BitrixMessageId, ConnectorId, ExternalChatId, ExternalMessageId, LineId, MemberId,
 };
 use imconnector_api::types::MessageAddItem;
 
-/// The error a handler method may return; it is logged (the portal already got its 200).
+use super::{DedupKey, FailureReport};
+
+/// The error a handler method may return: the attempt failed (it is run again, then reported
+/// to [`EventHandler::handler_failed`]).
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Your connector's reaction to each event Bitrix24 POSTs. Every method has a no-op default:
 /// implement the ones you need, with `async fn`.
 ///
-/// The receiver calls these after answering the portal, on a task of its own, one task per
-/// event; an event is never dispatched unless its application token checked out.
+/// The [inbound pipeline](super) calls these one event at a time per chat, each attempt on a
+/// task of its own with a timeout; an online event is never dispatched unless its application
+/// token checked out. Delivery is *at least once* (see the [module docs](super)):
+/// [`event`](Self::event) gets each event's [`DedupKey`] to make effects happen once.
 ///
 /// ```
-/// use imconnector::receiver::{EventHandler, HandlerError, SentMessages};
+/// use imconnector::inbound::{EventHandler, HandlerError, SentMessages};
 /// use imconnector::events::MessageAddEvent;
 ///
 /// struct Bridge;
@@ -39,9 +45,38 @@ pub type HandlerError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// }
 /// ```
 pub trait EventHandler: Send + Sync + 'static {
+    /// Every event comes here first, with its deduplication key; the default calls the typed
+    /// method for it (the messages sent matter only for `OnImConnectorMessageAdd`). Override
+    /// it to see the key, e.g. to record it with the effect in one transaction.
+    fn event(
+        &self,
+        key: &DedupKey,
+        event: Event,
+    ) -> impl Future<Output = Result<SentMessages, HandlerError>> + Send {
+        let _ = key;
+        async move {
+            let none = |()| SentMessages::new();
+            match event {
+                Event::MessageAdd(event) => self.message_add(event).await,
+                Event::MessageUpdate(event) => self.message_update(event).await.map(none),
+                Event::MessageDelete(event) => self.message_delete(event).await.map(none),
+                Event::DialogStart(event) => self.dialog_start(event).await.map(none),
+                Event::DialogFinish(event) => self.dialog_finish(event).await.map(none),
+                Event::StatusDelete(event) => self.status_delete(event).await.map(none),
+                Event::LineDelete(event) => self.line_delete(event).await.map(none),
+                Event::OfflineQueueChange(event) => {
+                    self.offline_queue_change(event).await.map(none)
+                }
+                Event::Unknown(event) => self.unknown(event).await.map(none),
+                // A variant added to the api crate after this one was written.
+                _ => Ok(SentMessages::new()),
+            }
+        }
+    }
+
     /// `OnImConnectorMessageAdd`: operators wrote; send each message to the customer and return
     /// the ones that went out with their external ids. With
-    /// [`confirm_deliveries`](super::EventReceiver::confirm_deliveries) the receiver then
+    /// [`confirm_deliveries`](super::InboundBuilder::confirm_deliveries) the pipeline then
     /// confirms them with `imconnector.send.status.delivery`.
     fn message_add(
         &self,
@@ -105,6 +140,18 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
+    /// `OnOfflineEvent`: rows wait in the portal's offline event queue. With an
+    /// [`OfflinePoller`](crate::offline::OfflinePoller), call its
+    /// [`wake`](crate::offline::OfflinePoller::wake) with `event.auth.member_id` so it reads
+    /// them now instead of at its next timer tick.
+    fn offline_queue_change(
+        &self,
+        event: OfflineQueueChangeEvent,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        let _ = event;
+        async { Ok(()) }
+    }
+
     /// An event this SDK does not describe (bound by you for another purpose).
     fn unknown(
         &self,
@@ -115,8 +162,16 @@ pub trait EventHandler: Send + Sync + 'static {
     }
 
     /// Called after an automatic `imconnector.send.status.delivery` (see
-    /// [`confirm_deliveries`](super::EventReceiver::confirm_deliveries)) with its outcome.
+    /// [`confirm_deliveries`](super::InboundBuilder::confirm_deliveries)) with its outcome.
     fn delivery_confirmed(&self, report: DeliveryReport) -> impl Future<Output = ()> + Send {
+        let _ = report;
+        async {}
+    }
+
+    /// Called when an event's handler failed on every attempt (an error, a panic or a
+    /// timeout); the event is also logged, and its source keeps it (see the
+    /// [module docs](super)).
+    fn handler_failed(&self, report: FailureReport) -> impl Future<Output = ()> + Send {
         let _ = report;
         async {}
     }
@@ -206,4 +261,22 @@ pub struct DeliveryReport {
     pub messages: Vec<SentMessage>,
     /// What `imconnector.send.status.delivery` answered.
     pub result: Result<(), imconnector_transport::Error>,
+}
+
+impl DeliveryReport {
+    pub(crate) fn new(
+        member_id: MemberId,
+        connector: ConnectorId,
+        line: LineId,
+        sent: &SentMessages,
+        result: Result<(), imconnector_transport::Error>,
+    ) -> Self {
+        Self {
+            member_id,
+            connector,
+            line,
+            messages: sent.messages().to_vec(),
+            result,
+        }
+    }
 }

@@ -8,11 +8,11 @@ use imconnector_transport::Client;
 
 /// Finds the [`Client`] of portal `member_id`, to confirm the messages its
 /// `OnImConnectorMessageAdd` events asked to send (see
-/// [`EventReceiver::confirm_deliveries`](super::EventReceiver::confirm_deliveries)).
+/// [`InboundBuilder::confirm_deliveries`](super::InboundBuilder::confirm_deliveries)).
 ///
 /// A [`Client`] is itself the lookup for an application on one portal; a multi-portal
 /// registry implements the trait over its own store, next to
-/// [`ApplicationTokens`](super::ApplicationTokens).
+/// the receiver's `ApplicationTokens`.
 pub trait PortalClients: Send + Sync + 'static {
     /// The client for portal `member_id`; `None` skips the confirmation (and logs it).
     fn client(&self, member_id: &MemberId) -> impl Future<Output = Option<Client>> + Send;

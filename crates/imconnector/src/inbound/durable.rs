@@ -1,0 +1,335 @@
+//! The consumer of a durable inbox ([`InboxStore`]): reads its entries into the pipeline and
+//! acknowledges each once its [`Ticket`](super::Ticket) says it is done.
+//!
+//! At start it reads the entries it had read before a restart (its own pending ones, under the
+//! same consumer name), then new ones; every [`claim_every`](ConsumerOptions::min_idle) it
+//! takes the entries of replicas that stopped touching theirs for
+//! [`min_idle`](ConsumerOptions::min_idle), and touches the ones it still works on.
+//! [`Outcome::Handled`] and [`Outcome::Duplicate`] acknowledge an entry,
+//! [`Outcome::Failed`] moves it to the store's failed list; an entry abandoned (the process
+//! stopping) stays pending for the next start or another replica.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use imconnector_api::events::Event;
+use imconnector_api::ids::MemberId;
+use imconnector_transport::inbox::{Appended, InboxEntry, InboxError, InboxStore};
+use imconnector_transport::InvalidRequest;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::{DedupKey, EventHandler, Inbound, Outcome, PortalClients};
+use crate::log_text::untrusted;
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// [`InboxStore`] behind a pointer, so the receiver and the consumer need no type parameter
+/// for it.
+pub(crate) trait ErasedInbox: Send + Sync + 'static {
+    fn append<'a>(
+        &'a self,
+        key: &'a str,
+        member_id: &'a MemberId,
+        payload: &'a str,
+    ) -> BoxFuture<'a, Result<Appended, InboxError>>;
+    fn read<'a>(
+        &'a self,
+        consumer: &'a str,
+        max: usize,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<Vec<InboxEntry>, InboxError>>;
+    fn pending<'a>(
+        &'a self,
+        consumer: &'a str,
+        after: Option<&'a str>,
+        max: usize,
+    ) -> BoxFuture<'a, Result<Vec<InboxEntry>, InboxError>>;
+    fn claim<'a>(
+        &'a self,
+        consumer: &'a str,
+        min_idle: Duration,
+        max: usize,
+    ) -> BoxFuture<'a, Result<Vec<InboxEntry>, InboxError>>;
+    fn touch<'a>(
+        &'a self,
+        consumer: &'a str,
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<(), InboxError>>;
+    fn ack<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), InboxError>>;
+    fn fail<'a>(&'a self, id: &'a str, reason: &'a str) -> BoxFuture<'a, Result<(), InboxError>>;
+}
+
+impl<S: InboxStore> ErasedInbox for S {
+    fn append<'a>(
+        &'a self,
+        key: &'a str,
+        member_id: &'a MemberId,
+        payload: &'a str,
+    ) -> BoxFuture<'a, Result<Appended, InboxError>> {
+        Box::pin(InboxStore::append(self, key, member_id, payload))
+    }
+    fn read<'a>(
+        &'a self,
+        consumer: &'a str,
+        max: usize,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<Vec<InboxEntry>, InboxError>> {
+        Box::pin(InboxStore::read(self, consumer, max, wait))
+    }
+    fn pending<'a>(
+        &'a self,
+        consumer: &'a str,
+        after: Option<&'a str>,
+        max: usize,
+    ) -> BoxFuture<'a, Result<Vec<InboxEntry>, InboxError>> {
+        Box::pin(InboxStore::pending(self, consumer, after, max))
+    }
+    fn claim<'a>(
+        &'a self,
+        consumer: &'a str,
+        min_idle: Duration,
+        max: usize,
+    ) -> BoxFuture<'a, Result<Vec<InboxEntry>, InboxError>> {
+        Box::pin(InboxStore::claim(self, consumer, min_idle, max))
+    }
+    fn touch<'a>(
+        &'a self,
+        consumer: &'a str,
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<(), InboxError>> {
+        Box::pin(InboxStore::touch(self, consumer, ids))
+    }
+    fn ack<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), InboxError>> {
+        Box::pin(InboxStore::ack(self, id))
+    }
+    fn fail<'a>(&'a self, id: &'a str, reason: &'a str) -> BoxFuture<'a, Result<(), InboxError>> {
+        Box::pin(InboxStore::fail(self, id, reason))
+    }
+}
+
+pub(crate) type SharedInbox = Arc<dyn ErasedInbox>;
+
+/// Who a consumer is and how it reads; from [`ConsumerOptions::new`].
+#[derive(Debug, Clone)]
+pub struct ConsumerOptions {
+    name: String,
+    batch: usize,
+    min_idle: Duration,
+    read_wait: Duration,
+}
+
+impl ConsumerOptions {
+    /// A consumer named `name`: give each replica its own name, the same one across its
+    /// restarts (e.g. the host name), so a restarted replica finds the entries it had read. It
+    /// reads 64 entries at a time, waits up to 1 s for new ones, and takes another replica's
+    /// entries after 60 s without a touch.
+    ///
+    /// # Errors
+    /// [`InvalidRequest`] naming `name` when it is empty, over 200 characters or not printable
+    /// ASCII.
+    pub fn new(name: impl Into<String>) -> Result<Self, InvalidRequest> {
+        let name = name.into();
+        if name.is_empty() || name.len() > 200 || !name.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(InvalidRequest::new(
+                "name",
+                "must be 1 to 200 printable ASCII characters without spaces",
+            ));
+        }
+        Ok(Self {
+            name,
+            batch: 64,
+            min_idle: Duration::from_secs(60),
+            read_wait: Duration::from_secs(1),
+        })
+    }
+
+    /// The consumer's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Reads at most `count` entries at a time (default 64).
+    ///
+    /// # Errors
+    /// [`InvalidRequest`] naming `batch` when it is 0.
+    pub fn batch(mut self, count: usize) -> Result<Self, InvalidRequest> {
+        if count == 0 {
+            return Err(InvalidRequest::new("batch", "must be at least 1"));
+        }
+        self.batch = count;
+        Ok(self)
+    }
+
+    /// Takes another replica's entries once nobody touched them for `idle` (default 60 s);
+    /// looks for such entries, and touches its own, every quarter of it. A live replica
+    /// touches what it works on, so only a dead one's entries go idle.
+    ///
+    /// # Errors
+    /// [`InvalidRequest`] naming `min_idle` below 100 ms.
+    pub fn min_idle(mut self, idle: Duration) -> Result<Self, InvalidRequest> {
+        if idle < Duration::from_millis(100) {
+            return Err(InvalidRequest::new("min_idle", "must be at least 100 ms"));
+        }
+        self.min_idle = idle;
+        Ok(self)
+    }
+
+    /// How long one read waits for new entries before the consumer looks around again
+    /// (default 1 s).
+    pub fn read_wait(mut self, wait: Duration) -> Self {
+        self.read_wait = wait;
+        self
+    }
+}
+
+/// The entries this consumer has submitted and not yet acknowledged.
+type Working = Arc<Mutex<HashSet<String>>>;
+
+impl<H: EventHandler, C: PortalClients> Inbound<H, C> {
+    /// Starts a consumer of `store` feeding this pipeline, on a task of its own; it stops at
+    /// [`shutdown`](Self::shutdown), which waits for it. See [`ConsumerOptions`] for what it
+    /// reads and when it acknowledges.
+    ///
+    /// Call it inside a Tokio runtime.
+    pub fn consume<S: InboxStore>(&self, store: S, options: ConsumerOptions) {
+        self.consume_shared(Arc::new(store), options);
+    }
+
+    pub(crate) fn consume_shared(&self, store: SharedInbox, options: ConsumerOptions) {
+        let stopping = self.inner.stopping();
+        let task = tokio::spawn(consume(self.clone(), store, options, stopping));
+        self.inner.add_consumer(task);
+    }
+}
+
+async fn consume<H: EventHandler, C: PortalClients>(
+    pipeline: Inbound<H, C>,
+    store: SharedInbox,
+    options: ConsumerOptions,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let working: Working = Arc::default();
+    let mut acks = JoinSet::new();
+    let name = options.name.as_str();
+    // First what this consumer had read before it stopped.
+    let mut after: Option<String> = None;
+    loop {
+        if *stopping.borrow() {
+            break;
+        }
+        match store.pending(name, after.as_deref(), options.batch).await {
+            Ok(entries) if entries.is_empty() => break,
+            Ok(entries) => {
+                after = entries.last().map(|entry| entry.id.clone());
+                submit_all(&pipeline, &store, entries, &working, &mut acks).await;
+            }
+            Err(error) => pause_after(&error, &mut stopping).await,
+        }
+    }
+    let claim_every = options.min_idle / 4;
+    let mut last_claim: Option<tokio::time::Instant> = None;
+    while !*stopping.borrow() {
+        while acks.try_join_next().is_some() {}
+        if last_claim.is_none_or(|at| at.elapsed() >= claim_every) {
+            last_claim = Some(tokio::time::Instant::now());
+            let ids: Vec<String> = working
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .cloned()
+                .collect();
+            if let Err(error) = store.touch(name, &ids).await {
+                tracing::warn!(error = %untrusted(&error), "cannot touch the inbox entries in work");
+            }
+            match store.claim(name, options.min_idle, options.batch).await {
+                Ok(entries) => {
+                    if !entries.is_empty() {
+                        tracing::info!(
+                            count = entries.len(),
+                            "took idle inbox entries of another replica"
+                        );
+                    }
+                    submit_all(&pipeline, &store, entries, &working, &mut acks).await;
+                }
+                Err(error) => pause_after(&error, &mut stopping).await,
+            }
+        }
+        let wait = options.read_wait.min(claim_every);
+        let read = tokio::select! {
+            read = store.read(name, options.batch.min(pipeline.room().max(1)), wait) => read,
+            _ = stopping.changed() => break,
+        };
+        match read {
+            Ok(entries) => submit_all(&pipeline, &store, entries, &working, &mut acks).await,
+            Err(error) => pause_after(&error, &mut stopping).await,
+        }
+    }
+    // Stopping: the pipeline drains; acknowledge what finishes.
+    while acks.join_next().await.is_some() {}
+}
+
+async fn pause_after(error: &InboxError, stopping: &mut watch::Receiver<bool>) {
+    tracing::warn!(error = %untrusted(error), "the inbox cannot be read; trying again in 1 s");
+    let _ = tokio::time::timeout(Duration::from_secs(1), stopping.changed()).await;
+}
+
+async fn submit_all<H: EventHandler, C: PortalClients>(
+    pipeline: &Inbound<H, C>,
+    store: &SharedInbox,
+    entries: Vec<InboxEntry>,
+    working: &Working,
+    acks: &mut JoinSet<()>,
+) {
+    for entry in entries {
+        let event = match decode(&entry.payload) {
+            Ok(event) => event,
+            Err(reason) => {
+                tracing::error!(entry = %untrusted(&entry.id), reason = %untrusted(&reason), "an inbox entry cannot be decoded; moving it to the failed list");
+                if let Err(error) = store.fail(&entry.id, &reason).await {
+                    tracing::warn!(error = %untrusted(&error), "cannot move an inbox entry aside");
+                }
+                continue;
+            }
+        };
+        working
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(entry.id.clone());
+        let submitted = pipeline
+            .submit(DedupKey::new(entry.key), entry.member_id, event)
+            .await;
+        let Ok(ticket) = submitted else {
+            // Shut down: the entry stays pending for the next start.
+            return;
+        };
+        let (store, working, id) = (Arc::clone(store), Arc::clone(working), entry.id);
+        acks.spawn(async move {
+            let outcome = ticket.await;
+            let done = match &outcome {
+                Outcome::Handled | Outcome::Duplicate => store.ack(&id).await,
+                Outcome::Failed(failure) => store.fail(&id, &failure.to_string()).await,
+                // Another submission of it reports; or the process stops.
+                _ => Ok(()),
+            };
+            if let Err(error) = done {
+                tracing::warn!(error = %untrusted(&error), entry = %untrusted(&id), "cannot acknowledge an inbox entry; it will be handled again");
+            }
+            if !matches!(outcome, Outcome::AlreadyQueued) {
+                working
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&id);
+            }
+        });
+    }
+}
+
+fn decode(payload: &str) -> Result<Event, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(payload).map_err(|error| format!("not JSON: {error}"))?;
+    Event::from_value(value).map_err(|error| error.to_string())
+}

@@ -1,0 +1,34 @@
+//! `kill-connector`: a connector built the way the README shows (its tokens in a lasting store),
+//! run by the kill tests (`tests/redis/kill.rs`) as a child process that they SIGKILL at random
+//! moments and start again. It reads its [`Plan`] from `IMCONNECTOR_KILL_PLAN`, runs the
+//! scenario and prints one [`Report`](imconnector_tests::kill::Report) line per event on stdout.
+
+mod connect;
+mod outbox;
+
+use std::process::ExitCode;
+
+use imconnector_tests::kill::{Plan, Scenario};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> ExitCode {
+    let plan = match Plan::from_env() {
+        Ok(plan) => plan,
+        Err(error) => {
+            eprintln!("kill-connector: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = match plan.scenario {
+        Scenario::OutboxInMemory => outbox::run(&plan).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("kill-connector: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

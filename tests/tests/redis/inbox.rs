@@ -1,0 +1,236 @@
+//! The durable inbox on Redis Streams: the same event appended twice is stored once; two
+//! replicas on one Redis handle each event once; a replica stopped mid-batch (its entries read,
+//! not acknowledged) loses nothing: the other takes its entries with `XAUTOCLAIM`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use imconnector::events::Event;
+use imconnector::inbound::{ConsumerOptions, DedupKey, Inbound, SentMessages};
+use imconnector::prelude::{EventHandler, HandlerError};
+use imconnector_redis::RedisInbox;
+use imconnector_transport::inbox::{Appended, InboxStore};
+use imconnector_transport::MemberId;
+use serde_json::json;
+
+use crate::support::{backend, clean, redis_url, unique_prefix, PATIENCE};
+
+const MEMBER: &str = "bac1c1a0b1d2e3f4";
+
+/// An operator reply as the receiver stores it (the verified body, as JSON).
+fn reply(chat: usize, message_id: usize) -> (DedupKey, String) {
+    let value = json!({
+        "event": "ONIMCONNECTORMESSAGEADD",
+        "data": {
+            "CONNECTOR": "acme_chat",
+            "LINE": "1",
+            "MESSAGES": [{
+                "im": {"chat_id": "7", "message_id": message_id.to_string()},
+                "message": {"text": format!("reply {message_id}")},
+                "chat": {"id": format!("chat-{chat}")},
+            }],
+        },
+        "auth": {"domain": "d.bitrix24.com", "member_id": MEMBER, "application_token": "verified"},
+    });
+    let event = Event::from_value(value.clone()).expect("a valid event");
+    (DedupKey::of(&event), value.to_string())
+}
+
+/// Records who handled which key; hangs on everything while `hang` is set.
+struct Recorder {
+    replica: &'static str,
+    handled: Arc<Mutex<Vec<(&'static str, String)>>>,
+    hang: bool,
+}
+
+impl EventHandler for Recorder {
+    async fn event(&self, key: &DedupKey, _event: Event) -> Result<SentMessages, HandlerError> {
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
+        self.handled
+            .lock()
+            .expect("not poisoned")
+            .push((self.replica, key.to_string()));
+        Ok(SentMessages::new())
+    }
+}
+
+async fn inbox(url: &str, prefix: &str) -> RedisInbox {
+    backend(url, prefix, Duration::from_secs(5))
+        .await
+        .inbox()
+        .await
+        .expect("the group is created")
+        .poll_interval(Duration::from_millis(20))
+        .expect("valid")
+}
+
+fn consumer(name: &str) -> ConsumerOptions {
+    ConsumerOptions::new(name)
+        .expect("valid")
+        .min_idle(Duration::from_millis(500))
+        .expect("valid")
+        .read_wait(Duration::from_millis(50))
+}
+
+async fn wait_until(mut done: impl FnMut() -> bool) {
+    let started = tokio::time::Instant::now();
+    while !done() {
+        assert!(started.elapsed() < PATIENCE, "gave up waiting");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_handle_each_event_once() {
+    let Some(url) = redis_url() else { return };
+    let prefix = unique_prefix("inbox-two");
+    let store = inbox(&url, &prefix).await;
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let replicas: Vec<_> = ["replica-a", "replica-b"]
+        .into_iter()
+        .map(|name| {
+            let pipeline = Inbound::builder(Recorder {
+                replica: name,
+                handled: Arc::clone(&handled),
+                hang: false,
+            })
+            .build();
+            pipeline.consume(store.clone(), consumer(name));
+            pipeline
+        })
+        .collect();
+
+    let member = MemberId::from(MEMBER);
+    for id in 0..400 {
+        let (key, payload) = reply(id % 20, id);
+        let appended = store
+            .append(key.as_str(), &member, &payload)
+            .await
+            .expect("appended");
+        assert!(matches!(appended, Appended::Added(_)));
+        // The same event again (a second binding, a replay) is not stored again.
+        if id % 10 == 0 {
+            assert_eq!(
+                store
+                    .append(key.as_str(), &member, &payload)
+                    .await
+                    .expect("answered"),
+                Appended::Duplicate
+            );
+        }
+    }
+    wait_until(|| handled.lock().expect("not poisoned").len() >= 400).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for replica in &replicas {
+        assert!(replica.shutdown(PATIENCE).await.is_complete());
+    }
+
+    let handled = handled.lock().expect("not poisoned").clone();
+    let mut per_key: HashMap<&str, usize> = HashMap::new();
+    let mut per_replica: HashMap<&str, usize> = HashMap::new();
+    for (replica, key) in &handled {
+        *per_key.entry(key).or_default() += 1;
+        *per_replica.entry(replica).or_default() += 1;
+    }
+    println!("FIGURE inbox two replicas: 400 events, handled per replica {per_replica:?}");
+    assert_eq!(per_key.len(), 400);
+    assert!(per_key.values().all(|count| *count == 1), "each event once");
+    assert_eq!(
+        store.backlog().await.expect("answers"),
+        0,
+        "every entry acknowledged"
+    );
+    clean(
+        &backend(&url, &prefix, Duration::from_secs(5)).await,
+        &prefix,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_stopped_mid_batch_loses_nothing_the_other_takes_its_entries() {
+    let Some(url) = redis_url() else { return };
+    let prefix = unique_prefix("inbox-takeover");
+    let store = inbox(&url, &prefix).await;
+    let handled = Arc::new(Mutex::new(Vec::new()));
+
+    // Replica A reads a batch and never finishes it (its handler hangs), then stops without
+    // acknowledging anything, as a killed process would.
+    let stuck = Inbound::builder(Recorder {
+        replica: "replica-a",
+        handled: Arc::clone(&handled),
+        hang: true,
+    })
+    .build();
+    stuck.consume(store.clone(), consumer("replica-a"));
+    let member = MemberId::from(MEMBER);
+    for id in 0..50 {
+        let (key, payload) = reply(id % 5, id);
+        store
+            .append(key.as_str(), &member, &payload)
+            .await
+            .expect("appended");
+    }
+    let connection = backend(&url, &prefix, Duration::from_secs(5))
+        .await
+        .connection();
+    let pending_of_a = || {
+        let stream = store.stream_key().to_owned();
+        let mut connection = connection.clone();
+        async move {
+            let summary: redis::Value = redis::cmd("XPENDING")
+                .arg(&stream)
+                .arg("imconnector")
+                .query_async(&mut connection)
+                .await
+                .expect("answers");
+            match summary {
+                redis::Value::Array(items) => match items.first() {
+                    Some(redis::Value::Int(count)) => *count,
+                    _ => 0,
+                },
+                _ => 0,
+            }
+        }
+    };
+    let started = tokio::time::Instant::now();
+    while pending_of_a().await < 50 {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "replica A never read its batch"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let drained = stuck.shutdown(Duration::ZERO).await;
+    assert!(
+        !drained.is_complete(),
+        "A stopped with its batch unfinished"
+    );
+    drop(stuck);
+    assert!(handled.lock().expect("not poisoned").is_empty());
+
+    // Replica B takes A's entries once they are idle, and handles each once.
+    let taker = Inbound::builder(Recorder {
+        replica: "replica-b",
+        handled: Arc::clone(&handled),
+        hang: false,
+    })
+    .build();
+    taker.consume(store.clone(), consumer("replica-b"));
+    wait_until(|| handled.lock().expect("not poisoned").len() >= 50).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(taker.shutdown(PATIENCE).await.is_complete());
+    let handled = handled.lock().expect("not poisoned").clone();
+    assert_eq!(handled.len(), 50, "each once");
+    assert!(handled.iter().all(|(replica, _)| *replica == "replica-b"));
+    assert_eq!(store.backlog().await.expect("answers"), 0);
+    assert_eq!(pending_of_a().await, 0);
+    clean(
+        &backend(&url, &prefix, Duration::from_secs(5)).await,
+        &prefix,
+    )
+    .await;
+}
