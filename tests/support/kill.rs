@@ -98,6 +98,9 @@ pub enum Scenario {
     /// Issue 22: customers' messages through a [`Sender`](imconnector::sender::Sender) whose
     /// queue is the in-memory default (a crash loses what it holds).
     OutboxInMemory,
+    /// Issue 22: the same through the Redis outbox: accepted means kept in Redis, and a start
+    /// reports what the killed process had in flight (in doubt) instead of resending it.
+    OutboxRedis,
 }
 
 /// Customer message `index` of a scenario with `chats` chats: its external id is

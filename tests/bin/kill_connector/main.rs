@@ -22,7 +22,7 @@ async fn main() -> ExitCode {
         }
     };
     let outcome = match plan.scenario {
-        Scenario::OutboxInMemory => outbox::run(&plan).await,
+        Scenario::OutboxInMemory | Scenario::OutboxRedis => outbox::run(&plan).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -230,8 +230,6 @@ fn kill_points(rng: &mut StdRng) -> Vec<u64> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the in-memory Sender loses what it holds when killed (62 of 1,000 with seed \
-            7694556517455772214); it runs once the durable outbox (issue 22) is the child's"]
 async fn customers_messages_survive_five_kills_of_the_connector() {
     let Some(url) = redis_url() else { return };
     let seed = seed();
@@ -254,7 +252,7 @@ async fn customers_messages_survive_five_kills_of_the_connector() {
         .await
         .expect("stored");
     let mut plan = Plan {
-        scenario: Scenario::OutboxInMemory,
+        scenario: Scenario::OutboxRedis,
         portal: PortalAccess {
             rest_url: portal.rest_url(),
             oauth_url: portal.oauth_url(),

@@ -9,13 +9,13 @@
 //! - runs each handler on a task of its own with a
 //!   [timeout](InboundOptions::handler_timeout): a panic or a hang ends that attempt only. A
 //!   failed attempt is run again (up to [`attempts`](InboundOptions::attempts), waiting
-//!   [`retry_delay`](InboundOptions::retry_delay), doubled each time); when all fail, the
+//!   the delay given to [`attempts`](InboundOptions::attempts), doubled each time); when all fail, the
 //!   event is reported to [`EventHandler::handler_failed`] and logged, and its [`Ticket`] says
 //!   [`Outcome::Failed`], so the source keeps it rather than losing it (the durable inbox moves
 //!   it to its failed list, the offline poller reports it to the portal with
 //!   `event.offline.error`). Later events of the chat then run;
 //! - deduplicates by [`DedupKey`] (portal + event + message ids, or an offline row's
-//!   `MESSAGE_ID`) for [`dedup_ttl`](InboundOptions::dedup_ttl): the same event submitted again
+//!   `MESSAGE_ID`) for [`dedup`](InboundOptions::dedup): the same event submitted again
 //!   is not run again ([`Outcome::Duplicate`]);
 //! - confirms the messages [`EventHandler::message_add`] reports sent, with
 //!   `imconnector.send.status.delivery` (see [`InboundBuilder::confirm_deliveries`]): the
