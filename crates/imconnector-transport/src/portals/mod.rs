@@ -13,7 +13,7 @@
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use imconnector_transport::portals::{MemoryPortalStore, PortalRecord, PortalRegistry};
-//! use imconnector_transport::{OAuthApp, Tokens};
+//! use imconnector_transport::{MemberId, OAuthApp, Tokens};
 //!
 //! let app = OAuthApp::new("app.0123456789abcd.12345678", "client secret");
 //! let portals = PortalRegistry::new(app, MemoryPortalStore::new());
@@ -21,7 +21,7 @@
 //!     .with_client_endpoint("https://example.bitrix24.com/rest/");
 //! portals.install(PortalRecord::new("member-id", "application token", tokens)).await?;
 //! // The client of the portal an event came from, with that portal's tokens.
-//! let client = portals.client_for("member-id").await?;
+//! let client = portals.client_for(&MemberId::from("member-id")).await?;
 //! client.call_raw("imopenlines.config.list.get", serde_json::json!({})).await?;
 //! # Ok(()) }
 //! ```
