@@ -30,6 +30,7 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// [`InboxStore`] behind a pointer, so the receiver and the consumer need no type parameter
 /// for it.
 pub(crate) trait ErasedInbox: Send + Sync + 'static {
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // used by the receiver (`server`)
     fn append<'a>(
         &'a self,
         key: &'a str,

@@ -264,6 +264,7 @@ pub struct DeliveryReport {
 }
 
 impl DeliveryReport {
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // used by the receiver (`server`)
     pub(crate) fn new(
         member_id: MemberId,
         connector: ConnectorId,

@@ -214,6 +214,7 @@ impl<H: EventHandler, C: PortalClients> InboundBuilder<H, C> {
     }
 
     /// [`confirm_deliveries`](Self::confirm_deliveries) when `clients` is `Some`.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // used by the receiver (`server`)
     pub(crate) fn confirm_with<Clients: PortalClients>(
         self,
         clients: Option<Clients>,
