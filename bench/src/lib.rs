@@ -12,6 +12,7 @@ pub mod overhead;
 pub mod portal;
 pub mod redis_outage;
 pub mod report;
+pub mod scale;
 pub mod throughput;
 
 pub use imconnector::sender;

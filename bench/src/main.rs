@@ -8,7 +8,7 @@ use clap::Parser;
 use imconnector_bench::portal::SetupError;
 use imconnector_bench::report::{machine, number, Table};
 use imconnector_bench::{
-    emulator_rps, inbox, intake, memory, offline, overhead, redis_outage, throughput,
+    emulator_rps, inbox, intake, memory, offline, overhead, redis_outage, scale, throughput,
 };
 
 /// Benchmarks of imconnector-rs against its emulator.
@@ -18,8 +18,8 @@ struct Cli {
     /// Small sizes, about a minute in all (CI smoke); the figures are noisier.
     #[arg(long)]
     quick: bool,
-    /// Run only these sections (overhead, throughput, offline, intake, emulator, memory, redis,
-    /// inbox; redis and inbox run only with IMCONNECTOR_REDIS_URL set, and then also by default).
+    /// Run only these sections (overhead, throughput, offline, intake, emulator, memory, scale,
+    /// redis, inbox; redis and inbox run only with IMCONNECTOR_REDIS_URL set, and then also by default).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Internal: only this client's calls (`sdk` or `floor`), for a profiler; see BENCHMARKS.md.
@@ -86,6 +86,9 @@ fn run(cli: &Cli) -> Result<(), SetupError> {
     }
     if wanted(cli, "memory") {
         memory_section()?;
+    }
+    if wanted(cli, "scale") {
+        scale_section(cli.quick)?;
     }
     // Not in the default run without Redis; asked for by name, it says why it is skipped.
     if wanted(cli, "redis") && (redis_outage::wanted() || !cli.only.is_empty()) {
@@ -437,6 +440,70 @@ fn memory_section() -> Result<(), SetupError> {
         format!("{} bytes", number(report.bytes_per_chat(), 0)),
         number(report.delivered as f64, 0),
         format!("{:.1}", report.elapsed_ms as f64 / 1000.0),
+    ]);
+    println!("{}", table.render());
+    Ok(())
+}
+
+fn scale_section(quick: bool) -> Result<(), SetupError> {
+    let (portals, own_http, days) = if quick {
+        (1_000, 100, 31)
+    } else {
+        (10_000, 1_000, 31)
+    };
+    let report = scale::run(portals, own_http, days)?;
+    if report.failures > 0 || report.refreshes != report.emulator_refreshes {
+        return Err(format!(
+            "keep-alive: {} failures, {} refreshes reported, {} counted by the emulator",
+            report.failures, report.refreshes, report.emulator_refreshes
+        )
+        .into());
+    }
+    println!(
+        "## Scale: {} installed portals in one registry (memory store)
+",
+        number(portals as f64, 0)
+    );
+    println!(
+        "Resident memory per idle portal (VmRSS deltas), and the keep-alive's schedule:          `KeepAlive::default()` (max_idle 30 days), a walk every hour for {days} simulated days          with the emulator's clock advanced in step, pairs issued evenly over the 30 days          before. No offline poller is counted (none on main yet).
+"
+    );
+    let mut table = Table::new(&["measure", "value"]);
+    let bytes = |value: f64| format!("{} bytes", number(value, 0));
+    table.row(vec![
+        "record in the store, per portal".to_owned(),
+        bytes(report.record_bytes),
+    ]);
+    table.row(vec![
+        "its client (template sharing one HTTP client), per portal".to_owned(),
+        bytes(report.shared_client_bytes),
+    ]);
+    table.row(vec![
+        format!(
+            "a client with its own HTTP client (default template), per portal, over {}",
+            number(report.own_http_portals as f64, 0)
+        ),
+        bytes(report.own_client_bytes),
+    ]);
+    table.row(vec![
+        "one keep-alive walk, nothing due".to_owned(),
+        format!("{} ms", number(report.idle_walk.as_secs_f64() * 1000.0, 1)),
+    ]);
+    table.row(vec![
+        format!("pairs refreshed in {days} days"),
+        number(report.refreshes as f64, 0),
+    ]);
+    table.row(vec![
+        "OAuth refreshes per second (schedule)".to_owned(),
+        number(report.refreshes_per_second(), 4),
+    ]);
+    table.row(vec![
+        "store reads per second (one per portal per walk)".to_owned(),
+        number(report.store_reads_per_second(), 2),
+    ]);
+    table.row(vec![
+        "REST calls to the portals per second".to_owned(),
+        "0".to_owned(),
     ]);
     println!("{}", table.render());
     Ok(())
