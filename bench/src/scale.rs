@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use imconnector_emulator::ExposeSecret;
-use imconnector_transport::portals::{KeepAlive, MemoryPortalStore, PortalRecord, PortalRegistry};
+use imconnector_transport::portals::{
+    KeepAlive, MemoryPortalStore, PortalRecord, PortalRegistry, PortalStore,
+};
 use imconnector_transport::{Client, OAuthApp, RateLimit, Tokens};
 
 use crate::measure::proc_status_kib;
