@@ -446,12 +446,12 @@ fn memory_section() -> Result<(), SetupError> {
 }
 
 fn scale_section(quick: bool) -> Result<(), SetupError> {
-    let (portals, own_http, days) = if quick {
-        (1_000, 100, 31)
+    let (portals, own_http, days, poll_interval) = if quick {
+        (1_000, 100, 31, Duration::from_secs(3))
     } else {
-        (10_000, 1_000, 31)
+        (10_000, 1_000, 31, imconnector::offline::DEFAULT_INTERVAL)
     };
-    let report = scale::run(portals, own_http, days)?;
+    let report = scale::run(portals, own_http, days, poll_interval)?;
     if report.failures > 0 || report.refreshes != report.emulator_refreshes {
         return Err(format!(
             "keep-alive: {} failures, {} refreshes reported, {} counted by the emulator",
@@ -460,13 +460,17 @@ fn scale_section(quick: bool) -> Result<(), SetupError> {
         .into());
     }
     println!(
-        "## Scale: {} installed portals in one registry (memory store)
-",
+        "## Scale: {} installed portals in one registry (memory store)\n",
         number(portals as f64, 0)
     );
     println!(
-        "Resident memory per idle portal (VmRSS deltas), and the keep-alive's schedule:          `KeepAlive::default()` (max_idle 30 days), a walk every hour for {days} simulated days          with the emulator's clock advanced in step, pairs issued evenly over the 30 days          before. No offline poller is counted (none on main yet).
-"
+        "Resident memory per idle portal (VmRSS deltas); the offline poller's schedule \
+         (`OfflinePoller`, default settings, interval {} s, every queue empty, no wake-ups): a \
+         first round reading every portal, then the `event.offline.get` calls of one interval; \
+         the keep-alive's schedule: `KeepAlive::default()` (max_idle 30 days), a walk every \
+         hour for {days} simulated days with the emulator's clock advanced in step, pairs \
+         issued evenly over the 30 days before.\n",
+        poll_interval.as_secs()
     );
     let mut table = Table::new(&["measure", "value"]);
     let bytes = |value: f64| format!("{} bytes", number(value, 0));
@@ -486,23 +490,40 @@ fn scale_section(quick: bool) -> Result<(), SetupError> {
         bytes(report.own_client_bytes),
     ]);
     table.row(vec![
+        "its task in the offline poller, per portal".to_owned(),
+        bytes(report.poller_bytes),
+    ]);
+    table.row(vec![
+        "offline poller: first round, every portal read once".to_owned(),
+        format!("{} s", number(report.first_round.as_secs_f64(), 1)),
+    ]);
+    table.row(vec![
+        "offline poller: `event.offline.get` per second, steady (planned: portals / interval)"
+            .to_owned(),
+        format!(
+            "{} ({})",
+            number(report.polls_per_second(), 1),
+            number(report.planned_polls_per_second(), 1)
+        ),
+    ]);
+    table.row(vec![
         "one keep-alive walk, nothing due".to_owned(),
         format!("{} ms", number(report.idle_walk.as_secs_f64() * 1000.0, 1)),
     ]);
     table.row(vec![
-        format!("pairs refreshed in {days} days"),
+        format!("keep-alive: pairs refreshed in {days} days"),
         number(report.refreshes as f64, 0),
     ]);
     table.row(vec![
-        "OAuth refreshes per second (schedule)".to_owned(),
+        "keep-alive: OAuth refreshes per second".to_owned(),
         number(report.refreshes_per_second(), 4),
     ]);
     table.row(vec![
-        "store reads per second (one per portal per walk)".to_owned(),
+        "keep-alive: store reads per second (one per portal per walk)".to_owned(),
         number(report.store_reads_per_second(), 2),
     ]);
     table.row(vec![
-        "REST calls to the portals per second".to_owned(),
+        "keep-alive: REST calls to the portals per second".to_owned(),
         "0".to_owned(),
     ]);
     println!("{}", table.render());
