@@ -8,6 +8,7 @@ pub mod intake;
 pub mod measure;
 pub mod memory;
 pub mod offline;
+pub mod outbox;
 pub mod overhead;
 pub mod portal;
 pub mod redis_outage;

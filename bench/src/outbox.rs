@@ -13,6 +13,11 @@ use crate::portal::{connector, Portal, SetupError};
 use crate::sender::{SendOutcome, Sender, Submitted};
 use crate::throughput::{Workload, BURST, DRAIN_PER_SECOND};
 
+/// Messages per `imconnector.send.messages` call (the sender's default).
+const MESSAGES_PER_CALL: usize = 10;
+/// Calls per `batch` request (the sender's default).
+const CALLS_PER_REQUEST: usize = 10;
+
 /// Where the sender keeps what it accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Store {
@@ -65,13 +70,16 @@ impl Figures {
         per_second(self.delivered, self.elapsed)
     }
 
-    /// Messages per second the bucket allows over this run (100 messages a request).
+    /// Messages per second the bucket allows over this run (full packs of
+    /// `MESSAGES_PER_CALL` x `CALLS_PER_REQUEST` messages a request).
     pub fn bucket_rate(&self) -> f64 {
         let seconds = self.elapsed.as_secs_f64();
         if seconds <= 0.0 {
             return 0.0;
         }
-        100.0 * (BURST + self.plan.workload.drain_per_real_second() * seconds) / seconds
+        (MESSAGES_PER_CALL * CALLS_PER_REQUEST) as f64
+            * (BURST + self.plan.workload.drain_per_real_second() * seconds)
+            / seconds
     }
 
     /// The submission latency at `quantile` (0.0 to 1.0).
@@ -115,7 +123,10 @@ pub fn run(plan: Plan) -> Result<Figures, SetupError> {
         } else {
             access.client(RateLimit::Off)?
         };
-        let builder = Sender::builder(client, connector());
+        // Packs of 100 messages, as `Figures::bucket_rate` counts them.
+        let builder = Sender::builder(client, connector())
+            .messages_per_call(MESSAGES_PER_CALL)
+            .calls_per_request(CALLS_PER_REQUEST);
         let (builder, redis) = match plan.store {
             Store::Memory => (builder, None),
             Store::Redis => {
@@ -197,12 +208,12 @@ pub fn run(plan: Plan) -> Result<Figures, SetupError> {
 /// Removes the run's keys (its idempotency keys would otherwise live a minute).
 async fn clean(backend: &RedisBackend, prefix: &str) -> Result<(), SetupError> {
     let mut connection = backend.connection();
-    let keys: Vec<String> = redis::cmd("KEYS")
+    let keys: Vec<String> = imconnector_redis::redis::cmd("KEYS")
         .arg(format!("{prefix}*"))
         .query_async(&mut connection)
         .await?;
     for chunk in keys.chunks(1000) {
-        redis::cmd("DEL")
+        imconnector_redis::redis::cmd("DEL")
             .arg(chunk)
             .query_async::<()>(&mut connection)
             .await?;

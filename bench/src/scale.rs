@@ -6,11 +6,13 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use imconnector::offline::OfflinePoller;
+use imconnector::receiver::EventHandler;
 use imconnector_emulator::ExposeSecret;
 use imconnector_transport::portals::{
     KeepAlive, MemoryPortalStore, PortalRecord, PortalRegistry, PortalStore,
 };
-use imconnector_transport::{Client, OAuthApp, RateLimit, Tokens};
+use imconnector_transport::{Client, MemberId, MemoryOfflineCursors, OAuthApp, RateLimit, Tokens};
 
 use crate::measure::proc_status_kib;
 use crate::portal::{Portal, SetupError};
@@ -50,6 +52,8 @@ pub struct ScaleReport {
     pub refreshes: u64,
     /// Refreshes the emulator counted (must equal `refreshes`).
     pub emulator_refreshes: u64,
+    /// REST calls (not OAuth) the emulator answered during the keep-alive's days.
+    pub keep_alive_rest_calls: u64,
     /// Walk failures (must be 0).
     pub failures: usize,
 }
@@ -181,6 +185,7 @@ pub fn run(
     // The schedule: hourly walks, the emulator's clock moving in step, so refreshed pairs
     // are dated by the time the walk stands at.
     let before = handle.counters().refreshes;
+    let rest_before = rest_calls(&handle);
     let (refreshes, failures) = runtime.block_on(async {
         let mut refreshes = 0_u64;
         let mut failures = 0;
@@ -195,6 +200,7 @@ pub fn run(
         Ok::<_, SetupError>((refreshes, failures))
     })?;
     let emulator_refreshes = handle.counters().refreshes - before;
+    let keep_alive_rest_calls = rest_calls(&handle) - rest_before;
     drop(runtime);
     drop(portal);
     Ok(ScaleReport {
@@ -212,6 +218,7 @@ pub fn run(
         days,
         refreshes,
         emulator_refreshes,
+        keep_alive_rest_calls,
         failures,
     })
 }
@@ -229,6 +236,11 @@ struct Polled {
     steady_window: Duration,
 }
 
+/// Every REST call the emulator answered so far.
+fn rest_calls(handle: &imconnector_emulator::EmulatorHandle) -> u64 {
+    handle.counters().requests.values().sum()
+}
+
 fn offline_gets(handle: &imconnector_emulator::EmulatorHandle) -> u64 {
     handle
         .counters()
@@ -240,7 +252,7 @@ fn offline_gets(handle: &imconnector_emulator::EmulatorHandle) -> u64 {
 
 /// Every portal in one [`OfflinePoller`] (default settings but `interval`), on a
 /// current-thread runtime so that the tasks `add_portal` spawns have not run when the memory
-/// is read; then the first round and one steady interval of reads.
+/// is read; then the first round and, half an interval later, one steady interval of reads.
 fn poll_schedule(
     handle: &imconnector_emulator::EmulatorHandle,
     pairs: &[imconnector_emulator::Tokens],
@@ -273,7 +285,11 @@ fn poll_schedule(
             .with_issued_at(issued);
             registry
                 .store()
-                .save(&PortalRecord::new(member_id.clone(), format!("{:032x}", index + 1), tokens))
+                .save(&PortalRecord::new(
+                    member_id.clone(),
+                    format!("{:032x}", index + 1),
+                    tokens,
+                ))
                 .await?;
             clients.push((member_id.clone(), registry.client_for(&member_id).await?));
         }
@@ -295,12 +311,23 @@ fn poll_schedule(
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let first_round = started.elapsed();
+        // Each portal reads again one interval after its last read: a window of one interval
+        // from half an interval on holds exactly the second round (while a round takes less
+        // than half an interval, which the first round shows).
+        tokio::time::sleep(interval / 2).await;
         let steady_before = offline_gets(handle);
         let window_started = Instant::now();
         tokio::time::sleep(interval).await;
         let steady_polls = offline_gets(handle) - steady_before;
         let steady_window = window_started.elapsed();
+        // The calls counted were answered, not refused: a portal's read goes through.
+        let report = poller
+            .poll_now(&MemberId::from(format!("{:032x}", 0)))
+            .await?;
         poller.shutdown().await;
+        if report.rows != 0 {
+            return Err(SetupError::from("an idle portal's queue was not empty"));
+        }
         Ok(Polled {
             bytes,
             first_round,
