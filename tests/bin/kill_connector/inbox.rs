@@ -36,6 +36,7 @@ pub async fn run(plan: &Plan) -> Result<(), BoxError> {
         redis.connection(),
         &plan.redis.key_prefix,
         &inbound.consumer,
+        Duration::from_millis(inbound.handler_delay_ms),
     );
     let consumer = ConsumerOptions::new(inbound.consumer.as_str())?
         .min_idle(Duration::from_millis(inbound.min_idle_ms))?

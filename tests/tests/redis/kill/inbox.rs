@@ -13,11 +13,10 @@ use imconnector_tests::kill_inbound::{EffectKeys, Effects};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use tokio::sync::watch;
 
-use super::inbound::{
-    installed_portal, kill_points, receiver, wait_until_settled, ChildConnector, Intake, Operators,
-    Verdict,
-};
+use super::child::{installed_portal, kill_points, receiver, ChildConnector};
+use super::operators::{Intake, Operators};
 use super::seed;
+use super::verdict::{wait_until_settled, Verdict};
 use crate::support::{clean, redis_url};
 
 const KILLS: usize = 5;
@@ -27,6 +26,9 @@ const CHATS: u64 = 50;
 const PACE: Duration = Duration::from_millis(8);
 /// Every REST call (the delivery confirmations) waits this long at the portal.
 const PORTAL_LATENCY: Duration = Duration::from_millis(20);
+/// The handler "sends" each reply this long before its effect, so kills find handlers in
+/// flight.
+const HANDLER_DELAY: Duration = Duration::from_millis(5);
 /// After the reply that arms a kill, the kill waits up to this long (drawn at random).
 const MOST_KILL_DELAY_MS: u64 = 200;
 
@@ -37,7 +39,12 @@ async fn operators_replies_survive_five_kills_of_the_connector_with_the_redis_in
     println!("kill test seed: {seed} (replay with IMCONNECTOR_KILL_SEED={seed})");
     let mut rng = StdRng::seed_from_u64(seed);
     // One replica: its restarts read the entries it had read (same consumer name).
-    let inbound = receiver("kill-connector", true, Duration::from_secs(60));
+    let inbound = receiver(
+        "kill-connector",
+        true,
+        Duration::from_secs(60),
+        HANDLER_DELAY,
+    );
     let (portal, parent, plan) =
         installed_portal(&url, "kill-inbox", seed, PORTAL_LATENCY, inbound).await;
     let started = Instant::now();
