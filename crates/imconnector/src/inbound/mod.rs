@@ -174,6 +174,25 @@ impl<H: EventHandler, C: PortalClients> Inbound<H, C> {
     pub fn handler(&self) -> &H {
         &self.inner.handler
     }
+
+    /// A pipeline over a handler another part of the crate shares (the offline poller builds
+    /// its pipeline again when its settings change, keeping the handler).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // used by the offline poller (`server`)
+    pub(crate) fn from_shared(
+        handler: Arc<H>,
+        confirm_with: Option<C>,
+        options: InboundOptions,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner::new(handler, confirm_with, options)),
+        }
+    }
+
+    /// The handler, shared.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // used by the offline poller (`server`)
+    pub(crate) fn shared_handler(&self) -> Arc<H> {
+        Arc::clone(&self.inner.handler)
+    }
 }
 
 /// Configures an [`Inbound`]; from [`Inbound::builder`].
@@ -235,7 +254,11 @@ impl<H: EventHandler, C: PortalClients> InboundBuilder<H, C> {
     /// The pipeline.
     pub fn build(self) -> Inbound<H, C> {
         Inbound {
-            inner: Arc::new(Inner::new(self.handler, self.confirm_with, self.options)),
+            inner: Arc::new(Inner::new(
+                Arc::new(self.handler),
+                self.confirm_with,
+                self.options,
+            )),
         }
     }
 }
