@@ -11,7 +11,7 @@
 //!    rows it returns from other readers, and returns them again to this `process_id`, so a
 //!    restarted poller resumes the rows it had not settled;
 //! 3. submits the rows in queue order to its [`Inbound`] pipeline, each under
-//!    [`DedupKey::offline`] (portal + event + `MESSAGE_ID`): the pipeline runs the handler one
+//!    [`DedupKey::offline`](crate::inbound::DedupKey::offline) (portal + event + `MESSAGE_ID`): the pipeline runs the handler one
 //!    row at a time per chat (chats in parallel), bounded, with a timeout and retries, a panic
 //!    caught, a row it handled lately not run again; it confirms the operator messages the
 //!    handler reports sent, packed per portal into `batch` calls (not one call per reply) and
@@ -28,7 +28,7 @@
 //! Delivery to the handler is *at least once*: a crash (or a kill, or a deploy) after the
 //! handler's effect and before the `clear` hands the row over again after the restart, and
 //! the pipeline's deduplication lives in memory, so the new process runs the handler again for
-//! it, with the same [`DedupKey`] (see [`EventHandler::event`](crate::inbound::EventHandler::event)):
+//! it, with the same [`DedupKey`](crate::inbound::DedupKey) (see [`EventHandler::event`]):
 //! key the effect by it (e.g. `SET key NX` in Redis with the effect, or a unique index) to make
 //! it happen once. Within one process a row seen again (a `clear` call that failed, a portal
 //! re-added mid-batch) is a [duplicate](crate::inbound::Outcome::Duplicate): cleared without

@@ -53,44 +53,50 @@ struct Recording(Arc<Ledger>);
 
 impl EventHandler for Recording {
     async fn event(&self, key: &DedupKey, event: Event) -> Result<SentMessages, HandlerError> {
-        let ledger = &self.0;
-        ledger
+        self.0
             .keys
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(key.clone());
         match event {
-            Event::MessageAdd(event) => {
-                let mut sent = SentMessages::new();
-                for item in &event.data.messages {
-                    let text = item.message.text.clone().unwrap_or_default();
-                    if let Some((chat, gate, entered)) = &ledger.gate {
-                        if item.chat.id.as_str() == chat {
-                            let _ = entered.send(());
-                            gate.notified().await;
-                        }
-                    }
-                    ledger
-                        .replies
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .entry(item.chat.id.to_string())
-                        .or_default()
-                        .push(text);
-                    sent.push(item, [format!("out-{}", item.im.message_id)]);
-                }
-                Ok(sent)
-            }
+            Event::MessageAdd(event) => self.message_add(event).await,
             Event::DialogStart(event) => {
-                ledger
-                    .starts
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(event.data.data[0].chat.id.to_string());
-                Ok(SentMessages::new())
+                self.dialog_start(event).await.map(|()| SentMessages::new())
             }
             _ => Ok(SentMessages::new()),
         }
+    }
+
+    async fn message_add(&self, event: MessageAddEvent) -> Result<SentMessages, HandlerError> {
+        let ledger = &self.0;
+        let mut sent = SentMessages::new();
+        for item in &event.data.messages {
+            let text = item.message.text.clone().unwrap_or_default();
+            if let Some((chat, gate, entered)) = &ledger.gate {
+                if item.chat.id.as_str() == chat {
+                    let _ = entered.send(());
+                    gate.notified().await;
+                }
+            }
+            ledger
+                .replies
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(item.chat.id.to_string())
+                .or_default()
+                .push(text);
+            sent.push(item, [format!("out-{}", item.im.message_id)]);
+        }
+        Ok(sent)
+    }
+
+    async fn dialog_start(&self, event: DialogStartEvent) -> Result<(), HandlerError> {
+        self.0
+            .starts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(event.data.data[0].chat.id.to_string());
+        Ok(())
     }
 }
 
