@@ -199,6 +199,27 @@ impl RedisPortals {
             .map_err(RedisBackendError::redis("mark a portal provisioned"))
     }
 
+    async fn fill_token(
+        &self,
+        member_id: &str,
+        token: &SecretString,
+    ) -> Result<bool, RedisBackendError> {
+        let keys = PortalKeys::new(self.backend.key_prefix(), member_id)?;
+        // One script: a reinstall's SET between a read and a write here would otherwise be
+        // overwritten with the older record.
+        self.backend
+            .scripts()
+            .fill_application_token
+            .key(&keys.portal)
+            .arg(token.expose_secret())
+            .invoke_async::<i64>(&mut self.backend.connection())
+            .await
+            .map(|filled| filled == 1)
+            .map_err(RedisBackendError::redis(
+                "fill in a portal's application token",
+            ))
+    }
+
     async fn remove_record(&self, member_id: &str) -> Result<(), RedisBackendError> {
         let keys = PortalKeys::new(self.backend.key_prefix(), member_id)?;
         // The token hash loses its pair but keeps its `fence` counter: versions must only grow,
@@ -259,6 +280,16 @@ impl PortalStore for RedisPortals {
         provisioned: bool,
     ) -> Result<(), PortalStoreError> {
         self.mark_provisioned(member_id.as_str(), provisioned)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn fill_application_token(
+        &self,
+        member_id: &MemberId,
+        token: &SecretString,
+    ) -> Result<bool, PortalStoreError> {
+        self.fill_token(member_id.as_str(), token)
             .await
             .map_err(store_error)
     }

@@ -126,3 +126,50 @@ async fn invalid_settings_and_urls_are_refused_by_name() {
         .unwrap_err();
     assert!(!error.to_string().contains("hunter2"), "{error}");
 }
+
+#[tokio::test]
+async fn a_missing_application_token_is_filled_once_and_the_record_kept_whole() {
+    use imconnector_transport::portals::{PortalRecord, PortalStore};
+    use imconnector_transport::{secrecy::SecretString, OAuthApp, RateLimit};
+
+    let Some(url) = redis_url() else { return };
+    let prefix = unique_prefix("fill");
+    let backend = backend(&url, &prefix, Duration::from_secs(1)).await;
+    let store = backend.portals(RateLimit::Off);
+    let legacy = PortalRecord::new("member1", "", pair(1))
+        .with_domain("example.bitrix24.com")
+        .with_app(OAuthApp::new("local.1", "local-secret"))
+        .with_oauth_server("https://oauth.bitrix.info/oauth/token/");
+    store.save(&legacy).await.unwrap();
+    let member = MemberId::from("member1");
+    let token = SecretString::from("proven-token".to_owned());
+    assert!(store.fill_application_token(&member, &token).await.unwrap());
+    let other = SecretString::from("another-token".to_owned());
+    assert!(!store.fill_application_token(&member, &other).await.unwrap());
+    let unknown = MemberId::from("never-installed");
+    assert!(!store
+        .fill_application_token(&unknown, &token)
+        .await
+        .unwrap());
+    assert!(
+        store.load(&unknown).await.unwrap().is_none(),
+        "nothing created"
+    );
+
+    let stored = store.load(&member).await.unwrap().expect("stored");
+    assert_eq!(stored.application_token.expose_secret(), "proven-token");
+    assert_eq!(stored.tokens.refresh_token.expose_secret(), "refresh-1");
+    assert_eq!(stored.domain.as_deref(), Some("example.bitrix24.com"));
+    assert_eq!(
+        stored.oauth_server.as_deref(),
+        Some("https://oauth.bitrix.info/oauth/token/")
+    );
+    assert_eq!(
+        stored
+            .app
+            .map(|app| app.client_secret.expose_secret().to_owned())
+            .as_deref(),
+        Some("local-secret")
+    );
+    clean(&backend, &prefix).await;
+}

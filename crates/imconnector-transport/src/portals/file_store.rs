@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::authorization::AuthorizationState;
@@ -241,6 +241,23 @@ impl PortalStore for FilePortalStore {
             })
             .await
             .map(drop)
+    }
+
+    async fn fill_application_token(
+        &self,
+        member_id: &MemberId,
+        token: &SecretString,
+    ) -> Result<bool, PortalStoreError> {
+        let mut filled = false;
+        self.shared
+            .update(member_id.as_str(), |record| {
+                if record.application_token.expose_secret().is_empty() {
+                    record.application_token = token.clone();
+                    filled = true;
+                }
+            })
+            .await?;
+        Ok(filled)
     }
 
     fn save_authorization_state(

@@ -164,3 +164,37 @@ async fn records_are_readable_by_their_owner_only() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[tokio::test]
+async fn a_missing_application_token_is_filled_once_and_survives_a_restart() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("portals");
+    let store = FilePortalStore::new(&path);
+    let mut legacy = record("portal-a");
+    legacy.application_token = SecretString::from(String::new());
+    store.save(&legacy).await.unwrap();
+    let member = MemberId::from("portal-a");
+    let token = SecretString::from("proven-token".to_owned());
+    assert!(store.fill_application_token(&member, &token).await.unwrap());
+    let other = SecretString::from("another-token".to_owned());
+    assert!(
+        !store.fill_application_token(&member, &other).await.unwrap(),
+        "a stored token is never replaced this way"
+    );
+    let unknown = MemberId::from("never-installed");
+    assert!(!store
+        .fill_application_token(&unknown, &token)
+        .await
+        .unwrap());
+    drop(store);
+
+    let restarted = FilePortalStore::new(&path);
+    let stored = restarted.load(&member).await.unwrap().expect("stored");
+    assert_eq!(stored.application_token.expose_secret(), "proven-token");
+    assert_eq!(
+        stored.tokens.refresh_token.expose_secret(),
+        "refresh-portal-a"
+    );
+    assert_eq!(stored.domain.as_deref(), Some("portal-a.example"));
+    assert!(restarted.load(&unknown).await.unwrap().is_none());
+}

@@ -217,6 +217,24 @@ impl<S: PortalStore> PortalRegistry<S> {
         self.known_tokens.get(member_id.as_str())
     }
 
+    /// Gives installed portal `member_id` the application token `token` if it has none yet
+    /// (see [`PortalStore::fill_application_token`]): for an installation whose token was
+    /// never received, once `token` is proven by other means. `true` when it was filled.
+    ///
+    /// # Errors
+    /// [`RegistryError::Store`].
+    pub async fn fill_application_token(
+        &self,
+        member_id: &MemberId,
+        token: &SecretString,
+    ) -> Result<bool, RegistryError> {
+        let filled = self.store.fill_application_token(member_id, token).await?;
+        if filled {
+            self.known_tokens.confirm(member_id.as_str(), token);
+        }
+        Ok(filled)
+    }
+
     /// Forgets portal `member_id` (`OnAppUninstall`).
     ///
     /// # Errors

@@ -5,6 +5,8 @@ use std::future::Future;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
+
 use crate::authorization::AuthorizationState;
 use crate::{ClientBuilder, InvalidRequest, MemberId};
 
@@ -73,6 +75,20 @@ pub trait PortalStore: Send + Sync + 'static {
         member_id: &MemberId,
         provisioned: bool,
     ) -> impl Future<Output = Result<(), PortalStoreError>> + Send;
+
+    /// Gives installed portal `member_id` the application token `token` if it has none yet
+    /// (stored empty by an install POST of the older shape, which carries no
+    /// `APPLICATION_TOKEN`), without touching its token pair: `true` when it was filled. A
+    /// token already stored is never replaced this way (only an installation's
+    /// [`save`](Self::save) does that), and a portal not stored is left alone.
+    ///
+    /// # Errors
+    /// When the store cannot be reached.
+    fn fill_application_token(
+        &self,
+        member_id: &MemberId,
+        token: &SecretString,
+    ) -> impl Future<Output = Result<bool, PortalStoreError>> + Send;
 
     /// Keeps `state`, a code-flow authorization started for installed portal `member_id`, for
     /// `lifetime`, so that the portal's redirect back may reach any replica sharing the store.
@@ -214,6 +230,26 @@ impl PortalStore for MemoryPortalStore {
         async { Ok(()) }
     }
 
+    fn fill_application_token(
+        &self,
+        member_id: &MemberId,
+        token: &SecretString,
+    ) -> impl Future<Output = Result<bool, PortalStoreError>> + Send {
+        let filled = match self
+            .records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(member_id)
+        {
+            Some(record) if record.application_token.expose_secret().is_empty() => {
+                record.application_token = token.clone();
+                true
+            }
+            _ => false,
+        };
+        async move { Ok(filled) }
+    }
+
     fn save_authorization_state(
         &self,
         member_id: &MemberId,
@@ -269,6 +305,14 @@ impl<S: PortalStore> PortalStore for std::sync::Arc<S> {
         provisioned: bool,
     ) -> impl Future<Output = Result<(), PortalStoreError>> + Send {
         S::set_provisioned(self, member_id, provisioned)
+    }
+
+    fn fill_application_token(
+        &self,
+        member_id: &MemberId,
+        token: &SecretString,
+    ) -> impl Future<Output = Result<bool, PortalStoreError>> + Send {
+        S::fill_application_token(self, member_id, token)
     }
 
     fn save_authorization_state(

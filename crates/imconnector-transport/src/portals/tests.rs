@@ -146,3 +146,36 @@ async fn a_record_whose_client_cannot_be_built_is_not_stored() {
         .unwrap()
         .is_none());
 }
+
+#[tokio::test]
+async fn the_registry_fills_a_missing_application_token_once() {
+    let registry = registry();
+    let member = MemberId::from("portal-a");
+    let mut legacy = PortalRecord::from_install_event(&install_event("portal-a", "x")).unwrap();
+    legacy.application_token = SecretString::from(String::new());
+    registry.install(legacy).await.unwrap();
+    let token = SecretString::from("proven-token".to_owned());
+    assert!(registry
+        .fill_application_token(&member, &token)
+        .await
+        .unwrap());
+    let other = SecretString::from("another-token".to_owned());
+    assert!(!registry
+        .fill_application_token(&member, &other)
+        .await
+        .unwrap());
+    let stored = registry.application_token(&member).await.unwrap().unwrap();
+    assert_eq!(stored.expose_secret(), "proven-token");
+    assert_eq!(
+        registry
+            .last_known_application_token(&member)
+            .map(|token| token.expose_secret().to_owned())
+            .as_deref(),
+        Some("proven-token")
+    );
+    let unknown = MemberId::from("never-installed");
+    assert!(!registry
+        .fill_application_token(&unknown, &token)
+        .await
+        .unwrap());
+}

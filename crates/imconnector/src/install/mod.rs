@@ -22,7 +22,9 @@
 //! - **The older install POST** (no `APPLICATION_TOKEN`) is proven the same way and its pair
 //!   stored with an empty application token: the portal is served (calls, keep-alive,
 //!   reconcile) even if ONAPPINSTALL never arrives, and no event is accepted until
-//!   ONAPPINSTALL (or ONAPPUPDATE) brings the real token.
+//!   ONAPPINSTALL (or ONAPPUPDATE) brings the real token, or the administrator opens the
+//!   settings page: its `AUTH_ID` proven with `app.info` and `user.admin`, the
+//!   `APPLICATION_TOKEN` it carries is stored (never over a token already stored).
 //! - **An installed portal keeps its application token** whatever an install POST says (the
 //!   administrator's proven pair is taken); only an administrator's ONAPPINSTALL, which a
 //!   reinstall sends, replaces it.

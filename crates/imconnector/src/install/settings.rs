@@ -3,7 +3,9 @@
 //!
 //! The POST is trusted only once proven: by its `APPLICATION_TOKEN` (the stored one, compared
 //! in constant time) or, when a portal leaves that out, by its `AUTH_ID`, asked back of the
-//! stored portal (see [`Installer::prove_page_user`]).
+//! stored portal (see [`Installer::prove_page_user`]). A portal installed by the older install
+//! POST whose ONAPPINSTALL never came has no token to compare with: its page is proven by the
+//! `AUTH_ID`, and the `APPLICATION_TOKEN` it carries is then stored, so events are accepted.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -45,12 +47,29 @@ impl<S: PortalStore> Installer<S> {
                 .application_token(&member_id)
                 .await?
                 .ok_or_else(|| InstallError::NotInstalled(member_id.clone()))?;
-            if placement.application_token.is_some() {
-                if !placement.has_application_token(stored.expose_secret()) {
-                    return Err(InstallError::Unproven("wrong APPLICATION_TOKEN".to_owned()));
+            match &placement.application_token {
+                // Installed by the older install POST and ONAPPINSTALL never came: no token to
+                // compare with. The page's AUTH_ID proves the administrator; then the token it
+                // carries (the portal's, in a genuine page) is the one events will carry.
+                Some(claimed) if stored.expose_secret().is_empty() => {
+                    self.prove_page_user(&placement).await?;
+                    if self
+                        .registry
+                        .fill_application_token(&member_id, claimed)
+                        .await?
+                    {
+                        tracing::info!(
+                            "the application token ONAPPINSTALL never brought was taken from \
+                             the settings page, proven by its AUTH_ID"
+                        );
+                    }
                 }
-            } else {
-                self.prove_page_user(&placement).await?;
+                Some(_) => {
+                    if !placement.has_application_token(stored.expose_secret()) {
+                        return Err(InstallError::Unproven("wrong APPLICATION_TOKEN".to_owned()));
+                    }
+                }
+                None => self.prove_page_user(&placement).await?,
             }
             if &placement.options.connector != self.setup.id() {
                 return Err(InstallError::Malformed(format!(
@@ -72,7 +91,8 @@ impl<S: PortalStore> Installer<S> {
         .await
     }
 
-    /// Proves a settings POST that came without `APPLICATION_TOKEN` by its `AUTH_ID`: asked of
+    /// Proves a settings POST by its `AUTH_ID` (when it came without `APPLICATION_TOKEN`, or the
+    /// portal has no token to compare it with): asked of
     /// the portal stored under the POST's `member_id` (its stored REST base, never the POST's
     /// `DOMAIN`, so a token of another portal fails there), `app.info` must answer with this
     /// app's `CODE` (a token of another app on the portal is refused) and `user.admin` must

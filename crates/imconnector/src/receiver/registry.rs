@@ -67,6 +67,7 @@ mod tests {
         DEFAULT_KNOWN_TOKENS,
     };
     use imconnector_transport::{MemberId, OAuthApp};
+    use secrecy::SecretString;
     use serde_json::json;
 
     use crate::receiver::{verify_event, Rejection};
@@ -148,6 +149,15 @@ mod tests {
         ) -> Result<(), PortalStoreError> {
             self.check()?;
             self.inner.set_provisioned(member_id, provisioned).await
+        }
+
+        async fn fill_application_token(
+            &self,
+            member_id: &MemberId,
+            token: &SecretString,
+        ) -> Result<bool, PortalStoreError> {
+            self.check()?;
+            self.inner.fill_application_token(member_id, token).await
         }
 
         async fn save_authorization_state(

@@ -118,6 +118,48 @@ async fn a_legacy_install_whose_onappinstall_never_comes_is_served_with_its_prov
 }
 
 #[tokio::test]
+async fn a_legacy_install_without_onappinstall_takes_its_token_from_a_proven_settings_page() {
+    let app = app(Style::LegacyUi).await;
+    app.portal
+        .install(&app.creds.client_id)
+        .await
+        .expect("install");
+    // ONAPPINSTALL never comes. A forged settings page first: a made-up AUTH_ID and a token of
+    // the attacker's choosing, which would let the attacker's events in if it were taken.
+    let options = json!({"CONNECTOR": "acme_chat", "LINE": "1", "ACTIVE_STATUS": false});
+    let forged = imconnector_form::encode(&json!({
+        "AUTH_ID": "made-up-token", "AUTH_EXPIRES": "3600", "member_id": app.creds.member_id,
+        "PLACEMENT": "SETTING_CONNECTOR", "PLACEMENT_OPTIONS": options.to_string(),
+        "APPLICATION_TOKEN": "chosen-by-attacker",
+    }));
+    let (status, text) = app.post(app.urls.settings().as_str(), forged).await;
+    assert_eq!(status, 401, "{text}");
+    let kept = app.record().await.expect("stored");
+    assert!(
+        kept.application_token.expose_secret().is_empty(),
+        "nothing taken from a forged page"
+    );
+    assert!(app.portal.line_status("acme_chat", 1).status(), "unchanged");
+    assert_eq!(app.post_event("chosen-by-attacker").await, 401);
+
+    // The administrator switches the connector off on the settings page: proven by its
+    // AUTH_ID, applied, and its token is the portal's from now on.
+    let genuine = app
+        .portal
+        .disconnect_connector("acme_chat", 1)
+        .await
+        .expect("disconnect");
+    assert!(genuine.form().contains_key("APPLICATION_TOKEN"));
+    assert_eq!(genuine.outcome, DeliveryOutcome::Delivered { status: 200 });
+    assert!(!app.portal.line_status("acme_chat", 1).status());
+    let real_token = app.creds.application_token.expose_secret().to_owned();
+    let stored = app.record().await.expect("stored");
+    assert_eq!(stored.application_token.expose_secret(), real_token);
+    assert_eq!(app.post_event(&real_token).await, 200);
+    assert_eq!(app.post_event("chosen-by-attacker").await, 401);
+}
+
+#[tokio::test]
 async fn api_only_install_from_nothing_to_a_confirmed_operator_reply() {
     let mut app = app(Style::ApiOnly).await;
     let status = app
