@@ -8,10 +8,12 @@ pub mod intake;
 pub mod measure;
 pub mod memory;
 pub mod offline;
+pub mod outbox;
 pub mod overhead;
 pub mod portal;
 pub mod redis_outage;
 pub mod report;
+pub mod scale;
 pub mod throughput;
 
 pub use imconnector::sender;

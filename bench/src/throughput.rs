@@ -48,7 +48,11 @@ impl Workload {
         (chat, line)
     }
 
-    fn message(&self, index: u64) -> Result<(LineId, MessageIn), SetupError> {
+    /// Message `index` of the workload and its line.
+    ///
+    /// # Errors
+    /// Never for the workloads of this crate (their lines are positive).
+    pub fn message(&self, index: u64) -> Result<(LineId, MessageIn), SetupError> {
         let (chat, line) = self.place(index);
         let message = MessageIn::new(
             MessageUser::new(format!("customer-{chat}")),
