@@ -110,6 +110,9 @@ pub enum Scenario {
     /// inbox before the 200 and handled by an idempotent, keyed effect
     /// ([`kill_inbound`](crate::kill_inbound)).
     InboxRedis,
+    /// Issue 21's control: the same receiver with the default in-memory inbox (a kill loses
+    /// what it holds; the test shows how much, and fails).
+    InboxInMemory,
 }
 
 /// Customer message `index` of a scenario with `chats` chats: its external id is
