@@ -28,6 +28,10 @@ pub struct InboundPlan {
     pub bind_events: bool,
     /// After how long without a touch another replica takes this one's inbox entries.
     pub min_idle_ms: u64,
+    /// How long the handler takes to "send" each reply before its effect (a messenger's
+    /// latency), so a kill finds handlers in flight.
+    #[serde(default)]
+    pub handler_delay_ms: u64,
 }
 
 /// The Redis keys of the effects, under the run's key prefix.
@@ -64,12 +68,19 @@ impl EffectKeys {
     pub fn applied_by(&self) -> String {
         format!("{}:applied-by", self.prefix)
     }
+
+    /// The hash of the replica that ran the handler last, per Bitrix message id.
+    pub fn last_run_by(&self) -> String {
+        format!("{}:last-run-by", self.prefix)
+    }
 }
 
-/// The effect, atomically: KEYS = [done mark, chat list, runs hash, applied-by hash], ARGV =
-/// [message id, replica]. Answers 1 when the effect happened now, 0 for a re-run.
+/// The effect, atomically: KEYS = [done mark, chat list, runs hash, applied-by hash,
+/// last-run-by hash], ARGV = [message id, replica]. Answers 1 when the effect happened now, 0
+/// for a re-run.
 pub const EFFECT_SCRIPT: &str = r"
 redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
+redis.call('HSET', KEYS[5], ARGV[1], ARGV[2])
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
   redis.call('RPUSH', KEYS[2], ARGV[1])
   redis.call('HSET', KEYS[4], ARGV[1], ARGV[2])
@@ -96,6 +107,7 @@ pub async fn apply_effect(
         .key(keys.chat(chat))
         .key(keys.runs())
         .key(keys.applied_by())
+        .key(keys.last_run_by())
         .arg(message_id)
         .arg(replica)
         .invoke_async(connection)
@@ -112,6 +124,8 @@ pub struct Effects {
     pub runs: HashMap<u64, u64>,
     /// The replica that applied each message's effect.
     pub applied_by: HashMap<u64, String>,
+    /// The replica that ran the handler of each message last.
+    pub last_run_by: HashMap<u64, String>,
 }
 
 impl Effects {
@@ -142,6 +156,10 @@ impl Effects {
             .await?;
         effects.applied_by = redis::cmd("HGETALL")
             .arg(keys.applied_by())
+            .query_async(connection)
+            .await?;
+        effects.last_run_by = redis::cmd("HGETALL")
+            .arg(keys.last_run_by())
             .query_async(connection)
             .await?;
         Ok(effects)

@@ -3,6 +3,8 @@
 //! [`kill_inbound`](imconnector_tests::kill_inbound)), then reported sent so the pipeline
 //! confirms its delivery to the portal. Every run is counted, re-runs included.
 
+use std::time::Duration;
+
 use imconnector::events::Event;
 use imconnector::inbound::{DedupKey, EventHandler, HandlerError, SentMessages};
 use imconnector_tests::kill_inbound::{apply_effect, EffectKeys};
@@ -13,15 +15,23 @@ pub struct EffectHandler {
     connection: ConnectionManager,
     keys: EffectKeys,
     replica: String,
+    delay: Duration,
 }
 
 impl EffectHandler {
-    /// A handler writing its effects under `prefix`, naming itself `replica`.
-    pub fn new(connection: ConnectionManager, prefix: &str, replica: &str) -> Self {
+    /// A handler writing its effects under `prefix`, naming itself `replica`, taking `delay`
+    /// to "send" each reply.
+    pub fn new(
+        connection: ConnectionManager,
+        prefix: &str,
+        replica: &str,
+        delay: Duration,
+    ) -> Self {
         Self {
             connection,
             keys: EffectKeys::new(prefix),
             replica: replica.to_owned(),
+            delay,
         }
     }
 }
@@ -34,6 +44,7 @@ impl EventHandler for EffectHandler {
             return Ok(sent);
         };
         let mut connection = self.connection.clone();
+        tokio::time::sleep(self.delay).await;
         for item in &event.data.messages {
             let message_id = u64::try_from(item.im.message_id.get())
                 .map_err(|_| "a negative Bitrix message id")?;

@@ -10,12 +10,16 @@
 //! the next one must find the rotated pair in the token store (Redis), as the README's client
 //! does.
 //!
-//! The inbound scenarios of issue 21 live in `kill/`: what they share in `inbound.rs`, the
-//! online Redis inbox in `inbox.rs`, two replicas in `replicas.rs`.
+//! The inbound scenarios of issue 21 live in `kill/`: what they share (the child connector's
+//! life in `child.rs`, the operators' replies and the portal's intake in `operators.rs`, the
+//! judgement of the handler's effects and the report in `verdict.rs`), the online Redis inbox
+//! in `inbox.rs`, two replicas in `replicas.rs`.
 
-mod inbound;
+mod child;
 mod inbox;
+mod operators;
 mod replicas;
+mod verdict;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::Stdio;

@@ -9,17 +9,20 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use imconnector_tests::kill::Scenario;
 use imconnector_tests::kill_inbound::{EffectKeys, Effects};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use tokio::sync::watch;
 
-use super::inbound::{
-    installed_portal, kill_points, receiver, wait_until_settled, ChildConnector, Intake, Operators,
-    Verdict,
-};
+use super::child::{installed_portal, kill_points, receiver, ChildConnector};
+use super::operators::{Intake, Operators};
 use super::seed;
+use super::verdict::{wait_until_settled, Verdict};
 use crate::support::{clean, redis_url};
 
+/// `memory` runs the control: the receiver without the Redis inbox (the test then fails,
+/// after waiting for what never comes, and prints what was lost).
+const INBOX_VAR: &str = "IMCONNECTOR_KILL_INBOX";
 const KILLS: usize = 5;
 const REPLIES: u64 = 1_000;
 const CHATS: u64 = 50;
@@ -27,6 +30,9 @@ const CHATS: u64 = 50;
 const PACE: Duration = Duration::from_millis(8);
 /// Every REST call (the delivery confirmations) waits this long at the portal.
 const PORTAL_LATENCY: Duration = Duration::from_millis(20);
+/// The handler "sends" each reply this long before its effect, so kills find handlers in
+/// flight.
+const HANDLER_DELAY: Duration = Duration::from_millis(5);
 /// After the reply that arms a kill, the kill waits up to this long (drawn at random).
 const MOST_KILL_DELAY_MS: u64 = 200;
 
@@ -37,9 +43,18 @@ async fn operators_replies_survive_five_kills_of_the_connector_with_the_redis_in
     println!("kill test seed: {seed} (replay with IMCONNECTOR_KILL_SEED={seed})");
     let mut rng = StdRng::seed_from_u64(seed);
     // One replica: its restarts read the entries it had read (same consumer name).
-    let inbound = receiver("kill-connector", true, Duration::from_secs(60));
-    let (portal, parent, plan) =
+    let inbound = receiver(
+        "kill-connector",
+        true,
+        Duration::from_secs(60),
+        HANDLER_DELAY,
+    );
+    let (portal, parent, mut plan) =
         installed_portal(&url, "kill-inbox", seed, PORTAL_LATENCY, inbound).await;
+    if std::env::var(INBOX_VAR).is_ok_and(|inbox| inbox == "memory") {
+        println!("{INBOX_VAR}=memory: the receiver's in-memory default, which a kill empties");
+        plan.scenario = Scenario::InboxInMemory;
+    }
     let started = Instant::now();
     let mut child = ChildConnector::start(&plan).await;
     let operators = Operators::open_chats(&portal, CHATS).await;
@@ -78,7 +93,11 @@ async fn operators_replies_survive_five_kills_of_the_connector_with_the_redis_in
         .expect("Redis answers");
     let verdict = Verdict::judge(&portal, &sent, &intake, &effects);
     verdict.print(
-        "inbox",
+        if plan.scenario == Scenario::InboxRedis {
+            "inbox"
+        } else {
+            "inbox-in-memory"
+        },
         seed,
         KILLS,
         operators.chats().len(),

@@ -14,11 +14,10 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use redis::aio::ConnectionManager;
 use tokio::sync::watch;
 
-use super::inbound::{
-    free_port, installed_portal, receiver, wait_until_settled, ChildConnector, Intake, Operators,
-    Verdict,
-};
+use super::child::{free_port, installed_portal, receiver, ChildConnector};
+use super::operators::{Intake, Operators};
 use super::seed;
+use super::verdict::{wait_until_settled, Verdict};
 use crate::support::{clean, redis_url, PATIENCE};
 
 const REPLIES: u64 = 400;
@@ -27,6 +26,9 @@ const PACE: Duration = Duration::from_millis(5);
 const PORTAL_LATENCY: Duration = Duration::from_millis(20);
 /// A replica's entries go to the other after this long without a touch.
 const MIN_IDLE: Duration = Duration::from_secs(2);
+/// The handler "sends" each reply this long before its effect: A dies with handlers in
+/// flight, and replies it read and never started.
+const HANDLER_DELAY: Duration = Duration::from_millis(200);
 /// A is killed once it holds at least this many entries read and not acknowledged.
 const MID_BATCH: usize = 20;
 const GROUP: &str = "imconnector";
@@ -83,7 +85,7 @@ async fn a_replica_killed_mid_batch_leaves_its_entries_to_the_other() {
         "kill-replicas",
         seed,
         PORTAL_LATENCY,
-        receiver("replica-a", true, MIN_IDLE),
+        receiver("replica-a", true, MIN_IDLE, HANDLER_DELAY),
     )
     .await;
     let mut b_plan = a_plan.clone();
@@ -128,10 +130,14 @@ async fn a_replica_killed_mid_batch_leaves_its_entries_to_the_other() {
         .expect("Redis answers");
     let verdict = Verdict::judge(&portal, &sent, &intake, &effects);
     let applied: BTreeSet<u64> = effects.chats.values().flatten().copied().collect();
-    let taken_by_b = left
+    let applied_by_b = left
         .iter()
         .filter(|id| effects.applied_by.get(id).map(String::as_str) == Some("replica-b"))
         .count();
+    let not_run_by_b: Vec<_> = left
+        .iter()
+        .filter(|id| effects.last_run_by.get(id).map(String::as_str) != Some("replica-b"))
+        .collect();
     let pending_a_after = pending_of(&mut redis, &inbox, "replica-a").await.len();
     let backlog = inbox.backlog().await.expect("Redis answers");
     verdict.print(
@@ -140,9 +146,10 @@ async fn a_replica_killed_mid_batch_leaves_its_entries_to_the_other() {
         1,
         operators.chats().len(),
         &format!(
-            "; A killed after reply {kill_after} holding {} entries: B applied {taken_by_b} of \
-             them, re-ran the rest (A had applied them, not acknowledged); {} of A's entries \
-             still pending after, backlog {backlog}; {:.1} s",
+            "; A killed after reply {kill_after} holding {} entries read, not acknowledged: B \
+             took them, applied {applied_by_b} (A never had) and re-ran the others (A had \
+             applied them, not confirmed); {} of A's entries still pending after, backlog \
+             {backlog}; {:.1} s",
             left.len(),
             pending_a_after,
             started.elapsed().as_secs_f64()
@@ -156,6 +163,10 @@ async fn a_replica_killed_mid_batch_leaves_its_entries_to_the_other() {
     assert!(
         unhandled.is_empty(),
         "A's entries never handled: {unhandled:?}"
+    );
+    assert!(
+        not_run_by_b.is_empty(),
+        "entries A held that B never ran: {not_run_by_b:?}"
     );
     assert_eq!(pending_a_after, 0, "B took every entry A held");
     assert_eq!(backlog, 0, "every entry acknowledged");
