@@ -1,7 +1,8 @@
 //! The connector the kill tests run as a child process (`kill-connector`, `bin/kill_connector/`)
 //! and SIGKILL at random moments: the plan it reads from its environment, the customer messages
 //! of each scenario, and the lines it reports on stdout (one per event, flushed at once, so a
-//! line the parent read happened before the kill).
+//! line the parent read happened before the kill). The inbound scenarios' part of the plan and
+//! the handler's effect are in [`kill_inbound`](crate::kill_inbound).
 
 use std::fmt;
 use std::io::Write;
@@ -110,6 +111,9 @@ pub enum Scenario {
     /// inbox before the 200 and handled by an idempotent, keyed effect
     /// ([`kill_inbound`](crate::kill_inbound)).
     InboxRedis,
+    /// Issue 21's control: the same receiver with the default in-memory inbox (a kill loses
+    /// what it holds; the test shows how much, and fails).
+    InboxInMemory,
 }
 
 /// Customer message `index` of a scenario with `chats` chats: its external id is

@@ -1,6 +1,7 @@
 //! Issue 21's online scenario: the connector receives operators' replies at its event URL as
 //! the README configures it (an [`EventReceiver`] with the Redis inbox: verify, append, then
-//! 200), and its handler applies a keyed effect ([`EffectHandler`]). It prints `ready` once it
+//! 200; with the in-memory default in the control scenario), and its handler applies a keyed
+//! effect ([`EffectHandler`]). It prints `ready` once it
 //! listens, and drains and prints `done` when its stdin closes (the graceful stop of the last
 //! run; the others are SIGKILLed).
 
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use imconnector::inbound::ConsumerOptions;
 use imconnector::receiver::{EventReceiver, SingleToken};
-use imconnector_tests::kill::{Plan, Report};
+use imconnector_tests::kill::{Plan, Report, Scenario};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 
@@ -41,13 +42,15 @@ pub async fn run(plan: &Plan) -> Result<(), BoxError> {
     let consumer = ConsumerOptions::new(inbound.consumer.as_str())?
         .min_idle(Duration::from_millis(inbound.min_idle_ms))?
         .read_wait(Duration::from_millis(200));
-    let (events, pipeline) = EventReceiver::new(
+    let mut receiver = EventReceiver::new(
         SingleToken::new(inbound.application_token.as_str()),
         handler,
     )
-    .confirm_deliveries(client)
-    .durable_inbox(redis.inbox().await?, consumer)
-    .build();
+    .confirm_deliveries(client);
+    if plan.scenario == Scenario::InboxRedis {
+        receiver = receiver.durable_inbox(redis.inbox().await?, consumer);
+    }
+    let (events, pipeline) = receiver.build();
     let server = imconnector::serve(listener, events).with_graceful_shutdown(stdin_closed());
     // Bound already: the portal's POSTs wait in the backlog until the server takes them.
     Report::Ready.print();

@@ -28,7 +28,7 @@ async fn main() -> ExitCode {
     };
     let outcome = match plan.scenario {
         Scenario::OutboxInMemory | Scenario::OutboxRedis => outbox::run(&plan).await,
-        Scenario::InboxRedis => inbox::run(&plan).await,
+        Scenario::InboxRedis | Scenario::InboxInMemory => inbox::run(&plan).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

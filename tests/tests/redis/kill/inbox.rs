@@ -9,6 +9,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use imconnector_tests::kill::Scenario;
 use imconnector_tests::kill_inbound::{EffectKeys, Effects};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use tokio::sync::watch;
@@ -19,6 +20,9 @@ use super::seed;
 use super::verdict::{wait_until_settled, Verdict};
 use crate::support::{clean, redis_url};
 
+/// `memory` runs the control: the receiver without the Redis inbox (the test then fails,
+/// after waiting for what never comes, and prints what was lost).
+const INBOX_VAR: &str = "IMCONNECTOR_KILL_INBOX";
 const KILLS: usize = 5;
 const REPLIES: u64 = 1_000;
 const CHATS: u64 = 50;
@@ -45,8 +49,12 @@ async fn operators_replies_survive_five_kills_of_the_connector_with_the_redis_in
         Duration::from_secs(60),
         HANDLER_DELAY,
     );
-    let (portal, parent, plan) =
+    let (portal, parent, mut plan) =
         installed_portal(&url, "kill-inbox", seed, PORTAL_LATENCY, inbound).await;
+    if std::env::var(INBOX_VAR).is_ok_and(|inbox| inbox == "memory") {
+        println!("{INBOX_VAR}=memory: the receiver's in-memory default, which a kill empties");
+        plan.scenario = Scenario::InboxInMemory;
+    }
     let started = Instant::now();
     let mut child = ChildConnector::start(&plan).await;
     let operators = Operators::open_chats(&portal, CHATS).await;
@@ -85,7 +93,11 @@ async fn operators_replies_survive_five_kills_of_the_connector_with_the_redis_in
         .expect("Redis answers");
     let verdict = Verdict::judge(&portal, &sent, &intake, &effects);
     verdict.print(
-        "inbox",
+        if plan.scenario == Scenario::InboxRedis {
+            "inbox"
+        } else {
+            "inbox-in-memory"
+        },
         seed,
         KILLS,
         operators.chats().len(),
