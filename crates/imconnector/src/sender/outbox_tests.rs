@@ -40,7 +40,7 @@ async fn the_same_message_submitted_twice_is_stored_and_sent_once() {
 #[tokio::test]
 async fn a_message_the_portal_refused_may_be_submitted_again() {
     // Line 2 is not active: refused before any work, so the id is free again.
-    let (portal, client) = connected(2, &[1]).await;
+    let (_portal, client) = connected(2, &[1]).await;
     let sender = Sender::builder(client, connector()).start();
     let refused = sender.send(line(2), message("c", "retry")).await.unwrap();
     assert!(matches!(refused.await.outcome, SendOutcome::Failed(_)));
