@@ -4,6 +4,8 @@
 
 #[path = "support/kill.rs"]
 pub mod kill;
+#[path = "support/kill_inbound.rs"]
+pub mod kill_inbound;
 #[path = "support/redis_process.rs"]
 pub mod redis_process;
 

@@ -155,7 +155,8 @@ pub fn run(workload: Workload) -> Result<Figures, SetupError> {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let elapsed = started.elapsed();
-        poller.shutdown().await;
+        // Everything was cleared, so nothing is left to drain.
+        poller.shutdown(Duration::from_secs(60)).await;
         let after = portal.handle().counters();
         let requests = after
             .requests

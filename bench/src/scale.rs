@@ -324,7 +324,7 @@ fn poll_schedule(
         let report = poller
             .poll_now(&MemberId::from(format!("{:032x}", 0)))
             .await?;
-        poller.shutdown().await;
+        poller.shutdown(Duration::from_secs(60)).await;
         if report.rows != 0 {
             return Err(SetupError::from("an idle portal's queue was not empty"));
         }

@@ -1,7 +1,8 @@
 //! The connector the kill tests run as a child process (`kill-connector`, `bin/kill_connector/`)
 //! and SIGKILL at random moments: the plan it reads from its environment, the customer messages
 //! of each scenario, and the lines it reports on stdout (one per event, flushed at once, so a
-//! line the parent read happened before the kill).
+//! line the parent read happened before the kill). The inbound scenarios' part of the plan and
+//! the handler's effect are in [`kill_inbound`](crate::kill_inbound).
 
 use std::fmt;
 use std::io::Write;
@@ -9,6 +10,8 @@ use std::io::Write;
 use imconnector::ids::LineId;
 use imconnector::types::{MessageBody, MessageChat, MessageIn, MessageUser};
 use serde::{Deserialize, Serialize};
+
+pub use crate::kill_inbound::InboundPlan;
 
 /// The environment variable that carries the child's [`Plan`] (JSON).
 pub const PLAN_VAR: &str = "IMCONNECTOR_KILL_PLAN";
@@ -73,6 +76,9 @@ pub struct Plan {
     /// The first message this run submits: the parent's customers resubmit every message
     /// whose acceptance they did not see (the messenger's own redelivery).
     pub first: u64,
+    /// What the inbound scenarios' receiver needs (`None` in the outbox scenarios).
+    #[serde(default)]
+    pub inbound: Option<InboundPlan>,
 }
 
 impl Plan {
@@ -101,6 +107,13 @@ pub enum Scenario {
     /// Issue 22: the same through the Redis outbox: accepted means kept in Redis, and a start
     /// reports what the killed process had in flight (in doubt) instead of resending it.
     OutboxRedis,
+    /// Issue 21: operators' replies POSTed to the connector's receiver, kept in the Redis
+    /// inbox before the 200 and handled by an idempotent, keyed effect
+    /// ([`kill_inbound`](crate::kill_inbound)).
+    InboxRedis,
+    /// Issue 21's control: the same receiver with the default in-memory inbox (a kill loses
+    /// what it holds; the test shows how much, and fails).
+    InboxInMemory,
 }
 
 /// Customer message `index` of a scenario with `chats` chats: its external id is

@@ -39,15 +39,16 @@ pub async fn client(plan: &Plan) -> Result<(RedisBackend, Client), BoxError> {
     Ok((redis, client))
 }
 
-/// Registers and activates the connector on the line: idempotent, run at every start.
-pub async fn provision_connector(client: &Client) -> Result<(), BoxError> {
+/// Registers and activates the connector on the line and binds its events to `events_url`:
+/// idempotent, run at every start.
+pub async fn provision_connector(client: &Client, events_url: &str) -> Result<(), BoxError> {
     let icon = Icon::new("data:image/svg+xml,%3Csvg%2F%3E");
     let setup = ConnectorSetup::new(
         ConnectorId::new(CONNECTOR)?,
         "Kill test",
         icon,
         SettingsUrl::parse("http://127.0.0.1:9/settings")?,
-        EventsUrl::parse("http://127.0.0.1:9/events")?,
+        EventsUrl::parse(events_url)?,
     );
     provision(client, &setup, imconnector_tests::kill::line()).await?;
     Ok(())

@@ -2,8 +2,13 @@
 //! run by the kill tests (`tests/redis/kill.rs`) as a child process that they SIGKILL at random
 //! moments and start again. It reads its [`Plan`] from `IMCONNECTOR_KILL_PLAN`, runs the
 //! scenario and prints one [`Report`](imconnector_tests::kill::Report) line per event on stdout.
+//! Scenarios: customers' messages through the outbox (`outbox.rs`, issue 22); operators'
+//! replies received through the Redis inbox (`inbox.rs`, issue 21), handled by the keyed
+//! effect of `effect.rs`.
 
 mod connect;
+mod effect;
+mod inbox;
 mod outbox;
 
 use std::process::ExitCode;
@@ -23,6 +28,7 @@ async fn main() -> ExitCode {
     };
     let outcome = match plan.scenario {
         Scenario::OutboxInMemory | Scenario::OutboxRedis => outbox::run(&plan).await,
+        Scenario::InboxRedis | Scenario::InboxInMemory => inbox::run(&plan).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -23,7 +23,8 @@ const DRAIN_DEADLINE: Duration = Duration::from_secs(120);
 
 pub async fn run(plan: &Plan) -> Result<(), BoxError> {
     let (redis, client) = client(plan).await?;
-    provision_connector(&client).await?;
+    // Nothing listens there: this scenario receives no events.
+    provision_connector(&client, "http://127.0.0.1:9/events").await?;
     let connector = ConnectorId::new(CONNECTOR)?;
     let mut builder = Sender::builder(client, connector)
         .messages_per_call(MESSAGES_PER_CALL)

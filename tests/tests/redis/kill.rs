@@ -9,6 +9,17 @@
 //! Every start also finds the portal's access token expired, so each new process refreshes and
 //! the next one must find the rotated pair in the token store (Redis), as the README's client
 //! does.
+//!
+//! The inbound scenarios of issue 21 live in `kill/`: what they share (the child connector's
+//! life in `child.rs`, the operators' replies and the portal's intake in `operators.rs`, the
+//! judgement of the handler's effects and the report in `verdict.rs`), the online Redis inbox
+//! in `inbox.rs`, two replicas in `replicas.rs`.
+
+mod child;
+mod inbox;
+mod operators;
+mod replicas;
+mod verdict;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::Stdio;
@@ -270,6 +281,7 @@ async fn customers_messages_survive_five_kills_of_the_connector() {
         burst: 4,
         burst_every_ms: 10,
         first: 0,
+        inbound: None,
     };
     let kill_at = kill_points(&mut rng);
     let started = Instant::now();

@@ -262,22 +262,3 @@ pub struct DeliveryReport {
     /// What `imconnector.send.status.delivery` answered.
     pub result: Result<(), imconnector_transport::Error>,
 }
-
-impl DeliveryReport {
-    #[cfg_attr(not(feature = "server"), allow(dead_code))] // used by the receiver (`server`)
-    pub(crate) fn new(
-        member_id: MemberId,
-        connector: ConnectorId,
-        line: LineId,
-        sent: &SentMessages,
-        result: Result<(), imconnector_transport::Error>,
-    ) -> Self {
-        Self {
-            member_id,
-            connector,
-            line,
-            messages: sent.messages().to_vec(),
-            result,
-        }
-    }
-}

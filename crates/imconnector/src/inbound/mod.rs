@@ -16,7 +16,9 @@
 //!   `event.offline.error`). Later events of the chat then run;
 //! - deduplicates by [`DedupKey`] (portal + event + message ids, or an offline row's
 //!   `MESSAGE_ID`) for [`dedup`](InboundOptions::dedup): the same event submitted again
-//!   is not run again ([`Outcome::Duplicate`]);
+//!   is not run again ([`Outcome::Duplicate`]). An event counts as handled only once its
+//!   confirmation was sent: until then a second submission is [`Outcome::AlreadyQueued`], so
+//!   no source settles (acknowledges, clears) a copy whose confirmation could still be lost;
 //! - confirms the messages [`EventHandler::message_add`] reports sent, with
 //!   `imconnector.send.status.delivery` (see [`InboundBuilder::confirm_deliveries`]): the
 //!   confirmations of a burst are packed, per portal, into one `batch` call of up to 50
@@ -42,6 +44,9 @@
 //! that. For online events that must survive, put a durable inbox in front
 //! (the receiver's `durable_inbox`, feature `server`): the receiver appends each verified event to
 //! it *before* answering 200, and consumers feed this pipeline from it.
+//! Offline events need none: the portal's offline queue is their durable inbox, and the
+//! offline poller (`offline::OfflinePoller`, feature `server`) feeds this pipeline from it and
+//! clears a row only once its [`Ticket`] says it was handled and confirmed.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -174,6 +179,25 @@ impl<H: EventHandler, C: PortalClients> Inbound<H, C> {
     pub fn handler(&self) -> &H {
         &self.inner.handler
     }
+
+    /// A pipeline over a handler another part of the crate shares (the offline poller builds
+    /// its pipeline again when its settings change, keeping the handler).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // used by the offline poller (`server`)
+    pub(crate) fn from_shared(
+        handler: Arc<H>,
+        confirm_with: Option<C>,
+        options: InboundOptions,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner::new(handler, confirm_with, options)),
+        }
+    }
+
+    /// The handler, shared.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // used by the offline poller (`server`)
+    pub(crate) fn shared_handler(&self) -> Arc<H> {
+        Arc::clone(&self.inner.handler)
+    }
 }
 
 /// Configures an [`Inbound`]; from [`Inbound::builder`].
@@ -235,7 +259,11 @@ impl<H: EventHandler, C: PortalClients> InboundBuilder<H, C> {
     /// The pipeline.
     pub fn build(self) -> Inbound<H, C> {
         Inbound {
-            inner: Arc::new(Inner::new(self.handler, self.confirm_with, self.options)),
+            inner: Arc::new(Inner::new(
+                Arc::new(self.handler),
+                self.confirm_with,
+                self.options,
+            )),
         }
     }
 }

@@ -23,8 +23,9 @@ pub enum Outcome {
     /// An event with the same key was handled within the deduplication time to live: the
     /// handler did not run again. A durable source acknowledges the entry.
     Duplicate,
-    /// An event with the same key is still queued or running in this pipeline: that one
-    /// reports. A durable source leaves the entry to it.
+    /// An event with the same key is still queued, running or waiting for its confirmation in
+    /// this pipeline: that one reports. A durable source leaves the entry to it (the offline
+    /// poller leaves the row reserved for its next batch).
     AlreadyQueued,
     /// The handler failed on every attempt (reported to
     /// [`handler_failed`](super::EventHandler::handler_failed)).

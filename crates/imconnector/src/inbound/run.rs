@@ -39,7 +39,7 @@ pub(crate) struct Inner<H, C> {
     in_flight: Arc<Semaphore>,
     /// One permit per event held (queued, running or confirming).
     room: Arc<Semaphore>,
-    dedup: Mutex<Dedup>,
+    dedup: Arc<Mutex<Dedup>>,
     unfinished: watch::Sender<usize>,
     closed: AtomicBool,
     /// Tells the durable inbox's consumers to stop reading.
@@ -48,8 +48,7 @@ pub(crate) struct Inner<H, C> {
 }
 
 impl<H: EventHandler, C: PortalClients> Inner<H, C> {
-    pub(crate) fn new(handler: H, confirm_with: Option<C>, options: InboundOptions) -> Self {
-        let handler = Arc::new(handler);
+    pub(crate) fn new(handler: Arc<H>, confirm_with: Option<C>, options: InboundOptions) -> Self {
         Self {
             confirmer: confirm_with.map(|clients| {
                 Arc::new(Confirmer::new(
@@ -62,7 +61,10 @@ impl<H: EventHandler, C: PortalClients> Inner<H, C> {
             lanes: Mutex::new(HashMap::new()),
             in_flight: Arc::new(Semaphore::new(options.max_in_flight)),
             room: Arc::new(Semaphore::new(options.max_held)),
-            dedup: Mutex::new(Dedup::new(options.dedup_ttl, options.dedup_capacity)),
+            dedup: Arc::new(Mutex::new(Dedup::new(
+                options.dedup_ttl,
+                options.dedup_capacity,
+            ))),
             unfinished: watch::Sender::new(0),
             closed: AtomicBool::new(false),
             stopping: watch::Sender::new(false),
@@ -91,11 +93,17 @@ impl<H: EventHandler, C: PortalClients> Inner<H, C> {
         }
         let (done, waiting) = oneshot::channel();
         let lane = lane_of(&member_id, &event);
+        let completion = Completion::new(
+            done,
+            self.unfinished.clone(),
+            room,
+            (Arc::clone(&self.dedup), key.clone()),
+        );
         let job = Job {
             key,
             member_id,
             event,
-            completion: Completion::new(done, self.unfinished.clone(), room),
+            completion,
         };
         let first = {
             let mut lanes = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
@@ -201,7 +209,9 @@ impl<H: EventHandler, C: PortalClients> Inner<H, C> {
             attempt += 1;
             match self.attempt(&key, &member_id, event.clone()).await {
                 Ok(sent) => {
-                    self.dedup().handled(&key);
+                    // The key counts as handled once the completion says so: after the
+                    // confirmation, so a source never settles a duplicate whose confirmation
+                    // is still waiting (it is `AlreadyQueued` until then).
                     match (&self.confirmer, origin) {
                         (Some(confirmer), Some((connector, line))) if !sent.is_empty() => {
                             let waiting = Waiting {
@@ -237,7 +247,6 @@ impl<H: EventHandler, C: PortalClients> Inner<H, C> {
                         failure = %untrusted(&failure),
                         "the event handler failed on every attempt"
                     );
-                    self.dedup().forget(&key);
                     let report = FailureReport {
                         key,
                         member_id,

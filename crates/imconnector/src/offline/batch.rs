@@ -1,4 +1,5 @@
-//! One batch of one portal's queue: reserve, keep the `process_id`, handle, clear or mark failed.
+//! One batch of one portal's queue: reserve, keep the `process_id`, hand the rows to the
+//! pipeline, then clear what it handled and mark failed what it could not.
 
 use std::sync::Arc;
 
@@ -6,13 +7,15 @@ use imconnector_api::methods::{ClearOfflineEvents, GetOfflineEvents, MarkOffline
 use imconnector_api::types::OfflineEventRow;
 use imconnector_transport::{MemberId, OfflineCursorStore};
 
-use super::handle::handle_event;
 use super::{Inner, OfflineError, PollReport, PortalEntry};
+use crate::inbound::{DedupKey, Outcome, Ticket};
 use crate::log_text::untrusted;
 use crate::receiver::EventHandler;
 
-/// Reads up to one batch of rows (the failed ones when `failed`), handles them in queue order
-/// and settles each: cleared when handled, marked failed otherwise.
+/// Reads up to one batch of rows (the failed ones when `failed`), submits them to the pipeline
+/// in queue order and settles each by its outcome: cleared when handled (or a duplicate of a
+/// handled one), marked failed when its handler failed on every attempt, left reserved when
+/// its outcome is unknown.
 pub(crate) async fn poll_batch<H: EventHandler, S: OfflineCursorStore>(
     inner: &Arc<Inner<H, S>>,
     member_id: &MemberId,
@@ -51,14 +54,39 @@ pub(crate) async fn poll_batch<H: EventHandler, S: OfflineCursorStore>(
         process_id: process_id.clone(),
         rows: answer.events.len(),
         handled: Vec::new(),
+        duplicates: Vec::new(),
         failed: Vec::new(),
+        left: Vec::new(),
     };
+    // All submitted first (in queue order: the pipeline keeps each chat's order and runs
+    // chats in parallel), then awaited: the confirmations of the batch gather into few calls.
+    let mut tickets: Vec<(String, Ticket)> = Vec::with_capacity(answer.events.len());
+    let mut closed = false;
     for row in answer.events {
-        let message_id = row.message_id.clone();
-        if handle_row(inner, member_id, portal, row).await {
-            report.handled.push(message_id);
-        } else {
-            report.failed.push(message_id);
+        if closed {
+            report.left.push(row.message_id);
+            continue;
+        }
+        match submit(inner, member_id, portal, &row).await {
+            Submitted::Ticket(ticket) => tickets.push((row.message_id, ticket)),
+            Submitted::Undecodable => report.failed.push(row.message_id),
+            Submitted::Closed => {
+                closed = true;
+                report.left.push(row.message_id);
+            }
+        }
+    }
+    for (message_id, ticket) in tickets {
+        match ticket.await {
+            Outcome::Handled => report.handled.push(message_id),
+            Outcome::Duplicate => {
+                report.duplicates.push(message_id.clone());
+                report.handled.push(message_id);
+            }
+            // Reported by the pipeline (log and `handler_failed`).
+            Outcome::Failed(_) => report.failed.push(message_id),
+            // Still running from an earlier batch, or the pipeline stopped: not settled.
+            _ => report.left.push(message_id),
         }
     }
     if !report.failed.is_empty() {
@@ -82,46 +110,31 @@ pub(crate) async fn poll_batch<H: EventHandler, S: OfflineCursorStore>(
     Ok(report)
 }
 
-/// Decodes and handles one row on a task of its own, so a panicking handler fails the row
-/// instead of the poller; bounded by the handler timeout. `true` when it was handled.
-async fn handle_row<H: EventHandler, S: OfflineCursorStore>(
+enum Submitted {
+    Ticket(Ticket),
+    Undecodable,
+    Closed,
+}
+
+/// Decodes `row` and submits it under its offline key (portal + event + `MESSAGE_ID`).
+async fn submit<H: EventHandler, S: OfflineCursorStore>(
     inner: &Arc<Inner<H, S>>,
     member_id: &MemberId,
     portal: &PortalEntry,
-    row: OfflineEventRow,
-) -> bool {
+    row: &OfflineEventRow,
+) -> Submitted {
     let event = match row.to_event(member_id, &portal.domain) {
         Ok(event) => event,
         Err(error) => {
             tracing::warn!(member_id = %untrusted(member_id), row = %untrusted(&row.id), error = %untrusted(&error), "an offline event row does not decode; marking it failed");
-            return false;
+            return Submitted::Undecodable;
         }
     };
-    let task = {
-        let inner = Arc::clone(inner);
-        let client = portal.client.clone();
-        tokio::spawn(async move {
-            let confirm = inner.settings.confirm_deliveries;
-            handle_event(&inner.handler, &client, event, confirm).await
-        })
-    };
-    let abort = task.abort_handle();
-    let outcome = tokio::time::timeout(inner.settings.handler_timeout, task).await;
-    let failure = match outcome {
-        Ok(Ok(Ok(()))) => return true,
-        Ok(Ok(Err(error))) => format!("the handler failed: {}", untrusted(&error)),
-        Ok(Err(join)) if join.is_panic() => "the handler panicked".to_owned(),
-        Ok(Err(_)) => "the handler task was cancelled".to_owned(),
-        Err(_) => {
-            abort.abort();
-            format!(
-                "the handler took longer than {:?}",
-                inner.settings.handler_timeout
-            )
-        }
-    };
-    tracing::warn!(member_id = %untrusted(member_id), event = %untrusted(&row.event_name), message_id = %untrusted(&row.message_id), %failure, "an offline event was not handled; marking it failed");
-    false
+    let key = DedupKey::offline(member_id, &row.event_name, &row.message_id);
+    match inner.pipeline.submit(key, member_id.clone(), event).await {
+        Ok(ticket) => Submitted::Ticket(ticket),
+        Err(_closed) => Submitted::Closed,
+    }
 }
 
 /// A fresh `process_id`: 32 random hex digits, as the portal makes its own.

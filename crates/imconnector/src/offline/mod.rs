@@ -1,7 +1,7 @@
 //! The offline event poller (feature `server`): reads each portal's offline event queue
 //! (`event.offline.*`, events bound with [`EventDelivery::Offline`](crate::EventDelivery)) and
-//! hands every row to your [`EventHandler`] as the same typed [`Event`](crate::events::Event)
-//! the online receiver decodes.
+//! feeds every row, as the same typed [`Event`](crate::events::Event) the online receiver
+//! decodes, into the [inbound pipeline](crate::inbound) that runs your [`EventHandler`].
 //!
 //! Bitrix24 never resends an online event, so a handler that is down loses it. An offline
 //! event waits on the portal until the app clears it. For each batch the poller
@@ -10,25 +10,44 @@
 //! 2. calls `event.offline.get` with `clear=0` and that `process_id`: the portal hides the
 //!    rows it returns from other readers, and returns them again to this `process_id`, so a
 //!    restarted poller resumes the rows it had not settled;
-//! 3. handles the rows in queue order, each on its own task (a panic fails the row, not the
-//!    poller) within the handler timeout; for `OnImConnectorMessageAdd` it confirms the sent
-//!    messages with `imconnector.send.status.delivery`, as the receiver does;
-//! 4. `event.offline.clear`s the handled rows by `MESSAGE_ID`, and marks the others failed with
-//!    `event.offline.error`: they stay in the queue (see [`OfflinePoller::retry_failed`]).
+//! 3. submits the rows in queue order to its [`Inbound`] pipeline, each under
+//!    [`DedupKey::offline`](crate::inbound::DedupKey::offline) (portal + event + `MESSAGE_ID`): the pipeline runs the handler one
+//!    row at a time per chat (chats in parallel), bounded, with a timeout and retries, a panic
+//!    caught, a row it handled lately not run again; it confirms the operator messages the
+//!    handler reports sent, packed per portal into `batch` calls (not one call per reply) and
+//!    sent again until they succeed;
+//! 4. waits for each row's outcome, then `event.offline.clear`s by `MESSAGE_ID` the rows whose
+//!    handler succeeded and whose confirmation was sent (or was a duplicate of one that was),
+//!    and marks those whose handler failed on every attempt with `event.offline.error`: they stay
+//!    in the queue, set aside (see [`OfflinePoller::retry_failed`]). A row whose outcome is not
+//!    known (the pipeline shut down) stays reserved under the `process_id` for the next batch.
 //!
-//! Delivery to the handler is at least once: a crash after the handler's effect and before
-//! the clear hands the row over again after the restart. Key the effect by the row's
-//! `MESSAGE_ID` (and portal) to make it happen once.
+//! # What a crash loses or runs again
+//!
+//! Nothing is lost: a row leaves the portal's queue only once it was handled and confirmed.
+//! Delivery to the handler is *at least once*: a crash (or a kill, or a deploy) after the
+//! handler's effect and before the `clear` hands the row over again after the restart, and
+//! the pipeline's deduplication lives in memory, so the new process runs the handler again for
+//! it, with the same [`DedupKey`](crate::inbound::DedupKey) (see [`EventHandler::event`]):
+//! key the effect by it (e.g. `SET key NX` in Redis with the effect, or a unique index) to make
+//! it happen once. Within one process a row seen again (a `clear` call that failed, a portal
+//! re-added mid-batch) is a [duplicate](crate::inbound::Outcome::Duplicate): cleared without
+//! running the handler again. Keep the cursor store durable (imconnector-redis:
+//! `RedisOfflineCursors`): a lost `process_id` leaves its rows hidden until the portal purges
+//! them.
 //!
 //! Many portals: each has a task; at most [`max_concurrent_portals`](OfflinePoller::max_concurrent_portals)
 //! batches run at once, and a portal with more rows queues again behind the others after each
-//! batch (a fair semaphore: round robin). Each portal's calls go through its [`Client`], so
-//! polling shares the portal's bucket with the sender. A portal is read when
-//! [`OfflinePoller::wake`] is called (from [`EventHandler::offline_queue_change`], when
-//! `OnOfflineEvent` is bound to your handler URL) and otherwise every
-//! [`interval`](OfflinePoller::interval).
+//! batch (a fair semaphore: round robin). One pipeline serves every portal. Each portal's calls
+//! (polling, clearing, and its confirmations, through [`OfflineClients`]) go through the
+//! portal's [`Client`], so they share the portal's bucket with each other and with the sender. A
+//! portal is read when [`OfflinePoller::wake`] is called (from
+//! [`EventHandler::offline_queue_change`], when `OnOfflineEvent` is bound to your handler URL)
+//! and otherwise every [`interval`](OfflinePoller::interval).
 //!
 //! ```no_run
+//! use std::time::Duration;
+//! use imconnector::inbound::InboundOptions;
 //! use imconnector::offline::OfflinePoller;
 //! use imconnector::receiver::EventHandler;
 //! use imconnector::transport::{Client, MemberId, MemoryOfflineCursors};
@@ -36,17 +55,20 @@
 //! struct Connector;
 //! impl EventHandler for Connector {}
 //!
-//! # async fn run(client: Client) {
+//! # async fn run(client: Client) -> Result<(), Box<dyn std::error::Error>> {
 //! // Use a durable cursor store in production (imconnector-redis: `RedisOfflineCursors`).
-//! let poller = OfflinePoller::new(Connector, MemoryOfflineCursors::new());
+//! let poller = OfflinePoller::new(Connector, MemoryOfflineCursors::new())
+//!     .options(InboundOptions::new().handler_timeout(Duration::from_secs(30))?);
 //! poller.add_portal(MemberId::from("bac1cd5c"), "some.bitrix24.com", client);
-//! // ... on shutdown: finish the batches in flight.
-//! poller.shutdown().await;
+//! // ... on shutdown: finish the batches in flight, up to a deadline.
+//! let drained = poller.shutdown(Duration::from_secs(10)).await;
+//! # let _ = drained;
+//! # Ok(())
 //! # }
 //! ```
 
 mod batch;
-mod handle;
+mod portals;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -56,8 +78,12 @@ use imconnector_transport::{Client, MemberId, OfflineCursorError, OfflineCursorS
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinHandle;
 
+use crate::inbound::{Drained, Inbound, InboundOptions};
 use crate::log_text::untrusted;
 use crate::receiver::EventHandler;
+
+pub use portals::OfflineClients;
+use portals::{PortalEntry, PortalShared};
 
 /// How often a portal is read without a wake-up, by default.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
@@ -65,11 +91,9 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 pub const DEFAULT_BATCH_SIZE: u64 = 50;
 /// Batches in flight at once across all portals, by default.
 pub const DEFAULT_MAX_CONCURRENT_PORTALS: usize = 4;
-/// How long one row's handler may run before the row is marked failed, by default.
-pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Why a batch failed. The rows stay reserved under the stored `process_id`: the next batch
-/// reads them again.
+/// reads them again (and the pipeline knows the ones it handled: they are not run again).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OfflineError {
@@ -92,11 +116,17 @@ pub struct PollReport {
     pub process_id: String,
     /// How many rows the portal returned.
     pub rows: usize,
-    /// `MESSAGE_ID`s handled and cleared.
+    /// `MESSAGE_ID`s handled (and their deliveries confirmed) and cleared.
     pub handled: Vec<String>,
-    /// `MESSAGE_ID`s whose handling failed (error, panic, timeout, undecodable row), marked
-    /// failed.
+    /// The part of `handled` the pipeline had handled already (a row seen again): cleared
+    /// without running the handler again.
+    pub duplicates: Vec<String>,
+    /// `MESSAGE_ID`s whose handling failed on every attempt (error, panic, timeout) or that do
+    /// not decode, marked failed.
     pub failed: Vec<String>,
+    /// `MESSAGE_ID`s whose outcome is not known (the pipeline shut down, or the same row is
+    /// still running from an earlier batch): left reserved for the next batch.
+    pub left: Vec<String>,
 }
 
 /// Settings shared by every portal's task.
@@ -104,37 +134,25 @@ pub struct PollReport {
 pub(crate) struct Settings {
     pub(crate) interval: Duration,
     pub(crate) batch_size: u64,
-    pub(crate) handler_timeout: Duration,
     pub(crate) confirm_deliveries: bool,
-}
-
-/// One polled portal.
-pub(crate) struct PortalEntry {
-    pub(crate) client: Client,
-    pub(crate) domain: String,
-    wake: Arc<Notify>,
+    pub(crate) options: InboundOptions,
 }
 
 /// What the poller's tasks share.
 pub(crate) struct Inner<H, S> {
-    pub(crate) handler: H,
+    pub(crate) pipeline: Inbound<H, OfflineClients>,
     pub(crate) cursors: S,
     pub(crate) settings: Settings,
-    portals: Mutex<HashMap<MemberId, PortalShared>>,
+    portals: OfflineClients,
     permits: Semaphore,
     stop: watch::Sender<bool>,
     wakers: OfflineWaker,
 }
 
-/// A portal as its task and [`OfflinePoller::wake`] see it.
-struct PortalShared {
-    entry: Arc<PortalEntry>,
-    task: Option<JoinHandle<()>>,
-}
-
-/// Reads the offline event queues of many portals; see the [module docs](self).
+/// Reads the offline event queues of many portals into one inbound pipeline; see the
+/// [module docs](self).
 ///
-/// Cheap to clone: clones share the portals and tasks.
+/// Cheap to clone: clones share the portals, tasks and pipeline.
 pub struct OfflinePoller<H, S> {
     inner: Arc<Inner<H, S>>,
 }
@@ -152,50 +170,44 @@ impl<H, S> std::fmt::Debug for OfflinePoller<H, S> {
         formatter
             .debug_struct("OfflinePoller")
             .field("settings", &self.inner.settings)
-            .field("portals", &self.inner.portals().len())
+            .field("portals", &self.inner.portals)
             .finish_non_exhaustive()
     }
 }
 
-impl<H, S> Inner<H, S> {
-    fn portals(&self) -> std::sync::MutexGuard<'_, HashMap<MemberId, PortalShared>> {
-        // The map only holds handles: a panic elsewhere cannot leave it half-written.
-        self.portals.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn entry(&self, member_id: &MemberId) -> Option<Arc<PortalEntry>> {
-        self.portals()
-            .get(member_id)
-            .map(|portal| Arc::clone(&portal.entry))
-    }
-}
-
 impl<H: EventHandler, S: OfflineCursorStore> OfflinePoller<H, S> {
-    /// A poller handing rows to `handler`, keeping each portal's `process_id` in `cursors`,
-    /// with the default settings (constants of this module). Add portals with
+    /// A poller handing rows to `handler` through a pipeline of its own (default
+    /// [`InboundOptions`], deliveries confirmed), keeping each portal's `process_id` in
+    /// `cursors`, with the default settings (constants of this module). Add portals with
     /// [`add_portal`](Self::add_portal).
     pub fn new(handler: H, cursors: S) -> Self {
         Self::with_settings(
-            handler,
+            Arc::new(handler),
             cursors,
             Settings {
                 interval: DEFAULT_INTERVAL,
                 batch_size: DEFAULT_BATCH_SIZE,
-                handler_timeout: DEFAULT_HANDLER_TIMEOUT,
                 confirm_deliveries: true,
+                options: InboundOptions::default(),
             },
             DEFAULT_MAX_CONCURRENT_PORTALS,
         )
     }
 
-    fn with_settings(handler: H, cursors: S, settings: Settings, permits: usize) -> Self {
+    fn with_settings(handler: Arc<H>, cursors: S, settings: Settings, permits: usize) -> Self {
         let (stop, _) = watch::channel(false);
+        let portals = OfflineClients::default();
+        let pipeline = Inbound::from_shared(
+            handler,
+            settings.confirm_deliveries.then(|| portals.clone()),
+            settings.options.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
-                handler,
+                pipeline,
                 cursors,
                 settings,
-                portals: Mutex::new(HashMap::new()),
+                portals,
                 permits: Semaphore::new(permits.max(1)),
                 stop,
                 wakers: OfflineWaker::default(),
@@ -203,12 +215,19 @@ impl<H: EventHandler, S: OfflineCursorStore> OfflinePoller<H, S> {
         }
     }
 
+    /// The settings change before anything runs: the poller (and its pipeline) is built again
+    /// around the same handler and cursor store.
     fn rebuilt(self, change: impl FnOnce(&mut Settings), permits: Option<usize>) -> Self {
         let permits = permits.unwrap_or_else(|| self.inner.permits.available_permits());
         let mut settings = self.inner.settings.clone();
         change(&mut settings);
         match Arc::try_unwrap(self.inner) {
-            Ok(inner) => Self::with_settings(inner.handler, inner.cursors, settings, permits),
+            Ok(inner) => Self::with_settings(
+                inner.pipeline.shared_handler(),
+                inner.cursors,
+                settings,
+                permits,
+            ),
             Err(inner) => {
                 tracing::warn!("poller settings changed after the poller was shared; ignored");
                 Self { inner }
@@ -236,22 +255,31 @@ impl<H: EventHandler, S: OfflineCursorStore> OfflinePoller<H, S> {
         self.rebuilt(|_| {}, Some(batches.max(1)))
     }
 
-    /// How long one row's handler may run (default [`DEFAULT_HANDLER_TIMEOUT`]); a row whose
-    /// handler takes longer is marked failed.
+    /// The pipeline's bounds, handler timeout, attempts, deduplication and confirmation
+    /// gathering (default [`InboundOptions::default`]). Set it before adding portals.
     #[must_use]
-    pub fn handler_timeout(self, timeout: Duration) -> Self {
-        self.rebuilt(|settings| settings.handler_timeout = timeout, None)
+    pub fn options(self, options: InboundOptions) -> Self {
+        self.rebuilt(|settings| settings.options = options, None)
     }
 
     /// Whether the messages [`EventHandler::message_add`] reports sent are confirmed with
-    /// `imconnector.send.status.delivery` (default `true`).
+    /// `imconnector.send.status.delivery` by the pipeline (default `true`).
     #[must_use]
     pub fn confirm_deliveries(self, confirm: bool) -> Self {
         self.rebuilt(|settings| settings.confirm_deliveries = confirm, None)
     }
 
+    /// The pipeline the rows go through (e.g. for its [`room`](Inbound::room)). Feeding it
+    /// events of another source is possible; its confirmations use the polled portals'
+    /// clients only.
+    pub fn pipeline(&self) -> &Inbound<H, OfflineClients> {
+        &self.inner.pipeline
+    }
+
     /// Starts reading portal `member_id` (whose domain is `domain`) through `client`, at once
-    /// and then on every wake-up or interval. Adding a portal again replaces its client.
+    /// and then on every wake-up or interval; the portal's delivery confirmations go through
+    /// `client` too. Adding a portal again replaces its client (and restarts its task: the new
+    /// task resumes the stored `process_id`).
     pub fn add_portal(&self, member_id: MemberId, domain: impl Into<String>, client: Client) {
         self.insert_portal(member_id, domain.into(), client, true);
     }
@@ -286,7 +314,8 @@ impl<H: EventHandler, S: OfflineCursorStore> OfflinePoller<H, S> {
         });
         let replaced = self
             .inner
-            .portals()
+            .portals
+            .lock()
             .insert(member_id, PortalShared { entry, task });
         if let Some(task) = replaced.and_then(|old| old.task) {
             task.abort();
@@ -297,7 +326,7 @@ impl<H: EventHandler, S: OfflineCursorStore> OfflinePoller<H, S> {
     /// stored `process_id`). `false` if it was not polled.
     pub fn remove_portal(&self, member_id: &MemberId) -> bool {
         self.inner.wakers.remove(member_id);
-        let removed = self.inner.portals().remove(member_id);
+        let removed = self.inner.portals.lock().remove(member_id);
         if let Some(task) = removed.as_ref().and_then(|portal| portal.task.as_ref()) {
             task.abort();
         }
@@ -325,13 +354,14 @@ impl<H: EventHandler, S: OfflineCursorStore> OfflinePoller<H, S> {
     pub async fn poll_now(&self, member_id: &MemberId) -> Result<PollReport, OfflineError> {
         let entry = self
             .inner
+            .portals
             .entry(member_id)
             .ok_or(OfflineError::UnknownPortal)?;
         batch::poll_batch(&self.inner, member_id, &entry, false).await
     }
 
     /// Reads one batch of the rows marked failed (`event.offline.get` with `error=1`) and
-    /// hands them to the handler again: cleared when handled now, marked failed again
+    /// hands them to the pipeline again: cleared when handled now, marked failed again
     /// otherwise. Call it when whatever failed is fixed; failed rows are never lost, only set
     /// aside.
     ///
@@ -340,27 +370,41 @@ impl<H: EventHandler, S: OfflineCursorStore> OfflinePoller<H, S> {
     pub async fn retry_failed(&self, member_id: &MemberId) -> Result<PollReport, OfflineError> {
         let entry = self
             .inner
+            .portals
             .entry(member_id)
             .ok_or(OfflineError::UnknownPortal)?;
         batch::poll_batch(&self.inner, member_id, &entry, true).await
     }
 
-    /// Stops every portal's task once its batch in flight is settled, and waits for them.
-    pub async fn shutdown(&self) {
+    /// Stops reading and drains: every portal's task settles its batch in flight (clears what
+    /// was handled and confirmed), the pipeline finishes what it holds, both up to `deadline`;
+    /// tasks still running then are stopped. Rows not cleared stay reserved under their
+    /// portal's stored `process_id`, for the next start (which runs their handler again: see
+    /// the [module docs](self)).
+    pub async fn shutdown(&self, deadline: Duration) -> Drained {
+        let until = tokio::time::Instant::now() + deadline;
         self.inner.stop.send_replace(true);
         let tasks: Vec<JoinHandle<()>> = self
             .inner
-            .portals()
+            .portals
+            .lock()
             .values_mut()
             .filter_map(|portal| portal.task.take())
             .collect();
-        for task in tasks {
-            if let Err(error) = task.await {
-                if error.is_panic() {
+        let drained = self.inner.pipeline.shutdown(deadline).await;
+        for mut task in tasks {
+            match tokio::time::timeout_at(until, &mut task).await {
+                Ok(Err(error)) if error.is_panic() => {
                     tracing::error!("an offline poller task panicked");
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    tracing::warn!("an offline poller task did not settle its batch in time; its rows stay reserved");
+                    task.abort();
                 }
             }
         }
+        drained
     }
 }
 

@@ -7,6 +7,7 @@ mod durable;
 mod inbound;
 mod install;
 mod offline;
+mod offline_pipeline;
 mod placement;
 mod plan;
 mod provisioning;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use imconnector::events::OfflineQueueChangeEvent;
+use imconnector::inbound::InboundOptions;
 use imconnector::methods::GetOfflineEvents;
 use imconnector::offline::{OfflinePoller, OfflineWaker};
 use imconnector::prelude::*;
@@ -18,15 +19,15 @@ use imconnector::ExposeSecret;
 use crate::support::{line, next, portal, recorder, serve, setup, Portal, Seen, PATIENCE};
 
 /// A handler URL nobody listens on: the connector is down.
-const DOWN: &str = "http://127.0.0.1:9/events";
+pub const DOWN: &str = "http://127.0.0.1:9/events";
 
-fn member(portal: &Portal) -> MemberId {
+pub fn member(portal: &Portal) -> MemberId {
     MemberId::from(portal.app.member_id.as_str())
 }
 
 /// Provisions the connector with offline delivery (no wake-up) and has `chats` customers
 /// write, then the operator answer each `replies` times.
-async fn offline_portal(chats: usize, replies: usize) -> Portal {
+pub async fn offline_portal(chats: usize, replies: usize) -> Portal {
     let portal = portal().await;
     let setup = setup(DOWN)
         .with_delivery(EventDelivery::Offline)
@@ -153,7 +154,7 @@ async fn replies_queued_while_the_connector_was_down_are_all_handled_confirmed_a
     let deliveries = portal.emulator.delivery_statuses();
     assert_eq!(deliveries.len(), 60);
     assert!(deliveries.iter().all(|delivery| delivery.matched));
-    poller.shutdown().await;
+    assert!(poller.shutdown(PATIENCE).await.is_complete());
 }
 
 /// Fails (or panics) on the first `fail` operator messages, then behaves like the recorder.
@@ -184,8 +185,14 @@ async fn a_failed_row_is_kept_and_retried(panic: bool) {
         fail: 1,
         panic,
     };
+    // One attempt: the pipeline would otherwise run the failed handler again at once.
     let poller = OfflinePoller::new(handler, MemoryOfflineCursors::new())
-        .interval(Duration::from_secs(3600));
+        .interval(Duration::from_secs(3600))
+        .options(
+            InboundOptions::new()
+                .attempts(1, Duration::ZERO)
+                .expect("valid"),
+        );
     // Without a task: driven batch by batch here.
     let member = member(&portal);
     poller.add_portal_without_task(member.clone(), &portal.app.domain, portal.client.clone());
@@ -331,5 +338,5 @@ async fn on_offline_event_wakes_the_poller_instead_of_its_timer() {
         .operator_reply(1, "chat-1", "Hi")
         .expect("operator replies");
     assert!(matches!(next(&mut seen).await, Seen::MessageAdd(_)));
-    poller.shutdown().await;
+    assert!(poller.shutdown(PATIENCE).await.is_complete());
 }
