@@ -237,7 +237,7 @@ fn offline_section(quick: bool) -> Result<(), SetupError> {
         "rows / call",
         "seconds",
         "rows/s",
-        "rows/s on a real portal (2 calls/s)",
+        "rows/s a real portal's bucket allows (rows/call x 2 calls/s)",
         "QUERY_LIMIT_EXCEEDED",
         "left in the queue",
     ]);
