@@ -24,7 +24,9 @@ use imconnector_emulator::RateLimit as PortalRateLimit;
 const PER_SECOND: u32 = 20;
 const BURST: u32 = 10;
 const CALLERS: usize = 6;
-/// The share of requests the portal refuses while it pushes back, and for how long (real time).
+/// The share of requests the portal refuses while it pushes back, and for how long (real time:
+/// the client's pacing reads the system clock and the portal is a real socket, so a paused
+/// clock would jump while requests are in flight).
 const REFUSED_SHARE: f64 = 0.2;
 const PUSH_BACK: Duration = Duration::from_secs(10);
 /// How long each rate is measured.

@@ -147,6 +147,7 @@ async fn calls_keep_flowing_while_redis_is_stopped_and_restarted() {
         })
         .collect();
     let count = || calls.load(std::sync::atomic::Ordering::SeqCst);
+    // Real time: a real redis-server is stopped and restarted under callers on real sockets.
     let phase = Duration::from_secs(2);
     tokio::time::sleep(phase).await;
     let up = count();

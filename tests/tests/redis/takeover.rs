@@ -208,10 +208,19 @@ async fn a_holder_task_dropped_before_it_saves_is_taken_over_after_its_lease() {
     let hole = black_hole().await;
     let mut doomed_access = access.clone();
     doomed_access.oauth_url = hole.url.clone();
+    // The doomed client lives on a runtime of its own: the refresh outlives the call that
+    // started it (a task of its own), so only stopping the runtime drops every task of the
+    // holder, its lease renewal included. Aborting the call alone left the refresh renewing
+    // the lease until its request to the black hole timed out, about a minute later.
+    let doomed_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("the doomed client's runtime");
     // Two fully independent clients, each with its own Redis connection: they share only Redis.
-    let doomed_backend = doomed_access.backend().await;
-    let doomed = doomed_access.client(&doomed_backend, RateLimit::Off).await;
-    let task = tokio::spawn(async move {
+    let task = doomed_runtime.spawn(async move {
+        let doomed_backend = doomed_access.backend().await;
+        let doomed = doomed_access.client(&doomed_backend, RateLimit::Off).await;
         doomed
             .call_raw(
                 "imconnector.status",
@@ -220,8 +229,9 @@ async fn a_holder_task_dropped_before_it_saves_is_taken_over_after_its_lease() {
             .await
     });
     wait_for_stuck_holder(&parent, &access.member_id, &hole).await;
-    task.abort();
-    assert!(task.await.expect_err("aborted").is_cancelled());
+    doomed_runtime.shutdown_background();
+    assert!(task.await.expect_err("dropped").is_cancelled());
+    let dropped_at = Instant::now();
 
     let survivor_backend = access.backend().await;
     let survivor = access.client(&survivor_backend, RateLimit::Off).await;
@@ -243,6 +253,13 @@ async fn a_holder_task_dropped_before_it_saves_is_taken_over_after_its_lease() {
             .expect("the call task")
             .expect("the call succeeds after the lease");
     }
+    // Far more than the lease on a loaded machine, far less than the dead holder's request
+    // timeout (55 s), after which a holder still running would have released the lock itself.
+    let taken_over_in = dropped_at.elapsed();
+    assert!(
+        taken_over_in < Duration::from_secs(30),
+        "taken over after the {LEASE:?} lease, not after the holder gave up: {taken_over_in:?}"
+    );
     assert_one_refresh_by_the_second_holder(&portal, &parent, &access.member_id).await;
     clean(&parent, &access.prefix).await;
 }

@@ -1,5 +1,6 @@
 //! Seeded fault injection: HTML 500s, resets before and after processing, determinism.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use imconnector_emulator::{Emulator, ExposeSecret, Faults};
@@ -15,9 +16,22 @@ enum Seen {
     Dropped,
 }
 
+/// One client for every observed request, each on a connection of its own (it keeps no idle
+/// one), so a reset connection cannot poison the next request. Built once: building a client
+/// (its TLS roots) for each request took most of this file's ten seconds.
+fn fresh_connections() -> &'static reqwest::Client {
+    static CLIENT: LazyLock<reqwest::Client> = LazyLock::new(|| {
+        reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("client")
+    });
+    &CLIENT
+}
+
 async fn observe(portal: &Portal, line: i64) -> Seen {
-    // A fresh client per request: a reset connection must not poison the next request.
-    let sent = http()
+    let sent = fresh_connections()
         .post(portal.url("imconnector.activate"))
         .json(&json!({"CONNECTOR": "f", "LINE": line, "ACTIVE": 1, "auth": portal.token}))
         .send()

@@ -253,6 +253,8 @@ async fn query_limit_exceeded_slows_every_caller_then_the_rate_recovers() {
             })
         })
         .collect();
+    // Real time, not a paused clock: the pacing and its fading slow-down read the system clock,
+    // and the portal is a real socket (a paused clock would jump while a request is in flight).
     let phase = Duration::from_millis(1500);
     let t0 = Instant::now();
     tokio::time::sleep(phase).await;

@@ -2,7 +2,7 @@
 //! finished on another sharing the store; used once; expired ones refused; `/authorize`
 //! requests for other portals never evict a portal's pending state.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use imconnector::install::{AppUrls, Installer};
@@ -36,12 +36,19 @@ async fn replica(app: &App<Shared>, lifetime: Option<Duration>) -> AppUrls {
     urls
 }
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("browser")
+/// A browser that does not follow redirects, shared by every request of these tests: building
+/// a client (its TLS roots) for each of the 1,200 requests below took most of a minute. It keeps
+/// no idle connection, so no connection outlives the test runtime that opened it.
+fn browser() -> &'static reqwest::Client {
+    static BROWSER: LazyLock<reqwest::Client> = LazyLock::new(|| {
+        reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("browser")
+    });
+    &BROWSER
 }
 
 /// `GET /authorize?member_id=…` on the replica at `urls`: its status, and where it redirects.
