@@ -114,6 +114,10 @@ pub enum Scenario {
     /// Issue 21's control: the same receiver with the default in-memory inbox (a kill loses
     /// what it holds; the test shows how much, and fails).
     InboxInMemory,
+    /// Issue 21, offline: operators' replies kept in the portal's offline event queue, read
+    /// by an [`OfflinePoller`](imconnector::offline::OfflinePoller) whose `process_id` is in
+    /// Redis, handled by the same keyed effect; no listener at all.
+    OfflineRedis,
 }
 
 /// Customer message `index` of a scenario with `chats` chats: its external id is

@@ -166,7 +166,10 @@ impl Shared {
                         )))
                     }
                 };
-                let url = join(base, call.method)?;
+                let url = self
+                    .method_urls
+                    .join(base, call.method)
+                    .map_err(|error| join_failed(call.method, error))?;
                 let body = with_auth(&call.params, snapshot.tokens.access_token.expose_secret())
                     .map_err(encode_failed)?;
                 Ok((url, Bytes::from(body)))
@@ -212,12 +215,57 @@ fn with_auth(params: &str, token: &str) -> Result<Vec<u8>, serde_json::Error> {
         body.push(b',');
     }
     body.extend_from_slice(b"\"auth\":");
-    serde_json::to_writer(&mut body, token)?;
+    if token
+        .bytes()
+        .all(|byte| byte.is_ascii_graphic() && byte != b'"' && byte != b'\\')
+    {
+        // A real token (hex, letters, digits, `.`, `-`) needs no escape: written as it is,
+        // which spares the JSON writer's escape scan on every call.
+        body.push(b'"');
+        body.extend_from_slice(token.as_bytes());
+        body.push(b'"');
+    } else {
+        serde_json::to_writer(&mut body, token)?;
+    }
     body.push(b'}');
     Ok(body)
 }
 
 fn join(base: &Url, method: &str) -> Result<Url, Error> {
     base.join(method)
-        .map_err(|error| Error::config(format!("cannot build the URL of `{method}`: {error}")))
+        .map_err(|error| join_failed(method, error))
+}
+
+fn join_failed(method: &str, error: url::ParseError) -> Error {
+    Error::config(format!("cannot build the URL of `{method}`: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_auth_token_is_written_as_json_writes_it() {
+        let tokens = [
+            "5f2a9c1e00000000000000000000000000000000",
+            "a.b-c_d~e/f+g=h",
+            "with \"quote\"",
+            "back\\slash",
+            "tab\tand\nnewline\u{1}",
+            "unicode é ✓",
+            "del\u{7f}",
+            "",
+        ];
+        for params in ["{}", r#"{"CONNECTOR":"c","LINE":1}"#] {
+            for token in tokens {
+                let body = with_auth(params, token).unwrap();
+                let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                assert_eq!(value["auth"], token, "{token:?}");
+                let mut expected = serde_json::from_str::<serde_json::Value>(params).unwrap();
+                expected["auth"] = serde_json::Value::from(token);
+                assert_eq!(value, expected);
+            }
+        }
+    }
 }

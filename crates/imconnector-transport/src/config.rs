@@ -14,6 +14,7 @@ use crate::{
     client::Client,
     coordination::{RefreshCoordinator, RequestLimiter},
     error::Error,
+    method_urls::MethodUrls,
     oauth::OAuthSession,
     oauth_server::{OAuthServer, DEFAULT_OAUTH_SERVER},
     pacing::Pacer,
@@ -274,6 +275,7 @@ impl ClientBuilder {
             plan: learns_plan.then(tokio::sync::OnceCell::new),
             request_prefix: rand::random(),
             request_seq: AtomicU64::new(0),
+            method_urls: MethodUrls::default(),
         }))
     }
 }

@@ -24,6 +24,7 @@ pub mod inbox;
 mod leaky_bucket;
 mod member_id;
 mod method;
+mod method_urls;
 mod oauth;
 mod oauth_server;
 mod offline_cursor;

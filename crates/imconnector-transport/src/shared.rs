@@ -20,6 +20,7 @@ use crate::{
     envelope::{snippet, Response, TextResponse},
     error::Error,
     method::{Method, ResultError},
+    method_urls::MethodUrls,
     oauth::OAuthSession,
     pacing::Pacer,
     policy::{RateLimit, RetryPolicy},
@@ -42,6 +43,8 @@ pub(crate) struct Shared {
     pub(crate) plan: Option<tokio::sync::OnceCell<RateLimit>>,
     pub(crate) request_prefix: u32,
     pub(crate) request_seq: AtomicU64,
+    /// Each method's URL on the OAuth REST base, joined once.
+    pub(crate) method_urls: MethodUrls,
 }
 
 pub(crate) enum Auth {

@@ -3,12 +3,13 @@
 //! moments and start again. It reads its [`Plan`] from `IMCONNECTOR_KILL_PLAN`, runs the
 //! scenario and prints one [`Report`](imconnector_tests::kill::Report) line per event on stdout.
 //! Scenarios: customers' messages through the outbox (`outbox.rs`, issue 22); operators'
-//! replies received through the Redis inbox (`inbox.rs`, issue 21), handled by the keyed
-//! effect of `effect.rs`.
+//! replies received through the Redis inbox (`inbox.rs`, issue 21), or read from the portal's
+//! offline event queue (`offline.rs`, issue 21), handled by the keyed effect of `effect.rs`.
 
 mod connect;
 mod effect;
 mod inbox;
+mod offline;
 mod outbox;
 
 use std::process::ExitCode;
@@ -29,6 +30,7 @@ async fn main() -> ExitCode {
     let outcome = match plan.scenario {
         Scenario::OutboxInMemory | Scenario::OutboxRedis => outbox::run(&plan).await,
         Scenario::InboxRedis | Scenario::InboxInMemory => inbox::run(&plan).await,
+        Scenario::OfflineRedis => offline::run(&plan).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

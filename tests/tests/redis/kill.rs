@@ -13,10 +13,12 @@
 //! The inbound scenarios of issue 21 live in `kill/`: what they share (the child connector's
 //! life in `child.rs`, the operators' replies and the portal's intake in `operators.rs`, the
 //! judgement of the handler's effects and the report in `verdict.rs`), the online Redis inbox
-//! in `inbox.rs`, two replicas in `replicas.rs`.
+//! in `inbox.rs`, two replicas in `replicas.rs`, offline events (no listener, the poller's
+//! `process_id` in Redis) in `offline.rs`.
 
 mod child;
 mod inbox;
+mod offline;
 mod operators;
 mod replicas;
 mod verdict;
