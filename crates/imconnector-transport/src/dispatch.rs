@@ -65,7 +65,10 @@ impl Shared {
         request_id: &str,
     ) -> Result<(TextResponse, u16), Error> {
         let policy = self.retry;
-        let started = Instant::now();
+        // The call's span (entered by `execute`), and when it started: both only when a
+        // subscriber wants the span, so a call nobody traces reads the clock once less.
+        let span = tracing::Span::current();
+        let started = (!span.is_disabled()).then(Instant::now);
         let deadline = tokio::time::Instant::now() + policy.deadline;
         // The call's one timer: at the call's deadline, brought forward to the attempt's own
         // timeout while an attempt is out. reqwest's per-request timer is not armed: two timers
@@ -101,9 +104,10 @@ impl Shared {
                 }
                 None => Attempt::TimedOut,
             };
-            let span = tracing::Span::current();
-            span.record("attempts", attempt);
-            span.record("duration_ms", started.elapsed().as_millis());
+            if let Some(started) = started {
+                span.record("attempts", attempt);
+                span.record("duration_ms", started.elapsed().as_millis());
+            }
             if let Attempt::Answer { status, .. } = &outcome {
                 span.record("status", status);
                 tracing::debug!(

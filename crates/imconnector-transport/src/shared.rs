@@ -66,7 +66,7 @@ pub(crate) enum Auth {
 impl Shared {
     pub(crate) fn next_request_id(&self) -> String {
         let seq = self.request_seq.fetch_add(1, Ordering::Relaxed);
-        format!("{:08x}-{seq}", self.request_prefix)
+        request_id(self.request_prefix, seq)
     }
 
     /// Decodes the `result` text of an answer to `M` through its one decoder, straight from
@@ -129,6 +129,47 @@ impl Shared {
                 )
             }
             Auth::Webhook { code, .. } => snippet(body, &[code]),
+        }
+    }
+}
+
+/// `format!("{prefix:08x}-{seq}")`, written digit by digit: one per call, and the formatting
+/// machinery costs more than the id itself.
+fn request_id(prefix: u32, seq: u64) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(8 + 1 + 20);
+    for shift in (0..8).rev() {
+        id.push(char::from(HEX[(prefix >> (shift * 4)) as usize & 0xf]));
+    }
+    id.push('-');
+    let mut digits = [0_u8; 20];
+    let mut at = digits.len();
+    let mut rest = seq;
+    loop {
+        at -= 1;
+        // `rest % 10` is below 10: the cast cannot truncate.
+        #[allow(clippy::cast_possible_truncation)]
+        let digit = (rest % 10) as u8;
+        digits[at] = b'0' + digit;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    id.extend(digits[at..].iter().map(|&digit| char::from(digit)));
+    id
+}
+
+#[cfg(test)]
+mod request_id_tests {
+    use super::request_id;
+
+    #[test]
+    fn the_request_id_is_the_prefix_in_hex_and_the_sequence_in_decimal() {
+        for prefix in [0, 1, 0xabc, 0x5f2a_9c1e, u32::MAX] {
+            for seq in [0, 7, 10, 99, 1_000_000, u64::MAX] {
+                assert_eq!(request_id(prefix, seq), format!("{prefix:08x}-{seq}"));
+            }
         }
     }
 }
