@@ -23,7 +23,8 @@ struct Cli {
     /// also by default; so do outbox's Redis rows).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
-    /// Internal: only this client's calls (`sdk` or `floor`), for a profiler; see BENCHMARKS.md.
+    /// Internal: only this client's calls (`sdk`, `floor`, `floor-like-sdk` or `floor-timer`),
+    /// for a profiler; see BENCHMARKS.md.
     #[arg(long = "profile-overhead", hide = true)]
     profile_overhead: Option<String>,
     /// With `--profile-overhead`: how many calls.
@@ -45,7 +46,16 @@ fn main() -> ExitCode {
         match client.as_str() {
             "sdk" => overhead::profile(overhead::Profiled::Sdk, cli.calls, cli.in_flight),
             "floor" => overhead::profile(overhead::Profiled::Floor, cli.calls, cli.in_flight),
-            other => Err(format!("--profile-overhead: `{other}` is neither sdk nor floor").into()),
+            "floor-like-sdk" => {
+                overhead::profile(overhead::Profiled::FloorLikeSdk, cli.calls, cli.in_flight)
+            }
+            "floor-timer" => {
+                overhead::profile(overhead::Profiled::FloorWithTimer, cli.calls, cli.in_flight)
+            }
+            other => Err(format!(
+                "--profile-overhead: `{other}` is not sdk, floor, floor-like-sdk or floor-timer"
+            )
+            .into()),
         }
     } else {
         run(&cli)
