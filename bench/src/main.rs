@@ -405,8 +405,11 @@ fn outbox_section(quick: bool) -> Result<(), SetupError> {
          10 calls/batch, 4 requests in flight, a queue of 1,024); a submission is accepted once \
          it is in the outbox. With the bucket (standard, time scale {time_scale}) accepting is \
          held back by the queue filling up, so the submit latency is mostly the wait for room; \
-         with one submitter and limits off it is the outbox write itself. Redis rows need \
-         IMCONNECTOR_REDIS_URL.\n"
+         with one submitter and limits off it is the outbox write itself. \"Delivered / max\" \
+         counts the bucket's burst of 50 requests as full packs; the burst goes out as fast as \
+         the first messages arrive, so a slower intake (Redis) carries less in it. The target is \
+         on the sustained window: from twice the burst in requests to 90% stored, against the \
+         drain (full packs at the bucket's rate). Redis rows need IMCONNECTOR_REDIS_URL.\n"
     );
     let mut table = Table::new(&[
         "outbox",
@@ -415,8 +418,11 @@ fn outbox_section(quick: bool) -> Result<(), SetupError> {
         "messages",
         "accepted/s",
         "delivered/s",
-        "bucket max/s",
-        "delivered / max (target ≥ 0.98)",
+        "bucket max/s (burst + drain over the run)",
+        "delivered / max",
+        "sustained delivered/s",
+        "sustained / drain (target ≥ 0.98)",
+        "messages a request, sustained",
         "submit p50 µs",
         "submit p99 µs",
         "requests",
@@ -447,11 +453,28 @@ fn outbox_section(quick: bool) -> Result<(), SetupError> {
                     String::new()
                 },
                 if bucket {
-                    let ratio = figures.delivered_rate() / figures.bucket_rate();
-                    let met = if ratio >= 0.98 { "met" } else { "not met" };
-                    format!("{ratio:.2} ({met})")
+                    format!("{:.2}", figures.delivered_rate() / figures.bucket_rate())
                 } else {
                     String::new()
+                },
+                match figures.sustained() {
+                    Some(sustained) if bucket => number(sustained.delivered_rate, 0),
+                    _ => String::new(),
+                },
+                match figures.sustained() {
+                    Some(sustained) if bucket => {
+                        let ratio = sustained.delivered_rate / figures.drain_rate();
+                        let met = if ratio >= 0.98 { "met" } else { "not met" };
+                        format!(
+                            "{ratio:.2} ({met}, {:.1} s)",
+                            sustained.window.as_secs_f64()
+                        )
+                    }
+                    _ => String::new(),
+                },
+                match figures.sustained() {
+                    Some(sustained) if bucket => format!("{:.1}", sustained.messages_per_request),
+                    _ => String::new(),
                 },
                 number(figures.latency(0.5).as_secs_f64() * 1e6, 0),
                 number(figures.latency(0.99).as_secs_f64() * 1e6, 0),

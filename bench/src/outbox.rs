@@ -57,6 +57,36 @@ pub struct Figures {
     pub requests: u64,
     /// Every submission's time to be accepted (`send().await`), sorted.
     pub latencies: Vec<Duration>,
+    /// The sender's counters, sampled every [`SAMPLE_EVERY`] from the start.
+    pub samples: Vec<Sample>,
+}
+
+/// How often the sender's counters are sampled.
+pub const SAMPLE_EVERY: Duration = Duration::from_millis(250);
+
+/// The sender's counters at one moment of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    /// Since the first submission.
+    pub at: Duration,
+    /// Messages reported stored so far.
+    pub stored: u64,
+    /// HTTP requests made so far.
+    pub requests: u64,
+}
+
+/// The sustained part of a run under the bucket: from when the sender has made twice the
+/// bucket's burst in requests (the burst is long spent; what it carried depends on how fast the
+/// first messages arrived, not on the sender) to the last sample before 90% of the messages
+/// were stored (after that the supply dries up).
+#[derive(Debug, Clone, Copy)]
+pub struct Sustained {
+    /// Messages stored per second in the window.
+    pub delivered_rate: f64,
+    /// Messages per request in the window.
+    pub messages_per_request: f64,
+    /// The window's length.
+    pub window: Duration,
 }
 
 impl Figures {
@@ -80,6 +110,34 @@ impl Figures {
         (MESSAGES_PER_CALL * CALLS_PER_REQUEST) as f64
             * (BURST + self.plan.workload.drain_per_real_second() * seconds)
             / seconds
+    }
+
+    /// The sustained window (see [`Sustained`]), `None` when the run was too short for one.
+    pub fn sustained(&self) -> Option<Sustained> {
+        let start = self
+            .samples
+            .iter()
+            .find(|sample| sample.requests as f64 >= 2.0 * BURST)?;
+        let end =
+            self.samples.iter().rev().find(|sample| {
+                (sample.stored as f64) <= 0.9 * self.plan.workload.messages as f64
+            })?;
+        let window = end.at.checked_sub(start.at)?;
+        let requests = end.requests.checked_sub(start.requests)?;
+        if window.is_zero() || requests == 0 {
+            return None;
+        }
+        let stored = end.stored.saturating_sub(start.stored);
+        Some(Sustained {
+            delivered_rate: per_second(stored, window),
+            messages_per_request: stored as f64 / requests as f64,
+            window,
+        })
+    }
+
+    /// Messages per second the bucket lets through once its burst is spent (full packs).
+    pub fn drain_rate(&self) -> f64 {
+        (MESSAGES_PER_CALL * CALLS_PER_REQUEST) as f64 * self.plan.workload.drain_per_real_second()
     }
 
     /// The submission latency at `quantile` (0.0 to 1.0).
@@ -146,6 +204,27 @@ pub fn run(plan: Plan) -> Result<Figures, SetupError> {
         // Recovered before the clock starts.
         let _ = sender.in_doubt().await;
         let started = Instant::now();
+        let (stop_sampling, stopped) = tokio::sync::oneshot::channel::<()>();
+        let sampler = {
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                let mut stopped = stopped;
+                let mut samples = Vec::new();
+                let mut tick = tokio::time::interval(SAMPLE_EVERY);
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        _ = &mut stopped => return samples,
+                    }
+                    let stats = sender.stats();
+                    samples.push(Sample {
+                        at: started.elapsed(),
+                        stored: stats.stored,
+                        requests: stats.requests,
+                    });
+                }
+            })
+        };
         let per_task = workload.messages.div_ceil(plan.submitters.max(1) as u64);
         let mut tasks = tokio::task::JoinSet::new();
         for task in 0..plan.submitters.max(1) as u64 {
@@ -179,6 +258,8 @@ pub fn run(plan: Plan) -> Result<Figures, SetupError> {
         }
         let elapsed = started.elapsed();
         let requests = sender.stats().requests;
+        let _ = stop_sampling.send(());
+        let samples = sampler.await.unwrap_or_default();
         let _ = sender.shutdown(Duration::from_secs(10)).await;
         if let Some((backend, prefix)) = redis {
             clean(&backend, &prefix).await?;
@@ -198,6 +279,7 @@ pub fn run(plan: Plan) -> Result<Figures, SetupError> {
             stored,
             requests,
             latencies,
+            samples,
         })
     });
     drop(runtime);

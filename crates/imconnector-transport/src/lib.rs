@@ -19,6 +19,7 @@ mod envelope;
 mod envelope_text;
 mod error;
 mod grant;
+mod hook_error;
 pub mod inbox;
 mod leaky_bucket;
 mod member_id;

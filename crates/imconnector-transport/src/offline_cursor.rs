@@ -5,29 +5,14 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::hook_error::storage_hook_error;
 use crate::MemberId;
 
-/// Why an [`OfflineCursorStore`] failed.
-#[derive(Debug, thiserror::Error)]
-#[error("offline cursor store: {message}")]
-pub struct OfflineCursorError {
-    message: String,
-    #[source]
-    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
-}
-
-impl OfflineCursorError {
-    /// An error described by `message`, caused by `source`, if any.
-    pub fn new(
-        message: impl Into<String>,
-        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
-    ) -> Self {
-        Self {
-            message: message.into(),
-            source,
-        }
-    }
-}
+storage_hook_error!(
+    /// Why an [`OfflineCursorStore`] failed.
+    OfflineCursorError,
+    "offline cursor store"
+);
 
 /// Keeps, per portal, the `process_id` under which the portal reserved the offline-event rows
 /// being handled. It is saved *before* the rows are handled: the portal hides reserved rows

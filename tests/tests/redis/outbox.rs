@@ -8,10 +8,11 @@ use std::time::Duration;
 use imconnector::api::ids::{ConnectorId, LineId, SettingsUrl};
 use imconnector::api::methods::{ActivateConnector, RegisterConnector};
 use imconnector::api::types::{Icon, MessageBody, MessageChat, MessageIn, MessageUser};
-use imconnector::sender::{InDoubtPolicy, Resolution, Resolved, SendOutcome, Sender};
-use imconnector_emulator::{Direction, Emulator, ExposeSecret, Faults};
+use imconnector::emulator::client_builder;
+use imconnector::sender::{InDoubtPolicy, Resolution, Resolved, SendOutcome, Sender, Submitted};
+use imconnector_emulator::{Direction, Emulator, Faults};
 use imconnector_redis::{RedisBackend, RedisOutbox};
-use imconnector_transport::{Client, OAuthApp, RateLimit};
+use imconnector_transport::{Client, RateLimit};
 
 use crate::support::{backend, clean, redis_url, unique_prefix};
 
@@ -25,21 +26,7 @@ async fn portal() -> (Emulator, Client) {
         .start()
         .await
         .expect("emulator");
-    let app = portal.app();
-    let tokens = portal.tokens();
-    let client = Client::builder()
-        .oauth(
-            OAuthApp::new(app.client_id, app.client_secret.expose_secret()),
-            imconnector_transport::Tokens::new(
-                tokens.access_token.expose_secret(),
-                tokens.refresh_token.expose_secret(),
-            )
-            .with_client_endpoint(portal.rest_url()),
-        )
-        .oauth_server(portal.oauth_url())
-        .rate_limit(RateLimit::Off)
-        .build()
-        .expect("client");
+    let client = client_of(&portal);
     client
         .call(&RegisterConnector::new(
             connector(),
@@ -54,6 +41,35 @@ async fn portal() -> (Emulator, Client) {
         .await
         .expect("activate");
     (portal, client)
+}
+
+/// A client of `portal`, of the admin who installed the app, without pacing.
+fn client_of(portal: &Emulator) -> Client {
+    client_builder(portal)
+        .rate_limit(RateLimit::Off)
+        .build()
+        .expect("client")
+}
+
+/// Every answer of `portal` takes `latency` from now on.
+fn answer_slowly(portal: &Emulator, latency: Duration) {
+    portal
+        .set_faults(Some(Faults::new(0).latency(latency, 1.0)))
+        .unwrap();
+}
+
+/// Queues `m0`, `m1`, ... (`count` messages) of one chat, in that order.
+async fn send_numbered(sender: &Sender, count: usize) -> Vec<Submitted> {
+    let mut submitted = Vec::new();
+    for index in 0..count {
+        submitted.push(
+            sender
+                .send(line(), message("chat", &format!("m{index}")))
+                .await
+                .unwrap(),
+        );
+    }
+    submitted
 }
 
 fn connector() -> ConnectorId {
@@ -118,14 +134,7 @@ fn crash_mid_request(outbox: RedisOutbox, client: Client, name: &str, count: usi
                 .calls_per_request(1)
                 .requests_in_flight(1)
                 .start();
-            for index in 0..count {
-                drop(
-                    sender
-                        .send(line(), message("chat", &format!("m{index}")))
-                        .await
-                        .unwrap(),
-                );
-            }
+            drop(send_numbered(&sender, count).await);
             while sender.stats().requests == 0 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
@@ -142,11 +151,7 @@ async fn an_accepted_message_is_in_redis_before_it_is_sent() {
     let prefix = unique_prefix("outbox-accept");
     let backend = backend(&url, &prefix, LEASE).await;
     let (portal, client) = portal().await;
-    portal
-        .set_faults(Some(
-            Faults::new(0).latency(Duration::from_millis(300), 1.0),
-        ))
-        .unwrap();
+    answer_slowly(&portal, Duration::from_millis(300));
     let outbox = outbox(&backend, &portal);
     let sender = Sender::builder(client, connector())
         .outbox(outbox.clone())
@@ -154,15 +159,7 @@ async fn an_accepted_message_is_in_redis_before_it_is_sent() {
         .messages_per_call(1)
         .calls_per_request(1)
         .start();
-    let mut submitted = Vec::new();
-    for index in 0..5 {
-        submitted.push(
-            sender
-                .send(line(), message("chat", &format!("m{index}")))
-                .await
-                .unwrap(),
-        );
-    }
+    let submitted = send_numbered(&sender, 5).await;
     // Accepted, not yet answered: every one is in the stream.
     assert_eq!(stream_length(&backend, &outbox).await, 5);
     for queued in submitted {
@@ -180,11 +177,7 @@ async fn a_fresh_sender_reports_a_dead_ones_request_in_doubt_and_sends_the_rest(
     let prefix = unique_prefix("outbox-doubt");
     let backend = backend(&url, &prefix, LEASE).await;
     let (portal, client) = portal().await;
-    portal
-        .set_faults(Some(
-            Faults::new(0).latency(Duration::from_millis(400), 1.0),
-        ))
-        .unwrap();
+    answer_slowly(&portal, Duration::from_millis(400));
     crash_mid_request(outbox(&backend, &portal), client.clone(), "dead", 4);
     portal.set_faults(None).unwrap();
     // Another name: it adopts the dead sender's entries once the lease ran out.
@@ -224,24 +217,6 @@ async fn a_fresh_sender_reports_a_dead_ones_request_in_doubt_and_sends_the_rest(
     clean(&backend, &prefix).await;
 }
 
-fn client_of(portal: &Emulator) -> Client {
-    let app = portal.app();
-    let tokens = portal.tokens();
-    Client::builder()
-        .oauth(
-            OAuthApp::new(app.client_id, app.client_secret.expose_secret()),
-            imconnector_transport::Tokens::new(
-                tokens.access_token.expose_secret(),
-                tokens.refresh_token.expose_secret(),
-            )
-            .with_client_endpoint(portal.rest_url()),
-        )
-        .oauth_server(portal.oauth_url())
-        .rate_limit(RateLimit::Off)
-        .build()
-        .expect("client")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_sender_adopts_a_dead_ones_queue_and_at_least_once_resends_its_doubt() {
     let Some(url) = redis_url() else { return };
@@ -255,11 +230,7 @@ async fn a_live_sender_adopts_a_dead_ones_queue_and_at_least_once_resends_its_do
         .in_doubt_policy(InDoubtPolicy::Resend)
         .start();
     assert!(survivor.in_doubt().await.is_empty());
-    portal
-        .set_faults(Some(
-            Faults::new(0).latency(Duration::from_millis(400), 1.0),
-        ))
-        .unwrap();
+    answer_slowly(&portal, Duration::from_millis(400));
     crash_mid_request(outbox(&backend, &portal), client, "dead", 3);
     portal.set_faults(None).unwrap();
     let started = std::time::Instant::now();
@@ -314,11 +285,7 @@ async fn shutdown_with_500_queued_sends_or_keeps_every_one() {
     let backend = backend(&url, &prefix, LEASE).await;
     let (portal, client) = portal().await;
     // Slow answers: not all 500 go out before the deadline.
-    portal
-        .set_faults(Some(
-            Faults::new(0).latency(Duration::from_millis(200), 1.0),
-        ))
-        .unwrap();
+    answer_slowly(&portal, Duration::from_millis(200));
     let sender = Sender::builder(client.clone(), connector())
         .outbox(outbox(&backend, &portal))
         .lease(LEASE)

@@ -15,6 +15,7 @@ mod memory;
 use std::future::Future;
 use std::time::Duration;
 
+use crate::hook_error::storage_hook_error;
 use crate::MemberId;
 
 pub use memory::MemoryInbox;
@@ -60,27 +61,11 @@ pub enum Appended {
     Duplicate,
 }
 
-/// Why an [`InboxStore`] failed.
-#[derive(Debug, thiserror::Error)]
-#[error("inbox store: {message}")]
-pub struct InboxError {
-    message: String,
-    #[source]
-    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
-}
-
-impl InboxError {
-    /// An error described by `message` (never put a token in it), caused by `source`, if any.
-    pub fn new(
-        message: impl Into<String>,
-        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
-    ) -> Self {
-        Self {
-            message: message.into(),
-            source,
-        }
-    }
-}
+storage_hook_error!(
+    /// Why an [`InboxStore`] failed.
+    InboxError,
+    "inbox store"
+);
 
 /// A durable log of verified events with a consumer group; see the [module docs](self).
 ///

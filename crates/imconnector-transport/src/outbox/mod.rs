@@ -22,33 +22,19 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
+use crate::hook_error::storage_hook_error;
+
 pub use memory::MemoryOutbox;
 
 /// How long an idempotency key outlives its entry by default: a resubmission within a day of
 /// the first is recognised.
 pub const DEFAULT_KEY_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// Why an [`Outbox`] failed.
-#[derive(Debug, thiserror::Error)]
-#[error("outbox: {message}")]
-pub struct OutboxError {
-    message: String,
-    #[source]
-    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
-}
-
-impl OutboxError {
-    /// An error described by `message`, caused by `source`, if any.
-    pub fn new(
-        message: impl Into<String>,
-        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
-    ) -> Self {
-        Self {
-            message: message.into(),
-            source,
-        }
-    }
-}
+storage_hook_error!(
+    /// Why an [`Outbox`] failed.
+    OutboxError,
+    "outbox"
+);
 
 /// An entry's id, given by the outbox when the entry is appended. Ids of one outbox sort in
 /// the order the entries were accepted only through [`Outbox::recover`]'s answer, not as text.

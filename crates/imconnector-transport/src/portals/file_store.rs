@@ -251,10 +251,7 @@ impl PortalStore for FilePortalStore {
         let mut filled = false;
         self.shared
             .update(member_id.as_str(), |record| {
-                if record.application_token.expose_secret().is_empty() {
-                    record.application_token = token.clone();
-                    filled = true;
-                }
+                filled = record.fill_application_token(token);
             })
             .await?;
         Ok(filled)

@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::{Duration, UNIX_EPOCH};
 
 use crate::{MemberId, OAuthApp, Tokens};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 /// What the registry knows about one portal.
@@ -84,6 +84,17 @@ impl PortalRecord {
     pub fn with_oauth_server(mut self, url: impl Into<String>) -> Self {
         self.oauth_server = Some(url.into());
         self
+    }
+
+    /// Gives the record `token` if it has no application token yet: `true` when it was filled.
+    /// The rule of [`PortalStore::fill_application_token`](super::PortalStore::fill_application_token)
+    /// for the stores of this crate: a stored token is never replaced this way.
+    pub(crate) fn fill_application_token(&mut self, token: &SecretString) -> bool {
+        if !self.application_token.expose_secret().is_empty() {
+            return false;
+        }
+        self.application_token = token.clone();
+        true
     }
 
     /// Reads the `auth[...]` block of an `OnAppInstall` event (parsed with

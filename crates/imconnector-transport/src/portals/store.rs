@@ -5,35 +5,20 @@ use std::future::Future;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::authorization::AuthorizationState;
+use crate::hook_error::storage_hook_error;
 use crate::{ClientBuilder, InvalidRequest, MemberId};
 
 use super::authorizations::{MemoryAuthorizations, StateSaved, MAX_AUTHORIZATIONS_PER_PORTAL};
 use super::PortalRecord;
 
-/// Why a [`PortalStore`] failed.
-#[derive(Debug, thiserror::Error)]
-#[error("portal store: {message}")]
-pub struct PortalStoreError {
-    message: String,
-    #[source]
-    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
-}
-
-impl PortalStoreError {
-    /// An error described by `message` (never put a token in it), caused by `source`, if any.
-    pub fn new(
-        message: impl Into<String>,
-        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
-    ) -> Self {
-        Self {
-            message: message.into(),
-            source,
-        }
-    }
-}
+storage_hook_error!(
+    /// Why a [`PortalStore`] failed.
+    PortalStoreError,
+    "portal store"
+);
 
 /// Where the registry keeps its [`PortalRecord`]s, and what it adds to each portal's client.
 pub trait PortalStore: Send + Sync + 'static {
@@ -235,18 +220,12 @@ impl PortalStore for MemoryPortalStore {
         member_id: &MemberId,
         token: &SecretString,
     ) -> impl Future<Output = Result<bool, PortalStoreError>> + Send {
-        let filled = match self
+        let filled = self
             .records
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get_mut(member_id)
-        {
-            Some(record) if record.application_token.expose_secret().is_empty() => {
-                record.application_token = token.clone();
-                true
-            }
-            _ => false,
-        };
+            .is_some_and(|record| record.fill_application_token(token));
         async move { Ok(filled) }
     }
 

@@ -7,17 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use imconnector_api::types::{MessageBody, MessageChat, MessageIn, MessageUser};
-use imconnector_emulator::{Direction, Faults};
+use imconnector_emulator::Direction;
 use imconnector_transport::outbox::MemoryOutbox;
 
-use super::tests::{client, connect, connector, line, message, portal, stored};
+use super::tests::{answer_slowly, connected, connector, line, message, send_numbered, stored};
 use super::{InDoubtPolicy, Operation, Resolution, Resolved, SendError, SendOutcome, Sender};
 
 #[tokio::test]
 async fn the_same_message_submitted_twice_is_stored_and_sent_once() {
-    let portal = portal(1).await;
-    let client = client(&portal);
-    connect(&client, &[1]).await;
+    let (portal, client) = connected(1, &[1]).await;
     let sender = Sender::builder(client, connector()).start();
     let first = sender
         .send(line(1), message("chat", "twice"))
@@ -41,10 +39,8 @@ async fn the_same_message_submitted_twice_is_stored_and_sent_once() {
 
 #[tokio::test]
 async fn a_message_the_portal_refused_may_be_submitted_again() {
-    let portal = portal(2).await;
-    let client = client(&portal);
     // Line 2 is not active: refused before any work, so the id is free again.
-    connect(&client, &[1]).await;
+    let (_portal, client) = connected(2, &[1]).await;
     let sender = Sender::builder(client, connector()).start();
     let refused = sender.send(line(2), message("c", "retry")).await.unwrap();
     assert!(matches!(refused.await.outcome, SendOutcome::Failed(_)));
@@ -62,9 +58,7 @@ fn edited(chat: &str, external_id: &str, text: &str) -> MessageIn {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updates_and_deletes_follow_their_chats_order() {
-    let portal = portal(1).await;
-    let client = client(&portal);
-    connect(&client, &[1]).await;
+    let (portal, client) = connected(1, &[1]).await;
     let sender = Sender::builder(client, connector())
         .requests_in_flight(4)
         .start();
@@ -115,9 +109,7 @@ async fn updates_and_deletes_follow_their_chats_order() {
 
 #[tokio::test]
 async fn shutdown_stops_intake_and_sends_what_was_queued() {
-    let portal = portal(1).await;
-    let client = client(&portal);
-    connect(&client, &[1]).await;
+    let (portal, client) = connected(1, &[1]).await;
     let sender = Sender::builder(client, connector()).capacity(500).start();
     let mut submitted = Vec::new();
     for index in 0..500 {
@@ -144,27 +136,15 @@ async fn shutdown_stops_intake_and_sends_what_was_queued() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_the_deadline_leaves_unsent_is_reported_not_sent() {
-    let portal = portal(1).await;
-    let client = client(&portal);
-    connect(&client, &[1]).await;
+    let (portal, client) = connected(1, &[1]).await;
     // One message a request, each taking a second: few go out before the deadline.
-    portal
-        .set_faults(Some(Faults::new(0).latency(Duration::from_secs(1), 1.0)))
-        .unwrap();
+    answer_slowly(&portal, Duration::from_secs(1));
     let sender = Sender::builder(client, connector())
         .messages_per_call(1)
         .calls_per_request(1)
         .requests_in_flight(1)
         .start();
-    let mut submitted = Vec::new();
-    for index in 0..20 {
-        submitted.push(
-            sender
-                .send(line(1), message("chat", &format!("m{index}")))
-                .await
-                .unwrap(),
-        );
-    }
+    let submitted = send_numbered(&sender, 20).await;
     let report = sender.shutdown(Duration::from_millis(1500)).await;
     assert!(!report.drained);
     assert!(!report.kept, "the memory outbox keeps nothing");
@@ -207,13 +187,7 @@ fn crash_mid_request(
                 .calls_per_request(1)
                 .requests_in_flight(1)
                 .start();
-            for index in 0..count {
-                let queued = sender
-                    .send(line(1), message("chat", &format!("m{index}")))
-                    .await
-                    .unwrap();
-                drop(queued);
-            }
+            drop(send_numbered(&sender, count).await);
             while sender.stats().requests == 0 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
@@ -226,14 +200,8 @@ fn crash_mid_request(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_cut_by_a_crash_is_reported_in_doubt_and_not_resent() {
-    let portal = portal(1).await;
-    let client = client(&portal);
-    connect(&client, &[1]).await;
-    portal
-        .set_faults(Some(
-            Faults::new(0).latency(Duration::from_millis(300), 1.0),
-        ))
-        .unwrap();
+    let (portal, client) = connected(1, &[1]).await;
+    answer_slowly(&portal, Duration::from_millis(300));
     let outbox = Arc::new(MemoryOutbox::new());
     crash_mid_request(Arc::clone(&outbox), client.clone(), 3);
     // The same name takes back what its earlier life held.
@@ -262,14 +230,8 @@ async fn a_request_cut_by_a_crash_is_reported_in_doubt_and_not_resent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_in_doubt_is_settled_by_the_application() {
-    let portal = portal(1).await;
-    let client = client(&portal);
-    connect(&client, &[1]).await;
-    portal
-        .set_faults(Some(
-            Faults::new(0).latency(Duration::from_millis(300), 1.0),
-        ))
-        .unwrap();
+    let (portal, client) = connected(1, &[1]).await;
+    answer_slowly(&portal, Duration::from_millis(300));
     let outbox = Arc::new(MemoryOutbox::new());
     crash_mid_request(Arc::clone(&outbox), client.clone(), 1);
     portal.set_faults(None).unwrap();
@@ -298,14 +260,8 @@ async fn an_entry_in_doubt_is_settled_by_the_application() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_least_once_resends_what_was_in_doubt() {
-    let portal = portal(1).await;
-    let client = client(&portal);
-    connect(&client, &[1]).await;
-    portal
-        .set_faults(Some(
-            Faults::new(0).latency(Duration::from_millis(300), 1.0),
-        ))
-        .unwrap();
+    let (portal, client) = connected(1, &[1]).await;
+    answer_slowly(&portal, Duration::from_millis(300));
     let outbox = Arc::new(MemoryOutbox::new());
     crash_mid_request(Arc::clone(&outbox), client.clone(), 2);
     portal.set_faults(None).unwrap();
@@ -331,26 +287,14 @@ fn a_message_never_sent_when_the_runtime_stops_is_reported_not_sent() {
         .build()
         .unwrap();
     let (portal, submitted) = runtime.block_on(async {
-        let portal = portal(1).await;
-        let client = client(&portal);
-        connect(&client, &[1]).await;
-        portal
-            .set_faults(Some(Faults::new(0).latency(Duration::from_secs(2), 1.0)))
-            .unwrap();
+        let (portal, client) = connected(1, &[1]).await;
+        answer_slowly(&portal, Duration::from_secs(2));
         let sender = Sender::builder(client, connector())
             .messages_per_call(1)
             .calls_per_request(1)
             .requests_in_flight(1)
             .start();
-        let mut submitted = Vec::new();
-        for index in 0..5 {
-            submitted.push(
-                sender
-                    .send(line(1), message("chat", &format!("m{index}")))
-                    .await
-                    .unwrap(),
-            );
-        }
+        let submitted = send_numbered(&sender, 5).await;
         while sender.stats().requests == 0 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::time::Duration;
+
 use imconnector_api::ids::{ConnectorId, LineId, SettingsUrl};
 use imconnector_api::methods::{ActivateConnector, RegisterConnector};
 use imconnector_api::types::{Icon, MessageBody, MessageChat, MessageIn, MessageUser};
@@ -65,6 +67,36 @@ pub(super) async fn connect(client: &Client, lines: &[i64]) {
     }
 }
 
+/// A portal with `lines` lines and a client of it, the connector registered and active on
+/// `active` of them.
+pub(super) async fn connected(lines: usize, active: &[i64]) -> (Emulator, Client) {
+    let portal = portal(lines).await;
+    let client = client(&portal);
+    connect(&client, active).await;
+    (portal, client)
+}
+
+/// Every answer of `portal` takes `latency` from now on.
+pub(super) fn answer_slowly(portal: &Emulator, latency: Duration) {
+    portal
+        .set_faults(Some(Faults::new(0).latency(latency, 1.0)))
+        .unwrap();
+}
+
+/// Queues `m0`, `m1`, ... (`count` messages) of one chat on line 1, in that order.
+pub(super) async fn send_numbered(sender: &Sender, count: usize) -> Vec<Submitted> {
+    let mut submitted = Vec::new();
+    for index in 0..count {
+        submitted.push(
+            sender
+                .send(line(1), message("chat", &format!("m{index}")))
+                .await
+                .unwrap(),
+        );
+    }
+    submitted
+}
+
 pub(super) fn message(chat: &str, external_id: &str) -> MessageIn {
     MessageIn::new(
         MessageUser::new(format!("user-{chat}")),
@@ -96,9 +128,7 @@ pub(super) fn requests(portal: &Emulator, method: &str) -> u64 {
 
 #[tokio::test]
 async fn packs_a_lines_messages_into_calls_and_calls_into_one_batch() {
-    let portal = portal(2).await;
-    let client = client(&portal);
-    connect(&client, &[1, 2]).await;
+    let (portal, client) = connected(2, &[1, 2]).await;
     let sender = Sender::builder(client, connector())
         .messages_per_call(3)
         .calls_per_request(4)
@@ -143,9 +173,7 @@ async fn packs_a_lines_messages_into_calls_and_calls_into_one_batch() {
 
 #[tokio::test]
 async fn one_call_goes_out_without_a_batch() {
-    let portal = portal(1).await;
-    let client = client(&portal);
-    connect(&client, &[1]).await;
+    let (portal, client) = connected(1, &[1]).await;
     let sender = Sender::builder(client, connector()).start();
     let report = sender
         .send(line(1), message("chat", "only"))
@@ -159,10 +187,8 @@ async fn one_call_goes_out_without_a_batch() {
 
 #[tokio::test]
 async fn each_message_gets_its_own_outcome_in_a_mixed_pack() {
-    let portal = portal(2).await;
-    let client = client(&portal);
     // Line 2 is never activated: the portal refuses its call with NOT_ACTIVE_LINE.
-    connect(&client, &[1]).await;
+    let (portal, client) = connected(2, &[1]).await;
     let sender = Sender::builder(client, connector())
         .requests_in_flight(1)
         .start();
@@ -202,9 +228,7 @@ async fn each_message_gets_its_own_outcome_in_a_mixed_pack() {
 
 #[tokio::test]
 async fn a_lost_answer_is_reported_unknown_and_never_sent_again() {
-    let portal = portal(1).await;
-    let client = client(&portal);
-    connect(&client, &[1]).await;
+    let (portal, client) = connected(1, &[1]).await;
     // Every connection is reset after the portal processed the request.
     portal
         .set_faults(Some(Faults::default().drop_after_share(1.0)))
@@ -259,9 +283,7 @@ async fn an_invalid_message_is_refused_when_queued_naming_its_field() {
 
 #[tokio::test]
 async fn a_full_queue_gives_the_message_back() {
-    let portal = portal(1).await;
-    let client = client(&portal);
-    connect(&client, &[1]).await;
+    let (portal, client) = connected(1, &[1]).await;
     let sender = Sender::builder(client, connector()).capacity(2).start();
     let first = sender
         .try_send(line(1), message("chat", "q1"))
@@ -286,9 +308,7 @@ async fn a_full_queue_gives_the_message_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chats_messages_arrive_in_the_order_they_were_queued() {
-    let portal = portal(2).await;
-    let client = client(&portal);
-    connect(&client, &[1, 2]).await;
+    let (portal, client) = connected(2, &[1, 2]).await;
     // One message per request and four requests at once: only the chat's turn keeps order.
     let sender = Sender::builder(client, connector())
         .messages_per_call(1)
@@ -323,9 +343,7 @@ async fn a_chats_messages_arrive_in_the_order_they_were_queued() {
 
 #[tokio::test]
 async fn dropping_every_sender_still_reports_what_was_queued() {
-    let portal = portal(1).await;
-    let client = client(&portal);
-    connect(&client, &[1]).await;
+    let (portal, client) = connected(1, &[1]).await;
     let sender = Sender::builder(client, connector()).start();
     let queued = sender
         .try_send(line(1), message("chat", "last"))
@@ -377,15 +395,9 @@ fn only_errors_that_prove_nothing_was_applied_count_as_failed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_chat_does_not_keep_other_chats_waiting() {
-    let portal = portal(2).await;
-    let client = client(&portal);
-    connect(&client, &[1, 2]).await;
+    let (portal, client) = connected(2, &[1, 2]).await;
     // Every request takes a while, so chat A, one request at a time, stays busy.
-    portal
-        .set_faults(Some(
-            Faults::new(0).latency(std::time::Duration::from_millis(20), 1.0),
-        ))
-        .unwrap();
+    answer_slowly(&portal, Duration::from_millis(20));
     let sender = Sender::builder(client, connector())
         .messages_per_call(1)
         .calls_per_request(1)

@@ -16,6 +16,7 @@ use imconnector::transport::authorization::OAuthServer;
 use imconnector::ExposeSecret;
 use tokio::sync::mpsc;
 
+use super::support::customer_writes;
 use crate::support::{recorder, setup, Seen, PATIENCE};
 
 /// One run of the connector app: its registry over the file store, serving at `address`.
@@ -121,30 +122,6 @@ async fn settle(portal: &Emulator) {
         .expect("event POSTs answered");
 }
 
-/// A customer writes in `chat` through the stored portal's client.
-async fn customer_writes(process: &Process, app: &AppCredentials, chat: &str) {
-    let client = process
-        .registry
-        .client_for(&MemberId::from(&app.member_id))
-        .await
-        .expect("the installed portal's client");
-    let message = MessageIn::new(
-        MessageUser::new("ext-user-1"),
-        MessageBody::new()
-            .with_id(format!("{chat}-m1"))
-            .with_text("Hello"),
-        MessageChat::new(chat),
-    );
-    client
-        .call(&SendMessages::new(
-            ConnectorId::new("acme_chat").expect("id"),
-            LineId::new(1).expect("line"),
-            [message],
-        ))
-        .await
-        .expect("send.messages");
-}
-
 /// The operator answers in `chat`; the process handles the event and confirms the delivery
 /// with the portal's client.
 async fn operator_reply_is_confirmed(portal: &Emulator, process: &mut Process, chat: &str) {
@@ -166,7 +143,7 @@ async fn portals_installed_before_a_restart_are_served_after_it_with_the_refresh
     let mut first = Process::start(&portal, &app, address, directory.path()).await;
     portal.install(&app.client_id).await.expect("install");
     settle(&portal).await;
-    customer_writes(&first, &app, "chat-1").await;
+    customer_writes(&first.registry, &app.member_id, "chat-1").await;
     // The access token expires: the confirmation refreshes, and the portal rotates the pair.
     portal.expire_tokens();
     operator_reply_is_confirmed(&portal, &mut first, "chat-1").await;
@@ -179,7 +156,7 @@ async fn portals_installed_before_a_restart_are_served_after_it_with_the_refresh
     // ONAPPINSTALL is never resent: only the file knows the portal, and its current pair.
     let mut second = Process::start(&portal, &app, address, directory.path()).await;
     operator_reply_is_confirmed(&portal, &mut second, "chat-1").await;
-    customer_writes(&second, &app, "chat-2").await;
+    customer_writes(&second.registry, &app.member_id, "chat-2").await;
     settle(&portal).await;
     let after_restart = &portal.event_deliveries()[before_restart..];
     assert!(!after_restart.is_empty());
@@ -239,7 +216,7 @@ async fn a_half_provisioned_portal_in_the_file_store_is_finished_by_the_next_sta
         .expect("readable")
         .expect("stored");
     assert!(stored.provisioned, "marked, so the next start does nothing");
-    customer_writes(&second, &app, "chat-1").await;
+    customer_writes(&second.registry, &app.member_id, "chat-1").await;
     operator_reply_is_confirmed(&portal, &mut second, "chat-1").await;
     second.kill().await;
     portal.shutdown().await;

@@ -200,14 +200,17 @@ impl<S: PortalStore> App<S> {
     }
 }
 
-/// A customer writes on line 1 through the stored portal's client; an operator answers; the
-/// handler gets the reply and the receiver confirms it. Returns the confirmed message id.
-pub async fn customer_and_operator_talk<S: PortalStore>(app: &mut App<S>, chat: &str) -> i64 {
-    let client = app
-        .registry
-        .client_for(&MemberId::from(&app.creds.member_id))
+/// A customer writes `Hello` in `chat` on line 1 through the client `registry` keeps for portal
+/// `member_id`.
+pub async fn customer_writes<S: PortalStore>(
+    registry: &PortalRegistry<S>,
+    member_id: &str,
+    chat: &str,
+) {
+    let client = registry
+        .client_for(&MemberId::from(member_id))
         .await
-        .expect("portal client");
+        .expect("the installed portal's client");
     let customer = MessageIn::new(
         MessageUser::new("ext-user-1").with_name("Ivan"),
         MessageBody::new()
@@ -223,6 +226,12 @@ pub async fn customer_and_operator_talk<S: PortalStore>(app: &mut App<S>, chat: 
         ))
         .await
         .expect("send.messages");
+}
+
+/// A customer writes on line 1 through the stored portal's client; an operator answers; the
+/// handler gets the reply and the receiver confirms it. Returns the confirmed message id.
+pub async fn customer_and_operator_talk<S: PortalStore>(app: &mut App<S>, chat: &str) -> i64 {
+    customer_writes(&app.registry, &app.creds.member_id, chat).await;
     let reply = app
         .portal
         .operator_reply(1, chat, "How can I help?")
