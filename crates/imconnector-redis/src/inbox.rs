@@ -16,6 +16,10 @@ use crate::{backend::RedisBackend, error::RedisBackendError, scripts::Scripts};
 /// The consumer group every replica reads in.
 const GROUP: &str = "imconnector";
 
+/// At most this many ids go to one acknowledging script call (Lua's `unpack` takes a few
+/// thousand at most).
+const ACKED_PER_CALL: usize = 1_000;
+
 /// How many failed entries the failed stream keeps (about; the oldest go first).
 const FAILED_KEPT: usize = 10_000;
 
@@ -30,11 +34,12 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// their reason (the newest 10,000 are kept).
 ///
 /// Appending is one script (mark the key, add the entry) and so is acknowledging (`XACK` and
-/// `XDEL`); reads are `XREADGROUP`, the takeover of a dead replica's entries `XAUTOCLAIM`, and a
-/// live replica's [`touch`](InboxStore::touch) resets its entries' idle time with `XCLAIM`
-/// only while they are still its own. Blocking reads would hold the shared multiplexed
-/// connection, so a read polls every [`poll_interval`](Self::poll_interval) instead, and is
-/// woken at once by an append of this process.
+/// `XDEL` of all the entries given to [`ack_all`](InboxStore::ack_all)); reads are
+/// `XREADGROUP`, the takeover of a dead replica's entries `XAUTOCLAIM`, and a live replica's
+/// [`touch`](InboxStore::touch) resets its entries' idle time with `XCLAIM` only while they are
+/// still its own. Blocking reads would hold the shared multiplexed connection, so a read polls
+/// every [`poll_interval`](Self::poll_interval) instead, and is woken at once by an append of
+/// this process.
 ///
 /// Redis must persist (AOF with `appendfsync everysec` or `always`) for the inbox to survive
 /// a Redis restart; it survives the connector's crashes either way.
@@ -293,15 +298,18 @@ impl InboxStore for RedisInbox {
     }
 
     async fn ack(&self, id: &str) -> Result<(), InboxError> {
-        let _deleted: u64 = self
-            .scripts
-            .inbox_ack
-            .key(&*self.stream)
-            .arg(GROUP)
-            .arg(id)
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .map_err(failed("acknowledge an inbox entry"))?;
+        self.ack_all(&[id.to_owned()]).await
+    }
+
+    async fn ack_all(&self, ids: &[String]) -> Result<(), InboxError> {
+        for chunk in ids.chunks(ACKED_PER_CALL) {
+            let mut invocation = self.scripts.inbox_ack.key(&*self.stream);
+            invocation.arg(GROUP).arg(chunk);
+            let _deleted: u64 = invocation
+                .invoke_async(&mut self.connection.clone())
+                .await
+                .map_err(failed("acknowledge inbox entries"))?;
+        }
         Ok(())
     }
 

@@ -1,6 +1,8 @@
 //! The durable inbox on Redis Streams: the same event appended twice is stored once; two
 //! replicas on one Redis handle each event once; a replica stopped mid-batch (its entries read,
-//! not acknowledged) loses nothing: the other takes its entries with `XAUTOCLAIM`.
+//! not acknowledged) loses nothing: the other takes its entries with `XAUTOCLAIM`. Handled
+//! entries are acknowledged together (`ack_all`, in one script call per thousand), and one
+//! handled but not acknowledged (a crash in between) is handed again at the next start.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,7 +12,7 @@ use imconnector::events::Event;
 use imconnector::inbound::{ConsumerOptions, DedupKey, Inbound, SentMessages};
 use imconnector::prelude::{EventHandler, HandlerError};
 use imconnector_redis::RedisInbox;
-use imconnector_transport::inbox::{Appended, InboxStore};
+use imconnector_transport::inbox::{Appended, InboxEntry, InboxError, InboxStore};
 use imconnector_transport::MemberId;
 use serde_json::json;
 
@@ -228,6 +230,196 @@ async fn a_replica_stopped_mid_batch_loses_nothing_the_other_takes_its_entries()
     assert!(handled.iter().all(|(replica, _)| *replica == "replica-b"));
     assert_eq!(store.backlog().await.expect("answers"), 0);
     assert_eq!(pending_of_a().await, 0);
+    clean(
+        &backend(&url, &prefix, Duration::from_secs(5)).await,
+        &prefix,
+    )
+    .await;
+}
+
+/// How many entries of the stream's group are pending (read, not acknowledged).
+async fn pending_count(url: &str, prefix: &str, stream: &str) -> i64 {
+    let mut connection = backend(url, prefix, Duration::from_secs(5))
+        .await
+        .connection();
+    let summary: redis::Value = redis::cmd("XPENDING")
+        .arg(stream)
+        .arg("imconnector")
+        .query_async(&mut connection)
+        .await
+        .expect("answers");
+    match summary {
+        redis::Value::Array(items) => match items.first() {
+            Some(redis::Value::Int(count)) => *count,
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ack_all_removes_every_entry_given_and_only_those() {
+    let Some(url) = redis_url() else { return };
+    let prefix = unique_prefix("inbox-ack-all");
+    let store = inbox(&url, &prefix).await;
+    let member = MemberId::from(MEMBER);
+    // More than one script call's worth (1,000 ids).
+    for id in 0..1_200 {
+        let (key, payload) = reply(id % 20, id);
+        store
+            .append(key.as_str(), &member, &payload)
+            .await
+            .expect("appended");
+    }
+    let mut ids = Vec::new();
+    while ids.len() < 1_200 {
+        let read = store
+            .read("reader", 2_000, Duration::from_secs(1))
+            .await
+            .expect("read");
+        assert!(!read.is_empty(), "the entries are there to read");
+        ids.extend(read.into_iter().map(|entry| entry.id));
+    }
+    assert_eq!(
+        pending_count(&url, &prefix, store.stream_key()).await,
+        1_200
+    );
+
+    store.ack_all(&ids[..1_100]).await.expect("acknowledged");
+    assert_eq!(pending_count(&url, &prefix, store.stream_key()).await, 100);
+    assert_eq!(store.backlog().await.expect("answers"), 100, "deleted too");
+    let left: Vec<String> = store
+        .pending("reader", None, 1_000)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|entry| entry.id)
+        .collect();
+    assert_eq!(left, ids[1_100..], "the ones not given stay pending");
+
+    store.ack_all(&ids[1_100..]).await.expect("acknowledged");
+    store.ack_all(&[]).await.expect("nothing to do");
+    assert_eq!(pending_count(&url, &prefix, store.stream_key()).await, 0);
+    assert_eq!(store.backlog().await.expect("answers"), 0);
+    clean(
+        &backend(&url, &prefix, Duration::from_secs(5)).await,
+        &prefix,
+    )
+    .await;
+}
+
+/// The inbox of a process that dies right after its handlers return: acknowledging never
+/// completes.
+struct DiesBeforeAcknowledging(RedisInbox);
+
+impl InboxStore for DiesBeforeAcknowledging {
+    async fn append(
+        &self,
+        key: &str,
+        member_id: &MemberId,
+        payload: &str,
+    ) -> Result<Appended, InboxError> {
+        self.0.append(key, member_id, payload).await
+    }
+    async fn read(
+        &self,
+        consumer: &str,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<InboxEntry>, InboxError> {
+        self.0.read(consumer, max, wait).await
+    }
+    async fn pending(
+        &self,
+        consumer: &str,
+        after: Option<&str>,
+        max: usize,
+    ) -> Result<Vec<InboxEntry>, InboxError> {
+        self.0.pending(consumer, after, max).await
+    }
+    async fn claim(
+        &self,
+        consumer: &str,
+        min_idle: Duration,
+        max: usize,
+    ) -> Result<Vec<InboxEntry>, InboxError> {
+        self.0.claim(consumer, min_idle, max).await
+    }
+    async fn touch(&self, consumer: &str, ids: &[String]) -> Result<(), InboxError> {
+        self.0.touch(consumer, ids).await
+    }
+    async fn ack(&self, _id: &str) -> Result<(), InboxError> {
+        std::future::pending().await
+    }
+    async fn ack_all(&self, _ids: &[String]) -> Result<(), InboxError> {
+        std::future::pending().await
+    }
+    async fn fail(&self, id: &str, reason: &str) -> Result<(), InboxError> {
+        self.0.fail(id, reason).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_handled_but_not_acknowledged_are_handed_again_at_the_next_start() {
+    let Some(url) = redis_url() else { return };
+    let prefix = unique_prefix("inbox-crash-before-ack");
+    let store = inbox(&url, &prefix).await;
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let dying = Inbound::builder(Recorder {
+        replica: "before-crash",
+        handled: Arc::clone(&handled),
+        hang: false,
+    })
+    .build();
+    dying.consume(
+        DiesBeforeAcknowledging(store.clone()),
+        consumer("replica-a"),
+    );
+    let member = MemberId::from(MEMBER);
+    for id in 0..30 {
+        let (key, payload) = reply(id % 3, id);
+        store
+            .append(key.as_str(), &member, &payload)
+            .await
+            .expect("appended");
+    }
+    wait_until(|| handled.lock().expect("not poisoned").len() >= 30).await;
+    assert_eq!(
+        pending_count(&url, &prefix, store.stream_key()).await,
+        30,
+        "handled, not acknowledged"
+    );
+    dying.shutdown(Duration::ZERO).await;
+    drop(dying);
+
+    // The restarted replica (same consumer name) reads its pending entries first.
+    let restarted = Inbound::builder(Recorder {
+        replica: "restarted",
+        handled: Arc::clone(&handled),
+        hang: false,
+    })
+    .build();
+    restarted.consume(store.clone(), consumer("replica-a"));
+    wait_until(|| handled.lock().expect("not poisoned").len() >= 60).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(restarted.shutdown(PATIENCE).await.is_complete());
+    let handled = handled.lock().expect("not poisoned").clone();
+    let mut again: Vec<&str> = handled
+        .iter()
+        .filter(|(replica, _)| *replica == "restarted")
+        .map(|(_, key)| key.as_str())
+        .collect();
+    let mut before: Vec<&str> = handled
+        .iter()
+        .filter(|(replica, _)| *replica == "before-crash")
+        .map(|(_, key)| key.as_str())
+        .collect();
+    again.sort_unstable();
+    before.sort_unstable();
+    assert_eq!(again.len(), 30, "each handed again once");
+    assert_eq!(again, before, "the same entries");
+    assert_eq!(pending_count(&url, &prefix, store.stream_key()).await, 0);
+    assert_eq!(store.backlog().await.expect("answers"), 0);
     clean(
         &backend(&url, &prefix, Duration::from_secs(5)).await,
         &prefix,

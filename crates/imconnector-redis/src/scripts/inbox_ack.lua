@@ -1,4 +1,6 @@
--- Acknowledges a handled entry and deletes it, so the stream holds only what is not handled.
--- KEYS[1] the stream. ARGV[1] the group; ARGV[2] the entry id.
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-return redis.call('XDEL', KEYS[1], ARGV[2])
+-- Acknowledges handled entries and deletes them, so the stream holds only what is not handled.
+-- KEYS[1] the stream. ARGV[1] the group; ARGV[2..] the entry ids (at most a few thousand, the
+-- limit of `unpack`).
+local ids = {unpack(ARGV, 2)}
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+return redis.call('XDEL', KEYS[1], unpack(ids))

@@ -137,6 +137,22 @@ pub trait InboxStore: Send + Sync + 'static {
     /// When the store cannot be reached (the entry stays pending and is handled again).
     fn ack(&self, id: &str) -> impl Future<Output = Result<(), InboxError>> + Send;
 
+    /// The entries were handled: removes them all, in one call to the store where it can
+    /// (the durable consumer acknowledges what finished together this way). The default
+    /// [`ack`](Self::ack)s them one by one.
+    ///
+    /// # Errors
+    /// When the store cannot be reached (entries not removed stay pending and are handled
+    /// again).
+    fn ack_all(&self, ids: &[String]) -> impl Future<Output = Result<(), InboxError>> + Send {
+        async move {
+            for id in ids {
+                self.ack(id).await?;
+            }
+            Ok(())
+        }
+    }
+
     /// The entry failed for good: moves it to the store's list of failed entries with
     /// `reason`, for an operator to look at.
     ///
@@ -193,6 +209,10 @@ impl<S: InboxStore> InboxStore for std::sync::Arc<S> {
 
     fn ack(&self, id: &str) -> impl Future<Output = Result<(), InboxError>> + Send {
         S::ack(self, id)
+    }
+
+    fn ack_all(&self, ids: &[String]) -> impl Future<Output = Result<(), InboxError>> + Send {
+        S::ack_all(self, ids)
     }
 
     fn fail(&self, id: &str, reason: &str) -> impl Future<Output = Result<(), InboxError>> + Send {

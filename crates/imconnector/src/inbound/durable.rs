@@ -7,7 +7,9 @@
 //! [`min_idle`](ConsumerOptions::min_idle), and touches the ones it still works on.
 //! [`Outcome::Handled`] and [`Outcome::Duplicate`] acknowledge an entry,
 //! [`Outcome::Failed`] moves it to the store's failed list; an entry abandoned (the process
-//! stopping) stays pending for the next start or another replica.
+//! stopping) stays pending for the next start or another replica. One task acknowledges: the
+//! entries that finished while its previous call was out go in one
+//! [`ack_all`](InboxStore::ack_all), so a busy inbox costs far fewer calls than entries.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -19,8 +21,7 @@ use imconnector_api::events::Event;
 use imconnector_api::ids::MemberId;
 use imconnector_transport::inbox::{Appended, InboxEntry, InboxError, InboxStore};
 use imconnector_transport::InvalidRequest;
-use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::sync::{mpsc, watch};
 
 use super::{DedupKey, EventHandler, Inbound, Outcome, PortalClients};
 use crate::log_text::untrusted;
@@ -60,7 +61,7 @@ pub(crate) trait ErasedInbox: Send + Sync + 'static {
         consumer: &'a str,
         ids: &'a [String],
     ) -> BoxFuture<'a, Result<(), InboxError>>;
-    fn ack<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), InboxError>>;
+    fn ack_all<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, Result<(), InboxError>>;
     fn fail<'a>(&'a self, id: &'a str, reason: &'a str) -> BoxFuture<'a, Result<(), InboxError>>;
 }
 
@@ -104,8 +105,8 @@ impl<S: InboxStore> ErasedInbox for S {
     ) -> BoxFuture<'a, Result<(), InboxError>> {
         Box::pin(InboxStore::touch(self, consumer, ids))
     }
-    fn ack<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), InboxError>> {
-        Box::pin(InboxStore::ack(self, id))
+    fn ack_all<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, Result<(), InboxError>> {
+        Box::pin(InboxStore::ack_all(self, ids))
     }
     fn fail<'a>(&'a self, id: &'a str, reason: &'a str) -> BoxFuture<'a, Result<(), InboxError>> {
         Box::pin(InboxStore::fail(self, id, reason))
@@ -190,6 +191,12 @@ impl ConsumerOptions {
 /// The entries this consumer has submitted and not yet acknowledged.
 type Working = Arc<Mutex<HashSet<String>>>;
 
+/// Entries whose ticket resolved, on their way to the acknowledging task.
+type Finished = mpsc::UnboundedSender<(String, Outcome)>;
+
+/// At most this many finished entries are settled in one round of the acknowledging task.
+const SETTLED_PER_ROUND: usize = 1_000;
+
 impl<H: EventHandler, C: PortalClients> Inbound<H, C> {
     /// Starts a consumer of `store` feeding this pipeline, on a task of its own; it stops at
     /// [`shutdown`](Self::shutdown), which waits for it. See [`ConsumerOptions`] for what it
@@ -214,7 +221,8 @@ async fn consume<H: EventHandler, C: PortalClients>(
     mut stopping: watch::Receiver<bool>,
 ) {
     let working: Working = Arc::default();
-    let mut acks = JoinSet::new();
+    let (finished, to_settle) = mpsc::unbounded_channel();
+    let settler = tokio::spawn(settle(Arc::clone(&store), Arc::clone(&working), to_settle));
     let name = options.name.as_str();
     // First what this consumer had read before it stopped.
     let mut after: Option<String> = None;
@@ -226,7 +234,7 @@ async fn consume<H: EventHandler, C: PortalClients>(
             Ok(entries) if entries.is_empty() => break,
             Ok(entries) => {
                 after = entries.last().map(|entry| entry.id.clone());
-                submit_all(&pipeline, &store, entries, &working, &mut acks).await;
+                submit_all(&pipeline, &store, entries, &working, &finished).await;
             }
             Err(error) => pause_after(&error, &mut stopping).await,
         }
@@ -234,7 +242,6 @@ async fn consume<H: EventHandler, C: PortalClients>(
     let claim_every = options.min_idle / 4;
     let mut last_claim: Option<tokio::time::Instant> = None;
     while !*stopping.borrow() {
-        while acks.try_join_next().is_some() {}
         if last_claim.is_none_or(|at| at.elapsed() >= claim_every) {
             last_claim = Some(tokio::time::Instant::now());
             let ids: Vec<String> = working
@@ -254,7 +261,7 @@ async fn consume<H: EventHandler, C: PortalClients>(
                             "took idle inbox entries of another replica"
                         );
                     }
-                    submit_all(&pipeline, &store, entries, &working, &mut acks).await;
+                    submit_all(&pipeline, &store, entries, &working, &finished).await;
                 }
                 Err(error) => pause_after(&error, &mut stopping).await,
             }
@@ -265,12 +272,53 @@ async fn consume<H: EventHandler, C: PortalClients>(
             _ = stopping.changed() => break,
         };
         match read {
-            Ok(entries) => submit_all(&pipeline, &store, entries, &working, &mut acks).await,
+            Ok(entries) => submit_all(&pipeline, &store, entries, &working, &finished).await,
             Err(error) => pause_after(&error, &mut stopping).await,
         }
     }
-    // Stopping: the pipeline drains; acknowledge what finishes.
-    while acks.join_next().await.is_some() {}
+    // Stopping: the pipeline drains; acknowledge what finishes (the settler ends once every
+    // ticket resolved and dropped its sender).
+    drop(finished);
+    if settler.await.is_err() {
+        tracing::error!("the inbox's acknowledging task panicked");
+    }
+}
+
+/// Acknowledges (or moves aside) the entries whose tickets resolved: all that finished since
+/// the previous round in one [`ack_all`](InboxStore::ack_all). An entry is forgotten from
+/// `working` only after that, so it is touched until acknowledged.
+async fn settle(
+    store: SharedInbox,
+    working: Working,
+    mut to_settle: mpsc::UnboundedReceiver<(String, Outcome)>,
+) {
+    let mut round = Vec::new();
+    while to_settle.recv_many(&mut round, SETTLED_PER_ROUND).await > 0 {
+        let mut handled = Vec::new();
+        let mut done = Vec::new();
+        for (id, outcome) in round.drain(..) {
+            match outcome {
+                Outcome::Handled | Outcome::Duplicate => handled.push(id),
+                Outcome::Failed(failure) => {
+                    if let Err(error) = store.fail(&id, &failure.to_string()).await {
+                        tracing::warn!(error = %untrusted(&error), entry = %untrusted(&id), "cannot move a failed inbox entry aside; it will be handled again");
+                    }
+                    done.push(id);
+                }
+                // Another submission of it reports, and forgets it.
+                Outcome::AlreadyQueued => {}
+                // The process stops: the entry stays pending for a replica.
+                Outcome::Abandoned => done.push(id),
+            }
+        }
+        if let Err(error) = store.ack_all(&handled).await {
+            tracing::warn!(error = %untrusted(&error), count = handled.len(), "cannot acknowledge inbox entries; they will be handled again");
+        }
+        let mut working = working.lock().unwrap_or_else(PoisonError::into_inner);
+        for id in handled.iter().chain(&done) {
+            working.remove(id);
+        }
+    }
 }
 
 async fn pause_after(error: &InboxError, stopping: &mut watch::Receiver<bool>) {
@@ -283,7 +331,7 @@ async fn submit_all<H: EventHandler, C: PortalClients>(
     store: &SharedInbox,
     entries: Vec<InboxEntry>,
     working: &Working,
-    acks: &mut JoinSet<()>,
+    finished: &Finished,
 ) {
     for entry in entries {
         let event = match decode(&entry.payload) {
@@ -307,24 +355,10 @@ async fn submit_all<H: EventHandler, C: PortalClients>(
             // Shut down: the entry stays pending for the next start.
             return;
         };
-        let (store, working, id) = (Arc::clone(store), Arc::clone(working), entry.id);
-        acks.spawn(async move {
-            let outcome = ticket.await;
-            let done = match &outcome {
-                Outcome::Handled | Outcome::Duplicate => store.ack(&id).await,
-                Outcome::Failed(failure) => store.fail(&id, &failure.to_string()).await,
-                // Another submission of it reports; or the process stops.
-                _ => Ok(()),
-            };
-            if let Err(error) = done {
-                tracing::warn!(error = %untrusted(&error), entry = %untrusted(&id), "cannot acknowledge an inbox entry; it will be handled again");
-            }
-            if !matches!(outcome, Outcome::AlreadyQueued) {
-                working
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&id);
-            }
+        let (finished, id) = (finished.clone(), entry.id);
+        tokio::spawn(async move {
+            // The settler outlives every sender: this cannot fail.
+            let _ = finished.send((id, ticket.await));
         });
     }
 }

@@ -1,8 +1,9 @@
 //! The receiver with a durable inbox (here the in-process `MemoryInbox`, the model of the Redis
 //! one): an event is stored before the portal gets 200 and removed only once handled; a
-//! replica that stops with events in work finds them again when it starts under the same name.
+//! replica that stops with events in work finds them again when it starts under the same name;
+//! the entries that finish while an acknowledgement is out are acknowledged in one call.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use imconnector::events::Event;
@@ -201,4 +202,118 @@ async fn an_event_the_inbox_cannot_store_gets_503_not_200() {
     let forged = reply_body(2).replace(APP_TOKEN, "831c76b092f9f135d9b6b36c3a720758");
     assert_eq!(post(&url, forged).await, 401);
     let _ = pipeline.shutdown(Duration::from_secs(1)).await;
+}
+
+/// A memory inbox that records how many ids each acknowledging call carries; the first call
+/// waits for `release`, as a slow store would.
+struct CountedAcks {
+    inner: MemoryInbox,
+    calls: Mutex<Vec<usize>>,
+    release: Semaphore,
+}
+
+impl CountedAcks {
+    async fn record(&self, count: usize) {
+        let first = {
+            let mut calls = self.calls.lock().expect("not poisoned");
+            calls.push(count);
+            calls.len() == 1
+        };
+        if first {
+            self.release.acquire().await.expect("open").forget();
+        }
+    }
+}
+
+impl InboxStore for CountedAcks {
+    async fn append(
+        &self,
+        key: &str,
+        member: &MemberId,
+        payload: &str,
+    ) -> Result<Appended, InboxError> {
+        self.inner.append(key, member, payload).await
+    }
+    async fn read(
+        &self,
+        name: &str,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<InboxEntry>, InboxError> {
+        self.inner.read(name, max, wait).await
+    }
+    async fn pending(
+        &self,
+        name: &str,
+        after: Option<&str>,
+        max: usize,
+    ) -> Result<Vec<InboxEntry>, InboxError> {
+        self.inner.pending(name, after, max).await
+    }
+    async fn claim(
+        &self,
+        name: &str,
+        idle: Duration,
+        max: usize,
+    ) -> Result<Vec<InboxEntry>, InboxError> {
+        self.inner.claim(name, idle, max).await
+    }
+    async fn touch(&self, name: &str, ids: &[String]) -> Result<(), InboxError> {
+        self.inner.touch(name, ids).await
+    }
+    async fn ack(&self, id: &str) -> Result<(), InboxError> {
+        self.record(1).await;
+        self.inner.ack(id).await
+    }
+    async fn ack_all(&self, ids: &[String]) -> Result<(), InboxError> {
+        self.record(ids.len()).await;
+        self.inner.ack_all(ids).await
+    }
+    async fn fail(&self, id: &str, reason: &str) -> Result<(), InboxError> {
+        self.inner.fail(id, reason).await
+    }
+}
+
+#[tokio::test]
+async fn events_that_finish_while_an_acknowledgement_is_out_are_acknowledged_together() {
+    let inbox = Arc::new(CountedAcks {
+        inner: MemoryInbox::new(),
+        calls: Mutex::new(Vec::new()),
+        release: Semaphore::new(0),
+    });
+    let (handler, gate, mut seen) = gated();
+    let (router, pipeline) = EventReceiver::new(SingleToken::new(APP_TOKEN), handler)
+        .durable_inbox(Arc::clone(&inbox), consumer("replica-1"))
+        .build();
+    let url = serve(router).await;
+    let mut handled = 0;
+    for id in 1..=10 {
+        assert_eq!(post(&url, reply_body(id)).await, 200);
+        gate.add_permits(1);
+        tokio::time::timeout(PATIENCE, seen.recv())
+            .await
+            .expect("handled")
+            .expect("open");
+        handled += 1;
+        if handled == 1 {
+            // The first acknowledgement is out (and held) before the others finish.
+            until(|| !inbox.calls.lock().expect("not poisoned").is_empty()).await;
+        }
+    }
+    // Let the last tickets reach the acknowledging task, then let the store answer.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    inbox.release.add_permits(1);
+    until(|| inbox.inner.is_empty()).await;
+    assert!(pipeline.shutdown(PATIENCE).await.is_complete());
+    let calls = inbox.calls.lock().expect("not poisoned").clone();
+    assert_eq!(
+        calls.iter().sum::<usize>(),
+        10,
+        "each acknowledged once: {calls:?}"
+    );
+    assert_eq!(calls[0], 1);
+    assert!(
+        calls.len() <= 3,
+        "the other nine in one or two calls, not one each: {calls:?}"
+    );
 }
