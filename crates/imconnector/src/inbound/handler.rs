@@ -141,8 +141,8 @@ pub trait EventHandler: Send + Sync + 'static {
     }
 
     /// `OnOfflineEvent`: rows wait in the portal's offline event queue. With an
-    /// [`OfflinePoller`](crate::offline::OfflinePoller), call its
-    /// [`wake`](crate::offline::OfflinePoller::wake) with `event.auth.member_id` so it reads
+    /// `imconnector::offline::OfflinePoller` (feature `server`), call its `wake` with
+    /// `event.auth.member_id` so it reads
     /// them now instead of at its next timer tick.
     fn offline_queue_change(
         &self,

@@ -1,5 +1,5 @@
 //! The inbound pipeline: every event of every source (the online
-//! [receiver](crate::receiver), an offline-event poller, a durable inbox's consumers) goes
+//! receiver (`imconnector::receiver`, feature `server`), an offline-event poller, a durable inbox's consumers) goes
 //! through one [`Inbound`], which
 //! - runs your [`EventHandler`] **one event at a time per chat**, chats in parallel (a chat is
 //!   one external chat of one line of one portal; events about no chat share their portal's

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use imconnector_api::types::{MessageBody, MessageChat, MessageIn, MessageUser};
-use imconnector_emulator::Direction;
+use imconnector_emulator::{Direction, Emulator};
 use imconnector_transport::outbox::MemoryOutbox;
 
-use super::tests::{answer_slowly, connected, connector, line, message, send_numbered, stored};
+use super::tests::{
+    answer_slowly, client, connected, connector, line, message, send_numbered, stored,
+};
 use super::{InDoubtPolicy, Operation, Resolution, Resolved, SendError, SendOutcome, Sender};
 
 #[tokio::test]
@@ -168,11 +170,11 @@ async fn what_the_deadline_leaves_unsent_is_reported_not_sent() {
 /// Starts a sender on `outbox` in a runtime of its own, submits `count` messages to a portal
 /// that answers slowly, and drops the runtime once the first request is under way: a crash,
 /// as far as the outbox can tell.
-fn crash_mid_request(
-    outbox: Arc<MemoryOutbox>,
-    client: imconnector_transport::Client,
-    count: usize,
-) {
+fn crash_mid_request(outbox: Arc<MemoryOutbox>, portal: &Emulator, count: usize) {
+    // A client of its own, as a crashed process has: a connection of a shared client's pool
+    // opened on the runtime that dies is dead with it, and a later request picking it up fails
+    // with an unknown outcome (this made the tests below flaky).
+    let client = client(portal);
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -203,7 +205,7 @@ async fn a_request_cut_by_a_crash_is_reported_in_doubt_and_not_resent() {
     let (portal, client) = connected(1, &[1]).await;
     answer_slowly(&portal, Duration::from_millis(300));
     let outbox = Arc::new(MemoryOutbox::new());
-    crash_mid_request(Arc::clone(&outbox), client.clone(), 3);
+    crash_mid_request(Arc::clone(&outbox), &portal, 3);
     // The same name takes back what its earlier life held.
     let sender = Sender::builder(client, connector())
         .outbox(Arc::clone(&outbox))
@@ -233,7 +235,7 @@ async fn an_entry_in_doubt_is_settled_by_the_application() {
     let (portal, client) = connected(1, &[1]).await;
     answer_slowly(&portal, Duration::from_millis(300));
     let outbox = Arc::new(MemoryOutbox::new());
-    crash_mid_request(Arc::clone(&outbox), client.clone(), 1);
+    crash_mid_request(Arc::clone(&outbox), &portal, 1);
     portal.set_faults(None).unwrap();
     let sender = Sender::builder(client.clone(), connector())
         .outbox(Arc::clone(&outbox))
@@ -263,7 +265,7 @@ async fn at_least_once_resends_what_was_in_doubt() {
     let (portal, client) = connected(1, &[1]).await;
     answer_slowly(&portal, Duration::from_millis(300));
     let outbox = Arc::new(MemoryOutbox::new());
-    crash_mid_request(Arc::clone(&outbox), client.clone(), 2);
+    crash_mid_request(Arc::clone(&outbox), &portal, 2);
     portal.set_faults(None).unwrap();
     let sender = Sender::builder(client, connector())
         .outbox(Arc::clone(&outbox))
