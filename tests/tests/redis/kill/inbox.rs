@@ -15,7 +15,10 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use tokio::sync::watch;
 
 use super::child::{installed_portal, kill_points, receiver, ChildConnector};
-use super::operators::{Intake, Operators};
+use super::operators::{
+    Intake, Operators, CHATS, HANDLER_DELAY, KILLS, MOST_KILL_DELAY_MS, PACE, PORTAL_LATENCY,
+    REPLIES,
+};
 use super::seed;
 use super::verdict::{wait_until_settled, Verdict};
 use crate::support::{clean, redis_url};
@@ -23,18 +26,6 @@ use crate::support::{clean, redis_url};
 /// `memory` runs the control: the receiver without the Redis inbox (the test then fails,
 /// after waiting for what never comes, and prints what was lost).
 const INBOX_VAR: &str = "IMCONNECTOR_KILL_INBOX";
-const KILLS: usize = 5;
-const REPLIES: u64 = 1_000;
-const CHATS: u64 = 50;
-/// One reply every this long (a round of 50 chats then waits for its POSTs).
-const PACE: Duration = Duration::from_millis(8);
-/// Every REST call (the delivery confirmations) waits this long at the portal.
-const PORTAL_LATENCY: Duration = Duration::from_millis(20);
-/// The handler "sends" each reply this long before its effect, so kills find handlers in
-/// flight.
-const HANDLER_DELAY: Duration = Duration::from_millis(5);
-/// After the reply that arms a kill, the kill waits up to this long (drawn at random).
-const MOST_KILL_DELAY_MS: u64 = 200;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operators_replies_survive_five_kills_of_the_connector_with_the_redis_inbox() {

@@ -17,23 +17,13 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use tokio::sync::watch;
 
 use super::child::{installed_portal, kill_points, receiver, ChildConnector};
-use super::operators::{Intake, Operators, SentReply};
+use super::operators::{
+    Intake, Operators, SentReply, CHATS, HANDLER_DELAY, KILLS, MOST_KILL_DELAY_MS, PACE,
+    PORTAL_LATENCY, REPLIES,
+};
 use super::seed;
 use super::verdict::{wait_until_settled, Verdict};
 use crate::support::{clean, redis_url, PATIENCE};
-
-const KILLS: usize = 5;
-const REPLIES: u64 = 1_000;
-const CHATS: u64 = 50;
-/// One reply every this long.
-const PACE: Duration = Duration::from_millis(8);
-/// Every REST call (polling, clearing, confirming) waits this long at the portal.
-const PORTAL_LATENCY: Duration = Duration::from_millis(20);
-/// The handler "sends" each reply this long before its effect, so kills find handlers in
-/// flight.
-const HANDLER_DELAY: Duration = Duration::from_millis(5);
-/// After the reply that arms a kill, the kill waits up to this long (drawn at random).
-const MOST_KILL_DELAY_MS: u64 = 200;
 
 /// The operators reply `replies` times, the chats taking turns, one reply every `pace`; each
 /// reply is a row of the portal's offline queue (no POST: nobody listens), which keeps each

@@ -15,6 +15,24 @@ use crate::support::PATIENCE;
 /// The wire name of the event every reply fires.
 const MESSAGE_ADD: &str = "ONIMCONNECTORMESSAGEADD";
 
+// The inbound scenarios' workload, shared by the online and the offline kill tests.
+/// Kills of the child per run.
+pub(super) const KILLS: usize = 5;
+/// Operators' replies per run.
+pub(super) const REPLIES: u64 = 1_000;
+/// Chats the replies take turns in.
+pub(super) const CHATS: u64 = 50;
+/// One reply every this long.
+pub(super) const PACE: Duration = Duration::from_millis(8);
+/// Every REST call of the connector (confirming; polling and clearing offline) waits this long
+/// at the portal.
+pub(super) const PORTAL_LATENCY: Duration = Duration::from_millis(20);
+/// The handler "sends" each reply this long before its effect, so kills find handlers in
+/// flight.
+pub(super) const HANDLER_DELAY: Duration = Duration::from_millis(5);
+/// After the reply that arms a kill, the kill waits up to this long (drawn at random).
+pub(super) const MOST_KILL_DELAY_MS: u64 = 200;
+
 /// One operator reply: its chat and the Bitrix message id the portal gave it.
 #[derive(Debug, Clone)]
 pub struct SentReply {
