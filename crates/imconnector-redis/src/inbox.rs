@@ -187,11 +187,17 @@ fn failed(action: &'static str) -> impl FnOnce(redis::RedisError) -> InboxError 
     move |error| InboxError::new(format!("redis failed to {action}"), Some(Box::new(error)))
 }
 
-/// The entry of a stream item; `None` for an entry deleted meanwhile (no fields).
-fn entry(item: StreamId) -> Option<InboxEntry> {
-    let key = item.get::<String>("key")?;
-    let member = item.get::<String>("member")?;
-    let payload = item.get::<String>("payload")?;
+/// The entry of a stream item; `None` for an entry deleted meanwhile (no fields). The fields
+/// are taken out of the reply, not copied: the payload is the event's whole body.
+fn entry(mut item: StreamId) -> Option<InboxEntry> {
+    let mut field = |name: &str| {
+        item.map
+            .remove(name)
+            .and_then(|value| redis::from_redis_value::<String>(value).ok())
+    };
+    let key = field("key")?;
+    let member = field("member")?;
+    let payload = field("payload")?;
     Some(InboxEntry::new(
         item.id,
         key,

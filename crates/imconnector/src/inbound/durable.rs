@@ -17,12 +17,14 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use futures::stream::{FuturesUnordered, StreamExt};
 use imconnector_api::events::Event;
 use imconnector_api::ids::MemberId;
 use imconnector_transport::inbox::{Appended, InboxEntry, InboxError, InboxStore};
 use imconnector_transport::InvalidRequest;
 use tokio::sync::{mpsc, watch};
 
+use super::handoff::Handoff;
 use super::{DedupKey, EventHandler, Inbound, Outcome, PortalClients};
 use crate::log_text::untrusted;
 
@@ -204,25 +206,40 @@ impl<H: EventHandler, C: PortalClients> Inbound<H, C> {
     ///
     /// Call it inside a Tokio runtime.
     pub fn consume<S: InboxStore>(&self, store: S, options: ConsumerOptions) {
-        self.consume_shared(Arc::new(store), options);
+        self.consume_shared(Arc::new(store), options, None);
     }
 
-    pub(crate) fn consume_shared(&self, store: SharedInbox, options: ConsumerOptions) {
+    /// [`consume`](Self::consume), taking the events this process appended from `handoff`
+    /// (already decoded) rather than decoding their payloads again.
+    pub(crate) fn consume_shared(
+        &self,
+        store: SharedInbox,
+        options: ConsumerOptions,
+        handoff: Option<Arc<Handoff>>,
+    ) {
         let stopping = self.inner.stopping();
-        let task = tokio::spawn(consume(self.clone(), store, options, stopping));
+        let source = Source { store, handoff };
+        let task = tokio::spawn(consume(self.clone(), source, options, stopping));
         self.inner.add_consumer(task);
     }
 }
 
+/// Where a consumer's entries come from: the inbox, and the events this process appended to it.
+struct Source {
+    store: SharedInbox,
+    handoff: Option<Arc<Handoff>>,
+}
+
 async fn consume<H: EventHandler, C: PortalClients>(
     pipeline: Inbound<H, C>,
-    store: SharedInbox,
+    source: Source,
     options: ConsumerOptions,
     mut stopping: watch::Receiver<bool>,
 ) {
+    let store = &source.store;
     let working: Working = Arc::default();
     let (finished, to_settle) = mpsc::unbounded_channel();
-    let settler = tokio::spawn(settle(Arc::clone(&store), Arc::clone(&working), to_settle));
+    let settler = tokio::spawn(settle(Arc::clone(store), Arc::clone(&working), to_settle));
     let name = options.name.as_str();
     // First what this consumer had read before it stopped.
     let mut after: Option<String> = None;
@@ -234,7 +251,7 @@ async fn consume<H: EventHandler, C: PortalClients>(
             Ok(entries) if entries.is_empty() => break,
             Ok(entries) => {
                 after = entries.last().map(|entry| entry.id.clone());
-                submit_all(&pipeline, &store, entries, &working, &finished).await;
+                submit_all(&pipeline, &source, entries, &working, &finished).await;
             }
             Err(error) => pause_after(&error, &mut stopping).await,
         }
@@ -261,7 +278,7 @@ async fn consume<H: EventHandler, C: PortalClients>(
                             "took idle inbox entries of another replica"
                         );
                     }
-                    submit_all(&pipeline, &store, entries, &working, &finished).await;
+                    submit_all(&pipeline, &source, entries, &working, &finished).await;
                 }
                 Err(error) => pause_after(&error, &mut stopping).await,
             }
@@ -272,7 +289,7 @@ async fn consume<H: EventHandler, C: PortalClients>(
             _ = stopping.changed() => break,
         };
         match read {
-            Ok(entries) => submit_all(&pipeline, &store, entries, &working, &finished).await,
+            Ok(entries) => submit_all(&pipeline, &source, entries, &working, &finished).await,
             Err(error) => pause_after(&error, &mut stopping).await,
         }
     }
@@ -328,13 +345,20 @@ async fn pause_after(error: &InboxError, stopping: &mut watch::Receiver<bool>) {
 
 async fn submit_all<H: EventHandler, C: PortalClients>(
     pipeline: &Inbound<H, C>,
-    store: &SharedInbox,
+    source: &Source,
     entries: Vec<InboxEntry>,
     working: &Working,
     finished: &Finished,
 ) {
+    let store = &source.store;
+    let mut tickets = FuturesUnordered::new();
     for entry in entries {
-        let event = match decode(&entry.payload) {
+        let appended_here = source
+            .handoff
+            .as_ref()
+            .and_then(|handoff| handoff.take(&entry.id));
+        let decoded = appended_here.map_or_else(|| decode(&entry.payload), Ok);
+        let event = match decoded {
             Ok(event) => event,
             Err(reason) => {
                 tracing::error!(entry = %untrusted(&entry.id), reason = %untrusted(&reason), "an inbox entry cannot be decoded; moving it to the failed list");
@@ -353,14 +377,22 @@ async fn submit_all<H: EventHandler, C: PortalClients>(
             .await;
         let Ok(ticket) = submitted else {
             // Shut down: the entry stays pending for the next start.
-            return;
+            break;
         };
-        let (finished, id) = (finished.clone(), entry.id);
-        tokio::spawn(async move {
-            // The settler outlives every sender: this cannot fail.
-            let _ = finished.send((id, ticket.await));
-        });
+        let id = entry.id;
+        tickets.push(async move { (id, ticket.await) });
     }
+    if tickets.is_empty() {
+        return;
+    }
+    // One task per read batch (not per entry) passes the outcomes on as they come.
+    let finished = finished.clone();
+    tokio::spawn(async move {
+        while let Some(settled) = tickets.next().await {
+            // The settler outlives every sender: this cannot fail.
+            let _ = finished.send(settled);
+        }
+    });
 }
 
 fn decode(payload: &str) -> Result<Event, String> {

@@ -78,6 +78,8 @@ mod confirm;
 mod dedup;
 pub(crate) mod durable;
 mod handler;
+#[cfg_attr(not(feature = "server"), allow(dead_code))] // filled by the receiver (`server`)
+pub(crate) mod handoff;
 mod key;
 mod options;
 mod report;

@@ -56,11 +56,12 @@ use secrecy::ExposeSecret;
 use crate::log_text::{untrusted, REFUSED_REQUESTS};
 
 use crate::inbound::durable::SharedInbox;
+use crate::inbound::handoff::Handoff;
 use crate::inbound::{ConsumerOptions, DedupKey, Inbound, InboundOptions};
 pub use crate::inbound::{
     DeliveryReport, EventHandler, HandlerError, PortalClients, SentMessage, SentMessages,
 };
-use imconnector_transport::inbox::InboxStore;
+use imconnector_transport::inbox::{Appended, InboxStore};
 pub use tokens::{ApplicationTokens, SingleToken, TokenMap};
 
 /// The default limit on an event body: far above any event the portal sends (a message
@@ -85,8 +86,9 @@ pub struct EventReceiver<H, T, C = Client> {
 struct Shared<H, T, C> {
     tokens: T,
     pipeline: Inbound<H, C>,
-    /// With a durable inbox, where verified events go before the answer.
-    inbox: Option<SharedInbox>,
+    /// With a durable inbox, where verified events go before the answer, and where the
+    /// appended events wait, decoded, for this process's consumer.
+    inbox: Option<(SharedInbox, Arc<Handoff>)>,
 }
 
 impl<H: EventHandler, T: ApplicationTokens> EventReceiver<H, T> {
@@ -174,8 +176,9 @@ impl<H: EventHandler, T: ApplicationTokens, C: PortalClients> EventReceiver<H, T
             .confirm_with(self.confirm_with)
             .build();
         let inbox = self.inbox.map(|(store, consumer)| {
-            pipeline.consume_shared(Arc::clone(&store), consumer);
-            store
+            let handoff = Arc::new(Handoff::default());
+            pipeline.consume_shared(Arc::clone(&store), consumer, Some(Arc::clone(&handoff)));
+            (store, handoff)
         });
         let shared = Arc::new(Shared {
             tokens: self.tokens,
@@ -236,12 +239,21 @@ async fn receive<H: EventHandler, T: ApplicationTokens, C: PortalClients>(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok());
-    if let Some(inbox) = &shared.inbox {
+    if let Some((inbox, handoff)) = &shared.inbox {
         return match verify_and_keep(&shared.tokens, content_type, &body).await {
-            Ok((key, member_id, payload)) => {
-                match inbox.append(key.as_str(), &member_id, &payload).await {
+            Ok(Kept {
+                key,
+                event,
+                payload,
+            }) => {
+                let member_id = &event.auth().member_id;
+                match inbox.append(key.as_str(), member_id, &payload).await {
+                    Ok(Appended::Added(id)) => {
+                        handoff.keep(id, event);
+                        (StatusCode::OK, "OK")
+                    }
                     // A duplicate was stored before: answered like the first.
-                    Ok(_appended) => (StatusCode::OK, "OK"),
+                    Ok(_) => (StatusCode::OK, "OK"),
                     Err(error) => {
                         tracing::error!(error = %untrusted(&error), "cannot append an event to the inbox; answering 503");
                         (StatusCode::SERVICE_UNAVAILABLE, "inbox unavailable")
@@ -277,24 +289,35 @@ fn refuse(rejection: Rejection) -> (StatusCode, &'static str) {
     (rejection.status(), text)
 }
 
-/// Verifies and decodes like [`verify_event`], and returns what the durable inbox keeps: the
-/// event's key, its portal, and the verified body as JSON with the application token replaced
-/// (it was checked; it is not stored).
+/// A verified event on its way to the durable inbox.
+struct Kept {
+    key: DedupKey,
+    /// Decoded from the payload's value (its application token replaced too).
+    event: Event,
+    /// The verified body as JSON with the application token replaced (it was checked; it is
+    /// not stored).
+    payload: String,
+}
+
+/// Verifies and decodes like [`verify_event`], and returns what the durable inbox keeps.
 async fn verify_and_keep<T: ApplicationTokens>(
     tokens: &T,
     content_type: Option<&str>,
     body: &[u8],
-) -> Result<(DedupKey, imconnector_transport::MemberId, String), Rejection> {
+) -> Result<Kept, Rejection> {
     let mut value = verified_value(tokens, content_type, body).await?;
-    let event = decode(value.clone())?;
     if let Some(token) = value.pointer_mut("/auth/application_token") {
         *token = serde_json::Value::String(VERIFIED_TOKEN.to_owned());
     }
-    Ok((
-        DedupKey::of(&event),
-        event.auth().member_id.clone(),
-        value.to_string(),
-    ))
+    // Written before the decode consumes the value (no copy of the tree): the decode still
+    // refuses a malformed event before anything is appended.
+    let payload = value.to_string();
+    let event = decode(value)?;
+    Ok(Kept {
+        key: DedupKey::of(&event),
+        event,
+        payload,
+    })
 }
 
 /// What the durable inbox stores in place of a verified event's application token.
