@@ -387,13 +387,39 @@ fn parse_base(what: &str, text: &str) -> Result<Url, Error> {
 
 /// The HTTP client used unless the builder was given one.
 fn default_http_client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
-    let builder = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         // 302 "portal moved" must be re-POSTed, not turned into a GET: done by hand.
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect_timeout);
+    if !system_proxy_possible(|name| std::env::var_os(name)) {
+        // The same client: where no proxy is configured, reqwest's system proxy would never
+        // be used, yet it checks `NO_PROXY` against every request's host (an address parse
+        // per call, measured in the overhead bench).
+        builder = builder.no_proxy();
+    }
     with_roots(builder)?
         .build()
         .map_err(|error| Error::config(format!("cannot create the HTTP client: {error}")))
+}
+
+/// Whether reqwest's system proxy could send a request through a proxy: on Linux and the
+/// other platforms without a system proxy setting, only when the environment names one (the
+/// variables reqwest reads when the client is built); on macOS and Windows, always (their
+/// system settings count too).
+fn system_proxy_possible(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
+    if cfg!(any(target_os = "macos", target_os = "windows")) {
+        return true;
+    }
+    [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+    ]
+    .iter()
+    .any(|name| env(name).is_some_and(|value| !value.is_empty()))
 }
 
 /// The roots the TLS features ask for. reqwest 0.13 trusts the platform's verifier by default;
@@ -416,4 +442,39 @@ fn with_roots(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder,
     }
     #[cfg(not(feature = "rustls-webpki-roots"))]
     Ok(builder)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::system_proxy_possible;
+    use std::ffi::OsString;
+
+    #[test]
+    fn the_system_proxy_is_kept_whenever_the_environment_names_one() {
+        let with = |set: &'static [(&'static str, &'static str)]| {
+            system_proxy_possible(move |name| {
+                set.iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| OsString::from(value))
+            })
+        };
+        let desktop = cfg!(any(target_os = "macos", target_os = "windows"));
+        assert_eq!(with(&[]), desktop, "nothing set");
+        assert_eq!(with(&[("NO_PROXY", "*"), ("HTTP_PROXY", "")]), desktop);
+        for name in [
+            "ALL_PROXY",
+            "all_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+        ] {
+            assert!(
+                system_proxy_possible(
+                    |asked| (asked == name).then(|| OsString::from("http://proxy:3128"))
+                ),
+                "{name}"
+            );
+        }
+    }
 }
