@@ -48,6 +48,45 @@ pub struct Figures {
     pub memory_rate: f64,
     /// Events a second through the durable pipeline (POST to acknowledged).
     pub durable_rate: f64,
+    /// CPU of this process (the receiver, the pipeline and the POSTing client) per event,
+    /// in memory.
+    pub memory_cpu: Duration,
+    /// The same through the durable pipeline.
+    pub durable_cpu: Duration,
+    /// redis-server's CPU per event through the durable pipeline.
+    pub redis_cpu: Duration,
+}
+
+/// User plus system CPU time of this whole process so far.
+fn process_cpu() -> Result<Duration, SetupError> {
+    use nix::sys::resource::{getrusage, UsageWho};
+    use nix::sys::time::TimeValLike;
+    let usage = getrusage(UsageWho::RUSAGE_SELF)?;
+    let micros = usage.user_time().num_microseconds() + usage.system_time().num_microseconds();
+    Ok(Duration::from_micros(
+        u64::try_from(micros).unwrap_or_default(),
+    ))
+}
+
+/// redis-server's user plus system CPU time so far (`INFO cpu`).
+async fn redis_cpu(backend: &RedisBackend) -> Result<Duration, SetupError> {
+    let info: String = imconnector_redis::redis::cmd("INFO")
+        .arg("cpu")
+        .query_async(&mut backend.connection())
+        .await?;
+    let seconds: f64 = info
+        .lines()
+        .filter_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            matches!(name, "used_cpu_sys" | "used_cpu_user")
+                .then(|| value.trim().parse::<f64>().ok())?
+        })
+        .sum();
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+fn per_event(spent: Duration, events: u64) -> Duration {
+    spent / u32::try_from(events.max(1)).unwrap_or(u32::MAX)
 }
 
 #[derive(Clone, Default)]
@@ -136,10 +175,12 @@ pub fn run(latency_posts: usize, events: u64) -> Result<Figures, SetupError> {
         let (router, memory_pipeline) =
             EventReceiver::new(SingleToken::new(token.clone()), memory.clone()).build();
         let memory_url = serve(router).await?;
+        let cpu_before = process_cpu()?;
         let memory_rate = throughput(&http, &memory_url, &body, 1, events, || {
             Ok(memory.0.load(Ordering::Relaxed) >= events)
         })
         .await?;
+        let memory_cpu = per_event(process_cpu()? - cpu_before, events);
         memory_pipeline.shutdown(Duration::from_secs(10)).await;
 
         // The durable one.
@@ -157,6 +198,7 @@ pub fn run(latency_posts: usize, events: u64) -> Result<Figures, SetupError> {
         .await?;
         let handled_before = durable.0.load(Ordering::Relaxed);
         let backlog = store.clone();
+        let (cpu_before, redis_before) = (process_cpu()?, redis_cpu(&backend).await?);
         let durable_rate = {
             let started = Instant::now();
             throughput(&http, &durable_url, &body, 2_000_000, events, || {
@@ -169,6 +211,8 @@ pub fn run(latency_posts: usize, events: u64) -> Result<Figures, SetupError> {
             }
             events as f64 / started.elapsed().as_secs_f64()
         };
+        let durable_cpu = per_event(process_cpu()? - cpu_before, events);
+        let redis_cpu = per_event(redis_cpu(&backend).await? - redis_before, events);
 
         // POST to 200, one at a time.
         let mut latencies = Vec::with_capacity(latency_posts);
@@ -189,6 +233,9 @@ pub fn run(latency_posts: usize, events: u64) -> Result<Figures, SetupError> {
             events,
             memory_rate,
             durable_rate,
+            memory_cpu,
+            durable_cpu,
+            redis_cpu,
         };
         clean(&backend, &prefix).await?;
         Ok(figures)

@@ -14,6 +14,8 @@
 use std::{future::Future, time::Duration};
 
 use futures::future::try_join_all;
+use nix::sys::resource::{getrusage, Usage, UsageWho};
+use nix::sys::time::TimeValLike;
 
 use imconnector_api::ids::LineId;
 use imconnector_api::methods::GetConnectorStatus;
@@ -48,6 +50,10 @@ pub struct Figures {
     pub floor: Spent,
     /// The floor's time with the SDK's HTTP settings.
     pub floor_like_sdk: Spent,
+    /// Bytes of one `Client::call` future (what every call in flight keeps and moves).
+    pub sdk_future_bytes: usize,
+    /// Bytes of one call future of the floor with the SDK's HTTP settings.
+    pub floor_future_bytes: usize,
 }
 
 impl Figures {
@@ -209,6 +215,8 @@ pub fn run(plan: Plan) -> Result<Figures, SetupError> {
             sdk: Spent::default(),
             floor: Spent::default(),
             floor_like_sdk: Spent::default(),
+            sdk_future_bytes: std::mem::size_of_val(&client.call(&request)),
+            floor_future_bytes: std::mem::size_of_val(&floor_like_sdk.call()),
         };
         for _ in 0..plan.rounds {
             let watch = Stopwatch::start()?;
@@ -258,17 +266,38 @@ pub fn profile(client: Profiled, calls: u64, in_flight: u64) -> Result<(), Setup
         let sdk = access.client(RateLimit::Off)?;
         Portal::connect(&sdk, 1).await?;
         let request = GetConnectorStatus::new(connector(), LineId::new(1)?);
+        let before = getrusage(UsageWho::RUSAGE_THREAD)?;
         let floor = match client {
             Profiled::Sdk => {
-                return calls_in_flight(calls, in_flight, || sdk_call(&sdk, &request)).await
+                calls_in_flight(calls, in_flight, || sdk_call(&sdk, &request)).await?;
+                report_usage(&before, calls)?;
+                return Ok(());
             }
             Profiled::Floor => Floor::new(&access, false)?,
             Profiled::FloorLikeSdk => Floor::new(&access, true)?,
             Profiled::FloorWithTimer => Floor::with_timer(&access)?,
         };
-        calls_in_flight(calls, in_flight, || floor.call()).await
+        calls_in_flight(calls, in_flight, || floor.call()).await?;
+        report_usage(&before, calls)
     })?;
     drop(runtime);
     drop(portal);
+    Ok(())
+}
+
+/// Prints to stderr what the measuring thread spent per call since `before`: user and system
+/// time, context switches and page faults (they split a CPU difference the instruction counts
+/// do not show).
+fn report_usage(before: &Usage, calls: u64) -> Result<(), SetupError> {
+    let after = getrusage(UsageWho::RUSAGE_THREAD)?;
+    let per = |a: i64, b: i64| (a - b) as f64 / calls.max(1) as f64;
+    eprintln!(
+        "per call: user {:.2} µs, system {:.2} µs, voluntary switches {:.3}, involuntary {:.3}, minor faults {:.3}",
+        per(after.user_time().num_microseconds(), before.user_time().num_microseconds()),
+        per(after.system_time().num_microseconds(), before.system_time().num_microseconds()),
+        per(after.voluntary_context_switches(), before.voluntary_context_switches()),
+        per(after.involuntary_context_switches(), before.involuntary_context_switches()),
+        per(after.minor_page_faults(), before.minor_page_faults()),
+    );
     Ok(())
 }

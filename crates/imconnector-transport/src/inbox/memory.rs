@@ -1,6 +1,6 @@
 //! [`MemoryInbox`]: the [`InboxStore`] model in one process.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -30,6 +30,9 @@ struct State {
     /// Read and not acknowledged: by whom, touched when.
     pending: HashMap<u64, (String, Instant)>,
     seen: HashMap<String, Instant>,
+    /// The keys of `seen` in the order remembered, which is the order they expire in (one
+    /// time to live for all): expiring looks only at the oldest, not at every key.
+    seen_order: VecDeque<(Instant, String)>,
     failed: Vec<(InboxEntry, String)>,
 }
 
@@ -87,6 +90,20 @@ fn parse_id(id: &str) -> Result<u64, InboxError> {
 }
 
 impl State {
+    fn forget_expired(&mut self, now: Instant) {
+        while let Some((expiry, _)) = self.seen_order.front() {
+            if *expiry > now {
+                break;
+            }
+            if let Some((expiry, key)) = self.seen_order.pop_front() {
+                // Only the mark this entry made: a key seen again after expiring has a newer one.
+                if self.seen.get(&key) == Some(&expiry) {
+                    self.seen.remove(&key);
+                }
+            }
+        }
+    }
+
     fn entry(&self, id: u64) -> Option<InboxEntry> {
         self.entries.get(&id).map(|stored| {
             InboxEntry::new(
@@ -126,11 +143,13 @@ impl InboxStore for MemoryInbox {
         let appended = {
             let mut state = self.state();
             let now = Instant::now();
-            state.seen.retain(|_, expiry| *expiry > now);
+            state.forget_expired(now);
             if state.seen.contains_key(key) {
                 Appended::Duplicate
             } else {
-                state.seen.insert(key.to_owned(), now + self.dedup_ttl);
+                let expiry = now + self.dedup_ttl;
+                state.seen.insert(key.to_owned(), expiry);
+                state.seen_order.push_back((expiry, key.to_owned()));
                 state.next_id += 1;
                 let id = state.next_id;
                 state.entries.insert(
@@ -273,6 +292,35 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_key_is_remembered_for_its_time_to_live_and_forgotten_after() {
+        let inbox = MemoryInbox::with_dedup_ttl(Duration::from_secs(60));
+        let member = MemberId::from("m");
+        let append = |key: &'static str| {
+            let (inbox, member) = (&inbox, &member);
+            async move { inbox.append(key, member, "{}").await.unwrap() }
+        };
+        assert!(matches!(append("a").await, Appended::Added(_)));
+        tokio::time::advance(Duration::from_secs(30)).await;
+        assert!(matches!(append("b").await, Appended::Added(_)));
+        assert_eq!(append("a").await, Appended::Duplicate);
+        tokio::time::advance(Duration::from_secs(31)).await;
+        // `a` expired, `b` (30 s younger) not yet.
+        assert!(matches!(append("a").await, Appended::Added(_)));
+        assert_eq!(append("b").await, Appended::Duplicate);
+        assert_eq!(append("a").await, Appended::Duplicate, "remembered anew");
+        tokio::time::advance(Duration::from_secs(30)).await;
+        assert!(matches!(append("b").await, Appended::Added(_)));
+        assert_eq!(append("a").await, Appended::Duplicate);
+        let state = inbox.state();
+        assert_eq!(state.seen.len(), 2);
+        assert_eq!(
+            state.seen_order.len(),
+            2,
+            "expired marks are dropped, not kept"
+        );
+    }
 
     #[tokio::test(start_paused = true)]
     async fn entries_are_read_once_pending_until_acked_and_claimed_when_idle() {

@@ -310,8 +310,14 @@ async fn verify_and_keep<T: ApplicationTokens>(
         *token = serde_json::Value::String(VERIFIED_TOKEN.to_owned());
     }
     // Written before the decode consumes the value (no copy of the tree): the decode still
-    // refuses a malformed event before anything is appended.
-    let payload = value.to_string();
+    // refuses a malformed event before anything is appended. Sized from the body, which the
+    // JSON rarely outgrows, so the text is written without growing its buffer step by step.
+    let mut payload = Vec::with_capacity(body.len() + body.len() / 4);
+    serde_json::to_writer(&mut payload, &value)
+        .map_err(|error| Rejection::Malformed(error.to_string()))?;
+    // serde_json writes UTF-8 only.
+    let payload =
+        String::from_utf8(payload).map_err(|error| Rejection::Malformed(error.to_string()))?;
     let event = decode(value)?;
     Ok(Kept {
         key: DedupKey::of(&event),
