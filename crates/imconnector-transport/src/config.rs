@@ -410,17 +410,20 @@ fn system_proxy_possible(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> bo
     if cfg!(any(target_os = "macos", target_os = "windows")) {
         return true;
     }
-    [
-        "ALL_PROXY",
-        "all_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-    ]
-    .iter()
-    .any(|name| env(name).is_some_and(|value| !value.is_empty()))
+    PROXY_VARIABLES
+        .iter()
+        .any(|name| env(name).is_some_and(|value| !value.is_empty()))
 }
+
+/// The variables that name a proxy for reqwest's system proxy (`NO_PROXY` only excludes).
+const PROXY_VARIABLES: [&str; 6] = [
+    "ALL_PROXY",
+    "all_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+];
 
 /// The roots the TLS features ask for. reqwest 0.13 trusts the platform's verifier by default;
 /// `rustls-webpki-roots` alone replaces it with Mozilla's roots, both features merge them.
@@ -446,7 +449,7 @@ fn with_roots(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder,
 
 #[cfg(test)]
 mod tests {
-    use super::system_proxy_possible;
+    use super::{system_proxy_possible, PROXY_VARIABLES};
     use std::ffi::OsString;
 
     #[test]
@@ -461,14 +464,7 @@ mod tests {
         let desktop = cfg!(any(target_os = "macos", target_os = "windows"));
         assert_eq!(with(&[]), desktop, "nothing set");
         assert_eq!(with(&[("NO_PROXY", "*"), ("HTTP_PROXY", "")]), desktop);
-        for name in [
-            "ALL_PROXY",
-            "all_proxy",
-            "HTTPS_PROXY",
-            "https_proxy",
-            "HTTP_PROXY",
-            "http_proxy",
-        ] {
+        for name in PROXY_VARIABLES {
             assert!(
                 system_proxy_possible(
                     |asked| (asked == name).then(|| OsString::from("http://proxy:3128"))
