@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
 use imconnector_api::events::Event;
 use imconnector_api::ids::MemberId;
 use imconnector_transport::inbox::{Appended, InboxEntry, InboxError, InboxStore};
@@ -25,7 +26,7 @@ use imconnector_transport::InvalidRequest;
 use tokio::sync::{mpsc, watch};
 
 use super::handoff::Handoff;
-use super::{DedupKey, EventHandler, Inbound, Outcome, PortalClients};
+use super::{DedupKey, EventHandler, Inbound, Outcome, PortalClients, Ticket};
 use crate::log_text::untrusted;
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -193,8 +194,8 @@ impl ConsumerOptions {
 /// The entries this consumer has submitted and not yet acknowledged.
 type Working = Arc<Mutex<HashSet<String>>>;
 
-/// Entries whose ticket resolved, on their way to the acknowledging task.
-type Finished = mpsc::UnboundedSender<(String, Outcome)>;
+/// Submitted entries and their tickets, on their way to the acknowledging task.
+type Finished = mpsc::UnboundedSender<(String, Ticket)>;
 
 /// At most this many finished entries are settled in one round of the acknowledging task.
 const SETTLED_PER_ROUND: usize = 1_000;
@@ -293,48 +294,74 @@ async fn consume<H: EventHandler, C: PortalClients>(
             Err(error) => pause_after(&error, &mut stopping).await,
         }
     }
-    // Stopping: the pipeline drains; acknowledge what finishes (the settler ends once every
-    // ticket resolved and dropped its sender).
+    // Stopping: the pipeline drains; acknowledge what finishes (the settler ends once this
+    // sender is gone and every ticket it was given resolved).
     drop(finished);
     if settler.await.is_err() {
         tracing::error!("the inbox's acknowledging task panicked");
     }
 }
 
-/// Acknowledges (or moves aside) the entries whose tickets resolved: all that finished since
-/// the previous round in one [`ack_all`](InboxStore::ack_all). An entry is forgotten from
-/// `working` only after that, so it is touched until acknowledged.
+/// Waits for the tickets of the submitted entries and acknowledges (or moves aside) the
+/// entries whose tickets resolved: all that finished since the previous round in one
+/// [`ack_all`](InboxStore::ack_all). An entry is forgotten from `working` only after that, so it
+/// is touched until acknowledged. Ends once the consumer stopped sending and every ticket
+/// resolved.
 async fn settle(
     store: SharedInbox,
     working: Working,
-    mut to_settle: mpsc::UnboundedReceiver<(String, Outcome)>,
+    mut to_settle: mpsc::UnboundedReceiver<(String, Ticket)>,
 ) {
+    let mut waiting = FuturesUnordered::new();
+    let mut incoming = Vec::new();
     let mut round = Vec::new();
-    while to_settle.recv_many(&mut round, SETTLED_PER_ROUND).await > 0 {
-        let mut handled = Vec::new();
-        let mut done = Vec::new();
-        for (id, outcome) in round.drain(..) {
-            match outcome {
-                Outcome::Handled | Outcome::Duplicate => handled.push(id),
-                Outcome::Failed(failure) => {
-                    if let Err(error) = store.fail(&id, &failure.to_string()).await {
-                        tracing::warn!(error = %untrusted(&error), entry = %untrusted(&id), "cannot move a failed inbox entry aside; it will be handled again");
-                    }
-                    done.push(id);
+    let mut open = true;
+    while open || !waiting.is_empty() {
+        tokio::select! {
+            received = to_settle.recv_many(&mut incoming, SETTLED_PER_ROUND), if open => {
+                open = received > 0;
+                for (id, ticket) in incoming.drain(..) {
+                    waiting.push(async move { (id, ticket.await) });
                 }
-                // Another submission of it reports, and forgets it.
-                Outcome::AlreadyQueued => {}
-                // The process stops: the entry stays pending for a replica.
-                Outcome::Abandoned => done.push(id),
+                continue;
+            }
+            Some(settled) = waiting.next(), if !waiting.is_empty() => round.push(settled),
+        }
+        // What else finished meanwhile goes in the same round.
+        while round.len() < SETTLED_PER_ROUND {
+            match waiting.next().now_or_never() {
+                Some(Some(settled)) => round.push(settled),
+                _ => break,
             }
         }
-        if let Err(error) = store.ack_all(&handled).await {
-            tracing::warn!(error = %untrusted(&error), count = handled.len(), "cannot acknowledge inbox entries; they will be handled again");
+        settle_round(&store, &working, &mut round).await;
+    }
+}
+
+async fn settle_round(store: &SharedInbox, working: &Working, round: &mut Vec<(String, Outcome)>) {
+    let mut handled = Vec::new();
+    let mut done = Vec::new();
+    for (id, outcome) in round.drain(..) {
+        match outcome {
+            Outcome::Handled | Outcome::Duplicate => handled.push(id),
+            Outcome::Failed(failure) => {
+                if let Err(error) = store.fail(&id, &failure.to_string()).await {
+                    tracing::warn!(error = %untrusted(&error), entry = %untrusted(&id), "cannot move a failed inbox entry aside; it will be handled again");
+                }
+                done.push(id);
+            }
+            // Another submission of it reports, and forgets it.
+            Outcome::AlreadyQueued => {}
+            // The process stops: the entry stays pending for a replica.
+            Outcome::Abandoned => done.push(id),
         }
-        let mut working = working.lock().unwrap_or_else(PoisonError::into_inner);
-        for id in handled.iter().chain(&done) {
-            working.remove(id);
-        }
+    }
+    if let Err(error) = store.ack_all(&handled).await {
+        tracing::warn!(error = %untrusted(&error), count = handled.len(), "cannot acknowledge inbox entries; they will be handled again");
+    }
+    let mut working = working.lock().unwrap_or_else(PoisonError::into_inner);
+    for id in handled.iter().chain(&done) {
+        working.remove(id);
     }
 }
 
@@ -351,7 +378,6 @@ async fn submit_all<H: EventHandler, C: PortalClients>(
     finished: &Finished,
 ) {
     let store = &source.store;
-    let mut tickets = FuturesUnordered::new();
     for entry in entries {
         let appended_here = source
             .handoff
@@ -379,20 +405,9 @@ async fn submit_all<H: EventHandler, C: PortalClients>(
             // Shut down: the entry stays pending for the next start.
             break;
         };
-        let id = entry.id;
-        tickets.push(async move { (id, ticket.await) });
+        // The settler runs until this consumer stops sending: this cannot fail.
+        let _ = finished.send((entry.id, ticket));
     }
-    if tickets.is_empty() {
-        return;
-    }
-    // One task per read batch (not per entry) passes the outcomes on as they come.
-    let finished = finished.clone();
-    tokio::spawn(async move {
-        while let Some(settled) = tickets.next().await {
-            // The settler outlives every sender: this cannot fail.
-            let _ = finished.send(settled);
-        }
-    });
 }
 
 fn decode(payload: &str) -> Result<Event, String> {
