@@ -220,7 +220,7 @@ impl InboxStore for RedisInbox {
         let added: Option<String> = self
             .scripts
             .inbox_append
-            .key(format!("{}{key}", self.seen_prefix))
+            .key([&*self.seen_prefix, key].concat())
             .key(&*self.stream)
             .arg(millis(self.dedup_ttl))
             .arg(key)

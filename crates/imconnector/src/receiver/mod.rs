@@ -306,7 +306,9 @@ async fn verify_and_keep<T: ApplicationTokens>(
     body: &[u8],
 ) -> Result<Kept, Rejection> {
     let mut value = verified_value(tokens, content_type, body).await?;
-    if let Some(token) = value.pointer_mut("/auth/application_token") {
+    // Two lookups, not `pointer_mut`, which unescapes each step of the path into a new string.
+    let auth = value.get_mut("auth");
+    if let Some(token) = auth.and_then(|auth| auth.get_mut("application_token")) {
         *token = serde_json::Value::String(VERIFIED_TOKEN.to_owned());
     }
     // Written before the decode consumes the value (no copy of the tree): the decode still

@@ -98,6 +98,29 @@ async fn an_event_is_stored_before_the_200_and_removed_once_handled() {
 
     assert_eq!(post(&url, reply_body(1)).await, 200);
     assert_eq!(inbox.len(), 1, "stored when the portal got its answer");
+    // Stored as the verified event without its application token (checked, never kept).
+    let started = tokio::time::Instant::now();
+    let stored = loop {
+        let read = InboxStore::pending(&*inbox, "replica-1", None, 10)
+            .await
+            .expect("readable");
+        if !read.is_empty() {
+            break read;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the consumer never read the entry"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(
+        !stored[0].payload.contains(APP_TOKEN),
+        "{}",
+        stored[0].payload
+    );
+    assert!(stored[0]
+        .payload
+        .contains(r#""application_token":"verified""#));
     // The same event again is answered 200 and stored once.
     assert_eq!(post(&url, reply_body(1)).await, 200);
     assert_eq!(inbox.len(), 1);
