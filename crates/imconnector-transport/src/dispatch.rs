@@ -193,6 +193,29 @@ impl Shared {
         attempt: u32,
         request_id: &str,
     ) -> Next {
+        // The usual answer, a success envelope, is settled here; everything else out of line
+        // (`judge_other`), which keeps the instructions every call runs close together.
+        if let Attempt::Answer { status, body, .. } = &outcome {
+            if let Some(response) = crate::envelope_text::read_success(body) {
+                self.pacer.observe(call.method, response.time.as_ref());
+                return Next::Done(Ok((response, *status)));
+            }
+        }
+        self.judge_other(call, outcome, credentials, attempt, request_id)
+    }
+
+    /// [`judge`](Self::judge) for every outcome but a success envelope: failures, errors,
+    /// bodies that are no envelope.
+    #[cold]
+    #[inline(never)]
+    fn judge_other(
+        &self,
+        call: &Call<'_>,
+        outcome: Attempt,
+        credentials: Option<&Snapshot>,
+        attempt: u32,
+        request_id: &str,
+    ) -> Next {
         // Drawn only when needed: a success, the common case, costs no random number.
         let backoff = || self.retry.backoff(attempt);
         let outcome_unknown = |source: Error| Error::OutcomeUnknown {
