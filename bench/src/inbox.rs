@@ -18,6 +18,7 @@ use imconnector::receiver::{EventHandler, EventReceiver, HandlerError, SingleTok
 use imconnector_redis::RedisBackend;
 
 use crate::intake::{numbered, sample};
+use crate::measure::process_cpu;
 use crate::portal::SetupError;
 
 /// Where the Redis URL comes from.
@@ -55,17 +56,6 @@ pub struct Figures {
     pub durable_cpu: Duration,
     /// redis-server's CPU per event through the durable pipeline.
     pub redis_cpu: Duration,
-}
-
-/// User plus system CPU time of this whole process so far.
-fn process_cpu() -> Result<Duration, SetupError> {
-    use nix::sys::resource::{getrusage, UsageWho};
-    use nix::sys::time::TimeValLike;
-    let usage = getrusage(UsageWho::RUSAGE_SELF)?;
-    let micros = usage.user_time().num_microseconds() + usage.system_time().num_microseconds();
-    Ok(Duration::from_micros(
-        u64::try_from(micros).unwrap_or_default(),
-    ))
 }
 
 /// redis-server's user plus system CPU time so far (`INFO cpu`).

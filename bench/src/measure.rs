@@ -11,7 +11,19 @@ use nix::sys::time::TimeValLike;
 /// # Errors
 /// When the kernel refuses `getrusage` (not expected on Linux).
 pub fn thread_cpu() -> Result<Duration, nix::Error> {
-    let usage = getrusage(UsageWho::RUSAGE_THREAD)?;
+    cpu_of(UsageWho::RUSAGE_THREAD)
+}
+
+/// User plus system CPU time the whole process (every thread) has used so far.
+///
+/// # Errors
+/// When the kernel refuses `getrusage` (not expected on Linux).
+pub fn process_cpu() -> Result<Duration, nix::Error> {
+    cpu_of(UsageWho::RUSAGE_SELF)
+}
+
+fn cpu_of(who: UsageWho) -> Result<Duration, nix::Error> {
+    let usage = getrusage(who)?;
     let micros = usage.user_time().num_microseconds() + usage.system_time().num_microseconds();
     Ok(Duration::from_micros(
         u64::try_from(micros).unwrap_or_default(),
