@@ -1,10 +1,11 @@
 //! [`RedisInbox`]: the durable inbox of online events, a Redis Stream with a consumer group.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use imconnector_transport::inbox::{
-    Appended, InboxEntry, InboxError, InboxStore, DEFAULT_DEDUP_TTL,
+    Appended, AppendedAndRead, InboxEntry, InboxError, InboxStore, DEFAULT_DEDUP_TTL,
 };
 use imconnector_transport::MemberId;
 use redis::aio::ConnectionManager;
@@ -33,8 +34,11 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// event is appended once; entries that failed for good go to `<prefix>:{inbox}:failed` with
 /// their reason (the newest 10,000 are kept).
 ///
-/// Appending is one script (mark the key, add the entry) and so is acknowledging (`XACK` and
-/// `XDEL` of all the entries given to [`ack_all`](InboxStore::ack_all)); reads are
+/// Appending is one script (mark the key, add the entry; [`append_and_read`](InboxStore::append_and_read),
+/// which the receiver uses, also reads the oldest unread entry for the appending consumer with
+/// `XREADGROUP`, which is the new one unless older ones were never read) and so is
+/// acknowledging (`XACK` and `XDEL` of all the entries given to
+/// [`ack_all`](InboxStore::ack_all)); reads are
 /// `XREADGROUP`, the takeover of a dead replica's entries `XAUTOCLAIM`, and a live replica's
 /// [`touch`](InboxStore::touch) resets its entries' idle time with `XCLAIM` only while they are
 /// still its own. Blocking reads would hold the shared multiplexed connection, so a read polls
@@ -189,21 +193,54 @@ fn failed(action: &'static str) -> impl FnOnce(redis::RedisError) -> InboxError 
 
 /// The entry of a stream item; `None` for an entry deleted meanwhile (no fields). The fields
 /// are taken out of the reply, not copied: the payload is the event's whole body.
-fn entry(mut item: StreamId) -> Option<InboxEntry> {
+fn entry(item: StreamId) -> Option<InboxEntry> {
+    entry_of(item.id, item.map)
+}
+
+/// [`entry`] of an id and its fields.
+fn entry_of(id: String, mut map: HashMap<String, redis::Value>) -> Option<InboxEntry> {
     let mut field = |name: &str| {
-        item.map
-            .remove(name)
+        map.remove(name)
             .and_then(|value| redis::from_redis_value::<String>(value).ok())
     };
     let key = field("key")?;
     let member = field("member")?;
     let payload = field("payload")?;
-    Some(InboxEntry::new(
-        item.id,
-        key,
-        MemberId::from(member),
-        payload,
-    ))
+    Some(InboxEntry::new(id, key, MemberId::from(member), payload))
+}
+
+/// The reply of `inbox_append_read.lua`: false (a duplicate), `[id]` (the new entry read),
+/// `[id, false]` (none read) or `[id, older_id, older_fields]` (an older entry read instead).
+fn appended_and_read(reply: redis::Value) -> Result<AppendedAndRead, InboxError> {
+    let malformed = || InboxError::new("redis answered the inbox's append in another shape", None);
+    let parts = match reply {
+        redis::Value::Nil => return Ok(AppendedAndRead::Duplicate),
+        redis::Value::Array(parts) => parts,
+        _ => return Err(malformed()),
+    };
+    let mut parts = parts.into_iter();
+    let id: String = parts
+        .next()
+        .and_then(|id| redis::from_redis_value(id).ok())
+        .ok_or_else(malformed)?;
+    let (older_id, older_fields) = match (parts.next(), parts.next()) {
+        (None, _) => return Ok(AppendedAndRead::Read(id)),
+        (Some(redis::Value::Nil), _) => return Ok(AppendedAndRead::Stored { id, older: None }),
+        (Some(older_id), Some(fields)) => (older_id, fields),
+        (Some(_), None) => return Err(malformed()),
+    };
+    let older_id: String = redis::from_redis_value(older_id).map_err(|_| malformed())?;
+    let redis::Value::Array(fields) = older_fields else {
+        return Err(malformed());
+    };
+    let mut map = HashMap::new();
+    let mut fields = fields.into_iter();
+    while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
+        let name: String = redis::from_redis_value(name).map_err(|_| malformed())?;
+        map.insert(name, value);
+    }
+    let older = entry_of(older_id, map);
+    Ok(AppendedAndRead::Stored { id, older })
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -236,6 +273,35 @@ impl InboxStore for RedisInbox {
             }
             None => Appended::Duplicate,
         })
+    }
+
+    async fn append_and_read(
+        &self,
+        key: &str,
+        member_id: &MemberId,
+        payload: &str,
+        consumer: &str,
+    ) -> Result<AppendedAndRead, InboxError> {
+        let reply: redis::Value = self
+            .scripts
+            .inbox_append_read
+            .key([&*self.seen_prefix, key].concat())
+            .key(&*self.stream)
+            .arg(millis(self.dedup_ttl))
+            .arg(key)
+            .arg(member_id.as_str())
+            .arg(payload)
+            .arg(GROUP)
+            .arg(consumer)
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(failed("append to the inbox"))?;
+        let appended = appended_and_read(reply)?;
+        if matches!(appended, AppendedAndRead::Stored { .. }) {
+            // Left for a read: wake this process's consumer.
+            self.appended.notify_waiters();
+        }
+        Ok(appended)
     }
 
     async fn read(

@@ -12,7 +12,7 @@ use imconnector::events::Event;
 use imconnector::inbound::{ConsumerOptions, DedupKey, Inbound, SentMessages};
 use imconnector::prelude::{EventHandler, HandlerError};
 use imconnector_redis::RedisInbox;
-use imconnector_transport::inbox::{Appended, InboxEntry, InboxError, InboxStore};
+use imconnector_transport::inbox::{Appended, AppendedAndRead, InboxEntry, InboxError, InboxStore};
 use imconnector_transport::MemberId;
 use serde_json::json;
 
@@ -301,6 +301,78 @@ async fn ack_all_removes_every_entry_given_and_only_those() {
     store.ack_all(&[]).await.expect("nothing to do");
     assert_eq!(pending_count(&url, &prefix, store.stream_key()).await, 0);
     assert_eq!(store.backlog().await.expect("answers"), 0);
+    clean(
+        &backend(&url, &prefix, Duration::from_secs(5)).await,
+        &prefix,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn append_and_read_reads_the_new_entry_unless_an_older_one_was_never_read() {
+    let Some(url) = redis_url() else { return };
+    let prefix = unique_prefix("inbox-append-read");
+    let store = inbox(&url, &prefix).await;
+    let member = MemberId::from(MEMBER);
+    let (first_key, first_payload) = reply(1, 1);
+    let appended = store
+        .append_and_read(first_key.as_str(), &member, &first_payload, "appender")
+        .await
+        .expect("appended");
+    let AppendedAndRead::Read(first) = appended else {
+        panic!("the new entry is read for the appending consumer: {appended:?}");
+    };
+    let pending = store.pending("appender", None, 10).await.expect("read");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].id, first);
+    assert_eq!(pending[0].payload, first_payload);
+    assert!(store
+        .read("other", 10, Duration::ZERO)
+        .await
+        .expect("read")
+        .is_empty());
+
+    // An entry nobody read yet goes first: it is read in place of the new one.
+    let (unread_key, unread_payload) = reply(2, 2);
+    let Appended::Added(unread) = store
+        .append(unread_key.as_str(), &member, &unread_payload)
+        .await
+        .expect("appended")
+    else {
+        panic!("stored");
+    };
+    let (new_key, new_payload) = reply(3, 3);
+    let appended = store
+        .append_and_read(new_key.as_str(), &member, &new_payload, "appender")
+        .await
+        .expect("appended");
+    let AppendedAndRead::Stored { id, older } = appended else {
+        panic!("the older entry is read instead: {appended:?}");
+    };
+    let older = older.expect("the older entry");
+    assert_eq!(older.id, unread);
+    assert_eq!(older.key, unread_key.as_str());
+    assert_eq!(older.member_id, member);
+    assert_eq!(older.payload, unread_payload);
+    let pending: Vec<String> = store
+        .pending("appender", None, 10)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|entry| entry.id)
+        .collect();
+    assert_eq!(pending, [first, unread]);
+    let read = store.read("other", 10, Duration::ZERO).await.expect("read");
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].id, id, "the new entry is left for a read");
+
+    assert_eq!(
+        store
+            .append_and_read(first_key.as_str(), &member, &first_payload, "appender")
+            .await
+            .expect("answered"),
+        AppendedAndRead::Duplicate
+    );
     clean(
         &backend(&url, &prefix, Duration::from_secs(5)).await,
         &prefix,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{Appended, InboxEntry, InboxError, InboxStore, DEFAULT_DEDUP_TTL};
+use super::{Appended, AppendedAndRead, InboxEntry, InboxError, InboxStore, DEFAULT_DEDUP_TTL};
 use crate::MemberId;
 
 /// Keeps the inbox in this process: for tests, and replicas sharing one `Arc` of it. **A crash
@@ -133,6 +133,37 @@ impl State {
     }
 }
 
+impl MemoryInbox {
+    /// Deduplicates and stores an event under the state's lock; the new entry's number.
+    fn store(
+        &self,
+        state: &mut State,
+        key: &str,
+        member_id: &MemberId,
+        payload: &str,
+    ) -> Option<u64> {
+        let now = Instant::now();
+        state.forget_expired(now);
+        if state.seen.contains_key(key) {
+            return None;
+        }
+        let expiry = now + self.dedup_ttl;
+        state.seen.insert(key.to_owned(), expiry);
+        state.seen_order.push_back((expiry, key.to_owned()));
+        state.next_id += 1;
+        let id = state.next_id;
+        state.entries.insert(
+            id,
+            Stored {
+                key: key.to_owned(),
+                member_id: member_id.clone(),
+                payload: payload.to_owned(),
+            },
+        );
+        Some(id)
+    }
+}
+
 impl InboxStore for MemoryInbox {
     fn append(
         &self,
@@ -140,33 +171,44 @@ impl InboxStore for MemoryInbox {
         member_id: &MemberId,
         payload: &str,
     ) -> impl Future<Output = Result<Appended, InboxError>> + Send {
-        let appended = {
-            let mut state = self.state();
-            let now = Instant::now();
-            state.forget_expired(now);
-            if state.seen.contains_key(key) {
-                Appended::Duplicate
-            } else {
-                let expiry = now + self.dedup_ttl;
-                state.seen.insert(key.to_owned(), expiry);
-                state.seen_order.push_back((expiry, key.to_owned()));
-                state.next_id += 1;
-                let id = state.next_id;
-                state.entries.insert(
-                    id,
-                    Stored {
-                        key: key.to_owned(),
-                        member_id: member_id.clone(),
-                        payload: payload.to_owned(),
-                    },
-                );
+        let stored = self.store(&mut self.state(), key, member_id, payload);
+        let appended = match stored {
+            Some(id) => {
+                self.appended.notify_waiters();
                 Appended::Added(id.to_string())
             }
+            None => Appended::Duplicate,
         };
-        if matches!(appended, Appended::Added(_)) {
+        async move { Ok(appended) }
+    }
+
+    fn append_and_read(
+        &self,
+        key: &str,
+        member_id: &MemberId,
+        payload: &str,
+        consumer: &str,
+    ) -> impl Future<Output = Result<AppendedAndRead, InboxError>> + Send {
+        let result = {
+            let mut state = self.state();
+            match self.store(&mut state, key, member_id, payload) {
+                None => AppendedAndRead::Duplicate,
+                Some(id) => {
+                    let oldest_unread = state.take_unread(consumer, 1).pop();
+                    match oldest_unread {
+                        Some(read) if read.id == id.to_string() => AppendedAndRead::Read(read.id),
+                        older => AppendedAndRead::Stored {
+                            id: id.to_string(),
+                            older,
+                        },
+                    }
+                }
+            }
+        };
+        if matches!(result, AppendedAndRead::Stored { .. }) {
             self.appended.notify_waiters();
         }
-        async move { Ok(appended) }
+        async move { Ok(result) }
     }
 
     fn read(
@@ -362,6 +404,61 @@ mod tests {
         inbox.fail(&claimed[0].id, "broken").await.unwrap();
         assert!(inbox.is_empty());
         assert_eq!(inbox.failed()[0].1, "broken");
+    }
+
+    #[tokio::test]
+    async fn append_and_read_reads_the_new_entry_unless_an_older_one_was_never_read() {
+        let inbox = MemoryInbox::new();
+        let member = MemberId::from("m");
+        let AppendedAndRead::Read(first) = inbox
+            .append_and_read("k1", &member, "{1}", "a")
+            .await
+            .unwrap()
+        else {
+            panic!("the new entry is read for the appending consumer");
+        };
+        assert_eq!(inbox.pending("a", None, 10).await.unwrap()[0].id, first);
+        assert!(inbox
+            .read("b", 10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty());
+
+        // An entry nobody read yet goes first: it is read in place of the new one.
+        let Appended::Added(unread) = inbox.append("k2", &member, "{2}").await.unwrap() else {
+            panic!("stored");
+        };
+        let AppendedAndRead::Stored { id, older } = inbox
+            .append_and_read("k3", &member, "{3}", "a")
+            .await
+            .unwrap()
+        else {
+            panic!("the older entry is read instead");
+        };
+        let older = older.unwrap();
+        assert_eq!(
+            (older.id.as_str(), older.payload.as_str()),
+            (unread.as_str(), "{2}")
+        );
+        let pending: Vec<String> = inbox
+            .pending("a", None, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|entry| entry.id)
+            .collect();
+        assert_eq!(pending, [first, unread]);
+        let read = inbox.read("b", 10, Duration::ZERO).await.unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].id, id, "the new entry is left for a read");
+
+        assert_eq!(
+            inbox
+                .append_and_read("k1", &member, "{1}", "a")
+                .await
+                .unwrap(),
+            AppendedAndRead::Duplicate
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -61,6 +61,27 @@ pub enum Appended {
     Duplicate,
 }
 
+/// What [`InboxStore::append_and_read`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AppendedAndRead {
+    /// The entry was stored under this id and is already pending for the consumer, as if it
+    /// had [`read`](InboxStore::read) it: the consumer handles and acknowledges it.
+    Read(String),
+    /// The entry was stored under `id` and left for a later [`read`](InboxStore::read). `older`,
+    /// when set, is an entry stored earlier and never read, which became pending for the
+    /// consumer in its place (the store hands out its oldest unread entry first).
+    Stored {
+        /// The new entry's id.
+        id: String,
+        /// An older entry now pending for the consumer.
+        older: Option<InboxEntry>,
+    },
+    /// An event with the same key was appended within the deduplication time to live: nothing
+    /// was stored.
+    Duplicate,
+}
+
 storage_hook_error!(
     /// Why an [`InboxStore`] failed.
     InboxError,
@@ -83,6 +104,30 @@ pub trait InboxStore: Send + Sync + 'static {
         member_id: &MemberId,
         payload: &str,
     ) -> impl Future<Output = Result<Appended, InboxError>> + Send;
+
+    /// [`append`](Self::append)s an event and, in the same step, reads the oldest unread entry
+    /// for `consumer` (the new one, unless older entries were never read), so the replica whose
+    /// receiver stored the event handles it without reading it back. The default appends and
+    /// leaves the entry for [`read`](Self::read) ([`AppendedAndRead::Stored`]).
+    ///
+    /// # Errors
+    /// As [`append`](Self::append).
+    fn append_and_read(
+        &self,
+        key: &str,
+        member_id: &MemberId,
+        payload: &str,
+        consumer: &str,
+    ) -> impl Future<Output = Result<AppendedAndRead, InboxError>> + Send {
+        let _ = consumer;
+        let appended = self.append(key, member_id, payload);
+        async move {
+            Ok(match appended.await? {
+                Appended::Added(id) => AppendedAndRead::Stored { id, older: None },
+                Appended::Duplicate => AppendedAndRead::Duplicate,
+            })
+        }
+    }
 
     /// Up to `max` entries never read by any consumer, now pending for `consumer`, oldest
     /// first; waits up to `wait` for one when there is none.
@@ -170,6 +215,16 @@ impl<S: InboxStore> InboxStore for std::sync::Arc<S> {
         payload: &str,
     ) -> impl Future<Output = Result<Appended, InboxError>> + Send {
         S::append(self, key, member_id, payload)
+    }
+
+    fn append_and_read(
+        &self,
+        key: &str,
+        member_id: &MemberId,
+        payload: &str,
+        consumer: &str,
+    ) -> impl Future<Output = Result<AppendedAndRead, InboxError>> + Send {
+        S::append_and_read(self, key, member_id, payload, consumer)
     }
 
     fn read(

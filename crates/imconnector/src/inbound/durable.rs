@@ -11,21 +11,20 @@
 //! entries that finished while its previous call was out go in one
 //! [`ack_all`](InboxStore::ack_all), so a busy inbox costs far fewer calls than entries.
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use imconnector_api::events::Event;
 use imconnector_api::ids::MemberId;
-use imconnector_transport::inbox::{Appended, InboxEntry, InboxError, InboxStore};
+use imconnector_transport::inbox::{AppendedAndRead, InboxEntry, InboxError, InboxStore};
 use imconnector_transport::InvalidRequest;
 use tokio::sync::{mpsc, watch};
 
-use super::handoff::Handoff;
+use super::local::{feed, Finished, LocalIntake, SharedIntake, Working};
 use super::{DedupKey, EventHandler, Inbound, Outcome, PortalClients, Ticket};
 use crate::log_text::untrusted;
 
@@ -35,12 +34,13 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// for it.
 pub(crate) trait ErasedInbox: Send + Sync + 'static {
     #[cfg_attr(not(feature = "server"), allow(dead_code))] // used by the receiver (`server`)
-    fn append<'a>(
+    fn append_and_read<'a>(
         &'a self,
         key: &'a str,
         member_id: &'a MemberId,
         payload: &'a str,
-    ) -> BoxFuture<'a, Result<Appended, InboxError>>;
+        consumer: &'a str,
+    ) -> BoxFuture<'a, Result<AppendedAndRead, InboxError>>;
     fn read<'a>(
         &'a self,
         consumer: &'a str,
@@ -69,13 +69,16 @@ pub(crate) trait ErasedInbox: Send + Sync + 'static {
 }
 
 impl<S: InboxStore> ErasedInbox for S {
-    fn append<'a>(
+    fn append_and_read<'a>(
         &'a self,
         key: &'a str,
         member_id: &'a MemberId,
         payload: &'a str,
-    ) -> BoxFuture<'a, Result<Appended, InboxError>> {
-        Box::pin(InboxStore::append(self, key, member_id, payload))
+        consumer: &'a str,
+    ) -> BoxFuture<'a, Result<AppendedAndRead, InboxError>> {
+        Box::pin(InboxStore::append_and_read(
+            self, key, member_id, payload, consumer,
+        ))
     }
     fn read<'a>(
         &'a self,
@@ -191,12 +194,6 @@ impl ConsumerOptions {
     }
 }
 
-/// The entries this consumer has submitted and not yet acknowledged.
-type Working = Arc<Mutex<HashSet<String>>>;
-
-/// Submitted entries and their tickets, on their way to the acknowledging task.
-type Finished = mpsc::UnboundedSender<(String, Ticket)>;
-
 /// At most this many finished entries are settled in one round of the acknowledging task.
 const SETTLED_PER_ROUND: usize = 1_000;
 
@@ -207,56 +204,72 @@ impl<H: EventHandler, C: PortalClients> Inbound<H, C> {
     ///
     /// Call it inside a Tokio runtime.
     pub fn consume<S: InboxStore>(&self, store: S, options: ConsumerOptions) {
-        self.consume_shared(Arc::new(store), options, None);
+        self.consume_shared(Arc::new(store), options);
     }
 
-    /// [`consume`](Self::consume), taking the events this process appended from `handoff`
-    /// (already decoded) rather than decoding their payloads again.
+    /// [`consume`](Self::consume), also taking the entries this process's receiver appends
+    /// through the returned intake (see [`super::local`]).
     pub(crate) fn consume_shared(
         &self,
         store: SharedInbox,
         options: ConsumerOptions,
-        handoff: Option<Arc<Handoff>>,
-    ) {
+    ) -> SharedIntake {
         let stopping = self.inner.stopping();
-        let source = Source { store, handoff };
-        let task = tokio::spawn(consume(self.clone(), source, options, stopping));
+        let (intake, queued) = LocalIntake::new(options.name.clone());
+        let intake = Arc::new(intake);
+        let (finished, to_settle) = mpsc::unbounded_channel();
+        let settler = tokio::spawn(settle(
+            Arc::clone(&store),
+            Arc::clone(intake.working()),
+            to_settle,
+        ));
+        let feeder = tokio::spawn(feed(
+            self.clone(),
+            queued,
+            finished.clone(),
+            stopping.clone(),
+        ));
+        let source = Source {
+            store,
+            intake: Arc::clone(&intake),
+        };
+        let tasks = Tasks {
+            finished,
+            settler,
+            feeder,
+        };
+        let task = tokio::spawn(consume(self.clone(), source, options, tasks, stopping));
         self.inner.add_consumer(task);
+        intake
     }
 }
 
 /// Where a consumer's entries come from: the inbox, and the events this process appended to it.
 struct Source {
     store: SharedInbox,
-    handoff: Option<Arc<Handoff>>,
+    intake: SharedIntake,
+}
+
+/// The consumer's helper tasks, and its sender of finished entries to the acknowledging one.
+struct Tasks {
+    finished: Finished,
+    settler: tokio::task::JoinHandle<()>,
+    feeder: tokio::task::JoinHandle<()>,
 }
 
 async fn consume<H: EventHandler, C: PortalClients>(
     pipeline: Inbound<H, C>,
     source: Source,
     options: ConsumerOptions,
+    tasks: Tasks,
     mut stopping: watch::Receiver<bool>,
 ) {
     let store = &source.store;
-    let working: Working = Arc::default();
-    let (finished, to_settle) = mpsc::unbounded_channel();
-    let settler = tokio::spawn(settle(Arc::clone(store), Arc::clone(&working), to_settle));
+    let working = source.intake.working();
+    let finished = &tasks.finished;
     let name = options.name.as_str();
     // First what this consumer had read before it stopped.
-    let mut after: Option<String> = None;
-    loop {
-        if *stopping.borrow() {
-            break;
-        }
-        match store.pending(name, after.as_deref(), options.batch).await {
-            Ok(entries) if entries.is_empty() => break,
-            Ok(entries) => {
-                after = entries.last().map(|entry| entry.id.clone());
-                submit_all(&pipeline, &source, entries, &working, &finished).await;
-            }
-            Err(error) => pause_after(&error, &mut stopping).await,
-        }
-    }
+    submit_pending(&pipeline, &source, &options, finished, &mut stopping).await;
     let claim_every = options.min_idle / 4;
     let mut last_claim: Option<tokio::time::Instant> = None;
     while !*stopping.borrow() {
@@ -279,7 +292,7 @@ async fn consume<H: EventHandler, C: PortalClients>(
                             "took idle inbox entries of another replica"
                         );
                     }
-                    submit_all(&pipeline, &source, entries, &working, &finished).await;
+                    submit_all(&pipeline, &source, entries, finished).await;
                 }
                 Err(error) => pause_after(&error, &mut stopping).await,
             }
@@ -290,15 +303,61 @@ async fn consume<H: EventHandler, C: PortalClients>(
             _ = stopping.changed() => break,
         };
         match read {
-            Ok(entries) => submit_all(&pipeline, &source, entries, &working, &finished).await,
+            Ok(entries) => submit_all(&pipeline, &source, entries, finished).await,
             Err(error) => pause_after(&error, &mut stopping).await,
         }
+        if source.intake.take_missed() {
+            submit_pending(&pipeline, &source, &options, finished, &mut stopping).await;
+        }
     }
-    // Stopping: the pipeline drains; acknowledge what finishes (the settler ends once this
-    // sender is gone and every ticket it was given resolved).
+    // Stopping: the pipeline drains; acknowledge what finishes (the settler ends once the
+    // senders are gone and every ticket it was given resolved).
+    let Tasks {
+        finished,
+        settler,
+        feeder,
+    } = tasks;
     drop(finished);
+    if feeder.await.is_err() {
+        tracing::error!("the inbox's feeding task panicked");
+    }
     if settler.await.is_err() {
         tracing::error!("the inbox's acknowledging task panicked");
+    }
+}
+
+/// Submits the entries pending for this consumer that it is not working on: after a restart,
+/// what it had read before; later, entries that became pending for it without reaching it
+/// (see [`super::local`]).
+async fn submit_pending<H: EventHandler, C: PortalClients>(
+    pipeline: &Inbound<H, C>,
+    source: &Source,
+    options: &ConsumerOptions,
+    finished: &Finished,
+    stopping: &mut watch::Receiver<bool>,
+) {
+    let mut after: Option<String> = None;
+    loop {
+        if *stopping.borrow() {
+            break;
+        }
+        match source
+            .store
+            .pending(&options.name, after.as_deref(), options.batch)
+            .await
+        {
+            Ok(entries) if entries.is_empty() => break,
+            Ok(mut entries) => {
+                after = entries.last().map(|entry| entry.id.clone());
+                {
+                    let working = source.intake.working();
+                    let working = working.lock().unwrap_or_else(PoisonError::into_inner);
+                    entries.retain(|entry| !working.contains(&entry.id));
+                }
+                submit_all(pipeline, source, entries, finished).await;
+            }
+            Err(error) => pause_after(&error, stopping).await,
+        }
     }
 }
 
@@ -374,15 +433,12 @@ async fn submit_all<H: EventHandler, C: PortalClients>(
     pipeline: &Inbound<H, C>,
     source: &Source,
     entries: Vec<InboxEntry>,
-    working: &Working,
     finished: &Finished,
 ) {
     let store = &source.store;
+    let working = source.intake.working();
     for entry in entries {
-        let appended_here = source
-            .handoff
-            .as_ref()
-            .and_then(|handoff| handoff.take(&entry.id));
+        let appended_here = source.intake.take_kept(&entry.id);
         let decoded = appended_here.map_or_else(|| decode(&entry.payload), Ok);
         let event = match decoded {
             Ok(event) => event,

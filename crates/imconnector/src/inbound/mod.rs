@@ -79,8 +79,9 @@ mod dedup;
 pub(crate) mod durable;
 mod handler;
 #[cfg_attr(not(feature = "server"), allow(dead_code))] // filled by the receiver (`server`)
-pub(crate) mod handoff;
+mod handoff;
 mod key;
+pub(crate) mod local;
 mod options;
 mod report;
 mod run;

@@ -17,7 +17,9 @@
 //! **By default the pipeline holds events in memory: a crash, a kill or a deploy loses those
 //! it holds** (the portal never sends them again). To keep them, put a durable inbox in front
 //! ([`EventReceiver::durable_inbox`]): the receiver then appends each verified event to it
-//! before answering 200.
+//! before answering 200, and in the same step makes it pending for this replica's consumer
+//! ([`InboxStore::append_and_read`](imconnector_transport::inbox::InboxStore::append_and_read)),
+//! which gets the event already decoded instead of reading it back from the store.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -56,12 +58,12 @@ use secrecy::ExposeSecret;
 use crate::log_text::{untrusted, REFUSED_REQUESTS};
 
 use crate::inbound::durable::SharedInbox;
-use crate::inbound::handoff::Handoff;
+use crate::inbound::local::SharedIntake;
 use crate::inbound::{ConsumerOptions, DedupKey, Inbound, InboundOptions};
 pub use crate::inbound::{
     DeliveryReport, EventHandler, HandlerError, PortalClients, SentMessage, SentMessages,
 };
-use imconnector_transport::inbox::{Appended, InboxStore};
+use imconnector_transport::inbox::{AppendedAndRead, InboxStore};
 pub use tokens::{ApplicationTokens, SingleToken, TokenMap};
 
 /// The default limit on an event body: far above any event the portal sends (a message
@@ -86,9 +88,9 @@ pub struct EventReceiver<H, T, C = Client> {
 struct Shared<H, T, C> {
     tokens: T,
     pipeline: Inbound<H, C>,
-    /// With a durable inbox, where verified events go before the answer, and where the
-    /// appended events wait, decoded, for this process's consumer.
-    inbox: Option<(SharedInbox, Arc<Handoff>)>,
+    /// With a durable inbox, where verified events go before the answer, and how the
+    /// appended events reach this process's consumer.
+    inbox: Option<(SharedInbox, SharedIntake)>,
 }
 
 impl<H: EventHandler, T: ApplicationTokens> EventReceiver<H, T> {
@@ -176,9 +178,8 @@ impl<H: EventHandler, T: ApplicationTokens, C: PortalClients> EventReceiver<H, T
             .confirm_with(self.confirm_with)
             .build();
         let inbox = self.inbox.map(|(store, consumer)| {
-            let handoff = Arc::new(Handoff::default());
-            pipeline.consume_shared(Arc::clone(&store), consumer, Some(Arc::clone(&handoff)));
-            (store, handoff)
+            let intake = pipeline.consume_shared(Arc::clone(&store), consumer);
+            (store, intake)
         });
         let shared = Arc::new(Shared {
             tokens: self.tokens,
@@ -239,17 +240,27 @@ async fn receive<H: EventHandler, T: ApplicationTokens, C: PortalClients>(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok());
-    if let Some((inbox, handoff)) = &shared.inbox {
+    if let Some((inbox, intake)) = &shared.inbox {
         return match verify_and_keep(&shared.tokens, content_type, &body).await {
             Ok(Kept {
                 key,
                 event,
                 payload,
             }) => {
-                let member_id = &event.auth().member_id;
-                match inbox.append(key.as_str(), member_id, &payload).await {
-                    Ok(Appended::Added(id)) => {
-                        handoff.keep(id, event);
+                let member_id = event.auth().member_id.clone();
+                let appended = inbox
+                    .append_and_read(key.as_str(), &member_id, &payload, intake.consumer())
+                    .await;
+                match appended {
+                    Ok(AppendedAndRead::Read(id)) => {
+                        intake.hand_over(id, key, member_id, event);
+                        (StatusCode::OK, "OK")
+                    }
+                    Ok(AppendedAndRead::Stored { id, older }) => {
+                        intake.keep(id, event);
+                        if older.is_some() {
+                            intake.missed_one();
+                        }
                         (StatusCode::OK, "OK")
                     }
                     // A duplicate was stored before: answered like the first.

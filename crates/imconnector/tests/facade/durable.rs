@@ -10,7 +10,9 @@ use imconnector::events::Event;
 use imconnector::inbound::{ConsumerOptions, DedupKey, SentMessages};
 use imconnector::prelude::*;
 use imconnector::receiver::SingleToken;
-use imconnector::transport::inbox::{Appended, InboxEntry, InboxError, InboxStore, MemoryInbox};
+use imconnector::transport::inbox::{
+    Appended, AppendedAndRead, InboxEntry, InboxError, InboxStore, MemoryInbox,
+};
 use imconnector::transport::MemberId;
 use serde_json::json;
 use tokio::sync::{mpsc, Semaphore};
@@ -339,4 +341,91 @@ async fn events_that_finish_while_an_acknowledgement_is_out_are_acknowledged_tog
         calls.len() <= 3,
         "the other nine in one or two calls, not one each: {calls:?}"
     );
+}
+
+/// A memory inbox whose reads find nothing: only what the receiver's appends make pending for
+/// the consumer reaches it.
+struct NoReads(Arc<MemoryInbox>);
+
+impl InboxStore for NoReads {
+    async fn append(
+        &self,
+        key: &str,
+        member: &MemberId,
+        payload: &str,
+    ) -> Result<Appended, InboxError> {
+        self.0.append(key, member, payload).await
+    }
+    async fn append_and_read(
+        &self,
+        key: &str,
+        member: &MemberId,
+        payload: &str,
+        consumer: &str,
+    ) -> Result<AppendedAndRead, InboxError> {
+        self.0.append_and_read(key, member, payload, consumer).await
+    }
+    async fn read(&self, _: &str, _: usize, wait: Duration) -> Result<Vec<InboxEntry>, InboxError> {
+        tokio::time::sleep(wait).await;
+        Ok(Vec::new())
+    }
+    async fn pending(
+        &self,
+        name: &str,
+        after: Option<&str>,
+        max: usize,
+    ) -> Result<Vec<InboxEntry>, InboxError> {
+        self.0.pending(name, after, max).await
+    }
+    async fn claim(&self, _: &str, _: Duration, _: usize) -> Result<Vec<InboxEntry>, InboxError> {
+        Ok(Vec::new())
+    }
+    async fn touch(&self, name: &str, ids: &[String]) -> Result<(), InboxError> {
+        self.0.touch(name, ids).await
+    }
+    async fn ack(&self, id: &str) -> Result<(), InboxError> {
+        self.0.ack(id).await
+    }
+    async fn fail(&self, id: &str, reason: &str) -> Result<(), InboxError> {
+        self.0.fail(id, reason).await
+    }
+}
+
+#[tokio::test]
+async fn an_older_entry_read_in_place_of_the_new_one_is_handled_too() {
+    let inbox = Arc::new(MemoryInbox::new());
+    // Stored before and never read (another replica appended it and died, say).
+    let older = json!({
+        "event": "ONIMCONNECTORMESSAGEADD",
+        "data": {
+            "CONNECTOR": "acme_chat",
+            "LINE": "1",
+            "MESSAGES": [{
+                "im": {"chat_id": "7", "message_id": "100"},
+                "message": {"text": "hello"},
+                "chat": {"id": "chat-1"},
+            }],
+        },
+        "auth": {"domain": "d.bitrix24.com", "member_id": MEMBER, "application_token": "verified"},
+    });
+    let older_key = format!("{MEMBER}:ONIMCONNECTORMESSAGEADD:100");
+    inbox
+        .append(&older_key, &MemberId::from(MEMBER), &older.to_string())
+        .await
+        .expect("stored");
+    let (handler, gate, mut seen) = gated();
+    gate.add_permits(10);
+    let (router, pipeline) = EventReceiver::new(SingleToken::new(APP_TOKEN), handler)
+        .durable_inbox(NoReads(Arc::clone(&inbox)), consumer("replica-1"))
+        .build();
+    let url = serve(router).await;
+    // The append reads the older entry for this consumer, not the new one.
+    assert_eq!(post(&url, reply_body(1)).await, 200);
+    let handled = tokio::time::timeout(PATIENCE, seen.recv())
+        .await
+        .expect("the older entry is handled")
+        .expect("open");
+    assert_eq!(handled, older_key);
+    until(|| inbox.len() == 1).await;
+    assert!(pipeline.shutdown(PATIENCE).await.is_complete());
 }
