@@ -202,11 +202,12 @@ fn redirected(call: &Call<'_>, http_status: u16, location: String) -> Error {
 /// Appends `"auth": token` to the parameters' JSON object text. Last, because PHP keeps the last
 /// of duplicate keys, so nothing in the parameters can replace the credential.
 fn with_auth(params: &str, token: &str) -> Result<Vec<u8>, serde_json::Error> {
+    // JSON's whitespace is ASCII.
     let inner = params
-        .trim()
+        .trim_ascii()
         .strip_prefix('{')
         .and_then(|rest| rest.strip_suffix('}'))
-        .map_or("", str::trim);
+        .map_or("", str::trim_ascii);
     // One buffer, sized for the usual token (no escapes), written in place.
     let mut body = Vec::with_capacity(inner.len() + token.len() + 12);
     body.push(b'{');

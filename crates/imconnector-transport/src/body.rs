@@ -66,7 +66,7 @@ pub(crate) fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
         value
             .split(';')
             .next()
-            .is_some_and(|media| media.trim().eq_ignore_ascii_case("text/html"))
+            .is_some_and(|media| media.trim_ascii().eq_ignore_ascii_case("text/html"))
     });
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     declared || body.trim_ascii_start().first() == Some(&b'<')

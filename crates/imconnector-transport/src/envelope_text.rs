@@ -22,8 +22,10 @@ struct Members<'a> {
     result: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
     error: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    time: Option<&'a RawValue>,
+    /// Read in the same pass: a `time` that is not an object (or `null`) fails the whole
+    /// envelope over to the general path, which reads it as it always did.
+    #[serde(default)]
+    time: Option<TimeObject>,
     #[serde(borrow, default, deserialize_with = "present")]
     total: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
@@ -55,22 +57,32 @@ pub(crate) fn read_success(body: &[u8]) -> Option<TextResponse> {
     };
     Some(Response {
         result: result.to_owned(),
-        time: time.and_then(read_time),
+        time: time.map(|TimeObject(time)| time.into_time()),
         total: number(total),
         next: number(next),
     })
 }
 
-/// [`Time::from_value`] of the text, without a `Value` for the usual block.
-fn read_time(raw: &RawValue) -> Option<Time> {
-    let text = raw.get();
-    if text.starts_with('{') {
-        if let Ok(wire) = serde_json::from_str::<WireTime>(text) {
-            return Some(wire.into_time());
-        }
+/// A `time` block that is an object (serde reads a struct from a JSON array too).
+struct TimeObject(WireTime);
+
+impl<'de> Deserialize<'de> for TimeObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(TimeObjectVisitor)
     }
-    // A duplicate key or an odd shape: the general reading decides.
-    Time::from_value(&serde_json::from_str(text).ok()?)
+}
+
+struct TimeObjectVisitor;
+
+impl<'de> Visitor<'de> for TimeObjectVisitor {
+    type Value = TimeObject;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, entries: A) -> Result<Self::Value, A::Error> {
+        WireTime::deserialize(serde::de::value::MapAccessDeserializer::new(entries)).map(TimeObject)
+    }
 }
 
 /// The `time` block's members, each read as leniently as [`Time::from_value`] reads it.
@@ -211,9 +223,10 @@ mod tests {
             json!({"start": u64::MAX, "finish": -5, "operating": "nope"}),
         ];
         for block in blocks {
-            let text = serde_json::to_string(&block).expect("serialises");
-            let raw = RawValue::from_string(text).expect("valid JSON");
-            assert_eq!(read_time(&raw), Time::from_value(&block), "{block}");
+            let body =
+                serde_json::to_vec(&json!({"result": 1, "time": block})).expect("serialises");
+            let read = read_success(&body).expect("a success envelope");
+            assert_eq!(read.time, Time::from_value(&block), "{block}");
         }
     }
 
@@ -226,5 +239,11 @@ mod tests {
         assert!(read_success(br#"{"result": 1, "result": 2}"#).is_none());
         assert!(read_success(br#"{"total": 1}"#).is_none());
         assert!(read_success(br#"{"result": 1} x"#).is_none());
+        // A `time` that is not an object, or with a member twice: the general path reads it.
+        assert!(read_success(br#"{"result": 1, "time": [1]}"#).is_none());
+        assert!(read_success(br#"{"result": 1, "time": {"start": 1, "start": 2}}"#).is_none());
+        assert!(
+            read_success(br#"{"result": 1, "time": null}"#).is_some_and(|read| read.time.is_none())
+        );
     }
 }

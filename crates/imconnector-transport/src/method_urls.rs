@@ -1,10 +1,7 @@
 //! The URL of each method on the portal's REST base, joined once: `Url::join` parses the
 //! whole URL, and a client calls the same few methods over and over.
 
-use std::{
-    collections::HashMap,
-    sync::{Mutex, PoisonError},
-};
+use std::sync::{Mutex, PoisonError};
 
 use url::Url;
 
@@ -22,7 +19,9 @@ pub(crate) struct MethodUrls {
 #[derive(Default)]
 struct Cached {
     base: String,
-    urls: HashMap<String, Url>,
+    /// By method name: a list, not a hash map, since a client calls a handful of methods and
+    /// every call looks here (hashing the name cost more than the scan).
+    urls: Vec<(String, Url)>,
 }
 
 impl MethodUrls {
@@ -34,14 +33,14 @@ impl MethodUrls {
             cached.base.clear();
             cached.base.push_str(base.as_str());
         }
-        if let Some(url) = cached.urls.get(method) {
+        if let Some((_, url)) = cached.urls.iter().find(|(known, _)| known == method) {
             return Ok(url.clone());
         }
         let url = base.join(method)?;
         if cached.urls.len() >= CAPACITY {
             cached.urls.clear();
         }
-        cached.urls.insert(method.to_owned(), url.clone());
+        cached.urls.push((method.to_owned(), url.clone()));
         Ok(url)
     }
 }

@@ -10,7 +10,6 @@
 
 use std::{
     borrow::Cow,
-    collections::HashMap,
     sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
@@ -78,7 +77,9 @@ pub(crate) struct Pacer {
     /// Waiters take turns (tokio's mutex is FIFO), so a burst of callers queues in order instead
     /// of all polling the limiter at every tick.
     turn: tokio::sync::Mutex<()>,
-    operating: Mutex<HashMap<String, Operating>>,
+    /// By method (lower-case): a list, not a hash map, since a client calls a handful of
+    /// methods and every call looks here twice (hashing the name cost more than the scan).
+    operating: Mutex<Vec<(String, Operating)>>,
     operating_limit: Option<f64>,
 }
 
@@ -101,7 +102,7 @@ impl Pacer {
             push_back: Mutex::new(None),
             shared,
             turn: tokio::sync::Mutex::new(()),
-            operating: Mutex::new(HashMap::new()),
+            operating: Mutex::new(Vec::new()),
             operating_limit: operating_limit.map(|limit| limit.as_secs_f64()),
         }
     }
@@ -252,25 +253,21 @@ impl Pacer {
             observed: Instant::now(),
         };
         let key = method_key(method);
-        let mut map = lock(&self.operating);
-        match map.get_mut(key.as_ref()) {
-            Some(known) => *known = operating,
-            None => {
-                map.insert(key.into_owned(), operating);
-            }
+        let mut known = lock(&self.operating);
+        match find(&mut known, &key) {
+            Some(state) => *state = operating,
+            None => known.push((key.into_owned(), operating)),
         }
     }
 
     /// How long until the method's operating-time window resets, if the portal told us.
     pub(crate) fn until_reset(&self, method: &str) -> Option<Duration> {
-        lock(&self.operating)
-            .get(method_key(method).as_ref())?
-            .until_reset()
+        find(&mut lock(&self.operating), &method_key(method))?.until_reset()
     }
 
     fn operating_wait(&self, method: &str) -> Option<Duration> {
         let limit = self.operating_limit?;
-        let state = *lock(&self.operating).get(method_key(method).as_ref())?;
+        let state = *find(&mut lock(&self.operating), &method_key(method))?;
         if state.seconds < limit * OPERATING_SLOWDOWN_SHARE {
             return None;
         }
@@ -278,8 +275,17 @@ impl Pacer {
     }
 
     fn forget(&self, method: &str) {
-        lock(&self.operating).remove(method_key(method).as_ref());
+        let key = method_key(method);
+        lock(&self.operating).retain(|(known, _)| *known != *key);
     }
+}
+
+/// The operating-time state of method `key`, if the portal reported it.
+fn find<'a>(known: &'a mut [(String, Operating)], key: &str) -> Option<&'a mut Operating> {
+    known
+        .iter_mut()
+        .find(|(method, _)| method == key)
+        .map(|(_, state)| state)
 }
 
 /// The operating-time map's key of a method: its lower-case name, copied only when it is not
