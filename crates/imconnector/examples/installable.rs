@@ -21,6 +21,14 @@
 //! | `IMCONNECTOR_OAUTH_SERVER` | the token endpoint (default `https://oauth.bitrix.info/oauth/token/`) |
 //! | `IMCONNECTOR_LINE` | the open line to connect (default: the first one) |
 //! | `IMCONNECTOR_STATE_DIR` | where installed portals are kept (default `imconnector-state`) |
+//! | `IMCONNECTOR_REDIS_URL` | optional: keep received events in a durable inbox in this Redis (`redis://…`) |
+//! | `IMCONNECTOR_REPLICA` | this replica's name in the inbox's consumer group (default `replica-1`; keep it across restarts) |
+//!
+//! Without `IMCONNECTOR_REDIS_URL` the events' pipeline holds them in memory: a crash or a kill
+//! loses the replies it held (answered 200, not yet handled or confirmed). With it, each event
+//! is in Redis before the portal gets its 200, and a restarted app (same replica name) handles
+//! and confirms what it left. Replies sent while the app is down are refused by nobody and
+//! never resent: only offline events keep those (see the crate README).
 //!
 //! Installed portals, each with the token pair the portal last issued, are kept in files
 //! (a `FilePortalStore`), so a restart serves every portal installed before it (the portal
@@ -32,6 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use imconnector::emulator::{AppSetup, DeliveryOutcome, Emulator};
+use imconnector::inbound::ConsumerOptions;
 use imconnector::install::{AppUrls, Installer};
 use imconnector::portals::{FilePortalStore, KeepAlive, PortalRegistry, PortalStore};
 use imconnector::prelude::*;
@@ -39,6 +48,7 @@ use imconnector::receiver::{DeliveryReport, HandlerError};
 use imconnector::transport::authorization::OAuthServer;
 use imconnector::transport::DEFAULT_OAUTH_SERVER;
 use imconnector::ExposeSecret;
+use imconnector_redis::RedisBackend;
 use tokio::sync::mpsc;
 
 type BoxError = Box<dyn Error + Send + Sync>;
@@ -88,7 +98,7 @@ fn mount(urls: &AppUrls, router: axum::Router) -> Result<axum::Router, BoxError>
 
 async fn real_portal(client_id: String) -> Result<(), BoxError> {
     let env = |name: &str| std::env::var(name).map_err(|_| format!("{name} is not set"));
-    let app = OAuthApp::new(client_id, env("IMCONNECTOR_CLIENT_SECRET")?);
+    let app = OAuthApp::new(client_id.clone(), env("IMCONNECTOR_CLIENT_SECRET")?);
     let urls = AppUrls::new(&env("IMCONNECTOR_PUBLIC_URL")?)?;
     let listen = env("IMCONNECTOR_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
     let oauth_server =
@@ -113,7 +123,18 @@ async fn real_portal(client_id: String) -> Result<(), BoxError> {
         println!("  provisioning of {member_id} still fails: {error}");
     }
     let (handler, mut notes) = Transcript::new();
-    let router = mount(&urls, installer.router(handler))?;
+    let installer = Arc::new(installer);
+    let mut events = installer.event_receiver(handler);
+    if let Ok(redis_url) = env("IMCONNECTOR_REDIS_URL") {
+        let replica = env("IMCONNECTOR_REPLICA").unwrap_or_else(|_| "replica-1".to_owned());
+        let backend = RedisBackend::builder(&client_id)
+            .connect(&redis_url)
+            .await?;
+        events = events.durable_inbox(backend.inbox().await?, ConsumerOptions::new(replica)?);
+        println!("Events are kept in the Redis inbox before each 200.");
+    }
+    let (events, pipeline) = events.build();
+    let router = mount(&urls, installer.router_with_events(events))?;
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     println!("Serving the connector app on {listen}. In the local app's form:");
     println!("  Handler path:               {}", urls.app());
@@ -131,6 +152,12 @@ async fn real_portal(client_id: String) -> Result<(), BoxError> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    // Handles and confirms what was received; with the Redis inbox, what is left stays there
+    // for the next start.
+    let drained = pipeline.shutdown(Duration::from_secs(10)).await;
+    if !drained.is_complete() {
+        println!("{} event(s) not finished at shutdown", drained.unfinished);
+    }
     Ok(())
 }
 

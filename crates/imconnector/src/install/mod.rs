@@ -372,6 +372,10 @@ impl<S: PortalStore> Installer<S> {
     /// The router: `/`, `/install`, `/events`, `/settings`, `/authorize`, `/oauth` (see the
     /// [module docs](self)); `handler` receives the events, and operator messages it reports as
     /// sent are confirmed with the client of their portal.
+    ///
+    /// The events' pipeline holds them in memory: for a durable inbox, or to drain the
+    /// pipeline on shutdown, build the receiver with [`event_receiver`](Self::event_receiver)
+    /// and mount it with [`router_with_events`](Self::router_with_events).
     pub fn router<H: EventHandler>(self, handler: H) -> Router {
         Arc::new(self).shared_router(handler)
     }
@@ -379,10 +383,26 @@ impl<S: PortalStore> Installer<S> {
     /// [`router`](Self::router) for an installer you keep using (e.g. to call
     /// [`provision`](Self::provision)).
     pub fn shared_router<H: EventHandler>(self: Arc<Self>, handler: H) -> Router {
-        let registry = Arc::clone(&self.registry);
-        let events = EventReceiver::new(Arc::clone(&registry), handler)
-            .confirm_deliveries(registry)
-            .router();
+        let events = self.event_receiver(handler).router();
+        self.router_with_events(events)
+    }
+
+    /// The receiver [`router`](Self::router) mounts at `/events`: events checked against the
+    /// registry's application tokens, and the messages `handler` reports as sent confirmed with
+    /// the client of their portal. Add a durable inbox or options, then
+    /// [`build`](EventReceiver::build) it and pass its router to
+    /// [`router_with_events`](Self::router_with_events) (keep its pipeline to drain on
+    /// shutdown).
+    pub fn event_receiver<H: EventHandler>(
+        &self,
+        handler: H,
+    ) -> EventReceiver<H, Arc<PortalRegistry<S>>, Arc<PortalRegistry<S>>> {
+        EventReceiver::new(Arc::clone(&self.registry), handler)
+            .confirm_deliveries(Arc::clone(&self.registry))
+    }
+
+    /// The router with `events` (from [`event_receiver`](Self::event_receiver)) at `/events`.
+    pub fn router_with_events(self: Arc<Self>, events: Router) -> Router {
         let limit = self.body_limit;
         Router::new()
             .route("/", get(routes::app_page::<S>).post(routes::app_page::<S>))

@@ -9,10 +9,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use imconnector::emulator::{AppCredentials, AppSetup, DeliveryOutcome, Emulator};
+use imconnector::inbound::ConsumerOptions;
 use imconnector::install::{AppUrls, Installer};
 use imconnector::portals::{FilePortalStore, PortalRegistry, PortalStore};
 use imconnector::prelude::*;
 use imconnector::transport::authorization::OAuthServer;
+use imconnector::transport::inbox::{Appended, InboxStore, MemoryInbox};
 use imconnector::ExposeSecret;
 use tokio::sync::mpsc;
 
@@ -35,6 +37,17 @@ impl Process {
         address: SocketAddr,
         directory: &Path,
     ) -> Self {
+        Self::start_with(portal, app, address, directory, None).await
+    }
+
+    /// [`start`](Self::start), keeping events in `inbox` before each 200 when given.
+    async fn start_with(
+        portal: &Emulator,
+        app: &AppCredentials,
+        address: SocketAddr,
+        directory: &Path,
+        inbox: Option<Arc<MemoryInbox>>,
+    ) -> Self {
         let urls = urls(address);
         let credentials = OAuthApp::new(&app.client_id, app.client_secret.expose_secret());
         let registry = Arc::new(
@@ -56,7 +69,13 @@ impl Process {
             .expect("the store lists its portals");
         assert!(reconciled.failed.is_empty(), "{:?}", reconciled.failed);
         let (handler, seen) = recorder();
-        let router = axum::Router::new().nest("/bitrix", installer.shared_router(handler));
+        let mut events = installer.event_receiver(handler);
+        if let Some(inbox) = inbox {
+            let consumer = ConsumerOptions::new("replica-1").expect("valid name");
+            events = events.durable_inbox(inbox, consumer);
+        }
+        let (events, _pipeline) = events.build();
+        let router = axum::Router::new().nest("/bitrix", installer.router_with_events(events));
         // Bound before returning, so the portal's next POST finds the process.
         let listener = tokio::net::TcpListener::bind(address)
             .await
@@ -219,5 +238,47 @@ async fn a_half_provisioned_portal_in_the_file_store_is_finished_by_the_next_sta
     customer_writes(&second.registry, &app.member_id, "chat-1").await;
     operator_reply_is_confirmed(&portal, &mut second, "chat-1").await;
     second.kill().await;
+    portal.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_installer_mounts_a_receiver_with_a_durable_inbox() {
+    let (portal, app, address) = portal_and_app().await;
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let inbox = Arc::new(MemoryInbox::new());
+    let mut process = Process::start_with(
+        &portal,
+        &app,
+        address,
+        directory.path(),
+        Some(Arc::clone(&inbox)),
+    )
+    .await;
+    portal.install(&app.client_id).await.expect("install");
+    settle(&portal).await;
+    customer_writes(&process.registry, &app.member_id, "chat-1").await;
+    operator_reply_is_confirmed(&portal, &mut process, "chat-1").await;
+    let confirmed = portal
+        .delivery_statuses()
+        .last()
+        .and_then(|record| record.message_id)
+        .expect("a confirmed message");
+    // The reply went through the inbox: its key is remembered there, and its entry is gone
+    // once handled and confirmed.
+    let key = format!("{}:ONIMCONNECTORMESSAGEADD:{confirmed}", app.member_id);
+    let again = inbox
+        .append(&key, &MemberId::from(&app.member_id), "{}")
+        .await
+        .expect("the memory inbox answers");
+    assert_eq!(again, Appended::Duplicate, "appended by the receiver");
+    let started = tokio::time::Instant::now();
+    while !inbox.is_empty() {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the entry was never acknowledged"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    process.kill().await;
     portal.shutdown().await;
 }
