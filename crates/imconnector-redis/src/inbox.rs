@@ -160,6 +160,25 @@ impl RedisInbox {
             .map_err(RedisBackendError::redis("count the inbox's entries"))
     }
 
+    /// An appending script's call with the keys and arguments both appending scripts take
+    /// first (the key's mark, the stream; the time to live, the key, member_id, the payload).
+    fn appending<'a>(
+        &self,
+        script: &'a redis::Script,
+        key: &str,
+        member_id: &MemberId,
+        payload: &str,
+    ) -> redis::ScriptInvocation<'a> {
+        let mut invocation = script.key([&*self.seen_prefix, key].concat());
+        invocation
+            .key(&*self.stream)
+            .arg(millis(self.dedup_ttl))
+            .arg(key)
+            .arg(member_id.as_str())
+            .arg(payload);
+        invocation
+    }
+
     async fn read_group(
         &self,
         consumer: &str,
@@ -255,14 +274,7 @@ impl InboxStore for RedisInbox {
         payload: &str,
     ) -> Result<Appended, InboxError> {
         let added: Option<String> = self
-            .scripts
-            .inbox_append
-            .key([&*self.seen_prefix, key].concat())
-            .key(&*self.stream)
-            .arg(millis(self.dedup_ttl))
-            .arg(key)
-            .arg(member_id.as_str())
-            .arg(payload)
+            .appending(&self.scripts.inbox_append, key, member_id, payload)
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(failed("append to the inbox"))?;
@@ -283,14 +295,7 @@ impl InboxStore for RedisInbox {
         consumer: &str,
     ) -> Result<AppendedAndRead, InboxError> {
         let reply: redis::Value = self
-            .scripts
-            .inbox_append_read
-            .key([&*self.seen_prefix, key].concat())
-            .key(&*self.stream)
-            .arg(millis(self.dedup_ttl))
-            .arg(key)
-            .arg(member_id.as_str())
-            .arg(payload)
+            .appending(&self.scripts.inbox_append_read, key, member_id, payload)
             .arg(GROUP)
             .arg(consumer)
             .invoke_async(&mut self.connection.clone())
