@@ -2,9 +2,11 @@
 //! acknowledges each once its [`Ticket`](super::Ticket) says it is done.
 //!
 //! At start it reads the entries it had read before a restart (its own pending ones, under the
-//! same consumer name), then new ones; every [`claim_every`](ConsumerOptions::min_idle) it
-//! takes the entries of replicas that stopped touching theirs for
-//! [`min_idle`](ConsumerOptions::min_idle), and touches the ones it still works on.
+//! same consumer name), then new ones; the entries this process's receiver appended come
+//! already pending for it and decoded (see [`super::local`]), and when one of those did not
+//! reach it that way it scans its pending entries again. Every quarter of
+//! [`min_idle`](ConsumerOptions::min_idle) it takes the entries of replicas that stopped
+//! touching theirs for that long, and touches the ones it still works on.
 //! [`Outcome::Handled`] and [`Outcome::Duplicate`] acknowledge an entry,
 //! [`Outcome::Failed`] moves it to the store's failed list; an entry abandoned (the process
 //! stopping) stays pending for the next start or another replica. One task acknowledges: the
