@@ -18,7 +18,7 @@
 //! it holds** (the portal never sends them again). To keep them, put a durable inbox in front
 //! ([`EventReceiver::durable_inbox`]): the receiver then appends each verified event to it
 //! before answering 200, and in the same step makes it pending for this replica's consumer
-//! ([`InboxStore::append_and_read`](imconnector_transport::inbox::InboxStore::append_and_read)),
+//! ([`InboxStore::append_and_read`]),
 //! which gets the event already decoded instead of reading it back from the store.
 //!
 //! ```no_run
