@@ -22,8 +22,7 @@ struct Members<'a> {
     result: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
     error: Option<&'a RawValue>,
-    /// Read in the same pass: a `time` that is not an object (or `null`) fails the whole
-    /// envelope over to the general path, which reads it as it always did.
+    /// Read in the same pass (see [`TimeObject`]).
     #[serde(default)]
     time: Option<TimeObject>,
     #[serde(borrow, default, deserialize_with = "present")]
@@ -57,18 +56,22 @@ pub(crate) fn read_success(body: &[u8]) -> Option<TextResponse> {
     };
     Some(Response {
         result: result.to_owned(),
-        time: time.map(|TimeObject(time)| time.into_time()),
+        time: time
+            .and_then(|TimeObject(time)| time)
+            .map(WireTime::into_time),
         total: number(total),
         next: number(next),
     })
 }
 
-/// A `time` block that is an object (serde reads a struct from a JSON array too).
-struct TimeObject(WireTime);
+/// The envelope's `time` member, read in the envelope's pass exactly as [`Time::from_value`]
+/// reads it: an object gives a [`Time`] (a member given twice: the last one, as a parsed map
+/// keeps it), anything else none.
+struct TimeObject(Option<WireTime>);
 
 impl<'de> Deserialize<'de> for TimeObject {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(TimeObjectVisitor)
+        deserializer.deserialize_any(TimeObjectVisitor)
     }
 }
 
@@ -78,31 +81,103 @@ impl<'de> Visitor<'de> for TimeObjectVisitor {
     type Value = TimeObject;
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("a JSON object")
+        formatter.write_str("any JSON value")
     }
-    fn visit_map<A: MapAccess<'de>>(self, entries: A) -> Result<Self::Value, A::Error> {
-        WireTime::deserialize(serde::de::value::MapAccessDeserializer::new(entries)).map(TimeObject)
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Self::Value, A::Error> {
+        let mut time = WireTime::default();
+        while let Some(member) = entries.next_key::<TimeMember>()? {
+            match member {
+                TimeMember::Start => time.start = entries.next_value()?,
+                TimeMember::Finish => time.finish = entries.next_value()?,
+                TimeMember::Duration => time.duration = entries.next_value()?,
+                TimeMember::Processing => time.processing = entries.next_value()?,
+                TimeMember::DateStart => time.date_start = entries.next_value()?,
+                TimeMember::DateFinish => time.date_finish = entries.next_value()?,
+                TimeMember::OperatingResetAt => time.operating_reset_at = entries.next_value()?,
+                TimeMember::Operating => time.operating = entries.next_value()?,
+                TimeMember::Other => {
+                    entries.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(TimeObject(Some(time)))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(TimeObject(None))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(TimeObject(None))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(TimeObject(None))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(TimeObject(None))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(TimeObject(None))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(TimeObject(None))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
+        while items.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(TimeObject(None))
+    }
+}
+
+/// A member name of the `time` block, read without allocating.
+enum TimeMember {
+    Start,
+    Finish,
+    Duration,
+    Processing,
+    DateStart,
+    DateFinish,
+    OperatingResetAt,
+    Operating,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for TimeMember {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_identifier(TimeMemberVisitor)
+    }
+}
+
+struct TimeMemberVisitor;
+
+impl Visitor<'_> for TimeMemberVisitor {
+    type Value = TimeMember;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a member name")
+    }
+    fn visit_str<E>(self, name: &str) -> Result<Self::Value, E> {
+        Ok(match name {
+            "start" => TimeMember::Start,
+            "finish" => TimeMember::Finish,
+            "duration" => TimeMember::Duration,
+            "processing" => TimeMember::Processing,
+            "date_start" => TimeMember::DateStart,
+            "date_finish" => TimeMember::DateFinish,
+            "operating_reset_at" => TimeMember::OperatingResetAt,
+            "operating" => TimeMember::Operating,
+            _ => TimeMember::Other,
+        })
     }
 }
 
 /// The `time` block's members, each read as leniently as [`Time::from_value`] reads it.
-#[derive(Deserialize)]
+#[derive(Default)]
 struct WireTime {
-    #[serde(default)]
     start: Lenient<f64>,
-    #[serde(default)]
     finish: Lenient<f64>,
-    #[serde(default)]
     duration: Lenient<f64>,
-    #[serde(default)]
     processing: Lenient<f64>,
-    #[serde(default)]
     date_start: Lenient<String>,
-    #[serde(default)]
     date_finish: Lenient<String>,
-    #[serde(default)]
     operating_reset_at: Lenient<f64>,
-    #[serde(default)]
     operating: Lenient<f64>,
 }
 
@@ -239,9 +314,19 @@ mod tests {
         assert!(read_success(br#"{"result": 1, "result": 2}"#).is_none());
         assert!(read_success(br#"{"total": 1}"#).is_none());
         assert!(read_success(br#"{"result": 1} x"#).is_none());
-        // A `time` that is not an object, or with a member twice: the general path reads it.
-        assert!(read_success(br#"{"result": 1, "time": [1]}"#).is_none());
-        assert!(read_success(br#"{"result": 1, "time": {"start": 1, "start": 2}}"#).is_none());
+        // A `time` of any shape is read here, as the general path reads it: not an object, none;
+        // a member twice, the last.
+        assert!(
+            read_success(br#"{"result": 1, "time": [1]}"#).is_some_and(|read| read.time.is_none())
+        );
+        assert!(read_success(br#"{"result": 1, "time": false}"#)
+            .is_some_and(|read| read.time.is_none()));
+        assert_eq!(
+            read_success(br#"{"result": 1, "time": {"start": 1, "start": 2}}"#)
+                .and_then(|read| read.time)
+                .and_then(|time| time.start),
+            Some(2.0)
+        );
         assert!(
             read_success(br#"{"result": 1, "time": null}"#).is_some_and(|read| read.time.is_none())
         );
