@@ -22,6 +22,11 @@ use crate::{
 static REQUEST_ID: reqwest::header::HeaderName =
     reqwest::header::HeaderName::from_static("x-request-id");
 
+/// `application/json`, a constant: a header value made from a `&str` is copied and checked
+/// on every request.
+static APPLICATION_JSON: reqwest::header::HeaderValue =
+    reqwest::header::HeaderValue::from_static("application/json");
+
 /// How many "portal moved" hops one attempt follows.
 const MAX_REDIRECTS: usize = 3;
 
@@ -46,18 +51,9 @@ pub(crate) enum Attempt {
     Refused(Error),
 }
 
-/// Sends the call once, following "portal moved" redirects by re-posting the same body.
-pub(crate) async fn send(
-    shared: &Shared,
-    call: &Call<'_>,
-    credentials: Option<&Snapshot>,
-    request_id: &str,
-) -> Attempt {
-    shared.attempt(call, credentials, request_id).await
-}
-
 impl Shared {
-    async fn attempt(
+    /// Sends the call once, following "portal moved" redirects by re-posting the same body.
+    pub(crate) async fn attempt(
         &self,
         call: &Call<'_>,
         credentials: Option<&Snapshot>,
@@ -68,17 +64,19 @@ impl Shared {
             Err(error) => return Attempt::Refused(error),
         };
         for _ in 0..=MAX_REDIRECTS {
-            let sent = self
+            // Matched at once, not bound: a `Result` kept in a local would keep its room in the
+            // call's state while the body is read.
+            let mut response = match self
                 .http
                 .post(url.clone())
                 .header(reqwest::header::USER_AGENT, self.user_agent.clone())
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .header(reqwest::header::ACCEPT, "application/json")
+                .header(reqwest::header::CONTENT_TYPE, APPLICATION_JSON.clone())
+                .header(reqwest::header::ACCEPT, APPLICATION_JSON.clone())
                 .header(REQUEST_ID.clone(), request_id)
                 .body(body.clone())
                 .send()
-                .await;
-            let response = match sent {
+                .await
+            {
                 Ok(response) => response,
                 Err(error) if error.is_connect() => return Attempt::NotSent(error),
                 Err(error) => return Attempt::MaybeSent(error),
@@ -125,7 +123,7 @@ impl Shared {
                 .get(reqwest::header::CONTENT_TYPE)
                 .and_then(|value| value.to_str().ok());
             let html = content_type.is_some_and(|value| crate::body::is_html(Some(value), b""));
-            return match read_limited(response, self.max_response_size).await {
+            return match read_limited(&mut response, self.max_response_size).await {
                 Ok(body) => Attempt::Answer {
                     status,
                     body,

@@ -20,8 +20,11 @@ pub(crate) enum BodyError {
 /// Reads `response`'s body, at most `limit` bytes: an answer declaring more fails before a
 /// byte is read, one streaming more fails as soon as it passes the cap, so memory stays
 /// bounded by `limit` whatever the server sends.
+///
+/// By reference: the caller's future keeps the response, which would otherwise be stored again
+/// in this one's (an `async fn` keeps its arguments beside its locals).
 pub(crate) async fn read_limited(
-    mut response: reqwest::Response,
+    response: &mut reqwest::Response,
     limit: usize,
 ) -> Result<Bytes, BodyError> {
     let declared = response.content_length();

@@ -7,7 +7,6 @@ use url::Url;
 
 use crate::{
     call::{raw_auth_kind, to_params_text, Call},
-    dispatch,
     envelope::{RawResponse, Response},
     error::Error,
     method::{InvalidRequest, Method},
@@ -80,7 +79,7 @@ impl Client {
             idempotent: M::IDEMPOTENT,
             params,
         };
-        let (response, http_status) = dispatch::execute(&self.inner, call).await?;
+        let (response, http_status) = self.inner.execute(call).await?;
         self.inner.decode_method_result::<M>(http_status, response)
     }
 
@@ -105,7 +104,7 @@ impl Client {
             idempotent: false,
             params: Call::params_text(params),
         };
-        let (response, http_status) = dispatch::execute(&self.inner, call).await?;
+        let (response, http_status) = self.inner.execute(call).await?;
         self.inner
             .decode_value_result(method, http_status, response)
     }

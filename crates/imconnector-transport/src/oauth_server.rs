@@ -320,7 +320,7 @@ impl OAuthServer {
             ("client_secret", self.app.client_secret.expose_secret()),
             (key, secret.expose_secret()),
         ];
-        let response = self
+        let mut response = self
             .http
             .post(self.token_url.clone())
             .timeout(self.timeout)
@@ -342,7 +342,7 @@ impl OAuthServer {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .is_some_and(|value| is_html(Some(value), b""));
-        let body = match read_limited(response, self.max_response_size).await {
+        let body = match read_limited(&mut response, self.max_response_size).await {
             Ok(body) => body,
             Err(BodyError::TooLarge) => {
                 return Err(TokenEndpointError::TooLarge {

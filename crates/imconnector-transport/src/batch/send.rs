@@ -9,7 +9,6 @@ use crate::{
     api_error::ApiError,
     call::Call,
     client::Client,
-    dispatch,
     envelope::{error_from_object, lenient_u64, RawResponse, Response, Time},
     error::Error,
     method::{AuthKind, InvalidRequest},
@@ -59,14 +58,11 @@ impl Client {
                 idempotent: chunk.iter().all(|command| command.idempotent),
                 params,
             };
-            let answered =
-                dispatch::execute(&self.inner, call)
-                    .await
-                    .and_then(|(answer, status)| {
-                        let answer: RawResponse =
-                            self.inner.decode_value_result("batch", status, answer)?;
-                        self.read_chunk(chunk, &answer.result, status)
-                    });
+            let answered = self.inner.execute(call).await.and_then(|(answer, status)| {
+                let answer: RawResponse =
+                    self.inner.decode_value_result("batch", status, answer)?;
+                self.read_chunk(chunk, &answer.result, status)
+            });
             match answered {
                 Ok(outcomes) => {
                     response.calls += 1;
