@@ -52,18 +52,21 @@ impl Shared {
             status = Empty,
             duration_ms = Empty,
         );
-        self.run(&call, &request_id).instrument(span).await
+        self.run(&call, &request_id, span.clone())
+            .instrument(span)
+            .await
     }
 
+    /// The call's attempts, within `span` (the call's span, which the caller enters).
     pub(crate) async fn run(
         &self,
         call: &Call<'_>,
         request_id: &str,
+        span: tracing::Span,
     ) -> Result<(TextResponse, u16), Error> {
         let policy = self.retry;
-        // The call's span (entered by `execute`), and when it started: both only when a
-        // subscriber wants the span, so a call nobody traces reads the clock once less.
-        let span = tracing::Span::current();
+        // When the call started, only when a subscriber wants the span: a call nobody traces
+        // reads the clock once less and records nothing.
         let started = (!span.is_disabled()).then(Instant::now);
         let deadline = tokio::time::Instant::now() + policy.deadline;
         // The call's one timer: at the call's deadline, brought forward to the attempt's own
@@ -109,9 +112,11 @@ impl Shared {
             if let Some(started) = started {
                 span.record("attempts", attempt);
                 span.record("duration_ms", started.elapsed().as_millis());
+                if let Attempt::Answer { status, .. } = &outcome {
+                    span.record("status", status);
+                }
             }
             if let Attempt::Answer { status, .. } = &outcome {
-                span.record("status", status);
                 tracing::debug!(
                     attempt,
                     status,

@@ -19,9 +19,12 @@ impl Shared {
         };
         let request_id = self.next_request_id();
         let span = tracing::info_span!("imconnector_plan", request_id = %request_id);
-        let asked = tokio::time::timeout(self.request_timeout, self.run(&call, &request_id))
-            .instrument(span)
-            .await;
+        let asked = tokio::time::timeout(
+            self.request_timeout,
+            self.run(&call, &request_id, span.clone()),
+        )
+        .instrument(span)
+        .await;
         let plan = match asked {
             Ok(Ok((response, _))) => serde_json::from_str::<Value>(response.result.get())
                 .ok()

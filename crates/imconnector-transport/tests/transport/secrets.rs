@@ -235,5 +235,15 @@ async fn no_secret_in_debug_display_errors_or_tracing_output() {
             && logs.contains("oauth_refresh")
             && logs.contains("retrying")
     );
+    // A call's span records what became of it: its attempts, the last answer's HTTP status
+    // and how long it took.
+    assert!(
+        logs.lines().any(|line| line.contains("imconnector_call{")
+            && line.contains("attempts=")
+            && line.contains("status=")
+            && line.contains("duration_ms=")
+            && line.contains("close")),
+        "{logs}"
+    );
     assert_clean("tracing output", &logs);
 }
