@@ -10,10 +10,15 @@
 //! concurrent calls, as a busy connector does) on the measuring thread (a current-thread
 //! runtime), while the emulator serves from its own threads, so `getrusage(RUSAGE_THREAD)` is
 //! the client's CPU alone. The clients alternate in rounds, so a noisy neighbour hurts all alike.
+//!
+//! Concurrent loops are driven one of two ways ([`Driving`]): each polled when its own call
+//! wakes it, as tasks are (the SDK's sender runs its calls in a `JoinSet`), or all polled at
+//! every wake-up, as `join_all` of fewer than 31 futures does.
 
 use std::{future::Future, time::Duration};
 
 use futures::future::try_join_all;
+use futures::stream::{FuturesUnordered, StreamExt};
 use nix::sys::resource::{getrusage, Usage, UsageWho};
 use nix::sys::time::TimeValLike;
 
@@ -37,6 +42,18 @@ pub struct Plan {
     pub warmup: u64,
     /// Calls each client has in flight at once (1: sequential); divides `calls_per_round`.
     pub in_flight: u64,
+    /// How the concurrent loops are polled.
+    pub driving: Driving,
+}
+
+/// How the loops of calls in flight are polled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driving {
+    /// Each loop polled when its own call wakes it (`FuturesUnordered`), as tasks are.
+    AsTasks,
+    /// Every loop polled at every wake-up of any (`try_join_all` of fewer than 31 futures), so
+    /// a call's future is polled many times for nothing: its cost per poll counts.
+    Joined,
 }
 
 /// The measured figures.
@@ -167,8 +184,13 @@ async fn sdk_call(client: &Client, request: &GetConnectorStatus) -> Result<(), S
 }
 
 /// Makes `calls` calls with `call`, `in_flight` at a time (each of `in_flight` loops makes its
-/// share one after the other), all on the current task.
-async fn calls_in_flight<F, Fut>(calls: u64, in_flight: u64, call: F) -> Result<(), SetupError>
+/// share one after the other), all on the current task, the loops polled as `driving` says.
+async fn calls_in_flight<F, Fut>(
+    calls: u64,
+    in_flight: u64,
+    driving: Driving,
+    call: F,
+) -> Result<(), SetupError>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<(), SetupError>>,
@@ -185,7 +207,16 @@ where
             Ok::<_, SetupError>(())
         }
     });
-    try_join_all(loops).await.map(drop)
+    match driving {
+        Driving::AsTasks => {
+            let mut loops: FuturesUnordered<_> = loops.collect();
+            while let Some(finished) = loops.next().await {
+                finished?;
+            }
+            Ok(())
+        }
+        Driving::Joined => try_join_all(loops).await.map(drop),
+    }
 }
 
 /// Runs the comparison; call it on the thread to measure, outside any runtime.
@@ -207,9 +238,9 @@ pub fn run(plan: Plan) -> Result<Figures, SetupError> {
         let sdk = || sdk_call(&client, &request);
         let plain = || floor.call();
         let like_sdk = || floor_like_sdk.call();
-        calls_in_flight(plan.warmup, plan.in_flight, sdk).await?;
-        calls_in_flight(plan.warmup, plan.in_flight, plain).await?;
-        calls_in_flight(plan.warmup, plan.in_flight, like_sdk).await?;
+        calls_in_flight(plan.warmup, plan.in_flight, plan.driving, sdk).await?;
+        calls_in_flight(plan.warmup, plan.in_flight, plan.driving, plain).await?;
+        calls_in_flight(plan.warmup, plan.in_flight, plan.driving, like_sdk).await?;
         let mut figures = Figures {
             calls: 0,
             sdk: Spent::default(),
@@ -220,13 +251,13 @@ pub fn run(plan: Plan) -> Result<Figures, SetupError> {
         };
         for _ in 0..plan.rounds {
             let watch = Stopwatch::start()?;
-            calls_in_flight(plan.calls_per_round, plan.in_flight, sdk).await?;
+            calls_in_flight(plan.calls_per_round, plan.in_flight, plan.driving, sdk).await?;
             figures.sdk += watch.stop()?;
             let watch = Stopwatch::start()?;
-            calls_in_flight(plan.calls_per_round, plan.in_flight, plain).await?;
+            calls_in_flight(plan.calls_per_round, plan.in_flight, plan.driving, plain).await?;
             figures.floor += watch.stop()?;
             let watch = Stopwatch::start()?;
-            calls_in_flight(plan.calls_per_round, plan.in_flight, like_sdk).await?;
+            calls_in_flight(plan.calls_per_round, plan.in_flight, plan.driving, like_sdk).await?;
             figures.floor_like_sdk += watch.stop()?;
             figures.calls += plan.calls_per_round;
         }
@@ -256,7 +287,12 @@ pub enum Profiled {
 ///
 /// # Errors
 /// When setup or a call fails.
-pub fn profile(client: Profiled, calls: u64, in_flight: u64) -> Result<(), SetupError> {
+pub fn profile(
+    client: Profiled,
+    calls: u64,
+    in_flight: u64,
+    driving: Driving,
+) -> Result<(), SetupError> {
     let portal = Portal::start(Emulator::builder().lines(1), 1)?;
     let access = portal.access();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -269,7 +305,7 @@ pub fn profile(client: Profiled, calls: u64, in_flight: u64) -> Result<(), Setup
         let before = getrusage(UsageWho::RUSAGE_THREAD)?;
         let floor = match client {
             Profiled::Sdk => {
-                calls_in_flight(calls, in_flight, || sdk_call(&sdk, &request)).await?;
+                calls_in_flight(calls, in_flight, driving, || sdk_call(&sdk, &request)).await?;
                 report_usage(&before, calls)?;
                 return Ok(());
             }
@@ -277,7 +313,7 @@ pub fn profile(client: Profiled, calls: u64, in_flight: u64) -> Result<(), Setup
             Profiled::FloorLikeSdk => Floor::new(&access, true)?,
             Profiled::FloorWithTimer => Floor::with_timer(&access)?,
         };
-        calls_in_flight(calls, in_flight, || floor.call()).await?;
+        calls_in_flight(calls, in_flight, driving, || floor.call()).await?;
         report_usage(&before, calls)
     })?;
     drop(runtime);
