@@ -65,14 +65,24 @@ pub(crate) async fn read_limited(
 /// Whether an answer that is not JSON is an HTML page (a maintenance page, a proxy's error
 /// page, a PHP error): served as `text/html`, or starting with `<`, which no JSON text does.
 pub(crate) fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
-    let declared = content_type.is_some_and(|value| {
-        value
-            .split(';')
-            .next()
-            .is_some_and(|media| media.trim_ascii().eq_ignore_ascii_case("text/html"))
-    });
+    let declared = content_type.is_some_and(is_html_media_type);
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     declared || body.trim_ascii_start().first() == Some(&b'<')
+}
+
+/// Whether a `Content-Type` value names `text/html` (parameters and case aside). Every answer's
+/// type is looked at, so the usual one, `application/json`, is told apart by its first letter.
+fn is_html_media_type(value: &str) -> bool {
+    let value = value.trim_ascii_start().as_bytes();
+    let Some((media, rest)) = value.split_at_checked(b"text/html".len()) else {
+        return false;
+    };
+    // Only whitespace may stand between the media type and its parameters.
+    media.eq_ignore_ascii_case(b"text/html")
+        && rest
+            .iter()
+            .take_while(|&&byte| byte != b';')
+            .all(u8::is_ascii_whitespace)
 }
 
 /// The readable text of the start of an HTML page: tags, comments and scripts dropped, so an
@@ -128,6 +138,24 @@ mod tests {
         assert!(is_html(Some("application/json"), b"<html>"));
         assert!(!is_html(Some("application/json"), b"{\"result\": 1"));
         assert!(!is_html(None, b""));
+        for html in [
+            "text/html",
+            "TEXT/HTML",
+            " text/html ; charset=x",
+            "text/html;q=1",
+        ] {
+            assert!(is_html_media_type(html), "{html}");
+        }
+        for other in [
+            "text/htmlx",
+            "text/html x",
+            "text/htm",
+            "",
+            "application/json",
+            "x;text/html",
+        ] {
+            assert!(!is_html_media_type(other), "{other}");
+        }
     }
 
     #[test]

@@ -70,17 +70,53 @@ pub(crate) fn raw_auth_kind(method: &str) -> AuthKind {
 
 /// Method names are dotted identifiers; anything else could escape the URL path.
 pub(crate) fn check_method_name(method: &str) -> Result<(), InvalidRequest> {
-    let valid = !method.is_empty()
-        && !method.starts_with('.')
-        && method.chars().all(|character| {
-            character.is_ascii_alphanumeric() || matches!(character, '.' | '_' | '-')
-        });
-    if valid {
+    if is_method_name(method) {
         Ok(())
     } else {
         Err(InvalidRequest::new(
             "method",
             format!("`{method}` is not a REST method name (letters, digits, `.`, `_`, `-`)"),
         ))
+    }
+}
+
+/// Whether `method` is a dotted identifier: letters, digits, `.`, `_`, `-`, not empty and not
+/// starting with `.`. A `const fn`, so a typed method's constant name is checked when the
+/// call is compiled rather than on every call.
+pub(crate) const fn is_method_name(method: &str) -> bool {
+    let bytes = method.as_bytes();
+    if bytes.is_empty() || bytes[0] == b'.' {
+        return false;
+    }
+    let mut at = 0;
+    while at < bytes.len() {
+        if !matches!(bytes[at], b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'_' | b'-') {
+            return false;
+        }
+        at += 1;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_method_name;
+
+    #[test]
+    fn method_names_are_dotted_identifiers() {
+        for name in ["imconnector.status", "app.info", "batch", "a-b_c.9"] {
+            assert!(is_method_name(name), "{name}");
+        }
+        for name in [
+            "",
+            ".status",
+            "a/b",
+            "a?b",
+            "a b",
+            "imconnector.status\n",
+            "é",
+        ] {
+            assert!(!is_method_name(name), "{name:?}");
+        }
     }
 }

@@ -6,11 +6,12 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::{
-    call::{raw_auth_kind, to_params_text, Call},
+    call::{check_method_name, is_method_name, raw_auth_kind, to_params_text, Call},
     envelope::{RawResponse, Response},
     error::Error,
     method::{InvalidRequest, Method},
     policy::RateLimit,
+    result_reader::MethodResult,
     shared::{Auth, Shared},
     tokens::Tokens,
 };
@@ -71,6 +72,13 @@ impl Client {
         &self,
         request: &M,
     ) -> Result<Response<M::Response>, Error> {
+        // A method's name is a constant: checked once, when the call is compiled.
+        const {
+            assert!(
+                is_method_name(M::NAME),
+                "a method name is a dotted identifier"
+            )
+        };
         request.validate()?;
         let params = to_params_text(request)?;
         let call = Call {
@@ -79,8 +87,10 @@ impl Client {
             idempotent: M::IDEMPOTENT,
             params,
         };
-        let (response, http_status) = self.inner.execute(call).await?;
-        self.inner.decode_method_result::<M>(http_status, response)
+        let mut reader = MethodResult::<M>::new();
+        let (success, http_status) = self.inner.execute(call, Some(&mut reader)).await?;
+        self.inner
+            .decode_method_result::<M>(http_status, success, reader)
     }
 
     /// Calls any method with untyped parameters (a JSON object, or `null` for none).
@@ -98,15 +108,15 @@ impl Client {
             Value::Null => Map::new(),
             _ => return Err(InvalidRequest::new("params", "must be a JSON object").into()),
         };
+        check_method_name(method)?;
         let call = Call {
             method,
             auth: raw_auth_kind(method),
             idempotent: false,
             params: Call::params_text(params),
         };
-        let (response, http_status) = self.inner.execute(call).await?;
-        self.inner
-            .decode_value_result(method, http_status, response)
+        let (success, http_status) = self.inner.execute(call, None).await?;
+        self.inner.decode_value_result(method, http_status, success)
     }
 
     /// The rate-limit profile the client paces by: the configured one, or the portal's plan

@@ -13,26 +13,33 @@ use tracing::{field::Empty, Instrument};
 use crate::{
     answer::{decode_answer, Answer},
     attempt::Attempt,
-    call::{check_method_name, Call},
+    call::Call,
     code::ErrorCode,
-    envelope::TextResponse,
     error::Error,
     method::AuthKind,
     oauth::Snapshot,
+    result_reader::{ResultReader, Success},
     shared::{Auth, Shared},
 };
 
 /// What to do after an attempt.
 enum Next {
-    Done(Result<(TextResponse, u16), Error>),
+    Done(Result<(Success, u16), Error>),
     Retry { wait: Duration, error: Error },
     RefreshAndReplay { seen: u64, error: Error },
 }
 
 impl Shared {
     /// Runs a call to completion: the single body every typed, raw and batch call goes through.
-    pub(crate) async fn execute(&self, call: Call<'_>) -> Result<(TextResponse, u16), Error> {
-        check_method_name(call.method)?;
+    /// The method's name is checked before (when a typed call is compiled, for a raw call by
+    /// [`check_method_name`](crate::call::check_method_name)), so it cannot escape the URL path.
+    /// A typed call gives its `reader`, which reads the `result` of a plain success in the
+    /// pass that reads the envelope.
+    pub(crate) async fn execute(
+        &self,
+        call: Call<'_>,
+        reader: Option<&mut dyn ResultReader>,
+    ) -> Result<(Success, u16), Error> {
         if call.auth == AuthKind::OAuthOnly && matches!(self.auth, Auth::Webhook { .. }) {
             return Err(Error::WrongAuthKind {
                 method: call.method.to_owned(),
@@ -52,7 +59,7 @@ impl Shared {
             status = Empty,
             duration_ms = Empty,
         );
-        self.run(&call, &request_id, span.clone())
+        self.run(&call, &request_id, span.clone(), reader)
             .instrument(span)
             .await
     }
@@ -63,7 +70,8 @@ impl Shared {
         call: &Call<'_>,
         request_id: &str,
         span: tracing::Span,
-    ) -> Result<(TextResponse, u16), Error> {
+        mut reader: Option<&mut dyn ResultReader>,
+    ) -> Result<(Success, u16), Error> {
         let policy = self.retry;
         // When the call started, only when a subscriber wants the span: a call nobody traces
         // reads the clock once less and records nothing.
@@ -124,7 +132,15 @@ impl Shared {
                     "answer received"
                 );
             }
-            match self.judge(call, outcome, credentials.as_ref(), attempt, request_id) {
+            let reader = reader.as_deref_mut();
+            match self.judge(
+                call,
+                outcome,
+                reader,
+                credentials.as_ref(),
+                attempt,
+                request_id,
+            ) {
                 Next::Done(result) => return result,
                 Next::RefreshAndReplay { seen, error } => {
                     let Auth::OAuth { session, .. } = &self.auth else {
@@ -189,6 +205,7 @@ impl Shared {
         &self,
         call: &Call<'_>,
         outcome: Attempt,
+        reader: Option<&mut (dyn ResultReader + '_)>,
         credentials: Option<&Snapshot>,
         attempt: u32,
         request_id: &str,
@@ -196,9 +213,13 @@ impl Shared {
         // The usual answer, a success envelope, is settled here; everything else out of line
         // (`judge_other`), which keeps the instructions every call runs close together.
         if let Attempt::Answer { status, body, .. } = &outcome {
-            if let Some(response) = crate::envelope_text::read_success(body) {
-                self.pacer.observe(call.method, response.time.as_ref());
-                return Next::Done(Ok((response, *status)));
+            let success = match reader {
+                Some(reader) => reader.read_success(body).map(Success::Read),
+                None => crate::envelope_text::read_success(body).map(Success::Text),
+            };
+            if let Some(success) = success {
+                self.pacer.observe(call.method, success.time());
+                return Next::Done(Ok((success, *status)));
             }
         }
         self.judge_other(call, outcome, credentials, attempt, request_id)
@@ -286,7 +307,7 @@ impl Shared {
         let api = match decode_answer(call.method, status, &body) {
             Ok(Answer::Success(response)) => {
                 self.pacer.observe(call.method, response.time.as_ref());
-                return Next::Done(Ok((response, status)));
+                return Next::Done(Ok((Success::Text(response), status)));
             }
             Ok(Answer::Failure(api)) => api,
             Err(undecodable) => {

@@ -1,73 +1,129 @@
-//! The common success envelope read straight from the body's text: `result` kept as text for
-//! the caller's type, `time` read leniently into [`Time`], and no `serde_json::Value` tree
-//! built on the way. Whatever this fast path does not accept (an `error` member, a duplicate
-//! member, a body or `time` that is not an object, bad JSON) goes to the general path in
+//! The common success envelope read straight from the body's text, in one pass: `result`
+//! through the caller's reader (a typed call's decoder, or kept as text), `time` read leniently
+//! into [`Time`], and no `serde_json::Value` tree built for the envelope. Whatever this fast
+//! path does not accept (an `error` member, a member given twice, a body or `time` that is not
+//! an object, bad JSON, a `result` its reader refuses) goes to the general path in
 //! [`answer`](crate::answer), so both agree on every answer they both read.
 
-use std::fmt;
+use std::{borrow::Cow, fmt, marker::PhantomData};
 
 use serde::{
-    de::{IgnoredAny, MapAccess, SeqAccess, Visitor},
+    de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor},
     Deserialize, Deserializer,
 };
 use serde_json::{value::RawValue, Value};
 
 use crate::envelope::{lenient_u64, Response, TextResponse, Time};
 
-/// The members of an envelope that matter, as text borrowed from the body. Each is `Some` when
-/// present, even as `null` (`"result": null` is a result).
-#[derive(Deserialize)]
-struct Members<'a> {
-    #[serde(borrow, default, deserialize_with = "present")]
-    result: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    error: Option<&'a RawValue>,
-    /// Read in the same pass (see [`TimeObject`]).
-    #[serde(default)]
-    time: Option<TimeObject>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    total: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    next: Option<&'a RawValue>,
-}
-
-fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
-    <&RawValue>::deserialize(deserializer).map(Some)
-}
-
-/// A success envelope (`result` and no `error`), or `None` for the general path.
+/// A success envelope (`result` and no `error`) with its `result` kept as text, or `None` for
+/// the general path.
 pub(crate) fn read_success(body: &[u8]) -> Option<TextResponse> {
-    // serde reads a struct from a JSON array too: only an object is an envelope.
+    read_success_with(body, PhantomData::<&RawValue>)
+        .map(|response| response.map(|result| result.to_owned()))
+}
+
+/// A success envelope (`result` and no `error`) with its `result` read by `result`, or `None`
+/// for the general path (also when `result` fails: the general path says why).
+pub(crate) fn read_success_with<'de, S: DeserializeSeed<'de>>(
+    body: &'de [u8],
+    result: S,
+) -> Option<Response<S::Value>> {
+    // serde reads a map from nothing but an object, but a failure costs more than this look.
     if body.trim_ascii_start().first() != Some(&b'{') {
         return None;
     }
-    let Members {
-        result: Some(result),
-        error: None,
-        time,
-        total,
-        next,
-    } = serde_json::from_slice::<Members<'_>>(body).ok()?
-    else {
-        return None;
-    };
-    let number = |raw: Option<&RawValue>| -> Option<u64> {
-        lenient_u64(&serde_json::from_str::<Value>(raw?.get()).ok()?)
-    };
-    Some(Response {
-        result: result.to_owned(),
-        time: time
-            .and_then(|TimeObject(time)| time)
-            .map(WireTime::into_time),
-        total: number(total),
-        next: number(next),
-    })
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    let response = reader.deserialize_map(EnvelopeVisitor(result)).ok()?;
+    reader.end().ok()?;
+    Some(response)
+}
+
+/// Reads the members of an envelope, failing (to leave it to the general path) on an `error`
+/// member, a member that matters given twice, or no `result`.
+struct EnvelopeVisitor<S>(S);
+
+impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for EnvelopeVisitor<S> {
+    type Value = Response<S::Value>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a success envelope")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Self::Value, A::Error> {
+        let mut seed = Some(self.0);
+        let mut result = None;
+        let mut time: Option<TimeObject> = None;
+        let mut total: Option<Value> = None;
+        let mut next: Option<Value> = None;
+        let twice = || A::Error::custom("a member given twice");
+        while let Some(member) = members.next_key::<EnvelopeMember>()? {
+            match member {
+                EnvelopeMember::Result => {
+                    let seed = seed.take().ok_or_else(twice)?;
+                    result = Some(members.next_value_seed(seed)?);
+                }
+                EnvelopeMember::Error => return Err(A::Error::custom("an error envelope")),
+                EnvelopeMember::Time if time.is_none() => time = Some(members.next_value()?),
+                EnvelopeMember::Total if total.is_none() => total = Some(members.next_value()?),
+                EnvelopeMember::Next if next.is_none() => next = Some(members.next_value()?),
+                EnvelopeMember::Time | EnvelopeMember::Total | EnvelopeMember::Next => {
+                    return Err(twice())
+                }
+                EnvelopeMember::Other => {
+                    members.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let result = result.ok_or_else(|| A::Error::missing_field("result"))?;
+        Ok(Response {
+            result,
+            time: time.and_then(|TimeObject(time)| time),
+            total: total.as_ref().and_then(lenient_u64),
+            next: next.as_ref().and_then(lenient_u64),
+        })
+    }
+}
+
+/// A member name of the envelope, read without allocating.
+enum EnvelopeMember {
+    Result,
+    Error,
+    Time,
+    Total,
+    Next,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for EnvelopeMember {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_identifier(EnvelopeMemberVisitor)
+    }
+}
+
+struct EnvelopeMemberVisitor;
+
+impl Visitor<'_> for EnvelopeMemberVisitor {
+    type Value = EnvelopeMember;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a member name")
+    }
+    fn visit_str<E>(self, name: &str) -> Result<Self::Value, E> {
+        Ok(match name {
+            "result" => EnvelopeMember::Result,
+            "error" => EnvelopeMember::Error,
+            "time" => EnvelopeMember::Time,
+            "total" => EnvelopeMember::Total,
+            "next" => EnvelopeMember::Next,
+            _ => EnvelopeMember::Other,
+        })
+    }
 }
 
 /// The envelope's `time` member, read in the envelope's pass exactly as [`Time::from_value`]
 /// reads it: an object gives a [`Time`] (a member given twice: the last one, as a parsed map
 /// keeps it), anything else none.
-struct TimeObject(Option<WireTime>);
+struct TimeObject(Option<Time>);
 
 impl<'de> Deserialize<'de> for TimeObject {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -84,20 +140,26 @@ impl<'de> Visitor<'de> for TimeObjectVisitor {
         formatter.write_str("any JSON value")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Self::Value, A::Error> {
-        let mut time = WireTime::default();
+        let mut time = Time::default();
         while let Some(member) = entries.next_key::<TimeMember>()? {
+            // Every member's value is read at this one place, as one kind of value: this block
+            // comes with every answer, and each further place would add its own copy of the
+            // parser's code to what every call runs.
+            let value: Scalar<'de> = entries.next_value()?;
             match member {
-                TimeMember::Start => time.start = entries.next_value()?,
-                TimeMember::Finish => time.finish = entries.next_value()?,
-                TimeMember::Duration => time.duration = entries.next_value()?,
-                TimeMember::Processing => time.processing = entries.next_value()?,
-                TimeMember::DateStart => time.date_start = entries.next_value()?,
-                TimeMember::DateFinish => time.date_finish = entries.next_value()?,
-                TimeMember::OperatingResetAt => time.operating_reset_at = entries.next_value()?,
-                TimeMember::Operating => time.operating = entries.next_value()?,
-                TimeMember::Other => {
-                    entries.next_value::<IgnoredAny>()?;
+                TimeMember::Start => time.start = value.number(),
+                TimeMember::Finish => time.finish = value.number(),
+                TimeMember::Duration => time.duration = value.number(),
+                TimeMember::Processing => time.processing = value.number(),
+                TimeMember::DateStart => time.date_start = value.text(),
+                TimeMember::DateFinish => time.date_finish = value.text(),
+                // Truncation is intended, as in `Time::from_value`.
+                #[allow(clippy::cast_possible_truncation)]
+                TimeMember::OperatingResetAt => {
+                    time.operating_reset_at = value.number().map(|seconds| seconds as i64);
                 }
+                TimeMember::Operating => time.operating = value.number(),
+                TimeMember::Other => {}
             }
         }
         Ok(TimeObject(Some(time)))
@@ -168,114 +230,79 @@ impl Visitor<'_> for TimeMemberVisitor {
     }
 }
 
-/// The `time` block's members, each read as leniently as [`Time::from_value`] reads it.
-#[derive(Default)]
-struct WireTime {
-    start: Lenient<f64>,
-    finish: Lenient<f64>,
-    duration: Lenient<f64>,
-    processing: Lenient<f64>,
-    date_start: Lenient<String>,
-    date_finish: Lenient<String>,
-    operating_reset_at: Lenient<f64>,
-    operating: Lenient<f64>,
+/// A member of the `time` block, read as leniently as [`Time::from_value`] reads it: a number
+/// or a numeric string for a number (as `lenient_f64`), a string for a text (as
+/// `Value::as_str`), anything else as neither.
+enum Scalar<'de> {
+    Number(f64),
+    Text(Cow<'de, str>),
+    Other,
 }
 
-impl WireTime {
-    fn into_time(self) -> Time {
-        Time {
-            start: self.start.0,
-            finish: self.finish.0,
-            duration: self.duration.0,
-            processing: self.processing.0,
-            date_start: self.date_start.0,
-            date_finish: self.date_finish.0,
-            // Truncation is intended, as in `Time::from_value`.
-            #[allow(clippy::cast_possible_truncation)]
-            operating_reset_at: self.operating_reset_at.0.map(|seconds| seconds as i64),
-            operating: self.operating.0,
+impl Scalar<'_> {
+    fn number(self) -> Option<f64> {
+        match self {
+            Scalar::Number(number) => Some(number),
+            Scalar::Text(text) => text.trim().parse().ok(),
+            Scalar::Other => None,
+        }
+    }
+
+    fn text(self) -> Option<String> {
+        match self {
+            Scalar::Text(text) => Some(text.into_owned()),
+            Scalar::Number(_) | Scalar::Other => None,
         }
     }
 }
 
-/// A member that reads as `None` when it has another type: a number or a numeric string for
-/// `f64` (as `lenient_f64`), a string for `String` (as `Value::as_str`).
-struct Lenient<T>(Option<T>);
-
-impl<T> Default for Lenient<T> {
-    fn default() -> Self {
-        Self(None)
-    }
-}
-
-/// How a [`Lenient`] member takes each JSON type.
-trait LenientKind: Sized {
-    fn from_number(number: f64) -> Option<Self>;
-    fn from_text(text: &str) -> Option<Self>;
-}
-
-impl LenientKind for f64 {
-    fn from_number(number: f64) -> Option<Self> {
-        Some(number)
-    }
-    fn from_text(text: &str) -> Option<Self> {
-        text.trim().parse().ok()
-    }
-}
-
-impl LenientKind for String {
-    fn from_number(_: f64) -> Option<Self> {
-        None
-    }
-    fn from_text(text: &str) -> Option<Self> {
-        Some(text.to_owned())
-    }
-}
-
-impl<'de, T: LenientKind> Deserialize<'de> for Lenient<T> {
+impl<'de> Deserialize<'de> for Scalar<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(LenientVisitor(std::marker::PhantomData))
+        deserializer.deserialize_any(ScalarVisitor)
     }
 }
 
-struct LenientVisitor<T>(std::marker::PhantomData<T>);
+struct ScalarVisitor;
 
 // Precision loss matches `serde_json::Number::as_f64`, which the general path uses.
 #[allow(clippy::cast_precision_loss)]
-impl<'de, T: LenientKind> Visitor<'de> for LenientVisitor<T> {
-    type Value = Lenient<T>;
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar<'de>;
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("any JSON value")
     }
     fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Lenient(None))
+        Ok(Scalar::Other)
     }
     fn visit_i64<E>(self, number: i64) -> Result<Self::Value, E> {
-        Ok(Lenient(T::from_number(number as f64)))
+        Ok(Scalar::Number(number as f64))
     }
     fn visit_u64<E>(self, number: u64) -> Result<Self::Value, E> {
-        Ok(Lenient(T::from_number(number as f64)))
+        Ok(Scalar::Number(number as f64))
     }
     fn visit_f64<E>(self, number: f64) -> Result<Self::Value, E> {
-        Ok(Lenient(T::from_number(number)))
+        Ok(Scalar::Number(number))
+    }
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+        Ok(Scalar::Text(Cow::Borrowed(text)))
     }
     fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
-        Ok(Lenient(T::from_text(text)))
+        Ok(Scalar::Text(Cow::Owned(text.to_owned())))
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Lenient(None))
+        Ok(Scalar::Other)
     }
     fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(Lenient(None))
+        Ok(Scalar::Other)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
         while items.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Lenient(None))
+        Ok(Scalar::Other)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Self::Value, A::Error> {
         while entries.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Lenient(None))
+        Ok(Scalar::Other)
     }
 }
 
@@ -296,6 +323,9 @@ mod tests {
                    "operating_reset_at": "1738066200", "other": {"a": 1}}),
             json!({}),
             json!({"start": u64::MAX, "finish": -5, "operating": "nope"}),
+            // Escaped texts are read through a copy, plain ones borrowed: both the same.
+            json!({"date_start": "2025-01-28T12:00:00\"+00:00", "start": "\t1.5",
+                   "date_finish": "plain"}),
         ];
         for block in blocks {
             let body =

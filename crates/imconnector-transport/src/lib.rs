@@ -34,6 +34,7 @@ mod plan;
 mod policy;
 pub mod portals;
 mod redirect;
+mod result_reader;
 mod shared;
 mod store;
 mod tokens;

@@ -4,7 +4,9 @@
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::{call::Call, method::AuthKind, policy::RateLimit, shared::Shared};
+use crate::{
+    call::Call, method::AuthKind, policy::RateLimit, result_reader::Success, shared::Shared,
+};
 
 impl Shared {
     /// Asks `app.info` once, within one request timeout, and paces by the plan it names; any
@@ -21,14 +23,18 @@ impl Shared {
         let span = tracing::info_span!("imconnector_plan", request_id = %request_id);
         let asked = tokio::time::timeout(
             self.request_timeout,
-            self.run(&call, &request_id, span.clone()),
+            self.run(&call, &request_id, span.clone(), None),
         )
         .instrument(span)
         .await;
         let plan = match asked {
-            Ok(Ok((response, _))) => serde_json::from_str::<Value>(response.result.get())
-                .ok()
-                .and_then(|info| plan_of(&info)),
+            Ok(Ok((Success::Text(response), _))) => {
+                serde_json::from_str::<Value>(response.result.get())
+                    .ok()
+                    .and_then(|info| plan_of(&info))
+            }
+            // An untyped call gives no reader: its `result` is always text.
+            Ok(Ok((Success::Read(_), _))) => None,
             Ok(Err(error)) => {
                 tracing::info!(%error, "app.info failed; pacing by the standard bucket");
                 None

@@ -17,13 +17,14 @@ use url::Url;
 use crate::{
     api_error::ApiError,
     bounded_json::{value_within, REST_ANSWER_AMPLIFICATION},
-    envelope::{snippet, Response, TextResponse},
+    envelope::{snippet, Response},
     error::Error,
     method::{Method, ResultError},
     method_urls::MethodUrls,
     oauth::OAuthSession,
     pacing::Pacer,
     policy::{RateLimit, RetryPolicy},
+    result_reader::{MethodResult, Success},
 };
 
 pub(crate) struct Shared {
@@ -69,14 +70,20 @@ impl Shared {
         request_id(self.request_prefix, seq)
     }
 
-    /// Decodes the `result` text of an answer to `M` through its one decoder, straight from
-    /// the text; a soft error inside it is an [`Error::Api`], a `result` of another shape a
-    /// decode error with a (masked) snippet of it.
+    /// The response of a call to `M`: the `result` its reader read in the envelope's pass, or
+    /// the `result` text decoded through `M`'s one decoder; a soft error inside it is an
+    /// [`Error::Api`], a `result` of another shape a decode error with a (masked) snippet of it.
     pub(crate) fn decode_method_result<M: Method>(
         &self,
         http_status: u16,
-        response: TextResponse,
+        success: Success,
+        reader: MethodResult<M>,
     ) -> Result<Response<M::Response>, Error> {
+        let response = match (success, reader.result) {
+            (Success::Read(response), Some(result)) => return Ok(response.map(|()| result)),
+            (Success::Text(response), _) => response,
+            (Success::Read(_), None) => return Err(unread(M::NAME, http_status)),
+        };
         let mut reader = serde_json::Deserializer::from_str(response.result.get());
         match M::decode_response(&mut reader) {
             Ok(result) => Ok(response.map(|_| result)),
@@ -100,8 +107,12 @@ impl Shared {
         &self,
         method: &str,
         http_status: u16,
-        response: TextResponse,
+        success: Success,
     ) -> Result<Response<Value>, Error> {
+        let response = match success {
+            Success::Text(response) => response,
+            Success::Read(_) => return Err(unread(method, http_status)),
+        };
         let text = response.result.get();
         match value_within(text.as_bytes(), REST_ANSWER_AMPLIFICATION) {
             Ok(result) => Ok(response.map(|_| result)),
@@ -130,6 +141,18 @@ impl Shared {
             }
             Auth::Webhook { code, .. } => snippet(body, &[code]),
         }
+    }
+}
+
+/// The error of a success whose `result` no one kept: a reader said it read the `result` but
+/// holds none, or an untyped call (which gives no reader) got one. Neither can happen; an
+/// error rather than a panic all the same.
+fn unread(method: &str, http_status: u16) -> Error {
+    Error::Decode {
+        method: method.to_owned(),
+        http_status,
+        reason: "the `result` was read but not kept (a defect of the SDK)".to_owned(),
+        snippet: String::new(),
     }
 }
 

@@ -58,11 +58,15 @@ impl Client {
                 idempotent: chunk.iter().all(|command| command.idempotent),
                 params,
             };
-            let answered = self.inner.execute(call).await.and_then(|(answer, status)| {
-                let answer: RawResponse =
-                    self.inner.decode_value_result("batch", status, answer)?;
-                self.read_chunk(chunk, &answer.result, status)
-            });
+            let answered = self
+                .inner
+                .execute(call, None)
+                .await
+                .and_then(|(answer, status)| {
+                    let answer: RawResponse =
+                        self.inner.decode_value_result("batch", status, answer)?;
+                    self.read_chunk(chunk, &answer.result, status)
+                });
             match answered {
                 Ok(outcomes) => {
                     response.calls += 1;
