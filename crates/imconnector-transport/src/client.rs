@@ -72,13 +72,11 @@ impl Client {
         &self,
         request: &M,
     ) -> Result<Response<M::Response>, Error> {
-        // A method's name is a constant: checked once, when the call is compiled.
-        const {
-            assert!(
-                is_method_name(M::NAME),
-                "a method name is a dotted identifier"
-            )
-        };
+        // A method's name is a constant: checked when the call is compiled, not on every call,
+        // and refused (as an untyped call's name is) before anything is sent.
+        if !const { is_method_name(M::NAME) } {
+            check_method_name(M::NAME)?;
+        }
         request.validate()?;
         let params = to_params_text(request)?;
         let call = Call {

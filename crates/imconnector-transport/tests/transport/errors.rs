@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::{
     fast_retries, oauth_builder,
-    support::{serve, OAuthPortal, Profile, Register, Reply, SendMessages, Status},
+    support::{serve, BadName, OAuthPortal, Profile, Register, Reply, SendMessages, Status},
 };
 
 /// Every code of `spec/errors.json` (the list `ErrorCode` is generated from, sections 1.8, 1.9,
@@ -231,6 +231,11 @@ async fn invalid_requests_and_wrong_auth_kinds_fail_before_any_request() {
         "{error:?}"
     );
     let error = webhook.call_raw("../admin", Value::Null).await.unwrap_err();
+    assert!(
+        matches!(&error, Error::InvalidRequest(invalid) if invalid.parameter == "method"),
+        "{error:?}"
+    );
+    let error = webhook.call(&BadName).await.unwrap_err();
     assert!(
         matches!(&error, Error::InvalidRequest(invalid) if invalid.parameter == "method"),
         "{error:?}"

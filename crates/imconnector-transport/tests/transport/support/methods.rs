@@ -140,3 +140,20 @@ impl Method for Profile {
         decode_with_serde(result)
     }
 }
+
+/// A hand-written method whose name could escape the URL path.
+#[derive(Debug, Clone, Serialize)]
+pub struct BadName;
+
+impl Method for BadName {
+    const NAME: &'static str = "../admin";
+    const AUTH: AuthKind = AuthKind::OAuthOrWebhook;
+    const IDEMPOTENT: bool = true;
+    type Response = Value;
+
+    fn decode_response<'de, D: Deserializer<'de>>(
+        result: D,
+    ) -> Result<Self::Response, ResultError> {
+        decode_with_serde(result)
+    }
+}
