@@ -206,13 +206,25 @@ fn struct_decode_impl(
         (true, false) => quote!(_fields),
     };
     quote! {
-        impl crate::wire::WireDecode for #name {
-            fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-                let #binding = crate::wire::Fields::of(value)?;
+        impl #name {
+            /// Reads the type from its fields: the one decoder behind both ways in.
+            fn from_fields(#binding: crate::wire::Fields) -> Result<Self, String> {
                 Ok(Self {
                     #(#reads)*
                     #extra
                 })
+            }
+        }
+
+        impl crate::wire::WireDecode for #name {
+            fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+                Self::from_fields(crate::wire::Fields::of(value)?)
+            }
+
+            fn from_json<'de, D: serde::Deserializer<'de>>(
+                json: D,
+            ) -> Result<Result<Self, String>, D::Error> {
+                Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
             }
         }
 

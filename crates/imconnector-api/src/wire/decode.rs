@@ -20,6 +20,17 @@ pub trait WireDecode: Sized {
     /// # Errors
     /// A message naming the expected shape and what arrived.
     fn from_wire(value: Value) -> Result<Self, String>;
+
+    /// Decodes the JSON value `json` reads, as [`from_wire`](Self::from_wire) decodes it:
+    /// through a [`Value`] unless the type reads the JSON itself (a generated struct takes its
+    /// fields straight from the text, see [`Fields::from_json`](super::Fields::from_json)).
+    /// The outer error is the JSON's, the inner one the decoding's.
+    ///
+    /// # Errors
+    /// The deserializer's error when the text is no JSON value.
+    fn from_json<'de, D: Deserializer<'de>>(json: D) -> Result<Result<Self, String>, D::Error> {
+        Value::deserialize(json).map(Self::from_wire)
+    }
 }
 
 /// `deserialize_with` target of generated fields: decodes `T` through [`WireDecode`].
@@ -27,8 +38,7 @@ pub trait WireDecode: Sized {
 /// # Errors
 /// The deserializer's error, carrying [`WireDecode::from_wire`]'s message.
 pub fn decode<'de, D: Deserializer<'de>, T: WireDecode>(deserializer: D) -> Result<T, D::Error> {
-    let value = Value::deserialize(deserializer)?;
-    T::from_wire(value).map_err(D::Error::custom)
+    T::from_json(deserializer)?.map_err(D::Error::custom)
 }
 
 /// A short description of a value for error messages (never the whole of a large value).

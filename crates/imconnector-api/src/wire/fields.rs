@@ -4,7 +4,18 @@
 //! They used to go through the serde derive (`serde_json::from_value`), which, for a struct
 //! that keeps unknown keys (`#[serde(flatten)]`), buffers every field once more and rebuilds
 //! each nested value at each level. Taking the fields out of the map moves them instead.
+//!
+//! The fields are a list, read straight from the JSON text where a struct is read from it
+//! ([`Fields::from_json`]): an object of a few members is searched as fast in a list, and
+//! the object's B-tree, built only to be taken apart, is not built (what a typed call runs
+//! shrinks by the B-tree's insert and remove code).
 
+use std::fmt;
+
+use serde::{
+    de::{IgnoredAny, MapAccess, SeqAccess, Visitor},
+    Deserializer,
+};
 use serde_json::{Map, Value};
 
 use super::decode::WireDecode;
@@ -12,7 +23,8 @@ use super::decode::WireDecode;
 /// The fields of an object being decoded; each one taken is removed, the rest are unknown.
 #[derive(Debug)]
 pub struct Fields {
-    map: Map<String, Value>,
+    /// Each name once (a name given twice keeps its last value, as an object's map does).
+    entries: Vec<(String, Value)>,
 }
 
 impl Fields {
@@ -23,9 +35,13 @@ impl Fields {
     /// token.
     pub fn of(value: Value) -> Result<Self, String> {
         match value {
-            Value::Object(map) => Ok(Self { map }),
-            Value::Array(items) if items.is_empty() => Ok(Self { map: Map::new() }),
-            other => Err(format!("expected an object, got {}", kind(&other))),
+            Value::Object(map) => Ok(Self {
+                entries: map.into_iter().collect(),
+            }),
+            Value::Array(items) if items.is_empty() => Ok(Self {
+                entries: Vec::new(),
+            }),
+            other => Err(not_an_object(kind(&other))),
         }
     }
 
@@ -72,10 +88,10 @@ impl Fields {
         key: &str,
         alias: &str,
     ) -> Result<Option<T>, String> {
-        if self.map.contains_key(key) && self.map.contains_key(alias) {
+        if self.contains(key) && self.contains(alias) {
             return Err(format!("duplicate field `{key}`"));
         }
-        if self.map.contains_key(key) {
+        if self.contains(key) {
             self.optional(key)
         } else {
             self.optional(alias)
@@ -84,7 +100,20 @@ impl Fields {
 
     /// The field `key` as sent, if it is there.
     pub fn take(&mut self, key: &str) -> Option<Value> {
-        self.map.remove(key)
+        let at = self.entries.iter().position(|(name, _)| name == key)?;
+        Some(self.entries.swap_remove(at).1)
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.entries.iter().any(|(name, _)| name == key)
+    }
+
+    /// Adds a member read from JSON text; a name given again replaces its value.
+    fn put(&mut self, key: String, value: Value) {
+        match self.entries.iter_mut().find(|(name, _)| *name == key) {
+            Some((_, slot)) => *slot = value,
+            None => self.entries.push((key, value)),
+        }
     }
 
     /// The field `key`, or for `PARENT.CHILD` the field `CHILD` of the object `PARENT` (the
@@ -93,19 +122,19 @@ impl Fields {
     /// array holds nothing.
     fn remove(&mut self, key: &str) -> Option<Value> {
         let Some((parent, child)) = key.split_once('.') else {
-            return self.map.remove(key);
+            return self.take(key);
         };
-        match self.map.remove(parent)? {
+        match self.take(parent)? {
             Value::Object(mut inner) => {
                 let value = inner.remove(child);
                 if !inner.is_empty() {
-                    self.map.insert(parent.to_owned(), Value::Object(inner));
+                    self.entries.push((parent.to_owned(), Value::Object(inner)));
                 }
                 value
             }
             Value::Array(items) if items.is_empty() => None,
             other => {
-                self.map.insert(parent.to_owned(), other);
+                self.entries.push((parent.to_owned(), other));
                 None
             }
         }
@@ -113,8 +142,70 @@ impl Fields {
 
     /// The fields not taken: the keys the type does not model.
     pub fn into_rest(self) -> Map<String, Value> {
-        self.map
+        self.entries.into_iter().collect()
     }
+
+    /// The fields of the JSON value `json` reads, as [`of`](Self::of) takes them from a
+    /// [`Value`], without building the object's `Value`. The outer error is the JSON's (bad
+    /// text), the inner one [`of`](Self::of)'s (not an object).
+    ///
+    /// # Errors
+    /// The deserializer's error when the text is no JSON value.
+    pub fn from_json<'de, D: Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        json.deserialize_any(FieldsVisitor)
+    }
+}
+
+/// Reads an object's members into [`Fields`]; any other value is read whole and named.
+struct FieldsVisitor;
+
+impl<'de> Visitor<'de> for FieldsVisitor {
+    type Value = Result<Fields, String>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Self::Value, A::Error> {
+        let mut fields = Fields {
+            entries: Vec::with_capacity(members.size_hint().unwrap_or(0)),
+        };
+        while let Some((key, value)) = members.next_entry::<String, Value>()? {
+            fields.put(key, value);
+        }
+        Ok(Ok(fields))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
+        // PHP's empty array is an empty object; a list with items is no object.
+        if items.next_element::<IgnoredAny>()?.is_none() {
+            return Ok(Fields::of(Value::Array(Vec::new())));
+        }
+        while items.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Err(not_an_object("a list")))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Err(not_an_object("a boolean")))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Err(not_an_object("a number")))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Err(not_an_object("a number")))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Err(not_an_object("a number")))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Err(not_an_object("a string")))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Err(not_an_object("null")))
+    }
+}
+
+fn not_an_object(kind: &str) -> String {
+    format!("expected an object, got {kind}")
 }
 
 fn at(key: &str, error: &str) -> String {

@@ -16,7 +16,9 @@ fn value<'de, D: Deserializer<'de>>(result: D) -> Result<Value, ResultError> {
 
 /// `T` read from the whole `result`.
 pub(crate) fn plain<'de, D: Deserializer<'de>, T: WireDecode>(result: D) -> Result<T, ResultError> {
-    T::from_wire(value(result)?).map_err(ResultError::Malformed)
+    T::from_json(result)
+        .map_err(ResultError::malformed)?
+        .map_err(ResultError::Malformed)
 }
 
 /// `imconnector.register` and `.unregister`: `{"result": true}`, or on failure

@@ -284,9 +284,9 @@ pub struct ConnectorStatus {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for ConnectorStatus {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl ConnectorStatus {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             line: fields.required("LINE")?,
             connector: fields.required("CONNECTOR")?,
@@ -295,6 +295,17 @@ impl crate::wire::WireDecode for ConnectorStatus {
             status: fields.required("STATUS")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for ConnectorStatus {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 

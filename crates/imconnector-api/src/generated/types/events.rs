@@ -46,9 +46,9 @@ pub struct EventAuth {
     pub user_id: Option<crate::wire::BitrixUserId>,
 }
 
-impl crate::wire::WireDecode for EventAuth {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl EventAuth {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             application_token: fields.required("application_token")?,
             domain: fields.required("domain")?,
@@ -63,6 +63,17 @@ impl crate::wire::WireDecode for EventAuth {
             status: fields.optional("status")?,
             user_id: fields.optional("user_id")?,
         })
+    }
+}
+
+impl crate::wire::WireDecode for EventAuth {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -187,14 +198,25 @@ pub struct EventIm {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for EventIm {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl EventIm {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             chat_id: fields.required("chat_id")?,
             message_id: fields.required("message_id")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for EventIm {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -222,13 +244,24 @@ pub struct EventChat {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for EventChat {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl EventChat {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             id: fields.required("id")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for EventChat {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -264,15 +297,26 @@ pub struct MessageAddData {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for MessageAddData {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl MessageAddData {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             connector: fields.required("CONNECTOR")?,
             line: fields.required("LINE")?,
             messages: fields.required("MESSAGES")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for MessageAddData {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -312,9 +356,9 @@ pub struct MessageAddItem {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for MessageAddItem {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl MessageAddItem {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             im: fields.required("im")?,
             message: fields.required("message")?,
@@ -322,6 +366,17 @@ impl crate::wire::WireDecode for MessageAddItem {
             attachments_old: fields.optional("attachments_old")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for MessageAddItem {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -365,9 +420,9 @@ pub struct MessageAddBody {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for MessageAddBody {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl MessageAddBody {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             user_id: fields.optional("user_id")?,
             text: fields.optional("text")?,
@@ -376,6 +431,17 @@ impl crate::wire::WireDecode for MessageAddBody {
             params: fields.optional("params")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for MessageAddBody {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -423,9 +489,9 @@ pub struct EventFile {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for EventFile {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl EventFile {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             link: fields.required("link")?,
             name: fields.required("name")?,
@@ -435,6 +501,17 @@ impl crate::wire::WireDecode for EventFile {
             height: fields.optional("height")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for EventFile {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -470,15 +547,26 @@ pub struct MessageUpdateData {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for MessageUpdateData {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl MessageUpdateData {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             connector: fields.required("CONNECTOR")?,
             line: fields.required("LINE")?,
             messages: fields.required("MESSAGES")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for MessageUpdateData {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -514,15 +602,26 @@ pub struct MessageUpdateItem {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for MessageUpdateItem {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl MessageUpdateItem {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             im: fields.required("im")?,
             message: fields.required("message")?,
             chat: fields.required("chat")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for MessageUpdateItem {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -554,14 +653,25 @@ pub struct MessageUpdateBody {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for MessageUpdateBody {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl MessageUpdateBody {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             id: fields.required("id")?,
             text: fields.optional("text")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for MessageUpdateBody {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -597,15 +707,26 @@ pub struct MessageDeleteData {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for MessageDeleteData {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl MessageDeleteData {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             connector: fields.required("CONNECTOR")?,
             line: fields.required("LINE")?,
             messages: fields.required("MESSAGES")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for MessageDeleteData {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -641,15 +762,26 @@ pub struct MessageDeleteItem {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for MessageDeleteItem {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl MessageDeleteItem {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             im: fields.required("im")?,
             message: fields.required("message")?,
             chat: fields.required("chat")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for MessageDeleteItem {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -677,13 +809,24 @@ pub struct MessageDeleteBody {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for MessageDeleteBody {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl MessageDeleteBody {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             id: fields.required("id")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for MessageDeleteBody {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -719,15 +862,26 @@ pub struct DialogData {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for DialogData {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl DialogData {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             connector: fields.required("CONNECTOR")?,
             line: fields.required("LINE")?,
             data: fields.required("DATA")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for DialogData {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -767,9 +921,9 @@ pub struct DialogItem {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for DialogItem {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl DialogItem {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             connector: fields.required("connector")?,
             session: fields.required("session")?,
@@ -777,6 +931,17 @@ impl crate::wire::WireDecode for DialogItem {
             user: fields.required("user")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for DialogItem {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -816,9 +981,9 @@ pub struct DialogConnector {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for DialogConnector {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl DialogConnector {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             connector_id: fields.required("connector_id")?,
             line_id: fields.required("line_id")?,
@@ -826,6 +991,17 @@ impl crate::wire::WireDecode for DialogConnector {
             user_id: fields.required("user_id")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for DialogConnector {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -865,9 +1041,9 @@ pub struct DialogSession {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for DialogSession {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl DialogSession {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             id: fields.required("id")?,
             closed: fields.required("closed")?,
@@ -875,6 +1051,17 @@ impl crate::wire::WireDecode for DialogSession {
             close_term: fields.optional("close_term")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for DialogSession {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -902,13 +1089,24 @@ pub struct DialogChat {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for DialogChat {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl DialogChat {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             id: fields.required("id")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for DialogChat {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -936,13 +1134,24 @@ pub struct DialogUser {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for DialogUser {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl DialogUser {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             id: fields.required("id")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for DialogUser {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -974,14 +1183,25 @@ pub struct StatusDeleteData {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for StatusDeleteData {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl StatusDeleteData {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             connector: fields.required("connector")?,
             line: fields.required("line")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for StatusDeleteData {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 

@@ -809,14 +809,25 @@ pub struct MessagesResult {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for MessagesResult {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl MessagesResult {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             success: fields.required("SUCCESS")?,
             results: fields.required("DATA.RESULT")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for MessagesResult {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -868,9 +879,9 @@ pub struct MessageResult {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for MessageResult {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl MessageResult {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             success: fields.required("SUCCESS")?,
             errors: fields.optional("ERRORS")?,
@@ -881,6 +892,17 @@ impl crate::wire::WireDecode for MessageResult {
             session: fields.optional("session")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for MessageResult {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -916,15 +938,26 @@ pub struct MessageResultBody {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for MessageResultBody {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl MessageResultBody {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             id: fields.optional("id")?,
             text: fields.optional("text")?,
             files: fields.optional("files")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for MessageResultBody {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -960,15 +993,26 @@ pub struct MessageResultChat {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for MessageResultChat {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl MessageResultChat {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             id: fields.optional("id")?,
             name: fields.optional("name")?,
             description: fields.optional("description")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for MessageResultChat {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -1000,14 +1044,25 @@ pub struct MessageResultExtra {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for MessageResultExtra {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl MessageResultExtra {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             skip_phone_validate: fields.optional("skip_phone_validate")?,
             disable_tracker: fields.optional("disable_tracker")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for MessageResultExtra {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -1039,14 +1094,25 @@ pub struct Session {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for Session {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl Session {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             id: fields.required("ID")?,
             chat_id: fields.required("CHAT_ID")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for Session {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -1078,14 +1144,25 @@ pub struct SuccessResult {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for SuccessResult {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl SuccessResult {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             success: fields.required("SUCCESS")?,
             data: fields.required("DATA")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for SuccessResult {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 

@@ -21,14 +21,25 @@ pub struct OfflineEvents {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for OfflineEvents {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl OfflineEvents {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             process_id: fields.optional("process_id")?,
             events: fields.required("events")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for OfflineEvents {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -84,9 +95,9 @@ pub struct OfflineEventRow {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl crate::wire::WireDecode for OfflineEventRow {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        let mut fields = crate::wire::Fields::of(value)?;
+impl OfflineEventRow {
+    /// Reads the type from its fields: the one decoder behind both ways in.
+    fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             id: fields.required("ID")?,
             timestamp: fields.required("TIMESTAMP_X")?,
@@ -98,6 +109,17 @@ impl crate::wire::WireDecode for OfflineEventRow {
             error: fields.optional("ERROR")?,
             extra: fields.into_rest(),
         })
+    }
+}
+
+impl crate::wire::WireDecode for OfflineEventRow {
+    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
+        Self::from_fields(crate::wire::Fields::of(value)?)
+    }
+    fn from_json<'de, D: serde::Deserializer<'de>>(
+        json: D,
+    ) -> Result<Result<Self, String>, D::Error> {
+        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
