@@ -151,9 +151,7 @@ impl Fields {
     ///
     /// # Errors
     /// The deserializer's error when the text is no JSON value.
-    pub fn from_json<'de, D: Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
+    pub fn from_json<'de, D: Deserializer<'de>>(json: D) -> Result<Result<Self, String>, D::Error> {
         json.deserialize_any(FieldsVisitor)
     }
 }
@@ -256,6 +254,45 @@ mod tests {
             fields.into_rest(),
             *json!({"DATA": {"MORE": 2}, "N": 1}).as_object().unwrap()
         );
+    }
+
+    /// Fields read from the JSON text are the fields taken from its `Value`: a name given twice
+    /// keeps its last value, PHP's empty array is an empty object, anything else is named.
+    #[test]
+    fn fields_read_from_json_text_are_those_of_its_value() {
+        let read = |text: &str| {
+            let mut reader = serde_json::Deserializer::from_str(text);
+            Fields::from_json(&mut reader).unwrap()
+        };
+        for text in [
+            r#"{"a": 1, "b": {"c": [2]}, "a": "3", "z": null}"#,
+            "{}",
+            "[]",
+        ] {
+            let value: Value = serde_json::from_str(text).unwrap();
+            let from_text = read(text).unwrap();
+            let from_value = Fields::of(value).unwrap();
+            assert_eq!(from_text.into_rest(), from_value.into_rest(), "{text}");
+        }
+        let mut fields = read(r#"{"a": 1, "a": "2"}"#).unwrap();
+        assert_eq!(fields.required::<i64>("a"), Ok(2));
+        for (text, kind) in [
+            ("[1, 2]", "a list"),
+            (r#""831c-token""#, "a string"),
+            ("7", "a number"),
+            ("-7", "a number"),
+            ("7.5", "a number"),
+            ("true", "a boolean"),
+            ("null", "null"),
+        ] {
+            assert_eq!(
+                read(text).unwrap_err(),
+                format!("expected an object, got {kind}"),
+                "{text}"
+            );
+        }
+        let mut broken = serde_json::Deserializer::from_str(r#"{"a": "#);
+        assert!(Fields::from_json(&mut broken).is_err());
     }
 
     #[test]
