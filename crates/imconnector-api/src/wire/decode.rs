@@ -23,7 +23,7 @@ pub trait WireDecode: Sized {
 
     /// Decodes the JSON value `json` reads, as [`from_wire`](Self::from_wire) decodes it:
     /// through a [`Value`] unless the type reads the JSON itself (a generated struct takes its
-    /// fields straight from the text, see [`Fields::from_json`](super::Fields::from_json)).
+    /// fields straight from the text, with `Fields::from_json`).
     /// The outer error is the JSON's, the inner one the decoding's.
     ///
     /// # Errors
