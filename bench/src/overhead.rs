@@ -57,7 +57,7 @@ pub enum Driving {
 }
 
 /// The measured figures.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Figures {
     /// Calls made per variant.
     pub calls: u64,
@@ -71,6 +71,8 @@ pub struct Figures {
     pub sdk_future_bytes: usize,
     /// Bytes of one call future of the floor with the SDK's HTTP settings.
     pub floor_future_bytes: usize,
+    /// Each round's time of the SDK and of the floor, measured one right after the other.
+    pub rounds: Vec<(Spent, Spent)>,
 }
 
 impl Figures {
@@ -102,6 +104,41 @@ impl Figures {
     /// Floor CPU microseconds per call.
     pub fn floor_cpu_micros(&self) -> f64 {
         micros_each(self.floor.cpu, self.calls)
+    }
+
+    /// SDK / floor CPU per call, the median over rounds: the figure judged against its
+    /// target. The two run one right after the other in each round, so a stretch when the
+    /// machine is busy weighs on both of a pair, and a round that is an outlier (the thread
+    /// preempted or its caches emptied by another, which on 2 cores shared with the
+    /// emulator's threads happens every few rounds and can double a round's CPU time) does
+    /// not move the median as it moves the ratio of the totals.
+    pub fn median_cpu_ratio(&self) -> f64 {
+        median(
+            self.rounds
+                .iter()
+                .map(|(sdk, floor)| sdk.cpu.as_secs_f64() / floor.cpu.as_secs_f64()),
+        )
+    }
+
+    /// SDK / floor calls per second, the median over rounds (see
+    /// [`median_cpu_ratio`](Self::median_cpu_ratio)).
+    pub fn median_rate_ratio(&self) -> f64 {
+        median(
+            self.rounds
+                .iter()
+                .map(|(sdk, floor)| floor.wall.as_secs_f64() / sdk.wall.as_secs_f64()),
+        )
+    }
+}
+
+/// The median of `values` (the mean of the middle two of an even count); NaN for none.
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut values: Vec<f64> = values.collect();
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        count if count % 2 == 1 => values[count / 2],
+        count => (values[count / 2 - 1] + values[count / 2]) / 2.0,
     }
 }
 
@@ -248,14 +285,18 @@ pub fn run(plan: Plan) -> Result<Figures, SetupError> {
             floor_like_sdk: Spent::default(),
             sdk_future_bytes: std::mem::size_of_val(&client.call(&request)),
             floor_future_bytes: std::mem::size_of_val(&floor_like_sdk.call()),
+            rounds: Vec::new(),
         };
         for _ in 0..plan.rounds {
             let watch = Stopwatch::start()?;
             calls_in_flight(plan.calls_per_round, plan.in_flight, plan.driving, sdk).await?;
-            figures.sdk += watch.stop()?;
+            let sdk_round = watch.stop()?;
             let watch = Stopwatch::start()?;
             calls_in_flight(plan.calls_per_round, plan.in_flight, plan.driving, plain).await?;
-            figures.floor += watch.stop()?;
+            let floor_round = watch.stop()?;
+            figures.sdk += sdk_round;
+            figures.floor += floor_round;
+            figures.rounds.push((sdk_round, floor_round));
             let watch = Stopwatch::start()?;
             calls_in_flight(plan.calls_per_round, plan.in_flight, plan.driving, like_sdk).await?;
             figures.floor_like_sdk += watch.stop()?;
@@ -336,4 +377,17 @@ fn report_usage(before: &Usage, calls: u64) -> Result<(), SetupError> {
         per(after.minor_page_faults(), before.minor_page_faults()),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn the_median_is_the_middle_value_or_the_mean_of_the_middle_two() {
+        assert_eq!(median([3.0, 1.0, 2.0].into_iter()), 2.0);
+        assert_eq!(median([4.0, 1.0, 3.0, 2.0].into_iter()), 2.5);
+        assert_eq!(median([1.0, 100.0, 1.1].into_iter()), 1.1);
+        assert!(median(std::iter::empty()).is_nan());
+    }
 }
