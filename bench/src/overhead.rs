@@ -9,7 +9,9 @@
 //! Each client runs `in_flight` loops of calls at once (1: one call at a time; 16: sixteen
 //! concurrent calls, as a busy connector does) on the measuring thread (a current-thread
 //! runtime), while the emulator serves from its own threads, so `getrusage(RUSAGE_THREAD)` is
-//! the client's CPU alone. The clients alternate in rounds, so a noisy neighbour hurts all alike.
+//! the client's CPU alone. The clients alternate in rounds, so a noisy neighbour hurts all alike,
+//! and the figures judged against the targets are medians over the rounds of each round's
+//! SDK / floor ([`Figures::median_cpu_ratio`]), which a disturbed round does not move.
 //!
 //! Concurrent loops are driven one of two ways ([`Driving`]): each polled when its own call
 //! wakes it, as tasks are (the SDK's sender runs its calls in a `JoinSet`), or all polled at
