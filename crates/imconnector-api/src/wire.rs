@@ -9,6 +9,8 @@
 //! - Flags as PHP reads them: [`ActiveFlag`] (`1`/`0`), [`YesNo`] (`Y`/`N`).
 //! - [`WireDecode`]: the one decoder of every response and event type, lenient as the server
 //!   is loose ("Y", "1", numbers in strings, `false` for none, `[]` for `{}`).
+//!   Generated structs implement [`FromFields`], which gives them theirs: fields taken from a
+//!   `Value`, or straight from JSON text (no object `Value` built for a typed call's `result`).
 //! - [`responses`]: the readers of a method's `result` (soft errors, `result.result`).
 //! - [`checks`]: the named request checks the spec's `validate` lists refer to.
 //! - Tokens are `secrecy::SecretString`, compared with [`secrets_equal`].
@@ -26,7 +28,7 @@ mod validate;
 
 pub use crate::transport::MemberId;
 pub(crate) use decode::{decode, WireDecode};
-pub(crate) use fields::Fields;
+pub(crate) use fields::{Fields, FromFields};
 pub(crate) use flags::{ActiveFlag, YesNo};
 pub use ids::{ConnectorId, DataImageUri, Id, LineId};
 pub(crate) use secrecy::SecretString;

@@ -39,7 +39,7 @@ pub mod wire {
     mod validate;
 
     pub use decode::{decode, WireDecode};
-    pub(crate) use fields::Fields;
+    pub(crate) use fields::{Fields, FromFields};
     pub use flags::{ActiveFlag, YesNo};
     pub use ids::{ConnectorId, DataImageUri, Id, LineId};
     pub(crate) use secrecy::SecretString;

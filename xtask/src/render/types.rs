@@ -178,8 +178,8 @@ fn secret_partial_eq(
     }
 }
 
-/// `WireDecode` of a struct: each field taken out of the object and decoded in place (no
-/// serde round trip, which re-buffers every level of a nested value).
+/// `FromFields` of a struct (its `WireDecode` with it): each field taken out of the object and
+/// decoded in place (no serde round trip, which re-buffers every level of a nested value).
 fn struct_decode_impl(
     name: &proc_macro2::Ident,
     fields: &[Field],
@@ -206,25 +206,12 @@ fn struct_decode_impl(
         (true, false) => quote!(_fields),
     };
     quote! {
-        impl #name {
-            /// Reads the type from its fields: the one decoder behind both ways in.
+        impl crate::wire::FromFields for #name {
             fn from_fields(#binding: crate::wire::Fields) -> Result<Self, String> {
                 Ok(Self {
                     #(#reads)*
                     #extra
                 })
-            }
-        }
-
-        impl crate::wire::WireDecode for #name {
-            fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-                Self::from_fields(crate::wire::Fields::of(value)?)
-            }
-
-            fn from_json<'de, D: serde::Deserializer<'de>>(
-                json: D,
-            ) -> Result<Result<Self, String>, D::Error> {
-                Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
             }
         }
 

@@ -156,6 +156,27 @@ impl Fields {
     }
 }
 
+/// A type read field by field from an object (every generated struct): its [`WireDecode`]
+/// takes the fields from a [`Value`], or straight from JSON text without building the object's
+/// `Value`.
+pub trait FromFields: Sized {
+    /// Reads the type from the object's fields: its one decoder, whichever way in.
+    ///
+    /// # Errors
+    /// A message naming the field that is missing or does not decode.
+    fn from_fields(fields: Fields) -> Result<Self, String>;
+}
+
+impl<T: FromFields> WireDecode for T {
+    fn from_wire(value: Value) -> Result<Self, String> {
+        T::from_fields(Fields::of(value)?)
+    }
+
+    fn from_json<'de, D: Deserializer<'de>>(json: D) -> Result<Result<Self, String>, D::Error> {
+        Ok(Fields::from_json(json)?.and_then(T::from_fields))
+    }
+}
+
 /// Reads an object's members into [`Fields`]; any other value is read whole and named.
 struct FieldsVisitor;
 

@@ -284,8 +284,7 @@ pub struct ConnectorStatus {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl ConnectorStatus {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for ConnectorStatus {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             line: fields.required("LINE")?,
@@ -295,17 +294,6 @@ impl ConnectorStatus {
             status: fields.required("STATUS")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for ConnectorStatus {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 

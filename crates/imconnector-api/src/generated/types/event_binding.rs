@@ -96,8 +96,7 @@ pub struct EventBinding {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl EventBinding {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for EventBinding {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             event: fields.required("event")?,
@@ -107,17 +106,6 @@ impl EventBinding {
             connector_id: fields.optional("connector_id")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for EventBinding {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -145,24 +133,12 @@ pub struct EventUnbindResult {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl EventUnbindResult {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for EventUnbindResult {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             count: fields.required("count")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for EventUnbindResult {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 

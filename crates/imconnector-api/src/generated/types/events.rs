@@ -46,8 +46,7 @@ pub struct EventAuth {
     pub user_id: Option<crate::wire::BitrixUserId>,
 }
 
-impl EventAuth {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for EventAuth {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             application_token: fields.required("application_token")?,
@@ -63,17 +62,6 @@ impl EventAuth {
             status: fields.optional("status")?,
             user_id: fields.optional("user_id")?,
         })
-    }
-}
-
-impl crate::wire::WireDecode for EventAuth {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -198,25 +186,13 @@ pub struct EventIm {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl EventIm {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for EventIm {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             chat_id: fields.required("chat_id")?,
             message_id: fields.required("message_id")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for EventIm {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -244,24 +220,12 @@ pub struct EventChat {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl EventChat {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for EventChat {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             id: fields.required("id")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for EventChat {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -297,8 +261,7 @@ pub struct MessageAddData {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl MessageAddData {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for MessageAddData {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             connector: fields.required("CONNECTOR")?,
@@ -306,17 +269,6 @@ impl MessageAddData {
             messages: fields.required("MESSAGES")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for MessageAddData {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -356,8 +308,7 @@ pub struct MessageAddItem {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl MessageAddItem {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for MessageAddItem {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             im: fields.required("im")?,
@@ -366,17 +317,6 @@ impl MessageAddItem {
             attachments_old: fields.optional("attachments_old")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for MessageAddItem {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -420,8 +360,7 @@ pub struct MessageAddBody {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl MessageAddBody {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for MessageAddBody {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             user_id: fields.optional("user_id")?,
@@ -431,17 +370,6 @@ impl MessageAddBody {
             params: fields.optional("params")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for MessageAddBody {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -489,8 +417,7 @@ pub struct EventFile {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl EventFile {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for EventFile {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             link: fields.required("link")?,
@@ -501,17 +428,6 @@ impl EventFile {
             height: fields.optional("height")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for EventFile {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -547,8 +463,7 @@ pub struct MessageUpdateData {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl MessageUpdateData {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for MessageUpdateData {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             connector: fields.required("CONNECTOR")?,
@@ -556,17 +471,6 @@ impl MessageUpdateData {
             messages: fields.required("MESSAGES")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for MessageUpdateData {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -602,8 +506,7 @@ pub struct MessageUpdateItem {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl MessageUpdateItem {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for MessageUpdateItem {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             im: fields.required("im")?,
@@ -611,17 +514,6 @@ impl MessageUpdateItem {
             chat: fields.required("chat")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for MessageUpdateItem {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -653,25 +545,13 @@ pub struct MessageUpdateBody {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl MessageUpdateBody {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for MessageUpdateBody {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             id: fields.required("id")?,
             text: fields.optional("text")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for MessageUpdateBody {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -707,8 +587,7 @@ pub struct MessageDeleteData {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl MessageDeleteData {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for MessageDeleteData {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             connector: fields.required("CONNECTOR")?,
@@ -716,17 +595,6 @@ impl MessageDeleteData {
             messages: fields.required("MESSAGES")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for MessageDeleteData {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -762,8 +630,7 @@ pub struct MessageDeleteItem {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl MessageDeleteItem {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for MessageDeleteItem {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             im: fields.required("im")?,
@@ -771,17 +638,6 @@ impl MessageDeleteItem {
             chat: fields.required("chat")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for MessageDeleteItem {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -809,24 +665,12 @@ pub struct MessageDeleteBody {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl MessageDeleteBody {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for MessageDeleteBody {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             id: fields.required("id")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for MessageDeleteBody {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -862,8 +706,7 @@ pub struct DialogData {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl DialogData {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for DialogData {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             connector: fields.required("CONNECTOR")?,
@@ -871,17 +714,6 @@ impl DialogData {
             data: fields.required("DATA")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for DialogData {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -921,8 +753,7 @@ pub struct DialogItem {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl DialogItem {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for DialogItem {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             connector: fields.required("connector")?,
@@ -931,17 +762,6 @@ impl DialogItem {
             user: fields.required("user")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for DialogItem {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -981,8 +801,7 @@ pub struct DialogConnector {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl DialogConnector {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for DialogConnector {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             connector_id: fields.required("connector_id")?,
@@ -991,17 +810,6 @@ impl DialogConnector {
             user_id: fields.required("user_id")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for DialogConnector {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -1041,8 +849,7 @@ pub struct DialogSession {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl DialogSession {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for DialogSession {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             id: fields.required("id")?,
@@ -1051,17 +858,6 @@ impl DialogSession {
             close_term: fields.optional("close_term")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for DialogSession {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -1089,24 +885,12 @@ pub struct DialogChat {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl DialogChat {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for DialogChat {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             id: fields.required("id")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for DialogChat {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -1134,24 +918,12 @@ pub struct DialogUser {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl DialogUser {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for DialogUser {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             id: fields.required("id")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for DialogUser {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -1183,25 +955,13 @@ pub struct StatusDeleteData {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl StatusDeleteData {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for StatusDeleteData {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             connector: fields.required("connector")?,
             line: fields.required("line")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for StatusDeleteData {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 

@@ -25,8 +25,7 @@ pub struct Line {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl Line {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for Line {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             id: fields.optional("ID")?,
@@ -34,17 +33,6 @@ impl Line {
             active: fields.optional("ACTIVE")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for Line {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 

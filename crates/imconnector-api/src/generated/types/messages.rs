@@ -809,25 +809,13 @@ pub struct MessagesResult {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl MessagesResult {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for MessagesResult {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             success: fields.required("SUCCESS")?,
             results: fields.required("DATA.RESULT")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for MessagesResult {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -879,8 +867,7 @@ pub struct MessageResult {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl MessageResult {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for MessageResult {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             success: fields.required("SUCCESS")?,
@@ -892,17 +879,6 @@ impl MessageResult {
             session: fields.optional("session")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for MessageResult {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -938,8 +914,7 @@ pub struct MessageResultBody {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl MessageResultBody {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for MessageResultBody {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             id: fields.optional("id")?,
@@ -947,17 +922,6 @@ impl MessageResultBody {
             files: fields.optional("files")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for MessageResultBody {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -993,8 +957,7 @@ pub struct MessageResultChat {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl MessageResultChat {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for MessageResultChat {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             id: fields.optional("id")?,
@@ -1002,17 +965,6 @@ impl MessageResultChat {
             description: fields.optional("description")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for MessageResultChat {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -1044,25 +996,13 @@ pub struct MessageResultExtra {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl MessageResultExtra {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for MessageResultExtra {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             skip_phone_validate: fields.optional("skip_phone_validate")?,
             disable_tracker: fields.optional("disable_tracker")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for MessageResultExtra {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -1094,25 +1034,13 @@ pub struct Session {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl Session {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for Session {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             id: fields.required("ID")?,
             chat_id: fields.required("CHAT_ID")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for Session {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -1144,25 +1072,13 @@ pub struct SuccessResult {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl SuccessResult {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for SuccessResult {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             success: fields.required("SUCCESS")?,
             data: fields.required("DATA")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for SuccessResult {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 

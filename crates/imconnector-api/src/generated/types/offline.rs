@@ -21,25 +21,13 @@ pub struct OfflineEvents {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl OfflineEvents {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for OfflineEvents {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             process_id: fields.optional("process_id")?,
             events: fields.required("events")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for OfflineEvents {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -95,8 +83,7 @@ pub struct OfflineEventRow {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl OfflineEventRow {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for OfflineEventRow {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             id: fields.required("ID")?,
@@ -109,17 +96,6 @@ impl OfflineEventRow {
             error: fields.optional("ERROR")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for OfflineEventRow {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 

@@ -153,25 +153,13 @@ pub struct WidgetResult {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl WidgetResult {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for WidgetResult {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             success: fields.required("SUCCESS")?,
             count: fields.optional("COUNT")?,
             extra: fields.into_rest(),
         })
-    }
-}
-
-impl crate::wire::WireDecode for WidgetResult {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -198,24 +186,12 @@ pub struct EventAuth {
     pub domain: String,
 }
 
-impl EventAuth {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for EventAuth {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             application_token: fields.required("application_token")?,
             domain: fields.required("domain")?,
         })
-    }
-}
-
-impl crate::wire::WireDecode for EventAuth {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
@@ -251,24 +227,12 @@ pub struct WidgetEventData {
     pub widgets: Option<std::collections::BTreeMap<usize, crate::wire::Id>>,
 }
 
-impl WidgetEventData {
-    /// Reads the type from its fields: the one decoder behind both ways in.
+impl crate::wire::FromFields for WidgetEventData {
     fn from_fields(mut fields: crate::wire::Fields) -> Result<Self, String> {
         Ok(Self {
             line: fields.required("LINE")?,
             widgets: fields.optional("WIDGETS")?,
         })
-    }
-}
-
-impl crate::wire::WireDecode for WidgetEventData {
-    fn from_wire(value: serde_json::Value) -> Result<Self, String> {
-        Self::from_fields(crate::wire::Fields::of(value)?)
-    }
-    fn from_json<'de, D: serde::Deserializer<'de>>(
-        json: D,
-    ) -> Result<Result<Self, String>, D::Error> {
-        Ok(crate::wire::Fields::from_json(json)?.and_then(Self::from_fields))
     }
 }
 
