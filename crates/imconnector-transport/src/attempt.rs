@@ -122,7 +122,7 @@ impl Shared {
                 .headers()
                 .get(reqwest::header::CONTENT_TYPE)
                 .and_then(|value| value.to_str().ok());
-            let html = content_type.is_some_and(|value| crate::body::is_html(Some(value), b""));
+            let html = content_type.is_some_and(crate::body::is_html_media_type);
             return match read_limited(&mut response, self.max_response_size).await {
                 Ok(body) => Attempt::Answer {
                     status,

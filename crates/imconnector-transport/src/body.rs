@@ -72,7 +72,7 @@ pub(crate) fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
 
 /// Whether a `Content-Type` value names `text/html` (parameters and case aside). Every answer's
 /// type is looked at, so the usual one, `application/json`, is told apart by its first letter.
-fn is_html_media_type(value: &str) -> bool {
+pub(crate) fn is_html_media_type(value: &str) -> bool {
     let value = value.trim_ascii_start().as_bytes();
     let Some((media, rest)) = value.split_at_checked(b"text/html".len()) else {
         return false;

@@ -198,7 +198,9 @@ impl<'de> Visitor<'de> for FieldsVisitor {
     fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
         // PHP's empty array is an empty object; a list with items is no object.
         if items.next_element::<IgnoredAny>()?.is_none() {
-            return Ok(Fields::of(Value::Array(Vec::new())));
+            return Ok(Ok(Fields {
+                entries: Vec::new(),
+            }));
         }
         while items.next_element::<IgnoredAny>()?.is_some() {}
         Ok(Err(not_an_object("a list")))
